@@ -1,0 +1,39 @@
+//! The default leasebox policy module.
+//!
+//! Plain Rust modules hold the policy; this file and `convert.rs` are the
+//! only glue to the WIT contract (`wit/`):
+//!
+//! - [`config`]: the configuration document, its defaults, schema and
+//!   validation;
+//! - [`adapters`], [`image`], [`egress`], [`names`]: the rules that turn a
+//!   configuration into names, images and network allows;
+//! - [`manifests`]: one typed builder per Kubernetes object, and [`plan`],
+//!   which orders them;
+//! - [`lifecycle`]: acquire, execute, release, resume, sweep and probe,
+//!   written against the [`cluster::Cluster`] trait.
+//!
+//! Built for `wasm32-wasip2` the crate is a component exporting
+//! `leasebox:provider/provider`; built natively it is a library that the
+//! tests (and the host's comparison tests) drive directly.
+
+pub mod adapters;
+pub mod cluster;
+pub mod config;
+pub mod egress;
+pub mod error;
+pub mod image;
+pub mod lease;
+pub mod lifecycle;
+pub mod manifests;
+pub mod names;
+pub mod plan;
+pub mod time;
+
+#[cfg(target_arch = "wasm32")]
+mod bindings;
+#[cfg(target_arch = "wasm32")]
+mod cluster_wasm;
+#[cfg(target_arch = "wasm32")]
+mod convert;
+#[cfg(target_arch = "wasm32")]
+mod component;

@@ -1,0 +1,98 @@
+//! The lease lifecycle, written against [`crate::cluster::Cluster`].
+//!
+//! - [`conditions`]: what "ready" and "failed" mean, as pure predicates over
+//!   the objects a watch delivers;
+//! - [`exec_wrap`]: how a command, its working directory and its
+//!   environment become an argv plus a stdin header (values never in argv);
+//! - `acquire`, `execute`, `release`, `resume`, `sweep`, `probe`: one file
+//!   per call; `rollback` undoes what a failed acquire created.
+
+pub mod conditions;
+pub mod exec_wrap;
+
+mod acquire;
+mod execute;
+mod probe;
+mod release;
+mod resume;
+mod rollback;
+mod sweep;
+
+use crate::cluster::Cluster;
+use crate::error::PolicyError;
+use crate::lease::{
+    ExecRequest, ExecResult, Lease, LeaseRequest, ProbeCheck, ReleaseReport, SweepReport,
+};
+
+/// Default directory `realize_workspace` unpacks into.
+pub const DEFAULT_WORKSPACE_PATH: &str = "/workspace";
+
+/// Acquires a lease: tenant objects, workload, Secret, wait ready by watch;
+/// rolls back on failure.
+pub fn acquire(cluster: &dyn Cluster, request: &LeaseRequest) -> Result<Lease, PolicyError> {
+    acquire::acquire(cluster, request)
+}
+
+/// Runs a command in a lease (or follows a `job` to its end).
+pub fn execute(cluster: &dyn Cluster, request: &ExecRequest) -> Result<ExecResult, PolicyError> {
+    execute::execute(cluster, request)
+}
+
+/// Unpacks a tar stream from the caller's stdin into `path`.
+pub fn realize_workspace(
+    cluster: &dyn Cluster,
+    lease: &Lease,
+    path: Option<&str>,
+) -> Result<ExecResult, PolicyError> {
+    execute::realize_workspace(cluster, lease, path)
+}
+
+/// Releases a lease.
+pub fn release(cluster: &dyn Cluster, lease: &Lease) -> Result<ReleaseReport, PolicyError> {
+    release::release(cluster, lease)
+}
+
+/// Finds a lease again from its id.
+pub fn resume(
+    cluster: &dyn Cluster,
+    lease_id: &str,
+    namespace: Option<&str>,
+) -> Result<Lease, PolicyError> {
+    resume::resume(cluster, lease_id, namespace)
+}
+
+/// Deletes expired leases.
+pub fn sweep(
+    cluster: &dyn Cluster,
+    now: &str,
+    namespace: Option<&str>,
+) -> Result<SweepReport, PolicyError> {
+    sweep::sweep(cluster, now, namespace)
+}
+
+/// Checks the cluster for a configuration.
+pub fn probe(
+    cluster: &dyn Cluster,
+    config: &str,
+    company_id: &str,
+) -> Result<Vec<ProbeCheck>, PolicyError> {
+    probe::probe(cluster, config, company_id)
+}
+
+/// A failed Kubernetes call as a failed lifecycle step.
+pub(crate) fn kube_failure(
+    step: &str,
+    what: &str,
+    error: &crate::cluster::KubeError,
+) -> PolicyError {
+    PolicyError::step(step, error.reason(), format!("{what}: {error}"))
+}
+
+/// `apply-<kind-lowercase>`, the step name of applying an object.
+pub(crate) fn apply_step(object: &serde_json::Value) -> String {
+    let kind = object
+        .get("kind")
+        .and_then(|k| k.as_str())
+        .unwrap_or("object");
+    format!("apply-{}", kind.to_ascii_lowercase())
+}

@@ -1,0 +1,469 @@
+//! acquire: tenant objects, workload, PVC, Secret, then wait by watch until
+//! the sandbox is ready or fails with a named reason. Any failure after the
+//! first lease object rolls back what this call created.
+
+use serde_json::Value;
+
+use super::conditions::{self, Readiness};
+use super::rollback::Created;
+use super::{apply_step, kube_failure};
+use crate::cluster::{
+    Cluster, DeleteOptions, EventType, KubeError, Level, Propagation, Watch, WatchRequest,
+};
+use crate::config::{Backend, EgressMode};
+use crate::error::PolicyError;
+use crate::lease::{Lease, LeaseRequest, ObjectRef};
+use crate::manifests::{self, Context};
+use crate::{names, plan};
+
+/// Longest single wait on one watch while two are followed at once
+/// (Sandbox and its pods): the latency of noticing a pod failure.
+pub(crate) const WATCH_SLICE_MS: u64 = 1_000;
+
+/// The step name of the readiness wait.
+pub(crate) const STEP_WAIT_READY: &str = "wait-ready";
+
+/// See [`super::acquire`].
+pub(crate) fn acquire(cluster: &dyn Cluster, request: &LeaseRequest) -> Result<Lease, PolicyError> {
+    let ctx = plan::context(request)?;
+    cluster.log(
+        Level::Info,
+        "acquire",
+        &format!(
+            "lease {} for company {} in {} ({} backend, image {})",
+            ctx.lease_id,
+            ctx.company_id,
+            ctx.namespace,
+            ctx.config.backend.as_str(),
+            ctx.image
+        ),
+    );
+    let mut created = Created::default();
+    match run(cluster, &ctx, &mut created) {
+        Ok(lease) => {
+            cluster.log(
+                Level::Info,
+                "acquire",
+                &format!("lease {} ready in pod {}", lease.id, lease.pod),
+            );
+            Ok(lease)
+        }
+        Err(error) => {
+            cluster.log(Level::Error, "acquire", &format!("{error}; rolling back"));
+            Err(created.roll_back(cluster, error))
+        }
+    }
+}
+
+fn run(cluster: &dyn Cluster, ctx: &Context, created: &mut Created) -> Result<Lease, PolicyError> {
+    apply_tenant_objects(cluster, ctx)?;
+    delete_stale_egress_policy(cluster, ctx)?;
+
+    let manifest = manifests::workload(ctx);
+    let step = apply_step(&manifest);
+    created.workload(ctx.workload_ref());
+    let applied = cluster
+        .apply(&manifest)
+        .map_err(|e| kube_failure(&step, &format!("applying {}", ctx.workload_ref().display()), &e))?;
+    let workload = ObjectRef::of(&applied)
+        .filter(|w| w.uid.as_deref().is_some_and(|u| !u.is_empty()))
+        .ok_or_else(|| {
+            PolicyError::step(
+                &step,
+                "NoUid",
+                format!(
+                    "the server's answer for {} has no metadata.uid, so nothing can be owned by it",
+                    ctx.workload_ref().display()
+                ),
+            )
+        })?;
+    created.workload(workload.clone());
+    cluster.log(
+        Level::Info,
+        "acquire",
+        &format!("applied {} (uid {})", workload.display(), workload.uid.as_deref().unwrap_or("")),
+    );
+
+    if let Some(claim) = manifests::workspace_claim(ctx, Some(&workload)) {
+        apply_lease_object(cluster, created, &claim)?;
+    }
+
+    let secret = manifests::secret(ctx, Some(&workload));
+    let secret_name = secret
+        .manifest
+        .get("metadata")
+        .and_then(|m| m.get("name"))
+        .and_then(Value::as_str)
+        .map(str::to_string)
+        .unwrap_or_else(|| names::secret_name(&ctx.lease_id));
+    if let Some(planned) = ObjectRef::of(&secret.manifest) {
+        created.other(planned);
+    }
+    let (stored, filled) = cluster.apply_host_secret(&secret).map_err(|e| {
+        kube_failure("apply-secret", &format!("applying Secret {secret_name}"), &e)
+    })?;
+    if let Some(stored) = ObjectRef::of(&stored) {
+        created.other(stored);
+    }
+    let missing: Vec<&str> = secret
+        .host_keys
+        .iter()
+        .filter(|k| !filled.contains(k))
+        .map(String::as_str)
+        .collect();
+    if !missing.is_empty() {
+        cluster.log(
+            Level::Warn,
+            "acquire",
+            &format!(
+                "the host has no value for {}; the agent may fail to authenticate (set them in \
+                 the host's environment or secret store)",
+                missing.join(", ")
+            ),
+        );
+    }
+
+    let pod = wait_ready(cluster, ctx, &workload)?;
+
+    Ok(Lease {
+        id: ctx.lease_id.clone(),
+        namespace: ctx.namespace.clone(),
+        backend: ctx.config.backend,
+        workload,
+        pod,
+        container: names::AGENT_CONTAINER.to_string(),
+        secret: secret_name,
+        company_id: ctx.company_id.clone(),
+        run_id: ctx.run_id.clone(),
+        adapter_type: ctx.adapter.adapter_type.clone(),
+        image: ctx.image.clone(),
+        created_at: ctx.now.clone(),
+        expires_at: ctx.expires_at.clone(),
+    })
+}
+
+/// Tenant objects are applied on every acquire so that configuration
+/// changes converge; they are shared by the tenant's leases and never
+/// rolled back.
+fn apply_tenant_objects(cluster: &dyn Cluster, ctx: &Context) -> Result<(), PolicyError> {
+    for object in manifests::tenant_objects(ctx) {
+        let step = apply_step(&object);
+        let what = ObjectRef::of(&object)
+            .map(|r| r.display())
+            .unwrap_or_else(|| "a tenant object".into());
+        cluster
+            .apply(&object)
+            .map_err(|e| kube_failure(&step, &format!("applying {what}"), &e))?;
+    }
+    Ok(())
+}
+
+/// Deletes the other egress mode's policy: allows are a union, so a stale
+/// broader policy must not survive a mode switch.
+fn delete_stale_egress_policy(cluster: &dyn Cluster, ctx: &Context) -> Result<(), PolicyError> {
+    let stale = manifests::stale_egress_policy(ctx);
+    let options = DeleteOptions {
+        propagation: Propagation::Background,
+        precondition_uid: None,
+        grace_period_seconds: None,
+    };
+    match cluster.delete(&stale, &options) {
+        Ok(true) => {
+            cluster.log(
+                Level::Info,
+                "acquire",
+                &format!("deleted the stale egress policy {}", stale.display()),
+            );
+            Ok(())
+        }
+        Ok(false) | Err(KubeError::NotFound(_)) => Ok(()),
+        // In standard mode the stale policy is a CiliumNetworkPolicy; a
+        // host that may not touch that kind (or a cluster without Cilium
+        // that refuses it) cannot have created one.
+        Err(KubeError::Forbidden(message) | KubeError::Denied(message))
+            if ctx.config.egress_mode == EgressMode::Standard =>
+        {
+            cluster.log(
+                Level::Warn,
+                "acquire",
+                &format!(
+                    "could not check for a stale {} ({message}); grant delete on it if Cilium \
+                     was ever used here",
+                    stale.display()
+                ),
+            );
+            Ok(())
+        }
+        Err(e) => Err(kube_failure(
+            "delete-stale-egress-policy",
+            &format!("deleting {}", stale.display()),
+            &e,
+        )),
+    }
+}
+
+/// Applies a lease object other than the workload (the PVC), tracking it
+/// for rollback first.
+fn apply_lease_object(
+    cluster: &dyn Cluster,
+    created: &mut Created,
+    object: &Value,
+) -> Result<(), PolicyError> {
+    let step = apply_step(object);
+    let planned = ObjectRef::of(object);
+    if let Some(planned) = &planned {
+        created.other(planned.clone());
+    }
+    let what = planned
+        .map(|p| p.display())
+        .unwrap_or_else(|| "a lease object".into());
+    let stored = cluster
+        .apply(object)
+        .map_err(|e| kube_failure(&step, &format!("applying {what}"), &e))?;
+    if let Some(stored) = ObjectRef::of(&stored) {
+        created.other(stored);
+    }
+    Ok(())
+}
+
+/// The readiness budget, on the host's monotonic clock.
+struct Budget {
+    deadline_ms: u64,
+    seconds: u32,
+}
+
+impl Budget {
+    fn start(cluster: &dyn Cluster, seconds: u32) -> Budget {
+        Budget {
+            deadline_ms: cluster
+                .monotonic_ms()
+                .saturating_add(u64::from(seconds) * 1000),
+            seconds,
+        }
+    }
+
+    fn remaining(&self, cluster: &dyn Cluster) -> u64 {
+        self.deadline_ms.saturating_sub(cluster.monotonic_ms())
+    }
+
+    fn timeout(&self, what: &str, last: &str) -> PolicyError {
+        PolicyError::step(
+            STEP_WAIT_READY,
+            "ReadyTimeout",
+            format!(
+                "{what} did not become ready within {}s (podReadyTimeoutSec); last seen: {last}; \
+                 raise podReadyTimeoutSec if the cluster adds nodes on demand",
+                self.seconds
+            ),
+        )
+    }
+}
+
+/// Waits until the workload is ready; returns the name of the pod running
+/// the agent container.
+fn wait_ready(
+    cluster: &dyn Cluster,
+    ctx: &Context,
+    workload: &ObjectRef,
+) -> Result<String, PolicyError> {
+    let budget = Budget::start(cluster, ctx.config.pod_ready_timeout_sec);
+    let namespace = ctx.namespace.as_str();
+    match ctx.config.backend {
+        Backend::Pod => {
+            let request = pod_by_name(namespace, &workload.name);
+            let pod = wait_pod(cluster, &budget, &request, conditions::pod_readiness)?;
+            Ok(conditions::name_of(&pod).to_string())
+        }
+        Backend::Job => {
+            let request = WatchRequest {
+                api_version: "v1".into(),
+                kind: "Pod".into(),
+                namespace: namespace.to_string(),
+                label_selector: format!("job-name={}", workload.name),
+                field_selector: String::new(),
+            };
+            let pod = wait_pod(cluster, &budget, &request, conditions::job_pod_readiness)?;
+            Ok(conditions::name_of(&pod).to_string())
+        }
+        Backend::SandboxCr => {
+            let pod_name = wait_sandbox(cluster, &budget, ctx, workload)?;
+            let request = pod_by_name(namespace, &pod_name);
+            wait_pod(cluster, &budget, &request, conditions::pod_readiness)?;
+            Ok(pod_name)
+        }
+    }
+}
+
+fn pod_by_name(namespace: &str, name: &str) -> WatchRequest {
+    WatchRequest {
+        api_version: "v1".into(),
+        kind: "Pod".into(),
+        namespace: namespace.to_string(),
+        label_selector: String::new(),
+        field_selector: format!("metadata.name={name}"),
+    }
+}
+
+fn describe(request: &WatchRequest) -> String {
+    let selector = if request.field_selector.is_empty() {
+        &request.label_selector
+    } else {
+        &request.field_selector
+    };
+    format!("{} in {} ({selector})", request.kind, request.namespace)
+}
+
+fn open(cluster: &dyn Cluster, request: &WatchRequest) -> Result<Box<dyn Watch>, PolicyError> {
+    cluster
+        .watch(request)
+        .map_err(|e| kube_failure(STEP_WAIT_READY, &format!("watching {}", describe(request)), &e))
+}
+
+fn next(
+    watch: &mut dyn Watch,
+    request: &WatchRequest,
+    timeout_ms: u64,
+) -> Result<Option<crate::cluster::WatchEvent>, PolicyError> {
+    watch
+        .next(timeout_ms)
+        .map_err(|e| kube_failure(STEP_WAIT_READY, &format!("watching {}", describe(request)), &e))
+}
+
+fn deleted(kind: &str, object: &Value) -> PolicyError {
+    PolicyError::step(
+        STEP_WAIT_READY,
+        "Deleted",
+        format!(
+            "{kind} {} was deleted while acquire waited for it (evicted, or deleted by someone \
+             else)",
+            conditions::name_of(object)
+        ),
+    )
+}
+
+fn fail(reason: String, message: String) -> PolicyError {
+    PolicyError::step(STEP_WAIT_READY, &reason, message)
+}
+
+/// Follows pods matching `request` until one is ready by `readiness`
+/// (returned) or fails; within the budget.
+fn wait_pod(
+    cluster: &dyn Cluster,
+    budget: &Budget,
+    request: &WatchRequest,
+    readiness: fn(&Value) -> Readiness,
+) -> Result<Value, PolicyError> {
+    let mut watch = open(cluster, request)?;
+    let mut last = String::from("no pod yet");
+    loop {
+        let remaining = budget.remaining(cluster);
+        if remaining == 0 {
+            return Err(budget.timeout(&format!("the pod ({})", describe(request)), &last));
+        }
+        let Some(event) = next(watch.as_mut(), request, remaining)? else {
+            continue;
+        };
+        if event.event_type == EventType::Deleted {
+            return Err(deleted("pod", &event.object));
+        }
+        match readiness(&event.object) {
+            Readiness::Ready => return Ok(event.object),
+            Readiness::Failed { reason, message } => return Err(fail(reason, message)),
+            Readiness::Pending => {
+                let summary = format!(
+                    "pod {}: {}",
+                    conditions::name_of(&event.object),
+                    conditions::pod_summary(&event.object)
+                );
+                if summary != last {
+                    cluster.log(Level::Info, "acquire", &summary);
+                    last = summary;
+                }
+            }
+        }
+    }
+}
+
+/// Follows the Sandbox until its `Ready` condition is True, and its pods
+/// (by lease label) for a fail-fast reason meanwhile; returns the pod name.
+fn wait_sandbox(
+    cluster: &dyn Cluster,
+    budget: &Budget,
+    ctx: &Context,
+    workload: &ObjectRef,
+) -> Result<String, PolicyError> {
+    let sandbox_request = WatchRequest {
+        api_version: workload.api_version.clone(),
+        kind: workload.kind.clone(),
+        namespace: ctx.namespace.clone(),
+        label_selector: String::new(),
+        field_selector: format!("metadata.name={}", workload.name),
+    };
+    let pods_request = WatchRequest {
+        api_version: "v1".into(),
+        kind: "Pod".into(),
+        namespace: ctx.namespace.clone(),
+        label_selector: format!("{}={}", names::LABEL_LEASE, ctx.lease_id),
+        field_selector: String::new(),
+    };
+    let mut sandboxes = open(cluster, &sandbox_request)?;
+    let mut pods = open(cluster, &pods_request)?;
+    let mut last = String::from("no status yet");
+    loop {
+        let remaining = budget.remaining(cluster);
+        if remaining == 0 {
+            return Err(budget.timeout(&format!("Sandbox {}", workload.name), &last));
+        }
+        if let Some(event) = next(
+            sandboxes.as_mut(),
+            &sandbox_request,
+            remaining.min(WATCH_SLICE_MS),
+        )? {
+            if event.event_type == EventType::Deleted {
+                return Err(deleted("Sandbox", &event.object));
+            }
+            if conditions::sandbox_readiness(&event.object) == Readiness::Ready {
+                return Ok(conditions::sandbox_pod_name(&event.object));
+            }
+            let summary = sandbox_summary(&event.object);
+            if summary != last {
+                cluster.log(Level::Info, "acquire", &summary);
+                last = summary;
+            }
+        }
+        while let Some(event) = next(pods.as_mut(), &pods_request, 0)? {
+            if event.event_type == EventType::Deleted {
+                continue;
+            }
+            if let Some(Readiness::Failed { reason, message }) =
+                conditions::pod_failure(&event.object)
+            {
+                return Err(fail(reason, message));
+            }
+            let summary = format!(
+                "pod {}: {}",
+                conditions::name_of(&event.object),
+                conditions::pod_summary(&event.object)
+            );
+            if summary != last {
+                cluster.log(Level::Info, "acquire", &summary);
+                last = summary;
+            }
+        }
+    }
+}
+
+fn sandbox_summary(sandbox: &Value) -> String {
+    match conditions::condition(sandbox, "Ready") {
+        Some(cond) => format!(
+            "Sandbox {}: Ready={} {} {}",
+            conditions::name_of(sandbox),
+            cond.get("status").and_then(Value::as_str).unwrap_or("Unknown"),
+            cond.get("reason").and_then(Value::as_str).unwrap_or(""),
+            cond.get("message").and_then(Value::as_str).unwrap_or("")
+        )
+        .trim_end()
+        .to_string(),
+        None => format!("Sandbox {}: no Ready condition yet", conditions::name_of(sandbox)),
+    }
+}

@@ -1,0 +1,384 @@
+//! How a command, its working directory and its environment become an argv
+//! plus a stdin header.
+//!
+//! Environment values are secrets often enough that they must never appear
+//! in argv (visible in every process list of the pod). With env or cwd, the
+//! command runs under a small POSIX `sh` script that first reads a header
+//! from stdin: one line `NAME=<value>` per variable, the value spelled as
+//! `printf %b` octal escapes (`\0NNN`) so that any byte (newline, quote,
+//! UTF-8) survives, ended by an empty line. The shell's `read` builtin reads
+//! a pipe one byte at a time, so whatever follows the header (the caller's
+//! stdin) reaches the command untouched.
+
+use crate::error::PolicyError;
+use crate::lease::{Command, EnvVar};
+
+/// `$0` of the wrapper script, shown in process lists.
+pub const WRAPPER_NAME: &str = "leasebox-exec";
+
+/// Prefix of the wrapper's own shell variables; env names may not use it.
+pub const RESERVED_PREFIX: &str = "__leasebox_";
+
+/// The wrapper: read the header, export, `cd`, `exec` the command.
+/// `$1` is the working directory (empty: stay), the rest the argv.
+pub const SCRIPT: &str = r#"while IFS= read -r __leasebox_line; do
+  [ -z "$__leasebox_line" ] && break
+  __leasebox_value=$(printf '%bx' "${__leasebox_line#*=}")
+  export "${__leasebox_line%%=*}=${__leasebox_value%x}"
+done
+unset __leasebox_line __leasebox_value
+if [ -n "$1" ]; then
+  cd -- "$1" || { echo "leasebox-exec: cannot change to directory $1" >&2; exit 126; }
+fi
+shift
+exec "$@"
+"#;
+
+/// The argv to run and the bytes to write to stdin before anything else.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Wrapped {
+    /// Argv of the exec.
+    pub argv: Vec<String>,
+    /// Header to write first; `None` when the command runs unwrapped.
+    pub header: Option<Vec<u8>>,
+}
+
+/// The plain argv of a command: an argv as is, a shell string as
+/// `sh -lc <string>`.
+pub fn command_argv(command: &Command) -> Result<Vec<String>, PolicyError> {
+    match command {
+        Command::Argv(argv) => {
+            if argv.first().is_none_or(|a| a.is_empty()) {
+                return Err(PolicyError::BadRequest(
+                    "command: the argv is empty or starts with an empty program; pass the \
+                     program to run first"
+                        .into(),
+                ));
+            }
+            Ok(argv.clone())
+        }
+        Command::Shell(line) => {
+            if line.trim().is_empty() {
+                return Err(PolicyError::BadRequest(
+                    "command: the shell string is empty; pass the command line to run".into(),
+                ));
+            }
+            Ok(vec!["sh".into(), "-lc".into(), line.clone()])
+        }
+    }
+}
+
+/// True for a shell identifier (`[A-Za-z_][A-Za-z0-9_]*`).
+pub fn is_shell_identifier(name: &str) -> bool {
+    let mut chars = name.chars();
+    match chars.next() {
+        Some(c) if c.is_ascii_alphabetic() || c == '_' => {}
+        _ => return false,
+    }
+    chars.all(|c| c.is_ascii_alphanumeric() || c == '_')
+}
+
+/// Checks env names and values: names are shell identifiers outside the
+/// wrapper's own prefix, values hold no NUL byte (no environment can).
+pub fn check_env(env: &[EnvVar]) -> Result<(), PolicyError> {
+    for var in env {
+        if !is_shell_identifier(&var.name) {
+            return Err(PolicyError::BadRequest(format!(
+                "env `{}`: not a shell identifier; use letters, digits and `_`, not starting \
+                 with a digit",
+                var.name
+            )));
+        }
+        if var.name.starts_with(RESERVED_PREFIX) {
+            return Err(PolicyError::BadRequest(format!(
+                "env `{}`: names starting with `{RESERVED_PREFIX}` are reserved for the exec \
+                 wrapper; rename the variable",
+                var.name
+            )));
+        }
+        if var.value.contains('\0') {
+            return Err(PolicyError::BadRequest(format!(
+                "env `{}`: the value contains a NUL byte, which no environment variable can \
+                 hold; remove it",
+                var.name
+            )));
+        }
+    }
+    Ok(())
+}
+
+/// One value as `printf %b` input: ASCII letters and digits as is, every
+/// other byte as `\0NNN` (always three octal digits, so a following digit
+/// is never taken into the escape).
+pub fn encode_value(value: &str) -> String {
+    let mut out = String::with_capacity(value.len() * 2);
+    for byte in value.bytes() {
+        if byte.is_ascii_alphanumeric() {
+            out.push(char::from(byte));
+        } else {
+            out.push_str(&format!("\\0{byte:03o}"));
+        }
+    }
+    out
+}
+
+/// The stdin header: `NAME=<encoded>\n` per variable, then an empty line.
+pub fn encode_header(env: &[EnvVar]) -> Vec<u8> {
+    let mut header = String::new();
+    for var in env {
+        header.push_str(&var.name);
+        header.push('=');
+        header.push_str(&encode_value(&var.value));
+        header.push('\n');
+    }
+    header.push('\n');
+    header.into_bytes()
+}
+
+/// The argv and header of a command with its cwd and env. Without env and
+/// cwd the command runs as is (no shell, no header).
+pub fn wrap(command: &Command, cwd: Option<&str>, env: &[EnvVar]) -> Result<Wrapped, PolicyError> {
+    let argv = command_argv(command)?;
+    check_env(env)?;
+    let cwd = cwd.unwrap_or("");
+    if cwd.contains('\0') {
+        return Err(PolicyError::BadRequest(
+            "cwd: contains a NUL byte; pass a plain directory path".into(),
+        ));
+    }
+    if env.is_empty() && cwd.is_empty() {
+        return Ok(Wrapped { argv, header: None });
+    }
+    let mut wrapped = vec![
+        "sh".to_string(),
+        "-c".to_string(),
+        SCRIPT.to_string(),
+        WRAPPER_NAME.to_string(),
+        cwd.to_string(),
+    ];
+    wrapped.extend(argv);
+    Ok(Wrapped {
+        argv: wrapped,
+        header: Some(encode_header(env)),
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use std::io::Write;
+    use std::process::Stdio;
+
+    use rstest::rstest;
+
+    use super::*;
+
+    fn var(name: &str, value: &str) -> EnvVar {
+        EnvVar {
+            name: name.into(),
+            value: value.into(),
+        }
+    }
+
+    #[rstest]
+    #[case::letters_and_digits_stay("abc123", "abc123")]
+    #[case::space_is_escaped("a b", "a\\0040b")]
+    #[case::digit_after_escape_is_not_swallowed("=1", "\\00751")]
+    #[case::backslash_is_escaped("\\", "\\0134")]
+    #[case::newline_is_escaped("\n", "\\0012")]
+    #[case::utf8_bytes_are_escaped_one_by_one("é", "\\0303\\0251")]
+    #[case::empty_stays_empty("", "")]
+    fn value_encoding(#[case] value: &str, #[case] encoded: &str) {
+        assert_eq!(encode_value(value), encoded);
+    }
+
+    #[test]
+    fn header_ends_with_an_empty_line() {
+        let header = encode_header(&[var("A", "x y"), var("B", "")]);
+        assert_eq!(header, b"A=x\\0040y\nB=\n\n");
+    }
+
+    #[test]
+    fn empty_env_header_is_just_the_terminator() {
+        assert_eq!(encode_header(&[]), b"\n");
+    }
+
+    #[test]
+    fn plain_command_is_not_wrapped() {
+        let w = wrap(&Command::Argv(vec!["ls".into(), "-l".into()]), None, &[]).expect("valid");
+        assert_eq!(w.argv, ["ls", "-l"]);
+        assert_eq!(w.header, None);
+    }
+
+    #[test]
+    fn shell_string_runs_under_sh_lc() {
+        let w = wrap(&Command::Shell("echo hi | wc -c".into()), None, &[]).expect("valid");
+        assert_eq!(w.argv, ["sh", "-lc", "echo hi | wc -c"]);
+    }
+
+    #[test]
+    fn env_values_never_appear_in_argv() {
+        let secret = "sk-live-0123456789";
+        let w = wrap(
+            &Command::Argv(vec!["env".into()]),
+            Some("/workspace"),
+            &[var("API_KEY", secret)],
+        )
+        .expect("valid");
+        assert!(w.argv.iter().all(|a| !a.contains(secret) && !a.contains("API_KEY")));
+        assert_eq!(&w.argv[..2], ["sh", "-c"]);
+        assert_eq!(&w.argv[3..], [WRAPPER_NAME, "/workspace", "env"]);
+        let header = String::from_utf8(w.header.expect("header")).expect("ascii header");
+        assert!(header.starts_with("API_KEY=sk\\0055live\\00550123456789\n"), "{header}");
+    }
+
+    #[test]
+    fn cwd_alone_still_sends_the_terminator() {
+        let w = wrap(&Command::Argv(vec!["pwd".into()]), Some("/tmp"), &[]).expect("valid");
+        assert_eq!(w.header.as_deref(), Some(&b"\n"[..]));
+    }
+
+    #[rstest]
+    #[case::dash_in_name("MY-VAR")]
+    #[case::leading_digit("1VAR")]
+    #[case::empty_name("")]
+    #[case::equals_in_name("A=B")]
+    #[case::reserved_prefix("__leasebox_line")]
+    fn bad_env_names_are_rejected_by_name(#[case] name: &str) {
+        let err = wrap(&Command::Argv(vec!["true".into()]), None, &[var(name, "v")])
+            .expect_err("rejected");
+        match err {
+            PolicyError::BadRequest(message) => {
+                assert!(message.contains(&format!("`{name}`")), "{message}")
+            }
+            other => panic!("expected BadRequest, got {other:?}"),
+        }
+    }
+
+    #[test]
+    fn nul_in_a_value_is_rejected() {
+        let err = wrap(&Command::Argv(vec!["true".into()]), None, &[var("A", "x\0y")])
+            .expect_err("rejected");
+        assert!(err.to_string().contains("NUL"), "{err}");
+    }
+
+    #[test]
+    fn empty_argv_is_rejected() {
+        assert!(matches!(
+            wrap(&Command::Argv(vec![]), None, &[]),
+            Err(PolicyError::BadRequest(_))
+        ));
+    }
+
+    /// Finds a shell binary on this machine.
+    fn shell(name: &str) -> Option<String> {
+        ["/bin", "/usr/bin"]
+            .iter()
+            .map(|dir| format!("{dir}/{name}"))
+            .find(|path| std::path::Path::new(path).exists())
+    }
+
+    /// Runs a wrapped command locally the way the exec would: argv as the
+    /// process, header then the user's stdin on stdin.
+    fn run_local(shell_path: &str, wrapped: &Wrapped, user_stdin: &[u8]) -> Vec<u8> {
+        let mut child = std::process::Command::new(shell_path)
+            .args(&wrapped.argv[1..])
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("spawn the shell");
+        {
+            let mut stdin = child.stdin.take().expect("stdin");
+            stdin
+                .write_all(wrapped.header.as_deref().unwrap_or_default())
+                .expect("write header");
+            stdin.write_all(user_stdin).expect("write user stdin");
+        }
+        let out = child.wait_with_output().expect("run the shell");
+        assert!(
+            out.status.success(),
+            "wrapper failed: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        out.stdout
+    }
+
+    #[rstest]
+    #[case::sh("sh")]
+    #[case::dash("dash")]
+    #[case::bash("bash")]
+    fn wrapped_command_sees_exact_env_cwd_and_stdin(#[case] shell_name: &str) {
+        let Some(shell_path) = shell(shell_name) else {
+            eprintln!("skipping: no {shell_name} on this machine");
+            return;
+        };
+        let dir = std::env::temp_dir().join("leasebox exec 'cwd' test");
+        std::fs::create_dir_all(&dir).expect("create the test directory");
+        let dir = dir.canonicalize().expect("canonical directory");
+        let dir_text = dir.to_str().expect("utf-8 temp dir").to_string();
+
+        let tricky = [
+            var("QUOTES", "it's \"quoted\" `x` $HOME \\n \\0101"),
+            var("NEWLINES", "line one\nline two\n\n"),
+            var("UNICODE", "grüße 🚀 ℵ"),
+            var("EMPTY", ""),
+            var("TRAILING_X", "endsx"),
+        ];
+        // Prints each variable, then the cwd, NUL-separated, then copies
+        // the rest of stdin.
+        let script = "printf '%s\\0' \"$QUOTES\" \"$NEWLINES\" \"$UNICODE\" \"${EMPTY-unset}\" \
+                      \"$TRAILING_X\" \"$(pwd -P)\"; cat";
+        let wrapped = wrap(
+            &Command::Argv(vec!["sh".into(), "-c".into(), script.into()]),
+            Some(&dir_text),
+            &tricky,
+        )
+        .expect("valid");
+        let user_stdin = b"user line 1\n\nNOT_AN_ENV=1\n\xff\x00 binary tail";
+
+        let out = run_local(&shell_path, &wrapped, user_stdin);
+
+        let mut expected = Vec::new();
+        for v in &tricky {
+            expected.extend_from_slice(v.value.as_bytes());
+            expected.push(0);
+        }
+        expected.extend_from_slice(dir_text.as_bytes());
+        expected.push(0);
+        expected.extend_from_slice(user_stdin);
+        assert_eq!(
+            String::from_utf8_lossy(&out),
+            String::from_utf8_lossy(&expected)
+        );
+        assert_eq!(out, expected);
+    }
+
+    #[test]
+    fn missing_cwd_fails_with_a_message() {
+        let Some(shell_path) = shell("sh") else {
+            eprintln!("skipping: no sh on this machine");
+            return;
+        };
+        let wrapped = wrap(
+            &Command::Argv(vec!["true".into()]),
+            Some("/nonexistent/leasebox"),
+            &[],
+        )
+        .expect("valid");
+        let mut child = std::process::Command::new(shell_path)
+            .args(&wrapped.argv[1..])
+            .stdin(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("spawn");
+        child
+            .stdin
+            .take()
+            .expect("stdin")
+            .write_all(wrapped.header.as_deref().unwrap_or_default())
+            .expect("write");
+        let out = child.wait_with_output().expect("run");
+        assert_eq!(out.status.code(), Some(126));
+        assert!(String::from_utf8_lossy(&out.stderr).contains("cannot change to directory"));
+    }
+}

@@ -1,0 +1,374 @@
+//! execute and realize-workspace: a command in the sandbox over exec (env
+//! and stdin over the stdin channel, output forwarded to the caller, the
+//! exit code from the status channel), or, for a `job` lease, the Job
+//! followed to its end.
+
+use serde_json::Value;
+
+use super::conditions::{self, JobOutcome};
+use super::exec_wrap;
+use super::kube_failure;
+use crate::cluster::{
+    Cluster, EventType, ExecSession, ExecSpec, ExitStatus, Level, LogStream, LogsRequest,
+    WatchRequest,
+};
+use crate::config::Backend;
+use crate::error::PolicyError;
+use crate::lease::{Command, ExecRequest, ExecResult, Lease, ObjectRef};
+
+/// Longest single `wait`/`next` call: bounds how long a call sits in the
+/// host, so deadlines are checked on the guest's side too.
+pub(crate) const WAIT_SLICE_MS: u64 = 10_000;
+
+/// After a Job ends, how long its forwarded log may take to drain.
+pub(crate) const LOG_DRAIN_MS: u64 = 10_000;
+
+/// See [`super::execute`].
+pub(crate) fn execute(
+    cluster: &dyn Cluster,
+    request: &ExecRequest,
+) -> Result<ExecResult, PolicyError> {
+    check_lease(&request.lease)?;
+    match request.lease.backend {
+        Backend::Job => follow_job(cluster, request),
+        Backend::SandboxCr | Backend::Pod => exec_command(cluster, request),
+    }
+}
+
+fn check_lease(lease: &Lease) -> Result<(), PolicyError> {
+    if lease.pod.is_empty() || lease.container.is_empty() || lease.namespace.is_empty() {
+        return Err(PolicyError::BadRequest(format!(
+            "lease {}: namespace, pod and container must be set; pass the lease acquire or \
+             resume returned",
+            lease.id
+        )));
+    }
+    Ok(())
+}
+
+fn exec_command(cluster: &dyn Cluster, request: &ExecRequest) -> Result<ExecResult, PolicyError> {
+    let wrapped = exec_wrap::wrap(&request.command, request.cwd.as_deref(), &request.env)?;
+    let lease = &request.lease;
+    let spec = ExecSpec {
+        namespace: lease.namespace.clone(),
+        pod: lease.pod.clone(),
+        container: lease.container.clone(),
+        argv: wrapped.argv,
+        stdin: request.forward_stdin || wrapped.header.is_some(),
+        forward_output: true,
+        forward_stdin: request.forward_stdin,
+        max_stdout_bytes: request.max_stdout_bytes,
+        max_stderr_bytes: request.max_stderr_bytes,
+    };
+    run_exec(cluster, &spec, wrapped.header.as_deref(), request.timeout_ms)
+}
+
+/// Starts `spec`, writes `header` to stdin, hands stdin over (or closes
+/// it), and waits for the end within `timeout_ms`.
+fn run_exec(
+    cluster: &dyn Cluster,
+    spec: &ExecSpec,
+    header: Option<&[u8]>,
+    timeout_ms: Option<u64>,
+) -> Result<ExecResult, PolicyError> {
+    let target = format!("{}/{}/{}", spec.namespace, spec.pod, spec.container);
+    let started_ms = cluster.monotonic_ms();
+    let mut session = cluster
+        .exec(spec)
+        .map_err(|e| kube_failure("exec", &format!("starting a command in {target}"), &e))?;
+    if let Some(header) = header {
+        session
+            .write_stdin(header)
+            .map_err(|e| kube_failure("exec-stdin", &format!("writing to {target}"), &e))?;
+    }
+    if spec.stdin {
+        session
+            .close_stdin()
+            .map_err(|e| kube_failure("exec-stdin", &format!("closing stdin of {target}"), &e))?;
+    }
+    let deadline_ms = timeout_ms.map(|t| started_ms.saturating_add(t));
+    loop {
+        let slice = match deadline_ms {
+            Some(deadline) => {
+                let remaining = deadline.saturating_sub(cluster.monotonic_ms());
+                if remaining == 0 {
+                    return Ok(kill_on_timeout(cluster, session.as_mut(), &target, timeout_ms));
+                }
+                remaining.min(WAIT_SLICE_MS)
+            }
+            None => WAIT_SLICE_MS,
+        };
+        let status = session
+            .wait(slice)
+            .map_err(|e| kube_failure("exec-wait", &format!("waiting for {target}"), &e))?;
+        if let Some(status) = status {
+            return exit_result(status, &target);
+        }
+    }
+}
+
+fn kill_on_timeout(
+    cluster: &dyn Cluster,
+    session: &mut dyn ExecSession,
+    target: &str,
+    timeout_ms: Option<u64>,
+) -> ExecResult {
+    let timeout = timeout_ms.unwrap_or(0);
+    let mut message = format!("killed after the timeout of {timeout} ms");
+    if let Err(e) = session.kill() {
+        cluster.log(
+            Level::Warn,
+            "execute",
+            &format!("could not kill the command in {target}: {e}"),
+        );
+        message.push_str(&format!(" (kill failed: {e})"));
+    }
+    ExecResult {
+        exit_code: None,
+        signal: None,
+        timed_out: true,
+        stdout_truncated: false,
+        stderr_truncated: false,
+        message,
+    }
+}
+
+/// Maps the status channel's answer; a status without code or signal
+/// means the exit was never reported, which is an error, not a success.
+fn exit_result(status: ExitStatus, target: &str) -> Result<ExecResult, PolicyError> {
+    if status.code.is_none() && status.signal.is_none() {
+        return Err(PolicyError::step(
+            "exec-wait",
+            "NoExitStatus",
+            format!(
+                "the command in {target} ended without an exit status ({}); the connection to \
+                 the pod was lost, check the pod and retry",
+                if status.message.is_empty() {
+                    "no message"
+                } else {
+                    &status.message
+                }
+            ),
+        ));
+    }
+    let code = match (status.code, status.signal) {
+        (Some(code), _) => Some(code),
+        (None, Some(signal)) => i32::try_from(signal).ok().map(|s| 128 + s),
+        (None, None) => None,
+    };
+    Ok(ExecResult {
+        exit_code: code,
+        signal: status.signal,
+        timed_out: false,
+        stdout_truncated: status.stdout_truncated,
+        stderr_truncated: status.stderr_truncated,
+        message: status.message,
+    })
+}
+
+/// See [`super::realize_workspace`].
+pub(crate) fn realize_workspace(
+    cluster: &dyn Cluster,
+    lease: &Lease,
+    path: Option<&str>,
+) -> Result<ExecResult, PolicyError> {
+    check_lease(lease)?;
+    if lease.backend == Backend::Job {
+        return Err(PolicyError::BadRequest(format!(
+            "lease {}: a job lease runs its command at acquire time, so there is no sandbox to \
+             unpack a workspace into; use the sandbox-cr or pod backend",
+            lease.id
+        )));
+    }
+    let path = path.unwrap_or(super::DEFAULT_WORKSPACE_PATH);
+    if !path.starts_with('/') || path.contains('\0') {
+        return Err(PolicyError::BadRequest(format!(
+            "path `{path}`: must be an absolute directory inside the sandbox, like /workspace"
+        )));
+    }
+    let argv = exec_wrap::command_argv(&Command::Argv(vec![
+        "tar".into(),
+        "-x".into(),
+        "-C".into(),
+        path.into(),
+    ]))?;
+    let spec = ExecSpec {
+        namespace: lease.namespace.clone(),
+        pod: lease.pod.clone(),
+        container: lease.container.clone(),
+        argv,
+        stdin: true,
+        forward_output: true,
+        forward_stdin: true,
+        max_stdout_bytes: None,
+        max_stderr_bytes: None,
+    };
+    run_exec(cluster, &spec, None, None)
+}
+
+/// A `job` lease: the command was fixed at acquire time; follow its log to
+/// the caller and the Job to its end.
+fn follow_job(cluster: &dyn Cluster, request: &ExecRequest) -> Result<ExecResult, PolicyError> {
+    let lease = &request.lease;
+    if lease.workload.kind != "Job" {
+        return Err(PolicyError::BadRequest(format!(
+            "lease {}: the backend is job but the workload is a {}; pass the lease acquire or \
+             resume returned",
+            lease.id, lease.workload.kind
+        )));
+    }
+    let started_ms = cluster.monotonic_ms();
+    let deadline_ms = request.timeout_ms.map(|t| started_ms.saturating_add(t));
+    let mut log = cluster
+        .logs(&LogsRequest {
+            namespace: lease.namespace.clone(),
+            pod: lease.pod.clone(),
+            container: lease.container.clone(),
+            follow: true,
+            forward_output: true,
+            max_bytes: request.max_stdout_bytes,
+        })
+        .map_err(|e| {
+            kube_failure("job-logs", &format!("following the log of pod {}", lease.pod), &e)
+        })?;
+
+    let watch_request = WatchRequest {
+        api_version: lease.workload.api_version.clone(),
+        kind: "Job".into(),
+        namespace: lease.namespace.clone(),
+        label_selector: String::new(),
+        field_selector: format!("metadata.name={}", lease.workload.name),
+    };
+    let mut watch = cluster.watch(&watch_request).map_err(|e| {
+        kube_failure("job-wait", &format!("watching Job {}", lease.workload.name), &e)
+    })?;
+    let outcome = loop {
+        let slice = match deadline_ms {
+            Some(deadline) => {
+                let remaining = deadline.saturating_sub(cluster.monotonic_ms());
+                if remaining == 0 {
+                    return Ok(job_timed_out(request.timeout_ms.unwrap_or(0), &lease.workload));
+                }
+                remaining.min(WAIT_SLICE_MS)
+            }
+            None => WAIT_SLICE_MS,
+        };
+        let event = watch.next(slice).map_err(|e| {
+            kube_failure("job-wait", &format!("watching Job {}", lease.workload.name), &e)
+        })?;
+        let Some(event) = event else { continue };
+        if event.event_type == EventType::Deleted {
+            return Err(PolicyError::step(
+                "job-wait",
+                "Deleted",
+                format!(
+                    "Job {} was deleted before it finished (released, swept, or TTL)",
+                    lease.workload.name
+                ),
+            ));
+        }
+        if let Some(outcome) = conditions::job_finished(&event.object) {
+            break outcome;
+        }
+    };
+
+    drain_log(cluster, log.as_mut(), &lease.pod);
+    job_result(cluster, lease, outcome)
+}
+
+fn job_timed_out(timeout_ms: u64, job: &ObjectRef) -> ExecResult {
+    ExecResult {
+        exit_code: None,
+        signal: None,
+        timed_out: true,
+        stdout_truncated: false,
+        stderr_truncated: false,
+        message: format!(
+            "Job {} still running after the timeout of {timeout_ms} ms; release the lease to stop it",
+            job.name
+        ),
+    }
+}
+
+/// Lets the forwarded log finish, so the caller has all output before the
+/// result.
+fn drain_log(cluster: &dyn Cluster, log: &mut dyn LogStream, pod: &str) {
+    match log.wait_end(LOG_DRAIN_MS) {
+        Ok(true) => {}
+        Ok(false) => cluster.log(
+            Level::Warn,
+            "execute",
+            &format!("the log of pod {pod} did not end within {LOG_DRAIN_MS} ms after the Job finished; output may be incomplete"),
+        ),
+        Err(e) => cluster.log(
+            Level::Warn,
+            "execute",
+            &format!("following the log of pod {pod} failed: {e}; output may be incomplete"),
+        ),
+    }
+}
+
+/// The exit code of a finished Job, from its pod's agent container.
+fn job_result(
+    cluster: &dyn Cluster,
+    lease: &Lease,
+    outcome: JobOutcome,
+) -> Result<ExecResult, PolicyError> {
+    let pod_ref = ObjectRef {
+        api_version: "v1".into(),
+        kind: "Pod".into(),
+        namespace: Some(lease.namespace.clone()),
+        name: lease.pod.clone(),
+        uid: None,
+    };
+    let pod: Option<Value> = cluster
+        .get(&pod_ref)
+        .map_err(|e| kube_failure("job-result", &format!("reading pod {}", lease.pod), &e))?;
+    let exit = pod
+        .as_ref()
+        .and_then(|p| conditions::container_exit(p, &lease.container));
+    let (job_reason, job_message) = match &outcome {
+        JobOutcome::Complete => (String::new(), String::new()),
+        JobOutcome::Failed { reason, message } => (reason.clone(), message.clone()),
+    };
+    if job_reason == "DeadlineExceeded" {
+        return Ok(ExecResult {
+            exit_code: None,
+            signal: exit.as_ref().and_then(|e| e.signal),
+            timed_out: true,
+            stdout_truncated: false,
+            stderr_truncated: false,
+            message: format!("Job exceeded activeDeadlineSeconds (podActivityDeadlineSec): {job_message}"),
+        });
+    }
+    match exit {
+        Some(exit) => Ok(ExecResult {
+            exit_code: Some(exit.code),
+            signal: exit.signal,
+            timed_out: false,
+            stdout_truncated: false,
+            stderr_truncated: false,
+            message: [exit.reason, exit.message, job_message]
+                .into_iter()
+                .filter(|s| !s.is_empty())
+                .collect::<Vec<_>>()
+                .join(": "),
+        }),
+        // Complete with restartPolicy Never and backoffLimit 0 means the
+        // one container exited 0, even when the pod is already gone.
+        None if outcome == JobOutcome::Complete => Ok(ExecResult {
+            exit_code: Some(0),
+            message: format!("pod {} is gone; Job Complete", lease.pod),
+            ..ExecResult::default()
+        }),
+        None => Err(PolicyError::step(
+            "job-result",
+            if job_reason.is_empty() { "JobFailed" } else { &job_reason },
+            format!(
+                "Job {} failed ({job_reason}: {job_message}) and pod {} has no terminated agent \
+                 container to read an exit code from",
+                lease.workload.name, lease.pod
+            ),
+        )),
+    }
+}

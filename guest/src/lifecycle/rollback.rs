@@ -1,0 +1,104 @@
+//! Undoing a failed acquire: the lease's own objects (workload, PVC,
+//! Secret) are deleted again; tenant objects are shared by every lease of
+//! the tenant and stay (they converge on the next acquire).
+
+use crate::cluster::{Cluster, DeleteOptions, KubeError, Level, Propagation};
+use crate::error::{Failure, PolicyError};
+use crate::lease::ObjectRef;
+
+/// The lease objects an acquire has tried to create, in order. An object is
+/// tracked *before* its write, so a write that failed halfway (the server
+/// stored it, the answer was lost) is still cleaned up; lease names are
+/// unique, so deleting by name cannot hit another lease's object.
+#[derive(Debug, Default)]
+pub(crate) struct Created {
+    workload: Option<ObjectRef>,
+    others: Vec<ObjectRef>,
+}
+
+fn same_object(a: &ObjectRef, b: &ObjectRef) -> bool {
+    a.api_version == b.api_version && a.kind == b.kind && a.namespace == b.namespace && a.name == b.name
+}
+
+impl Created {
+    /// Tracks the workload (again, with its uid once known).
+    pub(crate) fn workload(&mut self, workload: ObjectRef) {
+        self.workload = Some(workload);
+    }
+
+    /// Tracks another lease object (again, with its uid once known).
+    pub(crate) fn other(&mut self, object: ObjectRef) {
+        match self.others.iter_mut().find(|o| same_object(o, &object)) {
+            Some(existing) => *existing = object,
+            None => self.others.push(object),
+        }
+    }
+
+    /// Deletes everything tracked and folds the outcome into `error`:
+    /// the workload first (Foreground, uid precondition when known), then
+    /// the other objects newest first. `rolled_back` lists the objects
+    /// deleted, `left_behind` those whose delete failed.
+    pub(crate) fn roll_back(self, cluster: &dyn Cluster, error: PolicyError) -> PolicyError {
+        if self.workload.is_none() && self.others.is_empty() {
+            return error;
+        }
+        let mut rolled_back = Vec::new();
+        let mut left_behind = Vec::new();
+        let workload = self.workload.into_iter().map(|w| {
+            let options = DeleteOptions {
+                propagation: Propagation::Foreground,
+                precondition_uid: w.uid.clone(),
+                grace_period_seconds: None,
+            };
+            (w, options)
+        });
+        let others = self.others.into_iter().rev().map(|o| {
+            let options = DeleteOptions {
+                propagation: Propagation::Background,
+                precondition_uid: o.uid.clone(),
+                grace_period_seconds: None,
+            };
+            (o, options)
+        });
+        for (object, options) in workload.chain(others) {
+            match cluster.delete(&object, &options) {
+                Ok(true) => rolled_back.push(object),
+                Ok(false) => {}
+                // The uid changed: the object by that name is not the one
+                // this call created, so it is not ours to delete.
+                Err(KubeError::Conflict(message)) => cluster.log(
+                    Level::Warn,
+                    "rollback",
+                    &format!("kept {}: it is not the object acquire created ({message})", object.display()),
+                ),
+                Err(e) => {
+                    cluster.log(
+                        Level::Error,
+                        "rollback",
+                        &format!(
+                            "could not delete {}: {e}; delete it by hand or run sweep",
+                            object.display()
+                        ),
+                    );
+                    left_behind.push(object);
+                }
+            }
+        }
+        if !rolled_back.is_empty() {
+            let names: Vec<String> = rolled_back.iter().map(ObjectRef::display).collect();
+            cluster.log(Level::Info, "rollback", &format!("deleted {}", names.join(", ")));
+        }
+        let mut failure = match error {
+            PolicyError::Failed(failure) => failure,
+            other => Failure {
+                step: "acquire".into(),
+                reason: "Failed".into(),
+                message: other.to_string(),
+                ..Failure::default()
+            },
+        };
+        failure.rolled_back.extend(rolled_back);
+        failure.left_behind.extend(left_behind);
+        PolicyError::Failed(failure)
+    }
+}

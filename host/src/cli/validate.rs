@@ -1,0 +1,71 @@
+//! `leasebox validate --config FILE`: every problem of a configuration, and
+//! the configuration with its defaults when there is none.
+
+use std::io::Write;
+use std::path::PathBuf;
+
+use anyhow::Context;
+use serde_json::{Value, json};
+
+use super::exit::{CliError, Outcome};
+use super::module::{PolicyArgs, offline_env, read_config};
+use crate::runtime::types::{Issue, ValidationReport};
+
+/// Flags of `validate`.
+#[derive(Debug, Clone, clap::Args)]
+pub struct Args {
+    /// The configuration file (JSON).
+    #[arg(long, value_name = "FILE")]
+    pub config: PathBuf,
+    /// Which policy module to run.
+    #[command(flatten)]
+    pub policy: PolicyArgs,
+}
+
+/// Prints `{"ok","errors","warnings","normalizedConfig"}`; exit 0 when
+/// valid, 1 when not.
+pub fn run(args: &Args, out: &mut dyn Write) -> Result<Outcome, CliError> {
+    let config = read_config(&args.config)?;
+    let policy = args.policy.load()?;
+    let report = policy
+        .validate_config(&offline_env(), &config)
+        .map_err(CliError::unusable)?;
+    let rendered = report_json(&report)?;
+    write_json(out, &rendered)?;
+    Ok(if report.ok { Outcome::Success } else { Outcome::Rejected })
+}
+
+/// The report as the JSON document `validate` prints.
+pub(super) fn report_json(report: &ValidationReport) -> Result<Value, CliError> {
+    let normalized = match &report.normalized_config {
+        Some(text) if report.ok => serde_json::from_str(text)
+            .context("the policy module returned a normalized configuration that is not JSON")
+            .map_err(CliError::unusable)?,
+        _ => Value::Null,
+    };
+    Ok(json!({
+        "ok": report.ok,
+        "errors": issues_json(&report.errors),
+        "warnings": issues_json(&report.warnings),
+        "normalizedConfig": normalized,
+    }))
+}
+
+/// Issues as `[{"path","message"}]`.
+pub(super) fn issues_json(issues: &[Issue]) -> Value {
+    Value::Array(
+        issues
+            .iter()
+            .map(|i| json!({"path": i.path, "message": i.message}))
+            .collect(),
+    )
+}
+
+/// Pretty JSON and a newline.
+pub(super) fn write_json(out: &mut dyn Write, value: &Value) -> Result<(), CliError> {
+    let text = serde_json::to_string_pretty(value)
+        .context("failed to render JSON")
+        .map_err(CliError::unusable)?;
+    writeln!(out, "{text}")?;
+    Ok(())
+}

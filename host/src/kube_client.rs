@@ -1,0 +1,197 @@
+//! The real Kubernetes I/O: [`KubeClusterIo`], a [`ClusterIo`] backed by
+//! kube-rs.
+//!
+//! The trait is blocking (the guest runs on a plain thread); this type owns a
+//! small tokio runtime (or borrows one through [`KubeClusterIo::with_handle`])
+//! and blocks on it in every call. Never call it from inside that runtime.
+//!
+//! - [`config`]: kubeconfig / context / in-cluster resolution.
+//! - `resources`: apiVersion + kind -> URL path (table, then cached discovery).
+//! - `objects`: apply (server-side, field manager `leasebox`, forced), create,
+//!   get, list, delete, server version.
+//! - `watch`, `exec` (+ `exec_protocol`), `logs`, `secret`.
+//! - `retry`, `error`: bounded backoff on 429/5xx/connection errors and the
+//!   mapping of HTTP statuses to [`IoError`].
+
+mod config;
+mod error;
+mod exec;
+mod exec_protocol;
+mod logs;
+mod objects;
+mod resources;
+pub mod retry;
+mod secret;
+mod watch;
+
+use std::future::Future;
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use tokio::runtime::{Handle, Runtime};
+
+use crate::cluster_io::{
+    CallerIo, ClusterIo, DeleteOptions, ExecSpec, ExecStream, HostSecretRequest, IoError, LogFollow,
+    LogsRequest, ObjectRef, WatchRequest, WatchStream,
+};
+use resources::Resolver;
+pub use retry::RetryPolicy;
+
+/// The field manager of every server-side apply.
+pub const FIELD_MANAGER: &str = "leasebox";
+
+/// Worker threads of the runtime [`KubeClusterIo`] creates for itself.
+const WORKER_THREADS: usize = 2;
+
+/// What every call needs: the client, the kind resolver, the retry policy.
+#[derive(Clone)]
+pub(crate) struct Ctx {
+    pub client: kube::Client,
+    pub resolver: Arc<Resolver>,
+    pub policy: RetryPolicy,
+}
+
+impl Ctx {
+    /// Runs `op` with retries (see [`retry`]) and maps its error for `step`.
+    pub(crate) async fn call<T, F, Fut>(&self, step: &str, op: F) -> Result<T, IoError>
+    where
+        F: FnMut() -> Fut,
+        Fut: Future<Output = Result<T, kube::Error>>,
+    {
+        let mut pause = retry::TokioPause;
+        retry::retry(&self.policy, &mut pause, error::is_retryable, op).await.map_err(|gave_up| {
+            let err = error::from_kube(step, &gave_up.error);
+            if gave_up.attempts > 1 { with_attempts(err, gave_up.attempts) } else { err }
+        })
+    }
+}
+
+/// Adds "after N attempts" to an error's message.
+fn with_attempts(err: IoError, attempts: u32) -> IoError {
+    let note = |m: String| format!("{m} (gave up after {attempts} attempts)");
+    match err {
+        IoError::Transport(m) => IoError::Transport(note(m)),
+        IoError::TimedOut(m) => IoError::TimedOut(note(m)),
+        other => other,
+    }
+}
+
+/// A [`ClusterIo`] talking to a real API server through kube-rs.
+pub struct KubeClusterIo {
+    ctx: Ctx,
+    handle: Handle,
+    /// The runtime this value created, if it created one (kept alive here).
+    _runtime: Option<Arc<Runtime>>,
+}
+
+impl std::fmt::Debug for KubeClusterIo {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("KubeClusterIo").field("policy", &self.ctx.policy).finish_non_exhaustive()
+    }
+}
+
+impl KubeClusterIo {
+    /// Connects using `kubeconfig` (else `KUBECONFIG`, `~/.kube/config`, or
+    /// the in-cluster service account) and `context` (else the current one).
+    /// Only reads the configuration: no request is made yet.
+    pub fn connect(kubeconfig: Option<PathBuf>, context: Option<String>) -> Result<KubeClusterIo, IoError> {
+        let runtime = new_runtime()?;
+        let config = runtime.block_on(config::load(kubeconfig, context))?;
+        Self::build(config, runtime.handle().clone(), Some(Arc::new(runtime)))
+    }
+
+    /// Uses an explicit kube-rs configuration (tests point it at a fake API
+    /// server). kube-rs's own retry layer is switched off.
+    pub fn from_config(mut config: kube::Config) -> Result<KubeClusterIo, IoError> {
+        config.default_retry = false;
+        let runtime = new_runtime()?;
+        Self::build(config, runtime.handle().clone(), Some(Arc::new(runtime)))
+    }
+
+    /// Uses an explicit configuration on an existing runtime; calls must
+    /// still come from threads outside it.
+    pub fn with_handle(mut config: kube::Config, handle: Handle) -> Result<KubeClusterIo, IoError> {
+        config.default_retry = false;
+        Self::build(config, handle, None)
+    }
+
+    /// Replaces the retry policy (default: 5 attempts, delays up to 2 s).
+    pub fn with_retry_policy(mut self, policy: RetryPolicy) -> KubeClusterIo {
+        self.ctx.policy = policy;
+        self
+    }
+
+    fn build(config: kube::Config, handle: Handle, runtime: Option<Arc<Runtime>>) -> Result<KubeClusterIo, IoError> {
+        let client = {
+            let _entered = handle.enter();
+            kube::Client::try_from(config)
+                .map_err(|e| IoError::NoCluster(format!("cannot build the kubernetes client: {e}")))?
+        };
+        let ctx = Ctx { client, resolver: Arc::new(Resolver::default()), policy: RetryPolicy::default() };
+        Ok(KubeClusterIo { ctx, handle, _runtime: runtime })
+    }
+
+    fn block_on<F: Future>(&self, future: F) -> F::Output {
+        self.handle.block_on(future)
+    }
+}
+
+fn new_runtime() -> Result<Runtime, IoError> {
+    tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(WORKER_THREADS)
+        .thread_name("leasebox-kube")
+        .enable_all()
+        .build()
+        .map_err(|e| IoError::Transport(format!("cannot start the kubernetes i/o runtime: {e}")))
+}
+
+impl ClusterIo for KubeClusterIo {
+    fn apply(&self, manifest: &str) -> Result<String, IoError> {
+        self.block_on(objects::apply(&self.ctx, manifest))
+    }
+
+    fn create(&self, manifest: &str) -> Result<String, IoError> {
+        self.block_on(objects::create(&self.ctx, manifest))
+    }
+
+    fn server_version(&self) -> Result<String, IoError> {
+        self.block_on(objects::server_version(&self.ctx))
+    }
+
+    fn get(&self, target: &ObjectRef) -> Result<Option<String>, IoError> {
+        self.block_on(objects::get(&self.ctx, target))
+    }
+
+    fn list(
+        &self,
+        api_version: &str,
+        kind: &str,
+        namespace: Option<&str>,
+        label_selector: &str,
+    ) -> Result<Vec<String>, IoError> {
+        self.block_on(objects::list(&self.ctx, api_version, kind, namespace, label_selector))
+    }
+
+    fn delete(&self, target: &ObjectRef, options: &DeleteOptions) -> Result<bool, IoError> {
+        self.block_on(objects::delete(&self.ctx, target, options))
+    }
+
+    fn watch(&self, request: &WatchRequest) -> Result<Box<dyn WatchStream>, IoError> {
+        let stream = self.block_on(watch::start(&self.ctx, request))?;
+        Ok(Box::new(watch::KubeWatch::new(self.handle.clone(), stream)))
+    }
+
+    fn exec(&self, spec: &ExecSpec, caller: &CallerIo) -> Result<Box<dyn ExecStream>, IoError> {
+        let session = self.block_on(exec::start(&self.ctx, spec, caller))?;
+        Ok(Box::new(exec::KubeExec::new(self.handle.clone(), session)))
+    }
+
+    fn logs(&self, request: &LogsRequest, caller: &CallerIo) -> Result<Box<dyn LogFollow>, IoError> {
+        let follow = self.block_on(logs::start(&self.ctx, request, caller))?;
+        Ok(Box::new(logs::KubeLogs::new(self.handle.clone(), follow)))
+    }
+
+    fn apply_host_secret(&self, request: &HostSecretRequest) -> Result<(String, Vec<String>), IoError> {
+        self.block_on(secret::apply_host_secret(&self.ctx, request, |key| std::env::var(key).ok()))
+    }
+}

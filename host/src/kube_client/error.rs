@@ -1,0 +1,97 @@
+//! Turning kube-rs errors into [`IoError`], by HTTP status, with the
+//! server's own message.
+
+use crate::cluster_io::IoError;
+
+/// Maps an HTTP status code and the server's message to an [`IoError`].
+///
+/// 404 not found, 409 conflict, 403 forbidden (401 too: the credentials were
+/// refused), 400/422 invalid, 410 gone, 408/504 timed out, everything else
+/// (429, 5xx, unexpected codes) transport.
+pub(crate) fn from_status(step: &str, code: u16, message: &str) -> IoError {
+    let text = format!("{step}: {message} (http {code})");
+    match code {
+        404 => IoError::NotFound(text),
+        409 => IoError::Conflict(text),
+        401 | 403 => IoError::Forbidden(text),
+        400 | 422 => IoError::Invalid(text),
+        410 => IoError::Gone(text),
+        408 | 504 => IoError::TimedOut(text),
+        _ => IoError::Transport(text),
+    }
+}
+
+/// Maps a kube-rs error met during `step` to an [`IoError`].
+pub(crate) fn from_kube(step: &str, err: &kube::Error) -> IoError {
+    use kube::Error as E;
+    match err {
+        E::Api(status) => from_status(step, status.code, &status.message),
+        E::UpgradeConnection(kube::client::UpgradeConnectionError::ProtocolSwitch(code)) => {
+            from_status(step, code.as_u16(), "the server refused to open the stream")
+        }
+        E::BuildRequest(e) => IoError::BadArgument(format!("{step}: cannot build the request: {e}")),
+        E::Discovery(e) => IoError::NotFound(format!(
+            "{step}: the server does not serve this kind: {e}; is its CustomResourceDefinition installed?"
+        )),
+        E::Auth(e) => IoError::Forbidden(format!(
+            "{step}: authentication failed: {e}; check the kubeconfig user"
+        )),
+        E::InferConfig(e) => IoError::NoCluster(format!("{step}: {e}")),
+        E::InferKubeconfig(e) => IoError::NoCluster(format!("{step}: {e}")),
+        E::SerdeError(e) => IoError::Transport(format!("{step}: unreadable answer from the server: {e}")),
+        other => IoError::Transport(format!("{step}: {other}")),
+    }
+}
+
+/// Whether a failed call may succeed when repeated: 429, 500, 502, 503,
+/// 504 and connection-level failures (refused, reset, broken pipe).
+pub(crate) fn is_retryable(err: &kube::Error) -> bool {
+    use kube::Error as E;
+    match err {
+        E::Api(status) => is_retryable_status(status.code),
+        E::UpgradeConnection(kube::client::UpgradeConnectionError::ProtocolSwitch(code)) => {
+            is_retryable_status(code.as_u16())
+        }
+        E::HyperError(_) | E::Service(_) | E::ReadEvents(_) => true,
+        _ => false,
+    }
+}
+
+/// Whether an HTTP status is worth a retry.
+pub(crate) fn is_retryable_status(code: u16) -> bool {
+    matches!(code, 429 | 500 | 502 | 503 | 504)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use rstest::rstest;
+
+    #[rstest]
+    #[case::not_found(404, "not found")]
+    #[case::conflict(409, "conflict")]
+    #[case::forbidden(403, "forbidden")]
+    #[case::unauthorized(401, "forbidden")]
+    #[case::bad_request(400, "invalid")]
+    #[case::unprocessable(422, "invalid")]
+    #[case::gone(410, "gone")]
+    #[case::gateway_timeout(504, "timed out")]
+    #[case::unavailable(503, "transport")]
+    #[case::too_many_requests(429, "transport")]
+    fn status_codes_map_to_error_variants(#[case] code: u16, #[case] prefix: &str) {
+        let err = from_status("apply pod x", code, "the message");
+        let text = err.to_string();
+        assert!(text.starts_with(prefix), "{text}");
+        assert!(text.contains("apply pod x: the message"), "{text}");
+    }
+
+    #[rstest]
+    #[case::throttled(429, true)]
+    #[case::unavailable(503, true)]
+    #[case::internal(500, true)]
+    #[case::conflict(409, false)]
+    #[case::not_found(404, false)]
+    fn only_throttling_and_server_errors_are_retried(#[case] code: u16, #[case] retry: bool) {
+        assert_eq!(is_retryable_status(code), retry);
+    }
+}

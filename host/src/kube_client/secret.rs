@@ -1,0 +1,148 @@
+//! Host-filled Secrets: the policy module sends a Secret without values and
+//! names the keys; the host fills them (random tokens, its own environment,
+//! literals), applies the Secret, and hands back the stored object with every
+//! value removed, so no policy module ever sees them.
+
+use serde_json::{Map, Value};
+
+use super::Ctx;
+use super::objects::{Manifest, apply_value, parse_manifest};
+use crate::cluster_io::{HostSecretRequest, IoError};
+
+/// Bytes of a random key (hex-encoded: twice as many characters).
+const RANDOM_KEY_BYTES: usize = 32;
+
+/// Fills the manifest's `stringData` and returns it with the keys filled.
+/// `env` reads the host environment (a parameter so tests need not set
+/// process variables); missing or empty variables are skipped.
+pub(crate) fn fill(
+    request: &HostSecretRequest,
+    env: impl Fn(&str) -> Option<String>,
+) -> Result<(Manifest, Vec<String>), IoError> {
+    let mut m = parse_manifest(&request.manifest)?;
+    if m.api_version != "v1" || m.kind != "Secret" {
+        return Err(IoError::BadArgument(format!(
+            "host secret: the manifest is a {} {}, expected a v1 Secret",
+            m.api_version, m.kind
+        )));
+    }
+    let mut values = Map::new();
+    let mut filled = Vec::new();
+    for key in &request.random_keys {
+        values.insert(key.clone(), Value::String(random_hex()?));
+        filled.push(key.clone());
+    }
+    for key in &request.host_keys {
+        if let Some(value) = env(key).filter(|v| !v.is_empty()) {
+            values.insert(key.clone(), Value::String(value));
+            filled.push(key.clone());
+        }
+    }
+    for (key, value) in &request.literal {
+        values.insert(key.clone(), Value::String(value.clone()));
+        filled.push(key.clone());
+    }
+    if let Some(object) = m.value.as_object_mut() {
+        object.remove("data");
+        object.insert("stringData".into(), Value::Object(values));
+    }
+    filled.dedup();
+    Ok((m, filled))
+}
+
+/// 32 random bytes, lowercase hex.
+fn random_hex() -> Result<String, IoError> {
+    let mut bytes = [0u8; RANDOM_KEY_BYTES];
+    getrandom::fill(&mut bytes)
+        .map_err(|e| IoError::Transport(format!("host secret: no random source for a token: {e}")))?;
+    Ok(bytes.iter().map(|b| format!("{b:02x}")).collect())
+}
+
+/// Removes `data` and `stringData` from a stored Secret.
+pub(crate) fn strip_values(stored: &str) -> Result<String, IoError> {
+    let mut value: Value = serde_json::from_str(stored)
+        .map_err(|e| IoError::Transport(format!("host secret: unreadable stored secret: {e}")))?;
+    if let Some(object) = value.as_object_mut() {
+        object.remove("data");
+        object.remove("stringData");
+    }
+    Ok(value.to_string())
+}
+
+/// Fills, applies and strips a host secret.
+pub(crate) async fn apply_host_secret(
+    ctx: &Ctx,
+    request: &HostSecretRequest,
+    env: impl Fn(&str) -> Option<String>,
+) -> Result<(String, Vec<String>), IoError> {
+    let (manifest, filled) = fill(request, env)?;
+    let stored = apply_value(ctx, &manifest).await?;
+    Ok((strip_values(&stored)?, filled))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn request() -> HostSecretRequest {
+        HostSecretRequest {
+            manifest: r#"{"apiVersion":"v1","kind":"Secret","metadata":{"name":"l-env","namespace":"t"},"data":{"X":"eA=="}}"#.into(),
+            random_keys: vec!["TOKEN".into()],
+            host_keys: vec!["API_KEY".into(), "MISSING".into(), "EMPTY".into()],
+            literal: vec![("MODE".into(), "fast".into())],
+        }
+    }
+
+    fn env(key: &str) -> Option<String> {
+        match key {
+            "API_KEY" => Some("sk-123".into()),
+            "EMPTY" => Some(String::new()),
+            _ => None,
+        }
+    }
+
+    #[test]
+    fn keys_are_filled_from_random_environment_and_literals() {
+        let (m, filled) = fill(&request(), env).unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(filled, vec!["TOKEN", "API_KEY", "MODE"]);
+        let data = &m.value["stringData"];
+        assert_eq!(data["API_KEY"], "sk-123");
+        assert_eq!(data["MODE"], "fast");
+        let token = data["TOKEN"].as_str().unwrap_or_default();
+        assert_eq!(token.len(), 64);
+        assert!(token.chars().all(|c| c.is_ascii_hexdigit()));
+    }
+
+    #[test]
+    fn missing_and_empty_host_variables_are_skipped() {
+        let (m, filled) = fill(&request(), env).unwrap_or_else(|e| panic!("{e}"));
+        assert!(!filled.contains(&"MISSING".to_string()));
+        assert!(m.value["stringData"].get("EMPTY").is_none());
+    }
+
+    #[test]
+    fn values_in_the_manifest_are_dropped() {
+        let (m, _) = fill(&request(), env).unwrap_or_else(|e| panic!("{e}"));
+        assert!(m.value.get("data").is_none());
+    }
+
+    #[test]
+    fn random_tokens_differ() {
+        let a = fill(&request(), env).map(|(m, _)| m.value["stringData"]["TOKEN"].clone());
+        let b = fill(&request(), env).map(|(m, _)| m.value["stringData"]["TOKEN"].clone());
+        assert_ne!(a, b);
+    }
+
+    #[test]
+    fn non_secret_manifest_is_refused() {
+        let mut r = request();
+        r.manifest = r#"{"apiVersion":"v1","kind":"ConfigMap","metadata":{"name":"c"}}"#.into();
+        assert!(matches!(fill(&r, env), Err(IoError::BadArgument(_))));
+    }
+
+    #[test]
+    fn stored_secret_loses_its_values() {
+        let stripped = strip_values(r#"{"kind":"Secret","data":{"A":"eA=="},"stringData":{"B":"y"},"type":"Opaque"}"#);
+        assert_eq!(stripped, Ok(r#"{"kind":"Secret","type":"Opaque"}"#.to_string()));
+    }
+}

@@ -1,0 +1,13 @@
+//! The leasebox host: runs policy modules (WebAssembly components built for
+//! the `leasebox:provider` contract) and carries out their Kubernetes I/O.
+//!
+//! - [`runtime`]: wasmtime engine, compiled-module cache, limits, one fresh
+//!   instance per lifecycle call;
+//! - [`cluster_io`]: the host side of the `kube` interface as a Rust trait;
+//! - [`lease_id`]: lease ids (`lb-` + ULID);
+//! - [`cli`]: the `leasebox` command line.
+
+pub mod cli;
+pub mod cluster_io;
+pub mod lease_id;
+pub mod runtime;

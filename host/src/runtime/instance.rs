@@ -1,0 +1,197 @@
+//! One lifecycle call: a fresh [`Store`] and instance, the limits of the
+//! call, and the translation of what went wrong into a [`RuntimeError`].
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use wasmtime::component::ResourceTable;
+use wasmtime::{Engine, Store, Trap, UpdateDeadline};
+use wasmtime_wasi::p2::pipe::MemoryOutputPipe;
+use wasmtime_wasi::{WasiCtx, WasiCtxBuilder, WasiCtxView, WasiView};
+
+use super::bindings::PolicyModule;
+use super::bindings::PolicyModulePre;
+use super::error::{RuntimeError, cause, flatten};
+use super::limits::{CallLimiter, Limits, MemoryCapExceeded, STDERR_CAP_BYTES, ticks};
+use super::{CallEnv, LogLevel};
+use crate::cluster_io::{CallerIo, ClusterIo};
+
+/// The data of the store of one call: WASI (random and clocks only), the
+/// resource table of `kube` handles, the call's limiter, and what the
+/// imports need.
+pub(crate) struct HostState {
+    wasi: WasiCtx,
+    table: ResourceTable,
+    limiter: CallLimiter,
+    cluster: Arc<dyn ClusterIo>,
+    caller: CallerIo,
+    logger: super::Logger,
+    /// When the call started.
+    started: Instant,
+    /// Time spent inside host imports (not counted against the deadline).
+    host_time: Duration,
+    /// The guest CPU budget.
+    cpu_deadline: Duration,
+    /// Set when the epoch callback stopped the guest.
+    deadline_hit: bool,
+}
+
+impl WasiView for HostState {
+    fn ctx(&mut self) -> WasiCtxView<'_> {
+        WasiCtxView {
+            ctx: &mut self.wasi,
+            table: &mut self.table,
+        }
+    }
+}
+
+impl HostState {
+    /// The resource table of `kube` handles.
+    pub(crate) fn table(&mut self) -> &mut ResourceTable {
+        &mut self.table
+    }
+
+    /// The caller's streams, for forwarded exec output and stdin.
+    pub(crate) fn caller(&self) -> &CallerIo {
+        &self.caller
+    }
+
+    /// Runs a blocking host operation against the cluster, keeping its
+    /// duration out of the guest's CPU budget.
+    pub(crate) fn with_cluster<R>(&mut self, op: impl FnOnce(&dyn ClusterIo, &CallerIo) -> R) -> R {
+        let start = Instant::now();
+        let result = op(self.cluster.as_ref(), &self.caller);
+        self.host_time += start.elapsed();
+        result
+    }
+
+    /// Runs a blocking operation on a handle taken out of the table, keeping
+    /// its duration out of the guest's CPU budget.
+    pub(crate) fn timed<R>(&mut self, op: impl FnOnce(&mut Self) -> R) -> R {
+        let start = Instant::now();
+        let result = op(self);
+        self.host_time += start.elapsed();
+        result
+    }
+
+    /// Hands a message of the guest to the logger.
+    pub(crate) fn log(&self, level: LogLevel, context: &str, message: &str) {
+        (self.logger)(level, context, message);
+    }
+
+    /// Guest time used so far.
+    fn guest_time(&self) -> Duration {
+        self.started.elapsed().saturating_sub(self.host_time)
+    }
+}
+
+/// WASI for a policy module: nothing inherited (no files, environment,
+/// arguments, stdin or stdout), no sockets or name lookups; stderr goes to
+/// `stderr`, so a panic message can be shown with the trap.
+fn wasi_ctx(stderr: MemoryOutputPipe) -> WasiCtx {
+    WasiCtxBuilder::new()
+        .stderr(stderr)
+        .allow_tcp(false)
+        .allow_udp(false)
+        .allow_ip_name_lookup(false)
+        .build()
+}
+
+/// Instantiates `pre` in a fresh store and runs `f` on the instance.
+pub(crate) fn call<R>(
+    engine: &Engine,
+    pre: &PolicyModulePre<HostState>,
+    module: &str,
+    call: &str,
+    env: &CallEnv,
+    f: impl FnOnce(&PolicyModule, &mut Store<HostState>) -> wasmtime::Result<R>,
+) -> Result<R, RuntimeError> {
+    let stderr = MemoryOutputPipe::new(STDERR_CAP_BYTES);
+    let state = HostState {
+        wasi: wasi_ctx(stderr.clone()),
+        table: ResourceTable::new(),
+        limiter: CallLimiter::new(&env.limits),
+        cluster: env.cluster.clone(),
+        caller: env.caller.clone(),
+        logger: env.logger.clone(),
+        started: Instant::now(),
+        host_time: Duration::ZERO,
+        cpu_deadline: env.limits.cpu_deadline,
+        deadline_hit: false,
+    };
+    let mut store = Store::new(engine, state);
+    store.limiter(|state| &mut state.limiter);
+    store.set_epoch_deadline(Limits::deadline_ticks(&env.limits));
+    store.epoch_deadline_callback(|mut ctx| {
+        let state = ctx.data_mut();
+        let used = state.guest_time();
+        if used >= state.cpu_deadline {
+            state.deadline_hit = true;
+            return Ok(UpdateDeadline::Interrupt);
+        }
+        // Time spent in imports moved the wall clock but not the guest:
+        // give back the remainder of the budget.
+        Ok(UpdateDeadline::Continue(ticks(state.cpu_deadline - used)))
+    });
+
+    let instance = match pre.instantiate(&mut store) {
+        Ok(instance) => instance,
+        Err(error) => {
+            return Err(classify(&store, error, module, call, &stderr).unwrap_or_else(
+                |error| RuntimeError::Instantiate {
+                    module: module.to_string(),
+                    source: cause(&error),
+                },
+            ));
+        }
+    };
+    match f(&instance, &mut store) {
+        Ok(result) => Ok(result),
+        Err(error) => Err(classify(&store, error, module, call, &stderr).unwrap_or_else(
+            |error| RuntimeError::Trap {
+                module: module.to_string(),
+                call: call.to_string(),
+                message: trap_message(&error),
+                guest_stderr: String::from_utf8_lossy(&stderr.contents()).into_owned(),
+            },
+        )),
+    }
+}
+
+/// A deadline or memory cap behind `error`, or `error` back.
+fn classify(
+    store: &Store<HostState>,
+    error: wasmtime::Error,
+    module: &str,
+    call: &str,
+    _stderr: &MemoryOutputPipe,
+) -> Result<RuntimeError, wasmtime::Error> {
+    let state = store.data();
+    let interrupted = matches!(error.downcast_ref::<Trap>(), Some(Trap::Interrupt));
+    if state.deadline_hit || interrupted {
+        return Ok(RuntimeError::DeadlineExceeded {
+            module: module.to_string(),
+            call: call.to_string(),
+        });
+    }
+    if state.limiter.cap_hit || error.downcast_ref::<MemoryCapExceeded>().is_some() {
+        return Ok(RuntimeError::MemoryLimit {
+            module: module.to_string(),
+            call: call.to_string(),
+        });
+    }
+    Err(error)
+}
+
+/// The trap's chain and wasm backtrace, as one message.
+fn trap_message(error: &wasmtime::Error) -> String {
+    let mut message = flatten(error);
+    if let Some(backtrace) = error.downcast_ref::<wasmtime::WasmBacktrace>() {
+        let trace = backtrace.to_string();
+        if !trace.trim().is_empty() && !message.contains(trace.trim()) {
+            message.push('\n');
+            message.push_str(trace.trim_end());
+        }
+    }
+    message
+}

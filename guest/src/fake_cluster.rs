@@ -221,7 +221,10 @@ impl State {
         let rv = self.next_resource_version();
         let (uid, created) = match &existing {
             Some(old) => (
-                old["metadata"]["uid"].as_str().unwrap_or_default().to_string(),
+                old["metadata"]["uid"]
+                    .as_str()
+                    .unwrap_or_default()
+                    .to_string(),
                 old["metadata"]["creationTimestamp"]
                     .as_str()
                     .unwrap_or_default()

@@ -137,7 +137,10 @@ pub fn resolve(
         Some(registry) => rewrite_registry(&adapter.image, registry).map_err(|e| {
             PolicyError::InvalidConfig(vec![Issue::new(
                 "imageRegistry",
-                format!("cannot rewrite the image of adapter `{}`: {e}", adapter.adapter_type),
+                format!(
+                    "cannot rewrite the image of adapter `{}`: {e}",
+                    adapter.adapter_type
+                ),
             )])
         }),
         None => Ok(adapter.image.clone()),

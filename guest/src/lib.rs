@@ -21,6 +21,8 @@ pub mod cluster;
 pub mod config;
 pub mod egress;
 pub mod error;
+#[cfg(any(test, feature = "fake-cluster"))]
+pub mod fake_cluster;
 pub mod image;
 pub mod lease;
 pub mod lifecycle;

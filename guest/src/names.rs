@@ -153,7 +153,9 @@ pub fn namespace(prefix: &str, slug: &str) -> String {
     if full.len() <= MAX_LABEL_LEN {
         return full;
     }
-    cut_with_hash(&full, MAX_LABEL_LEN, &format!("{prefix}{slug}"), |c| c != '-')
+    cut_with_hash(&full, MAX_LABEL_LEN, &format!("{prefix}{slug}"), |c| {
+        c != '-'
+    })
 }
 
 /// The tenant namespace of a company under a configuration.

@@ -11,7 +11,12 @@ use rstest::rstest;
 
 const SHA: &str = "sha256:0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef";
 
-fn image(registry: Option<&str>, repository: &str, tag: Option<&str>, digest: Option<&str>) -> ImageRef {
+fn image(
+    registry: Option<&str>,
+    repository: &str,
+    tag: Option<&str>,
+    digest: Option<&str>,
+) -> ImageRef {
     ImageRef {
         registry: registry.map(str::to_string),
         repository: repository.to_string(),
@@ -23,15 +28,30 @@ fn image(registry: Option<&str>, repository: &str, tag: Option<&str>, digest: Op
 #[rstest]
 #[case::single_component("busybox", image(None, "busybox", None, None))]
 #[case::single_with_tag("busybox:1.36", image(None, "busybox", Some("1.36"), None))]
-#[case::hub_org("library/busybox:latest", image(None, "library/busybox", Some("latest"), None))]
-#[case::registry_dot("ghcr.io/paperclipai/agent-runtime-claude:v1", image(Some("ghcr.io"), "paperclipai/agent-runtime-claude", Some("v1"), None))]
-#[case::registry_port_untagged("host:5000/org/img", image(Some("host:5000"), "org/img", None, None))]
-#[case::registry_port_tagged("host:5000/org/img:2", image(Some("host:5000"), "org/img", Some("2"), None))]
+#[case::hub_org(
+    "library/busybox:latest",
+    image(None, "library/busybox", Some("latest"), None)
+)]
+#[case::registry_dot(
+    "ghcr.io/paperclipai/agent-runtime-claude:v1",
+    image(Some("ghcr.io"), "paperclipai/agent-runtime-claude", Some("v1"), None)
+)]
+#[case::registry_port_untagged(
+    "host:5000/org/img",
+    image(Some("host:5000"), "org/img", None, None)
+)]
+#[case::registry_port_tagged(
+    "host:5000/org/img:2",
+    image(Some("host:5000"), "org/img", Some("2"), None)
+)]
 #[case::localhost("localhost/img", image(Some("localhost"), "img", None, None))]
 #[case::ipv6_registry("[::1]:5000/img:x", image(Some("[::1]:5000"), "img", Some("x"), None))]
 #[case::digest_only(&format!("ghcr.io/a/b@{SHA}"), image(Some("ghcr.io"), "a/b", None, Some(SHA)))]
 #[case::tag_and_digest(&format!("ghcr.io/a/b:v1@{SHA}"), image(Some("ghcr.io"), "a/b", Some("v1"), Some(SHA)))]
-#[case::separators("a/b.c_d__e---f:T_a.g-1", image(None, "a/b.c_d__e---f", Some("T_a.g-1"), None))]
+#[case::separators(
+    "a/b.c_d__e---f:T_a.g-1",
+    image(None, "a/b.c_d__e---f", Some("T_a.g-1"), None)
+)]
 #[case::deep_path("reg.io/a/b/c/d:1", image(Some("reg.io"), "a/b/c/d", Some("1"), None))]
 fn parse_accepts(#[case] reference: &str, #[case] expected: ImageRef) {
     let parsed = parse(reference).expect("valid reference");
@@ -94,15 +114,31 @@ fn glob(#[case] pattern: &str, #[case] value: &str, #[case] matches: bool) {
 }
 
 #[rstest]
-#[case::replaces_registry_and_org("ghcr.io/paperclipai/agent-runtime-claude:v1", "registry.corp", "registry.corp/agent-runtime-claude:v1")]
-#[case::registry_with_path("ghcr.io/paperclipai/agent:v1", "registry.corp/mirror/ai", "registry.corp/mirror/ai/agent:v1")]
-#[case::registry_port_untagged_image("ghcr.io/org/img", "mirror.local:5000", "mirror.local:5000/img")]
+#[case::replaces_registry_and_org(
+    "ghcr.io/paperclipai/agent-runtime-claude:v1",
+    "registry.corp",
+    "registry.corp/agent-runtime-claude:v1"
+)]
+#[case::registry_with_path(
+    "ghcr.io/paperclipai/agent:v1",
+    "registry.corp/mirror/ai",
+    "registry.corp/mirror/ai/agent:v1"
+)]
+#[case::registry_port_untagged_image(
+    "ghcr.io/org/img",
+    "mirror.local:5000",
+    "mirror.local:5000/img"
+)]
 #[case::image_registry_port_untagged("host:5000/org/img", "mirror.local", "mirror.local/img")]
 #[case::both_ports_untagged("host:5000/org/img", "mirror.local:5000/x", "mirror.local:5000/x/img")]
 #[case::digest_kept(&format!("ghcr.io/org/img@{SHA}"), "mirror.local:5000", &format!("mirror.local:5000/img@{SHA}"))]
 #[case::tag_and_digest_kept(&format!("ghcr.io/org/img:v2@{SHA}"), "mirror.local:5000", &format!("mirror.local:5000/img:v2@{SHA}"))]
 #[case::deep_path_kept("ghcr.io/org/team/img:1", "mirror.local", "mirror.local/team/img:1")]
-#[case::single_component_keeps_name("busybox:1", "mirror.local:5000/lib", "mirror.local:5000/lib/busybox:1")]
+#[case::single_component_keeps_name(
+    "busybox:1",
+    "mirror.local:5000/lib",
+    "mirror.local:5000/lib/busybox:1"
+)]
 #[case::hub_org_replaced("library/busybox:1", "mirror.local", "mirror.local/busybox:1")]
 #[case::trailing_slash_ignored("ghcr.io/org/img:1", "mirror.local/", "mirror.local/img:1")]
 fn rewrite(#[case] image: &str, #[case] registry: &str, #[case] expected: &str) {

@@ -47,7 +47,9 @@ fn hostile_inputs() -> Vec<String> {
     for len in 0..80 {
         let mut s = String::new();
         for _ in 0..len {
-            seed = seed.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
+            seed = seed
+                .wrapping_mul(6364136223846793005)
+                .wrapping_add(1442695040888963407);
             s.push(alphabet[(seed >> 33) as usize % alphabet.len()]);
         }
         inputs.push(s);
@@ -100,7 +102,10 @@ fn namespace_hash_suffix_trims_dash_before_suffix() {
     let company = format!("{}-{}", "a".repeat(44), "b".repeat(30)); // cut at 45 = `...a-`
     let config = config(serde_json::json!({"inCluster": true, "namespacePrefix": prefix}));
     let ns = tenant_namespace(&config, &company);
-    assert_eq!(ns, format!("leasebox-{}-{}", "a".repeat(44), short_hash(&company)));
+    assert_eq!(
+        ns,
+        format!("leasebox-{}-{}", "a".repeat(44), short_hash(&company))
+    );
 }
 
 #[test]
@@ -109,7 +114,11 @@ fn long_company_ids_that_share_a_prefix_get_distinct_namespaces() {
     let a = tenant_namespace(&config, &("x".repeat(80) + "1"));
     let b = tenant_namespace(&config, &("x".repeat(80) + "2"));
     assert_ne!(a, b);
-    assert_eq!(a, tenant_namespace(&config, &("x".repeat(80) + "1")), "stable");
+    assert_eq!(
+        a,
+        tenant_namespace(&config, &("x".repeat(80) + "1")),
+        "stable"
+    );
 }
 
 #[test]
@@ -121,7 +130,10 @@ fn short_company_fits_without_hash() {
 #[test]
 fn configured_company_slug_wins_over_company_id() {
     let config = config(serde_json::json!({"inCluster": true, "companySlug": "team-a"}));
-    assert_eq!(tenant_namespace(&config, "Whatever Corp"), "leasebox-team-a");
+    assert_eq!(
+        tenant_namespace(&config, "Whatever Corp"),
+        "leasebox-team-a"
+    );
 }
 
 #[test]
@@ -138,9 +150,15 @@ fn namespace_is_a_valid_label_for_every_input() {
         let config = config(serde_json::json!({"inCluster": true, "namespacePrefix": prefix}));
         for input in hostile_inputs() {
             let ns = tenant_namespace(&config, &input);
-            assert!(is_dns1123_label(&ns), "prefix {prefix:?} input {input:?} -> {ns:?}");
+            assert!(
+                is_dns1123_label(&ns),
+                "prefix {prefix:?} input {input:?} -> {ns:?}"
+            );
             let direct = namespace(prefix, &input);
-            assert!(is_dns1123_label(&direct), "prefix {prefix:?} slug {input:?} -> {direct:?}");
+            assert!(
+                is_dns1123_label(&direct),
+                "prefix {prefix:?} slug {input:?} -> {direct:?}"
+            );
         }
     }
 }
@@ -162,7 +180,11 @@ fn namespace_joins_valid_parts_unchanged() {
 #[case::empty_slug_becomes_company("leasebox-", "", "leasebox-company")]
 #[case::leading_dash_prefix_trimmed("-x-", "acme", "x-acme")]
 #[case::invalid_chars_repaired("Lease_Box-", "Acme", "lease-box-acme")]
-fn namespace_repairs_invalid_parts(#[case] prefix: &str, #[case] slug: &str, #[case] expected: &str) {
+fn namespace_repairs_invalid_parts(
+    #[case] prefix: &str,
+    #[case] slug: &str,
+    #[case] expected: &str,
+) {
     assert_eq!(namespace(prefix, slug), expected);
 }
 
@@ -183,8 +205,14 @@ fn lease_id_encodes_ulid_big_endian() {
     );
     // Char i covers bits [125-5i, 130-5i): time 1 ms sets bit 80, the lowest
     // bit of char 9.
-    assert_eq!(lease_id(1, [0; 10]), format!("lb-{}1{}", "0".repeat(9), "0".repeat(16)));
-    assert_eq!(lease_id(0, [0, 0, 0, 0, 0, 0, 0, 0, 0, 31]), format!("lb-{}z", "0".repeat(25)));
+    assert_eq!(
+        lease_id(1, [0; 10]),
+        format!("lb-{}1{}", "0".repeat(9), "0".repeat(16))
+    );
+    assert_eq!(
+        lease_id(0, [0, 0, 0, 0, 0, 0, 0, 0, 0, 31]),
+        format!("lb-{}z", "0".repeat(25))
+    );
 }
 
 #[test]
@@ -214,7 +242,10 @@ fn lease_id_accepted(#[case] id: &str) {
 #[case::empty("")]
 fn lease_id_rejected_with_format(#[case] id: &str) {
     let err = check_lease_id(id).expect_err("must be rejected");
-    assert!(err.contains("`lb-` followed by 26 lowercase Crockford base32"), "{err}");
+    assert!(
+        err.contains("`lb-` followed by 26 lowercase Crockford base32"),
+        "{err}"
+    );
 }
 
 #[rstest]
@@ -286,7 +317,12 @@ fn tenant_labels_are_managed_by_and_company() {
 
 #[test]
 fn lease_labels_are_sanitized() {
-    let labels = lease_labels("lb-01j9zsxk6q8m4v2r7t5w3y1n0c", "run 1/2", "Acme Inc.", "claude_local");
+    let labels = lease_labels(
+        "lb-01j9zsxk6q8m4v2r7t5w3y1n0c",
+        "run 1/2",
+        "Acme Inc.",
+        "claude_local",
+    );
     assert_eq!(labels.len(), 5);
     assert_eq!(labels[names::LABEL_MANAGED_BY], "leasebox");
     assert_eq!(labels[names::LABEL_LEASE], "lb-01j9zsxk6q8m4v2r7t5w3y1n0c");

@@ -4,10 +4,13 @@
 //! - [`runtime`]: wasmtime engine, compiled-module cache, limits, one fresh
 //!   instance per lifecycle call;
 //! - [`cluster_io`]: the host side of the `kube` interface as a Rust trait;
+//! - [`guard`]: the capability guard between a module and the cluster;
 //! - [`lease_id`]: lease ids (`lb-` + ULID);
 //! - [`cli`]: the `leasebox` command line.
 
 pub mod cli;
 pub mod cluster_io;
+pub mod guard;
+pub mod kube_client;
 pub mod lease_id;
 pub mod runtime;

@@ -46,9 +46,8 @@ fn parse_v4(s: &str, address: &str, prefix: &str) -> Result<Cidr, String> {
     }
     let mut bytes = [0u8; 4];
     for (byte, octet) in bytes.iter_mut().zip(&octets) {
-        let shape_ok = !octet.is_empty()
-            && octet.len() <= 3
-            && octet.chars().all(|c| c.is_ascii_digit());
+        let shape_ok =
+            !octet.is_empty() && octet.len() <= 3 && octet.chars().all(|c| c.is_ascii_digit());
         if !shape_ok {
             return Err(format!(
                 "`{s}`: `{octet}` is not an IPv4 octet (a number from 0 to 255)"
@@ -59,9 +58,9 @@ fn parse_v4(s: &str, address: &str, prefix: &str) -> Result<Cidr, String> {
                 "`{s}`: octet `{octet}` has a leading zero (ambiguous: octal to some parsers); write it without"
             ));
         }
-        *byte = octet.parse::<u8>().map_err(|_| {
-            format!("`{s}`: octet `{octet}` is out of range (0-255)")
-        })?;
+        *byte = octet
+            .parse::<u8>()
+            .map_err(|_| format!("`{s}`: octet `{octet}` is out of range (0-255)"))?;
     }
     let len = parse_prefix(s, prefix, 32)?;
     let ip = u32::from_be_bytes(bytes);
@@ -85,7 +84,11 @@ fn parse_v6(s: &str, address: &str, prefix: &str) -> Result<Cidr, String> {
     })?;
     let len = parse_prefix(s, prefix, 128)?;
     let bits = u128::from(ip);
-    let mask = if len == 0 { 0 } else { u128::MAX << (128 - len) };
+    let mask = if len == 0 {
+        0
+    } else {
+        u128::MAX << (128 - len)
+    };
     let network = Ipv6Addr::from(bits & mask);
     if bits & !mask != 0 {
         return Err(format!("{s} has host bits set; use {network}/{len}"));

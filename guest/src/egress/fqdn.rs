@@ -54,7 +54,9 @@ pub fn normalize_fqdn(s: &str, mode: EgressMode) -> Result<String, String> {
                  at least two labels (`*.example.com`)"
             )
         } else {
-            format!("`{trimmed}` is a single label; give a fully qualified name (`api.example.com`)")
+            format!(
+                "`{trimmed}` is a single label; give a fully qualified name (`api.example.com`)"
+            )
         });
     }
     if labels
@@ -70,7 +72,9 @@ pub fn normalize_fqdn(s: &str, mode: EgressMode) -> Result<String, String> {
 
 fn check_label(name: &str, label: &str) -> Result<(), String> {
     if label.is_empty() {
-        return Err(format!("`{name}` has an empty label (`..` or a leading `.`)"));
+        return Err(format!(
+            "`{name}` has an empty label (`..` or a leading `.`)"
+        ));
     }
     if label.len() > MAX_FQDN_LABEL_LEN {
         return Err(format!(
@@ -94,9 +98,7 @@ fn check_label(name: &str, label: &str) -> Result<(), String> {
         ));
     }
     if label.starts_with('-') || label.ends_with('-') {
-        return Err(format!(
-            "`{name}`: label `{label}` starts or ends with `-`"
-        ));
+        return Err(format!("`{name}`: label `{label}` starts or ends with `-`"));
     }
     Ok(())
 }

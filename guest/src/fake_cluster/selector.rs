@@ -99,6 +99,8 @@ mod tests {
         let obj = json!({"metadata": {"name": "x", "namespace": "ns"}});
         assert!(matches_field_selector("metadata.name=x", &obj).expect("ok"));
         assert!(!matches_field_selector("metadata.name=y", &obj).expect("ok"));
-        assert!(matches_field_selector("metadata.name!=y,metadata.namespace=ns", &obj).expect("ok"));
+        assert!(
+            matches_field_selector("metadata.name!=y,metadata.namespace=ns", &obj).expect("ok")
+        );
     }
 }

@@ -7,8 +7,8 @@ use std::rc::Rc;
 
 use serde_json::Value;
 
-use super::{ExecScript, LogScript, State, labels_of};
 use super::selector::{matches_field_selector, matches_label_selector};
+use super::{ExecScript, LogScript, State, labels_of};
 use crate::cluster::{
     EventType, ExecSession, ExitStatus, KubeError, LogStream, Stream, Watch, WatchEvent,
     WatchRequest,
@@ -26,8 +26,10 @@ pub(super) fn watch_matches(request: &WatchRequest, object: &Value) -> Result<bo
     {
         return Ok(false);
     }
-    Ok(matches_label_selector(&request.label_selector, &labels_of(object))?
-        && matches_field_selector(&request.field_selector, object)?)
+    Ok(
+        matches_label_selector(&request.label_selector, &labels_of(object))?
+            && matches_field_selector(&request.field_selector, object)?,
+    )
 }
 
 /// A watch: the stored objects as `Added`, then the kind's timeline.
@@ -39,7 +41,11 @@ pub(super) struct FakeWatch {
 }
 
 impl FakeWatch {
-    pub(super) fn new(state: Rc<RefCell<State>>, request: WatchRequest, initial: Vec<Value>) -> Self {
+    pub(super) fn new(
+        state: Rc<RefCell<State>>,
+        request: WatchRequest,
+        initial: Vec<Value>,
+    ) -> Self {
         FakeWatch {
             state,
             request,

@@ -88,7 +88,9 @@ pub(crate) fn check_registry_host(host_port: &str) -> Result<(), String> {
             return Err(format!("registry `{host_port}` has an unclosed `[`"));
         };
         if ip.parse::<Ipv6Addr>().is_err() {
-            return Err(format!("registry `{host_port}`: `{ip}` is not an IPv6 address"));
+            return Err(format!(
+                "registry `{host_port}`: `{ip}` is not an IPv6 address"
+            ));
         }
         match after {
             "" => (None, None),
@@ -201,13 +203,20 @@ fn check_digest(digest: &str) -> Result<(), String> {
         ));
     };
     let algo_ok = !algorithm.is_empty()
-        && algorithm
-            .split(['+', '.', '_', '-'])
-            .all(|part| !part.is_empty() && part.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit()));
+        && algorithm.split(['+', '.', '_', '-']).all(|part| {
+            !part.is_empty()
+                && part
+                    .chars()
+                    .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit())
+        });
     if !algo_ok {
-        return Err(format!("digest `{digest}`: `{algorithm}` is not a digest algorithm"));
+        return Err(format!(
+            "digest `{digest}`: `{algorithm}` is not a digest algorithm"
+        ));
     }
-    let hex_ok = hex.chars().all(|c| c.is_ascii_digit() || ('a'..='f').contains(&c));
+    let hex_ok = hex
+        .chars()
+        .all(|c| c.is_ascii_digit() || ('a'..='f').contains(&c));
     let want = match algorithm {
         "sha256" => Some(64),
         "sha512" => Some(128),

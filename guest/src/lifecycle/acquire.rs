@@ -62,9 +62,13 @@ fn run(cluster: &dyn Cluster, ctx: &Context, created: &mut Created) -> Result<Le
     let manifest = manifests::workload(ctx);
     let step = apply_step(&manifest);
     created.workload(ctx.workload_ref());
-    let applied = cluster
-        .apply(&manifest)
-        .map_err(|e| kube_failure(&step, &format!("applying {}", ctx.workload_ref().display()), &e))?;
+    let applied = cluster.apply(&manifest).map_err(|e| {
+        kube_failure(
+            &step,
+            &format!("applying {}", ctx.workload_ref().display()),
+            &e,
+        )
+    })?;
     let workload = ObjectRef::of(&applied)
         .filter(|w| w.uid.as_deref().is_some_and(|u| !u.is_empty()))
         .ok_or_else(|| {
@@ -81,7 +85,11 @@ fn run(cluster: &dyn Cluster, ctx: &Context, created: &mut Created) -> Result<Le
     cluster.log(
         Level::Info,
         "acquire",
-        &format!("applied {} (uid {})", workload.display(), workload.uid.as_deref().unwrap_or("")),
+        &format!(
+            "applied {} (uid {})",
+            workload.display(),
+            workload.uid.as_deref().unwrap_or("")
+        ),
     );
 
     if let Some(claim) = manifests::workspace_claim(ctx, Some(&workload)) {
@@ -100,7 +108,11 @@ fn run(cluster: &dyn Cluster, ctx: &Context, created: &mut Created) -> Result<Le
         created.other(planned);
     }
     let (stored, filled) = cluster.apply_host_secret(&secret).map_err(|e| {
-        kube_failure("apply-secret", &format!("applying Secret {secret_name}"), &e)
+        kube_failure(
+            "apply-secret",
+            &format!("applying Secret {secret_name}"),
+            &e,
+        )
     })?;
     if let Some(stored) = ObjectRef::of(&stored) {
         created.other(stored);
@@ -314,9 +326,13 @@ fn describe(request: &WatchRequest) -> String {
 }
 
 fn open(cluster: &dyn Cluster, request: &WatchRequest) -> Result<Box<dyn Watch>, PolicyError> {
-    cluster
-        .watch(request)
-        .map_err(|e| kube_failure(STEP_WAIT_READY, &format!("watching {}", describe(request)), &e))
+    cluster.watch(request).map_err(|e| {
+        kube_failure(
+            STEP_WAIT_READY,
+            &format!("watching {}", describe(request)),
+            &e,
+        )
+    })
 }
 
 fn next(
@@ -324,9 +340,13 @@ fn next(
     request: &WatchRequest,
     timeout_ms: u64,
 ) -> Result<Option<crate::cluster::WatchEvent>, PolicyError> {
-    watch
-        .next(timeout_ms)
-        .map_err(|e| kube_failure(STEP_WAIT_READY, &format!("watching {}", describe(request)), &e))
+    watch.next(timeout_ms).map_err(|e| {
+        kube_failure(
+            STEP_WAIT_READY,
+            &format!("watching {}", describe(request)),
+            &e,
+        )
+    })
 }
 
 fn deleted(kind: &str, object: &Value) -> PolicyError {
@@ -458,12 +478,17 @@ fn sandbox_summary(sandbox: &Value) -> String {
         Some(cond) => format!(
             "Sandbox {}: Ready={} {} {}",
             conditions::name_of(sandbox),
-            cond.get("status").and_then(Value::as_str).unwrap_or("Unknown"),
+            cond.get("status")
+                .and_then(Value::as_str)
+                .unwrap_or("Unknown"),
             cond.get("reason").and_then(Value::as_str).unwrap_or(""),
             cond.get("message").and_then(Value::as_str).unwrap_or("")
         )
         .trim_end()
         .to_string(),
-        None => format!("Sandbox {}: no Ready condition yet", conditions::name_of(sandbox)),
+        None => format!(
+            "Sandbox {}: no Ready condition yet",
+            conditions::name_of(sandbox)
+        ),
     }
 }

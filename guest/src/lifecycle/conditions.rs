@@ -102,11 +102,17 @@ pub fn condition<'a>(object: &'a Value, type_: &str) -> Option<&'a Value> {
 
 /// True when the condition of `type` has status `True`.
 pub fn condition_true(object: &Value, type_: &str) -> bool {
-    condition(object, type_).and_then(|c| c.get("status")).and_then(Value::as_str) == Some("True")
+    condition(object, type_)
+        .and_then(|c| c.get("status"))
+        .and_then(Value::as_str)
+        == Some("True")
 }
 
 fn condition_text(cond: &Value, key: &str) -> String {
-    cond.get(key).and_then(Value::as_str).unwrap_or("").to_string()
+    cond.get(key)
+        .and_then(Value::as_str)
+        .unwrap_or("")
+        .to_string()
 }
 
 /// `status.phase` of a pod (empty when absent).
@@ -229,7 +235,11 @@ pub fn pod_failed(pod: &Value) -> Option<Readiness> {
         let reason = str_at(pod, &["status", "reason"]).unwrap_or("PodFailed");
         let message = str_at(pod, &["status", "message"]).unwrap_or("");
         Readiness::failed(
-            if reason.is_empty() { "PodFailed" } else { reason },
+            if reason.is_empty() {
+                "PodFailed"
+            } else {
+                reason
+            },
             format!("pod {} failed: {reason} {message}", name_of(pod))
                 .trim_end()
                 .to_string(),
@@ -295,10 +305,13 @@ pub fn sandbox_readiness(sandbox: &Value) -> Readiness {
 /// The pod of a Sandbox: annotation `agents.x-k8s.io/pod-name` (set when a
 /// warm-pool pod was adopted), else the Sandbox's own name.
 pub fn sandbox_pod_name(sandbox: &Value) -> String {
-    str_at(sandbox, &["metadata", "annotations", ANNOTATION_SANDBOX_POD_NAME])
-        .filter(|n| !n.is_empty())
-        .unwrap_or_else(|| name_of(sandbox))
-        .to_string()
+    str_at(
+        sandbox,
+        &["metadata", "annotations", ANNOTATION_SANDBOX_POD_NAME],
+    )
+    .filter(|n| !n.is_empty())
+    .unwrap_or_else(|| name_of(sandbox))
+    .to_string()
 }
 
 /// How a Job ended, once condition `Complete` or `Failed` is True.
@@ -356,17 +369,15 @@ pub fn pod_summary(pod: &Value) -> String {
         p => p,
     };
     let waiting: Vec<&str> = container_statuses(pod)
-        .filter_map(|(_, s)| {
-            s.get("state")?
-                .get("waiting")?
-                .get("reason")?
-                .as_str()
-        })
+        .filter_map(|(_, s)| s.get("state")?.get("waiting")?.get("reason")?.as_str())
         .collect();
     if let Some(cond) = condition(pod, "PodScheduled")
         && cond.get("status").and_then(Value::as_str) == Some("False")
     {
-        return format!("{phase}: not scheduled ({})", condition_text(cond, "reason"));
+        return format!(
+            "{phase}: not scheduled ({})",
+            condition_text(cond, "reason")
+        );
     }
     if waiting.is_empty() {
         let ready = if pod_ready(pod) { "ready" } else { "not ready" };

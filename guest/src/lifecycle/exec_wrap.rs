@@ -224,11 +224,18 @@ mod tests {
             &[var("API_KEY", secret)],
         )
         .expect("valid");
-        assert!(w.argv.iter().all(|a| !a.contains(secret) && !a.contains("API_KEY")));
+        assert!(
+            w.argv
+                .iter()
+                .all(|a| !a.contains(secret) && !a.contains("API_KEY"))
+        );
         assert_eq!(&w.argv[..2], ["sh", "-c"]);
         assert_eq!(&w.argv[3..], [WRAPPER_NAME, "/workspace", "env"]);
         let header = String::from_utf8(w.header.expect("header")).expect("ascii header");
-        assert!(header.starts_with("API_KEY=sk\\0055live\\00550123456789\n"), "{header}");
+        assert!(
+            header.starts_with("API_KEY=sk\\0055live\\00550123456789\n"),
+            "{header}"
+        );
     }
 
     #[test]
@@ -256,8 +263,12 @@ mod tests {
 
     #[test]
     fn nul_in_a_value_is_rejected() {
-        let err = wrap(&Command::Argv(vec!["true".into()]), None, &[var("A", "x\0y")])
-            .expect_err("rejected");
+        let err = wrap(
+            &Command::Argv(vec!["true".into()]),
+            None,
+            &[var("A", "x\0y")],
+        )
+        .expect_err("rejected");
         assert!(err.to_string().contains("NUL"), "{err}");
     }
 

@@ -60,7 +60,12 @@ fn exec_command(cluster: &dyn Cluster, request: &ExecRequest) -> Result<ExecResu
         max_stdout_bytes: request.max_stdout_bytes,
         max_stderr_bytes: request.max_stderr_bytes,
     };
-    run_exec(cluster, &spec, wrapped.header.as_deref(), request.timeout_ms)
+    run_exec(
+        cluster,
+        &spec,
+        wrapped.header.as_deref(),
+        request.timeout_ms,
+    )
 }
 
 /// Starts `spec`, writes `header` to stdin, hands stdin over (or closes
@@ -92,7 +97,12 @@ fn run_exec(
             Some(deadline) => {
                 let remaining = deadline.saturating_sub(cluster.monotonic_ms());
                 if remaining == 0 {
-                    return Ok(kill_on_timeout(cluster, session.as_mut(), &target, timeout_ms));
+                    return Ok(kill_on_timeout(
+                        cluster,
+                        session.as_mut(),
+                        &target,
+                        timeout_ms,
+                    ));
                 }
                 remaining.min(WAIT_SLICE_MS)
             }
@@ -229,7 +239,11 @@ fn follow_job(cluster: &dyn Cluster, request: &ExecRequest) -> Result<ExecResult
             max_bytes: request.max_stdout_bytes,
         })
         .map_err(|e| {
-            kube_failure("job-logs", &format!("following the log of pod {}", lease.pod), &e)
+            kube_failure(
+                "job-logs",
+                &format!("following the log of pod {}", lease.pod),
+                &e,
+            )
         })?;
 
     let watch_request = WatchRequest {
@@ -240,21 +254,32 @@ fn follow_job(cluster: &dyn Cluster, request: &ExecRequest) -> Result<ExecResult
         field_selector: format!("metadata.name={}", lease.workload.name),
     };
     let mut watch = cluster.watch(&watch_request).map_err(|e| {
-        kube_failure("job-wait", &format!("watching Job {}", lease.workload.name), &e)
+        kube_failure(
+            "job-wait",
+            &format!("watching Job {}", lease.workload.name),
+            &e,
+        )
     })?;
     let outcome = loop {
         let slice = match deadline_ms {
             Some(deadline) => {
                 let remaining = deadline.saturating_sub(cluster.monotonic_ms());
                 if remaining == 0 {
-                    return Ok(job_timed_out(request.timeout_ms.unwrap_or(0), &lease.workload));
+                    return Ok(job_timed_out(
+                        request.timeout_ms.unwrap_or(0),
+                        &lease.workload,
+                    ));
                 }
                 remaining.min(WAIT_SLICE_MS)
             }
             None => WAIT_SLICE_MS,
         };
         let event = watch.next(slice).map_err(|e| {
-            kube_failure("job-wait", &format!("watching Job {}", lease.workload.name), &e)
+            kube_failure(
+                "job-wait",
+                &format!("watching Job {}", lease.workload.name),
+                &e,
+            )
         })?;
         let Some(event) = event else { continue };
         if event.event_type == EventType::Deleted {
@@ -338,7 +363,9 @@ fn job_result(
             timed_out: true,
             stdout_truncated: false,
             stderr_truncated: false,
-            message: format!("Job exceeded activeDeadlineSeconds (podActivityDeadlineSec): {job_message}"),
+            message: format!(
+                "Job exceeded activeDeadlineSeconds (podActivityDeadlineSec): {job_message}"
+            ),
         });
     }
     match exit {
@@ -363,7 +390,11 @@ fn job_result(
         }),
         None => Err(PolicyError::step(
             "job-result",
-            if job_reason.is_empty() { "JobFailed" } else { &job_reason },
+            if job_reason.is_empty() {
+                "JobFailed"
+            } else {
+                &job_reason
+            },
             format!(
                 "Job {} failed ({job_reason}: {job_message}) and pod {} has no terminated agent \
                  container to read an exit code from",

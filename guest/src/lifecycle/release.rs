@@ -99,8 +99,16 @@ pub(crate) fn release(cluster: &dyn Cluster, lease: &Lease) -> Result<ReleaseRep
         &format!(
             "lease {}: deleted {}{}",
             lease.id,
-            if deleted.is_empty() { "nothing".to_string() } else { deleted.join(", ") },
-            if report.already_gone { " (the workload was already gone)" } else { "" }
+            if deleted.is_empty() {
+                "nothing".to_string()
+            } else {
+                deleted.join(", ")
+            },
+            if report.already_gone {
+                " (the workload was already gone)"
+            } else {
+                ""
+            }
         ),
     );
     Ok(report)

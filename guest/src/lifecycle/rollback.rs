@@ -17,7 +17,10 @@ pub(crate) struct Created {
 }
 
 fn same_object(a: &ObjectRef, b: &ObjectRef) -> bool {
-    a.api_version == b.api_version && a.kind == b.kind && a.namespace == b.namespace && a.name == b.name
+    a.api_version == b.api_version
+        && a.kind == b.kind
+        && a.namespace == b.namespace
+        && a.name == b.name
 }
 
 impl Created {
@@ -69,7 +72,10 @@ impl Created {
                 Err(KubeError::Conflict(message)) => cluster.log(
                     Level::Warn,
                     "rollback",
-                    &format!("kept {}: it is not the object acquire created ({message})", object.display()),
+                    &format!(
+                        "kept {}: it is not the object acquire created ({message})",
+                        object.display()
+                    ),
                 ),
                 Err(e) => {
                     cluster.log(
@@ -86,7 +92,11 @@ impl Created {
         }
         if !rolled_back.is_empty() {
             let names: Vec<String> = rolled_back.iter().map(ObjectRef::display).collect();
-            cluster.log(Level::Info, "rollback", &format!("deleted {}", names.join(", ")));
+            cluster.log(
+                Level::Info,
+                "rollback",
+                &format!("deleted {}", names.join(", ")),
+            );
         }
         let mut failure = match error {
             PolicyError::Failed(failure) => failure,

@@ -86,7 +86,8 @@ pub(crate) async fn apply_value(ctx: &Ctx, m: &Manifest) -> Result<String, IoErr
     let api = write_api(ctx, m, "apply").await?;
     let params = PatchParams::apply(FIELD_MANAGER).force();
     let step = format!("apply {} {}", m.kind, m.name);
-    let stored = ctx.call(&step, || api.patch(&m.name, &params, &Patch::Apply(&m.value))).await?;
+    let patch = Patch::Apply(&m.value);
+    let stored = ctx.call(&step, || api.patch(&m.name, &params, &patch)).await?;
     to_json(stored, &m.api_version, &m.kind)
 }
 
@@ -97,7 +98,8 @@ pub(crate) async fn create(ctx: &Ctx, manifest: &str) -> Result<String, IoError>
     let object: DynamicObject = serde_json::from_value(m.value.clone())
         .map_err(|e| IoError::BadArgument(format!("create {}: the manifest is not an object: {e}", m.kind)))?;
     let step = format!("create {} {}", m.kind, m.name);
-    let answer = ctx.call(&step, || api.create(&PostParams::default(), &object)).await?;
+    let post = PostParams::default();
+    let answer = ctx.call(&step, || api.create(&post, &object)).await?;
     to_json(answer, &m.api_version, &m.kind)
 }
 

@@ -8,7 +8,7 @@
 //! after 410 Gone emits only what changed meanwhile, and a deleted event for
 //! every object that disappeared while the watch was broken.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::BTreeMap;
 use std::time::Duration;
 
 use futures::StreamExt;

@@ -75,7 +75,7 @@ impl HostState {
     }
 
     /// Hands a message of the guest to the logger.
-    pub(crate) fn log(&self, level: LogLevel, context: &str, message: &str) {
+    pub(crate) fn emit_log(&self, level: LogLevel, context: &str, message: &str) {
         (self.logger)(level, context, message);
     }
 

@@ -15,8 +15,8 @@ use wasmtime::component::Resource;
 use crate::cluster_io::{self as io, ClusterIo, ExecStream, IoError, LogFollow, WatchStream};
 use crate::runtime::bindings::leasebox::provider::kube::{
     DeleteOptions, EventType, ExecSpec, ExitStatus, Host, HostExecSession, HostLogStream,
-    HostWatch, HostSecretRequest, KubeError, LogsRequest, ObjectRef, OutputChunk, Propagation,
-    Stream, WatchEvent, WatchRequest,
+    HostWatch, HostSecretRequest, KubeError, LogsRequest, ObjectRef, OutputChunk, OutputStream,
+    Propagation, WatchEvent, WatchRequest,
 };
 use crate::runtime::bindings::leasebox::provider::types;
 use crate::runtime::instance::HostState;
@@ -94,6 +94,19 @@ fn monotonic_ms() -> u64 {
 
 type KubeResult<T> = wasmtime::Result<Result<T, KubeError>>;
 
+/// Runs `op` on the handle behind `resource`, outside the guest's CPU
+/// budget. A handle that is not in the table traps.
+fn on_handle<T: 'static, R>(
+    state: &mut HostState,
+    resource: &Resource<T>,
+    op: impl FnOnce(&mut T) -> R,
+) -> wasmtime::Result<R> {
+    state.timed(|state| -> wasmtime::Result<R> {
+        let handle = state.table().get_mut(resource)?;
+        Ok(op(handle))
+    })
+}
+
 impl types::Host for HostState {}
 
 impl Host for HostState {
@@ -118,7 +131,7 @@ impl Host for HostState {
         Ok(self.with_cluster(|c, _| c.get(&target)).map_err(KubeError::from))
     }
 
-    fn list(
+    fn list_objects(
         &mut self,
         api_version: String,
         kind: String,
@@ -206,10 +219,7 @@ impl Host for HostState {
 
 impl HostWatch for HostState {
     fn next(&mut self, watch: Resource<WatchHandle>, timeout_ms: u64) -> KubeResult<Option<WatchEvent>> {
-        let result = self.timed(|state| {
-            let handle = state.table().get_mut(&watch)?;
-            wasmtime::Result::Ok(handle.0.next(wait(timeout_ms)))
-        })?;
+        let result = on_handle(self, &watch, |h| h.0.next(wait(timeout_ms)))?;
         Ok(result
             .map(|event| {
                 event.map(|e| WatchEvent {
@@ -228,32 +238,23 @@ impl HostWatch for HostState {
 
 impl HostExecSession for HostState {
     fn write_stdin(&mut self, session: Resource<ExecHandle>, data: Vec<u8>) -> KubeResult<()> {
-        let result = self.timed(|state| {
-            let handle = state.table().get_mut(&session)?;
-            wasmtime::Result::Ok(handle.0.write_stdin(&data))
-        })?;
+        let result = on_handle(self, &session, |h| h.0.write_stdin(&data))?;
         Ok(result.map_err(KubeError::from))
     }
 
     fn close_stdin(&mut self, session: Resource<ExecHandle>) -> KubeResult<()> {
-        let result = self.timed(|state| {
-            let handle = state.table().get_mut(&session)?;
-            wasmtime::Result::Ok(handle.0.close_stdin())
-        })?;
+        let result = on_handle(self, &session, |h| h.0.close_stdin())?;
         Ok(result.map_err(KubeError::from))
     }
 
     fn read(&mut self, session: Resource<ExecHandle>, timeout_ms: u64) -> KubeResult<Option<OutputChunk>> {
-        let result = self.timed(|state| {
-            let handle = state.table().get_mut(&session)?;
-            wasmtime::Result::Ok(handle.0.read(wait(timeout_ms)))
-        })?;
+        let result = on_handle(self, &session, |h| h.0.read(wait(timeout_ms)))?;
         Ok(result
             .map(|chunk| {
                 chunk.map(|(stream, data)| OutputChunk {
-                    stream: match stream {
-                        io::StreamKind::Stdout => Stream::Stdout,
-                        io::StreamKind::Stderr => Stream::Stderr,
+                    source: match stream {
+                        io::StreamKind::Stdout => OutputStream::Stdout,
+                        io::StreamKind::Stderr => OutputStream::Stderr,
                     },
                     data,
                 })
@@ -262,18 +263,12 @@ impl HostExecSession for HostState {
     }
 
     fn wait(&mut self, session: Resource<ExecHandle>, timeout_ms: u64) -> KubeResult<Option<ExitStatus>> {
-        let result = self.timed(|state| {
-            let handle = state.table().get_mut(&session)?;
-            wasmtime::Result::Ok(handle.0.wait(wait(timeout_ms)))
-        })?;
+        let result = on_handle(self, &session, |h| h.0.wait(wait(timeout_ms)))?;
         Ok(result.map(|s| s.map(exit_status)).map_err(KubeError::from))
     }
 
     fn kill(&mut self, session: Resource<ExecHandle>) -> KubeResult<()> {
-        let result = self.timed(|state| {
-            let handle = state.table().get_mut(&session)?;
-            wasmtime::Result::Ok(handle.0.kill())
-        })?;
+        let result = on_handle(self, &session, |h| h.0.kill())?;
         Ok(result.map_err(KubeError::from))
     }
 
@@ -285,18 +280,12 @@ impl HostExecSession for HostState {
 
 impl HostLogStream for HostState {
     fn read(&mut self, stream: Resource<LogHandle>, timeout_ms: u64) -> KubeResult<Option<Vec<u8>>> {
-        let result = self.timed(|state| {
-            let handle = state.table().get_mut(&stream)?;
-            wasmtime::Result::Ok(handle.0.read(wait(timeout_ms)))
-        })?;
+        let result = on_handle(self, &stream, |h| h.0.read(wait(timeout_ms)))?;
         Ok(result.map_err(KubeError::from))
     }
 
     fn wait_end(&mut self, stream: Resource<LogHandle>, timeout_ms: u64) -> KubeResult<bool> {
-        let result = self.timed(|state| {
-            let handle = state.table().get_mut(&stream)?;
-            wasmtime::Result::Ok(handle.0.wait_end(wait(timeout_ms)))
-        })?;
+        let result = on_handle(self, &stream, |h| h.0.wait_end(wait(timeout_ms)))?;
         Ok(result.map_err(KubeError::from))
     }
 

@@ -9,7 +9,7 @@ const MAX_MESSAGE_BYTES: usize = 16 << 10;
 
 impl Host for HostState {
     fn log(&mut self, level: Level, context: String, message: String) -> wasmtime::Result<()> {
-        self.log(level, cut(&context, 256), cut(&message, MAX_MESSAGE_BYTES));
+        self.emit_log(level, cut(&context, 256), cut(&message, MAX_MESSAGE_BYTES));
         Ok(())
     }
 }

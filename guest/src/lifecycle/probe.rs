@@ -1,0 +1,284 @@
+//! probe: can this cluster serve leases for this configuration? A report
+//! of checks, each with what was found: reachable and version, the
+//! agent-sandbox CRD, RBAC for every verb acquire/execute/release use
+//! (one SelfSubjectAccessReview each), and the tenant namespace.
+
+use serde_json::{Value, json};
+
+use crate::cluster::{Cluster, KubeError};
+use crate::config::{self, Backend, Config, EgressMode, Workspace};
+use crate::error::PolicyError;
+use crate::lease::{ObjectRef, ProbeCheck};
+use crate::names;
+
+/// One permission acquire, execute or release needs.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct Permission {
+    /// Verb (`create`, `patch`, ...).
+    pub verb: &'static str,
+    /// API group (empty: core).
+    pub group: &'static str,
+    /// Resource (plural).
+    pub resource: &'static str,
+    /// Subresource (`exec`, `log`), empty for none.
+    pub subresource: &'static str,
+    /// Cluster-scoped (no namespace in the review).
+    pub cluster_scoped: bool,
+}
+
+const fn perm(verb: &'static str, group: &'static str, resource: &'static str) -> Permission {
+    Permission {
+        verb,
+        group,
+        resource,
+        subresource: "",
+        cluster_scoped: false,
+    }
+}
+
+/// Every permission a lease under `config` needs, in the order acquire,
+/// execute and release use them. Server-side apply of a new object needs
+/// both `create` and `patch`.
+pub(crate) fn permissions(config: &Config) -> Vec<Permission> {
+    let mut out = Vec::new();
+    for verb in ["create", "patch"] {
+        out.push(Permission {
+            cluster_scoped: true,
+            ..perm(verb, "", "namespaces")
+        });
+    }
+    let tenant: [(&str, &str); 7] = [
+        ("", "serviceaccounts"),
+        ("rbac.authorization.k8s.io", "roles"),
+        ("rbac.authorization.k8s.io", "rolebindings"),
+        ("", "resourcequotas"),
+        ("", "limitranges"),
+        ("networking.k8s.io", "networkpolicies"),
+        match config.egress_mode {
+            EgressMode::Standard => ("networking.k8s.io", "networkpolicies"),
+            EgressMode::Cilium => ("cilium.io", "ciliumnetworkpolicies"),
+        },
+    ];
+    let mut seen = Vec::new();
+    for (group, resource) in tenant {
+        if seen.contains(&(group, resource)) {
+            continue;
+        }
+        seen.push((group, resource));
+        for verb in ["create", "patch"] {
+            out.push(perm(verb, group, resource));
+        }
+    }
+    // The other mode's policy is deleted on every acquire.
+    out.push(match config.egress_mode {
+        EgressMode::Standard => perm("delete", "cilium.io", "ciliumnetworkpolicies"),
+        EgressMode::Cilium => perm("delete", "networking.k8s.io", "networkpolicies"),
+    });
+    let (group, resource) = match config.backend {
+        Backend::SandboxCr => ("agents.x-k8s.io", "sandboxes"),
+        Backend::Job => ("batch", "jobs"),
+        Backend::Pod => ("", "pods"),
+    };
+    for verb in ["create", "patch", "get", "list", "watch", "delete"] {
+        out.push(perm(verb, group, resource));
+    }
+    if matches!(config.backend, Backend::Pod | Backend::Job)
+        && matches!(config.workspace, Workspace::Pvc { .. })
+    {
+        for verb in ["create", "patch", "delete"] {
+            out.push(perm(verb, "", "persistentvolumeclaims"));
+        }
+    }
+    for verb in ["create", "patch", "delete"] {
+        out.push(perm(verb, "", "secrets"));
+    }
+    // Readiness watches pods on every backend.
+    for verb in ["get", "list", "watch"] {
+        if !out.contains(&perm(verb, "", "pods")) {
+            out.push(perm(verb, "", "pods"));
+        }
+    }
+    out.push(Permission {
+        subresource: "exec",
+        ..perm("create", "", "pods")
+    });
+    out.push(Permission {
+        subresource: "log",
+        ..perm("get", "", "pods")
+    });
+    out
+}
+
+fn review(permission: &Permission, namespace: &str) -> Value {
+    let mut attributes = json!({
+        "verb": permission.verb,
+        "group": permission.group,
+        "resource": permission.resource,
+    });
+    if !permission.subresource.is_empty() {
+        attributes["subresource"] = json!(permission.subresource);
+    }
+    if !permission.cluster_scoped {
+        attributes["namespace"] = json!(namespace);
+    }
+    json!({
+        "apiVersion": "authorization.k8s.io/v1",
+        "kind": "SelfSubjectAccessReview",
+        "spec": { "resourceAttributes": attributes },
+    })
+}
+
+fn permission_name(permission: &Permission) -> String {
+    let mut resource = permission.resource.to_string();
+    if !permission.subresource.is_empty() {
+        resource = format!("{resource}/{}", permission.subresource);
+    }
+    if !permission.group.is_empty() {
+        resource = format!("{resource}.{}", permission.group);
+    }
+    format!("rbac {} {resource}", permission.verb)
+}
+
+fn check(name: impl Into<String>, ok: bool, detail: impl Into<String>) -> ProbeCheck {
+    ProbeCheck {
+        name: name.into(),
+        ok,
+        detail: detail.into(),
+    }
+}
+
+fn access_check(cluster: &dyn Cluster, permission: &Permission, namespace: &str) -> ProbeCheck {
+    let name = permission_name(permission);
+    let scope = if permission.cluster_scoped {
+        "cluster-wide".to_string()
+    } else {
+        format!("in {namespace}")
+    };
+    match cluster.create(&review(permission, namespace)) {
+        Ok(answer) => {
+            let status = &answer["status"];
+            let allowed = status["allowed"].as_bool().unwrap_or(false);
+            let reason = status["reason"].as_str().unwrap_or("");
+            let evaluation = status["evaluationError"].as_str().unwrap_or("");
+            let detail = if allowed {
+                format!("allowed {scope}")
+            } else {
+                format!(
+                    "denied {scope}{}{}; grant it to the host's service account (see deploy/)",
+                    if reason.is_empty() {
+                        String::new()
+                    } else {
+                        format!(": {reason}")
+                    },
+                    if evaluation.is_empty() {
+                        String::new()
+                    } else {
+                        format!(" ({evaluation})")
+                    },
+                )
+            };
+            check(name, allowed, detail)
+        }
+        Err(e) => check(name, false, format!("could not ask the server: {e}")),
+    }
+}
+
+/// See [`super::probe`].
+pub(crate) fn probe(
+    cluster: &dyn Cluster,
+    document: &str,
+    company_id: &str,
+) -> Result<Vec<ProbeCheck>, PolicyError> {
+    let validated = config::validate(document);
+    let config = match validated.config {
+        Some(config) if validated.errors.is_empty() => config,
+        _ => return Err(PolicyError::InvalidConfig(validated.errors)),
+    };
+    if company_id.trim().is_empty() {
+        return Err(PolicyError::BadRequest(
+            "company id is empty; pass the tenant whose namespace to check".into(),
+        ));
+    }
+    let namespace = names::tenant_namespace(&config, company_id);
+    let mut checks = Vec::new();
+
+    match cluster.server_version() {
+        Ok(version) => checks.push(check(
+            "cluster-reachable",
+            true,
+            format!("Kubernetes {version}"),
+        )),
+        Err(e) => {
+            checks.push(check(
+                "cluster-reachable",
+                false,
+                format!("{e}; check the kubeconfig or in-cluster service account"),
+            ));
+            return Ok(checks);
+        }
+    }
+
+    if config.backend == Backend::SandboxCr {
+        let api_version = config.sandbox_api_version.api_version();
+        let name = "crd sandboxes.agents.x-k8s.io";
+        checks.push(
+            match cluster.list(
+                api_version,
+                crate::manifests::sandbox_cr::KIND,
+                Some(&namespace),
+                "",
+            ) {
+                Ok(_) => check(name, true, format!("served as {api_version}")),
+                Err(KubeError::NotFound(_)) => check(
+                    name,
+                    false,
+                    format!(
+                        "{api_version} Sandbox is not served: install agent-sandbox, set \
+                         sandboxApiVersion to the version it serves (v1alpha1 on v0.5.x), or use \
+                         the pod or job backend"
+                    ),
+                ),
+                Err(e) => check(name, false, format!("could not list Sandboxes: {e}")),
+            },
+        );
+    }
+
+    for permission in permissions(&config) {
+        checks.push(access_check(cluster, &permission, &namespace));
+    }
+
+    let namespace_ref = ObjectRef {
+        api_version: "v1".into(),
+        kind: "Namespace".into(),
+        namespace: None,
+        name: namespace.clone(),
+        uid: None,
+    };
+    let name = format!("tenant-namespace {namespace}");
+    checks.push(match cluster.get(&namespace_ref) {
+        Ok(Some(ns)) => match ns["status"]["phase"].as_str() {
+            Some("Terminating") => check(
+                name,
+                false,
+                "exists but is terminating; wait until it is gone, acquire then recreates it",
+            ),
+            _ => {
+                let managed = ns["metadata"]["labels"][names::LABEL_MANAGED_BY].as_str()
+                    == Some(names::MANAGED_BY);
+                check(
+                    name,
+                    true,
+                    if managed {
+                        "exists, managed by leasebox".to_string()
+                    } else {
+                        "exists, not labelled by leasebox yet; acquire will apply its labels"
+                            .to_string()
+                    },
+                )
+            }
+        },
+        Ok(None) => check(name, true, "does not exist yet; acquire creates it"),
+        Err(e) => check(name, false, format!("could not read it: {e}")),
+    });
+    Ok(checks)
+}

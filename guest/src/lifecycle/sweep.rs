@@ -1,0 +1,144 @@
+//! sweep: deletes every leasebox workload past its deadline (annotation
+//! `leasebox.dev/expires-at`), with its Secret and workspace PVC, so a
+//! missed release never leaks a sandbox for ever.
+
+use super::resume::{expires_at, list_workloads};
+use crate::cluster::{Cluster, DeleteOptions, KubeError, Level, Propagation};
+use crate::config::Backend;
+use crate::error::{Failure, PolicyError};
+use crate::lease::{ObjectRef, SweepReport};
+use crate::{names, time};
+
+/// See [`super::sweep`].
+pub(crate) fn sweep(
+    cluster: &dyn Cluster,
+    now: &str,
+    namespace: Option<&str>,
+) -> Result<SweepReport, PolicyError> {
+    let now = time::parse(now).map_err(|e| PolicyError::BadRequest(format!("now: {e}")))?;
+    let selector = format!(
+        "{}={},{}",
+        names::LABEL_MANAGED_BY,
+        names::MANAGED_BY,
+        names::LABEL_LEASE
+    );
+    let mut report = SweepReport::default();
+    let mut failed: Vec<(ObjectRef, KubeError)> = Vec::new();
+    for found in list_workloads(cluster, namespace, &selector, "sweep")? {
+        let Some(workload) = ObjectRef::of(&found.object) else {
+            continue;
+        };
+        let Some(deadline) = expires_at(cluster, &found.object) else {
+            report.kept += 1;
+            continue;
+        };
+        if deadline > now {
+            report.kept += 1;
+            continue;
+        }
+        let lease_id = found.object["metadata"]["labels"][names::LABEL_LEASE]
+            .as_str()
+            .unwrap_or("")
+            .to_string();
+        match delete_lease(cluster, &workload, found.backend, &lease_id) {
+            Ok(()) => {
+                cluster.log(
+                    Level::Info,
+                    "sweep",
+                    &format!(
+                        "deleted lease {lease_id} ({}), expired at {}",
+                        workload.display(),
+                        time::format(deadline)
+                    ),
+                );
+                report.expired.push(workload);
+            }
+            Err(e) => {
+                cluster.log(
+                    Level::Error,
+                    "sweep",
+                    &format!(
+                        "could not delete expired lease {lease_id} ({}): {e}",
+                        workload.display()
+                    ),
+                );
+                failed.push((workload, e));
+            }
+        }
+    }
+    if failed.is_empty() {
+        return Ok(report);
+    }
+    let reason = failed
+        .first()
+        .map(|(_, e)| e.reason())
+        .unwrap_or("Failed")
+        .to_string();
+    let details: Vec<String> = failed
+        .iter()
+        .map(|(w, e)| format!("{} ({e})", w.display()))
+        .collect();
+    Err(PolicyError::Failed(Failure {
+        step: "sweep-delete".into(),
+        reason,
+        message: format!(
+            "deleted {} expired lease(s), kept {}, could not delete {}; run sweep again",
+            report.expired.len(),
+            report.kept,
+            details.join(", ")
+        ),
+        rolled_back: Vec::new(),
+        left_behind: failed.into_iter().map(|(w, _)| w).collect(),
+    }))
+}
+
+/// Deletes one expired lease: the workload (Foreground, uid precondition),
+/// then its Secret and, for `pod`/`job`, its PVC. Already gone is fine.
+fn delete_lease(
+    cluster: &dyn Cluster,
+    workload: &ObjectRef,
+    backend: Backend,
+    lease_id: &str,
+) -> Result<(), KubeError> {
+    let foreground = DeleteOptions {
+        propagation: Propagation::Foreground,
+        precondition_uid: workload.uid.clone(),
+        grace_period_seconds: None,
+    };
+    match cluster.delete(workload, &foreground) {
+        Ok(_) | Err(KubeError::NotFound(_) | KubeError::Conflict(_)) => {}
+        Err(e) => return Err(e),
+    }
+    if names::check_lease_id(lease_id).is_err() {
+        return Ok(());
+    }
+    let namespace = workload.namespace.clone();
+    let mut dependents = vec![ObjectRef {
+        api_version: "v1".into(),
+        kind: "Secret".into(),
+        namespace: namespace.clone(),
+        name: names::secret_name(lease_id),
+        uid: None,
+    }];
+    if matches!(backend, Backend::Pod | Backend::Job) {
+        dependents.push(ObjectRef {
+            api_version: "v1".into(),
+            kind: "PersistentVolumeClaim".into(),
+            namespace,
+            name: names::workspace_claim_name(lease_id),
+            uid: None,
+        });
+    }
+    let background = DeleteOptions {
+        propagation: Propagation::Background,
+        precondition_uid: None,
+        grace_period_seconds: None,
+    };
+    for dependent in dependents {
+        match cluster.delete(&dependent, &background) {
+            Ok(_) | Err(KubeError::NotFound(_)) => {}
+            Err(e) => return Err(e),
+        }
+    }
+    Ok(())
+}

@@ -1,0 +1,1 @@
+//! Wire-level tests of the kube client (being written).

@@ -45,15 +45,25 @@ const INHERITED_ENV: &[&str] = &[
 ];
 
 fn main() {
-    let manifest_dir = PathBuf::from(env::var_os("CARGO_MANIFEST_DIR").expect("cargo sets CARGO_MANIFEST_DIR"));
+    let manifest_dir =
+        PathBuf::from(env::var_os("CARGO_MANIFEST_DIR").expect("cargo sets CARGO_MANIFEST_DIR"));
     let workspace = manifest_dir
         .parent()
         .expect("the host crate lives one level below the workspace root")
         .to_path_buf();
     let out_dir = PathBuf::from(env::var_os("OUT_DIR").expect("cargo sets OUT_DIR"));
 
-    for watched in ["guest/src", "guest/Cargo.toml", "wit", "Cargo.lock", "Cargo.toml"] {
-        println!("cargo:rerun-if-changed={}", workspace.join(watched).display());
+    for watched in [
+        "guest/src",
+        "guest/Cargo.toml",
+        "wit",
+        "Cargo.lock",
+        "Cargo.toml",
+    ] {
+        println!(
+            "cargo:rerun-if-changed={}",
+            workspace.join(watched).display()
+        );
     }
     println!("cargo:rerun-if-env-changed=LEASEBOX_GUEST_WASM");
 
@@ -69,7 +79,10 @@ fn main() {
 
     let target_dir = workspace.join("target").join("guest-wasm");
     build_guest(&workspace, &target_dir);
-    let built = target_dir.join(GUEST_TARGET).join("release").join(GUEST_ARTIFACT);
+    let built = target_dir
+        .join(GUEST_TARGET)
+        .join("release")
+        .join(GUEST_ARTIFACT);
     copy(&built, &destination);
 }
 
@@ -101,7 +114,9 @@ fn build_guest(workspace: &Path, target_dir: &Path) {
 
     let output = match command.output() {
         Ok(output) => output,
-        Err(err) => panic!("failed to run cargo to build the policy module ({GUEST_PACKAGE}): {err}"),
+        Err(err) => {
+            panic!("failed to run cargo to build the policy module ({GUEST_PACKAGE}): {err}")
+        }
     };
     if output.status.success() {
         return;

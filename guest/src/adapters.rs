@@ -28,63 +28,72 @@ const BUILTIN_IMAGE_PREFIX: &str = "ghcr.io/paperclipai/agent-runtime-";
 /// Tag of the built-in adapter images.
 const BUILTIN_IMAGE_TAG: &str = "v1";
 
-/// The built-ins as data: adapter type, image suffix, env keys, FQDNs,
-/// probe command (the paperclip plugin's defaults).
-const BUILTINS: [(&str, &str, &[&str], &[&str], &str); 6] = [
-    (
-        "claude_local",
-        "claude",
-        &["ANTHROPIC_API_KEY"],
-        &["api.anthropic.com"],
-        "claude --version",
-    ),
-    (
-        "codex_local",
-        "codex",
-        &["OPENAI_API_KEY"],
-        &["api.openai.com"],
-        "codex --version",
-    ),
-    (
-        "gemini_local",
-        "gemini",
-        &["GOOGLE_API_KEY", "GEMINI_API_KEY"],
-        &["generativelanguage.googleapis.com"],
-        "gemini --version",
-    ),
-    (
-        "cursor_local",
-        "cursor",
-        &["ANTHROPIC_API_KEY", "OPENAI_API_KEY"],
-        &["api.anthropic.com", "api.openai.com"],
-        "cursor-agent --version",
-    ),
-    (
-        "opencode_local",
-        "opencode",
-        &["ANTHROPIC_API_KEY", "OPENAI_API_KEY", "OPENROUTER_API_KEY"],
-        &["api.anthropic.com", "api.openai.com", "openrouter.ai"],
-        "opencode --version",
-    ),
-    (
-        "pi_local",
-        "pi",
-        &["ANTHROPIC_API_KEY"],
-        &["api.anthropic.com"],
-        "pi --version",
-    ),
+/// One built-in adapter as data.
+struct Builtin {
+    adapter_type: &'static str,
+    /// Image name after [`BUILTIN_IMAGE_PREFIX`].
+    image: &'static str,
+    env_keys: &'static [&'static str],
+    allow_fqdns: &'static [&'static str],
+    probe_command: &'static str,
+}
+
+/// The built-ins (the paperclip plugin's defaults).
+const BUILTINS: [Builtin; 6] = [
+    Builtin {
+        adapter_type: "claude_local",
+        image: "claude",
+        env_keys: &["ANTHROPIC_API_KEY"],
+        allow_fqdns: &["api.anthropic.com"],
+        probe_command: "claude --version",
+    },
+    Builtin {
+        adapter_type: "codex_local",
+        image: "codex",
+        env_keys: &["OPENAI_API_KEY"],
+        allow_fqdns: &["api.openai.com"],
+        probe_command: "codex --version",
+    },
+    Builtin {
+        adapter_type: "gemini_local",
+        image: "gemini",
+        env_keys: &["GOOGLE_API_KEY", "GEMINI_API_KEY"],
+        allow_fqdns: &["generativelanguage.googleapis.com"],
+        probe_command: "gemini --version",
+    },
+    Builtin {
+        adapter_type: "cursor_local",
+        image: "cursor",
+        env_keys: &["ANTHROPIC_API_KEY", "OPENAI_API_KEY"],
+        allow_fqdns: &["api.anthropic.com", "api.openai.com"],
+        probe_command: "cursor-agent --version",
+    },
+    Builtin {
+        adapter_type: "opencode_local",
+        image: "opencode",
+        env_keys: &["ANTHROPIC_API_KEY", "OPENAI_API_KEY", "OPENROUTER_API_KEY"],
+        allow_fqdns: &["api.anthropic.com", "api.openai.com", "openrouter.ai"],
+        probe_command: "opencode --version",
+    },
+    Builtin {
+        adapter_type: "pi_local",
+        image: "pi",
+        env_keys: &["ANTHROPIC_API_KEY"],
+        allow_fqdns: &["api.anthropic.com"],
+        probe_command: "pi --version",
+    },
 ];
 
 /// The six built-in adapters.
 pub fn builtins() -> Vec<Adapter> {
     BUILTINS
         .iter()
-        .map(|(adapter_type, image, env_keys, fqdns, probe)| Adapter {
-            adapter_type: (*adapter_type).to_string(),
-            image: format!("{BUILTIN_IMAGE_PREFIX}{image}:{BUILTIN_IMAGE_TAG}"),
-            env_keys: env_keys.iter().map(|k| (*k).to_string()).collect(),
-            allow_fqdns: fqdns.iter().map(|f| (*f).to_string()).collect(),
-            probe_command: Some((*probe).to_string()),
+        .map(|b| Adapter {
+            adapter_type: b.adapter_type.to_string(),
+            image: format!("{BUILTIN_IMAGE_PREFIX}{}:{BUILTIN_IMAGE_TAG}", b.image),
+            env_keys: b.env_keys.iter().map(|k| (*k).to_string()).collect(),
+            allow_fqdns: b.allow_fqdns.iter().map(|f| (*f).to_string()).collect(),
+            probe_command: Some(b.probe_command.to_string()),
             default_env: BTreeMap::new(),
         })
         .collect()
@@ -92,7 +101,7 @@ pub fn builtins() -> Vec<Adapter> {
 
 /// The names of the built-in adapters, in registry order.
 pub fn builtin_types() -> Vec<&'static str> {
-    BUILTINS.iter().map(|b| b.0).collect()
+    BUILTINS.iter().map(|b| b.adapter_type).collect()
 }
 
 impl From<&AdapterDecl> for Adapter {

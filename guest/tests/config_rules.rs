@@ -103,7 +103,6 @@ fn adapter(fields: Value) -> Value {
 #[case::pull_secret_not_a_subdomain(json!({"imagePullSecrets": ["ok", "My_Secret"]}), "imagePullSecrets[1]", "DNS-1123")]
 // egress
 #[case::fqdn_invalid(json!({"egressAllowFqdns": ["api.example.com", "exa mple.com"]}), "egressAllowFqdns[1]", "exa mple.com")]
-#[case::fqdn_wildcard_in_standard_mode(json!({"egressAllowFqdns": ["*.example.com"]}), "egressAllowFqdns[0]", "wildcard")]
 #[case::fqdn_ip_address(json!({"egressAllowFqdns": ["10.0.0.1"]}), "egressAllowFqdns[0]", "egressAllowCidrs")]
 #[case::cidr_octet_out_of_range(json!({"egressAllowCidrs": ["10.0.0.0/8", "10.0.300.0/24"]}), "egressAllowCidrs[1]", "300")]
 #[case::cidr_prefix_out_of_range(json!({"egressAllowCidrs": ["10.0.0.0/33"]}), "egressAllowCidrs[0]", "prefix")]
@@ -556,4 +555,13 @@ fn schema_lists_every_config_field() {
     properties.sort();
     assert_eq!(fields.len(), 28);
     assert_eq!(properties, fields);
+}
+
+#[test]
+fn fqdn_wildcard_in_standard_mode_is_a_warning_not_an_error() {
+    let v = validate(&json!({"inCluster": true, "egressAllowFqdns": ["*.Example.com"]}).to_string());
+    assert!(v.errors.is_empty(), "{:?}", v.errors);
+    assert!(has_warning(&v.warnings, "egressAllowFqdns[0]", "wildcard"), "{:?}", v.warnings);
+    let config = v.config.expect("valid");
+    assert_eq!(config.egress_allow_fqdns, vec!["*.example.com".to_string()]);
 }

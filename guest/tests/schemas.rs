@@ -18,7 +18,7 @@ use std::path::Path;
 use rstest::rstest;
 use serde_json::{Value, json};
 
-use plan_inputs::{LEASE_ID, json_files, plan_of, repo_path};
+use plan_inputs::{LEASE_ID, json_files, plan_of, repo_path, shown};
 use schema_validator::{
     ObjectReport, SCHEMAS_DIR, prepare_crd_schema, read_documents, store, strictify,
 };
@@ -588,8 +588,8 @@ fn fixture_configs_plan_schema_valid_manifests() {
     for file in files {
         let config = std::fs::read_to_string(&file).unwrap_or_else(|e| panic!("{e}"));
         let objects =
-            plan_of(&config).unwrap_or_else(|e| panic!("plan failed for {}: {e}", file.display()));
-        assert_all_valid(&file.display().to_string(), &objects);
+            plan_of(&config).unwrap_or_else(|e| panic!("plan failed for {}: {e}", shown(&file)));
+        assert_all_valid(&shown(&file), &objects);
     }
 }
 
@@ -599,8 +599,8 @@ fn example_configs_plan_schema_valid_manifests() {
     for file in files {
         let config = std::fs::read_to_string(&file).unwrap_or_else(|e| panic!("{e}"));
         let objects =
-            plan_of(&config).unwrap_or_else(|e| panic!("plan failed for {}: {e}", file.display()));
-        assert_all_valid(&file.display().to_string(), &objects);
+            plan_of(&config).unwrap_or_else(|e| panic!("plan failed for {}: {e}", shown(&file)));
+        assert_all_valid(&shown(&file), &objects);
     }
 }
 

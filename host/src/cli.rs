@@ -44,11 +44,21 @@ pub fn main() -> ExitCode {
     let outcome = run(cli);
     match outcome {
         Ok(outcome) => outcome.exit_code(),
+        // The reader went away (`leasebox plan | head`): nothing to report.
+        Err(error) if is_broken_pipe(&error.error) => ExitCode::SUCCESS,
         Err(error) => {
             eprintln!("error: {:#}", error.error);
             error.outcome.exit_code()
         }
     }
+}
+
+fn is_broken_pipe(error: &anyhow::Error) -> bool {
+    error.chain().any(|cause| {
+        cause
+            .downcast_ref::<std::io::Error>()
+            .is_some_and(|e| e.kind() == std::io::ErrorKind::BrokenPipe)
+    })
 }
 
 /// Runs one parsed command, printing its output on stdout.

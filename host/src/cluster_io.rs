@@ -276,10 +276,14 @@ pub trait ClusterIo: Send + Sync {
     /// Starts a command; forwarded streams use `caller`.
     fn exec(&self, spec: &ExecSpec, caller: &CallerIo) -> Result<Box<dyn ExecStream>, IoError>;
     /// Opens a container log; forwarded output uses `caller`.
-    fn logs(&self, request: &LogsRequest, caller: &CallerIo) -> Result<Box<dyn LogFollow>, IoError>;
+    fn logs(&self, request: &LogsRequest, caller: &CallerIo)
+    -> Result<Box<dyn LogFollow>, IoError>;
     /// Applies a host-filled Secret; returns the stored object without
     /// values and the keys filled.
-    fn apply_host_secret(&self, request: &HostSecretRequest) -> Result<(String, Vec<String>), IoError>;
+    fn apply_host_secret(
+        &self,
+        request: &HostSecretRequest,
+    ) -> Result<(String, Vec<String>), IoError>;
 }
 
 /// The stand-in used when no cluster is configured: every call fails with

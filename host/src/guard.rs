@@ -33,7 +33,12 @@ pub struct KindRule {
     pub create: bool,
 }
 
-const fn rule(api_version: &'static str, kind: &'static str, apply: bool, delete: bool) -> KindRule {
+const fn rule(
+    api_version: &'static str,
+    kind: &'static str,
+    apply: bool,
+    delete: bool,
+) -> KindRule {
     KindRule {
         api_version,
         kind,
@@ -121,9 +126,16 @@ impl GuardedCluster {
         }
     }
 
-    fn check_kind(&self, api_version: &str, kind: &str, verb: &str) -> Result<&'static KindRule, IoError> {
+    fn check_kind(
+        &self,
+        api_version: &str,
+        kind: &str,
+        verb: &str,
+    ) -> Result<&'static KindRule, IoError> {
         let Some(rule) = find_rule(api_version, kind) else {
-            return denied(format!("{verb} of {api_version} {kind}: kind not in the host's allow-list"));
+            return denied(format!(
+                "{verb} of {api_version} {kind}: kind not in the host's allow-list"
+            ));
         };
         let allowed = match verb {
             "apply" => rule.apply,
@@ -178,18 +190,27 @@ fn parse(verb: &str, manifest: &str) -> Result<Value, IoError> {
 
 fn check_role(what: &str, role: &Value) -> Result<(), IoError> {
     let empty = Vec::new();
-    let rules = role.pointer("/rules").and_then(Value::as_array).unwrap_or(&empty);
+    let rules = role
+        .pointer("/rules")
+        .and_then(Value::as_array)
+        .unwrap_or(&empty);
     for r in rules {
         let list = |key: &str| -> Vec<String> {
             r.get(key)
                 .and_then(Value::as_array)
-                .map(|a| a.iter().filter_map(|v| v.as_str().map(str::to_string)).collect())
+                .map(|a| {
+                    a.iter()
+                        .filter_map(|v| v.as_str().map(str::to_string))
+                        .collect()
+                })
                 .unwrap_or_default()
         };
         if r.get("resourceNames").is_some() || r.get("nonResourceURLs").is_some() {
             // Narrowing by name is fine; non-resource URLs are never granted.
             if r.get("nonResourceURLs").is_some() {
-                return denied(format!("{what}: nonResourceURLs are beyond the host's RBAC ceiling"));
+                return denied(format!(
+                    "{what}: nonResourceURLs are beyond the host's RBAC ceiling"
+                ));
             }
         }
         for group in list("apiGroups") {
@@ -216,7 +237,10 @@ fn check_role_binding(what: &str, binding: &Value) -> Result<(), IoError> {
     }
     let namespace = str_at(binding, "/metadata/namespace");
     let empty = Vec::new();
-    let subjects = binding.pointer("/subjects").and_then(Value::as_array).unwrap_or(&empty);
+    let subjects = binding
+        .pointer("/subjects")
+        .and_then(Value::as_array)
+        .unwrap_or(&empty);
     for s in subjects {
         let kind = str_at(s, "/kind");
         let ns = str_at(s, "/namespace").or(namespace);
@@ -252,8 +276,13 @@ fn check_pod_spec(what: &str, spec: Option<&Value>) -> Result<(), IoError> {
         };
         for c in containers {
             let name = str_at(c, "/name").unwrap_or("");
-            if c.pointer("/securityContext/privileged").and_then(Value::as_bool) == Some(true) {
-                return denied(format!("{what}: privileged container `{name}` is not allowed"));
+            if c.pointer("/securityContext/privileged")
+                .and_then(Value::as_bool)
+                == Some(true)
+            {
+                return denied(format!(
+                    "{what}: privileged container `{name}` is not allowed"
+                ));
             }
             let adds = c
                 .pointer("/securityContext/capabilities/add")
@@ -300,7 +329,9 @@ impl ClusterIo for GuardedCluster {
         self.check_kind(api_version, kind, "list")?;
         if let Some(ns) = namespace {
             self.check_namespace(&format!("list of {kind}"), Some(ns))?;
-            return self.inner.list(api_version, kind, namespace, label_selector);
+            return self
+                .inner
+                .list(api_version, kind, namespace, label_selector);
         }
         // A cluster-wide list is narrowed to the module's namespaces.
         let items = self.inner.list(api_version, kind, None, label_selector)?;
@@ -327,21 +358,37 @@ impl ClusterIo for GuardedCluster {
 
     fn watch(&self, request: &WatchRequest) -> Result<Box<dyn WatchStream>, IoError> {
         self.check_kind(&request.api_version, &request.kind, "watch")?;
-        self.check_namespace(&format!("watch of {}", request.kind), Some(&request.namespace))?;
+        self.check_namespace(
+            &format!("watch of {}", request.kind),
+            Some(&request.namespace),
+        )?;
         self.inner.watch(request)
     }
 
     fn exec(&self, spec: &ExecSpec, caller: &CallerIo) -> Result<Box<dyn ExecStream>, IoError> {
-        self.check_namespace(&format!("exec in pod `{}`", spec.pod), Some(&spec.namespace))?;
+        self.check_namespace(
+            &format!("exec in pod `{}`", spec.pod),
+            Some(&spec.namespace),
+        )?;
         self.inner.exec(spec, caller)
     }
 
-    fn logs(&self, request: &LogsRequest, caller: &CallerIo) -> Result<Box<dyn LogFollow>, IoError> {
-        self.check_namespace(&format!("logs of pod `{}`", request.pod), Some(&request.namespace))?;
+    fn logs(
+        &self,
+        request: &LogsRequest,
+        caller: &CallerIo,
+    ) -> Result<Box<dyn LogFollow>, IoError> {
+        self.check_namespace(
+            &format!("logs of pod `{}`", request.pod),
+            Some(&request.namespace),
+        )?;
         self.inner.logs(request, caller)
     }
 
-    fn apply_host_secret(&self, request: &HostSecretRequest) -> Result<(String, Vec<String>), IoError> {
+    fn apply_host_secret(
+        &self,
+        request: &HostSecretRequest,
+    ) -> Result<(String, Vec<String>), IoError> {
         let manifest = parse("secret", &request.manifest)?;
         if str_at(&manifest, "/kind") != Some("Secret") {
             return denied("a host-filled secret must be a Secret".to_string());
@@ -423,7 +470,10 @@ mod tests {
             grace_period_seconds: None,
         };
         let err = guard().delete(&target, &options).expect_err("refused");
-        assert!(matches!(err, IoError::Denied(ref m) if m.contains("not allowed")), "{err}");
+        assert!(
+            matches!(err, IoError::Denied(ref m) if m.contains("not allowed")),
+            "{err}"
+        );
     }
 
     #[test]
@@ -442,7 +492,10 @@ mod tests {
         let Err(err) = guard().exec(&spec, &CallerIo::process()) else {
             panic!("exec in kube-system must be refused");
         };
-        assert!(matches!(err, IoError::Denied(ref m) if m.contains("kube-system")), "{err}");
+        assert!(
+            matches!(err, IoError::Denied(ref m) if m.contains("kube-system")),
+            "{err}"
+        );
     }
 
     #[test]
@@ -454,8 +507,14 @@ mod tests {
             literal: vec![],
         };
         let foreign = json!({"apiVersion":"v1","kind":"Secret","metadata":{"name":"s","namespace":"default"}});
-        assert!(matches!(guard().apply_host_secret(&request(foreign)), Err(IoError::Denied(_))));
+        assert!(matches!(
+            guard().apply_host_secret(&request(foreign)),
+            Err(IoError::Denied(_))
+        ));
         let not_secret = json!({"apiVersion":"v1","kind":"ConfigMap","metadata":{"name":"s","namespace":"leasebox-a"}});
-        assert!(matches!(guard().apply_host_secret(&request(not_secret)), Err(IoError::Denied(_))));
+        assert!(matches!(
+            guard().apply_host_secret(&request(not_secret)),
+            Err(IoError::Denied(_))
+        ));
     }
 }

@@ -31,8 +31,8 @@ use std::sync::Arc;
 use tokio::runtime::{Handle, Runtime};
 
 use crate::cluster_io::{
-    CallerIo, ClusterIo, DeleteOptions, ExecSpec, ExecStream, HostSecretRequest, IoError, LogFollow,
-    LogsRequest, ObjectRef, WatchRequest, WatchStream,
+    CallerIo, ClusterIo, DeleteOptions, ExecSpec, ExecStream, HostSecretRequest, IoError,
+    LogFollow, LogsRequest, ObjectRef, WatchRequest, WatchStream,
 };
 use resources::Resolver;
 pub use retry::RetryPolicy;
@@ -59,10 +59,16 @@ impl Ctx {
         Fut: Future<Output = Result<T, kube::Error>>,
     {
         let mut pause = retry::TokioPause;
-        retry::retry(&self.policy, &mut pause, error::is_retryable, op).await.map_err(|gave_up| {
-            let err = error::from_kube(step, &gave_up.error);
-            if gave_up.attempts > 1 { with_attempts(err, gave_up.attempts) } else { err }
-        })
+        retry::retry(&self.policy, &mut pause, error::is_retryable, op)
+            .await
+            .map_err(|gave_up| {
+                let err = error::from_kube(step, &gave_up.error);
+                if gave_up.attempts > 1 {
+                    with_attempts(err, gave_up.attempts)
+                } else {
+                    err
+                }
+            })
     }
 }
 
@@ -86,7 +92,9 @@ pub struct KubeClusterIo {
 
 impl std::fmt::Debug for KubeClusterIo {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("KubeClusterIo").field("policy", &self.ctx.policy).finish_non_exhaustive()
+        f.debug_struct("KubeClusterIo")
+            .field("policy", &self.ctx.policy)
+            .finish_non_exhaustive()
     }
 }
 
@@ -94,7 +102,10 @@ impl KubeClusterIo {
     /// Connects using `kubeconfig` (else `KUBECONFIG`, `~/.kube/config`, or
     /// the in-cluster service account) and `context` (else the current one).
     /// Only reads the configuration: no request is made yet.
-    pub fn connect(kubeconfig: Option<PathBuf>, context: Option<String>) -> Result<KubeClusterIo, IoError> {
+    pub fn connect(
+        kubeconfig: Option<PathBuf>,
+        context: Option<String>,
+    ) -> Result<KubeClusterIo, IoError> {
         let runtime = new_runtime()?;
         let config = runtime.block_on(config::load(kubeconfig, context))?;
         Self::build(config, runtime.handle().clone(), Some(Arc::new(runtime)))
@@ -121,14 +132,27 @@ impl KubeClusterIo {
         self
     }
 
-    fn build(config: kube::Config, handle: Handle, runtime: Option<Arc<Runtime>>) -> Result<KubeClusterIo, IoError> {
+    fn build(
+        config: kube::Config,
+        handle: Handle,
+        runtime: Option<Arc<Runtime>>,
+    ) -> Result<KubeClusterIo, IoError> {
         let client = {
             let _entered = handle.enter();
-            kube::Client::try_from(config)
-                .map_err(|e| IoError::NoCluster(format!("cannot build the kubernetes client: {e}")))?
+            kube::Client::try_from(config).map_err(|e| {
+                IoError::NoCluster(format!("cannot build the kubernetes client: {e}"))
+            })?
         };
-        let ctx = Ctx { client, resolver: Arc::new(Resolver::default()), policy: RetryPolicy::default() };
-        Ok(KubeClusterIo { ctx, handle, _runtime: runtime })
+        let ctx = Ctx {
+            client,
+            resolver: Arc::new(Resolver::default()),
+            policy: RetryPolicy::default(),
+        };
+        Ok(KubeClusterIo {
+            ctx,
+            handle,
+            _runtime: runtime,
+        })
     }
 
     fn block_on<F: Future>(&self, future: F) -> F::Output {
@@ -169,7 +193,13 @@ impl ClusterIo for KubeClusterIo {
         namespace: Option<&str>,
         label_selector: &str,
     ) -> Result<Vec<String>, IoError> {
-        self.block_on(objects::list(&self.ctx, api_version, kind, namespace, label_selector))
+        self.block_on(objects::list(
+            &self.ctx,
+            api_version,
+            kind,
+            namespace,
+            label_selector,
+        ))
     }
 
     fn delete(&self, target: &ObjectRef, options: &DeleteOptions) -> Result<bool, IoError> {
@@ -186,12 +216,21 @@ impl ClusterIo for KubeClusterIo {
         Ok(Box::new(exec::KubeExec::new(self.handle.clone(), session)))
     }
 
-    fn logs(&self, request: &LogsRequest, caller: &CallerIo) -> Result<Box<dyn LogFollow>, IoError> {
+    fn logs(
+        &self,
+        request: &LogsRequest,
+        caller: &CallerIo,
+    ) -> Result<Box<dyn LogFollow>, IoError> {
         let follow = self.block_on(logs::start(&self.ctx, request, caller))?;
         Ok(Box::new(logs::KubeLogs::new(self.handle.clone(), follow)))
     }
 
-    fn apply_host_secret(&self, request: &HostSecretRequest) -> Result<(String, Vec<String>), IoError> {
-        self.block_on(secret::apply_host_secret(&self.ctx, request, |key| std::env::var(key).ok()))
+    fn apply_host_secret(
+        &self,
+        request: &HostSecretRequest,
+    ) -> Result<(String, Vec<String>), IoError> {
+        self.block_on(secret::apply_host_secret(&self.ctx, request, |key| {
+            std::env::var(key).ok()
+        }))
     }
 }

@@ -49,9 +49,7 @@ pub fn is_valid(id: &str) -> bool {
     let Some(ulid) = id.strip_prefix(PREFIX) else {
         return false;
     };
-    ulid.len() == 26
-        && ulid.bytes().all(|b| ALPHABET.contains(&b))
-        && ulid.as_bytes()[0] <= b'7'
+    ulid.len() == 26 && ulid.bytes().all(|b| ALPHABET.contains(&b)) && ulid.as_bytes()[0] <= b'7'
 }
 
 #[cfg(test)]
@@ -77,7 +75,10 @@ mod tests {
 
     #[test]
     fn all_ones_ulid_is_the_largest_ulid() {
-        assert_eq!(format(0xffff_ffff_ffff, [0xff; 10]), "lb-7zzzzzzzzzzzzzzzzzzzzzzzzz");
+        assert_eq!(
+            format(0xffff_ffff_ffff, [0xff; 10]),
+            "lb-7zzzzzzzzzzzzzzzzzzzzzzzzz"
+        );
     }
 
     #[test]

@@ -54,7 +54,8 @@ use types::{
 
 /// The default policy module (the `guest/` crate built for `wasm32-wasip2`),
 /// embedded at build time.
-pub static DEFAULT_MODULE: &[u8] = include_bytes!(concat!(env!("OUT_DIR"), "/leasebox_policy.wasm"));
+pub static DEFAULT_MODULE: &[u8] =
+    include_bytes!(concat!(env!("OUT_DIR"), "/leasebox_policy.wasm"));
 
 /// Name under which the embedded module appears in errors.
 pub const DEFAULT_MODULE_NAME: &str = "default";
@@ -140,7 +141,10 @@ impl Runtime {
         let ticker = Arc::new(engine::EpochTicker::start(&engine)?);
         let mut linker = Linker::new(&engine);
         let link_error = |e: wasmtime::Error| RuntimeError::Engine {
-            message: format!("failed to add host functions to the linker: {}", error::flatten(&e)),
+            message: format!(
+                "failed to add host functions to the linker: {}",
+                error::flatten(&e)
+            ),
         };
         wasmtime_wasi::p2::add_to_linker_sync(&mut linker).map_err(link_error)?;
         bindings::PolicyModule::add_to_linker::<HostState, wasmtime::component::HasSelf<HostState>>(
@@ -180,7 +184,10 @@ impl Runtime {
             module: name.to_string(),
             source: error::cause(&e),
         };
-        let instance_pre = self.linker.instantiate_pre(&loaded.component).map_err(link)?;
+        let instance_pre = self
+            .linker
+            .instantiate_pre(&loaded.component)
+            .map_err(link)?;
         let pre = PolicyModulePre::new(instance_pre).map_err(link)?;
         Ok(Policy {
             name: name.to_string(),
@@ -208,7 +215,11 @@ fn check_contract(engine: &Engine, component: &Component) -> Result<(), RuntimeE
         let version = rest.split_once('@').map(|(_, v)| v).unwrap_or("");
         if !same_minor(version, CONTRACT_VERSION) {
             return Err(RuntimeError::IncompatibleContract {
-                found: if version.is_empty() { "(unversioned)".into() } else { version.to_string() },
+                found: if version.is_empty() {
+                    "(unversioned)".into()
+                } else {
+                    version.to_string()
+                },
                 supported: CONTRACT_VERSION.to_string(),
             });
         }
@@ -221,7 +232,10 @@ fn check_contract(engine: &Engine, component: &Component) -> Result<(), RuntimeE
 fn same_minor(a: &str, b: &str) -> bool {
     let key = |v: &str| {
         let mut parts = v.split('.');
-        (parts.next().map(str::to_string), parts.next().map(str::to_string))
+        (
+            parts.next().map(str::to_string),
+            parts.next().map(str::to_string),
+        )
     };
     let (a, b) = (key(a), key(b));
     a.0.is_some() && a.1.is_some() && a == b
@@ -274,9 +288,14 @@ impl Policy {
     }
 
     /// `validate-config`: every problem of a configuration document.
-    pub fn validate_config(&self, env: &CallEnv, config: &str) -> Result<ValidationReport, RuntimeError> {
+    pub fn validate_config(
+        &self,
+        env: &CallEnv,
+        config: &str,
+    ) -> Result<ValidationReport, RuntimeError> {
         self.call("validate-config", env, |m, s| {
-            m.leasebox_provider_provider().call_validate_config(s, config)
+            m.leasebox_provider_provider()
+                .call_validate_config(s, config)
         })
     }
 
@@ -290,32 +309,44 @@ impl Policy {
     /// `probe`: can the cluster serve leases for this configuration.
     pub fn probe(&self, env: &CallEnv, config: &str, company_id: &str) -> CallResult<ProbeReport> {
         self.call("probe", env, |m, s| {
-            m.leasebox_provider_provider().call_probe(s, config, company_id)
+            m.leasebox_provider_provider()
+                .call_probe(s, config, company_id)
         })
     }
 
     /// `plan`: every manifest acquire would apply, in order (JSON).
     pub fn plan(&self, env: &CallEnv, request: &LeaseRequest) -> CallResult<Vec<String>> {
-        self.call("plan", env, |m, s| m.leasebox_provider_provider().call_plan(s, request))
+        self.call("plan", env, |m, s| {
+            m.leasebox_provider_provider().call_plan(s, request)
+        })
     }
 
     /// `acquire-lease`.
     pub fn acquire_lease(&self, env: &CallEnv, request: &LeaseRequest) -> CallResult<Lease> {
         self.call("acquire-lease", env, |m, s| {
-            m.leasebox_provider_provider().call_acquire_lease(s, request)
+            m.leasebox_provider_provider()
+                .call_acquire_lease(s, request)
         })
     }
 
     /// `realize-workspace`: unpack the caller's stdin (tar) into `path`.
-    pub fn realize_workspace(&self, env: &CallEnv, lease: &Lease, path: Option<&str>) -> CallResult<ExecResult> {
+    pub fn realize_workspace(
+        &self,
+        env: &CallEnv,
+        lease: &Lease,
+        path: Option<&str>,
+    ) -> CallResult<ExecResult> {
         self.call("realize-workspace", env, |m, s| {
-            m.leasebox_provider_provider().call_realize_workspace(s, lease, path)
+            m.leasebox_provider_provider()
+                .call_realize_workspace(s, lease, path)
         })
     }
 
     /// `execute`.
     pub fn execute(&self, env: &CallEnv, request: &ExecRequest) -> CallResult<ExecResult> {
-        self.call("execute", env, |m, s| m.leasebox_provider_provider().call_execute(s, request))
+        self.call("execute", env, |m, s| {
+            m.leasebox_provider_provider().call_execute(s, request)
+        })
     }
 
     /// `release-lease`.
@@ -326,15 +357,28 @@ impl Policy {
     }
 
     /// `resume-lease`.
-    pub fn resume_lease(&self, env: &CallEnv, lease_id: &str, namespace: Option<&str>) -> CallResult<Lease> {
+    pub fn resume_lease(
+        &self,
+        env: &CallEnv,
+        lease_id: &str,
+        namespace: Option<&str>,
+    ) -> CallResult<Lease> {
         self.call("resume-lease", env, |m, s| {
-            m.leasebox_provider_provider().call_resume_lease(s, lease_id, namespace)
+            m.leasebox_provider_provider()
+                .call_resume_lease(s, lease_id, namespace)
         })
     }
 
     /// `sweep`.
-    pub fn sweep(&self, env: &CallEnv, now: &str, namespace: Option<&str>) -> CallResult<SweepReport> {
-        self.call("sweep", env, |m, s| m.leasebox_provider_provider().call_sweep(s, now, namespace))
+    pub fn sweep(
+        &self,
+        env: &CallEnv,
+        now: &str,
+        namespace: Option<&str>,
+    ) -> CallResult<SweepReport> {
+        self.call("sweep", env, |m, s| {
+            m.leasebox_provider_provider().call_sweep(s, now, namespace)
+        })
     }
 }
 

@@ -563,19 +563,13 @@ impl Checker {
         if let Some(v) = doc.get("sandboxApiVersion") {
             self.enumeration("sandboxApiVersion", v, SANDBOX_API_VERSIONS);
         }
-        // An invalid mode is already an error; check FQDNs leniently then,
-        // so that only real syntax errors are added.
-        let mode = match doc.get("egressMode") {
-            None => EgressMode::Standard,
-            Some(v) => match self.enumeration("egressMode", v, EGRESS_MODES) {
-                Some("standard") => EgressMode::Standard,
-                _ => EgressMode::Cilium,
-            },
-        };
+        if let Some(v) = doc.get("egressMode") {
+            self.enumeration("egressMode", v, EGRESS_MODES);
+        }
 
         let declared = match doc.get("adapters") {
             Some(v) => {
-                let (types, normalized) = self.declared_adapters(v, mode);
+                let (types, normalized) = self.declared_adapters(v);
                 out.insert("adapters".into(), normalized);
                 types
             }
@@ -586,7 +580,7 @@ impl Checker {
         }
         self.images(doc);
         if let Some(v) = doc.get("egressAllowFqdns") {
-            let normalized = self.fqdns("egressAllowFqdns", v, mode);
+            let normalized = self.fqdns("egressAllowFqdns", v);
             out.insert("egressAllowFqdns".into(), normalized);
         }
         if let Some(v) = doc.get("egressAllowCidrs") {
@@ -648,7 +642,7 @@ impl Checker {
 
     /// Checks the declared adapters; returns their types and the
     /// normalized array.
-    fn declared_adapters(&mut self, v: &Value, mode: EgressMode) -> (Vec<String>, Value) {
+    fn declared_adapters(&mut self, v: &Value) -> (Vec<String>, Value) {
         let mut types: Vec<String> = Vec::new();
         let mut normalized = Vec::new();
         for (path, item) in self.array("adapters", v) {
@@ -679,7 +673,7 @@ impl Checker {
                 }
             }
             if let Some(fqdns) = map.get("allowFqdns") {
-                let list = self.fqdns(&field_path(&path, "allowFqdns"), fqdns, mode);
+                let list = self.fqdns(&field_path(&path, "allowFqdns"), fqdns);
                 if let Value::Object(o) = &mut out {
                     o.insert("allowFqdns".into(), list);
                 }
@@ -744,10 +738,13 @@ impl Checker {
     }
 
     /// A list of DNS names: each checked, lowercased; duplicates dropped.
-    fn fqdns(&mut self, path: &str, v: &Value, mode: EgressMode) -> Value {
+    /// `*.` wildcards are accepted in both modes: in `standard` mode they
+    /// are a warning (SPEC §1: the name cannot be enforced there), raised by
+    /// `egress::warnings`.
+    fn fqdns(&mut self, path: &str, v: &Value) -> Value {
         let mut out: Vec<Value> = Vec::new();
         for (item_path, name) in self.strings(path, v) {
-            match egress::normalize_fqdn(name, mode) {
+            match egress::normalize_fqdn(name, EgressMode::Cilium) {
                 Ok(n) => {
                     let n = Value::String(n);
                     if !out.contains(&n) {
@@ -1121,16 +1118,17 @@ impl Checker {
                 &bound.path
             };
             let (relation, fix) = if is_max {
-                ("above", "lower it or raise")
+                ("above", "lower")
             } else {
-                ("below", "raise it or lower")
+                ("below", "raise")
             };
+            let counter = if is_max { "raise" } else { "lower" };
             self.warn(
                 path,
                 format!(
                     "`{}` = `{}` is {relation} the {what} `{}` = `{}`: the API server would \
-                     reject every sandbox pod; {fix} `{}`",
-                    resource.path, resource.text, bound.path, bound.text, bound.path
+                     reject every sandbox pod; {fix} `{}` or {counter} `{}`",
+                    resource.path, resource.text, bound.path, bound.text, resource.path, bound.path
                 ),
             );
         }

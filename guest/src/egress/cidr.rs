@@ -93,14 +93,12 @@ fn parse_v6(s: &str, address: &str, prefix: &str) -> Result<Cidr, String> {
     if bits & !mask != 0 {
         return Err(format!("{s} has host bits set; use {network}/{len}"));
     }
-    if len >= 96 {
-        if let Some(v4) = network.to_ipv4_mapped() {
-            return Err(format!(
-                "`{s}` is an IPv4-mapped IPv6 range, which network policies never match against \
-                 IPv4 traffic; write it as IPv4: {v4}/{}",
-                len - 96
-            ));
-        }
+    if let Some(v4) = network.to_ipv4_mapped().filter(|_| len >= 96) {
+        return Err(format!(
+            "`{s}` is an IPv4-mapped IPv6 range, which network policies never match against \
+             IPv4 traffic; write it as IPv4: {v4}/{}",
+            len - 96
+        ));
     }
     Ok(Cidr {
         text: format!("{network}/{len}"),

@@ -67,6 +67,14 @@ pub fn json_files(folder: &Path) -> Result<Vec<PathBuf>, String> {
     Ok(files)
 }
 
+/// A path relative to the repository root, for messages.
+pub fn shown(path: &Path) -> String {
+    path.strip_prefix(REPO_ROOT)
+        .unwrap_or(path)
+        .display()
+        .to_string()
+}
+
 /// The file stem (`job-standard` of `.../job-standard.json`).
 pub fn stem(path: &Path) -> String {
     path.file_stem()

@@ -442,10 +442,10 @@ pub fn strictify(node: Value) -> Value {
                 };
                 out.insert(key, value);
             }
-            if out.get("nullable") == Some(&Value::Bool(true)) {
-                if let Some(Value::String(t)) = out.get("type").cloned() {
-                    out.insert("type".into(), json!([t, "null"]));
-                }
+            if out.get("nullable") == Some(&Value::Bool(true))
+                && let Some(Value::String(t)) = out.get("type").cloned()
+            {
+                out.insert("type".into(), json!([t, "null"]));
             }
             let closed_object = out.get("type") == Some(&json!("object"))
                 && out.contains_key("properties")
@@ -600,30 +600,30 @@ pub fn api_server_checks(object: &Value, kind: &str) -> Vec<String> {
     if name.is_empty() && generate.is_empty() {
         errors.push("metadata.name: required (or metadata.generateName)".into());
     }
-    if !name.is_empty() {
-        if let Some(problem) = check_name(kind, name) {
-            errors.push(format!("metadata.name: '{name}' {problem}"));
-        }
+    if !name.is_empty()
+        && let Some(problem) = check_name(kind, name)
+    {
+        errors.push(format!("metadata.name: '{name}' {problem}"));
     }
-    if let Some(ns) = meta.get("namespace").and_then(Value::as_str) {
-        if !is_dns1123_label(ns) {
-            errors.push(format!(
-                "metadata.namespace: '{ns}' must be an RFC 1123 label"
-            ));
-        }
+    if let Some(ns) = meta.get("namespace").and_then(Value::as_str)
+        && !is_dns1123_label(ns)
+    {
+        errors.push(format!(
+            "metadata.namespace: '{ns}' must be an RFC 1123 label"
+        ));
     }
     if let Some(labels) = meta.get("labels").and_then(Value::as_object) {
         for (key, value) in labels {
             if let Some(problem) = check_label_key(key) {
                 errors.push(format!("metadata.labels: {problem}"));
             }
-            if let Some(value) = value.as_str() {
-                if !is_label_value(value) {
-                    errors.push(format!(
-                        "metadata.labels[{key}]: value '{value}' must be at most 63 \
-                         alphanumerics, '-', '_' or '.', starting and ending alphanumeric"
-                    ));
-                }
+            if let Some(value) = value.as_str()
+                && !is_label_value(value)
+            {
+                errors.push(format!(
+                    "metadata.labels[{key}]: value '{value}' must be at most 63 \
+                     alphanumerics, '-', '_' or '.', starting and ending alphanumeric"
+                ));
             }
         }
     }

@@ -103,7 +103,10 @@ pub fn run(args: &Args, out: &mut dyn Write) -> Result<Outcome, CliError> {
         .collect::<Result<Vec<_>, _>>()
         .map_err(CliError::unusable)?;
     match args.format {
-        Format::Json => write_json(out, &json!({"apiVersion": "v1", "kind": "List", "items": items}))?,
+        Format::Json => write_json(
+            out,
+            &json!({"apiVersion": "v1", "kind": "List", "items": items}),
+        )?,
         Format::Yaml => write_yaml(out, &items)?,
     }
     Ok(Outcome::Success)
@@ -169,7 +172,10 @@ fn describe(error: &PolicyError) -> String {
             .join("; "),
         PolicyError::NotAllowed(message) => format!("not allowed: {message}"),
         PolicyError::Failed(failure) => {
-            format!("{} failed ({}): {}", failure.step, failure.reason, failure.message)
+            format!(
+                "{} failed ({}): {}",
+                failure.step, failure.reason, failure.message
+            )
         }
         PolicyError::LeaseNotFound(message) => format!("lease not found: {message}"),
         PolicyError::BadRequest(message) => format!("bad request: {message}"),

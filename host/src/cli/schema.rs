@@ -18,7 +18,9 @@ pub struct Args {
 /// Prints the schema (pretty JSON).
 pub fn run(args: &Args, out: &mut dyn Write) -> Result<Outcome, CliError> {
     let policy = args.policy.load()?;
-    let schema = policy.config_schema(&offline_env()).map_err(CliError::unusable)?;
+    let schema = policy
+        .config_schema(&offline_env())
+        .map_err(CliError::unusable)?;
     let value: serde_json::Value = serde_json::from_str(&schema).map_err(|e| {
         CliError::unusable(anyhow::anyhow!(
             "the policy module {} returned a schema that is not JSON: {e}",

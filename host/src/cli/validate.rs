@@ -32,7 +32,11 @@ pub fn run(args: &Args, out: &mut dyn Write) -> Result<Outcome, CliError> {
         .map_err(CliError::unusable)?;
     let rendered = report_json(&report)?;
     write_json(out, &rendered)?;
-    Ok(if report.ok { Outcome::Success } else { Outcome::Rejected })
+    Ok(if report.ok {
+        Outcome::Success
+    } else {
+        Outcome::Rejected
+    })
 }
 
 /// The report as the JSON document `validate` prints.

@@ -16,8 +16,15 @@ use crate::cluster_io::IoError;
 ///   in-cluster service account).
 ///
 /// kube-rs's built-in retry layer is switched off: [`super::retry`] does it.
-pub(crate) async fn load(kubeconfig: Option<PathBuf>, context: Option<String>) -> Result<kube::Config, IoError> {
-    let options = KubeConfigOptions { context: context.clone(), cluster: None, user: None };
+pub(crate) async fn load(
+    kubeconfig: Option<PathBuf>,
+    context: Option<String>,
+) -> Result<kube::Config, IoError> {
+    let options = KubeConfigOptions {
+        context: context.clone(),
+        cluster: None,
+        user: None,
+    };
     let mut config = match (kubeconfig, context) {
         (Some(path), _) => {
             let file = Kubeconfig::read_from(&path).map_err(|e| {

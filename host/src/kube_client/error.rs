@@ -29,7 +29,9 @@ pub(crate) fn from_kube(step: &str, err: &kube::Error) -> IoError {
         E::UpgradeConnection(kube::client::UpgradeConnectionError::ProtocolSwitch(code)) => {
             from_status(step, code.as_u16(), "the server refused to open the stream")
         }
-        E::BuildRequest(e) => IoError::BadArgument(format!("{step}: cannot build the request: {e}")),
+        E::BuildRequest(e) => {
+            IoError::BadArgument(format!("{step}: cannot build the request: {e}"))
+        }
         E::Discovery(e) => IoError::NotFound(format!(
             "{step}: the server does not serve this kind: {e}; is its CustomResourceDefinition installed?"
         )),
@@ -38,7 +40,9 @@ pub(crate) fn from_kube(step: &str, err: &kube::Error) -> IoError {
         )),
         E::InferConfig(e) => IoError::NoCluster(format!("{step}: {e}")),
         E::InferKubeconfig(e) => IoError::NoCluster(format!("{step}: {e}")),
-        E::SerdeError(e) => IoError::Transport(format!("{step}: unreadable answer from the server: {e}")),
+        E::SerdeError(e) => {
+            IoError::Transport(format!("{step}: unreadable answer from the server: {e}"))
+        }
         other => IoError::Transport(format!("{step}: {other}")),
     }
 }

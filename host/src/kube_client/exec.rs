@@ -1,45 +1,49 @@
-//! Exec sessions over the websocket exec API (`v5.channel.k8s.io`, falling
-//! back to `v4.channel.k8s.io`), with real exit codes from the status
-//! channel (see [`super::exec_protocol`]).
+//! Exec sessions over the websocket exec API, with real exit codes from
+//! the status channel (see [`super::exec_protocol`]).
 //!
-//! Output is drained by one task per stream as it arrives, so a chatty
-//! process is never blocked by a slow reader: forwarded output goes to the
-//! caller's writers (flushed per chunk), the rest is queued for
-//! [`KubeExec::read`]. Byte caps stop the delivery, not the draining.
-//! [`KubeExec::wait`] returns once the status arrived and both streams ended,
-//! so no trailing output is lost.
+//! kube-rs opens the connection (`v5.channel.k8s.io`, falling back to
+//! `v4.channel.k8s.io`); this module runs the message loop itself, because
+//! ending stdin differs by version: on v5 it sends "close stdin" and the
+//! process reads end of file; v4 (Kubernetes before 1.30, e.g. 1.20) has no
+//! such message, and closing the websocket (what kube-rs does) loses the
+//! output and the exit status that follow. So on v4, ending stdin only stops
+//! sending: a command reading stdin must know where its input ends
+//! (`head -c N`), which is how leasebox policies send it.
 //!
-//! Ending stdin: on v5 kube-rs sends a close for the stdin channel; on v4
-//! (Kubernetes before 1.30) the protocol has no such message, and kube-rs
-//! closes the whole websocket: the process sees end of input, but output and
-//! the status sent after that are lost. Policies that need both stdin and an
-//! exit code on old clusters bound the input themselves (`head -c N`).
+//! Output is handled as it arrives, in the loop: forwarded output goes to
+//! the caller's writers (flushed per chunk), the rest is queued for
+//! [`KubeExec::read`]. Byte caps stop the delivery, not the reading, so the
+//! process is never blocked. [`KubeExec::wait`] returns once the status has
+//! arrived and the loop has ended, so no trailing output is lost.
 
 use std::io::Read;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
-use k8s_openapi::api::core::v1::Pod;
-use kube::api::{Api, AttachParams, AttachedProcess};
-use tokio::io::{AsyncRead, AsyncReadExt, AsyncWriteExt, SimplexStream, WriteHalf};
+use futures::{SinkExt, StreamExt};
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::Status;
+use kube::api::AttachParams;
 use tokio::runtime::Handle;
 use tokio::sync::mpsc;
 use tokio::task::JoinHandle;
+use tokio_tungstenite::tungstenite::Message;
 
 use super::Ctx;
-use super::exec_protocol::{Ending, ending_from_status};
+use super::exec_protocol::{
+    Ending, Frame, close_stdin_frame, decode, ending_from_status, stdin_frame,
+};
 use crate::cluster_io::{CallerIo, ExecSpec, ExecStream, ExitStatus, IoError, StreamKind};
 
-/// Bytes read from a stream at a time.
+/// Bytes of the caller's stdin read at a time.
 const CHUNK: usize = 16 * 1024;
-/// Buffer between kube-rs's message loop and our drains, per stream.
-const PIPE_BUFFER: usize = 64 * 1024;
-/// Chunks of forwarded stdin in flight.
+/// Stdin chunks in flight to the message loop.
 const STDIN_DEPTH: usize = 8;
+/// Keep-alive ping interval for idle sessions.
+const PING_INTERVAL: Duration = Duration::from_secs(30);
+/// How long the final websocket close may take.
+const CLOSE_TIMEOUT: Duration = Duration::from_secs(2);
 
 /// Where one output stream goes.
-#[derive(Clone)]
 enum Sink {
     /// To the caller's writer.
     Forward(Arc<std::sync::Mutex<dyn std::io::Write + Send>>),
@@ -58,12 +62,18 @@ pub(crate) struct Cap {
 impl Cap {
     /// A cap of `limit` bytes (none: unlimited).
     pub(crate) fn new(limit: Option<u64>) -> Cap {
-        Cap { limit, delivered: 0, truncated: false }
+        Cap {
+            limit,
+            delivered: 0,
+            truncated: false,
+        }
     }
 
     /// The part of `chunk` still within the cap; marks truncation.
     pub(crate) fn admit<'a>(&mut self, chunk: &'a [u8]) -> &'a [u8] {
-        let Some(limit) = self.limit else { return chunk };
+        let Some(limit) = self.limit else {
+            return chunk;
+        };
         let room = usize::try_from(limit.saturating_sub(self.delivered)).unwrap_or(usize::MAX);
         let take = chunk.len().min(room);
         if take < chunk.len() {
@@ -79,71 +89,163 @@ impl Cap {
     }
 }
 
-/// Reads a stream to its end, delivering what fits under the cap.
-async fn drain(mut reader: impl AsyncRead + Unpin, kind: StreamKind, mut cap: Cap, sink: Sink, truncated: Arc<AtomicBool>) {
-    let mut buf = vec![0u8; CHUNK];
-    let mut forwarding = true;
-    loop {
-        let n = match reader.read(&mut buf).await {
-            Ok(0) | Err(_) => break,
-            Ok(n) => n,
+/// One output stream: its cap and destination.
+struct Delivery {
+    kind: StreamKind,
+    cap: Cap,
+    sink: Sink,
+    /// False once the destination refused a write (the stream is still read).
+    open: bool,
+}
+
+impl Delivery {
+    fn deliver(&mut self, data: &[u8]) {
+        let part = self.cap.admit(data);
+        if part.is_empty() || !self.open {
+            return;
+        }
+        self.open = match &self.sink {
+            // The caller's writer blocks; keep the runtime's other tasks
+            // running meanwhile.
+            Sink::Forward(writer) => tokio::task::block_in_place(|| match writer.lock() {
+                Ok(mut w) => w.write_all(part).and_then(|()| w.flush()).is_ok(),
+                Err(_) => false,
+            }),
+            Sink::Queue(tx) => tx.send((self.kind, part.to_vec())).is_ok(),
         };
-        let part = cap.admit(&buf[..n]);
-        if cap.truncated() {
-            truncated.store(true, Ordering::SeqCst);
-        }
-        if part.is_empty() || !forwarding {
-            continue;
-        }
-        match &sink {
-            Sink::Forward(writer) => {
-                // The caller's writer is blocking; keep the runtime's other
-                // tasks running while it writes.
-                let ok = tokio::task::block_in_place(|| match writer.lock() {
-                    Ok(mut w) => w.write_all(part).and_then(|()| w.flush()).is_ok(),
-                    Err(_) => false,
-                });
-                // A closed caller stream stops forwarding; draining goes on.
-                forwarding = ok;
-            }
-            Sink::Queue(tx) => forwarding = tx.send((kind, part.to_vec())).is_ok(),
+    }
+}
+
+/// What the guest asks of stdin.
+enum StdinCommand {
+    Data(Vec<u8>),
+    Close,
+}
+
+/// How the message loop ended.
+#[derive(Debug, Default)]
+struct Outcome {
+    status: Option<Status>,
+    stdout_truncated: bool,
+    stderr_truncated: bool,
+    /// Why the loop ended without a status.
+    failure: Option<String>,
+}
+
+/// Runs one session: server frames to the deliveries, stdin commands to the
+/// server, pings while idle; ends at the status or when the connection ends.
+async fn run<S>(
+    ws: S,
+    v5: bool,
+    mut commands: mpsc::Receiver<StdinCommand>,
+    mut out: Delivery,
+    mut err: Delivery,
+) -> Outcome
+where
+    S: futures::Stream<Item = Result<Message, tokio_tungstenite::tungstenite::Error>>
+        + futures::Sink<Message, Error = tokio_tungstenite::tungstenite::Error>
+        + Unpin,
+{
+    let (mut to_server, mut from_server) = ws.split();
+    let mut ping = tokio::time::interval(PING_INTERVAL);
+    ping.reset();
+    let mut stdin_open = true;
+    let mut outcome = Outcome::default();
+    loop {
+        tokio::select! {
+            message = from_server.next() => match message {
+                Some(Ok(Message::Binary(frame))) => match decode(&frame) {
+                    Frame::Stdout(data) => out.deliver(data),
+                    Frame::Stderr(data) => err.deliver(data),
+                    Frame::Status(json) => {
+                        match serde_json::from_slice::<Status>(json) {
+                            Ok(status) => outcome.status = Some(status),
+                            Err(e) => outcome.failure = Some(format!("unreadable exit status: {e}")),
+                        }
+                        break;
+                    }
+                    Frame::Ignored => {}
+                },
+                Some(Ok(Message::Close(_))) | None => {
+                    outcome.failure = Some("the connection closed before the exit status arrived".into());
+                    break;
+                }
+                Some(Ok(_)) => {}
+                Some(Err(e)) => {
+                    outcome.failure = Some(format!("the connection failed: {e}"));
+                    break;
+                }
+            },
+            command = commands.recv(), if stdin_open => {
+                let frame = match command {
+                    Some(StdinCommand::Data(data)) => Some(stdin_frame(&data)),
+                    Some(StdinCommand::Close) | None => {
+                        stdin_open = false;
+                        // v4 has no way to end stdin but closing the session.
+                        v5.then(close_stdin_frame)
+                    }
+                };
+                if let Some(frame) = frame
+                    && let Err(e) = to_server.send(Message::binary(frame)).await
+                {
+                    outcome.failure = Some(format!("sending stdin failed: {e}"));
+                    break;
+                }
+            },
+            _ = ping.tick() => {
+                if let Err(e) = to_server.send(Message::Ping(Default::default())).await {
+                    outcome.failure = Some(format!("the connection failed: {e}"));
+                    break;
+                }
+            },
         }
     }
+    let _ = tokio::time::timeout(CLOSE_TIMEOUT, to_server.close()).await;
+    outcome.stdout_truncated = out.cap.truncated();
+    outcome.stderr_truncated = err.cap.truncated();
+    outcome
 }
 
 /// A started exec session.
 pub(crate) struct Session {
-    attached: AttachedProcess,
-    stdin: Option<WriteHalf<SimplexStream>>,
+    commands: Option<mpsc::Sender<StdinCommand>>,
+    stdin: bool,
     forward_stdin: bool,
     caller: CallerIo,
     queue: Option<mpsc::UnboundedReceiver<(StreamKind, Vec<u8>)>>,
-    finish: JoinHandle<Option<k8s_openapi::apimachinery::pkg::apis::meta::v1::Status>>,
-    stdout_truncated: Arc<AtomicBool>,
-    stderr_truncated: Arc<AtomicBool>,
+    task: JoinHandle<Outcome>,
 }
 
 /// Starts `spec.argv` in the container.
-pub(crate) async fn start(ctx: &Ctx, spec: &ExecSpec, caller: &CallerIo) -> Result<Session, IoError> {
+pub(crate) async fn start(
+    ctx: &Ctx,
+    spec: &ExecSpec,
+    caller: &CallerIo,
+) -> Result<Session, IoError> {
     if spec.argv.is_empty() {
-        return Err(IoError::BadArgument("exec: argv is empty; give the command to run".into()));
+        return Err(IoError::BadArgument(
+            "exec: argv is empty; give the command to run".into(),
+        ));
     }
-    let pods: Api<Pod> = Api::namespaced(ctx.client.clone(), &spec.namespace);
-    let mut params = AttachParams::default().container(spec.container.clone()).stdin(spec.stdin).stdout(true).stderr(true);
-    params.max_stdout_buf_size = Some(PIPE_BUFFER);
-    params.max_stderr_buf_size = Some(PIPE_BUFFER);
-    params.max_stdin_buf_size = Some(PIPE_BUFFER);
-    let step = format!("exec in pod {}/{} container {}", spec.namespace, spec.pod, spec.container);
-    let mut attached = ctx.call(&step, || pods.exec(&spec.pod, spec.argv.clone(), &params)).await?;
-
-    let stdin = attached.stdin();
-    let (stdout, stderr) = match (attached.stdout(), attached.stderr()) {
-        (Some(o), Some(e)) => (o, e),
-        _ => return Err(IoError::Transport(format!("{step}: the session has no output streams"))),
-    };
-    let status = attached
-        .take_status()
-        .ok_or_else(|| IoError::Transport(format!("{step}: the session has no status channel")))?;
+    let params = AttachParams::default()
+        .container(spec.container.clone())
+        .stdin(spec.stdin)
+        .stdout(true)
+        .stderr(true);
+    let pods = kube::core::Request::new(format!("/api/v1/namespaces/{}/pods", spec.namespace));
+    let step = format!(
+        "exec in pod {}/{} container {}",
+        spec.namespace, spec.pod, spec.container
+    );
+    let connection = ctx
+        .call(&step, || {
+            let request = pods
+                .exec(&spec.pod, spec.argv.clone(), &params)
+                .map_err(kube::Error::BuildRequest);
+            async move { ctx.client.connect(request?).await }
+        })
+        .await?;
+    let v5 = connection.supports_stream_close();
 
     let (queue_tx, queue) = if spec.forward_output {
         (None, None)
@@ -151,32 +253,27 @@ pub(crate) async fn start(ctx: &Ctx, spec: &ExecSpec, caller: &CallerIo) -> Resu
         let (tx, rx) = mpsc::unbounded_channel();
         (Some(tx), Some(rx))
     };
-    let sink = |writer: &Arc<std::sync::Mutex<dyn std::io::Write + Send>>| match &queue_tx {
-        Some(tx) => Sink::Queue(tx.clone()),
-        None => Sink::Forward(writer.clone()),
-    };
-    let stdout_truncated = Arc::new(AtomicBool::new(false));
-    let stderr_truncated = Arc::new(AtomicBool::new(false));
-    let out_task = tokio::spawn(drain(stdout, StreamKind::Stdout, Cap::new(spec.max_stdout_bytes), sink(&caller.stdout), stdout_truncated.clone()));
-    let err_task = tokio::spawn(drain(stderr, StreamKind::Stderr, Cap::new(spec.max_stderr_bytes), sink(&caller.stderr), stderr_truncated.clone()));
-    drop(queue_tx);
-    let finish = tokio::spawn(async move {
-        let status = status.await;
-        // The streams end when the message loop stops: after the status,
-        // or when the session is aborted.
-        let _ = out_task.await;
-        let _ = err_task.await;
-        status
-    });
+    let delivery =
+        |kind, cap, writer: &Arc<std::sync::Mutex<dyn std::io::Write + Send>>| Delivery {
+            kind,
+            cap: Cap::new(cap),
+            sink: match &queue_tx {
+                Some(tx) => Sink::Queue(tx.clone()),
+                None => Sink::Forward(writer.clone()),
+            },
+            open: true,
+        };
+    let out = delivery(StreamKind::Stdout, spec.max_stdout_bytes, &caller.stdout);
+    let err = delivery(StreamKind::Stderr, spec.max_stderr_bytes, &caller.stderr);
+    let (commands, command_rx) = mpsc::channel(STDIN_DEPTH);
+    let task = tokio::spawn(run(connection.into_stream(), v5, command_rx, out, err));
     Ok(Session {
-        attached,
-        stdin,
+        commands: Some(commands),
+        stdin: spec.stdin,
         forward_stdin: spec.forward_stdin,
         caller: caller.clone(),
         queue,
-        finish,
-        stdout_truncated,
-        stderr_truncated,
+        task,
     })
 }
 
@@ -191,122 +288,156 @@ pub(crate) struct KubeExec {
 impl KubeExec {
     /// Wraps a session from [`start`].
     pub(crate) fn new(handle: Handle, session: Session) -> KubeExec {
-        KubeExec { handle, session, killed: false, ended: None }
-    }
-
-    fn exit_status(&self, ending: Ending) -> ExitStatus {
-        ExitStatus {
-            code: ending.code,
-            signal: ending.signal,
-            stdout_truncated: self.session.stdout_truncated.load(Ordering::SeqCst),
-            stderr_truncated: self.session.stderr_truncated.load(Ordering::SeqCst),
-            message: ending.message,
+        KubeExec {
+            handle,
+            session,
+            killed: false,
+            ended: None,
         }
     }
 }
 
-/// Copies the caller's stdin into the session's stdin, then ends it. The
-/// blocking reads run on their own thread, so a caller that never closes
-/// its stdin holds no runtime thread.
-fn forward_stdin(handle: &Handle, source: Option<Box<dyn Read + Send>>, mut sink: WriteHalf<SimplexStream>) {
+impl Drop for KubeExec {
+    fn drop(&mut self) {
+        self.session.task.abort();
+    }
+}
+
+/// Copies the caller's stdin into the session, then ends it. The blocking
+/// reads run on their own thread, so a caller that never closes its stdin
+/// holds no runtime thread.
+fn forward_stdin(
+    source: Option<Box<dyn Read + Send>>,
+    commands: mpsc::Sender<StdinCommand>,
+) -> Result<(), IoError> {
     let Some(mut source) = source else {
-        handle.spawn(async move {
-            let _ = sink.shutdown().await;
-        });
-        return;
+        return commands
+            .try_send(StdinCommand::Close)
+            .map_err(|e| IoError::Transport(format!("exec: ending stdin failed: {e}")));
     };
-    let (tx, mut rx) = mpsc::channel::<Vec<u8>>(STDIN_DEPTH);
-    let spawned = std::thread::Builder::new().name("leasebox-stdin".into()).spawn(move || {
-        let mut buf = vec![0u8; CHUNK];
-        loop {
-            match source.read(&mut buf) {
-                Ok(0) | Err(_) => break,
-                Ok(n) => {
-                    if tx.blocking_send(buf[..n].to_vec()).is_err() {
-                        break;
+    std::thread::Builder::new()
+        .name("leasebox-stdin".into())
+        .spawn(move || {
+            let mut buf = vec![0u8; CHUNK];
+            loop {
+                match source.read(&mut buf) {
+                    Ok(0) | Err(_) => break,
+                    Ok(n) => {
+                        if commands
+                            .blocking_send(StdinCommand::Data(buf[..n].to_vec()))
+                            .is_err()
+                        {
+                            return;
+                        }
                     }
                 }
             }
-        }
-    });
-    if spawned.is_err() {
-        // No thread: end the input rather than leave the process waiting.
-        rx.close();
-    }
-    handle.spawn(async move {
-        while let Some(chunk) = rx.recv().await {
-            if sink.write_all(&chunk).await.is_err() {
-                return;
-            }
-        }
-        let _ = sink.shutdown().await;
-    });
+            let _ = commands.blocking_send(StdinCommand::Close);
+        })
+        .map(|_| ())
+        .map_err(|e| IoError::Transport(format!("exec: cannot start the stdin forwarder: {e}")))
 }
 
 impl ExecStream for KubeExec {
     fn write_stdin(&mut self, data: &[u8]) -> Result<(), IoError> {
-        let Some(stdin) = self.session.stdin.as_mut() else {
-            return Err(IoError::BadArgument(
-                "exec: stdin is closed or was not opened (set stdin in the exec request)".into(),
-            ));
+        let commands = match (&self.session.commands, self.session.stdin) {
+            (Some(c), true) => c.clone(),
+            _ => {
+                return Err(IoError::BadArgument(
+                    "exec: stdin is closed or was not opened (set stdin in the exec request)"
+                        .into(),
+                ));
+            }
         };
         self.handle
-            .block_on(async { stdin.write_all(data).await.and(stdin.flush().await) })
-            .map_err(|e| IoError::Transport(format!("exec: writing to stdin failed: {e}")))
+            .block_on(commands.send(StdinCommand::Data(data.to_vec())))
+            .map_err(|_| {
+                IoError::Transport("exec: the session ended; stdin was not delivered".into())
+            })
     }
 
     fn close_stdin(&mut self) -> Result<(), IoError> {
-        let Some(mut stdin) = self.session.stdin.take() else { return Ok(()) };
-        if self.session.forward_stdin {
-            let source = self.session.caller.stdin.lock().ok().and_then(|mut s| s.take());
-            forward_stdin(&self.handle, source, stdin);
-            Ok(())
+        let Some(commands) = self.session.commands.take() else {
+            return Ok(());
+        };
+        if self.session.stdin && self.session.forward_stdin {
+            let source = self
+                .session
+                .caller
+                .stdin
+                .lock()
+                .ok()
+                .and_then(|mut s| s.take());
+            forward_stdin(source, commands)
         } else {
-            self.handle
-                .block_on(stdin.shutdown())
-                .map_err(|e| IoError::Transport(format!("exec: closing stdin failed: {e}")))
+            // A session that already ended needs no end of input.
+            let _ = self.handle.block_on(commands.send(StdinCommand::Close));
+            Ok(())
         }
     }
 
     fn read(&mut self, timeout: Duration) -> Result<Option<(StreamKind, Vec<u8>)>, IoError> {
-        let Some(queue) = self.session.queue.as_mut() else { return Ok(None) };
-        Ok(self.handle.block_on(async { tokio::time::timeout(timeout, queue.recv()).await }).ok().flatten())
+        let Some(queue) = self.session.queue.as_mut() else {
+            return Ok(None);
+        };
+        Ok(self
+            .handle
+            .block_on(async { tokio::time::timeout(timeout, queue.recv()).await })
+            .ok()
+            .flatten())
     }
 
     fn wait(&mut self, timeout: Duration) -> Result<Option<ExitStatus>, IoError> {
         if let Some(done) = &self.ended {
             return Ok(Some(done.clone()));
         }
-        let finish = &mut self.session.finish;
-        let status = match self.handle.block_on(async { tokio::time::timeout(timeout, finish).await }) {
+        let task = &mut self.session.task;
+        let outcome = match self
+            .handle
+            .block_on(async { tokio::time::timeout(timeout, task).await })
+        {
             Err(_elapsed) => return Ok(None),
+            Ok(Ok(outcome)) => outcome,
+            Ok(Err(_)) if self.killed => Outcome::default(),
             Ok(Err(join)) => {
-                return Err(IoError::Transport(format!("exec: the session task failed: {join}")));
+                return Err(IoError::Transport(format!(
+                    "exec: the session task failed: {join}"
+                )));
             }
-            Ok(Ok(status)) => status,
         };
-        let ending = match status {
-            Some(status) => ending_from_status(&status),
-            None if self.killed => Ending {
+        let ending = match (&outcome.status, &outcome.failure) {
+            (Some(status), _) => ending_from_status(status),
+            (None, _) if self.killed => Ending {
                 code: None,
                 signal: None,
-                message: "the exec session was aborted by kill; the process in the pod may still run".into(),
+                message:
+                    "the exec session was aborted by kill; the process in the pod may still run"
+                        .into(),
             },
-            None => {
-                return Err(IoError::Transport(
-                    "exec: the connection closed before the exit status arrived (on Kubernetes before 1.30 closing stdin closes the session)".into(),
-                ));
+            (None, failure) => {
+                return Err(IoError::Transport(format!(
+                    "exec: {}",
+                    failure
+                        .as_deref()
+                        .unwrap_or("the session ended without an exit status")
+                )));
             }
         };
-        let done = self.exit_status(ending);
+        let done = ExitStatus {
+            code: ending.code,
+            signal: ending.signal,
+            stdout_truncated: outcome.stdout_truncated,
+            stderr_truncated: outcome.stderr_truncated,
+            message: ending.message,
+        };
         self.ended = Some(done.clone());
         Ok(Some(done))
     }
 
     fn kill(&mut self) -> Result<(), IoError> {
         self.killed = true;
-        self.session.stdin = None;
-        self.session.attached.abort();
+        self.session.commands = None;
+        self.session.task.abort();
         Ok(())
     }
 }
@@ -333,15 +464,26 @@ mod tests {
     }
 
     #[test]
-    fn drain_forwards_under_the_cap_and_flags_the_rest() {
-        let runtime = tokio::runtime::Builder::new_multi_thread().worker_threads(1).enable_all().build();
-        let runtime = runtime.unwrap_or_else(|e| panic!("{e}"));
-        let out: Arc<std::sync::Mutex<Vec<u8>>> = Arc::new(std::sync::Mutex::new(Vec::new()));
-        let writer: Arc<std::sync::Mutex<dyn std::io::Write + Send>> = out.clone();
-        let flag = Arc::new(AtomicBool::new(false));
-        let data: &[u8] = b"0123456789";
-        runtime.block_on(drain(data, StreamKind::Stdout, Cap::new(Some(4)), Sink::Forward(writer), flag.clone()));
-        assert_eq!(out.lock().map(|v| v.clone()).unwrap_or_default(), b"0123");
-        assert!(flag.load(Ordering::SeqCst));
+    fn queued_delivery_stops_at_the_cap() {
+        let (tx, mut rx) = mpsc::unbounded_channel();
+        let mut d = Delivery {
+            kind: StreamKind::Stderr,
+            cap: Cap::new(Some(3)),
+            sink: Sink::Queue(tx),
+            open: true,
+        };
+        d.deliver(b"ab");
+        d.deliver(b"cd");
+        d.deliver(b"ef");
+        assert_eq!(
+            rx.try_recv().ok(),
+            Some((StreamKind::Stderr, b"ab".to_vec()))
+        );
+        assert_eq!(
+            rx.try_recv().ok(),
+            Some((StreamKind::Stderr, b"c".to_vec()))
+        );
+        assert!(rx.try_recv().is_err());
+        assert!(d.cap.truncated());
     }
 }

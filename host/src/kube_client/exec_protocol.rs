@@ -1,5 +1,7 @@
-//! The exec status channel: how the `Status` object that ends a
-//! `v4.channel.k8s.io` / `v5.channel.k8s.io` session becomes an exit code.
+//! The exec channel protocol (`v4.channel.k8s.io`, `v5.channel.k8s.io`):
+//! binary websocket frames whose first byte is the channel (0 stdin, 1
+//! stdout, 2 stderr, 3 status, 4 resize; v5 adds 255 = "close channel N"),
+//! and how the `Status` object that ends a session becomes an exit code.
 //!
 //! The kubelet sends, on channel 3, `{"status":"Success"}` for exit code 0
 //! and, for any other code, a `Failure` with reason `NonZeroExitCode` and a
@@ -15,6 +17,55 @@
 //! limit, not ours.
 
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::Status;
+
+/// Channel of the process's standard input.
+pub(crate) const STDIN: u8 = 0;
+/// Channel of standard output.
+pub(crate) const STDOUT: u8 = 1;
+/// Channel of standard error.
+pub(crate) const STDERR: u8 = 2;
+/// Channel of the final status object.
+pub(crate) const STATUS: u8 = 3;
+/// v5 only: "the channel in the next byte is closed".
+pub(crate) const CLOSE: u8 = 255;
+
+/// One frame from the server.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Frame<'a> {
+    /// Standard output bytes.
+    Stdout(&'a [u8]),
+    /// Standard error bytes.
+    Stderr(&'a [u8]),
+    /// The status object (JSON).
+    Status(&'a [u8]),
+    /// Anything else: empty frames (the server sends one per channel on
+    /// connect), unknown channels.
+    Ignored,
+}
+
+/// Splits a binary frame into channel and payload.
+pub(crate) fn decode(frame: &[u8]) -> Frame<'_> {
+    match frame.split_first() {
+        Some((_, [])) | None => Frame::Ignored,
+        Some((&STDOUT, rest)) => Frame::Stdout(rest),
+        Some((&STDERR, rest)) => Frame::Stderr(rest),
+        Some((&STATUS, rest)) => Frame::Status(rest),
+        Some(_) => Frame::Ignored,
+    }
+}
+
+/// A frame carrying `data` to the process's stdin.
+pub(crate) fn stdin_frame(data: &[u8]) -> Vec<u8> {
+    let mut frame = Vec::with_capacity(data.len() + 1);
+    frame.push(STDIN);
+    frame.extend_from_slice(data);
+    frame
+}
+
+/// The v5 frame that ends stdin (the process reads end of file).
+pub(crate) fn close_stdin_frame() -> Vec<u8> {
+    vec![CLOSE, STDIN]
+}
 
 /// Highest signal number reported from a 128+N exit code.
 const MAX_SIGNAL: i32 = 64;
@@ -33,14 +84,22 @@ pub(crate) struct Ending {
 /// Reads the ending of an exec session from its status object.
 pub(crate) fn ending_from_status(status: &Status) -> Ending {
     if status.status.as_deref() == Some("Success") {
-        return Ending { code: Some(0), signal: None, message: String::new() };
+        return Ending {
+            code: Some(0),
+            signal: None,
+            message: String::new(),
+        };
     }
     let message = status.message.clone().unwrap_or_default();
     let code = status
         .details
         .as_ref()
         .and_then(|d| d.causes.as_ref())
-        .and_then(|causes| causes.iter().find(|c| c.reason.as_deref() == Some("ExitCode")))
+        .and_then(|causes| {
+            causes
+                .iter()
+                .find(|c| c.reason.as_deref() == Some("ExitCode"))
+        })
         .and_then(|cause| cause.message.as_deref())
         .and_then(|text| text.trim().parse::<i32>().ok());
     let message = if message.is_empty() && code.is_none() {
@@ -52,13 +111,21 @@ pub(crate) fn ending_from_status(status: &Status) -> Ending {
     } else {
         message
     };
-    Ending { code, signal: code.and_then(signal_from_code), message }
+    Ending {
+        code,
+        signal: code.and_then(signal_from_code),
+        message,
+    }
 }
 
 /// The signal behind an exit code, by the 128+N convention.
 pub(crate) fn signal_from_code(code: i32) -> Option<u32> {
     let n = code - 128;
-    if (1..=MAX_SIGNAL).contains(&n) { u32::try_from(n).ok() } else { None }
+    if (1..=MAX_SIGNAL).contains(&n) {
+        u32::try_from(n).ok()
+    } else {
+        None
+    }
 }
 
 #[cfg(test)]
@@ -81,13 +148,23 @@ mod tests {
 
     #[test]
     fn success_status_is_exit_zero() {
-        assert_eq!(ending_from_frame(SUCCESS.as_bytes()), Ok(Ending { code: Some(0), signal: None, message: String::new() }));
+        assert_eq!(
+            ending_from_frame(SUCCESS.as_bytes()),
+            Ok(Ending {
+                code: Some(0),
+                signal: None,
+                message: String::new()
+            })
+        );
     }
 
     #[test]
     fn exit_code_cause_gives_the_code() {
         let ending = ending_from_frame(EXIT_42.as_bytes());
-        assert_eq!(ending.as_ref().map(|e| (e.code, e.signal)), Ok((Some(42), None)));
+        assert_eq!(
+            ending.as_ref().map(|e| (e.code, e.signal)),
+            Ok((Some(42), None))
+        );
         assert!(ending.is_ok_and(|e| e.message.contains("exit code 42")));
     }
 
@@ -100,7 +177,10 @@ mod tests {
     #[test]
     fn command_that_never_started_has_no_code_but_a_message() {
         let ending = ending_from_frame(NOT_STARTED.as_bytes());
-        assert_eq!(ending.as_ref().map(|e| (e.code, e.signal)), Ok((None, None)));
+        assert_eq!(
+            ending.as_ref().map(|e| (e.code, e.signal)),
+            Ok((None, None))
+        );
         assert!(ending.is_ok_and(|e| e.message.contains("executable file not found")));
     }
 
@@ -113,6 +193,27 @@ mod tests {
     #[test]
     fn garbage_frame_is_an_error() {
         assert!(ending_from_frame(b"not json").is_err());
+    }
+
+    #[rstest]
+    #[case::stdout(b"\x01hello", Frame::Stdout(b"hello"))]
+    #[case::stderr(b"\x02oops", Frame::Stderr(b"oops"))]
+    #[case::status(b"\x03{}", Frame::Status(b"{}"))]
+    #[case::empty_channel_announcement(b"\x01", Frame::Ignored)]
+    #[case::empty(b"", Frame::Ignored)]
+    #[case::resize_channel(b"\x04{}", Frame::Ignored)]
+    fn frames_are_split_by_channel(#[case] frame: &[u8], #[case] expected: Frame<'_>) {
+        assert_eq!(decode(frame), expected);
+    }
+
+    #[test]
+    fn stdin_frame_starts_with_channel_zero() {
+        assert_eq!(stdin_frame(b"hi"), b"\x00hi");
+    }
+
+    #[test]
+    fn v5_close_frame_names_stdin() {
+        assert_eq!(close_stdin_frame(), vec![255, 0]);
     }
 
     #[rstest]

@@ -12,10 +12,10 @@
 use std::sync::Arc;
 use std::time::Duration;
 
+use futures::io::{AsyncBufRead, AsyncBufReadExt};
 use jiff::Timestamp;
 use k8s_openapi::api::core::v1::Pod;
 use kube::api::{Api, LogParams};
-use futures::io::{AsyncBufRead, AsyncBufReadExt};
 use tokio::runtime::Handle;
 use tokio::sync::mpsc;
 use tokio::task::JoinHandle;
@@ -30,8 +30,12 @@ const RECONNECT_DELAY: Duration = Duration::from_millis(500);
 
 /// Splits `<timestamp> <line>`; lines without a valid timestamp keep none.
 pub(crate) fn split_timestamp(line: &[u8]) -> (Option<Timestamp>, &[u8]) {
-    let Some(space) = line.iter().position(|b| *b == b' ') else { return (None, line) };
-    let parsed = std::str::from_utf8(&line[..space]).ok().and_then(|t| t.parse::<Timestamp>().ok());
+    let Some(space) = line.iter().position(|b| *b == b' ') else {
+        return (None, line);
+    };
+    let parsed = std::str::from_utf8(&line[..space])
+        .ok()
+        .and_then(|t| t.parse::<Timestamp>().ok());
     match parsed {
         Some(ts) => (Some(ts), &line[space + 1..]),
         None => (None, line),
@@ -125,7 +129,9 @@ impl Follower {
             match &self.sink {
                 Sink::Forward(writer) => {
                     let _ = tokio::task::block_in_place(|| {
-                        writer.lock().map(|mut w| w.write_all(part).and_then(|()| w.flush()))
+                        writer
+                            .lock()
+                            .map(|mut w| w.write_all(part).and_then(|()| w.flush()))
                     });
                 }
                 Sink::Queue(tx) => {
@@ -133,11 +139,16 @@ impl Follower {
                 }
             }
         }
-        self.request.max_bytes.is_none_or(|max| self.delivered < max)
+        self.request
+            .max_bytes
+            .is_none_or(|max| self.delivered < max)
     }
 
     /// Reads a stream to its end; false when the cap stopped it.
-    async fn consume(&mut self, mut stream: impl AsyncBufRead + Unpin) -> Result<(bool, bool), IoError> {
+    async fn consume(
+        &mut self,
+        mut stream: impl AsyncBufRead + Unpin,
+    ) -> Result<(bool, bool), IoError> {
         let mut line = Vec::new();
         let mut any = false;
         loop {
@@ -162,7 +173,10 @@ impl Follower {
             super::error::from_kube(&format!("logs: read pod {}", self.request.pod), &e)
         })?;
         let Some(pod) = pod else { return Ok(false) };
-        let statuses = pod.status.and_then(|s| s.container_statuses).unwrap_or_default();
+        let statuses = pod
+            .status
+            .and_then(|s| s.container_statuses)
+            .unwrap_or_default();
         Ok(statuses
             .iter()
             .find(|s| s.name == self.request.container)
@@ -172,12 +186,18 @@ impl Follower {
 
     async fn open(&self, follow: bool) -> Result<impl AsyncBufRead + Unpin + use<>, IoError> {
         let params = self.params(follow);
-        self.pods.log_stream(&self.request.pod, &params).await.map_err(|e| {
-            super::error::from_kube(
-                &format!("logs of {}/{} container {}", self.request.namespace, self.request.pod, self.request.container),
-                &e,
-            )
-        })
+        self.pods
+            .log_stream(&self.request.pod, &params)
+            .await
+            .map_err(|e| {
+                super::error::from_kube(
+                    &format!(
+                        "logs of {}/{} container {}",
+                        self.request.namespace, self.request.pod, self.request.container
+                    ),
+                    &e,
+                )
+            })
     }
 
     async fn run(mut self, first: impl AsyncBufRead + Unpin) -> Result<(), IoError> {
@@ -218,7 +238,11 @@ pub(crate) struct Started {
 
 /// Opens the log (errors such as a missing pod surface here) and starts
 /// reading it in the background.
-pub(crate) async fn start(ctx: &Ctx, request: &LogsRequest, caller: &CallerIo) -> Result<Started, IoError> {
+pub(crate) async fn start(
+    ctx: &Ctx,
+    request: &LogsRequest,
+    caller: &CallerIo,
+) -> Result<Started, IoError> {
     let pods: Api<Pod> = Api::namespaced(ctx.client.clone(), &request.namespace);
     let (sink, queue) = if request.forward_output {
         (Sink::Forward(caller.stdout.clone()), None)
@@ -226,11 +250,22 @@ pub(crate) async fn start(ctx: &Ctx, request: &LogsRequest, caller: &CallerIo) -
         let (tx, rx) = mpsc::unbounded_channel();
         (Sink::Queue(tx), Some(rx))
     };
-    let follower = Follower { pods, request: request.clone(), dedup: LineDedup::default(), sink, delivered: 0 };
-    let step = format!("logs of {}/{} container {}", request.namespace, request.pod, request.container);
+    let follower = Follower {
+        pods,
+        request: request.clone(),
+        dedup: LineDedup::default(),
+        sink,
+        delivered: 0,
+    };
+    let step = format!(
+        "logs of {}/{} container {}",
+        request.namespace, request.pod, request.container
+    );
     let params = follower.params(request.follow);
     let pods = follower.pods.clone();
-    let first = ctx.call(&step, || pods.log_stream(&request.pod, &params)).await?;
+    let first = ctx
+        .call(&step, || pods.log_stream(&request.pod, &params))
+        .await?;
     let task = tokio::spawn(follower.run(first));
     Ok(Started { task, queue })
 }
@@ -245,7 +280,11 @@ pub(crate) struct KubeLogs {
 impl KubeLogs {
     /// Wraps a started log read.
     pub(crate) fn new(handle: Handle, started: Started) -> KubeLogs {
-        KubeLogs { handle, started, ended: false }
+        KubeLogs {
+            handle,
+            started,
+            ended: false,
+        }
     }
 }
 
@@ -257,8 +296,14 @@ impl Drop for KubeLogs {
 
 impl LogFollow for KubeLogs {
     fn read(&mut self, timeout: Duration) -> Result<Option<Vec<u8>>, IoError> {
-        let Some(queue) = self.started.queue.as_mut() else { return Ok(None) };
-        Ok(self.handle.block_on(async { tokio::time::timeout(timeout, queue.recv()).await }).ok().flatten())
+        let Some(queue) = self.started.queue.as_mut() else {
+            return Ok(None);
+        };
+        Ok(self
+            .handle
+            .block_on(async { tokio::time::timeout(timeout, queue.recv()).await })
+            .ok()
+            .flatten())
     }
 
     fn wait_end(&mut self, timeout: Duration) -> Result<bool, IoError> {
@@ -266,7 +311,10 @@ impl LogFollow for KubeLogs {
             return Ok(true);
         }
         let task = &mut self.started.task;
-        match self.handle.block_on(async { tokio::time::timeout(timeout, task).await }) {
+        match self
+            .handle
+            .block_on(async { tokio::time::timeout(timeout, task).await })
+        {
             Err(_elapsed) => Ok(false),
             Ok(Ok(result)) => {
                 self.ended = true;
@@ -274,7 +322,9 @@ impl LogFollow for KubeLogs {
             }
             Ok(Err(join)) => {
                 self.ended = true;
-                Err(IoError::Transport(format!("logs: the reading task failed: {join}")))
+                Err(IoError::Transport(format!(
+                    "logs: the reading task failed: {join}"
+                )))
             }
         }
     }
@@ -297,7 +347,10 @@ mod tests {
 
     #[test]
     fn line_without_timestamp_is_kept_whole() {
-        assert_eq!(split_timestamp(b"no stamp here"), (None, &b"no stamp here"[..]));
+        assert_eq!(
+            split_timestamp(b"no stamp here"),
+            (None, &b"no stamp here"[..])
+        );
     }
 
     #[test]

@@ -1,7 +1,9 @@
 //! Plain object verbs: server-side apply, create, get, list, delete, and the
 //! server version. Objects travel as JSON text.
 
-use kube::api::{Api, DeleteParams, ListParams, Patch, PatchParams, PostParams, Preconditions, PropagationPolicy};
+use kube::api::{
+    Api, DeleteParams, ListParams, Patch, PatchParams, PostParams, Preconditions, PropagationPolicy,
+};
 use kube::core::{DynamicObject, TypeMeta};
 use serde_json::Value;
 
@@ -29,31 +31,52 @@ pub(crate) fn parse_manifest(manifest: &str) -> Result<Manifest, IoError> {
     let value: Value = serde_json::from_str(manifest)
         .map_err(|e| IoError::BadArgument(format!("the manifest is not JSON: {e}")))?;
     if !value.is_object() {
-        return Err(IoError::BadArgument("the manifest is not a JSON object".into()));
+        return Err(IoError::BadArgument(
+            "the manifest is not a JSON object".into(),
+        ));
     }
-    let text = |pointer: &str| value.pointer(pointer).and_then(Value::as_str).unwrap_or_default().to_string();
+    let text = |pointer: &str| {
+        value
+            .pointer(pointer)
+            .and_then(Value::as_str)
+            .unwrap_or_default()
+            .to_string()
+    };
     let api_version = text("/apiVersion");
     let kind = text("/kind");
     if api_version.is_empty() || kind.is_empty() {
-        return Err(IoError::BadArgument("the manifest needs apiVersion and kind".into()));
+        return Err(IoError::BadArgument(
+            "the manifest needs apiVersion and kind".into(),
+        ));
     }
     let name = text("/metadata/name");
     let namespace = Some(text("/metadata/namespace")).filter(|ns| !ns.is_empty());
-    Ok(Manifest { api_version, kind, name, namespace, value })
+    Ok(Manifest {
+        api_version,
+        kind,
+        name,
+        namespace,
+        value,
+    })
 }
 
 /// The API for one kind in one namespace (`None`: all namespaces, or
 /// cluster-scoped).
 pub(crate) fn api(ctx: &Ctx, resolved: &Resolved, namespace: Option<&str>) -> Api<DynamicObject> {
     match namespace {
-        Some(ns) if resolved.namespaced => Api::namespaced_with(ctx.client.clone(), ns, &resolved.resource),
+        Some(ns) if resolved.namespaced => {
+            Api::namespaced_with(ctx.client.clone(), ns, &resolved.resource)
+        }
         _ => Api::all_with(ctx.client.clone(), &resolved.resource),
     }
 }
 
 /// The API a write goes to; a namespaced kind needs its namespace.
 async fn write_api(ctx: &Ctx, m: &Manifest, verb: &str) -> Result<Api<DynamicObject>, IoError> {
-    let resolved = ctx.resolver.resolve(&ctx.client, &m.api_version, &m.kind).await?;
+    let resolved = ctx
+        .resolver
+        .resolve(&ctx.client, &m.api_version, &m.kind)
+        .await?;
     if resolved.namespaced && m.namespace.is_none() {
         return Err(IoError::BadArgument(format!(
             "{verb} {} {:?}: metadata.namespace is missing for a namespaced kind",
@@ -65,11 +88,19 @@ async fn write_api(ctx: &Ctx, m: &Manifest, verb: &str) -> Result<Api<DynamicObj
 
 /// Serialises an object, filling apiVersion/kind when the server left them
 /// out (list items do).
-pub(crate) fn to_json(mut object: DynamicObject, api_version: &str, kind: &str) -> Result<String, IoError> {
+pub(crate) fn to_json(
+    mut object: DynamicObject,
+    api_version: &str,
+    kind: &str,
+) -> Result<String, IoError> {
     if object.types.is_none() {
-        object.types = Some(TypeMeta { api_version: api_version.to_string(), kind: kind.to_string() });
+        object.types = Some(TypeMeta {
+            api_version: api_version.to_string(),
+            kind: kind.to_string(),
+        });
     }
-    serde_json::to_string(&object).map_err(|e| IoError::Transport(format!("cannot encode a {kind}: {e}")))
+    serde_json::to_string(&object)
+        .map_err(|e| IoError::Transport(format!("cannot encode a {kind}: {e}")))
 }
 
 /// Server-side apply with field manager `leasebox`, forced.
@@ -81,13 +112,18 @@ pub(crate) async fn apply(ctx: &Ctx, manifest: &str) -> Result<String, IoError> 
 /// Server-side apply of a parsed manifest.
 pub(crate) async fn apply_value(ctx: &Ctx, m: &Manifest) -> Result<String, IoError> {
     if m.name.is_empty() {
-        return Err(IoError::BadArgument(format!("apply {}: metadata.name is missing", m.kind)));
+        return Err(IoError::BadArgument(format!(
+            "apply {}: metadata.name is missing",
+            m.kind
+        )));
     }
     let api = write_api(ctx, m, "apply").await?;
     let params = PatchParams::apply(FIELD_MANAGER).force();
     let step = format!("apply {} {}", m.kind, m.name);
     let patch = Patch::Apply(&m.value);
-    let stored = ctx.call(&step, || api.patch(&m.name, &params, &patch)).await?;
+    let stored = ctx
+        .call(&step, || api.patch(&m.name, &params, &patch))
+        .await?;
     to_json(stored, &m.api_version, &m.kind)
 }
 
@@ -95,8 +131,12 @@ pub(crate) async fn apply_value(ctx: &Ctx, m: &Manifest) -> Result<String, IoErr
 pub(crate) async fn create(ctx: &Ctx, manifest: &str) -> Result<String, IoError> {
     let m = parse_manifest(manifest)?;
     let api = write_api(ctx, &m, "create").await?;
-    let object: DynamicObject = serde_json::from_value(m.value.clone())
-        .map_err(|e| IoError::BadArgument(format!("create {}: the manifest is not an object: {e}", m.kind)))?;
+    let object: DynamicObject = serde_json::from_value(m.value.clone()).map_err(|e| {
+        IoError::BadArgument(format!(
+            "create {}: the manifest is not an object: {e}",
+            m.kind
+        ))
+    })?;
     let step = format!("create {} {}", m.kind, m.name);
     let post = PostParams::default();
     let answer = ctx.call(&step, || api.create(&post, &object)).await?;
@@ -105,13 +145,18 @@ pub(crate) async fn create(ctx: &Ctx, manifest: &str) -> Result<String, IoError>
 
 /// The server's `gitVersion`.
 pub(crate) async fn server_version(ctx: &Ctx) -> Result<String, IoError> {
-    let info = ctx.call("read the server version", || ctx.client.apiserver_version()).await?;
+    let info = ctx
+        .call("read the server version", || ctx.client.apiserver_version())
+        .await?;
     Ok(info.git_version)
 }
 
 /// Reads one object; `None` when it does not exist.
 pub(crate) async fn get(ctx: &Ctx, target: &ObjectRef) -> Result<Option<String>, IoError> {
-    let resolved = ctx.resolver.resolve(&ctx.client, &target.api_version, &target.kind).await?;
+    let resolved = ctx
+        .resolver
+        .resolve(&ctx.client, &target.api_version, &target.kind)
+        .await?;
     let api = api(ctx, &resolved, target.namespace.as_deref());
     let step = format!("get {} {}", target.kind, target.name);
     match ctx.call(&step, || api.get_opt(&target.name)).await? {
@@ -159,17 +204,24 @@ pub(crate) fn delete_params(options: &DeleteOptions) -> DeleteParams {
             Propagation::Background => PropagationPolicy::Background,
             Propagation::Orphan => PropagationPolicy::Orphan,
         }),
-        preconditions: options
-            .precondition_uid
-            .clone()
-            .map(|uid| Preconditions { uid: Some(uid), resource_version: None }),
+        preconditions: options.precondition_uid.clone().map(|uid| Preconditions {
+            uid: Some(uid),
+            resource_version: None,
+        }),
     }
 }
 
 /// Deletes; `false` when the object was already gone. A uid precondition
 /// that does not match is a conflict.
-pub(crate) async fn delete(ctx: &Ctx, target: &ObjectRef, options: &DeleteOptions) -> Result<bool, IoError> {
-    let resolved = ctx.resolver.resolve(&ctx.client, &target.api_version, &target.kind).await?;
+pub(crate) async fn delete(
+    ctx: &Ctx,
+    target: &ObjectRef,
+    options: &DeleteOptions,
+) -> Result<bool, IoError> {
+    let resolved = ctx
+        .resolver
+        .resolve(&ctx.client, &target.api_version, &target.kind)
+        .await?;
     let api = api(ctx, &resolved, target.namespace.as_deref());
     let params = delete_params(options);
     let step = format!("delete {} {}", target.kind, target.name);
@@ -186,19 +238,30 @@ mod tests {
 
     #[test]
     fn manifest_fields_are_read() {
-        let m = parse_manifest(r#"{"apiVersion":"v1","kind":"Pod","metadata":{"name":"p","namespace":"n"}}"#);
+        let m = parse_manifest(
+            r#"{"apiVersion":"v1","kind":"Pod","metadata":{"name":"p","namespace":"n"}}"#,
+        );
         let m = m.map(|m| (m.api_version, m.kind, m.name, m.namespace));
-        assert_eq!(m, Ok(("v1".into(), "Pod".into(), "p".into(), Some("n".into()))));
+        assert_eq!(
+            m,
+            Ok(("v1".into(), "Pod".into(), "p".into(), Some("n".into())))
+        );
     }
 
     #[test]
     fn manifest_without_kind_is_refused() {
-        assert!(matches!(parse_manifest(r#"{"apiVersion":"v1"}"#), Err(IoError::BadArgument(_))));
+        assert!(matches!(
+            parse_manifest(r#"{"apiVersion":"v1"}"#),
+            Err(IoError::BadArgument(_))
+        ));
     }
 
     #[test]
     fn manifest_that_is_not_json_is_refused() {
-        assert!(matches!(parse_manifest("apiVersion: v1"), Err(IoError::BadArgument(_))));
+        assert!(matches!(
+            parse_manifest("apiVersion: v1"),
+            Err(IoError::BadArgument(_))
+        ));
     }
 
     #[test]

@@ -29,21 +29,66 @@ const KNOWN: &[(&str, &str, &str, bool)] = &[
     ("v1", "Service", "services", true),
     ("v1", "ResourceQuota", "resourcequotas", true),
     ("v1", "LimitRange", "limitranges", true),
-    ("v1", "PersistentVolumeClaim", "persistentvolumeclaims", true),
+    (
+        "v1",
+        "PersistentVolumeClaim",
+        "persistentvolumeclaims",
+        true,
+    ),
     ("v1", "Event", "events", true),
     ("v1", "Node", "nodes", false),
     ("batch/v1", "Job", "jobs", true),
     ("rbac.authorization.k8s.io/v1", "Role", "roles", true),
-    ("rbac.authorization.k8s.io/v1", "RoleBinding", "rolebindings", true),
-    ("rbac.authorization.k8s.io/v1", "ClusterRole", "clusterroles", false),
-    ("rbac.authorization.k8s.io/v1", "ClusterRoleBinding", "clusterrolebindings", false),
-    ("networking.k8s.io/v1", "NetworkPolicy", "networkpolicies", true),
-    ("authorization.k8s.io/v1", "SelfSubjectAccessReview", "selfsubjectaccessreviews", false),
-    ("authorization.k8s.io/v1", "SelfSubjectRulesReview", "selfsubjectrulesreviews", false),
-    ("apiextensions.k8s.io/v1", "CustomResourceDefinition", "customresourcedefinitions", false),
+    (
+        "rbac.authorization.k8s.io/v1",
+        "RoleBinding",
+        "rolebindings",
+        true,
+    ),
+    (
+        "rbac.authorization.k8s.io/v1",
+        "ClusterRole",
+        "clusterroles",
+        false,
+    ),
+    (
+        "rbac.authorization.k8s.io/v1",
+        "ClusterRoleBinding",
+        "clusterrolebindings",
+        false,
+    ),
+    (
+        "networking.k8s.io/v1",
+        "NetworkPolicy",
+        "networkpolicies",
+        true,
+    ),
+    (
+        "authorization.k8s.io/v1",
+        "SelfSubjectAccessReview",
+        "selfsubjectaccessreviews",
+        false,
+    ),
+    (
+        "authorization.k8s.io/v1",
+        "SelfSubjectRulesReview",
+        "selfsubjectrulesreviews",
+        false,
+    ),
+    (
+        "apiextensions.k8s.io/v1",
+        "CustomResourceDefinition",
+        "customresourcedefinitions",
+        false,
+    ),
     ("agents.x-k8s.io/v1beta1", "Sandbox", "sandboxes", true),
     ("agents.x-k8s.io/v1alpha1", "Sandbox", "sandboxes", true),
-    ("cilium.io/v2", "CiliumNetworkPolicy", "ciliumnetworkpolicies", true),
+    (
+        "cilium.io/v2",
+        "CiliumNetworkPolicy",
+        "ciliumnetworkpolicies",
+        true,
+    ),
 ];
 
 /// Splits `apiVersion` into group and version (`v1` is the core group).
@@ -62,11 +107,15 @@ pub(crate) fn group_version(api_version: &str) -> Result<(String, String), IoErr
 
 /// The entry of [`KNOWN`] for this kind, if any.
 pub(crate) fn known(api_version: &str, kind: &str) -> Option<Resolved> {
-    let (_, _, plural, namespaced) =
-        KNOWN.iter().find(|(v, k, _, _)| *v == api_version && *k == kind)?;
+    let (_, _, plural, namespaced) = KNOWN
+        .iter()
+        .find(|(v, k, _, _)| *v == api_version && *k == kind)?;
     let (group, version) = group_version(api_version).ok()?;
     let gvk = GroupVersionKind::gvk(&group, &version, kind);
-    Some(Resolved { resource: ApiResource::from_gvk_with_plural(&gvk, plural), namespaced: *namespaced })
+    Some(Resolved {
+        resource: ApiResource::from_gvk_with_plural(&gvk, plural),
+        namespaced: *namespaced,
+    })
 }
 
 /// Resolves kinds, caching discovery answers.
@@ -84,7 +133,9 @@ impl Resolver {
         kind: &str,
     ) -> Result<Resolved, IoError> {
         if kind.is_empty() {
-            return Err(IoError::BadArgument("kind is empty: every object needs a kind".into()));
+            return Err(IoError::BadArgument(
+                "kind is empty: every object needs a kind".into(),
+            ));
         }
         let (group, version) = group_version(api_version)?;
         if let Some(found) = known(api_version, kind) {
@@ -98,7 +149,10 @@ impl Resolver {
         let (resource, caps) = kube::discovery::pinned_kind(client, &gvk)
             .await
             .map_err(|e| super::error::from_kube(&format!("discover {api_version} {kind}"), &e))?;
-        let found = Resolved { resource, namespaced: caps.scope == Scope::Namespaced };
+        let found = Resolved {
+            resource,
+            namespaced: caps.scope == Scope::Namespaced,
+        };
         if let Ok(mut cache) = self.cache.lock() {
             cache.insert(key, found.clone());
         }
@@ -118,8 +172,15 @@ mod tests {
     #[rstest]
     #[case::core("v1", "", "v1")]
     #[case::grouped("batch/v1", "batch", "v1")]
-    fn api_version_splits_into_group_and_version(#[case] input: &str, #[case] group: &str, #[case] version: &str) {
-        assert_eq!(group_version(input), Ok((group.to_string(), version.to_string())));
+    fn api_version_splits_into_group_and_version(
+        #[case] input: &str,
+        #[case] group: &str,
+        #[case] version: &str,
+    ) {
+        assert_eq!(
+            group_version(input),
+            Ok((group.to_string(), version.to_string()))
+        );
     }
 
     #[rstest]
@@ -134,7 +195,10 @@ mod tests {
     fn sandbox_crd_is_known_without_discovery() {
         let found = known("agents.x-k8s.io/v1beta1", "Sandbox");
         let found = found.map(|r| (r.resource.plural, r.resource.group, r.namespaced));
-        assert_eq!(found, Some(("sandboxes".to_string(), "agents.x-k8s.io".to_string(), true)));
+        assert_eq!(
+            found,
+            Some(("sandboxes".to_string(), "agents.x-k8s.io".to_string(), true))
+        );
     }
 
     #[test]

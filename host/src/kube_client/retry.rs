@@ -102,7 +102,12 @@ where
                 pause.pause(policy.delay(attempt, jitter)).await;
                 attempt += 1;
             }
-            Err(error) => return Err(GaveUp { error, attempts: attempt }),
+            Err(error) => {
+                return Err(GaveUp {
+                    error,
+                    attempts: attempt,
+                });
+            }
         }
     }
 }
@@ -128,8 +133,14 @@ mod tests {
         }
     }
 
-    fn run(outcomes: &[Result<u32, u16>], jitter: f64) -> (Result<u32, GaveUp<u16>>, Vec<Duration>, usize) {
-        let mut pause = Recorded { delays: Vec::new(), jitter };
+    fn run(
+        outcomes: &[Result<u32, u16>],
+        jitter: f64,
+    ) -> (Result<u32, GaveUp<u16>>, Vec<Duration>, usize) {
+        let mut pause = Recorded {
+            delays: Vec::new(),
+            jitter,
+        };
         let calls = Cell::new(0usize);
         let result = futures::executor::block_on(retry(
             &RetryPolicy::default(),
@@ -150,7 +161,10 @@ mod tests {
         let (result, delays, calls) = run(&[Err(503), Err(500), Ok(7)], 0.0);
         assert_eq!(result.ok(), Some(7));
         assert_eq!(calls, 3);
-        assert_eq!(delays, vec![Duration::from_millis(50), Duration::from_millis(100)]);
+        assert_eq!(
+            delays,
+            vec![Duration::from_millis(50), Duration::from_millis(100)]
+        );
     }
 
     #[test]

@@ -53,8 +53,9 @@ pub(crate) fn fill(
 /// 32 random bytes, lowercase hex.
 fn random_hex() -> Result<String, IoError> {
     let mut bytes = [0u8; RANDOM_KEY_BYTES];
-    getrandom::fill(&mut bytes)
-        .map_err(|e| IoError::Transport(format!("host secret: no random source for a token: {e}")))?;
+    getrandom::fill(&mut bytes).map_err(|e| {
+        IoError::Transport(format!("host secret: no random source for a token: {e}"))
+    })?;
     Ok(bytes.iter().map(|b| format!("{b:02x}")).collect())
 }
 
@@ -142,7 +143,12 @@ mod tests {
 
     #[test]
     fn stored_secret_loses_its_values() {
-        let stripped = strip_values(r#"{"kind":"Secret","data":{"A":"eA=="},"stringData":{"B":"y"},"type":"Opaque"}"#);
-        assert_eq!(stripped, Ok(r#"{"kind":"Secret","type":"Opaque"}"#.to_string()));
+        let stripped = strip_values(
+            r#"{"kind":"Secret","data":{"A":"eA=="},"stringData":{"B":"y"},"type":"Opaque"}"#,
+        );
+        assert_eq!(
+            stripped,
+            Ok(r#"{"kind":"Secret","type":"Opaque"}"#.to_string())
+        );
     }
 }

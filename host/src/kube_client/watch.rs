@@ -13,8 +13,8 @@ use std::time::Duration;
 
 use futures::StreamExt;
 use kube::core::DynamicObject;
-use kube::runtime::watcher::{self, Event};
 use kube::runtime::WatchStreamExt;
+use kube::runtime::watcher::{self, Event};
 use tokio::runtime::Handle;
 use tokio::sync::mpsc;
 use tokio::task::JoinHandle;
@@ -50,7 +50,11 @@ pub(crate) struct Tracker {
 impl Tracker {
     /// A tracker for objects of this kind (list items lack apiVersion/kind).
     pub(crate) fn new(api_version: &str, kind: &str) -> Tracker {
-        Tracker { api_version: api_version.into(), kind: kind.into(), ..Tracker::default() }
+        Tracker {
+            api_version: api_version.into(),
+            kind: kind.into(),
+            ..Tracker::default()
+        }
     }
 
     fn seen(&self, object: DynamicObject) -> Result<(String, Seen), IoError> {
@@ -62,12 +66,25 @@ impl Tracker {
         let uid = object.metadata.uid.clone().unwrap_or_default();
         let resource_version = object.metadata.resource_version.clone().unwrap_or_default();
         let json = to_json(object, &self.api_version, &self.kind)?;
-        Ok((key, Seen { uid, resource_version, json }))
+        Ok((
+            key,
+            Seen {
+                uid,
+                resource_version,
+                json,
+            },
+        ))
     }
 
     /// The events one watcher event stands for.
-    pub(crate) fn on_event(&mut self, event: Event<DynamicObject>) -> Result<Vec<WatchEvent>, IoError> {
-        let ev = |event_type, json: &str| WatchEvent { event_type, object: json.to_string() };
+    pub(crate) fn on_event(
+        &mut self,
+        event: Event<DynamicObject>,
+    ) -> Result<Vec<WatchEvent>, IoError> {
+        let ev = |event_type, json: &str| WatchEvent {
+            event_type,
+            object: json.to_string(),
+        };
         let mut out = Vec::new();
         match event {
             Event::Init => self.listing = Some(Vec::new()),
@@ -100,7 +117,9 @@ impl Tracker {
             Event::Apply(object) => {
                 let (key, now) = self.seen(object)?;
                 match self.known.get(&key) {
-                    Some(before) if before.uid == now.uid => out.push(ev(EventType::Modified, &now.json)),
+                    Some(before) if before.uid == now.uid => {
+                        out.push(ev(EventType::Modified, &now.json))
+                    }
                     Some(before) => {
                         out.push(ev(EventType::Deleted, &before.json));
                         out.push(ev(EventType::Added, &now.json));
@@ -122,7 +141,13 @@ impl Tracker {
 /// Whether a watcher error ends the watch at once (refused, unknown kind,
 /// bad selector) rather than being retried.
 fn is_fatal(err: &IoError) -> bool {
-    matches!(err, IoError::Forbidden(_) | IoError::NotFound(_) | IoError::Invalid(_) | IoError::BadArgument(_))
+    matches!(
+        err,
+        IoError::Forbidden(_)
+            | IoError::NotFound(_)
+            | IoError::Invalid(_)
+            | IoError::BadArgument(_)
+    )
 }
 
 /// Maps a watcher error; `None` for 410 Gone, which the watcher handles by
@@ -130,10 +155,14 @@ fn is_fatal(err: &IoError) -> bool {
 fn map_watcher_error(step: &str, err: &watcher::Error) -> Option<IoError> {
     match err {
         watcher::Error::WatchError(status) if status.code == 410 => None,
-        watcher::Error::WatchError(status) => Some(super::error::from_status(step, status.code, &status.message)),
-        watcher::Error::InitialListFailed(e) | watcher::Error::WatchStartFailed(e) | watcher::Error::WatchFailed(e) => {
-            Some(super::error::from_kube(step, e))
-        }
+        watcher::Error::WatchError(status) => Some(super::error::from_status(
+            step,
+            status.code,
+            &status.message,
+        )),
+        watcher::Error::InitialListFailed(e)
+        | watcher::Error::WatchStartFailed(e)
+        | watcher::Error::WatchFailed(e) => Some(super::error::from_kube(step, e)),
         other => Some(IoError::Transport(format!("{step}: {other}"))),
     }
 }
@@ -143,7 +172,10 @@ pub(crate) async fn start(
     ctx: &Ctx,
     request: &WatchRequest,
 ) -> Result<(mpsc::Receiver<Result<WatchEvent, IoError>>, JoinHandle<()>), IoError> {
-    let resolved = ctx.resolver.resolve(&ctx.client, &request.api_version, &request.kind).await?;
+    let resolved = ctx
+        .resolver
+        .resolve(&ctx.client, &request.api_version, &request.kind)
+        .await?;
     let namespace = Some(request.namespace.as_str()).filter(|ns| !ns.is_empty());
     let api = api(ctx, &resolved, namespace);
     let mut config = watcher::Config::default();
@@ -199,7 +231,10 @@ pub(crate) struct KubeWatch {
 
 impl KubeWatch {
     /// Wraps the receiver and task from [`start`].
-    pub(crate) fn new(handle: Handle, (rx, task): (mpsc::Receiver<Result<WatchEvent, IoError>>, JoinHandle<()>)) -> KubeWatch {
+    pub(crate) fn new(
+        handle: Handle,
+        (rx, task): (mpsc::Receiver<Result<WatchEvent, IoError>>, JoinHandle<()>),
+    ) -> KubeWatch {
         KubeWatch { handle, rx, task }
     }
 }
@@ -213,10 +248,15 @@ impl Drop for KubeWatch {
 impl WatchStream for KubeWatch {
     fn next(&mut self, timeout: Duration) -> Result<Option<WatchEvent>, IoError> {
         let rx = &mut self.rx;
-        match self.handle.block_on(async { tokio::time::timeout(timeout, rx.recv()).await }) {
+        match self
+            .handle
+            .block_on(async { tokio::time::timeout(timeout, rx.recv()).await })
+        {
             Err(_elapsed) => Ok(None),
             Ok(Some(item)) => item.map(Some),
-            Ok(None) => Err(IoError::Transport("the watch ended after an error; start a new one".into())),
+            Ok(None) => Err(IoError::Transport(
+                "the watch ended after an error; start a new one".into(),
+            )),
         }
     }
 }
@@ -237,8 +277,19 @@ mod tests {
         for event in events {
             for e in tracker.on_event(event).unwrap_or_else(|e| panic!("{e}")) {
                 let v: serde_json::Value = serde_json::from_str(&e.object).unwrap_or_default();
-                let name = v["metadata"]["name"].as_str().unwrap_or_default().to_string();
-                out.push((e.event_type, format!("{name}@{}", v["metadata"]["resourceVersion"].as_str().unwrap_or_default())));
+                let name = v["metadata"]["name"]
+                    .as_str()
+                    .unwrap_or_default()
+                    .to_string();
+                out.push((
+                    e.event_type,
+                    format!(
+                        "{name}@{}",
+                        v["metadata"]["resourceVersion"]
+                            .as_str()
+                            .unwrap_or_default()
+                    ),
+                ));
             }
         }
         out
@@ -258,26 +309,71 @@ mod tests {
     #[test]
     fn apply_of_a_known_object_is_modified() {
         let mut t = Tracker::new("v1", "Pod");
-        let out = kinds(&mut t, vec![Event::Init, Event::InitDone, Event::Apply(object("a", "u", "1")), Event::Apply(object("a", "u", "2")), Event::Delete(object("a", "u", "3"))]);
-        assert_eq!(out, vec![(EventType::Added, "a@1".into()), (EventType::Modified, "a@2".into()), (EventType::Deleted, "a@3".into())]);
+        let out = kinds(
+            &mut t,
+            vec![
+                Event::Init,
+                Event::InitDone,
+                Event::Apply(object("a", "u", "1")),
+                Event::Apply(object("a", "u", "2")),
+                Event::Delete(object("a", "u", "3")),
+            ],
+        );
+        assert_eq!(
+            out,
+            vec![
+                (EventType::Added, "a@1".into()),
+                (EventType::Modified, "a@2".into()),
+                (EventType::Deleted, "a@3".into())
+            ]
+        );
     }
 
     #[test]
     fn relist_after_gone_reports_only_changes_and_deletions() {
         let mut t = Tracker::new("v1", "Pod");
-        let first = vec![Event::Init, Event::InitApply(object("a", "ua", "1")), Event::InitApply(object("b", "ub", "2")), Event::InitApply(object("c", "uc", "3")), Event::InitDone];
+        let first = vec![
+            Event::Init,
+            Event::InitApply(object("a", "ua", "1")),
+            Event::InitApply(object("b", "ub", "2")),
+            Event::InitApply(object("c", "uc", "3")),
+            Event::InitDone,
+        ];
         assert_eq!(kinds(&mut t, first).len(), 3);
-        let relist = vec![Event::Init, Event::InitApply(object("b", "ub", "2")), Event::InitApply(object("c", "uc", "9")), Event::InitApply(object("d", "ud", "10")), Event::InitDone];
+        let relist = vec![
+            Event::Init,
+            Event::InitApply(object("b", "ub", "2")),
+            Event::InitApply(object("c", "uc", "9")),
+            Event::InitApply(object("d", "ud", "10")),
+            Event::InitDone,
+        ];
         assert_eq!(
             kinds(&mut t, relist),
-            vec![(EventType::Modified, "c@9".into()), (EventType::Added, "d@10".into()), (EventType::Deleted, "a@1".into())]
+            vec![
+                (EventType::Modified, "c@9".into()),
+                (EventType::Added, "d@10".into()),
+                (EventType::Deleted, "a@1".into())
+            ]
         );
     }
 
     #[test]
     fn recreated_object_is_deleted_then_added() {
         let mut t = Tracker::new("v1", "Pod");
-        let out = kinds(&mut t, vec![Event::Apply(object("a", "u1", "1")), Event::Apply(object("a", "u2", "5"))]);
-        assert_eq!(out, vec![(EventType::Added, "a@1".into()), (EventType::Deleted, "a@1".into()), (EventType::Added, "a@5".into())]);
+        let out = kinds(
+            &mut t,
+            vec![
+                Event::Apply(object("a", "u1", "1")),
+                Event::Apply(object("a", "u2", "5")),
+            ],
+        );
+        assert_eq!(
+            out,
+            vec![
+                (EventType::Added, "a@1".into()),
+                (EventType::Deleted, "a@1".into()),
+                (EventType::Added, "a@5".into())
+            ]
+        );
     }
 }

@@ -70,7 +70,9 @@ pub(crate) struct Loaded {
 pub(crate) fn artifact_name(engine: &Engine, module: &[u8]) -> String {
     let module_hash = hex(&Sha256::digest(module));
     let mut engine_hash = Sha256Hasher(Sha256::new());
-    engine.precompile_compatibility_hash().hash(&mut engine_hash);
+    engine
+        .precompile_compatibility_hash()
+        .hash(&mut engine_hash);
     let engine_hash = hex(&engine_hash.0.finalize());
     format!("{module_hash}-{}.cwasm", &engine_hash[..16])
 }
@@ -142,9 +144,12 @@ fn store(dir: &Path, artifact: &Path, component: &Component) -> Result<(), Runti
         message,
     };
     create_private_dir(dir).map_err(|e| fail(dir, format!("cannot create the directory: {e}")))?;
-    let bytes = component
-        .serialize()
-        .map_err(|e| fail(artifact, format!("cannot serialize: {}", super::error::flatten(&e))))?;
+    let bytes = component.serialize().map_err(|e| {
+        fail(
+            artifact,
+            format!("cannot serialize: {}", super::error::flatten(&e)),
+        )
+    })?;
     let digest = hex(&Sha256::digest(&bytes));
     // Sidecar first: an artifact without its sidecar is never loaded, and a
     // sidecar without its artifact is harmless.
@@ -180,7 +185,10 @@ fn write_atomically(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
 #[cfg(unix)]
 fn create_private_dir(dir: &Path) -> std::io::Result<()> {
     use std::os::unix::fs::DirBuilderExt;
-    std::fs::DirBuilder::new().recursive(true).mode(0o700).create(dir)
+    std::fs::DirBuilder::new()
+        .recursive(true)
+        .mode(0o700)
+        .create(dir)
 }
 
 #[cfg(not(unix))]
@@ -283,7 +291,10 @@ mod tests {
         std::fs::write(&file, b"not a directory").expect("write");
         let cache = CacheDir::Dir(file.join("sub"));
         let loaded = load_or_compile(&engine, &cache, "t", EMPTY_COMPONENT).expect("compiles");
-        assert!(matches!(loaded.cache_error, Some(RuntimeError::CacheWrite { .. })));
+        assert!(matches!(
+            loaded.cache_error,
+            Some(RuntimeError::CacheWrite { .. })
+        ));
         let _ = std::fs::remove_file(file);
     }
 }

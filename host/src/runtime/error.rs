@@ -27,7 +27,9 @@ pub enum RuntimeError {
         source: std::io::Error,
     },
     /// The module is not a valid component for this engine.
-    #[error("failed to compile policy module {module}: {source}; is it a wasm component built for wasm32-wasip2?")]
+    #[error(
+        "failed to compile policy module {module}: {source}; is it a wasm component built for wasm32-wasip2?"
+    )]
     Compile {
         /// Module name (file name, or `default`).
         module: String,
@@ -36,7 +38,9 @@ pub enum RuntimeError {
         source: Cause,
     },
     /// The compiled module could not be cached (the module still runs).
-    #[error("failed to cache the compiled policy module in {path}: {message}; set LEASEBOX_CACHE_DIR to a writable directory")]
+    #[error(
+        "failed to cache the compiled policy module in {path}: {message}; set LEASEBOX_CACHE_DIR to a writable directory"
+    )]
     CacheWrite {
         /// Cache directory or file.
         path: String,
@@ -53,7 +57,9 @@ pub enum RuntimeError {
     },
     /// The module's imports cannot be satisfied, or its exports do not
     /// match the `policy-module` world.
-    #[error("failed to link policy module {module}: {source}; a policy module may import only leasebox:provider/{{kube,logging}} and wasi random, clocks, cli and io")]
+    #[error(
+        "failed to link policy module {module}: {source}; a policy module may import only leasebox:provider/{{kube,logging}} and wasi random, clocks, cli and io"
+    )]
     Link {
         /// Module name.
         module: String,
@@ -71,7 +77,10 @@ pub enum RuntimeError {
         source: Cause,
     },
     /// The guest trapped (a panic, `unreachable`, an out-of-bounds access).
-    #[error("policy module {module} trapped in {call}: {message}{}", stderr_suffix(guest_stderr))]
+    #[error(
+        "policy module {module} trapped in {call}: {message}{}",
+        stderr_suffix(guest_stderr)
+    )]
     Trap {
         /// Module name.
         module: String,
@@ -83,7 +92,9 @@ pub enum RuntimeError {
         guest_stderr: String,
     },
     /// The guest used more CPU time than the call allows.
-    #[error("policy module {module} exceeded its cpu deadline in {call}; the module loops, or the deadline is too short for it")]
+    #[error(
+        "policy module {module} exceeded its cpu deadline in {call}; the module loops, or the deadline is too short for it"
+    )]
     DeadlineExceeded {
         /// Module name.
         module: String,
@@ -91,7 +102,9 @@ pub enum RuntimeError {
         call: String,
     },
     /// The guest tried to grow its memory past the cap.
-    #[error("policy module {module} exceeded its memory cap in {call}; the module leaks or builds something too large")]
+    #[error(
+        "policy module {module} exceeded its memory cap in {call}; the module leaks or builds something too large"
+    )]
     MemoryLimit {
         /// Module name.
         module: String,

@@ -51,11 +51,6 @@ impl HostState {
         &mut self.table
     }
 
-    /// The caller's streams, for forwarded exec output and stdin.
-    pub(crate) fn caller(&self) -> &CallerIo {
-        &self.caller
-    }
-
     /// Runs a blocking host operation against the cluster, keeping its
     /// duration out of the guest's CPU budget.
     pub(crate) fn with_cluster<R>(&mut self, op: impl FnOnce(&dyn ClusterIo, &CallerIo) -> R) -> R {
@@ -137,24 +132,26 @@ pub(crate) fn call<R>(
     let instance = match pre.instantiate(&mut store) {
         Ok(instance) => instance,
         Err(error) => {
-            return Err(classify(&store, error, module, call, &stderr).unwrap_or_else(
-                |error| RuntimeError::Instantiate {
-                    module: module.to_string(),
-                    source: cause(&error),
-                },
-            ));
+            return Err(
+                classify(&store, error, module, call).unwrap_or_else(|error| {
+                    RuntimeError::Instantiate {
+                        module: module.to_string(),
+                        source: cause(&error),
+                    }
+                }),
+            );
         }
     };
     match f(&instance, &mut store) {
         Ok(result) => Ok(result),
-        Err(error) => Err(classify(&store, error, module, call, &stderr).unwrap_or_else(
-            |error| RuntimeError::Trap {
+        Err(error) => Err(
+            classify(&store, error, module, call).unwrap_or_else(|error| RuntimeError::Trap {
                 module: module.to_string(),
                 call: call.to_string(),
                 message: trap_message(&error),
                 guest_stderr: String::from_utf8_lossy(&stderr.contents()).into_owned(),
-            },
-        )),
+            }),
+        ),
     }
 }
 
@@ -164,7 +161,6 @@ fn classify(
     error: wasmtime::Error,
     module: &str,
     call: &str,
-    _stderr: &MemoryOutputPipe,
 ) -> Result<RuntimeError, wasmtime::Error> {
     let state = store.data();
     let interrupted = matches!(error.downcast_ref::<Trap>(), Some(Trap::Interrupt));

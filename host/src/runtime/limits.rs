@@ -163,7 +163,11 @@ mod tests {
     #[test]
     fn growth_past_the_cap_traps_and_is_remembered() {
         let mut limiter = CallLimiter::new(&Limits::default());
-        assert!(limiter.memory_growing(0, MEMORY_CAP_BYTES, None).unwrap_or(false));
+        assert!(
+            limiter
+                .memory_growing(0, MEMORY_CAP_BYTES, None)
+                .unwrap_or(false)
+        );
         assert!(!limiter.cap_hit);
         let refused = limiter.memory_growing(0, MEMORY_CAP_BYTES + 65536, None);
         assert!(refused.is_err());

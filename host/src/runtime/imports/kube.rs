@@ -15,7 +15,7 @@ use wasmtime::component::Resource;
 use crate::cluster_io::{self as io, ClusterIo, ExecStream, IoError, LogFollow, WatchStream};
 use crate::runtime::bindings::leasebox::provider::kube::{
     DeleteOptions, EventType, ExecSpec, ExitStatus, Host, HostExecSession, HostLogStream,
-    HostWatch, HostSecretRequest, KubeError, LogsRequest, ObjectRef, OutputChunk, OutputStream,
+    HostSecretRequest, HostWatch, KubeError, LogsRequest, ObjectRef, OutputChunk, OutputStream,
     Propagation, WatchEvent, WatchRequest,
 };
 use crate::runtime::bindings::leasebox::provider::types;
@@ -111,15 +111,21 @@ impl types::Host for HostState {}
 
 impl Host for HostState {
     fn apply(&mut self, manifest: String) -> KubeResult<String> {
-        Ok(self.with_cluster(|c, _| c.apply(&manifest)).map_err(KubeError::from))
+        Ok(self
+            .with_cluster(|c, _| c.apply(&manifest))
+            .map_err(KubeError::from))
     }
 
     fn create(&mut self, manifest: String) -> KubeResult<String> {
-        Ok(self.with_cluster(|c, _| c.create(&manifest)).map_err(KubeError::from))
+        Ok(self
+            .with_cluster(|c, _| c.create(&manifest))
+            .map_err(KubeError::from))
     }
 
     fn server_version(&mut self) -> KubeResult<String> {
-        Ok(self.with_cluster(|c, _| c.server_version()).map_err(KubeError::from))
+        Ok(self
+            .with_cluster(|c, _| c.server_version())
+            .map_err(KubeError::from))
     }
 
     fn monotonic_ms(&mut self) -> wasmtime::Result<u64> {
@@ -128,7 +134,9 @@ impl Host for HostState {
 
     fn get(&mut self, target: ObjectRef) -> KubeResult<Option<String>> {
         let target = object_ref(target);
-        Ok(self.with_cluster(|c, _| c.get(&target)).map_err(KubeError::from))
+        Ok(self
+            .with_cluster(|c, _| c.get(&target))
+            .map_err(KubeError::from))
     }
 
     fn list_objects(
@@ -154,7 +162,9 @@ impl Host for HostState {
             precondition_uid: options.precondition_uid,
             grace_period_seconds: options.grace_period_seconds,
         };
-        Ok(self.with_cluster(|c, _| c.delete(&target, &options)).map_err(KubeError::from))
+        Ok(self
+            .with_cluster(|c, _| c.delete(&target, &options))
+            .map_err(KubeError::from))
     }
 
     fn open_watch(&mut self, request: WatchRequest) -> KubeResult<Resource<WatchHandle>> {
@@ -204,12 +214,19 @@ impl Host for HostState {
         }
     }
 
-    fn apply_host_secret(&mut self, request: HostSecretRequest) -> KubeResult<(String, Vec<String>)> {
+    fn apply_host_secret(
+        &mut self,
+        request: HostSecretRequest,
+    ) -> KubeResult<(String, Vec<String>)> {
         let request = io::HostSecretRequest {
             manifest: request.manifest,
             random_keys: request.random_keys,
             host_keys: request.host_keys,
-            literal: request.literal.into_iter().map(|e| (e.name, e.value)).collect(),
+            literal: request
+                .literal
+                .into_iter()
+                .map(|e| (e.name, e.value))
+                .collect(),
         };
         Ok(self
             .with_cluster(|c: &dyn ClusterIo, _| c.apply_host_secret(&request))
@@ -218,7 +235,11 @@ impl Host for HostState {
 }
 
 impl HostWatch for HostState {
-    fn next(&mut self, watch: Resource<WatchHandle>, timeout_ms: u64) -> KubeResult<Option<WatchEvent>> {
+    fn next(
+        &mut self,
+        watch: Resource<WatchHandle>,
+        timeout_ms: u64,
+    ) -> KubeResult<Option<WatchEvent>> {
         let result = on_handle(self, &watch, |h| h.0.next(wait(timeout_ms)))?;
         Ok(result
             .map(|event| {
@@ -247,7 +268,11 @@ impl HostExecSession for HostState {
         Ok(result.map_err(KubeError::from))
     }
 
-    fn read(&mut self, session: Resource<ExecHandle>, timeout_ms: u64) -> KubeResult<Option<OutputChunk>> {
+    fn read(
+        &mut self,
+        session: Resource<ExecHandle>,
+        timeout_ms: u64,
+    ) -> KubeResult<Option<OutputChunk>> {
         let result = on_handle(self, &session, |h| h.0.read(wait(timeout_ms)))?;
         Ok(result
             .map(|chunk| {
@@ -262,7 +287,11 @@ impl HostExecSession for HostState {
             .map_err(KubeError::from))
     }
 
-    fn wait(&mut self, session: Resource<ExecHandle>, timeout_ms: u64) -> KubeResult<Option<ExitStatus>> {
+    fn wait(
+        &mut self,
+        session: Resource<ExecHandle>,
+        timeout_ms: u64,
+    ) -> KubeResult<Option<ExitStatus>> {
         let result = on_handle(self, &session, |h| h.0.wait(wait(timeout_ms)))?;
         Ok(result.map(|s| s.map(exit_status)).map_err(KubeError::from))
     }
@@ -279,7 +308,11 @@ impl HostExecSession for HostState {
 }
 
 impl HostLogStream for HostState {
-    fn read(&mut self, stream: Resource<LogHandle>, timeout_ms: u64) -> KubeResult<Option<Vec<u8>>> {
+    fn read(
+        &mut self,
+        stream: Resource<LogHandle>,
+        timeout_ms: u64,
+    ) -> KubeResult<Option<Vec<u8>>> {
         let result = on_handle(self, &stream, |h| h.0.read(wait(timeout_ms)))?;
         Ok(result.map_err(KubeError::from))
     }

@@ -1,0 +1,118 @@
+//! Hostile guests (`tests/guests/`): each is stopped and reported by name,
+//! and the runtime keeps serving afterwards.
+
+use std::time::{Duration, Instant};
+
+use leasebox::runtime::{Limits, RuntimeError};
+
+use crate::support::{default_policy, guest_text, hostile_component, offline, runtime};
+
+#[test]
+fn endless_loop_hits_the_cpu_deadline() {
+    let policy = runtime()
+        .load("endless_loop", &hostile_component("endless_loop.wat"))
+        .expect("the fixture loads");
+    let mut env = offline();
+    env.limits = Limits::with_cpu_deadline(Duration::from_millis(200));
+    let started = Instant::now();
+    let error = policy
+        .config_schema(&env)
+        .expect_err("the loop never returns");
+    assert!(
+        matches!(&error, RuntimeError::DeadlineExceeded { call, .. } if call == "config-schema"),
+        "{error:?}"
+    );
+    assert!(
+        started.elapsed() < Duration::from_secs(5),
+        "took {:?}",
+        started.elapsed()
+    );
+}
+
+#[test]
+fn memory_hog_hits_the_memory_cap() {
+    let policy = runtime()
+        .load("memory_hog", &hostile_component("memory_hog.wat"))
+        .expect("the fixture loads");
+    let error = policy
+        .config_schema(&offline())
+        .expect_err("the hog is stopped");
+    assert!(
+        matches!(&error, RuntimeError::MemoryLimit { call, .. } if call == "config-schema"),
+        "{error:?}"
+    );
+}
+
+#[test]
+fn unreachable_is_reported_as_a_trap() {
+    let policy = runtime()
+        .load(
+            "unreachable_trap",
+            &hostile_component("unreachable_trap.wat"),
+        )
+        .expect("the fixture loads");
+    let error = policy
+        .config_schema(&offline())
+        .expect_err("the guest traps");
+    match &error {
+        RuntimeError::Trap {
+            module,
+            call,
+            message,
+            ..
+        } => {
+            assert_eq!(module, "unreachable_trap");
+            assert_eq!(call, "config-schema");
+            assert!(message.contains("unreachable"), "{message}");
+        }
+        other => panic!("expected a trap, got {other:?}"),
+    }
+}
+
+#[test]
+fn component_for_contract_0_2_is_refused_by_version() {
+    let bytes = wat::parse_str(guest_text("wrong_contract.wat")).expect("valid wat");
+    let error = runtime()
+        .load("wrong_contract", &bytes)
+        .expect_err("0.2.0 is refused");
+    assert!(
+        matches!(error, RuntimeError::IncompatibleContract { .. }),
+        "{error:?}"
+    );
+    assert_eq!(
+        error.to_string(),
+        "module targets leasebox:provider@0.2.0, host supports @0.1.0"
+    );
+}
+
+#[test]
+fn component_without_the_provider_export_fails_to_link() {
+    let bytes = wat::parse_str(guest_text("no_exports.wat")).expect("valid wat");
+    let error = runtime()
+        .load("no_exports", &bytes)
+        .expect_err("nothing to call");
+    assert!(matches!(error, RuntimeError::Link { .. }), "{error:?}");
+}
+
+#[test]
+fn bytes_that_are_not_wasm_fail_to_compile() {
+    let error = runtime()
+        .load("garbage", b"not wasm")
+        .expect_err("not a module");
+    assert!(matches!(error, RuntimeError::Compile { .. }), "{error:?}");
+}
+
+#[test]
+fn runtime_keeps_serving_after_a_trap() {
+    let hostile = runtime()
+        .load(
+            "unreachable_trap",
+            &hostile_component("unreachable_trap.wat"),
+        )
+        .expect("the fixture loads");
+    assert!(hostile.config_schema(&offline()).is_err());
+    let schema = default_policy()
+        .config_schema(&offline())
+        .expect("the default module still runs");
+    assert!(schema.contains("\"$schema\""));
+}

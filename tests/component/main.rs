@@ -1,0 +1,9 @@
+//! Component-level tests: the real policy module (the `guest/` crate built
+//! for wasm32-wasip2 and embedded in the host) in the host runtime, with no
+//! cluster, compared against the same crate built natively; and hostile
+//! guests (`tests/guests/`) that the runtime must stop and name.
+
+mod hostile_guests;
+mod plan_matches_native;
+mod support;
+mod validate_matches_native;

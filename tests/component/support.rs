@@ -1,0 +1,67 @@
+//! Shared by the component tests: one runtime and the default module,
+//! compiled once per test process, and the hostile-guest builder.
+
+use std::path::PathBuf;
+use std::sync::OnceLock;
+
+use leasebox::runtime::{CacheDir, CallEnv, Policy, Runtime};
+
+/// The runtime of the test process, caching compiled modules under the
+/// test target directory.
+pub fn runtime() -> &'static Runtime {
+    static RUNTIME: OnceLock<Runtime> = OnceLock::new();
+    RUNTIME.get_or_init(|| {
+        let cache = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("leasebox-cache");
+        Runtime::with_cache(CacheDir::Dir(cache)).expect("the runtime starts")
+    })
+}
+
+/// The embedded default module.
+pub fn default_policy() -> &'static Policy {
+    static POLICY: OnceLock<Policy> = OnceLock::new();
+    POLICY.get_or_init(|| runtime().load_default().expect("the default module loads"))
+}
+
+/// No cluster, no log output, default limits.
+pub fn offline() -> CallEnv {
+    CallEnv::offline(CallEnv::silent_logger())
+}
+
+fn workspace() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .expect("host/ has a parent")
+        .to_path_buf()
+}
+
+/// The text of `tests/guests/<name>`.
+pub fn guest_text(name: &str) -> String {
+    let path = workspace().join("tests/guests").join(name);
+    std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("cannot read {}: {e}", path.display()))
+}
+
+/// A hostile core module of `tests/guests/` wrapped into a component of the
+/// `policy-module` world.
+pub fn hostile_component(name: &str) -> Vec<u8> {
+    let mut resolve = wit_parser::Resolve::default();
+    let (package, _) = resolve
+        .push_dir(workspace().join("wit"))
+        .expect("wit/ parses");
+    let world = resolve
+        .select_world(&[package], Some("policy-module"))
+        .expect("wit/ has the policy-module world");
+    let mut module = wat::parse_str(guest_text(name)).expect("the fixture is valid wat");
+    wit_component::embed_component_metadata(
+        &mut module,
+        &resolve,
+        world,
+        wit_component::StringEncoding::UTF8,
+    )
+    .expect("metadata embeds");
+    wit_component::ComponentEncoder::default()
+        .module(&module)
+        .expect("the core module is accepted")
+        .validate(true)
+        .encode()
+        .expect("the component encodes")
+}

@@ -1,0 +1,67 @@
+//! `validate-config` through the component equals
+//! `leasebox_policy::config::validate` of the native crate.
+
+use rstest::rstest;
+use serde_json::{Value, json};
+
+use crate::support::{default_policy, offline};
+
+#[rstest]
+#[case::minimal(json!({"inCluster": true}).to_string())]
+#[case::every_backend_field(json!({
+    "kubeconfig": "/etc/kube/config",
+    "backend": "job",
+    "sandboxApiVersion": "v1alpha1",
+    "egressMode": "cilium",
+    "egressAllowFqdns": ["*.example.com", "PyPI.org", "pypi.org"],
+    "gpu": 1,
+    "workspace": {"type": "pvc", "size": "50Gi"}
+}).to_string())]
+#[case::many_errors(json!({
+    "namespacePrefix": "-bad",
+    "backend": "vm",
+    "egressAllowCidrs": ["10.0.0.0/33", "300.1.1.1/8"],
+    "defaultResources": {"requests": {"cpu": "4", "memory": "1Gi"}, "limits": {"cpu": "1", "memory": "1Gi"}},
+    "surprise": true
+}).to_string())]
+#[case::not_an_object("[1, 2, 3]".to_string())]
+#[case::not_json("{not json".to_string())]
+fn validate_through_the_component_equals_native_validate(#[case] document: String) {
+    let report = default_policy()
+        .validate_config(&offline(), &document)
+        .expect("the module does not trap");
+    let native = leasebox_policy::config::validate(&document);
+
+    let pairs = |issues: &[leasebox::runtime::types::Issue]| {
+        issues
+            .iter()
+            .map(|i| (i.path.clone(), i.message.clone()))
+            .collect::<Vec<_>>()
+    };
+    let native_pairs = |issues: &[leasebox_policy::config::Issue]| {
+        issues
+            .iter()
+            .map(|i| (i.path.clone(), i.message.clone()))
+            .collect::<Vec<_>>()
+    };
+    assert_eq!(pairs(&report.errors), native_pairs(&native.errors));
+    assert_eq!(pairs(&report.warnings), native_pairs(&native.warnings));
+    assert_eq!(report.ok, native.errors.is_empty());
+    let normalized = report
+        .normalized_config
+        .as_deref()
+        .map(|text| serde_json::from_str::<Value>(text).expect("normalized config is JSON"));
+    let native_normalized = native
+        .config
+        .as_ref()
+        .map(|c| serde_json::to_value(c).expect("config serializes"));
+    assert_eq!(normalized, native_normalized);
+}
+
+#[test]
+fn schema_through_the_component_equals_native_schema() {
+    let schema = default_policy()
+        .config_schema(&offline())
+        .expect("the module does not trap");
+    assert_eq!(schema, leasebox_policy::config::json_schema());
+}

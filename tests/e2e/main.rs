@@ -1,0 +1,29 @@
+//! End-to-end tests of the `leasebox` binary on a real cluster: every
+//! backend's lifecycle (`pod`, `job`, and `sandbox-cr` with a stand-in
+//! controller), exec semantics, fail-fast acquire, tenant convergence, the
+//! supervisor side-load, release time and sweep.
+//!
+//! Needs `LEASEBOX_E2E_KUBECONFIG` (the kubeconfig of a disposable cluster,
+//! e.g. k8s-real with `--with-crds`); without it every test says it is
+//! skipped and passes:
+//!
+//! ```sh
+//! LEASEBOX_E2E_KUBECONFIG=/var/lib/k8s-real/kubeconfig/admin.kubeconfig \
+//!     cargo test -p leasebox --test e2e
+//! ```
+//!
+//! Each test uses its own company, so its own tenant namespace
+//! (`leasebox-e2e-<company>`), runs alone (the cluster is small), ends by
+//! checking that no leasebox lease object is left, and deletes its
+//! namespace.
+
+mod reconciler;
+mod support;
+
+mod egress;
+mod exec;
+mod failures;
+mod lifecycle;
+mod release;
+mod supervisor;
+mod tenant;

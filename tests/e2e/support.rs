@@ -1,0 +1,6 @@
+//! Shared by the end-to-end tests: running the binary, reading the
+//! cluster, and the per-test case.
+
+pub mod case;
+pub mod cli;
+pub mod cluster;

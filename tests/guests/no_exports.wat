@@ -1,0 +1,2 @@
+;; A component that exports nothing: it cannot be a policy module.
+(component)

@@ -3,29 +3,17 @@
 //! and the readiness predicates on captured-like objects in
 //! `tests/fixtures/objects/`.
 //!
-//! Run with `cargo test -p leasebox-policy --features fake-cluster --test lifecycle`.
-#![cfg(feature = "fake-cluster")]
+//! The predicates run in every build; the lifecycle tests need the fake
+//! cluster: `cargo test -p leasebox-policy --features fake-cluster --test lifecycle`.
 
 use std::path::PathBuf;
 
-use leasebox_policy::cluster::{
-    EventType, ExitStatus, KubeError, Level, Propagation, Stream, WatchEvent,
-};
-use leasebox_policy::config::Backend;
-use leasebox_policy::error::PolicyError;
-use leasebox_policy::fake_cluster::{ExecScript, FakeCluster, LogScript};
-use leasebox_policy::lease::{
-    Command, EnvVar, ExecRequest, ExecResult, Lease, LeaseRequest, ObjectRef,
-};
 use leasebox_policy::lifecycle::conditions::{self, JobOutcome, Readiness};
-use leasebox_policy::{lifecycle, names, plan};
+use leasebox_policy::names;
 use rstest::rstest;
-use serde_json::{Value, json};
+use serde_json::Value;
 
 const LEASE: &str = "lb-01jd8x7k2m3n4p5q6r7s8t9v0w";
-const NS: &str = "leasebox-acme-corp";
-const NOW: &str = "2026-11-23T10:00:00Z";
-const JOB_POD: &str = "lb-01jd8x7k2m3n4p5q6r7s8t9v0w-x7q2m";
 
 fn fixture(name: &str) -> Value {
     let path = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
@@ -34,63 +22,6 @@ fn fixture(name: &str) -> Value {
     let text =
         std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("read {}: {e}", path.display()));
     serde_json::from_str(&text).unwrap_or_else(|e| panic!("parse {}: {e}", path.display()))
-}
-
-fn modified(name: &str) -> WatchEvent {
-    WatchEvent {
-        event_type: EventType::Modified,
-        object: fixture(name),
-    }
-}
-
-fn request(config: Value) -> LeaseRequest {
-    LeaseRequest {
-        config: config.to_string(),
-        company_id: "Acme Corp".into(),
-        run_id: "run-42".into(),
-        lease_id: LEASE.into(),
-        now: NOW.into(),
-        adapter_type: None,
-        image_override: None,
-        command: Some(Command::Shell("make test".into())),
-    }
-}
-
-fn config(backend: &str) -> Value {
-    json!({ "inCluster": true, "backend": backend })
-}
-
-fn failure(err: PolicyError) -> leasebox_policy::error::Failure {
-    match err {
-        PolicyError::Failed(f) => f,
-        other => panic!("expected a failed step, got {other:?}"),
-    }
-}
-
-fn displays(refs: &[ObjectRef]) -> Vec<String> {
-    refs.iter().map(ObjectRef::display).collect()
-}
-
-/// `apply Kind/ns/name` for every manifest of the plan, in order.
-fn planned_applies(request: &LeaseRequest) -> Vec<String> {
-    plan::plan(request)
-        .expect("plan")
-        .iter()
-        .map(|m| {
-            format!(
-                "apply {}",
-                ObjectRef::of(m).expect("named manifest").display()
-            )
-        })
-        .collect()
-}
-
-fn pod_ref(name: &str) -> String {
-    format!("Pod/{NS}/{name}")
-}
-
-fn secret_ref() -> String {
-    format!("Secret/{NS}/{LEASE}-env")
 }
 
 // ---------------------------------------------------------------- conditions
@@ -214,1079 +145,1164 @@ fn job_exit_code_comes_from_the_agent_terminated_state(
     assert_eq!(exit.map(|e| (e.code, e.signal)), expected);
 }
 
-// ------------------------------------------------------------------- acquire
+/// Lifecycle calls against the in-memory cluster.
+#[cfg(feature = "fake-cluster")]
+mod with_fake_cluster {
+    use leasebox_policy::cluster::{
+        EventType, ExitStatus, KubeError, Level, Propagation, Stream, WatchEvent,
+    };
+    use leasebox_policy::config::Backend;
+    use leasebox_policy::error::PolicyError;
+    use leasebox_policy::fake_cluster::{ExecScript, FakeCluster, LogScript};
+    use leasebox_policy::lease::{
+        Command, EnvVar, ExecRequest, ExecResult, Lease, LeaseRequest, ObjectRef,
+    };
+    use leasebox_policy::{lifecycle, plan};
+    use serde_json::json;
 
-#[test]
-fn pod_acquire_applies_the_plan_in_order_and_returns_the_lease() {
-    let fake = FakeCluster::new();
-    fake.script_watch(
-        "Pod",
-        vec![
-            modified("pod-container-creating.json"),
-            modified("pod-ready.json"),
-        ],
-    );
-    let req = request(config("pod"));
+    use super::*;
 
-    let lease = lifecycle::acquire(&fake, &req).expect("acquired");
+    const NS: &str = "leasebox-acme-corp";
+    const NOW: &str = "2026-11-23T10:00:00Z";
+    const JOB_POD: &str = "lb-01jd8x7k2m3n4p5q6r7s8t9v0w-x7q2m";
 
-    assert_eq!(fake.calls_of("apply"), planned_applies(&req));
-    let calls = fake.calls();
-    let stale = calls
-        .iter()
-        .position(|c| {
-            c == &format!(
-                "delete CiliumNetworkPolicy/{NS}/{}",
-                names::CILIUM_EGRESS_POLICY
-            )
-        })
-        .expect("stale policy deleted");
-    let workload = calls
-        .iter()
-        .position(|c| c == &format!("apply {}", pod_ref(LEASE)))
-        .expect("workload applied");
-    assert!(
-        stale < workload,
-        "the stale policy goes before the workload: {calls:?}"
-    );
-    assert!(
-        fake.calls_of("get").is_empty(),
-        "readiness is watched, never polled"
-    );
-
-    let stored = fake.object("Pod", Some(NS), LEASE).expect("pod stored");
-    assert_eq!(lease.id, LEASE);
-    assert_eq!(lease.namespace, NS);
-    assert_eq!(lease.backend, Backend::Pod);
-    assert_eq!(lease.workload.kind, "Pod");
-    assert_eq!(
-        lease.workload.uid.as_deref(),
-        stored["metadata"]["uid"].as_str()
-    );
-    assert_eq!(lease.pod, LEASE);
-    assert_eq!(lease.container, "agent");
-    assert_eq!(lease.secret, format!("{LEASE}-env"));
-    assert_eq!(lease.company_id, "Acme Corp");
-    assert_eq!(lease.run_id, "run-42");
-    assert_eq!(lease.adapter_type, "claude_local");
-    assert!(!lease.image.is_empty());
-    assert_eq!(lease.created_at, NOW);
-    assert_eq!(lease.expires_at, "2026-11-24T10:00:00Z");
-}
-
-#[test]
-fn secret_is_owned_by_the_applied_workload_uid() {
-    let fake = FakeCluster::new();
-    fake.script_watch("Pod", vec![modified("pod-ready.json")]);
-    let lease = lifecycle::acquire(&fake, &request(config("pod"))).expect("acquired");
-
-    let secrets = fake.host_secrets();
-    let owner = &secrets[0].manifest["metadata"]["ownerReferences"][0];
-    assert_eq!(owner["kind"], "Pod");
-    assert_eq!(owner["uid"].as_str(), lease.workload.uid.as_deref());
-}
-
-#[test]
-fn pvc_workspace_is_applied_after_the_workload_and_owned_by_it() {
-    let fake = FakeCluster::new();
-    fake.script_watch("Pod", vec![modified("pod-ready.json")]);
-    let mut cfg = config("pod");
-    cfg["workspace"] = json!({ "type": "pvc", "size": "20Gi" });
-    let lease = lifecycle::acquire(&fake, &request(cfg)).expect("acquired");
-
-    let applies = fake.calls_of("apply");
-    let n = applies.len();
-    assert_eq!(
-        applies[n - 3..],
-        [
-            format!("apply {}", pod_ref(LEASE)),
-            format!("apply PersistentVolumeClaim/{NS}/{LEASE}-workspace"),
-            format!("apply {}", secret_ref()),
-        ]
-    );
-    let pvc = fake
-        .object(
-            "PersistentVolumeClaim",
-            Some(NS),
-            &format!("{LEASE}-workspace"),
-        )
-        .expect("pvc stored");
-    assert_eq!(
-        pvc["metadata"]["ownerReferences"][0]["uid"].as_str(),
-        lease.workload.uid.as_deref()
-    );
-}
-
-#[test]
-fn job_acquire_takes_the_pod_name_from_the_watch_event() {
-    let fake = FakeCluster::new();
-    fake.script_watch(
-        "Pod",
-        vec![
-            modified("job-pod-pending.json"),
-            modified("job-pod-running.json"),
-        ],
-    );
-    let lease = lifecycle::acquire(&fake, &request(config("job"))).expect("acquired");
-
-    assert_eq!(lease.backend, Backend::Job);
-    assert_eq!(lease.workload.kind, "Job");
-    assert_eq!(lease.pod, JOB_POD);
-    let watch = &fake.watches()[0];
-    assert_eq!(watch.kind, "Pod");
-    assert_eq!(watch.label_selector, format!("job-name={LEASE}"));
-}
-
-#[test]
-fn fast_job_that_already_succeeded_is_acquired() {
-    let fake = FakeCluster::new();
-    fake.script_watch("Pod", vec![modified("job-pod-succeeded.json")]);
-    let lease = lifecycle::acquire(&fake, &request(config("job"))).expect("acquired");
-    assert_eq!(lease.pod, JOB_POD);
-}
-
-#[test]
-fn sandbox_acquire_waits_for_ready_then_checks_its_pod() {
-    let fake = FakeCluster::new();
-    fake.script_watch(
-        "Sandbox",
-        vec![
-            modified("sandbox-pending.json"),
-            modified("sandbox-ready.json"),
-        ],
-    );
-    fake.script_watch(
-        "Pod",
-        vec![
-            modified("pod-container-creating.json"),
-            modified("pod-ready.json"),
-        ],
-    );
-
-    let lease = lifecycle::acquire(&fake, &request(config("sandbox-cr"))).expect("acquired");
-
-    assert_eq!(lease.backend, Backend::SandboxCr);
-    assert_eq!(lease.workload.api_version, "agents.x-k8s.io/v1beta1");
-    assert_eq!(lease.workload.kind, "Sandbox");
-    assert_eq!(lease.pod, LEASE);
-    let watches = fake.watches();
-    assert_eq!(watches[0].kind, "Sandbox");
-    assert_eq!(watches[0].field_selector, format!("metadata.name={LEASE}"));
-    assert_eq!(
-        watches[1].label_selector,
-        format!("{}={LEASE}", names::LABEL_LEASE)
-    );
-    assert_eq!(watches[2].field_selector, format!("metadata.name={LEASE}"));
-}
-
-#[test]
-fn sandbox_acquire_follows_an_adopted_warm_pool_pod() {
-    let fake = FakeCluster::new();
-    fake.script_watch("Sandbox", vec![modified("sandbox-adopted-ready.json")]);
-    let mut warm = fixture("pod-ready.json");
-    warm["metadata"]["name"] = json!("warm-pool-claude-7xk2p");
-    fake.script_watch(
-        "Pod",
-        vec![WatchEvent {
+    fn modified(name: &str) -> WatchEvent {
+        WatchEvent {
             event_type: EventType::Modified,
-            object: warm,
-        }],
-    );
-    let lease = lifecycle::acquire(&fake, &request(config("sandbox-cr"))).expect("acquired");
-    assert_eq!(lease.pod, "warm-pool-claude-7xk2p");
-}
-
-#[rstest]
-#[case::unschedulable("pod-unschedulable.json", "Unschedulable")]
-#[case::image_pull_backoff("pod-image-pull-backoff.json", "ImagePullBackOff")]
-#[case::err_image_pull("pod-err-image-pull.json", "ErrImagePull")]
-#[case::invalid_image_name("pod-invalid-image-name.json", "InvalidImageName")]
-#[case::crash_loop("pod-crash-loop.json", "CrashLoopBackOff")]
-#[case::init_container_failed("pod-init-container-failed.json", "InitContainerFailed")]
-#[case::evicted("pod-evicted.json", "Evicted")]
-fn fail_fast_reason_rolls_back_every_lease_object(#[case] file: &str, #[case] reason: &str) {
-    let fake = FakeCluster::new();
-    fake.script_watch(
-        "Pod",
-        vec![modified("pod-container-creating.json"), modified(file)],
-    );
-
-    let failure = failure(lifecycle::acquire(&fake, &request(config("pod"))).expect_err("fails"));
-
-    assert_eq!(failure.step, "wait-ready");
-    assert_eq!(failure.reason, reason);
-    assert_eq!(
-        displays(&failure.rolled_back),
-        [pod_ref(LEASE), secret_ref()]
-    );
-    assert!(failure.left_behind.is_empty());
-    assert!(
-        failure.rolled_back[0].uid.is_some(),
-        "the workload is deleted by uid"
-    );
-    assert_eq!(
-        fake.calls_of("delete")[1..],
-        [
-            format!("delete {}", pod_ref(LEASE)),
-            format!("delete {}", secret_ref())
-        ]
-    );
-    assert_eq!(fake.object("Pod", Some(NS), LEASE), None);
-    assert_eq!(
-        fake.object("Secret", Some(NS), &format!("{LEASE}-env")),
-        None
-    );
-    assert!(
-        fake.object("Namespace", None, NS).is_some(),
-        "tenant objects stay"
-    );
-    assert_eq!(fake.clock_ms(), 0, "failing fast uses none of the budget");
-}
-
-#[test]
-fn sandbox_pod_failure_fails_fast_while_the_sandbox_is_pending() {
-    let fake = FakeCluster::new();
-    fake.script_watch("Sandbox", vec![modified("sandbox-pending.json")]);
-    fake.script_watch("Pod", vec![modified("pod-image-pull-backoff.json")]);
-
-    let failure =
-        failure(lifecycle::acquire(&fake, &request(config("sandbox-cr"))).expect_err("fails"));
-
-    assert_eq!(failure.reason, "ImagePullBackOff");
-    assert_eq!(
-        displays(&failure.rolled_back),
-        [format!("Sandbox/{NS}/{LEASE}"), secret_ref()]
-    );
-    let (_, options) = fake
-        .deletes()
-        .into_iter()
-        .find(|(r, _)| r.kind == "Sandbox")
-        .expect("sandbox deleted");
-    assert_eq!(options.propagation, Propagation::Foreground);
-    assert!(options.precondition_uid.is_some());
-}
-
-#[test]
-fn ready_timeout_is_named_and_rolls_back() {
-    let fake = FakeCluster::new();
-    fake.script_watch("Pod", vec![modified("pod-container-creating.json")]);
-    let mut cfg = config("pod");
-    cfg["podReadyTimeoutSec"] = json!(120);
-
-    let failure = failure(lifecycle::acquire(&fake, &request(cfg)).expect_err("times out"));
-
-    assert_eq!(failure.step, "wait-ready");
-    assert_eq!(failure.reason, "ReadyTimeout");
-    assert!(failure.message.contains("120s"), "{}", failure.message);
-    assert!(
-        failure.message.contains("ContainerCreating"),
-        "last state is named: {}",
-        failure.message
-    );
-    assert_eq!(
-        displays(&failure.rolled_back),
-        [pod_ref(LEASE), secret_ref()]
-    );
-    assert_eq!(fake.clock_ms(), 120_000, "the whole budget, not more");
-}
-
-#[test]
-fn secret_apply_failure_rolls_back_the_workload() {
-    let fake = FakeCluster::new();
-    fake.fail_on(
-        "apply",
-        "Secret",
-        KubeError::Forbidden("secrets is forbidden".into()),
-    );
-
-    let failure = failure(lifecycle::acquire(&fake, &request(config("pod"))).expect_err("fails"));
-
-    assert_eq!(failure.step, "apply-secret");
-    assert_eq!(failure.reason, "Forbidden");
-    assert_eq!(displays(&failure.rolled_back), [pod_ref(LEASE)]);
-    assert_eq!(
-        fake.object("Pod", Some(NS), LEASE),
-        None,
-        "no leaked workload"
-    );
-    let (_, options) = fake
-        .deletes()
-        .into_iter()
-        .find(|(r, _)| r.kind == "Pod")
-        .expect("pod deleted");
-    assert_eq!(options.propagation, Propagation::Foreground);
-    assert_eq!(options.precondition_uid, failure.rolled_back[0].uid);
-    assert!(fake.watches().is_empty(), "no wait after a failed write");
-}
-
-#[test]
-fn a_rollback_delete_that_fails_is_left_behind() {
-    let fake = FakeCluster::new();
-    fake.fail_on("apply", "Secret", KubeError::Invalid("bad secret".into()));
-    fake.fail_on(
-        "delete",
-        "Pod",
-        KubeError::Transport("connection reset".into()),
-    );
-
-    let failure = failure(lifecycle::acquire(&fake, &request(config("pod"))).expect_err("fails"));
-
-    assert_eq!(failure.reason, "Invalid");
-    assert!(failure.rolled_back.is_empty());
-    assert_eq!(displays(&failure.left_behind), [pod_ref(LEASE)]);
-    assert!(
-        fake.messages()
-            .iter()
-            .any(|(level, _, m)| *level == Level::Error && m.contains("could not delete"))
-    );
-}
-
-#[test]
-fn tenant_apply_failure_creates_nothing_to_roll_back() {
-    let fake = FakeCluster::new();
-    fake.fail_on("apply", "ResourceQuota", KubeError::Invalid("quota".into()));
-
-    let failure = failure(lifecycle::acquire(&fake, &request(config("pod"))).expect_err("fails"));
-
-    assert_eq!(failure.step, "apply-resourcequota");
-    assert!(failure.rolled_back.is_empty() && failure.left_behind.is_empty());
-    assert!(
-        fake.calls_of("delete").is_empty(),
-        "shared tenant objects are never deleted"
-    );
-    assert_eq!(fake.object("Pod", Some(NS), LEASE), None);
-}
-
-#[rstest]
-#[case::to_standard(
-    "standard",
-    "CiliumNetworkPolicy",
-    "cilium.io/v2",
-    names::CILIUM_EGRESS_POLICY
-)]
-#[case::to_cilium(
-    "cilium",
-    "NetworkPolicy",
-    "networking.k8s.io/v1",
-    names::EGRESS_POLICY
-)]
-fn mode_switch_deletes_the_stale_policy(
-    #[case] mode: &str,
-    #[case] stale_kind: &str,
-    #[case] stale_api: &str,
-    #[case] stale_name: &str,
-) {
-    let fake = FakeCluster::new();
-    fake.put(json!({
-        "apiVersion": stale_api,
-        "kind": stale_kind,
-        "metadata": { "name": stale_name, "namespace": NS },
-        "spec": {},
-    }));
-    fake.script_watch("Pod", vec![modified("pod-ready.json")]);
-    let mut cfg = config("pod");
-    cfg["egressMode"] = json!(mode);
-
-    lifecycle::acquire(&fake, &request(cfg)).expect("acquired");
-
-    assert!(
-        fake.calls()
-            .contains(&format!("delete {stale_kind}/{NS}/{stale_name}"))
-    );
-    assert_eq!(fake.object(stale_kind, Some(NS), stale_name), None);
-}
-
-// ------------------------------------------------------------------- release
-
-fn acquired_pod_lease(fake: &FakeCluster) -> Lease {
-    fake.script_watch("Pod", vec![modified("pod-ready.json")]);
-    lifecycle::acquire(fake, &request(config("pod"))).expect("acquired")
-}
-
-#[test]
-fn release_deletes_the_workload_by_uid_foreground_then_its_secret() {
-    let fake = FakeCluster::new();
-    let lease = acquired_pod_lease(&fake);
-
-    let report = lifecycle::release(&fake, &lease).expect("released");
-
-    assert!(!report.already_gone);
-    assert_eq!(displays(&report.deleted), [pod_ref(LEASE), secret_ref()]);
-    let deletes = fake.deletes();
-    let (_, workload) = deletes
-        .iter()
-        .find(|(r, _)| r.kind == "Pod")
-        .expect("pod delete");
-    assert_eq!(workload.propagation, Propagation::Foreground);
-    assert_eq!(workload.precondition_uid, lease.workload.uid);
-    assert!(fake.calls().contains(&format!(
-        "delete PersistentVolumeClaim/{NS}/{LEASE}-workspace"
-    )));
-}
-
-#[test]
-fn release_of_a_gone_lease_is_success() {
-    let fake = FakeCluster::new();
-    let lease = acquired_pod_lease(&fake);
-    lifecycle::release(&fake, &lease).expect("first release");
-
-    let report = lifecycle::release(&fake, &lease).expect("second release");
-
-    assert!(report.already_gone);
-    assert!(report.deleted.is_empty());
-}
-
-#[test]
-fn release_never_deletes_an_object_with_another_uid() {
-    let fake = FakeCluster::new();
-    let mut lease = acquired_pod_lease(&fake);
-    lease.workload.uid = Some("00000000-dead-4000-8000-000000000000".into());
-
-    let report = lifecycle::release(&fake, &lease).expect("released");
-
-    assert!(report.already_gone);
-    assert!(fake.object("Pod", Some(NS), LEASE).is_some());
-}
-
-#[test]
-fn release_transport_error_names_the_step() {
-    let fake = FakeCluster::new();
-    let lease = acquired_pod_lease(&fake);
-    fake.fail_on("delete", "Pod", KubeError::Transport("503".into()));
-
-    let failure = failure(lifecycle::release(&fake, &lease).expect_err("fails"));
-
-    assert_eq!(failure.step, "delete-pod");
-    assert_eq!(failure.reason, "Transport");
-}
-
-// --------------------------------------------------------------------- sweep
-
-fn leased_pod(name: &str, lease: &str, expires: Option<&str>, created: &str) -> Value {
-    let mut pod = json!({
-        "apiVersion": "v1",
-        "kind": "Pod",
-        "metadata": {
-            "name": name,
-            "namespace": NS,
-            "creationTimestamp": created,
-            "labels": {
-                names::LABEL_MANAGED_BY: names::MANAGED_BY,
-                names::LABEL_LEASE: lease,
-            },
-            "annotations": {},
-        },
-    });
-    if let Some(expires) = expires {
-        pod["metadata"]["annotations"][names::ANNOTATION_EXPIRES_AT] = json!(expires);
-    }
-    pod
-}
-
-#[test]
-fn sweep_deletes_only_expired_leases() {
-    let fake = FakeCluster::new();
-    let expired = "lb-01jd8x7k2m3n4p5q6r7s8t9v01";
-    let fresh = "lb-01jd8x7k2m3n4p5q6r7s8t9v02";
-    let unannotated_old = "lb-01jd8x7k2m3n4p5q6r7s8t9v03";
-    let garbage_recent = "lb-01jd8x7k2m3n4p5q6r7s8t9v04";
-    fake.put(leased_pod(
-        expired,
-        expired,
-        Some("2026-11-23T09:00:00Z"),
-        "2026-11-22T09:00:00Z",
-    ));
-    fake.put(leased_pod(
-        fresh,
-        fresh,
-        Some("2026-11-24T09:00:00Z"),
-        "2026-11-23T09:00:00Z",
-    ));
-    fake.put(leased_pod(
-        unannotated_old,
-        unannotated_old,
-        None,
-        "2026-11-20T00:00:00Z",
-    ));
-    fake.put(leased_pod(
-        garbage_recent,
-        garbage_recent,
-        Some("tomorrow"),
-        "2026-11-23T08:00:00Z",
-    ));
-    let mut sandbox = fixture("sandbox-ready.json");
-    sandbox["metadata"]["annotations"][names::ANNOTATION_EXPIRES_AT] =
-        json!("2026-11-23T10:00:00Z");
-    fake.put(sandbox);
-    // A Job's pod is found through its Job, never swept on its own.
-    let mut job_pod = fixture("job-pod-running.json");
-    job_pod["metadata"]["annotations"] =
-        json!({ names::ANNOTATION_EXPIRES_AT: "2000-01-01T00:00:00Z" });
-    fake.put(job_pod);
-    fake.put(fixture("job-running.json"));
-    // Not leasebox's.
-    fake.put(json!({"apiVersion": "v1", "kind": "Pod", "metadata": {"name": "other", "namespace": NS, "creationTimestamp": "2000-01-01T00:00:00Z"}}));
-
-    let report = lifecycle::sweep(&fake, "2026-11-23T10:00:00Z", Some(NS)).expect("swept");
-
-    let mut swept = displays(&report.expired);
-    swept.sort();
-    assert_eq!(
-        swept,
-        [
-            pod_ref(expired),
-            pod_ref(unannotated_old),
-            format!("Sandbox/{NS}/{LEASE}")
-        ]
-    );
-    assert_eq!(
-        report.kept, 3,
-        "fresh pod, recent pod with a bad annotation, running job"
-    );
-    assert!(fake.object("Pod", Some(NS), fresh).is_some());
-    assert!(fake.object("Pod", Some(NS), JOB_POD).is_some());
-    assert!(fake.object("Pod", Some(NS), "other").is_some());
-    assert!(
-        fake.calls()
-            .contains(&format!("delete Secret/{NS}/{expired}-env"))
-    );
-    let warnings: Vec<String> = fake
-        .messages()
-        .into_iter()
-        .filter(|(level, _, _)| *level == Level::Warn)
-        .map(|(_, _, m)| m)
-        .collect();
-    assert_eq!(warnings.len(), 2, "{warnings:?}");
-    assert!(warnings.iter().any(|w| w.contains("missing")));
-    assert!(warnings.iter().any(|w| w.contains("`tomorrow`")));
-    for (target, options) in fake
-        .deletes()
-        .iter()
-        .filter(|(r, _)| r.kind != "Secret" && r.kind != "PersistentVolumeClaim")
-    {
-        assert_eq!(
-            options.propagation,
-            Propagation::Foreground,
-            "{}",
-            target.display()
-        );
-        assert!(options.precondition_uid.is_some(), "{}", target.display());
-    }
-}
-
-#[test]
-fn sweep_without_agent_sandbox_skips_sandboxes() {
-    let fake = FakeCluster::new();
-    fake.unserve("agents.x-k8s.io/v1beta1", "Sandbox");
-    fake.unserve("agents.x-k8s.io/v1alpha1", "Sandbox");
-
-    let report = lifecycle::sweep(&fake, NOW, None).expect("swept");
-
-    assert_eq!(report, Default::default());
-}
-
-#[test]
-fn sweep_rejects_a_bad_now() {
-    let fake = FakeCluster::new();
-    assert!(matches!(
-        lifecycle::sweep(&fake, "now", None),
-        Err(PolicyError::BadRequest(_))
-    ));
-}
-
-// -------------------------------------------------------------------- resume
-
-#[rstest]
-#[case::pod("pod", vec![modified("pod-ready.json")])]
-#[case::sandbox("sandbox-cr", vec![modified("pod-ready.json")])]
-fn resume_rebuilds_the_lease_acquire_returned(
-    #[case] backend: &str,
-    #[case] pods: Vec<WatchEvent>,
-) {
-    let fake = FakeCluster::new();
-    fake.script_watch("Sandbox", vec![modified("sandbox-ready.json")]);
-    fake.script_watch("Pod", pods);
-    let lease = lifecycle::acquire(&fake, &request(config(backend))).expect("acquired");
-
-    let resumed = lifecycle::resume(&fake, LEASE, Some(NS)).expect("resumed");
-
-    assert_eq!(resumed, lease);
-}
-
-#[test]
-fn resume_of_a_job_lease_finds_its_pod() {
-    let fake = FakeCluster::new();
-    fake.script_watch("Pod", vec![modified("job-pod-running.json")]);
-    let lease = lifecycle::acquire(&fake, &request(config("job"))).expect("acquired");
-    fake.put(fixture("job-pod-running.json"));
-
-    let resumed = lifecycle::resume(&fake, LEASE, None).expect("resumed");
-
-    assert_eq!(resumed, lease);
-}
-
-#[test]
-fn resume_falls_back_to_v1alpha1_sandboxes() {
-    let fake = FakeCluster::new();
-    fake.unserve("agents.x-k8s.io/v1beta1", "Sandbox");
-    let mut sandbox = fixture("sandbox-ready.json");
-    sandbox["apiVersion"] = json!("agents.x-k8s.io/v1alpha1");
-    fake.put(sandbox);
-
-    let lease = lifecycle::resume(&fake, LEASE, Some(NS)).expect("resumed");
-
-    assert_eq!(lease.workload.api_version, "agents.x-k8s.io/v1alpha1");
-    assert_eq!(lease.backend, Backend::SandboxCr);
-    assert_eq!(lease.company_id, "Acme Corp");
-    assert_eq!(lease.expires_at, "2026-11-24T10:00:00Z");
-}
-
-#[test]
-fn resume_skips_pods_owned_by_a_job_or_sandbox() {
-    let fake = FakeCluster::new();
-    fake.put(fixture("pod-ready.json"));
-    fake.put(fixture("job-pod-running.json"));
-
-    let err = lifecycle::resume(&fake, LEASE, Some(NS)).expect_err("only owned pods");
-
-    assert!(matches!(err, PolicyError::LeaseNotFound(_)), "{err:?}");
-}
-
-#[test]
-fn resume_of_an_unknown_lease_is_not_found() {
-    let fake = FakeCluster::new();
-    let err = lifecycle::resume(&fake, LEASE, None).expect_err("not found");
-    match err {
-        PolicyError::LeaseNotFound(message) => assert!(message.contains(LEASE), "{message}"),
-        other => panic!("expected LeaseNotFound, got {other:?}"),
-    }
-}
-
-#[test]
-fn resume_rejects_a_malformed_lease_id() {
-    let fake = FakeCluster::new();
-    assert!(matches!(
-        lifecycle::resume(&fake, "pod-1", None),
-        Err(PolicyError::BadRequest(_))
-    ));
-    assert!(fake.calls().is_empty());
-}
-
-// ------------------------------------------------------------------- execute
-
-fn pod_lease() -> Lease {
-    Lease {
-        id: LEASE.into(),
-        namespace: NS.into(),
-        backend: Backend::Pod,
-        workload: ObjectRef {
-            api_version: "v1".into(),
-            kind: "Pod".into(),
-            namespace: Some(NS.into()),
-            name: LEASE.into(),
-            uid: Some("3f6c7a52-8d0e-4b59-9a1e-0c2d4e6f8a10".into()),
-        },
-        pod: LEASE.into(),
-        container: "agent".into(),
-        secret: format!("{LEASE}-env"),
-        company_id: "Acme Corp".into(),
-        run_id: "run-42".into(),
-        adapter_type: "claude_local".into(),
-        image: "ghcr.io/leasebox/agent-claude:1.4.2".into(),
-        created_at: NOW.into(),
-        expires_at: "2026-11-24T10:00:00Z".into(),
-    }
-}
-
-fn job_lease() -> Lease {
-    Lease {
-        backend: Backend::Job,
-        workload: ObjectRef {
-            api_version: "batch/v1".into(),
-            kind: "Job".into(),
-            namespace: Some(NS.into()),
-            name: LEASE.into(),
-            uid: Some("c1d2e3f4-a5b6-4c7d-8e9f-0a1b2c3d4e5f".into()),
-        },
-        pod: JOB_POD.into(),
-        ..pod_lease()
-    }
-}
-
-fn exec_request(command: Command) -> ExecRequest {
-    ExecRequest {
-        lease: pod_lease(),
-        command,
-        cwd: None,
-        env: Vec::new(),
-        forward_stdin: false,
-        timeout_ms: None,
-        max_stdout_bytes: None,
-        max_stderr_bytes: None,
-    }
-}
-
-#[rstest]
-#[case::success(ExitStatus { code: Some(0), ..Default::default() }, Some(0), None)]
-#[case::failure(ExitStatus { code: Some(3), ..Default::default() }, Some(3), None)]
-#[case::killed_by_signal(ExitStatus { code: Some(137), signal: Some(9), ..Default::default() }, Some(137), Some(9))]
-#[case::signal_without_code(ExitStatus { signal: Some(15), ..Default::default() }, Some(143), Some(15))]
-fn exec_exit_status_maps_to_the_result(
-    #[case] status: ExitStatus,
-    #[case] code: Option<i32>,
-    #[case] signal: Option<u32>,
-) {
-    let fake = FakeCluster::new();
-    fake.script_exec(ExecScript {
-        status,
-        runs_ms: Some(1_500),
-        output: Vec::new(),
-    });
-
-    let result =
-        lifecycle::execute(&fake, &exec_request(Command::Argv(vec!["make".into()]))).expect("ran");
-
-    assert_eq!(
-        (result.exit_code, result.signal, result.timed_out),
-        (code, signal, false)
-    );
-}
-
-#[test]
-fn exec_truncation_flags_and_message_are_passed_on() {
-    let fake = FakeCluster::new();
-    fake.script_exec(ExecScript {
-        status: ExitStatus {
-            code: Some(0),
-            stdout_truncated: true,
-            stderr_truncated: false,
-            message: "done".into(),
-            ..Default::default()
-        },
-        runs_ms: Some(0),
-        output: vec![(Stream::Stdout, b"x".to_vec())],
-    });
-    let mut req = exec_request(Command::Argv(vec!["yes".into()]));
-    req.max_stdout_bytes = Some(1024);
-
-    let result = lifecycle::execute(&fake, &req).expect("ran");
-
-    assert_eq!(
-        result,
-        ExecResult {
-            exit_code: Some(0),
-            stdout_truncated: true,
-            message: "done".into(),
-            ..Default::default()
+            object: fixture(name),
         }
-    );
-    assert_eq!(fake.execs()[0].spec.max_stdout_bytes, Some(1024));
-}
+    }
 
-#[test]
-fn exec_timeout_kills_the_command_and_reports_timed_out() {
-    let fake = FakeCluster::new();
-    fake.script_exec(ExecScript::hangs());
-    let mut req = exec_request(Command::Shell("sleep 600".into()));
-    req.timeout_ms = Some(25_000);
+    fn request(config: Value) -> LeaseRequest {
+        LeaseRequest {
+            config: config.to_string(),
+            company_id: "Acme Corp".into(),
+            run_id: "run-42".into(),
+            lease_id: LEASE.into(),
+            now: NOW.into(),
+            adapter_type: None,
+            image_override: None,
+            command: Some(Command::Shell("make test".into())),
+        }
+    }
 
-    let result = lifecycle::execute(&fake, &req).expect("ran");
+    fn config(backend: &str) -> Value {
+        json!({ "inCluster": true, "backend": backend })
+    }
 
-    assert!(result.timed_out);
-    assert_eq!(result.exit_code, None);
-    assert!(fake.execs()[0].killed);
-    assert_eq!(fake.clock_ms(), 25_000);
-}
+    fn failure(err: PolicyError) -> leasebox_policy::error::Failure {
+        match err {
+            PolicyError::Failed(f) => f,
+            other => panic!("expected a failed step, got {other:?}"),
+        }
+    }
 
-#[test]
-fn exec_without_a_timeout_waits_for_a_long_command() {
-    let fake = FakeCluster::new();
-    fake.script_exec(ExecScript {
-        status: ExitStatus {
-            code: Some(0),
-            ..Default::default()
-        },
-        runs_ms: Some(3_600_000),
-        output: Vec::new(),
-    });
-    let result =
-        lifecycle::execute(&fake, &exec_request(Command::Argv(vec!["train".into()]))).expect("ran");
-    assert_eq!(result.exit_code, Some(0));
-    assert!(!fake.execs()[0].killed);
-}
+    fn displays(refs: &[ObjectRef]) -> Vec<String> {
+        refs.iter().map(ObjectRef::display).collect()
+    }
 
-#[test]
-fn exec_without_an_exit_status_is_an_error() {
-    let fake = FakeCluster::new();
-    fake.script_exec(ExecScript {
-        status: ExitStatus {
-            message: "connection closed".into(),
-            ..Default::default()
-        },
-        runs_ms: Some(0),
-        output: Vec::new(),
-    });
-    let failure = failure(
-        lifecycle::execute(&fake, &exec_request(Command::Argv(vec!["true".into()])))
-            .expect_err("no status"),
-    );
-    assert_eq!(failure.reason, "NoExitStatus");
-}
-
-#[test]
-fn env_never_reaches_argv_and_goes_first_on_stdin() {
-    let fake = FakeCluster::new();
-    let mut req = exec_request(Command::Shell("echo $API_KEY".into()));
-    req.env = vec![EnvVar {
-        name: "API_KEY".into(),
-        value: "sk-secret value\n".into(),
-    }];
-    req.cwd = Some("/workspace/repo".into());
-    req.forward_stdin = true;
-
-    lifecycle::execute(&fake, &req).expect("ran");
-
-    let exec = &fake.execs()[0];
-    assert!(
-        exec.spec.argv.iter().all(|a| !a.contains("sk-secret")),
-        "{:?}",
-        exec.spec.argv
-    );
-    assert_eq!(exec.spec.argv[..2], ["sh", "-c"]);
-    assert_eq!(
-        exec.spec.argv[4..],
-        ["/workspace/repo", "sh", "-lc", "echo $API_KEY"]
-    );
-    assert!(exec.spec.stdin && exec.spec.forward_stdin && exec.spec.forward_output);
-    assert_eq!(exec.stdin, b"API_KEY=sk\\0055secret\\0040value\\0012\n\n");
-    assert!(
-        exec.stdin_closed,
-        "stdin is handed over to the caller's stream"
-    );
-}
-
-#[test]
-fn plain_exec_opens_no_stdin() {
-    let fake = FakeCluster::new();
-    lifecycle::execute(
-        &fake,
-        &exec_request(Command::Argv(vec!["ls".into(), "-la".into()])),
-    )
-    .expect("ran");
-    let exec = &fake.execs()[0];
-    assert_eq!(exec.spec.argv, ["ls", "-la"]);
-    assert!(!exec.spec.stdin);
-    assert!(exec.stdin.is_empty() && !exec.stdin_closed);
-    assert_eq!(
-        fake.calls().last().map(String::as_str),
-        Some(format!("exec {NS}/{LEASE}/agent ls").as_str())
-    );
-}
-
-#[test]
-fn bad_env_name_is_refused_before_any_exec() {
-    let fake = FakeCluster::new();
-    let mut req = exec_request(Command::Argv(vec!["true".into()]));
-    req.env = vec![EnvVar {
-        name: "BAD-NAME".into(),
-        value: "x".into(),
-    }];
-    let err = lifecycle::execute(&fake, &req).expect_err("refused");
-    assert!(err.to_string().contains("BAD-NAME"), "{err}");
-    assert!(fake.execs().is_empty());
-}
-
-#[test]
-fn realize_workspace_untars_the_callers_stdin() {
-    let fake = FakeCluster::new();
-    let result = lifecycle::realize_workspace(&fake, &pod_lease(), None).expect("unpacked");
-    assert_eq!(result.exit_code, Some(0));
-    let exec = &fake.execs()[0];
-    assert_eq!(exec.spec.argv, ["tar", "-x", "-C", "/workspace"]);
-    assert!(exec.spec.stdin && exec.spec.forward_stdin && exec.stdin_closed);
-    assert!(
-        exec.stdin.is_empty(),
-        "the tar stream comes from the host, not the guest"
-    );
-}
-
-#[test]
-fn realize_workspace_refuses_a_relative_path() {
-    let fake = FakeCluster::new();
-    assert!(matches!(
-        lifecycle::realize_workspace(&fake, &pod_lease(), Some("workspace")),
-        Err(PolicyError::BadRequest(_))
-    ));
-}
-
-#[rstest]
-#[case::failed_with_exit_3(
-    "job-failed-backoff.json",
-    "job-pod-failed-exit-3.json",
-    Some(3),
-    None,
-    false
-)]
-#[case::succeeded("job-complete.json", "job-pod-succeeded.json", Some(0), None, false)]
-#[case::oom_killed(
-    "job-failed-backoff.json",
-    "job-pod-oomkilled.json",
-    Some(137),
-    Some(9),
-    false
-)]
-#[case::deadline_is_a_timeout(
-    "job-failed-deadline.json",
-    "job-pod-oomkilled.json",
-    None,
-    Some(9),
-    true
-)]
-fn job_execute_reads_the_exit_from_the_pod(
-    #[case] job: &str,
-    #[case] pod: &str,
-    #[case] code: Option<i32>,
-    #[case] signal: Option<u32>,
-    #[case] timed_out: bool,
-) {
-    let fake = FakeCluster::new();
-    fake.put(fixture(pod));
-    fake.script_watch("Job", vec![modified("job-running.json"), modified(job)]);
-    fake.script_logs(LogScript {
-        chunks: Vec::new(),
-        ends: true,
-    });
-    let req = ExecRequest {
-        lease: job_lease(),
-        ..exec_request(Command::Argv(vec!["ignored".into()]))
-    };
-
-    let result = lifecycle::execute(&fake, &req).expect("followed");
-
-    assert_eq!(
-        (result.exit_code, result.signal, result.timed_out),
-        (code, signal, timed_out)
-    );
-    let logs = &fake.log_requests()[0];
-    assert_eq!(
-        (logs.pod.as_str(), logs.container.as_str()),
-        (JOB_POD, "agent")
-    );
-    assert!(logs.follow && logs.forward_output);
-    assert!(fake.execs().is_empty(), "a job lease never execs");
-}
-
-#[test]
-fn job_execute_timeout_reports_timed_out() {
-    let fake = FakeCluster::new();
-    fake.script_watch("Job", vec![modified("job-running.json")]);
-    fake.script_logs(LogScript {
-        chunks: Vec::new(),
-        ends: false,
-    });
-    let req = ExecRequest {
-        lease: job_lease(),
-        timeout_ms: Some(60_000),
-        ..exec_request(Command::Argv(vec!["ignored".into()]))
-    };
-
-    let result = lifecycle::execute(&fake, &req).expect("followed");
-
-    assert!(result.timed_out);
-    assert_eq!(result.exit_code, None);
-    assert_eq!(fake.clock_ms(), 60_000);
-}
-
-// --------------------------------------------------------------------- probe
-
-fn check<'a>(
-    checks: &'a [leasebox_policy::lease::ProbeCheck],
-    name: &str,
-) -> &'a leasebox_policy::lease::ProbeCheck {
-    checks
-        .iter()
-        .find(|c| c.name == name)
-        .unwrap_or_else(|| panic!("no check {name} in {checks:?}"))
-}
-
-#[test]
-fn probe_reports_every_check_with_what_it_found() {
-    let fake = FakeCluster::new();
-    fake.deny_access("create", "pods/exec");
-
-    let checks =
-        lifecycle::probe(&fake, &config("sandbox-cr").to_string(), "Acme Corp").expect("probed");
-
-    assert_eq!(checks[0].name, "cluster-reachable");
-    assert!(checks[0].ok && checks[0].detail.contains("v1.20.15"));
-    assert!(check(&checks, "crd sandboxes.agents.x-k8s.io").ok);
-    let exec = check(&checks, "rbac create pods/exec");
-    assert!(!exec.ok && exec.detail.contains("denied"), "{exec:?}");
-    assert!(check(&checks, "rbac create sandboxes.agents.x-k8s.io").ok);
-    assert!(check(&checks, "rbac get pods/log").ok);
-    assert!(check(&checks, "rbac watch pods").ok);
-    assert!(check(&checks, "rbac patch namespaces").ok);
-    assert!(check(&checks, "rbac delete secrets").ok);
-    let tenant = check(&checks, &format!("tenant-namespace {NS}"));
-    assert!(
-        tenant.ok && tenant.detail.contains("does not exist yet"),
-        "{tenant:?}"
-    );
-    let reviews = fake.reviews();
-    assert!(
-        reviews
+    /// `apply Kind/ns/name` for every manifest of the plan, in order.
+    fn planned_applies(request: &LeaseRequest) -> Vec<String> {
+        plan::plan(request)
+            .expect("plan")
             .iter()
-            .all(|r| r["apiVersion"] == "authorization.k8s.io/v1")
-    );
-    let namespaced = reviews
-        .iter()
-        .find(|r| r["spec"]["resourceAttributes"]["resource"] == "secrets")
-        .expect("secrets review");
-    assert_eq!(namespaced["spec"]["resourceAttributes"]["namespace"], NS);
-}
+            .map(|m| {
+                format!(
+                    "apply {}",
+                    ObjectRef::of(m).expect("named manifest").display()
+                )
+            })
+            .collect()
+    }
 
-#[test]
-fn probe_reports_a_missing_agent_sandbox_crd() {
-    let fake = FakeCluster::new();
-    fake.unserve("agents.x-k8s.io/v1beta1", "Sandbox");
-    let checks =
-        lifecycle::probe(&fake, &config("sandbox-cr").to_string(), "Acme Corp").expect("probed");
-    let crd = check(&checks, "crd sandboxes.agents.x-k8s.io");
-    assert!(
-        !crd.ok && crd.detail.contains("install agent-sandbox"),
-        "{crd:?}"
-    );
-}
+    fn pod_ref(name: &str) -> String {
+        format!("Pod/{NS}/{name}")
+    }
 
-#[test]
-fn probe_of_the_pod_backend_skips_the_crd() {
-    let fake = FakeCluster::new();
-    let checks = lifecycle::probe(&fake, &config("pod").to_string(), "Acme Corp").expect("probed");
-    assert!(checks.iter().all(|c| !c.name.starts_with("crd ")));
-    assert!(check(&checks, "rbac create pods").ok);
-}
+    fn secret_ref() -> String {
+        format!("Secret/{NS}/{LEASE}-env")
+    }
 
-#[test]
-fn probe_stops_at_an_unreachable_cluster() {
-    let fake = FakeCluster::new();
-    fake.set_server_version(Err(KubeError::Transport("connection refused".into())));
-    let checks = lifecycle::probe(&fake, &config("pod").to_string(), "Acme Corp").expect("probed");
-    assert_eq!(checks.len(), 1);
-    assert!(!checks[0].ok && checks[0].detail.contains("connection refused"));
-}
+    // ------------------------------------------------------------------- acquire
 
-#[test]
-fn probe_of_an_invalid_config_lists_the_issues() {
-    let fake = FakeCluster::new();
-    let err = lifecycle::probe(
-        &fake,
-        r#"{"inCluster": true, "backend": "vm"}"#,
-        "Acme Corp",
-    )
-    .expect_err("invalid");
-    assert!(
-        matches!(err, PolicyError::InvalidConfig(ref issues) if !issues.is_empty()),
-        "{err:?}"
-    );
-    assert!(fake.calls().is_empty());
+    #[test]
+    fn pod_acquire_applies_the_plan_in_order_and_returns_the_lease() {
+        let fake = FakeCluster::new();
+        fake.script_watch(
+            "Pod",
+            vec![
+                modified("pod-container-creating.json"),
+                modified("pod-ready.json"),
+            ],
+        );
+        let req = request(config("pod"));
+
+        let lease = lifecycle::acquire(&fake, &req).expect("acquired");
+
+        assert_eq!(fake.calls_of("apply"), planned_applies(&req));
+        let calls = fake.calls();
+        let stale = calls
+            .iter()
+            .position(|c| {
+                c == &format!(
+                    "delete CiliumNetworkPolicy/{NS}/{}",
+                    names::CILIUM_EGRESS_POLICY
+                )
+            })
+            .expect("stale policy deleted");
+        let workload = calls
+            .iter()
+            .position(|c| c == &format!("apply {}", pod_ref(LEASE)))
+            .expect("workload applied");
+        assert!(
+            stale < workload,
+            "the stale policy goes before the workload: {calls:?}"
+        );
+        assert!(
+            fake.calls_of("get").is_empty(),
+            "readiness is watched, never polled"
+        );
+
+        let stored = fake.object("Pod", Some(NS), LEASE).expect("pod stored");
+        assert_eq!(lease.id, LEASE);
+        assert_eq!(lease.namespace, NS);
+        assert_eq!(lease.backend, Backend::Pod);
+        assert_eq!(lease.workload.kind, "Pod");
+        assert_eq!(
+            lease.workload.uid.as_deref(),
+            stored["metadata"]["uid"].as_str()
+        );
+        assert_eq!(lease.pod, LEASE);
+        assert_eq!(lease.container, "agent");
+        assert_eq!(lease.secret, format!("{LEASE}-env"));
+        assert_eq!(lease.company_id, "Acme Corp");
+        assert_eq!(lease.run_id, "run-42");
+        assert_eq!(lease.adapter_type, "claude_local");
+        assert!(!lease.image.is_empty());
+        assert_eq!(lease.created_at, NOW);
+        assert_eq!(lease.expires_at, "2026-11-24T10:00:00Z");
+    }
+
+    #[test]
+    fn secret_is_owned_by_the_applied_workload_uid() {
+        let fake = FakeCluster::new();
+        fake.script_watch("Pod", vec![modified("pod-ready.json")]);
+        let lease = lifecycle::acquire(&fake, &request(config("pod"))).expect("acquired");
+
+        let secrets = fake.host_secrets();
+        let owner = &secrets[0].manifest["metadata"]["ownerReferences"][0];
+        assert_eq!(owner["kind"], "Pod");
+        assert_eq!(owner["uid"].as_str(), lease.workload.uid.as_deref());
+    }
+
+    #[test]
+    fn pvc_workspace_is_applied_after_the_workload_and_owned_by_it() {
+        let fake = FakeCluster::new();
+        fake.script_watch("Pod", vec![modified("pod-ready.json")]);
+        let mut cfg = config("pod");
+        cfg["workspace"] = json!({ "type": "pvc", "size": "20Gi" });
+        let lease = lifecycle::acquire(&fake, &request(cfg)).expect("acquired");
+
+        let applies = fake.calls_of("apply");
+        let n = applies.len();
+        assert_eq!(
+            applies[n - 3..],
+            [
+                format!("apply {}", pod_ref(LEASE)),
+                format!("apply PersistentVolumeClaim/{NS}/{LEASE}-workspace"),
+                format!("apply {}", secret_ref()),
+            ]
+        );
+        let pvc = fake
+            .object(
+                "PersistentVolumeClaim",
+                Some(NS),
+                &format!("{LEASE}-workspace"),
+            )
+            .expect("pvc stored");
+        assert_eq!(
+            pvc["metadata"]["ownerReferences"][0]["uid"].as_str(),
+            lease.workload.uid.as_deref()
+        );
+    }
+
+    #[test]
+    fn job_acquire_takes_the_pod_name_from_the_watch_event() {
+        let fake = FakeCluster::new();
+        fake.script_watch(
+            "Pod",
+            vec![
+                modified("job-pod-pending.json"),
+                modified("job-pod-running.json"),
+            ],
+        );
+        let lease = lifecycle::acquire(&fake, &request(config("job"))).expect("acquired");
+
+        assert_eq!(lease.backend, Backend::Job);
+        assert_eq!(lease.workload.kind, "Job");
+        assert_eq!(lease.pod, JOB_POD);
+        let watch = &fake.watches()[0];
+        assert_eq!(watch.kind, "Pod");
+        assert_eq!(watch.label_selector, format!("job-name={LEASE}"));
+    }
+
+    #[test]
+    fn fast_job_that_already_succeeded_is_acquired() {
+        let fake = FakeCluster::new();
+        fake.script_watch("Pod", vec![modified("job-pod-succeeded.json")]);
+        let lease = lifecycle::acquire(&fake, &request(config("job"))).expect("acquired");
+        assert_eq!(lease.pod, JOB_POD);
+    }
+
+    #[test]
+    fn sandbox_acquire_waits_for_ready_then_checks_its_pod() {
+        let fake = FakeCluster::new();
+        fake.script_watch(
+            "Sandbox",
+            vec![
+                modified("sandbox-pending.json"),
+                modified("sandbox-ready.json"),
+            ],
+        );
+        fake.script_watch(
+            "Pod",
+            vec![
+                modified("pod-container-creating.json"),
+                modified("pod-ready.json"),
+            ],
+        );
+
+        let lease = lifecycle::acquire(&fake, &request(config("sandbox-cr"))).expect("acquired");
+
+        assert_eq!(lease.backend, Backend::SandboxCr);
+        assert_eq!(lease.workload.api_version, "agents.x-k8s.io/v1beta1");
+        assert_eq!(lease.workload.kind, "Sandbox");
+        assert_eq!(lease.pod, LEASE);
+        let watches = fake.watches();
+        assert_eq!(watches[0].kind, "Sandbox");
+        assert_eq!(watches[0].field_selector, format!("metadata.name={LEASE}"));
+        assert_eq!(
+            watches[1].label_selector,
+            format!("{}={LEASE}", names::LABEL_LEASE)
+        );
+        assert_eq!(watches[2].field_selector, format!("metadata.name={LEASE}"));
+    }
+
+    #[test]
+    fn sandbox_acquire_follows_an_adopted_warm_pool_pod() {
+        let fake = FakeCluster::new();
+        fake.script_watch("Sandbox", vec![modified("sandbox-adopted-ready.json")]);
+        let mut warm = fixture("pod-ready.json");
+        warm["metadata"]["name"] = json!("warm-pool-claude-7xk2p");
+        fake.script_watch(
+            "Pod",
+            vec![WatchEvent {
+                event_type: EventType::Modified,
+                object: warm,
+            }],
+        );
+        let lease = lifecycle::acquire(&fake, &request(config("sandbox-cr"))).expect("acquired");
+        assert_eq!(lease.pod, "warm-pool-claude-7xk2p");
+    }
+
+    #[rstest]
+    #[case::unschedulable("pod-unschedulable.json", "Unschedulable")]
+    #[case::image_pull_backoff("pod-image-pull-backoff.json", "ImagePullBackOff")]
+    #[case::err_image_pull("pod-err-image-pull.json", "ErrImagePull")]
+    #[case::invalid_image_name("pod-invalid-image-name.json", "InvalidImageName")]
+    #[case::crash_loop("pod-crash-loop.json", "CrashLoopBackOff")]
+    #[case::init_container_failed("pod-init-container-failed.json", "InitContainerFailed")]
+    #[case::evicted("pod-evicted.json", "Evicted")]
+    fn fail_fast_reason_rolls_back_every_lease_object(#[case] file: &str, #[case] reason: &str) {
+        let fake = FakeCluster::new();
+        fake.script_watch(
+            "Pod",
+            vec![modified("pod-container-creating.json"), modified(file)],
+        );
+
+        let failure =
+            failure(lifecycle::acquire(&fake, &request(config("pod"))).expect_err("fails"));
+
+        assert_eq!(failure.step, "wait-ready");
+        assert_eq!(failure.reason, reason);
+        assert_eq!(
+            displays(&failure.rolled_back),
+            [pod_ref(LEASE), secret_ref()]
+        );
+        assert!(failure.left_behind.is_empty());
+        assert!(
+            failure.rolled_back[0].uid.is_some(),
+            "the workload is deleted by uid"
+        );
+        assert_eq!(
+            fake.calls_of("delete")[1..],
+            [
+                format!("delete {}", pod_ref(LEASE)),
+                format!("delete {}", secret_ref())
+            ]
+        );
+        assert_eq!(fake.object("Pod", Some(NS), LEASE), None);
+        assert_eq!(
+            fake.object("Secret", Some(NS), &format!("{LEASE}-env")),
+            None
+        );
+        assert!(
+            fake.object("Namespace", None, NS).is_some(),
+            "tenant objects stay"
+        );
+        assert_eq!(fake.clock_ms(), 0, "failing fast uses none of the budget");
+    }
+
+    #[test]
+    fn sandbox_pod_failure_fails_fast_while_the_sandbox_is_pending() {
+        let fake = FakeCluster::new();
+        fake.script_watch("Sandbox", vec![modified("sandbox-pending.json")]);
+        fake.script_watch("Pod", vec![modified("pod-image-pull-backoff.json")]);
+
+        let failure =
+            failure(lifecycle::acquire(&fake, &request(config("sandbox-cr"))).expect_err("fails"));
+
+        assert_eq!(failure.reason, "ImagePullBackOff");
+        assert_eq!(
+            displays(&failure.rolled_back),
+            [format!("Sandbox/{NS}/{LEASE}"), secret_ref()]
+        );
+        let (_, options) = fake
+            .deletes()
+            .into_iter()
+            .find(|(r, _)| r.kind == "Sandbox")
+            .expect("sandbox deleted");
+        assert_eq!(options.propagation, Propagation::Foreground);
+        assert!(options.precondition_uid.is_some());
+    }
+
+    #[test]
+    fn ready_timeout_is_named_and_rolls_back() {
+        let fake = FakeCluster::new();
+        fake.script_watch("Pod", vec![modified("pod-container-creating.json")]);
+        let mut cfg = config("pod");
+        cfg["podReadyTimeoutSec"] = json!(120);
+
+        let failure = failure(lifecycle::acquire(&fake, &request(cfg)).expect_err("times out"));
+
+        assert_eq!(failure.step, "wait-ready");
+        assert_eq!(failure.reason, "ReadyTimeout");
+        assert!(failure.message.contains("120s"), "{}", failure.message);
+        assert!(
+            failure.message.contains("ContainerCreating"),
+            "last state is named: {}",
+            failure.message
+        );
+        assert_eq!(
+            displays(&failure.rolled_back),
+            [pod_ref(LEASE), secret_ref()]
+        );
+        assert_eq!(fake.clock_ms(), 120_000, "the whole budget, not more");
+    }
+
+    #[test]
+    fn secret_apply_failure_rolls_back_the_workload() {
+        let fake = FakeCluster::new();
+        fake.fail_on(
+            "apply",
+            "Secret",
+            KubeError::Forbidden("secrets is forbidden".into()),
+        );
+
+        let failure =
+            failure(lifecycle::acquire(&fake, &request(config("pod"))).expect_err("fails"));
+
+        assert_eq!(failure.step, "apply-secret");
+        assert_eq!(failure.reason, "Forbidden");
+        assert_eq!(displays(&failure.rolled_back), [pod_ref(LEASE)]);
+        assert_eq!(
+            fake.object("Pod", Some(NS), LEASE),
+            None,
+            "no leaked workload"
+        );
+        let (_, options) = fake
+            .deletes()
+            .into_iter()
+            .find(|(r, _)| r.kind == "Pod")
+            .expect("pod deleted");
+        assert_eq!(options.propagation, Propagation::Foreground);
+        assert_eq!(options.precondition_uid, failure.rolled_back[0].uid);
+        assert!(fake.watches().is_empty(), "no wait after a failed write");
+    }
+
+    #[test]
+    fn a_rollback_delete_that_fails_is_left_behind() {
+        let fake = FakeCluster::new();
+        fake.fail_on("apply", "Secret", KubeError::Invalid("bad secret".into()));
+        fake.fail_on(
+            "delete",
+            "Pod",
+            KubeError::Transport("connection reset".into()),
+        );
+
+        let failure =
+            failure(lifecycle::acquire(&fake, &request(config("pod"))).expect_err("fails"));
+
+        assert_eq!(failure.reason, "Invalid");
+        assert!(failure.rolled_back.is_empty());
+        assert_eq!(displays(&failure.left_behind), [pod_ref(LEASE)]);
+        assert!(
+            fake.messages()
+                .iter()
+                .any(|(level, _, m)| *level == Level::Error && m.contains("could not delete"))
+        );
+    }
+
+    #[test]
+    fn tenant_apply_failure_creates_nothing_to_roll_back() {
+        let fake = FakeCluster::new();
+        fake.fail_on("apply", "ResourceQuota", KubeError::Invalid("quota".into()));
+
+        let failure =
+            failure(lifecycle::acquire(&fake, &request(config("pod"))).expect_err("fails"));
+
+        assert_eq!(failure.step, "apply-resourcequota");
+        assert!(failure.rolled_back.is_empty() && failure.left_behind.is_empty());
+        assert!(
+            fake.calls_of("delete").is_empty(),
+            "shared tenant objects are never deleted"
+        );
+        assert_eq!(fake.object("Pod", Some(NS), LEASE), None);
+    }
+
+    #[rstest]
+    #[case::to_standard(
+        "standard",
+        "CiliumNetworkPolicy",
+        "cilium.io/v2",
+        names::CILIUM_EGRESS_POLICY
+    )]
+    #[case::to_cilium(
+        "cilium",
+        "NetworkPolicy",
+        "networking.k8s.io/v1",
+        names::EGRESS_POLICY
+    )]
+    fn mode_switch_deletes_the_stale_policy(
+        #[case] mode: &str,
+        #[case] stale_kind: &str,
+        #[case] stale_api: &str,
+        #[case] stale_name: &str,
+    ) {
+        let fake = FakeCluster::new();
+        fake.put(json!({
+            "apiVersion": stale_api,
+            "kind": stale_kind,
+            "metadata": { "name": stale_name, "namespace": NS },
+            "spec": {},
+        }));
+        fake.script_watch("Pod", vec![modified("pod-ready.json")]);
+        let mut cfg = config("pod");
+        cfg["egressMode"] = json!(mode);
+
+        lifecycle::acquire(&fake, &request(cfg)).expect("acquired");
+
+        assert!(
+            fake.calls()
+                .contains(&format!("delete {stale_kind}/{NS}/{stale_name}"))
+        );
+        assert_eq!(fake.object(stale_kind, Some(NS), stale_name), None);
+    }
+
+    // ------------------------------------------------------------------- release
+
+    fn acquired_pod_lease(fake: &FakeCluster) -> Lease {
+        fake.script_watch("Pod", vec![modified("pod-ready.json")]);
+        lifecycle::acquire(fake, &request(config("pod"))).expect("acquired")
+    }
+
+    #[test]
+    fn release_deletes_the_workload_by_uid_foreground_then_its_secret() {
+        let fake = FakeCluster::new();
+        let lease = acquired_pod_lease(&fake);
+
+        let report = lifecycle::release(&fake, &lease).expect("released");
+
+        assert!(!report.already_gone);
+        assert_eq!(displays(&report.deleted), [pod_ref(LEASE), secret_ref()]);
+        let deletes = fake.deletes();
+        let (_, workload) = deletes
+            .iter()
+            .find(|(r, _)| r.kind == "Pod")
+            .expect("pod delete");
+        assert_eq!(workload.propagation, Propagation::Foreground);
+        assert_eq!(workload.precondition_uid, lease.workload.uid);
+        assert!(fake.calls().contains(&format!(
+            "delete PersistentVolumeClaim/{NS}/{LEASE}-workspace"
+        )));
+    }
+
+    #[test]
+    fn release_of_a_gone_lease_is_success() {
+        let fake = FakeCluster::new();
+        let lease = acquired_pod_lease(&fake);
+        lifecycle::release(&fake, &lease).expect("first release");
+
+        let report = lifecycle::release(&fake, &lease).expect("second release");
+
+        assert!(report.already_gone);
+        assert!(report.deleted.is_empty());
+    }
+
+    #[test]
+    fn release_never_deletes_an_object_with_another_uid() {
+        let fake = FakeCluster::new();
+        let mut lease = acquired_pod_lease(&fake);
+        lease.workload.uid = Some("00000000-dead-4000-8000-000000000000".into());
+
+        let report = lifecycle::release(&fake, &lease).expect("released");
+
+        assert!(report.already_gone);
+        assert!(fake.object("Pod", Some(NS), LEASE).is_some());
+    }
+
+    #[test]
+    fn release_transport_error_names_the_step() {
+        let fake = FakeCluster::new();
+        let lease = acquired_pod_lease(&fake);
+        fake.fail_on("delete", "Pod", KubeError::Transport("503".into()));
+
+        let failure = failure(lifecycle::release(&fake, &lease).expect_err("fails"));
+
+        assert_eq!(failure.step, "delete-pod");
+        assert_eq!(failure.reason, "Transport");
+    }
+
+    // --------------------------------------------------------------------- sweep
+
+    fn leased_pod(name: &str, lease: &str, expires: Option<&str>, created: &str) -> Value {
+        let mut pod = json!({
+            "apiVersion": "v1",
+            "kind": "Pod",
+            "metadata": {
+                "name": name,
+                "namespace": NS,
+                "creationTimestamp": created,
+                "labels": {
+                    names::LABEL_MANAGED_BY: names::MANAGED_BY,
+                    names::LABEL_LEASE: lease,
+                },
+                "annotations": {},
+            },
+        });
+        if let Some(expires) = expires {
+            pod["metadata"]["annotations"][names::ANNOTATION_EXPIRES_AT] = json!(expires);
+        }
+        pod
+    }
+
+    #[test]
+    fn sweep_deletes_only_expired_leases() {
+        let fake = FakeCluster::new();
+        let expired = "lb-01jd8x7k2m3n4p5q6r7s8t9v01";
+        let fresh = "lb-01jd8x7k2m3n4p5q6r7s8t9v02";
+        let unannotated_old = "lb-01jd8x7k2m3n4p5q6r7s8t9v03";
+        let garbage_recent = "lb-01jd8x7k2m3n4p5q6r7s8t9v04";
+        fake.put(leased_pod(
+            expired,
+            expired,
+            Some("2026-11-23T09:00:00Z"),
+            "2026-11-22T09:00:00Z",
+        ));
+        fake.put(leased_pod(
+            fresh,
+            fresh,
+            Some("2026-11-24T09:00:00Z"),
+            "2026-11-23T09:00:00Z",
+        ));
+        fake.put(leased_pod(
+            unannotated_old,
+            unannotated_old,
+            None,
+            "2026-11-20T00:00:00Z",
+        ));
+        fake.put(leased_pod(
+            garbage_recent,
+            garbage_recent,
+            Some("tomorrow"),
+            "2026-11-23T08:00:00Z",
+        ));
+        let mut sandbox = fixture("sandbox-ready.json");
+        sandbox["metadata"]["annotations"][names::ANNOTATION_EXPIRES_AT] =
+            json!("2026-11-23T10:00:00Z");
+        fake.put(sandbox);
+        // A Job's pod is found through its Job, never swept on its own.
+        let mut job_pod = fixture("job-pod-running.json");
+        job_pod["metadata"]["annotations"] =
+            json!({ names::ANNOTATION_EXPIRES_AT: "2000-01-01T00:00:00Z" });
+        fake.put(job_pod);
+        fake.put(fixture("job-running.json"));
+        // Not leasebox's.
+        fake.put(json!({"apiVersion": "v1", "kind": "Pod", "metadata": {"name": "other", "namespace": NS, "creationTimestamp": "2000-01-01T00:00:00Z"}}));
+
+        let report = lifecycle::sweep(&fake, "2026-11-23T10:00:00Z", Some(NS)).expect("swept");
+
+        let mut swept = displays(&report.expired);
+        swept.sort();
+        assert_eq!(
+            swept,
+            [
+                pod_ref(expired),
+                pod_ref(unannotated_old),
+                format!("Sandbox/{NS}/{LEASE}")
+            ]
+        );
+        assert_eq!(
+            report.kept, 3,
+            "fresh pod, recent pod with a bad annotation, running job"
+        );
+        assert!(fake.object("Pod", Some(NS), fresh).is_some());
+        assert!(fake.object("Pod", Some(NS), JOB_POD).is_some());
+        assert!(fake.object("Pod", Some(NS), "other").is_some());
+        assert!(
+            fake.calls()
+                .contains(&format!("delete Secret/{NS}/{expired}-env"))
+        );
+        let warnings: Vec<String> = fake
+            .messages()
+            .into_iter()
+            .filter(|(level, _, _)| *level == Level::Warn)
+            .map(|(_, _, m)| m)
+            .collect();
+        assert_eq!(warnings.len(), 2, "{warnings:?}");
+        assert!(warnings.iter().any(|w| w.contains("missing")));
+        assert!(warnings.iter().any(|w| w.contains("`tomorrow`")));
+        for (target, options) in fake
+            .deletes()
+            .iter()
+            .filter(|(r, _)| r.kind != "Secret" && r.kind != "PersistentVolumeClaim")
+        {
+            assert_eq!(
+                options.propagation,
+                Propagation::Foreground,
+                "{}",
+                target.display()
+            );
+            assert!(options.precondition_uid.is_some(), "{}", target.display());
+        }
+    }
+
+    #[test]
+    fn sweep_without_agent_sandbox_skips_sandboxes() {
+        let fake = FakeCluster::new();
+        fake.unserve("agents.x-k8s.io/v1beta1", "Sandbox");
+        fake.unserve("agents.x-k8s.io/v1alpha1", "Sandbox");
+
+        let report = lifecycle::sweep(&fake, NOW, None).expect("swept");
+
+        assert_eq!(report, Default::default());
+    }
+
+    #[test]
+    fn sweep_rejects_a_bad_now() {
+        let fake = FakeCluster::new();
+        assert!(matches!(
+            lifecycle::sweep(&fake, "now", None),
+            Err(PolicyError::BadRequest(_))
+        ));
+    }
+
+    // -------------------------------------------------------------------- resume
+
+    #[rstest]
+    #[case::pod("pod", vec![modified("pod-ready.json")])]
+    #[case::sandbox("sandbox-cr", vec![modified("pod-ready.json")])]
+    fn resume_rebuilds_the_lease_acquire_returned(
+        #[case] backend: &str,
+        #[case] pods: Vec<WatchEvent>,
+    ) {
+        let fake = FakeCluster::new();
+        fake.script_watch("Sandbox", vec![modified("sandbox-ready.json")]);
+        fake.script_watch("Pod", pods);
+        let lease = lifecycle::acquire(&fake, &request(config(backend))).expect("acquired");
+
+        let resumed = lifecycle::resume(&fake, LEASE, Some(NS)).expect("resumed");
+
+        assert_eq!(resumed, lease);
+    }
+
+    #[test]
+    fn resume_of_a_job_lease_finds_its_pod() {
+        let fake = FakeCluster::new();
+        fake.script_watch("Pod", vec![modified("job-pod-running.json")]);
+        let lease = lifecycle::acquire(&fake, &request(config("job"))).expect("acquired");
+        fake.put(fixture("job-pod-running.json"));
+
+        let resumed = lifecycle::resume(&fake, LEASE, None).expect("resumed");
+
+        assert_eq!(resumed, lease);
+    }
+
+    #[test]
+    fn resume_falls_back_to_v1alpha1_sandboxes() {
+        let fake = FakeCluster::new();
+        fake.unserve("agents.x-k8s.io/v1beta1", "Sandbox");
+        let mut sandbox = fixture("sandbox-ready.json");
+        sandbox["apiVersion"] = json!("agents.x-k8s.io/v1alpha1");
+        fake.put(sandbox);
+
+        let lease = lifecycle::resume(&fake, LEASE, Some(NS)).expect("resumed");
+
+        assert_eq!(lease.workload.api_version, "agents.x-k8s.io/v1alpha1");
+        assert_eq!(lease.backend, Backend::SandboxCr);
+        assert_eq!(lease.company_id, "Acme Corp");
+        assert_eq!(lease.expires_at, "2026-11-24T10:00:00Z");
+    }
+
+    #[test]
+    fn resume_skips_pods_owned_by_a_job_or_sandbox() {
+        let fake = FakeCluster::new();
+        fake.put(fixture("pod-ready.json"));
+        fake.put(fixture("job-pod-running.json"));
+
+        let err = lifecycle::resume(&fake, LEASE, Some(NS)).expect_err("only owned pods");
+
+        assert!(matches!(err, PolicyError::LeaseNotFound(_)), "{err:?}");
+    }
+
+    #[test]
+    fn resume_of_an_unknown_lease_is_not_found() {
+        let fake = FakeCluster::new();
+        let err = lifecycle::resume(&fake, LEASE, None).expect_err("not found");
+        match err {
+            PolicyError::LeaseNotFound(message) => assert!(message.contains(LEASE), "{message}"),
+            other => panic!("expected LeaseNotFound, got {other:?}"),
+        }
+    }
+
+    #[test]
+    fn resume_rejects_a_malformed_lease_id() {
+        let fake = FakeCluster::new();
+        assert!(matches!(
+            lifecycle::resume(&fake, "pod-1", None),
+            Err(PolicyError::BadRequest(_))
+        ));
+        assert!(fake.calls().is_empty());
+    }
+
+    // ------------------------------------------------------------------- execute
+
+    fn pod_lease() -> Lease {
+        Lease {
+            id: LEASE.into(),
+            namespace: NS.into(),
+            backend: Backend::Pod,
+            workload: ObjectRef {
+                api_version: "v1".into(),
+                kind: "Pod".into(),
+                namespace: Some(NS.into()),
+                name: LEASE.into(),
+                uid: Some("3f6c7a52-8d0e-4b59-9a1e-0c2d4e6f8a10".into()),
+            },
+            pod: LEASE.into(),
+            container: "agent".into(),
+            secret: format!("{LEASE}-env"),
+            company_id: "Acme Corp".into(),
+            run_id: "run-42".into(),
+            adapter_type: "claude_local".into(),
+            image: "ghcr.io/leasebox/agent-claude:1.4.2".into(),
+            created_at: NOW.into(),
+            expires_at: "2026-11-24T10:00:00Z".into(),
+        }
+    }
+
+    fn job_lease() -> Lease {
+        Lease {
+            backend: Backend::Job,
+            workload: ObjectRef {
+                api_version: "batch/v1".into(),
+                kind: "Job".into(),
+                namespace: Some(NS.into()),
+                name: LEASE.into(),
+                uid: Some("c1d2e3f4-a5b6-4c7d-8e9f-0a1b2c3d4e5f".into()),
+            },
+            pod: JOB_POD.into(),
+            ..pod_lease()
+        }
+    }
+
+    fn exec_request(command: Command) -> ExecRequest {
+        ExecRequest {
+            lease: pod_lease(),
+            command,
+            cwd: None,
+            env: Vec::new(),
+            forward_stdin: false,
+            timeout_ms: None,
+            max_stdout_bytes: None,
+            max_stderr_bytes: None,
+        }
+    }
+
+    #[rstest]
+    #[case::success(ExitStatus { code: Some(0), ..Default::default() }, Some(0), None)]
+    #[case::failure(ExitStatus { code: Some(3), ..Default::default() }, Some(3), None)]
+    #[case::killed_by_signal(ExitStatus { code: Some(137), signal: Some(9), ..Default::default() }, Some(137), Some(9))]
+    #[case::signal_without_code(ExitStatus { signal: Some(15), ..Default::default() }, Some(143), Some(15))]
+    fn exec_exit_status_maps_to_the_result(
+        #[case] status: ExitStatus,
+        #[case] code: Option<i32>,
+        #[case] signal: Option<u32>,
+    ) {
+        let fake = FakeCluster::new();
+        fake.script_exec(ExecScript {
+            status,
+            runs_ms: Some(1_500),
+            output: Vec::new(),
+        });
+
+        let result = lifecycle::execute(&fake, &exec_request(Command::Argv(vec!["make".into()])))
+            .expect("ran");
+
+        assert_eq!(
+            (result.exit_code, result.signal, result.timed_out),
+            (code, signal, false)
+        );
+    }
+
+    #[test]
+    fn exec_truncation_flags_and_message_are_passed_on() {
+        let fake = FakeCluster::new();
+        fake.script_exec(ExecScript {
+            status: ExitStatus {
+                code: Some(0),
+                stdout_truncated: true,
+                stderr_truncated: false,
+                message: "done".into(),
+                ..Default::default()
+            },
+            runs_ms: Some(0),
+            output: vec![(Stream::Stdout, b"x".to_vec())],
+        });
+        let mut req = exec_request(Command::Argv(vec!["yes".into()]));
+        req.max_stdout_bytes = Some(1024);
+
+        let result = lifecycle::execute(&fake, &req).expect("ran");
+
+        assert_eq!(
+            result,
+            ExecResult {
+                exit_code: Some(0),
+                stdout_truncated: true,
+                message: "done".into(),
+                ..Default::default()
+            }
+        );
+        assert_eq!(fake.execs()[0].spec.max_stdout_bytes, Some(1024));
+    }
+
+    #[test]
+    fn exec_timeout_kills_the_command_and_reports_timed_out() {
+        let fake = FakeCluster::new();
+        fake.script_exec(ExecScript::hangs());
+        let mut req = exec_request(Command::Shell("sleep 600".into()));
+        req.timeout_ms = Some(25_000);
+
+        let result = lifecycle::execute(&fake, &req).expect("ran");
+
+        assert!(result.timed_out);
+        assert_eq!(result.exit_code, None);
+        assert!(fake.execs()[0].killed);
+        assert_eq!(fake.clock_ms(), 25_000);
+    }
+
+    #[test]
+    fn exec_without_a_timeout_waits_for_a_long_command() {
+        let fake = FakeCluster::new();
+        fake.script_exec(ExecScript {
+            status: ExitStatus {
+                code: Some(0),
+                ..Default::default()
+            },
+            runs_ms: Some(3_600_000),
+            output: Vec::new(),
+        });
+        let result = lifecycle::execute(&fake, &exec_request(Command::Argv(vec!["train".into()])))
+            .expect("ran");
+        assert_eq!(result.exit_code, Some(0));
+        assert!(!fake.execs()[0].killed);
+    }
+
+    #[test]
+    fn exec_without_an_exit_status_is_an_error() {
+        let fake = FakeCluster::new();
+        fake.script_exec(ExecScript {
+            status: ExitStatus {
+                message: "connection closed".into(),
+                ..Default::default()
+            },
+            runs_ms: Some(0),
+            output: Vec::new(),
+        });
+        let failure = failure(
+            lifecycle::execute(&fake, &exec_request(Command::Argv(vec!["true".into()])))
+                .expect_err("no status"),
+        );
+        assert_eq!(failure.reason, "NoExitStatus");
+    }
+
+    #[test]
+    fn env_never_reaches_argv_and_goes_first_on_stdin() {
+        let fake = FakeCluster::new();
+        let mut req = exec_request(Command::Shell("echo $API_KEY".into()));
+        req.env = vec![EnvVar {
+            name: "API_KEY".into(),
+            value: "sk-secret value\n".into(),
+        }];
+        req.cwd = Some("/workspace/repo".into());
+        req.forward_stdin = true;
+
+        lifecycle::execute(&fake, &req).expect("ran");
+
+        let exec = &fake.execs()[0];
+        assert!(
+            exec.spec.argv.iter().all(|a| !a.contains("sk-secret")),
+            "{:?}",
+            exec.spec.argv
+        );
+        assert_eq!(exec.spec.argv[..2], ["sh", "-c"]);
+        assert_eq!(
+            exec.spec.argv[4..],
+            ["/workspace/repo", "sh", "-lc", "echo $API_KEY"]
+        );
+        assert!(exec.spec.stdin && exec.spec.forward_stdin && exec.spec.forward_output);
+        assert_eq!(exec.stdin, b"API_KEY=sk\\0055secret\\0040value\\0012\n\n");
+        assert!(
+            exec.stdin_closed,
+            "stdin is handed over to the caller's stream"
+        );
+    }
+
+    #[test]
+    fn plain_exec_opens_no_stdin() {
+        let fake = FakeCluster::new();
+        lifecycle::execute(
+            &fake,
+            &exec_request(Command::Argv(vec!["ls".into(), "-la".into()])),
+        )
+        .expect("ran");
+        let exec = &fake.execs()[0];
+        assert_eq!(exec.spec.argv, ["ls", "-la"]);
+        assert!(!exec.spec.stdin);
+        assert!(exec.stdin.is_empty() && !exec.stdin_closed);
+        assert_eq!(
+            fake.calls().last().map(String::as_str),
+            Some(format!("exec {NS}/{LEASE}/agent ls").as_str())
+        );
+    }
+
+    #[test]
+    fn bad_env_name_is_refused_before_any_exec() {
+        let fake = FakeCluster::new();
+        let mut req = exec_request(Command::Argv(vec!["true".into()]));
+        req.env = vec![EnvVar {
+            name: "BAD-NAME".into(),
+            value: "x".into(),
+        }];
+        let err = lifecycle::execute(&fake, &req).expect_err("refused");
+        assert!(err.to_string().contains("BAD-NAME"), "{err}");
+        assert!(fake.execs().is_empty());
+    }
+
+    #[test]
+    fn realize_workspace_untars_the_callers_stdin() {
+        let fake = FakeCluster::new();
+        let result = lifecycle::realize_workspace(&fake, &pod_lease(), None).expect("unpacked");
+        assert_eq!(result.exit_code, Some(0));
+        let exec = &fake.execs()[0];
+        assert_eq!(exec.spec.argv, ["tar", "-x", "-C", "/workspace"]);
+        assert!(exec.spec.stdin && exec.spec.forward_stdin && exec.stdin_closed);
+        assert!(
+            exec.stdin.is_empty(),
+            "the tar stream comes from the host, not the guest"
+        );
+    }
+
+    #[test]
+    fn realize_workspace_refuses_a_relative_path() {
+        let fake = FakeCluster::new();
+        assert!(matches!(
+            lifecycle::realize_workspace(&fake, &pod_lease(), Some("workspace")),
+            Err(PolicyError::BadRequest(_))
+        ));
+    }
+
+    #[rstest]
+    #[case::failed_with_exit_3(
+        "job-failed-backoff.json",
+        "job-pod-failed-exit-3.json",
+        Some(3),
+        None,
+        false
+    )]
+    #[case::succeeded("job-complete.json", "job-pod-succeeded.json", Some(0), None, false)]
+    #[case::oom_killed(
+        "job-failed-backoff.json",
+        "job-pod-oomkilled.json",
+        Some(137),
+        Some(9),
+        false
+    )]
+    #[case::deadline_is_a_timeout(
+        "job-failed-deadline.json",
+        "job-pod-oomkilled.json",
+        None,
+        Some(9),
+        true
+    )]
+    fn job_execute_reads_the_exit_from_the_pod(
+        #[case] job: &str,
+        #[case] pod: &str,
+        #[case] code: Option<i32>,
+        #[case] signal: Option<u32>,
+        #[case] timed_out: bool,
+    ) {
+        let fake = FakeCluster::new();
+        fake.put(fixture(pod));
+        fake.script_watch("Job", vec![modified("job-running.json"), modified(job)]);
+        fake.script_logs(LogScript {
+            chunks: Vec::new(),
+            ends: true,
+        });
+        let req = ExecRequest {
+            lease: job_lease(),
+            ..exec_request(Command::Argv(vec!["ignored".into()]))
+        };
+
+        let result = lifecycle::execute(&fake, &req).expect("followed");
+
+        assert_eq!(
+            (result.exit_code, result.signal, result.timed_out),
+            (code, signal, timed_out)
+        );
+        let logs = &fake.log_requests()[0];
+        assert_eq!(
+            (logs.pod.as_str(), logs.container.as_str()),
+            (JOB_POD, "agent")
+        );
+        assert!(logs.follow && logs.forward_output);
+        assert!(fake.execs().is_empty(), "a job lease never execs");
+    }
+
+    #[test]
+    fn job_execute_timeout_reports_timed_out() {
+        let fake = FakeCluster::new();
+        fake.script_watch("Job", vec![modified("job-running.json")]);
+        fake.script_logs(LogScript {
+            chunks: Vec::new(),
+            ends: false,
+        });
+        let req = ExecRequest {
+            lease: job_lease(),
+            timeout_ms: Some(60_000),
+            ..exec_request(Command::Argv(vec!["ignored".into()]))
+        };
+
+        let result = lifecycle::execute(&fake, &req).expect("followed");
+
+        assert!(result.timed_out);
+        assert_eq!(result.exit_code, None);
+        assert_eq!(fake.clock_ms(), 60_000);
+    }
+
+    // --------------------------------------------------------------------- probe
+
+    fn check<'a>(
+        checks: &'a [leasebox_policy::lease::ProbeCheck],
+        name: &str,
+    ) -> &'a leasebox_policy::lease::ProbeCheck {
+        checks
+            .iter()
+            .find(|c| c.name == name)
+            .unwrap_or_else(|| panic!("no check {name} in {checks:?}"))
+    }
+
+    #[test]
+    fn probe_reports_every_check_with_what_it_found() {
+        let fake = FakeCluster::new();
+        fake.deny_access("create", "pods/exec");
+
+        let checks = lifecycle::probe(&fake, &config("sandbox-cr").to_string(), "Acme Corp")
+            .expect("probed");
+
+        assert_eq!(checks[0].name, "cluster-reachable");
+        assert!(checks[0].ok && checks[0].detail.contains("v1.20.15"));
+        assert!(check(&checks, "crd sandboxes.agents.x-k8s.io").ok);
+        let exec = check(&checks, "rbac create pods/exec");
+        assert!(!exec.ok && exec.detail.contains("denied"), "{exec:?}");
+        assert!(check(&checks, "rbac create sandboxes.agents.x-k8s.io").ok);
+        assert!(check(&checks, "rbac get pods/log").ok);
+        assert!(check(&checks, "rbac watch pods").ok);
+        assert!(check(&checks, "rbac patch namespaces").ok);
+        assert!(check(&checks, "rbac delete secrets").ok);
+        let tenant = check(&checks, &format!("tenant-namespace {NS}"));
+        assert!(
+            tenant.ok && tenant.detail.contains("does not exist yet"),
+            "{tenant:?}"
+        );
+        let reviews = fake.reviews();
+        assert!(
+            reviews
+                .iter()
+                .all(|r| r["apiVersion"] == "authorization.k8s.io/v1")
+        );
+        let namespaced = reviews
+            .iter()
+            .find(|r| r["spec"]["resourceAttributes"]["resource"] == "secrets")
+            .expect("secrets review");
+        assert_eq!(namespaced["spec"]["resourceAttributes"]["namespace"], NS);
+    }
+
+    #[test]
+    fn probe_reports_a_missing_agent_sandbox_crd() {
+        let fake = FakeCluster::new();
+        fake.unserve("agents.x-k8s.io/v1beta1", "Sandbox");
+        let checks = lifecycle::probe(&fake, &config("sandbox-cr").to_string(), "Acme Corp")
+            .expect("probed");
+        let crd = check(&checks, "crd sandboxes.agents.x-k8s.io");
+        assert!(
+            !crd.ok && crd.detail.contains("install agent-sandbox"),
+            "{crd:?}"
+        );
+    }
+
+    #[test]
+    fn probe_of_the_pod_backend_skips_the_crd() {
+        let fake = FakeCluster::new();
+        let checks =
+            lifecycle::probe(&fake, &config("pod").to_string(), "Acme Corp").expect("probed");
+        assert!(checks.iter().all(|c| !c.name.starts_with("crd ")));
+        assert!(check(&checks, "rbac create pods").ok);
+    }
+
+    #[test]
+    fn probe_stops_at_an_unreachable_cluster() {
+        let fake = FakeCluster::new();
+        fake.set_server_version(Err(KubeError::Transport("connection refused".into())));
+        let checks =
+            lifecycle::probe(&fake, &config("pod").to_string(), "Acme Corp").expect("probed");
+        assert_eq!(checks.len(), 1);
+        assert!(!checks[0].ok && checks[0].detail.contains("connection refused"));
+    }
+
+    #[test]
+    fn probe_of_an_invalid_config_lists_the_issues() {
+        let fake = FakeCluster::new();
+        let err = lifecycle::probe(
+            &fake,
+            r#"{"inCluster": true, "backend": "vm"}"#,
+            "Acme Corp",
+        )
+        .expect_err("invalid");
+        assert!(
+            matches!(err, PolicyError::InvalidConfig(ref issues) if !issues.is_empty()),
+            "{err:?}"
+        );
+        assert!(fake.calls().is_empty());
+    }
 }

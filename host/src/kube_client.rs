@@ -5,7 +5,7 @@
 //! small tokio runtime (or borrows one through [`KubeClusterIo::with_handle`])
 //! and blocks on it in every call. Never call it from inside that runtime.
 //!
-//! - [`config`]: kubeconfig / context / in-cluster resolution.
+//! - `config`: kubeconfig / context / in-cluster resolution.
 //! - `resources`: apiVersion + kind -> URL path (table, then cached discovery).
 //! - `objects`: apply (server-side, field manager `leasebox`, forced), create,
 //!   get, list, delete, server version.

@@ -21,7 +21,10 @@ pub struct Seen {
 impl Seen {
     /// The value of a query parameter.
     pub fn param(&self, name: &str) -> Option<&str> {
-        self.query.iter().find(|(k, _)| k == name).map(|(_, v)| v.as_str())
+        self.query
+            .iter()
+            .find(|(k, _)| k == name)
+            .map(|(_, v)| v.as_str())
     }
 }
 
@@ -35,17 +38,25 @@ pub enum Reply {
     Hang(Duration),
 }
 
+/// A check on one request.
+type Check = Box<dyn Fn(&Seen) -> Result<(), String> + Send>;
+
 /// A step: the method and path expected, extra checks, the reply.
 pub struct Step {
     method: &'static str,
     path: String,
-    check: Box<dyn Fn(&Seen) -> Result<(), String> + Send>,
+    check: Check,
     reply: Reply,
 }
 
 /// Expects `method path` and answers `reply`.
 pub fn step(method: &'static str, path: &str, reply: Reply) -> Step {
-    Step { method, path: path.to_string(), check: Box::new(|_| Ok(())), reply }
+    Step {
+        method,
+        path: path.to_string(),
+        check: Box::new(|_| Ok(())),
+        reply,
+    }
 }
 
 impl Step {
@@ -81,7 +92,12 @@ impl FakeApi {
     /// Starts a server that plays `steps` in order.
     pub fn start(steps: Vec<Step>) -> FakeApi {
         let listener = TcpListener::bind("127.0.0.1:0").unwrap_or_else(|e| panic!("bind: {e}"));
-        let url = format!("http://{}", listener.local_addr().unwrap_or_else(|e| panic!("addr: {e}")));
+        let url = format!(
+            "http://{}",
+            listener
+                .local_addr()
+                .unwrap_or_else(|e| panic!("addr: {e}"))
+        );
         let mut steps = steps;
         steps.reverse();
         let steps = Arc::new(Mutex::new(steps));
@@ -93,13 +109,21 @@ impl FakeApi {
                 std::thread::spawn(move || serve(conn, &s, &f));
             }
         });
-        FakeApi { url, steps, failures }
+        FakeApi {
+            url,
+            steps,
+            failures,
+        }
     }
 
     /// A client for this server (fast retries).
     pub fn client(&self) -> KubeClusterIo {
         let uri = self.url.parse().unwrap_or_else(|e| panic!("url: {e}"));
-        let policy = RetryPolicy { max_attempts: 5, base_delay: Duration::from_millis(10), max_delay: Duration::from_millis(50) };
+        let policy = RetryPolicy {
+            max_attempts: 5,
+            base_delay: Duration::from_millis(10),
+            max_delay: Duration::from_millis(50),
+        };
         KubeClusterIo::from_config(kube::Config::new(uri))
             .unwrap_or_else(|e| panic!("client: {e}"))
             .with_retry_policy(policy)
@@ -146,7 +170,12 @@ fn read_request(conn: &mut BufReader<TcpStream>) -> Option<Seen> {
         })
         .collect();
     let body = serde_json::from_slice(&body).unwrap_or(serde_json::Value::Null);
-    Some(Seen { method, path: path.to_string(), query, body })
+    Some(Seen {
+        method,
+        path: path.to_string(),
+        query,
+        body,
+    })
 }
 
 /// Percent-decoding of a query component.
@@ -155,12 +184,13 @@ fn decode(text: &str) -> String {
     let mut out = Vec::new();
     let mut i = 0;
     while i < bytes.len() {
-        if bytes[i] == b'%' && i + 2 < bytes.len() {
-            if let Ok(b) = u8::from_str_radix(&String::from_utf8_lossy(&bytes[i + 1..i + 3]), 16) {
-                out.push(b);
-                i += 3;
-                continue;
-            }
+        if bytes[i] == b'%'
+            && i + 2 < bytes.len()
+            && let Ok(b) = u8::from_str_radix(&String::from_utf8_lossy(&bytes[i + 1..i + 3]), 16)
+        {
+            out.push(b);
+            i += 3;
+            continue;
         }
         out.push(bytes[i]);
         i += 1;
@@ -170,7 +200,9 @@ fn decode(text: &str) -> String {
 
 fn serve(conn: TcpStream, steps: &Mutex<Vec<Step>>, failures: &Mutex<Vec<String>>) {
     let mut reader = BufReader::new(conn);
-    let Some(seen) = read_request(&mut reader) else { return };
+    let Some(seen) = read_request(&mut reader) else {
+        return;
+    };
     let mut conn = reader.into_inner();
     let next = steps.lock().ok().and_then(|mut s| s.pop());
     let fail = |m: String| {
@@ -180,19 +212,32 @@ fn serve(conn: TcpStream, steps: &Mutex<Vec<Step>>, failures: &Mutex<Vec<String>
     };
     let Some(step) = next else {
         fail(format!("unexpected request {} {}", seen.method, seen.path));
-        let _ = write!(conn, "HTTP/1.1 418 I'm a teapot\r\nContent-Length: 0\r\nConnection: close\r\n\r\n");
+        let _ = write!(
+            conn,
+            "HTTP/1.1 418 I'm a teapot\r\nContent-Length: 0\r\nConnection: close\r\n\r\n"
+        );
         return;
     };
     if seen.method != step.method || seen.path != step.path {
-        fail(format!("expected {} {}, got {} {}", step.method, step.path, seen.method, seen.path));
+        fail(format!(
+            "expected {} {}, got {} {}",
+            step.method, step.path, seen.method, seen.path
+        ));
     } else if let Err(e) = (step.check)(&seen) {
         fail(format!("{} {}: {e}", seen.method, seen.path));
     }
-    let head = |code: u16| format!("HTTP/1.1 {code} X\r\nContent-Type: application/json\r\nConnection: close\r\n");
+    let head = |code: u16| {
+        format!("HTTP/1.1 {code} X\r\nContent-Type: application/json\r\nConnection: close\r\n")
+    };
     match step.reply {
         Reply::Json(code, body) => {
             let body = body.to_string();
-            let _ = write!(conn, "{}Content-Length: {}\r\n\r\n{body}", head(code), body.len());
+            let _ = write!(
+                conn,
+                "{}Content-Length: {}\r\n\r\n{body}",
+                head(code),
+                body.len()
+            );
         }
         Reply::Lines(lines) => {
             let _ = write!(conn, "{}\r\n", head(200));

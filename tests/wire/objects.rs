@@ -12,24 +12,41 @@ fn pod(name: &str, rv: &str) -> serde_json::Value {
 }
 
 fn pod_ref(uid: Option<&str>) -> ObjectRef {
-    ObjectRef { api_version: "v1".into(), kind: "Pod".into(), namespace: Some("t".into()), name: "p".into(), uid: uid.map(Into::into) }
+    ObjectRef {
+        api_version: "v1".into(),
+        kind: "Pod".into(),
+        namespace: Some("t".into()),
+        name: "p".into(),
+        uid: uid.map(Into::into),
+    }
 }
 
 fn delete_options(uid: Option<&str>) -> DeleteOptions {
-    DeleteOptions { propagation: Propagation::Foreground, precondition_uid: uid.map(Into::into), grace_period_seconds: Some(5) }
+    DeleteOptions {
+        propagation: Propagation::Foreground,
+        precondition_uid: uid.map(Into::into),
+        grace_period_seconds: Some(5),
+    }
 }
 
 #[test]
 fn apply_is_a_forced_server_side_apply_by_leasebox() {
-    let api = FakeApi::start(vec![step("PATCH", &format!("{PODS}/p"), Reply::Json(200, pod("p", "7"))).check(|r| {
-        if r.param("fieldManager") != Some("leasebox") || r.param("force") != Some("true") {
-            return Err(format!("query {:?}", r.query));
-        }
-        if r.body["metadata"]["name"] != "p" || r.body["spec"]["x"] != 1 {
-            return Err(format!("body {}", r.body));
-        }
-        Ok(())
-    })]);
+    let api = FakeApi::start(vec![
+        step(
+            "PATCH",
+            &format!("{PODS}/p"),
+            Reply::Json(200, pod("p", "7")),
+        )
+        .check(|r| {
+            if r.param("fieldManager") != Some("leasebox") || r.param("force") != Some("true") {
+                return Err(format!("query {:?}", r.query));
+            }
+            if r.body["metadata"]["name"] != "p" || r.body["spec"]["x"] != 1 {
+                return Err(format!("body {}", r.body));
+            }
+            Ok(())
+        }),
+    ]);
     let stored = api.client().apply(r#"{"apiVersion":"v1","kind":"Pod","metadata":{"name":"p","namespace":"t"},"spec":{"x":1}}"#);
     api.finish();
     assert!(stored.is_ok_and(|s| s.contains(r#""resourceVersion":"7""#)));
@@ -38,22 +55,34 @@ fn apply_is_a_forced_server_side_apply_by_leasebox() {
 #[test]
 fn apply_of_a_namespaced_kind_without_namespace_is_refused_locally() {
     let api = FakeApi::start(vec![]);
-    let result = api.client().apply(r#"{"apiVersion":"v1","kind":"Pod","metadata":{"name":"p"}}"#);
+    let result = api
+        .client()
+        .apply(r#"{"apiVersion":"v1","kind":"Pod","metadata":{"name":"p"}}"#);
     api.finish();
     assert!(matches!(result, Err(IoError::BadArgument(m)) if m.contains("metadata.namespace")));
 }
 
 #[test]
 fn invalid_object_is_reported_with_the_server_message() {
-    let api = FakeApi::start(vec![step("PATCH", "/api/v1/namespaces/n", failure(422, "Invalid", "metadata.labels: bad label"))]);
-    let result = api.client().apply(r#"{"apiVersion":"v1","kind":"Namespace","metadata":{"name":"n"}}"#);
+    let api = FakeApi::start(vec![step(
+        "PATCH",
+        "/api/v1/namespaces/n",
+        failure(422, "Invalid", "metadata.labels: bad label"),
+    )]);
+    let result = api
+        .client()
+        .apply(r#"{"apiVersion":"v1","kind":"Namespace","metadata":{"name":"n"}}"#);
     api.finish();
     assert!(matches!(result, Err(IoError::Invalid(m)) if m.contains("bad label")));
 }
 
 #[test]
 fn get_of_a_missing_object_is_none() {
-    let api = FakeApi::start(vec![step("GET", &format!("{PODS}/p"), failure(404, "NotFound", "pods \"p\" not found"))]);
+    let api = FakeApi::start(vec![step(
+        "GET",
+        &format!("{PODS}/p"),
+        failure(404, "NotFound", "pods \"p\" not found"),
+    )]);
     let result = api.client().get(&pod_ref(None));
     api.finish();
     assert_eq!(result, Ok(None));
@@ -62,8 +91,16 @@ fn get_of_a_missing_object_is_none() {
 #[test]
 fn service_unavailable_is_retried_until_success() {
     let api = FakeApi::start(vec![
-        step("GET", &format!("{PODS}/p"), failure(503, "ServiceUnavailable", "etcd leader changed")),
-        step("GET", &format!("{PODS}/p"), failure(429, "TooManyRequests", "slow down")),
+        step(
+            "GET",
+            &format!("{PODS}/p"),
+            failure(503, "ServiceUnavailable", "etcd leader changed"),
+        ),
+        step(
+            "GET",
+            &format!("{PODS}/p"),
+            failure(429, "TooManyRequests", "slow down"),
+        ),
         step("GET", &format!("{PODS}/p"), Reply::Json(200, pod("p", "3"))),
     ]);
     let result = api.client().get(&pod_ref(None));
@@ -73,47 +110,81 @@ fn service_unavailable_is_retried_until_success() {
 
 #[test]
 fn persistent_server_errors_give_up_after_five_attempts() {
-    let steps = (0..5).map(|_| step("GET", &format!("{PODS}/p"), failure(500, "InternalError", "boom"))).collect();
+    let steps = (0..5)
+        .map(|_| {
+            step(
+                "GET",
+                &format!("{PODS}/p"),
+                failure(500, "InternalError", "boom"),
+            )
+        })
+        .collect();
     let api = FakeApi::start(steps);
     let result = api.client().get(&pod_ref(None));
     api.finish();
-    assert!(matches!(result, Err(IoError::Transport(m)) if m.contains("boom") && m.contains("5 attempts")));
+    assert!(
+        matches!(result, Err(IoError::Transport(m)) if m.contains("boom") && m.contains("5 attempts"))
+    );
 }
 
 #[test]
 fn list_sends_the_label_selector_and_fills_kind() {
     let list = json!({"apiVersion": "v1", "kind": "PodList", "metadata": {"resourceVersion": "9"},
         "items": [{"metadata": {"name": "a", "namespace": "t"}}, {"metadata": {"name": "b", "namespace": "u"}}]});
-    let api = FakeApi::start(vec![step("GET", "/api/v1/pods", Reply::Json(200, list)).check(|r| {
-        match r.param("labelSelector") {
-            Some("leasebox.dev/lease=l1,app") => Ok(()),
-            other => Err(format!("labelSelector {other:?}")),
-        }
-    })]);
-    let result = api.client().list("v1", "Pod", None, "leasebox.dev/lease=l1,app");
+    let api = FakeApi::start(vec![
+        step("GET", "/api/v1/pods", Reply::Json(200, list)).check(|r| {
+            match r.param("labelSelector") {
+                Some("leasebox.dev/lease=l1,app") => Ok(()),
+                other => Err(format!("labelSelector {other:?}")),
+            }
+        }),
+    ]);
+    let result = api
+        .client()
+        .list("v1", "Pod", None, "leasebox.dev/lease=l1,app");
     api.finish();
     let items = result.unwrap_or_else(|e| panic!("{e}"));
     assert_eq!(items.len(), 2);
-    assert!(items.iter().all(|i| i.contains(r#""kind":"Pod""#) && i.contains(r#""apiVersion":"v1""#)));
+    assert!(
+        items
+            .iter()
+            .all(|i| i.contains(r#""kind":"Pod""#) && i.contains(r#""apiVersion":"v1""#))
+    );
 }
 
 #[test]
 fn delete_sends_propagation_grace_and_uid_precondition() {
-    let api = FakeApi::start(vec![step("DELETE", &format!("{PODS}/p"), Reply::Json(200, pod("p", "8"))).check(|r| {
-        let b = &r.body;
-        if b["preconditions"]["uid"] != "uid-p" || b["propagationPolicy"] != "Foreground" || b["gracePeriodSeconds"] != 5 {
-            return Err(format!("body {b}"));
-        }
-        Ok(())
-    })]);
-    let result = api.client().delete(&pod_ref(Some("uid-p")), &delete_options(Some("uid-p")));
+    let api = FakeApi::start(vec![
+        step(
+            "DELETE",
+            &format!("{PODS}/p"),
+            Reply::Json(200, pod("p", "8")),
+        )
+        .check(|r| {
+            let b = &r.body;
+            if b["preconditions"]["uid"] != "uid-p"
+                || b["propagationPolicy"] != "Foreground"
+                || b["gracePeriodSeconds"] != 5
+            {
+                return Err(format!("body {b}"));
+            }
+            Ok(())
+        }),
+    ]);
+    let result = api
+        .client()
+        .delete(&pod_ref(Some("uid-p")), &delete_options(Some("uid-p")));
     api.finish();
     assert_eq!(result, Ok(true));
 }
 
 #[test]
 fn delete_of_a_missing_object_is_false() {
-    let api = FakeApi::start(vec![step("DELETE", &format!("{PODS}/p"), failure(404, "NotFound", "pods \"p\" not found"))]);
+    let api = FakeApi::start(vec![step(
+        "DELETE",
+        &format!("{PODS}/p"),
+        failure(404, "NotFound", "pods \"p\" not found"),
+    )]);
     let result = api.client().delete(&pod_ref(None), &delete_options(None));
     api.finish();
     assert_eq!(result, Ok(false));
@@ -122,8 +193,14 @@ fn delete_of_a_missing_object_is_false() {
 #[test]
 fn delete_with_a_stale_uid_is_a_conflict() {
     let message = "Precondition failed: UID in precondition: uid-old, UID in object meta: uid-new";
-    let api = FakeApi::start(vec![step("DELETE", &format!("{PODS}/p"), failure(409, "Conflict", message))]);
-    let result = api.client().delete(&pod_ref(Some("uid-old")), &delete_options(Some("uid-old")));
+    let api = FakeApi::start(vec![step(
+        "DELETE",
+        &format!("{PODS}/p"),
+        failure(409, "Conflict", message),
+    )]);
+    let result = api
+        .client()
+        .delete(&pod_ref(Some("uid-old")), &delete_options(Some("uid-old")));
     api.finish();
     assert!(matches!(result, Err(IoError::Conflict(m)) if m.contains("uid-old")));
 }
@@ -135,11 +212,25 @@ fn unknown_kind_is_discovered_once_and_cached() {
     let widget = json!({"apiVersion": "example.com/v1", "kind": "Widget", "metadata": {"name": "w", "namespace": "t"}});
     let api = FakeApi::start(vec![
         step("GET", "/apis/example.com/v1", Reply::Json(200, resources)),
-        step("GET", "/apis/example.com/v1/namespaces/t/widgets/w", Reply::Json(200, widget.clone())),
-        step("GET", "/apis/example.com/v1/namespaces/t/widgets/w", Reply::Json(200, widget)),
+        step(
+            "GET",
+            "/apis/example.com/v1/namespaces/t/widgets/w",
+            Reply::Json(200, widget.clone()),
+        ),
+        step(
+            "GET",
+            "/apis/example.com/v1/namespaces/t/widgets/w",
+            Reply::Json(200, widget),
+        ),
     ]);
     let client = api.client();
-    let target = ObjectRef { api_version: "example.com/v1".into(), kind: "Widget".into(), namespace: Some("t".into()), name: "w".into(), uid: None };
+    let target = ObjectRef {
+        api_version: "example.com/v1".into(),
+        kind: "Widget".into(),
+        namespace: Some("t".into()),
+        name: "w".into(),
+        uid: None,
+    };
     assert!(client.get(&target).is_ok_and(|w| w.is_some()));
     assert!(client.get(&target).is_ok_and(|w| w.is_some()));
     api.finish();

@@ -9,7 +9,8 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use leasebox::cluster_io::{
-    CallerIo, ClusterIo, DeleteOptions, EventType, ExecSpec, LogsRequest, ObjectRef, Propagation, WatchRequest,
+    CallerIo, ClusterIo, DeleteOptions, EventType, ExecSpec, LogsRequest, ObjectRef, Propagation,
+    WatchRequest,
 };
 use leasebox::kube_client::KubeClusterIo;
 
@@ -21,7 +22,10 @@ struct Captured(Arc<Mutex<Vec<u8>>>);
 
 impl Write for Captured {
     fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
-        self.0.lock().map_err(|_| std::io::Error::other("poisoned"))?.extend_from_slice(buf);
+        self.0
+            .lock()
+            .map_err(|_| std::io::Error::other("poisoned"))?
+            .extend_from_slice(buf);
         Ok(buf.len())
     }
     fn flush(&mut self) -> std::io::Result<()> {
@@ -60,7 +64,13 @@ fn exec_spec(argv: &[&str]) -> ExecSpec {
 }
 
 fn pod_ref(uid: Option<String>) -> ObjectRef {
-    ObjectRef { api_version: "v1".into(), kind: "Pod".into(), namespace: Some(NS.into()), name: "box".into(), uid }
+    ObjectRef {
+        api_version: "v1".into(),
+        kind: "Pod".into(),
+        namespace: Some(NS.into()),
+        name: "box".into(),
+        uid,
+    }
 }
 
 #[test]
@@ -70,12 +80,17 @@ fn real_cluster_pod_lifecycle_with_exec_and_logs() {
         eprintln!("skipped: LEASEBOX_E2E_KUBECONFIG is not set");
         return;
     };
-    let io = KubeClusterIo::connect(Some(path.into()), None).unwrap_or_else(|e| panic!("connect: {e}"));
-    let version = io.server_version().unwrap_or_else(|e| panic!("version: {e}"));
+    let io =
+        KubeClusterIo::connect(Some(path.into()), None).unwrap_or_else(|e| panic!("connect: {e}"));
+    let version = io
+        .server_version()
+        .unwrap_or_else(|e| panic!("version: {e}"));
     assert!(version.starts_with("v1."), "{version}");
 
-    io.apply(&format!(r#"{{"apiVersion":"v1","kind":"Namespace","metadata":{{"name":"{NS}"}}}}"#))
-        .unwrap_or_else(|e| panic!("apply namespace: {e}"));
+    io.apply(&format!(
+        r#"{{"apiVersion":"v1","kind":"Namespace","metadata":{{"name":"{NS}"}}}}"#
+    ))
+    .unwrap_or_else(|e| panic!("apply namespace: {e}"));
     let pod = format!(
         r#"{{"apiVersion":"v1","kind":"Pod","metadata":{{"name":"box","namespace":"{NS}","labels":{{"app":"wire"}}}},
         "spec":{{"terminationGracePeriodSeconds":1,"containers":[{{"name":"main","image":"busybox:k8s-real","imagePullPolicy":"IfNotPresent",
@@ -92,9 +107,10 @@ fn real_cluster_pod_lifecycle_with_exec_and_logs() {
             Err(e) => panic!("apply pod: {e}"),
         }
     };
-    let uid = serde_json::from_str::<serde_json::Value>(&stored).unwrap_or_default()["metadata"]["uid"]
-        .as_str()
-        .map(str::to_string);
+    let uid =
+        serde_json::from_str::<serde_json::Value>(&stored).unwrap_or_default()["metadata"]["uid"]
+            .as_str()
+            .map(str::to_string);
     assert!(uid.is_some());
 
     let mut watch = io
@@ -109,23 +125,33 @@ fn real_cluster_pod_lifecycle_with_exec_and_logs() {
     let deadline = Instant::now() + Duration::from_secs(90);
     let mut running = false;
     while !running && Instant::now() < deadline {
-        if let Some(event) = watch.next(Duration::from_secs(5)).unwrap_or_else(|e| panic!("watch next: {e}")) {
+        if let Some(event) = watch
+            .next(Duration::from_secs(5))
+            .unwrap_or_else(|e| panic!("watch next: {e}"))
+        {
             let v: serde_json::Value = serde_json::from_str(&event.object).unwrap_or_default();
             running = event.event_type != EventType::Deleted && v["status"]["phase"] == "Running";
         }
     }
     assert!(running, "the pod did not reach Running");
 
-    let listed = io.list("v1", "Pod", Some(NS), "app=wire").unwrap_or_else(|e| panic!("list: {e}"));
+    let listed = io
+        .list("v1", "Pod", Some(NS), "app=wire")
+        .unwrap_or_else(|e| panic!("list: {e}"));
     assert_eq!(listed.len(), 1);
     assert!(listed[0].contains(r#""kind":"Pod""#));
 
     // Exit code and separated streams.
     let (caller_io, out, err) = caller(b"");
     let mut exec = io
-        .exec(&exec_spec(&["sh", "-c", "echo out; echo err >&2; exit 42"]), &caller_io)
+        .exec(
+            &exec_spec(&["sh", "-c", "echo out; echo err >&2; exit 42"]),
+            &caller_io,
+        )
         .unwrap_or_else(|e| panic!("exec: {e}"));
-    let status = exec.wait(Duration::from_secs(30)).unwrap_or_else(|e| panic!("wait: {e}"));
+    let status = exec
+        .wait(Duration::from_secs(30))
+        .unwrap_or_else(|e| panic!("wait: {e}"));
     let status = status.unwrap_or_else(|| panic!("exec did not end"));
     assert_eq!((status.code, status.signal), (Some(42), None), "{status:?}");
     assert_eq!(out.text(), "out\n");
@@ -133,16 +159,27 @@ fn real_cluster_pod_lifecycle_with_exec_and_logs() {
 
     // A signal death.
     let (caller_io, _, _) = caller(b"");
-    let mut exec = io.exec(&exec_spec(&["sh", "-c", "kill -9 $$"]), &caller_io).unwrap_or_else(|e| panic!("exec: {e}"));
-    let status = exec.wait(Duration::from_secs(30)).unwrap_or_else(|e| panic!("wait: {e}"));
-    assert_eq!(status.map(|s| (s.code, s.signal)), Some((Some(137), Some(9))));
+    let mut exec = io
+        .exec(&exec_spec(&["sh", "-c", "kill -9 $$"]), &caller_io)
+        .unwrap_or_else(|e| panic!("exec: {e}"));
+    let status = exec
+        .wait(Duration::from_secs(30))
+        .unwrap_or_else(|e| panic!("wait: {e}"));
+    assert_eq!(
+        status.map(|s| (s.code, s.signal)),
+        Some((Some(137), Some(9)))
+    );
 
     // Output queued for read, with a cap.
     let mut spec = exec_spec(&["sh", "-c", "echo 0123456789; exit 0"]);
     spec.forward_output = false;
     spec.max_stdout_bytes = Some(4);
-    let mut exec = io.exec(&spec, &caller_io).unwrap_or_else(|e| panic!("exec: {e}"));
-    let status = exec.wait(Duration::from_secs(30)).unwrap_or_else(|e| panic!("wait: {e}"));
+    let mut exec = io
+        .exec(&spec, &caller_io)
+        .unwrap_or_else(|e| panic!("exec: {e}"));
+    let status = exec
+        .wait(Duration::from_secs(30))
+        .unwrap_or_else(|e| panic!("wait: {e}"));
     let status = status.unwrap_or_else(|| panic!("exec did not end"));
     assert_eq!((status.code, status.stdout_truncated), (Some(0), true));
     let mut read = Vec::new();
@@ -156,10 +193,16 @@ fn real_cluster_pod_lifecycle_with_exec_and_logs() {
     let mut spec = exec_spec(&["sh", "-c", "head -c 22"]);
     spec.stdin = true;
     spec.forward_stdin = true;
-    let mut exec = io.exec(&spec, &caller_io).unwrap_or_else(|e| panic!("exec: {e}"));
-    exec.write_stdin(b"from guest\n").unwrap_or_else(|e| panic!("stdin: {e}"));
-    exec.close_stdin().unwrap_or_else(|e| panic!("close stdin: {e}"));
-    let status = exec.wait(Duration::from_secs(30)).unwrap_or_else(|e| panic!("wait: {e}"));
+    let mut exec = io
+        .exec(&spec, &caller_io)
+        .unwrap_or_else(|e| panic!("exec: {e}"));
+    exec.write_stdin(b"from guest\n")
+        .unwrap_or_else(|e| panic!("stdin: {e}"));
+    exec.close_stdin()
+        .unwrap_or_else(|e| panic!("close stdin: {e}"));
+    let status = exec
+        .wait(Duration::from_secs(30))
+        .unwrap_or_else(|e| panic!("wait: {e}"));
     eprintln!("stdin exec: {status:?} out={:?}", out.text());
     assert_eq!(status.map(|s| s.code), Some(Some(0)));
     assert_eq!(out.text(), "from guest\nfrom caller");
@@ -174,7 +217,9 @@ fn real_cluster_pod_lifecycle_with_exec_and_logs() {
         forward_output: true,
         max_bytes: None,
     };
-    let mut logs = io.logs(&request, &caller_io).unwrap_or_else(|e| panic!("logs: {e}"));
+    let mut logs = io
+        .logs(&request, &caller_io)
+        .unwrap_or_else(|e| panic!("logs: {e}"));
     assert_eq!(logs.wait_end(Duration::from_secs(10)), Ok(true));
     assert_eq!(out.text(), "started\n");
 
@@ -185,14 +230,26 @@ fn real_cluster_pod_lifecycle_with_exec_and_logs() {
         grace_period_seconds: Some(0),
     };
     let wrong = io.delete(&pod_ref(None), &options(Some("not-the-uid".into())));
-    assert!(matches!(wrong, Err(leasebox::cluster_io::IoError::Conflict(_))), "{wrong:?}");
-    assert_eq!(io.delete(&pod_ref(uid.clone()), &options(uid.clone())), Ok(true));
+    assert!(
+        matches!(wrong, Err(leasebox::cluster_io::IoError::Conflict(_))),
+        "{wrong:?}"
+    );
+    assert_eq!(
+        io.delete(&pod_ref(uid.clone()), &options(uid.clone())),
+        Ok(true)
+    );
     let deadline = Instant::now() + Duration::from_secs(30);
     while io.get(&pod_ref(None)).ok().flatten().is_some() && Instant::now() < deadline {
         std::thread::sleep(Duration::from_millis(300));
     }
     assert_eq!(io.get(&pod_ref(None)), Ok(None));
     assert_eq!(io.delete(&pod_ref(None), &options(None)), Ok(false));
-    let ns = ObjectRef { api_version: "v1".into(), kind: "Namespace".into(), namespace: None, name: NS.into(), uid: None };
+    let ns = ObjectRef {
+        api_version: "v1".into(),
+        kind: "Namespace".into(),
+        namespace: None,
+        name: NS.into(),
+        uid: None,
+    };
     assert_eq!(io.delete(&ns, &options(None)), Ok(true));
 }

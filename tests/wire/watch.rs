@@ -15,11 +15,16 @@ fn pod(name: &str, rv: &str) -> serde_json::Value {
 }
 
 fn list(items: Vec<serde_json::Value>, rv: &str) -> Reply {
-    Reply::Json(200, json!({"apiVersion": "v1", "kind": "PodList", "metadata": {"resourceVersion": rv}, "items": items}))
+    Reply::Json(
+        200,
+        json!({"apiVersion": "v1", "kind": "PodList", "metadata": {"resourceVersion": rv}, "items": items}),
+    )
 }
 
 fn selectors(r: &crate::fake_api::Seen) -> Result<(), String> {
-    if r.param("labelSelector") != Some("app=x") || r.param("fieldSelector") != Some("metadata.name!=z") {
+    if r.param("labelSelector") != Some("app=x")
+        || r.param("fieldSelector") != Some("metadata.name!=z")
+    {
         return Err(format!("selectors {:?}", r.query));
     }
     Ok(())
@@ -29,14 +34,22 @@ fn selectors(r: &crate::fake_api::Seen) -> Result<(), String> {
 fn watch_resumes_and_relists_after_gone() {
     let api = FakeApi::start(vec![
         step("GET", PODS, list(vec![pod("a", "1")], "10")).check(selectors),
-        step("GET", PODS, Reply::Lines(vec![
-            json!({"type": "ADDED", "object": pod("b", "11")}),
-            json!({"type": "MODIFIED", "object": pod("a", "12")}),
-            error_event(410, "Expired", "too old resource version: 10 (12)"),
-        ]))
+        step(
+            "GET",
+            PODS,
+            Reply::Lines(vec![
+                json!({"type": "ADDED", "object": pod("b", "11")}),
+                json!({"type": "MODIFIED", "object": pod("a", "12")}),
+                error_event(410, "Expired", "too old resource version: 10 (12)"),
+            ]),
+        )
         .check(|r| {
             selectors(r)?;
-            match (r.param("watch"), r.param("resourceVersion"), r.param("allowWatchBookmarks")) {
+            match (
+                r.param("watch"),
+                r.param("resourceVersion"),
+                r.param("allowWatchBookmarks"),
+            ) {
                 (Some("true"), Some("10"), Some("true")) => Ok(()),
                 _ => Err(format!("watch query {:?}", r.query)),
             }
@@ -45,9 +58,11 @@ fn watch_resumes_and_relists_after_gone() {
             None => Ok(()),
             Some(_) => Err("expected a re-list, got a watch".into()),
         }),
-        step("GET", PODS, Reply::Hang(Duration::from_secs(4))).check(|r| match r.param("resourceVersion") {
-            Some("20") => Ok(()),
-            other => Err(format!("resumed from {other:?}")),
+        step("GET", PODS, Reply::Hang(Duration::from_secs(4))).check(|r| {
+            match r.param("resourceVersion") {
+                Some("20") => Ok(()),
+                other => Err(format!("resumed from {other:?}")),
+            }
         }),
     ]);
     let client = api.client();
@@ -63,9 +78,19 @@ fn watch_resumes_and_relists_after_gone() {
     let mut seen = Vec::new();
     let deadline = Instant::now() + Duration::from_secs(10);
     while seen.len() < 4 && Instant::now() < deadline {
-        if let Some(e) = watch.next(Duration::from_millis(500)).unwrap_or_else(|e| panic!("next: {e}")) {
+        if let Some(e) = watch
+            .next(Duration::from_millis(500))
+            .unwrap_or_else(|e| panic!("next: {e}"))
+        {
             let v: serde_json::Value = serde_json::from_str(&e.object).unwrap_or_default();
-            seen.push((e.event_type, format!("{}@{}", v["metadata"]["name"].as_str().unwrap_or(""), v["metadata"]["resourceVersion"].as_str().unwrap_or(""))));
+            seen.push((
+                e.event_type,
+                format!(
+                    "{}@{}",
+                    v["metadata"]["name"].as_str().unwrap_or(""),
+                    v["metadata"]["resourceVersion"].as_str().unwrap_or("")
+                ),
+            ));
         }
     }
     // Let the resumed watch reach the server before checking the script.
@@ -84,11 +109,25 @@ fn watch_resumes_and_relists_after_gone() {
 
 #[test]
 fn forbidden_watch_ends_with_the_error() {
-    let api = FakeApi::start(vec![step("GET", PODS, crate::fake_api::failure(403, "Forbidden", "pods is forbidden: user x"))]);
+    let api = FakeApi::start(vec![step(
+        "GET",
+        PODS,
+        crate::fake_api::failure(403, "Forbidden", "pods is forbidden: user x"),
+    )]);
     let client = api.client();
-    let request = WatchRequest { api_version: "v1".into(), kind: "Pod".into(), namespace: "t".into(), label_selector: String::new(), field_selector: String::new() };
-    let mut watch = client.watch(&request).unwrap_or_else(|e| panic!("watch: {e}"));
+    let request = WatchRequest {
+        api_version: "v1".into(),
+        kind: "Pod".into(),
+        namespace: "t".into(),
+        label_selector: String::new(),
+        field_selector: String::new(),
+    };
+    let mut watch = client
+        .watch(&request)
+        .unwrap_or_else(|e| panic!("watch: {e}"));
     let result = watch.next(Duration::from_secs(5));
     api.finish();
-    assert!(matches!(result, Err(leasebox::cluster_io::IoError::Forbidden(m)) if m.contains("user x")));
+    assert!(
+        matches!(result, Err(leasebox::cluster_io::IoError::Forbidden(m)) if m.contains("user x"))
+    );
 }

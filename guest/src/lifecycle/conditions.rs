@@ -350,7 +350,10 @@ pub fn container_exit(pod: &Value, container: &str) -> Option<ContainerExit> {
     let code = match signal {
         // Some runtimes report 0 or the raw signal for an OOM kill; the
         // contract is 128+N for a death by signal N.
-        Some(sig) if code <= 128 => 128 + i32::try_from(sig).unwrap_or(0),
+        Some(sig) if code <= 128 => i32::try_from(sig)
+            .ok()
+            .and_then(|sig| sig.checked_add(128))
+            .unwrap_or(code),
         _ => code,
     };
     Some(ContainerExit {

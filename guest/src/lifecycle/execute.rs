@@ -163,7 +163,7 @@ fn exit_result(status: ExitStatus, target: &str) -> Result<ExecResult, PolicyErr
     }
     let code = match (status.code, status.signal) {
         (Some(code), _) => Some(code),
-        (None, Some(signal)) => i32::try_from(signal).ok().map(|s| 128 + s),
+        (None, Some(signal)) => i32::try_from(signal).ok().and_then(|s| s.checked_add(128)),
         (None, None) => None,
     };
     Ok(ExecResult {

@@ -46,8 +46,13 @@ pub(crate) fn fill(
         object.remove("data");
         object.insert("stringData".into(), Value::Object(values));
     }
-    filled.dedup();
-    Ok((m, filled))
+    let mut unique: Vec<String> = Vec::new();
+    for key in filled {
+        if !unique.contains(&key) {
+            unique.push(key);
+        }
+    }
+    Ok((m, unique))
 }
 
 /// 32 random bytes, lowercase hex.

@@ -142,6 +142,9 @@ pub struct ExecSpec {
     pub forward_output: bool,
     /// After `write_stdin`, stream the caller's stdin.
     pub forward_stdin: bool,
+    /// Send the caller's stdin as length-prefixed frames ending with `0\n`
+    /// (see `frame-stdin` in `wit/kube.wit`).
+    pub frame_stdin: bool,
     /// Stdout cap.
     pub max_stdout_bytes: Option<u64>,
     /// Stderr cap.

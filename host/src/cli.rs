@@ -2,12 +2,21 @@
 //!
 //! Exit codes: 0 success; 1 the configuration is invalid or the policy
 //! refused the request; 2 the command could not run (unreadable or non-JSON
-//! input, a bad flag, an unusable policy module, or a module that trapped).
+//! input, a bad flag, an unusable policy module, no cluster, or a module
+//! that trapped). `exec` and `run` exit with the command's exit code (124
+//! when it timed out, 130 after Ctrl-C).
 
+mod acquire;
+mod cluster;
+mod exec;
 mod exit;
 mod module;
 mod plan;
+mod probe;
+mod release;
+mod run;
 mod schema;
+mod sweep;
 mod validate;
 
 use std::process::ExitCode;
@@ -36,14 +45,25 @@ pub enum Command {
     Plan(plan::Args),
     /// Print the JSON Schema of the configuration.
     Schema(schema::Args),
+    /// Create a lease on the cluster and print it (JSON).
+    Acquire(acquire::Args),
+    /// Run a command in a lease's sandbox; exit with its exit code.
+    Exec(exec::Args),
+    /// Delete a lease's objects and print what was deleted (JSON).
+    Release(release::Args),
+    /// Acquire a lease, run a command in it, release it (always).
+    Run(run::Args),
+    /// Release every expired lease and print them (JSON).
+    Sweep(sweep::Args),
+    /// Check that the cluster can serve leases for a configuration (JSON).
+    Probe(probe::Args),
 }
 
 /// Runs the command line of this process and returns its exit code.
 pub fn main() -> ExitCode {
     let cli = Cli::parse();
-    let outcome = run(cli);
-    match outcome {
-        Ok(outcome) => outcome.exit_code(),
+    match run(cli) {
+        Ok(code) => ExitCode::from(code),
         // The reader went away (`leasebox plan | head`): nothing to report.
         Err(error) if is_broken_pipe(&error.error) => ExitCode::SUCCESS,
         Err(error) => {
@@ -61,12 +81,20 @@ fn is_broken_pipe(error: &anyhow::Error) -> bool {
     })
 }
 
-/// Runs one parsed command, printing its output on stdout.
-pub fn run(cli: Cli) -> Result<Outcome, CliError> {
-    let mut stdout = std::io::stdout().lock();
+/// Runs one parsed command, printing its output on stdout; returns the
+/// exit code.
+pub fn run(cli: Cli) -> Result<u8, CliError> {
+    let stdout = || std::io::stdout().lock();
     match cli.command {
-        Command::Validate(args) => validate::run(&args, &mut stdout),
-        Command::Plan(args) => plan::run(&args, &mut stdout),
-        Command::Schema(args) => schema::run(&args, &mut stdout),
+        Command::Validate(args) => validate::run(&args, &mut stdout()).map(Outcome::code),
+        Command::Plan(args) => plan::run(&args, &mut stdout()).map(Outcome::code),
+        Command::Schema(args) => schema::run(&args, &mut stdout()).map(Outcome::code),
+        Command::Acquire(args) => acquire::run(&args, &mut std::io::stdout()),
+        // The command's output goes to stdout while it runs: no lock held.
+        Command::Exec(args) => exec::run(&args),
+        Command::Release(args) => release::run(&args, &mut std::io::stdout()),
+        Command::Run(args) => run::run(&args),
+        Command::Sweep(args) => sweep::run(&args, &mut std::io::stdout()),
+        Command::Probe(args) => probe::run(&args, &mut std::io::stdout()),
     }
 }

@@ -486,6 +486,7 @@ mod tests {
             stdin: false,
             forward_output: true,
             forward_stdin: false,
+            frame_stdin: false,
             max_stdout_bytes: None,
             max_stderr_bytes: None,
         };

@@ -199,3 +199,5 @@ fn policy_flag_with_a_missing_file_exits_2() {
     assert_eq!(output.status.code(), Some(2), "{output:?}");
     assert!(String::from_utf8_lossy(&output.stderr).contains("/nonexistent/policy.wasm"));
 }
+
+mod no_cluster;

@@ -138,7 +138,9 @@ fn job_lease_runs_its_command_and_returns_logs_and_exit_code() {
     assert_eq!(lease.backend, "job");
     assert_eq!(lease.workload("kind"), "Job");
 
-    let followed = case.exec(&lease, &[]);
+    // A job lease ran its command at acquire time: exec follows the Job
+    // (the CLI still wants a command, which is not run).
+    let followed = case.exec(&lease, &["--", "true"]);
     followed.assert_code(3);
     assert_eq!(
         followed.stdout_text(),

@@ -58,6 +58,7 @@ fn exec_spec(argv: &[&str]) -> ExecSpec {
         stdin: false,
         forward_output: true,
         forward_stdin: false,
+        frame_stdin: false,
         max_stdout_bytes: None,
         max_stderr_bytes: None,
     }

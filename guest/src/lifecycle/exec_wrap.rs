@@ -9,6 +9,16 @@
 //! UTF-8) survives, ended by an empty line. The shell's `read` builtin reads
 //! a pipe one byte at a time, so whatever follows the header (the caller's
 //! stdin) reaches the command untouched.
+//!
+//! The caller's stdin itself travels in frames (`<length>\n<bytes>`, ended
+//! by `0\n`; the host writes them, see `frame-stdin` in `wit/kube.wit`):
+//! exec protocol `v4.channel.k8s.io`, all that Kubernetes < 1.29 speaks,
+//! cannot end stdin without losing the exit status. A feeder in the wrapper
+//! decodes the frames with `dd iflag=fullblock` (exact reads; `head -c` of
+//! busybox reads ahead) into a FIFO the command reads, so the command sees a
+//! real end of input, and the wrapper waits only for the command. A
+//! forwarded stdin therefore needs `sh`, `dd` and `mkfifo` in the image; a
+//! command without forwarded stdin reads `/dev/null`.
 
 use crate::error::PolicyError;
 use crate::lease::{Command, EnvVar};
@@ -19,7 +29,8 @@ pub const WRAPPER_NAME: &str = "leasebox-exec";
 /// Prefix of the wrapper's own shell variables; env names may not use it.
 pub const RESERVED_PREFIX: &str = "__leasebox_";
 
-/// The wrapper: read the header, export, `cd`, `exec` the command.
+/// The wrapper: read the header, export, `cd`, then run the command with
+/// its stdin decoded from frames (`$2` = `framed`) or from `/dev/null`.
 /// `$1` is the working directory (empty: stay), the rest the argv.
 pub const SCRIPT: &str = r#"while IFS= read -r __leasebox_line; do
   [ -z "$__leasebox_line" ] && break
@@ -30,9 +41,45 @@ unset __leasebox_line __leasebox_value
 if [ -n "$1" ]; then
   cd -- "$1" || { echo "leasebox-exec: cannot change to directory $1" >&2; exit 126; }
 fi
-shift
-exec "$@"
+__leasebox_stdin=$2
+shift 2
+if [ "$__leasebox_stdin" != framed ]; then
+  unset __leasebox_stdin
+  exec "$@" </dev/null
+fi
+__leasebox_fifo=/tmp/.leasebox-stdin.$$
+rm -f "$__leasebox_fifo"
+mkfifo -m 600 "$__leasebox_fifo" || { echo "leasebox-exec: cannot create the stdin pipe $__leasebox_fifo (is /tmp writable?)" >&2; exit 126; }
+exec 3<&0
+(
+  while IFS= read -r __leasebox_n; do
+    [ "$__leasebox_n" = 0 ] && break
+    dd bs="$__leasebox_n" count=1 iflag=fullblock 2>/dev/null || break
+  done
+) <&3 >"$__leasebox_fifo" &
+__leasebox_feeder=$!
+unset __leasebox_stdin
+"$@" <"$__leasebox_fifo" 3<&-
+__leasebox_rc=$?
+kill "$__leasebox_feeder" 2>/dev/null
+rm -f "$__leasebox_fifo"
+exit "$__leasebox_rc"
 "#;
+
+/// Argument telling [`SCRIPT`] to decode framed stdin. (The feeder gets the
+/// stdin through fd 3: a background list of a non-interactive shell reads
+/// `/dev/null` unless redirected explicitly.)
+pub const STDIN_FRAMED: &str = "framed";
+/// Argument telling [`SCRIPT`] to give the command `/dev/null`.
+pub const STDIN_NONE: &str = "none";
+
+/// Frames `data` the way the host frames the caller's stdin: decimal
+/// length, newline, bytes. An empty chunk is the end of input.
+pub fn frame(data: &[u8]) -> Vec<u8> {
+    let mut out = format!("{}\n", data.len()).into_bytes();
+    out.extend_from_slice(data);
+    out
+}
 
 /// The argv to run and the bytes to write to stdin before anything else.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -41,6 +88,8 @@ pub struct Wrapped {
     pub argv: Vec<String>,
     /// Header to write first; `None` when the command runs unwrapped.
     pub header: Option<Vec<u8>>,
+    /// The caller's stdin must be sent in frames.
+    pub frame_stdin: bool,
 }
 
 /// The plain argv of a command: an argv as is, a shell string as
@@ -135,9 +184,15 @@ pub fn encode_header(env: &[EnvVar]) -> Vec<u8> {
     header.into_bytes()
 }
 
-/// The argv and header of a command with its cwd and env. Without env and
-/// cwd the command runs as is (no shell, no header).
-pub fn wrap(command: &Command, cwd: Option<&str>, env: &[EnvVar]) -> Result<Wrapped, PolicyError> {
+/// The argv and header of a command with its cwd and env, with the
+/// caller's stdin forwarded or not. Without env, cwd and forwarded stdin
+/// the command runs as is (no shell, no header, no stdin).
+pub fn wrap(
+    command: &Command,
+    cwd: Option<&str>,
+    env: &[EnvVar],
+    forward_stdin: bool,
+) -> Result<Wrapped, PolicyError> {
     let argv = command_argv(command)?;
     check_env(env)?;
     let cwd = cwd.unwrap_or("");
@@ -146,20 +201,27 @@ pub fn wrap(command: &Command, cwd: Option<&str>, env: &[EnvVar]) -> Result<Wrap
             "cwd: contains a NUL byte; pass a plain directory path".into(),
         ));
     }
-    if env.is_empty() && cwd.is_empty() {
-        return Ok(Wrapped { argv, header: None });
+    if env.is_empty() && cwd.is_empty() && !forward_stdin {
+        return Ok(Wrapped {
+            argv,
+            header: None,
+            frame_stdin: false,
+        });
     }
+    let mode = if forward_stdin { STDIN_FRAMED } else { STDIN_NONE };
     let mut wrapped = vec![
         "sh".to_string(),
         "-c".to_string(),
         SCRIPT.to_string(),
         WRAPPER_NAME.to_string(),
         cwd.to_string(),
+        mode.to_string(),
     ];
     wrapped.extend(argv);
     Ok(Wrapped {
         argv: wrapped,
         header: Some(encode_header(env)),
+        frame_stdin: forward_stdin,
     })
 }
 
@@ -204,14 +266,14 @@ mod tests {
 
     #[test]
     fn plain_command_is_not_wrapped() {
-        let w = wrap(&Command::Argv(vec!["ls".into(), "-l".into()]), None, &[]).expect("valid");
+        let w = wrap(&Command::Argv(vec!["ls".into(), "-l".into()]), None, &[], false).expect("valid");
         assert_eq!(w.argv, ["ls", "-l"]);
         assert_eq!(w.header, None);
     }
 
     #[test]
     fn shell_string_runs_under_sh_lc() {
-        let w = wrap(&Command::Shell("echo hi | wc -c".into()), None, &[]).expect("valid");
+        let w = wrap(&Command::Shell("echo hi | wc -c".into()), None, &[], false).expect("valid");
         assert_eq!(w.argv, ["sh", "-lc", "echo hi | wc -c"]);
     }
 
@@ -222,6 +284,7 @@ mod tests {
             &Command::Argv(vec!["env".into()]),
             Some("/workspace"),
             &[var("API_KEY", secret)],
+            false,
         )
         .expect("valid");
         assert!(
@@ -230,7 +293,7 @@ mod tests {
                 .all(|a| !a.contains(secret) && !a.contains("API_KEY"))
         );
         assert_eq!(&w.argv[..2], ["sh", "-c"]);
-        assert_eq!(&w.argv[3..], [WRAPPER_NAME, "/workspace", "env"]);
+        assert_eq!(&w.argv[3..], [WRAPPER_NAME, "/workspace", STDIN_NONE, "env"]);
         let header = String::from_utf8(w.header.expect("header")).expect("ascii header");
         assert!(
             header.starts_with("API_KEY=sk\\0055live\\00550123456789\n"),
@@ -240,7 +303,7 @@ mod tests {
 
     #[test]
     fn cwd_alone_still_sends_the_terminator() {
-        let w = wrap(&Command::Argv(vec!["pwd".into()]), Some("/tmp"), &[]).expect("valid");
+        let w = wrap(&Command::Argv(vec!["pwd".into()]), Some("/tmp"), &[], false).expect("valid");
         assert_eq!(w.header.as_deref(), Some(&b"\n"[..]));
     }
 
@@ -251,7 +314,7 @@ mod tests {
     #[case::equals_in_name("A=B")]
     #[case::reserved_prefix("__leasebox_line")]
     fn bad_env_names_are_rejected_by_name(#[case] name: &str) {
-        let err = wrap(&Command::Argv(vec!["true".into()]), None, &[var(name, "v")])
+        let err = wrap(&Command::Argv(vec!["true".into()]), None, &[var(name, "v")], false)
             .expect_err("rejected");
         match err {
             PolicyError::BadRequest(message) => {
@@ -267,6 +330,7 @@ mod tests {
             &Command::Argv(vec!["true".into()]),
             None,
             &[var("A", "x\0y")],
+            false,
         )
         .expect_err("rejected");
         assert!(err.to_string().contains("NUL"), "{err}");
@@ -275,7 +339,7 @@ mod tests {
     #[test]
     fn empty_argv_is_rejected() {
         assert!(matches!(
-            wrap(&Command::Argv(vec![]), None, &[]),
+            wrap(&Command::Argv(vec![]), None, &[], false),
             Err(PolicyError::BadRequest(_))
         ));
     }
@@ -303,7 +367,14 @@ mod tests {
             stdin
                 .write_all(wrapped.header.as_deref().unwrap_or_default())
                 .expect("write header");
-            stdin.write_all(user_stdin).expect("write user stdin");
+            if wrapped.frame_stdin {
+                for chunk in user_stdin.chunks(7) {
+                    stdin.write_all(&frame(chunk)).expect("write a frame");
+                }
+                stdin.write_all(&frame(&[])).expect("write the end frame");
+            } else {
+                stdin.write_all(user_stdin).expect("write user stdin");
+            }
         }
         let out = child.wait_with_output().expect("run the shell");
         assert!(
@@ -343,6 +414,7 @@ mod tests {
             &Command::Argv(vec!["sh".into(), "-c".into(), script.into()]),
             Some(&dir_text),
             &tricky,
+            true,
         )
         .expect("valid");
         let user_stdin = b"user line 1\n\nNOT_AN_ENV=1\n\xff\x00 binary tail";
@@ -374,6 +446,7 @@ mod tests {
             &Command::Argv(vec!["true".into()]),
             Some("/nonexistent/leasebox"),
             &[],
+            false,
         )
         .expect("valid");
         let mut child = std::process::Command::new(shell_path)
@@ -391,5 +464,112 @@ mod tests {
         let out = child.wait_with_output().expect("run");
         assert_eq!(out.status.code(), Some(126));
         assert!(String::from_utf8_lossy(&out.stderr).contains("cannot change to directory"));
+    }
+
+    /// Starts a wrapped command with a piped stdin that the test controls.
+    fn spawn(shell_path: &str, wrapped: &Wrapped) -> std::process::Child {
+        let mut child = std::process::Command::new(shell_path)
+            .args(&wrapped.argv[1..])
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("spawn the shell");
+        child
+            .stdin
+            .as_mut()
+            .expect("stdin")
+            .write_all(wrapped.header.as_deref().unwrap_or_default())
+            .expect("write header");
+        child
+    }
+
+    #[test]
+    fn command_that_ignores_stdin_ends_while_stdin_is_still_open() {
+        let Some(shell_path) = shell("sh") else {
+            eprintln!("skipping: no sh on this machine");
+            return;
+        };
+        let wrapped = wrap(&Command::Shell("exit 42".into()), None, &[], true).expect("valid");
+        let mut child = spawn(&shell_path, &wrapped);
+        // The caller's stdin stays open (no end frame): the wrapper must
+        // still end with the command.
+        let _held_open = child.stdin.take();
+        let started = std::time::Instant::now();
+        loop {
+            if let Some(status) = child.try_wait().expect("poll") {
+                assert_eq!(status.code(), Some(42));
+                break;
+            }
+            assert!(
+                started.elapsed() < std::time::Duration::from_secs(20),
+                "the wrapper waited for stdin although the command had ended"
+            );
+            std::thread::sleep(std::time::Duration::from_millis(20));
+        }
+    }
+
+    #[test]
+    fn signal_death_is_reported_as_128_plus_n() {
+        let Some(shell_path) = shell("sh") else {
+            eprintln!("skipping: no sh on this machine");
+            return;
+        };
+        let wrapped =
+            wrap(&Command::Shell("kill -9 $$".into()), None, &[], true).expect("valid");
+        let mut child = spawn(&shell_path, &wrapped);
+        child
+            .stdin
+            .take()
+            .expect("stdin")
+            .write_all(&frame(&[]))
+            .expect("end frame");
+        let out = child.wait_with_output().expect("run");
+        assert_eq!(out.status.code(), Some(137));
+    }
+
+    #[rstest]
+    #[case::system_sh("/bin/sh", "cat")]
+    #[case::busybox("/usr/bin/busybox", "cat")]
+    fn framed_megabytes_arrive_byte_identical(#[case] program: &str, #[case] reader: &str) {
+        if !std::path::Path::new(program).exists() {
+            eprintln!("skipping: no {program} on this machine");
+            return;
+        }
+        let busybox = program.ends_with("busybox");
+        let wrapped = wrap(&Command::Argv(vec![reader.into()]), None, &[], true).expect("valid");
+        let mut argv = wrapped.argv.clone();
+        if busybox {
+            // busybox as `sh`, with its applets (dd, mkfifo, cat) on PATH.
+            argv[0] = "sh".into();
+        }
+        let mut command = std::process::Command::new(program);
+        if busybox {
+            command.args(&argv);
+        } else {
+            command.args(&argv[1..]);
+        }
+        let mut child = command
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("spawn");
+        let data: Vec<u8> = (0..3_000_000u32).map(|i| (i.wrapping_mul(2_654_435_761) >> 13) as u8).collect();
+        let mut stdin = child.stdin.take().expect("stdin");
+        let header = wrapped.header.clone().unwrap_or_default();
+        let payload = data.clone();
+        let writer = std::thread::spawn(move || {
+            stdin.write_all(&header).expect("header");
+            for chunk in payload.chunks(65_536) {
+                stdin.write_all(&frame(chunk)).expect("frame");
+            }
+            stdin.write_all(&frame(&[])).expect("end frame");
+        });
+        let out = child.wait_with_output().expect("run");
+        writer.join().expect("writer");
+        assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+        assert_eq!(out.stdout.len(), data.len());
+        assert!(out.stdout == data, "stdout differs from stdin");
     }
 }

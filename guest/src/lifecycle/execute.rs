@@ -47,16 +47,22 @@ fn check_lease(lease: &Lease) -> Result<(), PolicyError> {
 }
 
 fn exec_command(cluster: &dyn Cluster, request: &ExecRequest) -> Result<ExecResult, PolicyError> {
-    let wrapped = exec_wrap::wrap(&request.command, request.cwd.as_deref(), &request.env)?;
+    let wrapped = exec_wrap::wrap(
+        &request.command,
+        request.cwd.as_deref(),
+        &request.env,
+        request.forward_stdin,
+    )?;
     let lease = &request.lease;
     let spec = ExecSpec {
         namespace: lease.namespace.clone(),
         pod: lease.pod.clone(),
         container: lease.container.clone(),
         argv: wrapped.argv,
-        stdin: request.forward_stdin || wrapped.header.is_some(),
+        stdin: wrapped.header.is_some(),
         forward_output: true,
         forward_stdin: request.forward_stdin,
+        frame_stdin: wrapped.frame_stdin,
         max_stdout_bytes: request.max_stdout_bytes,
         max_stderr_bytes: request.max_stderr_bytes,
     };
@@ -196,24 +202,21 @@ pub(crate) fn realize_workspace(
             "path `{path}`: must be an absolute directory inside the sandbox, like /workspace"
         )));
     }
-    let argv = exec_wrap::command_argv(&Command::Argv(vec![
-        "tar".into(),
-        "-x".into(),
-        "-C".into(),
-        path.into(),
-    ]))?;
+    let tar = Command::Argv(vec!["tar".into(), "-x".into(), "-C".into(), path.into()]);
+    let wrapped = exec_wrap::wrap(&tar, None, &[], true)?;
     let spec = ExecSpec {
         namespace: lease.namespace.clone(),
         pod: lease.pod.clone(),
         container: lease.container.clone(),
-        argv,
+        argv: wrapped.argv,
         stdin: true,
         forward_output: true,
         forward_stdin: true,
+        frame_stdin: wrapped.frame_stdin,
         max_stdout_bytes: None,
         max_stderr_bytes: None,
     };
-    run_exec(cluster, &spec, None, None)
+    run_exec(cluster, &spec, wrapped.header.as_deref(), None)
 }
 
 /// A `job` lease: the command was fixed at acquire time; follow its log to

@@ -41,6 +41,7 @@ pub struct ClusterArgs {
 }
 
 /// A loaded policy module and the guarded cluster it acts on.
+#[derive(Clone)]
 pub struct Session {
     /// The policy module.
     pub policy: Policy,
@@ -55,8 +56,10 @@ impl Session {
         let config: Option<Value> = config.and_then(|text| serde_json::from_str(text).ok());
         let policy = args.policy.load()?;
         let inner = connect(args, config.as_ref())?;
-        let cluster: Arc<dyn ClusterIo> =
-            Arc::new(GuardedCluster::new(inner, namespace_prefix(config.as_ref())));
+        let cluster: Arc<dyn ClusterIo> = Arc::new(GuardedCluster::new(
+            inner,
+            namespace_prefix(config.as_ref()),
+        ));
         Ok(Session { policy, cluster })
     }
 
@@ -100,9 +103,15 @@ fn connect(args: &ClusterArgs, config: Option<&Value>) -> Result<Arc<dyn Cluster
                  read; save it to a file and pass --kubeconfig FILE (or set KUBECONFIG)"
             )));
         }
-        (Some(PathBuf::from(value)), "the configuration's kubeconfig".to_string())
+        (
+            Some(PathBuf::from(value)),
+            "the configuration's kubeconfig".to_string(),
+        )
     } else {
-        (None, "the in-cluster service account or ~/.kube/config".to_string())
+        (
+            None,
+            "the in-cluster service account or ~/.kube/config".to_string(),
+        )
     };
     let client = KubeClusterIo::connect(path, args.context.clone()).map_err(|e| {
         CliError::unusable(anyhow!(
@@ -131,9 +140,7 @@ pub fn runtime_failed(error: RuntimeError) -> CliError {
 /// a failed step lists what was rolled back and what was left behind.
 pub fn refused(error: PolicyError) -> CliError {
     match error {
-        PolicyError::BadRequest(message) => {
-            CliError::unusable(anyhow!("bad request: {message}"))
-        }
+        PolicyError::BadRequest(message) => CliError::unusable(anyhow!("bad request: {message}")),
         PolicyError::InvalidConfig(issues) => CliError::rejected(anyhow!(
             "invalid configuration: {}",
             issues
@@ -214,7 +221,10 @@ mod tests {
 
     #[test]
     fn prefix_defaults_when_the_configuration_names_none() {
-        assert_eq!(namespace_prefix(Some(&json!({"inCluster": true}))), "leasebox-");
+        assert_eq!(
+            namespace_prefix(Some(&json!({"inCluster": true}))),
+            "leasebox-"
+        );
         assert_eq!(namespace_prefix(None), "leasebox-");
     }
 

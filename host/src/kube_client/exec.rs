@@ -211,6 +211,7 @@ pub(crate) struct Session {
     commands: Option<mpsc::Sender<StdinCommand>>,
     stdin: bool,
     forward_stdin: bool,
+    frame_stdin: bool,
     caller: CallerIo,
     queue: Option<mpsc::UnboundedReceiver<(StreamKind, Vec<u8>)>>,
     task: JoinHandle<Outcome>,
@@ -271,6 +272,7 @@ pub(crate) async fn start(
         commands: Some(commands),
         stdin: spec.stdin,
         forward_stdin: spec.forward_stdin,
+        frame_stdin: spec.frame_stdin,
         caller: caller.clone(),
         queue,
         task,
@@ -303,14 +305,32 @@ impl Drop for KubeExec {
     }
 }
 
-/// Copies the caller's stdin into the session, then ends it. The blocking
-/// reads run on their own thread, so a caller that never closes its stdin
-/// holds no runtime thread.
+/// One chunk of the caller's stdin as sent: as is, or framed as its
+/// decimal length, a newline and the bytes (an empty chunk is the end
+/// frame `0\n`).
+pub(crate) fn stdin_chunk(data: &[u8], framed: bool) -> Vec<u8> {
+    if !framed {
+        return data.to_vec();
+    }
+    let mut out = format!("{}\n", data.len()).into_bytes();
+    out.extend_from_slice(data);
+    out
+}
+
+/// Copies the caller's stdin into the session (framed when asked), then
+/// ends it. The blocking reads run on their own thread, so a caller that
+/// never closes its stdin holds no runtime thread.
 fn forward_stdin(
     source: Option<Box<dyn Read + Send>>,
     commands: mpsc::Sender<StdinCommand>,
+    framed: bool,
 ) -> Result<(), IoError> {
     let Some(mut source) = source else {
+        if framed {
+            commands
+                .try_send(StdinCommand::Data(stdin_chunk(&[], true)))
+                .map_err(|e| IoError::Transport(format!("exec: ending stdin failed: {e}")))?;
+        }
         return commands
             .try_send(StdinCommand::Close)
             .map_err(|e| IoError::Transport(format!("exec: ending stdin failed: {e}")));
@@ -324,13 +344,16 @@ fn forward_stdin(
                     Ok(0) | Err(_) => break,
                     Ok(n) => {
                         if commands
-                            .blocking_send(StdinCommand::Data(buf[..n].to_vec()))
+                            .blocking_send(StdinCommand::Data(stdin_chunk(&buf[..n], framed)))
                             .is_err()
                         {
                             return;
                         }
                     }
                 }
+            }
+            if framed {
+                let _ = commands.blocking_send(StdinCommand::Data(stdin_chunk(&[], true)));
             }
             let _ = commands.blocking_send(StdinCommand::Close);
         })
@@ -368,9 +391,13 @@ impl ExecStream for KubeExec {
                 .lock()
                 .ok()
                 .and_then(|mut s| s.take());
-            forward_stdin(source, commands)
+            forward_stdin(source, commands, self.session.frame_stdin)
         } else {
             // A session that already ended needs no end of input.
+            if self.session.frame_stdin {
+                let end = StdinCommand::Data(stdin_chunk(&[], true));
+                let _ = self.handle.block_on(commands.send(end));
+            }
             let _ = self.handle.block_on(commands.send(StdinCommand::Close));
             Ok(())
         }
@@ -485,5 +512,12 @@ mod tests {
         );
         assert!(rx.try_recv().is_err());
         assert!(d.cap.truncated());
+    }
+
+    #[test]
+    fn framed_stdin_chunks_carry_their_length() {
+        assert_eq!(stdin_chunk(b"abc", true), b"3\nabc");
+        assert_eq!(stdin_chunk(b"", true), b"0\n");
+        assert_eq!(stdin_chunk(b"abc", false), b"abc");
     }
 }

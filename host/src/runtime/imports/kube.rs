@@ -190,6 +190,7 @@ impl Host for HostState {
             stdin: spec.stdin,
             forward_output: spec.forward_output,
             forward_stdin: spec.forward_stdin,
+            frame_stdin: spec.frame_stdin,
             max_stdout_bytes: spec.max_stdout_bytes,
             max_stderr_bytes: spec.max_stderr_bytes,
         };

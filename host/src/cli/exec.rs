@@ -1,0 +1,206 @@
+//! `leasebox exec --lease ID -- CMD...`: runs a command in a lease's
+//! sandbox and exits with its exit code.
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+use anyhow::anyhow;
+
+use super::cluster::{ClusterArgs, Session, optional_config, refused, runtime_failed};
+use super::exit::CliError;
+use crate::runtime::types::{Command, EnvVar, ExecRequest, ExecResult, Lease};
+
+/// Exit code of a command that ran out of time (as `timeout(1)`).
+pub(super) const TIMED_OUT_CODE: u8 = 124;
+
+/// Exit code when the command ended without one (lost stream, signal
+/// without a code).
+const NO_CODE: u8 = 2;
+
+/// Guest budget of an exec without `--timeout-sec`.
+const DEFAULT_EXEC_BUDGET: Duration = Duration::from_secs(24 * 3600);
+
+/// Slack on top of `--timeout-sec` for the guest's own work.
+const EXEC_SLACK: Duration = Duration::from_secs(60);
+
+/// How a command runs: directory, environment, limits, stdin, and the
+/// command itself.
+#[derive(Debug, Clone, clap::Args)]
+pub struct ExecArgs {
+    /// Working directory of the command.
+    #[arg(long, value_name = "D")]
+    pub cwd: Option<String>,
+    /// Environment variable of the command (repeatable).
+    #[arg(long = "env", value_name = "K=V", value_parser = parse_env)]
+    pub env: Vec<(String, String)>,
+    /// Stop the command after this many seconds (exit 124).
+    #[arg(long, value_name = "N")]
+    pub timeout_sec: Option<u64>,
+    /// Keep at most this many bytes of stdout.
+    #[arg(long, value_name = "N")]
+    pub max_stdout_bytes: Option<u64>,
+    /// Keep at most this many bytes of stderr.
+    #[arg(long, value_name = "N")]
+    pub max_stderr_bytes: Option<u64>,
+    /// Do not forward this process's stdin to the command.
+    #[arg(long)]
+    pub no_stdin: bool,
+    /// Run this string with `sh -lc` instead of an argv after `--`.
+    #[arg(long, value_name = "STRING", conflicts_with = "command")]
+    pub shell: Option<String>,
+    /// The command, as argv (after `--`).
+    #[arg(last = true, value_name = "CMD")]
+    pub command: Vec<String>,
+}
+
+impl ExecArgs {
+    /// The command of the flags: `--shell` or the argv.
+    pub(super) fn command(&self) -> Result<Command, CliError> {
+        match &self.shell {
+            Some(script) => Ok(Command::Shell(script.clone())),
+            None if self.command.is_empty() => Err(CliError::unusable(anyhow!(
+                "no command: give one after `--` (leasebox exec --lease ID -- CMD ARGS...) or \
+                 pass --shell \"STRING\""
+            ))),
+            None => Ok(Command::Argv(self.command.clone())),
+        }
+    }
+
+    /// The execute request for `lease`.
+    pub(super) fn request(&self, lease: Lease, command: Command) -> ExecRequest {
+        ExecRequest {
+            lease,
+            command,
+            cwd: self.cwd.clone(),
+            env: self
+                .env
+                .iter()
+                .map(|(name, value)| EnvVar {
+                    name: name.clone(),
+                    value: value.clone(),
+                })
+                .collect(),
+            forward_stdin: !self.no_stdin,
+            timeout_ms: self.timeout_sec.map(|s| s.saturating_mul(1000)),
+            max_stdout_bytes: self.max_stdout_bytes,
+            max_stderr_bytes: self.max_stderr_bytes,
+        }
+    }
+
+    /// The guest budget of the call.
+    pub(super) fn budget(&self) -> Duration {
+        self.timeout_sec
+            .map_or(DEFAULT_EXEC_BUDGET, |s| Duration::from_secs(s) + EXEC_SLACK)
+    }
+}
+
+/// Flags of `exec`.
+#[derive(Debug, Clone, clap::Args)]
+pub struct Args {
+    /// The lease id.
+    #[arg(long, value_name = "ID")]
+    pub lease: String,
+    /// The lease's namespace; default: looked up by the lease id.
+    #[arg(long, value_name = "NS")]
+    pub namespace: Option<String>,
+    /// The configuration file (only its `namespacePrefix` and `kubeconfig`
+    /// are used).
+    #[arg(long, value_name = "FILE")]
+    pub config: Option<PathBuf>,
+    /// The cluster and the policy module.
+    #[command(flatten)]
+    pub cluster: ClusterArgs,
+    /// The command and how it runs.
+    #[command(flatten)]
+    pub exec: ExecArgs,
+}
+
+/// Resumes the lease and runs the command; returns its exit code.
+pub fn run(args: &Args) -> Result<u8, CliError> {
+    let command = args.exec.command()?;
+    let config = optional_config(args.config.as_ref())?;
+    let session = Session::open(&args.cluster, config.as_deref())?;
+    let env = session.env(Duration::ZERO);
+    let lease = session
+        .policy
+        .resume_lease(&env, &args.lease, args.namespace.as_deref())
+        .map_err(runtime_failed)?
+        .map_err(refused)?;
+    let request = args.exec.request(lease, command);
+    let result = session
+        .policy
+        .execute(&session.env(args.exec.budget()), &request)
+        .map_err(runtime_failed)?
+        .map_err(refused)?;
+    Ok(exit_code(&result))
+}
+
+/// The exit code of a finished command; explains a timeout or a missing
+/// code on stderr.
+pub(super) fn exit_code(result: &ExecResult) -> u8 {
+    if result.timed_out {
+        eprintln!("error: the command timed out: {}", result.message);
+        return TIMED_OUT_CODE;
+    }
+    match result.exit_code {
+        // Exit statuses are 0-255; anything else wraps like a shell's `$?`.
+        Some(code) => u8::try_from(code.rem_euclid(256)).unwrap_or(NO_CODE),
+        None => {
+            eprintln!(
+                "error: the command ended without an exit code{}: {}",
+                result
+                    .signal
+                    .map(|s| format!(" (signal {s})"))
+                    .unwrap_or_default(),
+                result.message
+            );
+            NO_CODE
+        }
+    }
+}
+
+/// `K=V` of `--env`.
+fn parse_env(text: &str) -> Result<(String, String), String> {
+    match text.split_once('=') {
+        Some((name, value)) if !name.is_empty() => Ok((name.to_string(), value.to_string())),
+        _ => Err(format!("expected NAME=VALUE, got {text:?}")),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn result(exit_code: Option<i32>, timed_out: bool) -> ExecResult {
+        ExecResult {
+            exit_code,
+            signal: None,
+            timed_out,
+            stdout_truncated: false,
+            stderr_truncated: false,
+            message: String::new(),
+        }
+    }
+
+    #[test]
+    fn exit_code_passes_through() {
+        assert_eq!(exit_code(&result(Some(3), false)), 3);
+    }
+
+    #[test]
+    fn timed_out_command_exits_124() {
+        assert_eq!(exit_code(&result(Some(0), true)), 124);
+    }
+
+    #[test]
+    fn missing_exit_code_exits_2() {
+        assert_eq!(exit_code(&result(None, false)), 2);
+    }
+
+    #[test]
+    fn env_flag_keeps_equals_signs_in_the_value() {
+        assert_eq!(parse_env("A=b=c"), Ok(("A".into(), "b=c".into())));
+        assert!(parse_env("=x").is_err());
+        assert!(parse_env("novalue").is_err());
+    }
+}

@@ -1,0 +1,73 @@
+//! `leasebox release --lease ID`: deletes a lease's objects.
+
+use std::io::Write;
+use std::path::PathBuf;
+use std::time::Duration;
+
+use serde_json::{Value, json};
+
+use super::cluster::{ClusterArgs, Session, object_json, optional_config, refused, runtime_failed};
+use super::exit::{CliError, Outcome};
+use super::validate::write_json;
+use crate::runtime::types::{Lease, PolicyError, ReleaseReport};
+
+/// Guest budget of a release (it waits for deletions).
+pub(super) const RELEASE_BUDGET: Duration = Duration::from_secs(300);
+
+/// Flags of `release`.
+#[derive(Debug, Clone, clap::Args)]
+pub struct Args {
+    /// The lease id.
+    #[arg(long, value_name = "ID")]
+    pub lease: String,
+    /// The lease's namespace; default: looked up by the lease id.
+    #[arg(long, value_name = "NS")]
+    pub namespace: Option<String>,
+    /// The configuration file (only its `namespacePrefix` and `kubeconfig`
+    /// are used).
+    #[arg(long, value_name = "FILE")]
+    pub config: Option<PathBuf>,
+    /// The cluster and the policy module.
+    #[command(flatten)]
+    pub cluster: ClusterArgs,
+}
+
+/// Prints `{"deleted","alreadyGone"}`, or `{"released":false,
+/// "alreadyGone":true}` when the lease does not exist; exit 0 either way.
+pub fn run(args: &Args, out: &mut dyn Write) -> Result<u8, CliError> {
+    let config = optional_config(args.config.as_ref())?;
+    let session = Session::open(&args.cluster, config.as_deref())?;
+    let env = session.env(Duration::ZERO);
+    let lease = match session
+        .policy
+        .resume_lease(&env, &args.lease, args.namespace.as_deref())
+        .map_err(runtime_failed)?
+    {
+        Ok(lease) => lease,
+        Err(PolicyError::LeaseNotFound(_)) => {
+            write_json(out, &json!({"released": false, "alreadyGone": true}))?;
+            return Ok(Outcome::Success.code());
+        }
+        Err(other) => return Err(refused(other)),
+    };
+    let report = release(&session, &lease)?;
+    write_json(out, &report_json(&report))?;
+    Ok(Outcome::Success.code())
+}
+
+/// Calls `release-lease`.
+pub(super) fn release(session: &Session, lease: &Lease) -> Result<ReleaseReport, CliError> {
+    session
+        .policy
+        .release_lease(&session.env(RELEASE_BUDGET), lease)
+        .map_err(runtime_failed)?
+        .map_err(refused)
+}
+
+/// The report as `{"deleted":[objects],"alreadyGone":bool}`.
+pub(super) fn report_json(report: &ReleaseReport) -> Value {
+    json!({
+        "deleted": report.deleted.iter().map(object_json).collect::<Vec<_>>(),
+        "alreadyGone": report.already_gone,
+    })
+}

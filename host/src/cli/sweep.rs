@@ -1,0 +1,53 @@
+//! `leasebox sweep`: releases every lease past its expiry.
+
+use std::io::Write;
+use std::path::PathBuf;
+use std::time::Duration;
+
+use serde_json::json;
+
+use super::acquire::now_rfc3339;
+use super::cluster::{ClusterArgs, Session, object_json, optional_config, refused, runtime_failed};
+use super::exit::{CliError, Outcome};
+use super::validate::write_json;
+
+/// Guest budget of a sweep (it deletes many objects).
+const SWEEP_BUDGET: Duration = Duration::from_secs(600);
+
+/// Flags of `sweep`.
+#[derive(Debug, Clone, clap::Args)]
+pub struct Args {
+    /// Current time (RFC 3339, UTC); default: now.
+    #[arg(long, value_name = "RFC3339")]
+    pub now: Option<String>,
+    /// Sweep only this namespace; default: every leasebox namespace.
+    #[arg(long, value_name = "NS")]
+    pub namespace: Option<String>,
+    /// The configuration file (only its `namespacePrefix` and `kubeconfig`
+    /// are used).
+    #[arg(long, value_name = "FILE")]
+    pub config: Option<PathBuf>,
+    /// The cluster and the policy module.
+    #[command(flatten)]
+    pub cluster: ClusterArgs,
+}
+
+/// Prints `{"expired":[objects],"kept":N}`.
+pub fn run(args: &Args, out: &mut dyn Write) -> Result<u8, CliError> {
+    let config = optional_config(args.config.as_ref())?;
+    let session = Session::open(&args.cluster, config.as_deref())?;
+    let now = args.now.clone().unwrap_or_else(now_rfc3339);
+    let report = session
+        .policy
+        .sweep(&session.env(SWEEP_BUDGET), &now, args.namespace.as_deref())
+        .map_err(runtime_failed)?
+        .map_err(refused)?;
+    write_json(
+        out,
+        &json!({
+            "expired": report.expired.iter().map(object_json).collect::<Vec<_>>(),
+            "kept": report.kept,
+        }),
+    )?;
+    Ok(Outcome::Success.code())
+}

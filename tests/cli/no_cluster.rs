@@ -1,0 +1,58 @@
+//! The lifecycle commands without a reachable cluster: a clear message that
+//! names the fix, and exit 2, before anything is created.
+
+use std::process::{Command, Output};
+
+use super::{scratch, write};
+
+/// Runs `leasebox` with `KUBECONFIG` pointing at a file that does not exist.
+fn leasebox_without_cluster(args: &[&str]) -> Output {
+    let missing = scratch("no_cluster").join("missing.kubeconfig");
+    Command::new(env!("CARGO_BIN_EXE_leasebox"))
+        .args(args)
+        .env("KUBECONFIG", &missing)
+        .env(
+            "LEASEBOX_CACHE_DIR",
+            std::path::PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("leasebox-cache"),
+        )
+        .output()
+        .expect("the binary runs")
+}
+
+fn assert_no_cluster_message(output: &Output) {
+    assert_eq!(output.status.code(), Some(2), "{output:?}");
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(stderr.contains("cannot connect to a cluster"), "{stderr}");
+    assert!(stderr.contains("missing.kubeconfig"), "{stderr}");
+    assert!(stderr.contains("--kubeconfig"), "{stderr}");
+    assert!(output.stdout.is_empty(), "{output:?}");
+}
+
+#[test]
+fn acquire_with_unreadable_kubeconfig_exits_2_naming_the_fix() {
+    let dir = scratch("acquire_no_cluster");
+    let config = write(&dir, "c.json", r#"{"inCluster": true}"#);
+    let output =
+        leasebox_without_cluster(&["acquire", "--config", config.to_str().expect("utf-8 path")]);
+    assert_no_cluster_message(&output);
+}
+
+#[test]
+fn exec_with_unreadable_kubeconfig_exits_2_naming_the_fix() {
+    let output = leasebox_without_cluster(&[
+        "exec",
+        "--lease",
+        "lb-01jd5z8k9m0000000000000000",
+        "--",
+        "true",
+    ]);
+    assert_no_cluster_message(&output);
+}
+
+#[test]
+fn exec_without_a_command_exits_2_saying_how_to_give_one() {
+    let output = leasebox_without_cluster(&["exec", "--lease", "lb-01jd5z8k9m0000000000000000"]);
+    assert_eq!(output.status.code(), Some(2), "{output:?}");
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(stderr.contains("--shell"), "{stderr}");
+}

@@ -1009,6 +1009,16 @@ mod with_fake_cluster {
         assert_eq!(result.exit_code, None);
         assert!(fake.execs()[0].killed);
         assert_eq!(fake.clock_ms(), 25_000);
+        // Ending the session leaves the process running in the pod: a second
+        // exec kills its process tree by the token the wrapper recorded.
+        let execs = fake.execs();
+        assert_eq!(execs.len(), 2, "the command, then the kill");
+        let token = &execs[0].spec.argv[6];
+        assert!(token.starts_with(LEASE), "token {token}");
+        assert_eq!(execs[1].spec.argv[..2], ["sh", "-c"]);
+        assert_eq!(execs[1].spec.argv[3..], ["leasebox-kill", token.as_str()]);
+        assert!(!execs[1].spec.stdin && !execs[1].spec.forward_output);
+        assert!(!result.message.contains("failed"), "{}", result.message);
     }
 
     #[test]
@@ -1068,9 +1078,10 @@ mod with_fake_cluster {
         assert_eq!(exec.spec.argv[..2], ["sh", "-c"]);
         assert_eq!(
             exec.spec.argv[4..],
-            ["/workspace/repo", "sh", "-lc", "echo $API_KEY"]
+            ["/workspace/repo", "framed", "", "sh", "-lc", "echo $API_KEY"]
         );
         assert!(exec.spec.stdin && exec.spec.forward_stdin && exec.spec.forward_output);
+        assert!(exec.spec.frame_stdin, "forwarded stdin travels in frames");
         assert_eq!(exec.stdin, b"API_KEY=sk\\0055secret\\0040value\\0012\n\n");
         assert!(
             exec.stdin_closed,
@@ -1115,11 +1126,16 @@ mod with_fake_cluster {
         let result = lifecycle::realize_workspace(&fake, &pod_lease(), None).expect("unpacked");
         assert_eq!(result.exit_code, Some(0));
         let exec = &fake.execs()[0];
-        assert_eq!(exec.spec.argv, ["tar", "-x", "-C", "/workspace"]);
+        assert_eq!(exec.spec.argv[..2], ["sh", "-c"]);
+        assert_eq!(
+            exec.spec.argv[4..],
+            ["", "framed", "", "tar", "-x", "-C", "/workspace"]
+        );
         assert!(exec.spec.stdin && exec.spec.forward_stdin && exec.stdin_closed);
-        assert!(
-            exec.stdin.is_empty(),
-            "the tar stream comes from the host, not the guest"
+        assert!(exec.spec.frame_stdin, "the tar stream travels in frames");
+        assert_eq!(
+            exec.stdin, b"\n",
+            "the guest sends only the empty env header; the tar stream comes from the host"
         );
     }
 

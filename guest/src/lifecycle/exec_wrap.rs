@@ -29,9 +29,10 @@ pub const WRAPPER_NAME: &str = "leasebox-exec";
 /// Prefix of the wrapper's own shell variables; env names may not use it.
 pub const RESERVED_PREFIX: &str = "__leasebox_";
 
-/// The wrapper: read the header, export, `cd`, then run the command with
-/// its stdin decoded from frames (`$2` = `framed`) or from `/dev/null`.
-/// `$1` is the working directory (empty: stay), the rest the argv.
+/// The wrapper: read the header, export, `cd`, record its pid under the
+/// kill token (`$3`, empty: none), then run the command with its stdin
+/// decoded from frames (`$2` = `framed`) or from `/dev/null`. `$1` is the
+/// working directory (empty: stay), the rest the argv.
 pub const SCRIPT: &str = r#"while IFS= read -r __leasebox_line; do
   [ -z "$__leasebox_line" ] && break
   __leasebox_value=$(printf '%bx' "${__leasebox_line#*=}")
@@ -42,10 +43,21 @@ if [ -n "$1" ]; then
   cd -- "$1" || { echo "leasebox-exec: cannot change to directory $1" >&2; exit 126; }
 fi
 __leasebox_stdin=$2
-shift 2
+__leasebox_pidfile=
+if [ -n "$3" ]; then
+  __leasebox_pidfile=/tmp/.leasebox-exec.$3.pid
+  echo $$ >"$__leasebox_pidfile" 2>/dev/null || __leasebox_pidfile=
+fi
+shift 3
 if [ "$__leasebox_stdin" != framed ]; then
   unset __leasebox_stdin
-  exec "$@" </dev/null
+  if [ -z "$__leasebox_pidfile" ]; then
+    exec "$@" </dev/null
+  fi
+  "$@" </dev/null
+  __leasebox_rc=$?
+  rm -f "$__leasebox_pidfile"
+  exit "$__leasebox_rc"
 fi
 __leasebox_fifo=/tmp/.leasebox-stdin.$$
 rm -f "$__leasebox_fifo"
@@ -62,9 +74,59 @@ unset __leasebox_stdin
 "$@" <"$__leasebox_fifo" 3<&-
 __leasebox_rc=$?
 kill "$__leasebox_feeder" 2>/dev/null
-rm -f "$__leasebox_fifo"
+rm -f "$__leasebox_fifo" ${__leasebox_pidfile:+"$__leasebox_pidfile"}
 exit "$__leasebox_rc"
 "#;
+
+/// Kills the process tree of a wrapped command by its kill token (`$1`):
+/// the wrapper's pid from its pid file, then every descendant found
+/// through the parent pids in `/proc/<pid>/stat`, gathered first and
+/// killed together with SIGKILL. Exits 0 when nothing is left to kill.
+pub const KILL_SCRIPT: &str = r#"__f=/tmp/.leasebox-exec.$1.pid
+[ -r "$__f" ] || exit 0
+read -r __root <"$__f" || exit 0
+__all=
+__todo=$__root
+while [ -n "$__todo" ]; do
+  __all="$__all $__todo"
+  __next=
+  for __d in /proc/[0-9]*; do
+    __c=${__d#/proc/}
+    read -r __l <"$__d/stat" 2>/dev/null || continue
+    __l=${__l##*\) }
+    set -- $__l
+    for __q in $__todo; do
+      [ "$2" = "$__q" ] && __next="$__next $__c"
+    done
+  done
+  __todo=$__next
+done
+kill -KILL $__all 2>/dev/null
+rm -f "$__f"
+exit 0
+"#;
+
+/// `$0` of the kill script.
+pub const KILLER_NAME: &str = "leasebox-kill";
+
+/// The argv that kills the command started with `token` (see
+/// [`KILL_SCRIPT`]).
+pub fn kill_argv(token: &str) -> Vec<String> {
+    vec![
+        "sh".into(),
+        "-c".into(),
+        KILL_SCRIPT.into(),
+        KILLER_NAME.into(),
+        token.into(),
+    ]
+}
+
+/// True for a kill token: 1-64 of `[A-Za-z0-9-]` (it becomes a file name).
+pub fn is_kill_token(token: &str) -> bool {
+    !token.is_empty()
+        && token.len() <= 64
+        && token.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-')
+}
 
 /// Argument telling [`SCRIPT`] to decode framed stdin. (The feeder gets the
 /// stdin through fd 3: a background list of a non-interactive shell reads
@@ -185,13 +247,15 @@ pub fn encode_header(env: &[EnvVar]) -> Vec<u8> {
 }
 
 /// The argv and header of a command with its cwd and env, with the
-/// caller's stdin forwarded or not. Without env, cwd and forwarded stdin
-/// the command runs as is (no shell, no header, no stdin).
+/// caller's stdin forwarded or not, and (with a `kill_token`) killable
+/// later by [`kill_argv`]. Without any of these the command runs as is (no
+/// shell, no header, no stdin).
 pub fn wrap(
     command: &Command,
     cwd: Option<&str>,
     env: &[EnvVar],
     forward_stdin: bool,
+    kill_token: Option<&str>,
 ) -> Result<Wrapped, PolicyError> {
     let argv = command_argv(command)?;
     check_env(env)?;
@@ -201,7 +265,12 @@ pub fn wrap(
             "cwd: contains a NUL byte; pass a plain directory path".into(),
         ));
     }
-    if env.is_empty() && cwd.is_empty() && !forward_stdin {
+    if let Some(token) = kill_token.filter(|t| !is_kill_token(t)) {
+        return Err(PolicyError::BadRequest(format!(
+            "kill token `{token}`: use 1-64 letters, digits and `-`"
+        )));
+    }
+    if env.is_empty() && cwd.is_empty() && !forward_stdin && kill_token.is_none() {
         return Ok(Wrapped {
             argv,
             header: None,
@@ -216,6 +285,7 @@ pub fn wrap(
         WRAPPER_NAME.to_string(),
         cwd.to_string(),
         mode.to_string(),
+        kill_token.unwrap_or("").to_string(),
     ];
     wrapped.extend(argv);
     Ok(Wrapped {
@@ -266,14 +336,14 @@ mod tests {
 
     #[test]
     fn plain_command_is_not_wrapped() {
-        let w = wrap(&Command::Argv(vec!["ls".into(), "-l".into()]), None, &[], false).expect("valid");
+        let w = wrap(&Command::Argv(vec!["ls".into(), "-l".into()]), None, &[], false, None).expect("valid");
         assert_eq!(w.argv, ["ls", "-l"]);
         assert_eq!(w.header, None);
     }
 
     #[test]
     fn shell_string_runs_under_sh_lc() {
-        let w = wrap(&Command::Shell("echo hi | wc -c".into()), None, &[], false).expect("valid");
+        let w = wrap(&Command::Shell("echo hi | wc -c".into()), None, &[], false, None).expect("valid");
         assert_eq!(w.argv, ["sh", "-lc", "echo hi | wc -c"]);
     }
 
@@ -285,6 +355,7 @@ mod tests {
             Some("/workspace"),
             &[var("API_KEY", secret)],
             false,
+            None,
         )
         .expect("valid");
         assert!(
@@ -293,7 +364,7 @@ mod tests {
                 .all(|a| !a.contains(secret) && !a.contains("API_KEY"))
         );
         assert_eq!(&w.argv[..2], ["sh", "-c"]);
-        assert_eq!(&w.argv[3..], [WRAPPER_NAME, "/workspace", STDIN_NONE, "env"]);
+        assert_eq!(&w.argv[3..], [WRAPPER_NAME, "/workspace", STDIN_NONE, "", "env"]);
         let header = String::from_utf8(w.header.expect("header")).expect("ascii header");
         assert!(
             header.starts_with("API_KEY=sk\\0055live\\00550123456789\n"),
@@ -303,7 +374,7 @@ mod tests {
 
     #[test]
     fn cwd_alone_still_sends_the_terminator() {
-        let w = wrap(&Command::Argv(vec!["pwd".into()]), Some("/tmp"), &[], false).expect("valid");
+        let w = wrap(&Command::Argv(vec!["pwd".into()]), Some("/tmp"), &[], false, None).expect("valid");
         assert_eq!(w.header.as_deref(), Some(&b"\n"[..]));
     }
 
@@ -314,7 +385,7 @@ mod tests {
     #[case::equals_in_name("A=B")]
     #[case::reserved_prefix("__leasebox_line")]
     fn bad_env_names_are_rejected_by_name(#[case] name: &str) {
-        let err = wrap(&Command::Argv(vec!["true".into()]), None, &[var(name, "v")], false)
+        let err = wrap(&Command::Argv(vec!["true".into()]), None, &[var(name, "v")], false, None)
             .expect_err("rejected");
         match err {
             PolicyError::BadRequest(message) => {
@@ -331,6 +402,7 @@ mod tests {
             None,
             &[var("A", "x\0y")],
             false,
+            None,
         )
         .expect_err("rejected");
         assert!(err.to_string().contains("NUL"), "{err}");
@@ -339,7 +411,7 @@ mod tests {
     #[test]
     fn empty_argv_is_rejected() {
         assert!(matches!(
-            wrap(&Command::Argv(vec![]), None, &[], false),
+            wrap(&Command::Argv(vec![]), None, &[], false, None),
             Err(PolicyError::BadRequest(_))
         ));
     }
@@ -415,6 +487,7 @@ mod tests {
             Some(&dir_text),
             &tricky,
             true,
+            None,
         )
         .expect("valid");
         let user_stdin = b"user line 1\n\nNOT_AN_ENV=1\n\xff\x00 binary tail";
@@ -447,6 +520,7 @@ mod tests {
             Some("/nonexistent/leasebox"),
             &[],
             false,
+            None,
         )
         .expect("valid");
         let mut child = std::process::Command::new(shell_path)
@@ -490,7 +564,7 @@ mod tests {
             eprintln!("skipping: no sh on this machine");
             return;
         };
-        let wrapped = wrap(&Command::Shell("exit 42".into()), None, &[], true).expect("valid");
+        let wrapped = wrap(&Command::Shell("exit 42".into()), None, &[], true, None).expect("valid");
         let mut child = spawn(&shell_path, &wrapped);
         // The caller's stdin stays open (no end frame): the wrapper must
         // still end with the command.
@@ -516,7 +590,7 @@ mod tests {
             return;
         };
         let wrapped =
-            wrap(&Command::Shell("kill -9 $$".into()), None, &[], true).expect("valid");
+            wrap(&Command::Shell("kill -9 $$".into()), None, &[], true, None).expect("valid");
         let mut child = spawn(&shell_path, &wrapped);
         child
             .stdin
@@ -537,7 +611,7 @@ mod tests {
             return;
         }
         let busybox = program.ends_with("busybox");
-        let wrapped = wrap(&Command::Argv(vec![reader.into()]), None, &[], true).expect("valid");
+        let wrapped = wrap(&Command::Argv(vec![reader.into()]), None, &[], true, None).expect("valid");
         let mut argv = wrapped.argv.clone();
         if busybox {
             // busybox as `sh`, with its applets (dd, mkfifo, cat) on PATH.
@@ -571,5 +645,68 @@ mod tests {
         assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
         assert_eq!(out.stdout.len(), data.len());
         assert!(out.stdout == data, "stdout differs from stdin");
+    }
+
+    #[test]
+    fn timeout_kill_takes_the_whole_process_tree() {
+        let Some(shell_path) = shell("sh") else {
+            eprintln!("skipping: no sh on this machine");
+            return;
+        };
+        if !std::path::Path::new("/tmp").is_dir() {
+            return;
+        }
+        let token = format!("test-{}", std::process::id());
+        // A command whose own child outlives it unless the tree is killed.
+        let marker = format!("leasebox-tree-{token}");
+        let wrapped = wrap(
+            &Command::Argv(vec![
+                "sh".into(),
+                "-c".into(),
+                format!("sleep 300 & echo started; wait; : {marker}"),
+            ]),
+            None,
+            &[],
+            true,
+            Some(&token),
+        )
+        .expect("valid");
+        let mut child = spawn(&shell_path, &wrapped);
+        let _stdin_open = child.stdin.take();
+        let pidfile = format!("/tmp/.leasebox-exec.{token}.pid");
+        let started = std::time::Instant::now();
+        while !std::path::Path::new(&pidfile).exists() {
+            assert!(started.elapsed() < std::time::Duration::from_secs(10), "no pid file");
+            std::thread::sleep(std::time::Duration::from_millis(20));
+        }
+        std::thread::sleep(std::time::Duration::from_millis(200));
+        let killer = std::process::Command::new(&shell_path)
+            .args(&kill_argv(&token)[1..])
+            .status()
+            .expect("run the kill script");
+        assert!(killer.success());
+        let status = child.wait().expect("the wrapper ends");
+        assert_eq!(status.code(), None, "killed by a signal");
+        // No process of the tree is left (the marker is in its argv).
+        let left: Vec<String> = std::fs::read_dir("/proc")
+            .expect("/proc")
+            .filter_map(|e| e.ok())
+            .filter_map(|e| std::fs::read(e.path().join("cmdline")).ok())
+            .map(|c| String::from_utf8_lossy(&c).replace('\0', " "))
+            .filter(|c| c.contains(&marker))
+            .collect();
+        assert!(left.is_empty(), "left running: {left:?}");
+        assert!(!std::path::Path::new(&pidfile).exists(), "pid file removed");
+    }
+
+    #[rstest]
+    #[case::empty("")]
+    #[case::slash("a/b")]
+    #[case::dot_dot("..")]
+    fn bad_kill_tokens_are_rejected(#[case] token: &str) {
+        assert!(matches!(
+            wrap(&Command::Argv(vec!["true".into()]), None, &[], false, Some(token)),
+            Err(PolicyError::BadRequest(_))
+        ));
     }
 }

@@ -47,11 +47,15 @@ fn check_lease(lease: &Lease) -> Result<(), PolicyError> {
 }
 
 fn exec_command(cluster: &dyn Cluster, request: &ExecRequest) -> Result<ExecResult, PolicyError> {
+    // With a timeout the command must be killable in the pod later: the
+    // session's end alone leaves the process running.
+    let kill_token = request.timeout_ms.map(|_| kill_token(cluster, &request.lease.id));
     let wrapped = exec_wrap::wrap(
         &request.command,
         request.cwd.as_deref(),
         &request.env,
         request.forward_stdin,
+        kill_token.as_deref(),
     )?;
     let lease = &request.lease;
     let spec = ExecSpec {
@@ -71,6 +75,7 @@ fn exec_command(cluster: &dyn Cluster, request: &ExecRequest) -> Result<ExecResu
         &spec,
         wrapped.header.as_deref(),
         request.timeout_ms,
+        kill_token.as_deref(),
     )
 }
 
@@ -81,6 +86,7 @@ fn run_exec(
     spec: &ExecSpec,
     header: Option<&[u8]>,
     timeout_ms: Option<u64>,
+    kill_token: Option<&str>,
 ) -> Result<ExecResult, PolicyError> {
     let target = format!("{}/{}/{}", spec.namespace, spec.pod, spec.container);
     let started_ms = cluster.monotonic_ms();
@@ -106,8 +112,9 @@ fn run_exec(
                     return Ok(kill_on_timeout(
                         cluster,
                         session.as_mut(),
-                        &target,
+                        spec,
                         timeout_ms,
+                        kill_token,
                     ));
                 }
                 remaining.min(WAIT_SLICE_MS)
@@ -126,18 +133,30 @@ fn run_exec(
 fn kill_on_timeout(
     cluster: &dyn Cluster,
     session: &mut dyn ExecSession,
-    target: &str,
+    spec: &ExecSpec,
     timeout_ms: Option<u64>,
+    kill_token: Option<&str>,
 ) -> ExecResult {
+    let target = format!("{}/{}/{}", spec.namespace, spec.pod, spec.container);
     let timeout = timeout_ms.unwrap_or(0);
     let mut message = format!("killed after the timeout of {timeout} ms");
     if let Err(e) = session.kill() {
         cluster.log(
             Level::Warn,
             "execute",
-            &format!("could not kill the command in {target}: {e}"),
+            &format!("could not end the exec session in {target}: {e}"),
         );
-        message.push_str(&format!(" (kill failed: {e})"));
+        message.push_str(&format!(" (ending the session failed: {e})"));
+    }
+    if let Some(token) = kill_token {
+        if let Err(problem) = kill_in_pod(cluster, spec, token) {
+            cluster.log(
+                Level::Warn,
+                "execute",
+                &format!("could not kill the timed-out command in {target}: {problem}"),
+            );
+            message.push_str(&format!(" (killing it in the pod failed: {problem})"));
+        }
     }
     ExecResult {
         exit_code: None,
@@ -147,6 +166,46 @@ fn kill_on_timeout(
         stderr_truncated: false,
         message,
     }
+}
+
+/// How long the in-pod kill of a timed-out command may take.
+const KILL_WAIT_MS: u64 = 10_000;
+
+/// Kills the process tree of a timed-out command in the pod, by a second
+/// exec of [`exec_wrap::KILL_SCRIPT`].
+fn kill_in_pod(cluster: &dyn Cluster, spec: &ExecSpec, token: &str) -> Result<(), String> {
+    let killer = ExecSpec {
+        namespace: spec.namespace.clone(),
+        pod: spec.pod.clone(),
+        container: spec.container.clone(),
+        argv: exec_wrap::kill_argv(token),
+        stdin: false,
+        forward_output: false,
+        forward_stdin: false,
+        frame_stdin: false,
+        max_stdout_bytes: Some(4096),
+        max_stderr_bytes: Some(4096),
+    };
+    let mut session = cluster.exec(&killer).map_err(|e| e.to_string())?;
+    match session.wait(KILL_WAIT_MS).map_err(|e| e.to_string())? {
+        Some(status) if status.code == Some(0) => Ok(()),
+        Some(status) => Err(format!(
+            "the kill script ended with {:?} {}",
+            status.code, status.message
+        )),
+        None => {
+            let _ = session.kill();
+            Err(format!("the kill script did not end within {KILL_WAIT_MS} ms"))
+        }
+    }
+}
+
+/// A token naming one exec's pid file in the pod: the lease id, the
+/// host's monotonic clock and a per-instance counter.
+fn kill_token(cluster: &dyn Cluster, lease_id: &str) -> String {
+    static COUNTER: std::sync::atomic::AtomicU32 = std::sync::atomic::AtomicU32::new(0);
+    let n = COUNTER.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    format!("{lease_id}-{:x}-{n}", cluster.monotonic_ms())
 }
 
 /// Maps the status channel's answer; a status without code or signal
@@ -203,7 +262,7 @@ pub(crate) fn realize_workspace(
         )));
     }
     let tar = Command::Argv(vec!["tar".into(), "-x".into(), "-C".into(), path.into()]);
-    let wrapped = exec_wrap::wrap(&tar, None, &[], true)?;
+    let wrapped = exec_wrap::wrap(&tar, None, &[], true, None)?;
     let spec = ExecSpec {
         namespace: lease.namespace.clone(),
         pod: lease.pod.clone(),
@@ -216,7 +275,7 @@ pub(crate) fn realize_workspace(
         max_stdout_bytes: None,
         max_stderr_bytes: None,
     };
-    run_exec(cluster, &spec, wrapped.header.as_deref(), None)
+    run_exec(cluster, &spec, wrapped.header.as_deref(), None, None)
 }
 
 /// A `job` lease: the command was fixed at acquire time; follow its log to

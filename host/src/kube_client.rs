@@ -111,6 +111,14 @@ impl KubeClusterIo {
         Self::build(config, runtime.handle().clone(), Some(Arc::new(runtime)))
     }
 
+    /// Connects with a kubeconfig given as YAML text (the configuration's
+    /// inline `kubeconfig`), with `context` or its current context.
+    pub fn connect_inline(yaml: &str, context: Option<String>) -> Result<KubeClusterIo, IoError> {
+        let runtime = new_runtime()?;
+        let config = runtime.block_on(config::load_inline(yaml, context))?;
+        Self::build(config, runtime.handle().clone(), Some(Arc::new(runtime)))
+    }
+
     /// Uses an explicit kube-rs configuration (tests point it at a fake API
     /// server). kube-rs's own retry layer is switched off.
     pub fn from_config(mut config: kube::Config) -> Result<KubeClusterIo, IoError> {
@@ -229,8 +237,9 @@ impl ClusterIo for KubeClusterIo {
         &self,
         request: &HostSecretRequest,
     ) -> Result<(String, Vec<String>), IoError> {
+        let dir = std::env::var_os(secret::SECRETS_DIR_ENV).map(PathBuf::from);
         self.block_on(secret::apply_host_secret(&self.ctx, request, |key| {
-            std::env::var(key).ok()
+            secret::host_value(dir.as_deref(), key, |k| std::env::var(k).ok())
         }))
     }
 }

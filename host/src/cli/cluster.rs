@@ -64,14 +64,16 @@ impl Session {
     }
 
     /// The environment of one call: the guarded cluster, the process's
-    /// streams, the module's messages on stderr, and a guest CPU budget of
-    /// `budget`.
+    /// streams, the module's messages on stderr, the default guest CPU
+    /// deadline, and `budget` as the overall (wall-clock, host I/O
+    /// included) timeout of the call.
     pub fn env(&self, budget: Duration) -> CallEnv {
         CallEnv {
             cluster: self.cluster.clone(),
             caller: CallerIo::process(),
             logger: stderr_logger(),
-            limits: Limits::with_cpu_deadline(budget.max(DEFAULT_CPU_DEADLINE)),
+            limits: Limits::with_cpu_deadline(DEFAULT_CPU_DEADLINE)
+                .with_overall_timeout(budget.max(DEFAULT_CPU_DEADLINE)),
         }
     }
 }
@@ -98,10 +100,13 @@ fn connect(args: &ClusterArgs, config: Option<&Value>) -> Result<Arc<dyn Cluster
         (single, format!("KUBECONFIG={value}"))
     } else if let Some(value) = from_config {
         if value.contains('\n') {
-            return Err(CliError::unusable(anyhow!(
-                "the configuration's kubeconfig is inline YAML, which the command line does not \
-                 read; save it to a file and pass --kubeconfig FILE (or set KUBECONFIG)"
-            )));
+            let client = KubeClusterIo::connect_inline(value, args.context.clone()).map_err(|e| {
+                CliError::unusable(anyhow!(
+                    "cannot connect to a cluster (using the configuration's inline kubeconfig): \
+                     {e}; fix `kubeconfig` or pass --kubeconfig FILE"
+                ))
+            })?;
+            return Ok(Arc::new(client));
         }
         (
             Some(PathBuf::from(value)),

@@ -9,6 +9,25 @@ use super::Ctx;
 use super::objects::{Manifest, apply_value, parse_manifest};
 use crate::cluster_io::{HostSecretRequest, IoError};
 
+/// Names a directory of files, one per key (as a mounted Kubernetes Secret
+/// or a secret store's sync leaves them): a host key is read from
+/// `<dir>/<KEY>` first, then from the host's environment.
+pub const SECRETS_DIR_ENV: &str = "LEASEBOX_SECRETS_DIR";
+
+/// The host's value of `key`: the file `<dir>/<key>` when `dir` is given
+/// and the file exists (one trailing newline dropped), else `env(key)`.
+pub(crate) fn host_value(
+    dir: Option<&std::path::Path>,
+    key: &str,
+    env: impl Fn(&str) -> Option<String>,
+) -> Option<String> {
+    let from_file = dir
+        .filter(|_| !key.contains('/') && !key.starts_with('.'))
+        .and_then(|d| std::fs::read_to_string(d.join(key)).ok())
+        .map(|v| v.strip_suffix('\n').map(str::to_string).unwrap_or(v));
+    from_file.or_else(|| env(key))
+}
+
 /// Bytes of a random key (hex-encoded: twice as many characters).
 const RANDOM_KEY_BYTES: usize = 32;
 
@@ -155,5 +174,18 @@ mod tests {
             stripped,
             Ok(r#"{"kind":"Secret","type":"Opaque"}"#.to_string())
         );
+    }
+
+    #[test]
+    fn host_keys_come_from_the_secrets_dir_before_the_environment() {
+        let dir = std::env::temp_dir().join(format!("leasebox-secrets-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).expect("temp dir");
+        std::fs::write(dir.join("API_KEY"), "from-file\n").expect("write");
+        let env = |k: &str| (k == "API_KEY" || k == "OTHER").then(|| format!("env-{k}"));
+        assert_eq!(host_value(Some(&dir), "API_KEY", env).as_deref(), Some("from-file"));
+        assert_eq!(host_value(Some(&dir), "OTHER", env).as_deref(), Some("env-OTHER"));
+        assert_eq!(host_value(None, "API_KEY", env).as_deref(), Some("env-API_KEY"));
+        assert_eq!(host_value(Some(&dir), "../API_KEY", env), None);
+        std::fs::remove_dir_all(&dir).expect("clean up");
     }
 }

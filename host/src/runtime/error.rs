@@ -101,6 +101,18 @@ pub enum RuntimeError {
         /// The exported function called.
         call: String,
     },
+    /// The call, host I/O included, ran past its overall timeout.
+    #[error(
+        "policy module {module} did not finish {call} within its overall timeout of {timeout:?} (host i/o included)"
+    )]
+    Timeout {
+        /// Module name.
+        module: String,
+        /// The exported function called.
+        call: String,
+        /// The overall timeout.
+        timeout: std::time::Duration,
+    },
     /// The guest tried to grow its memory past the cap.
     #[error(
         "policy module {module} exceeded its memory cap in {call}; the module leaks or builds something too large"

@@ -34,6 +34,10 @@ pub(crate) struct HostState {
     cpu_deadline: Duration,
     /// Set when the epoch callback stopped the guest.
     deadline_hit: bool,
+    /// Wall-clock limit of the whole call.
+    overall_timeout: Option<Duration>,
+    /// Set when the overall timeout stopped the call.
+    overall_hit: bool,
 }
 
 impl WasiView for HostState {
@@ -72,6 +76,15 @@ impl HostState {
     /// Hands a message of the guest to the logger.
     pub(crate) fn emit_log(&self, level: LogLevel, context: &str, message: &str) {
         (self.logger)(level, context, message);
+    }
+
+    /// How long a blocking wait the guest asked for may take: at most
+    /// `cap`, and never past the call's overall timeout.
+    pub(crate) fn wait_budget(&self, asked: Duration) -> Duration {
+        match self.overall_timeout {
+            Some(overall) => asked.min(overall.saturating_sub(self.started.elapsed())),
+            None => asked,
+        }
     }
 
     /// Guest time used so far.
@@ -113,12 +126,20 @@ pub(crate) fn call<R>(
         host_time: Duration::ZERO,
         cpu_deadline: env.limits.cpu_deadline,
         deadline_hit: false,
+        overall_timeout: env.limits.overall_timeout,
+        overall_hit: false,
     };
     let mut store = Store::new(engine, state);
     store.limiter(|state| &mut state.limiter);
     store.set_epoch_deadline(Limits::deadline_ticks(&env.limits));
     store.epoch_deadline_callback(|mut ctx| {
         let state = ctx.data_mut();
+        if let Some(overall) = state.overall_timeout {
+            if state.started.elapsed() >= overall {
+                state.overall_hit = true;
+                return Ok(UpdateDeadline::Interrupt);
+            }
+        }
         let used = state.guest_time();
         if used >= state.cpu_deadline {
             state.deadline_hit = true;
@@ -164,6 +185,13 @@ fn classify(
 ) -> Result<RuntimeError, wasmtime::Error> {
     let state = store.data();
     let interrupted = matches!(error.downcast_ref::<Trap>(), Some(Trap::Interrupt));
+    if state.overall_hit {
+        return Ok(RuntimeError::Timeout {
+            module: module.to_string(),
+            call: call.to_string(),
+            timeout: state.overall_timeout.unwrap_or_default(),
+        });
+    }
     if state.deadline_hit || interrupted {
         return Ok(RuntimeError::DeadlineExceeded {
             module: module.to_string(),

@@ -38,6 +38,9 @@ pub struct Limits {
     pub cpu_deadline: Duration,
     /// Largest linear memory, in bytes.
     pub memory_cap_bytes: usize,
+    /// Wall-clock time for the whole call, host I/O included; none: no
+    /// limit beyond the CPU deadline (and each wait's own cap).
+    pub overall_timeout: Option<Duration>,
 }
 
 impl Default for Limits {
@@ -45,6 +48,7 @@ impl Default for Limits {
         Limits {
             cpu_deadline: DEFAULT_CPU_DEADLINE,
             memory_cap_bytes: MEMORY_CAP_BYTES,
+            overall_timeout: None,
         }
     }
 }
@@ -55,6 +59,15 @@ impl Limits {
         Limits {
             cpu_deadline,
             ..Limits::default()
+        }
+    }
+
+    /// These limits with an overall (wall-clock, host I/O included)
+    /// timeout.
+    pub fn with_overall_timeout(self, timeout: Duration) -> Limits {
+        Limits {
+            overall_timeout: Some(timeout),
+            ..self
         }
     }
 

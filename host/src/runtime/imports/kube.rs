@@ -241,7 +241,8 @@ impl HostWatch for HostState {
         watch: Resource<WatchHandle>,
         timeout_ms: u64,
     ) -> KubeResult<Option<WatchEvent>> {
-        let result = on_handle(self, &watch, |h| h.0.next(wait(timeout_ms)))?;
+        let budget = self.wait_budget(wait(timeout_ms));
+        let result = on_handle(self, &watch, |h| h.0.next(budget))?;
         Ok(result
             .map(|event| {
                 event.map(|e| WatchEvent {
@@ -274,7 +275,8 @@ impl HostExecSession for HostState {
         session: Resource<ExecHandle>,
         timeout_ms: u64,
     ) -> KubeResult<Option<OutputChunk>> {
-        let result = on_handle(self, &session, |h| h.0.read(wait(timeout_ms)))?;
+        let budget = self.wait_budget(wait(timeout_ms));
+        let result = on_handle(self, &session, |h| h.0.read(budget))?;
         Ok(result
             .map(|chunk| {
                 chunk.map(|(stream, data)| OutputChunk {
@@ -293,7 +295,8 @@ impl HostExecSession for HostState {
         session: Resource<ExecHandle>,
         timeout_ms: u64,
     ) -> KubeResult<Option<ExitStatus>> {
-        let result = on_handle(self, &session, |h| h.0.wait(wait(timeout_ms)))?;
+        let budget = self.wait_budget(wait(timeout_ms));
+        let result = on_handle(self, &session, |h| h.0.wait(budget))?;
         Ok(result.map(|s| s.map(exit_status)).map_err(KubeError::from))
     }
 
@@ -314,12 +317,14 @@ impl HostLogStream for HostState {
         stream: Resource<LogHandle>,
         timeout_ms: u64,
     ) -> KubeResult<Option<Vec<u8>>> {
-        let result = on_handle(self, &stream, |h| h.0.read(wait(timeout_ms)))?;
+        let budget = self.wait_budget(wait(timeout_ms));
+        let result = on_handle(self, &stream, |h| h.0.read(budget))?;
         Ok(result.map_err(KubeError::from))
     }
 
     fn wait_end(&mut self, stream: Resource<LogHandle>, timeout_ms: u64) -> KubeResult<bool> {
-        let result = on_handle(self, &stream, |h| h.0.wait_end(wait(timeout_ms)))?;
+        let budget = self.wait_budget(wait(timeout_ms));
+        let result = on_handle(self, &stream, |h| h.0.wait_end(budget))?;
         Ok(result.map_err(KubeError::from))
     }
 

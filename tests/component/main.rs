@@ -7,3 +7,5 @@ mod hostile_guests;
 mod plan_matches_native;
 mod support;
 mod validate_matches_native;
+mod in_memory_cluster;
+mod lifecycle_through_wasm;

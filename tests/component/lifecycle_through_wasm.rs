@@ -1,0 +1,481 @@
+//! The lifecycle of a `pod` lease through the real policy module in the
+//! host runtime, against an in-memory cluster: what acquire writes and in
+//! which order, fail-fast and rollback, execute's stdin and exit code,
+//! release, the overall timeout, and the capability guard.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use leasebox::cluster_io::{ClusterIo, EventType, ExitStatus, Propagation};
+use leasebox::guard::GuardedCluster;
+use leasebox::runtime::types as wit;
+use leasebox::runtime::{CallEnv, Limits, RuntimeError};
+use serde_json::{Value, json};
+
+use crate::in_memory_cluster::{Call, InMemoryCluster, ScriptedExec, SharedBuffer, caller_io};
+use crate::support::default_policy;
+
+const LEASE_ID: &str = "lb-01jd5z8k9m0000000000000000";
+const NOW: &str = "2025-01-02T03:04:05Z";
+const COMPANY: &str = "Acme Corp";
+const NAMESPACE: &str = "leasebox-acme-corp";
+
+fn pod_config() -> Value {
+    json!({
+        "inCluster": true,
+        "backend": "pod",
+        "adapters": [{"adapterType": "busybox", "image": "busybox:k8s-real"}],
+        "adapterType": "busybox",
+    })
+}
+
+fn request(config: &Value) -> wit::LeaseRequest {
+    wit::LeaseRequest {
+        config: config.to_string(),
+        company_id: COMPANY.into(),
+        run_id: "run-1".into(),
+        lease_id: LEASE_ID.into(),
+        now: NOW.into(),
+        adapter_type: None,
+        image_override: None,
+        command: None,
+    }
+}
+
+fn cluster() -> Arc<InMemoryCluster> {
+    Arc::new(InMemoryCluster::new(HashMap::new()))
+}
+
+/// A call environment over `cluster`, with in-memory caller streams
+/// (`stdin` as the caller's stdin); returns the stdout buffer too.
+fn env_with(cluster: Arc<dyn ClusterIo>, stdin: &[u8], limits: Limits) -> (CallEnv, SharedBuffer) {
+    let (caller, stdout, _stderr) = caller_io(stdin);
+    let env = CallEnv {
+        cluster,
+        caller,
+        logger: CallEnv::silent_logger(),
+        limits,
+    };
+    (env, stdout)
+}
+
+fn env(cluster: &Arc<InMemoryCluster>) -> CallEnv {
+    env_with(cluster.clone(), b"", Limits::default()).0
+}
+
+fn pod_status(status: Value) -> Value {
+    json!({
+        "apiVersion": "v1",
+        "kind": "Pod",
+        "metadata": {"name": LEASE_ID, "namespace": NAMESPACE},
+        "status": status,
+    })
+}
+
+fn script_ready_pod(cluster: &InMemoryCluster) {
+    cluster.script_watch_event(
+        "Pod",
+        EventType::Modified,
+        pod_status(json!({
+            "phase": "Running",
+            "conditions": [
+                {"type": "PodScheduled", "status": "True"},
+                {"type": "ContainersReady", "status": "True"},
+                {"type": "Ready", "status": "True"},
+            ],
+            "containerStatuses": [{
+                "name": "agent",
+                "image": "busybox:k8s-real",
+                "ready": true,
+                "started": true,
+                "state": {"running": {"startedAt": NOW}},
+            }],
+        })),
+    );
+}
+
+/// A ready `pod` lease acquired on `cluster`.
+fn acquire_ready_lease(cluster: &Arc<InMemoryCluster>) -> wit::Lease {
+    script_ready_pod(cluster);
+    default_policy()
+        .acquire_lease(&env(cluster), &request(&pod_config()))
+        .expect("the module does not trap")
+        .expect("acquire succeeds on a pod that becomes ready")
+}
+
+/// Each call as `verb Kind`, for comparing orders.
+fn call_summary(calls: &[Call]) -> Vec<String> {
+    calls
+        .iter()
+        .map(|call| match call {
+            Call::Apply { kind, .. } => format!("apply {kind}"),
+            Call::Create { kind } => format!("create {kind}"),
+            Call::ServerVersion => "server-version".into(),
+            Call::Get(target) => format!("get {}", target.kind),
+            Call::List { kind, .. } => format!("list {kind}"),
+            Call::Delete { target, .. } => format!("delete {}", target.kind),
+            Call::Watch(request) => format!("watch {}", request.kind),
+            Call::Exec(_) => "exec".into(),
+            Call::Logs(_) => "logs".into(),
+            Call::ApplyHostSecret { .. } => "apply-host-secret Secret".into(),
+        })
+        .collect()
+}
+
+fn failure(error: wit::PolicyError) -> wit::Failure {
+    match error {
+        wit::PolicyError::Failed(failure) => failure,
+        other => panic!("expected policy-error::failed, got {other:?}"),
+    }
+}
+
+#[test]
+fn acquire_pod_lease_applies_tenant_objects_then_workload_then_secret() {
+    let cluster = cluster();
+    let lease = acquire_ready_lease(&cluster);
+
+    assert_eq!(lease.id, LEASE_ID);
+    assert_eq!(lease.namespace, NAMESPACE);
+    assert_eq!(lease.pod, LEASE_ID);
+    assert!(matches!(lease.backend, wit::Backend::Pod));
+    assert_eq!(lease.workload.kind, "Pod");
+    assert_eq!(lease.workload.name, LEASE_ID);
+    let stored_pod = cluster
+        .object("v1", "Pod", NAMESPACE, LEASE_ID)
+        .expect("the Pod is stored");
+    assert_eq!(
+        lease.workload.uid.as_deref(),
+        stored_pod.pointer("/metadata/uid").and_then(Value::as_str)
+    );
+    assert_eq!(lease.secret, format!("{LEASE_ID}-env"));
+
+    assert_eq!(
+        call_summary(&cluster.calls()),
+        [
+            "apply Namespace",
+            "apply ServiceAccount",
+            "apply Role",
+            "apply RoleBinding",
+            "apply ResourceQuota",
+            "apply LimitRange",
+            "apply NetworkPolicy",
+            "apply NetworkPolicy",
+            "delete CiliumNetworkPolicy",
+            "apply Pod",
+            "apply-host-secret Secret",
+            "watch Pod",
+        ]
+    );
+    assert_eq!(
+        cluster.written_kinds().last().map(String::as_str),
+        Some("Secret"),
+        "the Secret comes last, owned by the workload"
+    );
+    let watch = cluster.calls().into_iter().find_map(|call| match call {
+        Call::Watch(request) => Some(request),
+        _ => None,
+    });
+    let watch = watch.expect("acquire watched the pod");
+    assert_eq!(watch.namespace, NAMESPACE);
+    assert_eq!(watch.field_selector, format!("metadata.name={LEASE_ID}"));
+
+    let secret = cluster
+        .object("v1", "Secret", NAMESPACE, &lease.secret)
+        .expect("the Secret is stored");
+    assert!(secret.get("data").is_none() && secret.get("stringData").is_none());
+    assert!(
+        cluster
+            .secret_values(NAMESPACE, &lease.secret)
+            .get("BOOTSTRAP_TOKEN")
+            .is_some_and(|v| v.len() == 64),
+        "the host filled the random bootstrap token"
+    );
+}
+
+#[test]
+fn acquire_fails_fast_on_image_pull_backoff_and_rolls_back() {
+    let cluster = cluster();
+    cluster.script_watch_event(
+        "Pod",
+        EventType::Modified,
+        pod_status(json!({
+            "phase": "Pending",
+            "containerStatuses": [{
+                "name": "agent",
+                "image": "busybox:k8s-real",
+                "ready": false,
+                "state": {"waiting": {
+                    "reason": "ImagePullBackOff",
+                    "message": "Back-off pulling image \"busybox:k8s-real\"",
+                }},
+            }],
+        })),
+    );
+    let started = Instant::now();
+    let error = default_policy()
+        .acquire_lease(&env(&cluster), &request(&pod_config()))
+        .expect("the module does not trap")
+        .expect_err("an image that cannot be pulled fails the acquire");
+    assert!(
+        started.elapsed() < Duration::from_secs(20),
+        "acquire waited {:?} instead of failing fast",
+        started.elapsed()
+    );
+
+    let failure = failure(error);
+    assert_eq!(failure.reason, "ImagePullBackOff", "{failure:?}");
+    let rolled_back: Vec<&str> = failure
+        .rolled_back
+        .iter()
+        .map(|r| r.kind.as_str())
+        .collect();
+    assert!(
+        rolled_back.contains(&"Pod") && rolled_back.contains(&"Secret"),
+        "{rolled_back:?}"
+    );
+    assert!(cluster.objects_of_kind("Pod").is_empty());
+    assert!(cluster.objects_of_kind("Secret").is_empty());
+    assert!(
+        cluster.object("v1", "Namespace", "", NAMESPACE).is_some(),
+        "tenant objects are shared and stay"
+    );
+}
+
+#[test]
+fn execute_frames_stdin_and_returns_the_exit_code() {
+    // Letters and digits only: the header carries them unescaped.
+    const ENV_VALUE: &str = "bOnlyOnStdin7f3a";
+    let cluster = cluster();
+    let lease = acquire_ready_lease(&cluster);
+    cluster.script_exec(ScriptedExec {
+        status: ExitStatus {
+            code: Some(42),
+            ..ExitStatus::default()
+        },
+        stdout: b"from the sandbox\n".to_vec(),
+        stderr: Vec::new(),
+    });
+
+    let (env, stdout) = env_with(cluster.clone(), b"hello", Limits::default());
+    let result = default_policy()
+        .execute(
+            &env,
+            &wit::ExecRequest {
+                lease,
+                command: wit::Command::Argv(vec!["cat".into()]),
+                cwd: None,
+                env: vec![wit::EnvVar {
+                    name: "A".into(),
+                    value: ENV_VALUE.into(),
+                }],
+                forward_stdin: true,
+                timeout_ms: None,
+                max_stdout_bytes: None,
+                max_stderr_bytes: None,
+            },
+        )
+        .expect("the module does not trap")
+        .expect("execute succeeds");
+
+    assert_eq!(result.exit_code, Some(42));
+    assert!(!result.timed_out);
+    assert_eq!(stdout.contents(), b"from the sandbox\n");
+
+    let execs = cluster.execs();
+    assert_eq!(execs.len(), 1);
+    let exec = &execs[0];
+    let spec = exec.spec.as_ref().expect("the session has its spec");
+    assert_eq!(spec.argv[..2], ["sh", "-c"]);
+    assert_eq!(spec.argv.last().map(String::as_str), Some("cat"));
+    assert!(
+        spec.argv.iter().all(|arg| !arg.contains(ENV_VALUE)),
+        "the env value leaked into argv: {:?}",
+        spec.argv
+    );
+    assert!(spec.stdin && spec.forward_stdin && spec.frame_stdin);
+    assert_eq!(spec.pod, LEASE_ID);
+    assert_eq!(spec.container, "agent");
+
+    assert_eq!(
+        String::from_utf8_lossy(&exec.stdin),
+        format!("A={ENV_VALUE}\n\n5\nhello0\n"),
+        "the env header, then the caller's stdin framed and ended"
+    );
+}
+
+#[test]
+fn release_deletes_workload_with_uid_precondition() {
+    let cluster = cluster();
+    let lease = acquire_ready_lease(&cluster);
+    let uid = lease
+        .workload
+        .uid
+        .clone()
+        .expect("the lease has the pod's uid");
+    let deletes_before = cluster.deletes().len();
+
+    let report = default_policy()
+        .release_lease(&env(&cluster), &lease)
+        .expect("the module does not trap")
+        .expect("release succeeds");
+    assert!(!report.already_gone);
+    let deleted: Vec<&str> = report.deleted.iter().map(|r| r.kind.as_str()).collect();
+    assert_eq!(deleted, ["Pod", "Secret"]);
+
+    let deletes = cluster.deletes();
+    let (pod, options) = &deletes[deletes_before];
+    assert_eq!(pod.kind, "Pod");
+    assert_eq!(pod.namespace.as_deref(), Some(NAMESPACE));
+    assert_eq!(options.precondition_uid.as_deref(), Some(uid.as_str()));
+    assert_eq!(options.propagation, Propagation::Foreground);
+    assert!(cluster.objects_of_kind("Pod").is_empty());
+    assert!(cluster.objects_of_kind("Secret").is_empty());
+
+    let again = default_policy()
+        .release_lease(&env(&cluster), &lease)
+        .expect("the module does not trap")
+        .expect("releasing a gone lease succeeds");
+    assert!(again.already_gone);
+    assert!(again.deleted.is_empty());
+}
+
+#[test]
+fn overall_timeout_stops_a_call_blocked_in_host_io() {
+    let cluster = cluster();
+    let mut config = pod_config();
+    config["podReadyTimeoutSec"] = json!(300);
+    let limits = Limits::default().with_overall_timeout(Duration::from_secs(2));
+    let (env, _) = env_with(cluster.clone(), b"", limits);
+
+    let started = Instant::now();
+    let error = default_policy()
+        .acquire_lease(&env, &request(&config))
+        .expect_err("a pod that never becomes ready outlasts the overall timeout");
+    let elapsed = started.elapsed();
+
+    assert!(
+        matches!(&error, RuntimeError::Timeout { call, timeout, .. }
+            if call == "acquire-lease" && *timeout == Duration::from_secs(2)),
+        "{error:?}"
+    );
+    assert!(elapsed < Duration::from_secs(20), "took {elapsed:?}");
+    assert!(
+        call_summary(&cluster.calls()).contains(&"watch Pod".to_string()),
+        "the call was stopped while it waited on the watch"
+    );
+}
+
+#[test]
+fn guard_refuses_a_foreign_namespace_before_the_cluster_sees_it() {
+    let cluster = cluster();
+    script_ready_pod(&cluster);
+    let guarded = Arc::new(GuardedCluster::new(cluster.clone(), "other-prefix-"));
+    let (env, _) = env_with(guarded, b"", Limits::default());
+
+    let error = default_policy()
+        .acquire_lease(&env, &request(&pod_config()))
+        .expect("the module does not trap")
+        .expect_err("the guard refuses the namespace");
+
+    let failure = failure(error);
+    assert_eq!(failure.reason, "Denied", "{failure:?}");
+    assert!(
+        cluster
+            .calls()
+            .iter()
+            .all(|call| !matches!(call, Call::Apply { .. } | Call::ApplyHostSecret { .. })),
+        "{:?}",
+        cluster.calls()
+    );
+    assert!(cluster.objects_of_kind("Namespace").is_empty());
+}
+
+#[test]
+fn job_lease_forwards_the_log_and_reports_the_agent_exit_code() {
+    const POD: &str = "lb-01jd5z8k9m0000000000000000-x7k2p";
+    let cluster = cluster();
+    let mut config = pod_config();
+    config["backend"] = json!("job");
+    let mut lease_request = request(&config);
+    lease_request.command = Some(wit::Command::Argv(vec![
+        "sh".into(),
+        "-c".into(),
+        "echo hi; exit 3".into(),
+    ]));
+    cluster.script_watch_event(
+        "Pod",
+        EventType::Added,
+        json!({
+            "apiVersion": "v1",
+            "kind": "Pod",
+            "metadata": {
+                "name": POD,
+                "namespace": NAMESPACE,
+                "labels": {"job-name": LEASE_ID},
+            },
+            "status": {"phase": "Running"},
+        }),
+    );
+    let lease = default_policy()
+        .acquire_lease(&env(&cluster), &lease_request)
+        .expect("the module does not trap")
+        .expect("acquire succeeds once the job's pod runs");
+    assert_eq!(lease.workload.kind, "Job");
+    assert_eq!(lease.pod, POD);
+
+    cluster.script_logs(b"hi\n");
+    assert!(cluster.set_status(
+        "v1",
+        "Pod",
+        NAMESPACE,
+        POD,
+        json!({
+            "phase": "Failed",
+            "containerStatuses": [{
+                "name": "agent",
+                "state": {"terminated": {"exitCode": 3, "reason": "Error"}},
+            }],
+        }),
+    ));
+    cluster.script_watch_event(
+        "Job",
+        EventType::Modified,
+        json!({
+            "apiVersion": "batch/v1",
+            "kind": "Job",
+            "metadata": {"name": LEASE_ID, "namespace": NAMESPACE},
+            "status": {"conditions": [
+                {"type": "Failed", "status": "True", "reason": "BackoffLimitExceeded", "message": "Job has reached the specified backoff limit"},
+            ]},
+        }),
+    );
+    let (env, stdout) = env_with(cluster.clone(), b"", Limits::default());
+    let result = default_policy()
+        .execute(
+            &env,
+            &wit::ExecRequest {
+                lease,
+                command: wit::Command::Argv(vec!["ignored".into()]),
+                cwd: None,
+                env: Vec::new(),
+                forward_stdin: false,
+                timeout_ms: None,
+                max_stdout_bytes: None,
+                max_stderr_bytes: None,
+            },
+        )
+        .expect("the module does not trap")
+        .expect("execute follows the job to its end");
+
+    assert_eq!(result.exit_code, Some(3), "{result:?}");
+    assert!(!result.timed_out);
+    assert_eq!(stdout.contents(), b"hi\n");
+    let logs = cluster.calls().into_iter().find_map(|call| match call {
+        Call::Logs(request) => Some(request),
+        _ => None,
+    });
+    let logs = logs.expect("execute followed the log");
+    assert_eq!((logs.pod.as_str(), logs.container.as_str()), (POD, "agent"));
+    assert!(logs.follow && logs.forward_output);
+}

@@ -233,13 +233,12 @@ impl State {
                 format!("00000000-0000-4000-8000-{:012}", self.next_uid)
             }
         };
-        if object.get("status").is_none() {
-            if let Some(status) = previous.and_then(|p| p.get("status")) {
-                let status = status.clone();
-                if let Some(map) = object.as_object_mut() {
-                    map.insert("status".into(), status);
-                }
-            }
+        // Apply does not manage status: what a controller set stays.
+        if object.get("status").is_none()
+            && let Some(status) = previous.and_then(|p| p.get("status")).cloned()
+            && let Some(map) = object.as_object_mut()
+        {
+            map.insert("status".into(), status);
         }
         set_metadata(&mut object, "uid", json!(uid));
         set_metadata(

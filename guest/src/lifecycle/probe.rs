@@ -282,3 +282,84 @@ pub(crate) fn probe(
     });
     Ok(checks)
 }
+
+#[cfg(test)]
+mod deploy_rbac_tests {
+    //! The ClusterRole in `deploy/rbac.yaml` must grant every permission
+    //! probe checks (and so every call acquire, execute and release make),
+    //! for every backend, egress mode and workspace.
+
+    use rstest::rstest;
+    use serde_json::json;
+
+    use super::permissions;
+
+    /// `(apiGroup, resource, verb)` granted by the ClusterRole.
+    fn granted() -> Vec<(String, String, String)> {
+        let text = include_str!("../../../deploy/rbac.yaml");
+        let mut out = Vec::new();
+        for doc in serde_yaml::Deserializer::from_str(text) {
+            let value: serde_json::Value =
+                serde::Deserialize::deserialize(doc).expect("deploy/rbac.yaml parses");
+            if value["kind"] != "ClusterRole" {
+                continue;
+            }
+            for rule in value["rules"].as_array().expect("rules") {
+                let list = |key: &str| -> Vec<String> {
+                    rule[key]
+                        .as_array()
+                        .map(|a| a.iter().filter_map(|v| v.as_str().map(str::to_string)).collect())
+                        .unwrap_or_default()
+                };
+                for group in list("apiGroups") {
+                    for resource in list("resources") {
+                        for verb in list("verbs") {
+                            out.push((group.clone(), resource.clone(), verb.clone()));
+                        }
+                    }
+                }
+            }
+        }
+        out
+    }
+
+    #[rstest]
+    #[case::sandbox_cr_standard("sandbox-cr", "standard", "emptyDir")]
+    #[case::sandbox_cr_cilium_pvc("sandbox-cr", "cilium", "pvc")]
+    #[case::job_standard_pvc("job", "standard", "pvc")]
+    #[case::job_cilium("job", "cilium", "emptyDir")]
+    #[case::pod_standard_pvc("pod", "standard", "pvc")]
+    #[case::pod_cilium("pod", "cilium", "emptyDir")]
+    fn deploy_cluster_role_grants_every_permission_probe_checks(
+        #[case] backend: &str,
+        #[case] egress: &str,
+        #[case] workspace: &str,
+    ) {
+        let workspace = if workspace == "pvc" {
+            json!({"type": "pvc", "size": "10Gi"})
+        } else {
+            json!({"type": "emptyDir"})
+        };
+        let document =
+            json!({"inCluster": true, "backend": backend, "egressMode": egress, "workspace": workspace});
+        let config = crate::config::validate(&document.to_string())
+            .config
+            .expect("valid configuration");
+        let granted = granted();
+        for p in permissions(&config) {
+            let resource = if p.subresource.is_empty() {
+                p.resource.to_string()
+            } else {
+                format!("{}/{}", p.resource, p.subresource)
+            };
+            let ok = granted
+                .iter()
+                .any(|(g, r, v)| g == p.group && *r == resource && v == p.verb);
+            assert!(
+                ok,
+                "deploy/rbac.yaml lacks `{}` on `{resource}` (group `{}`)",
+                p.verb, p.group
+            );
+        }
+    }
+}

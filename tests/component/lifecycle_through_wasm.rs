@@ -479,3 +479,41 @@ fn job_lease_forwards_the_log_and_reports_the_agent_exit_code() {
     assert_eq!((logs.pod.as_str(), logs.container.as_str()), (POD, "agent"));
     assert!(logs.follow && logs.forward_output);
 }
+
+#[test]
+fn probe_through_the_module_reports_version_reviews_and_tenant_namespace() {
+    let cluster = cluster();
+    let report = default_policy()
+        .probe(&env(&cluster), &pod_config().to_string(), COMPANY)
+        .expect("the module does not trap")
+        .expect("probe answers with a report");
+
+    assert!(report.ok, "{:?}", report.checks);
+    let first = report.checks.first().expect("probe made checks");
+    assert_eq!(first.name, "cluster-reachable");
+    assert!(first.detail.contains("v1.20.2"), "{}", first.detail);
+    let reviews = cluster
+        .calls()
+        .iter()
+        .filter(|call| matches!(call, Call::Create { kind } if kind == "SelfSubjectAccessReview"))
+        .count();
+    assert!(reviews > 0);
+    assert_eq!(
+        reviews,
+        report
+            .checks
+            .iter()
+            .filter(|c| c.name.starts_with("rbac"))
+            .count(),
+        "one review per rbac check"
+    );
+    let last = report.checks.last().expect("probe made checks");
+    assert_eq!(last.name, format!("tenant-namespace {NAMESPACE}"));
+    assert!(
+        cluster
+            .calls()
+            .iter()
+            .all(|call| !matches!(call, Call::Apply { .. } | Call::Delete { .. })),
+        "probe only reads"
+    );
+}

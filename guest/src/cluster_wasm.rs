@@ -6,8 +6,7 @@ use serde_json::Value;
 use crate::bindings::leasebox::provider::{kube, logging};
 use crate::cluster::{
     Cluster, DeleteOptions, EventType, ExecSession, ExecSpec, ExitStatus, HostSecretRequest,
-    KubeError, Level, LogStream, LogsRequest, Propagation, Stream, Watch, WatchEvent,
-    WatchRequest,
+    KubeError, Level, LogStream, LogsRequest, Propagation, Stream, Watch, WatchEvent, WatchRequest,
 };
 use crate::lease::ObjectRef;
 
@@ -166,7 +165,9 @@ impl Cluster for WasmCluster {
             label_selector: request.label_selector.clone(),
             field_selector: request.field_selector.clone(),
         };
-        Ok(Box::new(WasmWatch(kube::open_watch(&request).map_err(error)?)))
+        Ok(Box::new(WasmWatch(
+            kube::open_watch(&request).map_err(error)?,
+        )))
     }
 
     fn exec(&self, spec: &ExecSpec) -> Result<Box<dyn ExecSession>, KubeError> {

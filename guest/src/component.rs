@@ -72,7 +72,11 @@ impl Guest for Component {
         let report =
             crate::lifecycle::release(&WasmCluster, &lease).map_err(convert::policy_error)?;
         Ok(ReleaseReport {
-            deleted: report.deleted.into_iter().map(convert::object_ref_to_wit).collect(),
+            deleted: report
+                .deleted
+                .into_iter()
+                .map(convert::object_ref_to_wit)
+                .collect(),
             already_gone: report.already_gone,
         })
     }
@@ -90,7 +94,11 @@ impl Guest for Component {
         let report = crate::lifecycle::sweep(&WasmCluster, &now, namespace.as_deref())
             .map_err(convert::policy_error)?;
         Ok(SweepReport {
-            expired: report.expired.into_iter().map(convert::object_ref_to_wit).collect(),
+            expired: report
+                .expired
+                .into_iter()
+                .map(convert::object_ref_to_wit)
+                .collect(),
             kept: report.kept,
         })
     }

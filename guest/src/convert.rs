@@ -14,7 +14,10 @@ pub fn issue(i: Issue) -> wit::Issue {
 }
 
 pub fn validation_report(v: Validated) -> wit::ValidationReport {
-    let normalized = v.config.as_ref().and_then(|c| serde_json::to_string(c).ok());
+    let normalized = v
+        .config
+        .as_ref()
+        .and_then(|c| serde_json::to_string(c).ok());
     wit::ValidationReport {
         ok: v.errors.is_empty(),
         errors: v.errors.into_iter().map(issue).collect(),

@@ -36,6 +36,6 @@ mod bindings;
 #[cfg(target_arch = "wasm32")]
 mod cluster_wasm;
 #[cfg(target_arch = "wasm32")]
-mod convert;
-#[cfg(target_arch = "wasm32")]
 mod component;
+#[cfg(target_arch = "wasm32")]
+mod convert;

@@ -29,7 +29,10 @@ mod tests {
     #[test]
     fn add_seconds_crosses_a_day() {
         let now = parse("2026-11-23T23:59:30Z").expect("valid time");
-        assert_eq!(add_seconds(now, 60).expect("in range"), "2026-11-24T00:00:30Z");
+        assert_eq!(
+            add_seconds(now, 60).expect("in range"),
+            "2026-11-24T00:00:30Z"
+        );
     }
 
     #[test]

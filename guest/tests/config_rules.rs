@@ -559,9 +559,14 @@ fn schema_lists_every_config_field() {
 
 #[test]
 fn fqdn_wildcard_in_standard_mode_is_a_warning_not_an_error() {
-    let v = validate(&json!({"inCluster": true, "egressAllowFqdns": ["*.Example.com"]}).to_string());
+    let v =
+        validate(&json!({"inCluster": true, "egressAllowFqdns": ["*.Example.com"]}).to_string());
     assert!(v.errors.is_empty(), "{:?}", v.errors);
-    assert!(has_warning(&v.warnings, "egressAllowFqdns[0]", "wildcard"), "{:?}", v.warnings);
+    assert!(
+        has_warning(&v.warnings, "egressAllowFqdns[0]", "wildcard"),
+        "{:?}",
+        v.warnings
+    );
     let config = v.config.expect("valid");
     assert_eq!(config.egress_allow_fqdns, vec!["*.example.com".to_string()]);
 }

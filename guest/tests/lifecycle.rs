@@ -1078,7 +1078,14 @@ mod with_fake_cluster {
         assert_eq!(exec.spec.argv[..2], ["sh", "-c"]);
         assert_eq!(
             exec.spec.argv[4..],
-            ["/workspace/repo", "framed", "", "sh", "-lc", "echo $API_KEY"]
+            [
+                "/workspace/repo",
+                "framed",
+                "",
+                "sh",
+                "-lc",
+                "echo $API_KEY"
+            ]
         );
         assert!(exec.spec.stdin && exec.spec.forward_stdin && exec.spec.forward_output);
         assert!(exec.spec.frame_stdin, "forwarded stdin travels in frames");

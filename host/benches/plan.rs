@@ -77,7 +77,12 @@ fn main() {
     for _ in 0..ROUNDS {
         let started = Instant::now();
         for _ in 0..CALLS_PER_ROUND {
-            black_box(policy.plan(&env, black_box(&wit_request)).expect("no trap").expect("ok"));
+            black_box(
+                policy
+                    .plan(&env, black_box(&wit_request))
+                    .expect("no trap")
+                    .expect("ok"),
+            );
         }
         guest_times.push(started.elapsed() / CALLS_PER_ROUND);
 
@@ -89,7 +94,10 @@ fn main() {
     }
     let guest = median(guest_times);
     let native = median(native_times);
-    println!("plan ({} manifests), median of {ROUNDS} interleaved rounds of {CALLS_PER_ROUND} calls:", host.len());
+    println!(
+        "plan ({} manifests), median of {ROUNDS} interleaved rounds of {CALLS_PER_ROUND} calls:",
+        host.len()
+    );
     println!("  guest (component, fresh instance per call): {guest:?} per call");
     println!("  native (same crate, no wasm):               {native:?} per call");
     println!(

@@ -4,8 +4,8 @@
 //! guests (`tests/guests/`) that the runtime must stop and name.
 
 mod hostile_guests;
+mod in_memory_cluster;
+mod lifecycle_through_wasm;
 mod plan_matches_native;
 mod support;
 mod validate_matches_native;
-mod in_memory_cluster;
-mod lifecycle_through_wasm;

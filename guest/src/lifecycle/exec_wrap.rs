@@ -125,7 +125,9 @@ pub fn kill_argv(token: &str) -> Vec<String> {
 pub fn is_kill_token(token: &str) -> bool {
     !token.is_empty()
         && token.len() <= 64
-        && token.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-')
+        && token
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'-')
 }
 
 /// Argument telling [`SCRIPT`] to decode framed stdin. (The feeder gets the
@@ -277,7 +279,11 @@ pub fn wrap(
             frame_stdin: false,
         });
     }
-    let mode = if forward_stdin { STDIN_FRAMED } else { STDIN_NONE };
+    let mode = if forward_stdin {
+        STDIN_FRAMED
+    } else {
+        STDIN_NONE
+    };
     let mut wrapped = vec![
         "sh".to_string(),
         "-c".to_string(),
@@ -336,14 +342,28 @@ mod tests {
 
     #[test]
     fn plain_command_is_not_wrapped() {
-        let w = wrap(&Command::Argv(vec!["ls".into(), "-l".into()]), None, &[], false, None).expect("valid");
+        let w = wrap(
+            &Command::Argv(vec!["ls".into(), "-l".into()]),
+            None,
+            &[],
+            false,
+            None,
+        )
+        .expect("valid");
         assert_eq!(w.argv, ["ls", "-l"]);
         assert_eq!(w.header, None);
     }
 
     #[test]
     fn shell_string_runs_under_sh_lc() {
-        let w = wrap(&Command::Shell("echo hi | wc -c".into()), None, &[], false, None).expect("valid");
+        let w = wrap(
+            &Command::Shell("echo hi | wc -c".into()),
+            None,
+            &[],
+            false,
+            None,
+        )
+        .expect("valid");
         assert_eq!(w.argv, ["sh", "-lc", "echo hi | wc -c"]);
     }
 
@@ -364,7 +384,10 @@ mod tests {
                 .all(|a| !a.contains(secret) && !a.contains("API_KEY"))
         );
         assert_eq!(&w.argv[..2], ["sh", "-c"]);
-        assert_eq!(&w.argv[3..], [WRAPPER_NAME, "/workspace", STDIN_NONE, "", "env"]);
+        assert_eq!(
+            &w.argv[3..],
+            [WRAPPER_NAME, "/workspace", STDIN_NONE, "", "env"]
+        );
         let header = String::from_utf8(w.header.expect("header")).expect("ascii header");
         assert!(
             header.starts_with("API_KEY=sk\\0055live\\00550123456789\n"),
@@ -374,7 +397,14 @@ mod tests {
 
     #[test]
     fn cwd_alone_still_sends_the_terminator() {
-        let w = wrap(&Command::Argv(vec!["pwd".into()]), Some("/tmp"), &[], false, None).expect("valid");
+        let w = wrap(
+            &Command::Argv(vec!["pwd".into()]),
+            Some("/tmp"),
+            &[],
+            false,
+            None,
+        )
+        .expect("valid");
         assert_eq!(w.header.as_deref(), Some(&b"\n"[..]));
     }
 
@@ -385,8 +415,14 @@ mod tests {
     #[case::equals_in_name("A=B")]
     #[case::reserved_prefix("__leasebox_line")]
     fn bad_env_names_are_rejected_by_name(#[case] name: &str) {
-        let err = wrap(&Command::Argv(vec!["true".into()]), None, &[var(name, "v")], false, None)
-            .expect_err("rejected");
+        let err = wrap(
+            &Command::Argv(vec!["true".into()]),
+            None,
+            &[var(name, "v")],
+            false,
+            None,
+        )
+        .expect_err("rejected");
         match err {
             PolicyError::BadRequest(message) => {
                 assert!(message.contains(&format!("`{name}`")), "{message}")
@@ -564,7 +600,8 @@ mod tests {
             eprintln!("skipping: no sh on this machine");
             return;
         };
-        let wrapped = wrap(&Command::Shell("exit 42".into()), None, &[], true, None).expect("valid");
+        let wrapped =
+            wrap(&Command::Shell("exit 42".into()), None, &[], true, None).expect("valid");
         let mut child = spawn(&shell_path, &wrapped);
         // The caller's stdin stays open (no end frame): the wrapper must
         // still end with the command.
@@ -611,7 +648,8 @@ mod tests {
             return;
         }
         let busybox = program.ends_with("busybox");
-        let wrapped = wrap(&Command::Argv(vec![reader.into()]), None, &[], true, None).expect("valid");
+        let wrapped =
+            wrap(&Command::Argv(vec![reader.into()]), None, &[], true, None).expect("valid");
         let mut argv = wrapped.argv.clone();
         if busybox {
             // busybox as `sh`, with its applets (dd, mkfifo, cat) on PATH.
@@ -629,7 +667,9 @@ mod tests {
             .stderr(Stdio::piped())
             .spawn()
             .expect("spawn");
-        let data: Vec<u8> = (0..3_000_000u32).map(|i| (i.wrapping_mul(2_654_435_761) >> 13) as u8).collect();
+        let data: Vec<u8> = (0..3_000_000u32)
+            .map(|i| (i.wrapping_mul(2_654_435_761) >> 13) as u8)
+            .collect();
         let mut stdin = child.stdin.take().expect("stdin");
         let header = wrapped.header.clone().unwrap_or_default();
         let payload = data.clone();
@@ -642,7 +682,11 @@ mod tests {
         });
         let out = child.wait_with_output().expect("run");
         writer.join().expect("writer");
-        assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
         assert_eq!(out.stdout.len(), data.len());
         assert!(out.stdout == data, "stdout differs from stdin");
     }
@@ -676,7 +720,10 @@ mod tests {
         let pidfile = format!("/tmp/.leasebox-exec.{token}.pid");
         let started = std::time::Instant::now();
         while !std::path::Path::new(&pidfile).exists() {
-            assert!(started.elapsed() < std::time::Duration::from_secs(10), "no pid file");
+            assert!(
+                started.elapsed() < std::time::Duration::from_secs(10),
+                "no pid file"
+            );
             std::thread::sleep(std::time::Duration::from_millis(20));
         }
         std::thread::sleep(std::time::Duration::from_millis(200));
@@ -705,7 +752,13 @@ mod tests {
     #[case::dot_dot("..")]
     fn bad_kill_tokens_are_rejected(#[case] token: &str) {
         assert!(matches!(
-            wrap(&Command::Argv(vec!["true".into()]), None, &[], false, Some(token)),
+            wrap(
+                &Command::Argv(vec!["true".into()]),
+                None,
+                &[],
+                false,
+                Some(token)
+            ),
             Err(PolicyError::BadRequest(_))
         ));
     }

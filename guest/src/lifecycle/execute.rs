@@ -49,7 +49,9 @@ fn check_lease(lease: &Lease) -> Result<(), PolicyError> {
 fn exec_command(cluster: &dyn Cluster, request: &ExecRequest) -> Result<ExecResult, PolicyError> {
     // With a timeout the command must be killable in the pod later: the
     // session's end alone leaves the process running.
-    let kill_token = request.timeout_ms.map(|_| kill_token(cluster, &request.lease.id));
+    let kill_token = request
+        .timeout_ms
+        .map(|_| kill_token(cluster, &request.lease.id));
     let wrapped = exec_wrap::wrap(
         &request.command,
         request.cwd.as_deref(),
@@ -195,7 +197,9 @@ fn kill_in_pod(cluster: &dyn Cluster, spec: &ExecSpec, token: &str) -> Result<()
         )),
         None => {
             let _ = session.kill();
-            Err(format!("the kill script did not end within {KILL_WAIT_MS} ms"))
+            Err(format!(
+                "the kill script did not end within {KILL_WAIT_MS} ms"
+            ))
         }
     }
 }

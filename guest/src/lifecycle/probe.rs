@@ -308,7 +308,11 @@ mod deploy_rbac_tests {
                 let list = |key: &str| -> Vec<String> {
                     rule[key]
                         .as_array()
-                        .map(|a| a.iter().filter_map(|v| v.as_str().map(str::to_string)).collect())
+                        .map(|a| {
+                            a.iter()
+                                .filter_map(|v| v.as_str().map(str::to_string))
+                                .collect()
+                        })
                         .unwrap_or_default()
                 };
                 for group in list("apiGroups") {
@@ -340,8 +344,7 @@ mod deploy_rbac_tests {
         } else {
             json!({"type": "emptyDir"})
         };
-        let document =
-            json!({"inCluster": true, "backend": backend, "egressMode": egress, "workspace": workspace});
+        let document = json!({"inCluster": true, "backend": backend, "egressMode": egress, "workspace": workspace});
         let config = crate::config::validate(&document.to_string())
             .config
             .expect("valid configuration");

@@ -53,7 +53,10 @@ pub(crate) async fn load(
 }
 
 /// Builds a kube-rs configuration from kubeconfig YAML text.
-pub(crate) async fn load_inline(yaml: &str, context: Option<String>) -> Result<kube::Config, IoError> {
+pub(crate) async fn load_inline(
+    yaml: &str,
+    context: Option<String>,
+) -> Result<kube::Config, IoError> {
     let file = Kubeconfig::from_yaml(yaml).map_err(|e| {
         IoError::NoCluster(format!(
             "the configuration's inline kubeconfig is not a kubeconfig: {e}; fix `kubeconfig` or pass --kubeconfig FILE"

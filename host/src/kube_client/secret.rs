@@ -182,9 +182,18 @@ mod tests {
         std::fs::create_dir_all(&dir).expect("temp dir");
         std::fs::write(dir.join("API_KEY"), "from-file\n").expect("write");
         let env = |k: &str| (k == "API_KEY" || k == "OTHER").then(|| format!("env-{k}"));
-        assert_eq!(host_value(Some(&dir), "API_KEY", env).as_deref(), Some("from-file"));
-        assert_eq!(host_value(Some(&dir), "OTHER", env).as_deref(), Some("env-OTHER"));
-        assert_eq!(host_value(None, "API_KEY", env).as_deref(), Some("env-API_KEY"));
+        assert_eq!(
+            host_value(Some(&dir), "API_KEY", env).as_deref(),
+            Some("from-file")
+        );
+        assert_eq!(
+            host_value(Some(&dir), "OTHER", env).as_deref(),
+            Some("env-OTHER")
+        );
+        assert_eq!(
+            host_value(None, "API_KEY", env).as_deref(),
+            Some("env-API_KEY")
+        );
         assert_eq!(host_value(Some(&dir), "../API_KEY", env), None);
         std::fs::remove_dir_all(&dir).expect("clean up");
     }

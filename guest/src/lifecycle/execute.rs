@@ -150,15 +150,13 @@ fn kill_on_timeout(
         );
         message.push_str(&format!(" (ending the session failed: {e})"));
     }
-    if let Some(token) = kill_token {
-        if let Err(problem) = kill_in_pod(cluster, spec, token) {
-            cluster.log(
-                Level::Warn,
-                "execute",
-                &format!("could not kill the timed-out command in {target}: {problem}"),
-            );
-            message.push_str(&format!(" (killing it in the pod failed: {problem})"));
-        }
+    if let Some(Err(problem)) = kill_token.map(|token| kill_in_pod(cluster, spec, token)) {
+        cluster.log(
+            Level::Warn,
+            "execute",
+            &format!("could not kill the timed-out command in {target}: {problem}"),
+        );
+        message.push_str(&format!(" (killing it in the pod failed: {problem})"));
     }
     ExecResult {
         exit_code: None,

@@ -40,6 +40,46 @@ pub struct ClusterArgs {
     pub policy: PolicyArgs,
 }
 
+/// Which lease a command acts on: found again by its id alone, from any
+/// process (`resume-lease`).
+#[derive(Debug, Clone, clap::Args)]
+pub struct LeaseTarget {
+    /// The lease id.
+    #[arg(long, value_name = "ID")]
+    pub lease: String,
+    /// The lease's namespace; default: looked up by the lease id.
+    #[arg(long, value_name = "NS")]
+    pub namespace: Option<String>,
+    /// The configuration file (only its `namespacePrefix` and `kubeconfig`
+    /// are used).
+    #[arg(long, value_name = "FILE")]
+    pub config: Option<PathBuf>,
+    /// The cluster and the policy module.
+    #[command(flatten)]
+    pub cluster: ClusterArgs,
+}
+
+/// Time `resume-lease` may take (a few lists), host I/O included.
+const RESUME_BUDGET: Duration = Duration::from_secs(60);
+
+impl LeaseTarget {
+    /// Connects, and asks the module for the lease: the session, and the
+    /// lease or the module's refusal (`lease-not-found`, ...).
+    pub fn resume(&self) -> Result<(Session, Result<Lease, PolicyError>), CliError> {
+        let config = optional_config(self.config.as_ref())?;
+        let session = Session::open(&self.cluster, config.as_deref())?;
+        let lease = session
+            .policy
+            .resume_lease(
+                &session.env(RESUME_BUDGET),
+                &self.lease,
+                self.namespace.as_deref(),
+            )
+            .map_err(runtime_failed)?;
+        Ok((session, lease))
+    }
+}
+
 /// A loaded policy module and the guarded cluster it acts on.
 #[derive(Clone)]
 pub struct Session {

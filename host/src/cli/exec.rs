@@ -1,12 +1,11 @@
 //! `leasebox exec --lease ID -- CMD...`: runs a command in a lease's
 //! sandbox and exits with its exit code.
 
-use std::path::PathBuf;
 use std::time::Duration;
 
 use anyhow::anyhow;
 
-use super::cluster::{ClusterArgs, Session, optional_config, refused, runtime_failed};
+use super::cluster::{LeaseTarget, refused, runtime_failed};
 use super::exit::CliError;
 use crate::runtime::types::{Command, EnvVar, ExecRequest, ExecResult, Lease};
 
@@ -97,19 +96,9 @@ impl ExecArgs {
 /// Flags of `exec`.
 #[derive(Debug, Clone, clap::Args)]
 pub struct Args {
-    /// The lease id.
-    #[arg(long, value_name = "ID")]
-    pub lease: String,
-    /// The lease's namespace; default: looked up by the lease id.
-    #[arg(long, value_name = "NS")]
-    pub namespace: Option<String>,
-    /// The configuration file (only its `namespacePrefix` and `kubeconfig`
-    /// are used).
-    #[arg(long, value_name = "FILE")]
-    pub config: Option<PathBuf>,
-    /// The cluster and the policy module.
+    /// The lease.
     #[command(flatten)]
-    pub cluster: ClusterArgs,
+    pub target: LeaseTarget,
     /// The command and how it runs.
     #[command(flatten)]
     pub exec: ExecArgs,
@@ -118,14 +107,8 @@ pub struct Args {
 /// Resumes the lease and runs the command; returns its exit code.
 pub fn run(args: &Args) -> Result<u8, CliError> {
     let command = args.exec.command()?;
-    let config = optional_config(args.config.as_ref())?;
-    let session = Session::open(&args.cluster, config.as_deref())?;
-    let env = session.env(Duration::ZERO);
-    let lease = session
-        .policy
-        .resume_lease(&env, &args.lease, args.namespace.as_deref())
-        .map_err(runtime_failed)?
-        .map_err(refused)?;
+    let (session, lease) = args.target.resume()?;
+    let lease = lease.map_err(refused)?;
     let request = args.exec.request(lease, command);
     let result = session
         .policy

@@ -1,12 +1,11 @@
 //! `leasebox release --lease ID`: deletes a lease's objects.
 
 use std::io::Write;
-use std::path::PathBuf;
 use std::time::Duration;
 
 use serde_json::{Value, json};
 
-use super::cluster::{ClusterArgs, Session, object_json, optional_config, refused, runtime_failed};
+use super::cluster::{LeaseTarget, Session, object_json, refused, runtime_failed};
 use super::exit::{CliError, Outcome};
 use super::validate::write_json;
 use crate::runtime::types::{Lease, PolicyError, ReleaseReport};
@@ -17,32 +16,16 @@ pub(super) const RELEASE_BUDGET: Duration = Duration::from_secs(300);
 /// Flags of `release`.
 #[derive(Debug, Clone, clap::Args)]
 pub struct Args {
-    /// The lease id.
-    #[arg(long, value_name = "ID")]
-    pub lease: String,
-    /// The lease's namespace; default: looked up by the lease id.
-    #[arg(long, value_name = "NS")]
-    pub namespace: Option<String>,
-    /// The configuration file (only its `namespacePrefix` and `kubeconfig`
-    /// are used).
-    #[arg(long, value_name = "FILE")]
-    pub config: Option<PathBuf>,
-    /// The cluster and the policy module.
+    /// The lease.
     #[command(flatten)]
-    pub cluster: ClusterArgs,
+    pub target: LeaseTarget,
 }
 
 /// Prints `{"deleted","alreadyGone"}`, or `{"released":false,
 /// "alreadyGone":true}` when the lease does not exist; exit 0 either way.
 pub fn run(args: &Args, out: &mut dyn Write) -> Result<u8, CliError> {
-    let config = optional_config(args.config.as_ref())?;
-    let session = Session::open(&args.cluster, config.as_deref())?;
-    let env = session.env(Duration::ZERO);
-    let lease = match session
-        .policy
-        .resume_lease(&env, &args.lease, args.namespace.as_deref())
-        .map_err(runtime_failed)?
-    {
+    let (session, lease) = args.target.resume()?;
+    let lease = match lease {
         Ok(lease) => lease,
         Err(PolicyError::LeaseNotFound(_)) => {
             write_json(out, &json!({"released": false, "alreadyGone": true}))?;

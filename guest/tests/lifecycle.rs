@@ -1134,10 +1134,10 @@ mod with_fake_cluster {
         assert_eq!(result.exit_code, Some(0));
         let exec = &fake.execs()[0];
         assert_eq!(exec.spec.argv[..2], ["sh", "-c"]);
-        assert_eq!(
-            exec.spec.argv[4..],
-            ["", "framed", "", "tar", "-x", "-C", "/workspace"]
-        );
+        assert_eq!(exec.spec.argv[4..7], ["", "framed", ""]);
+        assert_eq!(exec.spec.argv[7..9], ["sh", "-c"]);
+        assert!(exec.spec.argv[9].contains("mkdir -p") && exec.spec.argv[9].contains("tar -x"));
+        assert_eq!(exec.spec.argv[10..], ["leasebox-unpack", "/workspace"]);
         assert!(exec.spec.stdin && exec.spec.forward_stdin && exec.stdin_closed);
         assert!(exec.spec.frame_stdin, "the tar stream travels in frames");
         assert_eq!(

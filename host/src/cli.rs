@@ -17,6 +17,7 @@ mod release;
 mod run;
 mod schema;
 mod sweep;
+mod upload;
 mod validate;
 
 use std::process::ExitCode;
@@ -49,6 +50,8 @@ pub enum Command {
     Acquire(acquire::Args),
     /// Run a command in a lease's sandbox; exit with its exit code.
     Exec(exec::Args),
+    /// Unpack a tar stream from stdin into a lease's sandbox.
+    Upload(upload::Args),
     /// Delete a lease's objects and print what was deleted (JSON).
     Release(release::Args),
     /// Acquire a lease, run a command in it, release it (always).
@@ -92,6 +95,7 @@ pub fn run(cli: Cli) -> Result<u8, CliError> {
         Command::Acquire(args) => acquire::run(&args, &mut std::io::stdout()),
         // The command's output goes to stdout while it runs: no lock held.
         Command::Exec(args) => exec::run(&args),
+        Command::Upload(args) => upload::run(&args),
         Command::Release(args) => release::run(&args, &mut std::io::stdout()),
         Command::Run(args) => run::run(&args),
         Command::Sweep(args) => sweep::run(&args, &mut std::io::stdout()),

@@ -175,3 +175,83 @@ fn timeout_kills_the_command_and_exits_124() {
     case.release(&lease);
     case.finish();
 }
+
+/// `upload` unpacks a tar stream from stdin into the sandbox over exec
+/// stdin (no base64, no argv), and `exec -- tar -c` brings it back: the
+/// files arrive byte-identical.
+#[test]
+fn upload_and_download_of_a_workspace_round_trip_byte_identical() {
+    let Some(case) = Case::start("exec-upload") else {
+        return;
+    };
+    let scratch = std::env::temp_dir().join(format!("leasebox-e2e-upload-{}", std::process::id()));
+    let source = scratch.join("src");
+    std::fs::create_dir_all(source.join("nested")).expect("scratch dir");
+    let blob = pattern(5 * 1024 * 1024);
+    std::fs::write(source.join("nested/blob.bin"), &blob).expect("write blob");
+    std::fs::write(source.join("hello.txt"), "hello\n").expect("write text");
+    let tar_in = std::process::Command::new("tar")
+        .arg("-C")
+        .arg(&source)
+        .args(["-cf", "-", "."])
+        .output()
+        .expect("tar on this machine");
+    assert!(tar_in.status.success(), "building the tar failed");
+
+    let lease = pod_lease(&case);
+    case.cli_with(
+        &[
+            "upload",
+            "--lease",
+            lease.id.as_str(),
+            "--namespace",
+            lease.namespace.as_str(),
+            "--path",
+            "/workspace/in",
+        ],
+        Some(tar_in.stdout),
+        Duration::from_secs(120),
+    )
+    .assert_code(0);
+
+    let download = case.exec(
+        &lease,
+        &["--no-stdin", "--", "tar", "-c", "-C", "/workspace/in", "."],
+    );
+    download.assert_code(0);
+    let target = scratch.join("dst");
+    std::fs::create_dir_all(&target).expect("target dir");
+    let mut untar = std::process::Command::new("tar")
+        .arg("-C")
+        .arg(&target)
+        .args(["-xf", "-"])
+        .stdin(std::process::Stdio::piped())
+        .spawn()
+        .expect("tar on this machine");
+    {
+        use std::io::Write;
+        untar
+            .stdin
+            .take()
+            .expect("stdin")
+            .write_all(&download.stdout)
+            .expect("feed tar");
+    }
+    assert!(
+        untar.wait().expect("tar ends").success(),
+        "unpacking the download failed"
+    );
+    let back = std::fs::read(target.join("nested/blob.bin")).expect("blob came back");
+    assert_eq!(
+        Sha256::digest(&back),
+        Sha256::digest(&blob),
+        "the 5 MiB file changed on the way"
+    );
+    assert_eq!(
+        std::fs::read_to_string(target.join("hello.txt")).expect("text came back"),
+        "hello\n"
+    );
+    let _ = std::fs::remove_dir_all(&scratch);
+    case.release(&lease);
+    case.finish();
+}

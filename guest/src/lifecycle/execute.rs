@@ -263,7 +263,15 @@ pub(crate) fn realize_workspace(
             "path `{path}`: must be an absolute directory inside the sandbox, like /workspace"
         )));
     }
-    let tar = Command::Argv(vec!["tar".into(), "-x".into(), "-C".into(), path.into()]);
+    // The directory is made first: unpacking into a new directory is the
+    // common case.
+    let tar = Command::Argv(vec![
+        "sh".into(),
+        "-c".into(),
+        UNPACK_SCRIPT.into(),
+        "leasebox-unpack".into(),
+        path.into(),
+    ]);
     let wrapped = exec_wrap::wrap(&tar, None, &[], true, None)?;
     let spec = ExecSpec {
         namespace: lease.namespace.clone(),
@@ -279,6 +287,9 @@ pub(crate) fn realize_workspace(
     };
     run_exec(cluster, &spec, wrapped.header.as_deref(), None, None)
 }
+
+/// Makes the target directory, then unpacks stdin there.
+const UNPACK_SCRIPT: &str = r#"mkdir -p -- "$1" && exec tar -x -C "$1""#;
 
 /// A `job` lease: the command was fixed at acquire time; follow its log to
 /// the caller and the Job to its end.

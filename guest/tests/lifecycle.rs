@@ -454,6 +454,49 @@ mod with_fake_cluster {
     }
 
     #[test]
+    fn failed_job_acquire_deletes_the_job_in_background_and_its_pods_itself() {
+        let fake = FakeCluster::new();
+        let mut pod = fixture("job-pod-pending.json");
+        pod["status"]["containerStatuses"] = json!([{
+            "name": "agent",
+            "ready": false,
+            "restartCount": 0,
+            "image": "busybox:does-not-exist",
+            "imageID": "",
+            "state": {"waiting": {"reason": "ImagePullBackOff", "message": "Back-off pulling image"}}
+        }]);
+        fake.script_watch(
+            "Pod",
+            vec![WatchEvent {
+                event_type: EventType::Modified,
+                object: pod,
+            }],
+        );
+
+        let failure =
+            failure(lifecycle::acquire(&fake, &request(config("job"))).expect_err("fails"));
+
+        assert_eq!(failure.reason, "ImagePullBackOff");
+        let job = &failure.rolled_back[0];
+        assert_eq!(job.kind, "Job");
+        let (_, options) = fake
+            .deletes()
+            .into_iter()
+            .find(|(r, _)| r.kind == "Job")
+            .expect("job deleted");
+        // Foreground would keep the Job until the garbage collector has
+        // removed its pods; the rollback deletes them itself.
+        assert_eq!(options.propagation, Propagation::Background);
+        let uid = job.uid.clone().expect("job uid");
+        assert!(
+            fake.calls()
+                .contains(&format!("list Pod/{NS}?controller-uid={uid}")),
+            "{:?}",
+            fake.calls()
+        );
+    }
+
+    #[test]
     fn sandbox_pod_failure_fails_fast_while_the_sandbox_is_pending() {
         let fake = FakeCluster::new();
         fake.script_watch("Sandbox", vec![modified("sandbox-pending.json")]);

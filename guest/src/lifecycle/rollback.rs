@@ -6,6 +6,24 @@ use crate::cluster::{Cluster, DeleteOptions, KubeError, Level, Propagation};
 use crate::error::{Failure, PolicyError};
 use crate::lease::ObjectRef;
 
+/// Grace period of a rolled-back Job's pods: the agent never became ready,
+/// there is nothing to shut down gently.
+const POD_GRACE_SECONDS: u32 = 1;
+
+/// The pods of a Job, by the `controller-uid` label the Job controller sets
+/// (by `job-name` when the uid is unknown). A failed list leaves them to the
+/// garbage collector.
+fn job_pods(cluster: &dyn Cluster, job: &ObjectRef) -> Vec<ObjectRef> {
+    let selector = match &job.uid {
+        Some(uid) => format!("controller-uid={uid}"),
+        None => format!("job-name={}", job.name),
+    };
+    let Ok(pods) = cluster.list("v1", "Pod", job.namespace.as_deref(), &selector) else {
+        return Vec::new();
+    };
+    pods.iter().filter_map(ObjectRef::of).collect()
+}
+
 /// The lease objects an acquire has tried to create, in order. An object is
 /// tracked *before* its write, so a write that failed halfway (the server
 /// stored it, the answer was lost) is still cleaned up; lease names are
@@ -47,13 +65,35 @@ impl Created {
         }
         let mut rolled_back = Vec::new();
         let mut left_behind = Vec::new();
+        // A Job's pods are deleted here, not left to the garbage collector:
+        // a Foreground delete keeps the Job until the collector has removed
+        // its pods, which can take minutes on a busy control plane.
+        let job_pods = self
+            .workload
+            .as_ref()
+            .filter(|w| w.kind == "Job")
+            .map(|job| job_pods(cluster, job))
+            .unwrap_or_default();
         let workload = self.workload.into_iter().map(|w| {
+            let propagation = if w.kind == "Job" {
+                Propagation::Background
+            } else {
+                Propagation::Foreground
+            };
             let options = DeleteOptions {
-                propagation: Propagation::Foreground,
+                propagation,
                 precondition_uid: w.uid.clone(),
                 grace_period_seconds: None,
             };
             (w, options)
+        });
+        let pods = job_pods.into_iter().map(|pod| {
+            let options = DeleteOptions {
+                propagation: Propagation::Background,
+                precondition_uid: pod.uid.clone(),
+                grace_period_seconds: Some(POD_GRACE_SECONDS),
+            };
+            (pod, options)
         });
         let others = self.others.into_iter().rev().map(|o| {
             let options = DeleteOptions {
@@ -63,7 +103,7 @@ impl Created {
             };
             (o, options)
         });
-        for (object, options) in workload.chain(others) {
+        for (object, options) in workload.chain(pods).chain(others) {
             match cluster.delete(&object, &options) {
                 Ok(true) => rolled_back.push(object),
                 Ok(false) => {}

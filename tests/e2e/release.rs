@@ -87,3 +87,67 @@ fn sweep_deletes_an_expired_lease_and_keeps_a_live_one() {
     release.assert_code(0);
     case.finish();
 }
+
+/// `run` releases on every path: Ctrl-C (SIGINT) while the command runs
+/// ends the run with 130 and leaves no lease object behind.
+#[test]
+fn run_interrupted_by_ctrl_c_releases_the_lease() {
+    let Some(case) = Case::start("run-ctrl-c") else {
+        return;
+    };
+    let config = case.config(json!({ "backend": "pod" }));
+    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_leasebox"))
+        .args(["run", "--config"])
+        .arg(&config)
+        .args([
+            "--company-id",
+            "run-ctrl-c",
+            "--no-stdin",
+            "--",
+            "sleep",
+            "300",
+        ])
+        .env("KUBECONFIG", case.kubeconfig())
+        .stdin(std::process::Stdio::null())
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("start leasebox run");
+    // Wait until the command runs: the lease's pod exists and is Ready.
+    let pods = Api::<Pod>::namespaced(case.client(), &case.namespace);
+    let running = case.block_on(eventually(Duration::from_secs(120), || async {
+        pods.list(&Default::default()).await.is_ok_and(|list| {
+            list.items.iter().any(|p| {
+                p.status
+                    .as_ref()
+                    .and_then(|s| s.conditions.as_ref())
+                    .is_some_and(|c| c.iter().any(|c| c.type_ == "Ready" && c.status == "True"))
+            })
+        })
+    }));
+    assert!(running, "the lease's pod never became ready");
+    std::thread::sleep(Duration::from_secs(1));
+    let signalled = std::process::Command::new("kill")
+        .args(["-INT", &child.id().to_string()])
+        .status()
+        .expect("kill on this machine");
+    assert!(signalled.success());
+    let started = Instant::now();
+    let status = loop {
+        if let Some(status) = child.try_wait().expect("poll leasebox run") {
+            break status;
+        }
+        if started.elapsed() > Duration::from_secs(60) {
+            let _ = child.kill();
+            panic!("leasebox run did not end within 60 s of SIGINT");
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    };
+    let mut stderr = String::new();
+    if let Some(mut pipe) = child.stderr.take() {
+        use std::io::Read;
+        let _ = pipe.read_to_string(&mut stderr);
+    }
+    assert_eq!(status.code(), Some(130), "exit code after SIGINT\n{stderr}");
+    case.finish();
+}

@@ -148,6 +148,11 @@ impl Case {
         })
     }
 
+    /// The kubeconfig the CLI is run with.
+    pub fn kubeconfig(&self) -> &std::path::Path {
+        &self.kubeconfig
+    }
+
     /// A kube client for checks of the test's own.
     pub fn client(&self) -> Client {
         self.client.clone()

@@ -18,10 +18,11 @@ mod resume;
 mod rollback;
 mod sweep;
 
-use crate::cluster::Cluster;
+use crate::cluster::{Cluster, DeleteOptions, Propagation};
+use crate::config::Backend;
 use crate::error::PolicyError;
 use crate::lease::{
-    ExecRequest, ExecResult, Lease, LeaseRequest, ProbeCheck, ReleaseReport, SweepReport,
+    ExecRequest, ExecResult, Lease, LeaseRequest, ObjectRef, ProbeCheck, ReleaseReport, SweepReport,
 };
 
 /// Default directory `realize_workspace` unpacks into.
@@ -78,6 +79,39 @@ pub fn probe(
 ) -> Result<Vec<ProbeCheck>, PolicyError> {
     probe::probe(cluster, config, company_id)
 }
+
+/// The objects a lease owns besides its workload, which release and sweep
+/// delete after it: the Secret `secret` and, for `pod`/`job`, the PVC
+/// `<lease>-workspace` (sandbox-cr claims belong to the Sandbox).
+pub(crate) fn lease_dependents(
+    namespace: Option<String>,
+    lease_id: &str,
+    secret: String,
+    backend: Backend,
+) -> Vec<ObjectRef> {
+    let object = |kind: &str, name: String| ObjectRef {
+        api_version: "v1".into(),
+        kind: kind.into(),
+        namespace: namespace.clone(),
+        name,
+        uid: None,
+    };
+    let mut dependents = vec![object("Secret", secret)];
+    if matches!(backend, Backend::Pod | Backend::Job) {
+        dependents.push(object(
+            "PersistentVolumeClaim",
+            crate::names::workspace_claim_name(lease_id),
+        ));
+    }
+    dependents
+}
+
+/// How release and sweep delete a lease's dependents.
+pub(crate) const DEPENDENT_DELETE: DeleteOptions = DeleteOptions {
+    propagation: Propagation::Background,
+    precondition_uid: None,
+    grace_period_seconds: None,
+};
 
 /// A failed Kubernetes call as a failed lifecycle step.
 pub(crate) fn kube_failure(

@@ -4,7 +4,6 @@
 
 use super::kube_failure;
 use crate::cluster::{Cluster, DeleteOptions, KubeError, Level, Propagation};
-use crate::config::Backend;
 use crate::error::PolicyError;
 use crate::lease::{Lease, ObjectRef, ReleaseReport};
 use crate::names;
@@ -54,33 +53,19 @@ pub(crate) fn release(cluster: &dyn Cluster, lease: &Lease) -> Result<ReleaseRep
         }
     }
 
-    let mut dependents = vec![ObjectRef {
-        api_version: "v1".into(),
-        kind: "Secret".into(),
-        namespace: Some(lease.namespace.clone()),
-        name: if lease.secret.is_empty() {
-            names::secret_name(&lease.id)
-        } else {
-            lease.secret.clone()
-        },
-        uid: None,
-    }];
-    if matches!(lease.backend, Backend::Pod | Backend::Job) {
-        dependents.push(ObjectRef {
-            api_version: "v1".into(),
-            kind: "PersistentVolumeClaim".into(),
-            namespace: Some(lease.namespace.clone()),
-            name: names::workspace_claim_name(&lease.id),
-            uid: None,
-        });
-    }
-    let background = DeleteOptions {
-        propagation: Propagation::Background,
-        precondition_uid: None,
-        grace_period_seconds: None,
+    let secret = if lease.secret.is_empty() {
+        names::secret_name(&lease.id)
+    } else {
+        lease.secret.clone()
     };
+    let dependents = super::lease_dependents(
+        Some(lease.namespace.clone()),
+        &lease.id,
+        secret,
+        lease.backend,
+    );
     for dependent in dependents {
-        match cluster.delete(&dependent, &background) {
+        match cluster.delete(&dependent, &super::DEPENDENT_DELETE) {
             Ok(true) => report.deleted.push(dependent),
             Ok(false) | Err(KubeError::NotFound(_)) => {}
             Err(e) => {

@@ -112,30 +112,14 @@ fn delete_lease(
     if names::check_lease_id(lease_id).is_err() {
         return Ok(());
     }
-    let namespace = workload.namespace.clone();
-    let mut dependents = vec![ObjectRef {
-        api_version: "v1".into(),
-        kind: "Secret".into(),
-        namespace: namespace.clone(),
-        name: names::secret_name(lease_id),
-        uid: None,
-    }];
-    if matches!(backend, Backend::Pod | Backend::Job) {
-        dependents.push(ObjectRef {
-            api_version: "v1".into(),
-            kind: "PersistentVolumeClaim".into(),
-            namespace,
-            name: names::workspace_claim_name(lease_id),
-            uid: None,
-        });
-    }
-    let background = DeleteOptions {
-        propagation: Propagation::Background,
-        precondition_uid: None,
-        grace_period_seconds: None,
-    };
+    let dependents = super::lease_dependents(
+        workload.namespace.clone(),
+        lease_id,
+        names::secret_name(lease_id),
+        backend,
+    );
     for dependent in dependents {
-        match cluster.delete(&dependent, &background) {
+        match cluster.delete(&dependent, &super::DEPENDENT_DELETE) {
             Ok(_) | Err(KubeError::NotFound(_)) => {}
             Err(e) => return Err(e),
         }

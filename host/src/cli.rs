@@ -10,6 +10,7 @@ mod acquire;
 mod cluster;
 mod exec;
 mod exit;
+mod lease_args;
 mod module;
 mod plan;
 mod probe;

@@ -9,33 +9,17 @@ use serde_json::Value;
 
 use super::cluster::{ClusterArgs, Session, lease_json, refused, runtime_failed};
 use super::exit::{CliError, Outcome};
+use super::lease_args::{LeaseArgs, now_rfc3339};
 use super::module::read_config;
 use super::validate::{issues_json, report_json, write_json};
 use crate::lease_id;
-use crate::runtime::types::{Command, Lease, LeaseRequest, PolicyError};
+use crate::runtime::types::{Lease, PolicyError};
 
 /// Pod-ready timeout assumed when the normalized configuration has none.
 const DEFAULT_POD_READY_TIMEOUT_SEC: u64 = 300;
 
 /// Slack added to the pod-ready timeout for the rest of acquire.
 const ACQUIRE_SLACK: Duration = Duration::from_secs(60);
-
-/// What a lease is for: tenant, run, adapter, image.
-#[derive(Debug, Clone, clap::Args)]
-pub struct LeaseArgs {
-    /// Tenant identifier; selects the tenant namespace.
-    #[arg(long, value_name = "ID", default_value = "default")]
-    pub company_id: String,
-    /// The platform's run identifier (a label value); default: the lease id.
-    #[arg(long, value_name = "ID")]
-    pub run_id: Option<String>,
-    /// Adapter of this run, overriding `adapterType`.
-    #[arg(long, value_name = "T")]
-    pub adapter_type: Option<String>,
-    /// Image of this run; must match `imageAllowList`.
-    #[arg(long, value_name = "I")]
-    pub image: Option<String>,
-}
 
 /// Flags of `acquire`.
 #[derive(Debug, Clone, clap::Args)]
@@ -104,16 +88,7 @@ pub(super) fn acquire(
         .and_then(|text| serde_json::from_str::<Value>(text).ok())
         .and_then(|c| c.get("podReadyTimeoutSec").and_then(Value::as_u64))
         .unwrap_or(DEFAULT_POD_READY_TIMEOUT_SEC);
-    let request = LeaseRequest {
-        config: config.to_string(),
-        company_id: lease.company_id.clone(),
-        run_id: lease.run_id.clone().unwrap_or_else(|| id.to_string()),
-        lease_id: id.to_string(),
-        now: now_rfc3339(),
-        adapter_type: lease.adapter_type.clone(),
-        image_override: lease.image.clone(),
-        command: (!command.is_empty()).then(|| Command::Argv(command.to_vec())),
-    };
+    let request = lease.request(config.to_string(), id, now_rfc3339(), command);
     let env = session.env(Duration::from_secs(timeout) + ACQUIRE_SLACK);
     match session
         .policy
@@ -129,16 +104,4 @@ pub(super) fn acquire(
         }))),
         Err(other) => Err(refused(other)),
     }
-}
-
-/// The current time, UTC, to the second (`2025-01-02T03:04:05Z`).
-pub(super) fn now_rfc3339() -> String {
-    let seconds = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.as_secs())
-        .unwrap_or(0);
-    let seconds = i64::try_from(seconds).unwrap_or(i64::MAX);
-    jiff::Timestamp::from_second(seconds)
-        .unwrap_or(jiff::Timestamp::UNIX_EPOCH)
-        .to_string()
 }

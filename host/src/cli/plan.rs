@@ -9,10 +9,11 @@ use anyhow::{Context, anyhow};
 use serde_json::{Value, json};
 
 use super::exit::{CliError, Outcome};
+use super::lease_args::{LeaseArgs, now_rfc3339};
 use super::module::{PolicyArgs, offline_env, read_config};
 use super::validate::{issues_json, report_json, write_json};
 use crate::lease_id;
-use crate::runtime::types::{Command, LeaseRequest, PolicyError};
+use crate::runtime::types::{LeaseRequest, PolicyError};
 
 /// Output format of `plan`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
@@ -29,12 +30,9 @@ pub struct Args {
     /// The configuration file (JSON).
     #[arg(long, value_name = "FILE")]
     pub config: PathBuf,
-    /// Tenant identifier; selects the tenant namespace.
-    #[arg(long, value_name = "ID", default_value = "default")]
-    pub company_id: String,
-    /// The platform's run identifier (a label value); default: the lease id.
-    #[arg(long, value_name = "ID")]
-    pub run_id: Option<String>,
+    /// What the lease is for.
+    #[command(flatten)]
+    pub lease: LeaseArgs,
     /// Lease id (`lb-` + 26-char lowercase ULID); default: a new one.
     #[arg(long, value_name = "ID")]
     pub lease_id: Option<String>,
@@ -44,12 +42,6 @@ pub struct Args {
     /// Output format.
     #[arg(short = 'o', long = "output", value_enum, default_value = "json")]
     pub format: Format,
-    /// Adapter of this run, overriding `adapterType`.
-    #[arg(long, value_name = "TYPE")]
-    pub adapter_type: Option<String>,
-    /// Image of this run; must match `imageAllowList`.
-    #[arg(long, value_name = "IMAGE")]
-    pub image: Option<String>,
     /// Which policy module to run.
     #[command(flatten)]
     pub policy: PolicyArgs,
@@ -123,32 +115,7 @@ fn request(args: &Args, config: String) -> Result<LeaseRequest, CliError> {
         Some(now) => now.clone(),
         None => now_rfc3339(),
     };
-    Ok(LeaseRequest {
-        config,
-        company_id: args.company_id.clone(),
-        run_id: args.run_id.clone().unwrap_or_else(|| lease_id.clone()),
-        lease_id,
-        now,
-        adapter_type: args.adapter_type.clone(),
-        image_override: args.image.clone(),
-        command: if args.command.is_empty() {
-            None
-        } else {
-            Some(Command::Argv(args.command.clone()))
-        },
-    })
-}
-
-/// The current time, UTC, to the second (`2025-01-02T03:04:05Z`).
-fn now_rfc3339() -> String {
-    let seconds = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.as_secs())
-        .unwrap_or(0);
-    let seconds = i64::try_from(seconds).unwrap_or(i64::MAX);
-    jiff::Timestamp::from_second(seconds)
-        .unwrap_or(jiff::Timestamp::UNIX_EPOCH)
-        .to_string()
+    Ok(args.lease.request(config, &lease_id, now, &args.command))
 }
 
 /// One YAML document per manifest.
@@ -185,11 +152,4 @@ fn describe(error: &PolicyError) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn now_is_rfc3339_utc_to_the_second() {
-        let now = now_rfc3339();
-        assert_eq!(now.len(), "2025-01-02T03:04:05Z".len(), "{now}");
-        assert!(now.ends_with('Z'));
-    }
 }

@@ -5,10 +5,11 @@ use std::path::PathBuf;
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
 
-use super::acquire::{Acquired, LeaseArgs, acquire};
+use super::acquire::{Acquired, acquire};
 use super::cluster::{ClusterArgs, Session, object_name, refused, runtime_failed};
 use super::exec::{ExecArgs, exit_code};
 use super::exit::{CliError, Outcome};
+use super::lease_args::LeaseArgs;
 use super::module::read_config;
 use super::release::{release, report_json};
 use super::validate::write_json;

@@ -6,9 +6,9 @@ use std::time::Duration;
 
 use serde_json::json;
 
-use super::acquire::now_rfc3339;
 use super::cluster::{ClusterArgs, Session, object_json, optional_config, refused, runtime_failed};
 use super::exit::{CliError, Outcome};
+use super::lease_args::now_rfc3339;
 use super::validate::write_json;
 
 /// Guest budget of a sweep (it deletes many objects).

@@ -460,9 +460,8 @@ mod tests {
             .find(|path| std::path::Path::new(path).exists())
     }
 
-    /// Runs a wrapped command locally the way the exec would: argv as the
-    /// process, header then the user's stdin on stdin.
-    fn run_local(shell_path: &str, wrapped: &Wrapped, user_stdin: &[u8]) -> Vec<u8> {
+    /// Starts a wrapped command with a piped stdin that the test controls.
+    fn spawn(shell_path: &str, wrapped: &Wrapped) -> std::process::Child {
         let mut child = std::process::Command::new(shell_path)
             .args(&wrapped.argv[1..])
             .stdin(Stdio::piped())
@@ -470,11 +469,21 @@ mod tests {
             .stderr(Stdio::piped())
             .spawn()
             .expect("spawn the shell");
+        child
+            .stdin
+            .as_mut()
+            .expect("stdin")
+            .write_all(wrapped.header.as_deref().unwrap_or_default())
+            .expect("write header");
+        child
+    }
+
+    /// Runs a wrapped command locally the way the exec would: argv as the
+    /// process, header then the user's stdin on stdin.
+    fn run_local(shell_path: &str, wrapped: &Wrapped, user_stdin: &[u8]) -> Vec<u8> {
+        let mut child = spawn(shell_path, wrapped);
         {
             let mut stdin = child.stdin.take().expect("stdin");
-            stdin
-                .write_all(wrapped.header.as_deref().unwrap_or_default())
-                .expect("write header");
             if wrapped.frame_stdin {
                 for chunk in user_stdin.chunks(7) {
                     stdin.write_all(&frame(chunk)).expect("write a frame");
@@ -559,39 +568,11 @@ mod tests {
             None,
         )
         .expect("valid");
-        let mut child = std::process::Command::new(shell_path)
-            .args(&wrapped.argv[1..])
-            .stdin(Stdio::piped())
-            .stderr(Stdio::piped())
-            .spawn()
-            .expect("spawn");
-        child
-            .stdin
-            .take()
-            .expect("stdin")
-            .write_all(wrapped.header.as_deref().unwrap_or_default())
-            .expect("write");
+        let mut child = spawn(&shell_path, &wrapped);
+        drop(child.stdin.take());
         let out = child.wait_with_output().expect("run");
         assert_eq!(out.status.code(), Some(126));
         assert!(String::from_utf8_lossy(&out.stderr).contains("cannot change to directory"));
-    }
-
-    /// Starts a wrapped command with a piped stdin that the test controls.
-    fn spawn(shell_path: &str, wrapped: &Wrapped) -> std::process::Child {
-        let mut child = std::process::Command::new(shell_path)
-            .args(&wrapped.argv[1..])
-            .stdin(Stdio::piped())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .spawn()
-            .expect("spawn the shell");
-        child
-            .stdin
-            .as_mut()
-            .expect("stdin")
-            .write_all(wrapped.header.as_deref().unwrap_or_default())
-            .expect("write header");
-        child
     }
 
     #[test]

@@ -14,6 +14,7 @@ mod lease_args;
 mod module;
 mod plan;
 mod probe;
+mod rbac;
 mod release;
 mod run;
 mod schema;
@@ -61,6 +62,9 @@ pub enum Command {
     Sweep(sweep::Args),
     /// Check that the cluster can serve leases for a configuration (JSON).
     Probe(probe::Args),
+    /// Print the RBAC the host's service account needs (YAML), derived from
+    /// the grants table its capability guard enforces.
+    Rbac(rbac::Args),
 }
 
 /// Runs the command line of this process and returns its exit code.
@@ -101,5 +105,6 @@ pub fn run(cli: Cli) -> Result<u8, CliError> {
         Command::Run(args) => run::run(&args),
         Command::Sweep(args) => sweep::run(&args, &mut std::io::stdout()),
         Command::Probe(args) => probe::run(&args, &mut std::io::stdout()),
+        Command::Rbac(args) => rbac::run(&args, &mut stdout()),
     }
 }

@@ -1,186 +1,225 @@
 //! The capability guard between a policy module and the cluster.
 //!
-//! A policy module is operator-swappable code; the guard makes sure a module
-//! can only do what leasebox needs, whatever it asks for: the kinds of SPEC
-//! §3–§4 (plus Pod read/exec), only in namespaces under the configured
-//! prefix, Role rules never beyond a fixed ceiling, RoleBindings only to
-//! Roles of the same namespace and its own service accounts, and pods
-//! without host access or privilege. The rules are data ([`KINDS`],
-//! [`ROLE_CEILING`]); a refusal is [`IoError::Denied`] naming what was
-//! refused.
+//! A policy module is operator-swappable, possibly hostile code; the guard
+//! lets it do only what the operator's [`Grants`] allow, whatever it asks
+//! for:
+//!
+//! - **kinds and verbs** from the one table [`crate::grants::KINDS`];
+//! - **the fence**: `kube-*` and `default` are never touched, other
+//!   namespaces only when they start with the operator's prefix, and a
+//!   namespace is written only when it carries leasebox's ownership label
+//!   ([`OWNER_LABEL`]). The host sets that label on every namespace it
+//!   creates and refuses to adopt one that exists without it;
+//! - **no Secret reads**: a Secret is written only through the host-filled
+//!   path, whose answer carries names and filled keys, never values; a pod
+//!   may only reference its own lease's Secret; host keys must be granted;
+//! - **exec and logs only into lease pods** inside the fence (and, when the
+//!   host's caller named a lease, only into that lease's pod);
+//! - **RBAC within a ceiling** ([`ROLE_CEILING`]) and **no host access**
+//!   from pods.
+//!
+//! Every refusal is [`IoError::Denied`] carrying a [`Denial`] that names the
+//! [`Rule`]; it is counted ([`DenialCounts`]) and logged with the module's
+//! SHA-256 ([`Audit`]).
 
-use std::sync::Arc;
+use std::collections::{BTreeMap, HashSet};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, PoisonError};
 
-use serde_json::Value;
+use serde_json::{Value, json};
 
 use crate::cluster_io::{
     CallerIo, ClusterIo, DeleteOptions, ExecSpec, ExecStream, HostSecretRequest, IoError,
     LogFollow, LogsRequest, ObjectRef, WatchRequest, WatchStream,
 };
+use crate::grants::{Grants, KindGrant, LEASE_LABEL, OWNER_LABEL, ROLE_CEILING, Verb};
 
-/// What a module may do with one kind.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct KindRule {
-    /// apiVersion.
-    pub api_version: &'static str,
-    /// Kind.
-    pub kind: &'static str,
-    /// Server-side apply allowed.
-    pub apply: bool,
-    /// Delete allowed.
-    pub delete: bool,
-    /// Plain create allowed (review objects only).
-    pub create: bool,
+/// The rule behind a refusal.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum Rule {
+    /// `kube-*` and `default` are never touched.
+    FenceSystem,
+    /// The namespace does not start with the operator's prefix.
+    FencePrefix,
+    /// The namespace exists without leasebox's ownership label.
+    FenceUnowned,
+    /// The kind, or this verb on it, is not in the grants table.
+    KindNotGranted,
+    /// Secrets are never read by modules.
+    SecretRead,
+    /// A Role rule beyond the ceiling.
+    RoleCeiling,
+    /// A RoleBinding to a ClusterRole or to foreign subjects.
+    RoleBinding,
+    /// A pod with host access, privilege or added capabilities.
+    PodHostAccess,
+    /// A pod referencing a Secret other than its lease's own.
+    PodSecretRef,
+    /// Exec or logs into a pod that is not a (the caller's) lease pod.
+    ExecTarget,
+    /// A host key the operator did not grant.
+    HostSecretKeys,
+    /// A Secret written other than through the host-filled path, or not
+    /// named for its lease.
+    HostSecretShape,
 }
 
-const fn rule(
-    api_version: &'static str,
-    kind: &'static str,
-    apply: bool,
-    delete: bool,
-) -> KindRule {
-    KindRule {
-        api_version,
-        kind,
-        apply,
-        delete,
-        create: false,
+impl Rule {
+    /// Every rule, for counters and documentation.
+    pub const ALL: [Rule; 12] = [
+        Rule::FenceSystem,
+        Rule::FencePrefix,
+        Rule::FenceUnowned,
+        Rule::KindNotGranted,
+        Rule::SecretRead,
+        Rule::RoleCeiling,
+        Rule::RoleBinding,
+        Rule::PodHostAccess,
+        Rule::PodSecretRef,
+        Rule::ExecTarget,
+        Rule::HostSecretKeys,
+        Rule::HostSecretShape,
+    ];
+
+    /// The rule's name, as it appears in errors, logs and metrics.
+    pub fn name(self) -> &'static str {
+        match self {
+            Rule::FenceSystem => "fence-system",
+            Rule::FencePrefix => "fence-prefix",
+            Rule::FenceUnowned => "fence-unowned",
+            Rule::KindNotGranted => "kind-not-granted",
+            Rule::SecretRead => "secret-read",
+            Rule::RoleCeiling => "role-ceiling",
+            Rule::RoleBinding => "role-binding",
+            Rule::PodHostAccess => "pod-host-access",
+            Rule::PodSecretRef => "pod-secret-ref",
+            Rule::ExecTarget => "exec-target",
+            Rule::HostSecretKeys => "host-secret-keys",
+            Rule::HostSecretShape => "host-secret-shape",
+        }
     }
 }
 
-/// Every kind a module may touch. Reads (get, list, watch) are allowed for
-/// all of them; writes as marked.
-pub const KINDS: &[KindRule] = &[
-    rule("v1", "Namespace", true, false),
-    rule("v1", "ServiceAccount", true, true),
-    rule("v1", "Secret", true, true),
-    rule("v1", "Pod", true, true),
-    rule("v1", "PersistentVolumeClaim", true, true),
-    rule("v1", "ResourceQuota", true, true),
-    rule("v1", "LimitRange", true, true),
-    rule("rbac.authorization.k8s.io/v1", "Role", true, true),
-    rule("rbac.authorization.k8s.io/v1", "RoleBinding", true, true),
-    rule("networking.k8s.io/v1", "NetworkPolicy", true, true),
-    rule("cilium.io/v2", "CiliumNetworkPolicy", true, true),
-    rule("batch/v1", "Job", true, true),
-    rule("agents.x-k8s.io/v1beta1", "Sandbox", true, true),
-    rule("agents.x-k8s.io/v1alpha1", "Sandbox", true, true),
-    KindRule {
-        api_version: "authorization.k8s.io/v1",
-        kind: "SelfSubjectAccessReview",
-        apply: false,
-        delete: false,
-        create: true,
-    },
-];
+impl std::fmt::Display for Rule {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.name())
+    }
+}
 
-/// The most a tenant Role may grant: `get` on `pods/log` in the core group.
-pub const ROLE_CEILING: &[(&str, &str, &str)] = &[("", "pods/log", "get")];
+/// A refusal: the rule and what was refused, with the fix.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Denial {
+    /// The rule.
+    pub rule: Rule,
+    /// What was refused and why.
+    pub message: String,
+}
 
-/// A [`ClusterIo`] that enforces the capability rules before delegating.
+impl std::fmt::Display for Denial {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "rule `{}`: {}", self.rule, self.message)
+    }
+}
+
+/// How many calls each rule refused, since the counts were made.
+#[derive(Debug, Default)]
+pub struct DenialCounts {
+    counts: [AtomicU64; Rule::ALL.len()],
+}
+
+impl DenialCounts {
+    fn add(&self, rule: Rule) {
+        if let Some(i) = Rule::ALL.iter().position(|r| *r == rule) {
+            self.counts[i].fetch_add(1, Ordering::Relaxed);
+        }
+    }
+
+    /// The count of `rule`.
+    pub fn get(&self, rule: Rule) -> u64 {
+        Rule::ALL
+            .iter()
+            .position(|r| *r == rule)
+            .map_or(0, |i| self.counts[i].load(Ordering::Relaxed))
+    }
+
+    /// Every non-zero count, by rule name.
+    pub fn snapshot(&self) -> BTreeMap<&'static str, u64> {
+        Rule::ALL
+            .iter()
+            .map(|r| (r.name(), self.get(*r)))
+            .filter(|(_, n)| *n > 0)
+            .collect()
+    }
+
+    /// All refusals.
+    pub fn total(&self) -> u64 {
+        Rule::ALL.iter().map(|r| self.get(*r)).sum()
+    }
+}
+
+/// Where refusals are reported: the module they were made for, the
+/// counters, and a sink for one log line each.
+#[derive(Clone)]
+pub struct Audit {
+    /// SHA-256 of the module (hex).
+    pub module_sha256: String,
+    /// The counters.
+    pub counts: Arc<DenialCounts>,
+    /// Receives one line per refusal.
+    pub sink: Arc<dyn Fn(&str) + Send + Sync>,
+}
+
+impl Audit {
+    /// Counts refusals for `module_sha256` without logging them.
+    pub fn counting(module_sha256: impl Into<String>) -> Audit {
+        Audit {
+            module_sha256: module_sha256.into(),
+            counts: Arc::default(),
+            sink: Arc::new(|_| {}),
+        }
+    }
+
+    fn record(&self, denial: &Denial) {
+        self.counts.add(denial.rule);
+        (self.sink)(&format!(
+            "denied for module sha256:{}: {denial}",
+            self.module_sha256
+        ));
+    }
+}
+
+impl std::fmt::Debug for Audit {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Audit")
+            .field("module_sha256", &self.module_sha256)
+            .finish_non_exhaustive()
+    }
+}
+
+/// A [`ClusterIo`] that enforces the grants before delegating.
 #[derive(Clone)]
 pub struct GuardedCluster {
     inner: Arc<dyn ClusterIo>,
-    prefix: String,
+    grants: Arc<Grants>,
+    audit: Audit,
+    /// Namespaces seen carrying the ownership label (or created by this
+    /// host); shared by clones.
+    owned: Arc<Mutex<HashSet<String>>>,
+    /// The lease the host's caller named: exec and logs only into its pod.
+    lease_scope: Option<String>,
 }
 
 impl std::fmt::Debug for GuardedCluster {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("GuardedCluster")
-            .field("prefix", &self.prefix)
-            .finish()
+            .field("grants", &self.grants)
+            .field("lease_scope", &self.lease_scope)
+            .finish_non_exhaustive()
     }
-}
-
-fn denied<T>(message: String) -> Result<T, IoError> {
-    Err(IoError::Denied(message))
-}
-
-fn find_rule(api_version: &str, kind: &str) -> Option<&'static KindRule> {
-    KINDS
-        .iter()
-        .find(|r| r.api_version == api_version && r.kind == kind)
 }
 
 fn str_at<'a>(v: &'a Value, pointer: &str) -> Option<&'a str> {
     v.pointer(pointer).and_then(Value::as_str)
-}
-
-impl GuardedCluster {
-    /// Guards `inner`, allowing only namespaces that start with `prefix`.
-    pub fn new(inner: Arc<dyn ClusterIo>, prefix: impl Into<String>) -> GuardedCluster {
-        GuardedCluster {
-            inner,
-            prefix: prefix.into(),
-        }
-    }
-
-    fn check_namespace(&self, what: &str, namespace: Option<&str>) -> Result<(), IoError> {
-        match namespace {
-            Some(ns) if ns.starts_with(&self.prefix) && ns.len() > self.prefix.len() => Ok(()),
-            Some(ns) => denied(format!(
-                "{what} in namespace `{ns}`: modules may only use namespaces starting with `{}`",
-                self.prefix
-            )),
-            None => denied(format!("{what} without a namespace")),
-        }
-    }
-
-    fn check_kind(
-        &self,
-        api_version: &str,
-        kind: &str,
-        verb: &str,
-    ) -> Result<&'static KindRule, IoError> {
-        let Some(rule) = find_rule(api_version, kind) else {
-            return denied(format!(
-                "{verb} of {api_version} {kind}: kind not in the host's allow-list"
-            ));
-        };
-        let allowed = match verb {
-            "apply" => rule.apply,
-            "delete" => rule.delete,
-            "create" => rule.create,
-            _ => true,
-        };
-        if allowed {
-            Ok(rule)
-        } else {
-            denied(format!("{verb} of {api_version} {kind} is not allowed"))
-        }
-    }
-
-    /// Checks a manifest a module wants written (apply or host secret).
-    fn check_manifest(&self, verb: &str, manifest: &Value) -> Result<(), IoError> {
-        let api_version = str_at(manifest, "/apiVersion").unwrap_or("");
-        let kind = str_at(manifest, "/kind").unwrap_or("");
-        self.check_kind(api_version, kind, verb)?;
-        let name = str_at(manifest, "/metadata/name").unwrap_or("");
-        let what = format!("{verb} of {kind} `{name}`");
-        if kind == "Namespace" {
-            self.check_namespace(&what, Some(name))?;
-        } else {
-            self.check_namespace(&what, str_at(manifest, "/metadata/namespace"))?;
-        }
-        match kind {
-            "Role" => check_role(&what, manifest),
-            "RoleBinding" => check_role_binding(&what, manifest),
-            "Pod" => check_pod_spec(&what, manifest.pointer("/spec")),
-            "Job" => check_pod_spec(&what, manifest.pointer("/spec/template/spec")),
-            "Sandbox" => check_pod_spec(&what, manifest.pointer("/spec/podTemplate/spec")),
-            _ => Ok(()),
-        }
-    }
-
-    fn check_ref(&self, verb: &str, target: &ObjectRef) -> Result<(), IoError> {
-        self.check_kind(&target.api_version, &target.kind, verb)?;
-        let what = format!("{verb} of {} `{}`", target.kind, target.name);
-        if target.kind == "Namespace" {
-            self.check_namespace(&what, Some(&target.name))
-        } else {
-            self.check_namespace(&what, target.namespace.as_deref())
-        }
-    }
 }
 
 fn parse(verb: &str, manifest: &str) -> Result<Value, IoError> {
@@ -188,117 +227,495 @@ fn parse(verb: &str, manifest: &str) -> Result<Value, IoError> {
         .map_err(|e| IoError::BadArgument(format!("{verb}: manifest is not JSON: {e}")))
 }
 
-fn check_role(what: &str, role: &Value) -> Result<(), IoError> {
-    let empty = Vec::new();
-    let rules = role
-        .pointer("/rules")
-        .and_then(Value::as_array)
-        .unwrap_or(&empty);
-    for r in rules {
-        let list = |key: &str| -> Vec<String> {
-            r.get(key)
-                .and_then(Value::as_array)
-                .map(|a| {
-                    a.iter()
-                        .filter_map(|v| v.as_str().map(str::to_string))
-                        .collect()
-                })
-                .unwrap_or_default()
-        };
-        if r.get("resourceNames").is_some() || r.get("nonResourceURLs").is_some() {
-            // Narrowing by name is fine; non-resource URLs are never granted.
-            if r.get("nonResourceURLs").is_some() {
-                return denied(format!(
-                    "{what}: nonResourceURLs are beyond the host's RBAC ceiling"
-                ));
-            }
+fn has_owner_label(object: &Value) -> bool {
+    object
+        .pointer("/metadata/labels")
+        .and_then(|labels| labels.get(OWNER_LABEL.0))
+        .and_then(Value::as_str)
+        == Some(OWNER_LABEL.1)
+}
+
+impl GuardedCluster {
+    /// Guards `inner` with `grants`, reporting refusals to `audit`.
+    pub fn new(inner: Arc<dyn ClusterIo>, grants: Arc<Grants>, audit: Audit) -> GuardedCluster {
+        GuardedCluster {
+            inner,
+            grants,
+            audit,
+            owned: Arc::default(),
+            lease_scope: None,
         }
-        for group in list("apiGroups") {
-            for resource in list("resources") {
-                for verb in list("verbs") {
-                    let within = ROLE_CEILING
-                        .iter()
-                        .any(|(g, res, v)| *g == group && *res == resource && *v == verb);
-                    if !within {
-                        return denied(format!(
-                            "{what}: rule `{verb}` on `{resource}` (group `{group}`) is beyond the host's RBAC ceiling (get pods/log)"
-                        ));
-                    }
+    }
+
+    /// The same guard, allowing exec and logs only into the pod of lease
+    /// `lease_id` (the lease the host's caller named).
+    pub fn scoped_to_lease(&self, lease_id: &str) -> GuardedCluster {
+        GuardedCluster {
+            lease_scope: Some(lease_id.to_string()),
+            ..self.clone()
+        }
+    }
+
+    /// The refusal counters.
+    pub fn denials(&self) -> &Arc<DenialCounts> {
+        &self.audit.counts
+    }
+
+    fn deny<T>(&self, rule: Rule, message: String) -> Result<T, IoError> {
+        let denial = Denial { rule, message };
+        self.audit.record(&denial);
+        Err(IoError::Denied(denial.to_string()))
+    }
+
+    /// The fence for any use of `namespace`: never a system namespace, only
+    /// the operator's prefix.
+    fn check_fence(&self, what: &str, namespace: Option<&str>) -> Result<(), IoError> {
+        let prefix = &self.grants.namespace_prefix;
+        match namespace {
+            Some(ns) if ns == "default" || ns.starts_with("kube-") => self.deny(
+                Rule::FenceSystem,
+                format!("{what} in namespace `{ns}`: `kube-*` and `default` are never touched"),
+            ),
+            Some(ns) if ns.starts_with(prefix.as_str()) && ns.len() > prefix.len() => Ok(()),
+            Some(ns) => self.deny(
+                Rule::FencePrefix,
+                format!(
+                    "{what} in namespace `{ns}`: the host's fence allows only namespaces starting \
+                     with `{prefix}` (host settings fence.namespacePrefix); set the \
+                     configuration's namespacePrefix to `{prefix}` or a longer prefix starting \
+                     with it"
+                ),
+            ),
+            None => self.deny(
+                Rule::FencePrefix,
+                format!("{what} without a namespace: modules work inside tenant namespaces only"),
+            ),
+        }
+    }
+
+    /// The fence for a write into `namespace`: inside the fence, and the
+    /// namespace exists and carries the ownership label.
+    fn check_owned(&self, what: &str, namespace: Option<&str>) -> Result<(), IoError> {
+        self.check_fence(what, namespace)?;
+        let Some(ns) = namespace else {
+            return Ok(());
+        };
+        if self.is_known_owned(ns) {
+            return Ok(());
+        }
+        match self.inner.get(&namespace_ref(ns))? {
+            None => Err(IoError::NotFound(format!(
+                "{what}: namespace `{ns}` does not exist; apply the Namespace first"
+            ))),
+            Some(text) => {
+                let object: Value = serde_json::from_str(&text).map_err(|e| {
+                    IoError::Transport(format!("namespace `{ns}` is not readable JSON: {e}"))
+                })?;
+                if has_owner_label(&object) {
+                    self.remember_owned(ns);
+                    Ok(())
+                } else {
+                    self.deny(Rule::FenceUnowned, unowned_message(what, ns))
                 }
             }
         }
     }
-    Ok(())
-}
 
-fn check_role_binding(what: &str, binding: &Value) -> Result<(), IoError> {
-    if str_at(binding, "/roleRef/kind") != Some("Role") {
-        return denied(format!("{what}: may only bind a Role, not a ClusterRole"));
+    fn is_known_owned(&self, namespace: &str) -> bool {
+        self.owned
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .contains(namespace)
     }
-    let namespace = str_at(binding, "/metadata/namespace");
-    let empty = Vec::new();
-    let subjects = binding
-        .pointer("/subjects")
-        .and_then(Value::as_array)
-        .unwrap_or(&empty);
-    for s in subjects {
-        let kind = str_at(s, "/kind");
-        let ns = str_at(s, "/namespace").or(namespace);
-        if kind != Some("ServiceAccount") || ns != namespace {
-            return denied(format!(
-                "{what}: subjects must be service accounts of the same namespace"
-            ));
-        }
-    }
-    Ok(())
-}
 
-/// Pods may not reach the host: no host namespaces, host paths, privileged
-/// containers or added capabilities.
-fn check_pod_spec(what: &str, spec: Option<&Value>) -> Result<(), IoError> {
-    let Some(spec) = spec else {
-        return denied(format!("{what}: no pod spec"));
-    };
-    for flag in ["hostNetwork", "hostPID", "hostIPC"] {
-        if spec.get(flag).and_then(Value::as_bool) == Some(true) {
-            return denied(format!("{what}: `{flag}` is not allowed"));
-        }
+    fn remember_owned(&self, namespace: &str) {
+        self.owned
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .insert(namespace.to_string());
     }
-    if let Some(volumes) = spec.get("volumes").and_then(Value::as_array) {
+
+    fn check_kind(
+        &self,
+        api_version: &str,
+        kind: &str,
+        verb: Verb,
+    ) -> Result<&'static KindGrant, IoError> {
+        let Some(grant) = self.grants.kind(api_version, kind) else {
+            return self.deny(
+                Rule::KindNotGranted,
+                format!(
+                    "{} of {api_version} {kind}: the kind is not in the host's grants table",
+                    verb.name()
+                ),
+            );
+        };
+        if grant.verbs.contains(&verb) {
+            return Ok(grant);
+        }
+        if kind == "Secret" && matches!(verb, Verb::Get | Verb::List | Verb::Watch) {
+            return self.deny(
+                Rule::SecretRead,
+                format!(
+                    "{} of Secrets: modules never read Secrets (the host fills them and returns \
+                     names and keys only)",
+                    verb.name()
+                ),
+            );
+        }
+        if kind == "Secret" && verb == Verb::Apply {
+            return self.deny(
+                Rule::HostSecretShape,
+                "apply of a Secret: Secrets are written only through apply-host-secret".into(),
+            );
+        }
+        self.deny(
+            Rule::KindNotGranted,
+            format!("{} of {api_version} {kind} is not granted", verb.name()),
+        )
+    }
+
+    /// Checks a manifest a module wants applied, everything but ownership.
+    fn check_manifest(&self, manifest: &Value) -> Result<String, IoError> {
+        let api_version = str_at(manifest, "/apiVersion").unwrap_or("");
+        let kind = str_at(manifest, "/kind").unwrap_or("");
+        self.check_kind(api_version, kind, Verb::Apply)?;
+        let name = str_at(manifest, "/metadata/name").unwrap_or("");
+        let what = format!("apply of {kind} `{name}`");
+        match kind {
+            "Role" => self.check_role(&what, manifest)?,
+            "RoleBinding" => self.check_role_binding(&what, manifest)?,
+            "Pod" => self.check_pod(&what, manifest, manifest.pointer("/spec"))?,
+            "Job" => self.check_pod(&what, manifest, manifest.pointer("/spec/template/spec"))?,
+            "Sandbox" => {
+                self.check_pod(&what, manifest, manifest.pointer("/spec/podTemplate/spec"))?
+            }
+            _ => {}
+        }
+        Ok(what)
+    }
+
+    fn check_role(&self, what: &str, role: &Value) -> Result<(), IoError> {
+        let empty = Vec::new();
+        let rules = role
+            .pointer("/rules")
+            .and_then(Value::as_array)
+            .unwrap_or(&empty);
+        for r in rules {
+            if r.get("nonResourceURLs").is_some() {
+                return self.deny(
+                    Rule::RoleCeiling,
+                    format!("{what}: nonResourceURLs are beyond the host's RBAC ceiling"),
+                );
+            }
+            let list = |key: &str| -> Vec<String> {
+                r.get(key)
+                    .and_then(Value::as_array)
+                    .map(|a| {
+                        a.iter()
+                            .filter_map(|v| v.as_str().map(str::to_string))
+                            .collect()
+                    })
+                    .unwrap_or_default()
+            };
+            for group in list("apiGroups") {
+                for resource in list("resources") {
+                    for verb in list("verbs") {
+                        let within = ROLE_CEILING
+                            .iter()
+                            .any(|(g, res, v)| *g == group && *res == resource && *v == verb);
+                        if !within {
+                            return self.deny(
+                                Rule::RoleCeiling,
+                                format!(
+                                    "{what}: rule `{verb}` on `{resource}` (group `{group}`) is \
+                                     beyond the host's RBAC ceiling (get pods/log)"
+                                ),
+                            );
+                        }
+                    }
+                }
+            }
+        }
+        Ok(())
+    }
+
+    fn check_role_binding(&self, what: &str, binding: &Value) -> Result<(), IoError> {
+        if str_at(binding, "/roleRef/kind") != Some("Role") {
+            return self.deny(
+                Rule::RoleBinding,
+                format!("{what}: may only bind a Role, not a ClusterRole"),
+            );
+        }
+        let namespace = str_at(binding, "/metadata/namespace");
+        let empty = Vec::new();
+        let subjects = binding
+            .pointer("/subjects")
+            .and_then(Value::as_array)
+            .unwrap_or(&empty);
+        for s in subjects {
+            let kind = str_at(s, "/kind");
+            let ns = str_at(s, "/namespace").or(namespace);
+            if kind != Some("ServiceAccount") || ns != namespace {
+                return self.deny(
+                    Rule::RoleBinding,
+                    format!("{what}: subjects must be service accounts of the same namespace"),
+                );
+            }
+        }
+        Ok(())
+    }
+
+    /// Pods may not reach the host (no host namespaces, host paths,
+    /// privileged containers or added capabilities) and may reference no
+    /// Secret but their lease's own `<lease>-env` (image pull secrets
+    /// aside: only the kubelet reads those).
+    fn check_pod(&self, what: &str, object: &Value, spec: Option<&Value>) -> Result<(), IoError> {
+        let Some(spec) = spec else {
+            return self.deny(Rule::PodHostAccess, format!("{what}: no pod spec"));
+        };
+        for flag in ["hostNetwork", "hostPID", "hostIPC"] {
+            if spec.get(flag).and_then(Value::as_bool) == Some(true) {
+                return self.deny(
+                    Rule::PodHostAccess,
+                    format!("{what}: `{flag}` is not allowed"),
+                );
+            }
+        }
+        let volumes = spec
+            .get("volumes")
+            .and_then(Value::as_array)
+            .cloned()
+            .unwrap_or_default();
         if let Some(v) = volumes.iter().find(|v| v.get("hostPath").is_some()) {
             let name = str_at(v, "/name").unwrap_or("");
-            return denied(format!("{what}: hostPath volume `{name}` is not allowed"));
+            return self.deny(
+                Rule::PodHostAccess,
+                format!("{what}: hostPath volume `{name}` is not allowed"),
+            );
+        }
+        let mut secrets: Vec<String> = Vec::new();
+        for v in &volumes {
+            secrets.extend(str_at(v, "/secret/secretName").map(str::to_string));
+            if let Some(sources) = v.pointer("/projected/sources").and_then(Value::as_array) {
+                secrets.extend(
+                    sources
+                        .iter()
+                        .filter_map(|s| str_at(s, "/secret/name").map(str::to_string)),
+                );
+            }
+        }
+        for list in ["containers", "initContainers", "ephemeralContainers"] {
+            let Some(containers) = spec.get(list).and_then(Value::as_array) else {
+                continue;
+            };
+            for c in containers {
+                let name = str_at(c, "/name").unwrap_or("");
+                if c.pointer("/securityContext/privileged")
+                    .and_then(Value::as_bool)
+                    == Some(true)
+                {
+                    return self.deny(
+                        Rule::PodHostAccess,
+                        format!("{what}: privileged container `{name}` is not allowed"),
+                    );
+                }
+                let adds = c
+                    .pointer("/securityContext/capabilities/add")
+                    .and_then(Value::as_array)
+                    .is_some_and(|a| !a.is_empty());
+                if adds {
+                    return self.deny(
+                        Rule::PodHostAccess,
+                        format!("{what}: container `{name}` adds capabilities"),
+                    );
+                }
+                if let Some(from) = c.get("envFrom").and_then(Value::as_array) {
+                    secrets.extend(
+                        from.iter()
+                            .filter_map(|f| str_at(f, "/secretRef/name").map(str::to_string)),
+                    );
+                }
+                if let Some(env) = c.get("env").and_then(Value::as_array) {
+                    secrets.extend(env.iter().filter_map(|e| {
+                        str_at(e, "/valueFrom/secretKeyRef/name").map(str::to_string)
+                    }));
+                }
+            }
+        }
+        if secrets.is_empty() {
+            return Ok(());
+        }
+        let own = lease_of(object).map(|lease| format!("{lease}-env"));
+        match secrets.iter().find(|s| Some(s.as_str()) != own.as_deref()) {
+            None => Ok(()),
+            Some(foreign) => self.deny(
+                Rule::PodSecretRef,
+                format!(
+                    "{what}: references Secret `{foreign}`; a lease pod may reference only its \
+                     own lease's Secret ({})",
+                    own.as_deref()
+                        .unwrap_or("none: the object has no leasebox.dev/lease label")
+                ),
+            ),
         }
     }
-    for list in ["containers", "initContainers", "ephemeralContainers"] {
-        let Some(containers) = spec.get(list).and_then(Value::as_array) else {
-            continue;
+
+    /// Exec and logs only into pods inside the fence that carry the lease
+    /// labels (and the caller's lease, when the caller named one).
+    fn check_lease_pod(&self, what: &str, namespace: &str, pod: &str) -> Result<(), IoError> {
+        self.check_owned(what, Some(namespace))?;
+        let target = ObjectRef {
+            api_version: "v1".into(),
+            kind: "Pod".into(),
+            namespace: Some(namespace.to_string()),
+            name: pod.to_string(),
+            uid: None,
         };
-        for c in containers {
-            let name = str_at(c, "/name").unwrap_or("");
-            if c.pointer("/securityContext/privileged")
-                .and_then(Value::as_bool)
-                == Some(true)
-            {
-                return denied(format!(
-                    "{what}: privileged container `{name}` is not allowed"
-                ));
-            }
-            let adds = c
-                .pointer("/securityContext/capabilities/add")
-                .and_then(Value::as_array)
-                .is_some_and(|a| !a.is_empty());
-            if adds {
-                return denied(format!("{what}: container `{name}` adds capabilities"));
-            }
+        let Some(text) = self.inner.get(&target)? else {
+            return Err(IoError::NotFound(format!(
+                "{what}: pod `{pod}` does not exist in `{namespace}`"
+            )));
+        };
+        let object: Value = serde_json::from_str(&text)
+            .map_err(|e| IoError::Transport(format!("pod `{pod}` is not readable JSON: {e}")))?;
+        let lease = lease_of(&object);
+        if !has_owner_label(&object) || lease.is_none() {
+            return self.deny(
+                Rule::ExecTarget,
+                format!(
+                    "{what}: pod `{namespace}/{pod}` is not a leasebox lease pod (labels \
+                     {}={} and {LEASE_LABEL})",
+                    OWNER_LABEL.0, OWNER_LABEL.1
+                ),
+            );
+        }
+        match (&self.lease_scope, lease) {
+            (Some(scope), Some(lease)) if scope != lease => self.deny(
+                Rule::ExecTarget,
+                format!(
+                    "{what}: pod `{namespace}/{pod}` belongs to lease `{lease}`, but this call is \
+                     for lease `{scope}`"
+                ),
+            ),
+            _ => Ok(()),
         }
     }
-    Ok(())
+
+    /// Applies a Namespace: inside the fence; created by the host with the
+    /// ownership label when missing, converged when it carries the label,
+    /// refused when it exists without it.
+    fn apply_namespace(&self, manifest: &mut Value) -> Result<String, IoError> {
+        let name = str_at(manifest, "/metadata/name").unwrap_or("").to_string();
+        let what = format!("apply of Namespace `{name}`");
+        self.check_fence(&what, Some(&name))?;
+        set_owner_label(manifest);
+        let text = manifest.to_string();
+        match self.inner.get(&namespace_ref(&name))? {
+            Some(existing) => {
+                let existing: Value = serde_json::from_str(&existing).map_err(|e| {
+                    IoError::Transport(format!("namespace `{name}` is not readable JSON: {e}"))
+                })?;
+                if !has_owner_label(&existing) {
+                    return self.deny(Rule::FenceUnowned, unowned_message(&what, &name));
+                }
+                self.remember_owned(&name);
+                self.inner.apply(&text)
+            }
+            None => match self.inner.create(&text) {
+                Ok(created) => {
+                    self.remember_owned(&name);
+                    Ok(created)
+                }
+                // Someone created it between the read and the create: look
+                // again, and adopt it only if it is leasebox's.
+                Err(IoError::Conflict(_)) => {
+                    let now = self.inner.get(&namespace_ref(&name))?;
+                    let owned = now
+                        .as_deref()
+                        .and_then(|t| serde_json::from_str::<Value>(t).ok())
+                        .is_some_and(|v| has_owner_label(&v));
+                    if !owned {
+                        return self.deny(Rule::FenceUnowned, unowned_message(&what, &name));
+                    }
+                    self.remember_owned(&name);
+                    self.inner.apply(&text)
+                }
+                Err(other) => Err(other),
+            },
+        }
+    }
+}
+
+fn namespace_ref(name: &str) -> ObjectRef {
+    ObjectRef {
+        api_version: "v1".into(),
+        kind: "Namespace".into(),
+        namespace: None,
+        name: name.to_string(),
+        uid: None,
+    }
+}
+
+fn unowned_message(what: &str, namespace: &str) -> String {
+    format!(
+        "{what}: namespace `{namespace}` exists but was not created by leasebox (it lacks the \
+         label {}={}), and leasebox never adopts a namespace; choose another companySlug or \
+         namespacePrefix, or delete `{namespace}` if it is an old one of yours",
+        OWNER_LABEL.0, OWNER_LABEL.1
+    )
+}
+
+fn set_owner_label(manifest: &mut Value) {
+    let Some(object) = manifest.as_object_mut() else {
+        return;
+    };
+    let metadata = object.entry("metadata").or_insert_with(|| json!({}));
+    if let Some(metadata) = metadata.as_object_mut() {
+        let labels = metadata.entry("labels").or_insert_with(|| json!({}));
+        if let Some(labels) = labels.as_object_mut() {
+            labels.insert(OWNER_LABEL.0.into(), Value::String(OWNER_LABEL.1.into()));
+        }
+    }
+}
+
+/// The lease an object belongs to (its `leasebox.dev/lease` label).
+fn lease_of(object: &Value) -> Option<&str> {
+    object
+        .pointer("/metadata/labels")
+        .and_then(|labels| labels.get(LEASE_LABEL))
+        .and_then(Value::as_str)
+        .filter(|lease| !lease.is_empty())
+}
+
+/// The stored Secret as the module may see it: apiVersion, kind, name,
+/// namespace, uid, labels and owners; never `data`, `stringData` or
+/// annotations (which another writer could have filled).
+fn secret_names_only(stored: &str) -> Result<String, IoError> {
+    let value: Value = serde_json::from_str(stored)
+        .map_err(|e| IoError::Transport(format!("host secret: unreadable answer: {e}")))?;
+    let mut metadata = serde_json::Map::new();
+    for key in ["name", "namespace", "uid", "labels", "ownerReferences"] {
+        if let Some(v) = value.pointer(&format!("/metadata/{key}")) {
+            metadata.insert(key.into(), v.clone());
+        }
+    }
+    Ok(json!({
+        "apiVersion": value.get("apiVersion").cloned().unwrap_or(Value::Null),
+        "kind": value.get("kind").cloned().unwrap_or(Value::Null),
+        "metadata": metadata,
+    })
+    .to_string())
 }
 
 impl ClusterIo for GuardedCluster {
     fn apply(&self, manifest: &str) -> Result<String, IoError> {
-        self.check_manifest("apply", &parse("apply", manifest)?)?;
+        let mut value = parse("apply", manifest)?;
+        let what = self.check_manifest(&value)?;
+        if str_at(&value, "/kind") == Some("Namespace") {
+            return self.apply_namespace(&mut value);
+        }
+        self.check_owned(&what, str_at(&value, "/metadata/namespace"))?;
         self.inner.apply(manifest)
     }
 
@@ -306,7 +723,7 @@ impl ClusterIo for GuardedCluster {
         let value = parse("create", manifest)?;
         let api_version = str_at(&value, "/apiVersion").unwrap_or("");
         let kind = str_at(&value, "/kind").unwrap_or("");
-        self.check_kind(api_version, kind, "create")?;
+        self.check_kind(api_version, kind, Verb::Create)?;
         self.inner.create(manifest)
     }
 
@@ -315,7 +732,13 @@ impl ClusterIo for GuardedCluster {
     }
 
     fn get(&self, target: &ObjectRef) -> Result<Option<String>, IoError> {
-        self.check_ref("get", target)?;
+        self.check_kind(&target.api_version, &target.kind, Verb::Get)?;
+        let what = format!("get of {} `{}`", target.kind, target.name);
+        if target.kind == "Namespace" {
+            self.check_fence(&what, Some(&target.name))?;
+        } else {
+            self.check_fence(&what, target.namespace.as_deref())?;
+        }
         self.inner.get(target)
     }
 
@@ -326,14 +749,21 @@ impl ClusterIo for GuardedCluster {
         namespace: Option<&str>,
         label_selector: &str,
     ) -> Result<Vec<String>, IoError> {
-        self.check_kind(api_version, kind, "list")?;
+        self.check_kind(api_version, kind, Verb::List)?;
         if let Some(ns) = namespace {
-            self.check_namespace(&format!("list of {kind}"), Some(ns))?;
+            self.check_fence(&format!("list of {kind}"), Some(ns))?;
             return self
                 .inner
                 .list(api_version, kind, namespace, label_selector);
         }
-        // A cluster-wide list is narrowed to the module's namespaces.
+        // A cluster-wide list is narrowed to the fence.
+        let prefix = self.grants.namespace_prefix.as_str();
+        let inside = |ns: &str| {
+            ns.starts_with(prefix)
+                && ns.len() > prefix.len()
+                && ns != "default"
+                && !ns.starts_with("kube-")
+        };
         let items = self.inner.list(api_version, kind, None, label_selector)?;
         Ok(items
             .into_iter()
@@ -346,19 +776,21 @@ impl ClusterIo for GuardedCluster {
                 } else {
                     str_at(&v, "/metadata/namespace")
                 };
-                ns.is_some_and(|ns| ns.starts_with(&self.prefix))
+                ns.is_some_and(inside)
             })
             .collect())
     }
 
     fn delete(&self, target: &ObjectRef, options: &DeleteOptions) -> Result<bool, IoError> {
-        self.check_ref("delete", target)?;
+        self.check_kind(&target.api_version, &target.kind, Verb::Delete)?;
+        let what = format!("delete of {} `{}`", target.kind, target.name);
+        self.check_owned(&what, target.namespace.as_deref())?;
         self.inner.delete(target, options)
     }
 
     fn watch(&self, request: &WatchRequest) -> Result<Box<dyn WatchStream>, IoError> {
-        self.check_kind(&request.api_version, &request.kind, "watch")?;
-        self.check_namespace(
+        self.check_kind(&request.api_version, &request.kind, Verb::Watch)?;
+        self.check_fence(
             &format!("watch of {}", request.kind),
             Some(&request.namespace),
         )?;
@@ -366,9 +798,10 @@ impl ClusterIo for GuardedCluster {
     }
 
     fn exec(&self, spec: &ExecSpec, caller: &CallerIo) -> Result<Box<dyn ExecStream>, IoError> {
-        self.check_namespace(
+        self.check_lease_pod(
             &format!("exec in pod `{}`", spec.pod),
-            Some(&spec.namespace),
+            &spec.namespace,
+            &spec.pod,
         )?;
         self.inner.exec(spec, caller)
     }
@@ -378,9 +811,10 @@ impl ClusterIo for GuardedCluster {
         request: &LogsRequest,
         caller: &CallerIo,
     ) -> Result<Box<dyn LogFollow>, IoError> {
-        self.check_namespace(
+        self.check_lease_pod(
             &format!("logs of pod `{}`", request.pod),
-            Some(&request.namespace),
+            &request.namespace,
+            &request.pod,
         )?;
         self.inner.logs(request, caller)
     }
@@ -389,133 +823,500 @@ impl ClusterIo for GuardedCluster {
         &self,
         request: &HostSecretRequest,
     ) -> Result<(String, Vec<String>), IoError> {
-        let manifest = parse("secret", &request.manifest)?;
-        if str_at(&manifest, "/kind") != Some("Secret") {
-            return denied("a host-filled secret must be a Secret".to_string());
+        let manifest = parse("apply-host-secret", &request.manifest)?;
+        let api_version = str_at(&manifest, "/apiVersion").unwrap_or("");
+        let kind = str_at(&manifest, "/kind").unwrap_or("");
+        if (api_version, kind) != ("v1", "Secret") {
+            return self.deny(
+                Rule::HostSecretShape,
+                format!("apply-host-secret of {api_version} {kind}: a host-filled secret must be a v1 Secret"),
+            );
         }
-        self.check_manifest("apply", &manifest)?;
-        self.inner.apply_host_secret(request)
+        self.check_kind(api_version, kind, Verb::FillSecret)?;
+        let name = str_at(&manifest, "/metadata/name").unwrap_or("");
+        let what = format!("apply-host-secret of Secret `{name}`");
+        let own = lease_of(&manifest).map(|lease| format!("{lease}-env"));
+        if own.as_deref() != Some(name) {
+            return self.deny(
+                Rule::HostSecretShape,
+                format!(
+                    "{what}: a host-filled Secret is named `<lease>-env` and labelled with its \
+                     lease ({LEASE_LABEL})"
+                ),
+            );
+        }
+        let ungranted: Vec<&str> = request
+            .host_keys
+            .iter()
+            .filter(|k| !self.grants.host_keys.contains(k.as_str()))
+            .map(String::as_str)
+            .collect();
+        if !ungranted.is_empty() {
+            return self.deny(
+                Rule::HostSecretKeys,
+                format!(
+                    "{what}: host key(s) {} are not granted to policy modules; an operator grants \
+                     them in the host settings (secrets.hostKeys or --host-secret-key)",
+                    ungranted.join(", ")
+                ),
+            );
+        }
+        self.check_owned(&what, str_at(&manifest, "/metadata/namespace"))?;
+        let (stored, filled) = self.inner.apply_host_secret(request)?;
+        Ok((secret_names_only(&stored)?, filled))
     }
 }
 
 #[cfg(test)]
 mod tests {
+    use std::collections::BTreeMap;
+
     use super::*;
-    use crate::cluster_io::NoCluster;
+    use crate::cluster_io::Propagation;
     use rstest::rstest;
     use serde_json::json;
 
-    fn guard() -> GuardedCluster {
-        GuardedCluster::new(Arc::new(NoCluster), "leasebox-")
+    const TENANT: &str = "leasebox-acme";
+    const LEASE: &str = "lb-01jd8x7k2m3n4p5q6r7s8t9v0w";
+
+    /// A cluster of stored objects: reads answer from the store, writes
+    /// store, exec/logs/watch answer `NoCluster("passed")` so a test sees
+    /// that the guard let the call through.
+    #[derive(Default)]
+    struct Store {
+        objects: Mutex<BTreeMap<(String, String, String), Value>>,
     }
 
-    /// Passing the guard means reaching the inner cluster, which here
-    /// answers "no cluster"; a refusal is `Denied`.
-    fn verdict(result: Result<String, IoError>) -> &'static str {
+    fn key(kind: &str, namespace: Option<&str>, name: &str) -> (String, String, String) {
+        (
+            kind.to_string(),
+            namespace.unwrap_or("").to_string(),
+            name.to_string(),
+        )
+    }
+
+    impl Store {
+        fn put(&self, object: Value) {
+            let kind = str_at(&object, "/kind").unwrap_or("").to_string();
+            let ns = str_at(&object, "/metadata/namespace").map(str::to_string);
+            let name = str_at(&object, "/metadata/name").unwrap_or("").to_string();
+            self.objects
+                .lock()
+                .unwrap_or_else(PoisonError::into_inner)
+                .insert(key(&kind, ns.as_deref(), &name), object);
+        }
+
+        fn find(&self, kind: &str, namespace: Option<&str>, name: &str) -> Option<Value> {
+            self.objects
+                .lock()
+                .unwrap_or_else(PoisonError::into_inner)
+                .get(&key(kind, namespace, name))
+                .cloned()
+        }
+    }
+
+    fn passed<T>() -> Result<T, IoError> {
+        Err(IoError::NoCluster("passed".into()))
+    }
+
+    impl ClusterIo for Store {
+        fn apply(&self, manifest: &str) -> Result<String, IoError> {
+            let value: Value =
+                serde_json::from_str(manifest).map_err(|e| IoError::BadArgument(e.to_string()))?;
+            self.put(value);
+            Ok(manifest.to_string())
+        }
+        fn create(&self, manifest: &str) -> Result<String, IoError> {
+            let value: Value =
+                serde_json::from_str(manifest).map_err(|e| IoError::BadArgument(e.to_string()))?;
+            let kind = str_at(&value, "/kind").unwrap_or("");
+            let name = str_at(&value, "/metadata/name").unwrap_or("");
+            if self
+                .find(kind, str_at(&value, "/metadata/namespace"), name)
+                .is_some()
+            {
+                return Err(IoError::Conflict("exists".into()));
+            }
+            self.apply(manifest)
+        }
+        fn server_version(&self) -> Result<String, IoError> {
+            Ok("v1.20.2".into())
+        }
+        fn get(&self, target: &ObjectRef) -> Result<Option<String>, IoError> {
+            Ok(self
+                .find(&target.kind, target.namespace.as_deref(), &target.name)
+                .map(|v| v.to_string()))
+        }
+        fn list(
+            &self,
+            _: &str,
+            kind: &str,
+            _: Option<&str>,
+            _: &str,
+        ) -> Result<Vec<String>, IoError> {
+            Ok(self
+                .objects
+                .lock()
+                .unwrap_or_else(PoisonError::into_inner)
+                .iter()
+                .filter(|((k, _, _), _)| k == kind)
+                .map(|(_, v)| v.to_string())
+                .collect())
+        }
+        fn delete(&self, _: &ObjectRef, _: &DeleteOptions) -> Result<bool, IoError> {
+            Ok(true)
+        }
+        fn watch(&self, _: &WatchRequest) -> Result<Box<dyn WatchStream>, IoError> {
+            passed()
+        }
+        fn exec(&self, _: &ExecSpec, _: &CallerIo) -> Result<Box<dyn ExecStream>, IoError> {
+            passed()
+        }
+        fn logs(&self, _: &LogsRequest, _: &CallerIo) -> Result<Box<dyn LogFollow>, IoError> {
+            passed()
+        }
+        fn apply_host_secret(
+            &self,
+            request: &HostSecretRequest,
+        ) -> Result<(String, Vec<String>), IoError> {
+            let mut stored: Value = serde_json::from_str(&request.manifest)
+                .map_err(|e| IoError::BadArgument(e.to_string()))?;
+            stored["data"] = json!({"ANTHROPIC_API_KEY": "c2VjcmV0"});
+            stored["metadata"]["uid"] = json!("u-secret");
+            stored["metadata"]["annotations"] = json!({"note": "c2VjcmV0"});
+            Ok((stored.to_string(), request.host_keys.clone()))
+        }
+    }
+
+    /// A store holding the owned tenant namespace, a foreign namespace
+    /// inside the prefix, a lease pod and a plain pod.
+    fn store() -> Arc<Store> {
+        let store = Store::default();
+        store.put(json!({"apiVersion":"v1","kind":"Namespace","metadata":{"name":TENANT,"labels":{"app.kubernetes.io/managed-by":"leasebox"}}}));
+        store.put(
+            json!({"apiVersion":"v1","kind":"Namespace","metadata":{"name":"leasebox-foreign"}}),
+        );
+        store.put(json!({"apiVersion":"v1","kind":"Namespace","metadata":{"name":"kube-system"}}));
+        store.put(json!({"apiVersion":"v1","kind":"Pod","metadata":{"name":LEASE,"namespace":TENANT,"labels":{"app.kubernetes.io/managed-by":"leasebox","leasebox.dev/lease":LEASE}}}));
+        store.put(
+            json!({"apiVersion":"v1","kind":"Pod","metadata":{"name":"plain","namespace":TENANT}}),
+        );
+        Arc::new(store)
+    }
+
+    fn guard_over(store: Arc<Store>) -> GuardedCluster {
+        GuardedCluster::new(store, Arc::new(Grants::default()), Audit::counting("f00d"))
+    }
+
+    fn guard() -> GuardedCluster {
+        guard_over(store())
+    }
+
+    /// `passed` when the guard let the call through, the rule's name when
+    /// it refused, `other: ...` otherwise.
+    fn verdict<T>(result: Result<T, IoError>) -> String {
         match result {
-            Err(IoError::Denied(_)) => "denied",
-            Err(IoError::NoCluster(_)) => "passed",
-            Err(IoError::BadArgument(_)) => "bad-argument",
-            _ => "other",
+            Ok(_) | Err(IoError::NoCluster(_)) => "passed".into(),
+            Err(IoError::Denied(message)) => message
+                .strip_prefix("rule `")
+                .and_then(|rest| rest.split_once('`'))
+                .map_or(message.clone(), |(rule, _)| rule.to_string()),
+            Err(other) => format!("other: {other}"),
         }
     }
 
     fn pod(spec: Value) -> Value {
-        json!({"apiVersion":"v1","kind":"Pod","metadata":{"name":"p","namespace":"leasebox-acme"},"spec":spec})
+        json!({"apiVersion":"v1","kind":"Pod","metadata":{"name":"p","namespace":TENANT,"labels":{"leasebox.dev/lease":LEASE}},"spec":spec})
+    }
+
+    fn role(rules: Value) -> Value {
+        json!({"apiVersion":"rbac.authorization.k8s.io/v1","kind":"Role","metadata":{"name":"r","namespace":TENANT},"rules":rules})
+    }
+
+    fn binding(role_kind: &str, subject_namespace: &str) -> Value {
+        json!({"apiVersion":"rbac.authorization.k8s.io/v1","kind":"RoleBinding","metadata":{"name":"b","namespace":TENANT},"roleRef":{"apiGroup":"rbac.authorization.k8s.io","kind":role_kind,"name":"r"},"subjects":[{"kind":"ServiceAccount","name":"a","namespace":subject_namespace}]})
     }
 
     #[rstest]
-    #[case::tenant_namespace_allowed(json!({"apiVersion":"v1","kind":"Namespace","metadata":{"name":"leasebox-acme"}}), "passed")]
-    #[case::foreign_namespace_denied(json!({"apiVersion":"v1","kind":"Namespace","metadata":{"name":"kube-system"}}), "denied")]
-    #[case::bare_prefix_namespace_denied(json!({"apiVersion":"v1","kind":"Namespace","metadata":{"name":"leasebox-"}}), "denied")]
-    #[case::object_in_foreign_namespace_denied(json!({"apiVersion":"v1","kind":"Secret","metadata":{"name":"s","namespace":"default"}}), "denied")]
-    #[case::cluster_role_denied(json!({"apiVersion":"rbac.authorization.k8s.io/v1","kind":"ClusterRole","metadata":{"name":"x"}}), "denied")]
-    #[case::unknown_kind_denied(json!({"apiVersion":"apps/v1","kind":"DaemonSet","metadata":{"name":"d","namespace":"leasebox-acme"}}), "denied")]
-    #[case::role_within_ceiling_allowed(json!({"apiVersion":"rbac.authorization.k8s.io/v1","kind":"Role","metadata":{"name":"r","namespace":"leasebox-acme"},"rules":[{"apiGroups":[""],"resources":["pods/log"],"verbs":["get"]}]}), "passed")]
-    #[case::role_beyond_ceiling_denied(json!({"apiVersion":"rbac.authorization.k8s.io/v1","kind":"Role","metadata":{"name":"r","namespace":"leasebox-acme"},"rules":[{"apiGroups":[""],"resources":["secrets"],"verbs":["get","list"]}]}), "denied")]
-    #[case::role_wildcard_denied(json!({"apiVersion":"rbac.authorization.k8s.io/v1","kind":"Role","metadata":{"name":"r","namespace":"leasebox-acme"},"rules":[{"apiGroups":["*"],"resources":["*"],"verbs":["*"]}]}), "denied")]
-    #[case::binding_to_cluster_role_denied(json!({"apiVersion":"rbac.authorization.k8s.io/v1","kind":"RoleBinding","metadata":{"name":"b","namespace":"leasebox-acme"},"roleRef":{"apiGroup":"rbac.authorization.k8s.io","kind":"ClusterRole","name":"cluster-admin"},"subjects":[{"kind":"ServiceAccount","name":"a","namespace":"leasebox-acme"}]}), "denied")]
-    #[case::binding_foreign_subject_denied(json!({"apiVersion":"rbac.authorization.k8s.io/v1","kind":"RoleBinding","metadata":{"name":"b","namespace":"leasebox-acme"},"roleRef":{"apiGroup":"rbac.authorization.k8s.io","kind":"Role","name":"r"},"subjects":[{"kind":"ServiceAccount","name":"a","namespace":"kube-system"}]}), "denied")]
-    #[case::binding_own_service_account_allowed(json!({"apiVersion":"rbac.authorization.k8s.io/v1","kind":"RoleBinding","metadata":{"name":"b","namespace":"leasebox-acme"},"roleRef":{"apiGroup":"rbac.authorization.k8s.io","kind":"Role","name":"r"},"subjects":[{"kind":"ServiceAccount","name":"a","namespace":"leasebox-acme"}]}), "passed")]
+    #[case::tenant_object_allowed(json!({"apiVersion":"v1","kind":"ServiceAccount","metadata":{"name":"a","namespace":TENANT}}), "passed")]
+    #[case::kube_system_denied(json!({"apiVersion":"networking.k8s.io/v1","kind":"NetworkPolicy","metadata":{"name":"x","namespace":"kube-system"}}), "fence-system")]
+    #[case::kube_system_namespace_denied(json!({"apiVersion":"v1","kind":"Namespace","metadata":{"name":"kube-system"}}), "fence-system")]
+    #[case::default_namespace_denied(json!({"apiVersion":"v1","kind":"Namespace","metadata":{"name":"default","labels":{"pwned":"yes"}}}), "fence-system")]
+    #[case::foreign_prefix_denied(json!({"apiVersion":"v1","kind":"ServiceAccount","metadata":{"name":"a","namespace":"other-acme"}}), "fence-prefix")]
+    #[case::bare_prefix_denied(json!({"apiVersion":"v1","kind":"Namespace","metadata":{"name":"leasebox-"}}), "fence-prefix")]
+    #[case::unowned_namespace_denied(json!({"apiVersion":"v1","kind":"Namespace","metadata":{"name":"leasebox-foreign"}}), "fence-unowned")]
+    #[case::object_in_unowned_namespace_denied(json!({"apiVersion":"v1","kind":"ServiceAccount","metadata":{"name":"a","namespace":"leasebox-foreign"}}), "fence-unowned")]
+    #[case::cluster_role_denied(json!({"apiVersion":"rbac.authorization.k8s.io/v1","kind":"ClusterRole","metadata":{"name":"x"},"rules":[]}), "kind-not-granted")]
+    #[case::cluster_role_binding_denied(json!({"apiVersion":"rbac.authorization.k8s.io/v1","kind":"ClusterRoleBinding","metadata":{"name":"x"}}), "kind-not-granted")]
+    #[case::unknown_kind_denied(json!({"apiVersion":"apps/v1","kind":"DaemonSet","metadata":{"name":"d","namespace":TENANT}}), "kind-not-granted")]
+    #[case::plain_secret_denied(json!({"apiVersion":"v1","kind":"Secret","metadata":{"name":"s","namespace":TENANT},"stringData":{"A":"b"}}), "host-secret-shape")]
+    #[case::role_within_ceiling_allowed(role(json!([{"apiGroups":[""],"resources":["pods/log"],"verbs":["get"]}])), "passed")]
+    #[case::role_beyond_ceiling_denied(role(json!([{"apiGroups":[""],"resources":["secrets"],"verbs":["get","list"]}])), "role-ceiling")]
+    #[case::role_wildcard_denied(role(json!([{"apiGroups":["*"],"resources":["*"],"verbs":["*"]}])), "role-ceiling")]
+    #[case::role_non_resource_urls_denied(role(json!([{"nonResourceURLs":["/metrics"],"verbs":["get"]}])), "role-ceiling")]
+    #[case::binding_to_cluster_role_denied(binding("ClusterRole", TENANT), "role-binding")]
+    #[case::binding_foreign_subject_denied(binding("Role", "kube-system"), "role-binding")]
+    #[case::binding_own_service_account_allowed(binding("Role", TENANT), "passed")]
     #[case::plain_pod_allowed(pod(json!({"containers":[{"name":"agent","image":"busybox"}]})), "passed")]
-    #[case::host_network_pod_denied(pod(json!({"hostNetwork":true,"containers":[{"name":"agent","image":"busybox"}]})), "denied")]
-    #[case::host_path_pod_denied(pod(json!({"volumes":[{"name":"root","hostPath":{"path":"/"}}],"containers":[{"name":"agent","image":"busybox"}]})), "denied")]
-    #[case::privileged_init_container_denied(pod(json!({"initContainers":[{"name":"i","image":"busybox","securityContext":{"privileged":true}}],"containers":[{"name":"agent","image":"busybox"}]})), "denied")]
-    #[case::added_capability_denied(pod(json!({"containers":[{"name":"agent","image":"busybox","securityContext":{"capabilities":{"add":["SYS_ADMIN"]}}}]})), "denied")]
-    #[case::privileged_sandbox_template_denied(json!({"apiVersion":"agents.x-k8s.io/v1beta1","kind":"Sandbox","metadata":{"name":"s","namespace":"leasebox-acme"},"spec":{"podTemplate":{"spec":{"containers":[{"name":"agent","image":"busybox","securityContext":{"privileged":true}}]}}}}), "denied")]
+    #[case::host_network_pod_denied(pod(json!({"hostNetwork":true,"containers":[{"name":"agent","image":"busybox"}]})), "pod-host-access")]
+    #[case::host_pid_pod_denied(pod(json!({"hostPID":true,"containers":[{"name":"agent","image":"busybox"}]})), "pod-host-access")]
+    #[case::host_path_pod_denied(pod(json!({"volumes":[{"name":"root","hostPath":{"path":"/"}}],"containers":[{"name":"agent","image":"busybox"}]})), "pod-host-access")]
+    #[case::privileged_init_container_denied(pod(json!({"initContainers":[{"name":"i","image":"busybox","securityContext":{"privileged":true}}],"containers":[{"name":"agent","image":"busybox"}]})), "pod-host-access")]
+    #[case::added_capability_denied(pod(json!({"containers":[{"name":"agent","image":"busybox","securityContext":{"capabilities":{"add":["SYS_ADMIN"]}}}]})), "pod-host-access")]
+    #[case::own_lease_secret_allowed(pod(json!({"containers":[{"name":"agent","image":"busybox","envFrom":[{"secretRef":{"name":format!("{LEASE}-env")}}]}]})), "passed")]
+    #[case::other_lease_secret_in_env_from_denied(pod(json!({"containers":[{"name":"agent","image":"busybox","envFrom":[{"secretRef":{"name":"lb-victim-env"}}]}]})), "pod-secret-ref")]
+    #[case::other_secret_in_env_denied(pod(json!({"containers":[{"name":"agent","image":"busybox","env":[{"name":"K","valueFrom":{"secretKeyRef":{"name":"lb-victim-env","key":"K"}}}]}]})), "pod-secret-ref")]
+    #[case::other_secret_volume_denied(pod(json!({"volumes":[{"name":"s","secret":{"secretName":"lb-victim-env"}}],"containers":[{"name":"agent","image":"busybox"}]})), "pod-secret-ref")]
+    #[case::other_secret_projected_denied(pod(json!({"volumes":[{"name":"s","projected":{"sources":[{"secret":{"name":"lb-victim-env"}}]}}],"containers":[{"name":"agent","image":"busybox"}]})), "pod-secret-ref")]
+    #[case::privileged_sandbox_template_denied(json!({"apiVersion":"agents.x-k8s.io/v1beta1","kind":"Sandbox","metadata":{"name":"s","namespace":TENANT},"spec":{"podTemplate":{"spec":{"containers":[{"name":"agent","image":"busybox","securityContext":{"privileged":true}}]}}}}), "pod-host-access")]
+    #[case::host_network_job_template_denied(json!({"apiVersion":"batch/v1","kind":"Job","metadata":{"name":"j","namespace":TENANT},"spec":{"template":{"spec":{"hostNetwork":true,"containers":[{"name":"agent","image":"busybox"}]}}}}), "pod-host-access")]
     fn apply_is_guarded(#[case] manifest: Value, #[case] expected: &str) {
         assert_eq!(verdict(guard().apply(&manifest.to_string())), expected);
     }
 
     #[test]
-    fn review_objects_may_be_created_but_not_pods() {
-        let review = json!({"apiVersion":"authorization.k8s.io/v1","kind":"SelfSubjectAccessReview","spec":{}});
-        assert_eq!(verdict(guard().create(&review.to_string())), "passed");
-        let p = pod(json!({"containers":[]}));
-        assert_eq!(verdict(guard().create(&p.to_string())), "denied");
+    fn object_in_missing_namespace_is_not_found_not_written() {
+        let manifest = json!({"apiVersion":"v1","kind":"ServiceAccount","metadata":{"name":"a","namespace":"leasebox-new"}});
+        assert!(matches!(
+            guard().apply(&manifest.to_string()),
+            Err(IoError::NotFound(m)) if m.contains("leasebox-new")
+        ));
+    }
+
+    #[test]
+    fn new_namespace_is_created_with_the_ownership_label_then_trusted() {
+        let store = store();
+        let guard = guard_over(store.clone());
+        let manifest = json!({"apiVersion":"v1","kind":"Namespace","metadata":{"name":"leasebox-new","labels":{"app.kubernetes.io/managed-by":"someone-else"}}});
+        assert_eq!(verdict(guard.apply(&manifest.to_string())), "passed");
+        let stored = store
+            .find("Namespace", None, "leasebox-new")
+            .expect("created");
+        assert_eq!(
+            stored["metadata"]["labels"]["app.kubernetes.io/managed-by"],
+            "leasebox"
+        );
+        let inside = json!({"apiVersion":"v1","kind":"ServiceAccount","metadata":{"name":"a","namespace":"leasebox-new"}});
+        assert_eq!(verdict(guard.apply(&inside.to_string())), "passed");
+    }
+
+    #[test]
+    fn unowned_namespace_refusal_names_the_namespace_and_the_fix() {
+        let manifest =
+            json!({"apiVersion":"v1","kind":"Namespace","metadata":{"name":"leasebox-foreign"}});
+        let Err(IoError::Denied(message)) = guard().apply(&manifest.to_string()) else {
+            panic!("refused");
+        };
+        assert!(message.contains("leasebox-foreign"), "{message}");
+        assert!(message.contains("never adopts"), "{message}");
+    }
+
+    #[test]
+    fn config_prefix_outside_the_fence_is_denied_with_the_fix() {
+        let manifest =
+            json!({"apiVersion":"v1","kind":"Namespace","metadata":{"name":"team-acme"}});
+        let Err(IoError::Denied(message)) = guard().apply(&manifest.to_string()) else {
+            panic!("refused");
+        };
+        assert!(message.starts_with("rule `fence-prefix`"), "{message}");
+        assert!(message.contains("namespacePrefix"), "{message}");
+    }
+
+    fn secret_ref(namespace: &str) -> ObjectRef {
+        ObjectRef {
+            api_version: "v1".into(),
+            kind: "Secret".into(),
+            namespace: Some(namespace.into()),
+            name: format!("{LEASE}-env"),
+            uid: None,
+        }
+    }
+
+    #[test]
+    fn secrets_are_never_read() {
+        let guard = guard();
+        assert_eq!(verdict(guard.get(&secret_ref(TENANT))), "secret-read");
+        assert_eq!(verdict(guard.list("v1", "Secret", None, "")), "secret-read");
+        assert_eq!(
+            verdict(guard.list("v1", "Secret", Some(TENANT), "")),
+            "secret-read"
+        );
+        let watch = WatchRequest {
+            api_version: "v1".into(),
+            kind: "Secret".into(),
+            namespace: TENANT.into(),
+            label_selector: String::new(),
+            field_selector: String::new(),
+        };
+        assert_eq!(verdict(guard.watch(&watch)), "secret-read");
+    }
+
+    #[test]
+    fn cluster_wide_list_is_narrowed_to_the_fence() {
+        let items = guard().list("v1", "Pod", None, "").expect("list");
+        assert_eq!(items.len(), 2);
+        let namespaces = guard().list("v1", "Namespace", None, "").expect("list");
+        let names: Vec<String> = namespaces
+            .iter()
+            .filter_map(|n| serde_json::from_str::<Value>(n).ok())
+            .filter_map(|n| str_at(&n, "/metadata/name").map(str::to_string))
+            .collect();
+        assert_eq!(names, ["leasebox-acme", "leasebox-foreign"]);
     }
 
     #[test]
     fn namespace_cannot_be_deleted() {
-        let target = ObjectRef {
-            api_version: "v1".into(),
-            kind: "Namespace".into(),
-            namespace: None,
-            name: "leasebox-acme".into(),
-            uid: None,
-        };
         let options = DeleteOptions {
-            propagation: crate::cluster_io::Propagation::Foreground,
+            propagation: Propagation::Foreground,
             precondition_uid: None,
             grace_period_seconds: None,
         };
-        let err = guard().delete(&target, &options).expect_err("refused");
-        assert!(
-            matches!(err, IoError::Denied(ref m) if m.contains("not allowed")),
-            "{err}"
+        assert_eq!(
+            verdict(guard().delete(&namespace_ref(TENANT), &options)),
+            "kind-not-granted"
         );
     }
 
-    #[test]
-    fn exec_outside_the_prefix_is_denied_with_the_namespace_named() {
-        let spec = ExecSpec {
-            namespace: "kube-system".into(),
-            pod: "etcd".into(),
-            container: "etcd".into(),
+    fn exec_spec(namespace: &str, pod: &str) -> ExecSpec {
+        ExecSpec {
+            namespace: namespace.into(),
+            pod: pod.into(),
+            container: "agent".into(),
             argv: vec!["sh".into()],
             stdin: false,
-            forward_output: true,
+            forward_output: false,
             forward_stdin: false,
             frame_stdin: false,
             max_stdout_bytes: None,
             max_stderr_bytes: None,
+        }
+    }
+
+    #[rstest]
+    #[case::lease_pod_allowed(TENANT, LEASE, None, "passed")]
+    #[case::caller_lease_pod_allowed(TENANT, LEASE, Some(LEASE), "passed")]
+    #[case::pod_without_lease_labels_denied(TENANT, "plain", None, "exec-target")]
+    #[case::another_leases_pod_denied(
+        TENANT,
+        LEASE,
+        Some("lb-01other0000000000000000000"),
+        "exec-target"
+    )]
+    #[case::kube_system_denied("kube-system", "etcd", None, "fence-system")]
+    fn exec_reaches_lease_pods_only(
+        #[case] namespace: &str,
+        #[case] pod: &str,
+        #[case] scope: Option<&str>,
+        #[case] expected: &str,
+    ) {
+        let guard = match scope {
+            Some(lease) => guard().scoped_to_lease(lease),
+            None => guard(),
         };
-        let Err(err) = guard().exec(&spec, &CallerIo::process()) else {
-            panic!("exec in kube-system must be refused");
+        let spec = exec_spec(namespace, pod);
+        assert_eq!(verdict(guard.exec(&spec, &CallerIo::process())), expected);
+        let logs = LogsRequest {
+            namespace: namespace.into(),
+            pod: pod.into(),
+            container: "agent".into(),
+            follow: false,
+            forward_output: false,
+            max_bytes: None,
         };
-        assert!(
-            matches!(err, IoError::Denied(ref m) if m.contains("kube-system")),
-            "{err}"
+        assert_eq!(verdict(guard.logs(&logs, &CallerIo::process())), expected);
+    }
+
+    fn host_secret(name: &str, keys: &[&str]) -> HostSecretRequest {
+        HostSecretRequest {
+            manifest: json!({"apiVersion":"v1","kind":"Secret","metadata":{"name":name,"namespace":TENANT,"labels":{"leasebox.dev/lease":LEASE}}}).to_string(),
+            random_keys: vec!["BOOTSTRAP_TOKEN".into()],
+            host_keys: keys.iter().map(|k| k.to_string()).collect(),
+            literal: vec![],
+        }
+    }
+
+    #[test]
+    fn ungranted_host_key_is_denied_naming_it() {
+        let request = host_secret(
+            &format!("{LEASE}-env"),
+            &["ANTHROPIC_API_KEY", "AWS_SECRET_ACCESS_KEY"],
+        );
+        let result = guard().apply_host_secret(&request);
+        assert_eq!(verdict(result.clone()), "host-secret-keys");
+        let Err(IoError::Denied(message)) = result else {
+            panic!("refused");
+        };
+        assert!(message.contains("AWS_SECRET_ACCESS_KEY"), "{message}");
+        assert!(!message.contains("ANTHROPIC_API_KEY,"), "{message}");
+    }
+
+    #[test]
+    fn host_secret_not_named_for_its_lease_is_denied() {
+        let request = host_secret("other-env", &[]);
+        assert_eq!(
+            verdict(guard().apply_host_secret(&request)),
+            "host-secret-shape"
         );
     }
 
     #[test]
-    fn host_secret_must_be_a_secret_in_the_tenant_namespace() {
-        let request = |manifest: Value| HostSecretRequest {
-            manifest: manifest.to_string(),
-            random_keys: vec![],
-            host_keys: vec!["ANTHROPIC_API_KEY".into()],
-            literal: vec![],
+    fn host_secret_answer_carries_names_and_keys_only() {
+        let request = host_secret(&format!("{LEASE}-env"), &["ANTHROPIC_API_KEY"]);
+        let (stored, keys) = guard().apply_host_secret(&request).expect("granted");
+        assert_eq!(keys, ["ANTHROPIC_API_KEY"]);
+        assert!(!stored.contains("c2VjcmV0"), "{stored}");
+        let stored: Value = serde_json::from_str(&stored).expect("json");
+        assert_eq!(stored["metadata"]["uid"], "u-secret");
+        assert_eq!(stored["kind"], "Secret");
+    }
+
+    #[test]
+    fn operator_grant_allows_a_declared_key() {
+        let grants = Grants {
+            namespace_prefix: "leasebox-".into(),
+            host_keys: ["AWS_SECRET_ACCESS_KEY".to_string()].into(),
         };
-        let foreign = json!({"apiVersion":"v1","kind":"Secret","metadata":{"name":"s","namespace":"default"}});
-        assert!(matches!(
-            guard().apply_host_secret(&request(foreign)),
-            Err(IoError::Denied(_))
-        ));
-        let not_secret = json!({"apiVersion":"v1","kind":"ConfigMap","metadata":{"name":"s","namespace":"leasebox-a"}});
-        assert!(matches!(
-            guard().apply_host_secret(&request(not_secret)),
-            Err(IoError::Denied(_))
-        ));
+        let guard = GuardedCluster::new(store(), Arc::new(grants), Audit::counting("f00d"));
+        let request = host_secret(&format!("{LEASE}-env"), &["AWS_SECRET_ACCESS_KEY"]);
+        assert_eq!(verdict(guard.apply_host_secret(&request)), "passed");
+    }
+
+    #[test]
+    fn refusals_are_counted_and_logged_with_the_module_sha256() {
+        let lines: Arc<Mutex<Vec<String>>> = Arc::default();
+        let sink_lines = lines.clone();
+        let audit = Audit {
+            module_sha256: "f00d".into(),
+            counts: Arc::default(),
+            sink: Arc::new(move |line| {
+                sink_lines
+                    .lock()
+                    .unwrap_or_else(PoisonError::into_inner)
+                    .push(line.to_string())
+            }),
+        };
+        let guard = GuardedCluster::new(store(), Arc::new(Grants::default()), audit);
+        let _ = guard.get(&secret_ref(TENANT));
+        let _ = guard.get(&secret_ref(TENANT));
+        let _ = guard.apply(
+            &json!({"apiVersion":"v1","kind":"Namespace","metadata":{"name":"default"}})
+                .to_string(),
+        );
+        assert_eq!(guard.denials().get(Rule::SecretRead), 2);
+        assert_eq!(guard.denials().get(Rule::FenceSystem), 1);
+        assert_eq!(guard.denials().total(), 3);
+        let lines = lines.lock().unwrap_or_else(PoisonError::into_inner);
+        assert_eq!(lines.len(), 3);
+        assert!(
+            lines[0].contains("sha256:f00d") && lines[0].contains("secret-read"),
+            "{}",
+            lines[0]
+        );
+    }
+
+    #[test]
+    fn rule_names_are_unique() {
+        let names: HashSet<&str> = Rule::ALL.iter().map(|r| r.name()).collect();
+        assert_eq!(names.len(), Rule::ALL.len());
     }
 }

@@ -4,13 +4,19 @@
 //! - [`runtime`]: wasmtime engine, compiled-module cache, limits, one fresh
 //!   instance per lifecycle call;
 //! - [`cluster_io`]: the host side of the `kube` interface as a Rust trait;
+//! - [`settings`]: the operator's host settings (fence, host secret keys,
+//!   guest limits, cluster connection);
+//! - [`grants`]: what a module may do, one table, from which the host's RBAC
+//!   is derived;
 //! - [`guard`]: the capability guard between a module and the cluster;
 //! - [`lease_id`]: lease ids (`lb-` + ULID);
 //! - [`cli`]: the `leasebox` command line.
 
 pub mod cli;
 pub mod cluster_io;
+pub mod grants;
 pub mod guard;
 pub mod kube_client;
 pub mod lease_id;
 pub mod runtime;
+pub mod settings;

@@ -23,6 +23,7 @@ mod limits;
 use std::path::Path;
 use std::sync::Arc;
 
+use sha2::Digest;
 use wasmtime::Engine;
 use wasmtime::component::{Component, Linker};
 
@@ -191,6 +192,7 @@ impl Runtime {
         let pre = PolicyModulePre::new(instance_pre).map_err(link)?;
         Ok(Policy {
             name: name.to_string(),
+            sha256: cache::hex(&sha2::Sha256::digest(bytes)),
             engine: self.engine.clone(),
             pre,
             cache_error: loaded.cache_error.map(Arc::new),
@@ -246,6 +248,7 @@ fn same_minor(a: &str, b: &str) -> bool {
 #[derive(Clone)]
 pub struct Policy {
     name: String,
+    sha256: String,
     engine: Engine,
     pre: PolicyModulePre<HostState>,
     cache_error: Option<Arc<RuntimeError>>,
@@ -265,6 +268,12 @@ impl Policy {
     /// The module's name in errors (`default` or the file path).
     pub fn name(&self) -> &str {
         &self.name
+    }
+
+    /// SHA-256 of the module's bytes (hex): the name the guard logs refusals
+    /// under.
+    pub fn sha256(&self) -> &str {
+        &self.sha256
     }
 
     /// Why the compiled module could not be cached, if it could not (the

@@ -201,3 +201,40 @@ fn policy_flag_with_a_missing_file_exits_2() {
 }
 
 mod no_cluster;
+
+#[test]
+fn rbac_prints_the_deployed_rbac() {
+    let output = leasebox(&["rbac"]);
+    assert_eq!(output.status.code(), Some(0), "{output:?}");
+    let deployed = include_str!("../../deploy/rbac.yaml");
+    assert_eq!(String::from_utf8_lossy(&output.stdout), deployed);
+}
+
+#[test]
+fn settings_with_a_fence_into_kube_system_exit_2_naming_the_field() {
+    let dir = scratch("settings_kube_prefix");
+    let settings = write(&dir, "settings.yaml", "fence:\n  namespacePrefix: kube-\n");
+    let output = leasebox(&[
+        "sweep",
+        "--settings",
+        settings.to_str().expect("utf-8 path"),
+    ]);
+    assert_eq!(output.status.code(), Some(2), "{output:?}");
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(stderr.contains("fence.namespacePrefix"), "{stderr}");
+    assert!(stderr.contains("kube-"), "{stderr}");
+}
+
+#[test]
+fn settings_with_an_unknown_field_exit_2_naming_it() {
+    let dir = scratch("settings_unknown_field");
+    let settings = write(&dir, "settings.yaml", "guest:\n  memoryMB: 64\n");
+    let output = leasebox(&[
+        "sweep",
+        "--settings",
+        settings.to_str().expect("utf-8 path"),
+    ]);
+    assert_eq!(output.status.code(), Some(2), "{output:?}");
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(stderr.contains("memoryMB"), "{stderr}");
+}

@@ -8,7 +8,8 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use leasebox::cluster_io::{ClusterIo, EventType, ExitStatus, Propagation};
-use leasebox::guard::GuardedCluster;
+use leasebox::grants::Grants;
+use leasebox::guard::{Audit, GuardedCluster};
 use leasebox::runtime::types as wit;
 use leasebox::runtime::{CallEnv, Limits, RuntimeError};
 use serde_json::{Value, json};
@@ -370,7 +371,15 @@ fn overall_timeout_stops_a_call_blocked_in_host_io() {
 fn guard_refuses_a_foreign_namespace_before_the_cluster_sees_it() {
     let cluster = cluster();
     script_ready_pod(&cluster);
-    let guarded = Arc::new(GuardedCluster::new(cluster.clone(), "other-prefix-"));
+    let grants = Grants {
+        namespace_prefix: "other-prefix-".into(),
+        ..Grants::default()
+    };
+    let guarded = Arc::new(GuardedCluster::new(
+        cluster.clone(),
+        Arc::new(grants),
+        Audit::counting(default_policy().sha256()),
+    ));
     let (env, _) = env_with(guarded, b"", Limits::default());
 
     let error = default_policy()
@@ -515,5 +524,132 @@ fn probe_through_the_module_reports_version_reviews_and_tenant_namespace() {
             .iter()
             .all(|call| !matches!(call, Call::Apply { .. } | Call::Delete { .. })),
         "probe only reads"
+    );
+}
+
+/// The default guard (operator defaults) over `cluster`, counting refusals.
+fn default_guard(cluster: &Arc<InMemoryCluster>) -> GuardedCluster {
+    GuardedCluster::new(
+        cluster.clone(),
+        Arc::new(Grants::default()),
+        Audit::counting(default_policy().sha256()),
+    )
+}
+
+#[test]
+fn guarded_acquire_creates_the_namespace_marked_as_leasebox_own_and_succeeds() {
+    let cluster = cluster();
+    script_ready_pod(&cluster);
+    let guard = default_guard(&cluster);
+    let (env, _) = env_with(Arc::new(guard.clone()), b"", Limits::default());
+
+    let lease = default_policy()
+        .acquire_lease(&env, &request(&pod_config()))
+        .expect("the module does not trap")
+        .expect("acquire succeeds through the guard");
+
+    assert_eq!(lease.namespace, NAMESPACE);
+    let namespaces = cluster.objects_of_kind("Namespace");
+    assert_eq!(namespaces.len(), 1, "{namespaces:?}");
+    assert_eq!(
+        namespaces[0]["metadata"]["labels"]["app.kubernetes.io/managed-by"],
+        "leasebox"
+    );
+    let summary = call_summary(&cluster.calls());
+    let created = summary.iter().position(|c| c == "create Namespace");
+    let applied = summary.iter().position(|c| c == "apply Namespace");
+    assert!(
+        created.is_some() && applied.is_none(),
+        "a new namespace is created by the host, not applied: {summary:?}"
+    );
+    assert_eq!(
+        guard.denials().total(),
+        0,
+        "{:?}",
+        guard.denials().snapshot()
+    );
+}
+
+#[test]
+fn guarded_acquire_refuses_to_adopt_an_unowned_namespace() {
+    let cluster = cluster();
+    script_ready_pod(&cluster);
+    cluster
+        .create(
+            &json!({"apiVersion":"v1","kind":"Namespace","metadata":{"name":NAMESPACE}})
+                .to_string(),
+        )
+        .expect("a namespace someone else made");
+    let guard = default_guard(&cluster);
+    let (env, _) = env_with(Arc::new(guard.clone()), b"", Limits::default());
+
+    let error = default_policy()
+        .acquire_lease(&env, &request(&pod_config()))
+        .expect("the module does not trap")
+        .expect_err("the namespace is not leasebox's");
+
+    let failure = failure(error);
+    assert_eq!(failure.reason, "Denied", "{failure:?}");
+    assert!(failure.message.contains("fence-unowned"), "{failure:?}");
+    assert!(failure.message.contains(NAMESPACE), "{failure:?}");
+    assert_eq!(guard.denials().total(), 1);
+    let kinds: Vec<String> = cluster
+        .calls()
+        .iter()
+        .filter_map(|call| match call {
+            Call::Apply { kind, .. } => Some(kind.clone()),
+            _ => None,
+        })
+        .collect();
+    assert!(kinds.is_empty(), "nothing was written: {kinds:?}");
+}
+
+#[test]
+fn guarded_execute_reaches_the_lease_pod_and_release_cleans_up() {
+    let cluster = cluster();
+    let guard = default_guard(&cluster);
+    script_ready_pod(&cluster);
+    let (env, _) = env_with(Arc::new(guard.clone()), b"", Limits::default());
+    let lease = default_policy()
+        .acquire_lease(&env, &request(&pod_config()))
+        .expect("the module does not trap")
+        .expect("acquire succeeds");
+    cluster.script_exec(ScriptedExec {
+        status: ExitStatus {
+            code: Some(0),
+            ..ExitStatus::default()
+        },
+        stdout: b"hi\n".to_vec(),
+        stderr: Vec::new(),
+    });
+    let scoped = guard.scoped_to_lease(&lease.id);
+    let (exec_env, stdout) = env_with(Arc::new(scoped), b"", Limits::default());
+    let request = wit::ExecRequest {
+        lease: lease.clone(),
+        command: wit::Command::Argv(vec!["echo".into(), "hi".into()]),
+        cwd: None,
+        env: vec![],
+        forward_stdin: false,
+        timeout_ms: None,
+        max_stdout_bytes: None,
+        max_stderr_bytes: None,
+    };
+    let result = default_policy()
+        .execute(&exec_env, &request)
+        .expect("the module does not trap")
+        .expect("execute succeeds in the lease's own pod");
+    assert_eq!(result.exit_code, Some(0));
+    assert_eq!(stdout.contents(), b"hi\n");
+
+    let report = default_policy()
+        .release_lease(&env, &lease)
+        .expect("the module does not trap")
+        .expect("release succeeds through the guard");
+    assert!(!report.deleted.is_empty());
+    assert_eq!(
+        guard.denials().total(),
+        0,
+        "{:?}",
+        guard.denials().snapshot()
     );
 }

@@ -11,15 +11,10 @@ use super::cluster::{ClusterArgs, Session, lease_json, refused, runtime_failed};
 use super::exit::{CliError, Outcome};
 use super::lease_args::{LeaseArgs, now_rfc3339};
 use super::module::read_config;
+use super::release::release_leftovers;
 use super::validate::{issues_json, report_json, write_json};
 use crate::lease_id;
 use crate::runtime::types::{Lease, PolicyError};
-
-/// Pod-ready timeout assumed when the normalized configuration has none.
-const DEFAULT_POD_READY_TIMEOUT_SEC: u64 = 300;
-
-/// Slack added to the pod-ready timeout for the rest of acquire.
-const ACQUIRE_SLACK: Duration = Duration::from_secs(60);
 
 /// Flags of `acquire`.
 #[derive(Debug, Clone, clap::Args)]
@@ -48,12 +43,19 @@ pub(super) enum Acquired {
 
 /// Prints the lease; exit 1 with the validation report when the
 /// configuration is invalid, 1 when the policy refused, 2 when it could not
-/// run.
+/// run. After a runtime failure (a trap, the call's timeout) the module had
+/// no chance to roll back: whatever exists of the lease is released.
 pub fn run(args: &Args, out: &mut dyn Write) -> Result<u8, CliError> {
     let config = read_config(&args.config)?;
-    let session = Session::open(&args.cluster, Some(&config))?;
+    let session = Session::open(&args.cluster)?;
     let id = lease_id::mint().map_err(CliError::unusable)?;
-    match acquire(&session, &config, &args.lease, &id, &args.command)? {
+    let acquired = acquire(&session, &config, &args.lease, &id, &args.command);
+    if let Err(error) = &acquired
+        && error.outcome == Outcome::Unusable
+    {
+        release_leftovers(&session, &id);
+    }
+    match acquired? {
         Acquired::Lease(lease) => {
             write_json(out, &lease_json(&lease))?;
             Ok(Outcome::Success.code())
@@ -65,8 +67,9 @@ pub fn run(args: &Args, out: &mut dyn Write) -> Result<u8, CliError> {
     }
 }
 
-/// Validates `config`, then calls `acquire-lease` for lease `id` with a
-/// guest budget of the pod-ready timeout plus a minute.
+/// Validates `config`, then calls `acquire-lease` for lease `id` within the
+/// operator's call timeout (the module's own readiness budget,
+/// `podReadyTimeoutSec`, may only be shorter).
 pub(super) fn acquire(
     session: &Session,
     config: &str,
@@ -82,14 +85,8 @@ pub(super) fn acquire(
     if !report.ok {
         return Ok(Acquired::Invalid(report_json(&report)?));
     }
-    let timeout = report
-        .normalized_config
-        .as_deref()
-        .and_then(|text| serde_json::from_str::<Value>(text).ok())
-        .and_then(|c| c.get("podReadyTimeoutSec").and_then(Value::as_u64))
-        .unwrap_or(DEFAULT_POD_READY_TIMEOUT_SEC);
     let request = lease.request(config.to_string(), id, now_rfc3339(), command);
-    let env = session.env(Duration::from_secs(timeout) + ACQUIRE_SLACK);
+    let env = session.env(session.settings.guest.call_timeout);
     match session
         .policy
         .acquire_lease(&env, &request)

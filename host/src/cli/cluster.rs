@@ -1,7 +1,11 @@
-//! What the commands that talk to a cluster share: the `--kubeconfig`,
-//! `--context` and `--policy` flags, connecting (always through the
-//! namespace guard), the call environment, and how a lease and a policy
-//! refusal are printed.
+//! What the commands that talk to a cluster share: the host settings and
+//! the flags that override them, the `--policy` flag, connecting (always
+//! through the capability guard), the call environment, and how a lease and
+//! a policy refusal are printed.
+//!
+//! Nothing here reads the policy configuration: the fence, the host keys,
+//! the guest limits and the cluster come from the operator (settings file,
+//! flags, environment).
 
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -11,30 +15,60 @@ use anyhow::anyhow;
 use serde_json::{Value, json};
 
 use super::exit::CliError;
-use super::module::{PolicyArgs, read_config, stderr_logger};
+use super::module::{PolicyArgs, stderr_logger};
 use crate::cluster_io::{CallerIo, ClusterIo};
-use crate::guard::GuardedCluster;
+use crate::grants::Grants;
+use crate::guard::{Audit, GuardedCluster};
 use crate::kube_client::KubeClusterIo;
 use crate::runtime::types::{Backend, Lease, ObjectRef, PolicyError};
-use crate::runtime::{CallEnv, DEFAULT_CPU_DEADLINE, Limits, Policy, RuntimeError};
+use crate::runtime::{CallEnv, Limits, Policy, RuntimeError};
+use crate::settings::{HostSettings, Overrides};
 
-/// Default tenant namespace prefix (the guard's fence when the configuration
-/// names none).
-const DEFAULT_PREFIX: &str = "leasebox-";
-
-/// Environment variable naming the kubeconfig file(s).
-const KUBECONFIG_ENV: &str = "KUBECONFIG";
-
-/// The flags that choose the cluster and the policy module.
-#[derive(Debug, Clone, clap::Args)]
-pub struct ClusterArgs {
-    /// The kubeconfig file; default: `KUBECONFIG`, then the configuration's
-    /// `kubeconfig`, then the in-cluster service account.
+/// The operator's settings and the flags that override them.
+#[derive(Debug, Clone, Default, clap::Args)]
+pub struct SettingsArgs {
+    /// The host settings file (YAML); default: `LEASEBOX_SETTINGS`, then
+    /// `/etc/leasebox/settings.yaml` when it exists.
+    #[arg(long, value_name = "FILE")]
+    pub settings: Option<PathBuf>,
+    /// The namespace fence: tenant namespaces must start with this prefix
+    /// (overrides `fence.namespacePrefix`; default `leasebox-`).
+    #[arg(long, value_name = "PREFIX")]
+    pub namespace_prefix: Option<String>,
+    /// A host key a module may ask the host to fill (repeatable; replaces
+    /// `secrets.hostKeys`; default: the built-in adapters' keys).
+    #[arg(long = "host-secret-key", value_name = "KEY")]
+    pub host_secret_keys: Vec<String>,
+    /// The kubeconfig file; default: `cluster.kubeconfig`, then
+    /// `KUBECONFIG`, then the in-cluster service account.
     #[arg(long, value_name = "P")]
     pub kubeconfig: Option<PathBuf>,
-    /// The kubeconfig context; default: its current context.
+    /// The kubeconfig context; default: `cluster.context`, then its current
+    /// context.
     #[arg(long, value_name = "C")]
     pub context: Option<String>,
+}
+
+impl SettingsArgs {
+    /// The settings: the file, overridden by the flags.
+    pub fn load(&self) -> Result<HostSettings, CliError> {
+        let overrides = Overrides {
+            namespace_prefix: self.namespace_prefix.clone(),
+            host_keys: (!self.host_secret_keys.is_empty()).then(|| self.host_secret_keys.clone()),
+            kubeconfig: self.kubeconfig.clone(),
+            context: self.context.clone(),
+        };
+        HostSettings::load(self.settings.as_deref(), &overrides).map_err(CliError::unusable)
+    }
+}
+
+/// The flags that choose the host settings, the cluster and the policy
+/// module.
+#[derive(Debug, Clone, clap::Args)]
+pub struct ClusterArgs {
+    /// Host settings and their overrides.
+    #[command(flatten)]
+    pub host: SettingsArgs,
     /// Which policy module to run.
     #[command(flatten)]
     pub policy: PolicyArgs,
@@ -50,10 +84,6 @@ pub struct LeaseTarget {
     /// The lease's namespace; default: looked up by the lease id.
     #[arg(long, value_name = "NS")]
     pub namespace: Option<String>,
-    /// The configuration file (only its `namespacePrefix` and `kubeconfig`
-    /// are used).
-    #[arg(long, value_name = "FILE")]
-    pub config: Option<PathBuf>,
     /// The cluster and the policy module.
     #[command(flatten)]
     pub cluster: ClusterArgs,
@@ -63,11 +93,11 @@ pub struct LeaseTarget {
 const RESUME_BUDGET: Duration = Duration::from_secs(60);
 
 impl LeaseTarget {
-    /// Connects, and asks the module for the lease: the session, and the
-    /// lease or the module's refusal (`lease-not-found`, ...).
+    /// Connects, and asks the module for the lease: the session (whose
+    /// guard lets exec and logs reach only this lease's pod), and the lease
+    /// or the module's refusal (`lease-not-found`, ...).
     pub fn resume(&self) -> Result<(Session, Result<Lease, PolicyError>), CliError> {
-        let config = optional_config(self.config.as_ref())?;
-        let session = Session::open(&self.cluster, config.as_deref())?;
+        let session = Session::open(&self.cluster)?.scoped_to_lease(&self.lease);
         let lease = session
             .policy
             .resume_lease(
@@ -80,100 +110,103 @@ impl LeaseTarget {
     }
 }
 
-/// A loaded policy module and the guarded cluster it acts on.
+/// A loaded policy module, the operator's settings, and the guarded cluster
+/// the module acts on.
 #[derive(Clone)]
 pub struct Session {
     /// The policy module.
     pub policy: Policy,
-    /// The cluster, behind the namespace guard.
+    /// The operator's settings.
+    pub settings: HostSettings,
+    /// The guard, kept to scope it to a lease.
+    guard: GuardedCluster,
+    /// The cluster, behind the guard.
     pub cluster: Arc<dyn ClusterIo>,
 }
 
 impl Session {
-    /// Loads the module and connects; `config` (JSON text) gives the
-    /// namespace prefix and, when no flag or `KUBECONFIG` does, the cluster.
-    pub fn open(args: &ClusterArgs, config: Option<&str>) -> Result<Session, CliError> {
-        let config: Option<Value> = config.and_then(|text| serde_json::from_str(text).ok());
+    /// Loads the settings and the module, and connects through the guard.
+    pub fn open(args: &ClusterArgs) -> Result<Session, CliError> {
+        let settings = args.host.load()?;
         let policy = args.policy.load()?;
-        let inner = connect(args, config.as_ref())?;
-        let cluster: Arc<dyn ClusterIo> = Arc::new(GuardedCluster::new(
-            inner,
-            namespace_prefix(config.as_ref()),
-        ));
-        Ok(Session { policy, cluster })
+        let inner = connect(&settings)?;
+        let sink = stderr_logger();
+        let audit = Audit {
+            module_sha256: policy.sha256().to_string(),
+            counts: Arc::default(),
+            sink: Arc::new(move |line| sink(crate::runtime::LogLevel::Warn, "guard", line)),
+        };
+        let guard = GuardedCluster::new(inner, Arc::new(Grants::from_settings(&settings)), audit);
+        Ok(Session {
+            policy,
+            settings,
+            cluster: Arc::new(guard.clone()),
+            guard,
+        })
     }
 
-    /// The environment of one call: the guarded cluster, the process's
-    /// streams, the module's messages on stderr, the default guest CPU
-    /// deadline, and `budget` as the overall (wall-clock, host I/O
-    /// included) timeout of the call.
+    /// The same session, with exec and logs allowed only into the pod of
+    /// lease `lease_id`.
+    pub fn scoped_to_lease(&self, lease_id: &str) -> Session {
+        let guard = self.guard.scoped_to_lease(lease_id);
+        Session {
+            policy: self.policy.clone(),
+            settings: self.settings.clone(),
+            cluster: Arc::new(guard.clone()),
+            guard,
+        }
+    }
+
+    /// The environment of a lifecycle call: the guarded cluster, the
+    /// process's streams, the module's messages on stderr, the operator's
+    /// memory cap and CPU deadline, and `budget` (at most the operator's
+    /// call timeout) as the overall wall-clock limit, host I/O included.
     pub fn env(&self, budget: Duration) -> CallEnv {
+        self.env_within(budget, self.settings.guest.call_timeout)
+    }
+
+    /// The environment of an execute or upload: as [`Session::env`], within
+    /// the operator's exec timeout.
+    pub fn exec_env(&self, budget: Duration) -> CallEnv {
+        self.env_within(budget, self.settings.guest.exec_timeout)
+    }
+
+    fn env_within(&self, budget: Duration, ceiling: Duration) -> CallEnv {
+        let guest = &self.settings.guest;
         CallEnv {
             cluster: self.cluster.clone(),
             caller: CallerIo::process(),
             logger: stderr_logger(),
-            limits: Limits::with_cpu_deadline(DEFAULT_CPU_DEADLINE)
-                .with_overall_timeout(budget.max(DEFAULT_CPU_DEADLINE)),
+            limits: Limits {
+                cpu_deadline: guest.cpu_deadline,
+                memory_cap_bytes: guest.memory_cap_bytes,
+                overall_timeout: Some(budget.max(guest.cpu_deadline).min(ceiling)),
+            },
         }
     }
 }
 
-/// Reads `--config` when given.
-pub fn optional_config(path: Option<&PathBuf>) -> Result<Option<String>, CliError> {
-    path.map(|p| read_config(p)).transpose()
-}
-
-/// Where the cluster is, in order: `--kubeconfig`, `KUBECONFIG`, the
-/// configuration's `kubeconfig` path, then kube-rs inference (in-cluster).
-fn connect(args: &ClusterArgs, config: Option<&Value>) -> Result<Arc<dyn ClusterIo>, CliError> {
-    let from_env = std::env::var(KUBECONFIG_ENV)
-        .ok()
-        .filter(|v| !v.trim().is_empty());
-    let from_config = config
-        .and_then(|c| c.get("kubeconfig"))
-        .and_then(Value::as_str);
-    let (path, source) = if let Some(path) = &args.kubeconfig {
-        (Some(path.clone()), "--kubeconfig".to_string())
-    } else if let Some(value) = from_env {
-        // Several files (`a:b`): let kube-rs merge them.
-        let single = (!value.contains(':')).then(|| PathBuf::from(&value));
-        (single, format!("KUBECONFIG={value}"))
-    } else if let Some(value) = from_config {
-        if value.contains('\n') {
-            let client = KubeClusterIo::connect_inline(value, args.context.clone()).map_err(|e| {
-                CliError::unusable(anyhow!(
-                    "cannot connect to a cluster (using the configuration's inline kubeconfig): \
-                     {e}; fix `kubeconfig` or pass --kubeconfig FILE"
-                ))
-            })?;
-            return Ok(Arc::new(client));
-        }
-        (
-            Some(PathBuf::from(value)),
-            "the configuration's kubeconfig".to_string(),
-        )
-    } else {
-        (
-            None,
-            "the in-cluster service account or ~/.kube/config".to_string(),
-        )
+/// Connects to the cluster the settings name: the kubeconfig and context of
+/// the settings (or their flags), else `KUBECONFIG`, `~/.kube/config` or the
+/// in-cluster service account. Only reads the configuration: no request is
+/// made yet.
+fn connect(settings: &HostSettings) -> Result<Arc<dyn ClusterIo>, CliError> {
+    let cluster = &settings.cluster;
+    let source = match &cluster.kubeconfig {
+        Some(path) => format!("kubeconfig {}", path.display()),
+        None => match std::env::var("KUBECONFIG") {
+            Ok(value) if !value.trim().is_empty() => format!("KUBECONFIG={value}"),
+            _ => "the in-cluster service account or ~/.kube/config".to_string(),
+        },
     };
-    let client = KubeClusterIo::connect(path, args.context.clone()).map_err(|e| {
-        CliError::unusable(anyhow!(
-            "cannot connect to a cluster (using {source}): {e}; pass --kubeconfig FILE or set \
-             KUBECONFIG to a readable kubeconfig"
-        ))
-    })?;
+    let client = KubeClusterIo::connect(cluster.kubeconfig.clone(), cluster.context.clone())
+        .map_err(|e| {
+            CliError::unusable(anyhow!(
+                "cannot connect to a cluster (using {source}): {e}; pass --kubeconfig FILE, \
+                     set cluster.kubeconfig in the host settings, or set KUBECONFIG"
+            ))
+        })?;
     Ok(Arc::new(client))
-}
-
-/// The configuration's `namespacePrefix`, or the default.
-fn namespace_prefix(config: Option<&Value>) -> String {
-    config
-        .and_then(|c| c.get("namespacePrefix"))
-        .and_then(Value::as_str)
-        .unwrap_or(DEFAULT_PREFIX)
-        .to_string()
 }
 
 /// A runtime failure (trap, deadline, memory cap): exit 2.
@@ -258,26 +291,4 @@ pub fn lease_json(lease: &Lease) -> Value {
         "createdAt": lease.created_at,
         "expiresAt": lease.expires_at,
     })
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn prefix_defaults_when_the_configuration_names_none() {
-        assert_eq!(
-            namespace_prefix(Some(&json!({"inCluster": true}))),
-            "leasebox-"
-        );
-        assert_eq!(namespace_prefix(None), "leasebox-");
-    }
-
-    #[test]
-    fn prefix_comes_from_the_configuration() {
-        assert_eq!(
-            namespace_prefix(Some(&json!({"namespacePrefix": "acme-"}))),
-            "acme-"
-        );
-    }
 }

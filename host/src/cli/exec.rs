@@ -112,7 +112,7 @@ pub fn run(args: &Args) -> Result<u8, CliError> {
     let request = args.exec.request(lease, command);
     let result = session
         .policy
-        .execute(&session.env(args.exec.budget()), &request)
+        .execute(&session.exec_env(args.exec.budget()), &request)
         .map_err(runtime_failed)?
         .map_err(refused)?;
     Ok(exit_code(&result))

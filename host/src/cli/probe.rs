@@ -33,7 +33,7 @@ pub struct Args {
 /// when not.
 pub fn run(args: &Args, out: &mut dyn Write) -> Result<u8, CliError> {
     let config = read_config(&args.config)?;
-    let session = Session::open(&args.cluster, Some(&config))?;
+    let session = Session::open(&args.cluster)?;
     let report = session
         .policy
         .probe(&session.env(PROBE_BUDGET), &config, &args.company_id)

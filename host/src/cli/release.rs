@@ -5,7 +5,7 @@ use std::time::Duration;
 
 use serde_json::{Value, json};
 
-use super::cluster::{LeaseTarget, Session, object_json, refused, runtime_failed};
+use super::cluster::{LeaseTarget, Session, object_json, object_name, refused, runtime_failed};
 use super::exit::{CliError, Outcome};
 use super::validate::write_json;
 use crate::runtime::types::{Lease, PolicyError, ReleaseReport};
@@ -53,4 +53,56 @@ pub(super) fn report_json(report: &ReleaseReport) -> Value {
         "deleted": report.deleted.iter().map(object_json).collect::<Vec<_>>(),
         "alreadyGone": report.already_gone,
     })
+}
+
+/// Releases whatever exists of lease `id`, found again by its labels: after
+/// an acquire that ended without the module's own rollback (a trap, the
+/// call's timeout, Ctrl-C). One line on stderr either way.
+pub(super) fn release_leftovers(session: &Session, id: &str) {
+    let lease = match session
+        .policy
+        .resume_lease(&session.env(RELEASE_BUDGET), id, None)
+    {
+        Ok(Ok(lease)) => lease,
+        Ok(Err(PolicyError::LeaseNotFound(_))) => return,
+        Ok(Err(error)) => {
+            eprintln!(
+                "error: cannot find lease {id} to release it: {:#}; run `leasebox sweep` or \
+                 `leasebox release --lease {id}`",
+                refused(error).error
+            );
+            return;
+        }
+        Err(error) => {
+            eprintln!(
+                "error: cannot find lease {id} to release it: {error}; run `leasebox release \
+                 --lease {id}`"
+            );
+            return;
+        }
+    };
+    report_release(&lease, release(session, &lease));
+}
+
+/// One line on stderr about the release.
+pub(super) fn report_release(lease: &Lease, result: Result<ReleaseReport, CliError>) {
+    match result {
+        Ok(report) => {
+            let names = report.deleted.iter().map(object_name).collect::<Vec<_>>();
+            eprintln!(
+                "leasebox: released lease {} ({})",
+                lease.id,
+                if names.is_empty() {
+                    report_json(&report)["alreadyGone"].to_string()
+                } else {
+                    names.join(", ")
+                }
+            );
+        }
+        Err(error) => eprintln!(
+            "error: failed to release lease {}: {:#}; run `leasebox release --lease {} \
+             --namespace {}`",
+            lease.id, error.error, lease.id, lease.namespace
+        ),
+    }
 }

@@ -3,18 +3,17 @@
 
 use std::path::PathBuf;
 use std::sync::{Arc, Mutex, PoisonError};
-use std::time::Duration;
 
 use super::acquire::{Acquired, acquire};
-use super::cluster::{ClusterArgs, Session, object_name, refused, runtime_failed};
+use super::cluster::{ClusterArgs, Session, refused, runtime_failed};
 use super::exec::{ExecArgs, exit_code};
 use super::exit::{CliError, Outcome};
 use super::lease_args::LeaseArgs;
 use super::module::read_config;
-use super::release::{release, report_json};
+use super::release::{release, release_leftovers, report_release};
 use super::validate::write_json;
 use crate::lease_id;
-use crate::runtime::types::{Lease, PolicyError};
+use crate::runtime::types::Lease;
 
 /// Exit code after Ctrl-C or SIGTERM (128 + SIGINT, as shells report it).
 const INTERRUPTED_CODE: i32 = 130;
@@ -51,7 +50,7 @@ type Shared = Arc<Mutex<Cleanup>>;
 pub fn run(args: &Args) -> Result<u8, CliError> {
     let command = args.exec.command()?;
     let config = read_config(&args.config)?;
-    let session = Session::open(&args.cluster, Some(&config))?;
+    let session = Session::open(&args.cluster)?;
     let id = lease_id::mint().map_err(CliError::unusable)?;
     let shared: Shared = Arc::default();
     watch_signals(session.clone(), id.clone(), shared.clone());
@@ -84,9 +83,10 @@ pub fn run(args: &Args) -> Result<u8, CliError> {
     lock(&shared).lease = Some(lease.clone());
 
     let request = args.exec.request(lease.clone(), command);
-    let executed = session
+    let scoped = session.scoped_to_lease(&lease.id);
+    let executed = scoped
         .policy
-        .execute(&session.env(args.exec.budget()), &request)
+        .execute(&scoped.exec_env(args.exec.budget()), &request)
         .map_err(runtime_failed)
         .and_then(|result| result.map_err(refused));
 
@@ -116,54 +116,9 @@ fn release_by_id(session: &Session, id: &str, shared: &Shared) {
         return;
     }
     cleanup.done = true;
-    let lease = match cleanup.lease.clone() {
-        Some(lease) => lease,
-        None => match session
-            .policy
-            .resume_lease(&session.env(Duration::ZERO), id, None)
-        {
-            Ok(Ok(lease)) => lease,
-            Ok(Err(PolicyError::LeaseNotFound(_))) => return,
-            Ok(Err(error)) => {
-                eprintln!(
-                    "error: cannot find lease {id} to release it: {:#}; run `leasebox sweep` \
-                     or `leasebox release --lease {id}`",
-                    refused(error).error
-                );
-                return;
-            }
-            Err(error) => {
-                eprintln!(
-                    "error: cannot find lease {id} to release it: {error}; run `leasebox \
-                     release --lease {id}`"
-                );
-                return;
-            }
-        },
-    };
-    report_release(&lease, release(session, &lease));
-}
-
-/// One line on stderr about the release.
-fn report_release(lease: &Lease, result: Result<crate::runtime::types::ReleaseReport, CliError>) {
-    match result {
-        Ok(report) => {
-            let names = report.deleted.iter().map(object_name).collect::<Vec<_>>();
-            eprintln!(
-                "leasebox: released lease {} ({})",
-                lease.id,
-                if names.is_empty() {
-                    report_json(&report)["alreadyGone"].to_string()
-                } else {
-                    names.join(", ")
-                }
-            );
-        }
-        Err(error) => eprintln!(
-            "error: failed to release lease {}: {:#}; run `leasebox release --lease {} \
-             --namespace {}`",
-            lease.id, error.error, lease.id, lease.namespace
-        ),
+    match cleanup.lease.clone() {
+        Some(lease) => report_release(&lease, release(session, &lease)),
+        None => release_leftovers(session, id),
     }
 }
 

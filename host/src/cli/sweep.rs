@@ -1,12 +1,11 @@
 //! `leasebox sweep`: releases every lease past its expiry.
 
 use std::io::Write;
-use std::path::PathBuf;
 use std::time::Duration;
 
 use serde_json::json;
 
-use super::cluster::{ClusterArgs, Session, object_json, optional_config, refused, runtime_failed};
+use super::cluster::{ClusterArgs, Session, object_json, refused, runtime_failed};
 use super::exit::{CliError, Outcome};
 use super::lease_args::now_rfc3339;
 use super::validate::write_json;
@@ -23,10 +22,6 @@ pub struct Args {
     /// Sweep only this namespace; default: every leasebox namespace.
     #[arg(long, value_name = "NS")]
     pub namespace: Option<String>,
-    /// The configuration file (only its `namespacePrefix` and `kubeconfig`
-    /// are used).
-    #[arg(long, value_name = "FILE")]
-    pub config: Option<PathBuf>,
     /// The cluster and the policy module.
     #[command(flatten)]
     pub cluster: ClusterArgs,
@@ -34,8 +29,7 @@ pub struct Args {
 
 /// Prints `{"expired":[objects],"kept":N}`.
 pub fn run(args: &Args, out: &mut dyn Write) -> Result<u8, CliError> {
-    let config = optional_config(args.config.as_ref())?;
-    let session = Session::open(&args.cluster, config.as_deref())?;
+    let session = Session::open(&args.cluster)?;
     let now = args.now.clone().unwrap_or_else(now_rfc3339);
     let report = session
         .policy

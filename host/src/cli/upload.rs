@@ -28,7 +28,7 @@ pub fn run(args: &Args) -> Result<u8, CliError> {
     let lease = lease.map_err(refused)?;
     let result = session
         .policy
-        .realize_workspace(&session.env(UPLOAD_BUDGET), &lease, Some(&args.path))
+        .realize_workspace(&session.exec_env(UPLOAD_BUDGET), &lease, Some(&args.path))
         .map_err(runtime_failed)?
         .map_err(refused)?;
     Ok(exit_code(&result))

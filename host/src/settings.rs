@@ -1,0 +1,501 @@
+//! Host settings: what the operator decides, never the policy configuration.
+//!
+//! Three parties, in order of trust: the operator (this file, flags and the
+//! environment of the host), the configuration (edited by platform users),
+//! the policy module (swappable code). The settings fix the ceiling of what
+//! the other two may do: the namespace fence, the host secret keys a module
+//! may ask for, the limits of every guest call, and the cluster connection.
+//! The host never reads the policy configuration to decide any of this.
+//!
+//! The file is YAML (camelCase keys, unknown keys are an error):
+//!
+//! ```yaml
+//! fence:
+//!   namespacePrefix: leasebox-      # tenant namespaces must start with it
+//! secrets:
+//!   hostKeys: [ANTHROPIC_API_KEY]   # default: the built-in adapters' keys
+//! guest:
+//!   memoryMiB: 64                   # linear memory cap of a module
+//!   cpuDeadlineMs: 5000             # guest CPU time of one call
+//!   callTimeoutSec: 900             # wall clock of one call (acquire, release, ...)
+//!   execTimeoutSec: 86400           # wall clock of one execute / upload
+//! cluster:
+//!   kubeconfig: /etc/leasebox/kubeconfig
+//!   context: prod
+//! ```
+//!
+//! Where it is read from: `--settings FILE`, else `$LEASEBOX_SETTINGS`, else
+//! [`DEFAULT_SETTINGS_PATH`] when that file exists, else the defaults.
+//! Flags override the file.
+
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use serde::Deserialize;
+
+/// Environment variable naming the settings file.
+pub const SETTINGS_ENV: &str = "LEASEBOX_SETTINGS";
+
+/// Settings file read when neither `--settings` nor [`SETTINGS_ENV`] names
+/// one (and only if it exists).
+pub const DEFAULT_SETTINGS_PATH: &str = "/etc/leasebox/settings.yaml";
+
+/// Default namespace fence: tenant namespaces start with it.
+pub const DEFAULT_NAMESPACE_PREFIX: &str = "leasebox-";
+
+/// The host keys of the built-in adapters (`claude_local`, `codex_local`,
+/// `gemini_local`, `cursor_local`, `opencode_local`, `pi_local`): what a
+/// module may ask the host to fill when the operator names no keys. A test
+/// checks this against the default policy's adapter table.
+pub const BUILTIN_ADAPTER_KEYS: &[&str] = &[
+    "ANTHROPIC_API_KEY",
+    "GEMINI_API_KEY",
+    "GOOGLE_API_KEY",
+    "OPENAI_API_KEY",
+    "OPENROUTER_API_KEY",
+];
+
+/// Default linear memory cap of a module: 64 MiB.
+pub const DEFAULT_MEMORY_MIB: u32 = 64;
+
+/// Default guest CPU time of one call: 5 s (time spent in host I/O does not
+/// count).
+pub const DEFAULT_CPU_DEADLINE_MS: u64 = 5_000;
+
+/// Default wall-clock ceiling of one lifecycle call other than execute
+/// (acquire, release, probe, sweep, ...): 15 minutes, host I/O included.
+pub const DEFAULT_CALL_TIMEOUT_SEC: u64 = 900;
+
+/// Default wall-clock ceiling of one execute or upload: 24 hours.
+pub const DEFAULT_EXEC_TIMEOUT_SEC: u64 = 86_400;
+
+/// Largest accepted memory cap (the host's own memory is the real bound).
+const MAX_MEMORY_MIB: u32 = 4096;
+
+/// Why the settings could not be used.
+#[derive(Debug, thiserror::Error)]
+pub enum SettingsError {
+    /// The file could not be read.
+    #[error(
+        "failed to read the host settings file {path}: {source}; fix the path given by --settings or {SETTINGS_ENV}"
+    )]
+    Read {
+        /// The file.
+        path: String,
+        /// Why.
+        #[source]
+        source: std::io::Error,
+    },
+    /// The file is not valid settings YAML.
+    #[error("the host settings file {path} is invalid: {message}")]
+    Parse {
+        /// The file.
+        path: String,
+        /// What is wrong, with the field.
+        message: String,
+    },
+    /// A value breaks a rule.
+    #[error("host settings: `{field}` {message}")]
+    Invalid {
+        /// The field (`fence.namespacePrefix`, ...).
+        field: &'static str,
+        /// The rule and the fix.
+        message: String,
+    },
+}
+
+/// The file as written (every section optional).
+#[derive(Debug, Default, Clone, Deserialize)]
+#[serde(default, deny_unknown_fields, rename_all = "camelCase")]
+struct File {
+    fence: FenceFile,
+    secrets: SecretsFile,
+    guest: GuestFile,
+    cluster: ClusterFile,
+}
+
+#[derive(Debug, Default, Clone, Deserialize)]
+#[serde(default, deny_unknown_fields, rename_all = "camelCase")]
+struct FenceFile {
+    namespace_prefix: Option<String>,
+}
+
+#[derive(Debug, Default, Clone, Deserialize)]
+#[serde(default, deny_unknown_fields, rename_all = "camelCase")]
+struct SecretsFile {
+    host_keys: Option<Vec<String>>,
+}
+
+#[derive(Debug, Default, Clone, Deserialize)]
+#[serde(default, deny_unknown_fields, rename_all = "camelCase")]
+struct GuestFile {
+    #[serde(rename = "memoryMiB")]
+    memory_mib: Option<u32>,
+    cpu_deadline_ms: Option<u64>,
+    call_timeout_sec: Option<u64>,
+    exec_timeout_sec: Option<u64>,
+}
+
+#[derive(Debug, Default, Clone, Deserialize)]
+#[serde(default, deny_unknown_fields, rename_all = "camelCase")]
+struct ClusterFile {
+    kubeconfig: Option<PathBuf>,
+    context: Option<String>,
+}
+
+/// Values given on the command line; each replaces the file's.
+#[derive(Debug, Default, Clone, PartialEq, Eq)]
+pub struct Overrides {
+    /// `--namespace-prefix`.
+    pub namespace_prefix: Option<String>,
+    /// `--host-secret-key` (repeatable): the whole list.
+    pub host_keys: Option<Vec<String>>,
+    /// `--kubeconfig`.
+    pub kubeconfig: Option<PathBuf>,
+    /// `--context`.
+    pub context: Option<String>,
+}
+
+/// Limits of every guest call.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct GuestSettings {
+    /// Linear memory cap, bytes.
+    pub memory_cap_bytes: usize,
+    /// Guest CPU time of one call.
+    pub cpu_deadline: Duration,
+    /// Wall-clock ceiling of a lifecycle call other than execute.
+    pub call_timeout: Duration,
+    /// Wall-clock ceiling of an execute or upload.
+    pub exec_timeout: Duration,
+}
+
+/// How the host reaches the cluster.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ClusterSettings {
+    /// Kubeconfig file; none: `KUBECONFIG`, `~/.kube/config`, in-cluster.
+    pub kubeconfig: Option<PathBuf>,
+    /// Kubeconfig context; none: its current context.
+    pub context: Option<String>,
+}
+
+/// The operator's settings, validated.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct HostSettings {
+    /// Tenant namespaces must start with this prefix (`kube-*` and `default`
+    /// are refused whatever it is).
+    pub namespace_prefix: String,
+    /// Host keys a module may ask the host to fill into a Secret.
+    pub host_keys: Vec<String>,
+    /// Guest limits.
+    pub guest: GuestSettings,
+    /// Cluster connection.
+    pub cluster: ClusterSettings,
+    /// The file the settings came from, if any.
+    pub source: Option<PathBuf>,
+}
+
+impl Default for HostSettings {
+    fn default() -> Self {
+        HostSettings::from_file(File::default(), &Overrides::default(), None)
+            .unwrap_or_else(|_| unreachable_defaults())
+    }
+}
+
+/// The built-in defaults are valid by construction; this spells them out
+/// without validation for the impossible case that they were not.
+fn unreachable_defaults() -> HostSettings {
+    HostSettings {
+        namespace_prefix: DEFAULT_NAMESPACE_PREFIX.to_string(),
+        host_keys: BUILTIN_ADAPTER_KEYS.iter().map(|k| k.to_string()).collect(),
+        guest: GuestSettings {
+            memory_cap_bytes: (DEFAULT_MEMORY_MIB as usize) << 20,
+            cpu_deadline: Duration::from_millis(DEFAULT_CPU_DEADLINE_MS),
+            call_timeout: Duration::from_secs(DEFAULT_CALL_TIMEOUT_SEC),
+            exec_timeout: Duration::from_secs(DEFAULT_EXEC_TIMEOUT_SEC),
+        },
+        cluster: ClusterSettings::default(),
+        source: None,
+    }
+}
+
+impl HostSettings {
+    /// Reads the settings file chosen by `path` (`--settings`), else
+    /// [`SETTINGS_ENV`], else [`DEFAULT_SETTINGS_PATH`] if it exists, and
+    /// applies `overrides`.
+    pub fn load(path: Option<&Path>, overrides: &Overrides) -> Result<HostSettings, SettingsError> {
+        let env = std::env::var_os(SETTINGS_ENV)
+            .filter(|v| !v.is_empty())
+            .map(PathBuf::from);
+        let default = Path::new(DEFAULT_SETTINGS_PATH);
+        let chosen = path
+            .map(Path::to_path_buf)
+            .or(env)
+            .or_else(|| default.exists().then(|| default.to_path_buf()));
+        match chosen {
+            None => HostSettings::from_file(File::default(), overrides, None),
+            Some(path) => {
+                let text =
+                    std::fs::read_to_string(&path).map_err(|source| SettingsError::Read {
+                        path: path.display().to_string(),
+                        source,
+                    })?;
+                HostSettings::parse(&text, overrides, Some(path))
+            }
+        }
+    }
+
+    /// Parses settings YAML (for `source`, named in errors).
+    pub fn parse(
+        text: &str,
+        overrides: &Overrides,
+        source: Option<PathBuf>,
+    ) -> Result<HostSettings, SettingsError> {
+        let name = source
+            .as_ref()
+            .map_or("(inline)".to_string(), |p| p.display().to_string());
+        let file: File = if text.trim().is_empty() {
+            File::default()
+        } else {
+            serde_yaml::from_str(text).map_err(|e| SettingsError::Parse {
+                path: name,
+                message: e.to_string(),
+            })?
+        };
+        HostSettings::from_file(file, overrides, source)
+    }
+
+    fn from_file(
+        file: File,
+        overrides: &Overrides,
+        source: Option<PathBuf>,
+    ) -> Result<HostSettings, SettingsError> {
+        let namespace_prefix = overrides
+            .namespace_prefix
+            .clone()
+            .or(file.fence.namespace_prefix)
+            .unwrap_or_else(|| DEFAULT_NAMESPACE_PREFIX.to_string());
+        check_prefix(&namespace_prefix)?;
+
+        let host_keys = overrides
+            .host_keys
+            .clone()
+            .or(file.secrets.host_keys)
+            .unwrap_or_else(|| BUILTIN_ADAPTER_KEYS.iter().map(|k| k.to_string()).collect());
+        for key in &host_keys {
+            check_key(key)?;
+        }
+
+        let memory_mib = file.guest.memory_mib.unwrap_or(DEFAULT_MEMORY_MIB);
+        if memory_mib == 0 || memory_mib > MAX_MEMORY_MIB {
+            return Err(SettingsError::Invalid {
+                field: "guest.memoryMiB",
+                message: format!(
+                    "is {memory_mib}; use 1 to {MAX_MEMORY_MIB} (default {DEFAULT_MEMORY_MIB})"
+                ),
+            });
+        }
+        let positive = |value: Option<u64>, default: u64, field: &'static str| match value {
+            Some(0) => Err(SettingsError::Invalid {
+                field,
+                message: format!("is 0; use a positive number (default {default})"),
+            }),
+            other => Ok(other.unwrap_or(default)),
+        };
+        let cpu_ms = positive(
+            file.guest.cpu_deadline_ms,
+            DEFAULT_CPU_DEADLINE_MS,
+            "guest.cpuDeadlineMs",
+        )?;
+        let call_sec = positive(
+            file.guest.call_timeout_sec,
+            DEFAULT_CALL_TIMEOUT_SEC,
+            "guest.callTimeoutSec",
+        )?;
+        let exec_sec = positive(
+            file.guest.exec_timeout_sec,
+            DEFAULT_EXEC_TIMEOUT_SEC,
+            "guest.execTimeoutSec",
+        )?;
+
+        Ok(HostSettings {
+            namespace_prefix,
+            host_keys,
+            guest: GuestSettings {
+                memory_cap_bytes: (memory_mib as usize) << 20,
+                cpu_deadline: Duration::from_millis(cpu_ms),
+                call_timeout: Duration::from_secs(call_sec),
+                exec_timeout: Duration::from_secs(exec_sec),
+            },
+            cluster: ClusterSettings {
+                kubeconfig: overrides.kubeconfig.clone().or(file.cluster.kubeconfig),
+                context: overrides.context.clone().or(file.cluster.context),
+            },
+            source,
+        })
+    }
+}
+
+/// A fence prefix: 1-32 characters of `a-z`, `0-9`, `-`, starting with a
+/// letter or digit, and never one that reaches the system namespaces.
+fn check_prefix(prefix: &str) -> Result<(), SettingsError> {
+    let invalid = |message: String| SettingsError::Invalid {
+        field: "fence.namespacePrefix",
+        message,
+    };
+    let shape = !prefix.is_empty()
+        && prefix.len() <= 32
+        && prefix
+            .chars()
+            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-')
+        && !prefix.starts_with('-');
+    if !shape {
+        return Err(invalid(format!(
+            "is {prefix:?}; use 1-32 characters of a-z, 0-9 and '-', not starting with '-' \
+             (default {DEFAULT_NAMESPACE_PREFIX:?})"
+        )));
+    }
+    if prefix.starts_with("kube") || "default".starts_with(prefix) || prefix.starts_with("default")
+    {
+        return Err(invalid(format!(
+            "is {prefix:?}, which reaches the system namespaces (`kube-*`, `default`); pick a \
+             prefix of your own such as {DEFAULT_NAMESPACE_PREFIX:?}"
+        )));
+    }
+    Ok(())
+}
+
+/// A host key: an environment variable name.
+fn check_key(key: &str) -> Result<(), SettingsError> {
+    let mut chars = key.chars();
+    let first_ok = chars
+        .next()
+        .is_some_and(|c| c.is_ascii_alphabetic() || c == '_');
+    if first_ok && chars.all(|c| c.is_ascii_alphanumeric() || c == '_') {
+        return Ok(());
+    }
+    Err(SettingsError::Invalid {
+        field: "secrets.hostKeys",
+        message: format!(
+            "contains {key:?}, which is not an environment variable name ([A-Za-z_][A-Za-z0-9_]*)"
+        ),
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use rstest::rstest;
+
+    fn parse(text: &str) -> Result<HostSettings, SettingsError> {
+        HostSettings::parse(text, &Overrides::default(), None)
+    }
+
+    #[test]
+    fn empty_file_gives_the_documented_defaults() {
+        let settings = parse("").expect("defaults");
+        assert_eq!(settings.namespace_prefix, "leasebox-");
+        assert_eq!(settings.host_keys, BUILTIN_ADAPTER_KEYS);
+        assert_eq!(settings.guest.memory_cap_bytes, 64 << 20);
+        assert_eq!(settings.guest.cpu_deadline, Duration::from_secs(5));
+        assert_eq!(settings.guest.call_timeout, Duration::from_secs(900));
+        assert_eq!(settings.guest.exec_timeout, Duration::from_secs(86_400));
+        assert_eq!(settings, HostSettings::default());
+    }
+
+    #[test]
+    fn every_field_is_read() {
+        let settings = parse(
+            "fence:\n  namespacePrefix: agents-\nsecrets:\n  hostKeys: [MY_KEY]\nguest:\n  \
+             memoryMiB: 32\n  cpuDeadlineMs: 250\n  callTimeoutSec: 20\n  execTimeoutSec: 60\n\
+             cluster:\n  kubeconfig: /k\n  context: c\n",
+        )
+        .expect("valid");
+        assert_eq!(settings.namespace_prefix, "agents-");
+        assert_eq!(settings.host_keys, ["MY_KEY"]);
+        assert_eq!(settings.guest.memory_cap_bytes, 32 << 20);
+        assert_eq!(settings.guest.cpu_deadline, Duration::from_millis(250));
+        assert_eq!(settings.guest.call_timeout, Duration::from_secs(20));
+        assert_eq!(settings.guest.exec_timeout, Duration::from_secs(60));
+        assert_eq!(settings.cluster.kubeconfig, Some(PathBuf::from("/k")));
+        assert_eq!(settings.cluster.context.as_deref(), Some("c"));
+    }
+
+    #[test]
+    fn flags_override_the_file() {
+        let overrides = Overrides {
+            namespace_prefix: Some("flag-".into()),
+            host_keys: Some(vec![]),
+            kubeconfig: Some("/flag".into()),
+            context: None,
+        };
+        let settings = HostSettings::parse(
+            "fence:\n  namespacePrefix: file-\ncluster:\n  context: file\n",
+            &overrides,
+            None,
+        )
+        .expect("valid");
+        assert_eq!(settings.namespace_prefix, "flag-");
+        assert!(
+            settings.host_keys.is_empty(),
+            "an empty list grants nothing"
+        );
+        assert_eq!(settings.cluster.kubeconfig, Some(PathBuf::from("/flag")));
+        assert_eq!(settings.cluster.context.as_deref(), Some("file"));
+    }
+
+    #[rstest]
+    #[case::kube_prefix("kube-")]
+    #[case::bare_kube("kube")]
+    #[case::default_namespace("default")]
+    #[case::prefix_of_default("def")]
+    #[case::empty("")]
+    #[case::uppercase("Leasebox-")]
+    #[case::leading_dash("-x")]
+    fn prefix_that_reaches_system_namespaces_or_is_malformed_is_refused(#[case] prefix: &str) {
+        let text = format!("fence:\n  namespacePrefix: {prefix:?}\n");
+        let err = parse(&text).expect_err("refused");
+        assert!(err.to_string().contains("fence.namespacePrefix"), "{err}");
+    }
+
+    #[test]
+    fn unknown_field_is_named() {
+        let err = parse("fence:\n  prefix: x-\n").expect_err("unknown field");
+        assert!(err.to_string().contains("prefix"), "{err}");
+    }
+
+    #[test]
+    fn zero_timeout_is_refused_naming_the_field() {
+        let err = parse("guest:\n  callTimeoutSec: 0\n").expect_err("zero");
+        assert!(err.to_string().contains("guest.callTimeoutSec"), "{err}");
+    }
+
+    #[test]
+    fn host_key_that_is_not_a_variable_name_is_refused() {
+        let err = parse("secrets:\n  hostKeys: [\"A-B\"]\n").expect_err("bad key");
+        assert!(err.to_string().contains("secrets.hostKeys"), "{err}");
+    }
+
+    #[test]
+    fn builtin_keys_are_the_default_policys_adapter_keys() {
+        let mut expected: Vec<String> = leasebox_policy::adapters::builtins()
+            .into_iter()
+            .flat_map(|adapter| adapter.env_keys)
+            .collect();
+        expected.sort();
+        expected.dedup();
+        assert_eq!(BUILTIN_ADAPTER_KEYS, expected);
+    }
+}
+
+#[cfg(test)]
+mod deploy_tests {
+    use super::*;
+
+    #[test]
+    fn deployed_example_settings_are_the_defaults() {
+        let text = include_str!("../../deploy/settings.yaml");
+        let settings =
+            HostSettings::parse(text, &Overrides::default(), None).expect("deploy/settings.yaml");
+        assert_eq!(settings, HostSettings::default());
+    }
+}

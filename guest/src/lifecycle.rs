@@ -28,8 +28,8 @@ use crate::lease::{
 /// Default directory `realize_workspace` unpacks into.
 pub const DEFAULT_WORKSPACE_PATH: &str = "/workspace";
 
-/// Acquires a lease: tenant objects, workload, Secret, wait ready by watch;
-/// rolls back on failure.
+/// Acquires a lease: tenant objects, workload, its egress policy, PVC,
+/// Secret, wait ready by watch; rolls back on failure.
 pub fn acquire(cluster: &dyn Cluster, request: &LeaseRequest) -> Result<Lease, PolicyError> {
     acquire::acquire(cluster, request)
 }

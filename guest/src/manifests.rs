@@ -7,6 +7,7 @@
 //! undeclared fields.
 
 pub mod cilium_policy;
+pub mod egress_policy;
 pub mod job;
 pub mod limit_range;
 pub mod namespace;
@@ -30,7 +31,7 @@ use serde_json::Value;
 
 use crate::adapters::{self, Adapter};
 use crate::cluster::HostSecretRequest;
-use crate::config::{Backend, Config, EgressMode};
+use crate::config::{Backend, Config};
 use crate::egress::{self, EgressPlan};
 use crate::error::PolicyError;
 use crate::lease::{Command, LeaseRequest, ObjectRef};
@@ -178,22 +179,11 @@ fn job_command(command: Option<&Command>) -> Result<Command, PolicyError> {
     }
 }
 
-/// Tenant objects in apply order (Namespace first, the egress policy of the
-/// configured mode last).
+/// Tenant objects in apply order (Namespace first, the deny-all
+/// NetworkPolicy last). They hold no egress allow: that is per lease
+/// ([`egress_policy`]).
 pub fn tenant_objects(ctx: &Context) -> Vec<Value> {
     let labels = names::tenant_labels(&ctx.company_id);
-    let egress_policy = match ctx.config.egress_mode {
-        EgressMode::Standard => to_value(&network_policy::egress_allow(
-            &ctx.namespace,
-            &labels,
-            &ctx.egress,
-        )),
-        EgressMode::Cilium => to_value(&cilium_policy::egress_fqdn(
-            &ctx.namespace,
-            &labels,
-            &ctx.egress,
-        )),
-    };
     vec![
         to_value(&namespace::namespace(ctx)),
         to_value(&service_account::service_account(ctx)),
@@ -202,32 +192,21 @@ pub fn tenant_objects(ctx: &Context) -> Vec<Value> {
         to_value(&resource_quota::resource_quota(ctx)),
         to_value(&limit_range::limit_range(ctx)),
         to_value(&network_policy::deny_all(&ctx.namespace, &labels)),
-        egress_policy,
     ]
 }
 
-/// The other egress mode's policy, which acquire deletes so that a stale,
-/// broader policy never survives a mode switch.
-pub fn stale_egress_policy(ctx: &Context) -> ObjectRef {
-    let (api_version, kind, name) = match ctx.config.egress_mode {
-        EgressMode::Standard => (
-            "cilium.io/v2",
-            "CiliumNetworkPolicy",
-            names::CILIUM_EGRESS_POLICY,
-        ),
-        EgressMode::Cilium => (
-            "networking.k8s.io/v1",
-            "NetworkPolicy",
-            names::EGRESS_POLICY,
-        ),
-    };
-    ObjectRef {
-        api_version: api_version.to_string(),
-        kind: kind.to_string(),
-        namespace: Some(ctx.namespace.clone()),
-        name: name.to_string(),
-        uid: None,
-    }
+/// The tenant-wide egress allow policies of 0.1 (both modes), which
+/// acquire deletes: a stale broad policy must not survive next to the
+/// per-lease ones.
+pub fn legacy_egress_policies(ctx: &Context) -> Vec<ObjectRef> {
+    egress_policy::legacy_egress_policies(&ctx.namespace)
+}
+
+/// The lease's egress allow policy (`<lease>-egress`, of the configured
+/// mode), selecting only its pod, owned by the workload when `owner` is
+/// given.
+pub fn egress_policy(ctx: &Context, owner: Option<&ObjectRef>) -> Value {
+    egress_policy::egress_policy(ctx, owner)
 }
 
 /// The workload (Sandbox, Job or Pod).
@@ -459,12 +438,15 @@ mod tests {
         assert_eq!(ctx.command, None);
     }
 
-    #[test]
-    fn tenant_objects_come_in_apply_order() {
-        let ctx = fixture::context(json!({}));
-        let kinds: Vec<String> = tenant_objects(&ctx)
+    #[rstest::rstest]
+    #[case::standard("standard")]
+    #[case::cilium("cilium")]
+    fn tenant_objects_come_in_apply_order_without_an_egress_allow(#[case] mode: &str) {
+        let ctx = fixture::context(json!({ "egressMode": mode }));
+        let objects = tenant_objects(&ctx);
+        let kinds: Vec<&str> = objects
             .iter()
-            .map(|o| o["kind"].as_str().unwrap_or_default().to_string())
+            .map(|o| o["kind"].as_str().unwrap_or_default())
             .collect();
         assert_eq!(
             kinds,
@@ -475,49 +457,19 @@ mod tests {
                 "RoleBinding",
                 "ResourceQuota",
                 "LimitRange",
-                "NetworkPolicy",
                 "NetworkPolicy"
             ]
         );
+        assert_eq!(objects[6]["metadata"]["name"], names::DENY_ALL_POLICY);
     }
 
     #[test]
-    fn cilium_mode_ends_with_a_cilium_policy() {
-        let ctx = fixture::context(json!({ "egressMode": "cilium" }));
-        let objects = tenant_objects(&ctx);
-        assert_eq!(objects[7]["kind"], "CiliumNetworkPolicy");
-        assert_eq!(objects[7]["apiVersion"], "cilium.io/v2");
-    }
-
-    #[test]
-    fn stale_policy_is_the_other_modes_policy() {
-        let standard = fixture::context(json!({}));
-        let stale = stale_egress_policy(&standard);
-        assert_eq!(stale.kind, "CiliumNetworkPolicy");
-        assert_eq!(stale.name, names::CILIUM_EGRESS_POLICY);
-        assert_eq!(
-            stale.namespace.as_deref(),
-            Some(standard.namespace.as_str())
-        );
-
-        let cilium = fixture::context(json!({ "egressMode": "cilium" }));
-        let stale = stale_egress_policy(&cilium);
-        assert_eq!(stale.kind, "NetworkPolicy");
-        assert_eq!(stale.api_version, "networking.k8s.io/v1");
-        assert_eq!(stale.name, names::EGRESS_POLICY);
-    }
-
-    #[test]
-    fn stale_policy_differs_from_the_applied_one() {
-        for mode in ["standard", "cilium"] {
-            let ctx = fixture::context(json!({ "egressMode": mode }));
-            let applied = ObjectRef::of(&tenant_objects(&ctx)[7]).expect("object ref");
-            let stale = stale_egress_policy(&ctx);
-            assert_ne!(
-                (applied.kind, applied.name),
-                (stale.kind, stale.name),
-                "{mode}"
-            );
+    fn legacy_policies_are_in_the_tenant_namespace() {
+        let ctx = fixture::context(json!({}));
+        let legacy = legacy_egress_policies(&ctx);
+        assert_eq!(legacy.len(), 2);
+        for policy in legacy {
+            assert_eq!(policy.namespace.as_deref(), Some(ctx.namespace.as_str()));
         }
     }
 

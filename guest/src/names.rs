@@ -22,9 +22,13 @@ pub const RESOURCE_QUOTA: &str = "leasebox-quota";
 pub const LIMIT_RANGE: &str = "leasebox-limits";
 /// NetworkPolicy denying all ingress and egress.
 pub const DENY_ALL_POLICY: &str = "leasebox-deny-all";
-/// NetworkPolicy of the `standard` egress mode.
+/// Legacy (0.1) tenant-wide NetworkPolicy of the `standard` egress mode,
+/// which selected every agent pod of the namespace. Egress is per lease
+/// since 0.2 ([`egress_policy_name`]); acquire deletes this one.
 pub const EGRESS_POLICY: &str = "leasebox-egress";
-/// CiliumNetworkPolicy of the `cilium` egress mode.
+/// Legacy (0.1) tenant-wide CiliumNetworkPolicy of the `cilium` egress
+/// mode. Egress is per lease since 0.2 ([`egress_policy_name`]); acquire
+/// deletes this one.
 pub const CILIUM_EGRESS_POLICY: &str = "leasebox-egress-fqdn";
 /// The agent container.
 pub const AGENT_CONTAINER: &str = "agent";
@@ -43,7 +47,8 @@ pub const LABEL_RUN_ID: &str = "leasebox.dev/run-id";
 pub const LABEL_COMPANY_ID: &str = "leasebox.dev/company-id";
 /// Adapter label.
 pub const LABEL_ADAPTER: &str = "leasebox.dev/adapter";
-/// Pod role label, selected by the egress policies.
+/// Pod role label of agent pods (the egress policies select the lease
+/// label, [`LABEL_LEASE`], instead).
 pub const LABEL_ROLE: &str = "leasebox.dev/role";
 /// Value of [`LABEL_ROLE`] on agent pods.
 pub const ROLE_AGENT: &str = "agent";
@@ -183,6 +188,13 @@ pub fn tenant_namespace(config: &Config, company_id: &str) -> String {
 /// Per-run Secret name: `<lease>-env`.
 pub fn secret_name(lease_id: &str) -> String {
     format!("{lease_id}-env")
+}
+
+/// Per-lease egress policy name (NetworkPolicy or CiliumNetworkPolicy):
+/// `<lease>-egress`. A lease id is 29 chars, so the name is a DNS-1123
+/// label well within the 253 chars of an object name.
+pub fn egress_policy_name(lease_id: &str) -> String {
+    format!("{lease_id}-egress")
 }
 
 /// PVC name of a `pod`/`job` workspace: `<lease>-workspace`.

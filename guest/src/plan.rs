@@ -25,12 +25,14 @@ pub fn context(request: &LeaseRequest) -> Result<Context, PolicyError> {
 }
 
 /// Every manifest acquire would apply, in apply order: the tenant objects,
-/// the workload, the workspace PVC (if any) and the per-run Secret (without
-/// owner, annotated with the keys the host fills).
+/// the workload, the lease's egress policy, the workspace PVC (if any) and
+/// the per-run Secret (the lease objects without owner: the workload has
+/// no uid yet; the Secret annotated with the keys the host fills).
 pub fn plan(request: &LeaseRequest) -> Result<Vec<Value>, PolicyError> {
     let ctx = context(request)?;
     let mut objects = manifests::tenant_objects(&ctx);
     objects.push(manifests::workload(&ctx));
+    objects.push(manifests::egress_policy(&ctx, None));
     objects.extend(manifests::workspace_claim(&ctx, None));
     objects.push(manifests::secret(&ctx, None).manifest);
     Ok(objects)
@@ -82,13 +84,22 @@ mod tests {
     }
 
     #[test]
-    fn plan_ends_with_workload_then_secret() {
+    fn plan_ends_with_workload_egress_policy_then_secret() {
         let objects = plan(&request(json!({ "inCluster": true }))).expect("plan");
         let kinds: Vec<&str> = objects
             .iter()
             .map(|o| o["kind"].as_str().unwrap_or_default())
             .collect();
         assert_eq!(kinds[0], "Namespace");
-        assert_eq!(&kinds[kinds.len() - 2..], ["Sandbox", "Secret"]);
+        assert_eq!(
+            &kinds[kinds.len() - 3..],
+            ["Sandbox", "NetworkPolicy", "Secret"]
+        );
+        let policy = &objects[kinds.len() - 2];
+        assert_eq!(
+            policy["metadata"]["name"],
+            "lb-01jd8x7k2m3n4p5q6r7s8t9v0w-egress"
+        );
+        assert!(policy["metadata"].get("ownerReferences").is_none());
     }
 }

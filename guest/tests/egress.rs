@@ -3,6 +3,7 @@
 
 use std::collections::BTreeMap;
 
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
 use leasebox_policy::adapters::Adapter;
 use leasebox_policy::config::{Config, EgressMode};
 use leasebox_policy::egress::{
@@ -234,6 +235,19 @@ fn labels() -> BTreeMap<String, String> {
     )])
 }
 
+const LEASE: &str = "lb-01jd8x7k2m3n4p5q6r7s8t9v0w";
+
+/// Metadata of a lease's egress policy, as `manifests::egress_policy`
+/// passes it to the builders.
+fn policy_meta(namespace: &str) -> ObjectMeta {
+    ObjectMeta {
+        name: Some(format!("{LEASE}-egress")),
+        namespace: Some(namespace.to_string()),
+        labels: Some(labels()),
+        ..ObjectMeta::default()
+    }
+}
+
 fn full_plan(mode: EgressMode, fqdns: &[&str]) -> EgressPlan {
     let mode_name = match mode {
         EgressMode::Standard => "standard",
@@ -276,14 +290,14 @@ fn deny_all_selects_every_pod_with_no_rules() {
 fn standard_egress_policy_rules_in_order_with_public_fallback() {
     let plan = full_plan(EgressMode::Standard, &["api.anthropic.com"]);
     let np = to_json(&network_policy::egress_allow(
-        "leasebox-acme",
-        &labels(),
+        policy_meta("leasebox-acme"),
+        LEASE,
         &plan,
     ));
-    assert_eq!(np["metadata"]["name"], "leasebox-egress");
+    assert_eq!(np["metadata"]["name"], format!("{LEASE}-egress"));
     assert_eq!(
         np["spec"]["podSelector"],
-        json!({"matchLabels": {"leasebox.dev/role": "agent"}})
+        json!({"matchLabels": {"leasebox.dev/lease": LEASE}})
     );
     assert_eq!(np["spec"]["policyTypes"], json!(["Egress"]));
     let v4_except: Vec<&str> = PUBLIC_V4_EXCEPT.to_vec();
@@ -324,7 +338,11 @@ fn standard_egress_policy_rules_in_order_with_public_fallback() {
 #[test]
 fn standard_egress_policy_without_names_opens_no_public_range() {
     let plan = full_plan(EgressMode::Standard, &[]);
-    let np = to_json(&network_policy::egress_allow("ns", &labels(), &plan));
+    let np = to_json(&network_policy::egress_allow(
+        policy_meta("ns"),
+        LEASE,
+        &plan,
+    ));
     let rules = np["spec"]["egress"].as_array().expect("rules");
     assert_eq!(rules.len(), 4, "dns, callback, two CIDRs");
     assert!(!np.to_string().contains("0.0.0.0/0"));
@@ -334,19 +352,19 @@ fn standard_egress_policy_without_names_opens_no_public_range() {
 #[test]
 fn cilium_policy_uses_dns_proxy_names_callback_and_cidrs() {
     let plan = full_plan(EgressMode::Cilium, &["api.anthropic.com", "*.example.com"]);
-    let cnp = cilium_policy::egress_fqdn("leasebox-acme", &labels(), &plan).to_value();
+    let cnp = cilium_policy::egress_fqdn(policy_meta("leasebox-acme"), LEASE, &plan).to_value();
     assert_eq!(
         cnp,
         json!({
             "apiVersion": "cilium.io/v2",
             "kind": "CiliumNetworkPolicy",
             "metadata": {
-                "name": "leasebox-egress-fqdn",
+                "name": format!("{LEASE}-egress"),
                 "namespace": "leasebox-acme",
                 "labels": {"app.kubernetes.io/managed-by": "leasebox"}
             },
             "spec": {
-                "endpointSelector": {"matchLabels": {"leasebox.dev/role": "agent"}},
+                "endpointSelector": {"matchLabels": {"leasebox.dev/lease": LEASE}},
                 "egress": [
                     {
                         "toEndpoints": [{"matchLabels": {
@@ -386,7 +404,7 @@ fn cilium_policy_uses_dns_proxy_names_callback_and_cidrs() {
 #[test]
 fn cilium_policy_without_names_has_no_fqdn_rule() {
     let plan = full_plan(EgressMode::Cilium, &[]);
-    let cnp = cilium_policy::egress_fqdn("ns", &labels(), &plan).to_value();
+    let cnp = cilium_policy::egress_fqdn(policy_meta("ns"), LEASE, &plan).to_value();
     assert!(!cnp.to_string().contains("toFQDNs"));
     assert_eq!(cnp["spec"]["egress"].as_array().map(Vec::len), Some(4));
 }

@@ -223,6 +223,21 @@ mod with_fake_cluster {
         format!("Secret/{NS}/{LEASE}-env")
     }
 
+    fn policy_ref() -> String {
+        format!("NetworkPolicy/{NS}/{LEASE}-egress")
+    }
+
+    /// `delete Kind/ns/name` of the two 0.1 tenant-wide egress policies.
+    fn legacy_deletes() -> [String; 2] {
+        [
+            format!("delete NetworkPolicy/{NS}/{}", names::EGRESS_POLICY),
+            format!(
+                "delete CiliumNetworkPolicy/{NS}/{}",
+                names::CILIUM_EGRESS_POLICY
+            ),
+        ]
+    }
+
     // ------------------------------------------------------------------- acquire
 
     #[test]
@@ -241,23 +256,20 @@ mod with_fake_cluster {
 
         assert_eq!(fake.calls_of("apply"), planned_applies(&req));
         let calls = fake.calls();
-        let stale = calls
-            .iter()
-            .position(|c| {
-                c == &format!(
-                    "delete CiliumNetworkPolicy/{NS}/{}",
-                    names::CILIUM_EGRESS_POLICY
-                )
-            })
-            .expect("stale policy deleted");
         let workload = calls
             .iter()
             .position(|c| c == &format!("apply {}", pod_ref(LEASE)))
             .expect("workload applied");
-        assert!(
-            stale < workload,
-            "the stale policy goes before the workload: {calls:?}"
-        );
+        for legacy in legacy_deletes() {
+            let deleted = calls
+                .iter()
+                .position(|c| c == &legacy)
+                .expect("legacy policy deleted");
+            assert!(
+                deleted < workload,
+                "the legacy policies go before the workload: {calls:?}"
+            );
+        }
         assert!(
             fake.calls_of("get").is_empty(),
             "readiness is watched, never polled"
@@ -306,9 +318,10 @@ mod with_fake_cluster {
         let applies = fake.calls_of("apply");
         let n = applies.len();
         assert_eq!(
-            applies[n - 3..],
+            applies[n - 4..],
             [
                 format!("apply {}", pod_ref(LEASE)),
+                format!("apply {}", policy_ref()),
                 format!("apply PersistentVolumeClaim/{NS}/{LEASE}-workspace"),
                 format!("apply {}", secret_ref()),
             ]
@@ -427,7 +440,7 @@ mod with_fake_cluster {
         assert_eq!(failure.reason, reason);
         assert_eq!(
             displays(&failure.rolled_back),
-            [pod_ref(LEASE), secret_ref()]
+            [pod_ref(LEASE), secret_ref(), policy_ref()]
         );
         assert!(failure.left_behind.is_empty());
         assert!(
@@ -435,15 +448,20 @@ mod with_fake_cluster {
             "the workload is deleted by uid"
         );
         assert_eq!(
-            fake.calls_of("delete")[1..],
+            fake.calls_of("delete")[2..],
             [
                 format!("delete {}", pod_ref(LEASE)),
-                format!("delete {}", secret_ref())
+                format!("delete {}", secret_ref()),
+                format!("delete {}", policy_ref()),
             ]
         );
         assert_eq!(fake.object("Pod", Some(NS), LEASE), None);
         assert_eq!(
             fake.object("Secret", Some(NS), &format!("{LEASE}-env")),
+            None
+        );
+        assert_eq!(
+            fake.object("NetworkPolicy", Some(NS), &format!("{LEASE}-egress")),
             None
         );
         assert!(
@@ -508,7 +526,7 @@ mod with_fake_cluster {
         assert_eq!(failure.reason, "ImagePullBackOff");
         assert_eq!(
             displays(&failure.rolled_back),
-            [format!("Sandbox/{NS}/{LEASE}"), secret_ref()]
+            [format!("Sandbox/{NS}/{LEASE}"), secret_ref(), policy_ref()]
         );
         let (_, options) = fake
             .deletes()
@@ -538,7 +556,7 @@ mod with_fake_cluster {
         );
         assert_eq!(
             displays(&failure.rolled_back),
-            [pod_ref(LEASE), secret_ref()]
+            [pod_ref(LEASE), secret_ref(), policy_ref()]
         );
         assert_eq!(fake.clock_ms(), 120_000, "the whole budget, not more");
     }
@@ -557,7 +575,10 @@ mod with_fake_cluster {
 
         assert_eq!(failure.step, "apply-secret");
         assert_eq!(failure.reason, "Forbidden");
-        assert_eq!(displays(&failure.rolled_back), [pod_ref(LEASE)]);
+        assert_eq!(
+            displays(&failure.rolled_back),
+            [pod_ref(LEASE), policy_ref()]
+        );
         assert_eq!(
             fake.object("Pod", Some(NS), LEASE),
             None,
@@ -587,7 +608,7 @@ mod with_fake_cluster {
             failure(lifecycle::acquire(&fake, &request(config("pod"))).expect_err("fails"));
 
         assert_eq!(failure.reason, "Invalid");
-        assert!(failure.rolled_back.is_empty());
+        assert_eq!(displays(&failure.rolled_back), [policy_ref()]);
         assert_eq!(displays(&failure.left_behind), [pod_ref(LEASE)]);
         assert!(
             fake.messages()
@@ -613,43 +634,286 @@ mod with_fake_cluster {
         assert_eq!(fake.object("Pod", Some(NS), LEASE), None);
     }
 
+    // ------------------------------------------------------------ egress
+
+    /// A second lease id of the same company.
+    const OTHER_LEASE: &str = "lb-01jd8x7k2m3n4p5q6r7s8t9v0x";
+
+    /// `pod-ready.json` as the pod of lease `lease`.
+    fn ready_pod(lease: &str) -> WatchEvent {
+        let mut pod = fixture("pod-ready.json");
+        pod["metadata"]["name"] = json!(lease);
+        pod["metadata"]["labels"][names::LABEL_LEASE] = json!(lease);
+        WatchEvent {
+            event_type: EventType::Modified,
+            object: pod,
+        }
+    }
+
+    fn stored_policy(fake: &FakeCluster, kind: &str, lease: &str) -> Value {
+        fake.object(kind, Some(NS), &names::egress_policy_name(lease))
+            .unwrap_or_else(|| panic!("{kind} of {lease} stored"))
+    }
+
+    /// The egress policy `plan` gives for `request`.
+    fn planned_policy(request: &LeaseRequest) -> Value {
+        let name = names::egress_policy_name(&request.lease_id);
+        plan::plan(request)
+            .expect("plan")
+            .into_iter()
+            .find(|o| o["metadata"]["name"] == name.as_str())
+            .expect("planned egress policy")
+    }
+
     #[rstest]
-    #[case::to_standard(
-        "standard",
-        "CiliumNetworkPolicy",
-        "cilium.io/v2",
-        names::CILIUM_EGRESS_POLICY
-    )]
-    #[case::to_cilium(
-        "cilium",
-        "NetworkPolicy",
-        "networking.k8s.io/v1",
-        names::EGRESS_POLICY
-    )]
-    fn mode_switch_deletes_the_stale_policy(
+    #[case::standard("standard", "NetworkPolicy", "podSelector")]
+    #[case::cilium("cilium", "CiliumNetworkPolicy", "endpointSelector")]
+    fn leases_of_one_company_each_get_their_own_egress(
         #[case] mode: &str,
-        #[case] stale_kind: &str,
-        #[case] stale_api: &str,
-        #[case] stale_name: &str,
+        #[case] kind: &str,
+        #[case] selector: &str,
     ) {
         let fake = FakeCluster::new();
-        fake.put(json!({
-            "apiVersion": stale_api,
-            "kind": stale_kind,
-            "metadata": { "name": stale_name, "namespace": NS },
-            "spec": {},
-        }));
+        let mut cfg = config("pod");
+        cfg["egressMode"] = json!(mode);
+        cfg["adapters"] = json!([
+            { "adapterType": "agent_a", "image": "ghcr.io/acme/a:1.0.0", "allowFqdns": ["a.example.com"] },
+            { "adapterType": "agent_b", "image": "ghcr.io/acme/b:1.0.0", "allowFqdns": [] }
+        ]);
+        let mut first = request(cfg.clone());
+        first.adapter_type = Some("agent_a".into());
+        let mut second = request(cfg);
+        second.lease_id = OTHER_LEASE.into();
+        second.run_id = "run-43".into();
+        second.adapter_type = Some("agent_b".into());
+
+        fake.script_watch("Pod", vec![ready_pod(LEASE)]);
+        lifecycle::acquire(&fake, &first).expect("first acquired");
+        let first_policy = stored_policy(&fake, kind, LEASE);
+
+        fake.script_watch("Pod", vec![ready_pod(OTHER_LEASE)]);
+        lifecycle::acquire(&fake, &second).expect("second acquired");
+
+        assert_eq!(
+            stored_policy(&fake, kind, LEASE),
+            first_policy,
+            "the second acquire leaves the first lease's egress alone"
+        );
+        for (req, policy) in [
+            (&first, first_policy),
+            (&second, stored_policy(&fake, kind, OTHER_LEASE)),
+        ] {
+            assert_eq!(
+                policy["spec"][selector],
+                json!({ "matchLabels": { (names::LABEL_LEASE): req.lease_id } }),
+                "{}: only its own pod",
+                req.lease_id
+            );
+            assert_eq!(
+                policy["spec"]["egress"],
+                planned_policy(req)["spec"]["egress"],
+                "{}: the rules of its own adapter",
+                req.lease_id
+            );
+        }
+        assert_ne!(
+            stored_policy(&fake, kind, LEASE)["spec"]["egress"],
+            stored_policy(&fake, kind, OTHER_LEASE)["spec"]["egress"],
+            "the two adapters allow different destinations"
+        );
+        assert!(
+            fake.objects()
+                .iter()
+                .filter(|o| o["kind"] == kind)
+                .all(|o| o["spec"][selector]["matchLabels"]
+                    .get(names::LABEL_ROLE)
+                    .is_none()),
+            "no policy selects every agent pod of the tenant"
+        );
+    }
+
+    #[rstest]
+    #[case::pod("pod", "standard")]
+    #[case::job("job", "cilium")]
+    #[case::sandbox_cr("sandbox-cr", "standard")]
+    fn egress_policy_is_applied_after_the_workload_and_owned_by_it(
+        #[case] backend: &str,
+        #[case] mode: &str,
+    ) {
+        let fake = FakeCluster::new();
+        fake.script_watch("Sandbox", vec![modified("sandbox-ready.json")]);
+        match backend {
+            "job" => fake.script_watch("Pod", vec![modified("job-pod-running.json")]),
+            _ => fake.script_watch("Pod", vec![modified("pod-ready.json")]),
+        }
+        let mut cfg = config(backend);
+        cfg["egressMode"] = json!(mode);
+        let kind = if mode == "cilium" {
+            "CiliumNetworkPolicy"
+        } else {
+            "NetworkPolicy"
+        };
+
+        let lease = lifecycle::acquire(&fake, &request(cfg)).expect("acquired");
+
+        let applies = fake.calls_of("apply");
+        let workload = format!("apply {}", lease.workload.display());
+        let policy = format!("apply {kind}/{NS}/{LEASE}-egress");
+        let at = |line: &str| {
+            applies
+                .iter()
+                .position(|c| c == line)
+                .unwrap_or_else(|| panic!("{line} in {applies:?}"))
+        };
+        assert_eq!(at(&policy), at(&workload) + 1, "{applies:?}");
+        let stored = stored_policy(&fake, kind, LEASE);
+        let owner = &stored["metadata"]["ownerReferences"][0];
+        assert_eq!(owner["kind"], lease.workload.kind.as_str());
+        assert_eq!(owner["name"], LEASE);
+        assert_eq!(owner["uid"].as_str(), lease.workload.uid.as_deref());
+        assert_eq!(owner["controller"], true);
+    }
+
+    #[test]
+    fn failed_egress_policy_apply_rolls_back_the_workload() {
+        let fake = FakeCluster::new();
+        // Deny-all is a NetworkPolicy too: fail only the lease's policy.
+        fake.fail_on(
+            "apply",
+            "CiliumNetworkPolicy",
+            KubeError::Invalid("bad rule".into()),
+        );
+        let mut cfg = config("pod");
+        cfg["egressMode"] = json!("cilium");
+
+        let failure = failure(lifecycle::acquire(&fake, &request(cfg)).expect_err("fails"));
+
+        assert_eq!(failure.step, "apply-ciliumnetworkpolicy");
+        assert_eq!(failure.reason, "Invalid");
+        assert_eq!(displays(&failure.rolled_back), [pod_ref(LEASE)]);
+        assert!(
+            fake.calls()
+                .contains(&format!("delete CiliumNetworkPolicy/{NS}/{LEASE}-egress")),
+            "a write that may have landed is deleted too: {:?}",
+            fake.calls()
+        );
+        assert!(fake.host_secrets().is_empty(), "nothing after the failure");
+    }
+
+    #[rstest]
+    #[case::standard("standard")]
+    #[case::cilium("cilium")]
+    fn acquire_deletes_both_legacy_tenant_wide_policies(#[case] mode: &str) {
+        let fake = FakeCluster::new();
+        for (api_version, kind, name) in [
+            (
+                "networking.k8s.io/v1",
+                "NetworkPolicy",
+                names::EGRESS_POLICY,
+            ),
+            (
+                "cilium.io/v2",
+                "CiliumNetworkPolicy",
+                names::CILIUM_EGRESS_POLICY,
+            ),
+        ] {
+            fake.put(json!({
+                "apiVersion": api_version,
+                "kind": kind,
+                "metadata": { "name": name, "namespace": NS },
+                "spec": {},
+            }));
+        }
         fake.script_watch("Pod", vec![modified("pod-ready.json")]);
         let mut cfg = config("pod");
         cfg["egressMode"] = json!(mode);
 
         lifecycle::acquire(&fake, &request(cfg)).expect("acquired");
 
-        assert!(
-            fake.calls()
-                .contains(&format!("delete {stale_kind}/{NS}/{stale_name}"))
+        let deletes = fake.calls_of("delete");
+        assert_eq!(deletes, legacy_deletes());
+        assert_eq!(
+            fake.object("NetworkPolicy", Some(NS), names::EGRESS_POLICY),
+            None
         );
-        assert_eq!(fake.object(stale_kind, Some(NS), stale_name), None);
+        assert_eq!(
+            fake.object("CiliumNetworkPolicy", Some(NS), names::CILIUM_EGRESS_POLICY),
+            None
+        );
+        for (ref_, options) in fake.deletes() {
+            assert_eq!(
+                options.propagation,
+                Propagation::Background,
+                "{}",
+                ref_.display()
+            );
+        }
+        assert!(
+            fake.messages()
+                .iter()
+                .any(|(level, _, m)| *level == Level::Info && m.contains("tenant-wide")),
+            "{:?}",
+            fake.messages()
+        );
+    }
+
+    #[rstest]
+    #[case::forbidden(KubeError::Forbidden("ciliumnetworkpolicies is forbidden".into()))]
+    #[case::denied(KubeError::Denied("not granted".into()))]
+    #[case::not_found(KubeError::NotFound("the server could not find the requested resource".into()))]
+    fn cluster_without_cilium_still_acquires(#[case] error: KubeError) {
+        let fake = FakeCluster::new();
+        fake.fail_on("delete", "CiliumNetworkPolicy", error);
+        fake.script_watch("Pod", vec![modified("pod-ready.json")]);
+
+        lifecycle::acquire(&fake, &request(config("pod"))).expect("acquired");
+
+        assert!(fake.calls_of("delete").contains(&legacy_deletes()[1]));
+    }
+
+    #[test]
+    fn forbidden_legacy_cilium_delete_is_a_warning() {
+        let fake = FakeCluster::new();
+        fake.fail_on(
+            "delete",
+            "CiliumNetworkPolicy",
+            KubeError::Forbidden("ciliumnetworkpolicies is forbidden".into()),
+        );
+        fake.script_watch("Pod", vec![modified("pod-ready.json")]);
+
+        lifecycle::acquire(&fake, &request(config("pod"))).expect("acquired");
+
+        assert!(
+            fake.messages()
+                .iter()
+                .any(|(level, _, m)| *level == Level::Warn
+                    && m.contains(names::CILIUM_EGRESS_POLICY)),
+            "{:?}",
+            fake.messages()
+        );
+    }
+
+    #[test]
+    fn forbidden_legacy_network_policy_delete_fails_before_the_workload() {
+        let fake = FakeCluster::new();
+        fake.fail_on(
+            "delete",
+            "NetworkPolicy",
+            KubeError::Forbidden("networkpolicies is forbidden".into()),
+        );
+
+        let failure =
+            failure(lifecycle::acquire(&fake, &request(config("pod"))).expect_err("fails"));
+
+        assert_eq!(failure.step, "delete-legacy-egress-policy");
+        assert_eq!(failure.reason, "Forbidden");
+        assert!(
+            failure.message.contains(names::EGRESS_POLICY),
+            "{}",
+            failure.message
+        );
+        assert!(failure.rolled_back.is_empty());
+        assert_eq!(fake.object("Pod", Some(NS), LEASE), None);
     }
 
     // ------------------------------------------------------------------- release

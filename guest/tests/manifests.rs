@@ -38,6 +38,17 @@ fn request(backend: &str, egress: &str, workspace: &str) -> LeaseRequest {
     }
 }
 
+/// Number of tenant objects at the head of every plan.
+const TENANT_OBJECTS: usize = 7;
+
+/// The planned workload: the object named after the lease.
+fn workload(objects: &[Value]) -> &Value {
+    objects
+        .iter()
+        .find(|o| o["metadata"]["name"] == LEASE)
+        .expect("a workload named after the lease")
+}
+
 fn kind_and_name(object: &Value) -> (String, String) {
     (
         object["kind"].as_str().unwrap_or_default().to_string(),
@@ -57,8 +68,8 @@ fn plan_applies_objects_in_order(
     let objects = plan::plan(&request(backend, egress, workspace)).expect("plan succeeds");
 
     let egress_policy = match egress {
-        "cilium" => ("CiliumNetworkPolicy", names::CILIUM_EGRESS_POLICY),
-        _ => ("NetworkPolicy", names::EGRESS_POLICY),
+        "cilium" => ("CiliumNetworkPolicy", names::egress_policy_name(LEASE)),
+        _ => ("NetworkPolicy", names::egress_policy_name(LEASE)),
     };
     let workload_kind = match backend {
         "sandbox-cr" => "Sandbox",
@@ -77,8 +88,8 @@ fn plan_applies_objects_in_order(
         ("ResourceQuota", names::RESOURCE_QUOTA.to_string()),
         ("LimitRange", names::LIMIT_RANGE.to_string()),
         ("NetworkPolicy", names::DENY_ALL_POLICY.to_string()),
-        (egress_policy.0, egress_policy.1.to_string()),
         (workload_kind, LEASE.to_string()),
+        (egress_policy.0, egress_policy.1),
     ];
     if workspace == "pvc" && backend != "sandbox-cr" {
         expected.push(("PersistentVolumeClaim", names::workspace_claim_name(LEASE)));
@@ -126,16 +137,16 @@ fn plan_changes_only_with_its_inputs() {
     let mut later = request("pod", "standard", "emptyDir");
     later.now = "2026-11-23T11:00:00Z".into();
     let later = plan::plan(&later).expect("plan succeeds");
-    let workload = |objects: &[Value]| objects[8]["metadata"]["annotations"].clone();
-    assert_ne!(workload(&base), workload(&later));
+    let annotations = |objects: &[Value]| workload(objects)["metadata"]["annotations"].clone();
+    assert_ne!(annotations(&base), annotations(&later));
     // Tenant objects do not depend on the time.
-    assert_eq!(base[..8], later[..8]);
+    assert_eq!(base[..TENANT_OBJECTS], later[..TENANT_OBJECTS]);
 }
 
 #[test]
 fn sandbox_pvc_workspace_has_no_separate_claim() {
     let objects = plan::plan(&request("sandbox-cr", "standard", "pvc")).expect("plan succeeds");
-    let sandbox = &objects[8];
+    let sandbox = workload(&objects);
     assert_eq!(
         sandbox["spec"]["volumeClaimTemplates"][0]["metadata"]["name"],
         "workspace"
@@ -146,6 +157,6 @@ fn sandbox_pvc_workspace_has_no_separate_claim() {
 #[test]
 fn job_plan_runs_the_request_command() {
     let objects = plan::plan(&request("job", "standard", "emptyDir")).expect("plan succeeds");
-    let container = &objects[8]["spec"]["template"]["spec"]["containers"][0];
+    let container = &workload(&objects)["spec"]["template"]["spec"]["containers"][0];
     assert_eq!(container["command"], json!(["make", "test"]));
 }

@@ -562,9 +562,12 @@ fn every_planned_manifest_matches_its_schema(
         "cilium" => ("cilium.io/v2", "CiliumNetworkPolicy"),
         _ => ("networking.k8s.io/v1", "NetworkPolicy"),
     };
+    let policy_name = leasebox_policy::names::egress_policy_name(LEASE_ID);
     assert!(
-        has_object(&objects, policy_version, policy_kind),
-        "plan has no {policy_kind}"
+        objects.iter().any(|o| o["apiVersion"] == policy_version
+            && o["kind"] == policy_kind
+            && o["metadata"]["name"] == policy_name.as_str()),
+        "plan has no {policy_kind} {policy_name}"
     );
     assert!(
         has_object(&objects, "v1", "Namespace"),
@@ -575,6 +578,23 @@ fn every_planned_manifest_matches_its_schema(
         &format!("{backend}/{egress}/{workspace} {config}"),
         &objects,
     );
+}
+
+#[rstest]
+#[case::standard("standard")]
+#[case::cilium("cilium")]
+fn owned_egress_policy_matches_its_schema(#[case] egress: &str) {
+    let config = config("pod", egress, "emptyDir", ipv6_and_callback());
+    let request = plan_inputs::request(&config.to_string());
+    let ctx = leasebox_policy::plan::context(&request).expect("context resolves");
+    let mut owner = ctx.workload_ref();
+    owner.uid = Some("5f0c2a9e-0b1d-4c9e-9a57-2b1f3c4d5e6f".into());
+    let policy = leasebox_policy::manifests::egress_policy(&ctx, Some(&owner));
+    assert_eq!(
+        policy["metadata"]["ownerReferences"][0]["uid"],
+        "5f0c2a9e-0b1d-4c9e-9a57-2b1f3c4d5e6f"
+    );
+    assert_all_valid(&format!("owned {egress} egress policy"), &[policy]);
 }
 
 #[test]

@@ -132,7 +132,7 @@ fn failure(error: wit::PolicyError) -> wit::Failure {
 }
 
 #[test]
-fn acquire_pod_lease_applies_tenant_objects_then_workload_then_secret() {
+fn acquire_pod_lease_applies_tenant_objects_then_workload_egress_policy_then_secret() {
     let cluster = cluster();
     let lease = acquire_ready_lease(&cluster);
 
@@ -161,12 +161,33 @@ fn acquire_pod_lease_applies_tenant_objects_then_workload_then_secret() {
             "apply ResourceQuota",
             "apply LimitRange",
             "apply NetworkPolicy",
-            "apply NetworkPolicy",
+            "delete NetworkPolicy",
             "delete CiliumNetworkPolicy",
             "apply Pod",
+            "apply NetworkPolicy",
             "apply-host-secret Secret",
             "watch Pod",
         ]
+    );
+    let policy = cluster
+        .object(
+            "networking.k8s.io/v1",
+            "NetworkPolicy",
+            NAMESPACE,
+            &format!("{LEASE_ID}-egress"),
+        )
+        .expect("the lease's egress policy is stored");
+    assert_eq!(
+        policy.pointer("/spec/podSelector/matchLabels"),
+        Some(&json!({ "leasebox.dev/lease": LEASE_ID })),
+        "it selects only the lease's pod"
+    );
+    assert_eq!(
+        policy
+            .pointer("/metadata/ownerReferences/0/uid")
+            .and_then(Value::as_str),
+        lease.workload.uid.as_deref(),
+        "it is owned by the workload"
     );
     assert_eq!(
         cluster.written_kinds().last().map(String::as_str),
@@ -232,11 +253,24 @@ fn acquire_fails_fast_on_image_pull_backoff_and_rolls_back() {
         .map(|r| r.kind.as_str())
         .collect();
     assert!(
-        rolled_back.contains(&"Pod") && rolled_back.contains(&"Secret"),
+        rolled_back.contains(&"Pod")
+            && rolled_back.contains(&"Secret")
+            && rolled_back.contains(&"NetworkPolicy"),
         "{rolled_back:?}"
     );
     assert!(cluster.objects_of_kind("Pod").is_empty());
     assert!(cluster.objects_of_kind("Secret").is_empty());
+    assert!(
+        cluster
+            .object(
+                "networking.k8s.io/v1",
+                "NetworkPolicy",
+                NAMESPACE,
+                &format!("{LEASE_ID}-egress")
+            )
+            .is_none(),
+        "the lease's egress policy is rolled back"
+    );
     assert!(
         cluster.object("v1", "Namespace", "", NAMESPACE).is_some(),
         "tenant objects are shared and stay"

@@ -1,10 +1,12 @@
-//! Switching the egress mode removes the other mode's allow policy: allows
-//! are a union, so a stale broad policy must not survive.
+//! Egress is per lease: each lease gets `<lease>-egress`, selecting only
+//! its pod, built from its own adapter and owned by its workload, so an
+//! acquire never changes the egress of another lease of the company; the
+//! tenant-wide policies of 0.1 are removed on acquire (allows are a union,
+//! so a stale broad policy must not survive).
 //!
-//! The test cluster has no Cilium, so the test installs a minimal
+//! The test cluster has no Cilium, so the legacy test installs a minimal
 //! `ciliumnetworkpolicies.cilium.io` CRD (stored, never enforced) for its
-//! duration when none exists, and removes it again at the end. That makes
-//! both directions testable: standard -> cilium -> standard.
+//! duration when none exists, and removes it again at the end.
 
 use std::time::Duration;
 
@@ -13,19 +15,22 @@ use k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1::CustomRe
 use kube::Client;
 use kube::api::{Api, ApiResource, DeleteParams, DynamicObject, PostParams};
 use kube::core::GroupVersionKind;
-use serde_json::json;
+use serde_json::{Value, json};
 
-use crate::support::case::Case;
+use crate::support::case::{Case, Lease};
 use crate::support::cluster::eventually;
 
 /// The CRD the test may install.
 const CILIUM_CRD: &str = "ciliumnetworkpolicies.cilium.io";
 
-/// Standard mode's allow policy.
-const EGRESS_POLICY: &str = "leasebox-egress";
+/// The 0.1 tenant-wide allow policy of standard mode.
+const LEGACY_EGRESS_POLICY: &str = "leasebox-egress";
 
-/// Cilium mode's allow policy.
-const CILIUM_EGRESS_POLICY: &str = "leasebox-egress-fqdn";
+/// The 0.1 tenant-wide allow policy of cilium mode.
+const LEGACY_CILIUM_EGRESS_POLICY: &str = "leasebox-egress-fqdn";
+
+/// How long the garbage collector may take to remove an owned policy.
+const GC_LIMIT: Duration = Duration::from_secs(60);
 
 /// Removes the CRD at the end when the test installed it.
 struct InstalledCrd {
@@ -103,30 +108,128 @@ fn ensure_cilium_crd(case: &Case) -> Option<InstalledCrd> {
     Some(installed)
 }
 
-fn policies(case: &Case) -> (bool, bool) {
-    let standard = Api::<NetworkPolicy>::namespaced(case.client(), &case.namespace);
-    let cilium = Api::<DynamicObject>::namespaced_with(
+fn network_policies(case: &Case) -> Api<NetworkPolicy> {
+    Api::<NetworkPolicy>::namespaced(case.client(), &case.namespace)
+}
+
+fn cilium_policies(case: &Case) -> Api<DynamicObject> {
+    Api::<DynamicObject>::namespaced_with(
         case.client(),
         &case.namespace,
         &ApiResource::from_gvk_with_plural(
             &GroupVersionKind::gvk("cilium.io", "v2", "CiliumNetworkPolicy"),
             "ciliumnetworkpolicies",
         ),
+    )
+}
+
+/// The stored NetworkPolicy `name` as JSON, if any.
+fn network_policy(case: &Case, name: &str) -> Option<Value> {
+    case.block_on(network_policies(case).get_opt(name))
+        .unwrap_or_else(|e| panic!("NetworkPolicy {name}: {e}"))
+        .map(|p| serde_json::to_value(p).expect("a NetworkPolicy serialises"))
+}
+
+/// The stored CiliumNetworkPolicy `name` as JSON, if any.
+fn cilium_policy(case: &Case, name: &str) -> Option<Value> {
+    case.block_on(cilium_policies(case).get_opt(name))
+        .unwrap_or_else(|e| panic!("CiliumNetworkPolicy {name}: {e}"))
+        .map(|p| serde_json::to_value(p).expect("a CiliumNetworkPolicy serialises"))
+}
+
+fn policy_name(lease: &Lease) -> String {
+    format!("{}-egress", lease.id)
+}
+
+/// True when the policy opens public TCP 443 (standard mode's answer to
+/// configured FQDNs).
+fn opens_public_https(policy: &Value) -> bool {
+    policy["spec"]["egress"]
+        .as_array()
+        .is_some_and(|rules| rules.iter().any(|r| r.to_string().contains("0.0.0.0/0")))
+}
+
+/// Checks the policy of `lease`: selects only its pod, owned by its
+/// workload.
+fn assert_owned_lease_policy(policy: &Value, lease: &Lease, selector: &str) {
+    assert_eq!(
+        policy["spec"][selector],
+        json!({ "matchLabels": { "leasebox.dev/lease": lease.id } }),
+        "the policy of {} selects only its pod: {policy}",
+        lease.id
     );
-    let has_standard = case
-        .block_on(standard.get_opt(EGRESS_POLICY))
-        .unwrap_or_else(|e| panic!("NetworkPolicy {EGRESS_POLICY}: {e}"))
-        .is_some();
-    let has_cilium = case
-        .block_on(cilium.get_opt(CILIUM_EGRESS_POLICY))
-        .unwrap_or_else(|e| panic!("CiliumNetworkPolicy {CILIUM_EGRESS_POLICY}: {e}"))
-        .is_some();
-    (has_standard, has_cilium)
+    let owner = &policy["metadata"]["ownerReferences"][0];
+    assert_eq!(owner["uid"], lease.workload("uid").as_str(), "{policy}");
+    assert_eq!(owner["name"], lease.id.as_str(), "{policy}");
 }
 
 #[test]
-fn egress_mode_switch_removes_the_other_modes_policy() {
-    let Some(case) = Case::start("egress-switch") else {
+fn each_lease_of_a_company_gets_its_own_egress_policy() {
+    let Some(case) = Case::start("egress-per-lease") else {
+        return;
+    };
+    let adapters = json!([
+        { "adapterType": "busybox", "image": "busybox:k8s-real", "envKeys": [] },
+        {
+            "adapterType": "busybox-online",
+            "image": "busybox:k8s-real",
+            "envKeys": [],
+            "allowFqdns": ["api.github.com"]
+        }
+    ]);
+    let offline = case.config(json!({ "adapterType": "busybox", "adapters": adapters }));
+    let online = case.config(json!({ "adapterType": "busybox-online", "adapters": adapters }));
+
+    let first = case.acquire(&offline, &[]);
+    let first_policy =
+        network_policy(&case, &policy_name(&first)).expect("the first lease's policy");
+    assert_owned_lease_policy(&first_policy, &first, "podSelector");
+    assert!(!opens_public_https(&first_policy), "{first_policy}");
+
+    let second = case.acquire(&online, &[]);
+    let second_policy =
+        network_policy(&case, &policy_name(&second)).expect("the second lease's policy");
+    assert_owned_lease_policy(&second_policy, &second, "podSelector");
+    assert!(
+        opens_public_https(&second_policy),
+        "its adapter's FQDNs open public 443: {second_policy}"
+    );
+    let first_again = network_policy(&case, &policy_name(&first)).expect("still there");
+    assert_eq!(
+        first_again["spec"], first_policy["spec"],
+        "the second acquire left the first lease's egress alone"
+    );
+    assert_eq!(
+        first_again["metadata"]["resourceVersion"], first_policy["metadata"]["resourceVersion"],
+        "not even rewritten"
+    );
+    assert!(
+        network_policy(&case, LEGACY_EGRESS_POLICY).is_none(),
+        "no tenant-wide allow policy"
+    );
+
+    case.release(&first);
+    let collected = case.block_on(eventually(GC_LIMIT, || async {
+        network_policies(&case)
+            .get_opt(&policy_name(&first))
+            .await
+            .is_ok_and(|p| p.is_none())
+    }));
+    assert!(
+        collected,
+        "the released lease's policy goes with its workload"
+    );
+    assert!(
+        network_policy(&case, &policy_name(&second)).is_some(),
+        "the other lease keeps its policy"
+    );
+    case.release(&second);
+    case.finish();
+}
+
+#[test]
+fn acquire_removes_the_legacy_tenant_wide_policies() {
+    let Some(case) = Case::start("egress-legacy") else {
         return;
     };
     let crd = ensure_cilium_crd(&case);
@@ -136,28 +239,47 @@ fn egress_mode_switch_removes_the_other_modes_policy() {
         "egressAllowFqdns": ["api.github.com"]
     }));
 
+    // The first acquire makes the namespace; then a 0.1 host "leaves"
+    // its tenant-wide policies behind.
     let lease = case.acquire(&standard, &[]);
-    assert_eq!(
-        policies(&case),
-        (true, false),
-        "standard mode: only {EGRESS_POLICY}"
-    );
     case.release(&lease);
+    let legacy_standard: NetworkPolicy = serde_json::from_value(json!({
+        "apiVersion": "networking.k8s.io/v1",
+        "kind": "NetworkPolicy",
+        "metadata": { "name": LEGACY_EGRESS_POLICY, "namespace": case.namespace },
+        "spec": {
+            "podSelector": { "matchLabels": { "leasebox.dev/role": "agent" } },
+            "policyTypes": ["Egress"],
+            "egress": [{}]
+        }
+    }))
+    .expect("the literal is a NetworkPolicy");
+    case.block_on(network_policies(&case).create(&PostParams::default(), &legacy_standard))
+        .unwrap_or_else(|e| panic!("creating {LEGACY_EGRESS_POLICY}: {e}"));
+    let legacy_cilium: DynamicObject = serde_json::from_value(json!({
+        "apiVersion": "cilium.io/v2",
+        "kind": "CiliumNetworkPolicy",
+        "metadata": { "name": LEGACY_CILIUM_EGRESS_POLICY, "namespace": case.namespace },
+        "spec": {
+            "endpointSelector": { "matchLabels": { "leasebox.dev/role": "agent" } },
+            "egress": [{ "toCIDRSet": [{ "cidr": "0.0.0.0/0" }] }]
+        }
+    }))
+    .expect("the literal is a CiliumNetworkPolicy");
+    case.block_on(cilium_policies(&case).create(&PostParams::default(), &legacy_cilium))
+        .unwrap_or_else(|e| panic!("creating {LEGACY_CILIUM_EGRESS_POLICY}: {e}"));
 
     let lease = case.acquire(&cilium, &[]);
-    assert_eq!(
-        policies(&case),
-        (false, true),
-        "after switching to cilium: only {CILIUM_EGRESS_POLICY}, the stale {EGRESS_POLICY} removed"
+    assert!(
+        network_policy(&case, LEGACY_EGRESS_POLICY).is_none(),
+        "{LEGACY_EGRESS_POLICY} removed"
     );
-    case.release(&lease);
-
-    let lease = case.acquire(&standard, &[]);
-    assert_eq!(
-        policies(&case),
-        (true, false),
-        "after switching back to standard: only {EGRESS_POLICY}, {CILIUM_EGRESS_POLICY} removed"
+    assert!(
+        cilium_policy(&case, LEGACY_CILIUM_EGRESS_POLICY).is_none(),
+        "{LEGACY_CILIUM_EGRESS_POLICY} removed"
     );
+    let policy = cilium_policy(&case, &policy_name(&lease)).expect("the lease's own policy");
+    assert_owned_lease_policy(&policy, &lease, "endpointSelector");
     case.release(&lease);
     drop(crd);
     case.finish();

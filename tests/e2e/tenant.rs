@@ -58,11 +58,21 @@ fn second_acquire_converges_quota_and_service_account_annotations() {
         Some("before")
     );
     let policies = Api::<NetworkPolicy>::namespaced(case.client(), &case.namespace);
-    for name in ["leasebox-deny-all", "leasebox-egress"] {
+    // The tenant keeps its deny-all; the egress allow is the lease's own.
+    let lease_policy = format!("{}-egress", lease.id);
+    for (name, expected) in [
+        ("leasebox-deny-all", true),
+        (lease_policy.as_str(), true),
+        ("leasebox-egress", false),
+    ] {
         let found = case
             .block_on(policies.get_opt(name))
             .unwrap_or_else(|e| panic!("{name}: {e}"));
-        assert!(found.is_some(), "NetworkPolicy {name} after acquire");
+        assert_eq!(
+            found.is_some(),
+            expected,
+            "NetworkPolicy {name} after acquire"
+        );
     }
     case.release(&lease);
 

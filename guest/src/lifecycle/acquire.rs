@@ -1,6 +1,7 @@
-//! acquire: tenant objects, workload, PVC, Secret, then wait by watch until
-//! the sandbox is ready or fails with a named reason. Any failure after the
-//! first lease object rolls back what this call created.
+//! acquire: tenant objects (and removal of the 0.1 tenant-wide egress
+//! policies), workload, the lease's egress policy, PVC, Secret, then wait
+//! by watch until the sandbox is ready or fails with a named reason. Any
+//! failure after the first lease object rolls back what this call created.
 
 use serde_json::Value;
 
@@ -10,15 +11,18 @@ use super::{apply_step, kube_failure};
 use crate::cluster::{
     Cluster, DeleteOptions, EventType, KubeError, Level, Propagation, Watch, WatchRequest,
 };
-use crate::config::{Backend, EgressMode};
+use crate::config::Backend;
 use crate::error::PolicyError;
 use crate::lease::{Lease, LeaseRequest, ObjectRef};
-use crate::manifests::{self, Context};
+use crate::manifests::{self, Context, cilium_policy};
 use crate::{names, plan};
 
 /// Longest single wait on one watch while two are followed at once
 /// (Sandbox and its pods): the latency of noticing a pod failure.
 pub(crate) const WATCH_SLICE_MS: u64 = 1_000;
+
+/// The step name of deleting the 0.1 tenant-wide egress policies.
+pub(crate) const STEP_DELETE_LEGACY_EGRESS: &str = "delete-legacy-egress-policy";
 
 /// The step name of the readiness wait.
 pub(crate) const STEP_WAIT_READY: &str = "wait-ready";
@@ -57,7 +61,7 @@ pub(crate) fn acquire(cluster: &dyn Cluster, request: &LeaseRequest) -> Result<L
 
 fn run(cluster: &dyn Cluster, ctx: &Context, created: &mut Created) -> Result<Lease, PolicyError> {
     apply_tenant_objects(cluster, ctx)?;
-    delete_stale_egress_policy(cluster, ctx)?;
+    delete_legacy_egress_policies(cluster, ctx)?;
 
     let manifest = manifests::workload(ctx);
     let step = apply_step(&manifest);
@@ -91,6 +95,14 @@ fn run(cluster: &dyn Cluster, ctx: &Context, created: &mut Created) -> Result<Le
             workload.uid.as_deref().unwrap_or("")
         ),
     );
+
+    // Until its own policy lands the pod is under the tenant's deny-all:
+    // applying it after the workload (for the owner uid) fails closed.
+    apply_lease_object(
+        cluster,
+        created,
+        &manifests::egress_policy(ctx, Some(&workload)),
+    )?;
 
     if let Some(claim) = manifests::workspace_claim(ctx, Some(&workload)) {
         apply_lease_object(cluster, created, &claim)?;
@@ -170,52 +182,55 @@ fn apply_tenant_objects(cluster: &dyn Cluster, ctx: &Context) -> Result<(), Poli
     Ok(())
 }
 
-/// Deletes the other egress mode's policy: allows are a union, so a stale
-/// broader policy must not survive a mode switch.
-fn delete_stale_egress_policy(cluster: &dyn Cluster, ctx: &Context) -> Result<(), PolicyError> {
-    let stale = manifests::stale_egress_policy(ctx);
+/// Deletes the tenant-wide egress policies of 0.1 (both modes): allows
+/// are a union, so a broad policy selecting every agent pod of the tenant
+/// must not survive next to the per-lease ones.
+fn delete_legacy_egress_policies(cluster: &dyn Cluster, ctx: &Context) -> Result<(), PolicyError> {
     let options = DeleteOptions {
         propagation: Propagation::Background,
         precondition_uid: None,
         grace_period_seconds: None,
     };
-    match cluster.delete(&stale, &options) {
-        Ok(true) => {
-            cluster.log(
+    for legacy in manifests::legacy_egress_policies(ctx) {
+        match cluster.delete(&legacy, &options) {
+            Ok(true) => cluster.log(
                 Level::Info,
                 "acquire",
-                &format!("deleted the stale egress policy {}", stale.display()),
-            );
-            Ok(())
-        }
-        Ok(false) | Err(KubeError::NotFound(_)) => Ok(()),
-        // In standard mode the stale policy is a CiliumNetworkPolicy; a
-        // host that may not touch that kind (or a cluster without Cilium
-        // that refuses it) cannot have created one.
-        Err(KubeError::Forbidden(message) | KubeError::Denied(message))
-            if ctx.config.egress_mode == EgressMode::Standard =>
-        {
-            cluster.log(
-                Level::Warn,
-                "acquire",
                 &format!(
-                    "could not check for a stale {} ({message}); grant delete on it if Cilium \
-                     was ever used here",
-                    stale.display()
+                    "deleted the tenant-wide egress policy {} (egress is per lease since 0.2)",
+                    legacy.display()
                 ),
-            );
-            Ok(())
+            ),
+            Ok(false) | Err(KubeError::NotFound(_)) => {}
+            // A cluster without Cilium does not serve the kind, and a host
+            // that may not touch it cannot have created one.
+            Err(KubeError::Forbidden(message) | KubeError::Denied(message))
+                if legacy.kind == cilium_policy::KIND =>
+            {
+                cluster.log(
+                    Level::Warn,
+                    "acquire",
+                    &format!(
+                        "could not check for a tenant-wide {} ({message}); grant delete on it if \
+                         Cilium was ever used here",
+                        legacy.display()
+                    ),
+                );
+            }
+            Err(e) => {
+                return Err(kube_failure(
+                    STEP_DELETE_LEGACY_EGRESS,
+                    &format!("deleting {}", legacy.display()),
+                    &e,
+                ));
+            }
         }
-        Err(e) => Err(kube_failure(
-            "delete-stale-egress-policy",
-            &format!("deleting {}", stale.display()),
-            &e,
-        )),
     }
+    Ok(())
 }
 
-/// Applies a lease object other than the workload (the PVC), tracking it
-/// for rollback first.
+/// Applies a lease object other than the workload (the egress policy, the
+/// PVC), tracking it for rollback first.
 fn apply_lease_object(
     cluster: &dyn Cluster,
     created: &mut Created,

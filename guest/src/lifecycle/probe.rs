@@ -69,11 +69,10 @@ pub(crate) fn permissions(config: &Config) -> Vec<Permission> {
             out.push(perm(verb, group, resource));
         }
     }
-    // The other mode's policy is deleted on every acquire.
-    out.push(match config.egress_mode {
-        EgressMode::Standard => perm("delete", "cilium.io", "ciliumnetworkpolicies"),
-        EgressMode::Cilium => perm("delete", "networking.k8s.io", "networkpolicies"),
-    });
+    // The 0.1 tenant-wide policies of both modes are deleted on every
+    // acquire, and a failed acquire rolls the lease's own policy back.
+    out.push(perm("delete", "networking.k8s.io", "networkpolicies"));
+    out.push(perm("delete", "cilium.io", "ciliumnetworkpolicies"));
     let (group, resource) = match config.backend {
         Backend::SandboxCr => ("agents.x-k8s.io", "sandboxes"),
         Backend::Job => ("batch", "jobs"),

@@ -1,5 +1,5 @@
-//! Undoing a failed acquire: the lease's own objects (workload, PVC,
-//! Secret) are deleted again; tenant objects are shared by every lease of
+//! Undoing a failed acquire: the lease's own objects (workload, egress
+//! policy, PVC, Secret) are deleted again; tenant objects are shared by every lease of
 //! the tenant and stay (they converge on the next acquire).
 
 use crate::cluster::{Cluster, DeleteOptions, KubeError, Level, Propagation};

@@ -12,7 +12,7 @@ use serde_json::Value;
 
 use crate::config::{PortSpec, Protocol};
 use crate::egress::EgressPlan;
-use crate::names::{CILIUM_EGRESS_POLICY, LABEL_ROLE, ROLE_AGENT};
+use crate::names::{self, LABEL_LEASE};
 
 /// `apiVersion` of a CiliumNetworkPolicy.
 pub const API_VERSION: &str = "cilium.io/v2";
@@ -181,16 +181,15 @@ fn port_rules(specs: &[PortSpec]) -> Option<Vec<PortRule>> {
     }
 }
 
-/// `leasebox-egress-fqdn`: what agent pods may reach in `cilium` mode.
+/// `<lease>-egress`: what the pod of lease `lease_id` may reach in `cilium`
+/// mode. `metadata` names, labels and owns the policy; it selects only the
+/// endpoint labelled `leasebox.dev/lease=<lease_id>`, so the leases of one
+/// tenant never share (or change) each other's egress.
 ///
 /// Rules, in order: cluster DNS through the DNS proxy (`matchPattern: *`,
 /// which `toFQDNs` needs to learn addresses); the names on TCP 443; the
 /// server callback; one rule per CIDR (its ports, or all).
-pub fn egress_fqdn(
-    namespace: &str,
-    labels: &BTreeMap<String, String>,
-    plan: &EgressPlan,
-) -> CiliumNetworkPolicy {
+pub fn egress_fqdn(metadata: ObjectMeta, lease_id: &str, plan: &EgressPlan) -> CiliumNetworkPolicy {
     let mut egress = vec![EgressRule {
         to_endpoints: Some(vec![selector([
             (POD_NAMESPACE_LABEL, DNS_NAMESPACE),
@@ -243,14 +242,9 @@ pub fn egress_fqdn(
     CiliumNetworkPolicy {
         api_version: API_VERSION.to_string(),
         kind: KIND.to_string(),
-        metadata: ObjectMeta {
-            name: Some(CILIUM_EGRESS_POLICY.to_string()),
-            namespace: Some(namespace.to_string()),
-            labels: Some(labels.clone()),
-            ..ObjectMeta::default()
-        },
+        metadata,
         spec: CiliumPolicySpec {
-            endpoint_selector: selector([(LABEL_ROLE, ROLE_AGENT)]),
+            endpoint_selector: selector([(LABEL_LEASE.to_string(), names::label_value(lease_id))]),
             egress,
         },
     }

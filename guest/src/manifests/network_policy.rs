@@ -1,5 +1,5 @@
-//! The `standard` egress mode's NetworkPolicies: deny-all and the egress
-//! allow policy of the agent pods.
+//! The `standard` egress mode's NetworkPolicies: the tenant's deny-all and
+//! the egress allow policy of one lease's pod.
 
 use std::collections::BTreeMap;
 
@@ -12,7 +12,7 @@ use k8s_openapi::apimachinery::pkg::util::intstr::IntOrString;
 
 use crate::config::{PortSpec, Protocol};
 use crate::egress::{EgressPlan, PUBLIC_V4_EXCEPT, PUBLIC_V6_EXCEPT};
-use crate::names::{DENY_ALL_POLICY, EGRESS_POLICY, LABEL_ROLE, ROLE_AGENT};
+use crate::names::{self, DENY_ALL_POLICY, LABEL_LEASE};
 
 /// Label every namespace carries with its own name (Kubernetes >= 1.21).
 pub const NAMESPACE_NAME_LABEL: &str = "kubernetes.io/metadata.name";
@@ -91,17 +91,16 @@ pub fn deny_all(namespace: &str, labels: &BTreeMap<String, String>) -> NetworkPo
     }
 }
 
-/// `leasebox-egress`: what agent pods may reach in `standard` mode.
+/// `<lease>-egress`: what the pod of lease `lease_id` may reach in
+/// `standard` mode. `metadata` names, labels and owns the policy; it
+/// selects only the pod labelled `leasebox.dev/lease=<lease_id>`, so the
+/// leases of one tenant never share (or change) each other's egress.
 ///
 /// Rules, in order: cluster DNS (UDP+TCP 53); the server callback; one rule
 /// per CIDR (its ports, or all); and, when names were asked for (which a
 /// NetworkPolicy cannot match), public IPv4 and IPv6 on TCP 443 except
 /// private, loopback, link-local, CGNAT and multicast ranges.
-pub fn egress_allow(
-    namespace: &str,
-    labels: &BTreeMap<String, String>,
-    plan: &EgressPlan,
-) -> NetworkPolicy {
+pub fn egress_allow(metadata: ObjectMeta, lease_id: &str, plan: &EgressPlan) -> NetworkPolicy {
     let mut rules = vec![NetworkPolicyEgressRule {
         to: Some(vec![NetworkPolicyPeer {
             namespace_selector: Some(match_labels([(NAMESPACE_NAME_LABEL, DNS_NAMESPACE)])),
@@ -142,9 +141,12 @@ pub fn egress_allow(
         });
     }
     NetworkPolicy {
-        metadata: metadata(EGRESS_POLICY, namespace, labels),
+        metadata,
         spec: Some(NetworkPolicySpec {
-            pod_selector: Some(match_labels([(LABEL_ROLE, ROLE_AGENT)])),
+            pod_selector: Some(match_labels([(
+                LABEL_LEASE.to_string(),
+                names::label_value(lease_id),
+            )])),
             policy_types: Some(vec!["Egress".into()]),
             egress: Some(rules),
             ..NetworkPolicySpec::default()

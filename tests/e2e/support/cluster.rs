@@ -8,6 +8,7 @@ use std::time::{Duration, Instant};
 use anyhow::Context;
 use k8s_openapi::api::batch::v1::Job;
 use k8s_openapi::api::core::v1::{Namespace, PersistentVolumeClaim, Pod, Secret};
+use k8s_openapi::api::networking::v1::NetworkPolicy;
 use kube::api::{Api, ApiResource, DeleteParams, DynamicObject, ListParams};
 use kube::config::{KubeConfigOptions, Kubeconfig};
 use kube::core::GroupVersionKind;
@@ -16,6 +17,9 @@ use serde::de::DeserializeOwned;
 
 /// Label selector of every object leasebox makes.
 pub const MANAGED_BY_LEASEBOX: &str = "app.kubernetes.io/managed-by=leasebox";
+
+/// Label every lease object carries (its value: the lease id).
+pub const LEASE_LABEL: &str = "leasebox.dev/lease";
 
 /// How often a condition on the cluster is checked again.
 const POLL: Duration = Duration::from_millis(250);
@@ -58,10 +62,21 @@ where
         .collect())
 }
 
-/// Every leasebox lease object (pods, jobs, sandboxes, secrets, PVCs) in
-/// `namespace`, as `Kind/name`.
+/// Every leasebox lease object (pods, jobs, sandboxes, secrets, PVCs, the
+/// per-lease egress NetworkPolicies) in `namespace`, as `Kind/name`.
 pub async fn lease_objects(client: &Client, namespace: &str) -> anyhow::Result<Vec<String>> {
     let mut found = Vec::new();
+    // The tenant's deny-all carries no lease label; a lease's policy does.
+    let policies = Api::<NetworkPolicy>::namespaced(client.clone(), namespace)
+        .list(&ListParams::default().labels(&format!("{MANAGED_BY_LEASEBOX},{LEASE_LABEL}")))
+        .await
+        .context("failed to list NetworkPolicy objects")?;
+    found.extend(policies.items.iter().map(|p| {
+        format!(
+            "NetworkPolicy/{}",
+            p.metadata.name.clone().unwrap_or_default()
+        )
+    }));
     found.extend(names(Api::<Pod>::namespaced(client.clone(), namespace), "Pod").await?);
     found.extend(names(Api::<Job>::namespaced(client.clone(), namespace), "Job").await?);
     found.extend(

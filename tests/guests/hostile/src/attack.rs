@@ -55,7 +55,10 @@ pub enum Verdict {
     /// Nothing was attempted (`none`).
     Nothing,
     /// The host refused; `variant` is the kebab name of the `kube-error`.
-    Refused { variant: &'static str, message: String },
+    Refused {
+        variant: &'static str,
+        message: String,
+    },
     /// The host let it through; what the module got.
     Succeeded(String),
     /// The configuration did not say enough to attack.
@@ -65,7 +68,14 @@ pub enum Verdict {
 impl Verdict {
     /// True when the host refused with `denied` (or nothing was attempted).
     pub fn denied(&self) -> bool {
-        matches!(self, Verdict::Nothing | Verdict::Refused { variant: "denied", .. })
+        matches!(
+            self,
+            Verdict::Nothing
+                | Verdict::Refused {
+                    variant: "denied",
+                    ..
+                }
+        )
     }
 
     /// `<variant>: <message>`, or `ok: <what succeeded>`.
@@ -387,7 +397,10 @@ fn alloc_4gib() -> Verdict {
         chunks.push(std::hint::black_box(chunk));
         total += ALLOC_CHUNK as u64;
     }
-    Verdict::Succeeded(format!("allocated {} bytes", std::hint::black_box(chunks).len() as u64 * ALLOC_CHUNK as u64))
+    Verdict::Succeeded(format!(
+        "allocated {} bytes",
+        std::hint::black_box(chunks).len() as u64 * ALLOC_CHUNK as u64
+    ))
 }
 
 fn loop_forever() -> Verdict {

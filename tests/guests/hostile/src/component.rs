@@ -80,10 +80,7 @@ impl Guest for Component {
         not_implemented()
     }
 
-    fn resume_lease(
-        _lease_id: String,
-        _namespace: Option<String>,
-    ) -> Result<Lease, PolicyError> {
+    fn resume_lease(_lease_id: String, _namespace: Option<String>) -> Result<Lease, PolicyError> {
         not_implemented()
     }
 

@@ -747,7 +747,7 @@ fn lease_egress_problems(case: &Case, lease: &Lease) -> Vec<String> {
         return vec![format!("lease {}: no NetworkPolicy {name}", lease.id)];
     };
     let mut problems = Vec::new();
-    let selector = policy.spec.as_ref().map(|s| s.pod_selector.clone());
+    let selector = policy.spec.as_ref().and_then(|s| s.pod_selector.clone());
     let expected = BTreeMap::from([(LEASE_LABEL.to_string(), lease.id.clone())]);
     let labels = selector.as_ref().and_then(|s| s.match_labels.clone());
     let expressions = selector

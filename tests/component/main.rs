@@ -1,9 +1,13 @@
 //! Component-level tests: the real policy module (the `guest/` crate built
 //! for wasm32-wasip2 and embedded in the host) in the host runtime, with no
 //! cluster, compared against the same crate built natively; and hostile
-//! guests (`tests/guests/`) that the runtime must stop and name.
+//! guests (`tests/guests/`, the `.wat` fixtures and the Rust `hostile/`
+//! module) that the runtime must stop and name.
 
 mod hostile_guests;
+#[path = "../support/hostile_module.rs"]
+mod hostile_module;
+mod hostile_policy_module;
 mod in_memory_cluster;
 mod lifecycle_through_wasm;
 mod plan_matches_native;

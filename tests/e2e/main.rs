@@ -1,7 +1,9 @@
 //! End-to-end tests of the `leasebox` binary on a real cluster: every
 //! backend's lifecycle (`pod`, `job`, and `sandbox-cr` with a stand-in
 //! controller), exec semantics, fail-fast acquire, tenant convergence, the
-//! supervisor side-load, release time and sweep.
+//! supervisor side-load, release time and sweep, and what neither a
+//! configuration nor a hostile policy module can make the host do
+//! (`trust.rs`).
 //!
 //! Needs `LEASEBOX_E2E_KUBECONFIG` (the kubeconfig of a disposable cluster,
 //! e.g. k8s-real with `--with-crds`); without it every test says it is
@@ -17,6 +19,8 @@
 //! checking that no leasebox lease object is left, and deletes its
 //! namespace.
 
+#[path = "../support/hostile_module.rs"]
+mod hostile_module;
 mod reconciler;
 mod support;
 
@@ -27,3 +31,4 @@ mod lifecycle;
 mod release;
 mod supervisor;
 mod tenant;
+mod trust;

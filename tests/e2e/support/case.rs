@@ -194,6 +194,14 @@ impl Case {
         path
     }
 
+    /// Writes `text` to the file `name` in the test's own directory;
+    /// returns its path.
+    pub fn write_file(&self, name: &str, text: &str) -> PathBuf {
+        let path = self.dir.join(name);
+        std::fs::write(&path, text).unwrap_or_else(|e| panic!("write {}: {e}", path.display()));
+        path
+    }
+
     /// Runs `leasebox <args>` without stdin.
     pub fn cli(&self, args: &[&str]) -> Output {
         self.cli_with(args, None, CLI_LIMIT)
@@ -201,36 +209,72 @@ impl Case {
 
     /// Runs `leasebox <args>` with `stdin` and a limit.
     pub fn cli_with(&self, args: &[&str], stdin: Option<Vec<u8>>, limit: Duration) -> Output {
+        self.cli_env(args, &[], stdin, limit)
+    }
+
+    /// Runs `leasebox <args>` with `env` added to its environment, `stdin`
+    /// and a limit.
+    pub fn cli_env(
+        &self,
+        args: &[&str],
+        env: &[(&str, &str)],
+        stdin: Option<Vec<u8>>,
+        limit: Duration,
+    ) -> Output {
         let args: Vec<String> = args.iter().map(|a| a.to_string()).collect();
-        cli::run(&self.kubeconfig, &args, stdin, limit)
+        cli::run_with_env(&self.kubeconfig, &args, env, stdin, limit)
+    }
+
+    /// The arguments of `acquire --config <config> --company-id <company>
+    /// [-- command]`.
+    pub fn acquire_args(&self, config: &Path, command: &[&str]) -> Vec<String> {
+        let mut args: Vec<String> = [
+            "acquire",
+            "--config",
+            &config.display().to_string(),
+            "--company-id",
+            &self.company,
+            "--run-id",
+            "e2e-run",
+        ]
+        .iter()
+        .map(|a| a.to_string())
+        .collect();
+        if !command.is_empty() {
+            args.push("--".to_string());
+            args.extend(command.iter().map(|a| a.to_string()));
+        }
+        args
     }
 
     /// `acquire --config <config> --company-id <company> [-- command]`,
     /// without checking the outcome.
     pub fn try_acquire(&self, config: &Path, command: &[&str]) -> Output {
-        let config = config.display().to_string();
-        let mut args = vec![
-            "acquire",
-            "--config",
-            config.as_str(),
-            "--company-id",
-            self.company.as_str(),
-            "--run-id",
-            "e2e-run",
-        ];
-        if !command.is_empty() {
-            args.push("--");
-            args.extend_from_slice(command);
-        }
-        self.cli(&args)
+        self.try_acquire_env(config, command, &[])
+    }
+
+    /// [`Case::try_acquire`] with `env` added to the binary's environment.
+    pub fn try_acquire_env(&self, config: &Path, command: &[&str], env: &[(&str, &str)]) -> Output {
+        let args = self.acquire_args(config, command);
+        cli::run_with_env(&self.kubeconfig, &args, env, None, CLI_LIMIT)
     }
 
     /// Acquires a lease and checks the answer: exit 0, the lease JSON, in
     /// this test's namespace.
     pub fn acquire(&self, config: &Path, command: &[&str]) -> Lease {
-        let output = self.try_acquire(config, command);
+        self.lease_of(&self.try_acquire(config, command))
+    }
+
+    /// [`Case::acquire`] with `env` added to the binary's environment.
+    pub fn acquire_env(&self, config: &Path, command: &[&str], env: &[(&str, &str)]) -> Lease {
+        self.lease_of(&self.try_acquire_env(config, command, env))
+    }
+
+    /// Checks an `acquire` run: exit 0, the lease JSON, in this test's
+    /// namespace.
+    pub fn lease_of(&self, output: &Output) -> Lease {
         output.assert_code(0);
-        let lease = Lease::parse(output.json(), &output);
+        let lease = Lease::parse(output.json(), output);
         assert_eq!(
             lease.namespace,
             self.namespace,

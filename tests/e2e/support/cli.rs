@@ -84,11 +84,23 @@ fn cut(text: &str, max: usize) -> &str {
 /// Runs `leasebox <args>` with `KUBECONFIG=kubeconfig`, feeding `stdin`
 /// (closed at once when `None`); kills it and panics after `limit`.
 pub fn run(kubeconfig: &Path, args: &[String], stdin: Option<Vec<u8>>, limit: Duration) -> Output {
+    run_with_env(kubeconfig, args, &[], stdin, limit)
+}
+
+/// [`run`] with `env` (name, value) added to the binary's environment.
+pub fn run_with_env(
+    kubeconfig: &Path,
+    args: &[String],
+    env: &[(&str, &str)],
+    stdin: Option<Vec<u8>>,
+    limit: Duration,
+) -> Output {
     let started = Instant::now();
     let mut child = Command::new(BINARY)
         .args(args)
         .env("KUBECONFIG", kubeconfig)
         .env_remove("LEASEBOX_LOG")
+        .envs(env.iter().copied())
         .stdin(if stdin.is_some() {
             Stdio::piped()
         } else {

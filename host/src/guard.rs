@@ -835,16 +835,6 @@ impl ClusterIo for GuardedCluster {
         self.check_kind(api_version, kind, Verb::FillSecret)?;
         let name = str_at(&manifest, "/metadata/name").unwrap_or("");
         let what = format!("apply-host-secret of Secret `{name}`");
-        let own = lease_of(&manifest).map(|lease| format!("{lease}-env"));
-        if own.as_deref() != Some(name) {
-            return self.deny(
-                Rule::HostSecretShape,
-                format!(
-                    "{what}: a host-filled Secret is named `<lease>-env` and labelled with its \
-                     lease ({LEASE_LABEL})"
-                ),
-            );
-        }
         let ungranted: Vec<&str> = request
             .host_keys
             .iter()
@@ -858,6 +848,16 @@ impl ClusterIo for GuardedCluster {
                     "{what}: host key(s) {} are not granted to policy modules; an operator grants \
                      them in the host settings (secrets.hostKeys or --host-secret-key)",
                     ungranted.join(", ")
+                ),
+            );
+        }
+        let own = lease_of(&manifest).map(|lease| format!("{lease}-env"));
+        if own.as_deref() != Some(name) {
+            return self.deny(
+                Rule::HostSecretShape,
+                format!(
+                    "{what}: a host-filled Secret is named `<lease>-env` and labelled with its \
+                     lease ({LEASE_LABEL})"
                 ),
             );
         }

@@ -8,6 +8,7 @@ mod hostile_guests;
 #[path = "../support/hostile_module.rs"]
 mod hostile_module;
 mod hostile_policy_module;
+mod hostile_through_the_guard;
 mod in_memory_cluster;
 mod lifecycle_through_wasm;
 mod plan_matches_native;

@@ -11,7 +11,7 @@ use crate::hostile_module::hostile_module;
 use crate::support::{offline, runtime};
 
 /// The hostile module, loaded once per test process.
-fn hostile() -> &'static Policy {
+pub(crate) fn hostile() -> &'static Policy {
     static POLICY: OnceLock<Policy> = OnceLock::new();
     POLICY.get_or_init(|| {
         runtime()

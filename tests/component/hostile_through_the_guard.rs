@@ -5,33 +5,23 @@
 //! is served.
 
 use std::collections::HashMap;
-use std::sync::{Arc, OnceLock};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use leasebox::cluster_io::ClusterIo;
 use leasebox::grants::Grants;
 use leasebox::guard::{Audit, GuardedCluster, Rule};
-use leasebox::runtime::{CallEnv, Limits, Policy, RuntimeError};
+use leasebox::runtime::{CallEnv, Limits, RuntimeError};
 use rstest::rstest;
 use serde_json::{Value, json};
 
-use crate::hostile_module::hostile_module;
+use crate::hostile_policy_module::hostile;
 use crate::in_memory_cluster::{Call, InMemoryCluster};
-use crate::support::runtime;
 
 const TENANT: &str = "leasebox-attacker";
 const VICTIM: &str = "leasebox-victim";
 const VICTIM_LEASE: &str = "lb-01jd5z8k9m0000000000000vic";
 const VICTIM_KEY: &str = "sk-victim-0e3f9a";
-
-fn hostile() -> &'static Policy {
-    static POLICY: OnceLock<Policy> = OnceLock::new();
-    POLICY.get_or_init(|| {
-        runtime()
-            .load_file(hostile_module())
-            .expect("the hostile module loads")
-    })
-}
 
 /// Two leasebox tenants (the attacker's and a victim with a live lease and
 /// its host-filled Secret), plus a plain pod without lease labels.
@@ -99,6 +89,19 @@ fn env(guard: &GuardedCluster, limits: Limits) -> CallEnv {
     }
 }
 
+/// The host serves the next normal call of the same module.
+fn serves_a_normal_call(guard: &GuardedCluster) {
+    let next = hostile()
+        .probe(
+            &env(guard, Limits::default()),
+            r#"{"attack":"none"}"#,
+            "attacker",
+        )
+        .expect("no trap")
+        .expect("no policy error");
+    assert!(next.ok, "{next:?}");
+}
+
 /// Calls that changed the cluster (everything but reads).
 fn writes(calls: &[Call]) -> Vec<String> {
     calls
@@ -156,16 +159,7 @@ fn attack_is_denied_by_its_rule_and_changes_nothing(#[case] attack: Value, #[cas
     let calls = cluster.calls();
     assert_eq!(writes(&calls[before..]), Vec::<String>::new());
 
-    // The host serves the next normal call.
-    let next = hostile()
-        .probe(
-            &env(&guard, Limits::default()),
-            r#"{"attack":"none"}"#,
-            "attacker",
-        )
-        .expect("no trap")
-        .expect("no policy error");
-    assert!(next.ok, "{next:?}");
+    serves_a_normal_call(&guard);
 }
 
 #[test]
@@ -206,13 +200,5 @@ fn a_module_blocking_in_a_watch_is_stopped_by_the_call_timeout_and_the_host_goes
         "{:?}",
         started.elapsed()
     );
-    let next = hostile()
-        .probe(
-            &env(&guard, Limits::default()),
-            r#"{"attack":"none"}"#,
-            "attacker",
-        )
-        .expect("no trap")
-        .expect("no policy error");
-    assert!(next.ok, "{next:?}");
+    serves_a_normal_call(&guard);
 }

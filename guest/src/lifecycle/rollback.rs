@@ -6,9 +6,13 @@ use crate::cluster::{Cluster, DeleteOptions, KubeError, Level, Propagation};
 use crate::error::{Failure, PolicyError};
 use crate::lease::ObjectRef;
 
-/// Grace period of a rolled-back Job's pods: the agent never became ready,
-/// there is nothing to shut down gently.
-const POD_GRACE_SECONDS: u32 = 1;
+/// Grace period of a rolled-back Job's pods: none. The agent never became
+/// ready, so there is nothing to shut down gently, and any grace at all
+/// leaves the pod to the kubelet, which confirms the deletion only at its
+/// next sync of the pod: up to a minute for a pod in image-pull back-off.
+/// With 0 the API server removes the pod at once and the kubelet stops
+/// whatever is left of it.
+const POD_GRACE_SECONDS: u32 = 0;
 
 /// The pods of a Job, by the `controller-uid` label the Job controller sets
 /// (by `job-name` when the uid is unknown). A failed list leaves them to the
@@ -150,5 +154,49 @@ impl Created {
         failure.rolled_back.extend(rolled_back);
         failure.left_behind.extend(left_behind);
         PolicyError::Failed(failure)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use serde_json::json;
+
+    use super::*;
+    use crate::fake_cluster::FakeCluster;
+
+    #[test]
+    fn rolled_back_job_pods_are_removed_without_grace() {
+        let fake = FakeCluster::new();
+        fake.put(json!({
+            "apiVersion": "v1",
+            "kind": "Pod",
+            "metadata": {
+                "name": "lb-x-abcde",
+                "namespace": "ns",
+                "uid": "u-pod",
+                "labels": {"controller-uid": "u-job"}
+            }
+        }));
+        let mut created = Created::default();
+        created.workload(ObjectRef {
+            api_version: "batch/v1".into(),
+            kind: "Job".into(),
+            namespace: Some("ns".into()),
+            name: "lb-x".into(),
+            uid: Some("u-job".into()),
+        });
+
+        created.roll_back(
+            &fake,
+            PolicyError::step("wait-ready", "ErrImagePull", "no image"),
+        );
+
+        let (_, options) = fake
+            .deletes()
+            .into_iter()
+            .find(|(r, _)| r.kind == "Pod")
+            .expect("the job's pod is deleted by the rollback");
+        assert_eq!(options.grace_period_seconds, Some(0));
+        assert_eq!(options.precondition_uid.as_deref(), Some("u-pod"));
     }
 }

@@ -62,6 +62,7 @@ impl Checker {
         (types, Value::Array(normalized))
     }
 
+    /// `adapterType`: a built-in or a declared adapter.
     pub(super) fn adapter_type(&mut self, v: &Value, declared: &[String]) {
         let Some(t) = self.string("adapterType", v) else {
             return;

@@ -7,6 +7,7 @@ use super::{Checker, field_path};
 use crate::names;
 
 impl Checker {
+    /// `serverCallback`: namespace, non-empty pod labels, port.
     pub(super) fn server_callback(&mut self, path: &str, v: &Value) {
         let Some(map) = self.object(path, v, &CALLBACK_FIELDS) else {
             return;

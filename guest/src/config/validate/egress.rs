@@ -75,7 +75,7 @@ impl Checker {
     }
 
     /// One CIDR; returns its canonical text (the input on error).
-    pub(super) fn cidr(&mut self, path: &str, s: &str) -> String {
+    fn cidr(&mut self, path: &str, s: &str) -> String {
         match egress::parse_cidr(s) {
             Ok(c) => c.text,
             Err(e) => {
@@ -85,7 +85,8 @@ impl Checker {
         }
     }
 
-    pub(super) fn ports(&mut self, path: &str, v: &Value) {
+    /// The ports of a CIDR: each a number and a known protocol.
+    fn ports(&mut self, path: &str, v: &Value) {
         for (port_path, item) in self.array(path, v) {
             let Some(map) = self.object(&port_path, item, &PORT_FIELDS) else {
                 continue;

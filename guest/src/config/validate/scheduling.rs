@@ -51,7 +51,8 @@ impl Checker {
         }
     }
 
-    pub(super) fn toleration(&mut self, path: &str, v: &Value) {
+    /// One toleration: key, operator/value pairing, effect, seconds.
+    fn toleration(&mut self, path: &str, v: &Value) {
         let Some(map) = self.object(path, v, &TOLERATION_FIELDS) else {
             return;
         };

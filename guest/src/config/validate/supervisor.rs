@@ -7,6 +7,7 @@ use super::{Checker, field_path};
 use crate::config::syntax;
 
 impl Checker {
+    /// `supervisor`: image, absolute binary path, args, install argv.
     pub(super) fn supervisor(&mut self, path: &str, v: &Value) {
         let Some(map) = self.object(path, v, &SUPERVISOR_FIELDS) else {
             return;

@@ -10,6 +10,7 @@ use crate::config::syntax;
 use crate::{image, names};
 
 impl Checker {
+    /// A string.
     pub(super) fn string<'v>(&mut self, path: &str, v: &'v Value) -> Option<&'v str> {
         match v {
             Value::String(s) => Some(s),
@@ -32,6 +33,7 @@ impl Checker {
         }
     }
 
+    /// A boolean.
     pub(super) fn boolean(&mut self, path: &str, v: &Value) -> Option<bool> {
         match v {
             Value::Bool(b) => Some(*b),
@@ -142,6 +144,7 @@ impl Checker {
         }
     }
 
+    /// An image reference.
     pub(super) fn image_reference(&mut self, path: &str, v: &Value) {
         if let Some(s) = self.string(path, v)
             && let Err(e) = image::parse(s)
@@ -150,6 +153,7 @@ impl Checker {
         }
     }
 
+    /// A DNS-1123 subdomain (`what` names it in the message).
     pub(super) fn dns_subdomain(&mut self, path: &str, s: &str, what: &str) {
         if !names::is_dns1123_subdomain(s) {
             self.error(
@@ -163,6 +167,7 @@ impl Checker {
         }
     }
 
+    /// A string `rule` accepts (`what` names it in the message).
     pub(super) fn syntax(
         &mut self,
         path: &str,

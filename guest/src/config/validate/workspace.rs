@@ -6,6 +6,8 @@ use super::schema_lists::{WORKSPACE_TYPES, variant_fields};
 use super::{Checker, field_path};
 
 impl Checker {
+    /// `workspace`: a known `type`, only that variant's fields, positive
+    /// sizes, a valid StorageClass name.
     pub(super) fn workspace(&mut self, path: &str, v: &Value) {
         let Value::Object(map) = v else {
             self.type_error(

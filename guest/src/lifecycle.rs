@@ -18,6 +18,9 @@ mod resume;
 mod rollback;
 mod sweep;
 
+use k8s_openapi::Resource;
+use k8s_openapi::api::core::v1::{PersistentVolumeClaim, Secret};
+
 use crate::cluster::{Cluster, DeleteOptions, Propagation};
 use crate::config::Backend;
 use crate::error::PolicyError;
@@ -89,17 +92,18 @@ pub(crate) fn lease_dependents(
     secret: String,
     backend: Backend,
 ) -> Vec<ObjectRef> {
-    let object = |kind: &str, name: String| ObjectRef {
-        api_version: "v1".into(),
+    let object = |api_version: &str, kind: &str, name: String| ObjectRef {
+        api_version: api_version.into(),
         kind: kind.into(),
         namespace: namespace.clone(),
         name,
         uid: None,
     };
-    let mut dependents = vec![object("Secret", secret)];
+    let mut dependents = vec![object(Secret::API_VERSION, Secret::KIND, secret)];
     if matches!(backend, Backend::Pod | Backend::Job) {
         dependents.push(object(
-            "PersistentVolumeClaim",
+            PersistentVolumeClaim::API_VERSION,
+            PersistentVolumeClaim::KIND,
             crate::names::workspace_claim_name(lease_id),
         ));
     }
@@ -120,6 +124,12 @@ pub(crate) fn kube_failure(
     error: &crate::cluster::KubeError,
 ) -> PolicyError {
     PolicyError::step(step, error.reason(), format!("{what}: {error}"))
+}
+
+/// A watched or listed object that does not read as its kind (the message
+/// of [`conditions::read`]), as a failed step.
+pub(crate) fn invalid_object(step: &str, message: String) -> PolicyError {
+    PolicyError::step(step, "Invalid", message)
 }
 
 /// `apply-<kind-lowercase>`, the step name of applying an object.

@@ -24,6 +24,9 @@ pub mod workspace_claim;
 
 use std::collections::BTreeMap;
 
+use k8s_openapi::Resource;
+use k8s_openapi::api::batch::v1::Job;
+use k8s_openapi::api::core::v1::Pod;
 use k8s_openapi::apimachinery::pkg::api::resource::Quantity;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::{ObjectMeta, OwnerReference};
 use serde::Serialize;
@@ -144,8 +147,8 @@ impl Context {
                 self.config.sandbox_api_version.api_version().to_string(),
                 sandbox_cr::KIND.to_string(),
             ),
-            Backend::Job => ("batch/v1".to_string(), "Job".to_string()),
-            Backend::Pod => ("v1".to_string(), "Pod".to_string()),
+            Backend::Job => (Job::API_VERSION.to_string(), Job::KIND.to_string()),
+            Backend::Pod => (Pod::API_VERSION.to_string(), Pod::KIND.to_string()),
         };
         ObjectRef {
             api_version,

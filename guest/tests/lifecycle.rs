@@ -8,7 +8,10 @@
 
 use std::path::PathBuf;
 
+use k8s_openapi::api::batch::v1::Job;
+use k8s_openapi::api::core::v1::Pod;
 use leasebox_policy::lifecycle::conditions::{self, JobOutcome, Readiness};
+use leasebox_policy::manifests::sandbox_cr::Sandbox;
 use leasebox_policy::names;
 use rstest::rstest;
 use serde_json::Value;
@@ -22,6 +25,21 @@ fn fixture(name: &str) -> Value {
     let text =
         std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("read {}: {e}", path.display()));
     serde_json::from_str(&text).unwrap_or_else(|e| panic!("parse {}: {e}", path.display()))
+}
+
+/// A captured Pod, read the way the lifecycle reads watch events.
+fn pod(name: &str) -> Pod {
+    conditions::read(fixture(name)).unwrap_or_else(|e| panic!("{name}: {e}"))
+}
+
+/// A captured Job.
+fn job(name: &str) -> Job {
+    conditions::read(fixture(name)).unwrap_or_else(|e| panic!("{name}: {e}"))
+}
+
+/// A captured Sandbox.
+fn sandbox(name: &str) -> Sandbox {
+    conditions::read_sandbox(fixture(name)).unwrap_or_else(|e| panic!("{name}: {e}"))
 }
 
 // ---------------------------------------------------------------- conditions
@@ -38,7 +56,7 @@ fn fixture(name: &str) -> Value {
 #[case::init_container_failed("pod-init-container-failed.json", Some("InitContainerFailed"))]
 #[case::evicted("pod-evicted.json", Some("Evicted"))]
 fn pod_readiness_of_captured_pods(#[case] file: &str, #[case] expected: Option<&str>) {
-    let readiness = conditions::pod_readiness(&fixture(file));
+    let readiness = conditions::pod_readiness(&pod(file));
     match (expected, readiness) {
         (None, Readiness::Ready) | (Some("pending"), Readiness::Pending) => {}
         (Some(want), Readiness::Failed { reason, message }) => {
@@ -49,7 +67,7 @@ fn pod_readiness_of_captured_pods(#[case] file: &str, #[case] expected: Option<&
     }
 }
 
-type Predicate = fn(&Value) -> Option<Readiness>;
+type Predicate = fn(&Pod) -> Option<Readiness>;
 
 #[rstest]
 #[case::unschedulable(conditions::unschedulable as Predicate, "pod-unschedulable.json")]
@@ -61,24 +79,20 @@ fn each_fail_fast_predicate_fires_only_on_its_reason(
     #[case] predicate: Predicate,
     #[case] file: &str,
 ) {
-    assert!(predicate(&fixture(file)).is_some(), "{file} must fail fast");
+    assert!(predicate(&pod(file)).is_some(), "{file} must fail fast");
     for healthy in [
         "pod-ready.json",
         "pod-container-creating.json",
         "pod-running-not-ready.json",
     ] {
-        assert_eq!(
-            predicate(&fixture(healthy)),
-            None,
-            "{healthy} is not a failure"
-        );
+        assert_eq!(predicate(&pod(healthy)), None, "{healthy} is not a failure");
     }
 }
 
 #[test]
 fn init_failure_message_quotes_the_container_and_code() {
     let Some(Readiness::Failed { message, .. }) =
-        conditions::init_container_failed(&fixture("pod-init-container-failed.json"))
+        conditions::init_container_failed(&pod("pod-init-container-failed.json"))
     else {
         panic!("init failure expected");
     };
@@ -94,7 +108,7 @@ fn init_failure_message_quotes_the_container_and_code() {
 #[case::unschedulable("pod-unschedulable.json", "Unschedulable")]
 #[case::evicted_before_running("pod-evicted.json", "Evicted")]
 fn job_pod_readiness_of_captured_pods(#[case] file: &str, #[case] expected: &str) {
-    let got = conditions::job_pod_readiness(&fixture(file));
+    let got = conditions::job_pod_readiness(&pod(file));
     match (expected, got) {
         ("pending", Readiness::Pending) | ("ready", Readiness::Ready) => {}
         (want, Readiness::Failed { reason, .. }) => assert_eq!(reason, want),
@@ -107,14 +121,14 @@ fn job_pod_readiness_of_captured_pods(#[case] file: &str, #[case] expected: &str
 #[case::dependencies_not_ready("sandbox-pending.json", Readiness::Pending)]
 #[case::ready("sandbox-ready.json", Readiness::Ready)]
 fn sandbox_ready_is_its_ready_condition(#[case] file: &str, #[case] expected: Readiness) {
-    assert_eq!(conditions::sandbox_readiness(&fixture(file)), expected);
+    assert_eq!(conditions::sandbox_readiness(&sandbox(file)), expected);
 }
 
 #[rstest]
 #[case::own_name("sandbox-ready.json", LEASE)]
 #[case::adopted_warm_pool_pod("sandbox-adopted-ready.json", "warm-pool-claude-7xk2p")]
 fn sandbox_pod_name_prefers_the_adoption_annotation(#[case] file: &str, #[case] pod: &str) {
-    assert_eq!(conditions::sandbox_pod_name(&fixture(file)), pod);
+    assert_eq!(conditions::sandbox_pod_name(&sandbox(file).metadata), pod);
 }
 
 #[rstest]
@@ -129,7 +143,7 @@ fn sandbox_pod_name_prefers_the_adoption_annotation(#[case] file: &str, #[case] 
     message: "Job was active longer than specified deadline".into(),
 }))]
 fn job_finishes_on_complete_or_failed(#[case] file: &str, #[case] expected: Option<JobOutcome>) {
-    assert_eq!(conditions::job_finished(&fixture(file)), expected);
+    assert_eq!(conditions::job_finished(&job(file)), expected);
 }
 
 #[rstest]
@@ -141,8 +155,24 @@ fn job_exit_code_comes_from_the_agent_terminated_state(
     #[case] file: &str,
     #[case] expected: Option<(i32, Option<u32>)>,
 ) {
-    let exit = conditions::container_exit(&fixture(file), names::AGENT_CONTAINER);
+    let exit = conditions::container_exit(&pod(file), names::AGENT_CONTAINER);
     assert_eq!(exit.map(|e| (e.code, e.signal)), expected);
+}
+
+#[rstest]
+#[case::job_as_pod("job-complete.json", "is not a v1 Pod")]
+#[case::sandbox_as_pod("sandbox-ready.json", "is not a v1 Pod")]
+fn an_object_of_another_kind_is_reported_not_panicked_on(#[case] file: &str, #[case] says: &str) {
+    let err = conditions::read::<Pod>(fixture(file)).expect_err("not a Pod");
+    assert!(err.contains(says), "{err}");
+    assert!(err.contains(LEASE), "names the object: {err}");
+}
+
+#[test]
+fn a_pod_is_not_a_job_nor_a_sandbox() {
+    assert!(conditions::read::<Job>(fixture("pod-ready.json")).is_err());
+    let err = conditions::read_sandbox(fixture("pod-ready.json")).expect_err("not a Sandbox");
+    assert!(err.contains("is not an agent-sandbox Sandbox"), "{err}");
 }
 
 /// Lifecycle calls against the in-memory cluster.
@@ -535,6 +565,35 @@ mod with_fake_cluster {
             .expect("sandbox deleted");
         assert_eq!(options.propagation, Propagation::Foreground);
         assert!(options.precondition_uid.is_some());
+    }
+
+    #[test]
+    fn a_watched_object_that_does_not_read_as_a_pod_fails_as_invalid_and_rolls_back() {
+        let fake = FakeCluster::new();
+        let mut pod = fixture("pod-container-creating.json");
+        pod["status"]["containerStatuses"] = json!("not a list");
+        fake.script_watch(
+            "Pod",
+            vec![WatchEvent {
+                event_type: EventType::Modified,
+                object: pod,
+            }],
+        );
+
+        let failure =
+            failure(lifecycle::acquire(&fake, &request(config("pod"))).expect_err("fails"));
+
+        assert_eq!(failure.step, "wait-ready");
+        assert_eq!(failure.reason, "Invalid");
+        assert!(
+            failure.message.contains("is not a v1 Pod"),
+            "{}",
+            failure.message
+        );
+        assert_eq!(
+            displays(&failure.rolled_back),
+            [pod_ref(LEASE), secret_ref(), policy_ref()]
+        );
     }
 
     #[test]
@@ -1586,6 +1645,34 @@ mod with_fake_cluster {
             .find(|r| r["spec"]["resourceAttributes"]["resource"] == "secrets")
             .expect("secrets review");
         assert_eq!(namespaced["spec"]["resourceAttributes"]["namespace"], NS);
+    }
+
+    #[rstest]
+    #[case::managed(json!({"phase": "Active"}), true, "exists, managed by leasebox")]
+    #[case::terminating(json!({"phase": "Terminating"}), false, "is terminating")]
+    #[case::unreadable(json!("not a status"), false, "could not read it")]
+    fn probe_reads_the_tenant_namespace(
+        #[case] status: Value,
+        #[case] ok: bool,
+        #[case] says: &str,
+    ) {
+        let fake = FakeCluster::new();
+        fake.put(json!({
+            "apiVersion": "v1",
+            "kind": "Namespace",
+            "metadata": {
+                "name": NS,
+                "labels": {names::LABEL_MANAGED_BY: names::MANAGED_BY},
+            },
+            "status": status,
+        }));
+
+        let checks =
+            lifecycle::probe(&fake, &config("pod").to_string(), "Acme Corp").expect("probed");
+
+        let tenant = check(&checks, &format!("tenant-namespace {NS}"));
+        assert_eq!(tenant.ok, ok, "{tenant:?}");
+        assert!(tenant.detail.contains(says), "{tenant:?}");
     }
 
     #[test]

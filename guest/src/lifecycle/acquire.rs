@@ -3,17 +3,21 @@
 //! by watch until the sandbox is ready or fails with a named reason. Any
 //! failure after the first lease object rolls back what this call created.
 
+use k8s_openapi::Resource;
+use k8s_openapi::api::core::v1::Pod;
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
 use serde_json::Value;
 
 use super::conditions::{self, Readiness};
 use super::rollback::Created;
-use super::{apply_step, kube_failure};
+use super::{apply_step, invalid_object, kube_failure};
 use crate::cluster::{
     Cluster, DeleteOptions, EventType, KubeError, Level, Propagation, Watch, WatchRequest,
 };
 use crate::config::Backend;
 use crate::error::PolicyError;
 use crate::lease::{Lease, LeaseRequest, ObjectRef};
+use crate::manifests::sandbox_cr::Sandbox;
 use crate::manifests::{self, Context, cilium_policy};
 use crate::{names, plan};
 
@@ -299,18 +303,18 @@ fn wait_ready(
         Backend::Pod => {
             let request = pod_by_name(namespace, &workload.name);
             let pod = wait_pod(cluster, &budget, &request, conditions::pod_readiness)?;
-            Ok(conditions::name_of(&pod).to_string())
+            Ok(conditions::name_of(&pod.metadata).to_string())
         }
         Backend::Job => {
             let request = WatchRequest {
-                api_version: "v1".into(),
-                kind: "Pod".into(),
+                api_version: Pod::API_VERSION.into(),
+                kind: Pod::KIND.into(),
                 namespace: namespace.to_string(),
                 label_selector: format!("job-name={}", workload.name),
                 field_selector: String::new(),
             };
             let pod = wait_pod(cluster, &budget, &request, conditions::job_pod_readiness)?;
-            Ok(conditions::name_of(&pod).to_string())
+            Ok(conditions::name_of(&pod.metadata).to_string())
         }
         Backend::SandboxCr => {
             let pod_name = wait_sandbox(cluster, &budget, ctx, workload)?;
@@ -323,8 +327,8 @@ fn wait_ready(
 
 fn pod_by_name(namespace: &str, name: &str) -> WatchRequest {
     WatchRequest {
-        api_version: "v1".into(),
-        kind: "Pod".into(),
+        api_version: Pod::API_VERSION.into(),
+        kind: Pod::KIND.into(),
         namespace: namespace.to_string(),
         label_selector: String::new(),
         field_selector: format!("metadata.name={name}"),
@@ -364,16 +368,21 @@ fn next(
     })
 }
 
-fn deleted(kind: &str, object: &Value) -> PolicyError {
+fn deleted(kind: &str, metadata: &ObjectMeta) -> PolicyError {
     PolicyError::step(
         STEP_WAIT_READY,
         "Deleted",
         format!(
             "{kind} {} was deleted while acquire waited for it (evicted, or deleted by someone \
              else)",
-            conditions::name_of(object)
+            conditions::name_of(metadata)
         ),
     )
+}
+
+/// The Pod a watch event carries; an object of another kind fails the step.
+fn read_pod(object: Value) -> Result<Pod, PolicyError> {
+    conditions::read::<Pod>(object).map_err(|m| invalid_object(STEP_WAIT_READY, m))
 }
 
 fn fail(reason: String, message: String) -> PolicyError {
@@ -386,8 +395,8 @@ fn wait_pod(
     cluster: &dyn Cluster,
     budget: &Budget,
     request: &WatchRequest,
-    readiness: fn(&Value) -> Readiness,
-) -> Result<Value, PolicyError> {
+    readiness: fn(&Pod) -> Readiness,
+) -> Result<Pod, PolicyError> {
     let mut watch = open(cluster, request)?;
     let mut last = String::from("no pod yet");
     loop {
@@ -398,17 +407,18 @@ fn wait_pod(
         let Some(event) = next(watch.as_mut(), request, remaining)? else {
             continue;
         };
+        let pod = read_pod(event.object)?;
         if event.event_type == EventType::Deleted {
-            return Err(deleted("pod", &event.object));
+            return Err(deleted("pod", &pod.metadata));
         }
-        match readiness(&event.object) {
-            Readiness::Ready => return Ok(event.object),
+        match readiness(&pod) {
+            Readiness::Ready => return Ok(pod),
             Readiness::Failed { reason, message } => return Err(fail(reason, message)),
             Readiness::Pending => {
                 let summary = format!(
                     "pod {}: {}",
-                    conditions::name_of(&event.object),
-                    conditions::pod_summary(&event.object)
+                    conditions::name_of(&pod.metadata),
+                    conditions::pod_summary(&pod)
                 );
                 if summary != last {
                     cluster.log(Level::Info, "acquire", &summary);
@@ -435,8 +445,8 @@ fn wait_sandbox(
         field_selector: format!("metadata.name={}", workload.name),
     };
     let pods_request = WatchRequest {
-        api_version: "v1".into(),
-        kind: "Pod".into(),
+        api_version: Pod::API_VERSION.into(),
+        kind: Pod::KIND.into(),
         namespace: ctx.namespace.clone(),
         label_selector: format!("{}={}", names::LABEL_LEASE, ctx.lease_id),
         field_selector: String::new(),
@@ -454,13 +464,15 @@ fn wait_sandbox(
             &sandbox_request,
             remaining.min(WATCH_SLICE_MS),
         )? {
+            let sandbox = conditions::read_sandbox(event.object)
+                .map_err(|m| invalid_object(STEP_WAIT_READY, m))?;
             if event.event_type == EventType::Deleted {
-                return Err(deleted("Sandbox", &event.object));
+                return Err(deleted("Sandbox", &sandbox.metadata));
             }
-            if conditions::sandbox_readiness(&event.object) == Readiness::Ready {
-                return Ok(conditions::sandbox_pod_name(&event.object));
+            if conditions::sandbox_readiness(&sandbox) == Readiness::Ready {
+                return Ok(conditions::sandbox_pod_name(&sandbox.metadata));
             }
-            let summary = sandbox_summary(&event.object);
+            let summary = sandbox_summary(&sandbox);
             if summary != last {
                 cluster.log(Level::Info, "acquire", &summary);
                 last = summary;
@@ -470,15 +482,14 @@ fn wait_sandbox(
             if event.event_type == EventType::Deleted {
                 continue;
             }
-            if let Some(Readiness::Failed { reason, message }) =
-                conditions::pod_failure(&event.object)
-            {
+            let pod = read_pod(event.object)?;
+            if let Some(Readiness::Failed { reason, message }) = conditions::pod_failure(&pod) {
                 return Err(fail(reason, message));
             }
             let summary = format!(
                 "pod {}: {}",
-                conditions::name_of(&event.object),
-                conditions::pod_summary(&event.object)
+                conditions::name_of(&pod.metadata),
+                conditions::pod_summary(&pod)
             );
             if summary != last {
                 cluster.log(Level::Info, "acquire", &summary);
@@ -488,22 +499,21 @@ fn wait_sandbox(
     }
 }
 
-fn sandbox_summary(sandbox: &Value) -> String {
-    match conditions::condition(sandbox, "Ready") {
+fn sandbox_summary(sandbox: &Sandbox) -> String {
+    let name = conditions::name_of(&sandbox.metadata);
+    match conditions::sandbox_condition(sandbox, "Ready") {
         Some(cond) => format!(
-            "Sandbox {}: Ready={} {} {}",
-            conditions::name_of(sandbox),
-            cond.get("status")
-                .and_then(Value::as_str)
-                .unwrap_or("Unknown"),
-            cond.get("reason").and_then(Value::as_str).unwrap_or(""),
-            cond.get("message").and_then(Value::as_str).unwrap_or("")
+            "Sandbox {name}: Ready={} {} {}",
+            if cond.status.is_empty() {
+                "Unknown"
+            } else {
+                &cond.status
+            },
+            cond.reason,
+            cond.message
         )
         .trim_end()
         .to_string(),
-        None => format!(
-            "Sandbox {}: no Ready condition yet",
-            conditions::name_of(sandbox)
-        ),
+        None => format!("Sandbox {name}: no Ready condition yet"),
     }
 }

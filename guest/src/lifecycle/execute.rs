@@ -3,11 +3,14 @@
 //! exit code from the status channel), or, for a `job` lease, the Job
 //! followed to its end.
 
+use k8s_openapi::Resource;
+use k8s_openapi::api::batch::v1::Job;
+use k8s_openapi::api::core::v1::Pod;
 use serde_json::Value;
 
 use super::conditions::{self, JobOutcome};
 use super::exec_wrap;
-use super::kube_failure;
+use super::{invalid_object, kube_failure};
 use crate::cluster::{
     Cluster, EventType, ExecSession, ExecSpec, ExitStatus, Level, LogStream, LogsRequest,
     WatchRequest,
@@ -295,7 +298,7 @@ const UNPACK_SCRIPT: &str = r#"mkdir -p -- "$1" && exec tar -x -C "$1""#;
 /// the caller and the Job to its end.
 fn follow_job(cluster: &dyn Cluster, request: &ExecRequest) -> Result<ExecResult, PolicyError> {
     let lease = &request.lease;
-    if lease.workload.kind != "Job" {
+    if lease.workload.kind != Job::KIND {
         return Err(PolicyError::BadRequest(format!(
             "lease {}: the backend is job but the workload is a {}; pass the lease acquire or \
              resume returned",
@@ -323,7 +326,7 @@ fn follow_job(cluster: &dyn Cluster, request: &ExecRequest) -> Result<ExecResult
 
     let watch_request = WatchRequest {
         api_version: lease.workload.api_version.clone(),
-        kind: "Job".into(),
+        kind: Job::KIND.into(),
         namespace: lease.namespace.clone(),
         label_selector: String::new(),
         field_selector: format!("metadata.name={}", lease.workload.name),
@@ -367,7 +370,9 @@ fn follow_job(cluster: &dyn Cluster, request: &ExecRequest) -> Result<ExecResult
                 ),
             ));
         }
-        if let Some(outcome) = conditions::job_finished(&event.object) {
+        let job =
+            conditions::read::<Job>(event.object).map_err(|m| invalid_object("job-wait", m))?;
+        if let Some(outcome) = conditions::job_finished(&job) {
             break outcome;
         }
     };
@@ -415,8 +420,8 @@ fn job_result(
     outcome: JobOutcome,
 ) -> Result<ExecResult, PolicyError> {
     let pod_ref = ObjectRef {
-        api_version: "v1".into(),
-        kind: "Pod".into(),
+        api_version: Pod::API_VERSION.into(),
+        kind: Pod::KIND.into(),
         namespace: Some(lease.namespace.clone()),
         name: lease.pod.clone(),
         uid: None,
@@ -424,6 +429,10 @@ fn job_result(
     let pod: Option<Value> = cluster
         .get(&pod_ref)
         .map_err(|e| kube_failure("job-result", &format!("reading pod {}", lease.pod), &e))?;
+    let pod = pod
+        .map(conditions::read::<Pod>)
+        .transpose()
+        .map_err(|m| invalid_object("job-result", m))?;
     let exit = pod
         .as_ref()
         .and_then(|p| conditions::container_exit(p, &lease.container));

@@ -3,8 +3,11 @@
 //! agent-sandbox CRD, RBAC for every verb acquire/execute/release use
 //! (one SelfSubjectAccessReview each), and the tenant namespace.
 
+use k8s_openapi::Resource;
+use k8s_openapi::api::core::v1::Namespace;
 use serde_json::{Value, json};
 
+use super::conditions;
 use crate::cluster::{Cluster, KubeError};
 use crate::config::{self, Backend, Config, EgressMode, Workspace};
 use crate::error::PolicyError;
@@ -247,22 +250,31 @@ pub(crate) fn probe(
     }
 
     let namespace_ref = ObjectRef {
-        api_version: "v1".into(),
-        kind: "Namespace".into(),
+        api_version: Namespace::API_VERSION.into(),
+        kind: Namespace::KIND.into(),
         namespace: None,
         name: namespace.clone(),
         uid: None,
     };
     let name = format!("tenant-namespace {namespace}");
-    checks.push(match cluster.get(&namespace_ref) {
-        Ok(Some(ns)) => match ns["status"]["phase"].as_str() {
+    let stored = cluster
+        .get(&namespace_ref)
+        .map(|ns| ns.map(conditions::read::<Namespace>));
+    checks.push(match stored {
+        Ok(Some(Err(message))) => check(name, false, format!("could not read it: {message}")),
+        Ok(Some(Ok(ns))) => match ns.status.as_ref().and_then(|s| s.phase.as_deref()) {
             Some("Terminating") => check(
                 name,
                 false,
                 "exists but is terminating; wait until it is gone, acquire then recreates it",
             ),
             _ => {
-                let managed = ns["metadata"]["labels"][names::LABEL_MANAGED_BY].as_str()
+                let managed = ns
+                    .metadata
+                    .labels
+                    .as_ref()
+                    .and_then(|l| l.get(names::LABEL_MANAGED_BY))
+                    .map(String::as_str)
                     == Some(names::MANAGED_BY);
                 check(
                     name,

@@ -2,10 +2,13 @@
 //! on its workload), after a host restart. Also home of the workload
 //! listing that `sweep` shares.
 
+use k8s_openapi::Resource;
+use k8s_openapi::api::batch::v1::Job;
+use k8s_openapi::api::core::v1::Pod;
 use serde_json::Value;
 
 use super::conditions;
-use super::kube_failure;
+use super::{invalid_object, kube_failure};
 use crate::cluster::{Cluster, KubeError, Level};
 use crate::config::{Backend, SandboxApiVersion};
 use crate::error::PolicyError;
@@ -49,7 +52,7 @@ fn owned_by_workload(pod: &Value) -> bool {
             owners.iter().any(|o| {
                 matches!(
                     o["kind"].as_str(),
-                    Some("Job") | Some(crate::manifests::sandbox_cr::KIND)
+                    Some(Job::KIND) | Some(crate::manifests::sandbox_cr::KIND)
                 )
             })
         })
@@ -88,14 +91,14 @@ pub(crate) fn list_workloads(
         ),
     }
     let jobs = cluster
-        .list("batch/v1", "Job", namespace, selector)
+        .list(Job::API_VERSION, Job::KIND, namespace, selector)
         .map_err(|e| kube_failure(step, "listing Jobs", &e))?;
     found.extend(jobs.into_iter().map(|object| Found {
         backend: Backend::Job,
         object,
     }));
     let pods = cluster
-        .list("v1", "Pod", namespace, selector)
+        .list(Pod::API_VERSION, Pod::KIND, namespace, selector)
         .map_err(|e| kube_failure(step, "listing Pods", &e))?;
     found.extend(
         pods.into_iter()
@@ -167,15 +170,24 @@ fn agent_image(found: &Found) -> Option<String> {
 /// The pod of a Job: the (newest) pod labelled `job-name=<job>`.
 fn job_pod(cluster: &dyn Cluster, namespace: &str, job: &str) -> Result<String, PolicyError> {
     let mut pods = cluster
-        .list("v1", "Pod", Some(namespace), &format!("job-name={job}"))
-        .map_err(|e| kube_failure("resume", &format!("listing the pods of Job {job}"), &e))?;
+        .list(
+            Pod::API_VERSION,
+            Pod::KIND,
+            Some(namespace),
+            &format!("job-name={job}"),
+        )
+        .map_err(|e| kube_failure("resume", &format!("listing the pods of Job {job}"), &e))?
+        .into_iter()
+        .map(conditions::read::<Pod>)
+        .collect::<Result<Vec<Pod>, String>>()
+        .map_err(|m| invalid_object("resume", m))?;
     pods.sort_by(|a, b| {
-        let ta = a["metadata"]["creationTimestamp"].as_str().unwrap_or("");
-        let tb = b["metadata"]["creationTimestamp"].as_str().unwrap_or("");
-        ta.cmp(tb)
+        a.metadata
+            .creation_timestamp
+            .cmp(&b.metadata.creation_timestamp)
     });
     match pods.last() {
-        Some(pod) => Ok(conditions::name_of(pod).to_string()),
+        Some(pod) => Ok(conditions::name_of(&pod.metadata).to_string()),
         None => {
             cluster.log(
                 Level::Warn,
@@ -200,7 +212,11 @@ fn lease_of(cluster: &dyn Cluster, lease_id: &str, found: &Found) -> Result<Leas
     let namespace = workload.namespace.clone().unwrap_or_default();
     let pod = match found.backend {
         Backend::Pod => workload.name.clone(),
-        Backend::SandboxCr => conditions::sandbox_pod_name(object),
+        Backend::SandboxCr => {
+            let sandbox = conditions::read_sandbox(object.clone())
+                .map_err(|m| invalid_object("resume", m))?;
+            conditions::sandbox_pod_name(&sandbox.metadata)
+        }
         Backend::Job => job_pod(cluster, &namespace, &workload.name)?,
     };
     let created_at = annotation(object, names::ANNOTATION_CREATED_AT)

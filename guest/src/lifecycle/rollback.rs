@@ -2,6 +2,10 @@
 //! policy, PVC, Secret) are deleted again; tenant objects are shared by every lease of
 //! the tenant and stay (they converge on the next acquire).
 
+use k8s_openapi::Resource;
+use k8s_openapi::api::batch::v1::Job;
+use k8s_openapi::api::core::v1::Pod;
+
 use crate::cluster::{Cluster, DeleteOptions, KubeError, Level, Propagation};
 use crate::error::{Failure, PolicyError};
 use crate::lease::ObjectRef;
@@ -22,7 +26,12 @@ fn job_pods(cluster: &dyn Cluster, job: &ObjectRef) -> Vec<ObjectRef> {
         Some(uid) => format!("controller-uid={uid}"),
         None => format!("job-name={}", job.name),
     };
-    let Ok(pods) = cluster.list("v1", "Pod", job.namespace.as_deref(), &selector) else {
+    let Ok(pods) = cluster.list(
+        Pod::API_VERSION,
+        Pod::KIND,
+        job.namespace.as_deref(),
+        &selector,
+    ) else {
         return Vec::new();
     };
     pods.iter().filter_map(ObjectRef::of).collect()
@@ -75,11 +84,11 @@ impl Created {
         let job_pods = self
             .workload
             .as_ref()
-            .filter(|w| w.kind == "Job")
+            .filter(|w| w.kind == Job::KIND)
             .map(|job| job_pods(cluster, job))
             .unwrap_or_default();
         let workload = self.workload.into_iter().map(|w| {
-            let propagation = if w.kind == "Job" {
+            let propagation = if w.kind == Job::KIND {
                 Propagation::Background
             } else {
                 Propagation::Foreground

@@ -5,7 +5,7 @@
 use std::collections::BTreeMap;
 
 use k8s_openapi::api::core::v1::{PersistentVolumeClaimSpec, PodSpec, VolumeResourceRequirements};
-use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::{Condition, ObjectMeta};
 use serde::{Deserialize, Serialize};
 
 use super::pod_baseline::{self, WORKSPACE_VOLUME};
@@ -31,6 +31,19 @@ pub struct Sandbox {
     pub metadata: ObjectMeta,
     /// The spec.
     pub spec: SandboxSpec,
+    /// What the controller reports; never part of a manifest leasebox
+    /// applies, read from watched and listed Sandboxes.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub status: Option<SandboxStatus>,
+}
+
+/// `status` of a Sandbox: the part readiness reads.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct SandboxStatus {
+    /// `Ready` (True once the pod is ready and the service exists).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub conditions: Vec<Condition>,
 }
 
 /// `spec` of a Sandbox.
@@ -135,6 +148,7 @@ pub fn sandbox(ctx: &Context) -> Sandbox {
                 SandboxApiVersion::V1alpha1 => None,
             },
         },
+        status: None,
     }
 }
 

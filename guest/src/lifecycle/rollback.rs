@@ -10,12 +10,12 @@ use crate::cluster::{Cluster, DeleteOptions, KubeError, Level, Propagation};
 use crate::error::{Failure, PolicyError};
 use crate::lease::ObjectRef;
 
-/// Grace period of a rolled-back Job's pods: none. The agent never became
-/// ready, so there is nothing to shut down gently, and any grace at all
-/// leaves the pod to the kubelet, which confirms the deletion only at its
-/// next sync of the pod: up to a minute for a pod in image-pull back-off.
-/// With 0 the API server removes the pod at once and the kubelet stops
-/// whatever is left of it.
+/// Grace period of a rolled-back pod (a `pod` workload, or a Job's pods):
+/// none. The agent never became ready, so there is nothing to shut down
+/// gently, and any grace at all leaves the pod to the kubelet, which
+/// confirms the deletion only at its next sync of the pod: up to a minute
+/// for a pod in image-pull back-off. With 0 the API server removes the pod
+/// at once and the kubelet stops whatever is left of it.
 const POD_GRACE_SECONDS: u32 = 0;
 
 /// The pods of a Job, by the `controller-uid` label the Job controller sets
@@ -96,7 +96,7 @@ impl Created {
             let options = DeleteOptions {
                 propagation,
                 precondition_uid: w.uid.clone(),
-                grace_period_seconds: None,
+                grace_period_seconds: (w.kind == "Pod").then_some(POD_GRACE_SECONDS),
             };
             (w, options)
         });
@@ -207,5 +207,31 @@ mod tests {
             .expect("the job's pod is deleted by the rollback");
         assert_eq!(options.grace_period_seconds, Some(0));
         assert_eq!(options.precondition_uid.as_deref(), Some("u-pod"));
+    }
+
+    #[test]
+    fn a_rolled_back_pod_workload_is_removed_without_grace() {
+        let fake = FakeCluster::new();
+        let mut created = Created::default();
+        created.workload(ObjectRef {
+            api_version: "v1".into(),
+            kind: "Pod".into(),
+            namespace: Some("ns".into()),
+            name: "lb-x".into(),
+            uid: Some("u-pod".into()),
+        });
+
+        created.roll_back(
+            &fake,
+            PolicyError::step("wait-ready", "ErrImagePull", "no image"),
+        );
+
+        let (_, options) = fake
+            .deletes()
+            .into_iter()
+            .find(|(r, _)| r.kind == "Pod")
+            .expect("the pod is deleted by the rollback");
+        assert_eq!(options.grace_period_seconds, Some(0));
+        assert_eq!(options.propagation, Propagation::Foreground);
     }
 }

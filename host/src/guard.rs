@@ -196,6 +196,15 @@ impl std::fmt::Debug for Audit {
     }
 }
 
+/// The annotation the host sets on every workload (Pod, Job, Sandbox) a
+/// module applies: the SHA-256 of that module, so a later module or an
+/// operator can tell which module created a lease. A module cannot set it
+/// to anything else.
+pub const MODULE_ANNOTATION: &str = "leasebox.dev/module-sha256";
+
+/// Kinds that carry [`MODULE_ANNOTATION`].
+const WORKLOAD_KINDS: [&str; 3] = ["Pod", "Job", "Sandbox"];
+
 /// A [`ClusterIo`] that enforces the grants before delegating.
 #[derive(Clone)]
 pub struct GuardedCluster {
@@ -667,14 +676,19 @@ fn unowned_message(what: &str, namespace: &str) -> String {
 }
 
 fn set_owner_label(manifest: &mut Value) {
+    set_metadata_entry(manifest, "labels", OWNER_LABEL.0, OWNER_LABEL.1);
+}
+
+/// Sets `metadata.<map>.<key>` (labels or annotations) of a manifest.
+fn set_metadata_entry(manifest: &mut Value, map: &str, key: &str, value: &str) {
     let Some(object) = manifest.as_object_mut() else {
         return;
     };
     let metadata = object.entry("metadata").or_insert_with(|| json!({}));
     if let Some(metadata) = metadata.as_object_mut() {
-        let labels = metadata.entry("labels").or_insert_with(|| json!({}));
-        if let Some(labels) = labels.as_object_mut() {
-            labels.insert(OWNER_LABEL.0.into(), Value::String(OWNER_LABEL.1.into()));
+        let entries = metadata.entry(map).or_insert_with(|| json!({}));
+        if let Some(entries) = entries.as_object_mut() {
+            entries.insert(key.into(), Value::String(value.into()));
         }
     }
 }
@@ -716,6 +730,16 @@ impl ClusterIo for GuardedCluster {
             return self.apply_namespace(&mut value);
         }
         self.check_owned(&what, str_at(&value, "/metadata/namespace"))?;
+        let kind = str_at(&value, "/kind").unwrap_or("");
+        if WORKLOAD_KINDS.contains(&kind) {
+            set_metadata_entry(
+                &mut value,
+                "annotations",
+                MODULE_ANNOTATION,
+                &self.audit.module_sha256,
+            );
+            return self.inner.apply(&value.to_string());
+        }
         self.inner.apply(manifest)
     }
 
@@ -1072,6 +1096,23 @@ mod tests {
     #[case::host_network_job_template_denied(json!({"apiVersion":"batch/v1","kind":"Job","metadata":{"name":"j","namespace":TENANT},"spec":{"template":{"spec":{"hostNetwork":true,"containers":[{"name":"agent","image":"busybox"}]}}}}), "pod-host-access")]
     fn apply_is_guarded(#[case] manifest: Value, #[case] expected: &str) {
         assert_eq!(verdict(guard().apply(&manifest.to_string())), expected);
+    }
+
+    #[test]
+    fn workloads_carry_the_module_sha256_set_by_the_host() {
+        let store = store();
+        let guard = guard_over(store.clone());
+        let mut manifest = pod(json!({"containers":[{"name":"agent","image":"busybox"}]}));
+        manifest["metadata"]["annotations"] = json!({MODULE_ANNOTATION: "forged"});
+        assert_eq!(verdict(guard.apply(&manifest.to_string())), "passed");
+        let stored = store.find("Pod", Some(TENANT), "p").expect("applied");
+        assert_eq!(stored["metadata"]["annotations"][MODULE_ANNOTATION], "f00d");
+        let account = json!({"apiVersion":"v1","kind":"ServiceAccount","metadata":{"name":"a","namespace":TENANT}});
+        assert_eq!(verdict(guard.apply(&account.to_string())), "passed");
+        let stored = store
+            .find("ServiceAccount", Some(TENANT), "a")
+            .expect("applied");
+        assert!(stored["metadata"].get("annotations").is_none(), "{stored}");
     }
 
     #[test]

@@ -596,6 +596,12 @@ fn guarded_acquire_creates_the_namespace_marked_as_leasebox_own_and_succeeds() {
         created.is_some() && applied.is_none(),
         "a new namespace is created by the host, not applied: {summary:?}"
     );
+    let pods = cluster.objects_of_kind("Pod");
+    assert_eq!(
+        pods[0]["metadata"]["annotations"][leasebox::guard::MODULE_ANNOTATION],
+        default_policy().sha256(),
+        "the host records which module created the lease"
+    );
     assert_eq!(
         guard.denials().total(),
         0,

@@ -52,6 +52,17 @@ fn pod_lease_acquires_executes_and_releases() {
         Some("leasebox")
     );
     assert_eq!(labels.get("leasebox.dev/lease"), Some(&lease.id));
+    let module = pod
+        .metadata
+        .annotations
+        .clone()
+        .unwrap_or_default()
+        .remove(leasebox::guard::MODULE_ANNOTATION);
+    assert_eq!(
+        module.as_deref().map(str::len),
+        Some(64),
+        "the host records the SHA-256 of the module that created the lease: {module:?}"
+    );
     let phase = pod.status.as_ref().and_then(|s| s.phase.clone());
     assert_eq!(phase.as_deref(), Some("Running"), "pod phase after acquire");
 

@@ -148,8 +148,3 @@ fn describe(error: &PolicyError) -> String {
         PolicyError::BadRequest(message) => format!("bad request: {message}"),
     }
 }
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-}

@@ -134,11 +134,11 @@ pub(crate) fn call<R>(
     store.set_epoch_deadline(Limits::deadline_ticks(&env.limits));
     store.epoch_deadline_callback(|mut ctx| {
         let state = ctx.data_mut();
-        if let Some(overall) = state.overall_timeout {
-            if state.started.elapsed() >= overall {
-                state.overall_hit = true;
-                return Ok(UpdateDeadline::Interrupt);
-            }
+        if let Some(overall) = state.overall_timeout
+            && state.started.elapsed() >= overall
+        {
+            state.overall_hit = true;
+            return Ok(UpdateDeadline::Interrupt);
         }
         let used = state.guest_time();
         if used >= state.cpu_deadline {

@@ -312,22 +312,29 @@ impl GuardedCluster {
         if self.is_known_owned(ns) {
             return Ok(());
         }
-        match self.inner.get(&namespace_ref(ns))? {
+        match self.ownership(ns)? {
             None => Err(IoError::NotFound(format!(
                 "{what}: namespace `{ns}` does not exist; apply the Namespace first"
             ))),
-            Some(text) => {
-                let object: Value = serde_json::from_str(&text).map_err(|e| {
-                    IoError::Transport(format!("namespace `{ns}` is not readable JSON: {e}"))
-                })?;
-                if has_owner_label(&object) {
-                    self.remember_owned(ns);
-                    Ok(())
-                } else {
-                    self.deny(Rule::FenceUnowned, unowned_message(what, ns))
-                }
-            }
+            Some(true) => Ok(()),
+            Some(false) => self.deny(Rule::FenceUnowned, unowned_message(what, ns)),
         }
+    }
+
+    /// Reads `namespace`: `None` when it does not exist, else whether it
+    /// carries the ownership label (remembered when it does).
+    fn ownership(&self, namespace: &str) -> Result<Option<bool>, IoError> {
+        let Some(text) = self.inner.get(&namespace_ref(namespace))? else {
+            return Ok(None);
+        };
+        let object: Value = serde_json::from_str(&text).map_err(|e| {
+            IoError::Transport(format!("namespace `{namespace}` is not readable JSON: {e}"))
+        })?;
+        let owned = has_owner_label(&object);
+        if owned {
+            self.remember_owned(namespace);
+        }
+        Ok(Some(owned))
     }
 
     fn is_known_owned(&self, namespace: &str) -> bool {
@@ -620,17 +627,9 @@ impl GuardedCluster {
         self.check_fence(&what, Some(&name))?;
         set_owner_label(manifest);
         let text = manifest.to_string();
-        match self.inner.get(&namespace_ref(&name))? {
-            Some(existing) => {
-                let existing: Value = serde_json::from_str(&existing).map_err(|e| {
-                    IoError::Transport(format!("namespace `{name}` is not readable JSON: {e}"))
-                })?;
-                if !has_owner_label(&existing) {
-                    return self.deny(Rule::FenceUnowned, unowned_message(&what, &name));
-                }
-                self.remember_owned(&name);
-                self.inner.apply(&text)
-            }
+        match self.ownership(&name)? {
+            Some(true) => self.inner.apply(&text),
+            Some(false) => self.deny(Rule::FenceUnowned, unowned_message(&what, &name)),
             None => match self.inner.create(&text) {
                 Ok(created) => {
                     self.remember_owned(&name);
@@ -638,18 +637,10 @@ impl GuardedCluster {
                 }
                 // Someone created it between the read and the create: look
                 // again, and adopt it only if it is leasebox's.
-                Err(IoError::Conflict(_)) => {
-                    let now = self.inner.get(&namespace_ref(&name))?;
-                    let owned = now
-                        .as_deref()
-                        .and_then(|t| serde_json::from_str::<Value>(t).ok())
-                        .is_some_and(|v| has_owner_label(&v));
-                    if !owned {
-                        return self.deny(Rule::FenceUnowned, unowned_message(&what, &name));
-                    }
-                    self.remember_owned(&name);
-                    self.inner.apply(&text)
-                }
+                Err(IoError::Conflict(_)) => match self.ownership(&name)? {
+                    Some(true) => self.inner.apply(&text),
+                    _ => self.deny(Rule::FenceUnowned, unowned_message(&what, &name)),
+                },
                 Err(other) => Err(other),
             },
         }

@@ -195,26 +195,10 @@ pub struct HostSettings {
 }
 
 impl Default for HostSettings {
+    /// The documented defaults (no file, no flags).
     fn default() -> Self {
         HostSettings::from_file(File::default(), &Overrides::default(), None)
-            .unwrap_or_else(|_| unreachable_defaults())
-    }
-}
-
-/// The built-in defaults are valid by construction; this spells them out
-/// without validation for the impossible case that they were not.
-fn unreachable_defaults() -> HostSettings {
-    HostSettings {
-        namespace_prefix: DEFAULT_NAMESPACE_PREFIX.to_string(),
-        host_keys: BUILTIN_ADAPTER_KEYS.iter().map(|k| k.to_string()).collect(),
-        guest: GuestSettings {
-            memory_cap_bytes: (DEFAULT_MEMORY_MIB as usize) << 20,
-            cpu_deadline: Duration::from_millis(DEFAULT_CPU_DEADLINE_MS),
-            call_timeout: Duration::from_secs(DEFAULT_CALL_TIMEOUT_SEC),
-            exec_timeout: Duration::from_secs(DEFAULT_EXEC_TIMEOUT_SEC),
-        },
-        cluster: ClusterSettings::default(),
-        source: None,
+            .expect("the built-in defaults are valid settings")
     }
 }
 

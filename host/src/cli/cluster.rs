@@ -118,10 +118,8 @@ pub struct Session {
     pub policy: Policy,
     /// The operator's settings.
     pub settings: HostSettings,
-    /// The guard, kept to scope it to a lease.
-    guard: GuardedCluster,
     /// The cluster, behind the guard.
-    pub cluster: Arc<dyn ClusterIo>,
+    guard: GuardedCluster,
 }
 
 impl Session {
@@ -140,7 +138,6 @@ impl Session {
         Ok(Session {
             policy,
             settings,
-            cluster: Arc::new(guard.clone()),
             guard,
         })
     }
@@ -148,12 +145,10 @@ impl Session {
     /// The same session, with exec and logs allowed only into the pod of
     /// lease `lease_id`.
     pub fn scoped_to_lease(&self, lease_id: &str) -> Session {
-        let guard = self.guard.scoped_to_lease(lease_id);
         Session {
             policy: self.policy.clone(),
             settings: self.settings.clone(),
-            cluster: Arc::new(guard.clone()),
-            guard,
+            guard: self.guard.scoped_to_lease(lease_id),
         }
     }
 
@@ -174,7 +169,7 @@ impl Session {
     fn env_within(&self, budget: Duration, ceiling: Duration) -> CallEnv {
         let guest = &self.settings.guest;
         CallEnv {
-            cluster: self.cluster.clone(),
+            cluster: Arc::new(self.guard.clone()),
             caller: CallerIo::process(),
             logger: stderr_logger(),
             limits: Limits {

@@ -280,14 +280,20 @@ impl GuardedCluster {
     /// the operator's prefix.
     fn check_fence(&self, what: &str, namespace: Option<&str>) -> Result<(), IoError> {
         let prefix = &self.grants.namespace_prefix;
-        match namespace {
-            Some(ns) if ns == "default" || ns.starts_with("kube-") => self.deny(
+        let Some(ns) = namespace else {
+            return self.deny(
+                Rule::FencePrefix,
+                format!("{what} without a namespace: modules work inside tenant namespaces only"),
+            );
+        };
+        match self.fence_rule(ns) {
+            None => Ok(()),
+            Some(Rule::FenceSystem) => self.deny(
                 Rule::FenceSystem,
                 format!("{what} in namespace `{ns}`: `kube-*` and `default` are never touched"),
             ),
-            Some(ns) if ns.starts_with(prefix.as_str()) && ns.len() > prefix.len() => Ok(()),
-            Some(ns) => self.deny(
-                Rule::FencePrefix,
+            Some(rule) => self.deny(
+                rule,
                 format!(
                     "{what} in namespace `{ns}`: the host's fence allows only namespaces starting \
                      with `{prefix}` (host settings fence.namespacePrefix); set the \
@@ -295,10 +301,19 @@ impl GuardedCluster {
                      with it"
                 ),
             ),
-            None => self.deny(
-                Rule::FencePrefix,
-                format!("{what} without a namespace: modules work inside tenant namespaces only"),
-            ),
+        }
+    }
+
+    /// The fence rule `namespace` breaks, if any: a system namespace, or
+    /// one outside the operator's prefix.
+    fn fence_rule(&self, namespace: &str) -> Option<Rule> {
+        let prefix = self.grants.namespace_prefix.as_str();
+        if namespace == "default" || namespace.starts_with("kube-") {
+            Some(Rule::FenceSystem)
+        } else if namespace.starts_with(prefix) && namespace.len() > prefix.len() {
+            None
+        } else {
+            Some(Rule::FencePrefix)
         }
     }
 
@@ -772,13 +787,6 @@ impl ClusterIo for GuardedCluster {
                 .list(api_version, kind, namespace, label_selector);
         }
         // A cluster-wide list is narrowed to the fence.
-        let prefix = self.grants.namespace_prefix.as_str();
-        let inside = |ns: &str| {
-            ns.starts_with(prefix)
-                && ns.len() > prefix.len()
-                && ns != "default"
-                && !ns.starts_with("kube-")
-        };
         let items = self.inner.list(api_version, kind, None, label_selector)?;
         Ok(items
             .into_iter()
@@ -791,7 +799,7 @@ impl ClusterIo for GuardedCluster {
                 } else {
                     str_at(&v, "/metadata/namespace")
                 };
-                ns.is_some_and(inside)
+                ns.is_some_and(|ns| self.fence_rule(ns).is_none())
             })
             .collect())
     }

@@ -10,219 +10,37 @@ use std::io::{Read, Write};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-/// Why a cluster call failed (mirrors `kube-error`).
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-pub enum IoError {
-    /// No cluster configured.
-    #[error("no cluster: {0}")]
-    NoCluster(String),
-    /// Refused by the capability guard.
-    #[error("denied: {0}")]
-    Denied(String),
-    /// HTTP 404.
-    #[error("not found: {0}")]
-    NotFound(String),
-    /// HTTP 409.
-    #[error("conflict: {0}")]
-    Conflict(String),
-    /// HTTP 403.
-    #[error("forbidden: {0}")]
-    Forbidden(String),
-    /// HTTP 400/422.
-    #[error("invalid: {0}")]
-    Invalid(String),
-    /// HTTP 410.
-    #[error("gone: {0}")]
-    Gone(String),
-    /// Timed out.
-    #[error("timed out: {0}")]
-    TimedOut(String),
-    /// Connection failure or 5xx after retries.
-    #[error("transport: {0}")]
-    Transport(String),
-    /// Unparseable argument.
-    #[error("bad argument: {0}")]
-    BadArgument(String),
-}
-
-/// Identifies one object.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct ObjectRef {
-    /// apiVersion.
-    pub api_version: String,
-    /// Kind.
-    pub kind: String,
-    /// Namespace (none: cluster-scoped).
-    pub namespace: Option<String>,
-    /// Name.
-    pub name: String,
-    /// uid, when known.
-    pub uid: Option<String>,
-}
-
-/// Propagation policy.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Propagation {
-    /// Dependents first.
-    Foreground,
-    /// Owner first.
-    Background,
-    /// Dependents stay.
-    Orphan,
-}
-
-/// Delete options.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct DeleteOptions {
-    /// Propagation.
-    pub propagation: Propagation,
-    /// uid precondition.
-    pub precondition_uid: Option<String>,
-    /// Grace period override.
-    pub grace_period_seconds: Option<u32>,
-}
-
-/// Kind of a watch event.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum EventType {
-    /// Added (or listed).
-    Added,
-    /// Modified.
-    Modified,
-    /// Deleted.
-    Deleted,
-}
-
-/// One watch event.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct WatchEvent {
-    /// What happened.
-    pub event_type: EventType,
-    /// The object (JSON).
-    pub object: String,
-}
-
-/// What to watch.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct WatchRequest {
-    /// apiVersion.
-    pub api_version: String,
-    /// Kind.
-    pub kind: String,
-    /// Namespace.
-    pub namespace: String,
-    /// Label selector.
-    pub label_selector: String,
-    /// Field selector.
-    pub field_selector: String,
-}
+pub use crate::runtime::types::{
+    DeleteOptions, Denial, EventType, ExecSpec, ExecStatus, HostSecretRequest, KubeError,
+    LogsRequest, ObjectRef, OutputStream, Propagation, WatchEvent, WatchRequest,
+};
 
 /// A running watch.
 pub trait WatchStream: Send {
     /// Next event; none after `timeout` without one.
-    fn next(&mut self, timeout: Duration) -> Result<Option<WatchEvent>, IoError>;
-}
-
-/// A command to start.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct ExecSpec {
-    /// Namespace.
-    pub namespace: String,
-    /// Pod.
-    pub pod: String,
-    /// Container.
-    pub container: String,
-    /// Argv.
-    pub argv: Vec<String>,
-    /// Open stdin.
-    pub stdin: bool,
-    /// Output to the caller's streams.
-    pub forward_output: bool,
-    /// After guest writes, stream the caller's stdin.
-    pub forward_stdin: bool,
-    /// Send the caller's stdin as frames `<length>\n<bytes>`, ended by
-    /// `0\n` (see `frame-stdin` in `wit/kube.wit`).
-    pub frame_stdin: bool,
-    /// Stdout cap.
-    pub max_stdout_bytes: Option<u64>,
-    /// Stderr cap.
-    pub max_stderr_bytes: Option<u64>,
-}
-
-/// Which stream.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum StreamKind {
-    /// stdout.
-    Stdout,
-    /// stderr.
-    Stderr,
-}
-
-/// How an exec ended.
-#[derive(Debug, Clone, PartialEq, Eq, Default)]
-pub struct ExitStatus {
-    /// Exit code (128+N for signal N).
-    pub code: Option<i32>,
-    /// Signal.
-    pub signal: Option<u32>,
-    /// Stdout cut.
-    pub stdout_truncated: bool,
-    /// Stderr cut.
-    pub stderr_truncated: bool,
-    /// Server message.
-    pub message: String,
+    fn next(&mut self, timeout: Duration) -> Result<Option<WatchEvent>, KubeError>;
 }
 
 /// A running command.
 pub trait ExecStream: Send {
     /// Writes to stdin.
-    fn write_stdin(&mut self, data: &[u8]) -> Result<(), IoError>;
+    fn write_stdin(&mut self, data: &[u8]) -> Result<(), KubeError>;
     /// Ends stdin, or starts forwarding the caller's stdin.
-    fn close_stdin(&mut self) -> Result<(), IoError>;
+    fn close_stdin(&mut self) -> Result<(), KubeError>;
     /// Next output chunk (when not forwarded).
-    fn read(&mut self, timeout: Duration) -> Result<Option<(StreamKind, Vec<u8>)>, IoError>;
+    fn read(&mut self, timeout: Duration) -> Result<Option<(OutputStream, Vec<u8>)>, KubeError>;
     /// Waits for the end; none while running.
-    fn wait(&mut self, timeout: Duration) -> Result<Option<ExitStatus>, IoError>;
+    fn wait(&mut self, timeout: Duration) -> Result<Option<ExecStatus>, KubeError>;
     /// Kills the command.
-    fn kill(&mut self) -> Result<(), IoError>;
-}
-
-/// What log to read.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct LogsRequest {
-    /// Namespace.
-    pub namespace: String,
-    /// Pod.
-    pub pod: String,
-    /// Container.
-    pub container: String,
-    /// Follow.
-    pub follow: bool,
-    /// To the caller's stdout.
-    pub forward_output: bool,
-    /// Byte cap.
-    pub max_bytes: Option<u64>,
+    fn kill(&mut self) -> Result<(), KubeError>;
 }
 
 /// A log being read.
 pub trait LogFollow: Send {
     /// Next chunk (when not forwarded).
-    fn read(&mut self, timeout: Duration) -> Result<Option<Vec<u8>>, IoError>;
+    fn read(&mut self, timeout: Duration) -> Result<Option<Vec<u8>>, KubeError>;
     /// Waits for the end; true when ended.
-    fn wait_end(&mut self, timeout: Duration) -> Result<bool, IoError>;
-}
-
-/// A host-filled Secret.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct HostSecretRequest {
-    /// Manifest without values (JSON).
-    pub manifest: String,
-    /// Keys set to 32 random bytes, hex.
-    pub random_keys: Vec<String>,
-    /// Keys copied from the host's environment.
-    pub host_keys: Vec<String>,
-    /// Literal values.
-    pub literal: Vec<(String, String)>,
+    fn wait_end(&mut self, timeout: Duration) -> Result<bool, KubeError>;
 }
 
 /// The caller's streams, where forwarded output goes and forwarded stdin
@@ -257,13 +75,13 @@ impl std::fmt::Debug for CallerIo {
 /// Kubernetes I/O performed for a policy module.
 pub trait ClusterIo: Send + Sync {
     /// Server-side apply; returns the stored object.
-    fn apply(&self, manifest: &str) -> Result<String, IoError>;
+    fn apply(&self, manifest: &str) -> Result<String, KubeError>;
     /// Plain create (review objects); returns the answer.
-    fn create(&self, manifest: &str) -> Result<String, IoError>;
+    fn create(&self, manifest: &str) -> Result<String, KubeError>;
     /// Server `gitVersion`.
-    fn server_version(&self) -> Result<String, IoError>;
+    fn server_version(&self) -> Result<String, KubeError>;
     /// Reads one object.
-    fn get(&self, target: &ObjectRef) -> Result<Option<String>, IoError>;
+    fn get(&self, target: &ObjectRef) -> Result<Option<String>, KubeError>;
     /// Lists objects.
     fn list(
         &self,
@@ -271,66 +89,66 @@ pub trait ClusterIo: Send + Sync {
         kind: &str,
         namespace: Option<&str>,
         label_selector: &str,
-    ) -> Result<Vec<String>, IoError>;
+    ) -> Result<Vec<String>, KubeError>;
     /// Deletes; false when already gone.
-    fn delete(&self, target: &ObjectRef, options: &DeleteOptions) -> Result<bool, IoError>;
+    fn delete(&self, target: &ObjectRef, options: &DeleteOptions) -> Result<bool, KubeError>;
     /// Starts a watch.
-    fn watch(&self, request: &WatchRequest) -> Result<Box<dyn WatchStream>, IoError>;
+    fn watch(&self, request: &WatchRequest) -> Result<Box<dyn WatchStream>, KubeError>;
     /// Starts a command; forwarded streams use `caller`.
-    fn exec(&self, spec: &ExecSpec, caller: &CallerIo) -> Result<Box<dyn ExecStream>, IoError>;
+    fn exec(&self, spec: &ExecSpec, caller: &CallerIo) -> Result<Box<dyn ExecStream>, KubeError>;
     /// Opens a container log; forwarded output uses `caller`.
     fn logs(&self, request: &LogsRequest, caller: &CallerIo)
-    -> Result<Box<dyn LogFollow>, IoError>;
+    -> Result<Box<dyn LogFollow>, KubeError>;
     /// Applies a host-filled Secret; returns the stored object without
     /// values and the keys filled.
     fn apply_host_secret(
         &self,
         request: &HostSecretRequest,
-    ) -> Result<(String, Vec<String>), IoError>;
+    ) -> Result<(String, Vec<String>), KubeError>;
 }
 
 /// The stand-in used when no cluster is configured: every call fails with
-/// [`IoError::NoCluster`], naming what would have been needed.
+/// [`KubeError::NoCluster`], naming what would have been needed.
 #[derive(Debug, Clone, Default)]
 pub struct NoCluster;
 
 impl NoCluster {
-    fn err<T>(what: &str) -> Result<T, IoError> {
-        Err(IoError::NoCluster(format!(
+    fn err<T>(what: &str) -> Result<T, KubeError> {
+        Err(KubeError::NoCluster(format!(
             "{what} needs a cluster: set KUBECONFIG, pass --kubeconfig, or run in a pod"
         )))
     }
 }
 
 impl ClusterIo for NoCluster {
-    fn apply(&self, _: &str) -> Result<String, IoError> {
+    fn apply(&self, _: &str) -> Result<String, KubeError> {
         Self::err("apply")
     }
-    fn create(&self, _: &str) -> Result<String, IoError> {
+    fn create(&self, _: &str) -> Result<String, KubeError> {
         Self::err("create")
     }
-    fn server_version(&self) -> Result<String, IoError> {
+    fn server_version(&self) -> Result<String, KubeError> {
         Self::err("server version")
     }
-    fn get(&self, _: &ObjectRef) -> Result<Option<String>, IoError> {
+    fn get(&self, _: &ObjectRef) -> Result<Option<String>, KubeError> {
         Self::err("get")
     }
-    fn list(&self, _: &str, _: &str, _: Option<&str>, _: &str) -> Result<Vec<String>, IoError> {
+    fn list(&self, _: &str, _: &str, _: Option<&str>, _: &str) -> Result<Vec<String>, KubeError> {
         Self::err("list")
     }
-    fn delete(&self, _: &ObjectRef, _: &DeleteOptions) -> Result<bool, IoError> {
+    fn delete(&self, _: &ObjectRef, _: &DeleteOptions) -> Result<bool, KubeError> {
         Self::err("delete")
     }
-    fn watch(&self, _: &WatchRequest) -> Result<Box<dyn WatchStream>, IoError> {
+    fn watch(&self, _: &WatchRequest) -> Result<Box<dyn WatchStream>, KubeError> {
         Self::err("watch")
     }
-    fn exec(&self, _: &ExecSpec, _: &CallerIo) -> Result<Box<dyn ExecStream>, IoError> {
+    fn exec(&self, _: &ExecSpec, _: &CallerIo) -> Result<Box<dyn ExecStream>, KubeError> {
         Self::err("exec")
     }
-    fn logs(&self, _: &LogsRequest, _: &CallerIo) -> Result<Box<dyn LogFollow>, IoError> {
+    fn logs(&self, _: &LogsRequest, _: &CallerIo) -> Result<Box<dyn LogFollow>, KubeError> {
         Self::err("logs")
     }
-    fn apply_host_secret(&self, _: &HostSecretRequest) -> Result<(String, Vec<String>), IoError> {
+    fn apply_host_secret(&self, _: &HostSecretRequest) -> Result<(String, Vec<String>), KubeError> {
         Self::err("secret")
     }
 }

@@ -18,7 +18,7 @@
 //! - **RBAC within a ceiling** ([`ROLE_CEILING`]) and **no host access**
 //!   from pods.
 //!
-//! Every refusal is [`IoError::Denied`] carrying a [`Denial`] that names the
+//! Every refusal is [`KubeError::Denied`] carrying a [`Denial`] that names the
 //! [`Rule`]; it is counted ([`DenialCounts`]) and logged with the module's
 //! SHA-256 ([`Audit`]).
 
@@ -29,7 +29,7 @@ use std::sync::{Arc, Mutex, PoisonError};
 use serde_json::{Value, json};
 
 use crate::cluster_io::{
-    CallerIo, ClusterIo, DeleteOptions, ExecSpec, ExecStream, HostSecretRequest, IoError,
+    CallerIo, ClusterIo, DeleteOptions, Denial, ExecSpec, ExecStream, HostSecretRequest, KubeError,
     LogFollow, LogsRequest, ObjectRef, WatchRequest, WatchStream,
 };
 use crate::grants::{Grants, KindGrant, LEASE_LABEL, OWNER_LABEL, ROLE_CEILING, Verb};
@@ -106,21 +106,6 @@ impl std::fmt::Display for Rule {
     }
 }
 
-/// A refusal: the rule and what was refused, with the fix.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Denial {
-    /// The rule.
-    pub rule: Rule,
-    /// What was refused and why.
-    pub message: String,
-}
-
-impl std::fmt::Display for Denial {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "rule `{}`: {}", self.rule, self.message)
-    }
-}
-
 /// How many calls each rule refused, since the counts were made.
 #[derive(Debug, Default)]
 pub struct DenialCounts {
@@ -179,10 +164,10 @@ impl Audit {
         }
     }
 
-    fn record(&self, denial: &Denial) {
-        self.counts.add(denial.rule);
+    fn record(&self, rule: Rule, message: &str) {
+        self.counts.add(rule);
         (self.sink)(&format!(
-            "denied for module sha256:{}: {denial}",
+            "denied for module sha256:{}: rule `{rule}`: {message}",
             self.module_sha256
         ));
     }
@@ -231,9 +216,9 @@ fn str_at<'a>(v: &'a Value, pointer: &str) -> Option<&'a str> {
     v.pointer(pointer).and_then(Value::as_str)
 }
 
-fn parse(verb: &str, manifest: &str) -> Result<Value, IoError> {
+fn parse(verb: &str, manifest: &str) -> Result<Value, KubeError> {
     serde_json::from_str(manifest)
-        .map_err(|e| IoError::BadArgument(format!("{verb}: manifest is not JSON: {e}")))
+        .map_err(|e| KubeError::BadArgument(format!("{verb}: manifest is not JSON: {e}")))
 }
 
 fn has_owner_label(object: &Value) -> bool {
@@ -270,15 +255,17 @@ impl GuardedCluster {
         &self.audit.counts
     }
 
-    fn deny<T>(&self, rule: Rule, message: String) -> Result<T, IoError> {
-        let denial = Denial { rule, message };
-        self.audit.record(&denial);
-        Err(IoError::Denied(denial.to_string()))
+    fn deny<T>(&self, rule: Rule, message: String) -> Result<T, KubeError> {
+        self.audit.record(rule, &message);
+        Err(KubeError::Denied(Denial {
+            rule: rule.name().to_string(),
+            message,
+        }))
     }
 
     /// The fence for any use of `namespace`: never a system namespace, only
     /// the operator's prefix.
-    fn check_fence(&self, what: &str, namespace: Option<&str>) -> Result<(), IoError> {
+    fn check_fence(&self, what: &str, namespace: Option<&str>) -> Result<(), KubeError> {
         let prefix = &self.grants.namespace_prefix;
         let Some(ns) = namespace else {
             return self.deny(
@@ -319,7 +306,7 @@ impl GuardedCluster {
 
     /// The fence for a write into `namespace`: inside the fence, and the
     /// namespace exists and carries the ownership label.
-    fn check_owned(&self, what: &str, namespace: Option<&str>) -> Result<(), IoError> {
+    fn check_owned(&self, what: &str, namespace: Option<&str>) -> Result<(), KubeError> {
         self.check_fence(what, namespace)?;
         let Some(ns) = namespace else {
             return Ok(());
@@ -328,7 +315,7 @@ impl GuardedCluster {
             return Ok(());
         }
         match self.ownership(ns)? {
-            None => Err(IoError::NotFound(format!(
+            None => Err(KubeError::NotFound(format!(
                 "{what}: namespace `{ns}` does not exist; apply the Namespace first"
             ))),
             Some(true) => Ok(()),
@@ -338,12 +325,12 @@ impl GuardedCluster {
 
     /// Reads `namespace`: `None` when it does not exist, else whether it
     /// carries the ownership label (remembered when it does).
-    fn ownership(&self, namespace: &str) -> Result<Option<bool>, IoError> {
+    fn ownership(&self, namespace: &str) -> Result<Option<bool>, KubeError> {
         let Some(text) = self.inner.get(&namespace_ref(namespace))? else {
             return Ok(None);
         };
         let object: Value = serde_json::from_str(&text).map_err(|e| {
-            IoError::Transport(format!("namespace `{namespace}` is not readable JSON: {e}"))
+            KubeError::Transport(format!("namespace `{namespace}` is not readable JSON: {e}"))
         })?;
         let owned = has_owner_label(&object);
         if owned {
@@ -371,7 +358,7 @@ impl GuardedCluster {
         api_version: &str,
         kind: &str,
         verb: Verb,
-    ) -> Result<&'static KindGrant, IoError> {
+    ) -> Result<&'static KindGrant, KubeError> {
         let Some(grant) = self.grants.kind(api_version, kind) else {
             return self.deny(
                 Rule::KindNotGranted,
@@ -407,7 +394,7 @@ impl GuardedCluster {
     }
 
     /// Checks a manifest a module wants applied, everything but ownership.
-    fn check_manifest(&self, manifest: &Value) -> Result<String, IoError> {
+    fn check_manifest(&self, manifest: &Value) -> Result<String, KubeError> {
         let api_version = str_at(manifest, "/apiVersion").unwrap_or("");
         let kind = str_at(manifest, "/kind").unwrap_or("");
         self.check_kind(api_version, kind, Verb::Apply)?;
@@ -426,7 +413,7 @@ impl GuardedCluster {
         Ok(what)
     }
 
-    fn check_role(&self, what: &str, role: &Value) -> Result<(), IoError> {
+    fn check_role(&self, what: &str, role: &Value) -> Result<(), KubeError> {
         let empty = Vec::new();
         let rules = role
             .pointer("/rules")
@@ -471,7 +458,7 @@ impl GuardedCluster {
         Ok(())
     }
 
-    fn check_role_binding(&self, what: &str, binding: &Value) -> Result<(), IoError> {
+    fn check_role_binding(&self, what: &str, binding: &Value) -> Result<(), KubeError> {
         if str_at(binding, "/roleRef/kind") != Some("Role") {
             return self.deny(
                 Rule::RoleBinding,
@@ -501,7 +488,7 @@ impl GuardedCluster {
     /// privileged containers or added capabilities) and may reference no
     /// Secret but their lease's own `<lease>-env` (image pull secrets
     /// aside: only the kubelet reads those).
-    fn check_pod(&self, what: &str, object: &Value, spec: Option<&Value>) -> Result<(), IoError> {
+    fn check_pod(&self, what: &str, object: &Value, spec: Option<&Value>) -> Result<(), KubeError> {
         let Some(spec) = spec else {
             return self.deny(Rule::PodHostAccess, format!("{what}: no pod spec"));
         };
@@ -594,7 +581,7 @@ impl GuardedCluster {
 
     /// Exec and logs only into pods inside the fence that carry the lease
     /// labels (and the caller's lease, when the caller named one).
-    fn check_lease_pod(&self, what: &str, namespace: &str, pod: &str) -> Result<(), IoError> {
+    fn check_lease_pod(&self, what: &str, namespace: &str, pod: &str) -> Result<(), KubeError> {
         self.check_owned(what, Some(namespace))?;
         let target = ObjectRef {
             api_version: "v1".into(),
@@ -604,12 +591,12 @@ impl GuardedCluster {
             uid: None,
         };
         let Some(text) = self.inner.get(&target)? else {
-            return Err(IoError::NotFound(format!(
+            return Err(KubeError::NotFound(format!(
                 "{what}: pod `{pod}` does not exist in `{namespace}`"
             )));
         };
         let object: Value = serde_json::from_str(&text)
-            .map_err(|e| IoError::Transport(format!("pod `{pod}` is not readable JSON: {e}")))?;
+            .map_err(|e| KubeError::Transport(format!("pod `{pod}` is not readable JSON: {e}")))?;
         let lease = lease_of(&object);
         if !has_owner_label(&object) || lease.is_none() {
             return self.deny(
@@ -636,7 +623,7 @@ impl GuardedCluster {
     /// Applies a Namespace: inside the fence; created by the host with the
     /// ownership label when missing, converged when it carries the label,
     /// refused when it exists without it.
-    fn apply_namespace(&self, manifest: &mut Value) -> Result<String, IoError> {
+    fn apply_namespace(&self, manifest: &mut Value) -> Result<String, KubeError> {
         let name = str_at(manifest, "/metadata/name").unwrap_or("").to_string();
         let what = format!("apply of Namespace `{name}`");
         self.check_fence(&what, Some(&name))?;
@@ -652,7 +639,7 @@ impl GuardedCluster {
                 }
                 // Someone created it between the read and the create: look
                 // again, and adopt it only if it is leasebox's.
-                Err(IoError::Conflict(_)) => match self.ownership(&name)? {
+                Err(KubeError::Conflict(_)) => match self.ownership(&name)? {
                     Some(true) => self.inner.apply(&text),
                     _ => self.deny(Rule::FenceUnowned, unowned_message(&what, &name)),
                 },
@@ -711,9 +698,9 @@ fn lease_of(object: &Value) -> Option<&str> {
 /// The stored Secret as the module may see it: apiVersion, kind, name,
 /// namespace, uid, labels and owners; never `data`, `stringData` or
 /// annotations (which another writer could have filled).
-fn secret_names_only(stored: &str) -> Result<String, IoError> {
+fn secret_names_only(stored: &str) -> Result<String, KubeError> {
     let value: Value = serde_json::from_str(stored)
-        .map_err(|e| IoError::Transport(format!("host secret: unreadable answer: {e}")))?;
+        .map_err(|e| KubeError::Transport(format!("host secret: unreadable answer: {e}")))?;
     let mut metadata = serde_json::Map::new();
     for key in ["name", "namespace", "uid", "labels", "ownerReferences"] {
         if let Some(v) = value.pointer(&format!("/metadata/{key}")) {
@@ -729,7 +716,7 @@ fn secret_names_only(stored: &str) -> Result<String, IoError> {
 }
 
 impl ClusterIo for GuardedCluster {
-    fn apply(&self, manifest: &str) -> Result<String, IoError> {
+    fn apply(&self, manifest: &str) -> Result<String, KubeError> {
         let mut value = parse("apply", manifest)?;
         let what = self.check_manifest(&value)?;
         if str_at(&value, "/kind") == Some("Namespace") {
@@ -749,7 +736,7 @@ impl ClusterIo for GuardedCluster {
         self.inner.apply(manifest)
     }
 
-    fn create(&self, manifest: &str) -> Result<String, IoError> {
+    fn create(&self, manifest: &str) -> Result<String, KubeError> {
         let value = parse("create", manifest)?;
         let api_version = str_at(&value, "/apiVersion").unwrap_or("");
         let kind = str_at(&value, "/kind").unwrap_or("");
@@ -757,11 +744,11 @@ impl ClusterIo for GuardedCluster {
         self.inner.create(manifest)
     }
 
-    fn server_version(&self) -> Result<String, IoError> {
+    fn server_version(&self) -> Result<String, KubeError> {
         self.inner.server_version()
     }
 
-    fn get(&self, target: &ObjectRef) -> Result<Option<String>, IoError> {
+    fn get(&self, target: &ObjectRef) -> Result<Option<String>, KubeError> {
         self.check_kind(&target.api_version, &target.kind, Verb::Get)?;
         let what = format!("get of {} `{}`", target.kind, target.name);
         if target.kind == "Namespace" {
@@ -778,7 +765,7 @@ impl ClusterIo for GuardedCluster {
         kind: &str,
         namespace: Option<&str>,
         label_selector: &str,
-    ) -> Result<Vec<String>, IoError> {
+    ) -> Result<Vec<String>, KubeError> {
         self.check_kind(api_version, kind, Verb::List)?;
         if let Some(ns) = namespace {
             self.check_fence(&format!("list of {kind}"), Some(ns))?;
@@ -804,14 +791,14 @@ impl ClusterIo for GuardedCluster {
             .collect())
     }
 
-    fn delete(&self, target: &ObjectRef, options: &DeleteOptions) -> Result<bool, IoError> {
+    fn delete(&self, target: &ObjectRef, options: &DeleteOptions) -> Result<bool, KubeError> {
         self.check_kind(&target.api_version, &target.kind, Verb::Delete)?;
         let what = format!("delete of {} `{}`", target.kind, target.name);
         self.check_owned(&what, target.namespace.as_deref())?;
         self.inner.delete(target, options)
     }
 
-    fn watch(&self, request: &WatchRequest) -> Result<Box<dyn WatchStream>, IoError> {
+    fn watch(&self, request: &WatchRequest) -> Result<Box<dyn WatchStream>, KubeError> {
         self.check_kind(&request.api_version, &request.kind, Verb::Watch)?;
         self.check_fence(
             &format!("watch of {}", request.kind),
@@ -820,7 +807,7 @@ impl ClusterIo for GuardedCluster {
         self.inner.watch(request)
     }
 
-    fn exec(&self, spec: &ExecSpec, caller: &CallerIo) -> Result<Box<dyn ExecStream>, IoError> {
+    fn exec(&self, spec: &ExecSpec, caller: &CallerIo) -> Result<Box<dyn ExecStream>, KubeError> {
         self.check_lease_pod(
             &format!("exec in pod `{}`", spec.pod),
             &spec.namespace,
@@ -833,7 +820,7 @@ impl ClusterIo for GuardedCluster {
         &self,
         request: &LogsRequest,
         caller: &CallerIo,
-    ) -> Result<Box<dyn LogFollow>, IoError> {
+    ) -> Result<Box<dyn LogFollow>, KubeError> {
         self.check_lease_pod(
             &format!("logs of pod `{}`", request.pod),
             &request.namespace,
@@ -845,7 +832,7 @@ impl ClusterIo for GuardedCluster {
     fn apply_host_secret(
         &self,
         request: &HostSecretRequest,
-    ) -> Result<(String, Vec<String>), IoError> {
+    ) -> Result<(String, Vec<String>), KubeError> {
         let manifest = parse("apply-host-secret", &request.manifest)?;
         let api_version = str_at(&manifest, "/apiVersion").unwrap_or("");
         let kind = str_at(&manifest, "/kind").unwrap_or("");
@@ -938,34 +925,34 @@ mod tests {
         }
     }
 
-    fn passed<T>() -> Result<T, IoError> {
-        Err(IoError::NoCluster("passed".into()))
+    fn passed<T>() -> Result<T, KubeError> {
+        Err(KubeError::NoCluster("passed".into()))
     }
 
     impl ClusterIo for Store {
-        fn apply(&self, manifest: &str) -> Result<String, IoError> {
+        fn apply(&self, manifest: &str) -> Result<String, KubeError> {
             let value: Value =
-                serde_json::from_str(manifest).map_err(|e| IoError::BadArgument(e.to_string()))?;
+                serde_json::from_str(manifest).map_err(|e| KubeError::BadArgument(e.to_string()))?;
             self.put(value);
             Ok(manifest.to_string())
         }
-        fn create(&self, manifest: &str) -> Result<String, IoError> {
+        fn create(&self, manifest: &str) -> Result<String, KubeError> {
             let value: Value =
-                serde_json::from_str(manifest).map_err(|e| IoError::BadArgument(e.to_string()))?;
+                serde_json::from_str(manifest).map_err(|e| KubeError::BadArgument(e.to_string()))?;
             let kind = str_at(&value, "/kind").unwrap_or("");
             let name = str_at(&value, "/metadata/name").unwrap_or("");
             if self
                 .find(kind, str_at(&value, "/metadata/namespace"), name)
                 .is_some()
             {
-                return Err(IoError::Conflict("exists".into()));
+                return Err(KubeError::Conflict("exists".into()));
             }
             self.apply(manifest)
         }
-        fn server_version(&self) -> Result<String, IoError> {
+        fn server_version(&self) -> Result<String, KubeError> {
             Ok("v1.20.2".into())
         }
-        fn get(&self, target: &ObjectRef) -> Result<Option<String>, IoError> {
+        fn get(&self, target: &ObjectRef) -> Result<Option<String>, KubeError> {
             Ok(self
                 .find(&target.kind, target.namespace.as_deref(), &target.name)
                 .map(|v| v.to_string()))
@@ -976,7 +963,7 @@ mod tests {
             kind: &str,
             _: Option<&str>,
             _: &str,
-        ) -> Result<Vec<String>, IoError> {
+        ) -> Result<Vec<String>, KubeError> {
             Ok(self
                 .objects
                 .lock()
@@ -986,24 +973,24 @@ mod tests {
                 .map(|(_, v)| v.to_string())
                 .collect())
         }
-        fn delete(&self, _: &ObjectRef, _: &DeleteOptions) -> Result<bool, IoError> {
+        fn delete(&self, _: &ObjectRef, _: &DeleteOptions) -> Result<bool, KubeError> {
             Ok(true)
         }
-        fn watch(&self, _: &WatchRequest) -> Result<Box<dyn WatchStream>, IoError> {
+        fn watch(&self, _: &WatchRequest) -> Result<Box<dyn WatchStream>, KubeError> {
             passed()
         }
-        fn exec(&self, _: &ExecSpec, _: &CallerIo) -> Result<Box<dyn ExecStream>, IoError> {
+        fn exec(&self, _: &ExecSpec, _: &CallerIo) -> Result<Box<dyn ExecStream>, KubeError> {
             passed()
         }
-        fn logs(&self, _: &LogsRequest, _: &CallerIo) -> Result<Box<dyn LogFollow>, IoError> {
+        fn logs(&self, _: &LogsRequest, _: &CallerIo) -> Result<Box<dyn LogFollow>, KubeError> {
             passed()
         }
         fn apply_host_secret(
             &self,
             request: &HostSecretRequest,
-        ) -> Result<(String, Vec<String>), IoError> {
+        ) -> Result<(String, Vec<String>), KubeError> {
             let mut stored: Value = serde_json::from_str(&request.manifest)
-                .map_err(|e| IoError::BadArgument(e.to_string()))?;
+                .map_err(|e| KubeError::BadArgument(e.to_string()))?;
             stored["data"] = json!({"ANTHROPIC_API_KEY": "c2VjcmV0"});
             stored["metadata"]["uid"] = json!("u-secret");
             stored["metadata"]["annotations"] = json!({"note": "c2VjcmV0"});
@@ -1037,10 +1024,10 @@ mod tests {
 
     /// `passed` when the guard let the call through, the rule's name when
     /// it refused, `other: ...` otherwise.
-    fn verdict<T>(result: Result<T, IoError>) -> String {
+    fn verdict<T>(result: Result<T, KubeError>) -> String {
         match result {
-            Ok(_) | Err(IoError::NoCluster(_)) => "passed".into(),
-            Err(IoError::Denied(message)) => message
+            Ok(_) | Err(KubeError::NoCluster(_)) => "passed".into(),
+            Err(KubeError::Denied(message)) => message
                 .strip_prefix("rule `")
                 .and_then(|rest| rest.split_once('`'))
                 .map_or(message.clone(), |(rule, _)| rule.to_string()),
@@ -1119,7 +1106,7 @@ mod tests {
         let manifest = json!({"apiVersion":"v1","kind":"ServiceAccount","metadata":{"name":"a","namespace":"leasebox-new"}});
         assert!(matches!(
             guard().apply(&manifest.to_string()),
-            Err(IoError::NotFound(m)) if m.contains("leasebox-new")
+            Err(KubeError::NotFound(m)) if m.contains("leasebox-new")
         ));
     }
 
@@ -1144,7 +1131,7 @@ mod tests {
     fn unowned_namespace_refusal_names_the_namespace_and_the_fix() {
         let manifest =
             json!({"apiVersion":"v1","kind":"Namespace","metadata":{"name":"leasebox-foreign"}});
-        let Err(IoError::Denied(message)) = guard().apply(&manifest.to_string()) else {
+        let Err(KubeError::Denied(message)) = guard().apply(&manifest.to_string()) else {
             panic!("refused");
         };
         assert!(message.contains("leasebox-foreign"), "{message}");
@@ -1155,7 +1142,7 @@ mod tests {
     fn config_prefix_outside_the_fence_is_denied_with_the_fix() {
         let manifest =
             json!({"apiVersion":"v1","kind":"Namespace","metadata":{"name":"team-acme"}});
-        let Err(IoError::Denied(message)) = guard().apply(&manifest.to_string()) else {
+        let Err(KubeError::Denied(message)) = guard().apply(&manifest.to_string()) else {
             panic!("refused");
         };
         assert!(message.starts_with("rule `fence-prefix`"), "{message}");
@@ -1283,7 +1270,7 @@ mod tests {
         );
         let result = guard().apply_host_secret(&request);
         assert_eq!(verdict(result.clone()), "host-secret-keys");
-        let Err(IoError::Denied(message)) = result else {
+        let Err(KubeError::Denied(message)) = result else {
             panic!("refused");
         };
         assert!(message.contains("AWS_SECRET_ACCESS_KEY"), "{message}");

@@ -11,7 +11,7 @@
 //!   get, list, delete, server version.
 //! - `watch`, `exec` (+ `exec_protocol`), `logs`, `secret`.
 //! - `retry`, `error`: bounded backoff on 429/5xx/connection errors and the
-//!   mapping of HTTP statuses to [`IoError`].
+//!   mapping of HTTP statuses to [`KubeError`].
 
 mod config;
 mod error;
@@ -31,7 +31,7 @@ use std::sync::Arc;
 use tokio::runtime::{Handle, Runtime};
 
 use crate::cluster_io::{
-    CallerIo, ClusterIo, DeleteOptions, ExecSpec, ExecStream, HostSecretRequest, IoError,
+    CallerIo, ClusterIo, DeleteOptions, ExecSpec, ExecStream, HostSecretRequest, KubeError,
     LogFollow, LogsRequest, ObjectRef, WatchRequest, WatchStream,
 };
 use resources::Resolver;
@@ -53,7 +53,7 @@ pub(crate) struct Ctx {
 
 impl Ctx {
     /// Runs `op` with retries (see [`retry`]) and maps its error for `step`.
-    pub(crate) async fn call<T, F, Fut>(&self, step: &str, op: F) -> Result<T, IoError>
+    pub(crate) async fn call<T, F, Fut>(&self, step: &str, op: F) -> Result<T, KubeError>
     where
         F: FnMut() -> Fut,
         Fut: Future<Output = Result<T, kube::Error>>,
@@ -73,11 +73,11 @@ impl Ctx {
 }
 
 /// Adds "after N attempts" to an error's message.
-fn with_attempts(err: IoError, attempts: u32) -> IoError {
+fn with_attempts(err: KubeError, attempts: u32) -> KubeError {
     let note = |m: String| format!("{m} (gave up after {attempts} attempts)");
     match err {
-        IoError::Transport(m) => IoError::Transport(note(m)),
-        IoError::TimedOut(m) => IoError::TimedOut(note(m)),
+        KubeError::Transport(m) => KubeError::Transport(note(m)),
+        KubeError::TimedOut(m) => KubeError::TimedOut(note(m)),
         other => other,
     }
 }
@@ -105,7 +105,7 @@ impl KubeClusterIo {
     pub fn connect(
         kubeconfig: Option<PathBuf>,
         context: Option<String>,
-    ) -> Result<KubeClusterIo, IoError> {
+    ) -> Result<KubeClusterIo, KubeError> {
         let runtime = new_runtime()?;
         let config = runtime.block_on(config::load(kubeconfig, context))?;
         Self::build(config, runtime.handle().clone(), Some(Arc::new(runtime)))
@@ -113,7 +113,7 @@ impl KubeClusterIo {
 
     /// Connects with a kubeconfig given as YAML text (the configuration's
     /// inline `kubeconfig`), with `context` or its current context.
-    pub fn connect_inline(yaml: &str, context: Option<String>) -> Result<KubeClusterIo, IoError> {
+    pub fn connect_inline(yaml: &str, context: Option<String>) -> Result<KubeClusterIo, KubeError> {
         let runtime = new_runtime()?;
         let config = runtime.block_on(config::load_inline(yaml, context))?;
         Self::build(config, runtime.handle().clone(), Some(Arc::new(runtime)))
@@ -121,7 +121,7 @@ impl KubeClusterIo {
 
     /// Uses an explicit kube-rs configuration (tests point it at a fake API
     /// server). kube-rs's own retry layer is switched off.
-    pub fn from_config(mut config: kube::Config) -> Result<KubeClusterIo, IoError> {
+    pub fn from_config(mut config: kube::Config) -> Result<KubeClusterIo, KubeError> {
         config.default_retry = false;
         let runtime = new_runtime()?;
         Self::build(config, runtime.handle().clone(), Some(Arc::new(runtime)))
@@ -129,7 +129,7 @@ impl KubeClusterIo {
 
     /// Uses an explicit configuration on an existing runtime; calls must
     /// still come from threads outside it.
-    pub fn with_handle(mut config: kube::Config, handle: Handle) -> Result<KubeClusterIo, IoError> {
+    pub fn with_handle(mut config: kube::Config, handle: Handle) -> Result<KubeClusterIo, KubeError> {
         config.default_retry = false;
         Self::build(config, handle, None)
     }
@@ -144,11 +144,11 @@ impl KubeClusterIo {
         config: kube::Config,
         handle: Handle,
         runtime: Option<Arc<Runtime>>,
-    ) -> Result<KubeClusterIo, IoError> {
+    ) -> Result<KubeClusterIo, KubeError> {
         let client = {
             let _entered = handle.enter();
             kube::Client::try_from(config).map_err(|e| {
-                IoError::NoCluster(format!("cannot build the kubernetes client: {e}"))
+                KubeError::NoCluster(format!("cannot build the kubernetes client: {e}"))
             })?
         };
         let ctx = Ctx {
@@ -168,29 +168,29 @@ impl KubeClusterIo {
     }
 }
 
-fn new_runtime() -> Result<Runtime, IoError> {
+fn new_runtime() -> Result<Runtime, KubeError> {
     tokio::runtime::Builder::new_multi_thread()
         .worker_threads(WORKER_THREADS)
         .thread_name("leasebox-kube")
         .enable_all()
         .build()
-        .map_err(|e| IoError::Transport(format!("cannot start the kubernetes i/o runtime: {e}")))
+        .map_err(|e| KubeError::Transport(format!("cannot start the kubernetes i/o runtime: {e}")))
 }
 
 impl ClusterIo for KubeClusterIo {
-    fn apply(&self, manifest: &str) -> Result<String, IoError> {
+    fn apply(&self, manifest: &str) -> Result<String, KubeError> {
         self.block_on(objects::apply(&self.ctx, manifest))
     }
 
-    fn create(&self, manifest: &str) -> Result<String, IoError> {
+    fn create(&self, manifest: &str) -> Result<String, KubeError> {
         self.block_on(objects::create(&self.ctx, manifest))
     }
 
-    fn server_version(&self) -> Result<String, IoError> {
+    fn server_version(&self) -> Result<String, KubeError> {
         self.block_on(objects::server_version(&self.ctx))
     }
 
-    fn get(&self, target: &ObjectRef) -> Result<Option<String>, IoError> {
+    fn get(&self, target: &ObjectRef) -> Result<Option<String>, KubeError> {
         self.block_on(objects::get(&self.ctx, target))
     }
 
@@ -200,7 +200,7 @@ impl ClusterIo for KubeClusterIo {
         kind: &str,
         namespace: Option<&str>,
         label_selector: &str,
-    ) -> Result<Vec<String>, IoError> {
+    ) -> Result<Vec<String>, KubeError> {
         self.block_on(objects::list(
             &self.ctx,
             api_version,
@@ -210,16 +210,16 @@ impl ClusterIo for KubeClusterIo {
         ))
     }
 
-    fn delete(&self, target: &ObjectRef, options: &DeleteOptions) -> Result<bool, IoError> {
+    fn delete(&self, target: &ObjectRef, options: &DeleteOptions) -> Result<bool, KubeError> {
         self.block_on(objects::delete(&self.ctx, target, options))
     }
 
-    fn watch(&self, request: &WatchRequest) -> Result<Box<dyn WatchStream>, IoError> {
+    fn watch(&self, request: &WatchRequest) -> Result<Box<dyn WatchStream>, KubeError> {
         let stream = self.block_on(watch::start(&self.ctx, request))?;
         Ok(Box::new(watch::KubeWatch::new(self.handle.clone(), stream)))
     }
 
-    fn exec(&self, spec: &ExecSpec, caller: &CallerIo) -> Result<Box<dyn ExecStream>, IoError> {
+    fn exec(&self, spec: &ExecSpec, caller: &CallerIo) -> Result<Box<dyn ExecStream>, KubeError> {
         let session = self.block_on(exec::start(&self.ctx, spec, caller))?;
         Ok(Box::new(exec::KubeExec::new(self.handle.clone(), session)))
     }
@@ -228,7 +228,7 @@ impl ClusterIo for KubeClusterIo {
         &self,
         request: &LogsRequest,
         caller: &CallerIo,
-    ) -> Result<Box<dyn LogFollow>, IoError> {
+    ) -> Result<Box<dyn LogFollow>, KubeError> {
         let follow = self.block_on(logs::start(&self.ctx, request, caller))?;
         Ok(Box::new(logs::KubeLogs::new(self.handle.clone(), follow)))
     }
@@ -236,7 +236,7 @@ impl ClusterIo for KubeClusterIo {
     fn apply_host_secret(
         &self,
         request: &HostSecretRequest,
-    ) -> Result<(String, Vec<String>), IoError> {
+    ) -> Result<(String, Vec<String>), KubeError> {
         let dir = std::env::var_os(secret::SECRETS_DIR_ENV).map(PathBuf::from);
         self.block_on(secret::apply_host_secret(&self.ctx, request, |key| {
             secret::host_value(dir.as_deref(), key, |k| std::env::var(k).ok())

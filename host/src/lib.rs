@@ -18,5 +18,6 @@ pub mod grants;
 pub mod guard;
 pub mod kube_client;
 pub mod lease_id;
+pub mod lease_record;
 pub mod runtime;
 pub mod settings;

@@ -14,42 +14,58 @@
 
 mod bindings;
 mod cache;
+mod cancel;
 mod engine;
 mod error;
 mod imports;
 mod instance;
 mod limits;
+mod v0_1;
 
 use std::path::Path;
 use std::sync::Arc;
 
 use sha2::Digest;
-use wasmtime::Engine;
+use wasmtime::{Engine, Store};
 use wasmtime::component::{Component, Linker};
 
 pub use cache::{CACHE_DIR_ENV, CacheDir};
+pub use cancel::{Cancel, DEFAULT_CANCEL_GRACE};
 pub use error::RuntimeError;
 pub use limits::{DEFAULT_CPU_DEADLINE, EPOCH_TICK, Limits, MEMORY_CAP_BYTES, STDERR_CAP_BYTES};
 
 use crate::cluster_io::{CallerIo, ClusterIo, NoCluster};
+use crate::lease_record;
 use bindings::PolicyModulePre;
 use instance::HostState;
 
-/// Types of the contract (`wit/types.wit`, `wit/provider.wit`), as the
-/// generated bindings define them.
+/// The records of the contract (`wit/types.wit`, `wit/kube.wit`,
+/// `wit/provider.wit`), as the generated bindings define them: the host's
+/// own types, used as they are.
 pub mod types {
     pub use super::bindings::exports::leasebox::provider::provider::{
         ProbeCheck, ProbeReport, ReleaseReport, SweepReport,
     };
+    pub use super::bindings::leasebox::provider::kube::{
+        DeleteOptions, Denial, EventType, ExecSpec, HostSecretRequest, KubeError, LogsRequest,
+        OutputStream, Propagation, WatchEvent, WatchRequest,
+    };
     pub use super::bindings::leasebox::provider::types::{
-        Backend, Command, EnvVar, ExecRequest, ExecResult, Failure, Issue, Lease, LeaseRequest,
-        ObjectRef, PolicyError, ValidationReport,
+        Backend, Command, EnvVar, ExecRequest, ExecStatus, Failure, Issue, Lease, LeasePhase,
+        LeaseRequest, LeaseStatus, ObjectRef, PolicyError, ValidationReport,
     };
 }
 
 pub use bindings::leasebox::provider::logging::Level as LogLevel;
+
+/// The 0.1.0 records and conversions [`crate::lease_record`] needs.
+pub(crate) use v0_1::leasebox::provider::types as v0_1_types;
+pub(crate) use v0_1::{
+    backend_down as v0_1_backend_down, backend_up as v0_1_backend_up,
+    object_ref_down as v0_1_object_ref_down, object_ref_up as v0_1_object_ref_up,
+};
 use types::{
-    ExecRequest, ExecResult, Lease, LeaseRequest, PolicyError, ProbeReport, ReleaseReport,
+    ExecRequest, ExecStatus, Lease, LeaseRequest, LeaseStatus, PolicyError, ProbeReport, ReleaseReport,
     SweepReport, ValidationReport,
 };
 
@@ -61,8 +77,13 @@ pub static DEFAULT_MODULE: &[u8] =
 /// Name under which the embedded module appears in errors.
 pub const DEFAULT_MODULE_NAME: &str = "default";
 
-/// Contract version this host implements.
-pub const CONTRACT_VERSION: &str = "0.1.0";
+/// The current contract version (`wit/`): the one the default module and
+/// new modules are built against.
+pub const CONTRACT_VERSION: &str = "0.2.0";
+
+/// Every contract version this host loads, newest first; each older one has
+/// its binding module (`v0_1.rs`).
+pub const SUPPORTED_CONTRACTS: &[&str] = &[CONTRACT_VERSION, "0.1.0"];
 
 /// Package name of the contract.
 const CONTRACT_PACKAGE: &str = "leasebox:provider";
@@ -86,6 +107,8 @@ pub struct CallEnv {
     pub logger: Logger,
     /// Limits of the call.
     pub limits: Limits,
+    /// The caller's cancellation flag.
+    pub cancel: Cancel,
 }
 
 impl CallEnv {
@@ -97,6 +120,7 @@ impl CallEnv {
             caller: CallerIo::process(),
             logger,
             limits: Limits::default(),
+            cancel: Cancel::new(),
         }
     }
 
@@ -153,6 +177,11 @@ impl Runtime {
             |state| state,
         )
         .map_err(link_error)?;
+        v0_1::PolicyModule::add_to_linker::<HostState, wasmtime::component::HasSelf<HostState>>(
+            &mut linker,
+            |state| state,
+        )
+        .map_err(link_error)?;
         Ok(Runtime {
             engine,
             linker,
@@ -176,11 +205,12 @@ impl Runtime {
         self.load(&name, &bytes)
     }
 
-    /// Compiles (or loads from the cache) `bytes`, checks the contract
-    /// version, and links it.
+    /// Compiles (or loads from the cache) `bytes`, finds the contract
+    /// version it was built against, and links it with that version's
+    /// bindings.
     pub fn load(&self, name: &str, bytes: &[u8]) -> Result<Policy, RuntimeError> {
         let loaded = cache::load_or_compile(&self.engine, &self.cache, name, bytes)?;
-        check_contract(&self.engine, &loaded.component)?;
+        let contract = contract_of(&self.engine, &loaded.component)?;
         let link = |e: wasmtime::Error| RuntimeError::Link {
             module: name.to_string(),
             source: error::cause(&e),
@@ -189,12 +219,17 @@ impl Runtime {
             .linker
             .instantiate_pre(&loaded.component)
             .map_err(link)?;
-        let pre = PolicyModulePre::new(instance_pre).map_err(link)?;
+        let exports = if contract == CONTRACT_VERSION {
+            Exports::Current(PolicyModulePre::new(instance_pre).map_err(link)?)
+        } else {
+            Exports::V0_1(v0_1::PolicyModulePre::new(instance_pre).map_err(link)?)
+        };
         Ok(Policy {
             name: name.to_string(),
             sha256: cache::hex(&sha2::Sha256::digest(bytes)),
+            contract,
             engine: self.engine.clone(),
-            pre,
+            exports,
             cache_error: loaded.cache_error.map(Arc::new),
             from_cache: loaded.from_cache,
             _ticker: self.ticker.clone(),
@@ -202,31 +237,38 @@ impl Runtime {
     }
 }
 
-/// Refuses a component that imports or exports `leasebox:provider` at
-/// another major/minor version than [`CONTRACT_VERSION`].
-fn check_contract(engine: &Engine, component: &Component) -> Result<(), RuntimeError> {
+/// The contract version of a component: the version of the
+/// `leasebox:provider` package it exports, which must be one of
+/// [`SUPPORTED_CONTRACTS`] (same major and minor), and which every
+/// `leasebox:provider` import must share.
+fn contract_of(engine: &Engine, component: &Component) -> Result<&'static str, RuntimeError> {
     let ty = component.component_type();
-    let names = ty
-        .imports(engine)
+    let versions = ty
+        .exports(engine)
         .map(|(name, _)| name.to_string())
-        .chain(ty.exports(engine).map(|(name, _)| name.to_string()));
-    for name in names {
-        let Some(rest) = name.strip_prefix(CONTRACT_PACKAGE) else {
-            continue;
-        };
-        let version = rest.split_once('@').map(|(_, v)| v).unwrap_or("");
-        if !same_minor(version, CONTRACT_VERSION) {
-            return Err(RuntimeError::IncompatibleContract {
-                found: if version.is_empty() {
-                    "(unversioned)".into()
-                } else {
-                    version.to_string()
-                },
-                supported: CONTRACT_VERSION.to_string(),
-            });
-        }
+        .chain(ty.imports(engine).map(|(name, _)| name.to_string()))
+        .filter_map(|name| {
+            let rest = name.strip_prefix(CONTRACT_PACKAGE)?.to_string();
+            Some(rest.split_once('@').map(|(_, v)| v.to_string()).unwrap_or_default())
+        })
+        .collect::<Vec<_>>();
+    let incompatible = |found: &str| RuntimeError::IncompatibleContract {
+        found: if found.is_empty() {
+            "(unversioned)".into()
+        } else {
+            found.to_string()
+        },
+        supported: SUPPORTED_CONTRACTS.join(", "),
+    };
+    let first = versions.first().cloned().unwrap_or_default();
+    let contract = SUPPORTED_CONTRACTS
+        .iter()
+        .find(|supported| same_minor(&first, supported))
+        .ok_or_else(|| incompatible(&first))?;
+    match versions.iter().find(|v| !same_minor(v, contract)) {
+        Some(other) => Err(incompatible(other)),
+        None => Ok(contract),
     }
-    Ok(())
 }
 
 /// Whether two `major.minor.patch` versions share major and minor (the 0.x
@@ -243,14 +285,24 @@ fn same_minor(a: &str, b: &str) -> bool {
     a.0.is_some() && a.1.is_some() && a == b
 }
 
+/// The exports of a module, bound with the bindings of its contract.
+#[derive(Clone)]
+enum Exports {
+    /// [`CONTRACT_VERSION`].
+    Current(PolicyModulePre<HostState>),
+    /// 0.1.0, through `v0_1.rs`.
+    V0_1(v0_1::PolicyModulePre<HostState>),
+}
+
 /// One compiled and linked policy module. Cheap to clone; every call runs in
 /// a fresh instance, so calls never share state.
 #[derive(Clone)]
 pub struct Policy {
     name: String,
     sha256: String,
+    contract: &'static str,
     engine: Engine,
-    pre: PolicyModulePre<HostState>,
+    exports: Exports,
     cache_error: Option<Arc<RuntimeError>>,
     from_cache: bool,
     _ticker: Arc<engine::EpochTicker>,
@@ -287,13 +339,39 @@ impl Policy {
         self.from_cache
     }
 
+    /// The contract version the module was built against.
+    pub fn contract(&self) -> &'static str {
+        self.contract
+    }
+
+    /// Runs one export in a fresh instance: `current` on a module of the
+    /// current contract, `v0_1` on a 0.1.0 module (its answer converted up).
     fn call<R>(
         &self,
         call: &str,
         env: &CallEnv,
-        f: impl FnOnce(&bindings::PolicyModule, &mut wasmtime::Store<HostState>) -> wasmtime::Result<R>,
+        current: impl FnOnce(&bindings::PolicyModule, &mut Store<HostState>) -> wasmtime::Result<R>,
+        v0_1: impl FnOnce(&v0_1::PolicyModule, &mut Store<HostState>) -> wasmtime::Result<R>,
     ) -> Result<R, RuntimeError> {
-        instance::call(&self.engine, &self.pre, &self.name, call, env, f)
+        let (engine, module) = (&self.engine, self.name.as_str());
+        match &self.exports {
+            Exports::Current(pre) => {
+                instance::call(engine, |s| pre.instantiate(s), module, call, env, current)
+            }
+            Exports::V0_1(pre) => {
+                instance::call(engine, |s| pre.instantiate(s), module, call, env, v0_1)
+            }
+        }
+    }
+
+    /// A call the module's contract does not have.
+    fn unsupported<R>(&self, call: &str) -> Result<R, RuntimeError> {
+        Err(RuntimeError::Unsupported {
+            module: self.name.clone(),
+            call: call.to_string(),
+            contract: self.contract.to_string(),
+            current: CONTRACT_VERSION.to_string(),
+        })
     }
 
     /// `validate-config`: every problem of a configuration document.
@@ -302,40 +380,68 @@ impl Policy {
         env: &CallEnv,
         config: &str,
     ) -> Result<ValidationReport, RuntimeError> {
-        self.call("validate-config", env, |m, s| {
-            m.leasebox_provider_provider()
-                .call_validate_config(s, config)
-        })
+        self.call(
+            "validate-config",
+            env,
+            |m, s| m.leasebox_provider_provider().call_validate_config(s, config),
+            |m, s| {
+                let report = m.leasebox_provider_provider().call_validate_config(s, config)?;
+                Ok(v0_1::validation_report_up(report))
+            },
+        )
     }
 
     /// `config-schema`: the JSON Schema of the configuration.
     pub fn config_schema(&self, env: &CallEnv) -> Result<String, RuntimeError> {
-        self.call("config-schema", env, |m, s| {
-            m.leasebox_provider_provider().call_config_schema(s)
-        })
+        self.call(
+            "config-schema",
+            env,
+            |m, s| m.leasebox_provider_provider().call_config_schema(s),
+            |m, s| m.leasebox_provider_provider().call_config_schema(s),
+        )
     }
 
     /// `probe`: can the cluster serve leases for this configuration.
     pub fn probe(&self, env: &CallEnv, config: &str, company_id: &str) -> CallResult<ProbeReport> {
-        self.call("probe", env, |m, s| {
-            m.leasebox_provider_provider()
-                .call_probe(s, config, company_id)
-        })
+        self.call(
+            "probe",
+            env,
+            |m, s| m.leasebox_provider_provider().call_probe(s, config, company_id),
+            |m, s| {
+                let answer = m.leasebox_provider_provider().call_probe(s, config, company_id)?;
+                Ok(answer
+                    .map(v0_1::probe_report_up)
+                    .map_err(v0_1::policy_error_up))
+            },
+        )
     }
 
     /// `plan`: every manifest acquire would apply, in order (JSON).
     pub fn plan(&self, env: &CallEnv, request: &LeaseRequest) -> CallResult<Vec<String>> {
-        self.call("plan", env, |m, s| {
-            m.leasebox_provider_provider().call_plan(s, request)
-        })
+        self.call(
+            "plan",
+            env,
+            |m, s| m.leasebox_provider_provider().call_plan(s, request),
+            |m, s| {
+                let request = v0_1::lease_request_down(request);
+                let answer = m.leasebox_provider_provider().call_plan(s, &request)?;
+                Ok(answer.map_err(v0_1::policy_error_up))
+            },
+        )
     }
 
     /// `acquire-lease`.
     pub fn acquire_lease(&self, env: &CallEnv, request: &LeaseRequest) -> CallResult<Lease> {
-        self.call("acquire-lease", env, |m, s| {
-            m.leasebox_provider_provider()
-                .call_acquire_lease(s, request)
-        })
+        self.call(
+            "acquire-lease",
+            env,
+            |m, s| m.leasebox_provider_provider().call_acquire_lease(s, request),
+            |m, s| {
+                let request = v0_1::lease_request_down(request);
+                let answer = m.leasebox_provider_provider().call_acquire_lease(s, &request)?;
+                Ok(self.lease_up(answer))
+            },
+        )
     }
 
     /// `realize-workspace`: unpack the caller's stdin (tar) into `path`.
@@ -344,25 +450,53 @@ impl Policy {
         env: &CallEnv,
         lease: &Lease,
         path: Option<&str>,
-    ) -> CallResult<ExecResult> {
-        self.call("realize-workspace", env, |m, s| {
-            m.leasebox_provider_provider()
-                .call_realize_workspace(s, lease, path)
-        })
+    ) -> CallResult<ExecStatus> {
+        self.call(
+            "realize-workspace",
+            env,
+            |m, s| m.leasebox_provider_provider().call_realize_workspace(s, lease, path),
+            |m, s| {
+                let lease = lease_record::down_to_v0_1(lease);
+                let answer = m
+                    .leasebox_provider_provider()
+                    .call_realize_workspace(s, &lease, path)?;
+                Ok(answer
+                    .map(v0_1::exec_status_up)
+                    .map_err(v0_1::policy_error_up))
+            },
+        )
     }
 
     /// `execute`.
-    pub fn execute(&self, env: &CallEnv, request: &ExecRequest) -> CallResult<ExecResult> {
-        self.call("execute", env, |m, s| {
-            m.leasebox_provider_provider().call_execute(s, request)
-        })
+    pub fn execute(&self, env: &CallEnv, request: &ExecRequest) -> CallResult<ExecStatus> {
+        self.call(
+            "execute",
+            env,
+            |m, s| m.leasebox_provider_provider().call_execute(s, request),
+            |m, s| {
+                let request = v0_1::exec_request_down(request);
+                let answer = m.leasebox_provider_provider().call_execute(s, &request)?;
+                Ok(answer
+                    .map(v0_1::exec_status_up)
+                    .map_err(v0_1::policy_error_up))
+            },
+        )
     }
 
     /// `release-lease`.
     pub fn release_lease(&self, env: &CallEnv, lease: &Lease) -> CallResult<ReleaseReport> {
-        self.call("release-lease", env, |m, s| {
-            m.leasebox_provider_provider().call_release_lease(s, lease)
-        })
+        self.call(
+            "release-lease",
+            env,
+            |m, s| m.leasebox_provider_provider().call_release_lease(s, lease),
+            |m, s| {
+                let lease = lease_record::down_to_v0_1(lease);
+                let answer = m.leasebox_provider_provider().call_release_lease(s, &lease)?;
+                Ok(answer
+                    .map(v0_1::release_report_up)
+                    .map_err(v0_1::policy_error_up))
+            },
+        )
     }
 
     /// `resume-lease`.
@@ -372,10 +506,20 @@ impl Policy {
         lease_id: &str,
         namespace: Option<&str>,
     ) -> CallResult<Lease> {
-        self.call("resume-lease", env, |m, s| {
-            m.leasebox_provider_provider()
-                .call_resume_lease(s, lease_id, namespace)
-        })
+        self.call(
+            "resume-lease",
+            env,
+            |m, s| {
+                m.leasebox_provider_provider()
+                    .call_resume_lease(s, lease_id, namespace)
+            },
+            |m, s| {
+                let answer = m
+                    .leasebox_provider_provider()
+                    .call_resume_lease(s, lease_id, namespace)?;
+                Ok(self.lease_up(answer))
+            },
+        )
     }
 
     /// `sweep`.
@@ -385,10 +529,99 @@ impl Policy {
         now: &str,
         namespace: Option<&str>,
     ) -> CallResult<SweepReport> {
-        self.call("sweep", env, |m, s| {
-            m.leasebox_provider_provider().call_sweep(s, now, namespace)
-        })
+        self.call(
+            "sweep",
+            env,
+            |m, s| m.leasebox_provider_provider().call_sweep(s, now, namespace),
+            |m, s| {
+                let answer = m.leasebox_provider_provider().call_sweep(s, now, namespace)?;
+                Ok(answer
+                    .map(v0_1::sweep_report_up)
+                    .map_err(v0_1::policy_error_up))
+            },
+        )
     }
+
+    /// `renew-lease`: the lease's deadline moves to `now` + `ttl_seconds`.
+    pub fn renew_lease(
+        &self,
+        env: &CallEnv,
+        lease: &Lease,
+        now: &str,
+        ttl_seconds: u32,
+    ) -> CallResult<Lease> {
+        if let Exports::V0_1(_) = self.exports {
+            return self.unsupported("renew-lease");
+        }
+        self.call(
+            "renew-lease",
+            env,
+            |m, s| {
+                m.leasebox_provider_provider()
+                    .call_renew_lease(s, lease, now, ttl_seconds)
+            },
+            |_, _| unreachable_for_v0_1(),
+        )
+    }
+
+    /// `list-leases`: the leases of `company_id` (none: every company's).
+    pub fn list_leases(
+        &self,
+        env: &CallEnv,
+        company_id: Option<&str>,
+        namespace: Option<&str>,
+    ) -> CallResult<Vec<Lease>> {
+        if let Exports::V0_1(_) = self.exports {
+            return self.unsupported("list-leases");
+        }
+        self.call(
+            "list-leases",
+            env,
+            |m, s| {
+                m.leasebox_provider_provider()
+                    .call_list_leases(s, company_id, namespace)
+            },
+            |_, _| unreachable_for_v0_1(),
+        )
+    }
+
+    /// `get-lease-status`: where one lease is in its life.
+    pub fn lease_status(
+        &self,
+        env: &CallEnv,
+        lease_id: &str,
+        namespace: Option<&str>,
+    ) -> CallResult<LeaseStatus> {
+        if let Exports::V0_1(_) = self.exports {
+            return self.unsupported("get-lease-status");
+        }
+        self.call(
+            "get-lease-status",
+            env,
+            |m, s| {
+                m.leasebox_provider_provider()
+                    .call_get_lease_status(s, lease_id, namespace)
+            },
+            |_, _| unreachable_for_v0_1(),
+        )
+    }
+
+    /// A 0.1.0 module's lease, with the module's own SHA-256 as its creator.
+    fn lease_up(
+        &self,
+        answer: Result<v0_1::leasebox::provider::types::Lease, v0_1::leasebox::provider::types::PolicyError>,
+    ) -> Result<Lease, PolicyError> {
+        answer
+            .map(|lease| lease_record::up_from_v0_1(lease, &self.sha256))
+            .map_err(v0_1::policy_error_up)
+    }
+}
+
+/// The 0.1.0 arm of a call that [`Policy::unsupported`] already refused.
+fn unreachable_for_v0_1<R>() -> wasmtime::Result<R> {
+    Err(wasmtime::Error::msg(
+        "a call of a newer contract reached a 0.1.0 module",
+    ))
 }
 
 #[cfg(test)]

@@ -15,8 +15,8 @@ use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
 
 use leasebox::cluster_io::{
-    CallerIo, ClusterIo, DeleteOptions, EventType, ExecSpec, ExecStream, ExitStatus,
-    HostSecretRequest, IoError, LogFollow, LogsRequest, ObjectRef, StreamKind, WatchEvent,
+    CallerIo, ClusterIo, DeleteOptions, EventType, ExecSpec, ExecStream, ExecStatus,
+    HostSecretRequest, KubeError, LogFollow, LogsRequest, ObjectRef, OutputStream, WatchEvent,
     WatchRequest, WatchStream,
 };
 use serde_json::{Value, json};
@@ -91,7 +91,7 @@ pub enum Call {
 #[derive(Debug, Clone, Default)]
 pub struct ScriptedExec {
     /// The status `wait` returns.
-    pub status: ExitStatus,
+    pub status: ExecStatus,
     /// Printed to stdout.
     pub stdout: Vec<u8>,
     /// Printed to stderr.
@@ -143,16 +143,16 @@ fn str_at<'a>(v: &'a Value, pointer: &str) -> Option<&'a str> {
     v.pointer(pointer).and_then(Value::as_str)
 }
 
-fn parse(manifest: &str) -> Result<Value, IoError> {
+fn parse(manifest: &str) -> Result<Value, KubeError> {
     serde_json::from_str(manifest)
-        .map_err(|e| IoError::BadArgument(format!("manifest is not JSON: {e}")))
+        .map_err(|e| KubeError::BadArgument(format!("manifest is not JSON: {e}")))
 }
 
-fn key_of(object: &Value) -> Result<Key, IoError> {
+fn key_of(object: &Value) -> Result<Key, KubeError> {
     let field = |pointer: &str| {
         str_at(object, pointer)
             .map(str::to_string)
-            .ok_or_else(|| IoError::Invalid(format!("the object has no {pointer}")))
+            .ok_or_else(|| KubeError::Invalid(format!("the object has no {pointer}")))
     };
     Ok((
         field("/apiVersion")?,
@@ -222,7 +222,7 @@ fn set_metadata(object: &mut Value, field: &str, value: Value) {
 }
 
 impl State {
-    fn store(&mut self, mut object: Value) -> Result<Value, IoError> {
+    fn store(&mut self, mut object: Value) -> Result<Value, KubeError> {
         let key = key_of(&object)?;
         self.next_resource_version += 1;
         let previous = self.objects.get(&key);
@@ -423,7 +423,7 @@ impl InMemoryCluster {
 }
 
 impl ClusterIo for InMemoryCluster {
-    fn apply(&self, manifest: &str) -> Result<String, IoError> {
+    fn apply(&self, manifest: &str) -> Result<String, KubeError> {
         let object = parse(manifest)?;
         let (_, kind, namespace, name) = key_of(&object)?;
         let mut state = self.state();
@@ -436,7 +436,7 @@ impl ClusterIo for InMemoryCluster {
         Ok(stored.to_string())
     }
 
-    fn create(&self, manifest: &str) -> Result<String, IoError> {
+    fn create(&self, manifest: &str) -> Result<String, KubeError> {
         let mut object = parse(manifest)?;
         let kind = str_at(&object, "/kind").unwrap_or("").to_string();
         let mut state = self.state();
@@ -449,7 +449,7 @@ impl ClusterIo for InMemoryCluster {
         }
         let key = key_of(&object)?;
         if state.objects.contains_key(&key) {
-            return Err(IoError::Conflict(format!(
+            return Err(KubeError::Conflict(format!(
                 "{kind} {} already exists",
                 key.3
             )));
@@ -457,12 +457,12 @@ impl ClusterIo for InMemoryCluster {
         Ok(state.store(object)?.to_string())
     }
 
-    fn server_version(&self) -> Result<String, IoError> {
+    fn server_version(&self) -> Result<String, KubeError> {
         self.record(Call::ServerVersion);
         Ok(SERVER_VERSION.to_string())
     }
 
-    fn get(&self, target: &ObjectRef) -> Result<Option<String>, IoError> {
+    fn get(&self, target: &ObjectRef) -> Result<Option<String>, KubeError> {
         let mut state = self.state();
         state.calls.push(Call::Get(target.clone()));
         Ok(state.objects.get(&key_of_ref(target)).map(Value::to_string))
@@ -474,7 +474,7 @@ impl ClusterIo for InMemoryCluster {
         kind: &str,
         namespace: Option<&str>,
         label_selector: &str,
-    ) -> Result<Vec<String>, IoError> {
+    ) -> Result<Vec<String>, KubeError> {
         let mut state = self.state();
         state.calls.push(Call::List {
             kind: kind.to_string(),
@@ -494,7 +494,7 @@ impl ClusterIo for InMemoryCluster {
             .collect())
     }
 
-    fn delete(&self, target: &ObjectRef, options: &DeleteOptions) -> Result<bool, IoError> {
+    fn delete(&self, target: &ObjectRef, options: &DeleteOptions) -> Result<bool, KubeError> {
         let mut state = self.state();
         state.calls.push(Call::Delete {
             target: target.clone(),
@@ -507,7 +507,7 @@ impl ClusterIo for InMemoryCluster {
         if let Some(wanted) = &options.precondition_uid {
             let actual = str_at(stored, "/metadata/uid").unwrap_or("");
             if actual != wanted {
-                return Err(IoError::Conflict(format!(
+                return Err(KubeError::Conflict(format!(
                     "precondition failed: uid in precondition {wanted}, uid in object {actual}"
                 )));
             }
@@ -517,7 +517,7 @@ impl ClusterIo for InMemoryCluster {
         Ok(true)
     }
 
-    fn watch(&self, request: &WatchRequest) -> Result<Box<dyn WatchStream>, IoError> {
+    fn watch(&self, request: &WatchRequest) -> Result<Box<dyn WatchStream>, KubeError> {
         let mut state = self.state();
         state.calls.push(Call::Watch(request.clone()));
         let listed = state
@@ -536,13 +536,13 @@ impl ClusterIo for InMemoryCluster {
         }))
     }
 
-    fn exec(&self, spec: &ExecSpec, caller: &CallerIo) -> Result<Box<dyn ExecStream>, IoError> {
+    fn exec(&self, spec: &ExecSpec, caller: &CallerIo) -> Result<Box<dyn ExecStream>, KubeError> {
         let mut state = self.state();
         state.calls.push(Call::Exec(spec.clone()));
         let script = state.exec_scripts.pop_front().unwrap_or(ScriptedExec {
-            status: ExitStatus {
+            status: ExecStatus {
                 code: Some(0),
-                ..ExitStatus::default()
+                ..ExecStatus::default()
             },
             ..ScriptedExec::default()
         });
@@ -553,10 +553,10 @@ impl ClusterIo for InMemoryCluster {
         state.execs.push(record.clone());
         let mut output = VecDeque::new();
         if !script.stdout.is_empty() {
-            output.push_back((StreamKind::Stdout, script.stdout.clone()));
+            output.push_back((OutputStream::Stdout, script.stdout.clone()));
         }
         if !script.stderr.is_empty() {
-            output.push_back((StreamKind::Stderr, script.stderr.clone()));
+            output.push_back((OutputStream::Stderr, script.stderr.clone()));
         }
         Ok(Box::new(MemoryExec {
             spec: spec.clone(),
@@ -571,7 +571,7 @@ impl ClusterIo for InMemoryCluster {
         &self,
         request: &LogsRequest,
         caller: &CallerIo,
-    ) -> Result<Box<dyn LogFollow>, IoError> {
+    ) -> Result<Box<dyn LogFollow>, KubeError> {
         let mut state = self.state();
         state.calls.push(Call::Logs(request.clone()));
         let mut content = state.log_script.clone();
@@ -581,7 +581,7 @@ impl ClusterIo for InMemoryCluster {
         if request.forward_output {
             lock(&caller.stdout)
                 .write_all(&content)
-                .map_err(|e| IoError::Transport(format!("writing the log: {e}")))?;
+                .map_err(|e| KubeError::Transport(format!("writing the log: {e}")))?;
             content.clear();
         }
         Ok(Box::new(MemoryLog {
@@ -592,7 +592,7 @@ impl ClusterIo for InMemoryCluster {
     fn apply_host_secret(
         &self,
         request: &HostSecretRequest,
-    ) -> Result<(String, Vec<String>), IoError> {
+    ) -> Result<(String, Vec<String>), KubeError> {
         let object = parse(&request.manifest)?;
         let key = key_of(&object)?;
         let mut values = BTreeMap::new();
@@ -638,7 +638,7 @@ struct MemoryWatch {
 }
 
 impl WatchStream for MemoryWatch {
-    fn next(&mut self, timeout: Duration) -> Result<Option<WatchEvent>, IoError> {
+    fn next(&mut self, timeout: Duration) -> Result<Option<WatchEvent>, KubeError> {
         if let Some(event) = self.listed.pop_front() {
             return Ok(Some(event));
         }
@@ -672,8 +672,8 @@ struct MemoryExec {
     spec: ExecSpec,
     caller: CallerIo,
     record: Arc<Mutex<ExecRecord>>,
-    output: VecDeque<(StreamKind, Vec<u8>)>,
-    status: ExitStatus,
+    output: VecDeque<(OutputStream, Vec<u8>)>,
+    status: ExecStatus,
 }
 
 fn write_frame(out: &mut Vec<u8>, data: &[u8]) {
@@ -682,10 +682,10 @@ fn write_frame(out: &mut Vec<u8>, data: &[u8]) {
 }
 
 impl ExecStream for MemoryExec {
-    fn write_stdin(&mut self, data: &[u8]) -> Result<(), IoError> {
+    fn write_stdin(&mut self, data: &[u8]) -> Result<(), KubeError> {
         let mut record = lock(&self.record);
         if !self.spec.stdin || record.stdin_closed {
-            return Err(IoError::BadArgument(
+            return Err(KubeError::BadArgument(
                 "stdin of this session is not open".into(),
             ));
         }
@@ -693,7 +693,7 @@ impl ExecStream for MemoryExec {
         Ok(())
     }
 
-    fn close_stdin(&mut self) -> Result<(), IoError> {
+    fn close_stdin(&mut self) -> Result<(), KubeError> {
         let mut record = lock(&self.record);
         record.stdin_closed = true;
         if !self.spec.forward_stdin {
@@ -705,7 +705,7 @@ impl ExecStream for MemoryExec {
         let mut forwarded = Vec::new();
         source
             .read_to_end(&mut forwarded)
-            .map_err(|e| IoError::Transport(format!("reading the caller's stdin: {e}")))?;
+            .map_err(|e| KubeError::Transport(format!("reading the caller's stdin: {e}")))?;
         if self.spec.frame_stdin {
             if !forwarded.is_empty() {
                 write_frame(&mut record.stdin, &forwarded);
@@ -717,7 +717,7 @@ impl ExecStream for MemoryExec {
         Ok(())
     }
 
-    fn read(&mut self, timeout: Duration) -> Result<Option<(StreamKind, Vec<u8>)>, IoError> {
+    fn read(&mut self, timeout: Duration) -> Result<Option<(OutputStream, Vec<u8>)>, KubeError> {
         if self.spec.forward_output {
             std::thread::sleep(timeout);
             return Ok(None);
@@ -725,22 +725,22 @@ impl ExecStream for MemoryExec {
         Ok(self.output.pop_front())
     }
 
-    fn wait(&mut self, _timeout: Duration) -> Result<Option<ExitStatus>, IoError> {
+    fn wait(&mut self, _timeout: Duration) -> Result<Option<ExecStatus>, KubeError> {
         if self.spec.forward_output {
             for (kind, bytes) in self.output.drain(..) {
                 let sink = match kind {
-                    StreamKind::Stdout => &self.caller.stdout,
-                    StreamKind::Stderr => &self.caller.stderr,
+                    OutputStream::Stdout => &self.caller.stdout,
+                    OutputStream::Stderr => &self.caller.stderr,
                 };
                 lock(sink)
                     .write_all(&bytes)
-                    .map_err(|e| IoError::Transport(format!("forwarding output: {e}")))?;
+                    .map_err(|e| KubeError::Transport(format!("forwarding output: {e}")))?;
             }
         }
         Ok(Some(self.status.clone()))
     }
 
-    fn kill(&mut self) -> Result<(), IoError> {
+    fn kill(&mut self) -> Result<(), KubeError> {
         lock(&self.record).killed = true;
         Ok(())
     }
@@ -751,11 +751,11 @@ struct MemoryLog {
 }
 
 impl LogFollow for MemoryLog {
-    fn read(&mut self, _timeout: Duration) -> Result<Option<Vec<u8>>, IoError> {
+    fn read(&mut self, _timeout: Duration) -> Result<Option<Vec<u8>>, KubeError> {
         Ok(self.content.take())
     }
 
-    fn wait_end(&mut self, _timeout: Duration) -> Result<bool, IoError> {
+    fn wait_end(&mut self, _timeout: Duration) -> Result<bool, KubeError> {
         Ok(true)
     }
 }

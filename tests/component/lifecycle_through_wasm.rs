@@ -7,7 +7,7 @@ use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use leasebox::cluster_io::{ClusterIo, EventType, ExitStatus, Propagation};
+use leasebox::cluster_io::{ClusterIo, EventType, ExecStatus, Propagation};
 use leasebox::grants::Grants;
 use leasebox::guard::{Audit, GuardedCluster};
 use leasebox::runtime::types as wit;
@@ -284,9 +284,9 @@ fn execute_frames_stdin_and_returns_the_exit_code() {
     let cluster = cluster();
     let lease = acquire_ready_lease(&cluster);
     cluster.script_exec(ScriptedExec {
-        status: ExitStatus {
+        status: ExecStatus {
             code: Some(42),
-            ..ExitStatus::default()
+            ..ExecStatus::default()
         },
         stdout: b"from the sandbox\n".to_vec(),
         stderr: Vec::new(),
@@ -655,9 +655,9 @@ fn guarded_execute_reaches_the_lease_pod_and_release_cleans_up() {
         .expect("the module does not trap")
         .expect("acquire succeeds");
     cluster.script_exec(ScriptedExec {
-        status: ExitStatus {
+        status: ExecStatus {
             code: Some(0),
-            ..ExitStatus::default()
+            ..ExecStatus::default()
         },
         stdout: b"hi\n".to_vec(),
         stderr: Vec::new(),

@@ -1,6 +1,6 @@
 //! apply, get, list, delete and retries on the wire.
 
-use leasebox::cluster_io::{ClusterIo, DeleteOptions, IoError, ObjectRef, Propagation};
+use leasebox::cluster_io::{ClusterIo, DeleteOptions, KubeError, ObjectRef, Propagation};
 use serde_json::json;
 
 use crate::fake_api::{FakeApi, Reply, failure, step};
@@ -59,7 +59,7 @@ fn apply_of_a_namespaced_kind_without_namespace_is_refused_locally() {
         .client()
         .apply(r#"{"apiVersion":"v1","kind":"Pod","metadata":{"name":"p"}}"#);
     api.finish();
-    assert!(matches!(result, Err(IoError::BadArgument(m)) if m.contains("metadata.namespace")));
+    assert!(matches!(result, Err(KubeError::BadArgument(m)) if m.contains("metadata.namespace")));
 }
 
 #[test]
@@ -73,7 +73,7 @@ fn invalid_object_is_reported_with_the_server_message() {
         .client()
         .apply(r#"{"apiVersion":"v1","kind":"Namespace","metadata":{"name":"n"}}"#);
     api.finish();
-    assert!(matches!(result, Err(IoError::Invalid(m)) if m.contains("bad label")));
+    assert!(matches!(result, Err(KubeError::Invalid(m)) if m.contains("bad label")));
 }
 
 #[test]
@@ -123,7 +123,7 @@ fn persistent_server_errors_give_up_after_five_attempts() {
     let result = api.client().get(&pod_ref(None));
     api.finish();
     assert!(
-        matches!(result, Err(IoError::Transport(m)) if m.contains("boom") && m.contains("5 attempts"))
+        matches!(result, Err(KubeError::Transport(m)) if m.contains("boom") && m.contains("5 attempts"))
     );
 }
 
@@ -202,7 +202,7 @@ fn delete_with_a_stale_uid_is_a_conflict() {
         .client()
         .delete(&pod_ref(Some("uid-old")), &delete_options(Some("uid-old")));
     api.finish();
-    assert!(matches!(result, Err(IoError::Conflict(m)) if m.contains("uid-old")));
+    assert!(matches!(result, Err(KubeError::Conflict(m)) if m.contains("uid-old")));
 }
 
 #[test]

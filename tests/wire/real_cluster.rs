@@ -232,7 +232,7 @@ fn real_cluster_pod_lifecycle_with_exec_and_logs() {
     };
     let wrong = io.delete(&pod_ref(None), &options(Some("not-the-uid".into())));
     assert!(
-        matches!(wrong, Err(leasebox::cluster_io::IoError::Conflict(_))),
+        matches!(wrong, Err(leasebox::cluster_io::KubeError::Conflict(_))),
         "{wrong:?}"
     );
     assert_eq!(

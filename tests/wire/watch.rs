@@ -128,6 +128,6 @@ fn forbidden_watch_ends_with_the_error() {
     let result = watch.next(Duration::from_secs(5));
     api.finish();
     assert!(
-        matches!(result, Err(leasebox::cluster_io::IoError::Forbidden(m)) if m.contains("user x"))
+        matches!(result, Err(leasebox::cluster_io::KubeError::Forbidden(m)) if m.contains("user x"))
     );
 }

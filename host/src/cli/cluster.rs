@@ -12,7 +12,6 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::anyhow;
-use serde_json::{Value, json};
 
 use super::exit::CliError;
 use super::module::{PolicyArgs, stderr_logger};
@@ -20,8 +19,8 @@ use crate::cluster_io::{CallerIo, ClusterIo};
 use crate::grants::Grants;
 use crate::guard::{Audit, GuardedCluster};
 use crate::kube_client::KubeClusterIo;
-use crate::runtime::types::{Backend, Lease, ObjectRef, PolicyError};
-use crate::runtime::{CallEnv, Limits, Policy, RuntimeError};
+use crate::runtime::types::{Lease, ObjectRef, PolicyError};
+use crate::runtime::{CallEnv, Cancel, DEFAULT_CANCEL_GRACE, Limits, Policy, RuntimeError};
 use crate::settings::{HostSettings, Overrides};
 
 /// The operator's settings and the flags that override them.
@@ -120,6 +119,9 @@ pub struct Session {
     pub settings: HostSettings,
     /// The cluster, behind the guard.
     guard: GuardedCluster,
+    /// Cancels the call in flight (Ctrl-C); shared by every call of the
+    /// session.
+    pub cancel: Cancel,
 }
 
 impl Session {
@@ -139,6 +141,7 @@ impl Session {
             policy,
             settings,
             guard,
+            cancel: Cancel::new(),
         })
     }
 
@@ -149,6 +152,7 @@ impl Session {
             policy: self.policy.clone(),
             settings: self.settings.clone(),
             guard: self.guard.scoped_to_lease(lease_id),
+            cancel: self.cancel.clone(),
         }
     }
 
@@ -176,7 +180,9 @@ impl Session {
                 cpu_deadline: guest.cpu_deadline,
                 memory_cap_bytes: guest.memory_cap_bytes,
                 overall_timeout: Some(budget.max(guest.cpu_deadline).min(ceiling)),
+                cancel_grace: DEFAULT_CANCEL_GRACE,
             },
+            cancel: self.cancel.clone(),
         }
     }
 }
@@ -226,7 +232,7 @@ pub fn refused(error: PolicyError) -> CliError {
         PolicyError::LeaseNotFound(message) => {
             CliError::rejected(anyhow!("lease not found: {message}"))
         }
-        PolicyError::Failed(failure) => {
+        PolicyError::Failed(failure) | PolicyError::Cancelled(failure) => {
             let mut text = format!(
                 "{} failed ({}): {}",
                 failure.step, failure.reason, failure.message
@@ -253,37 +259,4 @@ pub fn object_name(object: &ObjectRef) -> String {
     }
 }
 
-/// An object as `{apiVersion,kind,namespace,name,uid}`.
-pub fn object_json(object: &ObjectRef) -> Value {
-    json!({
-        "apiVersion": object.api_version,
-        "kind": object.kind,
-        "namespace": object.namespace,
-        "name": object.name,
-        "uid": object.uid,
-    })
-}
-
-/// The lease as the JSON document `acquire` prints.
-pub fn lease_json(lease: &Lease) -> Value {
-    let backend = match lease.backend {
-        Backend::SandboxCr => "sandbox-cr",
-        Backend::Job => "job",
-        Backend::Pod => "pod",
-    };
-    json!({
-        "id": lease.id,
-        "namespace": lease.namespace,
-        "backend": backend,
-        "pod": lease.pod,
-        "container": lease.container,
-        "secret": lease.secret,
-        "workload": object_json(&lease.workload),
-        "companyId": lease.company_id,
-        "runId": lease.run_id,
-        "adapterType": lease.adapter_type,
-        "image": lease.image,
-        "createdAt": lease.created_at,
-        "expiresAt": lease.expires_at,
-    })
-}
+pub use crate::lease_record::{object_json, to_json as lease_json};

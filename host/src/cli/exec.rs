@@ -7,7 +7,7 @@ use anyhow::anyhow;
 
 use super::cluster::{LeaseTarget, refused, runtime_failed};
 use super::exit::CliError;
-use crate::runtime::types::{Command, EnvVar, ExecRequest, ExecResult, Lease};
+use crate::runtime::types::{Command, EnvVar, ExecRequest, ExecStatus, Lease};
 
 /// Exit code of a command that ran out of time (as `timeout(1)`).
 pub(super) const TIMED_OUT_CODE: u8 = 124;
@@ -120,7 +120,7 @@ pub fn run(args: &Args) -> Result<u8, CliError> {
 
 /// The exit code of a finished command; explains a timeout or a missing
 /// code on stderr.
-pub(super) fn exit_code(result: &ExecResult) -> u8 {
+pub(super) fn exit_code(result: &ExecStatus) -> u8 {
     if result.timed_out {
         eprintln!("error: the command timed out: {}", result.message);
         return TIMED_OUT_CODE;
@@ -154,8 +154,8 @@ fn parse_env(text: &str) -> Result<(String, String), String> {
 mod tests {
     use super::*;
 
-    fn result(exit_code: Option<i32>, timed_out: bool) -> ExecResult {
-        ExecResult {
+    fn result(exit_code: Option<i32>, timed_out: bool) -> ExecStatus {
+        ExecStatus {
             exit_code,
             signal: None,
             timed_out,

@@ -146,5 +146,6 @@ fn describe(error: &PolicyError) -> String {
         }
         PolicyError::LeaseNotFound(message) => format!("lease not found: {message}"),
         PolicyError::BadRequest(message) => format!("bad request: {message}"),
+        PolicyError::Cancelled(failure) => format!("cancelled: {}", failure.message),
     }
 }

@@ -5,7 +5,7 @@ use std::path::PathBuf;
 
 use kube::config::{KubeConfigOptions, Kubeconfig};
 
-use crate::cluster_io::IoError;
+use crate::cluster_io::KubeError;
 
 /// Builds a kube-rs configuration.
 ///
@@ -19,7 +19,7 @@ use crate::cluster_io::IoError;
 pub(crate) async fn load(
     kubeconfig: Option<PathBuf>,
     context: Option<String>,
-) -> Result<kube::Config, IoError> {
+) -> Result<kube::Config, KubeError> {
     let options = KubeConfigOptions {
         context: context.clone(),
         cluster: None,
@@ -28,22 +28,22 @@ pub(crate) async fn load(
     let mut config = match (kubeconfig, context) {
         (Some(path), _) => {
             let file = Kubeconfig::read_from(&path).map_err(|e| {
-                IoError::NoCluster(format!(
+                KubeError::NoCluster(format!(
                     "cannot read the kubeconfig {}: {e}; check the path given with --kubeconfig",
                     path.display()
                 ))
             })?;
             kube::Config::from_custom_kubeconfig(file, &options).await.map_err(|e| {
-                IoError::NoCluster(format!("cannot use the kubeconfig {}: {e}", path.display()))
+                KubeError::NoCluster(format!("cannot use the kubeconfig {}: {e}", path.display()))
             })?
         }
         (None, Some(name)) => kube::Config::from_kubeconfig(&options).await.map_err(|e| {
-            IoError::NoCluster(format!(
+            KubeError::NoCluster(format!(
                 "cannot use context {name:?} from KUBECONFIG or ~/.kube/config: {e}"
             ))
         })?,
         (None, None) => kube::Config::infer().await.map_err(|e| {
-            IoError::NoCluster(format!(
+            KubeError::NoCluster(format!(
                 "no cluster found: {e}; set KUBECONFIG, pass --kubeconfig, or run in a pod with a service account"
             ))
         })?,
@@ -56,9 +56,9 @@ pub(crate) async fn load(
 pub(crate) async fn load_inline(
     yaml: &str,
     context: Option<String>,
-) -> Result<kube::Config, IoError> {
+) -> Result<kube::Config, KubeError> {
     let file = Kubeconfig::from_yaml(yaml).map_err(|e| {
-        IoError::NoCluster(format!(
+        KubeError::NoCluster(format!(
             "the configuration's inline kubeconfig is not a kubeconfig: {e}; fix `kubeconfig` or pass --kubeconfig FILE"
         ))
     })?;
@@ -69,7 +69,7 @@ pub(crate) async fn load_inline(
     };
     let mut config = kube::Config::from_custom_kubeconfig(file, &options)
         .await
-        .map_err(|e| IoError::NoCluster(format!("cannot use the inline kubeconfig: {e}")))?;
+        .map_err(|e| KubeError::NoCluster(format!("cannot use the inline kubeconfig: {e}")))?;
     config.default_retry = false;
     Ok(config)
 }

@@ -1,28 +1,28 @@
-//! Turning kube-rs errors into [`IoError`], by HTTP status, with the
+//! Turning kube-rs errors into [`KubeError`], by HTTP status, with the
 //! server's own message.
 
-use crate::cluster_io::IoError;
+use crate::cluster_io::KubeError;
 
-/// Maps an HTTP status code and the server's message to an [`IoError`].
+/// Maps an HTTP status code and the server's message to an [`KubeError`].
 ///
 /// 404 not found, 409 conflict, 403 forbidden (401 too: the credentials were
 /// refused), 400/422 invalid, 410 gone, 408/504 timed out, everything else
 /// (429, 5xx, unexpected codes) transport.
-pub(crate) fn from_status(step: &str, code: u16, message: &str) -> IoError {
+pub(crate) fn from_status(step: &str, code: u16, message: &str) -> KubeError {
     let text = format!("{step}: {message} (http {code})");
     match code {
-        404 => IoError::NotFound(text),
-        409 => IoError::Conflict(text),
-        401 | 403 => IoError::Forbidden(text),
-        400 | 422 => IoError::Invalid(text),
-        410 => IoError::Gone(text),
-        408 | 504 => IoError::TimedOut(text),
-        _ => IoError::Transport(text),
+        404 => KubeError::NotFound(text),
+        409 => KubeError::Conflict(text),
+        401 | 403 => KubeError::Forbidden(text),
+        400 | 422 => KubeError::Invalid(text),
+        410 => KubeError::Gone(text),
+        408 | 504 => KubeError::TimedOut(text),
+        _ => KubeError::Transport(text),
     }
 }
 
-/// Maps a kube-rs error met during `step` to an [`IoError`].
-pub(crate) fn from_kube(step: &str, err: &kube::Error) -> IoError {
+/// Maps a kube-rs error met during `step` to an [`KubeError`].
+pub(crate) fn from_kube(step: &str, err: &kube::Error) -> KubeError {
     use kube::Error as E;
     match err {
         E::Api(status) => from_status(step, status.code, &status.message),
@@ -30,20 +30,20 @@ pub(crate) fn from_kube(step: &str, err: &kube::Error) -> IoError {
             from_status(step, code.as_u16(), "the server refused to open the stream")
         }
         E::BuildRequest(e) => {
-            IoError::BadArgument(format!("{step}: cannot build the request: {e}"))
+            KubeError::BadArgument(format!("{step}: cannot build the request: {e}"))
         }
-        E::Discovery(e) => IoError::NotFound(format!(
+        E::Discovery(e) => KubeError::NotFound(format!(
             "{step}: the server does not serve this kind: {e}; is its CustomResourceDefinition installed?"
         )),
-        E::Auth(e) => IoError::Forbidden(format!(
+        E::Auth(e) => KubeError::Forbidden(format!(
             "{step}: authentication failed: {e}; check the kubeconfig user"
         )),
-        E::InferConfig(e) => IoError::NoCluster(format!("{step}: {e}")),
-        E::InferKubeconfig(e) => IoError::NoCluster(format!("{step}: {e}")),
+        E::InferConfig(e) => KubeError::NoCluster(format!("{step}: {e}")),
+        E::InferKubeconfig(e) => KubeError::NoCluster(format!("{step}: {e}")),
         E::SerdeError(e) => {
-            IoError::Transport(format!("{step}: unreadable answer from the server: {e}"))
+            KubeError::Transport(format!("{step}: unreadable answer from the server: {e}"))
         }
-        other => IoError::Transport(format!("{step}: {other}")),
+        other => KubeError::Transport(format!("{step}: {other}")),
     }
 }
 

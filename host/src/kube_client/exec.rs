@@ -32,7 +32,7 @@ use super::Ctx;
 use super::exec_protocol::{
     Ending, Frame, close_stdin_frame, decode, ending_from_status, stdin_frame,
 };
-use crate::cluster_io::{CallerIo, ExecSpec, ExecStream, ExitStatus, IoError, StreamKind};
+use crate::cluster_io::{CallerIo, ExecSpec, ExecStream, ExecStatus, KubeError, OutputStream};
 
 /// Bytes of the caller's stdin read at a time.
 const CHUNK: usize = 16 * 1024;
@@ -48,7 +48,7 @@ enum Sink {
     /// To the caller's writer.
     Forward(Arc<std::sync::Mutex<dyn std::io::Write + Send>>),
     /// Queued for `read`.
-    Queue(mpsc::UnboundedSender<(StreamKind, Vec<u8>)>),
+    Queue(mpsc::UnboundedSender<(OutputStream, Vec<u8>)>),
 }
 
 /// Counts bytes against a cap.
@@ -91,7 +91,7 @@ impl Cap {
 
 /// One output stream: its cap and destination.
 struct Delivery {
-    kind: StreamKind,
+    kind: OutputStream,
     cap: Cap,
     sink: Sink,
     /// False once the destination refused a write (the stream is still read).
@@ -213,7 +213,7 @@ pub(crate) struct Session {
     forward_stdin: bool,
     frame_stdin: bool,
     caller: CallerIo,
-    queue: Option<mpsc::UnboundedReceiver<(StreamKind, Vec<u8>)>>,
+    queue: Option<mpsc::UnboundedReceiver<(OutputStream, Vec<u8>)>>,
     task: JoinHandle<Outcome>,
 }
 
@@ -222,9 +222,9 @@ pub(crate) async fn start(
     ctx: &Ctx,
     spec: &ExecSpec,
     caller: &CallerIo,
-) -> Result<Session, IoError> {
+) -> Result<Session, KubeError> {
     if spec.argv.is_empty() {
-        return Err(IoError::BadArgument(
+        return Err(KubeError::BadArgument(
             "exec: argv is empty; give the command to run".into(),
         ));
     }
@@ -264,8 +264,8 @@ pub(crate) async fn start(
             },
             open: true,
         };
-    let out = delivery(StreamKind::Stdout, spec.max_stdout_bytes, &caller.stdout);
-    let err = delivery(StreamKind::Stderr, spec.max_stderr_bytes, &caller.stderr);
+    let out = delivery(OutputStream::Stdout, spec.max_stdout_bytes, &caller.stdout);
+    let err = delivery(OutputStream::Stderr, spec.max_stderr_bytes, &caller.stderr);
     let (commands, command_rx) = mpsc::channel(STDIN_DEPTH);
     let task = tokio::spawn(run(connection.into_stream(), v5, command_rx, out, err));
     Ok(Session {
@@ -284,7 +284,7 @@ pub(crate) struct KubeExec {
     handle: Handle,
     session: Session,
     killed: bool,
-    ended: Option<ExitStatus>,
+    ended: Option<ExecStatus>,
 }
 
 impl KubeExec {
@@ -324,16 +324,16 @@ fn forward_stdin(
     source: Option<Box<dyn Read + Send>>,
     commands: mpsc::Sender<StdinCommand>,
     framed: bool,
-) -> Result<(), IoError> {
+) -> Result<(), KubeError> {
     let Some(mut source) = source else {
         if framed {
             commands
                 .try_send(StdinCommand::Data(stdin_chunk(&[], true)))
-                .map_err(|e| IoError::Transport(format!("exec: ending stdin failed: {e}")))?;
+                .map_err(|e| KubeError::Transport(format!("exec: ending stdin failed: {e}")))?;
         }
         return commands
             .try_send(StdinCommand::Close)
-            .map_err(|e| IoError::Transport(format!("exec: ending stdin failed: {e}")));
+            .map_err(|e| KubeError::Transport(format!("exec: ending stdin failed: {e}")));
     };
     std::thread::Builder::new()
         .name("leasebox-stdin".into())
@@ -358,15 +358,15 @@ fn forward_stdin(
             let _ = commands.blocking_send(StdinCommand::Close);
         })
         .map(|_| ())
-        .map_err(|e| IoError::Transport(format!("exec: cannot start the stdin forwarder: {e}")))
+        .map_err(|e| KubeError::Transport(format!("exec: cannot start the stdin forwarder: {e}")))
 }
 
 impl ExecStream for KubeExec {
-    fn write_stdin(&mut self, data: &[u8]) -> Result<(), IoError> {
+    fn write_stdin(&mut self, data: &[u8]) -> Result<(), KubeError> {
         let commands = match (&self.session.commands, self.session.stdin) {
             (Some(c), true) => c.clone(),
             _ => {
-                return Err(IoError::BadArgument(
+                return Err(KubeError::BadArgument(
                     "exec: stdin is closed or was not opened (set stdin in the exec request)"
                         .into(),
                 ));
@@ -375,11 +375,11 @@ impl ExecStream for KubeExec {
         self.handle
             .block_on(commands.send(StdinCommand::Data(data.to_vec())))
             .map_err(|_| {
-                IoError::Transport("exec: the session ended; stdin was not delivered".into())
+                KubeError::Transport("exec: the session ended; stdin was not delivered".into())
             })
     }
 
-    fn close_stdin(&mut self) -> Result<(), IoError> {
+    fn close_stdin(&mut self) -> Result<(), KubeError> {
         let Some(commands) = self.session.commands.take() else {
             return Ok(());
         };
@@ -403,7 +403,7 @@ impl ExecStream for KubeExec {
         }
     }
 
-    fn read(&mut self, timeout: Duration) -> Result<Option<(StreamKind, Vec<u8>)>, IoError> {
+    fn read(&mut self, timeout: Duration) -> Result<Option<(OutputStream, Vec<u8>)>, KubeError> {
         let Some(queue) = self.session.queue.as_mut() else {
             return Ok(None);
         };
@@ -414,7 +414,7 @@ impl ExecStream for KubeExec {
             .flatten())
     }
 
-    fn wait(&mut self, timeout: Duration) -> Result<Option<ExitStatus>, IoError> {
+    fn wait(&mut self, timeout: Duration) -> Result<Option<ExecStatus>, KubeError> {
         if let Some(done) = &self.ended {
             return Ok(Some(done.clone()));
         }
@@ -427,7 +427,7 @@ impl ExecStream for KubeExec {
             Ok(Ok(outcome)) => outcome,
             Ok(Err(_)) if self.killed => Outcome::default(),
             Ok(Err(join)) => {
-                return Err(IoError::Transport(format!(
+                return Err(KubeError::Transport(format!(
                     "exec: the session task failed: {join}"
                 )));
             }
@@ -442,7 +442,7 @@ impl ExecStream for KubeExec {
                         .into(),
             },
             (None, failure) => {
-                return Err(IoError::Transport(format!(
+                return Err(KubeError::Transport(format!(
                     "exec: {}",
                     failure
                         .as_deref()
@@ -450,9 +450,10 @@ impl ExecStream for KubeExec {
                 )));
             }
         };
-        let done = ExitStatus {
-            code: ending.code,
+        let done = ExecStatus {
+            exit_code: ending.code,
             signal: ending.signal,
+            timed_out: false,
             stdout_truncated: outcome.stdout_truncated,
             stderr_truncated: outcome.stderr_truncated,
             message: ending.message,
@@ -461,7 +462,7 @@ impl ExecStream for KubeExec {
         Ok(Some(done))
     }
 
-    fn kill(&mut self) -> Result<(), IoError> {
+    fn kill(&mut self) -> Result<(), KubeError> {
         self.killed = true;
         self.session.commands = None;
         self.session.task.abort();
@@ -494,7 +495,7 @@ mod tests {
     fn queued_delivery_stops_at_the_cap() {
         let (tx, mut rx) = mpsc::unbounded_channel();
         let mut d = Delivery {
-            kind: StreamKind::Stderr,
+            kind: OutputStream::Stderr,
             cap: Cap::new(Some(3)),
             sink: Sink::Queue(tx),
             open: true,
@@ -504,11 +505,11 @@ mod tests {
         d.deliver(b"ef");
         assert_eq!(
             rx.try_recv().ok(),
-            Some((StreamKind::Stderr, b"ab".to_vec()))
+            Some((OutputStream::Stderr, b"ab".to_vec()))
         );
         assert_eq!(
             rx.try_recv().ok(),
-            Some((StreamKind::Stderr, b"c".to_vec()))
+            Some((OutputStream::Stderr, b"c".to_vec()))
         );
         assert!(rx.try_recv().is_err());
         assert!(d.cap.truncated());

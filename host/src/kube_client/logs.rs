@@ -21,7 +21,7 @@ use tokio::sync::mpsc;
 use tokio::task::JoinHandle;
 
 use super::Ctx;
-use crate::cluster_io::{CallerIo, IoError, LogFollow, LogsRequest};
+use crate::cluster_io::{CallerIo, KubeError, LogFollow, LogsRequest};
 
 /// Reconnects in a row that delivered nothing before the follow gives up.
 const MAX_IDLE_RECONNECTS: u32 = 30;
@@ -148,7 +148,7 @@ impl Follower {
     async fn consume(
         &mut self,
         mut stream: impl AsyncBufRead + Unpin,
-    ) -> Result<(bool, bool), IoError> {
+    ) -> Result<(bool, bool), KubeError> {
         let mut line = Vec::new();
         let mut any = false;
         loop {
@@ -168,7 +168,7 @@ impl Follower {
     }
 
     /// Whether the container still runs (or has not started yet).
-    async fn container_running(&self) -> Result<bool, IoError> {
+    async fn container_running(&self) -> Result<bool, KubeError> {
         let pod = self.pods.get_opt(&self.request.pod).await.map_err(|e| {
             super::error::from_kube(&format!("logs: read pod {}", self.request.pod), &e)
         })?;
@@ -184,7 +184,7 @@ impl Follower {
             .is_some_and(|state| state.terminated.is_none()))
     }
 
-    async fn open(&self, follow: bool) -> Result<impl AsyncBufRead + Unpin + use<>, IoError> {
+    async fn open(&self, follow: bool) -> Result<impl AsyncBufRead + Unpin + use<>, KubeError> {
         let params = self.params(follow);
         self.pods
             .log_stream(&self.request.pod, &params)
@@ -200,7 +200,7 @@ impl Follower {
             })
     }
 
-    async fn run(mut self, first: impl AsyncBufRead + Unpin) -> Result<(), IoError> {
+    async fn run(mut self, first: impl AsyncBufRead + Unpin) -> Result<(), KubeError> {
         let (mut open, _) = self.consume(first).await?;
         if !self.request.follow {
             return Ok(());
@@ -220,7 +220,7 @@ impl Follower {
             open = still_open;
             idle = if any { 0 } else { idle + 1 };
             if idle >= MAX_IDLE_RECONNECTS {
-                return Err(IoError::Transport(format!(
+                return Err(KubeError::Transport(format!(
                     "logs of {}: the stream kept closing without output {MAX_IDLE_RECONNECTS} times",
                     self.request.pod
                 )));
@@ -232,7 +232,7 @@ impl Follower {
 
 /// A started log read: its task and, when not forwarded, its queue.
 pub(crate) struct Started {
-    task: JoinHandle<Result<(), IoError>>,
+    task: JoinHandle<Result<(), KubeError>>,
     queue: Option<mpsc::UnboundedReceiver<Vec<u8>>>,
 }
 
@@ -242,7 +242,7 @@ pub(crate) async fn start(
     ctx: &Ctx,
     request: &LogsRequest,
     caller: &CallerIo,
-) -> Result<Started, IoError> {
+) -> Result<Started, KubeError> {
     let pods: Api<Pod> = Api::namespaced(ctx.client.clone(), &request.namespace);
     let (sink, queue) = if request.forward_output {
         (Sink::Forward(caller.stdout.clone()), None)
@@ -295,7 +295,7 @@ impl Drop for KubeLogs {
 }
 
 impl LogFollow for KubeLogs {
-    fn read(&mut self, timeout: Duration) -> Result<Option<Vec<u8>>, IoError> {
+    fn read(&mut self, timeout: Duration) -> Result<Option<Vec<u8>>, KubeError> {
         let Some(queue) = self.started.queue.as_mut() else {
             return Ok(None);
         };
@@ -306,7 +306,7 @@ impl LogFollow for KubeLogs {
             .flatten())
     }
 
-    fn wait_end(&mut self, timeout: Duration) -> Result<bool, IoError> {
+    fn wait_end(&mut self, timeout: Duration) -> Result<bool, KubeError> {
         if self.ended {
             return Ok(true);
         }
@@ -322,7 +322,7 @@ impl LogFollow for KubeLogs {
             }
             Ok(Err(join)) => {
                 self.ended = true;
-                Err(IoError::Transport(format!(
+                Err(KubeError::Transport(format!(
                     "logs: the reading task failed: {join}"
                 )))
             }

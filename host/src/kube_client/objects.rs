@@ -9,7 +9,7 @@ use serde_json::Value;
 
 use super::resources::Resolved;
 use super::{Ctx, FIELD_MANAGER};
-use crate::cluster_io::{DeleteOptions, IoError, ObjectRef, Propagation};
+use crate::cluster_io::{DeleteOptions, KubeError, ObjectRef, Propagation};
 
 /// The identifying fields of a manifest.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -27,11 +27,11 @@ pub(crate) struct Manifest {
 }
 
 /// Parses a manifest and reads its apiVersion, kind, name and namespace.
-pub(crate) fn parse_manifest(manifest: &str) -> Result<Manifest, IoError> {
+pub(crate) fn parse_manifest(manifest: &str) -> Result<Manifest, KubeError> {
     let value: Value = serde_json::from_str(manifest)
-        .map_err(|e| IoError::BadArgument(format!("the manifest is not JSON: {e}")))?;
+        .map_err(|e| KubeError::BadArgument(format!("the manifest is not JSON: {e}")))?;
     if !value.is_object() {
-        return Err(IoError::BadArgument(
+        return Err(KubeError::BadArgument(
             "the manifest is not a JSON object".into(),
         ));
     }
@@ -45,7 +45,7 @@ pub(crate) fn parse_manifest(manifest: &str) -> Result<Manifest, IoError> {
     let api_version = text("/apiVersion");
     let kind = text("/kind");
     if api_version.is_empty() || kind.is_empty() {
-        return Err(IoError::BadArgument(
+        return Err(KubeError::BadArgument(
             "the manifest needs apiVersion and kind".into(),
         ));
     }
@@ -72,13 +72,13 @@ pub(crate) fn api(ctx: &Ctx, resolved: &Resolved, namespace: Option<&str>) -> Ap
 }
 
 /// The API a write goes to; a namespaced kind needs its namespace.
-async fn write_api(ctx: &Ctx, m: &Manifest, verb: &str) -> Result<Api<DynamicObject>, IoError> {
+async fn write_api(ctx: &Ctx, m: &Manifest, verb: &str) -> Result<Api<DynamicObject>, KubeError> {
     let resolved = ctx
         .resolver
         .resolve(&ctx.client, &m.api_version, &m.kind)
         .await?;
     if resolved.namespaced && m.namespace.is_none() {
-        return Err(IoError::BadArgument(format!(
+        return Err(KubeError::BadArgument(format!(
             "{verb} {} {:?}: metadata.namespace is missing for a namespaced kind",
             m.kind, m.name
         )));
@@ -92,7 +92,7 @@ pub(crate) fn to_json(
     mut object: DynamicObject,
     api_version: &str,
     kind: &str,
-) -> Result<String, IoError> {
+) -> Result<String, KubeError> {
     if object.types.is_none() {
         object.types = Some(TypeMeta {
             api_version: api_version.to_string(),
@@ -100,19 +100,19 @@ pub(crate) fn to_json(
         });
     }
     serde_json::to_string(&object)
-        .map_err(|e| IoError::Transport(format!("cannot encode a {kind}: {e}")))
+        .map_err(|e| KubeError::Transport(format!("cannot encode a {kind}: {e}")))
 }
 
 /// Server-side apply with field manager `leasebox`, forced.
-pub(crate) async fn apply(ctx: &Ctx, manifest: &str) -> Result<String, IoError> {
+pub(crate) async fn apply(ctx: &Ctx, manifest: &str) -> Result<String, KubeError> {
     let m = parse_manifest(manifest)?;
     apply_value(ctx, &m).await
 }
 
 /// Server-side apply of a parsed manifest.
-pub(crate) async fn apply_value(ctx: &Ctx, m: &Manifest) -> Result<String, IoError> {
+pub(crate) async fn apply_value(ctx: &Ctx, m: &Manifest) -> Result<String, KubeError> {
     if m.name.is_empty() {
-        return Err(IoError::BadArgument(format!(
+        return Err(KubeError::BadArgument(format!(
             "apply {}: metadata.name is missing",
             m.kind
         )));
@@ -128,11 +128,11 @@ pub(crate) async fn apply_value(ctx: &Ctx, m: &Manifest) -> Result<String, IoErr
 }
 
 /// Plain create (POST); returns the server's answer.
-pub(crate) async fn create(ctx: &Ctx, manifest: &str) -> Result<String, IoError> {
+pub(crate) async fn create(ctx: &Ctx, manifest: &str) -> Result<String, KubeError> {
     let m = parse_manifest(manifest)?;
     let api = write_api(ctx, &m, "create").await?;
     let object: DynamicObject = serde_json::from_value(m.value.clone()).map_err(|e| {
-        IoError::BadArgument(format!(
+        KubeError::BadArgument(format!(
             "create {}: the manifest is not an object: {e}",
             m.kind
         ))
@@ -144,7 +144,7 @@ pub(crate) async fn create(ctx: &Ctx, manifest: &str) -> Result<String, IoError>
 }
 
 /// The server's `gitVersion`.
-pub(crate) async fn server_version(ctx: &Ctx) -> Result<String, IoError> {
+pub(crate) async fn server_version(ctx: &Ctx) -> Result<String, KubeError> {
     let info = ctx
         .call("read the server version", || ctx.client.apiserver_version())
         .await?;
@@ -152,7 +152,7 @@ pub(crate) async fn server_version(ctx: &Ctx) -> Result<String, IoError> {
 }
 
 /// Reads one object; `None` when it does not exist.
-pub(crate) async fn get(ctx: &Ctx, target: &ObjectRef) -> Result<Option<String>, IoError> {
+pub(crate) async fn get(ctx: &Ctx, target: &ObjectRef) -> Result<Option<String>, KubeError> {
     let resolved = ctx
         .resolver
         .resolve(&ctx.client, &target.api_version, &target.kind)
@@ -172,7 +172,7 @@ pub(crate) async fn list(
     kind: &str,
     namespace: Option<&str>,
     label_selector: &str,
-) -> Result<Vec<String>, IoError> {
+) -> Result<Vec<String>, KubeError> {
     let resolved = ctx.resolver.resolve(&ctx.client, api_version, kind).await?;
     let api = api(ctx, &resolved, namespace);
     let mut params = ListParams::default();
@@ -217,7 +217,7 @@ pub(crate) async fn delete(
     ctx: &Ctx,
     target: &ObjectRef,
     options: &DeleteOptions,
-) -> Result<bool, IoError> {
+) -> Result<bool, KubeError> {
     let resolved = ctx
         .resolver
         .resolve(&ctx.client, &target.api_version, &target.kind)
@@ -227,7 +227,7 @@ pub(crate) async fn delete(
     let step = format!("delete {} {}", target.kind, target.name);
     match ctx.call(&step, || api.delete(&target.name, &params)).await {
         Ok(_) => Ok(true),
-        Err(IoError::NotFound(_)) => Ok(false),
+        Err(KubeError::NotFound(_)) => Ok(false),
         Err(other) => Err(other),
     }
 }
@@ -252,7 +252,7 @@ mod tests {
     fn manifest_without_kind_is_refused() {
         assert!(matches!(
             parse_manifest(r#"{"apiVersion":"v1"}"#),
-            Err(IoError::BadArgument(_))
+            Err(KubeError::BadArgument(_))
         ));
     }
 
@@ -260,7 +260,7 @@ mod tests {
     fn manifest_that_is_not_json_is_refused() {
         assert!(matches!(
             parse_manifest("apiVersion: v1"),
-            Err(IoError::BadArgument(_))
+            Err(KubeError::BadArgument(_))
         ));
     }
 

@@ -8,7 +8,7 @@ use std::sync::Mutex;
 use kube::core::{ApiResource, GroupVersionKind};
 use kube::discovery::Scope;
 
-use crate::cluster_io::IoError;
+use crate::cluster_io::KubeError;
 
 /// A resolved kind: its resource (plural, group, version) and scope.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -92,14 +92,14 @@ const KNOWN: &[(&str, &str, &str, bool)] = &[
 ];
 
 /// Splits `apiVersion` into group and version (`v1` is the core group).
-pub(crate) fn group_version(api_version: &str) -> Result<(String, String), IoError> {
+pub(crate) fn group_version(api_version: &str) -> Result<(String, String), KubeError> {
     let parts: Vec<&str> = api_version.split('/').collect();
     match parts.as_slice() {
         [version] if !version.is_empty() => Ok((String::new(), (*version).to_string())),
         [group, version] if !group.is_empty() && !version.is_empty() => {
             Ok(((*group).to_string(), (*version).to_string()))
         }
-        _ => Err(IoError::BadArgument(format!(
+        _ => Err(KubeError::BadArgument(format!(
             "apiVersion {api_version:?} is not of the form \"v1\" or \"group/version\""
         ))),
     }
@@ -131,9 +131,9 @@ impl Resolver {
         client: &kube::Client,
         api_version: &str,
         kind: &str,
-    ) -> Result<Resolved, IoError> {
+    ) -> Result<Resolved, KubeError> {
         if kind.is_empty() {
-            return Err(IoError::BadArgument(
+            return Err(KubeError::BadArgument(
                 "kind is empty: every object needs a kind".into(),
             ));
         }
@@ -188,7 +188,7 @@ mod tests {
     #[case::three_parts("a/b/c")]
     #[case::empty_group("/v1")]
     fn malformed_api_version_is_a_bad_argument(#[case] input: &str) {
-        assert!(matches!(group_version(input), Err(IoError::BadArgument(_))));
+        assert!(matches!(group_version(input), Err(KubeError::BadArgument(_))));
     }
 
     #[test]

@@ -7,7 +7,7 @@ use serde_json::{Map, Value};
 
 use super::Ctx;
 use super::objects::{Manifest, apply_value, parse_manifest};
-use crate::cluster_io::{HostSecretRequest, IoError};
+use crate::cluster_io::{HostSecretRequest, KubeError};
 
 /// Names a directory of files, one per key (as a mounted Kubernetes Secret
 /// or a secret store's sync leaves them): a host key is read from
@@ -37,10 +37,10 @@ const RANDOM_KEY_BYTES: usize = 32;
 pub(crate) fn fill(
     request: &HostSecretRequest,
     env: impl Fn(&str) -> Option<String>,
-) -> Result<(Manifest, Vec<String>), IoError> {
+) -> Result<(Manifest, Vec<String>), KubeError> {
     let mut m = parse_manifest(&request.manifest)?;
     if m.api_version != "v1" || m.kind != "Secret" {
-        return Err(IoError::BadArgument(format!(
+        return Err(KubeError::BadArgument(format!(
             "host secret: the manifest is a {} {}, expected a v1 Secret",
             m.api_version, m.kind
         )));
@@ -57,9 +57,9 @@ pub(crate) fn fill(
             filled.push(key.clone());
         }
     }
-    for (key, value) in &request.literal {
-        values.insert(key.clone(), Value::String(value.clone()));
-        filled.push(key.clone());
+    for literal in &request.literal {
+        values.insert(literal.name.clone(), Value::String(literal.value.clone()));
+        filled.push(literal.name.clone());
     }
     if let Some(object) = m.value.as_object_mut() {
         object.remove("data");
@@ -75,18 +75,18 @@ pub(crate) fn fill(
 }
 
 /// 32 random bytes, lowercase hex.
-fn random_hex() -> Result<String, IoError> {
+fn random_hex() -> Result<String, KubeError> {
     let mut bytes = [0u8; RANDOM_KEY_BYTES];
     getrandom::fill(&mut bytes).map_err(|e| {
-        IoError::Transport(format!("host secret: no random source for a token: {e}"))
+        KubeError::Transport(format!("host secret: no random source for a token: {e}"))
     })?;
     Ok(bytes.iter().map(|b| format!("{b:02x}")).collect())
 }
 
 /// Removes `data` and `stringData` from a stored Secret.
-pub(crate) fn strip_values(stored: &str) -> Result<String, IoError> {
+pub(crate) fn strip_values(stored: &str) -> Result<String, KubeError> {
     let mut value: Value = serde_json::from_str(stored)
-        .map_err(|e| IoError::Transport(format!("host secret: unreadable stored secret: {e}")))?;
+        .map_err(|e| KubeError::Transport(format!("host secret: unreadable stored secret: {e}")))?;
     if let Some(object) = value.as_object_mut() {
         object.remove("data");
         object.remove("stringData");
@@ -99,7 +99,7 @@ pub(crate) async fn apply_host_secret(
     ctx: &Ctx,
     request: &HostSecretRequest,
     env: impl Fn(&str) -> Option<String>,
-) -> Result<(String, Vec<String>), IoError> {
+) -> Result<(String, Vec<String>), KubeError> {
     let (manifest, filled) = fill(request, env)?;
     let stored = apply_value(ctx, &manifest).await?;
     Ok((strip_values(&stored)?, filled))
@@ -162,7 +162,7 @@ mod tests {
     fn non_secret_manifest_is_refused() {
         let mut r = request();
         r.manifest = r#"{"apiVersion":"v1","kind":"ConfigMap","metadata":{"name":"c"}}"#.into();
-        assert!(matches!(fill(&r, env), Err(IoError::BadArgument(_))));
+        assert!(matches!(fill(&r, env), Err(KubeError::BadArgument(_))));
     }
 
     #[test]

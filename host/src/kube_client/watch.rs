@@ -21,7 +21,7 @@ use tokio::task::JoinHandle;
 
 use super::Ctx;
 use super::objects::{api, to_json};
-use crate::cluster_io::{EventType, IoError, WatchEvent, WatchRequest, WatchStream};
+use crate::cluster_io::{EventType, KubeError, WatchEvent, WatchRequest, WatchStream};
 
 /// Events buffered between the watcher task and the reader.
 const CHANNEL_DEPTH: usize = 256;
@@ -57,7 +57,7 @@ impl Tracker {
         }
     }
 
-    fn seen(&self, object: DynamicObject) -> Result<(String, Seen), IoError> {
+    fn seen(&self, object: DynamicObject) -> Result<(String, Seen), KubeError> {
         let key = format!(
             "{}/{}",
             object.metadata.namespace.clone().unwrap_or_default(),
@@ -80,7 +80,7 @@ impl Tracker {
     pub(crate) fn on_event(
         &mut self,
         event: Event<DynamicObject>,
-    ) -> Result<Vec<WatchEvent>, IoError> {
+    ) -> Result<Vec<WatchEvent>, KubeError> {
         let ev = |event_type, json: &str| WatchEvent {
             event_type,
             object: json.to_string(),
@@ -140,19 +140,19 @@ impl Tracker {
 
 /// Whether a watcher error ends the watch at once (refused, unknown kind,
 /// bad selector) rather than being retried.
-fn is_fatal(err: &IoError) -> bool {
+fn is_fatal(err: &KubeError) -> bool {
     matches!(
         err,
-        IoError::Forbidden(_)
-            | IoError::NotFound(_)
-            | IoError::Invalid(_)
-            | IoError::BadArgument(_)
+        KubeError::Forbidden(_)
+            | KubeError::NotFound(_)
+            | KubeError::Invalid(_)
+            | KubeError::BadArgument(_)
     )
 }
 
 /// Maps a watcher error; `None` for 410 Gone, which the watcher handles by
 /// re-listing.
-fn map_watcher_error(step: &str, err: &watcher::Error) -> Option<IoError> {
+fn map_watcher_error(step: &str, err: &watcher::Error) -> Option<KubeError> {
     match err {
         watcher::Error::WatchError(status) if status.code == 410 => None,
         watcher::Error::WatchError(status) => Some(super::error::from_status(
@@ -163,7 +163,7 @@ fn map_watcher_error(step: &str, err: &watcher::Error) -> Option<IoError> {
         watcher::Error::InitialListFailed(e)
         | watcher::Error::WatchStartFailed(e)
         | watcher::Error::WatchFailed(e) => Some(super::error::from_kube(step, e)),
-        other => Some(IoError::Transport(format!("{step}: {other}"))),
+        other => Some(KubeError::Transport(format!("{step}: {other}"))),
     }
 }
 
@@ -171,7 +171,7 @@ fn map_watcher_error(step: &str, err: &watcher::Error) -> Option<IoError> {
 pub(crate) async fn start(
     ctx: &Ctx,
     request: &WatchRequest,
-) -> Result<(mpsc::Receiver<Result<WatchEvent, IoError>>, JoinHandle<()>), IoError> {
+) -> Result<(mpsc::Receiver<Result<WatchEvent, KubeError>>, JoinHandle<()>), KubeError> {
     let resolved = ctx
         .resolver
         .resolve(&ctx.client, &request.api_version, &request.kind)
@@ -225,7 +225,7 @@ pub(crate) async fn start(
 /// A running watch (the task stops when this is dropped).
 pub(crate) struct KubeWatch {
     handle: Handle,
-    rx: mpsc::Receiver<Result<WatchEvent, IoError>>,
+    rx: mpsc::Receiver<Result<WatchEvent, KubeError>>,
     task: JoinHandle<()>,
 }
 
@@ -233,7 +233,7 @@ impl KubeWatch {
     /// Wraps the receiver and task from [`start`].
     pub(crate) fn new(
         handle: Handle,
-        (rx, task): (mpsc::Receiver<Result<WatchEvent, IoError>>, JoinHandle<()>),
+        (rx, task): (mpsc::Receiver<Result<WatchEvent, KubeError>>, JoinHandle<()>),
     ) -> KubeWatch {
         KubeWatch { handle, rx, task }
     }
@@ -246,7 +246,7 @@ impl Drop for KubeWatch {
 }
 
 impl WatchStream for KubeWatch {
-    fn next(&mut self, timeout: Duration) -> Result<Option<WatchEvent>, IoError> {
+    fn next(&mut self, timeout: Duration) -> Result<Option<WatchEvent>, KubeError> {
         let rx = &mut self.rx;
         match self
             .handle
@@ -254,7 +254,7 @@ impl WatchStream for KubeWatch {
         {
             Err(_elapsed) => Ok(None),
             Ok(Some(item)) => item.map(Some),
-            Ok(None) => Err(IoError::Transport(
+            Ok(None) => Err(KubeError::Transport(
                 "the watch ended after an error; start a new one".into(),
             )),
         }

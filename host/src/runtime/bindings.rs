@@ -1,5 +1,7 @@
-//! The generated bindings of the `policy-module` world (`wit/world.wit`):
-//! the only `bindgen!` of the host.
+//! The generated bindings of the current contract, `leasebox:provider@0.2.0`
+//! (`wit/`). Their types are the host's own: [`crate::cluster_io`] and the
+//! CLI use them as generated. The bindings of older contracts live in
+//! `v0_1.rs` and convert to these.
 //!
 //! Resources of the `kube` interface are backed by the host types in
 //! `imports/kube.rs`, so the resource table holds the streams themselves.
@@ -13,4 +15,5 @@ wasmtime::component::bindgen!({
         "leasebox:provider/kube.log-stream": crate::runtime::imports::kube::LogHandle,
     },
     imports: { default: trappable },
+    additional_derives: [PartialEq, Eq],
 });

@@ -113,6 +113,33 @@ pub enum RuntimeError {
         /// The overall timeout.
         timeout: std::time::Duration,
     },
+    /// The call was cancelled and did not end within its grace period.
+    #[error(
+        "policy module {module} was cancelled in {call} and did not finish rolling back within {grace:?}"
+    )]
+    Cancelled {
+        /// Module name.
+        module: String,
+        /// The exported function called.
+        call: String,
+        /// The grace period it had.
+        grace: std::time::Duration,
+    },
+    /// The module's contract has no such call (a module of an older
+    /// contract).
+    #[error(
+        "policy module {module} implements leasebox:provider@{contract}, which has no {call}; rebuild it against @{current}"
+    )]
+    Unsupported {
+        /// Module name.
+        module: String,
+        /// The call asked for.
+        call: String,
+        /// The module's contract version.
+        contract: String,
+        /// The host's current contract version.
+        current: String,
+    },
     /// The guest tried to grow its memory past the cap.
     #[error(
         "policy module {module} exceeded its memory cap in {call}; the module leaks or builds something too large"

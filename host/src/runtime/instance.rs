@@ -9,10 +9,9 @@ use wasmtime::{Engine, Store, Trap, UpdateDeadline};
 use wasmtime_wasi::p2::pipe::MemoryOutputPipe;
 use wasmtime_wasi::{WasiCtx, WasiCtxBuilder, WasiCtxView, WasiView};
 
-use super::bindings::PolicyModule;
-use super::bindings::PolicyModulePre;
 use super::error::{RuntimeError, cause, flatten};
 use super::limits::{CallLimiter, Limits, MemoryCapExceeded, STDERR_CAP_BYTES, ticks};
+use super::cancel::Cancel;
 use super::{CallEnv, LogLevel};
 use crate::cluster_io::{CallerIo, ClusterIo};
 
@@ -38,6 +37,12 @@ pub(crate) struct HostState {
     overall_timeout: Option<Duration>,
     /// Set when the overall timeout stopped the call.
     overall_hit: bool,
+    /// The caller's cancellation flag.
+    cancel: Cancel,
+    /// How long a cancelled call may go on.
+    cancel_grace: Duration,
+    /// Set when the grace period of a cancelled call ran out.
+    cancel_hit: bool,
 }
 
 impl WasiView for HostState {
@@ -73,6 +78,11 @@ impl HostState {
         result
     }
 
+    /// The call's cancellation flag.
+    pub(crate) fn cancel(&self) -> &Cancel {
+        &self.cancel
+    }
+
     /// Hands a message of the guest to the logger.
     pub(crate) fn emit_log(&self, level: LogLevel, context: &str, message: &str) {
         (self.logger)(level, context, message);
@@ -81,8 +91,12 @@ impl HostState {
     /// How long a blocking wait the guest asked for may take: at most
     /// `cap`, and never past the call's overall timeout.
     pub(crate) fn wait_budget(&self, asked: Duration) -> Duration {
-        match self.overall_timeout {
+        let asked = match self.overall_timeout {
             Some(overall) => asked.min(overall.saturating_sub(self.started.elapsed())),
+            None => asked,
+        };
+        match self.cancel.grace_left(self.cancel_grace) {
+            Some(left) => asked.min(left),
             None => asked,
         }
     }
@@ -105,14 +119,15 @@ fn wasi_ctx(stderr: MemoryOutputPipe) -> WasiCtx {
         .build()
 }
 
-/// Instantiates `pre` in a fresh store and runs `f` on the instance.
-pub(crate) fn call<R>(
+/// Instantiates a module in a fresh store (`instantiate`: the bindings of
+/// its contract) and runs `f` on the instance.
+pub(crate) fn call<I, R>(
     engine: &Engine,
-    pre: &PolicyModulePre<HostState>,
+    instantiate: impl FnOnce(&mut Store<HostState>) -> wasmtime::Result<I>,
     module: &str,
     call: &str,
     env: &CallEnv,
-    f: impl FnOnce(&PolicyModule, &mut Store<HostState>) -> wasmtime::Result<R>,
+    f: impl FnOnce(&I, &mut Store<HostState>) -> wasmtime::Result<R>,
 ) -> Result<R, RuntimeError> {
     let stderr = MemoryOutputPipe::new(STDERR_CAP_BYTES);
     let state = HostState {
@@ -128,6 +143,9 @@ pub(crate) fn call<R>(
         deadline_hit: false,
         overall_timeout: env.limits.overall_timeout,
         overall_hit: false,
+        cancel: env.cancel.clone(),
+        cancel_grace: env.limits.cancel_grace,
+        cancel_hit: false,
     };
     let mut store = Store::new(engine, state);
     store.limiter(|state| &mut state.limiter);
@@ -140,6 +158,10 @@ pub(crate) fn call<R>(
             state.overall_hit = true;
             return Ok(UpdateDeadline::Interrupt);
         }
+        if state.cancel.grace_left(state.cancel_grace) == Some(Duration::ZERO) {
+            state.cancel_hit = true;
+            return Ok(UpdateDeadline::Interrupt);
+        }
         let used = state.guest_time();
         if used >= state.cpu_deadline {
             state.deadline_hit = true;
@@ -150,7 +172,7 @@ pub(crate) fn call<R>(
         Ok(UpdateDeadline::Continue(ticks(state.cpu_deadline - used)))
     });
 
-    let instance = match pre.instantiate(&mut store) {
+    let instance = match instantiate(&mut store) {
         Ok(instance) => instance,
         Err(error) => {
             return Err(
@@ -190,6 +212,13 @@ fn classify(
             module: module.to_string(),
             call: call.to_string(),
             timeout: state.overall_timeout.unwrap_or_default(),
+        });
+    }
+    if state.cancel_hit {
+        return Ok(RuntimeError::Cancelled {
+            module: module.to_string(),
+            call: call.to_string(),
+            grace: state.cancel_grace,
         });
     }
     if state.deadline_hit || interrupted {

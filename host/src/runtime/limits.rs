@@ -41,6 +41,9 @@ pub struct Limits {
     /// Wall-clock time for the whole call, host I/O included; none: no
     /// limit beyond the CPU deadline (and each wait's own cap).
     pub overall_timeout: Option<Duration>,
+    /// How long a cancelled call may go on rolling back before it is
+    /// stopped (see `runtime/cancel.rs`).
+    pub cancel_grace: Duration,
 }
 
 impl Default for Limits {
@@ -49,6 +52,7 @@ impl Default for Limits {
             cpu_deadline: DEFAULT_CPU_DEADLINE,
             memory_cap_bytes: MEMORY_CAP_BYTES,
             overall_timeout: None,
+            cancel_grace: super::cancel::DEFAULT_CANCEL_GRACE,
         }
     }
 }

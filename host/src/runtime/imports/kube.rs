@@ -1,7 +1,7 @@
-//! `leasebox:provider/kube`: converts WIT values and calls the call's
-//! [`ClusterIo`]. Watches, exec sessions and log streams live in the
-//! store's resource table as [`WatchHandle`], [`ExecHandle`] and
-//! [`LogHandle`].
+//! `leasebox:provider/kube`: passes the generated values straight to the
+//! call's [`ClusterIo`], and carries out cancellation (`wit/kube.wit`).
+//! Watches, exec sessions and log streams live in the store's resource
+//! table as [`WatchHandle`], [`ExecHandle`] and [`LogHandle`].
 //!
 //! Time spent in the cluster does not count against the guest's CPU
 //! deadline. A handle the guest does not own traps (that is a bug in the
@@ -12,77 +12,35 @@ use std::time::{Duration, Instant};
 
 use wasmtime::component::Resource;
 
-use crate::cluster_io::{self as io, ClusterIo, ExecStream, IoError, LogFollow, WatchStream};
+use crate::cluster_io::{ExecStream, LogFollow, WatchStream};
 use crate::runtime::bindings::leasebox::provider::kube::{
-    DeleteOptions, EventType, ExecSpec, ExitStatus, Host, HostExecSession, HostLogStream,
-    HostSecretRequest, HostWatch, KubeError, LogsRequest, ObjectRef, OutputChunk, OutputStream,
-    Propagation, WatchEvent, WatchRequest,
+    DeleteOptions, ExecSpec, ExecStatus, Host, HostExecSession, HostLogStream, HostSecretRequest,
+    HostWatch, KubeError, LogsRequest, ObjectRef, OutputChunk, WatchEvent, WatchRequest,
 };
 use crate::runtime::bindings::leasebox::provider::types;
+use crate::runtime::cancel::WAIT_SLICE;
 use crate::runtime::instance::HostState;
 
+/// A stream held for the guest, and whether it was opened after the call
+/// was cancelled (such a stream keeps working through the grace period).
+pub struct Handle<S: ?Sized> {
+    stream: Box<S>,
+    opened_after_cancel: bool,
+}
+
 /// A watch held for the guest.
-pub struct WatchHandle(Box<dyn WatchStream>);
+pub type WatchHandle = Handle<dyn WatchStream>;
 
 /// An exec session held for the guest.
-pub struct ExecHandle(Box<dyn ExecStream>);
+pub type ExecHandle = Handle<dyn ExecStream>;
 
 /// A log stream held for the guest.
-pub struct LogHandle(Box<dyn LogFollow>);
+pub type LogHandle = Handle<dyn LogFollow>;
 
 /// Longest wait a guest may ask of one `next`/`read`/`wait` call: 10
 /// minutes. Longer waits are loops of calls, so a module cannot park a host
 /// thread forever with one call.
 const MAX_WAIT: Duration = Duration::from_secs(600);
-
-fn wait(timeout_ms: u64) -> Duration {
-    Duration::from_millis(timeout_ms).min(MAX_WAIT)
-}
-
-impl From<IoError> for KubeError {
-    fn from(error: IoError) -> KubeError {
-        match error {
-            IoError::NoCluster(m) => KubeError::NoCluster(m),
-            IoError::Denied(m) => KubeError::Denied(m),
-            IoError::NotFound(m) => KubeError::NotFound(m),
-            IoError::Conflict(m) => KubeError::Conflict(m),
-            IoError::Forbidden(m) => KubeError::Forbidden(m),
-            IoError::Invalid(m) => KubeError::Invalid(m),
-            IoError::Gone(m) => KubeError::Gone(m),
-            IoError::TimedOut(m) => KubeError::TimedOut(m),
-            IoError::Transport(m) => KubeError::Transport(m),
-            IoError::BadArgument(m) => KubeError::BadArgument(m),
-        }
-    }
-}
-
-fn object_ref(r: ObjectRef) -> io::ObjectRef {
-    io::ObjectRef {
-        api_version: r.api_version,
-        kind: r.kind,
-        namespace: r.namespace,
-        name: r.name,
-        uid: r.uid,
-    }
-}
-
-fn event_type(t: io::EventType) -> EventType {
-    match t {
-        io::EventType::Added => EventType::Added,
-        io::EventType::Modified => EventType::Modified,
-        io::EventType::Deleted => EventType::Deleted,
-    }
-}
-
-fn exit_status(s: io::ExitStatus) -> ExitStatus {
-    ExitStatus {
-        code: s.code,
-        signal: s.signal,
-        stdout_truncated: s.stdout_truncated,
-        stderr_truncated: s.stderr_truncated,
-        message: s.message,
-    }
-}
 
 /// Milliseconds since the first call in this process, on the monotonic
 /// clock.
@@ -94,38 +52,94 @@ fn monotonic_ms() -> u64 {
 
 type KubeResult<T> = wasmtime::Result<Result<T, KubeError>>;
 
-/// Runs `op` on the handle behind `resource`, outside the guest's CPU
-/// budget. A handle that is not in the table traps.
-fn on_handle<T: 'static, R>(
-    state: &mut HostState,
-    resource: &Resource<T>,
-    op: impl FnOnce(&mut T) -> R,
-) -> wasmtime::Result<R> {
-    state.timed(|state| -> wasmtime::Result<R> {
-        let handle = state.table().get_mut(resource)?;
-        Ok(op(handle))
-    })
+fn cancelled(what: &str) -> KubeError {
+    KubeError::Cancelled(format!("{what}: the call was cancelled"))
+}
+
+impl HostState {
+    /// `cancelled` for a mutation of a cancelled call.
+    fn refuse_if_cancelled(&self, what: &str) -> Result<(), KubeError> {
+        if self.cancel().is_cancelled() {
+            return Err(cancelled(what));
+        }
+        Ok(())
+    }
+
+    /// Puts a new stream in the table, marked with whether the call was
+    /// already cancelled.
+    fn hold<S: ?Sized + Send + 'static>(
+        &mut self,
+        stream: Box<S>,
+    ) -> wasmtime::Result<Resource<Handle<S>>> {
+        let opened_after_cancel = self.cancel().is_cancelled();
+        Ok(self.table().push(Handle {
+            stream,
+            opened_after_cancel,
+        })?)
+    }
+
+    /// Waits on the stream behind `resource` for at most `timeout_ms`
+    /// (capped by [`MAX_WAIT`] and the call's budget), in slices, so that a
+    /// cancellation ends the wait of a stream opened before it. `poll`
+    /// answers `None` while there is nothing yet.
+    fn wait_on<S: ?Sized + Send + 'static, T>(
+        &mut self,
+        resource: &Resource<Handle<S>>,
+        timeout_ms: u64,
+        what: &str,
+        mut poll: impl FnMut(&mut S, Duration) -> Result<Option<T>, KubeError>,
+    ) -> KubeResult<Option<T>> {
+        let budget = self.wait_budget(Duration::from_millis(timeout_ms).min(MAX_WAIT));
+        let cancel = self.cancel().clone();
+        self.timed(|state| -> KubeResult<Option<T>> {
+            let handle = state.table().get_mut(resource)?;
+            let started = Instant::now();
+            loop {
+                if cancel.is_cancelled() && !handle.opened_after_cancel {
+                    return Ok(Err(cancelled(what)));
+                }
+                let left = budget.saturating_sub(started.elapsed());
+                match poll(&mut handle.stream, left.min(WAIT_SLICE)) {
+                    Ok(None) if !left.is_zero() => continue,
+                    other => return Ok(other),
+                }
+            }
+        })
+    }
+
+    /// Runs `op` on the stream behind `resource`, outside the guest's CPU
+    /// budget. A handle that is not in the table traps.
+    fn on_handle<S: ?Sized + Send + 'static, R>(
+        &mut self,
+        resource: &Resource<Handle<S>>,
+        op: impl FnOnce(&mut S) -> R,
+    ) -> wasmtime::Result<R> {
+        self.timed(|state| -> wasmtime::Result<R> {
+            let handle = state.table().get_mut(resource)?;
+            Ok(op(&mut handle.stream))
+        })
+    }
 }
 
 impl types::Host for HostState {}
 
 impl Host for HostState {
     fn apply(&mut self, manifest: String) -> KubeResult<String> {
-        Ok(self
-            .with_cluster(|c, _| c.apply(&manifest))
-            .map_err(KubeError::from))
+        if let Err(error) = self.refuse_if_cancelled("apply") {
+            return Ok(Err(error));
+        }
+        Ok(self.with_cluster(|c, _| c.apply(&manifest)))
     }
 
     fn create(&mut self, manifest: String) -> KubeResult<String> {
-        Ok(self
-            .with_cluster(|c, _| c.create(&manifest))
-            .map_err(KubeError::from))
+        if let Err(error) = self.refuse_if_cancelled("create") {
+            return Ok(Err(error));
+        }
+        Ok(self.with_cluster(|c, _| c.create(&manifest)))
     }
 
     fn server_version(&mut self) -> KubeResult<String> {
-        Ok(self
-            .with_cluster(|c, _| c.server_version())
-            .map_err(KubeError::from))
+        Ok(self.with_cluster(|c, _| c.server_version()))
     }
 
     fn monotonic_ms(&mut self) -> wasmtime::Result<u64> {
@@ -133,10 +147,7 @@ impl Host for HostState {
     }
 
     fn get(&mut self, target: ObjectRef) -> KubeResult<Option<String>> {
-        let target = object_ref(target);
-        Ok(self
-            .with_cluster(|c, _| c.get(&target))
-            .map_err(KubeError::from))
+        Ok(self.with_cluster(|c, _| c.get(&target)))
     }
 
     fn list_objects(
@@ -146,72 +157,33 @@ impl Host for HostState {
         namespace: Option<String>,
         label_selector: String,
     ) -> KubeResult<Vec<String>> {
-        Ok(self
-            .with_cluster(|c, _| c.list(&api_version, &kind, namespace.as_deref(), &label_selector))
-            .map_err(KubeError::from))
+        Ok(self.with_cluster(|c, _| {
+            c.list(&api_version, &kind, namespace.as_deref(), &label_selector)
+        }))
     }
 
     fn delete(&mut self, target: ObjectRef, options: DeleteOptions) -> KubeResult<bool> {
-        let target = object_ref(target);
-        let options = io::DeleteOptions {
-            propagation: match options.propagation {
-                Propagation::Foreground => io::Propagation::Foreground,
-                Propagation::Background => io::Propagation::Background,
-                Propagation::Orphan => io::Propagation::Orphan,
-            },
-            precondition_uid: options.precondition_uid,
-            grace_period_seconds: options.grace_period_seconds,
-        };
-        Ok(self
-            .with_cluster(|c, _| c.delete(&target, &options))
-            .map_err(KubeError::from))
+        Ok(self.with_cluster(|c, _| c.delete(&target, &options)))
     }
 
     fn open_watch(&mut self, request: WatchRequest) -> KubeResult<Resource<WatchHandle>> {
-        let request = io::WatchRequest {
-            api_version: request.api_version,
-            kind: request.kind,
-            namespace: request.namespace,
-            label_selector: request.label_selector,
-            field_selector: request.field_selector,
-        };
         match self.with_cluster(|c, _| c.watch(&request)) {
-            Ok(stream) => Ok(Ok(self.table().push(WatchHandle(stream))?)),
-            Err(error) => Ok(Err(error.into())),
+            Ok(stream) => Ok(Ok(self.hold(stream)?)),
+            Err(error) => Ok(Err(error)),
         }
     }
 
     fn exec(&mut self, spec: ExecSpec) -> KubeResult<Resource<ExecHandle>> {
-        let spec = io::ExecSpec {
-            namespace: spec.namespace,
-            pod: spec.pod,
-            container: spec.container,
-            argv: spec.argv,
-            stdin: spec.stdin,
-            forward_output: spec.forward_output,
-            forward_stdin: spec.forward_stdin,
-            frame_stdin: spec.frame_stdin,
-            max_stdout_bytes: spec.max_stdout_bytes,
-            max_stderr_bytes: spec.max_stderr_bytes,
-        };
         match self.with_cluster(|c, caller| c.exec(&spec, caller)) {
-            Ok(stream) => Ok(Ok(self.table().push(ExecHandle(stream))?)),
-            Err(error) => Ok(Err(error.into())),
+            Ok(stream) => Ok(Ok(self.hold(stream)?)),
+            Err(error) => Ok(Err(error)),
         }
     }
 
     fn logs(&mut self, request: LogsRequest) -> KubeResult<Resource<LogHandle>> {
-        let request = io::LogsRequest {
-            namespace: request.namespace,
-            pod: request.pod,
-            container: request.container,
-            follow: request.follow,
-            forward_output: request.forward_output,
-            max_bytes: request.max_bytes,
-        };
         match self.with_cluster(|c, caller| c.logs(&request, caller)) {
-            Ok(stream) => Ok(Ok(self.table().push(LogHandle(stream))?)),
-            Err(error) => Ok(Err(error.into())),
+            Ok(stream) => Ok(Ok(self.hold(stream)?)),
+            Err(error) => Ok(Err(error)),
         }
     }
 
@@ -219,19 +191,10 @@ impl Host for HostState {
         &mut self,
         request: HostSecretRequest,
     ) -> KubeResult<(String, Vec<String>)> {
-        let request = io::HostSecretRequest {
-            manifest: request.manifest,
-            random_keys: request.random_keys,
-            host_keys: request.host_keys,
-            literal: request
-                .literal
-                .into_iter()
-                .map(|e| (e.name, e.value))
-                .collect(),
-        };
-        Ok(self
-            .with_cluster(|c: &dyn ClusterIo, _| c.apply_host_secret(&request))
-            .map_err(KubeError::from))
+        if let Err(error) = self.refuse_if_cancelled("apply-host-secret") {
+            return Ok(Err(error));
+        }
+        Ok(self.with_cluster(|c, _| c.apply_host_secret(&request)))
     }
 }
 
@@ -241,16 +204,9 @@ impl HostWatch for HostState {
         watch: Resource<WatchHandle>,
         timeout_ms: u64,
     ) -> KubeResult<Option<WatchEvent>> {
-        let budget = self.wait_budget(wait(timeout_ms));
-        let result = on_handle(self, &watch, |h| h.0.next(budget))?;
-        Ok(result
-            .map(|event| {
-                event.map(|e| WatchEvent {
-                    event_type: event_type(e.event_type),
-                    object: e.object,
-                })
-            })
-            .map_err(KubeError::from))
+        self.wait_on(&watch, timeout_ms, "watch", |stream, slice| {
+            stream.next(slice)
+        })
     }
 
     fn drop(&mut self, watch: Resource<WatchHandle>) -> wasmtime::Result<()> {
@@ -261,13 +217,11 @@ impl HostWatch for HostState {
 
 impl HostExecSession for HostState {
     fn write_stdin(&mut self, session: Resource<ExecHandle>, data: Vec<u8>) -> KubeResult<()> {
-        let result = on_handle(self, &session, |h| h.0.write_stdin(&data))?;
-        Ok(result.map_err(KubeError::from))
+        self.on_handle(&session, |stream| stream.write_stdin(&data))
     }
 
     fn close_stdin(&mut self, session: Resource<ExecHandle>) -> KubeResult<()> {
-        let result = on_handle(self, &session, |h| h.0.close_stdin())?;
-        Ok(result.map_err(KubeError::from))
+        self.on_handle(&session, |stream| stream.close_stdin())
     }
 
     fn read(
@@ -275,34 +229,25 @@ impl HostExecSession for HostState {
         session: Resource<ExecHandle>,
         timeout_ms: u64,
     ) -> KubeResult<Option<OutputChunk>> {
-        let budget = self.wait_budget(wait(timeout_ms));
-        let result = on_handle(self, &session, |h| h.0.read(budget))?;
-        Ok(result
-            .map(|chunk| {
-                chunk.map(|(stream, data)| OutputChunk {
-                    source: match stream {
-                        io::StreamKind::Stdout => OutputStream::Stdout,
-                        io::StreamKind::Stderr => OutputStream::Stderr,
-                    },
-                    data,
-                })
-            })
-            .map_err(KubeError::from))
+        self.wait_on(&session, timeout_ms, "exec read", |stream, slice| {
+            Ok(stream
+                .read(slice)?
+                .map(|(source, data)| OutputChunk { source, data }))
+        })
     }
 
     fn wait(
         &mut self,
         session: Resource<ExecHandle>,
         timeout_ms: u64,
-    ) -> KubeResult<Option<ExitStatus>> {
-        let budget = self.wait_budget(wait(timeout_ms));
-        let result = on_handle(self, &session, |h| h.0.wait(budget))?;
-        Ok(result.map(|s| s.map(exit_status)).map_err(KubeError::from))
+    ) -> KubeResult<Option<ExecStatus>> {
+        self.wait_on(&session, timeout_ms, "exec wait", |stream, slice| {
+            stream.wait(slice)
+        })
     }
 
     fn kill(&mut self, session: Resource<ExecHandle>) -> KubeResult<()> {
-        let result = on_handle(self, &session, |h| h.0.kill())?;
-        Ok(result.map_err(KubeError::from))
+        self.on_handle(&session, |stream| stream.kill())
     }
 
     fn drop(&mut self, session: Resource<ExecHandle>) -> wasmtime::Result<()> {
@@ -317,15 +262,16 @@ impl HostLogStream for HostState {
         stream: Resource<LogHandle>,
         timeout_ms: u64,
     ) -> KubeResult<Option<Vec<u8>>> {
-        let budget = self.wait_budget(wait(timeout_ms));
-        let result = on_handle(self, &stream, |h| h.0.read(budget))?;
-        Ok(result.map_err(KubeError::from))
+        self.wait_on(&stream, timeout_ms, "log read", |log, slice| {
+            log.read(slice)
+        })
     }
 
     fn wait_end(&mut self, stream: Resource<LogHandle>, timeout_ms: u64) -> KubeResult<bool> {
-        let budget = self.wait_budget(wait(timeout_ms));
-        let result = on_handle(self, &stream, |h| h.0.wait_end(budget))?;
-        Ok(result.map_err(KubeError::from))
+        let ended = self.wait_on(&stream, timeout_ms, "log wait-end", |log, slice| {
+            Ok(log.wait_end(slice)?.then_some(()))
+        })?;
+        Ok(ended.map(|ended| ended.is_some()))
     }
 
     fn drop(&mut self, stream: Resource<LogHandle>) -> wasmtime::Result<()> {

@@ -10,14 +10,18 @@ mod acquire;
 mod cluster;
 mod exec;
 mod exit;
+mod interrupt;
 mod lease_args;
+mod list;
 mod module;
 mod plan;
 mod probe;
 mod rbac;
 mod release;
+mod renew;
 mod run;
 mod schema;
+mod status;
 mod sweep;
 mod upload;
 mod validate;
@@ -58,6 +62,14 @@ pub enum Command {
     Release(release::Args),
     /// Acquire a lease, run a command in it, release it (always).
     Run(run::Args),
+    /// Move a lease's deadline to now + --ttl seconds and print the lease
+    /// (JSON).
+    Renew(renew::Args),
+    /// List the leases in the cluster, oldest first (JSON).
+    List(list::Args),
+    /// Print where a lease is in its life: phase, readiness, the lease
+    /// (JSON).
+    Status(status::Args),
     /// Release every expired lease and print them (JSON).
     Sweep(sweep::Args),
     /// Check that the cluster can serve leases for a configuration (JSON).
@@ -103,6 +115,9 @@ pub fn run(cli: Cli) -> Result<u8, CliError> {
         Command::Upload(args) => upload::run(&args),
         Command::Release(args) => release::run(&args, &mut std::io::stdout()),
         Command::Run(args) => run::run(&args),
+        Command::Renew(args) => renew::run(&args, &mut std::io::stdout()),
+        Command::List(args) => list::run(&args, &mut std::io::stdout()),
+        Command::Status(args) => status::run(&args, &mut std::io::stdout()),
         Command::Sweep(args) => sweep::run(&args, &mut std::io::stdout()),
         Command::Probe(args) => probe::run(&args, &mut std::io::stdout()),
         Command::Rbac(args) => rbac::run(&args, &mut stdout()),

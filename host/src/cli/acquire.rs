@@ -9,6 +9,7 @@ use serde_json::Value;
 
 use super::cluster::{ClusterArgs, Session, lease_json, refused, runtime_failed};
 use super::exit::{CliError, Outcome};
+use super::interrupt;
 use super::lease_args::{LeaseArgs, now_rfc3339};
 use super::module::read_config;
 use super::release::release_leftovers;
@@ -43,15 +44,23 @@ pub(super) enum Acquired {
 
 /// Prints the lease; exit 1 with the validation report when the
 /// configuration is invalid, 1 when the policy refused, 2 when it could not
-/// run. After a runtime failure (a trap, the call's timeout) the module had
-/// no chance to roll back: whatever exists of the lease is released.
+/// run, 130 after Ctrl-C (the module rolled back). After a runtime failure
+/// (a trap, the call's timeout, a cancelled call past its grace period) the
+/// module had no chance to roll back: whatever exists of the lease is
+/// released.
 pub fn run(args: &Args, out: &mut dyn Write) -> Result<u8, CliError> {
     let config = read_config(&args.config)?;
     let session = Session::open(&args.cluster)?;
     let id = lease_id::mint().map_err(CliError::unusable)?;
+    let (cancel, cleanup, leftover_id) = (session.cancel.clone(), session.clone(), id.clone());
+    interrupt::watch(
+        "an interrupted acquire is rolled back only by `leasebox sweep`",
+        move || cancel.cancel(),
+        move || release_leftovers(&cleanup, &leftover_id),
+    );
     let acquired = acquire(&session, &config, &args.lease, &id, &args.command);
     if let Err(error) = &acquired
-        && error.outcome == Outcome::Unusable
+        && matches!(error.outcome, Outcome::Unusable | Outcome::Interrupted)
     {
         release_leftovers(&session, &id);
     }

@@ -19,7 +19,7 @@ use crate::cluster_io::{CallerIo, ClusterIo};
 use crate::grants::Grants;
 use crate::guard::{Audit, GuardedCluster};
 use crate::kube_client::KubeClusterIo;
-use crate::runtime::types::{Lease, ObjectRef, PolicyError};
+use crate::runtime::types::{Failure, Lease, ObjectRef, PolicyError};
 use crate::runtime::{CallEnv, Cancel, DEFAULT_CANCEL_GRACE, Limits, Policy, RuntimeError};
 use crate::settings::{HostSettings, Overrides};
 
@@ -156,6 +156,15 @@ impl Session {
         }
     }
 
+    /// The same session with a cancellation flag of its own: for the
+    /// release that follows a cancelled call.
+    pub fn uncancelled(&self) -> Session {
+        Session {
+            cancel: Cancel::new(),
+            ..self.clone()
+        }
+    }
+
     /// The environment of a lifecycle call: the guarded cluster, the
     /// process's streams, the module's messages on stderr, the operator's
     /// memory cap and CPU deadline, and `budget` (at most the operator's
@@ -210,9 +219,13 @@ fn connect(settings: &HostSettings) -> Result<Arc<dyn ClusterIo>, CliError> {
     Ok(Arc::new(client))
 }
 
-/// A runtime failure (trap, deadline, memory cap): exit 2.
+/// A runtime failure (trap, deadline, memory cap): exit 2; a cancelled
+/// call that ran out of its grace period: exit 130.
 pub fn runtime_failed(error: RuntimeError) -> CliError {
-    CliError::unusable(error)
+    match error {
+        RuntimeError::Cancelled { .. } => CliError::interrupted(error),
+        other => CliError::unusable(other),
+    }
 }
 
 /// A policy refusal as an error: exit 2 for a bad request, 1 otherwise;
@@ -232,21 +245,32 @@ pub fn refused(error: PolicyError) -> CliError {
         PolicyError::LeaseNotFound(message) => {
             CliError::rejected(anyhow!("lease not found: {message}"))
         }
-        PolicyError::Failed(failure) | PolicyError::Cancelled(failure) => {
+        PolicyError::Cancelled(failure) => {
+            let mut text = format!("cancelled during {}: {}", failure.step, failure.message);
+            append_objects(&mut text, &failure);
+            CliError::interrupted(anyhow!(text))
+        }
+        PolicyError::Failed(failure) => {
             let mut text = format!(
                 "{} failed ({}): {}",
                 failure.step, failure.reason, failure.message
             );
-            for (label, objects) in [
-                ("rolled back", &failure.rolled_back),
-                ("left behind", &failure.left_behind),
-            ] {
-                if !objects.is_empty() {
-                    let names = objects.iter().map(object_name).collect::<Vec<_>>();
-                    text.push_str(&format!("\n  {label}: {}", names.join(", ")));
-                }
-            }
+            append_objects(&mut text, &failure);
             CliError::rejected(anyhow!(text))
+        }
+    }
+}
+
+/// The objects a failed or cancelled call rolled back and left behind, one
+/// line each.
+fn append_objects(text: &mut String, failure: &Failure) {
+    for (label, objects) in [
+        ("rolled back", &failure.rolled_back),
+        ("left behind", &failure.left_behind),
+    ] {
+        if !objects.is_empty() {
+            let names = objects.iter().map(object_name).collect::<Vec<_>>();
+            text.push_str(&format!("\n  {label}: {}", names.join(", ")));
         }
     }
 }

@@ -7,6 +7,7 @@ use anyhow::anyhow;
 
 use super::cluster::{LeaseTarget, refused, runtime_failed};
 use super::exit::CliError;
+use super::interrupt;
 use crate::runtime::types::{Command, EnvVar, ExecRequest, ExecStatus, Lease};
 
 /// Exit code of a command that ran out of time (as `timeout(1)`).
@@ -109,6 +110,12 @@ pub fn run(args: &Args) -> Result<u8, CliError> {
     let command = args.exec.command()?;
     let (session, lease) = args.target.resume()?;
     let lease = lease.map_err(refused)?;
+    let cancel = session.cancel.clone();
+    interrupt::watch(
+        "Ctrl-C ends this process, not the command in the sandbox",
+        move || cancel.cancel(),
+        || {},
+    );
     let request = args.exec.request(lease, command);
     let result = session
         .policy

@@ -12,6 +12,9 @@ pub enum Outcome {
     Rejected,
     /// Exit 2: the command could not run.
     Unusable,
+    /// Exit 130 (128 + SIGINT, as shells report it): Ctrl-C or SIGTERM
+    /// cancelled the command.
+    Interrupted,
 }
 
 impl Outcome {
@@ -26,6 +29,7 @@ impl Outcome {
             Outcome::Success => 0,
             Outcome::Rejected => 1,
             Outcome::Unusable => 2,
+            Outcome::Interrupted => 130,
         }
     }
 }
@@ -44,6 +48,14 @@ impl CliError {
     pub fn unusable(error: impl Into<anyhow::Error>) -> CliError {
         CliError {
             outcome: Outcome::Unusable,
+            error: error.into(),
+        }
+    }
+
+    /// Exit 130 with `error`.
+    pub fn interrupted(error: impl Into<anyhow::Error>) -> CliError {
+        CliError {
+            outcome: Outcome::Interrupted,
             error: error.into(),
         }
     }

@@ -38,8 +38,10 @@ pub fn run(args: &Args, out: &mut dyn Write) -> Result<u8, CliError> {
     Ok(Outcome::Success.code())
 }
 
-/// Calls `release-lease`.
+/// Calls `release-lease`, never cancelled: it is what runs after a
+/// cancellation.
 pub(super) fn release(session: &Session, lease: &Lease) -> Result<ReleaseReport, CliError> {
+    let session = session.uncancelled();
     session
         .policy
         .release_lease(&session.env(RELEASE_BUDGET), lease)
@@ -59,6 +61,7 @@ pub(super) fn report_json(report: &ReleaseReport) -> Value {
 /// an acquire that ended without the module's own rollback (a trap, the
 /// call's timeout, Ctrl-C). One line on stderr either way.
 pub(super) fn release_leftovers(session: &Session, id: &str) {
+    let session = &session.uncancelled();
     let lease = match session
         .policy
         .resume_lease(&session.env(RELEASE_BUDGET), id, None)

@@ -1,5 +1,7 @@
 //! `leasebox run --config FILE -- CMD...`: acquire, execute, release; the
-//! lease is released on every path, Ctrl-C and SIGTERM included.
+//! lease is released on every path, Ctrl-C and SIGTERM included (the first
+//! cancels the call in flight, then the lease is released and the run exits
+//! 130; a second one releases at once).
 
 use std::path::PathBuf;
 use std::sync::{Arc, Mutex, PoisonError};
@@ -8,15 +10,13 @@ use super::acquire::{Acquired, acquire};
 use super::cluster::{ClusterArgs, Session, refused, runtime_failed};
 use super::exec::{ExecArgs, exit_code};
 use super::exit::{CliError, Outcome};
+use super::interrupt;
 use super::lease_args::LeaseArgs;
 use super::module::read_config;
 use super::release::{release, release_leftovers, report_release};
 use super::validate::write_json;
 use crate::lease_id;
 use crate::runtime::types::Lease;
-
-/// Exit code after Ctrl-C or SIGTERM (128 + SIGINT, as shells report it).
-const INTERRUPTED_CODE: i32 = 130;
 
 /// Flags of `run`.
 #[derive(Debug, Clone, clap::Args)]
@@ -53,7 +53,13 @@ pub fn run(args: &Args) -> Result<u8, CliError> {
     let session = Session::open(&args.cluster)?;
     let id = lease_id::mint().map_err(CliError::unusable)?;
     let shared: Shared = Arc::default();
-    watch_signals(session.clone(), id.clone(), shared.clone());
+    let (cancel, cleanup, leftover_id, leftover) =
+        (session.cancel.clone(), session.clone(), id.clone(), shared.clone());
+    interrupt::watch(
+        "an interrupted run leaves its lease behind until `leasebox sweep`",
+        move || cancel.cancel(),
+        move || release_by_id(&cleanup, &leftover_id, &leftover),
+    );
 
     let argv = match &command {
         crate::runtime::types::Command::Argv(argv) => argv.clone(),
@@ -68,9 +74,10 @@ pub fn run(args: &Args) -> Result<u8, CliError> {
             return Ok(Outcome::Rejected.code());
         }
         Err(error) => {
-            // A policy refusal was rolled back by the module; after a trap,
-            // anything it created is found by id and released.
-            if error.outcome == Outcome::Unusable {
+            // A policy refusal or a cancellation was rolled back by the
+            // module; after a trap, anything it created is found by id and
+            // released.
+            if matches!(error.outcome, Outcome::Unusable | Outcome::Interrupted) {
                 release_by_id(&session, &id, &shared);
             }
             return Err(error);
@@ -120,57 +127,4 @@ fn release_by_id(session: &Session, id: &str, shared: &Shared) {
         Some(lease) => report_release(&lease, release(session, &lease)),
         None => release_leftovers(session, id),
     }
-}
-
-/// On SIGINT or SIGTERM: release the lease (or whatever exists of it) and
-/// exit 130. Runs on its own thread with its own small runtime.
-fn watch_signals(session: Session, id: String, shared: Shared) {
-    let spawned = std::thread::Builder::new()
-        .name("leasebox-signals".into())
-        .spawn(move || {
-            let runtime = match tokio::runtime::Builder::new_current_thread()
-                .enable_all()
-                .build()
-            {
-                Ok(runtime) => runtime,
-                Err(error) => {
-                    eprintln!(
-                        "warning: cannot watch for Ctrl-C ({error}); an interrupted run leaves \
-                         lease {id} behind until `leasebox sweep`"
-                    );
-                    return;
-                }
-            };
-            let signal = runtime.block_on(wait_for_signal());
-            if let Err(error) = signal {
-                eprintln!(
-                    "warning: cannot watch for Ctrl-C ({error}); an interrupted run leaves \
-                     lease {id} behind until `leasebox sweep`"
-                );
-                return;
-            }
-            eprintln!("leasebox: interrupted; releasing lease {id}");
-            release_by_id(&session, &id, &shared);
-            std::process::exit(INTERRUPTED_CODE);
-        });
-    if let Err(error) = spawned {
-        eprintln!("warning: cannot watch for Ctrl-C: {error}");
-    }
-}
-
-/// Waits for SIGINT or SIGTERM.
-#[cfg(unix)]
-async fn wait_for_signal() -> std::io::Result<()> {
-    use tokio::signal::unix::{SignalKind, signal};
-    let mut terminate = signal(SignalKind::terminate())?;
-    tokio::select! {
-        result = tokio::signal::ctrl_c() => result,
-        _ = terminate.recv() => Ok(()),
-    }
-}
-
-/// Waits for Ctrl-C.
-#[cfg(not(unix))]
-async fn wait_for_signal() -> std::io::Result<()> {
-    tokio::signal::ctrl_c().await
 }

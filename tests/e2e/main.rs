@@ -1,7 +1,8 @@
 //! End-to-end tests of the `leasebox` binary on a real cluster: every
 //! backend's lifecycle (`pod`, `job`, and `sandbox-cr` with a stand-in
 //! controller), exec semantics, fail-fast acquire, tenant convergence, the
-//! supervisor side-load, release time and sweep, and what neither a
+//! supervisor side-load, release time and sweep, contract 0.2's lease calls
+//! (`status`, `list`, `renew`) and cancellation, and what neither a
 //! configuration nor a hostile policy module can make the host do
 //! (`trust.rs`).
 //!
@@ -24,9 +25,11 @@ mod hostile_module;
 mod reconciler;
 mod support;
 
+mod cancel;
 mod egress;
 mod exec;
 mod failures;
+mod lease_calls;
 mod lifecycle;
 mod release;
 mod supervisor;

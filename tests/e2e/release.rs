@@ -95,24 +95,18 @@ fn run_interrupted_by_ctrl_c_releases_the_lease() {
     let Some(case) = Case::start("run-ctrl-c") else {
         return;
     };
-    let config = case.config(json!({ "backend": "pod" }));
-    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_leasebox"))
-        .args(["run", "--config"])
-        .arg(&config)
-        .args([
-            "--company-id",
-            "run-ctrl-c",
-            "--no-stdin",
-            "--",
-            "sleep",
-            "300",
-        ])
-        .env("KUBECONFIG", case.kubeconfig())
-        .stdin(std::process::Stdio::null())
-        .stdout(std::process::Stdio::null())
-        .stderr(std::process::Stdio::piped())
-        .spawn()
-        .expect("start leasebox run");
+    let config = case.config(json!({ "backend": "pod" })).display().to_string();
+    let run = case.spawn(&[
+        "run",
+        "--config",
+        &config,
+        "--company-id",
+        "run-ctrl-c",
+        "--no-stdin",
+        "--",
+        "sleep",
+        "300",
+    ]);
     // Wait until the command runs: the lease's pod exists and is Ready.
     let pods = Api::<Pod>::namespaced(case.client(), &case.namespace);
     let running = case.block_on(eventually(Duration::from_secs(120), || async {
@@ -127,27 +121,7 @@ fn run_interrupted_by_ctrl_c_releases_the_lease() {
     }));
     assert!(running, "the lease's pod never became ready");
     std::thread::sleep(Duration::from_secs(1));
-    let signalled = std::process::Command::new("kill")
-        .args(["-INT", &child.id().to_string()])
-        .status()
-        .expect("kill on this machine");
-    assert!(signalled.success());
-    let started = Instant::now();
-    let status = loop {
-        if let Some(status) = child.try_wait().expect("poll leasebox run") {
-            break status;
-        }
-        if started.elapsed() > Duration::from_secs(60) {
-            let _ = child.kill();
-            panic!("leasebox run did not end within 60 s of SIGINT");
-        }
-        std::thread::sleep(Duration::from_millis(100));
-    };
-    let mut stderr = String::new();
-    if let Some(mut pipe) = child.stderr.take() {
-        use std::io::Read;
-        let _ = pipe.read_to_string(&mut stderr);
-    }
-    assert_eq!(status.code(), Some(130), "exit code after SIGINT\n{stderr}");
+    let (code, stderr, _) = run.interrupt(Duration::from_secs(60));
+    assert_eq!(code, Some(130), "exit code after SIGINT\n{stderr}");
     case.finish();
 }

@@ -225,6 +225,11 @@ impl Case {
         cli::run_with_env(&self.kubeconfig, &args, env, stdin, limit)
     }
 
+    /// Starts `leasebox <args>` in the background, to be interrupted.
+    pub fn spawn(&self, args: &[&str]) -> cli::Running {
+        cli::spawn(&self.kubeconfig, args)
+    }
+
     /// The arguments of `acquire --config <config> --company-id <company>
     /// [-- command]`.
     pub fn acquire_args(&self, config: &Path, command: &[&str]) -> Vec<String> {

@@ -161,3 +161,61 @@ pub fn run_with_env(
     }
     output
 }
+
+/// A run of the binary in the background, to be interrupted.
+#[derive(Debug)]
+pub struct Running {
+    child: std::process::Child,
+    args: Vec<String>,
+}
+
+/// Starts `leasebox <args>` with `KUBECONFIG=kubeconfig`, no stdin, stdout
+/// discarded and stderr kept.
+pub fn spawn(kubeconfig: &Path, args: &[&str]) -> Running {
+    let child = Command::new(BINARY)
+        .args(args)
+        .env("KUBECONFIG", kubeconfig)
+        .env_remove("LEASEBOX_LOG")
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap_or_else(|e| panic!("cannot start {BINARY}: {e}"));
+    Running {
+        child,
+        args: args.iter().map(|a| a.to_string()).collect(),
+    }
+}
+
+impl Running {
+    /// Sends SIGINT (Ctrl-C) and waits up to `limit` for the end: the exit
+    /// code (`None` after a death by signal), stderr, and the time from
+    /// the signal to the end. Panics when the binary does not end.
+    pub fn interrupt(mut self, limit: Duration) -> (Option<i32>, String, Duration) {
+        let signalled = Command::new("kill")
+            .args(["-INT", &self.child.id().to_string()])
+            .status()
+            .expect("kill on this machine");
+        assert!(signalled.success(), "kill -INT failed");
+        let started = Instant::now();
+        let status = loop {
+            if let Some(status) = self.child.try_wait().expect("poll leasebox") {
+                break status;
+            }
+            if started.elapsed() > limit {
+                let _ = self.child.kill();
+                panic!(
+                    "leasebox {} did not end within {limit:?} of SIGINT",
+                    self.args.join(" ")
+                );
+            }
+            thread::sleep(POLL);
+        };
+        let elapsed = started.elapsed();
+        let mut stderr = String::new();
+        if let Some(mut pipe) = self.child.stderr.take() {
+            let _ = pipe.read_to_string(&mut stderr);
+        }
+        (status.code(), stderr, elapsed)
+    }
+}

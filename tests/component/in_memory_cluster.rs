@@ -90,12 +90,35 @@ pub enum Call {
 /// How a scripted exec session ends, and what it prints.
 #[derive(Debug, Clone, Default)]
 pub struct ScriptedExec {
-    /// The status `wait` returns.
-    pub status: ExecStatus,
+    /// The status `wait` returns; none: the command runs until it is
+    /// killed (`wait` answers "still running" until then).
+    pub status: Option<ExecStatus>,
     /// Printed to stdout.
     pub stdout: Vec<u8>,
     /// Printed to stderr.
     pub stderr: Vec<u8>,
+}
+
+impl ScriptedExec {
+    /// A command that exits with `code` and prints nothing.
+    pub fn exits(code: i32) -> ScriptedExec {
+        ScriptedExec {
+            status: Some(ExecStatus {
+                exit_code: Some(code),
+                signal: None,
+                timed_out: false,
+                stdout_truncated: false,
+                stderr_truncated: false,
+                message: String::new(),
+            }),
+            ..ScriptedExec::default()
+        }
+    }
+
+    /// A command that runs until it is killed.
+    pub fn runs_until_killed() -> ScriptedExec {
+        ScriptedExec::default()
+    }
 }
 
 /// What one exec session was sent.
@@ -539,13 +562,10 @@ impl ClusterIo for InMemoryCluster {
     fn exec(&self, spec: &ExecSpec, caller: &CallerIo) -> Result<Box<dyn ExecStream>, KubeError> {
         let mut state = self.state();
         state.calls.push(Call::Exec(spec.clone()));
-        let script = state.exec_scripts.pop_front().unwrap_or(ScriptedExec {
-            status: ExecStatus {
-                code: Some(0),
-                ..ExecStatus::default()
-            },
-            ..ScriptedExec::default()
-        });
+        let script = state
+            .exec_scripts
+            .pop_front()
+            .unwrap_or_else(|| ScriptedExec::exits(0));
         let record = Arc::new(Mutex::new(ExecRecord {
             spec: Some(spec.clone()),
             ..ExecRecord::default()
@@ -609,8 +629,8 @@ impl ClusterIo for InMemoryCluster {
                 filled.push(name.clone());
             }
         }
-        for (name, value) in &request.literal {
-            values.insert(name.clone(), value.clone());
+        for literal in &request.literal {
+            values.insert(literal.name.clone(), literal.value.clone());
         }
         let mut state = self.state();
         state.calls.push(Call::ApplyHostSecret {
@@ -673,7 +693,7 @@ struct MemoryExec {
     caller: CallerIo,
     record: Arc<Mutex<ExecRecord>>,
     output: VecDeque<(OutputStream, Vec<u8>)>,
-    status: ExecStatus,
+    status: Option<ExecStatus>,
 }
 
 fn write_frame(out: &mut Vec<u8>, data: &[u8]) {
@@ -725,7 +745,14 @@ impl ExecStream for MemoryExec {
         Ok(self.output.pop_front())
     }
 
-    fn wait(&mut self, _timeout: Duration) -> Result<Option<ExecStatus>, KubeError> {
+    fn wait(&mut self, timeout: Duration) -> Result<Option<ExecStatus>, KubeError> {
+        let Some(status) = self.status.clone() else {
+            if lock(&self.record).killed {
+                return Err(KubeError::Transport("the session was killed".into()));
+            }
+            std::thread::sleep(timeout);
+            return Ok(None);
+        };
         if self.spec.forward_output {
             for (kind, bytes) in self.output.drain(..) {
                 let sink = match kind {
@@ -737,7 +764,7 @@ impl ExecStream for MemoryExec {
                     .map_err(|e| KubeError::Transport(format!("forwarding output: {e}")))?;
             }
         }
-        Ok(Some(self.status.clone()))
+        Ok(Some(status))
     }
 
     fn kill(&mut self) -> Result<(), KubeError> {

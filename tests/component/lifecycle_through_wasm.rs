@@ -7,11 +7,11 @@ use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use leasebox::cluster_io::{ClusterIo, EventType, ExecStatus, Propagation};
+use leasebox::cluster_io::{ClusterIo, EventType, Propagation};
 use leasebox::grants::Grants;
 use leasebox::guard::{Audit, GuardedCluster};
 use leasebox::runtime::types as wit;
-use leasebox::runtime::{CallEnv, Limits, RuntimeError};
+use leasebox::runtime::{CallEnv, Cancel, Limits, RuntimeError};
 use serde_json::{Value, json};
 
 use crate::in_memory_cluster::{Call, InMemoryCluster, ScriptedExec, SharedBuffer, caller_io};
@@ -20,9 +20,9 @@ use crate::support::default_policy;
 const LEASE_ID: &str = "lb-01jd5z8k9m0000000000000000";
 const NOW: &str = "2025-01-02T03:04:05Z";
 const COMPANY: &str = "Acme Corp";
-const NAMESPACE: &str = "leasebox-acme-corp";
+pub(crate) const NAMESPACE: &str = "leasebox-acme-corp";
 
-fn pod_config() -> Value {
+pub(crate) fn pod_config() -> Value {
     json!({
         "inCluster": true,
         "backend": "pod",
@@ -31,7 +31,7 @@ fn pod_config() -> Value {
     })
 }
 
-fn request(config: &Value) -> wit::LeaseRequest {
+pub(crate) fn request(config: &Value) -> wit::LeaseRequest {
     wit::LeaseRequest {
         config: config.to_string(),
         company_id: COMPANY.into(),
@@ -44,24 +44,25 @@ fn request(config: &Value) -> wit::LeaseRequest {
     }
 }
 
-fn cluster() -> Arc<InMemoryCluster> {
+pub(crate) fn cluster() -> Arc<InMemoryCluster> {
     Arc::new(InMemoryCluster::new(HashMap::new()))
 }
 
 /// A call environment over `cluster`, with in-memory caller streams
 /// (`stdin` as the caller's stdin); returns the stdout buffer too.
-fn env_with(cluster: Arc<dyn ClusterIo>, stdin: &[u8], limits: Limits) -> (CallEnv, SharedBuffer) {
+pub(crate) fn env_with(cluster: Arc<dyn ClusterIo>, stdin: &[u8], limits: Limits) -> (CallEnv, SharedBuffer) {
     let (caller, stdout, _stderr) = caller_io(stdin);
     let env = CallEnv {
         cluster,
         caller,
         logger: CallEnv::silent_logger(),
         limits,
+        cancel: Cancel::new(),
     };
     (env, stdout)
 }
 
-fn env(cluster: &Arc<InMemoryCluster>) -> CallEnv {
+pub(crate) fn env(cluster: &Arc<InMemoryCluster>) -> CallEnv {
     env_with(cluster.clone(), b"", Limits::default()).0
 }
 
@@ -74,7 +75,7 @@ fn pod_status(status: Value) -> Value {
     })
 }
 
-fn script_ready_pod(cluster: &InMemoryCluster) {
+pub(crate) fn script_ready_pod(cluster: &InMemoryCluster) {
     cluster.script_watch_event(
         "Pod",
         EventType::Modified,
@@ -97,7 +98,7 @@ fn script_ready_pod(cluster: &InMemoryCluster) {
 }
 
 /// A ready `pod` lease acquired on `cluster`.
-fn acquire_ready_lease(cluster: &Arc<InMemoryCluster>) -> wit::Lease {
+pub(crate) fn acquire_ready_lease(cluster: &Arc<InMemoryCluster>) -> wit::Lease {
     script_ready_pod(cluster);
     default_policy()
         .acquire_lease(&env(cluster), &request(&pod_config()))
@@ -106,7 +107,7 @@ fn acquire_ready_lease(cluster: &Arc<InMemoryCluster>) -> wit::Lease {
 }
 
 /// Each call as `verb Kind`, for comparing orders.
-fn call_summary(calls: &[Call]) -> Vec<String> {
+pub(crate) fn call_summary(calls: &[Call]) -> Vec<String> {
     calls
         .iter()
         .map(|call| match call {
@@ -284,12 +285,8 @@ fn execute_frames_stdin_and_returns_the_exit_code() {
     let cluster = cluster();
     let lease = acquire_ready_lease(&cluster);
     cluster.script_exec(ScriptedExec {
-        status: ExecStatus {
-            code: Some(42),
-            ..ExecStatus::default()
-        },
         stdout: b"from the sandbox\n".to_vec(),
-        stderr: Vec::new(),
+        ..ScriptedExec::exits(42)
     });
 
     let (env, stdout) = env_with(cluster.clone(), b"hello", Limits::default());
@@ -655,12 +652,8 @@ fn guarded_execute_reaches_the_lease_pod_and_release_cleans_up() {
         .expect("the module does not trap")
         .expect("acquire succeeds");
     cluster.script_exec(ScriptedExec {
-        status: ExecStatus {
-            code: Some(0),
-            ..ExecStatus::default()
-        },
         stdout: b"hi\n".to_vec(),
-        stderr: Vec::new(),
+        ..ScriptedExec::exits(0)
     });
     let scoped = guard.scoped_to_lease(&lease.id);
     let (exec_env, stdout) = env_with(Arc::new(scoped), b"", Limits::default());

@@ -22,6 +22,22 @@ pub fn default_policy() -> &'static Policy {
     POLICY.get_or_init(|| runtime().load_default().expect("the default module loads"))
 }
 
+/// The default module of contract 0.1.0, kept as a fixture
+/// (`tests/fixtures/modules/`).
+pub fn v0_1_policy() -> &'static Policy {
+    static POLICY: OnceLock<Policy> = OnceLock::new();
+    POLICY.get_or_init(|| {
+        runtime()
+            .load_file(&workspace().join("tests/fixtures/modules/leasebox-policy-0.1.0.wasm"))
+            .expect("the 0.1.0 module loads")
+    })
+}
+
+/// Both contract versions' default modules, named.
+pub fn every_contract() -> [(&'static str, &'static Policy); 2] {
+    [("0.2.0", default_policy()), ("0.1.0", v0_1_policy())]
+}
+
 /// No cluster, no log output, default limits.
 pub fn offline() -> CallEnv {
     CallEnv::offline(CallEnv::silent_logger())

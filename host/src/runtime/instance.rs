@@ -10,7 +10,7 @@ use wasmtime_wasi::p2::pipe::MemoryOutputPipe;
 use wasmtime_wasi::{WasiCtx, WasiCtxBuilder, WasiCtxView, WasiView};
 
 use super::error::{RuntimeError, cause, flatten};
-use super::limits::{CallLimiter, Limits, MemoryCapExceeded, STDERR_CAP_BYTES, ticks};
+use super::limits::{CallLimiter, MemoryCapExceeded, STDERR_CAP_BYTES, ticks};
 use super::cancel::Cancel;
 use super::{CallEnv, LogLevel};
 use crate::cluster_io::{CallerIo, ClusterIo};
@@ -107,6 +107,10 @@ impl HostState {
     }
 }
 
+/// How often a running guest is checked for its overall timeout and for
+/// the end of a cancellation's grace period.
+const CHECK_INTERVAL: Duration = Duration::from_millis(100);
+
 /// WASI for a policy module: nothing inherited (no files, environment,
 /// arguments, stdin or stdout), no sockets or name lookups; stderr goes to
 /// `stderr`, so a panic message can be shown with the trap.
@@ -149,7 +153,7 @@ pub(crate) fn call<I, R>(
     };
     let mut store = Store::new(engine, state);
     store.limiter(|state| &mut state.limiter);
-    store.set_epoch_deadline(Limits::deadline_ticks(&env.limits));
+    store.set_epoch_deadline(ticks(env.limits.cpu_deadline.min(CHECK_INTERVAL)));
     store.epoch_deadline_callback(|mut ctx| {
         let state = ctx.data_mut();
         if let Some(overall) = state.overall_timeout
@@ -168,8 +172,11 @@ pub(crate) fn call<I, R>(
             return Ok(UpdateDeadline::Interrupt);
         }
         // Time spent in imports moved the wall clock but not the guest:
-        // give back the remainder of the budget.
-        Ok(UpdateDeadline::Continue(ticks(state.cpu_deadline - used)))
+        // give back the remainder of the budget, looking again within
+        // CHECK_INTERVAL for a timeout or a cancellation.
+        Ok(UpdateDeadline::Continue(ticks(
+            (state.cpu_deadline - used).min(CHECK_INTERVAL),
+        )))
     });
 
     let instance = match instantiate(&mut store) {

@@ -74,11 +74,6 @@ impl Limits {
             ..self
         }
     }
-
-    /// The CPU deadline in epoch ticks (at least one).
-    pub(crate) fn deadline_ticks(&self) -> u64 {
-        ticks(self.cpu_deadline)
-    }
 }
 
 /// Whole ticks in `duration`, at least one.

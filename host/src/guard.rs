@@ -1027,10 +1027,7 @@ mod tests {
     fn verdict<T>(result: Result<T, KubeError>) -> String {
         match result {
             Ok(_) | Err(KubeError::NoCluster(_)) => "passed".into(),
-            Err(KubeError::Denied(message)) => message
-                .strip_prefix("rule `")
-                .and_then(|rest| rest.split_once('`'))
-                .map_or(message.clone(), |(rule, _)| rule.to_string()),
+            Err(KubeError::Denied(denial)) => denial.rule,
             Err(other) => format!("other: {other}"),
         }
     }
@@ -1131,7 +1128,8 @@ mod tests {
     fn unowned_namespace_refusal_names_the_namespace_and_the_fix() {
         let manifest =
             json!({"apiVersion":"v1","kind":"Namespace","metadata":{"name":"leasebox-foreign"}});
-        let Err(KubeError::Denied(message)) = guard().apply(&manifest.to_string()) else {
+        let Err(KubeError::Denied(Denial { message, .. })) = guard().apply(&manifest.to_string())
+        else {
             panic!("refused");
         };
         assert!(message.contains("leasebox-foreign"), "{message}");
@@ -1142,10 +1140,11 @@ mod tests {
     fn config_prefix_outside_the_fence_is_denied_with_the_fix() {
         let manifest =
             json!({"apiVersion":"v1","kind":"Namespace","metadata":{"name":"team-acme"}});
-        let Err(KubeError::Denied(message)) = guard().apply(&manifest.to_string()) else {
+        let Err(KubeError::Denied(Denial { rule, message })) = guard().apply(&manifest.to_string())
+        else {
             panic!("refused");
         };
-        assert!(message.starts_with("rule `fence-prefix`"), "{message}");
+        assert_eq!(rule, "fence-prefix");
         assert!(message.contains("namespacePrefix"), "{message}");
     }
 
@@ -1270,7 +1269,7 @@ mod tests {
         );
         let result = guard().apply_host_secret(&request);
         assert_eq!(verdict(result.clone()), "host-secret-keys");
-        let Err(KubeError::Denied(message)) = result else {
+        let Err(KubeError::Denied(Denial { message, .. })) = result else {
             panic!("refused");
         };
         assert!(message.contains("AWS_SECRET_ACCESS_KEY"), "{message}");

@@ -20,8 +20,8 @@ use std::rc::Rc;
 use serde_json::{Value, json};
 
 use crate::cluster::{
-    Cluster, DeleteOptions, ExecSession, ExitStatus, HostSecretRequest, KubeError, Level,
-    LogStream, LogsRequest, Stream, Watch, WatchEvent, WatchRequest,
+    Cluster, DeleteOptions, ExecSession, ExecStatus, HostSecretRequest, KubeError, Level,
+    LogStream, LogsRequest, OutputStream, Watch, WatchEvent, WatchRequest,
 };
 use crate::lease::ObjectRef;
 
@@ -40,20 +40,20 @@ type Key = (String, String, String, String);
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ExecScript {
     /// How it ends.
-    pub status: ExitStatus,
+    pub status: ExecStatus,
     /// Fake milliseconds it runs; `None` runs until killed.
     pub runs_ms: Option<u64>,
     /// Output returned by `read` (when not forwarded).
-    pub output: Vec<(Stream, Vec<u8>)>,
+    pub output: Vec<(OutputStream, Vec<u8>)>,
 }
 
 impl ExecScript {
     /// Ends at once with `code`.
     pub fn exits(code: i32) -> ExecScript {
         ExecScript {
-            status: ExitStatus {
-                code: Some(code),
-                ..ExitStatus::default()
+            status: ExecStatus {
+                exit_code: Some(code),
+                ..ExecStatus::empty()
             },
             runs_ms: Some(0),
             output: Vec::new(),
@@ -63,7 +63,7 @@ impl ExecScript {
     /// Never ends on its own.
     pub fn hangs() -> ExecScript {
         ExecScript {
-            status: ExitStatus::default(),
+            status: ExecStatus::empty(),
             runs_ms: None,
             output: Vec::new(),
         }

@@ -1,7 +1,8 @@
 //! The default leasebox policy module.
 //!
-//! Plain Rust modules hold the policy; this file and `convert.rs` are the
-//! only glue to the WIT contract (`wit/`):
+//! Plain Rust modules hold the policy, written with the types generated
+//! from the WIT contract (`wit/`, [`bindings`]); `component.rs` is the only
+//! glue to the exports, `cluster_wasm.rs` the only caller of the imports:
 //!
 //! - [`config`]: the configuration document, its defaults, schema and
 //!   validation;
@@ -31,11 +32,8 @@ pub mod names;
 pub mod plan;
 pub mod time;
 
-#[cfg(target_arch = "wasm32")]
-mod bindings;
+pub mod bindings;
 #[cfg(target_arch = "wasm32")]
 mod cluster_wasm;
 #[cfg(target_arch = "wasm32")]
 mod component;
-#[cfg(target_arch = "wasm32")]
-mod convert;

@@ -12,20 +12,23 @@ pub mod exec_wrap;
 
 mod acquire;
 mod execute;
+mod list;
 mod probe;
 mod release;
+mod renew;
 mod resume;
 mod rollback;
+mod status;
 mod sweep;
 
 use k8s_openapi::Resource;
 use k8s_openapi::api::core::v1::{PersistentVolumeClaim, Secret};
 
 use crate::cluster::{Cluster, DeleteOptions, Propagation};
-use crate::config::Backend;
-use crate::error::PolicyError;
+use crate::error::{Failure, PolicyError};
 use crate::lease::{
-    ExecRequest, ExecResult, Lease, LeaseRequest, ObjectRef, ProbeCheck, ReleaseReport, SweepReport,
+    Backend, ExecRequest, ExecStatus, Lease, LeaseRequest, LeaseStatus, ObjectRef, ProbeCheck,
+    ReleaseReport, SweepReport,
 };
 
 /// Default directory `realize_workspace` unpacks into.
@@ -38,7 +41,7 @@ pub fn acquire(cluster: &dyn Cluster, request: &LeaseRequest) -> Result<Lease, P
 }
 
 /// Runs a command in a lease (or follows a `job` to its end).
-pub fn execute(cluster: &dyn Cluster, request: &ExecRequest) -> Result<ExecResult, PolicyError> {
+pub fn execute(cluster: &dyn Cluster, request: &ExecRequest) -> Result<ExecStatus, PolicyError> {
     execute::execute(cluster, request)
 }
 
@@ -47,7 +50,7 @@ pub fn realize_workspace(
     cluster: &dyn Cluster,
     lease: &Lease,
     path: Option<&str>,
-) -> Result<ExecResult, PolicyError> {
+) -> Result<ExecStatus, PolicyError> {
     execute::realize_workspace(cluster, lease, path)
 }
 
@@ -72,6 +75,34 @@ pub fn sweep(
     namespace: Option<&str>,
 ) -> Result<SweepReport, PolicyError> {
     sweep::sweep(cluster, now, namespace)
+}
+
+/// Moves a lease's deadline to `now` + `ttl_seconds`.
+pub fn renew(
+    cluster: &dyn Cluster,
+    lease: &Lease,
+    now: &str,
+    ttl_seconds: u32,
+) -> Result<Lease, PolicyError> {
+    renew::renew(cluster, lease, now, ttl_seconds)
+}
+
+/// Every lease in the cluster (of one company), oldest first.
+pub fn list_leases(
+    cluster: &dyn Cluster,
+    company_id: Option<&str>,
+    namespace: Option<&str>,
+) -> Result<Vec<Lease>, PolicyError> {
+    list::list_leases(cluster, company_id, namespace)
+}
+
+/// Where a lease is in its life.
+pub fn lease_status(
+    cluster: &dyn Cluster,
+    lease_id: &str,
+    namespace: Option<&str>,
+) -> Result<LeaseStatus, PolicyError> {
+    status::lease_status(cluster, lease_id, namespace)
 }
 
 /// Checks the cluster for a configuration.
@@ -117,13 +148,23 @@ pub(crate) const DEPENDENT_DELETE: DeleteOptions = DeleteOptions {
     grace_period_seconds: None,
 };
 
-/// A failed Kubernetes call as a failed lifecycle step.
+/// A failed Kubernetes call as a failed lifecycle step; a call the host
+/// cancelled makes the step [`PolicyError::Cancelled`].
 pub(crate) fn kube_failure(
     step: &str,
     what: &str,
     error: &crate::cluster::KubeError,
 ) -> PolicyError {
-    PolicyError::step(step, error.reason(), format!("{what}: {error}"))
+    let failure = Failure::new(
+        step,
+        error.reason(),
+        format!("{what}: {}", error.describe()),
+    );
+    if error.is_cancelled() {
+        PolicyError::Cancelled(failure)
+    } else {
+        PolicyError::Failed(failure)
+    }
 }
 
 /// A watched or listed object that does not read as its kind (the message

@@ -179,13 +179,12 @@ fn a_pod_is_not_a_job_nor_a_sandbox() {
 #[cfg(feature = "fake-cluster")]
 mod with_fake_cluster {
     use leasebox_policy::cluster::{
-        EventType, ExitStatus, KubeError, Level, Propagation, Stream, WatchEvent,
+        Denial, EventType, KubeError, Level, OutputStream, Propagation, WatchEvent,
     };
-    use leasebox_policy::config::Backend;
     use leasebox_policy::error::PolicyError;
     use leasebox_policy::fake_cluster::{ExecScript, FakeCluster, LogScript};
     use leasebox_policy::lease::{
-        Command, EnvVar, ExecRequest, ExecResult, Lease, LeaseRequest, ObjectRef,
+        Backend, Command, EnvVar, ExecRequest, ExecStatus, Lease, LeaseRequest, ObjectRef,
     };
     use leasebox_policy::{lifecycle, plan};
     use serde_json::json;
@@ -918,7 +917,7 @@ mod with_fake_cluster {
 
     #[rstest]
     #[case::forbidden(KubeError::Forbidden("ciliumnetworkpolicies is forbidden".into()))]
-    #[case::denied(KubeError::Denied("not granted".into()))]
+    #[case::denied(KubeError::Denied(Denial { rule: "fence-prefix".into(), message: "not granted".into() }))]
     #[case::not_found(KubeError::NotFound("the server could not find the requested resource".into()))]
     fn cluster_without_cilium_still_acquires(#[case] error: KubeError) {
         let fake = FakeCluster::new();
@@ -1161,7 +1160,7 @@ mod with_fake_cluster {
 
         let report = lifecycle::sweep(&fake, NOW, None).expect("swept");
 
-        assert_eq!(report, Default::default());
+        assert_eq!(report, leasebox_policy::lease::SweepReport::empty());
     }
 
     #[test]
@@ -1254,19 +1253,14 @@ mod with_fake_cluster {
     // ------------------------------------------------------------------- execute
 
     fn pod_lease() -> Lease {
+        let workload = ObjectRef {
+            api_version: "v1".into(),
+            kind: "Pod".into(),
+            namespace: Some(NS.into()),
+            name: LEASE.into(),
+            uid: Some("3f6c7a52-8d0e-4b59-9a1e-0c2d4e6f8a10".into()),
+        };
         Lease {
-            id: LEASE.into(),
-            namespace: NS.into(),
-            backend: Backend::Pod,
-            workload: ObjectRef {
-                api_version: "v1".into(),
-                kind: "Pod".into(),
-                namespace: Some(NS.into()),
-                name: LEASE.into(),
-                uid: Some("3f6c7a52-8d0e-4b59-9a1e-0c2d4e6f8a10".into()),
-            },
-            pod: LEASE.into(),
-            container: "agent".into(),
             secret: format!("{LEASE}-env"),
             company_id: "Acme Corp".into(),
             run_id: "run-42".into(),
@@ -1274,6 +1268,7 @@ mod with_fake_cluster {
             image: "ghcr.io/leasebox/agent-claude:1.4.2".into(),
             created_at: NOW.into(),
             expires_at: "2026-11-24T10:00:00Z".into(),
+            ..leasebox_policy::lease::for_tests(LEASE, Backend::Pod, workload, LEASE)
         }
     }
 
@@ -1306,12 +1301,12 @@ mod with_fake_cluster {
     }
 
     #[rstest]
-    #[case::success(ExitStatus { code: Some(0), ..Default::default() }, Some(0), None)]
-    #[case::failure(ExitStatus { code: Some(3), ..Default::default() }, Some(3), None)]
-    #[case::killed_by_signal(ExitStatus { code: Some(137), signal: Some(9), ..Default::default() }, Some(137), Some(9))]
-    #[case::signal_without_code(ExitStatus { signal: Some(15), ..Default::default() }, Some(143), Some(15))]
+    #[case::success(ExecStatus { exit_code: Some(0), ..ExecStatus::empty() }, Some(0), None)]
+    #[case::failure(ExecStatus { exit_code: Some(3), ..ExecStatus::empty() }, Some(3), None)]
+    #[case::killed_by_signal(ExecStatus { exit_code: Some(137), signal: Some(9), ..ExecStatus::empty() }, Some(137), Some(9))]
+    #[case::signal_without_code(ExecStatus { signal: Some(15), ..ExecStatus::empty() }, Some(143), Some(15))]
     fn exec_exit_status_maps_to_the_result(
-        #[case] status: ExitStatus,
+        #[case] status: ExecStatus,
         #[case] code: Option<i32>,
         #[case] signal: Option<u32>,
     ) {
@@ -1335,15 +1330,15 @@ mod with_fake_cluster {
     fn exec_truncation_flags_and_message_are_passed_on() {
         let fake = FakeCluster::new();
         fake.script_exec(ExecScript {
-            status: ExitStatus {
-                code: Some(0),
+            status: ExecStatus {
+                exit_code: Some(0),
                 stdout_truncated: true,
                 stderr_truncated: false,
                 message: "done".into(),
-                ..Default::default()
+                ..ExecStatus::empty()
             },
             runs_ms: Some(0),
-            output: vec![(Stream::Stdout, b"x".to_vec())],
+            output: vec![(OutputStream::Stdout, b"x".to_vec())],
         });
         let mut req = exec_request(Command::Argv(vec!["yes".into()]));
         req.max_stdout_bytes = Some(1024);
@@ -1352,11 +1347,11 @@ mod with_fake_cluster {
 
         assert_eq!(
             result,
-            ExecResult {
+            ExecStatus {
                 exit_code: Some(0),
                 stdout_truncated: true,
                 message: "done".into(),
-                ..Default::default()
+                ..ExecStatus::empty()
             }
         );
         assert_eq!(fake.execs()[0].spec.max_stdout_bytes, Some(1024));
@@ -1391,9 +1386,9 @@ mod with_fake_cluster {
     fn exec_without_a_timeout_waits_for_a_long_command() {
         let fake = FakeCluster::new();
         fake.script_exec(ExecScript {
-            status: ExitStatus {
-                code: Some(0),
-                ..Default::default()
+            status: ExecStatus {
+                exit_code: Some(0),
+                ..ExecStatus::empty()
             },
             runs_ms: Some(3_600_000),
             output: Vec::new(),
@@ -1408,9 +1403,9 @@ mod with_fake_cluster {
     fn exec_without_an_exit_status_is_an_error() {
         let fake = FakeCluster::new();
         fake.script_exec(ExecScript {
-            status: ExitStatus {
+            status: ExecStatus {
                 message: "connection closed".into(),
-                ..Default::default()
+                ..ExecStatus::empty()
             },
             runs_ms: Some(0),
             output: Vec::new(),

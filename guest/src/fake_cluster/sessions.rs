@@ -10,7 +10,7 @@ use serde_json::Value;
 use super::selector::{matches_field_selector, matches_label_selector};
 use super::{ExecScript, LogScript, State, labels_of};
 use crate::cluster::{
-    EventType, ExecSession, ExitStatus, KubeError, LogStream, Stream, Watch, WatchEvent,
+    EventType, ExecSession, ExecStatus, KubeError, LogStream, OutputStream, Watch, WatchEvent,
     WatchRequest,
 };
 
@@ -86,7 +86,7 @@ pub(super) struct FakeExec {
     index: usize,
     script: ExecScript,
     started_ms: u64,
-    output: VecDeque<(Stream, Vec<u8>)>,
+    output: VecDeque<(OutputStream, Vec<u8>)>,
 }
 
 impl FakeExec {
@@ -141,7 +141,7 @@ impl ExecSession for FakeExec {
         Ok(())
     }
 
-    fn read(&mut self, timeout_ms: u64) -> Result<Option<(Stream, Vec<u8>)>, KubeError> {
+    fn read(&mut self, timeout_ms: u64) -> Result<Option<(OutputStream, Vec<u8>)>, KubeError> {
         match self.output.pop_front() {
             Some(chunk) => Ok(Some(chunk)),
             None => {
@@ -151,13 +151,13 @@ impl ExecSession for FakeExec {
         }
     }
 
-    fn wait(&mut self, timeout_ms: u64) -> Result<Option<ExitStatus>, KubeError> {
+    fn wait(&mut self, timeout_ms: u64) -> Result<Option<ExecStatus>, KubeError> {
         if self.killed() {
-            return Ok(Some(ExitStatus {
-                code: Some(137),
+            return Ok(Some(ExecStatus {
+                exit_code: Some(137),
                 signal: Some(9),
                 message: "killed".into(),
-                ..ExitStatus::default()
+                ..ExecStatus::empty()
             }));
         }
         let mut state = self.state.borrow_mut();

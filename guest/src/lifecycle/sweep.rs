@@ -2,11 +2,10 @@
 //! `leasebox.dev/expires-at`), with its Secret and workspace PVC, so a
 //! missed release never leaks a sandbox for ever.
 
-use super::resume::{expires_at, list_workloads};
+use super::resume::list_workloads;
 use crate::cluster::{Cluster, DeleteOptions, KubeError, Level, Propagation};
-use crate::config::Backend;
 use crate::error::{Failure, PolicyError};
-use crate::lease::{ObjectRef, SweepReport};
+use crate::lease::{Backend, ObjectRef, SweepReport, expires_at};
 use crate::{names, time};
 
 /// See [`super::sweep`].
@@ -22,7 +21,7 @@ pub(crate) fn sweep(
         names::MANAGED_BY,
         names::LABEL_LEASE
     );
-    let mut report = SweepReport::default();
+    let mut report = SweepReport::empty();
     let mut failed: Vec<(ObjectRef, KubeError)> = Vec::new();
     for found in list_workloads(cluster, namespace, &selector, "sweep")? {
         let Some(workload) = ObjectRef::of(&found.object) else {
@@ -58,8 +57,9 @@ pub(crate) fn sweep(
                     Level::Error,
                     "sweep",
                     &format!(
-                        "could not delete expired lease {lease_id} ({}): {e}",
-                        workload.display()
+                        "could not delete expired lease {lease_id} ({}): {}",
+                        workload.display(),
+                        e.describe()
                     ),
                 );
                 failed.push((workload, e));
@@ -76,7 +76,7 @@ pub(crate) fn sweep(
         .to_string();
     let details: Vec<String> = failed
         .iter()
-        .map(|(w, e)| format!("{} ({e})", w.display()))
+        .map(|(w, e)| format!("{} ({})", w.display(), e.describe()))
         .collect();
     Err(PolicyError::Failed(Failure {
         step: "sweep-delete".into(),

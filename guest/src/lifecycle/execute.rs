@@ -48,11 +48,10 @@ fn check_lease(lease: &Lease) -> Result<(), PolicyError> {
 }
 
 fn exec_command(cluster: &dyn Cluster, request: &ExecRequest) -> Result<ExecStatus, PolicyError> {
-    // With a timeout the command must be killable in the pod later: the
-    // session's end alone leaves the process running.
-    let kill_token = request
-        .timeout_ms
-        .map(|_| kill_token(cluster, &request.lease.id));
+    // The command must be killable in the pod later, on a timeout or when
+    // the host cancels the call: the session's end alone leaves the process
+    // running.
+    let kill_token = Some(kill_token(cluster, &request.lease.id));
     let wrapped = exec_wrap::wrap(
         &request.command,
         request.cwd.as_deref(),
@@ -96,15 +95,34 @@ fn run_exec(
     let mut session = cluster
         .exec(spec)
         .map_err(|e| kube_failure("exec", &format!("starting a command in {target}"), &e))?;
+    // Once started, a command the host cancels is killed with its process
+    // tree before the call returns `cancelled`.
+    let cancelled = |session: &mut dyn ExecSession, failure: PolicyError| match failure {
+        PolicyError::Cancelled(mut failure) => {
+            let problems = kill_tree(cluster, session, spec, kill_token);
+            failure.message = format!("{}; the command was killed", failure.message);
+            for problem in problems {
+                failure.message.push_str(&format!(" ({problem})"));
+            }
+            PolicyError::Cancelled(failure)
+        }
+        other => other,
+    };
     if let Some(header) = header {
-        session
-            .write_stdin(header)
-            .map_err(|e| kube_failure("exec-stdin", &format!("writing to {target}"), &e))?;
+        session.write_stdin(header).map_err(|e| {
+            cancelled(
+                session.as_mut(),
+                kube_failure("exec-stdin", &format!("writing to {target}"), &e),
+            )
+        })?;
     }
     if spec.stdin {
-        session
-            .close_stdin()
-            .map_err(|e| kube_failure("exec-stdin", &format!("closing stdin of {target}"), &e))?;
+        session.close_stdin().map_err(|e| {
+            cancelled(
+                session.as_mut(),
+                kube_failure("exec-stdin", &format!("closing stdin of {target}"), &e),
+            )
+        })?;
     }
     let deadline_ms = timeout_ms.map(|t| started_ms.saturating_add(t));
     loop {
@@ -124,25 +142,28 @@ fn run_exec(
             }
             None => WAIT_SLICE_MS,
         };
-        let status = session
-            .wait(slice)
-            .map_err(|e| kube_failure("exec-wait", &format!("waiting for {target}"), &e))?;
+        let status = session.wait(slice).map_err(|e| {
+            cancelled(
+                session.as_mut(),
+                kube_failure("exec-wait", &format!("waiting for {target}"), &e),
+            )
+        })?;
         if let Some(status) = status {
             return exit_result(status, &target);
         }
     }
 }
 
-fn kill_on_timeout(
+/// Ends the exec session and kills the command's process tree in the pod
+/// (by its kill token); returns what went wrong, for the message.
+fn kill_tree(
     cluster: &dyn Cluster,
     session: &mut dyn ExecSession,
     spec: &ExecSpec,
-    timeout_ms: Option<u64>,
     kill_token: Option<&str>,
-) -> ExecStatus {
+) -> Vec<String> {
     let target = format!("{}/{}/{}", spec.namespace, spec.pod, spec.container);
-    let timeout = timeout_ms.unwrap_or(0);
-    let mut message = format!("killed after the timeout of {timeout} ms");
+    let mut problems = Vec::new();
     if let Err(e) = session.kill() {
         cluster.log(
             Level::Warn,
@@ -152,15 +173,30 @@ fn kill_on_timeout(
                 e.describe()
             ),
         );
-        message.push_str(&format!(" (ending the session failed: {})", e.describe()));
+        problems.push(format!("ending the session failed: {}", e.describe()));
     }
     if let Some(Err(problem)) = kill_token.map(|token| kill_in_pod(cluster, spec, token)) {
         cluster.log(
             Level::Warn,
             "execute",
-            &format!("could not kill the timed-out command in {target}: {problem}"),
+            &format!("could not kill the command in {target}: {problem}"),
         );
-        message.push_str(&format!(" (killing it in the pod failed: {problem})"));
+        problems.push(format!("killing it in the pod failed: {problem}"));
+    }
+    problems
+}
+
+fn kill_on_timeout(
+    cluster: &dyn Cluster,
+    session: &mut dyn ExecSession,
+    spec: &ExecSpec,
+    timeout_ms: Option<u64>,
+    kill_token: Option<&str>,
+) -> ExecStatus {
+    let timeout = timeout_ms.unwrap_or(0);
+    let mut message = format!("killed after the timeout of {timeout} ms");
+    for problem in kill_tree(cluster, session, spec, kill_token) {
+        message.push_str(&format!(" ({problem})"));
     }
     ExecStatus {
         exit_code: None,
@@ -276,7 +312,9 @@ pub(crate) fn realize_workspace(
         "leasebox-unpack".into(),
         path.into(),
     ]);
-    let wrapped = exec_wrap::wrap(&tar, None, &[], true, None)?;
+    // Killable like any command, should the host cancel the call.
+    let kill_token = kill_token(cluster, &lease.id);
+    let wrapped = exec_wrap::wrap(&tar, None, &[], true, Some(&kill_token))?;
     let spec = ExecSpec {
         namespace: lease.namespace.clone(),
         pod: lease.pod.clone(),
@@ -289,7 +327,13 @@ pub(crate) fn realize_workspace(
         max_stdout_bytes: None,
         max_stderr_bytes: None,
     };
-    run_exec(cluster, &spec, wrapped.header.as_deref(), None, None)
+    run_exec(
+        cluster,
+        &spec,
+        wrapped.header.as_deref(),
+        None,
+        Some(&kill_token),
+    )
 }
 
 /// Makes the target directory, then unpacks stdin there.

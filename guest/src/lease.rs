@@ -4,6 +4,8 @@
 //! list and status all go through it, so a new field of the WIT `lease`
 //! record is filled here and nowhere else.
 
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
+use serde::Deserialize;
 use serde_json::Value;
 
 use crate::cluster::{Cluster, Level};
@@ -92,35 +94,49 @@ impl SweepReport {
 /// missing or unreadable: the default `leaseMaxAgeSec`.
 pub const FALLBACK_MAX_AGE_SEC: u64 = 86_400;
 
-/// A non-empty annotation of an object.
-pub(crate) fn annotation<'a>(object: &'a Value, key: &str) -> Option<&'a str> {
-    object["metadata"]["annotations"][key]
-        .as_str()
+/// The typed `metadata` of an object (JSON); an error message when it does
+/// not read as `ObjectMeta`.
+pub(crate) fn metadata(object: &Value) -> Result<ObjectMeta, String> {
+    let display = ObjectRef::of(object)
+        .map(|r| r.display())
+        .unwrap_or_else(|| "an object".into());
+    ObjectMeta::deserialize(object.get("metadata").unwrap_or(&Value::Null))
+        .map_err(|e| format!("the metadata of {display} does not read as ObjectMeta: {e}"))
+}
+
+/// A non-empty annotation.
+pub(crate) fn annotation<'a>(meta: &'a ObjectMeta, key: &str) -> Option<&'a str> {
+    meta.annotations
+        .as_ref()?
+        .get(key)
+        .map(String::as_str)
         .filter(|s| !s.is_empty())
 }
 
-/// A non-empty label of an object.
-pub(crate) fn label<'a>(object: &'a Value, key: &str) -> Option<&'a str> {
-    object["metadata"]["labels"][key]
-        .as_str()
+/// A non-empty label.
+pub(crate) fn label<'a>(meta: &'a ObjectMeta, key: &str) -> Option<&'a str> {
+    meta.labels
+        .as_ref()?
+        .get(key)
+        .map(String::as_str)
         .filter(|s| !s.is_empty())
 }
 
 /// The deadline of a workload: its `expires-at` annotation, else its
 /// creation time plus [`FALLBACK_MAX_AGE_SEC`] (with a warning).
-pub(crate) fn expires_at(cluster: &dyn Cluster, object: &Value) -> Option<jiff::Timestamp> {
-    let display = ObjectRef::of(object)
-        .map(|r| r.display())
-        .unwrap_or_else(|| "a workload".into());
-    let annotated = annotation(object, names::ANNOTATION_EXPIRES_AT);
+/// `display` names the workload in the warning.
+pub(crate) fn expires_at(
+    cluster: &dyn Cluster,
+    display: &str,
+    meta: &ObjectMeta,
+) -> Option<jiff::Timestamp> {
+    let annotated = annotation(meta, names::ANNOTATION_EXPIRES_AT);
     if let Some(text) = annotated
         && let Ok(t) = time::parse(text)
     {
         return Some(t);
     }
-    let created = object["metadata"]["creationTimestamp"]
-        .as_str()
-        .and_then(|c| time::parse(c).ok());
+    let created = meta.creation_timestamp.as_ref().map(|t| t.0);
     let fallback = created.and_then(|c| {
         c.checked_add(jiff::SignedDuration::from_secs(FALLBACK_MAX_AGE_SEC as i64))
             .ok()
@@ -172,7 +188,8 @@ pub fn from_workload(
     object: &Value,
     pod: String,
 ) -> Result<Lease, PolicyError> {
-    let id = label(object, names::LABEL_LEASE).unwrap_or("").to_string();
+    let meta = metadata(object).map_err(|m| PolicyError::step(step, "Invalid", m))?;
+    let id = label(&meta, names::LABEL_LEASE).unwrap_or("").to_string();
     let workload = ObjectRef::of(object).ok_or_else(|| {
         PolicyError::step(
             step,
@@ -191,16 +208,16 @@ pub fn from_workload(
             ),
         )
     })?;
-    let created_at = annotation(object, names::ANNOTATION_CREATED_AT)
-        .or_else(|| object["metadata"]["creationTimestamp"].as_str())
-        .unwrap_or("")
-        .to_string();
-    let expires_at = expires_at(cluster, object)
+    let created_at = annotation(&meta, names::ANNOTATION_CREATED_AT)
+        .map(str::to_string)
+        .or_else(|| meta.creation_timestamp.as_ref().map(|t| time::format(t.0)))
+        .unwrap_or_default();
+    let expires_at = expires_at(cluster, &workload.display(), &meta)
         .map(time::format)
         .unwrap_or_default();
     let text = |annotation_key: &str, label_key: &str| {
-        annotation(object, annotation_key)
-            .or_else(|| label(object, label_key))
+        annotation(&meta, annotation_key)
+            .or_else(|| label(&meta, label_key))
             .unwrap_or("")
             .to_string()
     };
@@ -212,16 +229,14 @@ pub fn from_workload(
         secret: names::secret_name(&id),
         company_id: text(names::ANNOTATION_COMPANY_ID, names::LABEL_COMPANY_ID),
         run_id: text(names::ANNOTATION_RUN_ID, names::LABEL_RUN_ID),
-        adapter_type: label(object, names::LABEL_ADAPTER)
-            .unwrap_or("")
-            .to_string(),
-        image: annotation(object, names::ANNOTATION_IMAGE)
+        adapter_type: label(&meta, names::LABEL_ADAPTER).unwrap_or("").to_string(),
+        image: annotation(&meta, names::ANNOTATION_IMAGE)
             .map(str::to_string)
             .or_else(|| agent_image(backend, object))
             .unwrap_or_default(),
         created_at,
         expires_at,
-        module_sha256: annotation(object, names::ANNOTATION_MODULE_SHA256)
+        module_sha256: annotation(&meta, names::ANNOTATION_MODULE_SHA256)
             .unwrap_or("")
             .to_string(),
         workload,

@@ -10,12 +10,16 @@
 //!   configuration into names, images and network allows;
 //! - [`manifests`]: one typed builder per Kubernetes object, and [`plan`],
 //!   which orders them;
-//! - [`lifecycle`]: acquire, execute, release, resume, sweep and probe,
-//!   written against the [`cluster::Cluster`] trait.
+//! - [`lease`], [`error`]: the lease records and `policy-error` of the
+//!   contract, as generated, and [`lease::from_workload`], the one place a
+//!   lease is built;
+//! - [`lifecycle`]: acquire, execute, release, resume, sweep, probe, renew,
+//!   list and status, written against the [`cluster::Cluster`] trait.
 //!
 //! Built for `wasm32-wasip2` the crate is a component exporting
 //! `leasebox:provider/provider`; built natively it is a library that the
-//! tests (and the host's comparison tests) drive directly.
+//! tests (and the host's comparison tests) drive directly: the bindings are
+//! generated there too (imports stubbed), but nothing is exported.
 
 pub mod adapters;
 pub mod cluster;

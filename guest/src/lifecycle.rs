@@ -4,8 +4,13 @@
 //!   the objects a watch delivers;
 //! - [`exec_wrap`]: how a command, its working directory and its
 //!   environment become an argv plus a stdin header (values never in argv);
-//! - `acquire`, `execute`, `release`, `resume`, `sweep`, `probe`: one file
-//!   per call; `rollback` undoes what a failed acquire created.
+//! - `acquire`, `execute`, `release`, `resume`, `sweep`, `probe`, `renew`,
+//!   `list`, `status`: one file per call; `rollback` undoes what a failed
+//!   (or cancelled) acquire created.
+//!
+//! A call the host cancels (a `cancelled` kube error, see `wit/kube.wit`)
+//! ends in [`PolicyError::Cancelled`]: acquire rolls back as on a failure,
+//! execute and realize-workspace kill the command's process tree first.
 
 pub mod conditions;
 pub mod exec_wrap;

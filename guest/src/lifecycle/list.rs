@@ -14,9 +14,9 @@ pub(crate) const STEP_LIST: &str = "list-leases";
 /// True when the workload belongs to `company_id`: its raw company id
 /// annotation, or (without one) its company label.
 fn of_company(found: &Found, company_id: &str) -> bool {
-    match annotation(&found.object, names::ANNOTATION_COMPANY_ID) {
+    match annotation(&found.metadata, names::ANNOTATION_COMPANY_ID) {
         Some(raw) => raw == company_id,
-        None => label(&found.object, names::LABEL_COMPANY_ID)
+        None => label(&found.metadata, names::LABEL_COMPANY_ID)
             .is_some_and(|l| l == names::label_value(company_id)),
     }
 }

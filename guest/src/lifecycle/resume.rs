@@ -5,6 +5,7 @@
 use k8s_openapi::Resource;
 use k8s_openapi::api::batch::v1::Job;
 use k8s_openapi::api::core::v1::Pod;
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
 use serde_json::Value;
 
 use super::conditions;
@@ -12,7 +13,7 @@ use super::{invalid_object, kube_failure};
 use crate::cluster::{Cluster, KubeError, Level};
 use crate::config::SandboxApiVersion;
 use crate::error::PolicyError;
-use crate::lease::{Backend, Lease, ObjectRef};
+use crate::lease::{Backend, Lease, ObjectRef, metadata};
 use crate::names;
 
 /// A leasebox workload found in the cluster.
@@ -22,23 +23,43 @@ pub(crate) struct Found {
     pub backend: Backend,
     /// The object.
     pub object: Value,
+    /// Its metadata, typed.
+    pub metadata: ObjectMeta,
 }
 
-pub(crate) fn being_deleted(object: &Value) -> bool {
-    object["metadata"]["deletionTimestamp"].is_string()
+pub(crate) fn being_deleted(found: &Found) -> bool {
+    found.metadata.deletion_timestamp.is_some()
 }
 
 /// True for a pod owned by a Job or a Sandbox (found through its owner).
-fn owned_by_workload(pod: &Value) -> bool {
-    pod["metadata"]["ownerReferences"]
-        .as_array()
-        .is_some_and(|owners| {
-            owners.iter().any(|o| {
-                matches!(
-                    o["kind"].as_str(),
-                    Some(Job::KIND) | Some(crate::manifests::sandbox_cr::KIND)
-                )
-            })
+fn owned_by_workload(pod: &Found) -> bool {
+    pod.metadata
+        .owner_references
+        .iter()
+        .flatten()
+        .any(|o| o.kind == Job::KIND || o.kind == crate::manifests::sandbox_cr::KIND)
+}
+
+/// Reads the metadata of each listed object; one that does not read is
+/// left out with a warning (the API server never sends one).
+fn found(
+    cluster: &dyn Cluster,
+    step: &str,
+    backend: Backend,
+    objects: Vec<Value>,
+) -> impl Iterator<Item = Found> {
+    objects
+        .into_iter()
+        .filter_map(move |object| match metadata(&object) {
+            Ok(metadata) => Some(Found {
+                backend,
+                object,
+                metadata,
+            }),
+            Err(message) => {
+                cluster.log(Level::Warn, step, &format!("{message}; skipped"));
+                None
+            }
         })
 }
 
@@ -53,7 +74,7 @@ pub(crate) fn list_workloads(
     step: &str,
 ) -> Result<Vec<Found>, PolicyError> {
     let mut found = list_all_workloads(cluster, namespace, selector, step)?;
-    found.retain(|f| !being_deleted(&f.object));
+    found.retain(|f| !being_deleted(f));
     Ok(found)
 }
 
@@ -75,10 +96,7 @@ pub(crate) fn list_all_workloads(
             },
         );
     match sandboxes {
-        Some(Ok(list)) => found.extend(list.into_iter().map(|object| Found {
-            backend: Backend::SandboxCr,
-            object,
-        })),
+        Some(Ok(list)) => found.extend(self::found(cluster, step, Backend::SandboxCr, list)),
         Some(Err(e)) => return Err(kube_failure(step, "listing Sandboxes", &e)),
         None => cluster.log(
             Level::Debug,
@@ -89,21 +107,11 @@ pub(crate) fn list_all_workloads(
     let jobs = cluster
         .list(Job::API_VERSION, Job::KIND, namespace, selector)
         .map_err(|e| kube_failure(step, "listing Jobs", &e))?;
-    found.extend(jobs.into_iter().map(|object| Found {
-        backend: Backend::Job,
-        object,
-    }));
+    found.extend(self::found(cluster, step, Backend::Job, jobs));
     let pods = cluster
         .list(Pod::API_VERSION, Pod::KIND, namespace, selector)
         .map_err(|e| kube_failure(step, "listing Pods", &e))?;
-    found.extend(
-        pods.into_iter()
-            .filter(|p| !owned_by_workload(p))
-            .map(|object| Found {
-                backend: Backend::Pod,
-                object,
-            }),
-    );
+    found.extend(self::found(cluster, step, Backend::Pod, pods).filter(|p| !owned_by_workload(p)));
     Ok(found)
 }
 

@@ -14,7 +14,7 @@ use super::{invalid_object, kube_failure};
 use crate::cluster::{Cluster, Level};
 use crate::error::PolicyError;
 use crate::lease::{Backend, Lease, LeasePhase, LeaseStatus, ObjectRef};
-use crate::names;
+use crate::{names, time};
 
 /// The step name of get-lease-status.
 pub(crate) const STEP_STATUS: &str = "lease-status";
@@ -32,7 +32,7 @@ pub(crate) fn lease_status(
     // A live workload wins over one on its way out.
     let Some(first) = found
         .iter()
-        .find(|f| !being_deleted(&f.object))
+        .find(|f| !being_deleted(f))
         .or_else(|| found.first())
     else {
         return Err(PolicyError::LeaseNotFound(format!(
@@ -60,10 +60,14 @@ fn phase(
     lease: &Lease,
     found: &Found,
 ) -> Result<(LeasePhase, String), PolicyError> {
-    if let Some(at) = found.object["metadata"]["deletionTimestamp"].as_str() {
+    if let Some(at) = &found.metadata.deletion_timestamp {
         return Ok((
             LeasePhase::Terminating,
-            format!("{} is being deleted (since {at})", lease.workload.display()),
+            format!(
+                "{} is being deleted (since {})",
+                lease.workload.display(),
+                time::format(at.0)
+            ),
         ));
     }
     if lease.backend == Backend::Job {

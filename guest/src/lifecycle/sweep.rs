@@ -5,7 +5,7 @@
 use super::resume::list_workloads;
 use crate::cluster::{Cluster, DeleteOptions, KubeError, Level, Propagation};
 use crate::error::{Failure, PolicyError};
-use crate::lease::{Backend, ObjectRef, SweepReport, expires_at};
+use crate::lease::{Backend, ObjectRef, SweepReport, expires_at, label};
 use crate::{names, time};
 
 /// See [`super::sweep`].
@@ -27,7 +27,7 @@ pub(crate) fn sweep(
         let Some(workload) = ObjectRef::of(&found.object) else {
             continue;
         };
-        let Some(deadline) = expires_at(cluster, &found.object) else {
+        let Some(deadline) = expires_at(cluster, &workload.display(), &found.metadata) else {
             report.kept += 1;
             continue;
         };
@@ -35,8 +35,7 @@ pub(crate) fn sweep(
             report.kept += 1;
             continue;
         }
-        let lease_id = found.object["metadata"]["labels"][names::LABEL_LEASE]
-            .as_str()
+        let lease_id = label(&found.metadata, names::LABEL_LEASE)
             .unwrap_or("")
             .to_string();
         match delete_lease(cluster, &workload, found.backend, &lease_id) {

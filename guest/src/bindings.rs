@@ -1,8 +1,16 @@
 //! The only place the guest's WIT bindings are generated.
+//!
+//! They are generated on every target: the records of `wit/types.wit` and
+//! `wit/kube.wit` are the crate's own types (re-exported by [`crate::lease`],
+//! [`crate::error`] and [`crate::cluster`]). On a native target the imports
+//! are stubs that abort when called (native code reaches the cluster only
+//! through [`crate::cluster::Cluster`]), and the export macro is invoked by
+//! `component.rs` on `wasm32` only, so the rlib exports no symbols.
 
 wit_bindgen::generate!({
     path: "../wit",
     world: "policy-module",
     pub_export_macro: true,
     export_macro_name: "export_policy_module",
+    additional_derives: [PartialEq, Eq, Hash, PartialOrd, Ord],
 });

@@ -9,40 +9,12 @@ use serde_json::Value;
 
 use crate::lease::{EnvVar, ObjectRef};
 
-/// Why a Kubernetes call failed (mirrors `kube-error`).
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-pub enum KubeError {
-    /// The host has no cluster.
-    #[error("no cluster: {0}")]
-    NoCluster(String),
-    /// Refused by the host's capability guard.
-    #[error("denied by the host: {0}")]
-    Denied(String),
-    /// HTTP 404.
-    #[error("not found: {0}")]
-    NotFound(String),
-    /// HTTP 409.
-    #[error("conflict: {0}")]
-    Conflict(String),
-    /// HTTP 403.
-    #[error("forbidden: {0}")]
-    Forbidden(String),
-    /// HTTP 400/422.
-    #[error("invalid: {0}")]
-    Invalid(String),
-    /// HTTP 410.
-    #[error("gone: {0}")]
-    Gone(String),
-    /// Timed out.
-    #[error("timed out: {0}")]
-    TimedOut(String),
-    /// Connection or 5xx.
-    #[error("transport: {0}")]
-    Transport(String),
-    /// Unparseable argument.
-    #[error("bad argument: {0}")]
-    BadArgument(String),
-}
+pub use crate::bindings::leasebox::provider::kube::{
+    DeleteOptions, Denial, EventType, ExecSpec, KubeError, LogsRequest, OutputStream, Propagation,
+    WatchRequest,
+};
+pub use crate::bindings::leasebox::provider::logging::Level;
+pub use crate::lease::ExecStatus;
 
 impl KubeError {
     /// A short reason word for a [`crate::error::Failure`].
@@ -58,41 +30,32 @@ impl KubeError {
             KubeError::TimedOut(_) => "TimedOut",
             KubeError::Transport(_) => "Transport",
             KubeError::BadArgument(_) => "BadArgument",
+            KubeError::Cancelled(_) => "Cancelled",
         }
     }
-}
 
-/// Propagation policy of a delete.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Propagation {
-    /// Dependents first.
-    Foreground,
-    /// Owner first, dependents by the garbage collector.
-    Background,
-    /// Dependents stay.
-    Orphan,
-}
+    /// True when the host cancelled the call (see "Cancellation" in
+    /// `wit/kube.wit`).
+    pub fn is_cancelled(&self) -> bool {
+        matches!(self, KubeError::Cancelled(_))
+    }
 
-/// Options of a delete.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct DeleteOptions {
-    /// Propagation.
-    pub propagation: Propagation,
-    /// uid precondition.
-    pub precondition_uid: Option<String>,
-    /// Grace period override.
-    pub grace_period_seconds: Option<u32>,
-}
-
-/// Kind of a watch event.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum EventType {
-    /// Appeared or listed.
-    Added,
-    /// Changed.
-    Modified,
-    /// Deleted.
-    Deleted,
+    /// The error for a person (the generated `Display` is `Debug`).
+    pub fn describe(&self) -> String {
+        match self {
+            KubeError::NoCluster(m) => format!("no cluster: {m}"),
+            KubeError::Denied(d) => format!("denied by the host ({}): {}", d.rule, d.message),
+            KubeError::NotFound(m) => format!("not found: {m}"),
+            KubeError::Conflict(m) => format!("conflict: {m}"),
+            KubeError::Forbidden(m) => format!("forbidden: {m}"),
+            KubeError::Invalid(m) => format!("invalid: {m}"),
+            KubeError::Gone(m) => format!("gone: {m}"),
+            KubeError::TimedOut(m) => format!("timed out: {m}"),
+            KubeError::Transport(m) => format!("transport: {m}"),
+            KubeError::BadArgument(m) => format!("bad argument: {m}"),
+            KubeError::Cancelled(m) => format!("cancelled by the host: {m}"),
+        }
+    }
 }
 
 /// One watch event.
@@ -104,75 +67,10 @@ pub struct WatchEvent {
     pub object: Value,
 }
 
-/// What to watch.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct WatchRequest {
-    /// apiVersion.
-    pub api_version: String,
-    /// Kind.
-    pub kind: String,
-    /// Namespace.
-    pub namespace: String,
-    /// Label selector; empty for all.
-    pub label_selector: String,
-    /// Field selector; empty for all.
-    pub field_selector: String,
-}
-
 /// A running watch.
 pub trait Watch {
     /// The next event, or none after `timeout_ms` without one.
     fn next(&mut self, timeout_ms: u64) -> Result<Option<WatchEvent>, KubeError>;
-}
-
-/// A command to start in a container.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct ExecSpec {
-    /// Namespace.
-    pub namespace: String,
-    /// Pod.
-    pub pod: String,
-    /// Container.
-    pub container: String,
-    /// Argv.
-    pub argv: Vec<String>,
-    /// Open stdin.
-    pub stdin: bool,
-    /// Output straight to the host's caller.
-    pub forward_output: bool,
-    /// After `write_stdin`, stream the caller's stdin.
-    pub forward_stdin: bool,
-    /// Send the caller's stdin as length-prefixed frames ending with `0\n`
-    /// (see `frame-stdin` in `wit/kube.wit`).
-    pub frame_stdin: bool,
-    /// Stdout cap.
-    pub max_stdout_bytes: Option<u64>,
-    /// Stderr cap.
-    pub max_stderr_bytes: Option<u64>,
-}
-
-/// Which stream a chunk came from.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Stream {
-    /// stdout.
-    Stdout,
-    /// stderr.
-    Stderr,
-}
-
-/// How an exec session ended.
-#[derive(Debug, Clone, PartialEq, Eq, Default)]
-pub struct ExitStatus {
-    /// Exit code (128+N for a signal).
-    pub code: Option<i32>,
-    /// Signal number.
-    pub signal: Option<u32>,
-    /// Stdout was cut.
-    pub stdout_truncated: bool,
-    /// Stderr was cut.
-    pub stderr_truncated: bool,
-    /// Server message.
-    pub message: String,
 }
 
 /// A running command.
@@ -182,28 +80,11 @@ pub trait ExecSession {
     /// Ends stdin (or starts forwarding the caller's stdin).
     fn close_stdin(&mut self) -> Result<(), KubeError>;
     /// Next output chunk (when not forwarded).
-    fn read(&mut self, timeout_ms: u64) -> Result<Option<(Stream, Vec<u8>)>, KubeError>;
+    fn read(&mut self, timeout_ms: u64) -> Result<Option<(OutputStream, Vec<u8>)>, KubeError>;
     /// Waits for the end; none while still running.
-    fn wait(&mut self, timeout_ms: u64) -> Result<Option<ExitStatus>, KubeError>;
+    fn wait(&mut self, timeout_ms: u64) -> Result<Option<ExecStatus>, KubeError>;
     /// Kills the command.
     fn kill(&mut self) -> Result<(), KubeError>;
-}
-
-/// What log to read.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct LogsRequest {
-    /// Namespace.
-    pub namespace: String,
-    /// Pod.
-    pub pod: String,
-    /// Container.
-    pub container: String,
-    /// Follow until the container ends.
-    pub follow: bool,
-    /// Straight to the host's caller.
-    pub forward_output: bool,
-    /// Byte cap.
-    pub max_bytes: Option<u64>,
 }
 
 /// A log being read.
@@ -225,19 +106,6 @@ pub struct HostSecretRequest {
     pub host_keys: Vec<String>,
     /// Non-secret values.
     pub literal: Vec<EnvVar>,
-}
-
-/// Severity of a log message.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Level {
-    /// Debug.
-    Debug,
-    /// Info.
-    Info,
-    /// Warning.
-    Warn,
-    /// Error.
-    Error,
 }
 
 /// The Kubernetes I/O the lifecycle needs.

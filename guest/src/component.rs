@@ -1,106 +1,90 @@
 //! The `provider` export: glue from the WIT world to the plain-Rust policy.
-//! Each call converts its arguments, runs the domain code against the
-//! `kube` imports, and converts the result back; nothing here decides
+//! The policy works on the generated types themselves, so each call only
+//! runs the domain code against the `kube` imports; nothing here decides
 //! anything.
 
-use crate::bindings::exports::leasebox::provider::provider::{
-    Guest, ProbeCheck, ProbeReport, ReleaseReport, SweepReport,
-};
-use crate::bindings::leasebox::provider::types;
+use crate::bindings::exports::leasebox::provider::provider::{Guest, ProbeReport};
 use crate::cluster_wasm::WasmCluster;
-use crate::convert;
+use crate::error::PolicyError;
+use crate::lease::{
+    ExecRequest, ExecStatus, Lease, LeaseRequest, LeaseStatus, ReleaseReport, SweepReport,
+};
 
 /// The exported component.
 struct Component;
 
+/// A lease handed back by the host; its id is checked, since the host may
+/// have read it from anywhere.
+fn checked(lease: &Lease) -> Result<(), PolicyError> {
+    crate::names::check_lease_id(&lease.id).map_err(PolicyError::BadRequest)
+}
+
 impl Guest for Component {
-    fn validate_config(config: String) -> types::ValidationReport {
-        convert::validation_report(crate::config::validate(&config))
+    fn validate_config(config: String) -> crate::config::ValidationReport {
+        crate::config::validate(&config).report()
     }
 
     fn config_schema() -> String {
         crate::config::json_schema()
     }
 
-    fn probe(config: String, company_id: String) -> Result<ProbeReport, types::PolicyError> {
-        let checks = crate::lifecycle::probe(&WasmCluster, &config, &company_id)
-            .map_err(convert::policy_error)?;
+    fn probe(config: String, company_id: String) -> Result<ProbeReport, PolicyError> {
+        let checks = crate::lifecycle::probe(&WasmCluster, &config, &company_id)?;
         Ok(ProbeReport {
             ok: checks.iter().all(|c| c.ok),
-            checks: checks
-                .into_iter()
-                .map(|c| ProbeCheck {
-                    name: c.name,
-                    ok: c.ok,
-                    detail: c.detail,
-                })
-                .collect(),
+            checks,
         })
     }
 
-    fn plan(request: types::LeaseRequest) -> Result<Vec<String>, types::PolicyError> {
-        let manifests =
-            crate::plan::plan(&convert::lease_request(request)).map_err(convert::policy_error)?;
+    fn plan(request: LeaseRequest) -> Result<Vec<String>, PolicyError> {
+        let manifests = crate::plan::plan(&request)?;
         Ok(manifests.iter().map(|m| m.to_string()).collect())
     }
 
-    fn acquire_lease(request: types::LeaseRequest) -> Result<types::Lease, types::PolicyError> {
-        crate::lifecycle::acquire(&WasmCluster, &convert::lease_request(request))
-            .map(convert::lease_to_wit)
-            .map_err(convert::policy_error)
+    fn acquire_lease(request: LeaseRequest) -> Result<Lease, PolicyError> {
+        crate::lifecycle::acquire(&WasmCluster, &request)
     }
 
-    fn realize_workspace(
-        lease: types::Lease,
-        path: Option<String>,
-    ) -> Result<types::ExecResult, types::PolicyError> {
-        let lease = convert::lease_from_wit(lease).map_err(convert::policy_error)?;
+    fn realize_workspace(lease: Lease, path: Option<String>) -> Result<ExecStatus, PolicyError> {
+        checked(&lease)?;
         crate::lifecycle::realize_workspace(&WasmCluster, &lease, path.as_deref())
-            .map(convert::exec_result)
-            .map_err(convert::policy_error)
     }
 
-    fn execute(request: types::ExecRequest) -> Result<types::ExecResult, types::PolicyError> {
-        let request = convert::exec_request(request).map_err(convert::policy_error)?;
+    fn execute(request: ExecRequest) -> Result<ExecStatus, PolicyError> {
+        checked(&request.lease)?;
         crate::lifecycle::execute(&WasmCluster, &request)
-            .map(convert::exec_result)
-            .map_err(convert::policy_error)
     }
 
-    fn release_lease(lease: types::Lease) -> Result<ReleaseReport, types::PolicyError> {
-        let lease = convert::lease_from_wit(lease).map_err(convert::policy_error)?;
-        let report =
-            crate::lifecycle::release(&WasmCluster, &lease).map_err(convert::policy_error)?;
-        Ok(ReleaseReport {
-            deleted: report
-                .deleted
-                .into_iter()
-                .map(convert::object_ref_to_wit)
-                .collect(),
-            already_gone: report.already_gone,
-        })
+    fn release_lease(lease: Lease) -> Result<ReleaseReport, PolicyError> {
+        checked(&lease)?;
+        crate::lifecycle::release(&WasmCluster, &lease)
     }
 
-    fn resume_lease(
+    fn resume_lease(lease_id: String, namespace: Option<String>) -> Result<Lease, PolicyError> {
+        crate::lifecycle::resume(&WasmCluster, &lease_id, namespace.as_deref())
+    }
+
+    fn sweep(now: String, namespace: Option<String>) -> Result<SweepReport, PolicyError> {
+        crate::lifecycle::sweep(&WasmCluster, &now, namespace.as_deref())
+    }
+
+    fn renew_lease(lease: Lease, now: String, ttl_seconds: u32) -> Result<Lease, PolicyError> {
+        checked(&lease)?;
+        crate::lifecycle::renew(&WasmCluster, &lease, &now, ttl_seconds)
+    }
+
+    fn list_leases(
+        company_id: Option<String>,
+        namespace: Option<String>,
+    ) -> Result<Vec<Lease>, PolicyError> {
+        crate::lifecycle::list_leases(&WasmCluster, company_id.as_deref(), namespace.as_deref())
+    }
+
+    fn get_lease_status(
         lease_id: String,
         namespace: Option<String>,
-    ) -> Result<types::Lease, types::PolicyError> {
-        crate::lifecycle::resume(&WasmCluster, &lease_id, namespace.as_deref())
-            .map(convert::lease_to_wit)
-            .map_err(convert::policy_error)
-    }
-
-    fn sweep(now: String, namespace: Option<String>) -> Result<SweepReport, types::PolicyError> {
-        let report = crate::lifecycle::sweep(&WasmCluster, &now, namespace.as_deref())
-            .map_err(convert::policy_error)?;
-        Ok(SweepReport {
-            expired: report
-                .expired
-                .into_iter()
-                .map(convert::object_ref_to_wit)
-                .collect(),
-            kept: report.kept,
-        })
+    ) -> Result<LeaseStatus, PolicyError> {
+        crate::lifecycle::lease_status(&WasmCluster, &lease_id, namespace.as_deref())
     }
 }
 

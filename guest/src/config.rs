@@ -15,7 +15,7 @@ use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
 pub use quantity::Quantity;
-pub use validate::{Issue, Validated, validate};
+pub use validate::{Issue, Validated, ValidationReport, validate};
 
 /// Default tenant namespace prefix.
 pub const DEFAULT_NAMESPACE_PREFIX: &str = "leasebox-";

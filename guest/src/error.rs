@@ -1,42 +1,21 @@
-//! Errors of the policy's lifecycle calls, mirroring `policy-error` in
-//! `wit/types.wit`.
+//! The one error type of the policy's side of the boundary, `policy-error`
+//! of `wit/types.wit`, as generated, with the helpers the lifecycle uses.
 
 use crate::config::Issue;
-use crate::lease::ObjectRef;
 
-/// A failure of one step of a lifecycle call.
-#[derive(Debug, Clone, PartialEq, Eq, Default)]
-pub struct Failure {
-    /// The step that failed (`apply-namespace`, `wait-ready`, ...).
-    pub step: String,
-    /// Short machine-readable reason (`ImagePullBackOff`, `Forbidden`, ...).
-    pub reason: String,
-    /// What happened.
-    pub message: String,
-    /// Objects created by this call and deleted again.
-    pub rolled_back: Vec<ObjectRef>,
-    /// Objects that could not be deleted during rollback.
-    pub left_behind: Vec<ObjectRef>,
-}
+pub use crate::bindings::leasebox::provider::types::{Failure, PolicyError};
 
-/// Why a lifecycle call failed.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-pub enum PolicyError {
-    /// The configuration is invalid.
-    #[error("invalid configuration: {}", render_issues(.0))]
-    InvalidConfig(Vec<Issue>),
-    /// Forbidden by the configuration (image, adapter).
-    #[error("not allowed: {0}")]
-    NotAllowed(String),
-    /// A step failed; what was created was rolled back.
-    #[error("{} failed ({}): {}", .0.step, .0.reason, .0.message)]
-    Failed(Failure),
-    /// The lease does not exist.
-    #[error("lease not found: {0}")]
-    LeaseNotFound(String),
-    /// The request is malformed.
-    #[error("bad request: {0}")]
-    BadRequest(String),
+impl Failure {
+    /// A failed step with no rollback information yet.
+    pub fn new(step: &str, reason: &str, message: impl Into<String>) -> Failure {
+        Failure {
+            step: step.to_string(),
+            reason: reason.to_string(),
+            message: message.into(),
+            rolled_back: Vec::new(),
+            left_behind: Vec::new(),
+        }
+    }
 }
 
 fn render_issues(issues: &[Issue]) -> String {
@@ -50,11 +29,22 @@ fn render_issues(issues: &[Issue]) -> String {
 impl PolicyError {
     /// A failed step with no rollback information yet.
     pub fn step(step: &str, reason: &str, message: impl Into<String>) -> PolicyError {
-        PolicyError::Failed(Failure {
-            step: step.to_string(),
-            reason: reason.to_string(),
-            message: message.into(),
-            ..Failure::default()
-        })
+        PolicyError::Failed(Failure::new(step, reason, message))
+    }
+
+    /// The error for a person (the generated `Display` is `Debug`).
+    pub fn describe(&self) -> String {
+        match self {
+            PolicyError::InvalidConfig(issues) => {
+                format!("invalid configuration: {}", render_issues(issues))
+            }
+            PolicyError::NotAllowed(m) => format!("not allowed: {m}"),
+            PolicyError::Failed(f) => format!("{} failed ({}): {}", f.step, f.reason, f.message),
+            PolicyError::LeaseNotFound(m) => format!("lease not found: {m}"),
+            PolicyError::BadRequest(m) => format!("bad request: {m}"),
+            PolicyError::Cancelled(f) => {
+                format!("cancelled during {} ({}): {}", f.step, f.reason, f.message)
+            }
+        }
     }
 }

@@ -20,8 +20,8 @@ use std::rc::Rc;
 use serde_json::{Value, json};
 
 use crate::cluster::{
-    Cluster, DeleteOptions, ExecSession, ExitStatus, HostSecretRequest, KubeError, Level,
-    LogStream, LogsRequest, Stream, Watch, WatchEvent, WatchRequest,
+    Cluster, DeleteOptions, ExecSession, ExecStatus, HostSecretRequest, KubeError, Level,
+    LogStream, LogsRequest, OutputStream, Watch, WatchEvent, WatchRequest,
 };
 use crate::lease::ObjectRef;
 
@@ -40,20 +40,20 @@ type Key = (String, String, String, String);
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ExecScript {
     /// How it ends.
-    pub status: ExitStatus,
+    pub status: ExecStatus,
     /// Fake milliseconds it runs; `None` runs until killed.
     pub runs_ms: Option<u64>,
     /// Output returned by `read` (when not forwarded).
-    pub output: Vec<(Stream, Vec<u8>)>,
+    pub output: Vec<(OutputStream, Vec<u8>)>,
 }
 
 impl ExecScript {
     /// Ends at once with `code`.
     pub fn exits(code: i32) -> ExecScript {
         ExecScript {
-            status: ExitStatus {
-                code: Some(code),
-                ..ExitStatus::default()
+            status: ExecStatus {
+                exit_code: Some(code),
+                ..ExecStatus::empty()
             },
             runs_ms: Some(0),
             output: Vec::new(),
@@ -63,7 +63,7 @@ impl ExecScript {
     /// Never ends on its own.
     pub fn hangs() -> ExecScript {
         ExecScript {
-            status: ExitStatus::default(),
+            status: ExecStatus::empty(),
             runs_ms: None,
             output: Vec::new(),
         }
@@ -121,6 +121,9 @@ struct State {
     host_secrets: Vec<HostSecretRequest>,
     missing_host_keys: BTreeSet<String>,
     messages: Vec<(Level, String, String)>,
+    cancel_after: Option<usize>,
+    cancel_on_wait: bool,
+    cancelled_at: Option<usize>,
 }
 
 /// An in-memory cluster. Clones share the same state, so a test keeps one
@@ -176,6 +179,32 @@ fn labels_of(object: &Value) -> BTreeMap<String, String> {
 }
 
 impl State {
+    /// `apply`, `create` and `apply_host_secret` answer `cancelled` once
+    /// the host has cancelled the call.
+    fn check_writable(&self) -> Result<(), KubeError> {
+        match self.cancelled_at {
+            Some(_) => Err(KubeError::Cancelled(
+                "the caller cancelled the lease call".into(),
+            )),
+            None => Ok(()),
+        }
+    }
+
+    /// A wait on a handle opened by call number `opened_at`: `cancelled`
+    /// when the handle predates the cancellation. The first wait cancels
+    /// the call when the test asked for that.
+    pub(super) fn check_wait(&mut self, opened_at: usize) -> Result<(), KubeError> {
+        if self.cancel_on_wait && self.cancelled_at.is_none() {
+            self.cancelled_at = Some(self.calls.len());
+        }
+        match self.cancelled_at {
+            Some(at) if opened_at <= at => Err(KubeError::Cancelled(
+                "the caller cancelled the lease call".into(),
+            )),
+            _ => Ok(()),
+        }
+    }
+
     fn check(&self, verb: &str, kind: &str) -> Result<(), KubeError> {
         match self
             .failures
@@ -420,8 +449,40 @@ impl FakeCluster {
         self.state.borrow().clock_ms
     }
 
+    /// The host cancels the lease call right after the `calls`-th call:
+    /// from then on `apply`, `create` and `apply_host_secret` answer
+    /// `cancelled`, and so does every wait on a handle opened before;
+    /// `get`, `list`, `delete`, `exec`, `kill` and handles opened afterwards
+    /// keep working (see "Cancellation" in `wit/kube.wit`).
+    pub fn cancel_after_calls(&self, calls: usize) {
+        self.state.borrow_mut().cancel_after = Some(calls);
+    }
+
+    /// The host cancels the lease call at its first wait on a watch, exec
+    /// session or log stream (see [`FakeCluster::cancel_after_calls`]).
+    pub fn cancel_at_first_wait(&self) {
+        self.state.borrow_mut().cancel_on_wait = true;
+    }
+
+    /// True once the host has cancelled the call.
+    pub fn cancelled(&self) -> bool {
+        self.state.borrow().cancelled_at.is_some()
+    }
+
     fn record(&self, line: String) {
-        self.state.borrow_mut().calls.push(line);
+        let mut state = self.state.borrow_mut();
+        state.calls.push(line);
+        if state.cancelled_at.is_none()
+            && let Some(after) = state.cancel_after
+            && state.calls.len() > after
+        {
+            state.cancelled_at = Some(after);
+        }
+    }
+
+    /// Number of calls so far: the id of a handle opened by the last one.
+    fn call_count(&self) -> usize {
+        self.state.borrow().calls.len()
     }
 }
 
@@ -435,6 +496,7 @@ impl Cluster for FakeCluster {
             .as_str()
             .unwrap_or_default()
             .to_string();
+        state.check_writable()?;
         state.check("apply", &kind)?;
         state.check_served(&api_version, &kind)?;
         state.store(manifest.clone())
@@ -451,6 +513,7 @@ impl Cluster for FakeCluster {
             }
             self.record(format!("create SelfSubjectAccessReview {verb} {resource}"));
             let mut state = self.state.borrow_mut();
+            state.check_writable()?;
             state.check("create", &kind)?;
             let allowed = !state.denied_access.contains(&(verb, resource));
             let mut answer = manifest.clone();
@@ -464,6 +527,7 @@ impl Cluster for FakeCluster {
         }
         self.record(format!("create {}", display(manifest)));
         let mut state = self.state.borrow_mut();
+        state.check_writable()?;
         state.check("create", &kind)?;
         let key = key_of(manifest)?;
         if state.objects.contains_key(&key) {
@@ -576,6 +640,7 @@ impl Cluster for FakeCluster {
             self.state.clone(),
             request.clone(),
             initial,
+            self.call_count(),
         )))
     }
 
@@ -601,11 +666,13 @@ impl Cluster for FakeCluster {
         });
         let index = state.execs.len() - 1;
         let started = state.clock_ms;
+        let opened_at = state.calls.len();
         Ok(Box::new(FakeExec::new(
             self.state.clone(),
             index,
             script,
             started,
+            opened_at,
         )))
     }
 
@@ -621,7 +688,12 @@ impl Cluster for FakeCluster {
             chunks: Vec::new(),
             ends: true,
         });
-        Ok(Box::new(FakeLogs::new(self.state.clone(), script)))
+        let opened_at = state.calls.len();
+        Ok(Box::new(FakeLogs::new(
+            self.state.clone(),
+            script,
+            opened_at,
+        )))
     }
 
     fn apply_host_secret(
@@ -631,6 +703,7 @@ impl Cluster for FakeCluster {
         self.record(format!("apply {}", display(&request.manifest)));
         let mut state = self.state.borrow_mut();
         state.host_secrets.push(request.clone());
+        state.check_writable()?;
         state.check("apply", "Secret")?;
         let stored = state.store(request.manifest.clone())?;
         let filled = request

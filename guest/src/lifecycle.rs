@@ -4,28 +4,36 @@
 //!   the objects a watch delivers;
 //! - [`exec_wrap`]: how a command, its working directory and its
 //!   environment become an argv plus a stdin header (values never in argv);
-//! - `acquire`, `execute`, `release`, `resume`, `sweep`, `probe`: one file
-//!   per call; `rollback` undoes what a failed acquire created.
+//! - `acquire`, `execute`, `release`, `resume`, `sweep`, `probe`, `renew`,
+//!   `list`, `status`: one file per call; `rollback` undoes what a failed
+//!   (or cancelled) acquire created.
+//!
+//! A call the host cancels (a `cancelled` kube error, see `wit/kube.wit`)
+//! ends in [`PolicyError::Cancelled`]: acquire rolls back as on a failure,
+//! execute and realize-workspace kill the command's process tree first.
 
 pub mod conditions;
 pub mod exec_wrap;
 
 mod acquire;
 mod execute;
+mod list;
 mod probe;
 mod release;
+mod renew;
 mod resume;
 mod rollback;
+mod status;
 mod sweep;
 
 use k8s_openapi::Resource;
 use k8s_openapi::api::core::v1::{PersistentVolumeClaim, Secret};
 
 use crate::cluster::{Cluster, DeleteOptions, Propagation};
-use crate::config::Backend;
-use crate::error::PolicyError;
+use crate::error::{Failure, PolicyError};
 use crate::lease::{
-    ExecRequest, ExecResult, Lease, LeaseRequest, ObjectRef, ProbeCheck, ReleaseReport, SweepReport,
+    Backend, ExecRequest, ExecStatus, Lease, LeaseRequest, LeaseStatus, ObjectRef, ProbeCheck,
+    ReleaseReport, SweepReport,
 };
 
 /// Default directory `realize_workspace` unpacks into.
@@ -38,7 +46,7 @@ pub fn acquire(cluster: &dyn Cluster, request: &LeaseRequest) -> Result<Lease, P
 }
 
 /// Runs a command in a lease (or follows a `job` to its end).
-pub fn execute(cluster: &dyn Cluster, request: &ExecRequest) -> Result<ExecResult, PolicyError> {
+pub fn execute(cluster: &dyn Cluster, request: &ExecRequest) -> Result<ExecStatus, PolicyError> {
     execute::execute(cluster, request)
 }
 
@@ -47,7 +55,7 @@ pub fn realize_workspace(
     cluster: &dyn Cluster,
     lease: &Lease,
     path: Option<&str>,
-) -> Result<ExecResult, PolicyError> {
+) -> Result<ExecStatus, PolicyError> {
     execute::realize_workspace(cluster, lease, path)
 }
 
@@ -72,6 +80,34 @@ pub fn sweep(
     namespace: Option<&str>,
 ) -> Result<SweepReport, PolicyError> {
     sweep::sweep(cluster, now, namespace)
+}
+
+/// Moves a lease's deadline to `now` + `ttl_seconds`.
+pub fn renew(
+    cluster: &dyn Cluster,
+    lease: &Lease,
+    now: &str,
+    ttl_seconds: u32,
+) -> Result<Lease, PolicyError> {
+    renew::renew(cluster, lease, now, ttl_seconds)
+}
+
+/// Every lease in the cluster (of one company), oldest first.
+pub fn list_leases(
+    cluster: &dyn Cluster,
+    company_id: Option<&str>,
+    namespace: Option<&str>,
+) -> Result<Vec<Lease>, PolicyError> {
+    list::list_leases(cluster, company_id, namespace)
+}
+
+/// Where a lease is in its life.
+pub fn lease_status(
+    cluster: &dyn Cluster,
+    lease_id: &str,
+    namespace: Option<&str>,
+) -> Result<LeaseStatus, PolicyError> {
+    status::lease_status(cluster, lease_id, namespace)
 }
 
 /// Checks the cluster for a configuration.
@@ -117,13 +153,23 @@ pub(crate) const DEPENDENT_DELETE: DeleteOptions = DeleteOptions {
     grace_period_seconds: None,
 };
 
-/// A failed Kubernetes call as a failed lifecycle step.
+/// A failed Kubernetes call as a failed lifecycle step; a call the host
+/// cancelled makes the step [`PolicyError::Cancelled`].
 pub(crate) fn kube_failure(
     step: &str,
     what: &str,
     error: &crate::cluster::KubeError,
 ) -> PolicyError {
-    PolicyError::step(step, error.reason(), format!("{what}: {error}"))
+    let failure = Failure::new(
+        step,
+        error.reason(),
+        format!("{what}: {}", error.describe()),
+    );
+    if error.is_cancelled() {
+        PolicyError::Cancelled(failure)
+    } else {
+        PolicyError::Failed(failure)
+    }
 }
 
 /// A watched or listed object that does not read as its kind (the message

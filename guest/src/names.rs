@@ -63,6 +63,10 @@ pub const ANNOTATION_CREATED_AT: &str = "leasebox.dev/created-at";
 pub const ANNOTATION_EXPIRES_AT: &str = "leasebox.dev/expires-at";
 /// Annotation: agent image.
 pub const ANNOTATION_IMAGE: &str = "leasebox.dev/image";
+/// Annotation the host stamps on every workload it applies: the SHA-256
+/// (hex) of the policy module that applied it (`MODULE_ANNOTATION` of the
+/// host's guard).
+pub const ANNOTATION_MODULE_SHA256: &str = "leasebox.dev/module-sha256";
 /// Annotation on the planned Secret: keys the host fills.
 pub const ANNOTATION_HOST_FILLED_KEYS: &str = "leasebox.dev/host-filled-keys";
 

@@ -179,13 +179,13 @@ fn a_pod_is_not_a_job_nor_a_sandbox() {
 #[cfg(feature = "fake-cluster")]
 mod with_fake_cluster {
     use leasebox_policy::cluster::{
-        EventType, ExitStatus, KubeError, Level, Propagation, Stream, WatchEvent,
+        Denial, EventType, KubeError, Level, OutputStream, Propagation, WatchEvent,
     };
-    use leasebox_policy::config::Backend;
     use leasebox_policy::error::PolicyError;
     use leasebox_policy::fake_cluster::{ExecScript, FakeCluster, LogScript};
     use leasebox_policy::lease::{
-        Command, EnvVar, ExecRequest, ExecResult, Lease, LeaseRequest, ObjectRef,
+        Backend, Command, EnvVar, ExecRequest, ExecStatus, Lease, LeasePhase, LeaseRequest,
+        ObjectRef,
     };
     use leasebox_policy::{lifecycle, plan};
     use serde_json::json;
@@ -918,7 +918,7 @@ mod with_fake_cluster {
 
     #[rstest]
     #[case::forbidden(KubeError::Forbidden("ciliumnetworkpolicies is forbidden".into()))]
-    #[case::denied(KubeError::Denied("not granted".into()))]
+    #[case::denied(KubeError::Denied(Denial { rule: "fence-prefix".into(), message: "not granted".into() }))]
     #[case::not_found(KubeError::NotFound("the server could not find the requested resource".into()))]
     fn cluster_without_cilium_still_acquires(#[case] error: KubeError) {
         let fake = FakeCluster::new();
@@ -1161,7 +1161,7 @@ mod with_fake_cluster {
 
         let report = lifecycle::sweep(&fake, NOW, None).expect("swept");
 
-        assert_eq!(report, Default::default());
+        assert_eq!(report, leasebox_policy::lease::SweepReport::empty());
     }
 
     #[test]
@@ -1254,19 +1254,14 @@ mod with_fake_cluster {
     // ------------------------------------------------------------------- execute
 
     fn pod_lease() -> Lease {
+        let workload = ObjectRef {
+            api_version: "v1".into(),
+            kind: "Pod".into(),
+            namespace: Some(NS.into()),
+            name: LEASE.into(),
+            uid: Some("3f6c7a52-8d0e-4b59-9a1e-0c2d4e6f8a10".into()),
+        };
         Lease {
-            id: LEASE.into(),
-            namespace: NS.into(),
-            backend: Backend::Pod,
-            workload: ObjectRef {
-                api_version: "v1".into(),
-                kind: "Pod".into(),
-                namespace: Some(NS.into()),
-                name: LEASE.into(),
-                uid: Some("3f6c7a52-8d0e-4b59-9a1e-0c2d4e6f8a10".into()),
-            },
-            pod: LEASE.into(),
-            container: "agent".into(),
             secret: format!("{LEASE}-env"),
             company_id: "Acme Corp".into(),
             run_id: "run-42".into(),
@@ -1274,6 +1269,7 @@ mod with_fake_cluster {
             image: "ghcr.io/leasebox/agent-claude:1.4.2".into(),
             created_at: NOW.into(),
             expires_at: "2026-11-24T10:00:00Z".into(),
+            ..leasebox_policy::lease::for_tests(LEASE, Backend::Pod, workload, LEASE)
         }
     }
 
@@ -1306,12 +1302,12 @@ mod with_fake_cluster {
     }
 
     #[rstest]
-    #[case::success(ExitStatus { code: Some(0), ..Default::default() }, Some(0), None)]
-    #[case::failure(ExitStatus { code: Some(3), ..Default::default() }, Some(3), None)]
-    #[case::killed_by_signal(ExitStatus { code: Some(137), signal: Some(9), ..Default::default() }, Some(137), Some(9))]
-    #[case::signal_without_code(ExitStatus { signal: Some(15), ..Default::default() }, Some(143), Some(15))]
+    #[case::success(ExecStatus { exit_code: Some(0), ..ExecStatus::empty() }, Some(0), None)]
+    #[case::failure(ExecStatus { exit_code: Some(3), ..ExecStatus::empty() }, Some(3), None)]
+    #[case::killed_by_signal(ExecStatus { exit_code: Some(137), signal: Some(9), ..ExecStatus::empty() }, Some(137), Some(9))]
+    #[case::signal_without_code(ExecStatus { signal: Some(15), ..ExecStatus::empty() }, Some(143), Some(15))]
     fn exec_exit_status_maps_to_the_result(
-        #[case] status: ExitStatus,
+        #[case] status: ExecStatus,
         #[case] code: Option<i32>,
         #[case] signal: Option<u32>,
     ) {
@@ -1335,15 +1331,15 @@ mod with_fake_cluster {
     fn exec_truncation_flags_and_message_are_passed_on() {
         let fake = FakeCluster::new();
         fake.script_exec(ExecScript {
-            status: ExitStatus {
-                code: Some(0),
+            status: ExecStatus {
+                exit_code: Some(0),
                 stdout_truncated: true,
                 stderr_truncated: false,
                 message: "done".into(),
-                ..Default::default()
+                ..ExecStatus::empty()
             },
             runs_ms: Some(0),
-            output: vec![(Stream::Stdout, b"x".to_vec())],
+            output: vec![(OutputStream::Stdout, b"x".to_vec())],
         });
         let mut req = exec_request(Command::Argv(vec!["yes".into()]));
         req.max_stdout_bytes = Some(1024);
@@ -1352,11 +1348,11 @@ mod with_fake_cluster {
 
         assert_eq!(
             result,
-            ExecResult {
+            ExecStatus {
                 exit_code: Some(0),
                 stdout_truncated: true,
                 message: "done".into(),
-                ..Default::default()
+                ..ExecStatus::empty()
             }
         );
         assert_eq!(fake.execs()[0].spec.max_stdout_bytes, Some(1024));
@@ -1391,9 +1387,9 @@ mod with_fake_cluster {
     fn exec_without_a_timeout_waits_for_a_long_command() {
         let fake = FakeCluster::new();
         fake.script_exec(ExecScript {
-            status: ExitStatus {
-                code: Some(0),
-                ..Default::default()
+            status: ExecStatus {
+                exit_code: Some(0),
+                ..ExecStatus::empty()
             },
             runs_ms: Some(3_600_000),
             output: Vec::new(),
@@ -1408,9 +1404,9 @@ mod with_fake_cluster {
     fn exec_without_an_exit_status_is_an_error() {
         let fake = FakeCluster::new();
         fake.script_exec(ExecScript {
-            status: ExitStatus {
+            status: ExecStatus {
                 message: "connection closed".into(),
-                ..Default::default()
+                ..ExecStatus::empty()
             },
             runs_ms: Some(0),
             output: Vec::new(),
@@ -1442,17 +1438,9 @@ mod with_fake_cluster {
             exec.spec.argv
         );
         assert_eq!(exec.spec.argv[..2], ["sh", "-c"]);
-        assert_eq!(
-            exec.spec.argv[4..],
-            [
-                "/workspace/repo",
-                "framed",
-                "",
-                "sh",
-                "-lc",
-                "echo $API_KEY"
-            ]
-        );
+        assert_eq!(exec.spec.argv[4..6], ["/workspace/repo", "framed"]);
+        assert!(exec.spec.argv[6].starts_with(LEASE), "kill token");
+        assert_eq!(exec.spec.argv[7..], ["sh", "-lc", "echo $API_KEY"]);
         assert!(exec.spec.stdin && exec.spec.forward_stdin && exec.spec.forward_output);
         assert!(exec.spec.frame_stdin, "forwarded stdin travels in frames");
         assert_eq!(exec.stdin, b"API_KEY=sk\\0055secret\\0040value\\0012\n\n");
@@ -1463,7 +1451,7 @@ mod with_fake_cluster {
     }
 
     #[test]
-    fn plain_exec_opens_no_stdin() {
+    fn plain_exec_runs_killable_without_the_callers_stdin() {
         let fake = FakeCluster::new();
         lifecycle::execute(
             &fake,
@@ -1471,12 +1459,18 @@ mod with_fake_cluster {
         )
         .expect("ran");
         let exec = &fake.execs()[0];
-        assert_eq!(exec.spec.argv, ["ls", "-la"]);
-        assert!(!exec.spec.stdin);
-        assert!(exec.stdin.is_empty() && !exec.stdin_closed);
+        // Even without a timeout the command records its pid under a kill
+        // token, so a cancelled call can kill its process tree.
+        assert_eq!(exec.spec.argv[..2], ["sh", "-c"]);
+        assert_eq!(exec.spec.argv[4..6], ["", "none"]);
+        assert!(exec.spec.argv[6].starts_with(LEASE), "kill token");
+        assert_eq!(exec.spec.argv[7..], ["ls", "-la"]);
+        assert!(exec.spec.stdin && !exec.spec.forward_stdin && !exec.spec.frame_stdin);
+        assert_eq!(exec.stdin, b"\n", "only the empty env header");
+        assert!(exec.stdin_closed);
         assert_eq!(
             fake.calls().last().map(String::as_str),
-            Some(format!("exec {NS}/{LEASE}/agent ls").as_str())
+            Some(format!("exec {NS}/{LEASE}/agent sh").as_str())
         );
     }
 
@@ -1500,7 +1494,8 @@ mod with_fake_cluster {
         assert_eq!(result.exit_code, Some(0));
         let exec = &fake.execs()[0];
         assert_eq!(exec.spec.argv[..2], ["sh", "-c"]);
-        assert_eq!(exec.spec.argv[4..7], ["", "framed", ""]);
+        assert_eq!(exec.spec.argv[4..6], ["", "framed"]);
+        assert!(exec.spec.argv[6].starts_with(LEASE), "kill token");
         assert_eq!(exec.spec.argv[7..9], ["sh", "-c"]);
         assert!(exec.spec.argv[9].contains("mkdir -p") && exec.spec.argv[9].contains("tar -x"));
         assert_eq!(exec.spec.argv[10..], ["leasebox-unpack", "/workspace"]);
@@ -1721,5 +1716,389 @@ mod with_fake_cluster {
             "{err:?}"
         );
         assert!(fake.calls().is_empty());
+    }
+
+    // -------------------------------------------------------- 0.2.0: lease record
+
+    /// A captured pod as a `pod` workload (the captures belong to a
+    /// Sandbox).
+    fn bare_pod(name: &str) -> Value {
+        let mut pod = fixture(name);
+        if let Some(meta) = pod["metadata"].as_object_mut() {
+            meta.remove("ownerReferences");
+        }
+        pod
+    }
+
+    #[test]
+    fn module_sha256_comes_from_the_workload_annotation() {
+        let fake = FakeCluster::new();
+        let mut pod = bare_pod("pod-ready.json");
+        pod["metadata"]["annotations"] = json!({ names::ANNOTATION_MODULE_SHA256: "ab12cd34" });
+        fake.put(pod);
+
+        let lease = lifecycle::resume(&fake, LEASE, Some(NS)).expect("resumed");
+
+        assert_eq!(lease.module_sha256, "ab12cd34");
+    }
+
+    #[test]
+    fn module_sha256_is_empty_without_the_annotation() {
+        let fake = FakeCluster::new();
+        let lease = acquired_pod_lease(&fake);
+        assert_eq!(lease.module_sha256, "");
+        assert_eq!(
+            lifecycle::resume(&fake, LEASE, Some(NS)).expect("resumed"),
+            lease,
+            "acquire and resume read the lease from the workload alike"
+        );
+    }
+
+    // --------------------------------------------------------------------- renew
+
+    const RENEW_NOW: &str = "2026-11-23T12:00:00Z";
+
+    #[test]
+    fn renew_moves_the_deadline_and_keeps_the_rest_of_the_workload() {
+        let fake = FakeCluster::new();
+        let lease = acquired_pod_lease(&fake);
+        let mut before = fake.object("Pod", Some(NS), LEASE).expect("stored");
+        before["metadata"]["managedFields"] = json!([{ "manager": "leasebox" }]);
+        fake.put(before.clone());
+
+        let renewed = lifecycle::renew(&fake, &lease, RENEW_NOW, 3_600).expect("renewed");
+
+        assert_eq!(renewed.expires_at, "2026-11-23T13:00:00Z");
+        assert_eq!(
+            Lease {
+                expires_at: lease.expires_at.clone(),
+                ..renewed.clone()
+            },
+            lease,
+            "only the deadline changes"
+        );
+        let after = fake.object("Pod", Some(NS), LEASE).expect("still stored");
+        assert_eq!(
+            after["metadata"]["annotations"][names::ANNOTATION_EXPIRES_AT],
+            "2026-11-23T13:00:00Z"
+        );
+        assert_eq!(
+            after["spec"], before["spec"],
+            "the whole object is applied again"
+        );
+        assert_eq!(after["metadata"]["labels"], before["metadata"]["labels"]);
+        assert_eq!(after["metadata"]["uid"], before["metadata"]["uid"]);
+        assert!(
+            after["metadata"].get("managedFields").is_none(),
+            "server-owned metadata is not applied back"
+        );
+        assert_eq!(
+            fake.calls().last().map(String::as_str),
+            Some(format!("apply {}", pod_ref(LEASE)).as_str())
+        );
+    }
+
+    #[test]
+    fn renew_of_a_sandbox_moves_its_shutdown_time_too() {
+        let fake = FakeCluster::new();
+        fake.put(fixture("sandbox-ready.json"));
+        let lease = lifecycle::resume(&fake, LEASE, Some(NS)).expect("resumed");
+
+        let renewed = lifecycle::renew(&fake, &lease, RENEW_NOW, 60).expect("renewed");
+
+        assert_eq!(renewed.expires_at, "2026-11-23T12:01:00Z");
+        let sandbox = fake.object("Sandbox", Some(NS), LEASE).expect("stored");
+        assert_eq!(sandbox["spec"]["shutdownTime"], "2026-11-23T12:01:00Z");
+        assert_eq!(
+            sandbox["metadata"]["annotations"][names::ANNOTATION_EXPIRES_AT],
+            "2026-11-23T12:01:00Z"
+        );
+        assert!(sandbox["spec"]["podTemplate"].is_object());
+    }
+
+    #[test]
+    fn renew_of_a_gone_lease_is_not_found() {
+        let fake = FakeCluster::new();
+        let lease = acquired_pod_lease(&fake);
+        lifecycle::release(&fake, &lease).expect("released");
+
+        let err = lifecycle::renew(&fake, &lease, RENEW_NOW, 60).expect_err("gone");
+
+        assert!(matches!(err, PolicyError::LeaseNotFound(_)), "{err:?}");
+        assert!(
+            fake.object("Pod", Some(NS), LEASE).is_none(),
+            "nothing re-created"
+        );
+    }
+
+    #[test]
+    fn renew_leaves_a_workload_with_another_uid_alone() {
+        let fake = FakeCluster::new();
+        let lease = acquired_pod_lease(&fake);
+        let mut other = fake.object("Pod", Some(NS), LEASE).expect("stored");
+        lifecycle::release(&fake, &lease).expect("released");
+        other["metadata"]["uid"] = json!("another-uid");
+        fake.put(other);
+        let applies = fake.calls_of("apply").len();
+
+        let err = lifecycle::renew(&fake, &lease, RENEW_NOW, 60).expect_err("another uid");
+
+        assert!(matches!(err, PolicyError::LeaseNotFound(_)), "{err:?}");
+        assert_eq!(fake.calls_of("apply").len(), applies, "nothing applied");
+    }
+
+    #[test]
+    fn renew_refuses_a_bad_now() {
+        let fake = FakeCluster::new();
+        let err = lifecycle::renew(&fake, &pod_lease(), "tomorrow", 60).expect_err("bad now");
+        assert!(matches!(err, PolicyError::BadRequest(_)), "{err:?}");
+        assert!(fake.calls().is_empty());
+    }
+
+    // ---------------------------------------------------------------------- list
+
+    const SECOND_LEASE: &str = "lb-01jd8x7k2m3n4p5q6r7s8t9v0a";
+    const THIRD_LEASE: &str = "lb-01jd8x7k2m3n4p5q6r7s8t9v0b";
+
+    /// `pod-ready.json` as lease `id`, created at `created`, of `company`.
+    fn pod_workload(id: &str, created: &str, company: &str) -> Value {
+        let mut pod = bare_pod("pod-ready.json");
+        pod["metadata"]["name"] = json!(id);
+        pod["metadata"]["uid"] = json!(format!("uid-{id}"));
+        pod["metadata"]["creationTimestamp"] = json!(created);
+        pod["metadata"]["labels"][names::LABEL_LEASE] = json!(id);
+        pod["metadata"]["labels"][names::LABEL_COMPANY_ID] = json!(names::label_value(company));
+        pod["metadata"]["annotations"] = json!({ names::ANNOTATION_COMPANY_ID: company });
+        pod
+    }
+
+    #[test]
+    fn list_leases_finds_every_backend_oldest_first() {
+        let fake = FakeCluster::new();
+        fake.put(pod_workload(LEASE, "2026-11-23T10:05:00Z", "Acme Corp"));
+        fake.put(pod_workload(
+            SECOND_LEASE,
+            "2026-11-23T09:00:00Z",
+            "Acme Corp",
+        ));
+        let mut job = fixture("job-running.json");
+        job["metadata"]["name"] = json!(THIRD_LEASE);
+        job["metadata"]["labels"][names::LABEL_LEASE] = json!(THIRD_LEASE);
+        job["metadata"]["annotations"][names::ANNOTATION_CREATED_AT] =
+            json!("2026-11-23T09:30:00Z");
+        fake.put(job);
+
+        let leases = lifecycle::list_leases(&fake, None, None).expect("listed");
+
+        let ids: Vec<&str> = leases.iter().map(|l| l.id.as_str()).collect();
+        assert_eq!(ids, [SECOND_LEASE, THIRD_LEASE, LEASE]);
+        assert_eq!(leases[1].backend, Backend::Job);
+        assert_eq!(leases[0].backend, Backend::Pod);
+        assert_eq!(leases[0].pod, SECOND_LEASE);
+    }
+
+    #[test]
+    fn list_leases_filters_by_company_and_breaks_ties_by_id() {
+        let fake = FakeCluster::new();
+        fake.put(pod_workload(
+            THIRD_LEASE,
+            "2026-11-23T10:00:00Z",
+            "Acme Corp",
+        ));
+        fake.put(pod_workload(LEASE, "2026-11-23T10:00:00Z", "Other Co"));
+        fake.put(pod_workload(
+            SECOND_LEASE,
+            "2026-11-23T10:00:00Z",
+            "Acme Corp",
+        ));
+
+        let leases = lifecycle::list_leases(&fake, Some("Acme Corp"), Some(NS)).expect("listed");
+
+        let ids: Vec<&str> = leases.iter().map(|l| l.id.as_str()).collect();
+        assert_eq!(ids, [SECOND_LEASE, THIRD_LEASE]);
+        assert!(leases.iter().all(|l| l.company_id == "Acme Corp"));
+        assert!(
+            lifecycle::list_leases(&fake, Some("Nobody"), None)
+                .expect("listed")
+                .is_empty()
+        );
+    }
+
+    // -------------------------------------------------------------------- status
+
+    fn status_of(fake: &FakeCluster) -> leasebox_policy::lease::LeaseStatus {
+        lifecycle::lease_status(fake, LEASE, Some(NS)).expect("status")
+    }
+
+    #[test]
+    fn status_of_a_ready_pod_is_ready() {
+        let fake = FakeCluster::new();
+        fake.put(bare_pod("pod-ready.json"));
+        let status = status_of(&fake);
+        assert_eq!(status.phase, LeasePhase::Ready);
+        assert!(status.ready);
+        assert_eq!(status.lease.id, LEASE);
+    }
+
+    #[test]
+    fn status_of_a_sandbox_follows_its_pod() {
+        let fake = FakeCluster::new();
+        fake.put(fixture("sandbox-ready.json"));
+        fake.put(fixture("pod-ready.json"));
+        let status = status_of(&fake);
+        assert_eq!(status.phase, LeasePhase::Ready);
+        assert_eq!(status.lease.backend, Backend::SandboxCr);
+
+        fake.put(fixture("pod-image-pull-backoff.json"));
+        assert_eq!(status_of(&fake).phase, LeasePhase::Failed);
+    }
+
+    #[test]
+    fn status_of_a_pod_that_cannot_pull_its_image_is_failed() {
+        let fake = FakeCluster::new();
+        fake.put(bare_pod("pod-image-pull-backoff.json"));
+        let status = status_of(&fake);
+        assert_eq!(status.phase, LeasePhase::Failed);
+        assert!(!status.ready);
+        assert!(
+            status.message.contains("ImagePullBackOff"),
+            "{}",
+            status.message
+        );
+    }
+
+    #[test]
+    fn status_of_a_creating_pod_is_pending() {
+        let fake = FakeCluster::new();
+        fake.put(bare_pod("pod-container-creating.json"));
+        let status = status_of(&fake);
+        assert_eq!(status.phase, LeasePhase::Pending);
+        assert!(!status.message.is_empty());
+    }
+
+    #[test]
+    fn status_of_a_completed_job_is_finished() {
+        let fake = FakeCluster::new();
+        fake.put(fixture("job-complete.json"));
+        fake.put(fixture("job-pod-succeeded.json"));
+        let status = status_of(&fake);
+        assert_eq!(status.phase, LeasePhase::Finished);
+        assert_eq!(status.lease.backend, Backend::Job);
+    }
+
+    #[test]
+    fn status_of_a_workload_being_deleted_is_terminating() {
+        let fake = FakeCluster::new();
+        let mut pod = bare_pod("pod-ready.json");
+        pod["metadata"]["deletionTimestamp"] = json!("2026-11-23T11:00:00Z");
+        fake.put(pod);
+        let status = status_of(&fake);
+        assert_eq!(status.phase, LeasePhase::Terminating);
+        assert!(!status.ready);
+    }
+
+    #[test]
+    fn status_of_an_unknown_lease_is_not_found() {
+        let fake = FakeCluster::new();
+        let err = lifecycle::lease_status(&fake, LEASE, None).expect_err("unknown");
+        assert!(matches!(err, PolicyError::LeaseNotFound(_)), "{err:?}");
+    }
+
+    // -------------------------------------------------------------- cancellation
+
+    fn cancelled(err: PolicyError) -> leasebox_policy::error::Failure {
+        match err {
+            PolicyError::Cancelled(f) => f,
+            other => panic!("expected cancelled, got {other:?}"),
+        }
+    }
+
+    /// Objects that carry the lease label.
+    fn lease_objects(fake: &FakeCluster) -> Vec<String> {
+        fake.objects()
+            .iter()
+            .filter(|o| o["metadata"]["labels"][names::LABEL_LEASE].is_string())
+            .filter_map(ObjectRef::of)
+            .map(|r| r.display())
+            .collect()
+    }
+
+    #[test]
+    fn acquire_cancelled_while_waiting_rolls_back_everything() {
+        let fake = FakeCluster::new();
+        fake.cancel_at_first_wait();
+
+        let err = lifecycle::acquire(&fake, &request(config("pod"))).expect_err("cancelled");
+
+        let failure = cancelled(err);
+        assert_eq!(failure.reason, "Cancelled");
+        assert!(fake.cancelled());
+        assert!(
+            displays(&failure.rolled_back).contains(&pod_ref(LEASE)),
+            "{:?}",
+            failure.rolled_back
+        );
+        assert!(failure.left_behind.is_empty(), "{:?}", failure.left_behind);
+        assert_eq!(lease_objects(&fake), Vec::<String>::new());
+    }
+
+    #[test]
+    fn acquire_cancelled_between_applies_rolls_back_what_it_applied() {
+        // How many calls an acquire makes up to its workload apply.
+        let probe = FakeCluster::new();
+        probe.script_watch("Pod", vec![modified("pod-ready.json")]);
+        lifecycle::acquire(&probe, &request(config("pod"))).expect("acquired");
+        let workload_apply = format!("apply {}", pod_ref(LEASE));
+        let through_workload = probe
+            .calls()
+            .iter()
+            .position(|c| *c == workload_apply)
+            .expect("the workload is applied")
+            + 1;
+
+        let fake = FakeCluster::new();
+        fake.cancel_after_calls(through_workload);
+        let err = lifecycle::acquire(&fake, &request(config("pod"))).expect_err("cancelled");
+
+        let failure = cancelled(err);
+        assert!(failure.step.starts_with("apply-"), "{}", failure.step);
+        assert!(displays(&failure.rolled_back).contains(&pod_ref(LEASE)));
+        assert_eq!(lease_objects(&fake), Vec::<String>::new());
+    }
+
+    #[test]
+    fn execute_cancelled_kills_the_command_tree_even_without_a_timeout() {
+        let fake = FakeCluster::new();
+        fake.script_exec(ExecScript::hangs());
+        fake.cancel_at_first_wait();
+        let req = exec_request(Command::Shell("sleep 600".into()));
+        assert_eq!(req.timeout_ms, None);
+
+        let err = lifecycle::execute(&fake, &req).expect_err("cancelled");
+
+        let failure = cancelled(err);
+        assert_eq!(failure.step, "exec-wait");
+        assert!(failure.message.contains("killed"), "{}", failure.message);
+        let execs = fake.execs();
+        assert_eq!(execs.len(), 2, "the command, then the kill");
+        assert!(execs[0].killed, "the session is ended");
+        let token = &execs[0].spec.argv[6];
+        assert!(token.starts_with(LEASE), "token {token}");
+        assert_eq!(execs[1].spec.argv[3..], ["leasebox-kill", token.as_str()]);
+    }
+
+    #[test]
+    fn realize_workspace_cancelled_kills_the_unpacking() {
+        let fake = FakeCluster::new();
+        fake.script_exec(ExecScript::hangs());
+        fake.cancel_at_first_wait();
+
+        let err = lifecycle::realize_workspace(&fake, &pod_lease(), None).expect_err("cancelled");
+
+        cancelled(err);
+        let execs = fake.execs();
+        assert_eq!(execs.len(), 2, "the unpacking, then the kill");
+        let token = &execs[0].spec.argv[6];
+        assert_eq!(execs[1].spec.argv[3..], ["leasebox-kill", token.as_str()]);
     }
 }

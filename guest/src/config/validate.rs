@@ -28,21 +28,14 @@ mod timeouts;
 mod values;
 mod workspace;
 
-use serde::Serialize;
 use serde_json::{Map, Value};
 
 use super::Config;
 use schema_lists::TOP_FIELDS;
 use suggest::suggestion;
 
-/// One problem (or warning) at a JSON path.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-pub struct Issue {
-    /// JSON path (`egressAllowCidrs[2]`); empty for the whole document.
-    pub path: String,
-    /// What is wrong and how to fix it.
-    pub message: String,
-}
+/// One problem (or warning) at a JSON path: `issue` of `wit/types.wit`.
+pub use crate::bindings::leasebox::provider::types::{Issue, ValidationReport};
 
 impl Issue {
     /// An issue at `path`.
@@ -63,6 +56,23 @@ pub struct Validated {
     pub errors: Vec<Issue>,
     /// Warnings.
     pub warnings: Vec<Issue>,
+}
+
+impl Validated {
+    /// The `validation-report` of `wit/types.wit`: the normalized
+    /// configuration as JSON when there are no errors.
+    pub fn report(self) -> ValidationReport {
+        let normalized = self
+            .config
+            .as_ref()
+            .and_then(|c| serde_json::to_string(c).ok());
+        ValidationReport {
+            ok: self.errors.is_empty(),
+            errors: self.errors,
+            warnings: self.warnings,
+            normalized_config: normalized,
+        }
+    }
 }
 
 /// Largest value of the `u32` fields.

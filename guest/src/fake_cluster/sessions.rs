@@ -10,7 +10,7 @@ use serde_json::Value;
 use super::selector::{matches_field_selector, matches_label_selector};
 use super::{ExecScript, LogScript, State, labels_of};
 use crate::cluster::{
-    EventType, ExecSession, ExitStatus, KubeError, LogStream, Stream, Watch, WatchEvent,
+    EventType, ExecSession, ExecStatus, KubeError, LogStream, OutputStream, Watch, WatchEvent,
     WatchRequest,
 };
 
@@ -38,6 +38,7 @@ pub(super) struct FakeWatch {
     request: WatchRequest,
     initial: VecDeque<Value>,
     cursor: usize,
+    opened_at: usize,
 }
 
 impl FakeWatch {
@@ -45,18 +46,21 @@ impl FakeWatch {
         state: Rc<RefCell<State>>,
         request: WatchRequest,
         initial: Vec<Value>,
+        opened_at: usize,
     ) -> Self {
         FakeWatch {
             state,
             request,
             initial: initial.into(),
             cursor: 0,
+            opened_at,
         }
     }
 }
 
 impl Watch for FakeWatch {
     fn next(&mut self, timeout_ms: u64) -> Result<Option<WatchEvent>, KubeError> {
+        self.state.borrow_mut().check_wait(self.opened_at)?;
         if let Some(object) = self.initial.pop_front() {
             return Ok(Some(WatchEvent {
                 event_type: EventType::Added,
@@ -86,7 +90,8 @@ pub(super) struct FakeExec {
     index: usize,
     script: ExecScript,
     started_ms: u64,
-    output: VecDeque<(Stream, Vec<u8>)>,
+    opened_at: usize,
+    output: VecDeque<(OutputStream, Vec<u8>)>,
 }
 
 impl FakeExec {
@@ -95,6 +100,7 @@ impl FakeExec {
         index: usize,
         script: ExecScript,
         started_ms: u64,
+        opened_at: usize,
     ) -> Self {
         let output = script.output.clone().into();
         FakeExec {
@@ -102,6 +108,7 @@ impl FakeExec {
             index,
             script,
             started_ms,
+            opened_at,
             output,
         }
     }
@@ -141,7 +148,8 @@ impl ExecSession for FakeExec {
         Ok(())
     }
 
-    fn read(&mut self, timeout_ms: u64) -> Result<Option<(Stream, Vec<u8>)>, KubeError> {
+    fn read(&mut self, timeout_ms: u64) -> Result<Option<(OutputStream, Vec<u8>)>, KubeError> {
+        self.state.borrow_mut().check_wait(self.opened_at)?;
         match self.output.pop_front() {
             Some(chunk) => Ok(Some(chunk)),
             None => {
@@ -151,13 +159,14 @@ impl ExecSession for FakeExec {
         }
     }
 
-    fn wait(&mut self, timeout_ms: u64) -> Result<Option<ExitStatus>, KubeError> {
+    fn wait(&mut self, timeout_ms: u64) -> Result<Option<ExecStatus>, KubeError> {
+        self.state.borrow_mut().check_wait(self.opened_at)?;
         if self.killed() {
-            return Ok(Some(ExitStatus {
-                code: Some(137),
+            return Ok(Some(ExecStatus {
+                exit_code: Some(137),
                 signal: Some(9),
                 message: "killed".into(),
-                ..ExitStatus::default()
+                ..ExecStatus::empty()
             }));
         }
         let mut state = self.state.borrow_mut();
@@ -185,20 +194,23 @@ pub(super) struct FakeLogs {
     state: Rc<RefCell<State>>,
     chunks: VecDeque<Vec<u8>>,
     ends: bool,
+    opened_at: usize,
 }
 
 impl FakeLogs {
-    pub(super) fn new(state: Rc<RefCell<State>>, script: LogScript) -> Self {
+    pub(super) fn new(state: Rc<RefCell<State>>, script: LogScript, opened_at: usize) -> Self {
         FakeLogs {
             state,
             chunks: script.chunks.into(),
             ends: script.ends,
+            opened_at,
         }
     }
 }
 
 impl LogStream for FakeLogs {
     fn read(&mut self, timeout_ms: u64) -> Result<Option<Vec<u8>>, KubeError> {
+        self.state.borrow_mut().check_wait(self.opened_at)?;
         match self.chunks.pop_front() {
             Some(chunk) => Ok(Some(chunk)),
             None => {
@@ -211,6 +223,7 @@ impl LogStream for FakeLogs {
     }
 
     fn wait_end(&mut self, timeout_ms: u64) -> Result<bool, KubeError> {
+        self.state.borrow_mut().check_wait(self.opened_at)?;
         if self.ends {
             self.chunks.clear();
             Ok(true)

@@ -57,7 +57,11 @@ pub(crate) fn acquire(cluster: &dyn Cluster, request: &LeaseRequest) -> Result<L
             Ok(lease)
         }
         Err(error) => {
-            cluster.log(Level::Error, "acquire", &format!("{error}; rolling back"));
+            cluster.log(
+                Level::Error,
+                "acquire",
+                &format!("{}; rolling back", error.describe()),
+            );
             Err(created.roll_back(cluster, error))
         }
     }
@@ -153,21 +157,7 @@ fn run(cluster: &dyn Cluster, ctx: &Context, created: &mut Created) -> Result<Le
 
     let pod = wait_ready(cluster, ctx, &workload)?;
 
-    Ok(Lease {
-        id: ctx.lease_id.clone(),
-        namespace: ctx.namespace.clone(),
-        backend: ctx.config.backend,
-        workload,
-        pod,
-        container: names::AGENT_CONTAINER.to_string(),
-        secret: secret_name,
-        company_id: ctx.company_id.clone(),
-        run_id: ctx.run_id.clone(),
-        adapter_type: ctx.adapter.adapter_type.clone(),
-        image: ctx.image.clone(),
-        created_at: ctx.now.clone(),
-        expires_at: ctx.expires_at.clone(),
-    })
+    crate::lease::from_workload(cluster, &step, ctx.config.backend.into(), &applied, pod)
 }
 
 /// Tenant objects are applied on every acquire so that configuration
@@ -208,9 +198,10 @@ fn delete_legacy_egress_policies(cluster: &dyn Cluster, ctx: &Context) -> Result
             Ok(false) | Err(KubeError::NotFound(_)) => {}
             // A cluster without Cilium does not serve the kind, and a host
             // that may not touch it cannot have created one.
-            Err(KubeError::Forbidden(message) | KubeError::Denied(message))
+            Err(e @ (KubeError::Forbidden(_) | KubeError::Denied(_)))
                 if legacy.kind == cilium_policy::KIND =>
             {
+                let message = e.describe();
                 cluster.log(
                     Level::Warn,
                     "acquire",

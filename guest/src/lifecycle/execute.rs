@@ -12,12 +12,10 @@ use super::conditions::{self, JobOutcome};
 use super::exec_wrap;
 use super::{invalid_object, kube_failure};
 use crate::cluster::{
-    Cluster, EventType, ExecSession, ExecSpec, ExitStatus, Level, LogStream, LogsRequest,
-    WatchRequest,
+    Cluster, EventType, ExecSession, ExecSpec, Level, LogStream, LogsRequest, WatchRequest,
 };
-use crate::config::Backend;
 use crate::error::PolicyError;
-use crate::lease::{Command, ExecRequest, ExecResult, Lease, ObjectRef};
+use crate::lease::{Backend, Command, ExecRequest, ExecStatus, Lease, ObjectRef};
 
 /// Longest single `wait`/`next` call: bounds how long a call sits in the
 /// host, so deadlines are checked on the guest's side too.
@@ -30,7 +28,7 @@ pub(crate) const LOG_DRAIN_MS: u64 = 10_000;
 pub(crate) fn execute(
     cluster: &dyn Cluster,
     request: &ExecRequest,
-) -> Result<ExecResult, PolicyError> {
+) -> Result<ExecStatus, PolicyError> {
     check_lease(&request.lease)?;
     match request.lease.backend {
         Backend::Job => follow_job(cluster, request),
@@ -49,12 +47,11 @@ fn check_lease(lease: &Lease) -> Result<(), PolicyError> {
     Ok(())
 }
 
-fn exec_command(cluster: &dyn Cluster, request: &ExecRequest) -> Result<ExecResult, PolicyError> {
-    // With a timeout the command must be killable in the pod later: the
-    // session's end alone leaves the process running.
-    let kill_token = request
-        .timeout_ms
-        .map(|_| kill_token(cluster, &request.lease.id));
+fn exec_command(cluster: &dyn Cluster, request: &ExecRequest) -> Result<ExecStatus, PolicyError> {
+    // The command must be killable in the pod later, on a timeout or when
+    // the host cancels the call: the session's end alone leaves the process
+    // running.
+    let kill_token = Some(kill_token(cluster, &request.lease.id));
     let wrapped = exec_wrap::wrap(
         &request.command,
         request.cwd.as_deref(),
@@ -92,21 +89,40 @@ fn run_exec(
     header: Option<&[u8]>,
     timeout_ms: Option<u64>,
     kill_token: Option<&str>,
-) -> Result<ExecResult, PolicyError> {
+) -> Result<ExecStatus, PolicyError> {
     let target = format!("{}/{}/{}", spec.namespace, spec.pod, spec.container);
     let started_ms = cluster.monotonic_ms();
     let mut session = cluster
         .exec(spec)
         .map_err(|e| kube_failure("exec", &format!("starting a command in {target}"), &e))?;
+    // Once started, a command the host cancels is killed with its process
+    // tree before the call returns `cancelled`.
+    let cancelled = |session: &mut dyn ExecSession, failure: PolicyError| match failure {
+        PolicyError::Cancelled(mut failure) => {
+            let problems = kill_tree(cluster, session, spec, kill_token);
+            failure.message = format!("{}; the command was killed", failure.message);
+            for problem in problems {
+                failure.message.push_str(&format!(" ({problem})"));
+            }
+            PolicyError::Cancelled(failure)
+        }
+        other => other,
+    };
     if let Some(header) = header {
-        session
-            .write_stdin(header)
-            .map_err(|e| kube_failure("exec-stdin", &format!("writing to {target}"), &e))?;
+        session.write_stdin(header).map_err(|e| {
+            cancelled(
+                session.as_mut(),
+                kube_failure("exec-stdin", &format!("writing to {target}"), &e),
+            )
+        })?;
     }
     if spec.stdin {
-        session
-            .close_stdin()
-            .map_err(|e| kube_failure("exec-stdin", &format!("closing stdin of {target}"), &e))?;
+        session.close_stdin().map_err(|e| {
+            cancelled(
+                session.as_mut(),
+                kube_failure("exec-stdin", &format!("closing stdin of {target}"), &e),
+            )
+        })?;
     }
     let deadline_ms = timeout_ms.map(|t| started_ms.saturating_add(t));
     loop {
@@ -126,13 +142,48 @@ fn run_exec(
             }
             None => WAIT_SLICE_MS,
         };
-        let status = session
-            .wait(slice)
-            .map_err(|e| kube_failure("exec-wait", &format!("waiting for {target}"), &e))?;
+        let status = session.wait(slice).map_err(|e| {
+            cancelled(
+                session.as_mut(),
+                kube_failure("exec-wait", &format!("waiting for {target}"), &e),
+            )
+        })?;
         if let Some(status) = status {
             return exit_result(status, &target);
         }
     }
+}
+
+/// Ends the exec session and kills the command's process tree in the pod
+/// (by its kill token); returns what went wrong, for the message.
+fn kill_tree(
+    cluster: &dyn Cluster,
+    session: &mut dyn ExecSession,
+    spec: &ExecSpec,
+    kill_token: Option<&str>,
+) -> Vec<String> {
+    let target = format!("{}/{}/{}", spec.namespace, spec.pod, spec.container);
+    let mut problems = Vec::new();
+    if let Err(e) = session.kill() {
+        cluster.log(
+            Level::Warn,
+            "execute",
+            &format!(
+                "could not end the exec session in {target}: {}",
+                e.describe()
+            ),
+        );
+        problems.push(format!("ending the session failed: {}", e.describe()));
+    }
+    if let Some(Err(problem)) = kill_token.map(|token| kill_in_pod(cluster, spec, token)) {
+        cluster.log(
+            Level::Warn,
+            "execute",
+            &format!("could not kill the command in {target}: {problem}"),
+        );
+        problems.push(format!("killing it in the pod failed: {problem}"));
+    }
+    problems
 }
 
 fn kill_on_timeout(
@@ -141,27 +192,13 @@ fn kill_on_timeout(
     spec: &ExecSpec,
     timeout_ms: Option<u64>,
     kill_token: Option<&str>,
-) -> ExecResult {
-    let target = format!("{}/{}/{}", spec.namespace, spec.pod, spec.container);
+) -> ExecStatus {
     let timeout = timeout_ms.unwrap_or(0);
     let mut message = format!("killed after the timeout of {timeout} ms");
-    if let Err(e) = session.kill() {
-        cluster.log(
-            Level::Warn,
-            "execute",
-            &format!("could not end the exec session in {target}: {e}"),
-        );
-        message.push_str(&format!(" (ending the session failed: {e})"));
+    for problem in kill_tree(cluster, session, spec, kill_token) {
+        message.push_str(&format!(" ({problem})"));
     }
-    if let Some(Err(problem)) = kill_token.map(|token| kill_in_pod(cluster, spec, token)) {
-        cluster.log(
-            Level::Warn,
-            "execute",
-            &format!("could not kill the timed-out command in {target}: {problem}"),
-        );
-        message.push_str(&format!(" (killing it in the pod failed: {problem})"));
-    }
-    ExecResult {
+    ExecStatus {
         exit_code: None,
         signal: None,
         timed_out: true,
@@ -189,12 +226,12 @@ fn kill_in_pod(cluster: &dyn Cluster, spec: &ExecSpec, token: &str) -> Result<()
         max_stdout_bytes: Some(4096),
         max_stderr_bytes: Some(4096),
     };
-    let mut session = cluster.exec(&killer).map_err(|e| e.to_string())?;
-    match session.wait(KILL_WAIT_MS).map_err(|e| e.to_string())? {
-        Some(status) if status.code == Some(0) => Ok(()),
+    let mut session = cluster.exec(&killer).map_err(|e| e.describe())?;
+    match session.wait(KILL_WAIT_MS).map_err(|e| e.describe())? {
+        Some(status) if status.exit_code == Some(0) => Ok(()),
         Some(status) => Err(format!(
             "the kill script ended with {:?} {}",
-            status.code, status.message
+            status.exit_code, status.message
         )),
         None => {
             let _ = session.kill();
@@ -215,8 +252,8 @@ fn kill_token(cluster: &dyn Cluster, lease_id: &str) -> String {
 
 /// Maps the status channel's answer; a status without code or signal
 /// means the exit was never reported, which is an error, not a success.
-fn exit_result(status: ExitStatus, target: &str) -> Result<ExecResult, PolicyError> {
-    if status.code.is_none() && status.signal.is_none() {
+fn exit_result(status: ExecStatus, target: &str) -> Result<ExecStatus, PolicyError> {
+    if status.exit_code.is_none() && status.signal.is_none() {
         return Err(PolicyError::step(
             "exec-wait",
             "NoExitStatus",
@@ -231,12 +268,12 @@ fn exit_result(status: ExitStatus, target: &str) -> Result<ExecResult, PolicyErr
             ),
         ));
     }
-    let code = match (status.code, status.signal) {
+    let code = match (status.exit_code, status.signal) {
         (Some(code), _) => Some(code),
         (None, Some(signal)) => i32::try_from(signal).ok().and_then(|s| s.checked_add(128)),
         (None, None) => None,
     };
-    Ok(ExecResult {
+    Ok(ExecStatus {
         exit_code: code,
         signal: status.signal,
         timed_out: false,
@@ -251,7 +288,7 @@ pub(crate) fn realize_workspace(
     cluster: &dyn Cluster,
     lease: &Lease,
     path: Option<&str>,
-) -> Result<ExecResult, PolicyError> {
+) -> Result<ExecStatus, PolicyError> {
     check_lease(lease)?;
     if lease.backend == Backend::Job {
         return Err(PolicyError::BadRequest(format!(
@@ -275,7 +312,9 @@ pub(crate) fn realize_workspace(
         "leasebox-unpack".into(),
         path.into(),
     ]);
-    let wrapped = exec_wrap::wrap(&tar, None, &[], true, None)?;
+    // Killable like any command, should the host cancel the call.
+    let kill_token = kill_token(cluster, &lease.id);
+    let wrapped = exec_wrap::wrap(&tar, None, &[], true, Some(&kill_token))?;
     let spec = ExecSpec {
         namespace: lease.namespace.clone(),
         pod: lease.pod.clone(),
@@ -288,7 +327,13 @@ pub(crate) fn realize_workspace(
         max_stdout_bytes: None,
         max_stderr_bytes: None,
     };
-    run_exec(cluster, &spec, wrapped.header.as_deref(), None, None)
+    run_exec(
+        cluster,
+        &spec,
+        wrapped.header.as_deref(),
+        None,
+        Some(&kill_token),
+    )
 }
 
 /// Makes the target directory, then unpacks stdin there.
@@ -296,7 +341,7 @@ const UNPACK_SCRIPT: &str = r#"mkdir -p -- "$1" && exec tar -x -C "$1""#;
 
 /// A `job` lease: the command was fixed at acquire time; follow its log to
 /// the caller and the Job to its end.
-fn follow_job(cluster: &dyn Cluster, request: &ExecRequest) -> Result<ExecResult, PolicyError> {
+fn follow_job(cluster: &dyn Cluster, request: &ExecRequest) -> Result<ExecStatus, PolicyError> {
     let lease = &request.lease;
     if lease.workload.kind != Job::KIND {
         return Err(PolicyError::BadRequest(format!(
@@ -381,8 +426,8 @@ fn follow_job(cluster: &dyn Cluster, request: &ExecRequest) -> Result<ExecResult
     job_result(cluster, lease, outcome)
 }
 
-fn job_timed_out(timeout_ms: u64, job: &ObjectRef) -> ExecResult {
-    ExecResult {
+fn job_timed_out(timeout_ms: u64, job: &ObjectRef) -> ExecStatus {
+    ExecStatus {
         exit_code: None,
         signal: None,
         timed_out: true,
@@ -408,7 +453,7 @@ fn drain_log(cluster: &dyn Cluster, log: &mut dyn LogStream, pod: &str) {
         Err(e) => cluster.log(
             Level::Warn,
             "execute",
-            &format!("following the log of pod {pod} failed: {e}; output may be incomplete"),
+            &format!("following the log of pod {pod} failed: {}; output may be incomplete", e.describe()),
         ),
     }
 }
@@ -418,7 +463,7 @@ fn job_result(
     cluster: &dyn Cluster,
     lease: &Lease,
     outcome: JobOutcome,
-) -> Result<ExecResult, PolicyError> {
+) -> Result<ExecStatus, PolicyError> {
     let pod_ref = ObjectRef {
         api_version: Pod::API_VERSION.into(),
         kind: Pod::KIND.into(),
@@ -441,7 +486,7 @@ fn job_result(
         JobOutcome::Failed { reason, message } => (reason.clone(), message.clone()),
     };
     if job_reason == "DeadlineExceeded" {
-        return Ok(ExecResult {
+        return Ok(ExecStatus {
             exit_code: None,
             signal: exit.as_ref().and_then(|e| e.signal),
             timed_out: true,
@@ -453,7 +498,7 @@ fn job_result(
         });
     }
     match exit {
-        Some(exit) => Ok(ExecResult {
+        Some(exit) => Ok(ExecStatus {
             exit_code: Some(exit.code),
             signal: exit.signal,
             timed_out: false,
@@ -467,10 +512,10 @@ fn job_result(
         }),
         // Complete with restartPolicy Never and backoffLimit 0 means the
         // one container exited 0, even when the pod is already gone.
-        None if outcome == JobOutcome::Complete => Ok(ExecResult {
+        None if outcome == JobOutcome::Complete => Ok(ExecStatus {
             exit_code: Some(0),
             message: format!("pod {} is gone; Job Complete", lease.pod),
-            ..ExecResult::default()
+            ..ExecStatus::empty()
         }),
         None => Err(PolicyError::step(
             "job-result",

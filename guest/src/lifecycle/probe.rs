@@ -181,7 +181,11 @@ fn access_check(cluster: &dyn Cluster, permission: &Permission, namespace: &str)
             };
             check(name, allowed, detail)
         }
-        Err(e) => check(name, false, format!("could not ask the server: {e}")),
+        Err(e) => check(
+            name,
+            false,
+            format!("could not ask the server: {}", e.describe()),
+        ),
     }
 }
 
@@ -214,7 +218,10 @@ pub(crate) fn probe(
             checks.push(check(
                 "cluster-reachable",
                 false,
-                format!("{e}; check the kubeconfig or in-cluster service account"),
+                format!(
+                    "{}; check the kubeconfig or in-cluster service account",
+                    e.describe()
+                ),
             ));
             return Ok(checks);
         }
@@ -240,7 +247,11 @@ pub(crate) fn probe(
                          the pod or job backend"
                     ),
                 ),
-                Err(e) => check(name, false, format!("could not list Sandboxes: {e}")),
+                Err(e) => check(
+                    name,
+                    false,
+                    format!("could not list Sandboxes: {}", e.describe()),
+                ),
             },
         );
     }
@@ -289,7 +300,7 @@ pub(crate) fn probe(
             }
         },
         Ok(None) => check(name, true, "does not exist yet; acquire creates it"),
-        Err(e) => check(name, false, format!("could not read it: {e}")),
+        Err(e) => check(name, false, format!("could not read it: {}", e.describe())),
     });
     Ok(checks)
 }

@@ -12,7 +12,7 @@ use crate::names;
 pub(crate) fn release(cluster: &dyn Cluster, lease: &Lease) -> Result<ReleaseReport, PolicyError> {
     names::check_lease_id(&lease.id)
         .map_err(|e| PolicyError::BadRequest(format!("lease id: {e}")))?;
-    let mut report = ReleaseReport::default();
+    let mut report = ReleaseReport::empty();
 
     let workload = ObjectRef {
         namespace: lease

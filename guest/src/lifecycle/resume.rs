@@ -5,19 +5,16 @@
 use k8s_openapi::Resource;
 use k8s_openapi::api::batch::v1::Job;
 use k8s_openapi::api::core::v1::Pod;
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
 use serde_json::Value;
 
 use super::conditions;
 use super::{invalid_object, kube_failure};
 use crate::cluster::{Cluster, KubeError, Level};
-use crate::config::{Backend, SandboxApiVersion};
+use crate::config::SandboxApiVersion;
 use crate::error::PolicyError;
-use crate::lease::{Lease, ObjectRef};
-use crate::{names, time};
-
-/// Deadline assumed for a workload whose `expires-at` annotation is
-/// missing or unreadable: the default `leaseMaxAgeSec`.
-pub(crate) const FALLBACK_MAX_AGE_SEC: u64 = 86_400;
+use crate::lease::{Backend, Lease, ObjectRef, metadata};
+use crate::names;
 
 /// A leasebox workload found in the cluster.
 #[derive(Debug, Clone)]
@@ -26,35 +23,43 @@ pub(crate) struct Found {
     pub backend: Backend,
     /// The object.
     pub object: Value,
+    /// Its metadata, typed.
+    pub metadata: ObjectMeta,
 }
 
-fn annotation<'a>(object: &'a Value, key: &str) -> Option<&'a str> {
-    object["metadata"]["annotations"][key]
-        .as_str()
-        .filter(|s| !s.is_empty())
-}
-
-fn label<'a>(object: &'a Value, key: &str) -> Option<&'a str> {
-    object["metadata"]["labels"][key]
-        .as_str()
-        .filter(|s| !s.is_empty())
-}
-
-fn being_deleted(object: &Value) -> bool {
-    object["metadata"]["deletionTimestamp"].is_string()
+pub(crate) fn being_deleted(found: &Found) -> bool {
+    found.metadata.deletion_timestamp.is_some()
 }
 
 /// True for a pod owned by a Job or a Sandbox (found through its owner).
-fn owned_by_workload(pod: &Value) -> bool {
-    pod["metadata"]["ownerReferences"]
-        .as_array()
-        .is_some_and(|owners| {
-            owners.iter().any(|o| {
-                matches!(
-                    o["kind"].as_str(),
-                    Some(Job::KIND) | Some(crate::manifests::sandbox_cr::KIND)
-                )
-            })
+fn owned_by_workload(pod: &Found) -> bool {
+    pod.metadata
+        .owner_references
+        .iter()
+        .flatten()
+        .any(|o| o.kind == Job::KIND || o.kind == crate::manifests::sandbox_cr::KIND)
+}
+
+/// Reads the metadata of each listed object; one that does not read is
+/// left out with a warning (the API server never sends one).
+fn found(
+    cluster: &dyn Cluster,
+    step: &str,
+    backend: Backend,
+    objects: Vec<Value>,
+) -> impl Iterator<Item = Found> {
+    objects
+        .into_iter()
+        .filter_map(move |object| match metadata(&object) {
+            Ok(metadata) => Some(Found {
+                backend,
+                object,
+                metadata,
+            }),
+            Err(message) => {
+                cluster.log(Level::Warn, step, &format!("{message}; skipped"));
+                None
+            }
         })
 }
 
@@ -63,6 +68,18 @@ fn owned_by_workload(pod: &Value) -> bool {
 /// served), Jobs, and Pods that are not owned by either. Objects being
 /// deleted are left out.
 pub(crate) fn list_workloads(
+    cluster: &dyn Cluster,
+    namespace: Option<&str>,
+    selector: &str,
+    step: &str,
+) -> Result<Vec<Found>, PolicyError> {
+    let mut found = list_all_workloads(cluster, namespace, selector, step)?;
+    found.retain(|f| !being_deleted(f));
+    Ok(found)
+}
+
+/// [`list_workloads`], objects being deleted included.
+pub(crate) fn list_all_workloads(
     cluster: &dyn Cluster,
     namespace: Option<&str>,
     selector: &str,
@@ -79,10 +96,7 @@ pub(crate) fn list_workloads(
             },
         );
     match sandboxes {
-        Some(Ok(list)) => found.extend(list.into_iter().map(|object| Found {
-            backend: Backend::SandboxCr,
-            object,
-        })),
+        Some(Ok(list)) => found.extend(self::found(cluster, step, Backend::SandboxCr, list)),
         Some(Err(e)) => return Err(kube_failure(step, "listing Sandboxes", &e)),
         None => cluster.log(
             Level::Debug,
@@ -93,82 +107,21 @@ pub(crate) fn list_workloads(
     let jobs = cluster
         .list(Job::API_VERSION, Job::KIND, namespace, selector)
         .map_err(|e| kube_failure(step, "listing Jobs", &e))?;
-    found.extend(jobs.into_iter().map(|object| Found {
-        backend: Backend::Job,
-        object,
-    }));
+    found.extend(self::found(cluster, step, Backend::Job, jobs));
     let pods = cluster
         .list(Pod::API_VERSION, Pod::KIND, namespace, selector)
         .map_err(|e| kube_failure(step, "listing Pods", &e))?;
-    found.extend(
-        pods.into_iter()
-            .filter(|p| !owned_by_workload(p))
-            .map(|object| Found {
-                backend: Backend::Pod,
-                object,
-            }),
-    );
-    found.retain(|f| !being_deleted(&f.object));
+    found.extend(self::found(cluster, step, Backend::Pod, pods).filter(|p| !owned_by_workload(p)));
     Ok(found)
 }
 
-/// The deadline of a workload: its `expires-at` annotation, else its
-/// creation time plus [`FALLBACK_MAX_AGE_SEC`] (with a warning).
-pub(crate) fn expires_at(cluster: &dyn Cluster, object: &Value) -> Option<jiff::Timestamp> {
-    let display = ObjectRef::of(object)
-        .map(|r| r.display())
-        .unwrap_or_else(|| "a workload".into());
-    let annotated = annotation(object, names::ANNOTATION_EXPIRES_AT);
-    if let Some(text) = annotated
-        && let Ok(t) = time::parse(text)
-    {
-        return Some(t);
-    }
-    let created = object["metadata"]["creationTimestamp"]
-        .as_str()
-        .and_then(|c| time::parse(c).ok());
-    let fallback = created.and_then(|c| {
-        c.checked_add(jiff::SignedDuration::from_secs(FALLBACK_MAX_AGE_SEC as i64))
-            .ok()
-    });
-    cluster.log(
-        Level::Warn,
-        "lease-deadline",
-        &format!(
-            "{display}: annotation {} is {}; {}",
-            names::ANNOTATION_EXPIRES_AT,
-            match annotated {
-                Some(text) => format!("`{text}`, not an RFC 3339 time"),
-                None => "missing".to_string(),
-            },
-            match fallback {
-                Some(t) => format!(
-                    "assuming creationTimestamp + {FALLBACK_MAX_AGE_SEC}s = {}",
-                    time::format(t)
-                ),
-                None => "and it has no readable creationTimestamp either".to_string(),
-            }
-        ),
-    );
-    fallback
-}
-
-/// The agent container's image in a workload's pod spec.
-fn agent_image(found: &Found) -> Option<String> {
-    let spec = match found.backend {
-        Backend::Pod => &found.object["spec"],
-        Backend::Job => &found.object["spec"]["template"]["spec"],
-        Backend::SandboxCr => &found.object["spec"]["podTemplate"]["spec"],
-    };
-    spec["containers"].as_array()?.iter().find_map(|c| {
-        (c["name"].as_str() == Some(names::AGENT_CONTAINER))
-            .then(|| c["image"].as_str().map(str::to_string))
-            .flatten()
-    })
-}
-
 /// The pod of a Job: the (newest) pod labelled `job-name=<job>`.
-fn job_pod(cluster: &dyn Cluster, namespace: &str, job: &str) -> Result<String, PolicyError> {
+fn job_pod(
+    cluster: &dyn Cluster,
+    step: &str,
+    namespace: &str,
+    job: &str,
+) -> Result<String, PolicyError> {
     let mut pods = cluster
         .list(
             Pod::API_VERSION,
@@ -176,11 +129,11 @@ fn job_pod(cluster: &dyn Cluster, namespace: &str, job: &str) -> Result<String, 
             Some(namespace),
             &format!("job-name={job}"),
         )
-        .map_err(|e| kube_failure("resume", &format!("listing the pods of Job {job}"), &e))?
+        .map_err(|e| kube_failure(step, &format!("listing the pods of Job {job}"), &e))?
         .into_iter()
         .map(conditions::read::<Pod>)
         .collect::<Result<Vec<Pod>, String>>()
-        .map_err(|m| invalid_object("resume", m))?;
+        .map_err(|m| invalid_object(step, m))?;
     pods.sort_by(|a, b| {
         a.metadata
             .creation_timestamp
@@ -191,7 +144,7 @@ fn job_pod(cluster: &dyn Cluster, namespace: &str, job: &str) -> Result<String, 
         None => {
             cluster.log(
                 Level::Warn,
-                "resume",
+                step,
                 &format!("Job {job} has no pod (yet, or any more); execute will fail until it has"),
             );
             Ok(String::new())
@@ -199,59 +152,32 @@ fn job_pod(cluster: &dyn Cluster, namespace: &str, job: &str) -> Result<String, 
     }
 }
 
-/// Rebuilds a lease from its workload.
-fn lease_of(cluster: &dyn Cluster, lease_id: &str, found: &Found) -> Result<Lease, PolicyError> {
+/// Rebuilds a lease from its workload: finds the agent's pod (for a Job,
+/// its newest pod) and reads the rest from the object.
+pub(crate) fn lease_of(
+    cluster: &dyn Cluster,
+    step: &str,
+    found: &Found,
+) -> Result<Lease, PolicyError> {
     let object = &found.object;
     let workload = ObjectRef::of(object).ok_or_else(|| {
         PolicyError::step(
-            "resume",
+            step,
             "Invalid",
-            format!("the workload of lease {lease_id} has no apiVersion, kind or name"),
+            "a workload has no apiVersion, kind or name".to_string(),
         )
     })?;
     let namespace = workload.namespace.clone().unwrap_or_default();
     let pod = match found.backend {
         Backend::Pod => workload.name.clone(),
         Backend::SandboxCr => {
-            let sandbox = conditions::read_sandbox(object.clone())
-                .map_err(|m| invalid_object("resume", m))?;
+            let sandbox =
+                conditions::read_sandbox(object.clone()).map_err(|m| invalid_object(step, m))?;
             conditions::sandbox_pod_name(&sandbox.metadata)
         }
-        Backend::Job => job_pod(cluster, &namespace, &workload.name)?,
+        Backend::Job => job_pod(cluster, step, &namespace, &workload.name)?,
     };
-    let created_at = annotation(object, names::ANNOTATION_CREATED_AT)
-        .or_else(|| object["metadata"]["creationTimestamp"].as_str())
-        .unwrap_or("")
-        .to_string();
-    let expires_at = expires_at(cluster, object)
-        .map(time::format)
-        .unwrap_or_default();
-    let text = |annotation_key: &str, label_key: &str| {
-        annotation(object, annotation_key)
-            .or_else(|| label(object, label_key))
-            .unwrap_or("")
-            .to_string()
-    };
-    Ok(Lease {
-        id: lease_id.to_string(),
-        namespace,
-        backend: found.backend,
-        pod,
-        container: names::AGENT_CONTAINER.to_string(),
-        secret: names::secret_name(lease_id),
-        company_id: text(names::ANNOTATION_COMPANY_ID, names::LABEL_COMPANY_ID),
-        run_id: text(names::ANNOTATION_RUN_ID, names::LABEL_RUN_ID),
-        adapter_type: label(object, names::LABEL_ADAPTER)
-            .unwrap_or("")
-            .to_string(),
-        image: annotation(object, names::ANNOTATION_IMAGE)
-            .map(str::to_string)
-            .or_else(|| agent_image(found))
-            .unwrap_or_default(),
-        created_at,
-        expires_at,
-        workload,
-    })
+    crate::lease::from_workload(cluster, step, found.backend, object, pod)
 }
 
 /// See [`super::resume`].
@@ -284,7 +210,7 @@ pub(crate) fn resume(
             ),
         );
     }
-    let lease = lease_of(cluster, lease_id, first)?;
+    let lease = lease_of(cluster, "resume", first)?;
     cluster.log(
         Level::Info,
         "resume",

@@ -135,8 +135,9 @@ impl Created {
                         Level::Error,
                         "rollback",
                         &format!(
-                            "could not delete {}: {e}; delete it by hand or run sweep",
-                            object.display()
+                            "could not delete {}: {}; delete it by hand or run sweep",
+                            object.display(),
+                            e.describe()
                         ),
                     );
                     left_behind.push(object);
@@ -151,18 +152,18 @@ impl Created {
                 &format!("deleted {}", names.join(", ")),
             );
         }
-        let mut failure = match error {
-            PolicyError::Failed(failure) => failure,
-            other => Failure {
-                step: "acquire".into(),
-                reason: "Failed".into(),
-                message: other.to_string(),
-                ..Failure::default()
-            },
+        let (mut failure, cancelled) = match error {
+            PolicyError::Failed(failure) => (failure, false),
+            PolicyError::Cancelled(failure) => (failure, true),
+            other => (Failure::new("acquire", "Failed", other.describe()), false),
         };
         failure.rolled_back.extend(rolled_back);
         failure.left_behind.extend(left_behind);
-        PolicyError::Failed(failure)
+        if cancelled {
+            PolicyError::Cancelled(failure)
+        } else {
+            PolicyError::Failed(failure)
+        }
     }
 }
 

@@ -2,11 +2,10 @@
 //! `leasebox.dev/expires-at`), with its Secret and workspace PVC, so a
 //! missed release never leaks a sandbox for ever.
 
-use super::resume::{expires_at, list_workloads};
+use super::resume::list_workloads;
 use crate::cluster::{Cluster, DeleteOptions, KubeError, Level, Propagation};
-use crate::config::Backend;
 use crate::error::{Failure, PolicyError};
-use crate::lease::{ObjectRef, SweepReport};
+use crate::lease::{Backend, ObjectRef, SweepReport, expires_at, label};
 use crate::{names, time};
 
 /// See [`super::sweep`].
@@ -22,13 +21,13 @@ pub(crate) fn sweep(
         names::MANAGED_BY,
         names::LABEL_LEASE
     );
-    let mut report = SweepReport::default();
+    let mut report = SweepReport::empty();
     let mut failed: Vec<(ObjectRef, KubeError)> = Vec::new();
     for found in list_workloads(cluster, namespace, &selector, "sweep")? {
         let Some(workload) = ObjectRef::of(&found.object) else {
             continue;
         };
-        let Some(deadline) = expires_at(cluster, &found.object) else {
+        let Some(deadline) = expires_at(cluster, &workload.display(), &found.metadata) else {
             report.kept += 1;
             continue;
         };
@@ -36,8 +35,7 @@ pub(crate) fn sweep(
             report.kept += 1;
             continue;
         }
-        let lease_id = found.object["metadata"]["labels"][names::LABEL_LEASE]
-            .as_str()
+        let lease_id = label(&found.metadata, names::LABEL_LEASE)
             .unwrap_or("")
             .to_string();
         match delete_lease(cluster, &workload, found.backend, &lease_id) {
@@ -58,8 +56,9 @@ pub(crate) fn sweep(
                     Level::Error,
                     "sweep",
                     &format!(
-                        "could not delete expired lease {lease_id} ({}): {e}",
-                        workload.display()
+                        "could not delete expired lease {lease_id} ({}): {}",
+                        workload.display(),
+                        e.describe()
                     ),
                 );
                 failed.push((workload, e));
@@ -76,7 +75,7 @@ pub(crate) fn sweep(
         .to_string();
     let details: Vec<String> = failed
         .iter()
-        .map(|(w, e)| format!("{} ({e})", w.display()))
+        .map(|(w, e)| format!("{} ({})", w.display(), e.describe()))
         .collect();
     Err(PolicyError::Failed(Failure {
         step: "sweep-delete".into(),

@@ -43,6 +43,8 @@ pub fn request(config: &str) -> LeaseRequest {
 }
 
 /// Every manifest `plan` renders for a configuration document.
+// `PolicyError` is the generated WIT variant, returned as is by `plan`.
+#[allow(clippy::result_large_err)]
 pub fn plan_of(config: &str) -> Result<Vec<Value>, PolicyError> {
     plan(&request(config))
 }

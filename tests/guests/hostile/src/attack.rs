@@ -93,7 +93,8 @@ impl Verdict {
 fn refused(error: KubeError) -> Verdict {
     let (variant, message) = match error {
         KubeError::NoCluster(m) => ("no-cluster", m),
-        KubeError::Denied(m) => ("denied", m),
+        // Rendered as the 0.1 contract's message was: `rule `<rule>`: ...`.
+        KubeError::Denied(d) => ("denied", format!("rule `{}`: {}", d.rule, d.message)),
         KubeError::NotFound(m) => ("not-found", m),
         KubeError::Conflict(m) => ("conflict", m),
         KubeError::Forbidden(m) => ("forbidden", m),
@@ -102,6 +103,7 @@ fn refused(error: KubeError) -> Verdict {
         KubeError::TimedOut(m) => ("timed-out", m),
         KubeError::Transport(m) => ("transport", m),
         KubeError::BadArgument(m) => ("bad-argument", m),
+        KubeError::Cancelled(m) => ("cancelled", m),
     };
     Verdict::Refused { variant, message }
 }
@@ -351,7 +353,7 @@ fn exec_pod(namespace: &str, pod: &str, container: &str) -> Verdict {
         }
     }
     let code = match session.wait(EXEC_WAIT_MS) {
-        Ok(Some(status)) => format!("{:?}", status.code),
+        Ok(Some(status)) => format!("{:?}", status.exit_code),
         Ok(None) => "still running".to_string(),
         Err(error) => return refused(error),
     };

@@ -7,7 +7,7 @@ use crate::bindings::exports::leasebox::provider::provider::{
     Guest, ProbeCheck, ProbeReport, ReleaseReport, SweepReport,
 };
 use crate::bindings::leasebox::provider::types::{
-    ExecRequest, ExecResult, Lease, LeaseRequest, PolicyError, ValidationReport,
+    ExecRequest, ExecStatus, Lease, LeaseRequest, LeaseStatus, PolicyError, ValidationReport,
 };
 
 /// The exported component.
@@ -68,11 +68,11 @@ impl Guest for Component {
         not_implemented()
     }
 
-    fn realize_workspace(_lease: Lease, _path: Option<String>) -> Result<ExecResult, PolicyError> {
+    fn realize_workspace(_lease: Lease, _path: Option<String>) -> Result<ExecStatus, PolicyError> {
         not_implemented()
     }
 
-    fn execute(_request: ExecRequest) -> Result<ExecResult, PolicyError> {
+    fn execute(_request: ExecRequest) -> Result<ExecStatus, PolicyError> {
         not_implemented()
     }
 
@@ -85,6 +85,24 @@ impl Guest for Component {
     }
 
     fn sweep(_now: String, _namespace: Option<String>) -> Result<SweepReport, PolicyError> {
+        not_implemented()
+    }
+
+    fn renew_lease(_lease: Lease, _now: String, _ttl_seconds: u32) -> Result<Lease, PolicyError> {
+        not_implemented()
+    }
+
+    fn list_leases(
+        _company_id: Option<String>,
+        _namespace: Option<String>,
+    ) -> Result<Vec<Lease>, PolicyError> {
+        not_implemented()
+    }
+
+    fn get_lease_status(
+        _lease_id: String,
+        _namespace: Option<String>,
+    ) -> Result<LeaseStatus, PolicyError> {
         not_implemented()
     }
 }

@@ -1,7 +1,8 @@
 //! The host side of the `kube` interface, as plain Rust.
 //!
-//! The wasm import glue (`runtime/imports/kube.rs`) converts WIT values and
-//! calls a [`ClusterIo`]; implementations are the real kube-rs client
+//! The records are the contract's generated types (`wit/kube.wit`), used as
+//! they are; the wasm import glue (`runtime/imports/kube.rs`) passes them to
+//! a [`ClusterIo`]; implementations are the real kube-rs client
 //! (`kube_client/`), the "no cluster" stand-in used by `plan`/`validate`, and
 //! in-memory clusters in tests. Calls are blocking: the guest runs on a
 //! blocking thread, and async implementations block on their runtime.
@@ -14,6 +15,26 @@ pub use crate::runtime::types::{
     DeleteOptions, Denial, EventType, ExecSpec, ExecStatus, HostSecretRequest, KubeError,
     LogsRequest, ObjectRef, OutputStream, Propagation, WatchEvent, WatchRequest,
 };
+
+impl KubeError {
+    /// The error for a person: `<kind>: <message>` (the generated
+    /// `Display` prints the `Debug` form).
+    pub fn describe(&self) -> String {
+        match self {
+            KubeError::NoCluster(m) => format!("no cluster: {m}"),
+            KubeError::Denied(d) => format!("denied: rule `{}`: {}", d.rule, d.message),
+            KubeError::NotFound(m) => format!("not found: {m}"),
+            KubeError::Conflict(m) => format!("conflict: {m}"),
+            KubeError::Forbidden(m) => format!("forbidden: {m}"),
+            KubeError::Invalid(m) => format!("invalid: {m}"),
+            KubeError::Gone(m) => format!("gone: {m}"),
+            KubeError::TimedOut(m) => format!("timed out: {m}"),
+            KubeError::Transport(m) => format!("transport: {m}"),
+            KubeError::BadArgument(m) => format!("bad argument: {m}"),
+            KubeError::Cancelled(m) => format!("cancelled: {m}"),
+        }
+    }
+}
 
 /// A running watch.
 pub trait WatchStream: Send {
@@ -97,8 +118,11 @@ pub trait ClusterIo: Send + Sync {
     /// Starts a command; forwarded streams use `caller`.
     fn exec(&self, spec: &ExecSpec, caller: &CallerIo) -> Result<Box<dyn ExecStream>, KubeError>;
     /// Opens a container log; forwarded output uses `caller`.
-    fn logs(&self, request: &LogsRequest, caller: &CallerIo)
-    -> Result<Box<dyn LogFollow>, KubeError>;
+    fn logs(
+        &self,
+        request: &LogsRequest,
+        caller: &CallerIo,
+    ) -> Result<Box<dyn LogFollow>, KubeError>;
     /// Applies a host-filled Secret; returns the stored object without
     /// values and the keys filled.
     fn apply_host_secret(

@@ -931,14 +931,14 @@ mod tests {
 
     impl ClusterIo for Store {
         fn apply(&self, manifest: &str) -> Result<String, KubeError> {
-            let value: Value =
-                serde_json::from_str(manifest).map_err(|e| KubeError::BadArgument(e.to_string()))?;
+            let value: Value = serde_json::from_str(manifest)
+                .map_err(|e| KubeError::BadArgument(e.to_string()))?;
             self.put(value);
             Ok(manifest.to_string())
         }
         fn create(&self, manifest: &str) -> Result<String, KubeError> {
-            let value: Value =
-                serde_json::from_str(manifest).map_err(|e| KubeError::BadArgument(e.to_string()))?;
+            let value: Value = serde_json::from_str(manifest)
+                .map_err(|e| KubeError::BadArgument(e.to_string()))?;
             let kind = str_at(&value, "/kind").unwrap_or("");
             let name = str_at(&value, "/metadata/name").unwrap_or("");
             if self

@@ -129,7 +129,10 @@ impl KubeClusterIo {
 
     /// Uses an explicit configuration on an existing runtime; calls must
     /// still come from threads outside it.
-    pub fn with_handle(mut config: kube::Config, handle: Handle) -> Result<KubeClusterIo, KubeError> {
+    pub fn with_handle(
+        mut config: kube::Config,
+        handle: Handle,
+    ) -> Result<KubeClusterIo, KubeError> {
         config.default_retry = false;
         Self::build(config, handle, None)
     }

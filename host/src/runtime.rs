@@ -26,8 +26,8 @@ use std::path::Path;
 use std::sync::Arc;
 
 use sha2::Digest;
-use wasmtime::{Engine, Store};
 use wasmtime::component::{Component, Linker};
+use wasmtime::{Engine, Store};
 
 pub use cache::{CACHE_DIR_ENV, CacheDir};
 pub use cancel::{Cancel, DEFAULT_CANCEL_GRACE};
@@ -58,15 +58,15 @@ pub mod types {
 
 pub use bindings::leasebox::provider::logging::Level as LogLevel;
 
+use types::{
+    ExecRequest, ExecStatus, Lease, LeaseRequest, LeaseStatus, PolicyError, ProbeReport,
+    ReleaseReport, SweepReport, ValidationReport,
+};
 /// The 0.1.0 records and conversions [`crate::lease_record`] needs.
 pub(crate) use v0_1::leasebox::provider::types as v0_1_types;
 pub(crate) use v0_1::{
     backend_down as v0_1_backend_down, backend_up as v0_1_backend_up,
     object_ref_down as v0_1_object_ref_down, object_ref_up as v0_1_object_ref_up,
-};
-use types::{
-    ExecRequest, ExecStatus, Lease, LeaseRequest, LeaseStatus, PolicyError, ProbeReport, ReleaseReport,
-    SweepReport, ValidationReport,
 };
 
 /// The default policy module (the `guest/` crate built for `wasm32-wasip2`),
@@ -210,7 +210,7 @@ impl Runtime {
     /// bindings.
     pub fn load(&self, name: &str, bytes: &[u8]) -> Result<Policy, RuntimeError> {
         let loaded = cache::load_or_compile(&self.engine, &self.cache, name, bytes)?;
-        let contract = contract_of(&self.engine, &loaded.component)?;
+        let contract = contract_of(&self.engine, &loaded.component, name)?;
         let link = |e: wasmtime::Error| RuntimeError::Link {
             module: name.to_string(),
             source: error::cause(&e),
@@ -241,7 +241,11 @@ impl Runtime {
 /// `leasebox:provider` package it exports, which must be one of
 /// [`SUPPORTED_CONTRACTS`] (same major and minor), and which every
 /// `leasebox:provider` import must share.
-fn contract_of(engine: &Engine, component: &Component) -> Result<&'static str, RuntimeError> {
+fn contract_of(
+    engine: &Engine,
+    component: &Component,
+    module: &str,
+) -> Result<&'static str, RuntimeError> {
     let ty = component.component_type();
     let versions = ty
         .exports(engine)
@@ -249,7 +253,11 @@ fn contract_of(engine: &Engine, component: &Component) -> Result<&'static str, R
         .chain(ty.imports(engine).map(|(name, _)| name.to_string()))
         .filter_map(|name| {
             let rest = name.strip_prefix(CONTRACT_PACKAGE)?.to_string();
-            Some(rest.split_once('@').map(|(_, v)| v.to_string()).unwrap_or_default())
+            Some(
+                rest.split_once('@')
+                    .map(|(_, v)| v.to_string())
+                    .unwrap_or_default(),
+            )
         })
         .collect::<Vec<_>>();
     let incompatible = |found: &str| RuntimeError::IncompatibleContract {
@@ -260,7 +268,13 @@ fn contract_of(engine: &Engine, component: &Component) -> Result<&'static str, R
         },
         supported: SUPPORTED_CONTRACTS.join(", "),
     };
-    let first = versions.first().cloned().unwrap_or_default();
+    let Some(first) = versions.first().cloned() else {
+        return Err(RuntimeError::Link {
+            module: module.to_string(),
+            source: format!("it neither exports nor imports any {CONTRACT_PACKAGE} interface")
+                .into(),
+        });
+    };
     let contract = SUPPORTED_CONTRACTS
         .iter()
         .find(|supported| same_minor(&first, supported))
@@ -383,9 +397,14 @@ impl Policy {
         self.call(
             "validate-config",
             env,
-            |m, s| m.leasebox_provider_provider().call_validate_config(s, config),
             |m, s| {
-                let report = m.leasebox_provider_provider().call_validate_config(s, config)?;
+                m.leasebox_provider_provider()
+                    .call_validate_config(s, config)
+            },
+            |m, s| {
+                let report = m
+                    .leasebox_provider_provider()
+                    .call_validate_config(s, config)?;
                 Ok(v0_1::validation_report_up(report))
             },
         )
@@ -406,9 +425,14 @@ impl Policy {
         self.call(
             "probe",
             env,
-            |m, s| m.leasebox_provider_provider().call_probe(s, config, company_id),
             |m, s| {
-                let answer = m.leasebox_provider_provider().call_probe(s, config, company_id)?;
+                m.leasebox_provider_provider()
+                    .call_probe(s, config, company_id)
+            },
+            |m, s| {
+                let answer = m
+                    .leasebox_provider_provider()
+                    .call_probe(s, config, company_id)?;
                 Ok(answer
                     .map(v0_1::probe_report_up)
                     .map_err(v0_1::policy_error_up))
@@ -435,10 +459,15 @@ impl Policy {
         self.call(
             "acquire-lease",
             env,
-            |m, s| m.leasebox_provider_provider().call_acquire_lease(s, request),
+            |m, s| {
+                m.leasebox_provider_provider()
+                    .call_acquire_lease(s, request)
+            },
             |m, s| {
                 let request = v0_1::lease_request_down(request);
-                let answer = m.leasebox_provider_provider().call_acquire_lease(s, &request)?;
+                let answer = m
+                    .leasebox_provider_provider()
+                    .call_acquire_lease(s, &request)?;
                 Ok(self.lease_up(answer))
             },
         )
@@ -454,7 +483,10 @@ impl Policy {
         self.call(
             "realize-workspace",
             env,
-            |m, s| m.leasebox_provider_provider().call_realize_workspace(s, lease, path),
+            |m, s| {
+                m.leasebox_provider_provider()
+                    .call_realize_workspace(s, lease, path)
+            },
             |m, s| {
                 let lease = lease_record::down_to_v0_1(lease);
                 let answer = m
@@ -491,7 +523,9 @@ impl Policy {
             |m, s| m.leasebox_provider_provider().call_release_lease(s, lease),
             |m, s| {
                 let lease = lease_record::down_to_v0_1(lease);
-                let answer = m.leasebox_provider_provider().call_release_lease(s, &lease)?;
+                let answer = m
+                    .leasebox_provider_provider()
+                    .call_release_lease(s, &lease)?;
                 Ok(answer
                     .map(v0_1::release_report_up)
                     .map_err(v0_1::policy_error_up))
@@ -534,7 +568,9 @@ impl Policy {
             env,
             |m, s| m.leasebox_provider_provider().call_sweep(s, now, namespace),
             |m, s| {
-                let answer = m.leasebox_provider_provider().call_sweep(s, now, namespace)?;
+                let answer = m
+                    .leasebox_provider_provider()
+                    .call_sweep(s, now, namespace)?;
                 Ok(answer
                     .map(v0_1::sweep_report_up)
                     .map_err(v0_1::policy_error_up))
@@ -609,7 +645,10 @@ impl Policy {
     /// A 0.1.0 module's lease, with the module's own SHA-256 as its creator.
     fn lease_up(
         &self,
-        answer: Result<v0_1::leasebox::provider::types::Lease, v0_1::leasebox::provider::types::PolicyError>,
+        answer: Result<
+            v0_1::leasebox::provider::types::Lease,
+            v0_1::leasebox::provider::types::PolicyError,
+        >,
     ) -> Result<Lease, PolicyError> {
         answer
             .map(|lease| lease_record::up_from_v0_1(lease, &self.sha256))

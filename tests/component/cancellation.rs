@@ -11,9 +11,7 @@ use leasebox::runtime::types as wit;
 use leasebox::runtime::{CallEnv, Cancel, Limits, RuntimeError};
 
 use crate::in_memory_cluster::{Call, InMemoryCluster, ScriptedExec};
-use crate::lifecycle_through_wasm::{
-    acquire_ready_lease, cluster, env_with, pod_config, request,
-};
+use crate::lifecycle_through_wasm::{acquire_ready_lease, cluster, env_with, pod_config, request};
 use crate::support::{default_policy, hostile_component, runtime};
 
 /// When the test cancels, after the call started.
@@ -23,6 +21,27 @@ const CANCEL_AFTER: Duration = Duration::from_millis(300);
 fn cancel_soon(cancel: &Cancel) {
     let cancel = cancel.clone();
     std::thread::spawn(move || {
+        std::thread::sleep(CANCEL_AFTER);
+        cancel.cancel();
+    });
+}
+
+/// Cancels `cancel` from another thread once `cluster` has seen a watch of
+/// `kind` (the call is then waiting), or after 30 s.
+fn cancel_when_watching(cluster: &Arc<InMemoryCluster>, kind: &'static str, cancel: &Cancel) {
+    let (cluster, cancel) = (cluster.clone(), cancel.clone());
+    std::thread::spawn(move || {
+        let started = Instant::now();
+        while started.elapsed() < Duration::from_secs(30) {
+            let watching = cluster
+                .calls()
+                .iter()
+                .any(|call| matches!(call, Call::Watch(request) if request.kind == kind));
+            if watching {
+                break;
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
         std::thread::sleep(CANCEL_AFTER);
         cancel.cancel();
     });
@@ -46,14 +65,14 @@ fn cancelled(error: wit::PolicyError) -> wit::Failure {
 fn cancelled_acquire_rolls_back_everything_it_created() {
     let cluster = cluster();
     let (env, cancel) = cancellable_env(cluster.clone(), Limits::default());
-    cancel_soon(&cancel);
+    cancel_when_watching(&cluster, "Pod", &cancel);
     let started = Instant::now();
     let answer = default_policy()
         .acquire_lease(&env, &request(&pod_config()))
         .expect("the module does not trap");
     let failure = cancelled(answer.expect_err("a cancelled acquire fails"));
     assert!(
-        started.elapsed() < Duration::from_secs(10),
+        started.elapsed() < Duration::from_secs(30),
         "the cancellation took {:?}",
         started.elapsed()
     );

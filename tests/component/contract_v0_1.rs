@@ -29,10 +29,7 @@ fn a_v0_1_lease_carries_the_sha256_of_the_module_that_made_it() {
         .release_lease(&env(&cluster), &lease)
         .expect("no trap")
         .expect("the 0.1.0 module releases");
-    assert!(
-        report.deleted.iter().any(|o| o.kind == "Pod"),
-        "{report:?}"
-    );
+    assert!(report.deleted.iter().any(|o| o.kind == "Pod"), "{report:?}");
 }
 
 #[test]
@@ -51,5 +48,8 @@ fn a_call_of_a_newer_contract_names_the_module_version_and_the_fix() {
             if call == "renew-lease" && contract == "0.1.0"),
         "{error}"
     );
-    assert!(error.to_string().contains("rebuild it against @0.2.0"), "{error}");
+    assert!(
+        error.to_string().contains("rebuild it against @0.2.0"),
+        "{error}"
+    );
 }

@@ -86,6 +86,7 @@ fn env(guard: &GuardedCluster, limits: Limits) -> CallEnv {
         caller: leasebox::cluster_io::CallerIo::process(),
         logger: CallEnv::silent_logger(),
         limits,
+        cancel: leasebox::runtime::Cancel::new(),
     }
 }
 

@@ -15,7 +15,7 @@ use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
 
 use leasebox::cluster_io::{
-    CallerIo, ClusterIo, DeleteOptions, EventType, ExecSpec, ExecStream, ExecStatus,
+    CallerIo, ClusterIo, DeleteOptions, EventType, ExecSpec, ExecStatus, ExecStream,
     HostSecretRequest, KubeError, LogFollow, LogsRequest, ObjectRef, OutputStream, WatchEvent,
     WatchRequest, WatchStream,
 };

@@ -50,7 +50,11 @@ pub(crate) fn cluster() -> Arc<InMemoryCluster> {
 
 /// A call environment over `cluster`, with in-memory caller streams
 /// (`stdin` as the caller's stdin); returns the stdout buffer too.
-pub(crate) fn env_with(cluster: Arc<dyn ClusterIo>, stdin: &[u8], limits: Limits) -> (CallEnv, SharedBuffer) {
+pub(crate) fn env_with(
+    cluster: Arc<dyn ClusterIo>,
+    stdin: &[u8],
+    limits: Limits,
+) -> (CallEnv, SharedBuffer) {
     let (caller, stdout, _stderr) = caller_io(stdin);
     let env = CallEnv {
         cluster,

@@ -4,12 +4,12 @@
 //! guests (`tests/guests/`, the `.wat` fixtures and the Rust `hostile/`
 //! module) that the runtime must stop and name.
 
+mod cancellation;
 mod contract_v0_1;
 mod hostile_guests;
 #[path = "../support/hostile_module.rs"]
 mod hostile_module;
 mod hostile_policy_module;
-mod cancellation;
 mod hostile_through_the_guard;
 mod in_memory_cluster;
 mod lifecycle_through_wasm;

@@ -1,6 +1,6 @@
-//! `plan` through the component equals `leasebox_policy::plan::plan` of the
-//! native crate, for every backend x egress mode x workspace, and for the
-//! ways a request can be refused.
+//! `plan` through the component, of either contract version, equals
+//! `leasebox_policy::plan::plan` of the native crate, for every backend x
+//! egress mode x workspace, and for the ways a request can be refused.
 
 use leasebox::runtime::types as wit;
 use leasebox_policy::error as native_error;
@@ -8,7 +8,7 @@ use leasebox_policy::lease as native;
 use rstest::rstest;
 use serde_json::{Value, json};
 
-use crate::support::{default_policy, offline};
+use crate::support::{default_policy, every_contract, offline};
 
 const LEASE_ID: &str = "lb-01jd5z8k9m0000000000000000";
 const NOW: &str = "2025-01-02T03:04:05Z";
@@ -66,33 +66,41 @@ fn error_to_native(error: &wit::PolicyError) -> native_error::PolicyError {
                 .collect(),
         ),
         wit::PolicyError::NotAllowed(m) => N::NotAllowed(m.clone()),
-        wit::PolicyError::Failed(f) => N::Failed(native_error::Failure {
-            step: f.step.clone(),
-            reason: f.reason.clone(),
-            message: f.message.clone(),
-            rolled_back: f.rolled_back.iter().map(object_ref).collect(),
-            left_behind: f.left_behind.iter().map(object_ref).collect(),
-        }),
+        wit::PolicyError::Failed(f) => N::Failed(failure_to_native(f)),
         wit::PolicyError::LeaseNotFound(m) => N::LeaseNotFound(m.clone()),
         wit::PolicyError::BadRequest(m) => N::BadRequest(m.clone()),
+        wit::PolicyError::Cancelled(f) => N::Cancelled(failure_to_native(f)),
     }
 }
 
-/// Runs `request` both ways and checks that both agree; returns the result.
+fn failure_to_native(f: &wit::Failure) -> native_error::Failure {
+    native_error::Failure {
+        step: f.step.clone(),
+        reason: f.reason.clone(),
+        message: f.message.clone(),
+        rolled_back: f.rolled_back.iter().map(object_ref).collect(),
+        left_behind: f.left_behind.iter().map(object_ref).collect(),
+    }
+}
+
+/// Runs `request` natively and through the module of every contract
+/// version, and checks that all agree; returns the result.
 fn assert_same_plan(request: &wit::LeaseRequest) -> Result<Vec<Value>, native_error::PolicyError> {
-    let through_component = default_policy()
-        .plan(&offline(), request)
-        .expect("the module does not trap")
-        .map(|manifests| {
-            manifests
-                .iter()
-                .map(|m| serde_json::from_str::<Value>(m).expect("each manifest is JSON"))
-                .collect::<Vec<_>>()
-        })
-        .map_err(|e| error_to_native(&e));
     let native = leasebox_policy::plan::plan(&to_native(request));
-    assert_eq!(through_component, native);
-    through_component
+    for (contract, policy) in every_contract() {
+        let through_component = policy
+            .plan(&offline(), request)
+            .expect("the module does not trap")
+            .map(|manifests| {
+                manifests
+                    .iter()
+                    .map(|m| serde_json::from_str::<Value>(m).expect("each manifest is JSON"))
+                    .collect::<Vec<_>>()
+            })
+            .map_err(|e| error_to_native(&e));
+        assert_eq!(through_component, native, "contract {contract}");
+    }
+    native
 }
 
 #[rstest]

@@ -57,12 +57,13 @@ pub fn guest_text(name: &str) -> String {
 }
 
 /// A hostile core module of `tests/guests/` wrapped into a component of the
-/// `policy-module` world.
+/// `policy-module` world of contract 0.1.0 (the host runs it through its
+/// 0.1.0 binding module; the limits are the same for every contract).
 pub fn hostile_component(name: &str) -> Vec<u8> {
     let mut resolve = wit_parser::Resolve::default();
     let (package, _) = resolve
-        .push_dir(workspace().join("wit"))
-        .expect("wit/ parses");
+        .push_dir(workspace().join("wit/v0.1.0"))
+        .expect("wit/v0.1.0/ parses");
     let world = resolve
         .select_world(&[package], Some("policy-module"))
         .expect("wit/ has the policy-module world");

@@ -1,10 +1,10 @@
-//! `validate-config` through the component equals
-//! `leasebox_policy::config::validate` of the native crate.
+//! `validate-config` through the component, of either contract version,
+//! equals `leasebox_policy::config::validate` of the native crate.
 
 use rstest::rstest;
 use serde_json::{Value, json};
 
-use crate::support::{default_policy, offline};
+use crate::support::{default_policy, every_contract, offline};
 
 #[rstest]
 #[case::minimal(json!({"inCluster": true}).to_string())]
@@ -27,35 +27,44 @@ use crate::support::{default_policy, offline};
 #[case::not_an_object("[1, 2, 3]".to_string())]
 #[case::not_json("{not json".to_string())]
 fn validate_through_the_component_equals_native_validate(#[case] document: String) {
-    let report = default_policy()
-        .validate_config(&offline(), &document)
-        .expect("the module does not trap");
     let native = leasebox_policy::config::validate(&document);
-
-    let pairs = |issues: &[leasebox::runtime::types::Issue]| {
-        issues
-            .iter()
-            .map(|i| (i.path.clone(), i.message.clone()))
-            .collect::<Vec<_>>()
-    };
     let native_pairs = |issues: &[leasebox_policy::config::Issue]| {
         issues
             .iter()
             .map(|i| (i.path.clone(), i.message.clone()))
             .collect::<Vec<_>>()
     };
-    assert_eq!(pairs(&report.errors), native_pairs(&native.errors));
-    assert_eq!(pairs(&report.warnings), native_pairs(&native.warnings));
-    assert_eq!(report.ok, native.errors.is_empty());
-    let normalized = report
-        .normalized_config
-        .as_deref()
-        .map(|text| serde_json::from_str::<Value>(text).expect("normalized config is JSON"));
     let native_normalized = native
         .config
         .as_ref()
         .map(|c| serde_json::to_value(c).expect("config serializes"));
-    assert_eq!(normalized, native_normalized);
+    for (contract, policy) in every_contract() {
+        let report = policy
+            .validate_config(&offline(), &document)
+            .expect("the module does not trap");
+        let pairs = |issues: &[leasebox::runtime::types::Issue]| {
+            issues
+                .iter()
+                .map(|i| (i.path.clone(), i.message.clone()))
+                .collect::<Vec<_>>()
+        };
+        assert_eq!(
+            pairs(&report.errors),
+            native_pairs(&native.errors),
+            "{contract}"
+        );
+        assert_eq!(
+            pairs(&report.warnings),
+            native_pairs(&native.warnings),
+            "{contract}"
+        );
+        assert_eq!(report.ok, native.errors.is_empty(), "{contract}");
+        let normalized = report
+            .normalized_config
+            .as_deref()
+            .map(|text| serde_json::from_str::<Value>(text).expect("normalized config is JSON"));
+        assert_eq!(normalized, native_normalized, "{contract}");
+    }
 }
 
 #[test]

@@ -95,7 +95,10 @@ fn run_interrupted_by_ctrl_c_releases_the_lease() {
     let Some(case) = Case::start("run-ctrl-c") else {
         return;
     };
-    let config = case.config(json!({ "backend": "pod" })).display().to_string();
+    let config = case
+        .config(json!({ "backend": "pod" }))
+        .display()
+        .to_string();
     let run = case.spawn(&[
         "run",
         "--config",

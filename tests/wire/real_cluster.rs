@@ -154,7 +154,11 @@ fn real_cluster_pod_lifecycle_with_exec_and_logs() {
         .wait(Duration::from_secs(30))
         .unwrap_or_else(|e| panic!("wait: {e}"));
     let status = status.unwrap_or_else(|| panic!("exec did not end"));
-    assert_eq!((status.code, status.signal), (Some(42), None), "{status:?}");
+    assert_eq!(
+        (status.exit_code, status.signal),
+        (Some(42), None),
+        "{status:?}"
+    );
     assert_eq!(out.text(), "out\n");
     assert_eq!(err.text(), "err\n");
 
@@ -167,7 +171,7 @@ fn real_cluster_pod_lifecycle_with_exec_and_logs() {
         .wait(Duration::from_secs(30))
         .unwrap_or_else(|e| panic!("wait: {e}"));
     assert_eq!(
-        status.map(|s| (s.code, s.signal)),
+        status.map(|s| (s.exit_code, s.signal)),
         Some((Some(137), Some(9)))
     );
 
@@ -182,7 +186,7 @@ fn real_cluster_pod_lifecycle_with_exec_and_logs() {
         .wait(Duration::from_secs(30))
         .unwrap_or_else(|e| panic!("wait: {e}"));
     let status = status.unwrap_or_else(|| panic!("exec did not end"));
-    assert_eq!((status.code, status.stdout_truncated), (Some(0), true));
+    assert_eq!((status.exit_code, status.stdout_truncated), (Some(0), true));
     let mut read = Vec::new();
     while let Ok(Some((_, chunk))) = exec.read(Duration::from_millis(200)) {
         read.extend(chunk);
@@ -205,7 +209,7 @@ fn real_cluster_pod_lifecycle_with_exec_and_logs() {
         .wait(Duration::from_secs(30))
         .unwrap_or_else(|e| panic!("wait: {e}"));
     eprintln!("stdin exec: {status:?} out={:?}", out.text());
-    assert_eq!(status.map(|s| s.code), Some(Some(0)));
+    assert_eq!(status.map(|s| s.exit_code), Some(Some(0)));
     assert_eq!(out.text(), "from guest\nfrom caller");
 
     // Logs (not following).

@@ -212,8 +212,9 @@ fn connect(settings: &HostSettings) -> Result<Arc<dyn ClusterIo>, CliError> {
     let client = KubeClusterIo::connect(cluster.kubeconfig.clone(), cluster.context.clone())
         .map_err(|e| {
             CliError::unusable(anyhow!(
-                "cannot connect to a cluster (using {source}): {e}; pass --kubeconfig FILE, \
-                     set cluster.kubeconfig in the host settings, or set KUBECONFIG"
+                "cannot connect to a cluster (using {source}): {}; pass --kubeconfig FILE, \
+                     set cluster.kubeconfig in the host settings, or set KUBECONFIG",
+                e.describe()
             ))
         })?;
     Ok(Arc::new(client))

@@ -38,9 +38,6 @@ pub fn run(args: &Args, out: &mut dyn Write) -> Result<u8, CliError> {
         )
         .map_err(runtime_failed)?
         .map_err(refused)?;
-    write_json(
-        out,
-        &Value::Array(leases.iter().map(lease_json).collect()),
-    )?;
+    write_json(out, &Value::Array(leases.iter().map(lease_json).collect()))?;
     Ok(Outcome::Success.code())
 }

@@ -53,8 +53,12 @@ pub fn run(args: &Args) -> Result<u8, CliError> {
     let session = Session::open(&args.cluster)?;
     let id = lease_id::mint().map_err(CliError::unusable)?;
     let shared: Shared = Arc::default();
-    let (cancel, cleanup, leftover_id, leftover) =
-        (session.cancel.clone(), session.clone(), id.clone(), shared.clone());
+    let (cancel, cleanup, leftover_id, leftover) = (
+        session.cancel.clone(),
+        session.clone(),
+        id.clone(),
+        shared.clone(),
+    );
     interrupt::watch(
         "an interrupted run leaves its lease behind until `leasebox sweep`",
         move || cancel.cancel(),

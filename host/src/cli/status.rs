@@ -57,4 +57,3 @@ fn status_json(status: &LeaseStatus) -> serde_json::Value {
         "lease": lease_json(&status.lease),
     })
 }
-

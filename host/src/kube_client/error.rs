@@ -84,7 +84,7 @@ mod tests {
     #[case::too_many_requests(429, "transport")]
     fn status_codes_map_to_error_variants(#[case] code: u16, #[case] prefix: &str) {
         let err = from_status("apply pod x", code, "the message");
-        let text = err.to_string();
+        let text = err.describe();
         assert!(text.starts_with(prefix), "{text}");
         assert!(text.contains("apply pod x: the message"), "{text}");
     }

@@ -32,7 +32,7 @@ use super::Ctx;
 use super::exec_protocol::{
     Ending, Frame, close_stdin_frame, decode, ending_from_status, stdin_frame,
 };
-use crate::cluster_io::{CallerIo, ExecSpec, ExecStream, ExecStatus, KubeError, OutputStream};
+use crate::cluster_io::{CallerIo, ExecSpec, ExecStatus, ExecStream, KubeError, OutputStream};
 
 /// Bytes of the caller's stdin read at a time.
 const CHUNK: usize = 16 * 1024;

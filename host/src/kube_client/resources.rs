@@ -188,7 +188,10 @@ mod tests {
     #[case::three_parts("a/b/c")]
     #[case::empty_group("/v1")]
     fn malformed_api_version_is_a_bad_argument(#[case] input: &str) {
-        assert!(matches!(group_version(input), Err(KubeError::BadArgument(_))));
+        assert!(matches!(
+            group_version(input),
+            Err(KubeError::BadArgument(_))
+        ));
     }
 
     #[test]

@@ -108,13 +108,17 @@ pub(crate) async fn apply_host_secret(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::runtime::types::EnvVar;
 
     fn request() -> HostSecretRequest {
         HostSecretRequest {
             manifest: r#"{"apiVersion":"v1","kind":"Secret","metadata":{"name":"l-env","namespace":"t"},"data":{"X":"eA=="}}"#.into(),
             random_keys: vec!["TOKEN".into()],
             host_keys: vec!["API_KEY".into(), "MISSING".into(), "EMPTY".into()],
-            literal: vec![("MODE".into(), "fast".into())],
+            literal: vec![EnvVar {
+                name: "MODE".into(),
+                value: "fast".into(),
+            }],
         }
     }
 

@@ -171,7 +171,13 @@ fn map_watcher_error(step: &str, err: &watcher::Error) -> Option<KubeError> {
 pub(crate) async fn start(
     ctx: &Ctx,
     request: &WatchRequest,
-) -> Result<(mpsc::Receiver<Result<WatchEvent, KubeError>>, JoinHandle<()>), KubeError> {
+) -> Result<
+    (
+        mpsc::Receiver<Result<WatchEvent, KubeError>>,
+        JoinHandle<()>,
+    ),
+    KubeError,
+> {
     let resolved = ctx
         .resolver
         .resolve(&ctx.client, &request.api_version, &request.kind)
@@ -233,7 +239,10 @@ impl KubeWatch {
     /// Wraps the receiver and task from [`start`].
     pub(crate) fn new(
         handle: Handle,
-        (rx, task): (mpsc::Receiver<Result<WatchEvent, KubeError>>, JoinHandle<()>),
+        (rx, task): (
+            mpsc::Receiver<Result<WatchEvent, KubeError>>,
+            JoinHandle<()>,
+        ),
     ) -> KubeWatch {
         KubeWatch { handle, rx, task }
     }

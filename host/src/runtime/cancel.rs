@@ -56,7 +56,9 @@ impl Cancel {
 
     fn lock(&self) -> std::sync::MutexGuard<'_, Option<Instant>> {
         // A poisoned flag is still a flag: the data is one `Option<Instant>`.
-        self.at.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+        self.at
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
     }
 }
 

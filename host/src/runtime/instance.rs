@@ -9,9 +9,9 @@ use wasmtime::{Engine, Store, Trap, UpdateDeadline};
 use wasmtime_wasi::p2::pipe::MemoryOutputPipe;
 use wasmtime_wasi::{WasiCtx, WasiCtxBuilder, WasiCtxView, WasiView};
 
+use super::cancel::Cancel;
 use super::error::{RuntimeError, cause, flatten};
 use super::limits::{CallLimiter, MemoryCapExceeded, STDERR_CAP_BYTES, ticks};
-use super::cancel::Cancel;
 use super::{CallEnv, LogLevel};
 use crate::cluster_io::{CallerIo, ClusterIo};
 

@@ -289,11 +289,7 @@ impl old_kube::HostExecSession for HostState {
 }
 
 impl old_kube::HostLogStream for HostState {
-    fn read(
-        &mut self,
-        stream: Resource<LogHandle>,
-        timeout_ms: u64,
-    ) -> OldResult<Option<Vec<u8>>> {
+    fn read(&mut self, stream: Resource<LogHandle>, timeout_ms: u64) -> OldResult<Option<Vec<u8>>> {
         down(
             now_kube::HostLogStream::read(self, stream, timeout_ms),
             |v| v,
@@ -390,7 +386,6 @@ pub(crate) fn backend_down(b: now::Backend) -> old::Backend {
         now::Backend::Pod => old::Backend::Pod,
     }
 }
-
 
 fn issue_up(i: old::Issue) -> now::Issue {
     now::Issue {

@@ -3,12 +3,14 @@
 //! it matters (the workload's annotation, the Sandbox's `shutdownTime`, and
 //! what `sweep` decides).
 
+use std::time::Duration;
+
 use k8s_openapi::api::core::v1::Pod;
 use kube::api::{Api, DynamicObject, ListParams};
 use serde_json::json;
 
 use crate::support::case::{Case, Lease};
-use crate::support::cluster::{LEASE_LABEL, sandbox_resource};
+use crate::support::cluster::{LEASE_LABEL, eventually, sandbox_resource};
 
 /// The annotation that carries a lease's deadline on its workload.
 const EXPIRES_AT: &str = "leasebox.dev/expires-at";
@@ -110,8 +112,18 @@ fn status_and_list_agree_with_the_cluster() {
 
     case.release(&first);
     case.release(&second);
-    let gone = case.cli(&lease_args("status", &first));
-    gone.assert_code(1);
+    // Until the kubelet has confirmed the deletion the lease is
+    // `terminating`; then it is not found.
+    let status_after = || case.cli(&lease_args("status", &first));
+    let terminating = status_after();
+    if terminating.code == Some(0) {
+        assert_eq!(terminating.json()["phase"], "terminating");
+    }
+    let gone = case.block_on(eventually(Duration::from_secs(60), || async {
+        matches!(pods.get_opt(&first.pod).await, Ok(None))
+    }));
+    assert!(gone, "pod {} still there after release", first.pod);
+    status_after().assert_code(1);
     case.finish();
 }
 

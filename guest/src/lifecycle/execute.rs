@@ -51,7 +51,7 @@ fn exec_command(cluster: &dyn Cluster, request: &ExecRequest) -> Result<ExecStat
     // The command must be killable in the pod later, on a timeout or when
     // the host cancels the call: the session's end alone leaves the process
     // running.
-    let kill_token = Some(kill_token(cluster, &request.lease.id));
+    let kill_token = Some(kill_token(&request.lease.id));
     let wrapped = exec_wrap::wrap(
         &request.command,
         request.cwd.as_deref(),
@@ -242,12 +242,15 @@ fn kill_in_pod(cluster: &dyn Cluster, spec: &ExecSpec, token: &str) -> Result<()
     }
 }
 
-/// A token naming one exec's pid file in the pod: the lease id, the
-/// host's monotonic clock and a per-instance counter.
-fn kill_token(cluster: &dyn Cluster, lease_id: &str) -> String {
-    static COUNTER: std::sync::atomic::AtomicU32 = std::sync::atomic::AtomicU32::new(0);
-    let n = COUNTER.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-    format!("{lease_id}-{:x}-{n}", cluster.monotonic_ms())
+/// A token naming one exec's pid file in the pod: the lease id and 64
+/// random bits. It must differ between every exec of every process that
+/// uses the lease (a reused token would point the kill at another exec's
+/// pid), so it comes from the random source WASI gives the module (std's
+/// `RandomState` is seeded from it) and never from a clock or a counter.
+fn kill_token(lease_id: &str) -> String {
+    use std::hash::BuildHasher;
+    let random = std::collections::hash_map::RandomState::new().hash_one(lease_id);
+    format!("{lease_id}-{random:016x}")
 }
 
 /// Maps the status channel's answer; a status without code or signal
@@ -313,7 +316,7 @@ pub(crate) fn realize_workspace(
         path.into(),
     ]);
     // Killable like any command, should the host cancel the call.
-    let kill_token = kill_token(cluster, &lease.id);
+    let kill_token = kill_token(&lease.id);
     let wrapped = exec_wrap::wrap(&tar, None, &[], true, Some(&kill_token))?;
     let spec = ExecSpec {
         namespace: lease.namespace.clone(),
@@ -530,5 +533,18 @@ fn job_result(
                 lease.workload.name, lease.pod
             ),
         )),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn kill_tokens_never_repeat_for_one_lease() {
+        let lease = "lb-01jd5z8k9m0000000000000000";
+        let tokens = (0..64).map(|_| kill_token(lease)).collect::<std::collections::HashSet<_>>();
+        assert_eq!(tokens.len(), 64);
+        assert!(tokens.iter().all(|t| exec_wrap::is_kill_token(t)), "{tokens:?}");
     }
 }

@@ -1,8 +1,9 @@
 //! Component-level tests: the real policy module (the `guest/` crate built
 //! for wasm32-wasip2 and embedded in the host) in the host runtime, with no
-//! cluster, compared against the same crate built natively; and hostile
-//! guests (`tests/guests/`, the `.wat` fixtures and the Rust `hostile/`
-//! module) that the runtime must stop and name.
+//! cluster, compared against the same crate built natively and against a
+//! second host (the module transpiled by jco, in Node); and hostile guests
+//! (`tests/guests/`, the `.wat` fixtures and the Rust `hostile/` module)
+//! that the runtime must stop and name.
 
 mod cancellation;
 mod contract_v0_1;
@@ -13,6 +14,7 @@ mod hostile_policy_module;
 mod hostile_through_the_guard;
 mod in_memory_cluster;
 mod lifecycle_through_wasm;
+mod node_host;
 mod plan_matches_native;
 mod support;
 mod validate_matches_native;

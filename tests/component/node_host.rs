@@ -162,9 +162,10 @@ fn error_json(error: &wit::PolicyError) -> Value {
         E::NotAllowed(m) => ("not-allowed", json!(m)),
         E::LeaseNotFound(m) => ("lease-not-found", json!(m)),
         E::BadRequest(m) => ("bad-request", json!(m)),
-        // `plan` does no I/O, so it never fails a step; should it, the
-        // mismatch shows both sides.
+        // `plan` does no I/O, so it never fails a step nor is cancelled;
+        // should it, the mismatch shows both sides.
         E::Failed(f) => ("failed", json!(format!("{f:?}"))),
+        E::Cancelled(f) => ("cancelled", json!(format!("{f:?}"))),
     };
     json!({"tag": tag, "val": val})
 }

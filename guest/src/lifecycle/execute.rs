@@ -543,8 +543,13 @@ mod tests {
     #[test]
     fn kill_tokens_never_repeat_for_one_lease() {
         let lease = "lb-01jd5z8k9m0000000000000000";
-        let tokens = (0..64).map(|_| kill_token(lease)).collect::<std::collections::HashSet<_>>();
+        let tokens = (0..64)
+            .map(|_| kill_token(lease))
+            .collect::<std::collections::HashSet<_>>();
         assert_eq!(tokens.len(), 64);
-        assert!(tokens.iter().all(|t| exec_wrap::is_kill_token(t)), "{tokens:?}");
+        assert!(
+            tokens.iter().all(|t| exec_wrap::is_kill_token(t)),
+            "{tokens:?}"
+        );
     }
 }

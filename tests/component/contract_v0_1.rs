@@ -1,11 +1,18 @@
 //! A module of contract 0.1.0 (the fixture built from the last 0.1.0 tree)
 //! still loads, acquires and releases through the host's 0.1.0 binding
-//! module, and is told clearly what it cannot do.
+//! module, is told clearly what it cannot do, and its leases are found and
+//! released by the module that replaces it.
 
+use std::sync::Arc;
+
+use leasebox::grants::Grants;
+use leasebox::guard::{Audit, GuardedCluster};
 use leasebox::runtime::types as wit;
-use leasebox::runtime::{CONTRACT_VERSION, RuntimeError};
+use leasebox::runtime::{CONTRACT_VERSION, Limits, Policy, RuntimeError};
 
-use crate::lifecycle_through_wasm::{cluster, env, pod_config, request, script_ready_pod};
+use crate::lifecycle_through_wasm::{
+    cluster, env, env_with, pod_config, request, script_ready_pod,
+};
 use crate::support::{default_policy, v0_1_policy};
 
 #[test]
@@ -52,4 +59,53 @@ fn a_call_of_a_newer_contract_names_the_module_version_and_the_fix() {
         error.to_string().contains("rebuild it against @0.2.0"),
         "{error}"
     );
+}
+
+/// After a swap, the new module finds, names and releases a lease its
+/// predecessor (another module, another contract) created: the lease
+/// carries the predecessor's SHA-256, which the guard stamped on the
+/// workload.
+#[test]
+fn a_swapped_in_module_recognises_and_releases_its_predecessors_lease() {
+    let cluster = cluster();
+    script_ready_pod(&cluster);
+    let guard = |module: &Policy| {
+        GuardedCluster::new(
+            cluster.clone(),
+            Arc::new(Grants::default()),
+            Audit::counting(module.sha256()),
+        )
+    };
+    let through = |module: &Policy| env_with(Arc::new(guard(module)), b"", Limits::default()).0;
+
+    let old = v0_1_policy()
+        .acquire_lease(&through(v0_1_policy()), &request(&pod_config()))
+        .expect("no trap")
+        .expect("the 0.1.0 module acquires");
+
+    let found = default_policy()
+        .resume_lease(&through(default_policy()), &old.id, None)
+        .expect("no trap")
+        .expect("the 0.2.0 module finds the lease");
+    assert_eq!(found.module_sha256, v0_1_policy().sha256());
+    assert_ne!(found.module_sha256, default_policy().sha256());
+
+    let listed = default_policy()
+        .list_leases(&through(default_policy()), None, None)
+        .expect("no trap")
+        .expect("the 0.2.0 module lists");
+    assert_eq!(
+        listed
+            .iter()
+            .map(|l| (&l.id, &l.module_sha256))
+            .collect::<Vec<_>>(),
+        vec![(&old.id, &old.module_sha256)]
+    );
+
+    let report = default_policy()
+        .release_lease(&through(default_policy()), &found)
+        .expect("no trap")
+        .expect("the 0.2.0 module releases it");
+    assert!(report.deleted.iter().any(|o| o.kind == "Pod"), "{report:?}");
+    assert!(cluster.objects_of_kind("Pod").is_empty());
 }

@@ -56,3 +56,26 @@ fn exec_without_a_command_exits_2_saying_how_to_give_one() {
     let stderr = String::from_utf8_lossy(&output.stderr);
     assert!(stderr.contains("--shell"), "{stderr}");
 }
+
+#[rstest::rstest]
+#[case::renew(&["renew", "--lease", "lb-01jd5z8k9m0000000000000000", "--ttl", "600"])]
+#[case::list(&["list"])]
+#[case::status(&["status", "--lease", "lb-01jd5z8k9m0000000000000000"])]
+fn lease_calls_with_unreadable_kubeconfig_exit_2_naming_the_fix(#[case] args: &[&str]) {
+    assert_no_cluster_message(&leasebox_without_cluster(args));
+}
+
+#[test]
+fn renew_refuses_a_zero_ttl_before_connecting() {
+    let output = leasebox_without_cluster(&[
+        "renew",
+        "--lease",
+        "lb-01jd5z8k9m0000000000000000",
+        "--ttl",
+        "0",
+    ]);
+    assert_eq!(output.status.code(), Some(2), "{output:?}");
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(stderr.contains("--ttl"), "{stderr}");
+    assert!(!stderr.contains("cannot connect"), "{stderr}");
+}

@@ -85,6 +85,7 @@ fn failure_to_native(f: &wit::Failure) -> native_error::Failure {
 
 /// Runs `request` natively and through the module of every contract
 /// version, and checks that all agree; returns the result.
+#[allow(clippy::result_large_err)] // the contract's own error type, as generated
 fn assert_same_plan(request: &wit::LeaseRequest) -> Result<Vec<Value>, native_error::PolicyError> {
     let native = leasebox_policy::plan::plan(&to_native(request));
     for (contract, policy) in every_contract() {

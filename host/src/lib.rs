@@ -19,5 +19,6 @@ pub mod guard;
 pub mod kube_client;
 pub mod lease_id;
 pub mod lease_record;
+pub mod render;
 pub mod runtime;
 pub mod settings;

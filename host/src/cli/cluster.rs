@@ -284,4 +284,4 @@ pub fn object_name(object: &ObjectRef) -> String {
     }
 }
 
-pub use crate::lease_record::{object_json, to_json as lease_json};
+pub use crate::lease_record::to_json as lease_json;

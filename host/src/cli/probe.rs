@@ -5,7 +5,6 @@ use std::io::Write;
 use std::path::PathBuf;
 use std::time::Duration;
 
-use serde_json::json;
 
 use super::cluster::{ClusterArgs, Session, refused, runtime_failed};
 use super::exit::{CliError, Outcome};
@@ -39,12 +38,7 @@ pub fn run(args: &Args, out: &mut dyn Write) -> Result<u8, CliError> {
         .probe(&session.env(PROBE_BUDGET), &config, &args.company_id)
         .map_err(runtime_failed)?
         .map_err(refused)?;
-    let checks = report
-        .checks
-        .iter()
-        .map(|c| json!({"name": c.name, "ok": c.ok, "detail": c.detail}))
-        .collect::<Vec<_>>();
-    write_json(out, &json!({"ok": report.ok, "checks": checks}))?;
+    write_json(out, &crate::render::probe_report(&report))?;
     Ok(if report.ok {
         Outcome::Success
     } else {

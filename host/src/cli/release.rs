@@ -3,9 +3,9 @@
 use std::io::Write;
 use std::time::Duration;
 
-use serde_json::{Value, json};
+use serde_json::json;
 
-use super::cluster::{LeaseTarget, Session, object_json, object_name, refused, runtime_failed};
+use super::cluster::{LeaseTarget, Session, object_name, refused, runtime_failed};
 use super::exit::{CliError, Outcome};
 use super::validate::write_json;
 use crate::runtime::types::{Lease, PolicyError, ReleaseReport};
@@ -49,13 +49,7 @@ pub(super) fn release(session: &Session, lease: &Lease) -> Result<ReleaseReport,
         .map_err(refused)
 }
 
-/// The report as `{"deleted":[objects],"alreadyGone":bool}`.
-pub(super) fn report_json(report: &ReleaseReport) -> Value {
-    json!({
-        "deleted": report.deleted.iter().map(object_json).collect::<Vec<_>>(),
-        "alreadyGone": report.already_gone,
-    })
-}
+pub(super) use crate::render::release_report as report_json;
 
 /// Releases whatever exists of lease `id`, found again by its labels: after
 /// an acquire that ended without the module's own rollback (a trap, the

@@ -3,9 +3,8 @@
 use std::io::Write;
 use std::time::Duration;
 
-use serde_json::json;
 
-use super::cluster::{ClusterArgs, Session, object_json, refused, runtime_failed};
+use super::cluster::{ClusterArgs, Session, refused, runtime_failed};
 use super::exit::{CliError, Outcome};
 use super::lease_args::now_rfc3339;
 use super::validate::write_json;
@@ -36,12 +35,6 @@ pub fn run(args: &Args, out: &mut dyn Write) -> Result<u8, CliError> {
         .sweep(&session.env(SWEEP_BUDGET), &now, args.namespace.as_deref())
         .map_err(runtime_failed)?
         .map_err(refused)?;
-    write_json(
-        out,
-        &json!({
-            "expired": report.expired.iter().map(object_json).collect::<Vec<_>>(),
-            "kept": report.kept,
-        }),
-    )?;
+    write_json(out, &crate::render::sweep_report(&report))?;
     Ok(Outcome::Success.code())
 }

@@ -5,11 +5,12 @@ use std::io::Write;
 use std::path::PathBuf;
 
 use anyhow::Context;
-use serde_json::{Value, json};
+use serde_json::Value;
 
+use crate::render;
 use super::exit::{CliError, Outcome};
 use super::module::{PolicyArgs, offline_env, read_config};
-use crate::runtime::types::{Issue, ValidationReport};
+use crate::runtime::types::ValidationReport;
 
 /// Flags of `validate`.
 #[derive(Debug, Clone, clap::Args)]
@@ -41,29 +42,10 @@ pub fn run(args: &Args, out: &mut dyn Write) -> Result<Outcome, CliError> {
 
 /// The report as the JSON document `validate` prints.
 pub(super) fn report_json(report: &ValidationReport) -> Result<Value, CliError> {
-    let normalized = match &report.normalized_config {
-        Some(text) if report.ok => serde_json::from_str(text)
-            .context("the policy module returned a normalized configuration that is not JSON")
-            .map_err(CliError::unusable)?,
-        _ => Value::Null,
-    };
-    Ok(json!({
-        "ok": report.ok,
-        "errors": issues_json(&report.errors),
-        "warnings": issues_json(&report.warnings),
-        "normalizedConfig": normalized,
-    }))
+    render::validation_report(report).map_err(|e| CliError::unusable(anyhow::anyhow!(e)))
 }
 
-/// Issues as `[{"path","message"}]`.
-pub(super) fn issues_json(issues: &[Issue]) -> Value {
-    Value::Array(
-        issues
-            .iter()
-            .map(|i| json!({"path": i.path, "message": i.message}))
-            .collect(),
-    )
-}
+pub(super) use render::issues as issues_json;
 
 /// Pretty JSON and a newline.
 pub(super) fn write_json(out: &mut dyn Write, value: &Value) -> Result<(), CliError> {

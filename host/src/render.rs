@@ -1,0 +1,98 @@
+//! The JSON shape of every answer the host prints (CLI) or sends (`serve`):
+//! one function per record, camelCase keys. The lease record itself is in
+//! [`crate::lease_record`].
+
+use serde_json::{Value, json};
+
+use crate::lease_record;
+use crate::runtime::types::{
+    ExecStatus, Issue, LeasePhase, LeaseStatus, ProbeReport, ReleaseReport, SweepReport,
+    ValidationReport,
+};
+
+/// Issues as `[{"path","message"}]`.
+pub fn issues(issues: &[Issue]) -> Value {
+    Value::Array(
+        issues
+            .iter()
+            .map(|i| json!({"path": i.path, "message": i.message}))
+            .collect(),
+    )
+}
+
+/// `{"ok","errors","warnings","normalizedConfig"}`; an error when the
+/// module's normalized configuration is not JSON.
+pub fn validation_report(report: &ValidationReport) -> Result<Value, String> {
+    let normalized = match &report.normalized_config {
+        Some(text) if report.ok => serde_json::from_str(text).map_err(|e| {
+            format!("the policy module returned a normalized configuration that is not JSON: {e}")
+        })?,
+        _ => Value::Null,
+    };
+    Ok(json!({
+        "ok": report.ok,
+        "errors": issues(&report.errors),
+        "warnings": issues(&report.warnings),
+        "normalizedConfig": normalized,
+    }))
+}
+
+/// `{"ok","checks":[{"name","ok","detail"}]}`.
+pub fn probe_report(report: &ProbeReport) -> Value {
+    let checks = report
+        .checks
+        .iter()
+        .map(|c| json!({"name": c.name, "ok": c.ok, "detail": c.detail}))
+        .collect::<Vec<_>>();
+    json!({"ok": report.ok, "checks": checks})
+}
+
+/// `{"deleted":[objects],"alreadyGone"}`.
+pub fn release_report(report: &ReleaseReport) -> Value {
+    json!({
+        "deleted": report.deleted.iter().map(lease_record::object_json).collect::<Vec<_>>(),
+        "alreadyGone": report.already_gone,
+    })
+}
+
+/// `{"expired":[objects],"kept"}`.
+pub fn sweep_report(report: &SweepReport) -> Value {
+    json!({
+        "expired": report.expired.iter().map(lease_record::object_json).collect::<Vec<_>>(),
+        "kept": report.kept,
+    })
+}
+
+/// `{"exitCode","signal","timedOut","stdoutTruncated","stderrTruncated",
+/// "message"}`.
+pub fn exec_status(status: &ExecStatus) -> Value {
+    json!({
+        "exitCode": status.exit_code,
+        "signal": status.signal,
+        "timedOut": status.timed_out,
+        "stdoutTruncated": status.stdout_truncated,
+        "stderrTruncated": status.stderr_truncated,
+        "message": status.message,
+    })
+}
+
+/// `pending`, `ready`, `finished`, `failed` or `terminating`.
+pub fn phase_name(phase: LeasePhase) -> &'static str {
+    match phase {
+        LeasePhase::Pending => "pending",
+        LeasePhase::Ready => "ready",
+        LeasePhase::Finished => "finished",
+        LeasePhase::Failed => "failed",
+        LeasePhase::Terminating => "terminating",
+    }
+}
+
+/// `{"phase","ready","message","lease"}`.
+pub fn lease_status(status: &LeaseStatus) -> Value {
+    json!({
+        "phase": phase_name(status.phase),
+        "ready": status.ready,
+        "message": status.message,
+        "lease": lease_record::to_json(&status.lease),
+    })
+}

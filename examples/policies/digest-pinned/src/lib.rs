@@ -24,12 +24,15 @@ impl Hooks for DigestPinned {
             return Ok(());
         }
         let image = candidate.image;
-        let whose = match candidate.source {
-            ImageSource::Override => "image override".to_string(),
-            ImageSource::Adapter => format!("image of adapter `{}`", candidate.adapter.adapter_type),
+        let which = match candidate.source {
+            ImageSource::Override => format!("image override `{image}`"),
+            ImageSource::Adapter => format!(
+                "image `{image}` of adapter `{}`",
+                candidate.adapter.adapter_type
+            ),
         };
         Err(PolicyError::NotAllowed(format!(
-            "{whose} `{image}` is not pinned by digest, and this policy runs only pinned images; \
+            "{which} is not pinned by digest, and this policy runs only pinned images; \
              pin it: `{image}@sha256:<64 hex digits>` (the digest the registry reports for it)"
         )))
     }
@@ -80,13 +83,16 @@ mod tests {
     fn tag_only_override_is_not_allowed_and_the_message_names_the_pin() {
         let message = refusal(&request(Some("ghcr.io/acme/agent:1.2.3")));
         assert!(message.contains("`ghcr.io/acme/agent:1.2.3`"), "{message}");
-        assert!(message.contains("ghcr.io/acme/agent:1.2.3@sha256:"), "{message}");
+        assert!(
+            message.contains("ghcr.io/acme/agent:1.2.3@sha256:"),
+            "{message}"
+        );
     }
 
     #[test]
     fn unpinned_adapter_image_is_not_allowed() {
         let message = refusal(&request(None));
-        assert!(message.contains("adapter `claude_local`"), "{message}");
+        assert!(message.contains("of adapter `claude_local`"), "{message}");
         assert!(message.contains("@sha256:"), "{message}");
     }
 
@@ -108,7 +114,10 @@ mod tests {
     fn only_a_sha256_digest_counts_as_a_pin() {
         assert!(pinned_by_sha256(&format!("busybox@{DIGEST}")));
         assert!(!pinned_by_sha256("busybox:1.36"));
-        assert!(!pinned_by_sha256(&format!("busybox@sha512:{}", "a".repeat(128))));
+        assert!(!pinned_by_sha256(&format!(
+            "busybox@sha512:{}",
+            "a".repeat(128)
+        )));
         assert!(!pinned_by_sha256("Not An Image"));
     }
 }

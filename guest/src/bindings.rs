@@ -5,7 +5,9 @@
 //! [`crate::error`] and [`crate::cluster`]). On a native target the imports
 //! are stubs that abort when called (native code reaches the cluster only
 //! through [`crate::cluster::Cluster`]), and the export macro is invoked by
-//! `component.rs` on `wasm32` only, so the rlib exports no symbols.
+//! [`export_policy!`](crate::export_policy) on `wasm32` only, so a native
+//! rlib exports no symbols. The macro is public: a policy crate's
+//! `export_policy!` expands to it, with the types of this module.
 
 wit_bindgen::generate!({
     path: "../wit",

@@ -1,17 +1,33 @@
 //! The `provider` export: glue from the WIT world to the plain-Rust policy.
 //! The policy works on the generated types themselves, so each call only
-//! runs the domain code against the `kube` imports; nothing here decides
-//! anything.
+//! runs the domain code, with the policy's hooks, against the `kube`
+//! imports; nothing here decides anything.
+//!
+//! [`export_policy!`](crate::export_policy) exports [`Component`] for the
+//! hooks a policy crate names; the default module is
+//! `export_policy!(DefaultHooks)` (feature `default-module`).
+
+use std::marker::PhantomData;
 
 use crate::bindings::exports::leasebox::provider::provider::{Guest, ProbeReport};
 use crate::cluster_wasm::WasmCluster;
 use crate::error::PolicyError;
+use crate::hooks::Hooks;
 use crate::lease::{
     ExecRequest, ExecStatus, Lease, LeaseRequest, LeaseStatus, ReleaseReport, SweepReport,
 };
 
-/// The exported component.
-struct Component;
+/// The hooks a component is exported with: [`export_policy!`]
+/// implements it on a type of its own for the value it is given.
+///
+/// [`export_policy!`]: crate::export_policy
+pub trait ExportedHooks {
+    /// The policy's hooks, shared by every call.
+    fn hooks() -> &'static dyn Hooks;
+}
+
+/// The exported component of the policy whose hooks `H` names.
+pub struct Component<H>(PhantomData<H>);
 
 /// A lease handed back by the host; its id is checked, since the host may
 /// have read it from anywhere.
@@ -19,7 +35,7 @@ fn checked(lease: &Lease) -> Result<(), PolicyError> {
     crate::names::check_lease_id(&lease.id).map_err(PolicyError::BadRequest)
 }
 
-impl Guest for Component {
+impl<H: ExportedHooks> Guest for Component<H> {
     fn validate_config(config: String) -> crate::config::ValidationReport {
         crate::config::validate(&config).report()
     }
@@ -29,7 +45,7 @@ impl Guest for Component {
     }
 
     fn probe(config: String, company_id: String) -> Result<ProbeReport, PolicyError> {
-        let checks = crate::lifecycle::probe(&WasmCluster, &config, &company_id)?;
+        let checks = crate::lifecycle::probe_with(H::hooks(), &WasmCluster, &config, &company_id)?;
         Ok(ProbeReport {
             ok: checks.iter().all(|c| c.ok),
             checks,
@@ -37,12 +53,12 @@ impl Guest for Component {
     }
 
     fn plan(request: LeaseRequest) -> Result<Vec<String>, PolicyError> {
-        let manifests = crate::plan::plan(&request)?;
+        let manifests = crate::plan::plan_with(H::hooks(), &request)?;
         Ok(manifests.iter().map(|m| m.to_string()).collect())
     }
 
     fn acquire_lease(request: LeaseRequest) -> Result<Lease, PolicyError> {
-        crate::lifecycle::acquire(&WasmCluster, &request)
+        crate::lifecycle::acquire_with(H::hooks(), &WasmCluster, &request)
     }
 
     fn realize_workspace(lease: Lease, path: Option<String>) -> Result<ExecStatus, PolicyError> {
@@ -84,8 +100,11 @@ impl Guest for Component {
         lease_id: String,
         namespace: Option<String>,
     ) -> Result<LeaseStatus, PolicyError> {
-        crate::lifecycle::lease_status(&WasmCluster, &lease_id, namespace.as_deref())
+        crate::lifecycle::lease_status_with(
+            H::hooks(),
+            &WasmCluster,
+            &lease_id,
+            namespace.as_deref(),
+        )
     }
 }
-
-crate::bindings::export_policy_module!(Component with_types_in crate::bindings);

@@ -1,6 +1,7 @@
 //! Image references: parsing, allow-list globs, registry rewrite, pull
 //! policy.
 
+mod candidate;
 mod glob;
 mod reference;
 
@@ -8,7 +9,9 @@ use crate::adapters::Adapter;
 use crate::config::Config;
 use crate::config::Issue;
 use crate::error::PolicyError;
+use crate::hooks::{DefaultHooks, Hooks};
 
+pub use candidate::{ImageCandidate, ImageSource};
 pub use glob::glob_match;
 pub use reference::{MAX_NAME_LEN, MAX_TAG_LEN, parse};
 
@@ -100,39 +103,46 @@ pub fn pull_policy(image: &str) -> &'static str {
     }
 }
 
-/// The image a lease runs: the override (which must match the allow-list)
-/// or the adapter's default, rewritten to `imageRegistry`.
-///
-/// The override is used as given (not rewritten): the allow-list is what
-/// the operator approved.
+/// The image a lease runs under the default policy ([`resolve_with`]
+/// with [`DefaultHooks`]).
 pub fn resolve(
     config: &Config,
     adapter: &Adapter,
     image_override: Option<&str>,
 ) -> Result<String, PolicyError> {
-    if let Some(image) = image_override {
-        parse(image).map_err(|e| PolicyError::BadRequest(format!("image override: {e}")))?;
-        if config.image_allow_list.is_empty() {
-            return Err(PolicyError::NotAllowed(format!(
-                "image override `{image}`: imageAllowList is empty, so no override is allowed; \
-                 add a pattern that matches it (e.g. `{}`) to imageAllowList or drop the override",
-                suggest_pattern(image)
-            )));
+    resolve_with(&DefaultHooks, config, adapter, image_override)
+}
+
+/// The image a lease runs: the override or the adapter's default,
+/// rewritten to `imageRegistry`, once the image policy of `hooks` admits
+/// it.
+///
+/// The override is used as given (not rewritten): the allow-list is what
+/// the operator approved.
+pub fn resolve_with(
+    hooks: &dyn Hooks,
+    config: &Config,
+    adapter: &Adapter,
+    image_override: Option<&str>,
+) -> Result<String, PolicyError> {
+    let (image, source) = match image_override {
+        Some(image) => {
+            parse(image).map_err(|e| PolicyError::BadRequest(format!("image override: {e}")))?;
+            (image.to_string(), ImageSource::Override)
         }
-        if !config
-            .image_allow_list
-            .iter()
-            .any(|pattern| glob_match(pattern, image))
-        {
-            return Err(PolicyError::NotAllowed(format!(
-                "image override `{image}` matches no pattern of imageAllowList [{}] \
-                 (`*` and `?` never match `/`, the whole reference must match); \
-                 add a matching pattern or use an allowed image",
-                config.image_allow_list.join(", ")
-            )));
-        }
-        return Ok(image.to_string());
-    }
+        None => (adapter_image(config, adapter)?, ImageSource::Adapter),
+    };
+    hooks.image_policy(&ImageCandidate {
+        image: &image,
+        source,
+        config,
+        adapter,
+    })?;
+    Ok(image)
+}
+
+/// The adapter's image, rewritten to `imageRegistry` when one is set.
+fn adapter_image(config: &Config, adapter: &Adapter) -> Result<String, PolicyError> {
     match &config.image_registry {
         Some(registry) => rewrite_registry(&adapter.image, registry).map_err(|e| {
             PolicyError::InvalidConfig(vec![Issue::new(
@@ -145,6 +155,33 @@ pub fn resolve(
         }),
         None => Ok(adapter.image.clone()),
     }
+}
+
+/// The default image policy: an override must match a pattern of
+/// `imageAllowList` (an empty list allows none); the adapter's image is
+/// the operator's own choice and always admitted.
+pub fn check_allow_list(candidate: &ImageCandidate<'_>) -> Result<(), PolicyError> {
+    if candidate.source == ImageSource::Adapter {
+        return Ok(());
+    }
+    let image = candidate.image;
+    let allow_list = &candidate.config.image_allow_list;
+    if allow_list.is_empty() {
+        return Err(PolicyError::NotAllowed(format!(
+            "image override `{image}`: imageAllowList is empty, so no override is allowed; \
+             add a pattern that matches it (e.g. `{}`) to imageAllowList or drop the override",
+            suggest_pattern(image)
+        )));
+    }
+    if !allow_list.iter().any(|pattern| glob_match(pattern, image)) {
+        return Err(PolicyError::NotAllowed(format!(
+            "image override `{image}` matches no pattern of imageAllowList [{}] \
+             (`*` and `?` never match `/`, the whole reference must match); \
+             add a matching pattern or use an allowed image",
+            allow_list.join(", ")
+        )));
+    }
+    Ok(())
 }
 
 /// An allow-list pattern for the image's repository (`host/org/*`).

@@ -1,9 +1,14 @@
-//! The default leasebox policy module.
+//! The default leasebox policy module, and the library that custom
+//! policies are built on.
 //!
 //! Plain Rust modules hold the policy, written with the types generated
 //! from the WIT contract (`wit/`, [`bindings`]); `component.rs` is the only
 //! glue to the exports, `cluster_wasm.rs` the only caller of the imports:
 //!
+//! - [`hooks`]: the decisions a custom policy may take over (image policy,
+//!   egress, pod shaping, naming, readiness), each with the default
+//!   module's rule as its default, and [`export_policy!`], which exports a
+//!   component for them;
 //! - [`config`]: the configuration document, its defaults, schema and
 //!   validation;
 //! - [`adapters`], [`image`], [`egress`], [`names`]: the rules that turn a
@@ -16,10 +21,13 @@
 //! - [`lifecycle`]: acquire, execute, release, resume, sweep, probe, renew,
 //!   list and status, written against the [`cluster::Cluster`] trait.
 //!
-//! Built for `wasm32-wasip2` the crate is a component exporting
-//! `leasebox:provider/provider`; built natively it is a library that the
-//! tests (and the host's comparison tests) drive directly: the bindings are
-//! generated there too (imports stubbed), but nothing is exported.
+//! Built for `wasm32-wasip2` with the feature `default-module` (a default)
+//! the crate is the default component, `export_policy!(DefaultHooks)`,
+//! exporting `leasebox:provider/provider`; without it, it is the library a
+//! policy crate exports its own hooks with. Built natively it is a library
+//! that the tests (and the host's comparison tests) drive directly: the
+//! bindings are generated there too (imports stubbed), but nothing is
+//! exported.
 
 pub mod adapters;
 pub mod cluster;
@@ -28,6 +36,7 @@ pub mod egress;
 pub mod error;
 #[cfg(any(test, feature = "fake-cluster"))]
 pub mod fake_cluster;
+pub mod hooks;
 pub mod image;
 pub mod lease;
 pub mod lifecycle;
@@ -40,4 +49,8 @@ pub mod bindings;
 #[cfg(target_arch = "wasm32")]
 mod cluster_wasm;
 #[cfg(target_arch = "wasm32")]
-mod component;
+pub mod component;
+mod export;
+
+#[cfg(feature = "default-module")]
+export_policy!(hooks::DefaultHooks);

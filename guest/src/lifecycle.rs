@@ -31,6 +31,7 @@ use k8s_openapi::api::core::v1::{PersistentVolumeClaim, Secret};
 
 use crate::cluster::{Cluster, DeleteOptions, Propagation};
 use crate::error::{Failure, PolicyError};
+use crate::hooks::{DefaultHooks, Hooks};
 use crate::lease::{
     Backend, ExecRequest, ExecStatus, Lease, LeaseRequest, LeaseStatus, ObjectRef, ProbeCheck,
     ReleaseReport, SweepReport,
@@ -39,10 +40,21 @@ use crate::lease::{
 /// Default directory `realize_workspace` unpacks into.
 pub const DEFAULT_WORKSPACE_PATH: &str = "/workspace";
 
-/// Acquires a lease: tenant objects, workload, its egress policy, PVC,
-/// Secret, wait ready by watch; rolls back on failure.
+/// Acquires a lease under the default policy ([`acquire_with`] and
+/// [`DefaultHooks`]).
 pub fn acquire(cluster: &dyn Cluster, request: &LeaseRequest) -> Result<Lease, PolicyError> {
-    acquire::acquire(cluster, request)
+    acquire_with(&DefaultHooks, cluster, request)
+}
+
+/// Acquires a lease with the policy's `hooks`: tenant objects, workload,
+/// its egress policy, PVC, Secret, wait ready by watch; rolls back on
+/// failure.
+pub fn acquire_with(
+    hooks: &'static dyn Hooks,
+    cluster: &dyn Cluster,
+    request: &LeaseRequest,
+) -> Result<Lease, PolicyError> {
+    acquire::acquire(hooks, cluster, request)
 }
 
 /// Runs a command in a lease (or follows a `job` to its end).
@@ -101,22 +113,46 @@ pub fn list_leases(
     list::list_leases(cluster, company_id, namespace)
 }
 
-/// Where a lease is in its life.
+/// Where a lease is in its life, under the default policy
+/// ([`lease_status_with`] and [`DefaultHooks`]).
 pub fn lease_status(
     cluster: &dyn Cluster,
     lease_id: &str,
     namespace: Option<&str>,
 ) -> Result<LeaseStatus, PolicyError> {
-    status::lease_status(cluster, lease_id, namespace)
+    lease_status_with(&DefaultHooks, cluster, lease_id, namespace)
 }
 
-/// Checks the cluster for a configuration.
+/// Where a lease is in its life, its pod judged by the policy's readiness
+/// hook.
+pub fn lease_status_with(
+    hooks: &dyn Hooks,
+    cluster: &dyn Cluster,
+    lease_id: &str,
+    namespace: Option<&str>,
+) -> Result<LeaseStatus, PolicyError> {
+    status::lease_status(hooks, cluster, lease_id, namespace)
+}
+
+/// Checks the cluster for a configuration, under the default policy
+/// ([`probe_with`] and [`DefaultHooks`]).
 pub fn probe(
     cluster: &dyn Cluster,
     config: &str,
     company_id: &str,
 ) -> Result<Vec<ProbeCheck>, PolicyError> {
-    probe::probe(cluster, config, company_id)
+    probe_with(&DefaultHooks, cluster, config, company_id)
+}
+
+/// Checks the cluster for a configuration, in the tenant namespace the
+/// policy's naming hook gives the company.
+pub fn probe_with(
+    hooks: &dyn Hooks,
+    cluster: &dyn Cluster,
+    config: &str,
+    company_id: &str,
+) -> Result<Vec<ProbeCheck>, PolicyError> {
+    probe::probe(hooks, cluster, config, company_id)
 }
 
 /// The objects a lease owns besides its workload, which release and sweep

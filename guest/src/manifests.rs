@@ -35,14 +35,19 @@ use serde_json::Value;
 use crate::adapters::{self, Adapter};
 use crate::cluster::HostSecretRequest;
 use crate::config::{Backend, Config};
-use crate::egress::{self, EgressPlan};
+use crate::egress::EgressPlan;
 use crate::error::PolicyError;
+use crate::hooks::{DefaultHooks, Hooks};
 use crate::lease::{Command, LeaseRequest, ObjectRef};
 use crate::{image, names, time};
 
-/// Everything resolved for one lease: the inputs of every builder.
-#[derive(Debug, Clone, PartialEq)]
+/// Everything resolved for one lease: the inputs of every builder, and the
+/// policy's [`Hooks`] for the decisions taken after resolution (the pod
+/// spec's last edit, readiness).
+#[derive(Debug, Clone)]
 pub struct Context {
+    /// The policy's hooks, which resolved this context.
+    pub hooks: &'static dyn Hooks,
     /// Normalized configuration.
     pub config: Config,
     /// Company id (raw).
@@ -68,11 +73,24 @@ pub struct Context {
 }
 
 impl Context {
-    /// Resolves a lease request against a normalized configuration.
+    /// Resolves a lease request against a normalized configuration under
+    /// the default policy ([`Context::with_hooks`] with [`DefaultHooks`]).
+    pub fn new(config: Config, request: &LeaseRequest) -> Result<Context, PolicyError> {
+        Context::with_hooks(&DefaultHooks, config, request)
+    }
+
+    /// Resolves a lease request against a normalized configuration: the
+    /// image (admitted by [`Hooks::image_policy`]), the tenant namespace
+    /// ([`Hooks::tenant_namespace`]) and the egress plan ([`Hooks::egress`])
+    /// come from `hooks`, which the context keeps for the builders.
     ///
     /// `now` is normalized to UTC with second precision, so the annotations
     /// and `shutdownTime` of every object carry the same spelling.
-    pub fn new(config: Config, request: &LeaseRequest) -> Result<Context, PolicyError> {
+    pub fn with_hooks(
+        hooks: &'static dyn Hooks,
+        config: Config,
+        request: &LeaseRequest,
+    ) -> Result<Context, PolicyError> {
         names::check_lease_id(&request.lease_id)
             .map_err(|e| PolicyError::BadRequest(format!("lease id: {e}")))?;
         if request.company_id.trim().is_empty() {
@@ -111,11 +129,13 @@ impl Context {
             Backend::SandboxCr | Backend::Pod => None,
         };
 
-        let image = image::resolve(&config, &adapter, request.image_override.as_deref())?;
-        let namespace = names::tenant_namespace(&config, &request.company_id);
-        let egress = egress::plan(&config, &adapter);
+        let image =
+            image::resolve_with(hooks, &config, &adapter, request.image_override.as_deref())?;
+        let namespace = hooks.tenant_namespace(&config, &request.company_id);
+        let egress = hooks.egress(&config, &adapter);
 
         Ok(Context {
+            hooks,
             company_id: request.company_id.clone(),
             run_id: request.run_id.clone(),
             lease_id: request.lease_id.clone(),

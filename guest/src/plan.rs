@@ -7,14 +7,25 @@ use serde_json::Value;
 
 use crate::config::{self, Issue};
 use crate::error::PolicyError;
+use crate::hooks::{DefaultHooks, Hooks};
 use crate::lease::LeaseRequest;
 use crate::manifests::{self, Context};
 
-/// Validates the request's configuration and resolves the lease context.
+/// Validates the request's configuration and resolves the lease context
+/// under the default policy ([`context_with`] and [`DefaultHooks`]).
 pub fn context(request: &LeaseRequest) -> Result<Context, PolicyError> {
+    context_with(&DefaultHooks, request)
+}
+
+/// Validates the request's configuration and resolves the lease context
+/// with the policy's `hooks`, which the context carries on.
+pub fn context_with(
+    hooks: &'static dyn Hooks,
+    request: &LeaseRequest,
+) -> Result<Context, PolicyError> {
     let validated = config::validate(&request.config);
     match validated.config {
-        Some(config) if validated.errors.is_empty() => Context::new(config, request),
+        Some(config) if validated.errors.is_empty() => Context::with_hooks(hooks, config, request),
         _ if !validated.errors.is_empty() => Err(PolicyError::InvalidConfig(validated.errors)),
         _ => Err(PolicyError::InvalidConfig(vec![Issue::new(
             "",
@@ -24,12 +35,22 @@ pub fn context(request: &LeaseRequest) -> Result<Context, PolicyError> {
     }
 }
 
-/// Every manifest acquire would apply, in apply order: the tenant objects,
-/// the workload, the lease's egress policy, the workspace PVC (if any) and
-/// the per-run Secret (the lease objects without owner: the workload has
-/// no uid yet; the Secret annotated with the keys the host fills).
+/// Every manifest acquire would apply under the default policy
+/// ([`plan_with`] and [`DefaultHooks`]).
 pub fn plan(request: &LeaseRequest) -> Result<Vec<Value>, PolicyError> {
-    let ctx = context(request)?;
+    plan_with(&DefaultHooks, request)
+}
+
+/// Every manifest acquire would apply with the policy's `hooks`, in apply
+/// order: the tenant objects, the workload, the lease's egress policy, the
+/// workspace PVC (if any) and the per-run Secret (the lease objects without
+/// owner: the workload has no uid yet; the Secret annotated with the keys
+/// the host fills).
+pub fn plan_with(
+    hooks: &'static dyn Hooks,
+    request: &LeaseRequest,
+) -> Result<Vec<Value>, PolicyError> {
+    let ctx = context_with(hooks, request)?;
     let mut objects = manifests::tenant_objects(&ctx);
     objects.push(manifests::workload(&ctx));
     objects.push(manifests::egress_policy(&ctx, None));

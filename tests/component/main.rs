@@ -1,12 +1,18 @@
 //! Component-level tests: the real policy module (the `guest/` crate built
 //! for wasm32-wasip2 and embedded in the host) in the host runtime, with no
 //! cluster, compared against the same crate built natively and against a
-//! second host (the module transpiled by jco, in Node); and hostile guests
+//! second host (the module transpiled by jco, in Node); hostile guests
 //! (`tests/guests/`, the `.wat` fixtures and the Rust `hostile/` module)
-//! that the runtime must stop and name.
+//! that the runtime must stop and name; and the example policy of
+//! `examples/policies/`, a custom module built on the policy library.
 
 mod cancellation;
 mod contract_v0_1;
+mod example_policy;
+#[path = "../support/example_policy.rs"]
+mod example_policy_module;
+#[path = "../support/guest_build.rs"]
+mod guest_build;
 mod hostile_guests;
 #[path = "../support/hostile_module.rs"]
 mod hostile_module;

@@ -20,6 +20,8 @@
 //! checking that no leasebox lease object is left, and deletes its
 //! namespace.
 
+#[path = "../support/guest_build.rs"]
+mod guest_build;
 #[path = "../support/hostile_module.rs"]
 mod hostile_module;
 mod reconciler;

@@ -16,7 +16,8 @@ use crate::cluster::{
 };
 use crate::config::Backend;
 use crate::error::PolicyError;
-use crate::lease::{Lease, LeaseRequest, ObjectRef};
+use crate::hooks::Hooks;
+use crate::lease::{self, Lease, LeaseRequest, ObjectRef};
 use crate::manifests::sandbox_cr::Sandbox;
 use crate::manifests::{self, Context, cilium_policy};
 use crate::{names, plan};
@@ -32,8 +33,12 @@ pub(crate) const STEP_DELETE_LEGACY_EGRESS: &str = "delete-legacy-egress-policy"
 pub(crate) const STEP_WAIT_READY: &str = "wait-ready";
 
 /// See [`super::acquire`].
-pub(crate) fn acquire(cluster: &dyn Cluster, request: &LeaseRequest) -> Result<Lease, PolicyError> {
-    let ctx = plan::context(request)?;
+pub(crate) fn acquire(
+    hooks: &'static dyn Hooks,
+    cluster: &dyn Cluster,
+    request: &LeaseRequest,
+) -> Result<Lease, PolicyError> {
+    let ctx = plan::context_with(hooks, request)?;
     cluster.log(
         Level::Info,
         "acquire",
@@ -281,8 +286,8 @@ impl Budget {
     }
 }
 
-/// Waits until the workload is ready; returns the name of the pod running
-/// the agent container.
+/// Waits until the workload is ready by the policy's readiness hooks;
+/// returns the name of the pod running the agent container.
 fn wait_ready(
     cluster: &dyn Cluster,
     ctx: &Context,
@@ -290,10 +295,12 @@ fn wait_ready(
 ) -> Result<String, PolicyError> {
     let budget = Budget::start(cluster, ctx.config.pod_ready_timeout_sec);
     let namespace = ctx.namespace.as_str();
+    let backend = lease::Backend::from(ctx.config.backend);
+    let readiness = |pod: &Pod| ctx.hooks.pod_readiness(backend, pod);
     match ctx.config.backend {
         Backend::Pod => {
             let request = pod_by_name(namespace, &workload.name);
-            let pod = wait_pod(cluster, &budget, &request, conditions::pod_readiness)?;
+            let pod = wait_pod(cluster, &budget, &request, &readiness)?;
             Ok(conditions::name_of(&pod.metadata).to_string())
         }
         Backend::Job => {
@@ -304,13 +311,13 @@ fn wait_ready(
                 label_selector: format!("job-name={}", workload.name),
                 field_selector: String::new(),
             };
-            let pod = wait_pod(cluster, &budget, &request, conditions::job_pod_readiness)?;
+            let pod = wait_pod(cluster, &budget, &request, &readiness)?;
             Ok(conditions::name_of(&pod.metadata).to_string())
         }
         Backend::SandboxCr => {
             let pod_name = wait_sandbox(cluster, &budget, ctx, workload)?;
             let request = pod_by_name(namespace, &pod_name);
-            wait_pod(cluster, &budget, &request, conditions::pod_readiness)?;
+            wait_pod(cluster, &budget, &request, &readiness)?;
             Ok(pod_name)
         }
     }
@@ -386,7 +393,7 @@ fn wait_pod(
     cluster: &dyn Cluster,
     budget: &Budget,
     request: &WatchRequest,
-    readiness: fn(&Pod) -> Readiness,
+    readiness: &dyn Fn(&Pod) -> Readiness,
 ) -> Result<Pod, PolicyError> {
     let mut watch = open(cluster, request)?;
     let mut last = String::from("no pod yet");
@@ -420,8 +427,9 @@ fn wait_pod(
     }
 }
 
-/// Follows the Sandbox until its `Ready` condition is True, and its pods
-/// (by lease label) for a fail-fast reason meanwhile; returns the pod name.
+/// Follows the Sandbox until it is ready ([`Hooks::sandbox_readiness`]),
+/// and its pods (by lease label) for a failure ([`Hooks::pod_readiness`])
+/// meanwhile; returns the pod name.
 fn wait_sandbox(
     cluster: &dyn Cluster,
     budget: &Budget,
@@ -460,7 +468,7 @@ fn wait_sandbox(
             if event.event_type == EventType::Deleted {
                 return Err(deleted("Sandbox", &sandbox.metadata));
             }
-            if conditions::sandbox_readiness(&sandbox) == Readiness::Ready {
+            if ctx.hooks.sandbox_readiness(&sandbox) == Readiness::Ready {
                 return Ok(conditions::sandbox_pod_name(&sandbox.metadata));
             }
             let summary = sandbox_summary(&sandbox);
@@ -474,7 +482,9 @@ fn wait_sandbox(
                 continue;
             }
             let pod = read_pod(event.object)?;
-            if let Some(Readiness::Failed { reason, message }) = conditions::pod_failure(&pod) {
+            if let Readiness::Failed { reason, message } =
+                ctx.hooks.pod_readiness(lease::Backend::SandboxCr, &pod)
+            {
                 return Err(fail(reason, message));
             }
             let summary = format!(

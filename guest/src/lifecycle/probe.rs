@@ -11,6 +11,7 @@ use super::conditions;
 use crate::cluster::{Cluster, KubeError};
 use crate::config::{self, Backend, Config, EgressMode, Workspace};
 use crate::error::PolicyError;
+use crate::hooks::Hooks;
 use crate::lease::{ObjectRef, ProbeCheck};
 use crate::names;
 
@@ -191,6 +192,7 @@ fn access_check(cluster: &dyn Cluster, permission: &Permission, namespace: &str)
 
 /// See [`super::probe`].
 pub(crate) fn probe(
+    hooks: &dyn Hooks,
     cluster: &dyn Cluster,
     document: &str,
     company_id: &str,
@@ -205,7 +207,7 @@ pub(crate) fn probe(
             "company id is empty; pass the tenant whose namespace to check".into(),
         ));
     }
-    let namespace = names::tenant_namespace(&config, company_id);
+    let namespace = hooks.tenant_namespace(&config, company_id);
     let mut checks = Vec::new();
 
     match cluster.server_version() {

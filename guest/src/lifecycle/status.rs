@@ -1,5 +1,6 @@
 //! get-lease-status: where a lease is in its life, read from the cluster
-//! with the typed readiness predicates of [`super::conditions`]: a
+//! with the policy's readiness hook ([`Hooks::pod_readiness`], by default
+//! the typed predicates of [`super::conditions`]): a
 //! workload being deleted is `terminating`, a Job that ended `finished`, a
 //! pod with a fail-fast reason `failed`, a ready agent `ready`, anything
 //! else `pending`.
@@ -13,6 +14,7 @@ use super::resume::{Found, being_deleted, lease_of, list_all_workloads};
 use super::{invalid_object, kube_failure};
 use crate::cluster::{Cluster, Level};
 use crate::error::PolicyError;
+use crate::hooks::Hooks;
 use crate::lease::{Backend, Lease, LeasePhase, LeaseStatus, ObjectRef};
 use crate::{names, time};
 
@@ -21,6 +23,7 @@ pub(crate) const STEP_STATUS: &str = "lease-status";
 
 /// See [`super::lease_status`].
 pub(crate) fn lease_status(
+    hooks: &dyn Hooks,
     cluster: &dyn Cluster,
     lease_id: &str,
     namespace: Option<&str>,
@@ -41,7 +44,7 @@ pub(crate) fn lease_status(
         )));
     };
     let lease = lease_of(cluster, STEP_STATUS, first)?;
-    let (phase, message) = phase(cluster, &lease, first)?;
+    let (phase, message) = phase(hooks, cluster, &lease, first)?;
     cluster.log(
         Level::Debug,
         STEP_STATUS,
@@ -56,6 +59,7 @@ pub(crate) fn lease_status(
 }
 
 fn phase(
+    hooks: &dyn Hooks,
     cluster: &dyn Cluster,
     lease: &Lease,
     found: &Found,
@@ -98,10 +102,7 @@ fn phase(
             },
         ));
     };
-    let readiness = match lease.backend {
-        Backend::Job => conditions::job_pod_readiness(&pod),
-        Backend::SandboxCr | Backend::Pod => conditions::pod_readiness(&pod),
-    };
+    let readiness = hooks.pod_readiness(lease.backend, &pod);
     Ok(match readiness {
         Readiness::Ready => (LeasePhase::Ready, String::new()),
         Readiness::Failed { reason, message } => {

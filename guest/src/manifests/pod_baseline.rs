@@ -82,8 +82,16 @@ pub fn workload_annotations(ctx: &Context) -> BTreeMap<String, String> {
 /// `sandbox-cr` and `pod` share the process namespace so that the pause
 /// container reaps orphaned exec children, and run `sleep infinity` (or the
 /// side-loaded supervisor); `job` runs the request's command. The restart
-/// policy is `Always` for a Sandbox and `Never` otherwise.
+/// policy is `Always` for a Sandbox and `Never` otherwise. The policy's
+/// [`Hooks::shape_pod`](crate::hooks::Hooks::shape_pod) has the last word.
 pub fn pod_spec(ctx: &Context) -> PodSpec {
+    let mut spec = baseline_spec(ctx);
+    ctx.hooks.shape_pod(ctx, &mut spec);
+    spec
+}
+
+/// The pod spec of the default rules, before the policy's last edit.
+fn baseline_spec(ctx: &Context) -> PodSpec {
     let backend = ctx.config.backend;
     let supervisor = match backend {
         Backend::SandboxCr | Backend::Pod => ctx.config.supervisor.as_ref(),

@@ -1,6 +1,7 @@
 //! Builds the example policy of `examples/policies/digest-pinned/` (crate
 //! `leasebox-policy-digest-pinned`) for `wasm32-wasip2`, once per test
-//! process, with [`crate::guest_build`].
+//! process, with [`crate::guest_build`], in `target/policy-wasm` (not the
+//! default module's directory, see there).
 
 use std::path::{Path, PathBuf};
 use std::sync::OnceLock;
@@ -15,5 +16,5 @@ const PACKAGE: &str = "leasebox-policy-digest-pinned";
 /// panics with the fix when it cannot be built.
 pub fn example_policy_module() -> &'static Path {
     static MODULE: OnceLock<PathBuf> = OnceLock::new();
-    MODULE.get_or_init(|| build_guest(PACKAGE))
+    MODULE.get_or_init(|| build_guest(PACKAGE, "policy-wasm"))
 }

@@ -3,12 +3,13 @@
 //! builders of `tests/support/` (`hostile_module.rs`, `example_policy.rs`),
 //! which build each module once per test process.
 //!
-//! Modules go to `target/guest-wasm`, the directory `host/build.rs` builds
-//! the default module in, so all share their dependencies; like
-//! `host/build.rs` the nested cargo drops the variables that would
-//! redirect it. (A policy crate depends on `leasebox-policy`, so its build
-//! also leaves that crate's cdylib, without the default module, in the
-//! same directory; `host/build.rs` copies its own right after building.)
+//! Each builder names its target directory under `target/`: the hostile
+//! module shares `target/guest-wasm` with `host/build.rs` (they share their
+//! dependencies); a policy crate built on `leasebox-policy` uses a
+//! directory of its own, because its build also leaves that crate's cdylib,
+//! without the default module, as `leasebox_policy.wasm`, the very file
+//! `host/build.rs` embeds from `target/guest-wasm`. Like `host/build.rs`,
+//! the nested cargo drops the variables that would redirect it.
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -36,11 +37,11 @@ fn workspace() -> PathBuf {
 }
 
 /// Builds `package` (`cargo build -p <package> --target wasm32-wasip2
-/// --release`) and returns the path of its cdylib; panics with the fix
-/// when it cannot be built.
-pub fn build_guest(package: &str) -> PathBuf {
+/// --release`) in `target/<target_dir>` and returns the path of its
+/// cdylib; panics with the fix when it cannot be built.
+pub fn build_guest(package: &str, target_dir: &str) -> PathBuf {
     let workspace = workspace();
-    let target_dir = workspace.join("target").join("guest-wasm");
+    let target_dir = workspace.join("target").join(target_dir);
     let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
     let mut command = Command::new(cargo);
     command

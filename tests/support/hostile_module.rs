@@ -16,5 +16,5 @@ const PACKAGE: &str = "leasebox-hostile-guest";
 /// the fix when it cannot be built.
 pub fn hostile_module() -> &'static Path {
     static MODULE: OnceLock<PathBuf> = OnceLock::new();
-    MODULE.get_or_init(|| build_guest(PACKAGE))
+    MODULE.get_or_init(|| build_guest(PACKAGE, "guest-wasm"))
 }

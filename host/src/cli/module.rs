@@ -16,7 +16,7 @@ const LOG_ENV: &str = "LEASEBOX_LOG";
 #[derive(Debug, Clone, clap::Args)]
 pub struct PolicyArgs {
     /// Run this policy module (a wasm32-wasip2 component for
-    /// leasebox:provider@0.1) instead of the built-in one.
+    /// leasebox:provider@0.2 or @0.1) instead of the built-in one.
     #[arg(long, value_name = "FILE.wasm")]
     pub policy: Option<PathBuf>,
 }

@@ -5,7 +5,6 @@ use std::io::Write;
 use std::path::PathBuf;
 use std::time::Duration;
 
-
 use super::cluster::{ClusterArgs, Session, refused, runtime_failed};
 use super::exit::{CliError, Outcome};
 use super::module::read_config;

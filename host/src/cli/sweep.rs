@@ -3,7 +3,6 @@
 use std::io::Write;
 use std::time::Duration;
 
-
 use super::cluster::{ClusterArgs, Session, refused, runtime_failed};
 use super::exit::{CliError, Outcome};
 use super::lease_args::now_rfc3339;

@@ -7,9 +7,9 @@ use std::path::PathBuf;
 use anyhow::Context;
 use serde_json::Value;
 
-use crate::render;
 use super::exit::{CliError, Outcome};
 use super::module::{PolicyArgs, offline_env, read_config};
+use crate::render;
 use crate::runtime::types::ValidationReport;
 
 /// Flags of `validate`.

@@ -15,12 +15,14 @@ mod lease_args;
 mod list;
 mod module;
 mod plan;
+mod policy;
 mod probe;
 mod rbac;
 mod release;
 mod renew;
 mod run;
 mod schema;
+mod serve;
 mod status;
 mod sweep;
 mod upload;
@@ -74,6 +76,12 @@ pub enum Command {
     Sweep(sweep::Args),
     /// Check that the cluster can serve leases for a configuration (JSON).
     Probe(probe::Args),
+    /// Serve the lifecycle to a platform: JSON-RPC 2.0 on stdio or a Unix
+    /// socket, with the policy module swapped live (docs/serve.md).
+    Serve(serve::Args),
+    /// Inspect a policy module: contract version, size, SHA-256, whether it
+    /// loads.
+    Policy(policy::Args),
     /// Print the RBAC the host's service account needs (YAML), derived from
     /// the grants table its capability guard enforces.
     Rbac(rbac::Args),
@@ -120,6 +128,8 @@ pub fn run(cli: Cli) -> Result<u8, CliError> {
         Command::Status(args) => status::run(&args, &mut std::io::stdout()),
         Command::Sweep(args) => sweep::run(&args, &mut std::io::stdout()),
         Command::Probe(args) => probe::run(&args, &mut std::io::stdout()),
+        Command::Serve(args) => serve::run(&args),
+        Command::Policy(args) => policy::run(&args, &mut stdout()),
         Command::Rbac(args) => rbac::run(&args, &mut stdout()),
     }
 }

@@ -13,6 +13,7 @@
 //! - [`cli`]: the `leasebox` command line.
 
 pub mod cli;
+pub mod clock;
 pub mod cluster_io;
 pub mod grants;
 pub mod guard;
@@ -21,4 +22,5 @@ pub mod lease_id;
 pub mod lease_record;
 pub mod render;
 pub mod runtime;
+pub mod serve;
 pub mod settings;

@@ -200,7 +200,7 @@ impl Session {
 /// the settings (or their flags), else `KUBECONFIG`, `~/.kube/config` or the
 /// in-cluster service account. Only reads the configuration: no request is
 /// made yet.
-fn connect(settings: &HostSettings) -> Result<Arc<dyn ClusterIo>, CliError> {
+pub(super) fn connect(settings: &HostSettings) -> Result<Arc<dyn ClusterIo>, CliError> {
     let cluster = &settings.cluster;
     let source = match &cluster.kubeconfig {
         Some(path) => format!("kubeconfig {}", path.display()),

@@ -43,17 +43,7 @@ impl LeaseArgs {
     }
 }
 
-/// The current time, UTC, to the second (`2025-01-02T03:04:05Z`).
-pub fn now_rfc3339() -> String {
-    let seconds = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.as_secs())
-        .unwrap_or(0);
-    let seconds = i64::try_from(seconds).unwrap_or(i64::MAX);
-    jiff::Timestamp::from_second(seconds)
-        .unwrap_or(jiff::Timestamp::UNIX_EPOCH)
-        .to_string()
-}
+pub use crate::clock::now_rfc3339;
 
 #[cfg(test)]
 mod tests {

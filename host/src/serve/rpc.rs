@@ -198,7 +198,9 @@ impl Outbox {
         let mut line = message.to_string();
         line.push('\n');
         let mut sink = self.sink.lock().unwrap_or_else(|p| p.into_inner());
-        sink.write_all(line.as_bytes()).and_then(|_| sink.flush()).is_ok()
+        sink.write_all(line.as_bytes())
+            .and_then(|_| sink.flush())
+            .is_ok()
     }
 
     /// The response to request `id`.
@@ -272,9 +274,8 @@ mod tests {
 
     #[test]
     fn a_notification_has_no_id() {
-        let message =
-            parse(br#"{"jsonrpc":"2.0","method":"$/cancelRequest","params":{"id":3}}"#)
-                .expect("valid");
+        let message = parse(br#"{"jsonrpc":"2.0","method":"$/cancelRequest","params":{"id":3}}"#)
+            .expect("valid");
         assert_eq!(message.id, None);
         assert_eq!(message.params["id"], 3);
     }

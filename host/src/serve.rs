@@ -1,0 +1,144 @@
+//! `leasebox serve`: the long-running host a platform embeds. JSON-RPC 2.0,
+//! one message per line, on stdio or a Unix socket; the policy module is
+//! swapped live (file watch, SIGHUP, `policy.reload`); calls run
+//! concurrently, each on the module current when it started.
+//!
+//! - [`rpc`]: framing, parsing, error codes;
+//! - [`slot`]: the swappable module and its guard;
+//! - [`methods`]: what each method does;
+//! - [`connection`]: one client, its calls in flight, exec streams.
+//!
+//! The protocol is documented in `docs/serve.md`.
+
+pub mod connection;
+pub mod methods;
+pub mod rpc;
+pub mod slot;
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::{Duration, SystemTime};
+
+use serde_json::json;
+
+use crate::runtime::{LogLevel, Logger};
+use crate::settings::HostSettings;
+use slot::PolicySlot;
+
+/// How often the module file is checked for a change.
+const WATCH_INTERVAL: Duration = Duration::from_secs(1);
+
+/// A server: its module slot, the operator's settings, its logger.
+pub struct Server {
+    /// The module, swapped live.
+    pub slot: PolicySlot,
+    /// The operator's settings.
+    pub settings: HostSettings,
+    /// Where the modules' messages and the server's own go (stderr, one
+    /// JSON object per line).
+    pub logger: Logger,
+}
+
+impl std::fmt::Debug for Server {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Server")
+            .field("slot", &self.slot)
+            .finish_non_exhaustive()
+    }
+}
+
+/// One JSON object per line on stderr: `{"level","context","message"}`.
+pub fn json_logger() -> Logger {
+    Arc::new(|level: LogLevel, context: &str, message: &str| {
+        let line = json!({"level": level.to_string(), "context": context, "message": message});
+        eprintln!("{line}");
+    })
+}
+
+impl Server {
+    /// Serves one client on this process's stdin and stdout until stdin
+    /// closes.
+    pub fn serve_stdio(self: &Arc<Self>) {
+        connection::serve(
+            self.clone(),
+            Box::new(std::io::stdin()),
+            Box::new(std::io::stdout()),
+        );
+    }
+
+    /// Serves every client of the Unix socket `path` (created with mode
+    /// 0600; an old socket file there is replaced), each on a thread.
+    #[cfg(unix)]
+    pub fn serve_unix(self: &Arc<Self>, path: &Path) -> std::io::Result<()> {
+        use std::os::unix::fs::PermissionsExt;
+        use std::os::unix::net::UnixListener;
+        if path.exists() {
+            std::fs::remove_file(path)?;
+        }
+        let listener = UnixListener::bind(path)?;
+        std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o600))?;
+        for stream in listener.incoming() {
+            let stream = match stream {
+                Ok(stream) => stream,
+                Err(error) => {
+                    (self.logger)(LogLevel::Warn, "serve", &format!("accept failed: {error}"));
+                    continue;
+                }
+            };
+            let reader = stream.try_clone()?;
+            let server = self.clone();
+            std::thread::spawn(move || {
+                connection::serve(server, Box::new(reader), Box::new(stream));
+            });
+        }
+        Ok(())
+    }
+
+    /// Reloads the module when its file changes (size or modification
+    /// time), checking every second, on a thread of its own.
+    pub fn watch_module_file(self: &Arc<Self>) {
+        let server = self.clone();
+        let stamp = |path: &Path| -> Option<(u64, SystemTime)> {
+            let meta = std::fs::metadata(path).ok()?;
+            Some((meta.len(), meta.modified().ok()?))
+        };
+        std::thread::spawn(move || {
+            let mut seen: Option<(PathBuf, Option<(u64, SystemTime)>)> = None;
+            loop {
+                std::thread::sleep(WATCH_INTERVAL);
+                let Some(path) = server.slot.path() else {
+                    continue;
+                };
+                let now = stamp(&path);
+                match &seen {
+                    Some((seen_path, seen_stamp)) if *seen_path == path && *seen_stamp != now => {
+                        server.reload("the module file changed");
+                    }
+                    _ => {}
+                }
+                seen = Some((path, now));
+            }
+        });
+    }
+
+    /// Reloads the module file and logs the outcome.
+    pub fn reload(&self, why: &str) {
+        match self.slot.reload(None) {
+            Ok(loaded) => (self.logger)(
+                LogLevel::Info,
+                "policy.reload",
+                &format!(
+                    "{why}: now serving {} (sha256 {}, contract {})",
+                    loaded.source,
+                    loaded.policy.sha256(),
+                    loaded.policy.contract()
+                ),
+            ),
+            Err(error) => (self.logger)(
+                LogLevel::Warn,
+                "policy.reload",
+                &format!("{why}: module refused, the current one keeps serving: {error}"),
+            ),
+        }
+    }
+}

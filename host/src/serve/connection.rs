@@ -1,0 +1,302 @@
+//! One client of `leasebox serve`: reads its messages, runs each request on
+//! a thread of its own (many in flight at once), answers in any order, and
+//! cancels whatever is still running when the client leaves.
+//!
+//! Notifications from the client: `$/cancelRequest {id}`, and for an
+//! `exec` with `stdin: true` (and every `realizeWorkspace`)
+//! `exec/stdin {id, data}` (base64) and `exec/stdinEnd {id}`. To the client:
+//! `exec/output {id, stream, data}` (base64, `stdout` or `stderr`) while a
+//! command runs.
+
+use std::collections::HashMap;
+use std::io::{BufRead, BufReader, Read, Write};
+use std::sync::mpsc::{Receiver, Sender, channel};
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::{Duration, Instant};
+
+use base64::Engine as _;
+use base64::engine::general_purpose::STANDARD as BASE64;
+use serde_json::{Value, json};
+
+use super::Server;
+use super::methods::{self, Call};
+use super::rpc::{self, INVALID_REQUEST, Line, Outbox, RpcError};
+use crate::cluster_io::CallerIo;
+use crate::runtime::Cancel;
+
+/// How long a leaving client's cancelled calls may take to roll back before
+/// the connection stops waiting for them.
+const DRAIN_LIMIT: Duration = Duration::from_secs(60);
+
+/// The calls of one client in flight, by id (the id's JSON text).
+#[derive(Default)]
+struct InFlight {
+    cancels: HashMap<String, Cancel>,
+    stdins: HashMap<String, Sender<Vec<u8>>>,
+}
+
+type Shared = Arc<Mutex<InFlight>>;
+
+fn lock(shared: &Shared) -> MutexGuard<'_, InFlight> {
+    shared.lock().unwrap_or_else(|p| p.into_inner())
+}
+
+/// Serves one client until it closes its side; then cancels its calls and
+/// waits (up to a minute) for them to end.
+pub fn serve(server: Arc<Server>, input: Box<dyn Read + Send>, output: Box<dyn Write + Send>) {
+    let outbox = Outbox::new(output);
+    let shared: Shared = Arc::default();
+    let mut reader = BufReader::new(input);
+    let mut workers = Vec::new();
+    loop {
+        match rpc::read_line(&mut reader as &mut dyn BufRead) {
+            Ok(Line::End) | Err(_) => break,
+            Ok(Line::TooLong) => {
+                outbox.respond(
+                    &Value::Null,
+                    Err(RpcError::new(
+                        INVALID_REQUEST,
+                        "too-large",
+                        format!(
+                            "a message is at most {} bytes; send big inputs as exec/stdin chunks",
+                            rpc::MAX_LINE_BYTES
+                        ),
+                    )),
+                );
+            }
+            Ok(Line::Message(bytes)) => match rpc::parse(&bytes) {
+                Err((id, error)) => {
+                    outbox.respond(&id, Err(error));
+                }
+                Ok(message) => match message.id {
+                    None => notification(&shared, &message.method, &message.params),
+                    Some(id) => {
+                        if let Some(worker) = request(
+                            &server,
+                            &shared,
+                            &outbox,
+                            id,
+                            message.method,
+                            message.params,
+                        ) {
+                            workers.push(worker);
+                        }
+                    }
+                },
+            },
+        }
+        workers.retain(|w: &std::thread::JoinHandle<()>| !w.is_finished());
+    }
+    // The client left: its calls are cancelled and their stdin ends.
+    {
+        let mut in_flight = lock(&shared);
+        for cancel in in_flight.cancels.values() {
+            cancel.cancel();
+        }
+        in_flight.stdins.clear();
+    }
+    let started = Instant::now();
+    while workers.iter().any(|w| !w.is_finished()) && started.elapsed() < DRAIN_LIMIT {
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+/// A notification: a cancellation or stdin of an exec. Unknown ones are
+/// ignored, as JSON-RPC asks.
+fn notification(shared: &Shared, method: &str, params: &Value) {
+    let Some(key) = params.get("id").map(Value::to_string) else {
+        return;
+    };
+    let mut in_flight = lock(shared);
+    match method {
+        "$/cancelRequest" => {
+            if let Some(cancel) = in_flight.cancels.get(&key) {
+                cancel.cancel();
+            }
+        }
+        "exec/stdin" => {
+            let data = params
+                .get("data")
+                .and_then(Value::as_str)
+                .and_then(|d| BASE64.decode(d).ok());
+            match (data, in_flight.stdins.get(&key)) {
+                (Some(data), Some(stdin)) if !data.is_empty() => {
+                    let _ = stdin.send(data);
+                }
+                // Undecodable stdin ends the input rather than corrupt it.
+                (None, Some(_)) => {
+                    in_flight.stdins.remove(&key);
+                }
+                _ => {}
+            }
+        }
+        "exec/stdinEnd" => {
+            in_flight.stdins.remove(&key);
+        }
+        _ => {}
+    }
+}
+
+/// Starts request `id` on a thread; none when it was answered at once.
+fn request(
+    server: &Arc<Server>,
+    shared: &Shared,
+    outbox: &Outbox,
+    id: Value,
+    method: String,
+    params: Value,
+) -> Option<std::thread::JoinHandle<()>> {
+    let key = id.to_string();
+    let cancel = Cancel::new();
+    let stdin = {
+        let mut in_flight = lock(shared);
+        if in_flight.cancels.contains_key(&key) {
+            drop(in_flight);
+            outbox.respond(
+                &id,
+                Err(RpcError::new(
+                    INVALID_REQUEST,
+                    "duplicate-id",
+                    format!("request id {key} is still in flight; use a new id"),
+                )),
+            );
+            return None;
+        }
+        in_flight.cancels.insert(key.clone(), cancel.clone());
+        let wants_stdin = method == "realizeWorkspace"
+            || (method == "exec" && params.get("stdin").and_then(Value::as_bool) == Some(true));
+        wants_stdin.then(|| {
+            let (sender, receiver) = channel();
+            in_flight.stdins.insert(key.clone(), sender);
+            receiver
+        })
+    };
+    let (server, in_flight, outbox) = (server.clone(), shared.clone(), outbox.clone());
+    let (thread_key, thread_id, thread_outbox) = (key.clone(), id.clone(), outbox.clone());
+    let spawned = std::thread::Builder::new()
+        .name(format!("serve-{method}"))
+        .spawn(move || {
+            let (key, id, outbox) = (thread_key, thread_id, thread_outbox);
+            let caller = caller_io(&outbox, &id, stdin);
+            let call = Call {
+                slot: &server.slot,
+                loaded: server.slot.current(),
+                settings: &server.settings,
+                cancel,
+                caller,
+                logger: server.logger.clone(),
+            };
+            let result = methods::call(&call, &method, params);
+            {
+                let mut in_flight = lock(&in_flight);
+                in_flight.cancels.remove(&key);
+                in_flight.stdins.remove(&key);
+            }
+            outbox.respond(&id, result);
+        });
+    match spawned {
+        Ok(worker) => Some(worker),
+        Err(error) => {
+            {
+                let mut in_flight = lock(shared);
+                in_flight.cancels.remove(&key);
+                in_flight.stdins.remove(&key);
+            }
+            outbox.respond(
+                &id,
+                Err(RpcError::new(
+                    rpc::INTERNAL_ERROR,
+                    "no-thread",
+                    format!("cannot start a thread for the call: {error}"),
+                )),
+            );
+            None
+        }
+    }
+}
+
+/// The caller's streams of a call: output as `exec/output` notifications,
+/// stdin from `exec/stdin` notifications (none: no stdin).
+fn caller_io(outbox: &Outbox, id: &Value, stdin: Option<Receiver<Vec<u8>>>) -> CallerIo {
+    let writer = |stream: &'static str| -> Arc<Mutex<dyn Write + Send>> {
+        Arc::new(Mutex::new(OutputNotifier {
+            outbox: outbox.clone(),
+            id: id.clone(),
+            stream,
+        }))
+    };
+    CallerIo {
+        stdout: writer("stdout"),
+        stderr: writer("stderr"),
+        stdin: Arc::new(Mutex::new(
+            stdin.map(|r| Box::new(StdinChunks::new(r)) as Box<dyn Read + Send>),
+        )),
+    }
+}
+
+/// Output of a command, sent on as `exec/output` notifications.
+struct OutputNotifier {
+    outbox: Outbox,
+    id: Value,
+    stream: &'static str,
+}
+
+impl Write for OutputNotifier {
+    fn write(&mut self, data: &[u8]) -> std::io::Result<usize> {
+        if data.is_empty() {
+            return Ok(0);
+        }
+        let sent = self.outbox.notify(
+            "exec/output",
+            json!({"id": self.id, "stream": self.stream, "data": BASE64.encode(data)}),
+        );
+        if sent {
+            Ok(data.len())
+        } else {
+            Err(std::io::Error::new(
+                std::io::ErrorKind::BrokenPipe,
+                "the client is gone",
+            ))
+        }
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+/// Stdin of a command, from `exec/stdin` chunks; ends at `exec/stdinEnd`
+/// (the sender is dropped).
+struct StdinChunks {
+    chunks: Receiver<Vec<u8>>,
+    current: Vec<u8>,
+    at: usize,
+}
+
+impl StdinChunks {
+    fn new(chunks: Receiver<Vec<u8>>) -> StdinChunks {
+        StdinChunks {
+            chunks,
+            current: Vec::new(),
+            at: 0,
+        }
+    }
+}
+
+impl Read for StdinChunks {
+    fn read(&mut self, out: &mut [u8]) -> std::io::Result<usize> {
+        while self.at == self.current.len() {
+            match self.chunks.recv() {
+                Ok(chunk) => {
+                    self.current = chunk;
+                    self.at = 0;
+                }
+                Err(_) => return Ok(0),
+            }
+        }
+        let n = out.len().min(self.current.len() - self.at);
+        out[..n].copy_from_slice(&self.current[self.at..self.at + n]);
+        self.at += n;
+        Ok(n)
+    }
+}

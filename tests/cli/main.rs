@@ -201,6 +201,7 @@ fn policy_flag_with_a_missing_file_exits_2() {
 }
 
 mod no_cluster;
+mod serve;
 
 #[test]
 fn rbac_prints_the_deployed_rbac() {

@@ -11,9 +11,9 @@
 //! and call records are the fake's; reach them through `Deref`.
 
 use std::collections::HashMap;
-use std::io::{Read, Write};
+use std::io::Read;
 use std::ops::Deref;
-use std::sync::{Arc, Mutex, MutexGuard};
+use std::sync::{Mutex, MutexGuard};
 use std::time::Duration;
 
 use leasebox::cluster_io::{
@@ -325,41 +325,4 @@ impl LogFollow for Handle<FakeLogs> {
     fn wait_end(&mut self, timeout: Duration) -> Result<bool, KubeError> {
         paced(&self.0, timeout, |ms| self.1.wait_end(ms))
     }
-}
-
-/// A writer that keeps what it is given, for the caller's streams.
-#[derive(Clone, Default)]
-pub struct SharedBuffer(pub Arc<Mutex<Vec<u8>>>);
-
-impl SharedBuffer {
-    /// What was written so far.
-    pub fn contents(&self) -> Vec<u8> {
-        lock(&self.0).clone()
-    }
-}
-
-impl Write for SharedBuffer {
-    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
-        lock(&self.0).extend_from_slice(buf);
-        Ok(buf.len())
-    }
-
-    fn flush(&mut self) -> std::io::Result<()> {
-        Ok(())
-    }
-}
-
-/// In-memory caller streams: the stdout and stderr buffers, and `stdin`
-/// as the caller's stdin.
-pub fn caller_io(stdin: &[u8]) -> (CallerIo, SharedBuffer, SharedBuffer) {
-    let stdout = SharedBuffer::default();
-    let stderr = SharedBuffer::default();
-    let caller = CallerIo {
-        stdout: Arc::new(Mutex::new(stdout.clone())),
-        stderr: Arc::new(Mutex::new(stderr.clone())),
-        stdin: Arc::new(Mutex::new(Some(
-            Box::new(std::io::Cursor::new(stdin.to_vec())) as Box<dyn Read + Send>,
-        ))),
-    };
-    (caller, stdout, stderr)
 }

@@ -16,8 +16,8 @@ use leasebox_policy::cluster::{EventType, OutputStream, Propagation};
 use leasebox_policy::fake_cluster::{Call, ExecScript, LogScript};
 use serde_json::{Value, json};
 
-use crate::in_memory_cluster::{InMemoryCluster, SharedBuffer, caller_io};
-use crate::support::default_policy;
+use crate::in_memory_cluster::InMemoryCluster;
+use crate::support::{SharedBuffer, caller_io, default_policy};
 
 const LEASE_ID: &str = "lb-01jd5z8k9m0000000000000000";
 const NOW: &str = "2025-01-02T03:04:05Z";

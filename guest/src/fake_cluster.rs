@@ -956,3 +956,6 @@ impl Cluster for FakeCluster {
             .push((level, context.into(), message.into()));
     }
 }
+
+#[cfg(test)]
+mod tests;

@@ -184,8 +184,12 @@ impl ExecSession for FakeExec {
     fn read(&mut self, timeout_ms: u64) -> Result<Option<(OutputStream, Vec<u8>)>, KubeError> {
         let mut state = lock(&self.state);
         state.check_wait(self.opened_at)?;
-        let forwarded = state.execs[self.index].spec.forward_output;
-        match self.output.pop_front().filter(|_| !forwarded) {
+        let chunk = if state.execs[self.index].spec.forward_output {
+            None
+        } else {
+            self.output.pop_front()
+        };
+        match chunk {
             Some(chunk) => Ok(Some(chunk)),
             None => {
                 state.clock_ms += timeout_ms;

@@ -756,17 +756,20 @@ impl FakeCluster {
                 chunks.push(chunk);
             }
         }
+        let opened_at = state.calls.len();
         if request.forward_output {
+            let forwarded = std::mem::take(&mut chunks);
+            let records = forwarded.iter().map(|c| (OutputStream::Stdout, c.clone()));
+            state.forwarded.extend(records);
+            drop(state);
             if let Some(mut caller) = caller {
-                for chunk in &chunks {
+                for chunk in &forwarded {
                     caller.output(OutputStream::Stdout, chunk)?;
                 }
             }
-            let forwarded = chunks.drain(..).map(|c| (OutputStream::Stdout, c));
-            state.forwarded.extend(forwarded);
+        } else {
+            drop(state);
         }
-        let opened_at = state.calls.len();
-        drop(state);
         Ok(FakeLogs::new(
             self.state.clone(),
             chunks,

@@ -9,8 +9,9 @@ use std::time::{Duration, Instant};
 use leasebox::cluster_io::ClusterIo;
 use leasebox::runtime::types as wit;
 use leasebox::runtime::{CallEnv, Cancel, Limits, RuntimeError};
+use leasebox_policy::fake_cluster::{Call, ExecScript};
 
-use crate::in_memory_cluster::{Call, InMemoryCluster, ScriptedExec};
+use crate::in_memory_cluster::InMemoryCluster;
 use crate::lifecycle_through_wasm::{acquire_ready_lease, cluster, env_with, pod_config, request};
 use crate::support::{default_policy, hostile_component, runtime};
 
@@ -34,7 +35,7 @@ fn cancel_when_watching(cluster: &Arc<InMemoryCluster>, kind: &'static str, canc
         let started = Instant::now();
         while started.elapsed() < Duration::from_secs(30) {
             let watching = cluster
-                .calls()
+                .call_records()
                 .iter()
                 .any(|call| matches!(call, Call::Watch(request) if request.kind == kind));
             if watching {
@@ -95,7 +96,7 @@ fn cancelled_acquire_rolls_back_everything_it_created() {
 fn cancelled_execute_kills_the_command_it_started() {
     let cluster = cluster();
     let lease = acquire_ready_lease(&cluster);
-    cluster.script_exec(ScriptedExec::runs_until_killed());
+    cluster.script_exec(ExecScript::hangs());
     let (env, cancel) = cancellable_env(cluster.clone(), Limits::default());
     cancel_soon(&cancel);
     let request = wit::ExecRequest {
@@ -113,7 +114,7 @@ fn cancelled_execute_kills_the_command_it_started() {
         .expect("the module does not trap");
     cancelled(answer.expect_err("a cancelled execute fails"));
     let execs = cluster
-        .calls()
+        .call_records()
         .into_iter()
         .filter_map(|call| match call {
             Call::Exec(spec) => Some(spec.argv.join(" ")),

@@ -12,11 +12,12 @@ use leasebox::cluster_io::ClusterIo;
 use leasebox::grants::Grants;
 use leasebox::guard::{Audit, GuardedCluster, Rule};
 use leasebox::runtime::{CallEnv, Limits, RuntimeError};
+use leasebox_policy::fake_cluster::Call;
 use rstest::rstest;
 use serde_json::{Value, json};
 
 use crate::hostile_policy_module::hostile;
-use crate::in_memory_cluster::{Call, InMemoryCluster};
+use crate::in_memory_cluster::InMemoryCluster;
 
 const TENANT: &str = "leasebox-attacker";
 const VICTIM: &str = "leasebox-victim";
@@ -131,7 +132,7 @@ fn writes(calls: &[Call]) -> Vec<String> {
 fn attack_is_denied_by_its_rule_and_changes_nothing(#[case] attack: Value, #[case] rule: Rule) {
     let cluster = cluster();
     let guard = guard(&cluster);
-    let before = cluster.calls().len();
+    let before = cluster.call_records().len();
 
     let report = hostile()
         .probe(
@@ -157,7 +158,7 @@ fn attack_is_denied_by_its_rule_and_changes_nothing(#[case] attack: Value, #[cas
         "{:?}",
         guard.denials().snapshot()
     );
-    let calls = cluster.calls();
+    let calls = cluster.call_records();
     assert_eq!(writes(&calls[before..]), Vec::<String>::new());
 
     serves_a_normal_call(&guard);

@@ -1,169 +1,66 @@
-//! A [`ClusterIo`] held in memory, so that the real policy module can be
-//! driven through the host runtime without a cluster.
+//! The guest crate's in-memory cluster
+//! ([`leasebox_policy::fake_cluster::FakeCluster`]) as a [`ClusterIo`], so
+//! that the real policy module runs in the host runtime against the same
+//! fake as the guest's native tests.
 //!
-//! Objects are stored by apiVersion/kind/namespace/name; apply assigns a
-//! uid, a resourceVersion and a creationTimestamp (server-side apply is
-//! simplified to "replace the stored fields, keep the identity"). Watches
-//! first list the matching stored objects as `Added`, then deliver the
-//! events a test scripted for the kind, then block for the timeout they are
-//! given. Exec sessions record what they were sent and end with a scripted
-//! status. Every call is recorded, in order.
+//! This adapter only converts: the host's generated records to the guest's
+//! (JSON text to `serde_json::Value`, records field by field) and back,
+//! wires the caller's streams into sessions that forward them, and turns
+//! the fake clock's waits into real ones (a watch with nothing to deliver
+//! waits its timeout, as a quiet server does). Store, selectors, scripts
+//! and call records are the fake's; reach them through `Deref`.
 
-use std::collections::{BTreeMap, HashMap, VecDeque};
-use std::io::{Read, Write};
-use std::sync::{Arc, Mutex, MutexGuard};
+use std::collections::HashMap;
+use std::io::Read;
+use std::ops::Deref;
+use std::sync::{Mutex, MutexGuard};
 use std::time::Duration;
 
 use leasebox::cluster_io::{
-    CallerIo, ClusterIo, DeleteOptions, EventType, ExecSpec, ExecStatus, ExecStream,
-    HostSecretRequest, KubeError, LogFollow, LogsRequest, ObjectRef, OutputStream, WatchEvent,
-    WatchRequest, WatchStream,
+    CallerIo, ClusterIo, DeleteOptions, Denial, EventType, ExecSpec, ExecStatus, ExecStream,
+    HostSecretRequest, KubeError, LogFollow, LogsRequest, ObjectRef, OutputStream, Propagation,
+    WatchEvent, WatchRequest, WatchStream,
 };
-use serde_json::{Value, json};
-use sha2::{Digest, Sha256};
+use leasebox_policy::cluster::{self as guest, Cluster, ExecSession, LogStream, Watch};
+use leasebox_policy::fake_cluster::{CallerStreams, FakeCluster, FakeExec, FakeLogs, FakeWatch};
+use leasebox_policy::lease::{EnvVar as GuestEnvVar, ObjectRef as GuestObjectRef};
+use serde_json::Value;
 
 /// `gitVersion` the in-memory server reports.
 pub const SERVER_VERSION: &str = "v1.20.2";
 
-/// `creationTimestamp` of every stored object.
+/// `creationTimestamp` of every object the cluster creates.
 pub const CREATION_TIMESTAMP: &str = "2025-01-02T03:04:05Z";
 
-/// One call the module made, in the order it made them.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Call {
-    /// Server-side apply of an object.
-    Apply {
-        /// Kind.
-        kind: String,
-        /// Namespace.
-        namespace: Option<String>,
-        /// Name.
-        name: String,
-    },
-    /// Plain create.
-    Create {
-        /// Kind.
-        kind: String,
-    },
-    /// Server version.
-    ServerVersion,
-    /// Read of one object.
-    Get(ObjectRef),
-    /// List.
-    List {
-        /// Kind.
-        kind: String,
-        /// Namespace.
-        namespace: Option<String>,
-        /// Label selector.
-        label_selector: String,
-    },
-    /// Delete, with its options.
-    Delete {
-        /// The object.
-        target: ObjectRef,
-        /// The options.
-        options: DeleteOptions,
-    },
-    /// Watch.
-    Watch(WatchRequest),
-    /// Exec.
-    Exec(ExecSpec),
-    /// Logs.
-    Logs(LogsRequest),
-    /// Host-filled Secret: which keys were asked for and filled (never the
-    /// values).
-    ApplyHostSecret {
-        /// Namespace.
-        namespace: Option<String>,
-        /// Name.
-        name: String,
-        /// Keys asked to be random.
-        random_keys: Vec<String>,
-        /// Keys asked to come from the host.
-        host_keys: Vec<String>,
-        /// Keys filled.
-        filled: Vec<String>,
-    },
-}
-
-/// How a scripted exec session ends, and what it prints.
-#[derive(Debug, Clone, Default)]
-pub struct ScriptedExec {
-    /// The status `wait` returns; none: the command runs until it is
-    /// killed (`wait` answers "still running" until then).
-    pub status: Option<ExecStatus>,
-    /// Printed to stdout.
-    pub stdout: Vec<u8>,
-    /// Printed to stderr.
-    pub stderr: Vec<u8>,
-}
-
-impl ScriptedExec {
-    /// A command that exits with `code` and prints nothing.
-    pub fn exits(code: i32) -> ScriptedExec {
-        ScriptedExec {
-            status: Some(ExecStatus {
-                exit_code: Some(code),
-                signal: None,
-                timed_out: false,
-                stdout_truncated: false,
-                stderr_truncated: false,
-                message: String::new(),
-            }),
-            ..ScriptedExec::default()
-        }
-    }
-
-    /// A command that runs until it is killed.
-    pub fn runs_until_killed() -> ScriptedExec {
-        ScriptedExec::default()
-    }
-}
-
-/// What one exec session was sent.
-#[derive(Debug, Clone, Default)]
-pub struct ExecRecord {
-    /// The spec it was started with.
-    pub spec: Option<ExecSpec>,
-    /// Every byte written to stdin: the module's writes, then the caller's
-    /// forwarded stdin (framed when the spec asks).
-    pub stdin: Vec<u8>,
-    /// Stdin was closed (or handed over).
-    pub stdin_closed: bool,
-    /// The session was killed.
-    pub killed: bool,
-}
-
-type Key = (String, String, String, String);
-
-#[derive(Default)]
-struct State {
-    objects: BTreeMap<Key, Value>,
-    next_uid: u64,
-    next_resource_version: u64,
-    calls: Vec<Call>,
-    watch_scripts: HashMap<String, VecDeque<(EventType, Value)>>,
-    exec_scripts: VecDeque<ScriptedExec>,
-    execs: Vec<Arc<Mutex<ExecRecord>>>,
-    log_script: Vec<u8>,
-    secret_values: BTreeMap<Key, BTreeMap<String, String>>,
-}
-
-/// The in-memory cluster. Share it as `Arc<InMemoryCluster>` (and hand a
-/// clone to the [`leasebox::runtime::CallEnv`]) to inspect it afterwards.
-#[derive(Default)]
+/// The fake cluster behind the host's [`ClusterIo`]. Share it as
+/// `Arc<InMemoryCluster>` (and hand a clone to the
+/// [`leasebox::runtime::CallEnv`]) to script and inspect it.
 pub struct InMemoryCluster {
-    state: Arc<Mutex<State>>,
-    host_values: HashMap<String, String>,
+    fake: FakeCluster,
+}
+
+impl InMemoryCluster {
+    /// An empty cluster; host keys of Secrets are filled from
+    /// `host_values` (keys it lacks are left out).
+    pub fn new(host_values: HashMap<String, String>) -> InMemoryCluster {
+        let fake = FakeCluster::new();
+        fake.set_now(CREATION_TIMESTAMP);
+        fake.set_server_version(Ok(SERVER_VERSION.into()));
+        fake.set_host_values(host_values.into_iter().collect());
+        InMemoryCluster { fake }
+    }
+}
+
+impl Deref for InMemoryCluster {
+    type Target = FakeCluster;
+
+    fn deref(&self) -> &FakeCluster {
+        &self.fake
+    }
 }
 
 fn lock<T: ?Sized>(m: &Mutex<T>) -> MutexGuard<'_, T> {
     m.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
-}
-
-fn str_at<'a>(v: &'a Value, pointer: &str) -> Option<&'a str> {
-    v.pointer(pointer).and_then(Value::as_str)
 }
 
 fn parse(manifest: &str) -> Result<Value, KubeError> {
@@ -171,324 +68,117 @@ fn parse(manifest: &str) -> Result<Value, KubeError> {
         .map_err(|e| KubeError::BadArgument(format!("manifest is not JSON: {e}")))
 }
 
-fn key_of(object: &Value) -> Result<Key, KubeError> {
-    let field = |pointer: &str| {
-        str_at(object, pointer)
-            .map(str::to_string)
-            .ok_or_else(|| KubeError::Invalid(format!("the object has no {pointer}")))
-    };
-    Ok((
-        field("/apiVersion")?,
-        field("/kind")?,
-        str_at(object, "/metadata/namespace")
-            .unwrap_or("")
-            .to_string(),
-        field("/metadata/name")?,
-    ))
-}
-
-fn key_of_ref(target: &ObjectRef) -> Key {
-    (
-        target.api_version.clone(),
-        target.kind.clone(),
-        target.namespace.clone().unwrap_or_default(),
-        target.name.clone(),
-    )
-}
-
-/// Equality-only selector `a=b,c=d` (also `a==b`) over the object's
-/// labels; empty matches everything.
-fn labels_match(object: &Value, selector: &str) -> bool {
-    selector
-        .split(',')
-        .map(str::trim)
-        .filter(|term| !term.is_empty())
-        .all(|term| {
-            let (k, v) = term
-                .split_once("==")
-                .or_else(|| term.split_once('='))
-                .unwrap_or((term, ""));
-            object
-                .pointer("/metadata/labels")
-                .and_then(|labels| labels.get(k.trim()))
-                .and_then(Value::as_str)
-                == Some(v.trim())
-        })
-}
-
-/// Field selector: only `metadata.name=<name>` and
-/// `metadata.namespace=<ns>` are understood; empty matches everything.
-fn fields_match(object: &Value, selector: &str) -> bool {
-    selector
-        .split(',')
-        .map(str::trim)
-        .filter(|term| !term.is_empty())
-        .all(|term| match term.split_once('=') {
-            Some(("metadata.name", name)) => str_at(object, "/metadata/name") == Some(name),
-            Some(("metadata.namespace", ns)) => str_at(object, "/metadata/namespace") == Some(ns),
-            _ => false,
-        })
-}
-
-fn watch_matches(request: &WatchRequest, object: &Value) -> bool {
-    str_at(object, "/apiVersion") == Some(request.api_version.as_str())
-        && str_at(object, "/kind") == Some(request.kind.as_str())
-        && str_at(object, "/metadata/namespace").unwrap_or("") == request.namespace
-        && labels_match(object, &request.label_selector)
-        && fields_match(object, &request.field_selector)
-}
-
-fn set_metadata(object: &mut Value, field: &str, value: Value) {
-    if let Some(metadata) = object.get_mut("metadata").and_then(Value::as_object_mut) {
-        metadata.insert(field.to_string(), value);
+fn error_up(error: guest::KubeError) -> KubeError {
+    use guest::KubeError as G;
+    match error {
+        G::NoCluster(m) => KubeError::NoCluster(m),
+        G::Denied(d) => KubeError::Denied(Denial {
+            rule: d.rule,
+            message: d.message,
+        }),
+        G::NotFound(m) => KubeError::NotFound(m),
+        G::Conflict(m) => KubeError::Conflict(m),
+        G::Forbidden(m) => KubeError::Forbidden(m),
+        G::Invalid(m) => KubeError::Invalid(m),
+        G::Gone(m) => KubeError::Gone(m),
+        G::TimedOut(m) => KubeError::TimedOut(m),
+        G::Transport(m) => KubeError::Transport(m),
+        G::BadArgument(m) => KubeError::BadArgument(m),
+        G::Cancelled(m) => KubeError::Cancelled(m),
     }
 }
 
-impl State {
-    fn store(&mut self, mut object: Value) -> Result<Value, KubeError> {
-        let key = key_of(&object)?;
-        self.next_resource_version += 1;
-        let previous = self.objects.get(&key);
-        let uid = match previous.and_then(|p| str_at(p, "/metadata/uid")) {
-            Some(uid) => uid.to_string(),
-            None => {
-                self.next_uid += 1;
-                format!("00000000-0000-4000-8000-{:012}", self.next_uid)
-            }
+fn object_ref_down(r: &ObjectRef) -> GuestObjectRef {
+    GuestObjectRef {
+        api_version: r.api_version.clone(),
+        kind: r.kind.clone(),
+        namespace: r.namespace.clone(),
+        name: r.name.clone(),
+        uid: r.uid.clone(),
+    }
+}
+
+fn stream_up(stream: guest::OutputStream) -> OutputStream {
+    match stream {
+        guest::OutputStream::Stdout => OutputStream::Stdout,
+        guest::OutputStream::Stderr => OutputStream::Stderr,
+    }
+}
+
+fn status_up(s: guest::ExecStatus) -> ExecStatus {
+    ExecStatus {
+        exit_code: s.exit_code,
+        signal: s.signal,
+        timed_out: s.timed_out,
+        stdout_truncated: s.stdout_truncated,
+        stderr_truncated: s.stderr_truncated,
+        message: s.message,
+    }
+}
+
+fn millis(timeout: Duration) -> u64 {
+    u64::try_from(timeout.as_millis()).unwrap_or(u64::MAX)
+}
+
+/// Runs one wait of a fake handle, then sleeps for as long as the fake
+/// clock moved in it (at most `timeout`), so that the module's deadlines,
+/// which run on the host's real clock, see the time pass.
+fn paced<T>(
+    fake: &FakeCluster,
+    timeout: Duration,
+    wait: impl FnOnce(u64) -> Result<T, guest::KubeError>,
+) -> Result<T, KubeError> {
+    let before = fake.clock_ms();
+    let answer = wait(millis(timeout));
+    let moved = fake.clock_ms().saturating_sub(before);
+    std::thread::sleep(timeout.min(Duration::from_millis(moved)));
+    answer.map_err(error_up)
+}
+
+/// The caller's streams of one call, as the fake's sessions use them.
+struct Caller(CallerIo);
+
+impl CallerStreams for Caller {
+    fn output(&mut self, stream: guest::OutputStream, data: &[u8]) -> Result<(), guest::KubeError> {
+        let sink = match stream {
+            guest::OutputStream::Stdout => &self.0.stdout,
+            guest::OutputStream::Stderr => &self.0.stderr,
         };
-        // Apply does not manage status: what a controller set stays.
-        if object.get("status").is_none()
-            && let Some(status) = previous.and_then(|p| p.get("status")).cloned()
-            && let Some(map) = object.as_object_mut()
-        {
-            map.insert("status".into(), status);
-        }
-        set_metadata(&mut object, "uid", json!(uid));
-        set_metadata(
-            &mut object,
-            "resourceVersion",
-            json!(self.next_resource_version.to_string()),
-        );
-        set_metadata(&mut object, "creationTimestamp", json!(CREATION_TIMESTAMP));
-        self.objects.insert(key, object.clone());
-        Ok(object)
+        lock(sink)
+            .write_all(data)
+            .map_err(|e| guest::KubeError::Transport(format!("forwarding output: {e}")))
     }
 
-    /// A scripted event applied to the store: `Deleted` removes the
-    /// object; otherwise the event's `status` replaces the stored one, or
-    /// the object is stored when it is new (a pod a controller created).
-    /// The object delivered is the stored one, so it carries the stored
-    /// uid.
-    fn apply_event(&mut self, event_type: EventType, object: Value) -> Value {
-        let Ok(key) = key_of(&object) else {
-            return object;
+    fn take_stdin(&mut self) -> Result<Option<Vec<u8>>, guest::KubeError> {
+        let Some(mut source) = lock(&self.0.stdin).take() else {
+            return Ok(None);
         };
-        if event_type == EventType::Deleted {
-            self.secret_values.remove(&key);
-            return self.objects.remove(&key).unwrap_or(object);
-        }
-        match self.objects.get_mut(&key) {
-            Some(stored) => {
-                if let (Some(map), Some(status)) = (stored.as_object_mut(), object.get("status")) {
-                    map.insert("status".into(), status.clone());
-                }
-                self.next_resource_version += 1;
-                let version = self.next_resource_version.to_string();
-                set_metadata(stored, "resourceVersion", json!(version));
-                stored.clone()
-            }
-            None => self.store(object.clone()).unwrap_or(object),
-        }
-    }
-}
-
-impl InMemoryCluster {
-    /// An empty cluster; host keys of Secrets are filled from
-    /// `host_values`.
-    pub fn new(host_values: HashMap<String, String>) -> InMemoryCluster {
-        InMemoryCluster {
-            state: Arc::default(),
-            host_values,
-        }
-    }
-
-    fn state(&self) -> MutexGuard<'_, State> {
-        lock(&self.state)
-    }
-
-    /// Scripts an event on every later watch of `kind`, after its initial
-    /// listing. The object needs apiVersion, kind and metadata name and
-    /// namespace; the watch delivers it only if it matches the watch.
-    pub fn script_watch_event(&self, kind: &str, event_type: EventType, object: Value) {
-        self.state()
-            .watch_scripts
-            .entry(kind.to_string())
-            .or_default()
-            .push_back((event_type, object));
-    }
-
-    /// Scripts how the next exec session ends.
-    pub fn script_exec(&self, exec: ScriptedExec) {
-        self.state().exec_scripts.push_back(exec);
-    }
-
-    /// Replaces the `status` of a stored object, as a controller would;
-    /// false when there is no such object.
-    pub fn set_status(
-        &self,
-        api_version: &str,
-        kind: &str,
-        namespace: &str,
-        name: &str,
-        status: Value,
-    ) -> bool {
-        let key = (
-            api_version.to_string(),
-            kind.to_string(),
-            namespace.to_string(),
-            name.to_string(),
-        );
-        let mut state = self.state();
-        let Some(map) = state.objects.get_mut(&key).and_then(Value::as_object_mut) else {
-            return false;
-        };
-        map.insert("status".into(), status);
-        true
-    }
-
-    /// Scripts the content of every log opened.
-    pub fn script_logs(&self, content: &[u8]) {
-        self.state().log_script = content.to_vec();
-    }
-
-    /// Every call so far, in order.
-    pub fn calls(&self) -> Vec<Call> {
-        self.state().calls.clone()
-    }
-
-    /// The kinds written (apply and host-filled Secret), in order.
-    pub fn written_kinds(&self) -> Vec<String> {
-        self.calls()
-            .into_iter()
-            .filter_map(|call| match call {
-                Call::Apply { kind, .. } => Some(kind),
-                Call::ApplyHostSecret { .. } => Some("Secret".to_string()),
-                _ => None,
-            })
-            .collect()
-    }
-
-    /// The deletes so far, in order.
-    pub fn deletes(&self) -> Vec<(ObjectRef, DeleteOptions)> {
-        self.calls()
-            .into_iter()
-            .filter_map(|call| match call {
-                Call::Delete { target, options } => Some((target, options)),
-                _ => None,
-            })
-            .collect()
-    }
-
-    /// The stored object, if any.
-    pub fn object(
-        &self,
-        api_version: &str,
-        kind: &str,
-        namespace: &str,
-        name: &str,
-    ) -> Option<Value> {
-        let key = (
-            api_version.to_string(),
-            kind.to_string(),
-            namespace.to_string(),
-            name.to_string(),
-        );
-        self.state().objects.get(&key).cloned()
-    }
-
-    /// Every stored object of `kind`.
-    pub fn objects_of_kind(&self, kind: &str) -> Vec<Value> {
-        self.state()
-            .objects
-            .iter()
-            .filter(|((_, k, _, _), _)| k == kind)
-            .map(|(_, v)| v.clone())
-            .collect()
-    }
-
-    /// The values stored in a host-filled Secret.
-    pub fn secret_values(&self, namespace: &str, name: &str) -> BTreeMap<String, String> {
-        let key = (
-            "v1".to_string(),
-            "Secret".to_string(),
-            namespace.to_string(),
-            name.to_string(),
-        );
-        self.state()
-            .secret_values
-            .get(&key)
-            .cloned()
-            .unwrap_or_default()
-    }
-
-    /// What every exec session so far was sent, in order.
-    pub fn execs(&self) -> Vec<ExecRecord> {
-        self.state()
-            .execs
-            .iter()
-            .map(|record| lock(record).clone())
-            .collect()
-    }
-
-    fn record(&self, call: Call) {
-        self.state().calls.push(call);
+        let mut input = Vec::new();
+        source
+            .read_to_end(&mut input)
+            .map_err(|e| guest::KubeError::Transport(format!("reading the caller's stdin: {e}")))?;
+        Ok(Some(input))
     }
 }
 
 impl ClusterIo for InMemoryCluster {
     fn apply(&self, manifest: &str) -> Result<String, KubeError> {
-        let object = parse(manifest)?;
-        let (_, kind, namespace, name) = key_of(&object)?;
-        let mut state = self.state();
-        state.calls.push(Call::Apply {
-            kind,
-            namespace: (!namespace.is_empty()).then_some(namespace),
-            name,
-        });
-        let stored = state.store(object)?;
+        let stored = self.fake.apply(&parse(manifest)?).map_err(error_up)?;
         Ok(stored.to_string())
     }
 
     fn create(&self, manifest: &str) -> Result<String, KubeError> {
-        let mut object = parse(manifest)?;
-        let kind = str_at(&object, "/kind").unwrap_or("").to_string();
-        let mut state = self.state();
-        state.calls.push(Call::Create { kind: kind.clone() });
-        if kind == "SelfSubjectAccessReview" {
-            if let Some(map) = object.as_object_mut() {
-                map.insert("status".into(), json!({"allowed": true}));
-            }
-            return Ok(object.to_string());
-        }
-        let key = key_of(&object)?;
-        if state.objects.contains_key(&key) {
-            return Err(KubeError::Conflict(format!(
-                "{kind} {} already exists",
-                key.3
-            )));
-        }
-        Ok(state.store(object)?.to_string())
+        let answer = self.fake.create(&parse(manifest)?).map_err(error_up)?;
+        Ok(answer.to_string())
     }
 
     fn server_version(&self) -> Result<String, KubeError> {
-        self.record(Call::ServerVersion);
-        Ok(SERVER_VERSION.to_string())
+        self.fake.server_version().map_err(error_up)
     }
 
     fn get(&self, target: &ObjectRef) -> Result<Option<String>, KubeError> {
-        let mut state = self.state();
-        state.calls.push(Call::Get(target.clone()));
-        Ok(state.objects.get(&key_of_ref(target)).map(Value::to_string))
+        let object = self.fake.get(&object_ref_down(target)).map_err(error_up)?;
+        Ok(object.map(|o| o.to_string()))
     }
 
     fn list(
@@ -498,93 +188,52 @@ impl ClusterIo for InMemoryCluster {
         namespace: Option<&str>,
         label_selector: &str,
     ) -> Result<Vec<String>, KubeError> {
-        let mut state = self.state();
-        state.calls.push(Call::List {
-            kind: kind.to_string(),
-            namespace: namespace.map(str::to_string),
-            label_selector: label_selector.to_string(),
-        });
-        Ok(state
-            .objects
-            .iter()
-            .filter(|((a, k, ns, _), object)| {
-                a == api_version
-                    && k == kind
-                    && namespace.is_none_or(|wanted| wanted == ns)
-                    && labels_match(object, label_selector)
-            })
-            .map(|(_, object)| object.to_string())
-            .collect())
+        let objects = Cluster::list(&self.fake, api_version, kind, namespace, label_selector)
+            .map_err(error_up)?;
+        Ok(objects.iter().map(Value::to_string).collect())
     }
 
     fn delete(&self, target: &ObjectRef, options: &DeleteOptions) -> Result<bool, KubeError> {
-        let mut state = self.state();
-        state.calls.push(Call::Delete {
-            target: target.clone(),
-            options: options.clone(),
-        });
-        let key = key_of_ref(target);
-        let Some(stored) = state.objects.get(&key) else {
-            return Ok(false);
+        let options = guest::DeleteOptions {
+            propagation: match options.propagation {
+                Propagation::Foreground => guest::Propagation::Foreground,
+                Propagation::Background => guest::Propagation::Background,
+                Propagation::Orphan => guest::Propagation::Orphan,
+            },
+            precondition_uid: options.precondition_uid.clone(),
+            grace_period_seconds: options.grace_period_seconds,
         };
-        if let Some(wanted) = &options.precondition_uid {
-            let actual = str_at(stored, "/metadata/uid").unwrap_or("");
-            if actual != wanted {
-                return Err(KubeError::Conflict(format!(
-                    "precondition failed: uid in precondition {wanted}, uid in object {actual}"
-                )));
-            }
-        }
-        state.objects.remove(&key);
-        state.secret_values.remove(&key);
-        Ok(true)
+        Cluster::delete(&self.fake, &object_ref_down(target), &options).map_err(error_up)
     }
 
     fn watch(&self, request: &WatchRequest) -> Result<Box<dyn WatchStream>, KubeError> {
-        let mut state = self.state();
-        state.calls.push(Call::Watch(request.clone()));
-        let listed = state
-            .objects
-            .values()
-            .filter(|object| watch_matches(request, object))
-            .map(|object| WatchEvent {
-                event_type: EventType::Added,
-                object: object.to_string(),
-            })
-            .collect();
-        Ok(Box::new(MemoryWatch {
-            request: request.clone(),
-            listed,
-            state: self.state.clone(),
-        }))
+        let request = guest::WatchRequest {
+            api_version: request.api_version.clone(),
+            kind: request.kind.clone(),
+            namespace: request.namespace.clone(),
+            label_selector: request.label_selector.clone(),
+            field_selector: request.field_selector.clone(),
+        };
+        let watch = self.fake.open_watch(&request).map_err(error_up)?;
+        Ok(Box::new(Handle(self.fake.clone(), watch)))
     }
 
     fn exec(&self, spec: &ExecSpec, caller: &CallerIo) -> Result<Box<dyn ExecStream>, KubeError> {
-        let mut state = self.state();
-        state.calls.push(Call::Exec(spec.clone()));
-        let script = state
-            .exec_scripts
-            .pop_front()
-            .unwrap_or_else(|| ScriptedExec::exits(0));
-        let record = Arc::new(Mutex::new(ExecRecord {
-            spec: Some(spec.clone()),
-            ..ExecRecord::default()
-        }));
-        state.execs.push(record.clone());
-        let mut output = VecDeque::new();
-        if !script.stdout.is_empty() {
-            output.push_back((OutputStream::Stdout, script.stdout.clone()));
-        }
-        if !script.stderr.is_empty() {
-            output.push_back((OutputStream::Stderr, script.stderr.clone()));
-        }
-        Ok(Box::new(MemoryExec {
-            spec: spec.clone(),
-            caller: caller.clone(),
-            record,
-            output,
-            status: script.status,
-        }))
+        let spec = guest::ExecSpec {
+            namespace: spec.namespace.clone(),
+            pod: spec.pod.clone(),
+            container: spec.container.clone(),
+            argv: spec.argv.clone(),
+            stdin: spec.stdin,
+            forward_output: spec.forward_output,
+            forward_stdin: spec.forward_stdin,
+            frame_stdin: spec.frame_stdin,
+            max_stdout_bytes: spec.max_stdout_bytes,
+            max_stderr_bytes: spec.max_stderr_bytes,
+        };
+        let caller = Box::new(Caller(caller.clone()));
+        let session = self.fake.open_exec(&spec, Some(caller)).map_err(error_up)?;
+        Ok(Box::new(Handle(self.fake.clone(), session)))
     }
 
     fn logs(
@@ -592,234 +241,88 @@ impl ClusterIo for InMemoryCluster {
         request: &LogsRequest,
         caller: &CallerIo,
     ) -> Result<Box<dyn LogFollow>, KubeError> {
-        let mut state = self.state();
-        state.calls.push(Call::Logs(request.clone()));
-        let mut content = state.log_script.clone();
-        if let Some(cap) = request.max_bytes.and_then(|c| usize::try_from(c).ok()) {
-            content.truncate(cap);
-        }
-        if request.forward_output {
-            lock(&caller.stdout)
-                .write_all(&content)
-                .map_err(|e| KubeError::Transport(format!("writing the log: {e}")))?;
-            content.clear();
-        }
-        Ok(Box::new(MemoryLog {
-            content: (!content.is_empty()).then_some(content),
-        }))
+        let request = guest::LogsRequest {
+            namespace: request.namespace.clone(),
+            pod: request.pod.clone(),
+            container: request.container.clone(),
+            follow: request.follow,
+            forward_output: request.forward_output,
+            max_bytes: request.max_bytes,
+        };
+        let caller = Box::new(Caller(caller.clone()));
+        let stream = self
+            .fake
+            .open_logs(&request, Some(caller))
+            .map_err(error_up)?;
+        Ok(Box::new(Handle(self.fake.clone(), stream)))
     }
 
     fn apply_host_secret(
         &self,
         request: &HostSecretRequest,
     ) -> Result<(String, Vec<String>), KubeError> {
-        let object = parse(&request.manifest)?;
-        let key = key_of(&object)?;
-        let mut values = BTreeMap::new();
-        let mut filled = Vec::new();
-        for name in &request.random_keys {
-            let digest = Sha256::digest(format!("{}/{}/{name}", key.2, key.3).as_bytes());
-            let hex: String = digest.iter().map(|b| format!("{b:02x}")).collect();
-            values.insert(name.clone(), hex);
-            filled.push(name.clone());
-        }
-        for name in &request.host_keys {
-            if let Some(value) = self.host_values.get(name) {
-                values.insert(name.clone(), value.clone());
-                filled.push(name.clone());
-            }
-        }
-        for literal in &request.literal {
-            values.insert(literal.name.clone(), literal.value.clone());
-        }
-        let mut state = self.state();
-        state.calls.push(Call::ApplyHostSecret {
-            namespace: (!key.2.is_empty()).then(|| key.2.clone()),
-            name: key.3.clone(),
+        let request = guest::HostSecretRequest {
+            manifest: parse(&request.manifest)?,
             random_keys: request.random_keys.clone(),
             host_keys: request.host_keys.clone(),
-            filled: filled.clone(),
-        });
-        let mut without_values = object;
-        if let Some(map) = without_values.as_object_mut() {
-            map.remove("data");
-            map.remove("stringData");
-        }
-        let stored = state.store(without_values)?;
-        state.secret_values.insert(key, values);
+            literal: (request.literal.iter())
+                .map(|v| GuestEnvVar {
+                    name: v.name.clone(),
+                    value: v.value.clone(),
+                })
+                .collect(),
+        };
+        let (stored, filled) = self.fake.apply_host_secret(&request).map_err(error_up)?;
         Ok((stored.to_string(), filled))
     }
 }
 
-struct MemoryWatch {
-    request: WatchRequest,
-    listed: VecDeque<WatchEvent>,
-    state: Arc<Mutex<State>>,
-}
+/// A fake handle, with the cluster whose clock paces its waits.
+struct Handle<H>(FakeCluster, H);
 
-impl WatchStream for MemoryWatch {
+impl WatchStream for Handle<FakeWatch> {
     fn next(&mut self, timeout: Duration) -> Result<Option<WatchEvent>, KubeError> {
-        if let Some(event) = self.listed.pop_front() {
-            return Ok(Some(event));
-        }
-        {
-            let mut state = lock(&self.state);
-            loop {
-                let scripted = state
-                    .watch_scripts
-                    .get_mut(&self.request.kind)
-                    .and_then(VecDeque::pop_front);
-                let Some((event_type, object)) = scripted else {
-                    break;
-                };
-                if !watch_matches(&self.request, &object) {
-                    continue;
-                }
-                let object = state.apply_event(event_type, object);
-                return Ok(Some(WatchEvent {
-                    event_type,
-                    object: object.to_string(),
-                }));
-            }
-        }
-        // Nothing more happens in this cluster: wait as a quiet server does.
-        std::thread::sleep(timeout);
-        Ok(None)
+        let event = paced(&self.0, timeout, |ms| self.1.next(ms))?;
+        Ok(event.map(|e| WatchEvent {
+            event_type: match e.event_type {
+                guest::EventType::Added => EventType::Added,
+                guest::EventType::Modified => EventType::Modified,
+                guest::EventType::Deleted => EventType::Deleted,
+            },
+            object: e.object.to_string(),
+        }))
     }
 }
 
-struct MemoryExec {
-    spec: ExecSpec,
-    caller: CallerIo,
-    record: Arc<Mutex<ExecRecord>>,
-    output: VecDeque<(OutputStream, Vec<u8>)>,
-    status: Option<ExecStatus>,
-}
-
-fn write_frame(out: &mut Vec<u8>, data: &[u8]) {
-    out.extend_from_slice(format!("{}\n", data.len()).as_bytes());
-    out.extend_from_slice(data);
-}
-
-impl ExecStream for MemoryExec {
+impl ExecStream for Handle<FakeExec> {
     fn write_stdin(&mut self, data: &[u8]) -> Result<(), KubeError> {
-        let mut record = lock(&self.record);
-        if !self.spec.stdin || record.stdin_closed {
-            return Err(KubeError::BadArgument(
-                "stdin of this session is not open".into(),
-            ));
-        }
-        record.stdin.extend_from_slice(data);
-        Ok(())
+        self.1.write_stdin(data).map_err(error_up)
     }
 
     fn close_stdin(&mut self) -> Result<(), KubeError> {
-        let mut record = lock(&self.record);
-        record.stdin_closed = true;
-        if !self.spec.forward_stdin {
-            return Ok(());
-        }
-        let Some(mut source) = lock(&self.caller.stdin).take() else {
-            return Ok(());
-        };
-        let mut forwarded = Vec::new();
-        source
-            .read_to_end(&mut forwarded)
-            .map_err(|e| KubeError::Transport(format!("reading the caller's stdin: {e}")))?;
-        if self.spec.frame_stdin {
-            if !forwarded.is_empty() {
-                write_frame(&mut record.stdin, &forwarded);
-            }
-            record.stdin.extend_from_slice(b"0\n");
-        } else {
-            record.stdin.extend_from_slice(&forwarded);
-        }
-        Ok(())
+        self.1.close_stdin().map_err(error_up)
     }
 
     fn read(&mut self, timeout: Duration) -> Result<Option<(OutputStream, Vec<u8>)>, KubeError> {
-        if self.spec.forward_output {
-            std::thread::sleep(timeout);
-            return Ok(None);
-        }
-        Ok(self.output.pop_front())
+        let chunk = paced(&self.0, timeout, |ms| self.1.read(ms))?;
+        Ok(chunk.map(|(stream, data)| (stream_up(stream), data)))
     }
 
     fn wait(&mut self, timeout: Duration) -> Result<Option<ExecStatus>, KubeError> {
-        let Some(status) = self.status.clone() else {
-            if lock(&self.record).killed {
-                return Err(KubeError::Transport("the session was killed".into()));
-            }
-            std::thread::sleep(timeout);
-            return Ok(None);
-        };
-        if self.spec.forward_output {
-            for (kind, bytes) in self.output.drain(..) {
-                let sink = match kind {
-                    OutputStream::Stdout => &self.caller.stdout,
-                    OutputStream::Stderr => &self.caller.stderr,
-                };
-                lock(sink)
-                    .write_all(&bytes)
-                    .map_err(|e| KubeError::Transport(format!("forwarding output: {e}")))?;
-            }
-        }
-        Ok(Some(status))
+        Ok(paced(&self.0, timeout, |ms| self.1.wait(ms))?.map(status_up))
     }
 
     fn kill(&mut self) -> Result<(), KubeError> {
-        lock(&self.record).killed = true;
-        Ok(())
+        self.1.kill().map_err(error_up)
     }
 }
 
-struct MemoryLog {
-    content: Option<Vec<u8>>,
-}
-
-impl LogFollow for MemoryLog {
-    fn read(&mut self, _timeout: Duration) -> Result<Option<Vec<u8>>, KubeError> {
-        Ok(self.content.take())
+impl LogFollow for Handle<FakeLogs> {
+    fn read(&mut self, timeout: Duration) -> Result<Option<Vec<u8>>, KubeError> {
+        paced(&self.0, timeout, |ms| self.1.read(ms))
     }
 
-    fn wait_end(&mut self, _timeout: Duration) -> Result<bool, KubeError> {
-        Ok(true)
+    fn wait_end(&mut self, timeout: Duration) -> Result<bool, KubeError> {
+        paced(&self.0, timeout, |ms| self.1.wait_end(ms))
     }
-}
-
-/// A writer that keeps what it is given, for the caller's streams.
-#[derive(Clone, Default)]
-pub struct SharedBuffer(pub Arc<Mutex<Vec<u8>>>);
-
-impl SharedBuffer {
-    /// What was written so far.
-    pub fn contents(&self) -> Vec<u8> {
-        lock(&self.0).clone()
-    }
-}
-
-impl Write for SharedBuffer {
-    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
-        lock(&self.0).extend_from_slice(buf);
-        Ok(buf.len())
-    }
-
-    fn flush(&mut self) -> std::io::Result<()> {
-        Ok(())
-    }
-}
-
-/// In-memory caller streams: the stdout and stderr buffers, and `stdin`
-/// as the caller's stdin.
-pub fn caller_io(stdin: &[u8]) -> (CallerIo, SharedBuffer, SharedBuffer) {
-    let stdout = SharedBuffer::default();
-    let stderr = SharedBuffer::default();
-    let caller = CallerIo {
-        stdout: Arc::new(Mutex::new(stdout.clone())),
-        stderr: Arc::new(Mutex::new(stderr.clone())),
-        stdin: Arc::new(Mutex::new(Some(
-            Box::new(std::io::Cursor::new(stdin.to_vec())) as Box<dyn Read + Send>,
-        ))),
-    };
-    (caller, stdout, stderr)
 }

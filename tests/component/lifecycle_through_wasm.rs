@@ -7,15 +7,17 @@ use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use leasebox::cluster_io::{ClusterIo, EventType, Propagation};
+use leasebox::cluster_io::ClusterIo;
 use leasebox::grants::Grants;
 use leasebox::guard::{Audit, GuardedCluster};
 use leasebox::runtime::types as wit;
 use leasebox::runtime::{CallEnv, Cancel, Limits, RuntimeError};
+use leasebox_policy::cluster::{EventType, OutputStream, Propagation};
+use leasebox_policy::fake_cluster::{Call, ExecScript, LogScript};
 use serde_json::{Value, json};
 
-use crate::in_memory_cluster::{Call, InMemoryCluster, ScriptedExec, SharedBuffer, caller_io};
-use crate::support::default_policy;
+use crate::in_memory_cluster::InMemoryCluster;
+use crate::support::{SharedBuffer, caller_io, default_policy};
 
 const LEASE_ID: &str = "lb-01jd5z8k9m0000000000000000";
 const NOW: &str = "2025-01-02T03:04:05Z";
@@ -115,8 +117,8 @@ pub(crate) fn call_summary(calls: &[Call]) -> Vec<String> {
     calls
         .iter()
         .map(|call| match call {
-            Call::Apply { kind, .. } => format!("apply {kind}"),
-            Call::Create { kind } => format!("create {kind}"),
+            Call::Apply(target) => format!("apply {}", target.kind),
+            Call::Create { target, .. } => format!("create {}", target.kind),
             Call::ServerVersion => "server-version".into(),
             Call::Get(target) => format!("get {}", target.kind),
             Call::List { kind, .. } => format!("list {kind}"),
@@ -124,7 +126,7 @@ pub(crate) fn call_summary(calls: &[Call]) -> Vec<String> {
             Call::Watch(request) => format!("watch {}", request.kind),
             Call::Exec(_) => "exec".into(),
             Call::Logs(_) => "logs".into(),
-            Call::ApplyHostSecret { .. } => "apply-host-secret Secret".into(),
+            Call::ApplyHostSecret(_) => "apply-host-secret Secret".into(),
         })
         .collect()
 }
@@ -148,7 +150,7 @@ fn acquire_pod_lease_applies_tenant_objects_then_workload_egress_policy_then_sec
     assert_eq!(lease.workload.kind, "Pod");
     assert_eq!(lease.workload.name, LEASE_ID);
     let stored_pod = cluster
-        .object("v1", "Pod", NAMESPACE, LEASE_ID)
+        .object_at("v1", "Pod", Some(NAMESPACE), LEASE_ID)
         .expect("the Pod is stored");
     assert_eq!(
         lease.workload.uid.as_deref(),
@@ -157,7 +159,7 @@ fn acquire_pod_lease_applies_tenant_objects_then_workload_egress_policy_then_sec
     assert_eq!(lease.secret, format!("{LEASE_ID}-env"));
 
     assert_eq!(
-        call_summary(&cluster.calls()),
+        call_summary(&cluster.call_records()),
         [
             "apply Namespace",
             "apply ServiceAccount",
@@ -175,10 +177,10 @@ fn acquire_pod_lease_applies_tenant_objects_then_workload_egress_policy_then_sec
         ]
     );
     let policy = cluster
-        .object(
+        .object_at(
             "networking.k8s.io/v1",
             "NetworkPolicy",
-            NAMESPACE,
+            Some(NAMESPACE),
             &format!("{LEASE_ID}-egress"),
         )
         .expect("the lease's egress policy is stored");
@@ -199,16 +201,19 @@ fn acquire_pod_lease_applies_tenant_objects_then_workload_egress_policy_then_sec
         Some("Secret"),
         "the Secret comes last, owned by the workload"
     );
-    let watch = cluster.calls().into_iter().find_map(|call| match call {
-        Call::Watch(request) => Some(request),
-        _ => None,
-    });
+    let watch = cluster
+        .call_records()
+        .into_iter()
+        .find_map(|call| match call {
+            Call::Watch(request) => Some(request),
+            _ => None,
+        });
     let watch = watch.expect("acquire watched the pod");
     assert_eq!(watch.namespace, NAMESPACE);
     assert_eq!(watch.field_selector, format!("metadata.name={LEASE_ID}"));
 
     let secret = cluster
-        .object("v1", "Secret", NAMESPACE, &lease.secret)
+        .object_at("v1", "Secret", Some(NAMESPACE), &lease.secret)
         .expect("the Secret is stored");
     assert!(secret.get("data").is_none() && secret.get("stringData").is_none());
     assert!(
@@ -267,17 +272,19 @@ fn acquire_fails_fast_on_image_pull_backoff_and_rolls_back() {
     assert!(cluster.objects_of_kind("Secret").is_empty());
     assert!(
         cluster
-            .object(
+            .object_at(
                 "networking.k8s.io/v1",
                 "NetworkPolicy",
-                NAMESPACE,
+                Some(NAMESPACE),
                 &format!("{LEASE_ID}-egress")
             )
             .is_none(),
         "the lease's egress policy is rolled back"
     );
     assert!(
-        cluster.object("v1", "Namespace", "", NAMESPACE).is_some(),
+        cluster
+            .object_at("v1", "Namespace", None, NAMESPACE)
+            .is_some(),
         "tenant objects are shared and stay"
     );
 }
@@ -288,9 +295,9 @@ fn execute_frames_stdin_and_returns_the_exit_code() {
     const ENV_VALUE: &str = "bOnlyOnStdin7f3a";
     let cluster = cluster();
     let lease = acquire_ready_lease(&cluster);
-    cluster.script_exec(ScriptedExec {
-        stdout: b"from the sandbox\n".to_vec(),
-        ..ScriptedExec::exits(42)
+    cluster.script_exec(ExecScript {
+        output: vec![(OutputStream::Stdout, b"from the sandbox\n".to_vec())],
+        ..ExecScript::exits(42)
     });
 
     let (env, stdout) = env_with(cluster.clone(), b"hello", Limits::default());
@@ -321,7 +328,7 @@ fn execute_frames_stdin_and_returns_the_exit_code() {
     let execs = cluster.execs();
     assert_eq!(execs.len(), 1);
     let exec = &execs[0];
-    let spec = exec.spec.as_ref().expect("the session has its spec");
+    let spec = &exec.spec;
     assert_eq!(spec.argv[..2], ["sh", "-c"]);
     assert_eq!(spec.argv.last().map(String::as_str), Some("cat"));
     assert!(
@@ -397,7 +404,7 @@ fn overall_timeout_stops_a_call_blocked_in_host_io() {
     );
     assert!(elapsed < Duration::from_secs(20), "took {elapsed:?}");
     assert!(
-        call_summary(&cluster.calls()).contains(&"watch Pod".to_string()),
+        call_summary(&cluster.call_records()).contains(&"watch Pod".to_string()),
         "the call was stopped while it waited on the watch"
     );
 }
@@ -426,11 +433,11 @@ fn guard_refuses_a_foreign_namespace_before_the_cluster_sees_it() {
     assert_eq!(failure.reason, "Denied", "{failure:?}");
     assert!(
         cluster
-            .calls()
+            .call_records()
             .iter()
-            .all(|call| !matches!(call, Call::Apply { .. } | Call::ApplyHostSecret { .. })),
+            .all(|call| !matches!(call, Call::Apply(_) | Call::ApplyHostSecret(_))),
         "{:?}",
-        cluster.calls()
+        cluster.call_records()
     );
     assert!(cluster.objects_of_kind("Namespace").is_empty());
 }
@@ -468,11 +475,14 @@ fn job_lease_forwards_the_log_and_reports_the_agent_exit_code() {
     assert_eq!(lease.workload.kind, "Job");
     assert_eq!(lease.pod, POD);
 
-    cluster.script_logs(b"hi\n");
+    cluster.script_logs(LogScript {
+        chunks: vec![b"hi\n".to_vec()],
+        ends: true,
+    });
     assert!(cluster.set_status(
         "v1",
         "Pod",
-        NAMESPACE,
+        Some(NAMESPACE),
         POD,
         json!({
             "phase": "Failed",
@@ -515,10 +525,13 @@ fn job_lease_forwards_the_log_and_reports_the_agent_exit_code() {
     assert_eq!(result.exit_code, Some(3), "{result:?}");
     assert!(!result.timed_out);
     assert_eq!(stdout.contents(), b"hi\n");
-    let logs = cluster.calls().into_iter().find_map(|call| match call {
-        Call::Logs(request) => Some(request),
-        _ => None,
-    });
+    let logs = cluster
+        .call_records()
+        .into_iter()
+        .find_map(|call| match call {
+            Call::Logs(request) => Some(request),
+            _ => None,
+        });
     let logs = logs.expect("execute followed the log");
     assert_eq!((logs.pod.as_str(), logs.container.as_str()), (POD, "agent"));
     assert!(logs.follow && logs.forward_output);
@@ -537,9 +550,9 @@ fn probe_through_the_module_reports_version_reviews_and_tenant_namespace() {
     assert_eq!(first.name, "cluster-reachable");
     assert!(first.detail.contains("v1.20.2"), "{}", first.detail);
     let reviews = cluster
-        .calls()
+        .call_records()
         .iter()
-        .filter(|call| matches!(call, Call::Create { kind } if kind == "SelfSubjectAccessReview"))
+        .filter(|call| matches!(call, Call::Create { target, .. } if target.kind == "SelfSubjectAccessReview"))
         .count();
     assert!(reviews > 0);
     assert_eq!(
@@ -555,9 +568,9 @@ fn probe_through_the_module_reports_version_reviews_and_tenant_namespace() {
     assert_eq!(last.name, format!("tenant-namespace {NAMESPACE}"));
     assert!(
         cluster
-            .calls()
+            .call_records()
             .iter()
-            .all(|call| !matches!(call, Call::Apply { .. } | Call::Delete { .. })),
+            .all(|call| !matches!(call, Call::Apply(_) | Call::Delete { .. })),
         "probe only reads"
     );
 }
@@ -590,7 +603,7 @@ fn guarded_acquire_creates_the_namespace_marked_as_leasebox_own_and_succeeds() {
         namespaces[0]["metadata"]["labels"]["app.kubernetes.io/managed-by"],
         "leasebox"
     );
-    let summary = call_summary(&cluster.calls());
+    let summary = call_summary(&cluster.call_records());
     let created = summary.iter().position(|c| c == "create Namespace");
     let applied = summary.iter().position(|c| c == "apply Namespace");
     assert!(
@@ -635,10 +648,10 @@ fn guarded_acquire_refuses_to_adopt_an_unowned_namespace() {
     assert!(failure.message.contains(NAMESPACE), "{failure:?}");
     assert_eq!(guard.denials().total(), 1);
     let kinds: Vec<String> = cluster
-        .calls()
+        .call_records()
         .iter()
         .filter_map(|call| match call {
-            Call::Apply { kind, .. } => Some(kind.clone()),
+            Call::Apply(target) => Some(target.kind.clone()),
             _ => None,
         })
         .collect();
@@ -655,9 +668,9 @@ fn guarded_execute_reaches_the_lease_pod_and_release_cleans_up() {
         .acquire_lease(&env, &request(&pod_config()))
         .expect("the module does not trap")
         .expect("acquire succeeds");
-    cluster.script_exec(ScriptedExec {
-        stdout: b"hi\n".to_vec(),
-        ..ScriptedExec::exits(0)
+    cluster.script_exec(ExecScript {
+        output: vec![(OutputStream::Stdout, b"hi\n".to_vec())],
+        ..ExecScript::exits(0)
     });
     let scoped = guard.scoped_to_lease(&lease.id);
     let (exec_env, stdout) = env_with(Arc::new(scoped), b"", Limits::default());

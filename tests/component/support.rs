@@ -1,9 +1,12 @@
 //! Shared by the component tests: one runtime and the default module,
-//! compiled once per test process, and the hostile-guest builder.
+//! compiled once per test process, the hostile-guest builder, and
+//! in-memory caller streams.
 
+use std::io::{Read, Write};
 use std::path::PathBuf;
-use std::sync::OnceLock;
+use std::sync::{Arc, Mutex, MutexGuard, OnceLock};
 
+use leasebox::cluster_io::CallerIo;
 use leasebox::runtime::{CacheDir, CallEnv, Policy, Runtime};
 
 /// The runtime of the test process, caching compiled modules under the
@@ -81,4 +84,45 @@ pub fn hostile_component(name: &str) -> Vec<u8> {
         .validate(true)
         .encode()
         .expect("the component encodes")
+}
+
+fn lock<T: ?Sized>(m: &Mutex<T>) -> MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+}
+
+/// A writer that keeps what it is given, for the caller's streams.
+#[derive(Clone, Default)]
+pub struct SharedBuffer(pub Arc<Mutex<Vec<u8>>>);
+
+impl SharedBuffer {
+    /// What was written so far.
+    pub fn contents(&self) -> Vec<u8> {
+        lock(&self.0).clone()
+    }
+}
+
+impl Write for SharedBuffer {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        lock(&self.0).extend_from_slice(buf);
+        Ok(buf.len())
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+/// In-memory caller streams: the stdout and stderr buffers, and `stdin`
+/// as the caller's stdin.
+pub fn caller_io(stdin: &[u8]) -> (CallerIo, SharedBuffer, SharedBuffer) {
+    let stdout = SharedBuffer::default();
+    let stderr = SharedBuffer::default();
+    let caller = CallerIo {
+        stdout: Arc::new(Mutex::new(stdout.clone())),
+        stderr: Arc::new(Mutex::new(stderr.clone())),
+        stdin: Arc::new(Mutex::new(Some(
+            Box::new(std::io::Cursor::new(stdin.to_vec())) as Box<dyn Read + Send>,
+        ))),
+    };
+    (caller, stdout, stderr)
 }

@@ -1,14 +1,16 @@
 //! The fake's long-lived handles: watches, exec sessions, log streams.
 //! Each shares the cluster state, so time and records stay consistent.
+//! They are public so that a host-side adapter can hold them as they are
+//! (they are `Send`); lifecycle code sees them as the `Cluster` trait's
+//! boxed handles.
 
-use std::cell::RefCell;
 use std::collections::VecDeque;
-use std::rc::Rc;
+use std::sync::{Arc, Mutex};
 
 use serde_json::Value;
 
 use super::selector::{matches_field_selector, matches_label_selector};
-use super::{ExecScript, LogScript, State, labels_of};
+use super::{CallerStreams, ExecScript, State, labels_of, lock};
 use crate::cluster::{
     EventType, ExecSession, ExecStatus, KubeError, LogStream, OutputStream, Watch, WatchEvent,
     WatchRequest,
@@ -32,9 +34,11 @@ pub(super) fn watch_matches(request: &WatchRequest, object: &Value) -> Result<bo
     )
 }
 
-/// A watch: the stored objects as `Added`, then the kind's timeline.
-pub(super) struct FakeWatch {
-    state: Rc<RefCell<State>>,
+/// A watch: the stored objects as `Added`, then the kind's timeline, then
+/// the kind's scripted changes (see [`super::FakeCluster::script_watch`]
+/// and [`super::FakeCluster::script_watch_event`]).
+pub struct FakeWatch {
+    state: Arc<Mutex<State>>,
     request: WatchRequest,
     initial: VecDeque<Value>,
     cursor: usize,
@@ -43,7 +47,7 @@ pub(super) struct FakeWatch {
 
 impl FakeWatch {
     pub(super) fn new(
-        state: Rc<RefCell<State>>,
+        state: Arc<Mutex<State>>,
         request: WatchRequest,
         initial: Vec<Value>,
         opened_at: usize,
@@ -60,14 +64,14 @@ impl FakeWatch {
 
 impl Watch for FakeWatch {
     fn next(&mut self, timeout_ms: u64) -> Result<Option<WatchEvent>, KubeError> {
-        self.state.borrow_mut().check_wait(self.opened_at)?;
+        let mut state = lock(&self.state);
+        state.check_wait(self.opened_at)?;
         if let Some(object) = self.initial.pop_front() {
             return Ok(Some(WatchEvent {
                 event_type: EventType::Added,
                 object,
             }));
         }
-        let mut state = self.state.borrow_mut();
         let timeline = state
             .timelines
             .get(&self.request.kind)
@@ -79,30 +83,37 @@ impl Watch for FakeWatch {
                 return Ok(Some(event.clone()));
             }
         }
+        if let Some(event) = state.take_change(&self.request)? {
+            return Ok(Some(event));
+        }
         state.clock_ms += timeout_ms;
         Ok(None)
     }
 }
 
-/// An exec session playing an [`ExecScript`].
-pub(super) struct FakeExec {
-    state: Rc<RefCell<State>>,
+/// An exec session playing an [`ExecScript`]. Output of a session that
+/// forwards it goes to the caller's streams when the command ends, and is
+/// recorded (see [`super::FakeCluster::forwarded`]).
+pub struct FakeExec {
+    state: Arc<Mutex<State>>,
     index: usize,
     script: ExecScript,
     started_ms: u64,
     opened_at: usize,
     output: VecDeque<(OutputStream, Vec<u8>)>,
+    caller: Option<Box<dyn CallerStreams>>,
 }
 
 impl FakeExec {
     pub(super) fn new(
-        state: Rc<RefCell<State>>,
+        state: Arc<Mutex<State>>,
         index: usize,
         script: ExecScript,
-        started_ms: u64,
         opened_at: usize,
+        caller: Option<Box<dyn CallerStreams>>,
     ) -> Self {
         let output = script.output.clone().into();
+        let started_ms = lock(&state).clock_ms;
         FakeExec {
             state,
             index,
@@ -110,77 +121,113 @@ impl FakeExec {
             started_ms,
             opened_at,
             output,
+            caller,
         }
     }
 
-    fn with_record(&self, f: impl FnOnce(&mut super::ExecRecord)) {
-        if let Some(record) = self.state.borrow_mut().execs.get_mut(self.index) {
-            f(record);
-        }
+    fn with_record<T>(&self, f: impl FnOnce(&mut super::ExecRecord) -> T) -> T {
+        let mut state = lock(&self.state);
+        f(&mut state.execs[self.index])
     }
 
-    fn killed(&self) -> bool {
-        self.state
-            .borrow()
-            .execs
-            .get(self.index)
-            .is_some_and(|r| r.killed)
+    /// Sends the rest of the output to the caller (and the record).
+    fn forward_output(&mut self) -> Result<(), KubeError> {
+        for (stream, data) in self.output.drain(..) {
+            if let Some(caller) = self.caller.as_mut() {
+                caller.output(stream, &data)?;
+            }
+            lock(&self.state).forwarded.push((stream, data));
+        }
+        Ok(())
     }
 }
 
 impl ExecSession for FakeExec {
     fn write_stdin(&mut self, data: &[u8]) -> Result<(), KubeError> {
-        let mut closed = false;
         self.with_record(|r| {
-            closed = r.stdin_closed;
-            if !r.stdin_closed {
-                r.stdin.extend_from_slice(data);
+            if !r.spec.stdin || r.stdin_closed {
+                return Err(KubeError::BadArgument(
+                    "stdin of this session is not open".into(),
+                ));
             }
-        });
-        if closed {
-            return Err(KubeError::BadArgument("stdin is already closed".into()));
-        }
-        Ok(())
+            r.stdin.extend_from_slice(data);
+            Ok(())
+        })
     }
 
     fn close_stdin(&mut self) -> Result<(), KubeError> {
-        self.with_record(|r| r.stdin_closed = true);
+        let (forward, frame) = self.with_record(|r| {
+            r.stdin_closed = true;
+            (r.spec.forward_stdin, r.spec.frame_stdin)
+        });
+        let Some(caller) = self.caller.as_mut().filter(|_| forward) else {
+            return Ok(());
+        };
+        let Some(input) = caller.take_stdin()? else {
+            return Ok(());
+        };
+        self.with_record(|r| {
+            if !frame {
+                r.stdin.extend_from_slice(&input);
+                return;
+            }
+            if !input.is_empty() {
+                r.stdin
+                    .extend_from_slice(format!("{}\n", input.len()).as_bytes());
+                r.stdin.extend_from_slice(&input);
+            }
+            r.stdin.extend_from_slice(b"0\n");
+        });
         Ok(())
     }
 
     fn read(&mut self, timeout_ms: u64) -> Result<Option<(OutputStream, Vec<u8>)>, KubeError> {
-        self.state.borrow_mut().check_wait(self.opened_at)?;
-        match self.output.pop_front() {
+        let mut state = lock(&self.state);
+        state.check_wait(self.opened_at)?;
+        let chunk = if state.execs[self.index].spec.forward_output {
+            None
+        } else {
+            self.output.pop_front()
+        };
+        match chunk {
             Some(chunk) => Ok(Some(chunk)),
             None => {
-                self.state.borrow_mut().clock_ms += timeout_ms;
+                state.clock_ms += timeout_ms;
                 Ok(None)
             }
         }
     }
 
     fn wait(&mut self, timeout_ms: u64) -> Result<Option<ExecStatus>, KubeError> {
-        self.state.borrow_mut().check_wait(self.opened_at)?;
-        if self.killed() {
-            return Ok(Some(ExecStatus {
-                exit_code: Some(137),
-                signal: Some(9),
-                message: "killed".into(),
-                ..ExecStatus::empty()
-            }));
-        }
-        let mut state = self.state.borrow_mut();
-        let elapsed = state.clock_ms.saturating_sub(self.started_ms);
-        match self.script.runs_ms {
-            Some(runs) if runs.saturating_sub(elapsed) <= timeout_ms => {
-                state.clock_ms = state.clock_ms.max(self.started_ms + runs);
-                Ok(Some(self.script.status.clone()))
+        let (status, forward) = {
+            let mut state = lock(&self.state);
+            state.check_wait(self.opened_at)?;
+            let record = &state.execs[self.index];
+            if record.killed {
+                return Ok(Some(ExecStatus {
+                    exit_code: Some(137),
+                    signal: Some(9),
+                    message: "killed".into(),
+                    ..ExecStatus::empty()
+                }));
             }
-            _ => {
-                state.clock_ms += timeout_ms;
-                Ok(None)
+            let forward = record.spec.forward_output;
+            let elapsed = state.clock_ms.saturating_sub(self.started_ms);
+            match self.script.runs_ms {
+                Some(runs) if runs.saturating_sub(elapsed) <= timeout_ms => {
+                    state.clock_ms = state.clock_ms.max(self.started_ms + runs);
+                    (self.script.status.clone(), forward)
+                }
+                _ => {
+                    state.clock_ms += timeout_ms;
+                    return Ok(None);
+                }
             }
+        };
+        if forward {
+            self.forward_output()?;
         }
+        Ok(Some(status))
     }
 
     fn kill(&mut self) -> Result<(), KubeError> {
@@ -189,20 +236,26 @@ impl ExecSession for FakeExec {
     }
 }
 
-/// A log stream playing a [`LogScript`].
-pub(super) struct FakeLogs {
-    state: Rc<RefCell<State>>,
+/// A log stream playing a [`super::LogScript`] (forwarded logs were sent
+/// to the caller when it was opened).
+pub struct FakeLogs {
+    state: Arc<Mutex<State>>,
     chunks: VecDeque<Vec<u8>>,
     ends: bool,
     opened_at: usize,
 }
 
 impl FakeLogs {
-    pub(super) fn new(state: Rc<RefCell<State>>, script: LogScript, opened_at: usize) -> Self {
+    pub(super) fn new(
+        state: Arc<Mutex<State>>,
+        chunks: Vec<Vec<u8>>,
+        ends: bool,
+        opened_at: usize,
+    ) -> Self {
         FakeLogs {
             state,
-            chunks: script.chunks.into(),
-            ends: script.ends,
+            chunks: chunks.into(),
+            ends,
             opened_at,
         }
     }
@@ -210,12 +263,13 @@ impl FakeLogs {
 
 impl LogStream for FakeLogs {
     fn read(&mut self, timeout_ms: u64) -> Result<Option<Vec<u8>>, KubeError> {
-        self.state.borrow_mut().check_wait(self.opened_at)?;
+        let mut state = lock(&self.state);
+        state.check_wait(self.opened_at)?;
         match self.chunks.pop_front() {
             Some(chunk) => Ok(Some(chunk)),
             None => {
                 if !self.ends {
-                    self.state.borrow_mut().clock_ms += timeout_ms;
+                    state.clock_ms += timeout_ms;
                 }
                 Ok(None)
             }
@@ -223,12 +277,13 @@ impl LogStream for FakeLogs {
     }
 
     fn wait_end(&mut self, timeout_ms: u64) -> Result<bool, KubeError> {
-        self.state.borrow_mut().check_wait(self.opened_at)?;
+        let mut state = lock(&self.state);
+        state.check_wait(self.opened_at)?;
         if self.ends {
             self.chunks.clear();
             Ok(true)
         } else {
-            self.state.borrow_mut().clock_ms += timeout_ms;
+            state.clock_ms += timeout_ms;
             Ok(false)
         }
     }

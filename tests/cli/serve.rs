@@ -123,7 +123,8 @@ fn protocol_errors_are_typed_and_the_server_keeps_serving() {
         "{unknown}"
     );
 
-    let missing = serve.call(json!({"jsonrpc": "2.0", "id": 2, "method": "validate", "params": {}}));
+    let missing =
+        serve.call(json!({"jsonrpc": "2.0", "id": 2, "method": "validate", "params": {}}));
     assert_eq!(error_code(&missing), -32602);
     assert!(
         missing["error"]["message"]
@@ -297,7 +298,11 @@ fn calls_from_eight_clients_survive_twenty_swaps_good_and_broken() {
             &json!({"jsonrpc": "2.0", "id": 100_000 + swap, "method": "policy.reload"}),
         );
         if swap % 2 == 1 {
-            assert_eq!(error_code(&answer), -32004, "a broken module is refused: {answer}");
+            assert_eq!(
+                error_code(&answer),
+                -32004,
+                "a broken module is refused: {answer}"
+            );
             refused += 1;
         } else {
             assert!(answer["result"]["sha256"].is_string(), "{answer}");
@@ -307,7 +312,12 @@ fn calls_from_eight_clients_survive_twenty_swaps_good_and_broken() {
         .into_iter()
         .flat_map(|c| c.join().expect("a client thread"))
         .collect::<Vec<_>>();
-    assert!(failures.is_empty(), "{} calls failed: {:?}", failures.len(), failures.first());
+    assert!(
+        failures.is_empty(),
+        "{} calls failed: {:?}",
+        failures.len(),
+        failures.first()
+    );
     let health = call_on(
         &mut admin,
         &mut admin_reader,

@@ -2,7 +2,8 @@
 //! backend's lifecycle (`pod`, `job`, and `sandbox-cr` with a stand-in
 //! controller), exec semantics, fail-fast acquire, tenant convergence, the
 //! supervisor side-load, release time and sweep, contract 0.2's lease calls
-//! (`status`, `list`, `renew`) and cancellation, and what neither a
+//! (`status`, `list`, `renew`) and cancellation, `leasebox serve` driven over
+//! stdio, and what neither a
 //! configuration nor a hostile policy module can make the host do
 //! (`trust.rs`).
 //!
@@ -34,6 +35,7 @@ mod failures;
 mod lease_calls;
 mod lifecycle;
 mod release;
+mod serve;
 mod supervisor;
 mod tenant;
 mod trust;

@@ -1,0 +1,148 @@
+//! `leasebox serve` on the real cluster, driven as a platform would over
+//! stdio: acquire, an exec with stdin and its output streamed as
+//! notifications (stdout and stderr apart, bytes exact), a cancelled exec
+//! whose command is gone from the pod, release, and a clean exit.
+
+use std::io::{BufRead, BufReader, Write};
+use std::process::{ChildStdin, ChildStdout, Command, Stdio};
+use std::time::Duration;
+
+use base64::Engine as _;
+use base64::engine::general_purpose::STANDARD as BASE64;
+use serde_json::{Value, json};
+
+use crate::support::case::{Case, NAMESPACE_PREFIX};
+
+struct Client {
+    stdin: ChildStdin,
+    stdout: BufReader<ChildStdout>,
+}
+
+impl Client {
+    fn send(&mut self, message: Value) {
+        writeln!(self.stdin, "{message}").expect("serve reads");
+        self.stdin.flush().expect("serve reads");
+    }
+
+    /// Reads until the answer to `id`; returns it and the notifications
+    /// received before it.
+    fn until(&mut self, id: u64) -> (Value, Vec<Value>) {
+        let mut notes = Vec::new();
+        loop {
+            let mut line = String::new();
+            let read = self.stdout.read_line(&mut line).expect("serve answers");
+            assert!(read > 0, "serve closed its stdout before answering {id}");
+            let message: Value = serde_json::from_str(&line).expect("one JSON message per line");
+            if message["id"] == id {
+                return (message, notes);
+            }
+            notes.push(message);
+        }
+    }
+
+    fn call(&mut self, id: u64, method: &str, params: Value) -> Value {
+        self.send(json!({"jsonrpc": "2.0", "id": id, "method": method, "params": params}));
+        let (answer, _) = self.until(id);
+        answer
+    }
+}
+
+fn output_of(notes: &[Value], id: u64, stream: &str) -> Vec<u8> {
+    notes
+        .iter()
+        .filter(|n| n["method"] == "exec/output" && n["params"]["id"] == id)
+        .filter(|n| n["params"]["stream"] == stream)
+        .flat_map(|n| {
+            BASE64
+                .decode(n["params"]["data"].as_str().unwrap_or_default())
+                .expect("output is base64")
+        })
+        .collect()
+}
+
+#[test]
+fn serve_runs_a_lease_life_over_stdio() {
+    let Some(case) = Case::start("serve") else {
+        return;
+    };
+    let mut config: Value = serde_json::from_str(
+        &std::fs::read_to_string(case.config(json!({"backend": "pod"}))).expect("the config file"),
+    )
+    .expect("the config is JSON");
+    config["inCluster"] = json!(true);
+    config.as_object_mut().map(|c| c.remove("kubeconfig"));
+
+    let mut child = Command::new(env!("CARGO_BIN_EXE_leasebox"))
+        .args([
+            "serve",
+            "--namespace-prefix",
+            NAMESPACE_PREFIX,
+            "--kubeconfig",
+        ])
+        .arg(case.kubeconfig())
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("leasebox serve starts");
+    let mut client = Client {
+        stdin: child.stdin.take().expect("piped"),
+        stdout: BufReader::new(child.stdout.take().expect("piped")),
+    };
+
+    let acquired = client.call(
+        1,
+        "acquire",
+        json!({"config": config, "companyId": case.company}),
+    );
+    let lease = acquired["result"].clone();
+    let id = lease["id"]
+        .as_str()
+        .unwrap_or_else(|| panic!("{acquired}"))
+        .to_string();
+    assert_eq!(lease["namespace"], case.namespace.as_str());
+
+    // Bytes exact: a NUL, invalid UTF-8 and a newline travel through.
+    let input: &[u8] = b"bytes \x00\xff through stdin\n";
+    client.send(
+        json!({"jsonrpc": "2.0", "id": 2, "method": "exec", "params": {
+        "leaseId": id, "command": ["sh", "-c", "cat; echo to-stderr >&2; exit 7"], "stdin": true}}),
+    );
+    client.send(json!({"jsonrpc": "2.0", "method": "exec/stdin",
+        "params": {"id": 2, "data": BASE64.encode(input)}}));
+    client.send(json!({"jsonrpc": "2.0", "method": "exec/stdinEnd", "params": {"id": 2}}));
+    let (status, notes) = client.until(2);
+    assert_eq!(status["result"]["exitCode"], 7, "{status}");
+    assert_eq!(output_of(&notes, 2, "stdout"), input);
+    assert_eq!(output_of(&notes, 2, "stderr"), b"to-stderr\n");
+
+    let phase = client.call(3, "status", json!({"leaseId": id}));
+    assert_eq!(phase["result"]["phase"], "ready", "{phase}");
+
+    client.send(json!({"jsonrpc": "2.0", "id": 4, "method": "exec",
+        "params": {"leaseId": id, "shell": "sleep 4000 & wait"}}));
+    std::thread::sleep(Duration::from_secs(3));
+    client.send(json!({"jsonrpc": "2.0", "method": "$/cancelRequest", "params": {"id": 4}}));
+    let (cancelled, _) = client.until(4);
+    assert_eq!(cancelled["error"]["code"], -32800, "{cancelled}");
+    client.send(json!({"jsonrpc": "2.0", "id": 5, "method": "exec",
+        "params": {"leaseId": id, "command": ["ps", "-o", "pid,args"]}}));
+    let (_, notes) = client.until(5);
+    let processes = String::from_utf8_lossy(&output_of(&notes, 5, "stdout")).into_owned();
+    assert!(
+        !processes.contains("sleep 4000"),
+        "the cancelled command still runs:\n{processes}"
+    );
+
+    let released = client.call(6, "release", json!({"leaseId": id}));
+    assert!(
+        released["result"]["deleted"]
+            .as_array()
+            .is_some_and(|d| d.iter().any(|o| o["kind"] == "Pod")),
+        "{released}"
+    );
+    drop(client);
+    let status = child.wait().expect("serve exits");
+    assert_eq!(status.code(), Some(0));
+    case.finish();
+}

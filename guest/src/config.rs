@@ -341,14 +341,16 @@ pub struct Toleration {
     /// Taint key; empty with `Exists` tolerates everything.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub key: Option<String>,
-    /// `Equal` (default) or `Exists`.
+    /// `Equal` (default; also when empty) or `Exists`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(extend("enum" = ["Equal", "Exists", "", null]))]
     pub operator: Option<String>,
     /// Taint value (with `Equal`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub value: Option<String>,
     /// `NoSchedule`, `PreferNoSchedule` or `NoExecute`; empty matches all.
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(extend("enum" = ["NoSchedule", "PreferNoSchedule", "NoExecute", "", null]))]
     pub effect: Option<String>,
     /// With `NoExecute`: seconds the pod stays bound after the taint.
     #[serde(default, skip_serializing_if = "Option::is_none")]

@@ -3,16 +3,9 @@
 
 use serde_json::{Map, Value};
 
-use super::schema_lists::TOLERATION_FIELDS;
+use super::schema_lists::{TOLERATION_EFFECTS, TOLERATION_FIELDS, TOLERATION_OPERATORS};
 use super::{Checker, U32_MAX, field_path};
 use crate::config::syntax;
-
-/// Toleration operators. Hand-written: the schema types `operator` as a
-/// free string (the field is `Option<String>`, `""` means `Equal`).
-const TOLERATION_OPERATORS: &[&str] = &["Equal", "Exists"];
-/// Toleration effects. Hand-written: the schema types `effect` as a free
-/// string (the field is `Option<String>`, `""` matches every effect).
-const TOLERATION_EFFECTS: &[&str] = &["NoSchedule", "PreferNoSchedule", "NoExecute"];
 
 impl Checker {
     /// `runtimeClassName`, `nodeSelector`, `tolerations`,
@@ -65,7 +58,7 @@ impl Checker {
         let operator = match map.get("operator").filter(|v| !v.is_null()) {
             None => Some("Equal"),
             Some(Value::String(s)) if s.is_empty() => Some("Equal"),
-            Some(v) => self.enumeration(&operator_path, v, TOLERATION_OPERATORS),
+            Some(v) => self.enumeration(&operator_path, v, &TOLERATION_OPERATORS),
         };
         let value_path = field_path(path, "value");
         let value = self.optional_string(&value_path, map.get("value"));
@@ -92,7 +85,7 @@ impl Checker {
             None => Ok(None),
             Some(Value::String(s)) if s.is_empty() => Ok(None),
             Some(v) => self
-                .enumeration(&effect_path, v, TOLERATION_EFFECTS)
+                .enumeration(&effect_path, v, &TOLERATION_EFFECTS)
                 .map(Some)
                 .ok_or(()),
         };

@@ -52,6 +52,17 @@ pub(super) static SUPERVISOR_FIELDS: LazyLock<Vec<&'static str>> =
 pub(super) static CALLBACK_FIELDS: LazyLock<Vec<&'static str>> =
     LazyLock::new(|| fields("serverCallback"));
 
+/// Toleration operators (the empty one, which means `Equal`, left out).
+pub(super) static TOLERATION_OPERATORS: LazyLock<Vec<&'static str>> =
+    LazyLock::new(|| non_empty(values("tolerations[].operator")));
+/// Toleration effects (the empty one, which matches every effect, left out).
+pub(super) static TOLERATION_EFFECTS: LazyLock<Vec<&'static str>> =
+    LazyLock::new(|| non_empty(values("tolerations[].effect")));
+
+fn non_empty(values: Vec<&'static str>) -> Vec<&'static str> {
+    values.into_iter().filter(|v| !v.is_empty()).collect()
+}
+
 /// Values of `backend`.
 pub(super) static BACKENDS: LazyLock<Vec<&'static str>> = LazyLock::new(|| values("backend"));
 /// Values of `sandboxApiVersion`.
@@ -251,6 +262,15 @@ mod tests {
     ) {
         assert_eq!(expected.len(), derived.len());
         assert_eq!(**derived, expected);
+    }
+
+    #[test]
+    fn toleration_values_come_from_the_schema_without_the_empty_default() {
+        assert_eq!(*TOLERATION_OPERATORS, ["Equal", "Exists"]);
+        assert_eq!(
+            *TOLERATION_EFFECTS,
+            ["NoSchedule", "PreferNoSchedule", "NoExecute"]
+        );
     }
 
     #[test]

@@ -54,6 +54,7 @@ fn request(config: &Value, image_override: Option<&str>) -> wit::LeaseRequest {
     }
 }
 
+#[allow(clippy::result_large_err)] // the contract's own error type, as generated
 fn plan(policy: &Policy, request: &wit::LeaseRequest) -> Result<Vec<String>, wit::PolicyError> {
     policy
         .plan(&offline(), request)

@@ -65,8 +65,8 @@ pub fn serve(server: Arc<Server>, input: Box<dyn Read + Send>, output: Box<dyn W
                 );
             }
             Ok(Line::Message(bytes)) => match rpc::parse(&bytes) {
-                Err((id, error)) => {
-                    outbox.respond(&id, Err(error));
+                Err(rejected) => {
+                    outbox.respond(&rejected.id, Err(rejected.error));
                 }
                 Ok(message) => match message.id {
                     None => notification(&shared, &message.method, &message.params),

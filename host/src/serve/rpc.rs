@@ -135,21 +135,30 @@ pub struct Incoming {
     pub params: Value,
 }
 
-/// Parses one line; the error comes with the id to answer (null when it
-/// could not be read).
-pub fn parse(line: &[u8]) -> Result<Incoming, (Value, RpcError)> {
+/// A line that is not a request: the error, and the id to answer it with
+/// (null when it could not be read).
+#[derive(Debug, Clone, PartialEq)]
+pub struct Rejected {
+    /// The id of the answer.
+    pub id: Value,
+    /// Why.
+    pub error: RpcError,
+}
+
+/// Parses one line.
+pub fn parse(line: &[u8]) -> Result<Incoming, Box<Rejected>> {
     let value: Value = serde_json::from_slice(line).map_err(|e| {
-        (
-            Value::Null,
-            RpcError::new(PARSE_ERROR, "parse-error", format!("not JSON: {e}")),
-        )
+        Box::new(Rejected {
+            id: Value::Null,
+            error: RpcError::new(PARSE_ERROR, "parse-error", format!("not JSON: {e}")),
+        })
     })?;
     let id = value.get("id").cloned();
     let invalid = |message: &str| {
-        (
-            id.clone().unwrap_or(Value::Null),
-            RpcError::new(INVALID_REQUEST, "invalid-request", message),
-        )
+        Box::new(Rejected {
+            id: id.clone().unwrap_or(Value::Null),
+            error: RpcError::new(INVALID_REQUEST, "invalid-request", message),
+        })
     };
     if value.get("jsonrpc").and_then(Value::as_str) != Some("2.0") {
         return Err(invalid("`jsonrpc` must be \"2.0\""));
@@ -260,16 +269,16 @@ mod tests {
 
     #[test]
     fn a_request_without_jsonrpc_2_is_invalid_and_keeps_its_id() {
-        let (id, error) = parse(br#"{"id":7,"method":"health"}"#).expect_err("invalid");
-        assert_eq!(id, json!(7));
-        assert_eq!(error.code, INVALID_REQUEST);
+        let rejected = parse(br#"{"id":7,"method":"health"}"#).expect_err("invalid");
+        assert_eq!(rejected.id, json!(7));
+        assert_eq!(rejected.error.code, INVALID_REQUEST);
     }
 
     #[test]
     fn garbage_is_a_parse_error_with_a_null_id() {
-        let (id, error) = parse(b"{nope").expect_err("not JSON");
-        assert_eq!(id, Value::Null);
-        assert_eq!(error.code, PARSE_ERROR);
+        let rejected = parse(b"{nope").expect_err("not JSON");
+        assert_eq!(rejected.id, Value::Null);
+        assert_eq!(rejected.error.code, PARSE_ERROR);
     }
 
     #[test]

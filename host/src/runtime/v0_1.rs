@@ -28,10 +28,10 @@ wasmtime::component::bindgen!({
     imports: { default: trappable },
 });
 
-use exports::leasebox::provider::provider as old_provider;
-use leasebox::provider::kube as old_kube;
-use leasebox::provider::logging as old_logging;
-use leasebox::provider::types as old;
+use self::exports::leasebox::provider::provider as old_provider;
+use self::leasebox::provider::kube as old_kube;
+use self::leasebox::provider::logging as old_logging;
+use self::leasebox::provider::types as old;
 
 type OldResult<T> = wasmtime::Result<Result<T, old_kube::KubeError>>;
 

@@ -6,11 +6,13 @@
 //! - [`rpc`]: framing, parsing, error codes;
 //! - [`slot`]: the swappable module and its guard;
 //! - [`methods`]: what each method does;
-//! - [`connection`]: one client, its calls in flight, exec streams.
+//! - [`connection`]: one client, its calls in flight, exec streams;
+//! - [`drain`]: every call in flight, and stopping gracefully on SIGTERM.
 //!
 //! The protocol is documented in `docs/serve.md`.
 
 pub mod connection;
+pub mod drain;
 pub mod methods;
 pub mod rpc;
 pub mod slot;
@@ -37,6 +39,8 @@ pub struct Server {
     /// Where the modules' messages and the server's own go (stderr, one
     /// JSON object per line).
     pub logger: Logger,
+    /// Every call in flight, across clients.
+    pub calls: drain::Calls,
 }
 
 impl std::fmt::Debug for Server {

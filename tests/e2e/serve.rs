@@ -146,3 +146,187 @@ fn serve_runs_a_lease_life_over_stdio() {
     assert_eq!(status.code(), Some(0));
     case.finish();
 }
+
+/// Starts `leasebox serve` for `case` with `extra` flags.
+fn start_serve(case: &Case, extra: &[&str]) -> std::process::Child {
+    Command::new(env!("CARGO_BIN_EXE_leasebox"))
+        .args([
+            "serve",
+            "--namespace-prefix",
+            NAMESPACE_PREFIX,
+            "--kubeconfig",
+        ])
+        .arg(case.kubeconfig())
+        .args(extra)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("leasebox serve starts")
+}
+
+/// The pod configuration of `case`, as serve takes it (in-cluster: the
+/// server's own connection is used).
+fn pod_config(case: &Case) -> Value {
+    let mut config: Value = serde_json::from_str(
+        &std::fs::read_to_string(case.config(json!({"backend": "pod"}))).expect("the config file"),
+    )
+    .expect("the config is JSON");
+    config["inCluster"] = json!(true);
+    config.as_object_mut().map(|c| c.remove("kubeconfig"));
+    config
+}
+
+/// SIGTERM: the server takes no new call, lets the exec in flight finish
+/// with its own exit code and output, and exits 0.
+#[test]
+fn serve_drains_in_flight_calls_on_sigterm() {
+    let Some(case) = Case::start("serve-drain") else {
+        return;
+    };
+    let mut child = start_serve(&case, &[]);
+    let mut client = Client {
+        stdin: child.stdin.take().expect("piped"),
+        stdout: BufReader::new(child.stdout.take().expect("piped")),
+    };
+    let acquired = client.call(
+        1,
+        "acquire",
+        json!({"config": pod_config(&case), "companyId": case.company}),
+    );
+    let id = acquired["result"]["id"]
+        .as_str()
+        .unwrap_or_else(|| panic!("{acquired}"))
+        .to_string();
+
+    client.send(json!({"jsonrpc": "2.0", "id": 2, "method": "exec",
+        "params": {"leaseId": id, "shell": "sleep 4; echo finished"}}));
+    std::thread::sleep(Duration::from_secs(2));
+    let signalled = Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status()
+        .expect("kill on this machine");
+    assert!(signalled.success());
+    std::thread::sleep(Duration::from_millis(300));
+    let refused = client.call(3, "health", json!({}));
+    assert_eq!(refused["error"]["code"], -32005, "{refused}");
+
+    let (finished, notes) = client.until(2);
+    assert_eq!(finished["result"]["exitCode"], 0, "{finished}");
+    assert_eq!(output_of(&notes, 2, "stdout"), b"finished\n");
+    let status = child.wait().expect("serve exits");
+    assert_eq!(status.code(), Some(0), "exit code after SIGTERM");
+
+    let release = case.cli(&["release", "--lease", &id, "--namespace", &case.namespace]);
+    release.assert_code(0);
+    case.finish();
+}
+
+/// A client that disconnects has its calls cancelled (its command is killed
+/// in the pod); another client of the same server is not affected.
+#[test]
+fn a_client_that_leaves_has_its_calls_cancelled_and_others_go_on() {
+    use std::os::unix::net::UnixStream;
+    let Some(case) = Case::start("serve-leave") else {
+        return;
+    };
+    let socket =
+        std::env::temp_dir().join(format!("leasebox-e2e-serve-{}.sock", std::process::id()));
+    let listen = format!("unix:{}", socket.display());
+    let mut server = start_serve(&case, &["--listen", &listen]);
+    let connect = || {
+        for _ in 0..600 {
+            if let Ok(stream) = UnixStream::connect(&socket) {
+                return stream;
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        panic!("cannot connect to {}", socket.display());
+    };
+    let call = |stream: &mut UnixStream,
+                reader: &mut BufReader<UnixStream>,
+                id: u64,
+                method: &str,
+                params: Value| {
+        writeln!(
+            stream,
+            "{}",
+            json!({"jsonrpc": "2.0", "id": id, "method": method, "params": params})
+        )
+        .expect("serve reads");
+        let mut notes = Vec::new();
+        loop {
+            let mut line = String::new();
+            reader.read_line(&mut line).expect("serve answers");
+            let message: Value = serde_json::from_str(&line).expect("JSON");
+            if message["id"] == id {
+                return (message, notes);
+            }
+            notes.push(message);
+        }
+    };
+
+    let mut stay = connect();
+    let mut stay_reader = BufReader::new(stay.try_clone().expect("clone"));
+    let (acquired, _) = call(
+        &mut stay,
+        &mut stay_reader,
+        1,
+        "acquire",
+        json!({"config": pod_config(&case), "companyId": case.company}),
+    );
+    let id = acquired["result"]["id"]
+        .as_str()
+        .unwrap_or_else(|| panic!("{acquired}"))
+        .to_string();
+
+    let mut leave = connect();
+    writeln!(
+        leave,
+        "{}",
+        json!({"jsonrpc": "2.0", "id": 1, "method": "exec",
+        "params": {"leaseId": id, "shell": "sleep 5000 & wait"}})
+    )
+    .expect("serve reads");
+    let mut ps = |n: u64| {
+        let (answer, notes) = call(
+            &mut stay,
+            &mut stay_reader,
+            100 + n,
+            "exec",
+            json!({"leaseId": id, "command": ["ps", "-o", "pid,args"]}),
+        );
+        assert_eq!(answer["result"]["exitCode"], 0, "{answer}");
+        String::from_utf8_lossy(&output_of(&notes, 100 + n, "stdout")).into_owned()
+    };
+    let started = (0..100).any(|n| {
+        let running = ps(n).contains("sleep 5000");
+        if !running {
+            std::thread::sleep(Duration::from_millis(200));
+        }
+        running
+    });
+    assert!(started, "the leaving client's command never started");
+    drop(leave);
+    let gone = (200..300).any(|n| {
+        let running = ps(n).contains("sleep 5000");
+        if running {
+            std::thread::sleep(Duration::from_millis(300));
+        }
+        !running
+    });
+    assert!(gone, "the command of the client that left still runs");
+
+    let (released, _) = call(
+        &mut stay,
+        &mut stay_reader,
+        2,
+        "release",
+        json!({"leaseId": id}),
+    );
+    assert!(released["result"]["deleted"].is_array(), "{released}");
+    let _ = server.kill();
+    let _ = server.wait();
+    let _ = std::fs::remove_file(&socket);
+    case.finish();
+}

@@ -68,11 +68,13 @@ pub fn run(args: &Args) -> Result<u8, CliError> {
         slot,
         settings,
         logger,
+        calls: Default::default(),
     });
     if !args.no_watch {
         server.watch_module_file();
     }
     reload_on_sighup(&server);
+    drain_on_sigterm(&server);
     match args.listen.as_deref() {
         None => server.serve_stdio(),
         Some(listen) => {
@@ -87,6 +89,54 @@ pub fn run(args: &Args) -> Result<u8, CliError> {
         }
     }
     Ok(Outcome::Success.code())
+}
+
+/// How long the calls in flight may run on after SIGTERM before they are
+/// cancelled.
+const DRAIN_PATIENCE: std::time::Duration = std::time::Duration::from_secs(60);
+
+/// On SIGTERM: no new call, the running ones finish (or are cancelled
+/// after [`DRAIN_PATIENCE`] and given their grace), exit 0.
+fn drain_on_sigterm(server: &Arc<Server>) {
+    #[cfg(unix)]
+    {
+        let server = server.clone();
+        std::thread::spawn(move || {
+            let Ok(runtime) = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+            else {
+                return;
+            };
+            let signalled = runtime.block_on(async {
+                use tokio::signal::unix::{SignalKind, signal};
+                match signal(SignalKind::terminate()) {
+                    Ok(mut terminate) => terminate.recv().await.is_some(),
+                    Err(_) => false,
+                }
+            });
+            if !signalled {
+                return;
+            }
+            (server.logger)(
+                LogLevel::Info,
+                "serve",
+                &format!(
+                    "SIGTERM: taking no new call, waiting for {} in flight",
+                    server.calls.running()
+                ),
+            );
+            let cancelled = server
+                .calls
+                .drain(DRAIN_PATIENCE, crate::runtime::DEFAULT_CANCEL_GRACE);
+            (server.logger)(
+                LogLevel::Info,
+                "serve",
+                &format!("SIGTERM: stopped ({cancelled} calls cancelled)"),
+            );
+            std::process::exit(0);
+        });
+    }
 }
 
 /// Reloads the module file on every SIGHUP, on a thread of its own.

@@ -148,10 +148,22 @@ fn request(
 ) -> Option<std::thread::JoinHandle<()>> {
     let key = id.to_string();
     let cancel = Cancel::new();
+    let Some(ticket) = server.calls.begin(&cancel) else {
+        outbox.respond(
+            &id,
+            Err(RpcError::new(
+                rpc::SHUTTING_DOWN,
+                "shutting-down",
+                "the server is stopping and takes no new call; send it to another replica",
+            )),
+        );
+        return None;
+    };
     let stdin = {
         let mut in_flight = lock(shared);
         if in_flight.cancels.contains_key(&key) {
             drop(in_flight);
+            server.calls.end(ticket);
             outbox.respond(
                 &id,
                 Err(RpcError::new(
@@ -171,12 +183,12 @@ fn request(
             receiver
         })
     };
-    let (server, in_flight, outbox) = (server.clone(), shared.clone(), outbox.clone());
+    let (thread_server, in_flight, outbox) = (server.clone(), shared.clone(), outbox.clone());
     let (thread_key, thread_id, thread_outbox) = (key.clone(), id.clone(), outbox.clone());
     let spawned = std::thread::Builder::new()
         .name(format!("serve-{method}"))
         .spawn(move || {
-            let (key, id, outbox) = (thread_key, thread_id, thread_outbox);
+            let (key, id, outbox, server) = (thread_key, thread_id, thread_outbox, thread_server);
             let caller = caller_io(&outbox, &id, stdin);
             let call = Call {
                 slot: &server.slot,
@@ -193,10 +205,12 @@ fn request(
                 in_flight.stdins.remove(&key);
             }
             outbox.respond(&id, result);
+            server.calls.end(ticket);
         });
     match spawned {
         Ok(worker) => Some(worker),
         Err(error) => {
+            server.calls.end(ticket);
             {
                 let mut in_flight = lock(shared);
                 in_flight.cancels.remove(&key);

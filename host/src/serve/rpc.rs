@@ -33,6 +33,8 @@ pub const MODULE_FAILED: i64 = -32002;
 pub const NO_CLUSTER: i64 = -32003;
 /// A new policy module was refused; the old one keeps serving.
 pub const MODULE_REFUSED: i64 = -32004;
+/// The server is stopping (SIGTERM) and takes no new call.
+pub const SHUTTING_DOWN: i64 = -32005;
 /// The request was cancelled (`$/cancelRequest`, or its client left).
 pub const REQUEST_CANCELLED: i64 = -32800;
 

@@ -16,13 +16,20 @@ pub use crate::runtime::types::{
     LogsRequest, ObjectRef, OutputStream, Propagation, WatchEvent, WatchRequest,
 };
 
+impl Denial {
+    /// `rule `<rule>`: <message>`, the form a refusal is logged and shown in.
+    pub fn describe(&self) -> String {
+        format!("rule `{}`: {}", self.rule, self.message)
+    }
+}
+
 impl KubeError {
     /// The error for a person: `<kind>: <message>` (the generated
     /// `Display` prints the `Debug` form).
     pub fn describe(&self) -> String {
         match self {
             KubeError::NoCluster(m) => format!("no cluster: {m}"),
-            KubeError::Denied(d) => format!("denied: rule `{}`: {}", d.rule, d.message),
+            KubeError::Denied(d) => format!("denied: {}", d.describe()),
             KubeError::NotFound(m) => format!("not found: {m}"),
             KubeError::Conflict(m) => format!("conflict: {m}"),
             KubeError::Forbidden(m) => format!("forbidden: {m}"),

@@ -164,11 +164,12 @@ impl Audit {
         }
     }
 
-    fn record(&self, rule: Rule, message: &str) {
+    fn record(&self, rule: Rule, denial: &Denial) {
         self.counts.add(rule);
         (self.sink)(&format!(
-            "denied for module sha256:{}: rule `{rule}`: {message}",
-            self.module_sha256
+            "denied for module sha256:{}: {}",
+            self.module_sha256,
+            denial.describe()
         ));
     }
 }
@@ -256,11 +257,12 @@ impl GuardedCluster {
     }
 
     fn deny<T>(&self, rule: Rule, message: String) -> Result<T, KubeError> {
-        self.audit.record(rule, &message);
-        Err(KubeError::Denied(Denial {
+        let denial = Denial {
             rule: rule.name().to_string(),
             message,
-        }))
+        };
+        self.audit.record(rule, &denial);
+        Err(KubeError::Denied(denial))
     }
 
     /// The fence for any use of `namespace`: never a system namespace, only

@@ -20,7 +20,7 @@ use crate::grants::Grants;
 use crate::guard::{Audit, GuardedCluster};
 use crate::kube_client::KubeClusterIo;
 use crate::runtime::types::{Failure, Lease, ObjectRef, PolicyError};
-use crate::runtime::{CallEnv, Cancel, DEFAULT_CANCEL_GRACE, Limits, Policy, RuntimeError};
+use crate::runtime::{CallEnv, Cancel, Policy, RuntimeError};
 use crate::settings::{HostSettings, Overrides};
 
 /// The operator's settings and the flags that override them.
@@ -180,17 +180,11 @@ impl Session {
     }
 
     fn env_within(&self, budget: Duration, ceiling: Duration) -> CallEnv {
-        let guest = &self.settings.guest;
         CallEnv {
             cluster: Arc::new(self.guard.clone()),
             caller: CallerIo::process(),
             logger: stderr_logger(),
-            limits: Limits {
-                cpu_deadline: guest.cpu_deadline,
-                memory_cap_bytes: guest.memory_cap_bytes,
-                overall_timeout: Some(budget.max(guest.cpu_deadline).min(ceiling)),
-                cancel_grace: DEFAULT_CANCEL_GRACE,
-            },
+            limits: self.settings.guest.limits(budget, ceiling),
             cancel: self.cancel.clone(),
         }
     }

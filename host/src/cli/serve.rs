@@ -95,29 +95,41 @@ pub fn run(args: &Args) -> Result<u8, CliError> {
 /// cancelled.
 const DRAIN_PATIENCE: std::time::Duration = std::time::Duration::from_secs(60);
 
+/// Runs `handler` on a thread of its own for each signal of `kind`, until
+/// it answers `false`. Without a signal handler (no runtime, or the signal
+/// cannot be watched) nothing runs.
+#[cfg(unix)]
+fn on_each_signal(
+    kind: tokio::signal::unix::SignalKind,
+    mut handler: impl FnMut() -> bool + Send + 'static,
+) {
+    std::thread::spawn(move || {
+        let Ok(runtime) = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+        else {
+            return;
+        };
+        runtime.block_on(async move {
+            let Ok(mut signals) = tokio::signal::unix::signal(kind) else {
+                return;
+            };
+            while signals.recv().await.is_some() {
+                if !handler() {
+                    return;
+                }
+            }
+        });
+    });
+}
+
 /// On SIGTERM: no new call, the running ones finish (or are cancelled
 /// after [`DRAIN_PATIENCE`] and given their grace), exit 0.
 fn drain_on_sigterm(server: &Arc<Server>) {
     #[cfg(unix)]
     {
         let server = server.clone();
-        std::thread::spawn(move || {
-            let Ok(runtime) = tokio::runtime::Builder::new_current_thread()
-                .enable_all()
-                .build()
-            else {
-                return;
-            };
-            let signalled = runtime.block_on(async {
-                use tokio::signal::unix::{SignalKind, signal};
-                match signal(SignalKind::terminate()) {
-                    Ok(mut terminate) => terminate.recv().await.is_some(),
-                    Err(_) => false,
-                }
-            });
-            if !signalled {
-                return;
-            }
+        on_each_signal(tokio::signal::unix::SignalKind::terminate(), move || {
             (server.logger)(
                 LogLevel::Info,
                 "serve",
@@ -139,27 +151,14 @@ fn drain_on_sigterm(server: &Arc<Server>) {
     }
 }
 
-/// Reloads the module file on every SIGHUP, on a thread of its own.
+/// Reloads the module file on every SIGHUP.
 fn reload_on_sighup(server: &Arc<Server>) {
     #[cfg(unix)]
     {
         let server = server.clone();
-        std::thread::spawn(move || {
-            let Ok(runtime) = tokio::runtime::Builder::new_current_thread()
-                .enable_all()
-                .build()
-            else {
-                return;
-            };
-            runtime.block_on(async move {
-                use tokio::signal::unix::{SignalKind, signal};
-                let Ok(mut hangup) = signal(SignalKind::hangup()) else {
-                    return;
-                };
-                while hangup.recv().await.is_some() {
-                    server.reload("SIGHUP");
-                }
-            });
+        on_each_signal(tokio::signal::unix::SignalKind::hangup(), move || {
+            server.reload("SIGHUP");
+            true
         });
     }
 }

@@ -48,7 +48,7 @@ fn kube_error(error: now::KubeError) -> old_kube::KubeError {
     use old_kube::KubeError as O;
     match error {
         N::NoCluster(m) => O::NoCluster(m),
-        N::Denied(d) => O::Denied(format!("rule `{}`: {}", d.rule, d.message)),
+        N::Denied(d) => O::Denied(d.describe()),
         N::NotFound(m) => O::NotFound(m),
         N::Conflict(m) => O::Conflict(m),
         N::Forbidden(m) => O::Forbidden(m),

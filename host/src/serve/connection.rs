@@ -41,6 +41,14 @@ fn lock(shared: &Shared) -> MutexGuard<'_, InFlight> {
     shared.lock().unwrap_or_else(|p| p.into_inner())
 }
 
+/// Call `key` has ended (or never started): it can no longer be cancelled
+/// nor take stdin.
+fn forget(shared: &Shared, key: &str) {
+    let mut in_flight = lock(shared);
+    in_flight.cancels.remove(key);
+    in_flight.stdins.remove(key);
+}
+
 /// Serves one client until it closes its side; then cancels its calls and
 /// waits (up to a minute) for them to end.
 pub fn serve(server: Arc<Server>, input: Box<dyn Read + Send>, output: Box<dyn Write + Send>) {
@@ -199,11 +207,7 @@ fn request(
                 logger: server.logger.clone(),
             };
             let result = methods::call(&call, &method, params);
-            {
-                let mut in_flight = lock(&in_flight);
-                in_flight.cancels.remove(&key);
-                in_flight.stdins.remove(&key);
-            }
+            forget(&in_flight, &key);
             outbox.respond(&id, result);
             server.calls.end(ticket);
         });
@@ -211,11 +215,7 @@ fn request(
         Ok(worker) => Some(worker),
         Err(error) => {
             server.calls.end(ticket);
-            {
-                let mut in_flight = lock(shared);
-                in_flight.cancels.remove(&key);
-                in_flight.stdins.remove(&key);
-            }
+            forget(shared, &key);
             outbox.respond(
                 &id,
                 Err(RpcError::new(

@@ -22,7 +22,7 @@ use crate::render;
 use crate::runtime::types::{
     Command, EnvVar, ExecRequest, Failure, Lease, LeaseRequest, PolicyError,
 };
-use crate::runtime::{CallEnv, Cancel, DEFAULT_CANCEL_GRACE, Limits, Logger, RuntimeError};
+use crate::runtime::{CallEnv, Cancel, Logger, RuntimeError};
 use crate::settings::HostSettings;
 
 /// Every method `serve` answers (`$/cancelRequest` and the `exec/stdin`
@@ -73,17 +73,11 @@ pub struct Call<'a> {
 
 impl Call<'_> {
     fn env(&self, cluster: Arc<dyn ClusterIo>, budget: Duration, ceiling: Duration) -> CallEnv {
-        let guest = &self.settings.guest;
         CallEnv {
             cluster,
             caller: self.caller.clone(),
             logger: self.logger.clone(),
-            limits: Limits {
-                cpu_deadline: guest.cpu_deadline,
-                memory_cap_bytes: guest.memory_cap_bytes,
-                overall_timeout: Some(budget.max(guest.cpu_deadline).min(ceiling)),
-                cancel_grace: DEFAULT_CANCEL_GRACE,
-            },
+            limits: self.settings.guest.limits(budget, ceiling),
             cancel: self.cancel.clone(),
         }
     }
@@ -97,9 +91,23 @@ impl Call<'_> {
         )
     }
 
-    /// Through the module's guard; `lease` narrows exec and logs to that
-    /// lease's pod.
-    fn cluster(&self, budget: Duration, lease: Option<&str>) -> Result<CallEnv, RpcError> {
+    /// Through the module's guard, within the operator's call timeout.
+    fn cluster(&self, budget: Duration) -> Result<CallEnv, RpcError> {
+        self.guarded(budget, None, self.settings.guest.call_timeout)
+    }
+
+    /// Through the module's guard narrowed to lease `lease`'s pod, within
+    /// the operator's exec timeout: for execute and upload.
+    fn exec_env(&self, budget: Duration, lease: &str) -> Result<CallEnv, RpcError> {
+        self.guarded(budget, Some(lease), self.settings.guest.exec_timeout)
+    }
+
+    fn guarded(
+        &self,
+        budget: Duration,
+        lease: Option<&str>,
+        ceiling: Duration,
+    ) -> Result<CallEnv, RpcError> {
         let guard = self.loaded.guard.as_ref().ok_or_else(|| {
             RpcError::new(
                 NO_CLUSTER,
@@ -112,24 +120,13 @@ impl Call<'_> {
             Some(id) => guard.scoped_to_lease(id),
             None => guard.clone(),
         };
-        Ok(self.env(Arc::new(guard), budget, self.settings.guest.call_timeout))
+        Ok(self.env(Arc::new(guard), budget, ceiling))
     }
 
-    fn exec_env(&self, budget: Duration, lease: &str) -> Result<CallEnv, RpcError> {
-        let mut env = self.cluster(budget, Some(lease))?;
-        let guest = &self.settings.guest;
-        env.limits.overall_timeout = Some(budget.max(guest.cpu_deadline).min(guest.exec_timeout));
-        Ok(env)
-    }
-
-    /// The lease `id` found again by its labels.
-    fn resume(&self, target: &LeaseTarget) -> Result<Lease, RpcError> {
-        let env = self.cluster(RESUME_BUDGET, None)?;
-        answer(
-            self.loaded
-                .policy
-                .resume_lease(&env, &target.lease_id, target.namespace.as_deref()),
-        )
+    /// Lease `lease_id` found again by its labels.
+    fn resume(&self, lease_id: &str, namespace: Option<&str>) -> Result<Lease, RpcError> {
+        let env = self.cluster(RESUME_BUDGET)?;
+        answer(self.loaded.policy.resume_lease(&env, lease_id, namespace))
     }
 }
 
@@ -283,7 +280,7 @@ struct ProbeParams {
 }
 
 fn probe(call: &Call<'_>, p: ProbeParams) -> Result<Value, RpcError> {
-    let env = call.cluster(RESUME_BUDGET, None)?;
+    let env = call.cluster(RESUME_BUDGET)?;
     let report = answer(
         call.loaded
             .policy
@@ -299,17 +296,9 @@ fn acquire(call: &Call<'_>, p: LeaseParams) -> Result<Value, RpcError> {
         ));
     }
     let id = new_lease_id()?;
-    let env = call.cluster(call.settings.guest.call_timeout, None)?;
+    let env = call.cluster(call.settings.guest.call_timeout)?;
     let lease = answer(call.loaded.policy.acquire_lease(&env, &p.request(id)))?;
     Ok(lease_record::to_json(&lease))
-}
-
-/// Which lease a call acts on.
-#[derive(Debug, Deserialize)]
-#[serde(rename_all = "camelCase")]
-struct LeaseTarget {
-    lease_id: String,
-    namespace: Option<String>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -317,15 +306,6 @@ struct LeaseTarget {
 struct TargetParams {
     lease_id: String,
     namespace: Option<String>,
-}
-
-impl TargetParams {
-    fn target(&self) -> LeaseTarget {
-        LeaseTarget {
-            lease_id: self.lease_id.clone(),
-            namespace: self.namespace.clone(),
-        }
-    }
 }
 
 #[derive(Debug, Deserialize)]
@@ -337,10 +317,7 @@ struct RealizeParams {
 }
 
 fn realize_workspace(call: &Call<'_>, p: RealizeParams) -> Result<Value, RpcError> {
-    let lease = call.resume(&LeaseTarget {
-        lease_id: p.lease_id.clone(),
-        namespace: p.namespace.clone(),
-    })?;
+    let lease = call.resume(&p.lease_id, p.namespace.as_deref())?;
     let env = call.exec_env(LONG_CALL, &lease.id)?;
     let status = answer(
         call.loaded
@@ -382,10 +359,7 @@ fn exec(call: &Call<'_>, p: ExecParams) -> Result<Value, RpcError> {
             ));
         }
     };
-    let lease = call.resume(&LeaseTarget {
-        lease_id: p.lease_id.clone(),
-        namespace: p.namespace.clone(),
-    })?;
+    let lease = call.resume(&p.lease_id, p.namespace.as_deref())?;
     let budget = p.timeout_ms.map_or(call.settings.guest.exec_timeout, |ms| {
         Duration::from_millis(ms) + EXEC_SLACK
     });
@@ -412,14 +386,14 @@ fn exec(call: &Call<'_>, p: ExecParams) -> Result<Value, RpcError> {
 }
 
 fn release(call: &Call<'_>, p: TargetParams) -> Result<Value, RpcError> {
-    let lease = match call.resume(&p.target()) {
+    let lease = match call.resume(&p.lease_id, p.namespace.as_deref()) {
         Ok(lease) => lease,
         Err(error) if error.data["reason"] == "lease-not-found" => {
             return Ok(json!({"deleted": [], "alreadyGone": true}));
         }
         Err(error) => return Err(error),
     };
-    let env = call.cluster(LONG_CALL, None)?;
+    let env = call.cluster(LONG_CALL)?;
     let report = answer(call.loaded.policy.release_lease(&env, &lease))?;
     Ok(render::release_report(&report))
 }
@@ -439,11 +413,8 @@ fn renew(call: &Call<'_>, p: RenewParams) -> Result<Value, RpcError> {
             "params: `ttlSeconds` must be at least 1",
         ));
     }
-    let lease = call.resume(&LeaseTarget {
-        lease_id: p.lease_id.clone(),
-        namespace: p.namespace.clone(),
-    })?;
-    let env = call.cluster(RESUME_BUDGET, None)?;
+    let lease = call.resume(&p.lease_id, p.namespace.as_deref())?;
+    let env = call.cluster(RESUME_BUDGET)?;
     let now = p.now.clone().unwrap_or_else(now_rfc3339);
     let renewed = answer(
         call.loaded
@@ -461,7 +432,7 @@ struct ListParams {
 }
 
 fn list(call: &Call<'_>, p: ListParams) -> Result<Value, RpcError> {
-    let env = call.cluster(RESUME_BUDGET, None)?;
+    let env = call.cluster(RESUME_BUDGET)?;
     let leases = answer(call.loaded.policy.list_leases(
         &env,
         p.company_id.as_deref(),
@@ -471,7 +442,7 @@ fn list(call: &Call<'_>, p: ListParams) -> Result<Value, RpcError> {
 }
 
 fn status(call: &Call<'_>, p: TargetParams) -> Result<Value, RpcError> {
-    let env = call.cluster(RESUME_BUDGET, None)?;
+    let env = call.cluster(RESUME_BUDGET)?;
     let status = answer(call.loaded.policy.lease_status(
         &env,
         &p.lease_id,
@@ -488,7 +459,7 @@ struct SweepParams {
 }
 
 fn sweep(call: &Call<'_>, p: SweepParams) -> Result<Value, RpcError> {
-    let env = call.cluster(LONG_CALL, None)?;
+    let env = call.cluster(LONG_CALL)?;
     let now = p.now.clone().unwrap_or_else(now_rfc3339);
     let report = answer(call.loaded.policy.sweep(&env, &now, p.namespace.as_deref()))?;
     Ok(render::sweep_report(&report))

@@ -24,6 +24,24 @@ impl Denial {
 }
 
 impl KubeError {
+    /// The kind of error as its WIT case name (`not-found`, `conflict`,
+    /// ...): a label for metrics and logs.
+    pub fn reason(&self) -> &'static str {
+        match self {
+            KubeError::NoCluster(_) => "no-cluster",
+            KubeError::Denied(_) => "denied",
+            KubeError::NotFound(_) => "not-found",
+            KubeError::Conflict(_) => "conflict",
+            KubeError::Forbidden(_) => "forbidden",
+            KubeError::Invalid(_) => "invalid",
+            KubeError::Gone(_) => "gone",
+            KubeError::TimedOut(_) => "timed-out",
+            KubeError::Transport(_) => "transport",
+            KubeError::BadArgument(_) => "bad-argument",
+            KubeError::Cancelled(_) => "cancelled",
+        }
+    }
+
     /// The error for a person: `<kind>: <message>` (the generated
     /// `Display` prints the `Debug` form).
     pub fn describe(&self) -> String {
@@ -90,6 +108,15 @@ impl CallerIo {
             stdout: Arc::new(Mutex::new(std::io::stdout())),
             stderr: Arc::new(Mutex::new(std::io::stderr())),
             stdin: Arc::new(Mutex::new(Some(Box::new(std::io::stdin())))),
+        }
+    }
+
+    /// No caller: output is dropped, there is no stdin (background calls).
+    pub fn none() -> CallerIo {
+        CallerIo {
+            stdout: Arc::new(Mutex::new(std::io::sink())),
+            stderr: Arc::new(Mutex::new(std::io::sink())),
+            stdin: Arc::new(Mutex::new(None)),
         }
     }
 }

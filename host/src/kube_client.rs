@@ -43,12 +43,16 @@ pub const FIELD_MANAGER: &str = "leasebox";
 /// Worker threads of the runtime [`KubeClusterIo`] creates for itself.
 const WORKER_THREADS: usize = 2;
 
+/// Told of every error a Kubernetes API call ends with (after retries).
+pub type ErrorObserver = Arc<dyn Fn(&KubeError) + Send + Sync>;
+
 /// What every call needs: the client, the kind resolver, the retry policy.
 #[derive(Clone)]
 pub(crate) struct Ctx {
     pub client: kube::Client,
     pub resolver: Arc<Resolver>,
     pub policy: RetryPolicy,
+    pub observer: Option<ErrorObserver>,
 }
 
 impl Ctx {
@@ -63,6 +67,9 @@ impl Ctx {
             .await
             .map_err(|gave_up| {
                 let err = error::from_kube(step, &gave_up.error);
+                if let Some(observer) = &self.observer {
+                    observer(&err);
+                }
                 if gave_up.attempts > 1 {
                     with_attempts(err, gave_up.attempts)
                 } else {
@@ -137,6 +144,12 @@ impl KubeClusterIo {
         Self::build(config, handle, None)
     }
 
+    /// Tells `observer` of every error an API call ends with (metrics).
+    pub fn with_error_observer(mut self, observer: ErrorObserver) -> KubeClusterIo {
+        self.ctx.observer = Some(observer);
+        self
+    }
+
     /// Replaces the retry policy (default: 5 attempts, delays up to 2 s).
     pub fn with_retry_policy(mut self, policy: RetryPolicy) -> KubeClusterIo {
         self.ctx.policy = policy;
@@ -158,6 +171,7 @@ impl KubeClusterIo {
             client,
             resolver: Arc::new(Resolver::default()),
             policy: RetryPolicy::default(),
+            observer: None,
         };
         Ok(KubeClusterIo {
             ctx,
@@ -166,8 +180,15 @@ impl KubeClusterIo {
         })
     }
 
-    fn block_on<F: Future>(&self, future: F) -> F::Output {
+    /// Runs `future` on this client's runtime (from a thread outside it).
+    pub(crate) fn block_on<F: Future>(&self, future: F) -> F::Output {
         self.handle.block_on(future)
+    }
+
+    /// The client, resolver and retry policy (for the host's own objects,
+    /// such as the leader Lease).
+    pub(crate) fn ctx(&self) -> &Ctx {
+        &self.ctx
     }
 }
 

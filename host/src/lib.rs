@@ -18,6 +18,8 @@ pub mod cluster_io;
 pub mod grants;
 pub mod guard;
 pub mod kube_client;
+pub mod leader;
+pub mod metrics;
 pub mod lease_id;
 pub mod lease_record;
 pub mod render;

@@ -7,40 +7,45 @@
 //! - [`slot`]: the swappable module and its guard;
 //! - [`methods`]: what each method does;
 //! - [`connection`]: one client, its calls in flight, exec streams;
-//! - [`drain`]: every call in flight, and stopping gracefully on SIGTERM.
+//! - [`drain`]: every call in flight, and stopping gracefully on SIGTERM;
+//! - [`sweeper`]: the background sweep, on the one elected replica;
+//! - [`log`]: JSON log lines with the call's lease, company and module.
 //!
 //! The protocol is documented in `docs/serve.md`.
 
 pub mod connection;
 pub mod drain;
+pub mod log;
 pub mod methods;
 pub mod rpc;
 pub mod slot;
+pub mod sweeper;
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
-use serde_json::json;
-
-use crate::runtime::{LogLevel, Logger};
+use crate::metrics::{Metrics, Snapshot};
+use crate::runtime::LogLevel;
 use crate::settings::HostSettings;
+use log::LogFields;
 use slot::PolicySlot;
 
 /// How often the module file is checked for a change.
 const WATCH_INTERVAL: Duration = Duration::from_secs(1);
 
-/// A server: its module slot, the operator's settings, its logger.
+/// A server: its module slot, the operator's settings, what it counts.
 pub struct Server {
     /// The module, swapped live.
     pub slot: PolicySlot,
     /// The operator's settings.
     pub settings: HostSettings,
-    /// Where the modules' messages and the server's own go (stderr, one
-    /// JSON object per line).
-    pub logger: Logger,
     /// Every call in flight, across clients.
     pub calls: drain::Calls,
+    /// The instruments calls update.
+    pub metrics: Metrics,
+    /// The background sweep's state (leader or not, last sweep).
+    pub sweep: sweeper::SweepState,
 }
 
 impl std::fmt::Debug for Server {
@@ -51,15 +56,33 @@ impl std::fmt::Debug for Server {
     }
 }
 
-/// One JSON object per line on stderr: `{"level","context","message"}`.
-pub fn json_logger() -> Logger {
-    Arc::new(|level: LogLevel, context: &str, message: &str| {
-        let line = json!({"level": level.to_string(), "context": context, "message": message});
-        eprintln!("{line}");
-    })
-}
-
 impl Server {
+    /// A line of the server itself, with the current module's SHA-256.
+    pub fn log(&self, level: LogLevel, context: &str, message: &str) {
+        let fields = LogFields {
+            module_sha256: Some(self.slot.current().policy.sha256().to_string()),
+            ..LogFields::default()
+        };
+        log::emit(&fields, level, context, message);
+    }
+
+    /// The values a scrape reads where they are kept.
+    pub fn snapshot(&self) -> Snapshot {
+        Snapshot {
+            module_swaps: self.slot.swaps(),
+            module_refusals: self.slot.refusals(),
+            guard_denials: self.slot.denials().snapshot().into_iter().collect(),
+            leases_held: self.sweep.leases_held(),
+            calls_in_flight: i64::try_from(self.calls.running()).unwrap_or(i64::MAX),
+            sweep_leader: self.sweep.leading(),
+        }
+    }
+
+    /// The metrics text of a scrape.
+    pub fn scrape(&self) -> String {
+        self.metrics.encode(&self.snapshot())
+    }
+
     /// Serves one client on this process's stdin and stdout until stdin
     /// closes.
     pub fn serve_stdio(self: &Arc<Self>) {
@@ -85,7 +108,7 @@ impl Server {
             let stream = match stream {
                 Ok(stream) => stream,
                 Err(error) => {
-                    (self.logger)(LogLevel::Warn, "serve", &format!("accept failed: {error}"));
+                    self.log(LogLevel::Warn, "serve", &format!("accept failed: {error}"));
                     continue;
                 }
             };
@@ -128,7 +151,7 @@ impl Server {
     /// Reloads the module file and logs the outcome.
     pub fn reload(&self, why: &str) {
         match self.slot.reload(None) {
-            Ok(loaded) => (self.logger)(
+            Ok(loaded) => self.log(
                 LogLevel::Info,
                 "policy.reload",
                 &format!(
@@ -138,7 +161,7 @@ impl Server {
                     loaded.policy.contract()
                 ),
             ),
-            Err(error) => (self.logger)(
+            Err(error) => self.log(
                 LogLevel::Warn,
                 "policy.reload",
                 &format!("{why}: module refused, the current one keeps serving: {error}"),

@@ -22,6 +22,12 @@
 //! cluster:
 //!   kubeconfig: /etc/leasebox/kubeconfig
 //!   context: prod
+//! serve:
+//!   sweepIntervalSec: 60            # the elected replica sweeps this often (0: never)
+//!   leaderElection:                 # the coordination.k8s.io/v1 Lease that elects it
+//!     namespace: leasebox-system
+//!     leaseName: leasebox-sweep
+//!     leaseDurationSec: 15
 //! ```
 //!
 //! Where it is read from: `--settings FILE`, else `$LEASEBOX_SETTINGS`, else
@@ -69,6 +75,19 @@ pub const DEFAULT_CALL_TIMEOUT_SEC: u64 = 900;
 /// Default wall-clock ceiling of one execute or upload: 24 hours.
 pub const DEFAULT_EXEC_TIMEOUT_SEC: u64 = 86_400;
 
+/// Default interval of `serve`'s background sweep: a minute.
+pub const DEFAULT_SWEEP_INTERVAL_SEC: u64 = 60;
+
+/// Default namespace of the Lease that elects the sweeping replica.
+pub const DEFAULT_LEADER_NAMESPACE: &str = "leasebox-system";
+
+/// Default name of that Lease.
+pub const DEFAULT_LEADER_LEASE_NAME: &str = "leasebox-sweep";
+
+/// Default duration of that Lease: a replica that has not renewed it for
+/// this long loses it to the next one that asks.
+pub const DEFAULT_LEADER_LEASE_DURATION_SEC: u64 = 15;
+
 /// Largest accepted memory cap (the host's own memory is the real bound).
 const MAX_MEMORY_MIB: u32 = 4096;
 
@@ -112,6 +131,22 @@ struct File {
     secrets: SecretsFile,
     guest: GuestFile,
     cluster: ClusterFile,
+    serve: ServeFile,
+}
+
+#[derive(Debug, Default, Clone, Deserialize)]
+#[serde(default, deny_unknown_fields, rename_all = "camelCase")]
+struct ServeFile {
+    sweep_interval_sec: Option<u64>,
+    leader_election: LeaderFile,
+}
+
+#[derive(Debug, Default, Clone, Deserialize)]
+#[serde(default, deny_unknown_fields, rename_all = "camelCase")]
+struct LeaderFile {
+    namespace: Option<String>,
+    lease_name: Option<String>,
+    lease_duration_sec: Option<u64>,
 }
 
 #[derive(Debug, Default, Clone, Deserialize)]
@@ -192,6 +227,26 @@ pub struct ClusterSettings {
     pub context: Option<String>,
 }
 
+/// What `leasebox serve` does in the background.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ServeSettings {
+    /// How often the elected replica sweeps expired leases; none: never.
+    pub sweep_interval: Option<Duration>,
+    /// The Lease that elects the sweeping replica.
+    pub leader: LeaderSettings,
+}
+
+/// The `coordination.k8s.io/v1` Lease that elects one sweeping replica.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LeaderSettings {
+    /// Its namespace.
+    pub namespace: String,
+    /// Its name.
+    pub lease_name: String,
+    /// How long a holder that stopped renewing keeps it.
+    pub lease_duration: Duration,
+}
+
 /// The operator's settings, validated.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct HostSettings {
@@ -204,6 +259,8 @@ pub struct HostSettings {
     pub guest: GuestSettings,
     /// Cluster connection.
     pub cluster: ClusterSettings,
+    /// `serve`'s background work.
+    pub serve: ServeSettings,
     /// The file the settings came from, if any.
     pub source: Option<PathBuf>,
 }
@@ -315,6 +372,8 @@ impl HostSettings {
             "guest.execTimeoutSec",
         )?;
 
+        let serve = serve_settings(file.serve)?;
+
         Ok(HostSettings {
             namespace_prefix,
             host_keys,
@@ -328,7 +387,67 @@ impl HostSettings {
                 kubeconfig: overrides.kubeconfig.clone().or(file.cluster.kubeconfig),
                 context: overrides.context.clone().or(file.cluster.context),
             },
+            serve,
             source,
+        })
+    }
+}
+
+/// The `serve` section: a DNS-label namespace and Lease name, a lease
+/// duration of 2 s to 10 minutes.
+fn serve_settings(file: ServeFile) -> Result<ServeSettings, SettingsError> {
+    let leader = file.leader_election;
+    let namespace = leader
+        .namespace
+        .unwrap_or_else(|| DEFAULT_LEADER_NAMESPACE.to_string());
+    check_object_name(&namespace, "serve.leaderElection.namespace")?;
+    let lease_name = leader
+        .lease_name
+        .unwrap_or_else(|| DEFAULT_LEADER_LEASE_NAME.to_string());
+    check_object_name(&lease_name, "serve.leaderElection.leaseName")?;
+    let duration = leader
+        .lease_duration_sec
+        .unwrap_or(DEFAULT_LEADER_LEASE_DURATION_SEC);
+    if !(2..=600).contains(&duration) {
+        return Err(SettingsError::Invalid {
+            field: "serve.leaderElection.leaseDurationSec",
+            message: format!(
+                "is {duration}; use 2 to 600 seconds (default {DEFAULT_LEADER_LEASE_DURATION_SEC})"
+            ),
+        });
+    }
+    let interval = file
+        .sweep_interval_sec
+        .unwrap_or(DEFAULT_SWEEP_INTERVAL_SEC);
+    Ok(ServeSettings {
+        sweep_interval: (interval > 0).then(|| Duration::from_secs(interval)),
+        leader: LeaderSettings {
+            namespace,
+            lease_name,
+            lease_duration: Duration::from_secs(duration),
+        },
+    })
+}
+
+/// A Kubernetes object name usable as a namespace: 1-63 characters of
+/// `a-z`, `0-9`, `-`, starting and ending with a letter or digit.
+fn check_object_name(name: &str, field: &'static str) -> Result<(), SettingsError> {
+    let ok = !name.is_empty()
+        && name.len() <= 63
+        && name
+            .chars()
+            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-')
+        && !name.starts_with('-')
+        && !name.ends_with('-');
+    if ok {
+        Ok(())
+    } else {
+        Err(SettingsError::Invalid {
+            field,
+            message: format!(
+                "is {name:?}; use 1-63 characters of a-z, 0-9 and '-', starting and ending \
+                 with a letter or digit"
+            ),
         })
     }
 }
@@ -397,6 +516,10 @@ mod tests {
         assert_eq!(settings.guest.cpu_deadline, Duration::from_secs(5));
         assert_eq!(settings.guest.call_timeout, Duration::from_secs(900));
         assert_eq!(settings.guest.exec_timeout, Duration::from_secs(86_400));
+        assert_eq!(settings.serve.sweep_interval, Some(Duration::from_secs(60)));
+        assert_eq!(settings.serve.leader.namespace, "leasebox-system");
+        assert_eq!(settings.serve.leader.lease_name, "leasebox-sweep");
+        assert_eq!(settings.serve.leader.lease_duration, Duration::from_secs(15));
         assert_eq!(settings, HostSettings::default());
     }
 
@@ -405,9 +528,14 @@ mod tests {
         let settings = parse(
             "fence:\n  namespacePrefix: agents-\nsecrets:\n  hostKeys: [MY_KEY]\nguest:\n  \
              memoryMiB: 32\n  cpuDeadlineMs: 250\n  callTimeoutSec: 20\n  execTimeoutSec: 60\n\
-             cluster:\n  kubeconfig: /k\n  context: c\n",
+             cluster:\n  kubeconfig: /k\n  context: c\nserve:\n  sweepIntervalSec: 0\n  \
+             leaderElection:\n    namespace: ops\n    leaseName: sweeper\n    leaseDurationSec: 4\n",
         )
         .expect("valid");
+        assert_eq!(settings.serve.sweep_interval, None);
+        assert_eq!(settings.serve.leader.namespace, "ops");
+        assert_eq!(settings.serve.leader.lease_name, "sweeper");
+        assert_eq!(settings.serve.leader.lease_duration, Duration::from_secs(4));
         assert_eq!(settings.namespace_prefix, "agents-");
         assert_eq!(settings.host_keys, ["MY_KEY"]);
         assert_eq!(settings.guest.memory_cap_bytes, 32 << 20);
@@ -465,6 +593,18 @@ mod tests {
     fn zero_timeout_is_refused_naming_the_field() {
         let err = parse("guest:\n  callTimeoutSec: 0\n").expect_err("zero");
         assert!(err.to_string().contains("guest.callTimeoutSec"), "{err}");
+    }
+
+    #[rstest::rstest]
+    #[case("serve:\n  leaderElection:\n    leaseDurationSec: 1\n", "serve.leaderElection.leaseDurationSec")]
+    #[case("serve:\n  leaderElection:\n    namespace: Kube_System\n", "serve.leaderElection.namespace")]
+    #[case("serve:\n  leaderElection:\n    leaseName: \"\"\n", "serve.leaderElection.leaseName")]
+    fn bad_leader_election_setting_is_refused_naming_the_field(
+        #[case] text: &str,
+        #[case] field: &str,
+    ) {
+        let err = parse(text).expect_err("refused");
+        assert!(err.to_string().contains(field), "{err}");
     }
 
     #[test]

@@ -195,6 +195,12 @@ impl Session {
 /// in-cluster service account. Only reads the configuration: no request is
 /// made yet.
 pub(super) fn connect(settings: &HostSettings) -> Result<Arc<dyn ClusterIo>, CliError> {
+    Ok(Arc::new(connect_kube(settings)?))
+}
+
+/// [`connect`], as the kube-rs client itself (for `serve`, which also
+/// elects its sweep leader with it).
+pub(super) fn connect_kube(settings: &HostSettings) -> Result<KubeClusterIo, CliError> {
     let cluster = &settings.cluster;
     let source = match &cluster.kubeconfig {
         Some(path) => format!("kubeconfig {}", path.display()),
@@ -211,7 +217,7 @@ pub(super) fn connect(settings: &HostSettings) -> Result<Arc<dyn ClusterIo>, Cli
                 e.describe()
             ))
         })?;
-    Ok(Arc::new(client))
+    Ok(client)
 }
 
 /// A runtime failure (trap, deadline, memory cap): exit 2; a cancelled

@@ -6,13 +6,16 @@ use std::sync::Arc;
 
 use anyhow::anyhow;
 
-use super::cluster::{SettingsArgs, connect};
+use super::cluster::{SettingsArgs, connect_kube};
 use super::exit::{CliError, Outcome};
 use super::module::{PolicyArgs, read_config};
+use crate::cluster_io::ClusterIo;
 use crate::grants::Grants;
+use crate::metrics::{self, Metrics};
 use crate::runtime::{LogLevel, Runtime};
+use crate::serve::log::{self, LogFields};
 use crate::serve::slot::{PolicySlot, SlotParts};
-use crate::serve::{Server, json_logger};
+use crate::serve::{Server, sweeper};
 
 /// Flags of `serve`.
 #[derive(Debug, Clone, clap::Args)]
@@ -29,6 +32,10 @@ pub struct Args {
     /// `policy.reload` still do).
     #[arg(long)]
     pub no_watch: bool,
+    /// Serve Prometheus metrics (`GET /metrics`) and `GET /healthz` over
+    /// HTTP on this address, e.g. `0.0.0.0:9464`.
+    #[arg(long, value_name = "HOST:PORT")]
+    pub metrics_addr: Option<String>,
     /// Host settings and their overrides.
     #[command(flatten)]
     pub host: SettingsArgs,
@@ -40,11 +47,19 @@ pub struct Args {
 /// Serves until stdin closes (stdio) or forever (socket).
 pub fn run(args: &Args) -> Result<u8, CliError> {
     let settings = args.host.load()?;
-    let logger = json_logger();
-    let cluster = match connect(&settings) {
-        Ok(cluster) => Some(cluster),
+    log::init_json_logs();
+    let plain = LogFields::default();
+    let metrics = Metrics::default();
+    let cluster = match connect_kube(&settings) {
+        Ok(cluster) => {
+            let counted = metrics.clone();
+            Some(Arc::new(cluster.with_error_observer(Arc::new(move |e| {
+                counted.kube_error(e)
+            }))))
+        }
         Err(error) => {
-            logger(
+            log::emit(
+                &plain,
                 LogLevel::Warn,
                 "serve",
                 &format!("serving without a cluster: {:#}", error.error),
@@ -52,24 +67,42 @@ pub fn run(args: &Args) -> Result<u8, CliError> {
             None
         }
     };
+    let metrics_listener = args
+        .metrics_addr
+        .as_deref()
+        .map(|addr| {
+            std::net::TcpListener::bind(addr).map_err(|e| {
+                CliError::unusable(anyhow!(
+                    "--metrics-addr {addr}: cannot listen there: {e}; pick a free HOST:PORT"
+                ))
+            })
+        })
+        .transpose()?;
     let smoke_config = args.smoke_config.as_deref().map(read_config).transpose()?;
     let runtime = Runtime::new().map_err(CliError::unusable)?;
-    let sink_logger = logger.clone();
     let slot = PolicySlot::new(SlotParts {
         runtime,
         path: args.policy.policy.clone(),
         smoke_config,
-        cluster,
+        cluster: cluster.clone().map(|c| c as Arc<dyn ClusterIo>),
         grants: Arc::new(Grants::from_settings(&settings)),
-        audit_sink: Arc::new(move |line| sink_logger(LogLevel::Warn, "guard", line)),
+        audit_sink: Arc::new(move |line| log::emit(&plain, LogLevel::Warn, "guard", line)),
     })
     .map_err(|e| CliError::unusable(anyhow!("the policy module cannot serve: {e}")))?;
     let server = Arc::new(Server {
         slot,
         settings,
-        logger,
         calls: Default::default(),
+        metrics,
+        sweep: Default::default(),
     });
+    if let Some(listener) = metrics_listener {
+        let scraped = server.clone();
+        metrics::serve_http(listener, Arc::new(move || scraped.scrape()));
+    }
+    if let Some(cluster) = cluster {
+        sweeper::start(&server, cluster);
+    }
     if !args.no_watch {
         server.watch_module_file();
     }
@@ -87,6 +120,9 @@ pub fn run(args: &Args) -> Result<u8, CliError> {
                 .serve_unix(std::path::Path::new(path))
                 .map_err(|e| CliError::unusable(anyhow!("cannot listen on {listen}: {e}")))?;
         }
+    }
+    if let Some(error) = server.sweep.resign() {
+        server.log(LogLevel::Warn, "sweep", &format!("giving the Lease up failed: {error}"));
     }
     Ok(Outcome::Success.code())
 }
@@ -130,7 +166,7 @@ fn drain_on_sigterm(server: &Arc<Server>) {
     {
         let server = server.clone();
         on_each_signal(tokio::signal::unix::SignalKind::terminate(), move || {
-            (server.logger)(
+            server.log(
                 LogLevel::Info,
                 "serve",
                 &format!(
@@ -141,7 +177,10 @@ fn drain_on_sigterm(server: &Arc<Server>) {
             let cancelled = server
                 .calls
                 .drain(DRAIN_PATIENCE, crate::runtime::DEFAULT_CANCEL_GRACE);
-            (server.logger)(
+            if let Some(error) = server.sweep.resign() {
+                server.log(LogLevel::Warn, "sweep", &format!("giving the Lease up failed: {error}"));
+            }
+            server.log(
                 LogLevel::Info,
                 "serve",
                 &format!("SIGTERM: stopped ({cancelled} calls cancelled)"),

@@ -19,9 +19,11 @@ use base64::engine::general_purpose::STANDARD as BASE64;
 use serde_json::{Value, json};
 
 use super::Server;
+use super::log::LogFields;
 use super::methods::{self, Call};
 use super::rpc::{self, INVALID_REQUEST, Line, Outbox, RpcError};
 use crate::cluster_io::CallerIo;
+use crate::metrics::Metrics;
 use crate::runtime::Cancel;
 
 /// How long a leaving client's cancelled calls may take to roll back before
@@ -197,16 +199,28 @@ fn request(
         .name(format!("serve-{method}"))
         .spawn(move || {
             let (key, id, outbox, server) = (thread_key, thread_id, thread_outbox, thread_server);
-            let caller = caller_io(&outbox, &id, stdin);
+            let caller = caller_io(&outbox, &id, stdin, &server.metrics);
+            let loaded = server.slot.current();
+            let text = |key: &str| params.get(key).and_then(Value::as_str).map(String::from);
+            let log = LogFields {
+                method: Some(method.clone()),
+                request_id: Some(id.to_string()),
+                lease_id: text("leaseId"),
+                company: text("companyId"),
+                module_sha256: Some(loaded.policy.sha256().to_string()),
+            };
             let call = Call {
                 slot: &server.slot,
-                loaded: server.slot.current(),
+                loaded,
                 settings: &server.settings,
                 cancel,
                 caller,
-                logger: server.logger.clone(),
+                log,
+                metrics: &server.metrics,
+                sweep: &server.sweep,
             };
             let result = methods::call(&call, &method, params);
+            server.metrics.call(&method, methods::outcome(&result));
             forget(&in_flight, &key);
             outbox.respond(&id, result);
             server.calls.end(ticket);
@@ -231,12 +245,18 @@ fn request(
 
 /// The caller's streams of a call: output as `exec/output` notifications,
 /// stdin from `exec/stdin` notifications (none: no stdin).
-fn caller_io(outbox: &Outbox, id: &Value, stdin: Option<Receiver<Vec<u8>>>) -> CallerIo {
+fn caller_io(
+    outbox: &Outbox,
+    id: &Value,
+    stdin: Option<Receiver<Vec<u8>>>,
+    metrics: &Metrics,
+) -> CallerIo {
     let writer = |stream: &'static str| -> Arc<Mutex<dyn Write + Send>> {
         Arc::new(Mutex::new(OutputNotifier {
             outbox: outbox.clone(),
             id: id.clone(),
             stream,
+            metrics: metrics.clone(),
         }))
     };
     CallerIo {
@@ -253,6 +273,7 @@ struct OutputNotifier {
     outbox: Outbox,
     id: Value,
     stream: &'static str,
+    metrics: Metrics,
 }
 
 impl Write for OutputNotifier {
@@ -265,6 +286,7 @@ impl Write for OutputNotifier {
             json!({"id": self.id, "stream": self.stream, "data": BASE64.encode(data)}),
         );
         if sent {
+            self.metrics.exec_output(self.stream, data.len());
             Ok(data.len())
         } else {
             Err(std::io::Error::new(

@@ -4,7 +4,7 @@
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use serde::Deserialize;
 use serde::de::DeserializeOwned;
@@ -14,15 +14,18 @@ use super::rpc::{
     INVALID_PARAMS, METHOD_NOT_FOUND, MODULE_FAILED, MODULE_REFUSED, NO_CLUSTER, POLICY_REFUSED,
     REQUEST_CANCELLED, RpcError,
 };
+use super::log::{self, LogFields};
 use super::slot::{Loaded, PolicySlot, SwapError};
+use super::sweeper::SweepState;
 use crate::clock::now_rfc3339;
 use crate::cluster_io::{CallerIo, ClusterIo, NoCluster};
 use crate::lease_record;
+use crate::metrics::Metrics;
 use crate::render;
 use crate::runtime::types::{
     Command, EnvVar, ExecRequest, Failure, Lease, LeaseRequest, PolicyError,
 };
-use crate::runtime::{CallEnv, Cancel, Logger, RuntimeError};
+use crate::runtime::{CallEnv, Cancel, RuntimeError};
 use crate::settings::HostSettings;
 
 /// Every method `serve` answers (`$/cancelRequest` and the `exec/stdin`
@@ -55,7 +58,8 @@ const RESUME_BUDGET: Duration = Duration::from_secs(60);
 const EXEC_SLACK: Duration = Duration::from_secs(60);
 
 /// What one call has: the module, the operator's settings, its
-/// cancellation, the caller's streams (for exec) and the logger.
+/// cancellation, the caller's streams (for exec), what its log lines say
+/// and the server's instruments.
 pub struct Call<'a> {
     /// The server's module slot.
     pub slot: &'a PolicySlot,
@@ -67,16 +71,20 @@ pub struct Call<'a> {
     pub cancel: Cancel,
     /// Output and stdin of an exec.
     pub caller: CallerIo,
-    /// Where the module's messages go.
-    pub logger: Logger,
+    /// What the call's log lines (and its module's) say of it.
+    pub log: LogFields,
+    /// The server's instruments.
+    pub metrics: &'a Metrics,
+    /// The background sweep (for `health`).
+    pub sweep: &'a SweepState,
 }
 
-impl Call<'_> {
+impl<'a> Call<'a> {
     fn env(&self, cluster: Arc<dyn ClusterIo>, budget: Duration, ceiling: Duration) -> CallEnv {
         CallEnv {
             cluster,
             caller: self.caller.clone(),
-            logger: self.logger.clone(),
+            logger: log::logger(self.log.clone()),
             limits: self.settings.guest.limits(budget, ceiling),
             cancel: self.cancel.clone(),
         }
@@ -121,6 +129,21 @@ impl Call<'_> {
             None => guard.clone(),
         };
         Ok(self.env(Arc::new(guard), budget, ceiling))
+    }
+
+    /// This call, its log lines naming `lease` and its company.
+    fn about(&self, lease: &Lease) -> Call<'a> {
+        Call {
+            log: LogFields {
+                lease_id: Some(lease.id.clone()),
+                company: Some(lease.company_id.clone()),
+                ..self.log.clone()
+            },
+            loaded: self.loaded.clone(),
+            cancel: self.cancel.clone(),
+            caller: self.caller.clone(),
+            ..*self
+        }
     }
 
     /// Lease `lease_id` found again by its labels.
@@ -296,9 +319,22 @@ fn acquire(call: &Call<'_>, p: LeaseParams) -> Result<Value, RpcError> {
         ));
     }
     let id = new_lease_id()?;
+    let call = Call {
+        log: call.log.with_lease(&id),
+        caller: call.caller.clone(),
+        cancel: call.cancel.clone(),
+        loaded: call.loaded.clone(),
+        ..*call
+    };
+    let started = Instant::now();
     let env = call.cluster(call.settings.guest.call_timeout)?;
-    let lease = answer(call.loaded.policy.acquire_lease(&env, &p.request(id)))?;
-    Ok(lease_record::to_json(&lease))
+    let outcome = answer(call.loaded.policy.acquire_lease(&env, &p.request(id)));
+    let (backend, label) = match &outcome {
+        Ok(lease) => (lease_record::backend_name(lease.backend), "ok"),
+        Err(error) => ("unknown", error.reason()),
+    };
+    call.metrics.acquired(backend, label, started.elapsed());
+    Ok(lease_record::to_json(&outcome?))
 }
 
 #[derive(Debug, Deserialize)]
@@ -318,6 +354,7 @@ struct RealizeParams {
 
 fn realize_workspace(call: &Call<'_>, p: RealizeParams) -> Result<Value, RpcError> {
     let lease = call.resume(&p.lease_id, p.namespace.as_deref())?;
+    let call = &call.about(&lease);
     let env = call.exec_env(LONG_CALL, &lease.id)?;
     let status = answer(
         call.loaded
@@ -360,6 +397,7 @@ fn exec(call: &Call<'_>, p: ExecParams) -> Result<Value, RpcError> {
         }
     };
     let lease = call.resume(&p.lease_id, p.namespace.as_deref())?;
+    let call = &call.about(&lease);
     let budget = p.timeout_ms.map_or(call.settings.guest.exec_timeout, |ms| {
         Duration::from_millis(ms) + EXEC_SLACK
     });
@@ -393,6 +431,7 @@ fn release(call: &Call<'_>, p: TargetParams) -> Result<Value, RpcError> {
         }
         Err(error) => return Err(error),
     };
+    let call = &call.about(&lease);
     let env = call.cluster(LONG_CALL)?;
     let report = answer(call.loaded.policy.release_lease(&env, &lease))?;
     Ok(render::release_report(&report))
@@ -414,6 +453,7 @@ fn renew(call: &Call<'_>, p: RenewParams) -> Result<Value, RpcError> {
         ));
     }
     let lease = call.resume(&p.lease_id, p.namespace.as_deref())?;
+    let call = &call.about(&lease);
     let env = call.cluster(RESUME_BUDGET)?;
     let now = p.now.clone().unwrap_or_else(now_rfc3339);
     let renewed = answer(
@@ -473,6 +513,7 @@ fn health(call: &Call<'_>, _: Empty) -> Result<Value, RpcError> {
         "swaps": call.slot.swaps(),
         "refusedModules": call.slot.refusals(),
         "guardDenials": call.slot.denials().snapshot(),
+        "sweep": call.sweep.to_json(call.settings),
     }))
 }
 
@@ -514,6 +555,15 @@ pub fn swap_error(error: &SwapError) -> RpcError {
         reason,
         format!("module refused, the current one keeps serving: {error}"),
     )
+}
+
+/// The metrics label of a call's answer: `ok`, or the error's
+/// `data.reason`.
+pub fn outcome(result: &Result<Value, RpcError>) -> &str {
+    match result {
+        Ok(_) => "ok",
+        Err(error) => error.reason(),
+    }
 }
 
 /// The outcome of a module call as a result or a typed error.

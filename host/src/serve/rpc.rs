@@ -59,6 +59,14 @@ impl RpcError {
         }
     }
 
+    /// Its `data.reason` (`error` when there is none).
+    pub fn reason(&self) -> &str {
+        self.data
+            .get("reason")
+            .and_then(Value::as_str)
+            .unwrap_or("error")
+    }
+
     /// `-32602` naming what is wrong with the parameters.
     pub fn invalid_params(message: impl Into<String>) -> RpcError {
         RpcError::new(INVALID_PARAMS, "invalid-params", message)

@@ -1,0 +1,348 @@
+//! Prometheus metrics of `leasebox serve` (`--metrics-addr`), with
+//! `prometheus-client`.
+//!
+//! Two sorts: instruments the calls update as they happen ([`Metrics`]:
+//! acquire latency, exec bytes, Kubernetes API errors, calls), and values
+//! read where they are kept when a scrape comes ([`Snapshot`]: module swaps
+//! and refusals, guard denials, leases held, sweep leadership). Each scrape
+//! builds a fresh registry from both, so nothing is counted twice.
+//!
+//! Served over plain HTTP/1.1 by [`serve_http`]: `GET /metrics` (OpenMetrics
+//! text) and `GET /healthz`.
+
+use std::io::{BufRead, BufReader, Write};
+use std::net::{TcpListener, TcpStream};
+use std::sync::Arc;
+use std::time::Duration;
+
+use prometheus_client::encoding::EncodeLabelSet;
+use prometheus_client::metrics::counter::{ConstCounter, Counter};
+use prometheus_client::metrics::family::Family;
+use prometheus_client::metrics::gauge::ConstGauge;
+use prometheus_client::metrics::histogram::Histogram;
+use prometheus_client::registry::Registry;
+
+use crate::cluster_io::KubeError;
+
+/// Upper bounds of the acquire latency buckets, seconds: a Pod on a warm
+/// node is ready in one to a few seconds, a Sandbox or a cold image in tens.
+const ACQUIRE_BUCKETS: [f64; 12] = [
+    0.25, 0.5, 1.0, 2.0, 3.0, 5.0, 8.0, 13.0, 21.0, 34.0, 60.0, 120.0,
+];
+
+/// Content type of a scrape answer.
+const OPENMETRICS: &str = "application/openmetrics-text; version=1.0.0; charset=utf-8";
+
+/// Labels of an acquire.
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct AcquireLabels {
+    /// `sandbox-cr`, `job`, `pod`, or `unknown` when no lease was made.
+    pub backend: String,
+    /// `ok`, or the error's `data.reason` (`invalid-config`, `failed`, ...).
+    pub outcome: String,
+}
+
+/// Labels of exec output.
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct StreamLabels {
+    /// `stdout` or `stderr`.
+    pub stream: String,
+}
+
+/// Labels of a failed Kubernetes API call.
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct ReasonLabels {
+    /// The error's kind (`not-found`, `conflict`, `forbidden`, ...).
+    pub reason: String,
+}
+
+/// Labels of a call.
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct CallLabels {
+    /// The method.
+    pub method: String,
+    /// `ok`, or the error's `data.reason`.
+    pub outcome: String,
+}
+
+/// Labels of a guard refusal.
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct RuleLabels {
+    /// The guard's rule.
+    pub rule: String,
+}
+
+/// The instruments calls update.
+#[derive(Debug, Clone)]
+pub struct Metrics {
+    acquire_seconds: Family<AcquireLabels, Histogram>,
+    exec_bytes: Family<StreamLabels, Counter>,
+    kube_errors: Family<ReasonLabels, Counter>,
+    calls: Family<CallLabels, Counter>,
+    sweeps: Family<CallLabels, Counter>,
+}
+
+impl Default for Metrics {
+    fn default() -> Self {
+        Metrics {
+            acquire_seconds: Family::new_with_constructor(|| {
+                Histogram::new(ACQUIRE_BUCKETS.iter().copied())
+            }),
+            exec_bytes: Family::default(),
+            kube_errors: Family::default(),
+            calls: Family::default(),
+            sweeps: Family::default(),
+        }
+    }
+}
+
+impl Metrics {
+    /// An acquire that took `elapsed`.
+    pub fn acquired(&self, backend: &str, outcome: &str, elapsed: Duration) {
+        self.acquire_seconds
+            .get_or_create(&AcquireLabels {
+                backend: backend.to_string(),
+                outcome: outcome.to_string(),
+            })
+            .observe(elapsed.as_secs_f64());
+    }
+
+    /// `bytes` of a command's output forwarded to a client.
+    pub fn exec_output(&self, stream: &str, bytes: usize) {
+        self.exec_bytes
+            .get_or_create(&StreamLabels {
+                stream: stream.to_string(),
+            })
+            .inc_by(bytes as u64);
+    }
+
+    /// A Kubernetes API call that ended with `error`.
+    pub fn kube_error(&self, error: &KubeError) {
+        self.kube_errors
+            .get_or_create(&ReasonLabels {
+                reason: error.reason().to_string(),
+            })
+            .inc();
+    }
+
+    /// A call of `method` that ended with `outcome`.
+    pub fn call(&self, method: &str, outcome: &str) {
+        self.calls
+            .get_or_create(&CallLabels {
+                method: method.to_string(),
+                outcome: outcome.to_string(),
+            })
+            .inc();
+    }
+
+    /// A background sweep that ended with `outcome`.
+    pub fn swept(&self, outcome: &str) {
+        self.sweeps
+            .get_or_create(&CallLabels {
+                method: "sweep".to_string(),
+                outcome: outcome.to_string(),
+            })
+            .inc();
+    }
+
+    /// The OpenMetrics text of these instruments and `snapshot`.
+    pub fn encode(&self, snapshot: &Snapshot) -> String {
+        let mut registry = Registry::with_prefix("leasebox");
+        registry.register(
+            "acquire_duration_seconds",
+            "Wall-clock time of acquire calls, by backend and outcome",
+            self.acquire_seconds.clone(),
+        );
+        registry.register(
+            "exec_output_bytes",
+            "Bytes of command output forwarded to clients, by stream",
+            self.exec_bytes.clone(),
+        );
+        registry.register(
+            "kubernetes_api_errors",
+            "Kubernetes API calls that ended in an error (after retries), by reason",
+            self.kube_errors.clone(),
+        );
+        registry.register(
+            "calls",
+            "Calls answered, by method and outcome",
+            self.calls.clone(),
+        );
+        registry.register(
+            "background_sweeps",
+            "Background sweeps run by this replica as sweep leader, by outcome",
+            self.sweeps.clone(),
+        );
+        registry.register(
+            "module_swaps",
+            "Policy modules swapped in since the server started",
+            ConstCounter::new(snapshot.module_swaps),
+        );
+        registry.register(
+            "module_refusals",
+            "Policy modules refused (the old one kept serving)",
+            ConstCounter::new(snapshot.module_refusals),
+        );
+        let denials = Family::<RuleLabels, Counter>::default();
+        for (rule, count) in &snapshot.guard_denials {
+            denials
+                .get_or_create(&RuleLabels {
+                    rule: rule.to_string(),
+                })
+                .inc_by(*count);
+        }
+        registry.register(
+            "guard_denials",
+            "Kubernetes calls of policy modules refused by the capability guard, by rule",
+            denials,
+        );
+        if let Some(held) = snapshot.leases_held {
+            registry.register(
+                "leases_held",
+                "Leases in the cluster at the last count (every sweep interval)",
+                ConstGauge::new(held),
+            );
+        }
+        registry.register(
+            "calls_in_flight",
+            "Calls running now",
+            ConstGauge::new(snapshot.calls_in_flight),
+        );
+        registry.register(
+            "sweep_leader",
+            "1 while this replica holds the sweep leader Lease",
+            ConstGauge::new(i64::from(snapshot.sweep_leader)),
+        );
+        let mut text = String::new();
+        match prometheus_client::encoding::text::encode(&mut text, &registry) {
+            Ok(()) => text,
+            Err(error) => format!("# encoding the metrics failed: {error}\n# EOF\n"),
+        }
+    }
+}
+
+/// Values read where they are kept, at scrape time.
+#[derive(Debug, Clone, Default)]
+pub struct Snapshot {
+    /// Modules swapped in.
+    pub module_swaps: u64,
+    /// Modules refused.
+    pub module_refusals: u64,
+    /// Guard refusals by rule.
+    pub guard_denials: Vec<(&'static str, u64)>,
+    /// Leases in the cluster at the last count; none before the first.
+    pub leases_held: Option<i64>,
+    /// Calls running.
+    pub calls_in_flight: i64,
+    /// Whether this replica leads the sweep.
+    pub sweep_leader: bool,
+}
+
+/// Serves `GET /metrics` (the text of `scrape()`) and `GET /healthz` on
+/// `listener`, one connection at a time, each on a short-lived thread.
+pub fn serve_http(listener: TcpListener, scrape: Arc<dyn Fn() -> String + Send + Sync>) {
+    std::thread::spawn(move || {
+        for stream in listener.incoming().flatten() {
+            let scrape = scrape.clone();
+            std::thread::spawn(move || {
+                // A broken client connection is the client's problem.
+                let _ = answer(stream, scrape.as_ref());
+            });
+        }
+    });
+}
+
+/// Reads one request line and its headers and answers it.
+fn answer(stream: TcpStream, scrape: &(dyn Fn() -> String + Send + Sync)) -> std::io::Result<()> {
+    stream.set_read_timeout(Some(Duration::from_secs(10)))?;
+    let mut reader = BufReader::new(stream.try_clone()?);
+    let mut request_line = String::new();
+    reader.read_line(&mut request_line)?;
+    // Headers: read up to the blank line (bounded), ignored.
+    for _ in 0..100 {
+        let mut header = String::new();
+        if reader.read_line(&mut header)? == 0 || header.trim().is_empty() {
+            break;
+        }
+    }
+    let mut parts = request_line.split_whitespace();
+    let (method, path) = (parts.next().unwrap_or(""), parts.next().unwrap_or(""));
+    let path = path.split('?').next().unwrap_or("");
+    let (status, content_type, body) = match (method, path) {
+        ("GET", "/metrics") => ("200 OK", OPENMETRICS, scrape()),
+        ("GET", "/healthz") => ("200 OK", "text/plain; charset=utf-8", "ok\n".to_string()),
+        ("GET", _) => (
+            "404 Not Found",
+            "text/plain; charset=utf-8",
+            "not found: the paths are /metrics and /healthz\n".to_string(),
+        ),
+        _ => (
+            "405 Method Not Allowed",
+            "text/plain; charset=utf-8",
+            "only GET is answered\n".to_string(),
+        ),
+    };
+    let mut stream = stream;
+    write!(
+        stream,
+        "HTTP/1.1 {status}\r\nContent-Type: {content_type}\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+        body.len()
+    )?;
+    stream.flush()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn scrape_has_every_family_with_its_labels() {
+        let metrics = Metrics::default();
+        metrics.acquired("pod", "ok", Duration::from_millis(1500));
+        metrics.exec_output("stdout", 42);
+        metrics.kube_error(&KubeError::Conflict("x".into()));
+        metrics.call("exec", "ok");
+        let text = metrics.encode(&Snapshot {
+            module_swaps: 3,
+            module_refusals: 1,
+            guard_denials: vec![("fence", 2)],
+            leases_held: Some(7),
+            calls_in_flight: 1,
+            sweep_leader: true,
+        });
+        for line in [
+            "leasebox_acquire_duration_seconds_bucket{le=\"2.0\",backend=\"pod\",outcome=\"ok\"} 1",
+            "leasebox_exec_output_bytes_total{stream=\"stdout\"} 42",
+            "leasebox_kubernetes_api_errors_total{reason=\"conflict\"} 1",
+            "leasebox_calls_total{method=\"exec\",outcome=\"ok\"} 1",
+            "leasebox_module_swaps_total 3",
+            "leasebox_module_refusals_total 1",
+            "leasebox_guard_denials_total{rule=\"fence\"} 2",
+            "leasebox_leases_held 7",
+            "leasebox_sweep_leader 1",
+        ] {
+            assert!(text.contains(line), "missing {line:?} in\n{text}");
+        }
+        assert!(text.ends_with("# EOF\n"), "{text}");
+    }
+
+    #[test]
+    fn http_answers_metrics_healthz_and_404() {
+        let listener = TcpListener::bind("127.0.0.1:0").expect("bind");
+        let addr = listener.local_addr().expect("addr");
+        serve_http(listener, Arc::new(|| "m 1\n# EOF\n".to_string()));
+        let get = |path: &str| {
+            let mut stream = TcpStream::connect(addr).expect("connect");
+            write!(stream, "GET {path} HTTP/1.1\r\nHost: x\r\n\r\n").expect("write");
+            let mut answer = String::new();
+            std::io::Read::read_to_string(&mut stream, &mut answer).expect("read");
+            answer
+        };
+        let metrics = get("/metrics");
+        assert!(metrics.starts_with("HTTP/1.1 200 OK"), "{metrics}");
+        assert!(metrics.contains("openmetrics-text"), "{metrics}");
+        assert!(metrics.ends_with("m 1\n# EOF\n"), "{metrics}");
+        assert!(get("/healthz").ends_with("ok\n"));
+        assert!(get("/nope").starts_with("HTTP/1.1 404"));
+    }
+}

@@ -1,0 +1,274 @@
+//! The background sweep: every replica runs an [`Elector`] round every third
+//! of the lease duration; the one that holds the Lease sweeps expired leases
+//! every `serve.sweepIntervalSec`. Every replica also counts the leases in
+//! the cluster at that interval (the `leases_held` metric).
+//!
+//! The sweep and the count are ordinary calls of the current module (through
+//! its guard, within the operator's limits), counted among the calls in
+//! flight so SIGTERM waits for them. On SIGTERM the holder gives the Lease
+//! up ([`SweepState::resign`]) so another replica takes over at once.
+
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::{Duration, Instant};
+
+use serde_json::{Value, json};
+
+use super::Server;
+use super::log::LogFields;
+use super::methods::{self, Call};
+use crate::clock::now_rfc3339;
+use crate::cluster_io::CallerIo;
+use crate::kube_client::KubeClusterIo;
+use crate::leader::{Elector, Leadership, default_identity};
+use crate::runtime::{Cancel, LogLevel};
+use crate::settings::HostSettings;
+
+/// How often the loop looks whether the server is stopping.
+const TICK: Duration = Duration::from_millis(100);
+
+/// What health and the metrics say of the sweep.
+#[derive(Debug, Default)]
+struct Status {
+    identity: Option<String>,
+    leading: bool,
+    holder: Option<String>,
+    last_error: Option<String>,
+    last_sweep: Option<Value>,
+    leases_held: Option<i64>,
+}
+
+/// The sweep's state, shared by the loop, health, metrics and SIGTERM.
+#[derive(Debug, Default)]
+pub struct SweepState {
+    status: Mutex<Status>,
+    elector: Mutex<Option<Elector>>,
+    sweeping: AtomicBool,
+}
+
+fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
+    mutex.lock().unwrap_or_else(|p| p.into_inner())
+}
+
+impl SweepState {
+    /// Whether this replica holds the Lease.
+    pub fn leading(&self) -> bool {
+        lock(&self.status).leading
+    }
+
+    /// Leases in the cluster at the last count.
+    pub fn leases_held(&self) -> Option<i64> {
+        lock(&self.status).leases_held
+    }
+
+    /// `health`'s `sweep`: whether it runs, the Lease, who leads, the last
+    /// sweep and the last error.
+    pub fn to_json(&self, settings: &HostSettings) -> Value {
+        let status = lock(&self.status);
+        let leader = &settings.serve.leader;
+        json!({
+            "enabled": status.identity.is_some(),
+            "intervalSec": settings.serve.sweep_interval.map(|d| d.as_secs()),
+            "lease": format!("{}/{}", leader.namespace, leader.lease_name),
+            "identity": status.identity,
+            "leading": status.leading,
+            "holder": status.holder,
+            "lastSweep": status.last_sweep,
+            "lastError": status.last_error,
+            "leasesHeld": status.leases_held,
+        })
+    }
+
+    /// Gives the Lease up if this replica holds it, and stops the loop.
+    pub fn resign(&self) -> Option<String> {
+        let elector = lock(&self.elector).take()?;
+        let mut elector = elector;
+        let outcome = elector.release().err().map(|e| e.describe());
+        let mut status = lock(&self.status);
+        status.leading = false;
+        outcome
+    }
+}
+
+/// Starts the loop on a thread of its own (nothing when the sweep is off).
+pub fn start(server: &Arc<Server>, cluster: Arc<KubeClusterIo>) {
+    let Some(interval) = server.settings.serve.sweep_interval else {
+        return;
+    };
+    let identity = default_identity();
+    let elector = Elector::new(cluster, server.settings.serve.leader.clone(), identity.clone());
+    let period = elector.retry_period();
+    *lock(&server.sweep.elector) = Some(elector);
+    lock(&server.sweep.status).identity = Some(identity.clone());
+    server.log(
+        LogLevel::Info,
+        "sweep",
+        &format!(
+            "sweeping every {}s when elected; identity {identity}",
+            interval.as_secs()
+        ),
+    );
+    let server = server.clone();
+    std::thread::spawn(move || run(&server, interval, period));
+}
+
+fn run(server: &Arc<Server>, interval: Duration, period: Duration) {
+    let mut last_sweep: Option<Instant> = None;
+    let mut last_count: Option<Instant> = None;
+    let due = |last: Option<Instant>, now: Instant| last.is_none_or(|t| now - t >= interval);
+    loop {
+        if server.calls.draining() {
+            if let Some(error) = server.sweep.resign() {
+                server.log(LogLevel::Warn, "sweep", &format!("giving the Lease up failed: {error}"));
+            }
+            return;
+        }
+        let now = Instant::now();
+        let leading = {
+            let mut elector = lock(&server.sweep.elector);
+            let Some(elector) = elector.as_mut() else {
+                return;
+            };
+            let round = elector.round(now);
+            let leading = elector.leading(now);
+            note_round(server, round, leading);
+            leading
+        };
+        if leading && due(last_sweep, now) {
+            last_sweep = Some(now);
+            spawn_sweep(server);
+        }
+        if due(last_count, now) {
+            last_count = Some(now);
+            count_leases(server);
+        }
+        let until = Instant::now() + period;
+        while Instant::now() < until && !server.calls.draining() {
+            std::thread::sleep(TICK);
+        }
+    }
+}
+
+/// Records a round's outcome, logging changes of leadership.
+fn note_round(
+    server: &Server,
+    round: Result<Leadership, crate::cluster_io::KubeError>,
+    leading: bool,
+) {
+    let mut status = lock(&server.sweep.status);
+    let was_leading = status.leading;
+    match round {
+        Ok(Leadership::Leading) => {
+            status.holder = status.identity.clone();
+            status.last_error = None;
+        }
+        Ok(Leadership::Following { holder }) => {
+            status.holder = Some(holder);
+            status.last_error = None;
+        }
+        Err(error) => status.last_error = Some(error.describe()),
+    }
+    status.leading = leading;
+    let (holder, error) = (status.holder.clone(), status.last_error.clone());
+    drop(status);
+    if leading != was_leading {
+        let message = if leading {
+            "this replica now leads the sweep".to_string()
+        } else {
+            format!(
+                "this replica no longer leads the sweep (holder: {})",
+                holder.as_deref().unwrap_or("none")
+            )
+        };
+        server.log(LogLevel::Info, "sweep", &message);
+    }
+    if let Some(error) = error {
+        server.log(LogLevel::Warn, "sweep", &format!("leader election round failed: {error}"));
+    }
+}
+
+/// Runs `method` as a background call; `None` when the server is stopping.
+fn background_call(
+    server: &Server,
+    method: &str,
+) -> Option<Result<Value, super::rpc::RpcError>> {
+    let cancel = Cancel::new();
+    let ticket = server.calls.begin(&cancel)?;
+    let loaded = server.slot.current();
+    let log = LogFields {
+        method: Some(method.to_string()),
+        request_id: Some("background".to_string()),
+        module_sha256: Some(loaded.policy.sha256().to_string()),
+        ..LogFields::default()
+    };
+    let call = Call {
+        slot: &server.slot,
+        loaded,
+        settings: &server.settings,
+        cancel,
+        caller: CallerIo::none(),
+        log,
+        metrics: &server.metrics,
+        sweep: &server.sweep,
+    };
+    let params = match method {
+        "sweep" => json!({ "now": now_rfc3339() }),
+        _ => json!({}),
+    };
+    let result = methods::call(&call, method, params);
+    server.calls.end(ticket);
+    Some(result)
+}
+
+/// Sweeps on a thread of its own (one at a time), so a long sweep does not
+/// delay the Lease's renewal.
+fn spawn_sweep(server: &Arc<Server>) {
+    if server.sweep.sweeping.swap(true, Ordering::SeqCst) {
+        return;
+    }
+    let server = server.clone();
+    std::thread::spawn(move || {
+        let started = now_rfc3339();
+        if let Some(result) = background_call(&server, "sweep") {
+            let outcome = methods::outcome(&result).to_string();
+            server.metrics.swept(&outcome);
+            let summary = match &result {
+                Ok(report) => {
+                    let expired = report["expired"].as_array().map_or(0, Vec::len);
+                    server.log(
+                        LogLevel::Info,
+                        "sweep",
+                        &format!("swept: {expired} expired objects deleted"),
+                    );
+                    json!({"at": started, "outcome": outcome, "expired": expired})
+                }
+                Err(error) => {
+                    server.log(
+                        LogLevel::Warn,
+                        "sweep",
+                        &format!("sweep failed: {}", error.message),
+                    );
+                    json!({"at": started, "outcome": outcome, "error": error.message})
+                }
+            };
+            lock(&server.sweep.status).last_sweep = Some(summary);
+        }
+        server.sweep.sweeping.store(false, Ordering::SeqCst);
+    });
+}
+
+/// Counts the leases in the cluster (`list`).
+fn count_leases(server: &Server) {
+    match background_call(server, "list") {
+        Some(Ok(answer)) => {
+            let held = answer["leases"].as_array().map_or(0, Vec::len);
+            lock(&server.sweep.status).leases_held = Some(i64::try_from(held).unwrap_or(i64::MAX));
+        }
+        Some(Err(error)) => server.log(
+            LogLevel::Warn,
+            "sweep",
+            &format!("counting the leases failed: {}", error.message),
+        ),
+        None => {}
+    }
+}

@@ -641,3 +641,20 @@ fn pod_busybox_example_runs_busybox_k8s_real_in_a_pod() {
         .collect();
     assert_eq!(images, ["busybox:k8s-real"]);
 }
+
+// ------------------------------------------------------------ deploy/
+
+/// The manifests operators apply by hand validate like the planned ones
+/// (the platform example is the only place a Deployment or ConfigMap is
+/// written, so nothing else would catch a typo in it).
+#[rstest]
+#[case::host_rbac("deploy/rbac.yaml", "ClusterRole")]
+#[case::platform_example("deploy/platform-example.yaml", "Deployment")]
+fn deploy_manifests_match_their_schemas(#[case] file: &str, #[case] expected_kind: &str) {
+    let documents = read_documents(&repo_path(file)).unwrap_or_else(|e| panic!("{e}"));
+    assert!(
+        documents.iter().any(|d| d["kind"] == expected_kind),
+        "{file} has no {expected_kind}"
+    );
+    assert_all_valid(file, &documents);
+}

@@ -133,3 +133,70 @@ pub fn run(cli: Cli) -> Result<u8, CliError> {
         Command::Rbac(args) => rbac::run(&args, &mut stdout()),
     }
 }
+
+#[cfg(test)]
+mod deploy_tests {
+    //! `deploy/platform-example.yaml` runs `leasebox serve` as a sidecar: its
+    //! command line must be one this parser accepts.
+
+    use super::*;
+
+    const PLATFORM_EXAMPLE: &str = include_str!("../../deploy/platform-example.yaml");
+
+    /// `command` then `args` of the example Deployment's `leasebox`
+    /// container.
+    fn sidecar_argv() -> Vec<String> {
+        for doc in serde_yaml::Deserializer::from_str(PLATFORM_EXAMPLE) {
+            let value: serde_yaml::Value = serde::Deserialize::deserialize(doc)
+                .unwrap_or_else(|e| panic!("deploy/platform-example.yaml does not parse: {e}"));
+            if value["kind"].as_str() != Some("Deployment") {
+                continue;
+            }
+            let containers = value["spec"]["template"]["spec"]["containers"]
+                .as_sequence()
+                .cloned()
+                .unwrap_or_default();
+            let sidecar = containers
+                .iter()
+                .find(|c| c["name"].as_str() == Some("leasebox"))
+                .expect("the Deployment has a container named leasebox");
+            let strings = |key: &str| -> Vec<String> {
+                sidecar[key]
+                    .as_sequence()
+                    .map(|items| {
+                        items
+                            .iter()
+                            .map(|v| v.as_str().expect("a string argument").to_string())
+                            .collect()
+                    })
+                    .unwrap_or_default()
+            };
+            let mut argv = strings("command");
+            argv.extend(strings("args"));
+            return argv;
+        }
+        panic!("deploy/platform-example.yaml has no Deployment");
+    }
+
+    #[test]
+    fn platform_example_sidecar_runs_serve_on_the_shared_socket() {
+        let argv = sidecar_argv();
+        assert_eq!(
+            argv.first().map(String::as_str),
+            Some("leasebox"),
+            "{argv:?}"
+        );
+        let cli = Cli::try_parse_from(argv.clone()).unwrap_or_else(|e| panic!("{argv:?}: {e}"));
+        let Command::Serve(args) = cli.command else {
+            panic!("{argv:?} is not `leasebox serve`");
+        };
+        assert_eq!(
+            args.listen.as_deref(),
+            Some("unix:/run/leasebox/serve.sock")
+        );
+        assert_eq!(
+            args.host.settings.as_deref(),
+            Some(std::path::Path::new("/etc/leasebox/settings.yaml"))
+        );
+    }
+}

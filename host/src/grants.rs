@@ -418,7 +418,8 @@ mod tests {
 #[cfg(test)]
 mod deploy_tests {
     //! `deploy/rbac.yaml` is the derived RBAC: every call the guard can allow
-    //! is granted by it, and it grants nothing else.
+    //! is granted by it, and it grants nothing else; the platform example
+    //! (`deploy/platform-example.yaml`) binds only roles it defines.
 
     use super::*;
 
@@ -487,6 +488,74 @@ mod deploy_tests {
                 "deploy/rbac.yaml grants {granted:?}, which no grant needs"
             );
         }
+    }
+
+    const PLATFORM_EXAMPLE: &str = include_str!("../../deploy/platform-example.yaml");
+
+    /// Every document of a YAML stream (`file` names it in the panic).
+    fn documents(yaml: &str, file: &str) -> Vec<serde_yaml::Value> {
+        let mut out = Vec::new();
+        for doc in serde_yaml::Deserializer::from_str(yaml) {
+            let value: serde_yaml::Value = serde::Deserialize::deserialize(doc)
+                .unwrap_or_else(|e| panic!("{file} does not parse: {e}"));
+            out.push(value);
+        }
+        out
+    }
+
+    /// A string field, `""` when absent.
+    fn text(value: &serde_yaml::Value) -> String {
+        value.as_str().unwrap_or_default().to_string()
+    }
+
+    #[test]
+    fn every_role_the_platform_example_binds_is_defined_in_the_deployed_rbac() {
+        // (kind, namespace, name); a ClusterRole has no namespace.
+        let defined: BTreeSet<(String, String, String)> = documents(DEPLOY, "deploy/rbac.yaml")
+            .iter()
+            .filter(|doc| matches!(doc["kind"].as_str(), Some("ClusterRole" | "Role")))
+            .map(|doc| {
+                (
+                    text(&doc["kind"]),
+                    text(&doc["metadata"]["namespace"]),
+                    text(&doc["metadata"]["name"]),
+                )
+            })
+            .collect();
+        let mut bindings = 0;
+        for doc in documents(PLATFORM_EXAMPLE, "deploy/platform-example.yaml") {
+            let binding_kind = text(&doc["kind"]);
+            if binding_kind != "ClusterRoleBinding" && binding_kind != "RoleBinding" {
+                continue;
+            }
+            bindings += 1;
+            let role_ref = &doc["roleRef"];
+            let role_kind = text(&role_ref["kind"]);
+            // A RoleBinding's Role is the one in the binding's namespace.
+            let namespace = if role_kind == "Role" {
+                text(&doc["metadata"]["namespace"])
+            } else {
+                String::new()
+            };
+            let wanted = (role_kind, namespace, text(&role_ref["name"]));
+            assert_eq!(
+                role_ref["apiGroup"].as_str(),
+                Some("rbac.authorization.k8s.io"),
+                "{binding_kind} {}",
+                text(&doc["metadata"]["name"])
+            );
+            assert!(
+                defined.contains(&wanted),
+                "{binding_kind} {} binds {wanted:?}, which deploy/rbac.yaml does not define \
+                 (it defines {defined:?})",
+                text(&doc["metadata"]["name"])
+            );
+        }
+        assert!(
+            bindings >= 2,
+            "deploy/platform-example.yaml has {bindings} bindings; expected the host's \
+             ClusterRoleBinding and the sweep leader's RoleBinding"
+        );
     }
 
     #[test]

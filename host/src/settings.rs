@@ -636,4 +636,73 @@ mod deploy_tests {
             HostSettings::parse(text, &Overrides::default(), None).expect("deploy/settings.yaml");
         assert_eq!(settings, HostSettings::default());
     }
+
+    const PLATFORM_EXAMPLE: &str = include_str!("../../deploy/platform-example.yaml");
+
+    /// The documents of `deploy/platform-example.yaml`.
+    fn platform_example() -> Vec<serde_yaml::Value> {
+        let mut out = Vec::new();
+        for doc in serde_yaml::Deserializer::from_str(PLATFORM_EXAMPLE) {
+            let value: serde_yaml::Value = serde::Deserialize::deserialize(doc)
+                .unwrap_or_else(|e| panic!("deploy/platform-example.yaml does not parse: {e}"));
+            out.push(value);
+        }
+        out
+    }
+
+    /// The object of `kind` named `name` in the platform example.
+    fn platform_example_object(kind: &str, name: &str) -> serde_yaml::Value {
+        platform_example()
+            .into_iter()
+            .find(|doc| {
+                doc["kind"].as_str() == Some(kind) && doc["metadata"]["name"].as_str() == Some(name)
+            })
+            .unwrap_or_else(|| panic!("deploy/platform-example.yaml has no {kind} {name}"))
+    }
+
+    /// The host settings the platform example mounts (ConfigMap
+    /// `leasebox-settings`, key `settings.yaml`).
+    fn platform_example_settings() -> String {
+        let config_map = platform_example_object("ConfigMap", "leasebox-settings");
+        config_map["data"]["settings.yaml"]
+            .as_str()
+            .expect("ConfigMap leasebox-settings has data.settings.yaml")
+            .to_string()
+    }
+
+    #[test]
+    fn platform_example_settings_load_and_keep_the_default_limits() {
+        let text = platform_example_settings();
+        let settings = HostSettings::parse(
+            &text,
+            &Overrides::default(),
+            Some(PathBuf::from(
+                "deploy/platform-example.yaml#leasebox-settings",
+            )),
+        )
+        .unwrap_or_else(|e| panic!("{e}"));
+        let defaults = HostSettings::default();
+        assert_eq!(settings.namespace_prefix, defaults.namespace_prefix);
+        assert_eq!(settings.host_keys, defaults.host_keys);
+        assert_eq!(settings.guest, defaults.guest);
+        assert_eq!(
+            settings.cluster,
+            ClusterSettings::default(),
+            "in a pod: in-cluster"
+        );
+    }
+
+    #[test]
+    fn platform_example_binds_the_sweep_leader_role_where_its_election_lease_lives() {
+        let settings: serde_yaml::Value =
+            serde_yaml::from_str(&platform_example_settings()).expect("settings YAML");
+        let lease_namespace = settings["serve"]["leaderElection"]["namespace"]
+            .as_str()
+            .expect("serve.leaderElection.namespace");
+        let binding = platform_example_object("RoleBinding", "agent-platform-sweep-leader");
+        assert_eq!(
+            binding["metadata"]["namespace"].as_str(),
+            Some(lease_namespace)
+        );
+    }
 }

@@ -365,7 +365,54 @@ pub fn rbac_yaml() -> String {
          \x20   name: leasebox\n\
          \x20   namespace: leasebox-system\n",
     );
+    out.push_str(&sweep_leader_rbac(
+        crate::settings::DEFAULT_LEADER_NAMESPACE,
+        crate::settings::DEFAULT_LEADER_LEASE_NAME,
+    ));
     out
+}
+
+/// The host's own object, outside the grants table (no policy module can
+/// reach it): the `coordination.k8s.io/v1` Lease in `namespace` that elects
+/// the replica of `leasebox serve` that sweeps. A Role there (create cannot
+/// be narrowed by name; get and update only the Lease `lease_name`) and its
+/// binding.
+fn sweep_leader_rbac(namespace: &str, lease_name: &str) -> String {
+    format!(
+        "---\n\
+         # leasebox serve: the Lease that elects the one replica that sweeps.\n\
+         apiVersion: rbac.authorization.k8s.io/v1\n\
+         kind: Role\n\
+         metadata:\n\
+         \x20 name: leasebox-sweep-leader\n\
+         \x20 namespace: {namespace}\n\
+         \x20 labels:\n\
+         \x20   app.kubernetes.io/managed-by: leasebox\n\
+         rules:\n\
+         \x20 - apiGroups: [\"coordination.k8s.io\"]\n\
+         \x20   resources: [\"leases\"]\n\
+         \x20   verbs: [\"create\"]\n\
+         \x20 - apiGroups: [\"coordination.k8s.io\"]\n\
+         \x20   resources: [\"leases\"]\n\
+         \x20   resourceNames: [\"{lease_name}\"]\n\
+         \x20   verbs: [\"get\", \"update\"]\n\
+         ---\n\
+         apiVersion: rbac.authorization.k8s.io/v1\n\
+         kind: RoleBinding\n\
+         metadata:\n\
+         \x20 name: leasebox-sweep-leader\n\
+         \x20 namespace: {namespace}\n\
+         \x20 labels:\n\
+         \x20   app.kubernetes.io/managed-by: leasebox\n\
+         roleRef:\n\
+         \x20 apiGroup: rbac.authorization.k8s.io\n\
+         \x20 kind: Role\n\
+         \x20 name: leasebox-sweep-leader\n\
+         subjects:\n\
+         \x20 - kind: ServiceAccount\n\
+         \x20   name: leasebox\n\
+         \x20   namespace: leasebox-system\n"
+    )
 }
 
 #[cfg(test)]

@@ -115,7 +115,8 @@ impl Elector {
         let name = self.settings.lease_name.clone();
         let ctx = self.cluster.ctx().clone();
         let current = self.cluster.block_on(async {
-            ctx.call("get the leader Lease", || api.get_opt(&name)).await
+            ctx.call("get the leader Lease", || api.get_opt(&name))
+                .await
         })?;
         let written = match self.decide(current, now) {
             Action::Follow(holder) => return Ok(Leadership::Following { holder }),
@@ -180,7 +181,8 @@ impl Elector {
         let name = self.settings.lease_name.clone();
         let ctx = self.cluster.ctx().clone();
         let Some(mut lease) = self.cluster.block_on(async {
-            ctx.call("get the leader Lease", || api.get_opt(&name)).await
+            ctx.call("get the leader Lease", || api.get_opt(&name))
+                .await
         })?
         else {
             return Ok(());
@@ -269,12 +271,9 @@ impl Elector {
             .lease_duration_seconds
             .and_then(|s| u64::try_from(s).ok())
             .map_or(self.settings.lease_duration, Duration::from_secs);
-        let unchanged_for = self
-            .observed
-            .as_ref()
-            .map_or(Duration::ZERO, |seen| {
-                now.saturating_duration_since(seen.changed_at)
-            });
+        let unchanged_for = self.observed.as_ref().map_or(Duration::ZERO, |seen| {
+            now.saturating_duration_since(seen.changed_at)
+        });
         if unchanged_for >= duration {
             Action::TakeOver(lease)
         } else {

@@ -519,7 +519,10 @@ mod tests {
         assert_eq!(settings.serve.sweep_interval, Some(Duration::from_secs(60)));
         assert_eq!(settings.serve.leader.namespace, "leasebox-system");
         assert_eq!(settings.serve.leader.lease_name, "leasebox-sweep");
-        assert_eq!(settings.serve.leader.lease_duration, Duration::from_secs(15));
+        assert_eq!(
+            settings.serve.leader.lease_duration,
+            Duration::from_secs(15)
+        );
         assert_eq!(settings, HostSettings::default());
     }
 
@@ -596,9 +599,18 @@ mod tests {
     }
 
     #[rstest::rstest]
-    #[case("serve:\n  leaderElection:\n    leaseDurationSec: 1\n", "serve.leaderElection.leaseDurationSec")]
-    #[case("serve:\n  leaderElection:\n    namespace: Kube_System\n", "serve.leaderElection.namespace")]
-    #[case("serve:\n  leaderElection:\n    leaseName: \"\"\n", "serve.leaderElection.leaseName")]
+    #[case(
+        "serve:\n  leaderElection:\n    leaseDurationSec: 1\n",
+        "serve.leaderElection.leaseDurationSec"
+    )]
+    #[case(
+        "serve:\n  leaderElection:\n    namespace: Kube_System\n",
+        "serve.leaderElection.namespace"
+    )]
+    #[case(
+        "serve:\n  leaderElection:\n    leaseName: \"\"\n",
+        "serve.leaderElection.leaseName"
+    )]
     fn bad_leader_election_setting_is_refused_naming_the_field(
         #[case] text: &str,
         #[case] field: &str,

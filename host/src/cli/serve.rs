@@ -122,7 +122,11 @@ pub fn run(args: &Args) -> Result<u8, CliError> {
         }
     }
     if let Some(error) = server.sweep.resign() {
-        server.log(LogLevel::Warn, "sweep", &format!("giving the Lease up failed: {error}"));
+        server.log(
+            LogLevel::Warn,
+            "sweep",
+            &format!("giving the Lease up failed: {error}"),
+        );
     }
     Ok(Outcome::Success.code())
 }
@@ -178,7 +182,11 @@ fn drain_on_sigterm(server: &Arc<Server>) {
                 .calls
                 .drain(DRAIN_PATIENCE, crate::runtime::DEFAULT_CANCEL_GRACE);
             if let Some(error) = server.sweep.resign() {
-                server.log(LogLevel::Warn, "sweep", &format!("giving the Lease up failed: {error}"));
+                server.log(
+                    LogLevel::Warn,
+                    "sweep",
+                    &format!("giving the Lease up failed: {error}"),
+                );
             }
             server.log(
                 LogLevel::Info,

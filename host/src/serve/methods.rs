@@ -10,11 +10,11 @@ use serde::Deserialize;
 use serde::de::DeserializeOwned;
 use serde_json::{Value, json};
 
+use super::log::{self, LogFields};
 use super::rpc::{
     INVALID_PARAMS, METHOD_NOT_FOUND, MODULE_FAILED, MODULE_REFUSED, NO_CLUSTER, POLICY_REFUSED,
     REQUEST_CANCELLED, RpcError,
 };
-use super::log::{self, LogFields};
 use super::slot::{Loaded, PolicySlot, SwapError};
 use super::sweeper::SweepState;
 use crate::clock::now_rfc3339;

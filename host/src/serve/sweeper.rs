@@ -96,7 +96,11 @@ pub fn start(server: &Arc<Server>, cluster: Arc<KubeClusterIo>) {
         return;
     };
     let identity = default_identity();
-    let elector = Elector::new(cluster, server.settings.serve.leader.clone(), identity.clone());
+    let elector = Elector::new(
+        cluster,
+        server.settings.serve.leader.clone(),
+        identity.clone(),
+    );
     let period = elector.retry_period();
     *lock(&server.sweep.elector) = Some(elector);
     lock(&server.sweep.status).identity = Some(identity.clone());
@@ -119,7 +123,11 @@ fn run(server: &Arc<Server>, interval: Duration, period: Duration) {
     loop {
         if server.calls.draining() {
             if let Some(error) = server.sweep.resign() {
-                server.log(LogLevel::Warn, "sweep", &format!("giving the Lease up failed: {error}"));
+                server.log(
+                    LogLevel::Warn,
+                    "sweep",
+                    &format!("giving the Lease up failed: {error}"),
+                );
             }
             return;
         }
@@ -183,15 +191,16 @@ fn note_round(
         server.log(LogLevel::Info, "sweep", &message);
     }
     if let Some(error) = error {
-        server.log(LogLevel::Warn, "sweep", &format!("leader election round failed: {error}"));
+        server.log(
+            LogLevel::Warn,
+            "sweep",
+            &format!("leader election round failed: {error}"),
+        );
     }
 }
 
 /// Runs `method` as a background call; `None` when the server is stopping.
-fn background_call(
-    server: &Server,
-    method: &str,
-) -> Option<Result<Value, super::rpc::RpcError>> {
+fn background_call(server: &Server, method: &str) -> Option<Result<Value, super::rpc::RpcError>> {
     let cancel = Cancel::new();
     let ticket = server.calls.begin(&cancel)?;
     let loaded = server.slot.current();

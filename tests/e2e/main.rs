@@ -36,6 +36,7 @@ mod lease_calls;
 mod lifecycle;
 mod release;
 mod serve;
+mod serve_fleet;
 mod supervisor;
 mod tenant;
 mod trust;

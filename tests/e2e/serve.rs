@@ -13,20 +13,20 @@ use serde_json::{Value, json};
 
 use crate::support::case::{Case, NAMESPACE_PREFIX};
 
-struct Client {
-    stdin: ChildStdin,
-    stdout: BufReader<ChildStdout>,
+pub(crate) struct Client {
+    pub(crate) stdin: ChildStdin,
+    pub(crate) stdout: BufReader<ChildStdout>,
 }
 
 impl Client {
-    fn send(&mut self, message: Value) {
+    pub(crate) fn send(&mut self, message: Value) {
         writeln!(self.stdin, "{message}").expect("serve reads");
         self.stdin.flush().expect("serve reads");
     }
 
     /// Reads until the answer to `id`; returns it and the notifications
     /// received before it.
-    fn until(&mut self, id: u64) -> (Value, Vec<Value>) {
+    pub(crate) fn until(&mut self, id: u64) -> (Value, Vec<Value>) {
         let mut notes = Vec::new();
         loop {
             let mut line = String::new();
@@ -40,14 +40,14 @@ impl Client {
         }
     }
 
-    fn call(&mut self, id: u64, method: &str, params: Value) -> Value {
+    pub(crate) fn call(&mut self, id: u64, method: &str, params: Value) -> Value {
         self.send(json!({"jsonrpc": "2.0", "id": id, "method": method, "params": params}));
         let (answer, _) = self.until(id);
         answer
     }
 }
 
-fn output_of(notes: &[Value], id: u64, stream: &str) -> Vec<u8> {
+pub(crate) fn output_of(notes: &[Value], id: u64, stream: &str) -> Vec<u8> {
     notes
         .iter()
         .filter(|n| n["method"] == "exec/output" && n["params"]["id"] == id)
@@ -148,7 +148,7 @@ fn serve_runs_a_lease_life_over_stdio() {
 }
 
 /// Starts `leasebox serve` for `case` with `extra` flags.
-fn start_serve(case: &Case, extra: &[&str]) -> std::process::Child {
+pub(crate) fn start_serve(case: &Case, extra: &[&str]) -> std::process::Child {
     Command::new(env!("CARGO_BIN_EXE_leasebox"))
         .args([
             "serve",
@@ -167,7 +167,7 @@ fn start_serve(case: &Case, extra: &[&str]) -> std::process::Child {
 
 /// The pod configuration of `case`, as serve takes it (in-cluster: the
 /// server's own connection is used).
-fn pod_config(case: &Case) -> Value {
+pub(crate) fn pod_config(case: &Case) -> Value {
     let mut config: Value = serde_json::from_str(
         &std::fs::read_to_string(case.config(json!({"backend": "pod"}))).expect("the config file"),
     )

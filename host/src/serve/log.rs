@@ -35,9 +35,20 @@ impl LogFields {
     }
 }
 
+/// Environment variable choosing the lowest level logged: `debug`, `info`
+/// (the default), `warn` or `error`. `debug` also shows the Kubernetes
+/// client's own lines.
+pub const LOG_LEVEL_ENV: &str = "LEASEBOX_LOG_LEVEL";
+
 /// Sends `tracing` events to stderr as JSON lines (once per process; later
 /// calls keep the first subscriber).
 pub fn init_json_logs() {
+    let level = match std::env::var(LOG_LEVEL_ENV).as_deref() {
+        Ok("debug") => tracing::Level::DEBUG,
+        Ok("warn") => tracing::Level::WARN,
+        Ok("error") => tracing::Level::ERROR,
+        _ => tracing::Level::INFO,
+    };
     // `try_init` fails only when a subscriber is already set: keep it.
     let _ = tracing_subscriber::fmt()
         .json()
@@ -46,7 +57,7 @@ pub fn init_json_logs() {
         .with_span_list(false)
         .with_target(false)
         .with_writer(std::io::stderr)
-        .with_max_level(tracing::Level::DEBUG)
+        .with_max_level(level)
         .try_init();
 }
 

@@ -16,12 +16,17 @@ if (!binary) {
 /** A valid configuration of the built-in module. */
 const CONFIG = { inCluster: true, backend: 'pod' };
 
+/** This process's environment, with a kubeconfig that does not exist and no host settings: no cluster. */
+function offline() {
+  const env = { ...process.env, KUBECONFIG: '/nonexistent/leasebox-client-test/kubeconfig' };
+  delete env.LEASEBOX_SETTINGS;
+  return env;
+}
+
 let client;
 
 before(async () => {
-  const env = { ...process.env, KUBECONFIG: '/nonexistent/leasebox-client-test/kubeconfig' };
-  delete env.LEASEBOX_SETTINGS;
-  client = await LeaseboxClient.spawn({ binary, env });
+  client = await LeaseboxClient.spawn({ binary, env: offline() });
 });
 
 after(async () => {
@@ -166,7 +171,7 @@ test('an AbortSignal already aborted rejects without a call', async () => {
 });
 
 test('close() ends the server cleanly; later calls reject with client-closed', async () => {
-  const own = await LeaseboxClient.spawn({ binary, env: { ...process.env, KUBECONFIG: '/nonexistent/kubeconfig' } });
+  const own = await LeaseboxClient.spawn({ binary, env: offline() });
   assert.equal((await own.health()).ok, true);
   await own.close();
   await assert.rejects(own.health(), (error) => error.reason === 'client-closed' && error.code === null);
@@ -181,7 +186,7 @@ test('a binary that does not exist rejects spawn with spawn-failed', async () =>
 });
 
 test('a server that dies fails the calls in flight with server-exited', async () => {
-  const own = await LeaseboxClient.spawn({ binary, env: { ...process.env, KUBECONFIG: '/nonexistent/kubeconfig' } });
+  const own = await LeaseboxClient.spawn({ binary, env: offline() });
   await own.health();
   process.kill(own.pid, 'SIGKILL');
   await assert.rejects(own.health(), (error) => {

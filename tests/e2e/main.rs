@@ -5,7 +5,8 @@
 //! (`status`, `list`, `renew`) and cancellation, `leasebox serve` driven over
 //! stdio, and what neither a
 //! configuration nor a hostile policy module can make the host do
-//! (`trust.rs`).
+//! (`trust.rs`), and the TypeScript client's lifecycle tests
+//! (`typescript_client.rs`, `npm ci --prefix clients/typescript` first).
 //!
 //! Needs `LEASEBOX_E2E_KUBECONFIG` (the kubeconfig of a disposable cluster,
 //! e.g. k8s-real with `--with-crds`); without it every test says it is
@@ -40,3 +41,4 @@ mod serve_fleet;
 mod supervisor;
 mod tenant;
 mod trust;
+mod typescript_client;

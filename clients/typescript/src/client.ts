@@ -1,0 +1,398 @@
+/**
+ * `LeaseboxClient`: a `leasebox serve` child process and typed calls to it,
+ * in the terms of a platform's environment provider (acquire a lease,
+ * realize a workspace, execute, release).
+ */
+
+import { spawn, type ChildProcessWithoutNullStreams } from 'node:child_process';
+import { createInterface } from 'node:readline';
+
+import { LeaseboxError } from './errors.js';
+import { ExecStream } from './exec-stream.js';
+import { RpcConnection, type CallOptions } from './rpc.js';
+import { probeSummary } from './summary.js';
+import type {
+  Config,
+  ExecStatus,
+  Health,
+  Json,
+  Lease,
+  LeaseStatus,
+  LogEntry,
+  OutputChunk,
+  Plan,
+  PolicyInfo,
+  ProbeReport,
+  ReleaseReport,
+  SweepReport,
+  ValidationReport,
+} from './types.js';
+
+/** Where `realizeWorkspace` unpacks when no path is given (the default policy module's). */
+export const DEFAULT_WORKSPACE_PATH = '/workspace';
+
+/** How many of the server's last log lines are kept for error messages and {@link LeaseboxClient.logs}. */
+const LOG_TAIL = 100;
+
+/** An empty tar archive: two zero blocks. */
+const EMPTY_TAR = new Uint8Array(1024);
+
+export interface SpawnOptions {
+  /** The leasebox binary; default `LEASEBOX_BIN`, then `leasebox` on the PATH. */
+  binary?: string;
+  /** Extra flags of `serve`, e.g. `['--kubeconfig', path, '--policy', file]`. */
+  args?: string[];
+  /** The server's whole environment; default this process's. */
+  env?: NodeJS.ProcessEnv;
+  /** Receives each line the server logs on its stderr. */
+  onLog?: (entry: LogEntry) => void;
+}
+
+/** The AbortSignal of any call: aborting it sends `$/cancelRequest`. */
+export interface Cancellable {
+  signal?: AbortSignal;
+}
+
+/** Which lease a call is about. */
+export interface LeaseTarget extends Cancellable {
+  /** The lease id (`lease.id`). */
+  providerLeaseId: string;
+  /** Its namespace; found by the lease's labels when left out. */
+  namespace?: string;
+}
+
+export interface AcquireOptions extends Cancellable {
+  config: Config;
+  companyId: string;
+  /** The platform's run; default the lease id. */
+  runId?: string;
+  /** One of the configuration's adapters; default its `adapterType`. */
+  adapterType?: string;
+  /** An image instead of the adapter's (checked against `imageAllowList`). */
+  image?: string;
+  /** The container's command instead of the adapter's. */
+  command?: string[];
+}
+
+export interface PlanOptions extends Omit<AcquireOptions, 'companyId'> {
+  companyId?: string;
+  /** The lease id the manifests are planned for; default a new one. */
+  leaseId?: string;
+  /** The time the plan is made at (RFC 3339); default now. */
+  now?: string;
+}
+
+export interface AcquiredLease {
+  /** The lease id: what every later call names. */
+  providerLeaseId: string;
+  /** The whole lease record (namespace, pod, container, expiry, ...). */
+  metadata: Lease;
+}
+
+export interface ProbeResult {
+  ok: boolean;
+  /** One line: which checks passed, or which failed and why. */
+  summary: string;
+  metadata: ProbeReport;
+}
+
+export interface RealizeOptions extends LeaseTarget {
+  /** The absolute directory to unpack into; default `/workspace`. */
+  path?: string;
+  /** A tar archive; without it the directory is only made. */
+  tar?: Uint8Array;
+}
+
+export interface ExecuteOptions extends LeaseTarget {
+  /** A shell command line (`sh -c`); give this or `args`. */
+  command?: string;
+  /** An argv, run without a shell; give this or `command`. */
+  args?: string[];
+  /** The command's stdin; without it the command reads end-of-file. */
+  stdin?: string | Uint8Array;
+  cwd?: string;
+  env?: Record<string, string>;
+  /** Kill the command after this long (the result then has `timedOut: true`). */
+  timeoutMs?: number;
+  /** Cut stdout after this many bytes (`stdoutTruncated`). */
+  maxStdoutBytes?: number;
+  /** Cut stderr after this many bytes (`stderrTruncated`). */
+  maxStderrBytes?: number;
+}
+
+/** How a command ended, with its output decoded as UTF-8. */
+export interface ExecResult extends ExecStatus {
+  stdout: string;
+  stderr: string;
+}
+
+export class LeaseboxClient {
+  private readonly recentLogs: LogEntry[] = [];
+  private readonly exited: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
+
+  private constructor(
+    private readonly child: ChildProcessWithoutNullStreams,
+    private readonly rpc: RpcConnection,
+    private readonly binary: string,
+    onLog: ((entry: LogEntry) => void) | undefined,
+  ) {
+    createInterface({ input: child.stderr, crlfDelay: Infinity }).on('line', (line) => {
+      const entry = parseLogLine(line);
+      this.recentLogs.push(entry);
+      if (this.recentLogs.length > LOG_TAIL) {
+        this.recentLogs.shift();
+      }
+      onLog?.(entry);
+    });
+    this.exited = new Promise((resolve) => {
+      child.on('close', (code, signal) => {
+        this.rpc.fail(
+          LeaseboxError.client('server-exited', `${this.describeExit(code, signal)}; ${this.lastWords()}`, undefined, {
+            exitCode: code,
+            signal,
+          }),
+        );
+        resolve({ code, signal });
+      });
+    });
+    // After a successful spawn, errors (a failed kill) are reported by 'close'.
+    child.on('error', () => {});
+  }
+
+  /** Starts `leasebox serve` (stdio) and resolves once the process runs. */
+  static spawn(options: SpawnOptions = {}): Promise<LeaseboxClient> {
+    const binary = options.binary ?? process.env['LEASEBOX_BIN'] ?? 'leasebox';
+    const child = spawn(binary, ['serve', ...(options.args ?? [])], {
+      env: options.env ?? process.env,
+      stdio: ['pipe', 'pipe', 'pipe'],
+    });
+    return new Promise((resolve, reject) => {
+      child.once('error', (error) => {
+        reject(
+          LeaseboxError.client(
+            'spawn-failed',
+            `cannot start \`${binary} serve\`: ${error.message}; set LEASEBOX_BIN to the leasebox binary or pass \`binary\``,
+          ),
+        );
+      });
+      child.once('spawn', () => {
+        let client: LeaseboxClient;
+        const rpc = new RpcConnection(child.stdin, child.stdout, (line, why) => {
+          client.strayLine(line, why);
+        });
+        client = new LeaseboxClient(child, rpc, binary, options.onLog);
+        resolve(client);
+      });
+    });
+  }
+
+  /** The server's last log lines (at most 100), oldest first. */
+  get logs(): readonly LogEntry[] {
+    return this.recentLogs;
+  }
+
+  /** The server's process id. */
+  get pid(): number | undefined {
+    return this.child.pid;
+  }
+
+  /**
+   * Ends the server's stdin and waits for it to exit; the calls still in
+   * flight are cancelled by the server. Rejects when it exits other than 0.
+   */
+  async close(): Promise<void> {
+    this.rpc.refuseNewCalls(LeaseboxError.client('client-closed', 'the client was closed; spawn a new one'));
+    this.child.stdin.end();
+    const { code, signal } = await this.exited;
+    if (code !== 0) {
+      throw LeaseboxError.client('server-exited', `${this.describeExit(code, signal)}; ${this.lastWords()}`, 'close', {
+        exitCode: code,
+        signal,
+      });
+    }
+  }
+
+  /** Any method, as is: for methods this class does not wrap. */
+  call<T = unknown>(method: string, params: object = {}, options: Cancellable = {}): Promise<T> {
+    return this.rpc.call<T>(method, params, { signal: options.signal });
+  }
+
+  health(options: Cancellable = {}): Promise<Health> {
+    return this.call('health', {}, options);
+  }
+
+  /** The module the server runs. */
+  policyInfo(options: Cancellable = {}): Promise<PolicyInfo> {
+    return this.call('policy.info', {}, options);
+  }
+
+  /** Swaps in the module at `path` (or reloads the watched file); rejects with `-32004` when it is refused. */
+  policyReload(path?: string, options: Cancellable = {}): Promise<PolicyInfo> {
+    return this.call('policy.reload', { path }, options);
+  }
+
+  /** The configuration's JSON Schema. */
+  schema(options: Cancellable = {}): Promise<{ [key: string]: Json }> {
+    return this.call('schema', {}, options);
+  }
+
+  /** Every problem of `config`, each naming its field; an invalid config is a result, not an error. */
+  validateConfig(config: Config, options: Cancellable = {}): Promise<ValidationReport> {
+    return this.call('validate', { config }, options);
+  }
+
+  /** The manifests an acquire would apply (no cluster needed). */
+  plan(options: PlanOptions): Promise<Plan> {
+    const { signal, ...params } = options;
+    return this.call('plan', params, { signal });
+  }
+
+  /** Whether the cluster can take leases of `config` for `companyId`. */
+  async probe(config: Config, options: Cancellable & { companyId?: string } = {}): Promise<ProbeResult> {
+    const report = await this.call<ProbeReport>('probe', { config, companyId: options.companyId }, options);
+    return { ok: report.ok, summary: probeSummary(report), metadata: report };
+  }
+
+  /** A new sandbox, ready to run commands. */
+  async acquireLease(options: AcquireOptions): Promise<AcquiredLease> {
+    const { signal, ...params } = options;
+    const lease = await this.call<Lease>('acquire', params, { signal });
+    return { providerLeaseId: lease.id, metadata: lease };
+  }
+
+  /**
+   * Unpacks `tar` into `path` in the sandbox (made if missing); resolves
+   * with that directory. Rejects with reason `unpack-failed` when tar
+   * exits non-zero.
+   */
+  async realizeWorkspace(options: RealizeOptions): Promise<{ cwd: string }> {
+    const path = options.path ?? DEFAULT_WORKSPACE_PATH;
+    const stderr: Uint8Array[] = [];
+    const status = await this.rpc.call<ExecStatus>(
+      'realizeWorkspace',
+      { leaseId: options.providerLeaseId, namespace: options.namespace, path: options.path },
+      {
+        signal: options.signal,
+        stdin: options.tar ?? EMPTY_TAR,
+        onOutput: (chunk) => {
+          if (chunk.stream === 'stderr') stderr.push(chunk.data);
+        },
+      },
+    );
+    if (status.exitCode !== 0) {
+      const said = decode(stderr).trim();
+      throw LeaseboxError.client(
+        'unpack-failed',
+        `unpacking the tar into ${path} failed (${describeStatus(status)})${said ? `: ${said}` : ''}; check that the archive is a tar and the path is writable`,
+        'realizeWorkspace',
+        { status, stderr: said },
+      );
+    }
+    return { cwd: path };
+  }
+
+  /** Runs a command to its end; its output decoded as UTF-8. A non-zero exit code is a result. */
+  async execute(options: ExecuteOptions): Promise<ExecResult> {
+    const stdout: Uint8Array[] = [];
+    const stderr: Uint8Array[] = [];
+    const status = await this.exec(options, (chunk) => {
+      (chunk.stream === 'stdout' ? stdout : stderr).push(chunk.data);
+    });
+    return { ...status, stdout: decode(stdout), stderr: decode(stderr) };
+  }
+
+  /** Runs a command; its output as it comes, then its status (see {@link ExecStream}). */
+  executeStream(options: ExecuteOptions): ExecStream {
+    return new ExecStream((onOutput) => this.exec(options, onOutput));
+  }
+
+  /** Deletes the lease's objects; releasing a lease that is gone resolves with `alreadyGone: true`. */
+  releaseLease(options: LeaseTarget): Promise<ReleaseReport> {
+    return this.call('release', target(options), options);
+  }
+
+  /** Moves the lease's expiry to `ttlSeconds` from now. */
+  async renewLease(options: LeaseTarget & { ttlSeconds: number }): Promise<AcquiredLease> {
+    const lease = await this.call<Lease>('renew', { ...target(options), ttlSeconds: options.ttlSeconds }, options);
+    return { providerLeaseId: lease.id, metadata: lease };
+  }
+
+  /** The lease's phase and record; rejects with reason `lease-not-found` when it is gone. */
+  leaseStatus(options: LeaseTarget): Promise<LeaseStatus> {
+    return this.call('status', target(options), options);
+  }
+
+  /** The leases (of a company, or in a namespace), oldest first. */
+  async listLeases(options: Cancellable & { companyId?: string; namespace?: string } = {}): Promise<Lease[]> {
+    const { signal, ...params } = options;
+    const { leases } = await this.call<{ leases: Lease[] }>('list', params, { signal });
+    return leases;
+  }
+
+  /** Deletes the expired leases. */
+  sweep(options: Cancellable & { now?: string; namespace?: string } = {}): Promise<SweepReport> {
+    const { signal, ...params } = options;
+    return this.call('sweep', params, { signal });
+  }
+
+  private exec(options: ExecuteOptions, onOutput: (chunk: OutputChunk) => void): Promise<ExecStatus> {
+    const stdin = typeof options.stdin === 'string' ? Buffer.from(options.stdin, 'utf8') : options.stdin;
+    const params = {
+      ...target(options),
+      command: options.args,
+      shell: options.command,
+      cwd: options.cwd,
+      env: options.env,
+      timeoutMs: options.timeoutMs,
+      stdin: stdin !== undefined,
+      maxStdoutBytes: options.maxStdoutBytes,
+      maxStderrBytes: options.maxStderrBytes,
+    };
+    const callOptions: CallOptions = { signal: options.signal, onOutput, stdin };
+    return this.rpc.call<ExecStatus>('exec', params, callOptions);
+  }
+
+  private strayLine(line: string, why: string): void {
+    const entry = { level: 'warn', context: 'client', message: `a line from the server was ignored, ${why}: ${line.slice(0, 500)}` };
+    this.recentLogs.push(entry);
+  }
+
+  private describeExit(code: number | null, signal: NodeJS.Signals | null): string {
+    const how = signal !== null ? `was killed by ${signal}` : `exited with code ${code}`;
+    return `\`${this.binary} serve\` (pid ${this.child.pid}) ${how}`;
+  }
+
+  private lastWords(): string {
+    const last = this.recentLogs.slice(-5).map((entry) => `${entry.level} ${entry.context}: ${entry.message}`);
+    return last.length === 0 ? 'it logged nothing' : `its last messages: ${last.join(' | ')}`;
+  }
+}
+
+/** `{leaseId, namespace}` of a call about one lease. */
+function target(options: LeaseTarget): { leaseId: string; namespace: string | undefined } {
+  return { leaseId: options.providerLeaseId, namespace: options.namespace };
+}
+
+function decode(chunks: Uint8Array[]): string {
+  return Buffer.concat(chunks).toString('utf8');
+}
+
+/** How a command ended, in a few words (the status's `message` is left to `data.status`: it can be long). */
+function describeStatus(status: ExecStatus): string {
+  if (status.timedOut) return 'timed out';
+  if (status.signal !== null) return `killed by signal ${status.signal}`;
+  return `exit code ${status.exitCode}`;
+}
+
+/** A stderr line of the server: a JSON log object, or kept as it is. */
+function parseLogLine(line: string): LogEntry {
+  try {
+    const value = JSON.parse(line) as Partial<LogEntry>;
+    if (typeof value === 'object' && value !== null && typeof value.message === 'string') {
+      return { level: String(value.level ?? 'info'), context: String(value.context ?? ''), message: value.message };
+    }
+  } catch {
+    // Not JSON: kept as is below.
+  }
+  return { level: 'info', context: 'stderr', message: line };
+}

@@ -1,0 +1,12 @@
+//! The TypeScript client (`clients/typescript`) against this build's
+//! `leasebox serve`, without a cluster: its offline methods, typed errors,
+//! many calls at once and a clean exit. Its cluster tests say they are
+//! skipped here; the e2e suite runs them.
+
+#[path = "../support/typescript_client.rs"]
+mod support;
+
+#[test]
+fn the_typescript_client_passes_its_tests_without_a_cluster() {
+    support::npm_test(None);
+}

@@ -31,6 +31,7 @@ use wasmtime::{Engine, Store};
 
 pub use cache::{CACHE_DIR_ENV, CacheDir};
 pub use cancel::{Cancel, DEFAULT_CANCEL_GRACE};
+pub use engine::Pool;
 pub use error::RuntimeError;
 pub use limits::{DEFAULT_CPU_DEADLINE, EPOCH_TICK, Limits, MEMORY_CAP_BYTES, STDERR_CAP_BYTES};
 
@@ -162,7 +163,17 @@ impl Runtime {
 
     /// A runtime caching compiled modules in `cache`.
     pub fn with_cache(cache: CacheDir) -> Result<Runtime, RuntimeError> {
-        let engine = engine::new_engine()?;
+        Runtime::build(cache, None)
+    }
+
+    /// A runtime for a long-running server: instances come from a pool
+    /// (`pool`) reserved once, shared by every call and every module.
+    pub fn pooled(pool: Pool) -> Result<Runtime, RuntimeError> {
+        Runtime::build(CacheDir::from_env(), Some(pool))
+    }
+
+    fn build(cache: CacheDir, pool: Option<Pool>) -> Result<Runtime, RuntimeError> {
+        let engine = engine::new_engine(pool)?;
         let ticker = Arc::new(engine::EpochTicker::start(&engine)?);
         let mut linker = Linker::new(&engine);
         let link_error = |e: wasmtime::Error| RuntimeError::Engine {

@@ -12,7 +12,7 @@ use super::module::{PolicyArgs, read_config};
 use crate::cluster_io::ClusterIo;
 use crate::grants::Grants;
 use crate::metrics::{self, Metrics};
-use crate::runtime::{LogLevel, Runtime};
+use crate::runtime::{LogLevel, Pool, Runtime};
 use crate::serve::log::{self, LogFields};
 use crate::serve::slot::{PolicySlot, SlotParts};
 use crate::serve::{Server, sweeper};
@@ -43,6 +43,11 @@ pub struct Args {
     #[command(flatten)]
     pub policy: PolicyArgs,
 }
+
+/// Module instances alive at once: one per call in flight (an exec holds
+/// its instance while its command runs). Slots are address space reserved
+/// once; only the pages a call touches are memory.
+const POOL_INSTANCES: u32 = 1000;
 
 /// Serves until stdin closes (stdio) or forever (socket).
 pub fn run(args: &Args) -> Result<u8, CliError> {
@@ -79,7 +84,22 @@ pub fn run(args: &Args) -> Result<u8, CliError> {
         })
         .transpose()?;
     let smoke_config = args.smoke_config.as_deref().map(read_config).transpose()?;
-    let runtime = Runtime::new().map_err(CliError::unusable)?;
+    let pool = Pool {
+        instances: POOL_INSTANCES,
+        memory_cap_bytes: settings.guest.memory_cap_bytes,
+    };
+    let runtime = match Runtime::pooled(pool) {
+        Ok(runtime) => runtime,
+        Err(error) => {
+            log::emit(
+                &plain,
+                LogLevel::Warn,
+                "serve",
+                &format!("no pooling allocator ({error}); instances are allocated per call"),
+            );
+            Runtime::new().map_err(CliError::unusable)?
+        }
+    };
     let slot = PolicySlot::new(SlotParts {
         runtime,
         path: args.policy.policy.clone(),

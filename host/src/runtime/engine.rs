@@ -4,20 +4,54 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::thread::JoinHandle;
 
-use wasmtime::{Config, Engine, OptLevel, Strategy};
+use wasmtime::{
+    Config, Engine, InstanceAllocationStrategy, OptLevel, PoolingAllocationConfig, Strategy,
+};
 
 use super::error::{RuntimeError, flatten};
 use super::limits::EPOCH_TICK;
 
-/// Builds the engine: component model, Cranelift at `speed`, and epoch
-/// interruption (the CPU deadline of every call).
-pub(crate) fn new_engine() -> Result<Engine, RuntimeError> {
+/// A pool of instance slots reserved once and reused by every call (for a
+/// long-running server): instantiation is a slot taken from the pool
+/// rather than fresh mappings per call.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Pool {
+    /// Module instances alive at once (one per call in flight).
+    pub instances: u32,
+    /// Largest linear memory of one instance, bytes (the operator's cap).
+    pub memory_cap_bytes: usize,
+}
+
+/// Core instances, memories and tables a policy component may have: a
+/// `wasm32-wasip2` Rust component has one module with one memory and a few
+/// shim modules with tables; the margins leave room for other toolchains.
+const CORE_INSTANCES_PER_COMPONENT: u32 = 16;
+const MEMORIES_PER_COMPONENT: u32 = 2;
+const TABLES_PER_COMPONENT: u32 = 16;
+
+/// Builds the engine: component model, Cranelift at `speed`, epoch
+/// interruption (the CPU deadline of every call), and with `pool` the
+/// pooling instance allocator.
+pub(crate) fn new_engine(pool: Option<Pool>) -> Result<Engine, RuntimeError> {
     let mut config = Config::new();
     config
         .wasm_component_model(true)
         .strategy(Strategy::Cranelift)
         .cranelift_opt_level(OptLevel::Speed)
         .epoch_interruption(true);
+    if let Some(pool) = pool {
+        let mut pooling = PoolingAllocationConfig::new();
+        pooling
+            .total_component_instances(pool.instances)
+            .total_core_instances(pool.instances.saturating_mul(CORE_INSTANCES_PER_COMPONENT))
+            .total_memories(pool.instances.saturating_mul(MEMORIES_PER_COMPONENT))
+            .total_tables(pool.instances.saturating_mul(TABLES_PER_COMPONENT))
+            .max_core_instances_per_component(CORE_INSTANCES_PER_COMPONENT)
+            .max_memories_per_component(MEMORIES_PER_COMPONENT)
+            .max_tables_per_component(TABLES_PER_COMPONENT)
+            .max_memory_size(pool.memory_cap_bytes);
+        config.allocation_strategy(InstanceAllocationStrategy::Pooling(pooling));
+    }
     Engine::new(&config).map_err(|e| RuntimeError::Engine {
         message: flatten(&e),
     })

@@ -35,6 +35,7 @@ struct Status {
     holder: Option<String>,
     last_error: Option<String>,
     last_sweep: Option<Value>,
+    expired_total: u64,
     leases_held: Option<i64>,
 }
 
@@ -74,6 +75,7 @@ impl SweepState {
             "leading": status.leading,
             "holder": status.holder,
             "lastSweep": status.last_sweep,
+            "expiredTotal": status.expired_total,
             "lastError": status.last_error,
             "leasesHeld": status.leases_held,
         })
@@ -241,9 +243,11 @@ fn spawn_sweep(server: &Arc<Server>) {
         if let Some(result) = background_call(&server, "sweep") {
             let outcome = methods::outcome(&result).to_string();
             server.metrics.swept(&outcome);
+            let mut expired_now = 0;
             let summary = match &result {
                 Ok(report) => {
                     let expired = report["expired"].as_array().map_or(0, Vec::len);
+                    expired_now = expired as u64;
                     server.log(
                         LogLevel::Info,
                         "sweep",
@@ -260,7 +264,9 @@ fn spawn_sweep(server: &Arc<Server>) {
                     json!({"at": started, "outcome": outcome, "error": error.message})
                 }
             };
-            lock(&server.sweep.status).last_sweep = Some(summary);
+            let mut status = lock(&server.sweep.status);
+            status.last_sweep = Some(summary);
+            status.expired_total += expired_now;
         }
         server.sweep.sweeping.store(false, Ordering::SeqCst);
     });

@@ -102,7 +102,11 @@ pub(crate) fn ending_from_status(status: &Status) -> Ending {
         })
         .and_then(|cause| cause.message.as_deref())
         .and_then(|text| text.trim().parse::<i32>().ok());
-    let message = if message.is_empty() && code.is_none() {
+    // The server's message for an exit code repeats the whole command
+    // (leasebox's exec wrapper script included): the code says it all.
+    let message = if let Some(code) = code {
+        format!("exit code {code}")
+    } else if message.is_empty() {
         format!(
             "the exec ended with status {:?} and reason {:?} but no exit code",
             status.status.as_deref().unwrap_or(""),

@@ -9,7 +9,8 @@
 //! - `resources`: apiVersion + kind -> URL path (table, then cached discovery).
 //! - `objects`: apply (server-side, field manager `leasebox`, forced), create,
 //!   get, list, delete, server version.
-//! - `watch`, `exec` (+ `exec_protocol`), `logs`, `secret`.
+//! - `watch` (and `shared_watch`: one watch per namespace and kind shared
+//!   by every wait), `exec` (+ `exec_protocol`), `logs`, `secret`.
 //! - `retry`, `error`: bounded backoff on 429/5xx/connection errors and the
 //!   mapping of HTTP statuses to [`KubeError`].
 
@@ -22,6 +23,7 @@ mod objects;
 mod resources;
 pub mod retry;
 mod secret;
+mod shared_watch;
 mod watch;
 
 use std::future::Future;
@@ -53,6 +55,7 @@ pub(crate) struct Ctx {
     pub resolver: Arc<Resolver>,
     pub policy: RetryPolicy,
     pub observer: Option<ErrorObserver>,
+    pub watches: shared_watch::WatchHub,
 }
 
 impl Ctx {
@@ -172,6 +175,7 @@ impl KubeClusterIo {
             resolver: Arc::new(Resolver::default()),
             policy: RetryPolicy::default(),
             observer: None,
+            watches: shared_watch::WatchHub::default(),
         };
         Ok(KubeClusterIo {
             ctx,
@@ -183,6 +187,11 @@ impl KubeClusterIo {
     /// Runs `future` on this client's runtime (from a thread outside it).
     pub(crate) fn block_on<F: Future>(&self, future: F) -> F::Output {
         self.handle.block_on(future)
+    }
+
+    /// Watches open now that waits share (one per namespace and kind).
+    pub fn shared_watches(&self) -> usize {
+        self.ctx.watches.open()
     }
 
     /// The client, resolver and retry policy (for the host's own objects,
@@ -239,6 +248,14 @@ impl ClusterIo for KubeClusterIo {
     }
 
     fn watch(&self, request: &WatchRequest) -> Result<Box<dyn WatchStream>, KubeError> {
+        if shared_watch::is_shareable(request) {
+            let shared = self.block_on(self.ctx.watches.subscribe(
+                &self.ctx,
+                self.handle.clone(),
+                request,
+            ))?;
+            return Ok(Box::new(shared));
+        }
         let stream = self.block_on(watch::start(&self.ctx, request))?;
         Ok(Box::new(watch::KubeWatch::new(self.handle.clone(), stream)))
     }

@@ -208,6 +208,13 @@ impl Metrics {
             "Calls running now",
             ConstGauge::new(snapshot.calls_in_flight),
         );
+        if let Some(open) = snapshot.watches_open {
+            registry.register(
+                "watches_open",
+                "Watches open for readiness waits (one per namespace and kind, shared)",
+                ConstGauge::new(open),
+            );
+        }
         registry.register(
             "sweep_leader",
             "1 while this replica holds the sweep leader Lease",
@@ -236,6 +243,8 @@ pub struct Snapshot {
     pub calls_in_flight: i64,
     /// Whether this replica leads the sweep.
     pub sweep_leader: bool,
+    /// Shared watches open (one per namespace and kind); none: no cluster.
+    pub watches_open: Option<i64>,
 }
 
 /// Serves `GET /metrics` (the text of `scrape()`) and `GET /healthz` on
@@ -309,6 +318,7 @@ mod tests {
             leases_held: Some(7),
             calls_in_flight: 1,
             sweep_leader: true,
+            watches_open: Some(2),
         });
         for line in [
             "leasebox_acquire_duration_seconds_bucket{le=\"2.0\",backend=\"pod\",outcome=\"ok\"} 1",
@@ -320,6 +330,7 @@ mod tests {
             "leasebox_guard_denials_total{rule=\"fence\"} 2",
             "leasebox_leases_held 7",
             "leasebox_sweep_leader 1",
+            "leasebox_watches_open 2",
         ] {
             assert!(text.contains(line), "missing {line:?} in\n{text}");
         }

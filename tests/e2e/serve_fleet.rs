@@ -49,6 +49,22 @@ fn answers(client: &mut Client, ids: &[u64]) -> (BTreeMap<u64, Value>, Vec<Value
     (answered, notes)
 }
 
+/// A free `127.0.0.1:PORT`.
+fn free_local_addr() -> String {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+    listener.local_addr().expect("addr").to_string()
+}
+
+/// The body of `GET /metrics` at `addr`.
+fn scrape(addr: &str) -> String {
+    use std::io::{Read, Write};
+    let mut stream = std::net::TcpStream::connect(addr).expect("the metrics endpoint answers");
+    write!(stream, "GET /metrics HTTP/1.1\r\nHost: {addr}\r\n\r\n").expect("write");
+    let mut answer = String::new();
+    stream.read_to_string(&mut answer).expect("read");
+    answer
+}
+
 /// Resident memory of process `pid`, KiB (Linux).
 fn rss_kib(pid: u32) -> u64 {
     let status = std::fs::read_to_string(format!("/proc/{pid}/status")).expect("/proc status");
@@ -78,7 +94,8 @@ fn fifty_concurrent_execs_on_ten_leases_keep_every_byte_with_its_call() {
     let Some(case) = Case::start("serve-fleet") else {
         return;
     };
-    let mut serve = start_serve(&case, &[]);
+    let metrics_addr = free_local_addr();
+    let mut serve = start_serve(&case, &["--metrics-addr", &metrics_addr]);
     let pid = serve.id();
     let mut client = client_of(&mut serve);
     let mut config = pod_config(&case);
@@ -144,6 +161,25 @@ fn fifty_concurrent_execs_on_ten_leases_keep_every_byte_with_its_call() {
             String::from_utf8_lossy(&expect("err")),
             "stderr of call {id}"
         );
+    }
+
+    // The metrics saw the same: ten acquires, every byte of output.
+    let stdout_bytes: usize = execs
+        .iter()
+        .map(|id| {
+            (1..=8)
+                .map(|i| format!("out-{id}-{i}\n").len())
+                .sum::<usize>()
+        })
+        .sum();
+    let metrics = scrape(&metrics_addr);
+    for line in [
+        "leasebox_acquire_duration_seconds_count{backend=\"pod\",outcome=\"ok\"} 10".to_string(),
+        format!("leasebox_exec_output_bytes_total{{stream=\"stdout\"}} {stdout_bytes}"),
+        "leasebox_calls_total{method=\"exec\",outcome=\"ok\"} 50".to_string(),
+        "leasebox_watches_open 0".to_string(),
+    ] {
+        assert!(metrics.contains(&line), "missing {line:?} in\n{metrics}");
     }
 
     let releases: Vec<u64> = (300..310).collect();

@@ -131,3 +131,107 @@ fn forbidden_watch_ends_with_the_error() {
         matches!(result, Err(leasebox::cluster_io::KubeError::Forbidden(m)) if m.contains("user x"))
     );
 }
+
+/// Reads `watch` until `count` events (or `limit`); `(type, name@rv)` each.
+fn events(
+    watch: &mut Box<dyn leasebox::cluster_io::WatchStream>,
+    count: usize,
+    limit: Duration,
+) -> Vec<(EventType, String)> {
+    let mut seen = Vec::new();
+    let deadline = Instant::now() + limit;
+    while seen.len() < count && Instant::now() < deadline {
+        if let Some(e) = watch
+            .next(Duration::from_millis(200))
+            .unwrap_or_else(|e| panic!("next: {e}"))
+        {
+            let v: serde_json::Value = serde_json::from_str(&e.object).unwrap_or_default();
+            seen.push((
+                e.event_type,
+                format!(
+                    "{}@{}",
+                    v["metadata"]["name"].as_str().unwrap_or(""),
+                    v["metadata"]["resourceVersion"].as_str().unwrap_or("")
+                ),
+            ));
+        }
+    }
+    seen
+}
+
+fn by_name(name: &str) -> WatchRequest {
+    WatchRequest {
+        api_version: "v1".into(),
+        kind: "Pod".into(),
+        namespace: "t".into(),
+        label_selector: String::new(),
+        field_selector: format!("metadata.name={name}"),
+    }
+}
+
+#[test]
+fn waits_on_pods_of_one_namespace_share_one_watch() {
+    let no_selectors =
+        |r: &crate::fake_api::Seen| match (r.param("labelSelector"), r.param("fieldSelector")) {
+            (None, None) => Ok(()),
+            other => Err(format!("a shared watch has no selectors, got {other:?}")),
+        };
+    let api = FakeApi::start(vec![
+        step("GET", PODS, list(vec![pod("a", "1"), pod("b", "2")], "10")).check(no_selectors),
+        step(
+            "GET",
+            PODS,
+            Reply::Lines(vec![json!({"type": "MODIFIED", "object": pod("b", "11")})]),
+        )
+        .check(no_selectors),
+        step("GET", PODS, Reply::Hang(Duration::from_secs(60))).check(no_selectors),
+    ]);
+    let client = api.client();
+    let mut a = client
+        .watch(&by_name("a"))
+        .unwrap_or_else(|e| panic!("watch a: {e}"));
+    let mut b = client
+        .watch(&by_name("b"))
+        .unwrap_or_else(|e| panic!("watch b: {e}"));
+    assert_eq!(
+        client.shared_watches(),
+        1,
+        "one watch for the namespace's pods"
+    );
+    assert_eq!(
+        events(&mut b, 2, Duration::from_secs(5)),
+        vec![
+            (EventType::Added, "b@2".to_string()),
+            (EventType::Modified, "b@11".to_string())
+        ]
+    );
+    assert_eq!(
+        events(&mut a, 1, Duration::from_secs(5)),
+        vec![(EventType::Added, "a@1".to_string())]
+    );
+    assert_eq!(
+        events(&mut a, 1, Duration::from_secs(1)),
+        vec![],
+        "b's change is not a's"
+    );
+
+    // A late subscriber is told what a list of its own would have said,
+    // without a new request.
+    let mut late = client
+        .watch(&by_name("b"))
+        .unwrap_or_else(|e| panic!("watch late: {e}"));
+    assert_eq!(
+        events(&mut late, 1, Duration::from_secs(5)),
+        vec![(EventType::Added, "b@11".to_string())]
+    );
+    assert_eq!(client.shared_watches(), 1);
+
+    drop((a, b, late));
+    assert_eq!(
+        client.shared_watches(),
+        0,
+        "the last subscriber stops the watch"
+    );
+    std::thread::sleep(Duration::from_millis(300));
+    api.finish();
+}

@@ -57,6 +57,12 @@ impl Tracker {
         }
     }
 
+    /// Every object known (JSON, with apiVersion and kind), by namespace and
+    /// name.
+    pub(crate) fn objects(&self) -> impl Iterator<Item = &str> {
+        self.known.values().map(|seen| seen.json.as_str())
+    }
+
     fn seen(&self, object: DynamicObject) -> Result<(String, Seen), KubeError> {
         let key = format!(
             "{}/{}",
@@ -140,7 +146,7 @@ impl Tracker {
 
 /// Whether a watcher error ends the watch at once (refused, unknown kind,
 /// bad selector) rather than being retried.
-fn is_fatal(err: &KubeError) -> bool {
+pub(crate) fn is_fatal(err: &KubeError) -> bool {
     matches!(
         err,
         KubeError::Forbidden(_)
@@ -152,7 +158,7 @@ fn is_fatal(err: &KubeError) -> bool {
 
 /// Maps a watcher error; `None` for 410 Gone, which the watcher handles by
 /// re-listing.
-fn map_watcher_error(step: &str, err: &watcher::Error) -> Option<KubeError> {
+pub(crate) fn map_watcher_error(step: &str, err: &watcher::Error) -> Option<KubeError> {
     match err {
         watcher::Error::WatchError(status) if status.code == 410 => None,
         watcher::Error::WatchError(status) => Some(super::error::from_status(

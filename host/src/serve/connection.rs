@@ -24,7 +24,7 @@ use super::methods::{self, Call};
 use super::rpc::{self, INVALID_REQUEST, Line, Outbox, RpcError};
 use crate::cluster_io::CallerIo;
 use crate::metrics::Metrics;
-use crate::runtime::Cancel;
+use crate::runtime::{Cancel, LogLevel};
 
 /// How long a leaving client's cancelled calls may take to roll back before
 /// the connection stops waiting for them.
@@ -79,7 +79,13 @@ pub fn serve(server: Arc<Server>, input: Box<dyn Read + Send>, output: Box<dyn W
                     outbox.respond(&rejected.id, Err(rejected.error));
                 }
                 Ok(message) => match message.id {
-                    None => notification(&shared, &message.method, &message.params),
+                    None => {
+                        if let Err(ignored) =
+                            notification(&shared, &message.method, &message.params)
+                        {
+                            server.log(LogLevel::Warn, "serve", &ignored);
+                        }
+                    }
                     Some(id) => {
                         if let Some(worker) = request(
                             &server,
@@ -113,37 +119,55 @@ pub fn serve(server: Arc<Server>, input: Box<dyn Read + Send>, output: Box<dyn W
 
 /// A notification: a cancellation or stdin of an exec. Unknown ones are
 /// ignored, as JSON-RPC asks.
-fn notification(shared: &Shared, method: &str, params: &Value) {
+fn notification(shared: &Shared, method: &str, params: &Value) -> Result<(), String> {
     let Some(key) = params.get("id").map(Value::to_string) else {
-        return;
+        return Err(format!("notification `{method}` without an `id`: ignored"));
     };
     let mut in_flight = lock(shared);
     match method {
         "$/cancelRequest" => {
+            // A call that already ended has nothing to cancel.
             if let Some(cancel) = in_flight.cancels.get(&key) {
                 cancel.cancel();
             }
+            Ok(())
         }
         "exec/stdin" => {
-            let data = params
+            let Some(stdin) = in_flight.stdins.get(&key) else {
+                return Err(format!(
+                    "exec/stdin for call {key}, which is not in flight or did not ask for stdin \
+                     (`stdin: true`), or whose stdin has ended: ignored"
+                ));
+            };
+            match params
                 .get("data")
                 .and_then(Value::as_str)
-                .and_then(|d| BASE64.decode(d).ok());
-            match (data, in_flight.stdins.get(&key)) {
-                (Some(data), Some(stdin)) if !data.is_empty() => {
-                    let _ = stdin.send(data);
+                .and_then(|d| BASE64.decode(d).ok())
+            {
+                Some(data) => {
+                    if !data.is_empty() {
+                        let _ = stdin.send(data);
+                    }
+                    Ok(())
                 }
                 // Undecodable stdin ends the input rather than corrupt it.
-                (None, Some(_)) => {
+                None => {
                     in_flight.stdins.remove(&key);
+                    Err(format!(
+                        "exec/stdin for call {key}: `data` is not base64 text; the call's stdin \
+                         is ended here"
+                    ))
                 }
-                _ => {}
             }
         }
         "exec/stdinEnd" => {
             in_flight.stdins.remove(&key);
+            Ok(())
         }
-        _ => {}
+        other => Err(format!(
+            "unknown notification `{other}` (the client may send $/cancelRequest, exec/stdin, \
+             exec/stdinEnd): ignored"
+        )),
     }
 }
 

@@ -167,6 +167,7 @@ fn note_round(
 ) {
     let mut status = lock(&server.sweep.status);
     let was_leading = status.leading;
+    let error_before = status.last_error.clone();
     match round {
         Ok(Leadership::Leading) => {
             status.holder = status.identity.clone();
@@ -192,11 +193,14 @@ fn note_round(
         };
         server.log(LogLevel::Info, "sweep", &message);
     }
-    if let Some(error) = error {
+    // A failure is logged when it starts or changes, not every round.
+    if let Some(error) = error
+        && error_before.as_deref() != Some(error.as_str())
+    {
         server.log(
             LogLevel::Warn,
             "sweep",
-            &format!("leader election round failed: {error}"),
+            &format!("leader election round failed (retried every round): {error}"),
         );
     }
 }

@@ -40,6 +40,19 @@ impl Client {
         }
     }
 
+    /// Acquires a pod lease for `case` as request `id`; its lease id.
+    pub(crate) fn acquire(&mut self, id: u64, case: &Case) -> String {
+        let acquired = self.call(
+            id,
+            "acquire",
+            json!({"config": pod_config(case), "companyId": case.company}),
+        );
+        acquired["result"]["id"]
+            .as_str()
+            .unwrap_or_else(|| panic!("{acquired}"))
+            .to_string()
+    }
+
     pub(crate) fn call(&mut self, id: u64, method: &str, params: Value) -> Value {
         self.send(json!({"jsonrpc": "2.0", "id": id, "method": method, "params": params}));
         let (answer, _) = self.until(id);
@@ -189,15 +202,7 @@ fn serve_drains_in_flight_calls_on_sigterm() {
         stdin: child.stdin.take().expect("piped"),
         stdout: BufReader::new(child.stdout.take().expect("piped")),
     };
-    let acquired = client.call(
-        1,
-        "acquire",
-        json!({"config": pod_config(&case), "companyId": case.company}),
-    );
-    let id = acquired["result"]["id"]
-        .as_str()
-        .unwrap_or_else(|| panic!("{acquired}"))
-        .to_string();
+    let id = client.acquire(1, &case);
 
     client.send(json!({"jsonrpc": "2.0", "id": 2, "method": "exec",
         "params": {"leaseId": id, "shell": "sleep 4; echo finished"}}));

@@ -205,15 +205,7 @@ fn a_new_serve_resumes_and_releases_the_lease_of_a_killed_one() {
     };
     let mut first = start_serve(&case, &[]);
     let mut client = client_of(&mut first);
-    let acquired = client.call(
-        1,
-        "acquire",
-        json!({"config": pod_config(&case), "companyId": case.company}),
-    );
-    let id = acquired["result"]["id"]
-        .as_str()
-        .unwrap_or_else(|| panic!("{acquired}"))
-        .to_string();
+    let id = client.acquire(1, &case);
     client.send(json!({"jsonrpc": "2.0", "id": 2, "method": "exec",
         "params": {"leaseId": id, "shell": "sleep 300"}}));
     std::thread::sleep(Duration::from_secs(2));
@@ -282,15 +274,7 @@ fn surviving_replica_takes_the_sweep_over_and_sweeps() {
     let mut first = start_serve(&case, &["--settings", &settings]);
     let mut one = client_of(&mut first);
     // The lease's namespace is where the election Lease lives.
-    let acquired = one.call(
-        1,
-        "acquire",
-        json!({"config": pod_config(&case), "companyId": case.company}),
-    );
-    let id = acquired["result"]["id"]
-        .as_str()
-        .unwrap_or_else(|| panic!("{acquired}"))
-        .to_string();
+    let id = one.acquire(1, &case);
     let mut n1 = 10;
     let sweep1 = health_until(&mut one, &mut n1, Duration::from_secs(20), |s| {
         s["leading"] == true

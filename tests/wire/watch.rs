@@ -75,24 +75,7 @@ fn watch_resumes_and_relists_after_gone() {
             field_selector: "metadata.name!=z".into(),
         })
         .unwrap_or_else(|e| panic!("watch: {e}"));
-    let mut seen = Vec::new();
-    let deadline = Instant::now() + Duration::from_secs(10);
-    while seen.len() < 4 && Instant::now() < deadline {
-        if let Some(e) = watch
-            .next(Duration::from_millis(500))
-            .unwrap_or_else(|e| panic!("next: {e}"))
-        {
-            let v: serde_json::Value = serde_json::from_str(&e.object).unwrap_or_default();
-            seen.push((
-                e.event_type,
-                format!(
-                    "{}@{}",
-                    v["metadata"]["name"].as_str().unwrap_or(""),
-                    v["metadata"]["resourceVersion"].as_str().unwrap_or("")
-                ),
-            ));
-        }
-    }
+    let seen = events(&mut watch, 4, Duration::from_secs(10));
     // Let the resumed watch reach the server before checking the script.
     std::thread::sleep(Duration::from_millis(300));
     api.finish();

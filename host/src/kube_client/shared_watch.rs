@@ -33,7 +33,7 @@ use tokio::task::JoinHandle;
 
 use super::Ctx;
 use super::objects::api;
-use super::watch::{Tracker, is_fatal, map_watcher_error};
+use super::watch::{Tracker, is_fatal, map_watcher_error, receive};
 use crate::cluster_io::{EventType, KubeError, WatchEvent, WatchRequest, WatchStream};
 
 /// Events buffered for one subscriber before it counts as fallen behind.
@@ -349,19 +349,13 @@ impl Drop for SharedWatch {
 
 impl WatchStream for SharedWatch {
     fn next(&mut self, timeout: Duration) -> Result<Option<WatchEvent>, KubeError> {
-        let rx = &mut self.rx;
-        match self
-            .handle
-            .block_on(async { tokio::time::timeout(timeout, rx.recv()).await })
-        {
-            Err(_elapsed) => Ok(None),
-            Ok(Some(item)) => item.map(Some),
-            Ok(None) => Err(KubeError::Transport(
-                "the shared watch dropped this stream (it fell behind, or the watch ended); \
-                 start a new one"
-                    .into(),
-            )),
-        }
+        receive(
+            &self.handle,
+            &mut self.rx,
+            timeout,
+            "the shared watch dropped this stream (it fell behind, or the watch ended); \
+             start a new one",
+        )
     }
 }
 

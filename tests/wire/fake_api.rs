@@ -32,6 +32,8 @@ impl Seen {
 pub enum Reply {
     /// Status and JSON body.
     Json(u16, serde_json::Value),
+    /// Status and JSON body, after a pause.
+    JsonAfter(Duration, u16, serde_json::Value),
     /// 200 with one JSON line per item, then end of body.
     Lines(Vec<serde_json::Value>),
     /// 200, headers only, then silence for a while.
@@ -229,7 +231,15 @@ fn serve(conn: TcpStream, steps: &Mutex<Vec<Step>>, failures: &Mutex<Vec<String>
     let head = |code: u16| {
         format!("HTTP/1.1 {code} X\r\nContent-Type: application/json\r\nConnection: close\r\n")
     };
-    match step.reply {
+    let reply = match step.reply {
+        Reply::JsonAfter(pause, code, body) => {
+            std::thread::sleep(pause);
+            Reply::Json(code, body)
+        }
+        other => other,
+    };
+    match reply {
+        Reply::JsonAfter(..) => {}
         Reply::Json(code, body) => {
             let body = body.to_string();
             let _ = write!(

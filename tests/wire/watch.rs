@@ -160,7 +160,19 @@ fn waits_on_pods_of_one_namespace_share_one_watch() {
             other => Err(format!("a shared watch has no selectors, got {other:?}")),
         };
     let api = FakeApi::start(vec![
-        step("GET", PODS, list(vec![pod("a", "1"), pod("b", "2")], "10")).check(no_selectors),
+        // The list answers late, so both waits have subscribed before the
+        // first event.
+        step(
+            "GET",
+            PODS,
+            Reply::JsonAfter(
+                Duration::from_millis(1500),
+                200,
+                json!({"apiVersion": "v1", "kind": "PodList", "metadata": {"resourceVersion": "10"},
+                       "items": [pod("a", "1"), pod("b", "2")]}),
+            ),
+        )
+        .check(no_selectors),
         step(
             "GET",
             PODS,
@@ -182,7 +194,7 @@ fn waits_on_pods_of_one_namespace_share_one_watch() {
         "one watch for the namespace's pods"
     );
     assert_eq!(
-        events(&mut b, 2, Duration::from_secs(5)),
+        events(&mut b, 2, Duration::from_secs(20)),
         vec![
             (EventType::Added, "b@2".to_string()),
             (EventType::Modified, "b@11".to_string())
@@ -204,7 +216,7 @@ fn waits_on_pods_of_one_namespace_share_one_watch() {
         .watch(&by_name("b"))
         .unwrap_or_else(|e| panic!("watch late: {e}"));
     assert_eq!(
-        events(&mut late, 1, Duration::from_secs(5)),
+        events(&mut late, 1, Duration::from_secs(20)),
         vec![(EventType::Added, "b@11".to_string())]
     );
     assert_eq!(client.shared_watches(), 1);

@@ -115,8 +115,12 @@ struct FeedState {
     subscribers: Vec<Subscriber>,
     next_id: u64,
     task: Option<JoinHandle<()>>,
-    /// Set when the watch failed for good: no new subscriber.
+    /// Set when the watch stopped (failed for good, or its last subscriber
+    /// left): no new subscriber.
     failed: bool,
+    /// Why it failed, told to anyone who subscribes before the feed is
+    /// forgotten.
+    failure: Option<KubeError>,
 }
 
 /// One watch of one kind in one namespace, and who listens to it.
@@ -149,6 +153,7 @@ impl Feed {
     fn fail(&self, error: KubeError) {
         let mut state = lock(&self.state);
         state.failed = true;
+        state.failure = Some(error.clone());
         for subscriber in state.subscribers.drain(..) {
             let _ = subscriber.tx.try_send(Err(error.clone()));
         }
@@ -227,35 +232,29 @@ impl WatchHub {
             .resolver
             .resolve(&ctx.client, &request.api_version, &request.kind)
             .await?;
-        let feed = {
-            let mut feeds = lock(&self.inner.feeds);
-            match feeds.get(&key) {
-                Some(feed) if !lock(&feed.state).failed => feed.clone(),
-                _ => {
-                    let feed = Arc::new(Feed {
-                        key: key.clone(),
-                        state: Mutex::new(FeedState {
-                            tracker: Tracker::new(&request.api_version, &request.kind),
-                            ..FeedState::default()
-                        }),
-                        hub: Arc::downgrade(&self.inner),
-                    });
-                    let api = api(ctx, &resolved, Some(request.namespace.as_str()));
-                    let task = tokio::spawn(run_feed(
-                        Arc::downgrade(&feed),
-                        api,
-                        format!("watch {}", request.kind),
-                    ));
-                    lock(&feed.state).task = Some(task);
-                    feeds.insert(key, feed.clone());
-                    feed
-                }
+        let (tx, rx) = mpsc::channel(SUBSCRIBER_DEPTH);
+        let mut feeds = lock(&self.inner.feeds);
+        let (feed, start) = match feeds.get(&key) {
+            Some(feed) if !lock(&feed.state).failed => (feed.clone(), false),
+            _ => {
+                let feed = Arc::new(Feed {
+                    key: key.clone(),
+                    state: Mutex::new(FeedState {
+                        tracker: Tracker::new(&request.api_version, &request.kind),
+                        ..FeedState::default()
+                    }),
+                    hub: Arc::downgrade(&self.inner),
+                });
+                feeds.insert(key, feed.clone());
+                (feed, true)
             }
         };
-        let (tx, rx) = mpsc::channel(SUBSCRIBER_DEPTH);
         let id = {
             let mut state = lock(&feed.state);
-            if state.listed {
+            if let Some(failure) = &state.failure {
+                // Failed since it was looked up: the stream ends with why.
+                let _ = tx.try_send(Err(failure.clone()));
+            } else if state.listed {
                 // What a list of its own would have said.
                 for json in state.tracker.objects() {
                     let matches = serde_json::from_str::<serde_json::Value>(json)
@@ -279,6 +278,18 @@ impl WatchHub {
             state.subscribers.push(Subscriber { id, filter, tx });
             id
         };
+        drop(feeds);
+        // The watch starts once its first subscriber is in: nothing it
+        // reports (a failure included) can be missed.
+        if start {
+            let api = api(ctx, &resolved, Some(request.namespace.as_str()));
+            let task = tokio::spawn(run_feed(
+                Arc::downgrade(&feed),
+                api,
+                format!("watch {}", request.kind),
+            ));
+            lock(&feed.state).task = Some(task);
+        }
         Ok(SharedWatch {
             handle,
             rx,

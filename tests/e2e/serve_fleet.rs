@@ -307,6 +307,7 @@ fn surviving_replica_takes_the_sweep_over_and_sweeps() {
         s["leading"] == true
     });
     let took = killed.elapsed();
+    eprintln!("sweep takeover after kill -9 of the leader: {took:?} (lease duration 4 s)");
     assert_eq!(
         sweep2["leading"], true,
         "the second replica took over: {sweep2}"

@@ -165,6 +165,8 @@ pub struct Seen {
     pub query: String,
     /// The rule that fired on it.
     pub rule: Option<String>,
+    /// When it arrived.
+    pub at: Instant,
 }
 
 impl fmt::Display for Seen {
@@ -256,6 +258,7 @@ impl Shared {
             path: path.to_string(),
             query: query.to_string(),
             rule: chosen.as_ref().map(|(name, _)| name.clone()),
+            at: Instant::now(),
         });
         chosen
     }
@@ -707,6 +710,7 @@ async fn serve(mut client: TcpStream, shared: Arc<Shared>) {
             path: path.clone(),
             query: format!("(proxy error: {e})"),
             rule: None,
+            at: Instant::now(),
         });
     }
 }

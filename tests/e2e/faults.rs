@@ -82,7 +82,11 @@ const STEPS: &[Step] = &[
         "/namespaces/{ns}/networkpolicies/leasebox-egress$",
     ),
     step("pod", "PATCH", "/namespaces/{ns}/pods/lb-"),
-    step("egress policy", "PATCH", "/namespaces/{ns}/networkpolicies/lb-"),
+    step(
+        "egress policy",
+        "PATCH",
+        "/namespaces/{ns}/networkpolicies/lb-",
+    ),
     step("secret", "PATCH", "/namespaces/{ns}/secrets/lb-"),
     Step {
         not_query: Some("watch=true"),
@@ -150,7 +154,10 @@ fn faults() -> Vec<Fault> {
         },
         Fault {
             rows: Rows::Watch,
-            ..once("cut after 1s", Action::CutStreamAfter(Duration::from_secs(1)))
+            ..once(
+                "cut after 1s",
+                Action::CutStreamAfter(Duration::from_secs(1)),
+            )
         },
         Fault {
             rows: Rows::Watch,
@@ -366,7 +373,12 @@ fn run_cell(
         outcome
     };
     let slow = output.elapsed > Duration::from_secs(8);
-    if slow || matches!(outcome, Outcome::Violation(_) | Outcome::NotHit | Outcome::CleanError(_)) {
+    if slow
+        || matches!(
+            outcome,
+            Outcome::Violation(_) | Outcome::NotHit | Outcome::CleanError(_)
+        )
+    {
         eprintln!(
             "    acquire: exit {:?} after {:.1?}; stderr:\n      {}",
             output.code,
@@ -483,9 +495,7 @@ fn acquire_under_api_faults_leases_or_fails_clean() {
         }
         text.push('\n');
     }
-    eprintln!(
-        "\nacquire under faults (outcome, acquire wall time; - not tried):\n{text}"
-    );
+    eprintln!("\nacquire under faults (outcome, acquire wall time; - not tried):\n{text}");
 
     let mut known = Vec::new();
     let mut failing = Vec::new();
@@ -505,7 +515,10 @@ fn acquire_under_api_faults_leases_or_fails_clean() {
             _ => {}
         }
     }
-    eprintln!("known violations (reported, not failed on): {}", known.len());
+    eprintln!(
+        "known violations (reported, not failed on): {}",
+        known.len()
+    );
     for line in &known {
         eprintln!("  {line}");
     }
@@ -532,8 +545,13 @@ fn exec_stream_cut_mid_output_is_a_typed_error() {
     let script = "i=0; while [ $i -lt 3000 ]; do echo line-$i-abcdefghij; i=$((i+1)); done; exit 0";
     proxy.clear_records();
     proxy.set_rules(vec![
-        Rule::new("exec cut", "", "/exec", Action::CutUpgradeAfterBytes(8 * 1024))
-            .query("command="),
+        Rule::new(
+            "exec cut",
+            "",
+            "/exec",
+            Action::CutUpgradeAfterBytes(8 * 1024),
+        )
+        .query("command="),
     ]);
     let args: Vec<String> = [
         "exec",
@@ -567,7 +585,12 @@ fn exec_stream_cut_mid_output_is_a_typed_error() {
         injected.iter().any(|i| i.what.starts_with("cut")),
         "the proxy cut the exec stream: {injected:?}"
     );
-    assert_ne!(cut.code, Some(0), "a cut stream is not exit 0\n{}", cut.describe());
+    assert_ne!(
+        cut.code,
+        Some(0),
+        "a cut stream is not exit 0\n{}",
+        cut.describe()
+    );
     assert!(
         matches!(cut.code, Some(1 | 2)) && cut.stderr.contains("error"),
         "a cut stream is leasebox's own failure (exit 1 or 2) with a named reason, never a guessed exit code\n{}",
@@ -577,7 +600,12 @@ fn exec_stream_cut_mid_output_is_a_typed_error() {
     // The same command without a fault ends with its own exit code.
     let whole = cli::run_with_env(&kubeconfig, &args, &[], None, CLI_LIMIT);
     whole.assert_code(0);
-    assert_eq!(whole.stdout_text().lines().count(), 3000, "{}", whole.describe());
+    assert_eq!(
+        whole.stdout_text().lines().count(),
+        3000,
+        "{}",
+        whole.describe()
+    );
 
     case.release(&lease);
     drop(proxy);

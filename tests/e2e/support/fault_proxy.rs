@@ -130,7 +130,10 @@ impl Rule {
     }
 
     /// Fires on the `n`th matching request (1 for the first) and after it.
-    #[allow(dead_code, reason = "part of the rule API; the matrix fires on the first match")]
+    #[allow(
+        dead_code,
+        reason = "part of the rule API; the matrix fires on the first match"
+    )]
     pub fn nth(mut self, n: u32) -> Rule {
         self.first = n.max(1);
         self
@@ -429,7 +432,10 @@ fn upstream(path: &Path) -> Result<Upstream, String> {
         Some((host, _port)) => (host.to_string(), authority.clone()),
         None => (authority.clone(), format!("{authority}:443")),
     };
-    let host = host.trim_start_matches('[').trim_end_matches(']').to_string();
+    let host = host
+        .trim_start_matches('[')
+        .trim_end_matches(']')
+        .to_string();
     let server_name = ServerName::try_from(cluster.tls_server_name.clone().unwrap_or(host))
         .map_err(|e| format!("server name: {e}"))?;
 
@@ -577,7 +583,10 @@ impl Head {
         for (k, v) in &self.fields {
             let lower = k.to_ascii_lowercase();
             if !keep_connection
-                && matches!(lower.as_str(), "connection" | "keep-alive" | "proxy-connection")
+                && matches!(
+                    lower.as_str(),
+                    "connection" | "keep-alive" | "proxy-connection"
+                )
             {
                 continue;
             }
@@ -622,7 +631,11 @@ fn status_answer(code: u16) -> Vec<u8> {
         "code": code,
     })
     .to_string();
-    let retry_after = if code == 429 { "Retry-After: 1\r\n" } else { "" };
+    let retry_after = if code == 429 {
+        "Retry-After: 1\r\n"
+    } else {
+        ""
+    };
     format!(
         "HTTP/1.1 {code} {phrase}\r\nContent-Type: application/json\r\n{retry_after}\
          Content-Length: {}\r\nConnection: close\r\n\r\n{body}",
@@ -786,13 +799,9 @@ where
     let Some(end) = read_head(up_read, &mut buf).await? else {
         return Ok(());
     };
-    let head = Head::parse(&buf[..end])
-        .ok_or_else(|| std::io::Error::other("unreadable answer head"))?;
-    let code: u16 = head
-        .first
-        .get(1)
-        .and_then(|c| c.parse().ok())
-        .unwrap_or(0);
+    let head =
+        Head::parse(&buf[..end]).ok_or_else(|| std::io::Error::other("unreadable answer head"))?;
+    let code: u16 = head.first.get(1).and_then(|c| c.parse().ok()).unwrap_or(0);
     if let Some(rule) = lose {
         shared.injected(
             &rule,
@@ -803,9 +812,7 @@ where
         return Ok(());
     }
     let upgraded = code == 101;
-    client_write
-        .write_all(&head.render(None, upgraded))
-        .await?;
+    client_write.write_all(&head.render(None, upgraded)).await?;
     // Without an upgrade the answer ends with the connection, or after
     // Content-Length bytes.
     let mut remaining: Option<u64> = if upgraded {
@@ -866,21 +873,19 @@ where
             break;
         }
         let read = match deadline {
-            Some(at) => {
-                match tokio::time::timeout_at(at.into(), up_read.read(&mut chunk)).await {
-                    Ok(read) => read?,
-                    Err(_) => {
-                        let rule = rule.as_deref().unwrap_or("?");
-                        shared.injected(
-                            rule,
-                            method,
-                            path,
-                            format!("cut the {code} answer after {copied} bytes (time)"),
-                        );
-                        return Ok(());
-                    }
+            Some(at) => match tokio::time::timeout_at(at.into(), up_read.read(&mut chunk)).await {
+                Ok(read) => read?,
+                Err(_) => {
+                    let rule = rule.as_deref().unwrap_or("?");
+                    shared.injected(
+                        rule,
+                        method,
+                        path,
+                        format!("cut the {code} answer after {copied} bytes (time)"),
+                    );
+                    return Ok(());
                 }
-            }
+            },
             None => up_read.read(&mut chunk).await?,
         };
         if read == 0 {

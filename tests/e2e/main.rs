@@ -33,6 +33,7 @@ mod cancel;
 mod egress;
 mod exec;
 mod failures;
+mod faults;
 mod lease_calls;
 mod lifecycle;
 mod release;

@@ -4,3 +4,4 @@
 pub mod case;
 pub mod cli;
 pub mod cluster;
+pub mod fault_proxy;

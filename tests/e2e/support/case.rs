@@ -182,10 +182,16 @@ impl Case {
     /// merge patch: `null` removes a field) and the kubeconfig set; returns
     /// its path.
     pub fn config(&self, overrides: Value) -> PathBuf {
+        self.config_for(overrides, &self.kubeconfig)
+    }
+
+    /// [`Case::config`] with the configuration's `kubeconfig` set to
+    /// `kubeconfig` (e.g. the fault proxy's).
+    pub fn config_for(&self, overrides: Value, kubeconfig: &Path) -> PathBuf {
         let mut config: Value =
             serde_json::from_str(BASE_CONFIG).expect("configs/base.json is JSON");
         merge(&mut config, &overrides);
-        config["kubeconfig"] = Value::String(self.kubeconfig.display().to_string());
+        config["kubeconfig"] = Value::String(kubeconfig.display().to_string());
         let n = self.configs.get() + 1;
         self.configs.set(n);
         let path = self.dir.join(format!("config-{n}.json"));

@@ -10,6 +10,15 @@ use std::time::{Duration, Instant};
 /// The binary cargo built for this test run.
 const BINARY: &str = env!("CARGO_BIN_EXE_leasebox");
 
+/// Names another binary to run instead of [`BINARY`] (worktrees sharing
+/// one target directory overwrite each other's `target/debug/leasebox`).
+const BINARY_ENV: &str = "LEASEBOX_E2E_BINARY";
+
+/// The binary under test.
+fn binary() -> String {
+    std::env::var(BINARY_ENV).unwrap_or_else(|_| BINARY.to_string())
+}
+
 /// How often a running command is checked for its end.
 const POLL: Duration = Duration::from_millis(25);
 
@@ -96,7 +105,8 @@ pub fn run_with_env(
     limit: Duration,
 ) -> Output {
     let started = Instant::now();
-    let mut child = Command::new(BINARY)
+    let binary = binary();
+    let mut child = Command::new(&binary)
         .args(args)
         .env("KUBECONFIG", kubeconfig)
         .env_remove("LEASEBOX_LOG")
@@ -109,7 +119,7 @@ pub fn run_with_env(
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
         .spawn()
-        .unwrap_or_else(|e| panic!("cannot start {BINARY}: {e}"));
+        .unwrap_or_else(|e| panic!("cannot start {binary}: {e}"));
 
     // The writer is never joined: when the binary stops reading early, the
     // write fails with a broken pipe and the thread ends on its own.
@@ -172,7 +182,8 @@ pub struct Running {
 /// Starts `leasebox <args>` with `KUBECONFIG=kubeconfig`, no stdin, stdout
 /// discarded and stderr kept.
 pub fn spawn(kubeconfig: &Path, args: &[&str]) -> Running {
-    let child = Command::new(BINARY)
+    let binary = binary();
+    let child = Command::new(&binary)
         .args(args)
         .env("KUBECONFIG", kubeconfig)
         .env_remove("LEASEBOX_LOG")
@@ -180,7 +191,7 @@ pub fn spawn(kubeconfig: &Path, args: &[&str]) -> Running {
         .stdout(Stdio::null())
         .stderr(Stdio::piped())
         .spawn()
-        .unwrap_or_else(|e| panic!("cannot start {BINARY}: {e}"));
+        .unwrap_or_else(|e| panic!("cannot start {binary}: {e}"));
     Running {
         child,
         args: args.iter().map(|a| a.to_string()).collect(),

@@ -43,8 +43,29 @@ pub(crate) fn from_kube(step: &str, err: &kube::Error) -> KubeError {
         E::SerdeError(e) => {
             KubeError::Transport(format!("{step}: unreadable answer from the server: {e}"))
         }
+        E::HyperError(_) | E::Service(_) => KubeError::Transport(format!(
+            "{step}: the connection failed before an answer came ({}); the request may or may \
+             not have been carried out",
+            causes(err)
+        )),
         other => KubeError::Transport(format!("{step}: {other}")),
     }
+}
+
+/// `err` and every error under it, outermost first (a connection failure's
+/// top level says only "client error (SendRequest)"; its cause says what
+/// happened).
+fn causes(err: &dyn std::error::Error) -> String {
+    let mut parts = vec![err.to_string()];
+    let mut next = err.source();
+    while let Some(cause) = next {
+        let text = cause.to_string();
+        if parts.last() != Some(&text) {
+            parts.push(text);
+        }
+        next = cause.source();
+    }
+    parts.join(": ")
 }
 
 /// Whether a failed call may succeed when repeated: 429, 500, 502, 503,
@@ -70,6 +91,36 @@ pub(crate) fn is_retryable_status(code: u16) -> bool {
 mod tests {
     use super::*;
     use rstest::rstest;
+
+    #[derive(Debug)]
+    struct Layer(&'static str, Option<Box<Layer>>);
+
+    impl std::fmt::Display for Layer {
+        fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+            f.write_str(self.0)
+        }
+    }
+
+    impl std::error::Error for Layer {
+        fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+            self.1.as_deref().map(|l| l as _)
+        }
+    }
+
+    #[test]
+    fn connection_failure_names_its_root_cause() {
+        let err = Layer(
+            "client error (SendRequest)",
+            Some(Box::new(Layer(
+                "connection closed before message completed",
+                None,
+            ))),
+        );
+        assert_eq!(
+            causes(&err),
+            "client error (SendRequest): connection closed before message completed"
+        );
+    }
 
     #[rstest]
     #[case::not_found(404, "not found")]

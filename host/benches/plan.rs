@@ -3,10 +3,15 @@
 //! against the same `plan` of the native crate, measured side by side in
 //! one run, rounds interleaved so that machine noise hits both alike.
 //!
-//! Run: `cargo bench -p leasebox --bench plan`
+//! Run: `cargo bench -p leasebox --bench plan` (`-- --quick`: 3 rounds).
+
+#[path = "common/mod.rs"]
+mod common;
 
 use std::hint::black_box;
-use std::time::{Duration, Instant};
+use std::time::Instant;
+
+use common::Summary;
 
 use leasebox::runtime::types as wit;
 use leasebox::runtime::{CacheDir, CallEnv, Runtime};
@@ -15,6 +20,9 @@ use leasebox_policy::lease as native;
 const LEASE_ID: &str = "lb-01jd5z8k9m0000000000000000";
 const NOW: &str = "2026-11-23T10:00:00Z";
 const ROUNDS: usize = 15;
+const QUICK_ROUNDS: usize = 3;
+/// The target of issue 11 (P1): guest / native.
+const TARGET: f64 = 1.5;
 const CALLS_PER_ROUND: u32 = 40;
 
 fn config() -> String {
@@ -30,12 +38,11 @@ fn config() -> String {
     .to_string()
 }
 
-fn median(mut samples: Vec<Duration>) -> Duration {
-    samples.sort();
-    samples[samples.len() / 2]
-}
-
 fn main() {
+    let Some(mode) = common::mode("plan") else {
+        return;
+    };
+    let rounds = mode.rounds(ROUNDS, QUICK_ROUNDS);
     let cache = std::env::temp_dir().join("leasebox-bench-cache");
     let runtime = Runtime::with_cache(CacheDir::Dir(cache)).expect("the runtime starts");
     let policy = runtime.load_default().expect("the default module loads");
@@ -74,7 +81,7 @@ fn main() {
 
     let mut guest_times = Vec::new();
     let mut native_times = Vec::new();
-    for _ in 0..ROUNDS {
+    for _ in 0..rounds {
         let started = Instant::now();
         for _ in 0..CALLS_PER_ROUND {
             black_box(
@@ -92,16 +99,18 @@ fn main() {
         }
         native_times.push(started.elapsed() / CALLS_PER_ROUND);
     }
-    let guest = median(guest_times);
-    let native = median(native_times);
+    let guest = Summary::of(&guest_times);
+    let native = Summary::of(&native_times);
+    let ratio = common::ratio(&guest, &native);
+    let (_, low, high) = common::paired_ratios(&guest_times, &native_times);
     println!(
-        "plan ({} manifests), median of {ROUNDS} interleaved rounds of {CALLS_PER_ROUND} calls:",
+        "plan ({} manifests), {rounds} interleaved rounds of {CALLS_PER_ROUND} calls, per call:",
         host.len()
     );
-    println!("  guest (component, fresh instance per call): {guest:?} per call");
-    println!("  native (same crate, no wasm):               {native:?} per call");
+    println!("  guest (component, fresh instance per call): {}", guest.display());
+    println!("  native (same crate, no wasm):               {}", native.display());
     println!(
-        "  guest / native = {:.1}x",
-        guest.as_secs_f64() / native.as_secs_f64()
+        "  guest / native = {ratio:.2}x (per-round ratios {low:.2}x–{high:.2}x); target <= {TARGET}x: {}",
+        if ratio <= TARGET { "met" } else { "missed" }
     );
 }

@@ -24,7 +24,7 @@
 //! ```sh
 //! LEASEBOX_BENCH_KUBECONFIG=/var/lib/k8s-real/kubeconfig/admin.kubeconfig \
 //! LEASEBOX_BENCH_KUBECTL=kubectl \
-//!   cargo bench -p leasebox --bench cluster      # -- --quick: 2 rounds
+//!   cargo bench -p leasebox --bench cluster      # -- --quick: 2 rounds; -- --rounds N
 //! ```
 //!
 //! Skipped, with a message, when `LEASEBOX_BENCH_KUBECONFIG` is not set.
@@ -87,7 +87,10 @@ fn main() {
         return;
     };
     let rounds = mode.rounds(ROUNDS, QUICK_ROUNDS);
-    let execs = mode.rounds(EXECS_PER_ROUND, QUICK_EXECS_PER_ROUND);
+    let execs = match mode {
+        common::Mode::Full => EXECS_PER_ROUND,
+        common::Mode::Quick => QUICK_EXECS_PER_ROUND,
+    };
     let bench = Bench::new(kubeconfig);
     bench.wait_namespace_not_terminating();
 

@@ -15,12 +15,26 @@ pub enum Mode {
 }
 
 impl Mode {
-    /// `full` or `quick` rounds.
+    /// `full` or `quick` rounds; `--rounds N` overrides both.
     pub fn rounds(self, full: usize, quick: usize) -> usize {
+        if let Some(n) = rounds_flag() {
+            return n;
+        }
         match self {
             Mode::Full => full,
             Mode::Quick => quick,
         }
+    }
+}
+
+/// `--rounds N` (N >= 1), if given.
+fn rounds_flag() -> Option<usize> {
+    let args: Vec<String> = std::env::args().collect();
+    let at = args.iter().position(|a| a == "--rounds")?;
+    let n = args.get(at + 1).and_then(|n| n.parse::<usize>().ok());
+    match n {
+        Some(n) if n >= 1 => Some(n),
+        _ => panic!("--rounds takes a whole number >= 1"),
     }
 }
 

@@ -5,7 +5,10 @@
 //!
 //! A third series, for information, runs the same guest through a runtime
 //! with the pooling instance allocator, as `leasebox serve` does (1,000
-//! slots of 64 MiB); the target is the first ratio, the CLI's.
+//! slots of 64 MiB); the target is the first ratio, the CLI's. A fourth,
+//! also for information, is the floor of a call: `plan` of the config `{}`,
+//! refused at once, through the guest (what a fresh instance and the
+//! crossing of the boundary cost) and natively.
 //!
 //! Run: `cargo bench -p leasebox --bench plan` (`-- --quick`: 3 rounds).
 
@@ -101,6 +104,18 @@ fn main() {
     let mut guest_times = Vec::new();
     let mut native_times = Vec::new();
     let mut pooled_times = Vec::new();
+    let mut floor_guest_times = Vec::new();
+    let mut floor_native_times = Vec::new();
+    let floor_wit = wit::LeaseRequest {
+        config: "{}".into(),
+        ..wit_request.clone()
+    };
+    let floor_native = native::LeaseRequest {
+        config: "{}".into(),
+        ..native_request.clone()
+    };
+    assert!(policy.plan(&env, &floor_wit).expect("no trap").is_err());
+    assert!(leasebox_policy::plan::plan(&floor_native).is_err());
     for _ in 0..rounds {
         let started = Instant::now();
         for _ in 0..CALLS_PER_ROUND {
@@ -129,6 +144,18 @@ fn main() {
             );
         }
         pooled_times.push(started.elapsed() / CALLS_PER_ROUND);
+
+        let started = Instant::now();
+        for _ in 0..CALLS_PER_ROUND {
+            let _ = black_box(policy.plan(&env, black_box(&floor_wit)).expect("no trap"));
+        }
+        floor_guest_times.push(started.elapsed() / CALLS_PER_ROUND);
+
+        let started = Instant::now();
+        for _ in 0..CALLS_PER_ROUND {
+            let _ = black_box(leasebox_policy::plan::plan(black_box(&floor_native)));
+        }
+        floor_native_times.push(started.elapsed() / CALLS_PER_ROUND);
     }
     let guest = Summary::of(&guest_times);
     let native = Summary::of(&native_times);
@@ -150,5 +177,12 @@ fn main() {
     );
     println!(
         "  pooled guest / native = {pooled_ratio:.2}x (per-round ratios {pooled_low:.2}x–{pooled_high:.2}x; for information)"
+    );
+    let floor_guest = Summary::of(&floor_guest_times);
+    let floor_native = Summary::of(&floor_native_times);
+    println!(
+        "  floor, `plan` of the config {{}} (refused at once): guest {}, native {} (for information)",
+        floor_guest.display(),
+        floor_native.display()
     );
 }

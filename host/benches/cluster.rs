@@ -118,7 +118,11 @@ fn main() {
         println!(
             "cluster: round {}/{rounds} ({} first)",
             round + 1,
-            if leasebox_first { "leasebox" } else { "kubectl" }
+            if leasebox_first {
+                "leasebox"
+            } else {
+                "kubectl"
+            }
         );
 
         let lease = if leasebox_first {
@@ -246,11 +250,7 @@ fn print_table(rows: &[Row]) {
             row.peer.display(),
             row.ratio,
             row.target,
-            if row.ratio <= row.target {
-                "yes"
-            } else {
-                "no"
-            }
+            if row.ratio <= row.target { "yes" } else { "no" }
         );
     }
     println!();
@@ -289,14 +289,18 @@ impl Bench {
         let kubectl = std::env::var_os(KUBECTL_ENV)
             .map(PathBuf::from)
             .unwrap_or_else(|| PathBuf::from("kubectl"));
-        let dir = std::env::temp_dir().join(format!("leasebox-bench-cluster-{}", std::process::id()));
+        let dir =
+            std::env::temp_dir().join(format!("leasebox-bench-cluster-{}", std::process::id()));
         std::fs::create_dir_all(&dir).unwrap_or_else(|e| panic!("create {}: {e}", dir.display()));
 
         let mut config: Value = serde_json::from_str(BASE_CONFIG).expect("base.json is JSON");
         config["kubeconfig"] = Value::String(kubeconfig.display().to_string());
         config["namespacePrefix"] = Value::String(NAMESPACE_PREFIX.into());
         let config_path = dir.join("config.json");
-        write(&config_path, &serde_json::to_string_pretty(&config).expect("JSON"));
+        write(
+            &config_path,
+            &serde_json::to_string_pretty(&config).expect("JSON"),
+        );
 
         // The operator's side: the fence, the cluster, and no background
         // sweep in serve (its leader election would add API calls).
@@ -501,13 +505,7 @@ impl Bench {
             "--wait",
         ]));
         let manifests = self.peer_manifests.display().to_string();
-        run(self.kubectl(&[
-            "delete",
-            "-f",
-            &manifests,
-            "--ignore-not-found",
-            "--wait",
-        ]));
+        run(self.kubectl(&["delete", "-f", &manifests, "--ignore-not-found", "--wait"]));
         took
     }
 
@@ -605,8 +603,9 @@ impl Serve {
         std::thread::spawn(move || {
             for line in BufReader::new(stdout).lines() {
                 let Ok(line) = line else { return };
-                let message: Value = serde_json::from_str(&line)
-                    .unwrap_or_else(|e| panic!("serve wrote a line that is not JSON ({e}): {line}"));
+                let message: Value = serde_json::from_str(&line).unwrap_or_else(|e| {
+                    panic!("serve wrote a line that is not JSON ({e}): {line}")
+                });
                 if sender.send(message).is_err() {
                     return;
                 }

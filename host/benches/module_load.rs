@@ -64,7 +64,10 @@ fn main() {
         let started = Instant::now();
         let policy = fresh.load_default().expect("the default module compiles");
         compile_times.push(started.elapsed());
-        assert!(!policy.from_cache(), "a fresh cache directory held an artifact");
+        assert!(
+            !policy.from_cache(),
+            "a fresh cache directory held an artifact"
+        );
         assert!(
             policy.cache_error().is_none(),
             "the artifact was not written: {:?}",

@@ -168,9 +168,18 @@ fn main() {
         "plan ({} manifests), {rounds} interleaved rounds of {CALLS_PER_ROUND} calls, per call:",
         host.len()
     );
-    println!("  guest (component, fresh instance per call): {}", guest.display());
-    println!("  native (same crate, no wasm):               {}", native.display());
-    println!("  guest, pooling allocator (as serve runs it): {}", pooled.display());
+    println!(
+        "  guest (component, fresh instance per call): {}",
+        guest.display()
+    );
+    println!(
+        "  native (same crate, no wasm):               {}",
+        native.display()
+    );
+    println!(
+        "  guest, pooling allocator (as serve runs it): {}",
+        pooled.display()
+    );
     println!(
         "  guest / native = {ratio:.2}x (per-round ratios {low:.2}x–{high:.2}x); target <= {TARGET}x: {}",
         if ratio <= TARGET { "met" } else { "missed" }

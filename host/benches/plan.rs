@@ -3,18 +3,33 @@
 //! against the same `plan` of the native crate, measured side by side in
 //! one run, rounds interleaved so that machine noise hits both alike.
 //!
-//! Run: `cargo bench -p leasebox --bench plan`
+//! A third series, for information, runs the same guest through a runtime
+//! with the pooling instance allocator, as `leasebox serve` does (1,000
+//! slots of 64 MiB); the target is the first ratio, the CLI's. A fourth,
+//! also for information, is the floor of a call: `plan` of the config `{}`,
+//! refused at once, through the guest (what a fresh instance and the
+//! crossing of the boundary cost) and natively.
+//!
+//! Run: `cargo bench -p leasebox --bench plan` (`-- --quick`: 3 rounds).
+
+#[path = "common/mod.rs"]
+mod common;
 
 use std::hint::black_box;
-use std::time::{Duration, Instant};
+use std::time::Instant;
+
+use common::Summary;
 
 use leasebox::runtime::types as wit;
-use leasebox::runtime::{CacheDir, CallEnv, Runtime};
+use leasebox::runtime::{CacheDir, CallEnv, MEMORY_CAP_BYTES, Pool, Runtime};
 use leasebox_policy::lease as native;
 
 const LEASE_ID: &str = "lb-01jd5z8k9m0000000000000000";
 const NOW: &str = "2026-11-23T10:00:00Z";
 const ROUNDS: usize = 15;
+const QUICK_ROUNDS: usize = 3;
+/// The target of issue 11 (P1): guest / native.
+const TARGET: f64 = 1.5;
 const CALLS_PER_ROUND: u32 = 40;
 
 fn config() -> String {
@@ -30,15 +45,24 @@ fn config() -> String {
     .to_string()
 }
 
-fn median(mut samples: Vec<Duration>) -> Duration {
-    samples.sort();
-    samples[samples.len() / 2]
-}
-
 fn main() {
+    let Some(mode) = common::mode("plan") else {
+        return;
+    };
+    let rounds = mode.rounds(ROUNDS, QUICK_ROUNDS);
     let cache = std::env::temp_dir().join("leasebox-bench-cache");
     let runtime = Runtime::with_cache(CacheDir::Dir(cache)).expect("the runtime starts");
     let policy = runtime.load_default().expect("the default module loads");
+    // As serve: the pool (its cache is the default one, compiled at most
+    // once, untimed).
+    let pooled_runtime = Runtime::pooled(Pool {
+        instances: 1000,
+        memory_cap_bytes: MEMORY_CAP_BYTES,
+    })
+    .expect("the pooling allocator reserves its slots");
+    let pooled = pooled_runtime
+        .load_default()
+        .expect("the default module loads");
     let env = CallEnv::offline(CallEnv::silent_logger());
     let config = config();
     let wit_request = wit::LeaseRequest {
@@ -71,10 +95,28 @@ fn main() {
     let host = leasebox_policy::plan::plan(&native_request).expect("plan succeeds");
     let host: Vec<String> = host.iter().map(|m| m.to_string()).collect();
     assert_eq!(guest, host, "guest and native plans differ");
+    let guest_pooled = pooled
+        .plan(&env, &wit_request)
+        .expect("no trap")
+        .expect("plan succeeds");
+    assert_eq!(guest_pooled, host, "pooled guest and native plans differ");
 
     let mut guest_times = Vec::new();
     let mut native_times = Vec::new();
-    for _ in 0..ROUNDS {
+    let mut pooled_times = Vec::new();
+    let mut floor_guest_times = Vec::new();
+    let mut floor_native_times = Vec::new();
+    let floor_wit = wit::LeaseRequest {
+        config: "{}".into(),
+        ..wit_request.clone()
+    };
+    let floor_native = native::LeaseRequest {
+        config: "{}".into(),
+        ..native_request.clone()
+    };
+    assert!(policy.plan(&env, &floor_wit).expect("no trap").is_err());
+    assert!(leasebox_policy::plan::plan(&floor_native).is_err());
+    for _ in 0..rounds {
         let started = Instant::now();
         for _ in 0..CALLS_PER_ROUND {
             black_box(
@@ -91,17 +133,65 @@ fn main() {
             black_box(leasebox_policy::plan::plan(black_box(&native_request)).expect("ok"));
         }
         native_times.push(started.elapsed() / CALLS_PER_ROUND);
+
+        let started = Instant::now();
+        for _ in 0..CALLS_PER_ROUND {
+            black_box(
+                pooled
+                    .plan(&env, black_box(&wit_request))
+                    .expect("no trap")
+                    .expect("ok"),
+            );
+        }
+        pooled_times.push(started.elapsed() / CALLS_PER_ROUND);
+
+        let started = Instant::now();
+        for _ in 0..CALLS_PER_ROUND {
+            let _ = black_box(policy.plan(&env, black_box(&floor_wit)).expect("no trap"));
+        }
+        floor_guest_times.push(started.elapsed() / CALLS_PER_ROUND);
+
+        let started = Instant::now();
+        for _ in 0..CALLS_PER_ROUND {
+            let _ = black_box(leasebox_policy::plan::plan(black_box(&floor_native)));
+        }
+        floor_native_times.push(started.elapsed() / CALLS_PER_ROUND);
     }
-    let guest = median(guest_times);
-    let native = median(native_times);
+    let guest = Summary::of(&guest_times);
+    let native = Summary::of(&native_times);
+    let ratio = common::ratio(&guest, &native);
+    let (_, low, high) = common::paired_ratios(&guest_times, &native_times);
+    let pooled = Summary::of(&pooled_times);
+    let pooled_ratio = common::ratio(&pooled, &native);
+    let (_, pooled_low, pooled_high) = common::paired_ratios(&pooled_times, &native_times);
     println!(
-        "plan ({} manifests), median of {ROUNDS} interleaved rounds of {CALLS_PER_ROUND} calls:",
+        "plan ({} manifests), {rounds} interleaved rounds of {CALLS_PER_ROUND} calls, per call:",
         host.len()
     );
-    println!("  guest (component, fresh instance per call): {guest:?} per call");
-    println!("  native (same crate, no wasm):               {native:?} per call");
     println!(
-        "  guest / native = {:.1}x",
-        guest.as_secs_f64() / native.as_secs_f64()
+        "  guest (component, fresh instance per call): {}",
+        guest.display()
+    );
+    println!(
+        "  native (same crate, no wasm):               {}",
+        native.display()
+    );
+    println!(
+        "  guest, pooling allocator (as serve runs it): {}",
+        pooled.display()
+    );
+    println!(
+        "  guest / native = {ratio:.2}x (per-round ratios {low:.2}x–{high:.2}x); target <= {TARGET}x: {}",
+        if ratio <= TARGET { "met" } else { "missed" }
+    );
+    println!(
+        "  pooled guest / native = {pooled_ratio:.2}x (per-round ratios {pooled_low:.2}x–{pooled_high:.2}x; for information)"
+    );
+    let floor_guest = Summary::of(&floor_guest_times);
+    let floor_native = Summary::of(&floor_native_times);
+    println!(
+        "  floor, `plan` of the config {{}} (refused at once): guest {}, native {} (for information)",
+        floor_guest.display(),
+        floor_native.display()
     );
 }

@@ -70,13 +70,13 @@ const GONE_POLL: Duration = Duration::from_millis(20);
 /// Longest run of one process, and longest wait for a pod to go.
 const LIMIT: Duration = Duration::from_secs(240);
 
-/// The targets: leasebox / kubectl at most this. The brief of this bench
-/// gave none for these rows; these are the bench's own, stated in
-/// BENCHMARKS.md.
-const TARGET_ACQUIRE: f64 = 1.5;
+/// The targets of issue 11: leasebox / kubectl at most this. The CLI's
+/// exec has none there (a process start each time); it is held to the same
+/// bar as serve.
+const TARGET_ACQUIRE: f64 = 1.0;
 const TARGET_EXEC_SERVE: f64 = 1.0;
-const TARGET_EXEC_CLI: f64 = 1.5;
-const TARGET_RELEASE: f64 = 1.5;
+const TARGET_EXEC_CLI: f64 = 1.0;
+const TARGET_RELEASE: f64 = 1.0;
 
 fn main() {
     let Some(mode) = common::mode("cluster") else {

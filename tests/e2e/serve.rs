@@ -19,6 +19,14 @@ pub(crate) struct Client {
 }
 
 impl Client {
+    /// The client of `child`'s stdin and stdout.
+    pub(crate) fn of(child: &mut std::process::Child) -> Client {
+        Client {
+            stdin: child.stdin.take().expect("piped"),
+            stdout: BufReader::new(child.stdout.take().expect("piped")),
+        }
+    }
+
     pub(crate) fn send(&mut self, message: Value) {
         writeln!(self.stdin, "{message}").expect("serve reads");
         self.stdin.flush().expect("serve reads");
@@ -78,30 +86,9 @@ fn serve_runs_a_lease_life_over_stdio() {
     let Some(case) = Case::start("serve") else {
         return;
     };
-    let mut config: Value = serde_json::from_str(
-        &std::fs::read_to_string(case.config(json!({"backend": "pod"}))).expect("the config file"),
-    )
-    .expect("the config is JSON");
-    config["inCluster"] = json!(true);
-    config.as_object_mut().map(|c| c.remove("kubeconfig"));
-
-    let mut child = Command::new(env!("CARGO_BIN_EXE_leasebox"))
-        .args([
-            "serve",
-            "--namespace-prefix",
-            NAMESPACE_PREFIX,
-            "--kubeconfig",
-        ])
-        .arg(case.kubeconfig())
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .expect("leasebox serve starts");
-    let mut client = Client {
-        stdin: child.stdin.take().expect("piped"),
-        stdout: BufReader::new(child.stdout.take().expect("piped")),
-    };
+    let config = pod_config(&case);
+    let mut child = start_serve(&case, &[]);
+    let mut client = Client::of(&mut child);
 
     let acquired = client.call(
         1,
@@ -148,16 +135,21 @@ fn serve_runs_a_lease_life_over_stdio() {
     );
 
     let released = client.call(6, "release", json!({"leaseId": id}));
+    assert_pod_deleted(&released);
+    drop(client);
+    let status = child.wait().expect("serve exits");
+    assert_eq!(status.code(), Some(0));
+    case.finish();
+}
+
+/// Asserts that the answer to a `release` lists the lease's Pod as deleted.
+pub(crate) fn assert_pod_deleted(released: &Value) {
     assert!(
         released["result"]["deleted"]
             .as_array()
             .is_some_and(|d| d.iter().any(|o| o["kind"] == "Pod")),
         "{released}"
     );
-    drop(client);
-    let status = child.wait().expect("serve exits");
-    assert_eq!(status.code(), Some(0));
-    case.finish();
 }
 
 /// Starts `leasebox serve` for `case` with `extra` flags.
@@ -198,10 +190,7 @@ fn serve_drains_in_flight_calls_on_sigterm() {
         return;
     };
     let mut child = start_serve(&case, &[]);
-    let mut client = Client {
-        stdin: child.stdin.take().expect("piped"),
-        stdout: BufReader::new(child.stdout.take().expect("piped")),
-    };
+    let mut client = Client::of(&mut child);
     let id = client.acquire(1, &case);
 
     client.send(json!({"jsonrpc": "2.0", "id": 2, "method": "exec",

@@ -4,8 +4,6 @@
 //! handing over to the surviving replica. Every check reads the cluster.
 
 use std::collections::BTreeMap;
-use std::io::BufReader;
-use std::process::Child;
 use std::time::{Duration, Instant};
 
 use k8s_openapi::api::coordination::v1::Lease as CoordinationLease;
@@ -13,16 +11,8 @@ use k8s_openapi::api::core::v1::Pod;
 use kube::Api;
 use serde_json::{Value, json};
 
-use crate::serve::{Client, output_of, pod_config, start_serve};
+use crate::serve::{Client, assert_pod_deleted, output_of, pod_config, start_serve};
 use crate::support::case::Case;
-
-/// A client of `child`'s stdio.
-fn client_of(child: &mut Child) -> Client {
-    Client {
-        stdin: child.stdin.take().expect("piped"),
-        stdout: BufReader::new(child.stdout.take().expect("piped")),
-    }
-}
 
 /// Reads until every id in `ids` is answered; the answers by id and every
 /// notification.
@@ -97,7 +87,7 @@ fn fifty_concurrent_execs_on_ten_leases_keep_every_byte_with_its_call() {
     let metrics_addr = free_local_addr();
     let mut serve = start_serve(&case, &["--metrics-addr", &metrics_addr]);
     let pid = serve.id();
-    let mut client = client_of(&mut serve);
+    let mut client = Client::of(&mut serve);
     let mut config = pod_config(&case);
     config["quota"]["pods"] = json!(12);
     config["quota"]["limitsCpu"] = json!("8");
@@ -204,7 +194,7 @@ fn a_new_serve_resumes_and_releases_the_lease_of_a_killed_one() {
         return;
     };
     let mut first = start_serve(&case, &[]);
-    let mut client = client_of(&mut first);
+    let mut client = Client::of(&mut first);
     let id = client.acquire(1, &case);
     client.send(json!({"jsonrpc": "2.0", "id": 2, "method": "exec",
         "params": {"leaseId": id, "shell": "sleep 300"}}));
@@ -214,7 +204,7 @@ fn a_new_serve_resumes_and_releases_the_lease_of_a_killed_one() {
     drop(client);
 
     let mut second = start_serve(&case, &[]);
-    let mut client = client_of(&mut second);
+    let mut client = Client::of(&mut second);
     let status = client.call(1, "status", json!({"leaseId": id}));
     assert_eq!(status["result"]["phase"], "ready", "{status}");
     let (ran, notes) = {
@@ -225,12 +215,7 @@ fn a_new_serve_resumes_and_releases_the_lease_of_a_killed_one() {
     assert_eq!(ran["result"]["exitCode"], 0, "{ran}");
     assert_eq!(output_of(&notes, 2, "stdout"), b"resumed\n");
     let released = client.call(3, "release", json!({"leaseId": id}));
-    assert!(
-        released["result"]["deleted"]
-            .as_array()
-            .is_some_and(|d| d.iter().any(|o| o["kind"] == "Pod")),
-        "{released}"
-    );
+    assert_pod_deleted(&released);
     drop(client);
     assert_eq!(second.wait().expect("serve exits").code(), Some(0));
     case.finish();
@@ -272,7 +257,7 @@ fn surviving_replica_takes_the_sweep_over_and_sweeps() {
     );
     let settings = settings.display().to_string();
     let mut first = start_serve(&case, &["--settings", &settings]);
-    let mut one = client_of(&mut first);
+    let mut one = Client::of(&mut first);
     // The lease's namespace is where the election Lease lives.
     let id = one.acquire(1, &case);
     let mut n1 = 10;
@@ -282,7 +267,7 @@ fn surviving_replica_takes_the_sweep_over_and_sweeps() {
     assert_eq!(sweep1["leading"], true, "the first replica leads: {sweep1}");
 
     let mut second = start_serve(&case, &["--settings", &settings]);
-    let mut two = client_of(&mut second);
+    let mut two = Client::of(&mut second);
     let mut n2 = 10;
     let sweep2 = health_until(&mut two, &mut n2, Duration::from_secs(6), |s| {
         s["holder"] == sweep1["identity"]

@@ -107,13 +107,14 @@ impl Metrics {
             .observe(elapsed.as_secs_f64());
     }
 
-    /// `bytes` of a command's output forwarded to a client.
-    pub fn exec_output(&self, stream: &str, bytes: usize) {
+    /// The counter of command output forwarded to clients on `stream`
+    /// (looked up once per call; each chunk only adds to it).
+    pub fn exec_output(&self, stream: &str) -> Counter {
         self.exec_bytes
             .get_or_create(&StreamLabels {
                 stream: stream.to_string(),
             })
-            .inc_by(bytes as u64);
+            .clone()
     }
 
     /// A Kubernetes API call that ended with `error`.
@@ -308,7 +309,7 @@ mod tests {
     fn scrape_has_every_family_with_its_labels() {
         let metrics = Metrics::default();
         metrics.acquired("pod", "ok", Duration::from_millis(1500));
-        metrics.exec_output("stdout", 42);
+        metrics.exec_output("stdout").inc_by(42);
         metrics.kube_error(&KubeError::Conflict("x".into()));
         metrics.call("exec", "ok");
         let text = metrics.encode(&Snapshot {

@@ -16,6 +16,7 @@ use std::time::{Duration, Instant};
 
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD as BASE64;
+use prometheus_client::metrics::counter::Counter;
 use serde_json::{Value, json};
 
 use super::Server;
@@ -280,7 +281,7 @@ fn caller_io(
             outbox: outbox.clone(),
             id: id.clone(),
             stream,
-            metrics: metrics.clone(),
+            bytes: metrics.exec_output(stream),
         }))
     };
     CallerIo {
@@ -297,7 +298,8 @@ struct OutputNotifier {
     outbox: Outbox,
     id: Value,
     stream: &'static str,
-    metrics: Metrics,
+    /// `leasebox_exec_output_bytes_total` of this stream.
+    bytes: Counter,
 }
 
 impl Write for OutputNotifier {
@@ -310,7 +312,7 @@ impl Write for OutputNotifier {
             json!({"id": self.id, "stream": self.stream, "data": BASE64.encode(data)}),
         );
         if sent {
-            self.metrics.exec_output(self.stream, data.len());
+            self.bytes.inc_by(data.len() as u64);
             Ok(data.len())
         } else {
             Err(std::io::Error::new(

@@ -4,6 +4,8 @@
 //!   the objects a watch delivers;
 //! - [`exec_wrap`]: how a command, its working directory and its
 //!   environment become an argv plus a stdin header (values never in argv);
+//! - `tenant`: the tenant's shared objects, converged by acquire when they
+//!   changed;
 //! - `acquire`, `execute`, `release`, `resume`, `sweep`, `probe`, `renew`,
 //!   `list`, `status`: one file per call; `rollback` undoes what a failed
 //!   (or cancelled) acquire created.
@@ -25,6 +27,7 @@ mod resume;
 mod rollback;
 mod status;
 mod sweep;
+mod tenant;
 
 use k8s_openapi::Resource;
 use k8s_openapi::api::core::v1::{PersistentVolumeClaim, Secret};
@@ -46,9 +49,9 @@ pub fn acquire(cluster: &dyn Cluster, request: &LeaseRequest) -> Result<Lease, P
     acquire_with(&DefaultHooks, cluster, request)
 }
 
-/// Acquires a lease with the policy's `hooks`: tenant objects, workload,
-/// its egress policy, PVC, Secret, wait ready by watch; rolls back on
-/// failure.
+/// Acquires a lease with the policy's `hooks`: tenant objects (when they
+/// changed), workload, its Secret, PVC and egress policy, wait ready by
+/// watch; rolls back on failure.
 pub fn acquire_with(
     hooks: &'static dyn Hooks,
     cluster: &dyn Cluster,

@@ -67,6 +67,10 @@ pub const ANNOTATION_IMAGE: &str = "leasebox.dev/image";
 /// (hex) of the policy module that applied it (`MODULE_ANNOTATION` of the
 /// host's guard).
 pub const ANNOTATION_MODULE_SHA256: &str = "leasebox.dev/module-sha256";
+/// Annotation on the tenant Namespace, written once the tenant objects are
+/// converged: the SHA-256 (hex) of those objects as rendered, a space and
+/// the RFC 3339 time of that convergence.
+pub const ANNOTATION_TENANT_APPLIED: &str = "leasebox.dev/tenant-applied";
 /// Annotation on the planned Secret: keys the host fills.
 pub const ANNOTATION_HOST_FILLED_KEYS: &str = "leasebox.dev/host-filled-keys";
 

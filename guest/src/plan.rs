@@ -42,10 +42,10 @@ pub fn plan(request: &LeaseRequest) -> Result<Vec<Value>, PolicyError> {
 }
 
 /// Every manifest acquire would apply with the policy's `hooks`, in apply
-/// order: the tenant objects, the workload, the lease's egress policy, the
-/// workspace PVC (if any) and the per-run Secret (the lease objects without
-/// owner: the workload has no uid yet; the Secret annotated with the keys
-/// the host fills).
+/// order: the tenant objects, the workload, the per-run Secret, the
+/// workspace PVC (if any) and the lease's egress policy (the lease objects
+/// without owner: the workload has no uid yet; the Secret annotated with
+/// the keys the host fills).
 pub fn plan_with(
     hooks: &'static dyn Hooks,
     request: &LeaseRequest,
@@ -53,9 +53,9 @@ pub fn plan_with(
     let ctx = context_with(hooks, request)?;
     let mut objects = manifests::tenant_objects(&ctx);
     objects.push(manifests::workload(&ctx));
-    objects.push(manifests::egress_policy(&ctx, None));
-    objects.extend(manifests::workspace_claim(&ctx, None));
     objects.push(manifests::secret(&ctx, None).manifest);
+    objects.extend(manifests::workspace_claim(&ctx, None));
+    objects.push(manifests::egress_policy(&ctx, None));
     Ok(objects)
 }
 
@@ -105,7 +105,7 @@ mod tests {
     }
 
     #[test]
-    fn plan_ends_with_workload_egress_policy_then_secret() {
+    fn plan_ends_with_workload_secret_then_egress_policy() {
         let objects = plan(&request(json!({ "inCluster": true }))).expect("plan");
         let kinds: Vec<&str> = objects
             .iter()
@@ -114,9 +114,9 @@ mod tests {
         assert_eq!(kinds[0], "Namespace");
         assert_eq!(
             &kinds[kinds.len() - 3..],
-            ["Sandbox", "NetworkPolicy", "Secret"]
+            ["Sandbox", "Secret", "NetworkPolicy"]
         );
-        let policy = &objects[kinds.len() - 2];
+        let policy = &objects[kinds.len() - 1];
         assert_eq!(
             policy["metadata"]["name"],
             "lb-01jd8x7k2m3n4p5q6r7s8t9v0w-egress"

@@ -284,7 +284,15 @@ mod with_fake_cluster {
 
         let lease = lifecycle::acquire(&fake, &req).expect("acquired");
 
-        assert_eq!(fake.calls_of("apply"), planned_applies(&req));
+        // The plan, and the tenant's record on its Namespace once the
+        // tenant objects are in place.
+        let mut expected = planned_applies(&req);
+        let workload = expected
+            .iter()
+            .position(|c| c == &format!("apply {}", pod_ref(LEASE)))
+            .expect("the plan has the workload");
+        expected.insert(workload, format!("apply Namespace/{NS}"));
+        assert_eq!(fake.calls_of("apply"), expected);
         let calls = fake.calls();
         let workload = calls
             .iter()
@@ -300,9 +308,10 @@ mod with_fake_cluster {
                 "the legacy policies go before the workload: {calls:?}"
             );
         }
-        assert!(
-            fake.calls_of("get").is_empty(),
-            "readiness is watched, never polled"
+        assert_eq!(
+            fake.calls_of("get"),
+            [format!("get Namespace/{NS}")],
+            "the tenant's record is read; readiness is watched, never polled"
         );
 
         let stored = fake.object("Pod", Some(NS), LEASE).expect("pod stored");
@@ -323,6 +332,113 @@ mod with_fake_cluster {
         assert!(!lease.image.is_empty());
         assert_eq!(lease.created_at, NOW);
         assert_eq!(lease.expires_at, "2026-11-24T10:00:00Z");
+    }
+
+    const SECOND: &str = "lb-01jd8x7k2m3n4p5q6r7s8t9v1a";
+    const THIRD: &str = "lb-01jd8x7k2m3n4p5q6r7s8t9v2b";
+
+    /// The calls of an acquire of lease `id` at `now` on `fake` (whose
+    /// pods become ready at once).
+    fn acquire_calls(fake: &FakeCluster, cfg: &Value, id: &str, now: &str) -> Vec<String> {
+        let before = fake.calls().len();
+        let mut pod = fixture("pod-ready.json");
+        pod["metadata"]["name"] = json!(id);
+        fake.script_watch_event("Pod", EventType::Modified, pod);
+        let mut req = request(cfg.clone());
+        req.lease_id = id.into();
+        req.now = now.into();
+        lifecycle::acquire(fake, &req).expect("acquired");
+        fake.calls()[before..].to_vec()
+    }
+
+    /// Whether `calls` write a tenant object (the Namespace, an object
+    /// named `leasebox-...`, or a delete of a legacy policy).
+    fn writes_tenant(calls: &[String]) -> bool {
+        calls.iter().any(|c| {
+            c == &format!("apply Namespace/{NS}")
+                || c.starts_with("apply ")
+                    && c.rsplit('/')
+                        .next()
+                        .is_some_and(|n| n.starts_with("leasebox-"))
+                || legacy_deletes().contains(c)
+        })
+    }
+
+    #[test]
+    fn a_warm_tenant_is_read_once_and_not_written() {
+        let fake = FakeCluster::new();
+        let cfg = config("pod");
+        let first = acquire_calls(&fake, &cfg, LEASE, NOW);
+        assert!(writes_tenant(&first), "{first:?}");
+        let record =
+            fake.object("Namespace", None, NS).expect("namespace")["metadata"]["annotations"]
+                [names::ANNOTATION_TENANT_APPLIED]
+                .as_str()
+                .map(str::to_string)
+                .expect("the convergence is recorded");
+        assert!(record.ends_with(NOW), "{record}");
+
+        let second = acquire_calls(&fake, &cfg, SECOND, "2026-11-23T10:05:00Z");
+        assert!(!writes_tenant(&second), "{second:?}");
+        assert_eq!(second[0], format!("get Namespace/{NS}"));
+        assert_eq!(second[1], format!("apply Pod/{NS}/{SECOND}"));
+    }
+
+    #[test]
+    fn changed_tenant_objects_are_applied_again() {
+        let fake = FakeCluster::new();
+        acquire_calls(&fake, &config("pod"), LEASE, NOW);
+        let mut changed = config("pod");
+        changed["quota"] = json!({ "pods": 7 });
+        let calls = acquire_calls(&fake, &changed, SECOND, "2026-11-23T10:01:00Z");
+        assert!(writes_tenant(&calls), "{calls:?}");
+        let quota = fake
+            .object("ResourceQuota", Some(NS), names::RESOURCE_QUOTA)
+            .expect("quota");
+        assert_eq!(quota["spec"]["hard"]["pods"], "7", "{quota}");
+    }
+
+    #[test]
+    fn a_tenant_record_older_than_ten_minutes_is_converged_again() {
+        let fake = FakeCluster::new();
+        let cfg = config("pod");
+        acquire_calls(&fake, &cfg, LEASE, NOW);
+        let calls = acquire_calls(&fake, &cfg, SECOND, "2026-11-23T10:10:00Z");
+        assert!(writes_tenant(&calls), "{calls:?}");
+        assert!(
+            calls.iter().any(|c| legacy_deletes().contains(c)),
+            "{calls:?}"
+        );
+    }
+
+    #[test]
+    fn a_convergence_that_fails_halfway_leaves_no_record() {
+        let fake = FakeCluster::new();
+        let cfg = config("pod");
+        acquire_calls(&fake, &cfg, LEASE, NOW);
+        let mut changed = config("pod");
+        changed["quota"] = json!({ "pods": 7 });
+        fake.fail_on(
+            "apply",
+            "LimitRange",
+            KubeError::Transport("connection reset".into()),
+        );
+        let mut req = request(changed);
+        req.lease_id = SECOND.into();
+        let failure = failure(lifecycle::acquire(&fake, &req).expect_err("fails"));
+        assert_eq!(failure.step, "apply-limitrange");
+        let namespace = fake.object("Namespace", None, NS).expect("namespace");
+        assert!(
+            namespace["metadata"]["annotations"]
+                .get(names::ANNOTATION_TENANT_APPLIED)
+                .is_none(),
+            "the old record goes with the first write: {namespace}"
+        );
+        fake.clear_failures();
+        // Back to the first configuration: its record is gone, so the
+        // half-changed objects are converged again.
+        let calls = acquire_calls(&fake, &cfg, THIRD, NOW);
+        assert!(writes_tenant(&calls), "{calls:?}");
     }
 
     #[test]
@@ -351,9 +467,9 @@ mod with_fake_cluster {
             applies[n - 4..],
             [
                 format!("apply {}", pod_ref(LEASE)),
-                format!("apply {}", policy_ref()),
-                format!("apply PersistentVolumeClaim/{NS}/{LEASE}-workspace"),
                 format!("apply {}", secret_ref()),
+                format!("apply PersistentVolumeClaim/{NS}/{LEASE}-workspace"),
+                format!("apply {}", policy_ref()),
             ]
         );
         let pvc = fake
@@ -470,7 +586,7 @@ mod with_fake_cluster {
         assert_eq!(failure.reason, reason);
         assert_eq!(
             displays(&failure.rolled_back),
-            [pod_ref(LEASE), secret_ref(), policy_ref()]
+            [pod_ref(LEASE), policy_ref(), secret_ref()]
         );
         assert!(failure.left_behind.is_empty());
         assert!(
@@ -481,8 +597,8 @@ mod with_fake_cluster {
             fake.calls_of("delete")[2..],
             [
                 format!("delete {}", pod_ref(LEASE)),
-                format!("delete {}", secret_ref()),
                 format!("delete {}", policy_ref()),
+                format!("delete {}", secret_ref()),
             ]
         );
         assert_eq!(fake.object("Pod", Some(NS), LEASE), None);
@@ -556,7 +672,7 @@ mod with_fake_cluster {
         assert_eq!(failure.reason, "ImagePullBackOff");
         assert_eq!(
             displays(&failure.rolled_back),
-            [format!("Sandbox/{NS}/{LEASE}"), secret_ref(), policy_ref()]
+            [format!("Sandbox/{NS}/{LEASE}"), policy_ref(), secret_ref()]
         );
         let (_, options) = fake
             .deletes()
@@ -592,7 +708,7 @@ mod with_fake_cluster {
         );
         assert_eq!(
             displays(&failure.rolled_back),
-            [pod_ref(LEASE), secret_ref(), policy_ref()]
+            [pod_ref(LEASE), policy_ref(), secret_ref()]
         );
     }
 
@@ -615,7 +731,7 @@ mod with_fake_cluster {
         );
         assert_eq!(
             displays(&failure.rolled_back),
-            [pod_ref(LEASE), secret_ref(), policy_ref()]
+            [pod_ref(LEASE), policy_ref(), secret_ref()]
         );
         assert_eq!(fake.clock_ms(), 120_000, "the whole budget, not more");
     }
@@ -634,10 +750,7 @@ mod with_fake_cluster {
 
         assert_eq!(failure.step, "apply-secret");
         assert_eq!(failure.reason, "Forbidden");
-        assert_eq!(
-            displays(&failure.rolled_back),
-            [pod_ref(LEASE), policy_ref()]
-        );
+        assert_eq!(displays(&failure.rolled_back), [pod_ref(LEASE)]);
         assert_eq!(
             fake.object("Pod", Some(NS), LEASE),
             None,
@@ -667,7 +780,7 @@ mod with_fake_cluster {
             failure(lifecycle::acquire(&fake, &request(config("pod"))).expect_err("fails"));
 
         assert_eq!(failure.reason, "Invalid");
-        assert_eq!(displays(&failure.rolled_back), [policy_ref()]);
+        assert!(failure.rolled_back.is_empty(), "{:?}", failure.rolled_back);
         assert_eq!(displays(&failure.left_behind), [pod_ref(LEASE)]);
         assert!(
             fake.messages()
@@ -824,7 +937,9 @@ mod with_fake_cluster {
                 .position(|c| c == line)
                 .unwrap_or_else(|| panic!("{line} in {applies:?}"))
         };
-        assert_eq!(at(&policy), at(&workload) + 1, "{applies:?}");
+        let secret = format!("apply {}", secret_ref());
+        assert_eq!(at(&secret), at(&workload) + 1, "{applies:?}");
+        assert!(at(&policy) > at(&secret), "{applies:?}");
         let stored = stored_policy(&fake, kind, LEASE);
         let owner = &stored["metadata"]["ownerReferences"][0];
         assert_eq!(owner["kind"], lease.workload.kind.as_str());
@@ -849,14 +964,21 @@ mod with_fake_cluster {
 
         assert_eq!(failure.step, "apply-ciliumnetworkpolicy");
         assert_eq!(failure.reason, "Invalid");
-        assert_eq!(displays(&failure.rolled_back), [pod_ref(LEASE)]);
+        assert_eq!(
+            displays(&failure.rolled_back),
+            [pod_ref(LEASE), secret_ref()]
+        );
         assert!(
             fake.calls()
                 .contains(&format!("delete CiliumNetworkPolicy/{NS}/{LEASE}-egress")),
             "a write that may have landed is deleted too: {:?}",
             fake.calls()
         );
-        assert!(fake.host_secrets().is_empty(), "nothing after the failure");
+        assert_eq!(
+            fake.object("Secret", Some(NS), &format!("{LEASE}-env")),
+            None,
+            "the Secret applied before the failure is deleted"
+        );
     }
 
     #[rstest]

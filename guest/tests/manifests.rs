@@ -89,12 +89,12 @@ fn plan_applies_objects_in_order(
         ("LimitRange", names::LIMIT_RANGE.to_string()),
         ("NetworkPolicy", names::DENY_ALL_POLICY.to_string()),
         (workload_kind, LEASE.to_string()),
-        (egress_policy.0, egress_policy.1),
+        ("Secret", names::secret_name(LEASE)),
     ];
     if workspace == "pvc" && backend != "sandbox-cr" {
         expected.push(("PersistentVolumeClaim", names::workspace_claim_name(LEASE)));
     }
-    expected.push(("Secret", names::secret_name(LEASE)));
+    expected.push((egress_policy.0, egress_policy.1));
 
     let actual: Vec<(String, String)> = objects.iter().map(kind_and_name).collect();
     let expected: Vec<(String, String)> = expected

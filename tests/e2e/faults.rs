@@ -12,6 +12,10 @@ use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
+use k8s_openapi::api::core::v1::Namespace;
+use kube::Api;
+use kube::api::{Patch, PatchParams};
+use leasebox_policy::names::ANNOTATION_TENANT_APPLIED;
 use serde_json::{Value, json};
 
 use crate::support::case::{CLI_LIMIT, Case};
@@ -34,6 +38,11 @@ struct Step {
     not_query: Option<&'static str>,
     /// A watch (streaming answer).
     watch: bool,
+    /// Which matching request the fault hits (1 for the first).
+    nth: u32,
+    /// A write of the tenant objects, made only when the tenant's record
+    /// is missing or stale: the cell removes the record first.
+    tenant: bool,
 }
 
 /// A step of every acquire, matched on method and path.
@@ -45,49 +54,66 @@ const fn step(name: &'static str, method: &'static str, path: &'static str) -> S
         query: None,
         not_query: None,
         watch: false,
+        nth: 1,
+        tenant: false,
     }
 }
 
-/// The API steps of a warm `pod` acquire, in the order leasebox makes
-/// them (the first acquire of the test prints them). Role and RoleBinding
-/// share one code path; the Role stands for both, as the legacy
-/// NetworkPolicy delete stands for the legacy CiliumNetworkPolicy one.
+/// A step of an acquire that converges the tenant objects.
+const fn tenant_step(name: &'static str, method: &'static str, path: &'static str) -> Step {
+    Step {
+        tenant: true,
+        ..step(name, method, path)
+    }
+}
+
+/// The API steps of a `pod` acquire, in the order leasebox makes them
+/// (the first acquire of the test prints them). On a warm tenant an
+/// acquire reads the Namespace (the tenant's record) and writes only the
+/// lease's objects; the tenant steps run when the record is missing, so
+/// their cells remove it first. Role and RoleBinding share one code path;
+/// the Role stands for both, as the legacy NetworkPolicy delete stands for
+/// the legacy CiliumNetworkPolicy one.
 const STEPS: &[Step] = &[
     step("namespace read", "GET", "/api/v1/namespaces/{ns}$"),
-    step("namespace apply", "PATCH", "/api/v1/namespaces/{ns}$"),
-    step(
+    tenant_step("namespace apply", "PATCH", "/api/v1/namespaces/{ns}$"),
+    tenant_step(
         "serviceaccount",
         "PATCH",
         "/namespaces/{ns}/serviceaccounts/leasebox-agent",
     ),
-    step("role", "PATCH", "/namespaces/{ns}/roles/leasebox-agent"),
-    step(
+    tenant_step("role", "PATCH", "/namespaces/{ns}/roles/leasebox-agent"),
+    tenant_step(
         "resourcequota",
         "PATCH",
         "/namespaces/{ns}/resourcequotas/leasebox-quota",
     ),
-    step(
+    tenant_step(
         "limitrange",
         "PATCH",
         "/namespaces/{ns}/limitranges/leasebox-limits",
     ),
-    step(
+    tenant_step(
         "deny-all policy",
         "PATCH",
         "/namespaces/{ns}/networkpolicies/leasebox-deny-all",
     ),
-    step(
+    tenant_step(
         "stale policy delete",
         "DELETE",
         "/namespaces/{ns}/networkpolicies/leasebox-egress$",
     ),
+    Step {
+        nth: 2,
+        ..tenant_step("tenant record", "PATCH", "/api/v1/namespaces/{ns}$")
+    },
     step("pod", "PATCH", "/namespaces/{ns}/pods/lb-"),
+    step("secret", "PATCH", "/namespaces/{ns}/secrets/lb-"),
     step(
         "egress policy",
         "PATCH",
         "/namespaces/{ns}/networkpolicies/lb-",
     ),
-    step("secret", "PATCH", "/namespaces/{ns}/secrets/lb-"),
     Step {
         not_query: Some("watch=true"),
         ..step("pod list (watch)", "GET", "/namespaces/{ns}/pods$")
@@ -219,6 +245,7 @@ fn rule(step: &Step, fault: &Fault, ns: &str) -> Rule {
         &step.path.replace("{ns}", ns),
         fault.action.clone(),
     )
+    .nth(step.nth)
     .times(fault.times);
     if let Some(q) = step.query {
         r = r.query(q);
@@ -260,16 +287,29 @@ fn strays(case: &Case, released: &[String], limit: Duration) -> Vec<String> {
     }
 }
 
+/// Removes the tenant's record from its Namespace, so that the next
+/// acquire converges the tenant objects again.
+fn forget_tenant_record(case: &Case) {
+    let namespaces: Api<Namespace> = Api::all(case.client());
+    let patch = json!({ "metadata": { "annotations": { ANNOTATION_TENANT_APPLIED: null } } });
+    case.block_on(namespaces.patch(
+        &case.namespace,
+        &PatchParams::default(),
+        &Patch::Merge(&patch),
+    ))
+    .unwrap_or_else(|e| panic!("removing the tenant record of {}: {e}", case.namespace));
+}
+
 /// A proxy in front of the e2e cluster, its kubeconfig and a pod
 /// configuration that names it.
-fn through_proxy(case: &Case) -> (FaultProxy, PathBuf, PathBuf) {
+pub(crate) fn through_proxy(case: &Case) -> (FaultProxy, PathBuf, PathBuf) {
     let proxy = FaultProxy::start(case.kubeconfig());
     let kubeconfig = case.write_file("fault-proxy.kubeconfig", &proxy.kubeconfig_yaml());
     let config = case.config_for(json!({ "backend": "pod" }), &kubeconfig);
     (proxy, kubeconfig, config)
 }
 
-fn acquire_through(case: &Case, kubeconfig: &Path, config: &Path) -> Output {
+pub(crate) fn acquire_through(case: &Case, kubeconfig: &Path, config: &Path) -> Output {
     cli::run_with_env(
         kubeconfig,
         &case.acquire_args(config, &[]),
@@ -280,10 +320,10 @@ fn acquire_through(case: &Case, kubeconfig: &Path, config: &Path) -> Output {
 }
 
 /// Releases run in the background while the next cell runs.
-type Releases = Vec<(String, std::thread::JoinHandle<Output>)>;
+pub(crate) type Releases = Vec<(String, std::thread::JoinHandle<Output>)>;
 
 /// `release --lease <id>` straight to the cluster, in the background.
-fn release_in_background(case: &Case, id: &str, releases: &mut Releases) {
+pub(crate) fn release_in_background(case: &Case, id: &str, releases: &mut Releases) {
     let kubeconfig = case.kubeconfig().to_path_buf();
     let args: Vec<String> = ["release", "--lease", id, "--namespace", &case.namespace]
         .iter()
@@ -440,6 +480,9 @@ fn acquire_under_api_faults_leases_or_fails_clean() {
                 continue;
             }
             eprintln!("cell {} / {}:", step.name, fault.name);
+            if step.tenant {
+                forget_tenant_record(&case);
+            }
             let result = run_cell(
                 &case,
                 &proxy,

@@ -37,6 +37,7 @@ mod faults;
 mod lease_calls;
 mod lifecycle;
 mod release;
+mod round_trips;
 mod serve;
 mod serve_fleet;
 mod supervisor;

@@ -1,7 +1,15 @@
-//! acquire: tenant objects (and removal of the 0.1 tenant-wide egress
-//! policies), workload, the lease's egress policy, PVC, Secret, then wait
-//! by watch until the sandbox is ready or fails with a named reason. Any
-//! failure after the first lease object rolls back what this call created.
+//! acquire: tenant objects when they changed (`tenant.rs`), workload, its
+//! Secret, PVC and egress policy, then wait by watch until the sandbox is
+//! ready or fails with a named reason. Any failure after the first lease
+//! object rolls back what this call created.
+//!
+//! The workload is applied as early as possible, since the pod's start is
+//! most of an acquire: on a warm tenant one read (the tenant record) comes
+//! before it. The objects it owns need its uid and so follow it, the
+//! Secret first: a container that starts before its Secret exists fails
+//! and waits out the kubelet's back-off (10 s and more). The pod runs
+//! under the tenant's deny-all until its own egress policy lands, which
+//! fails closed.
 
 use k8s_openapi::Resource;
 use k8s_openapi::api::core::v1::Pod;
@@ -11,23 +19,18 @@ use serde_json::Value;
 use super::conditions::{self, Readiness};
 use super::rollback::Created;
 use super::{apply_step, invalid_object, kube_failure};
-use crate::cluster::{
-    Cluster, DeleteOptions, EventType, KubeError, Level, Propagation, Watch, WatchRequest,
-};
+use crate::cluster::{Cluster, EventType, Level, Watch, WatchRequest};
 use crate::config::Backend;
 use crate::error::PolicyError;
 use crate::hooks::Hooks;
 use crate::lease::{self, Lease, LeaseRequest, ObjectRef};
 use crate::manifests::sandbox_cr::Sandbox;
-use crate::manifests::{self, Context, cilium_policy};
+use crate::manifests::{self, Context};
 use crate::{names, plan};
 
 /// Longest single wait on one watch while two are followed at once
 /// (Sandbox and its pods): the latency of noticing a pod failure.
 pub(crate) const WATCH_SLICE_MS: u64 = 1_000;
-
-/// The step name of deleting the 0.1 tenant-wide egress policies.
-pub(crate) const STEP_DELETE_LEGACY_EGRESS: &str = "delete-legacy-egress-policy";
 
 /// The step name of the readiness wait.
 pub(crate) const STEP_WAIT_READY: &str = "wait-ready";
@@ -73,8 +76,7 @@ pub(crate) fn acquire(
 }
 
 fn run(cluster: &dyn Cluster, ctx: &Context, created: &mut Created) -> Result<Lease, PolicyError> {
-    apply_tenant_objects(cluster, ctx)?;
-    delete_legacy_egress_policies(cluster, ctx)?;
+    super::tenant::ensure(cluster, ctx)?;
 
     let manifest = manifests::workload(ctx);
     let step = apply_step(&manifest);
@@ -109,19 +111,30 @@ fn run(cluster: &dyn Cluster, ctx: &Context, created: &mut Created) -> Result<Le
         ),
     );
 
-    // Until its own policy lands the pod is under the tenant's deny-all:
-    // applying it after the workload (for the owner uid) fails closed.
+    apply_secret(cluster, ctx, created, &workload)?;
+    if let Some(claim) = manifests::workspace_claim(ctx, Some(&workload)) {
+        apply_lease_object(cluster, created, &claim)?;
+    }
     apply_lease_object(
         cluster,
         created,
         &manifests::egress_policy(ctx, Some(&workload)),
     )?;
 
-    if let Some(claim) = manifests::workspace_claim(ctx, Some(&workload)) {
-        apply_lease_object(cluster, created, &claim)?;
-    }
+    let pod = wait_ready(cluster, ctx, &workload)?;
 
-    let secret = manifests::secret(ctx, Some(&workload));
+    crate::lease::from_workload(cluster, &step, ctx.config.backend.into(), &applied, pod)
+}
+
+/// Applies the lease's host-filled Secret, owned by `workload`, tracking
+/// it for rollback first; warns about host keys the host had no value for.
+fn apply_secret(
+    cluster: &dyn Cluster,
+    ctx: &Context,
+    created: &mut Created,
+    workload: &ObjectRef,
+) -> Result<(), PolicyError> {
+    let secret = manifests::secret(ctx, Some(workload));
     let secret_name = secret
         .manifest
         .get("metadata")
@@ -158,73 +171,6 @@ fn run(cluster: &dyn Cluster, ctx: &Context, created: &mut Created) -> Result<Le
                 missing.join(", ")
             ),
         );
-    }
-
-    let pod = wait_ready(cluster, ctx, &workload)?;
-
-    crate::lease::from_workload(cluster, &step, ctx.config.backend.into(), &applied, pod)
-}
-
-/// Tenant objects are applied on every acquire so that configuration
-/// changes converge; they are shared by the tenant's leases and never
-/// rolled back.
-fn apply_tenant_objects(cluster: &dyn Cluster, ctx: &Context) -> Result<(), PolicyError> {
-    for object in manifests::tenant_objects(ctx) {
-        let step = apply_step(&object);
-        let what = ObjectRef::of(&object)
-            .map(|r| r.display())
-            .unwrap_or_else(|| "a tenant object".into());
-        cluster
-            .apply(&object)
-            .map_err(|e| kube_failure(&step, &format!("applying {what}"), &e))?;
-    }
-    Ok(())
-}
-
-/// Deletes the tenant-wide egress policies of 0.1 (both modes): allows
-/// are a union, so a broad policy selecting every agent pod of the tenant
-/// must not survive next to the per-lease ones.
-fn delete_legacy_egress_policies(cluster: &dyn Cluster, ctx: &Context) -> Result<(), PolicyError> {
-    let options = DeleteOptions {
-        propagation: Propagation::Background,
-        precondition_uid: None,
-        grace_period_seconds: None,
-    };
-    for legacy in manifests::legacy_egress_policies(ctx) {
-        match cluster.delete(&legacy, &options) {
-            Ok(true) => cluster.log(
-                Level::Info,
-                "acquire",
-                &format!(
-                    "deleted the tenant-wide egress policy {} (egress is per lease since 0.2)",
-                    legacy.display()
-                ),
-            ),
-            Ok(false) | Err(KubeError::NotFound(_)) => {}
-            // A cluster without Cilium does not serve the kind, and a host
-            // that may not touch it cannot have created one.
-            Err(e @ (KubeError::Forbidden(_) | KubeError::Denied(_)))
-                if legacy.kind == cilium_policy::KIND =>
-            {
-                let message = e.describe();
-                cluster.log(
-                    Level::Warn,
-                    "acquire",
-                    &format!(
-                        "could not check for a tenant-wide {} ({message}); grant delete on it if \
-                         Cilium was ever used here",
-                        legacy.display()
-                    ),
-                );
-            }
-            Err(e) => {
-                return Err(kube_failure(
-                    STEP_DELETE_LEGACY_EGRESS,
-                    &format!("deleting {}", legacy.display()),
-                    &e,
-                ));
-            }
-        }
     }
     Ok(())
 }

@@ -130,10 +130,6 @@ impl Rule {
     }
 
     /// Fires on the `n`th matching request (1 for the first) and after it.
-    #[allow(
-        dead_code,
-        reason = "part of the rule API; the matrix fires on the first match"
-    )]
     pub fn nth(mut self, n: u32) -> Rule {
         self.first = n.max(1);
         self

@@ -42,7 +42,7 @@ pub fn plan(request: &LeaseRequest) -> Result<Vec<Value>, PolicyError> {
 }
 
 /// Every manifest acquire would apply with the policy's `hooks`, in apply
-/// order: the tenant objects, the workload, the per-run Secret, the
+/// order: the tenant objects, the per-run Secret, the workload, the
 /// workspace PVC (if any) and the lease's egress policy (the lease objects
 /// without owner: the workload has no uid yet; the Secret annotated with
 /// the keys the host fills).
@@ -52,8 +52,8 @@ pub fn plan_with(
 ) -> Result<Vec<Value>, PolicyError> {
     let ctx = context_with(hooks, request)?;
     let mut objects = manifests::tenant_objects(&ctx);
-    objects.push(manifests::workload(&ctx));
     objects.push(manifests::secret(&ctx, None).manifest);
+    objects.push(manifests::workload(&ctx));
     objects.extend(manifests::workspace_claim(&ctx, None));
     objects.push(manifests::egress_policy(&ctx, None));
     Ok(objects)
@@ -105,7 +105,7 @@ mod tests {
     }
 
     #[test]
-    fn plan_ends_with_workload_secret_then_egress_policy() {
+    fn plan_ends_with_secret_workload_then_egress_policy() {
         let objects = plan(&request(json!({ "inCluster": true }))).expect("plan");
         let kinds: Vec<&str> = objects
             .iter()
@@ -114,7 +114,7 @@ mod tests {
         assert_eq!(kinds[0], "Namespace");
         assert_eq!(
             &kinds[kinds.len() - 3..],
-            ["Sandbox", "Secret", "NetworkPolicy"]
+            ["Secret", "Sandbox", "NetworkPolicy"]
         );
         let policy = &objects[kinds.len() - 1];
         assert_eq!(

@@ -284,14 +284,20 @@ mod with_fake_cluster {
 
         let lease = lifecycle::acquire(&fake, &req).expect("acquired");
 
-        // The plan, and the tenant's record on its Namespace once the
-        // tenant objects are in place.
+        // The plan; the tenant's record on its Namespace once the tenant
+        // objects are in place; the Secret again once the workload can own
+        // it.
         let mut expected = planned_applies(&req);
-        let workload = expected
-            .iter()
-            .position(|c| c == &format!("apply {}", pod_ref(LEASE)))
-            .expect("the plan has the workload");
-        expected.insert(workload, format!("apply Namespace/{NS}"));
+        let position = |lines: &[String], line: String| {
+            lines
+                .iter()
+                .position(|c| *c == line)
+                .unwrap_or_else(|| panic!("{line} in the plan"))
+        };
+        let secret = position(&expected, format!("apply {}", secret_ref()));
+        expected.insert(secret, format!("apply Namespace/{NS}"));
+        let workload = position(&expected, format!("apply {}", pod_ref(LEASE)));
+        expected.insert(workload + 1, format!("apply {}", secret_ref()));
         assert_eq!(fake.calls_of("apply"), expected);
         let calls = fake.calls();
         let workload = calls
@@ -381,7 +387,8 @@ mod with_fake_cluster {
         let second = acquire_calls(&fake, &cfg, SECOND, "2026-11-23T10:05:00Z");
         assert!(!writes_tenant(&second), "{second:?}");
         assert_eq!(second[0], format!("get Namespace/{NS}"));
-        assert_eq!(second[1], format!("apply Pod/{NS}/{SECOND}"));
+        assert_eq!(second[1], format!("apply Secret/{NS}/{SECOND}-env"));
+        assert_eq!(second[2], format!("apply Pod/{NS}/{SECOND}"));
     }
 
     #[test]
@@ -442,15 +449,31 @@ mod with_fake_cluster {
     }
 
     #[test]
-    fn secret_is_owned_by_the_applied_workload_uid() {
+    fn the_secret_comes_before_the_workload_and_is_then_owned_by_its_uid() {
         let fake = FakeCluster::new();
         fake.script_watch("Pod", vec![modified("pod-ready.json")]);
         let lease = lifecycle::acquire(&fake, &request(config("pod"))).expect("acquired");
 
         let secrets = fake.host_secrets();
-        let owner = &secrets[0].manifest["metadata"]["ownerReferences"][0];
+        assert_eq!(secrets.len(), 2, "written before the workload and again");
+        assert!(
+            secrets[0].manifest["metadata"]
+                .get("ownerReferences")
+                .is_none(),
+            "the workload does not exist yet"
+        );
+        assert_eq!(
+            secrets[1].random_keys, secrets[0].random_keys,
+            "the same keys both times"
+        );
+        let owner = &secrets[1].manifest["metadata"]["ownerReferences"][0];
         assert_eq!(owner["kind"], "Pod");
         assert_eq!(owner["uid"].as_str(), lease.workload.uid.as_deref());
+        let stored = fake.object("Secret", Some(NS), &format!("{LEASE}-env"));
+        assert_eq!(
+            stored.expect("stored")["metadata"]["ownerReferences"][0]["uid"].as_str(),
+            lease.workload.uid.as_deref()
+        );
     }
 
     #[test]
@@ -737,7 +760,7 @@ mod with_fake_cluster {
     }
 
     #[test]
-    fn secret_apply_failure_rolls_back_the_workload() {
+    fn a_failed_secret_apply_starts_no_workload() {
         let fake = FakeCluster::new();
         fake.fail_on(
             "apply",
@@ -750,37 +773,40 @@ mod with_fake_cluster {
 
         assert_eq!(failure.step, "apply-secret");
         assert_eq!(failure.reason, "Forbidden");
-        assert_eq!(displays(&failure.rolled_back), [pod_ref(LEASE)]);
-        assert_eq!(
-            fake.object("Pod", Some(NS), LEASE),
-            None,
-            "no leaked workload"
+        assert!(failure.rolled_back.is_empty(), "{:?}", failure.rolled_back);
+        assert!(
+            !fake.calls().contains(&format!("apply {}", pod_ref(LEASE))),
+            "{:?}",
+            fake.calls()
         );
-        let (_, options) = fake
-            .deletes()
-            .into_iter()
-            .find(|(r, _)| r.kind == "Pod")
-            .expect("pod deleted");
-        assert_eq!(options.propagation, Propagation::Foreground);
-        assert_eq!(options.precondition_uid, failure.rolled_back[0].uid);
+        assert!(
+            fake.calls().contains(&format!("delete {}", secret_ref())),
+            "a write that may have landed is deleted: {:?}",
+            fake.calls()
+        );
         assert!(fake.watches().is_empty(), "no wait after a failed write");
     }
 
     #[test]
     fn a_rollback_delete_that_fails_is_left_behind() {
         let fake = FakeCluster::new();
-        fake.fail_on("apply", "Secret", KubeError::Invalid("bad secret".into()));
+        fake.fail_on(
+            "apply",
+            "CiliumNetworkPolicy",
+            KubeError::Invalid("bad rule".into()),
+        );
         fake.fail_on(
             "delete",
             "Pod",
             KubeError::Transport("connection reset".into()),
         );
+        let mut cfg = config("pod");
+        cfg["egressMode"] = json!("cilium");
 
-        let failure =
-            failure(lifecycle::acquire(&fake, &request(config("pod"))).expect_err("fails"));
+        let failure = failure(lifecycle::acquire(&fake, &request(cfg)).expect_err("fails"));
 
         assert_eq!(failure.reason, "Invalid");
-        assert!(failure.rolled_back.is_empty(), "{:?}", failure.rolled_back);
+        assert_eq!(displays(&failure.rolled_back), [secret_ref()]);
         assert_eq!(displays(&failure.left_behind), [pod_ref(LEASE)]);
         assert!(
             fake.messages()
@@ -938,8 +964,13 @@ mod with_fake_cluster {
                 .unwrap_or_else(|| panic!("{line} in {applies:?}"))
         };
         let secret = format!("apply {}", secret_ref());
-        assert_eq!(at(&secret), at(&workload) + 1, "{applies:?}");
-        assert!(at(&policy) > at(&secret), "{applies:?}");
+        let owned = applies
+            .iter()
+            .rposition(|c| *c == secret)
+            .expect("the Secret is owned");
+        assert!(at(&secret) < at(&workload), "{applies:?}");
+        assert_eq!(owned, at(&workload) + 1, "{applies:?}");
+        assert!(at(&policy) > owned, "{applies:?}");
         let stored = stored_policy(&fake, kind, LEASE);
         let owner = &stored["metadata"]["ownerReferences"][0];
         assert_eq!(owner["kind"], lease.workload.kind.as_str());
@@ -2183,7 +2214,7 @@ mod with_fake_cluster {
         let err = lifecycle::acquire(&fake, &request(config("pod"))).expect_err("cancelled");
 
         let failure = cancelled(err);
-        assert!(failure.step.starts_with("apply-"), "{}", failure.step);
+        assert_eq!(failure.step, "own-secret", "the call after the workload's");
         assert!(displays(&failure.rolled_back).contains(&pod_ref(LEASE)));
         assert_eq!(lease_objects(&fake), Vec::<String>::new());
     }

@@ -88,8 +88,8 @@ fn plan_applies_objects_in_order(
         ("ResourceQuota", names::RESOURCE_QUOTA.to_string()),
         ("LimitRange", names::LIMIT_RANGE.to_string()),
         ("NetworkPolicy", names::DENY_ALL_POLICY.to_string()),
-        (workload_kind, LEASE.to_string()),
         ("Secret", names::secret_name(LEASE)),
+        (workload_kind, LEASE.to_string()),
     ];
     if workspace == "pvc" && backend != "sandbox-cr" {
         expected.push(("PersistentVolumeClaim", names::workspace_claim_name(LEASE)));

@@ -56,6 +56,8 @@ pub(crate) struct Ctx {
     pub policy: RetryPolicy,
     pub observer: Option<ErrorObserver>,
     pub watches: shared_watch::WatchHub,
+    /// Random values of host-filled Secrets, kept for their next write.
+    pub random_values: Arc<secret::RandomValues>,
 }
 
 impl Ctx {
@@ -176,6 +178,7 @@ impl KubeClusterIo {
             policy: RetryPolicy::default(),
             observer: None,
             watches: shared_watch::WatchHub::default(),
+            random_values: Arc::default(),
         };
         Ok(KubeClusterIo {
             ctx,

@@ -10,11 +10,13 @@
 
 use std::time::Duration;
 
+use k8s_openapi::api::core::v1::Namespace;
 use k8s_openapi::api::networking::v1::NetworkPolicy;
 use k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1::CustomResourceDefinition;
 use kube::Client;
-use kube::api::{Api, ApiResource, DeleteParams, DynamicObject, PostParams};
+use kube::api::{Api, ApiResource, DeleteParams, DynamicObject, Patch, PatchParams, PostParams};
 use kube::core::GroupVersionKind;
+use leasebox_policy::names::ANNOTATION_TENANT_APPLIED;
 use serde_json::{Value, json};
 
 use crate::support::case::{Case, Lease};
@@ -240,7 +242,8 @@ fn acquire_removes_the_legacy_tenant_wide_policies() {
     }));
 
     // The first acquire makes the namespace; then a 0.1 host "leaves"
-    // its tenant-wide policies behind.
+    // its tenant-wide policies behind, and (0.1 wrote none) no tenant
+    // record.
     let lease = case.acquire(&standard, &[]);
     case.release(&lease);
     let legacy_standard: NetworkPolicy = serde_json::from_value(json!({
@@ -268,6 +271,13 @@ fn acquire_removes_the_legacy_tenant_wide_policies() {
     .expect("the literal is a CiliumNetworkPolicy");
     case.block_on(cilium_policies(&case).create(&PostParams::default(), &legacy_cilium))
         .unwrap_or_else(|e| panic!("creating {LEGACY_CILIUM_EGRESS_POLICY}: {e}"));
+    let no_record = json!({ "metadata": { "annotations": { ANNOTATION_TENANT_APPLIED: null } } });
+    case.block_on(Api::<Namespace>::all(case.client()).patch(
+        &case.namespace,
+        &PatchParams::default(),
+        &Patch::Merge(&no_record),
+    ))
+    .unwrap_or_else(|e| panic!("removing the tenant record: {e}"));
 
     let lease = case.acquire(&cilium, &[]);
     assert!(

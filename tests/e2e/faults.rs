@@ -107,8 +107,12 @@ const STEPS: &[Step] = &[
         nth: 2,
         ..tenant_step("tenant record", "PATCH", "/api/v1/namespaces/{ns}$")
     },
-    step("pod", "PATCH", "/namespaces/{ns}/pods/lb-"),
     step("secret", "PATCH", "/namespaces/{ns}/secrets/lb-"),
+    step("pod", "PATCH", "/namespaces/{ns}/pods/lb-"),
+    Step {
+        nth: 2,
+        ..step("secret owner", "PATCH", "/namespaces/{ns}/secrets/lb-")
+    },
     step(
         "egress policy",
         "PATCH",
@@ -193,7 +197,13 @@ fn faults() -> Vec<Fault> {
 }
 
 /// Steps where a lease object exists or is being written.
-const LEASE_OBJECT_STEPS: &[&str] = &["pod", "egress policy", "secret", "pod watch"];
+const LEASE_OBJECT_STEPS: &[&str] = &[
+    "secret",
+    "pod",
+    "secret owner",
+    "egress policy",
+    "pod watch",
+];
 
 impl Fault {
     fn applies(&self, step: &Step) -> bool {

@@ -1,15 +1,16 @@
-//! acquire: tenant objects when they changed (`tenant.rs`), workload, its
-//! Secret, PVC and egress policy, then wait by watch until the sandbox is
-//! ready or fails with a named reason. Any failure after the first lease
-//! object rolls back what this call created.
+//! acquire: tenant objects when they changed (`tenant.rs`), the Secret,
+//! the workload, then the workload's ownership of the Secret, its PVC and
+//! egress policy, then wait by watch until the sandbox is ready or fails
+//! with a named reason. Any failure after the first lease object rolls
+//! back what this call created.
 //!
-//! The workload is applied as early as possible, since the pod's start is
-//! most of an acquire: on a warm tenant one read (the tenant record) comes
-//! before it. The objects it owns need its uid and so follow it, the
-//! Secret first: a container that starts before its Secret exists fails
-//! and waits out the kubelet's back-off (10 s and more). The pod runs
-//! under the tenant's deny-all until its own egress policy lands, which
-//! fails closed.
+//! The pod's start is most of an acquire, so the workload comes as early
+//! as it can: on a warm tenant after one read (the tenant's record) and
+//! the Secret. The Secret must come first: a container that starts before
+//! its Secret exists fails and waits out the kubelet's back-off (10 s and
+//! more). The objects the workload owns need its uid and so follow it;
+//! the pod runs under the tenant's deny-all until its own egress policy
+//! lands, which fails closed.
 
 use k8s_openapi::Resource;
 use k8s_openapi::api::core::v1::Pod;
@@ -77,6 +78,7 @@ pub(crate) fn acquire(
 
 fn run(cluster: &dyn Cluster, ctx: &Context, created: &mut Created) -> Result<Lease, PolicyError> {
     super::tenant::ensure(cluster, ctx)?;
+    apply_secret(cluster, ctx, created, None)?;
 
     let manifest = manifests::workload(ctx);
     let step = apply_step(&manifest);
@@ -111,7 +113,7 @@ fn run(cluster: &dyn Cluster, ctx: &Context, created: &mut Created) -> Result<Le
         ),
     );
 
-    apply_secret(cluster, ctx, created, &workload)?;
+    apply_secret(cluster, ctx, created, Some(&workload))?;
     if let Some(claim) = manifests::workspace_claim(ctx, Some(&workload)) {
         apply_lease_object(cluster, created, &claim)?;
     }
@@ -126,15 +128,24 @@ fn run(cluster: &dyn Cluster, ctx: &Context, created: &mut Created) -> Result<Le
     crate::lease::from_workload(cluster, &step, ctx.config.backend.into(), &applied, pod)
 }
 
-/// Applies the lease's host-filled Secret, owned by `workload`, tracking
-/// it for rollback first; warns about host keys the host had no value for.
+/// The step of writing the lease's Secret before the workload.
+pub(crate) const STEP_APPLY_SECRET: &str = "apply-secret";
+
+/// The step of writing it again with the workload as its owner.
+pub(crate) const STEP_OWN_SECRET: &str = "own-secret";
+
+/// Applies the lease's host-filled Secret, tracking it for rollback first:
+/// before the workload without an owner (then warns about host keys the
+/// host had no value for), and again once the workload exists with it as
+/// the owner (the host keeps the random values of a Secret it writes
+/// again, `wit/kube.wit`).
 fn apply_secret(
     cluster: &dyn Cluster,
     ctx: &Context,
     created: &mut Created,
-    workload: &ObjectRef,
+    owner: Option<&ObjectRef>,
 ) -> Result<(), PolicyError> {
-    let secret = manifests::secret(ctx, Some(workload));
+    let secret = manifests::secret(ctx, owner);
     let secret_name = secret
         .manifest
         .get("metadata")
@@ -145,15 +156,24 @@ fn apply_secret(
     if let Some(planned) = ObjectRef::of(&secret.manifest) {
         created.other(planned);
     }
-    let (stored, filled) = cluster.apply_host_secret(&secret).map_err(|e| {
-        kube_failure(
-            "apply-secret",
-            &format!("applying Secret {secret_name}"),
-            &e,
-        )
-    })?;
+    let (step, what) = match owner {
+        None => (STEP_APPLY_SECRET, format!("applying Secret {secret_name}")),
+        Some(owner) => (
+            STEP_OWN_SECRET,
+            format!(
+                "making {} the owner of Secret {secret_name}",
+                owner.display()
+            ),
+        ),
+    };
+    let (stored, filled) = cluster
+        .apply_host_secret(&secret)
+        .map_err(|e| kube_failure(step, &what, &e))?;
     if let Some(stored) = ObjectRef::of(&stored) {
         created.other(stored);
+    }
+    if owner.is_some() {
+        return Ok(());
     }
     let missing: Vec<&str> = secret
         .host_keys

@@ -2,6 +2,15 @@
 //! names the keys; the host fills them (random tokens, its own environment,
 //! literals), applies the Secret, and hands back the stored object with every
 //! value removed, so no policy module ever sees them.
+//!
+//! A Secret written again by the same host keeps the random values it was
+//! given ([`RandomValues`]): acquire writes a lease's Secret before its
+//! workload (so the container finds it) and again with the workload as its
+//! owner, and the token the container read must stay the token stored.
+
+use std::collections::HashMap;
+use std::sync::{Mutex, PoisonError};
+use std::time::{Duration, Instant};
 
 use serde_json::{Map, Value};
 
@@ -31,12 +40,51 @@ pub(crate) fn host_value(
 /// Bytes of a random key (hex-encoded: twice as many characters).
 const RANDOM_KEY_BYTES: usize = 32;
 
+/// How long the random values of a Secret are kept for its next write.
+const KEEP_RANDOM_VALUES: Duration = Duration::from_secs(600);
+
+/// The random values this host made, per Secret (namespace, name) and key,
+/// kept for [`KEEP_RANDOM_VALUES`] after they were made. Lease Secret
+/// names are unique, so a value never goes to another lease's Secret.
+#[derive(Debug, Default)]
+pub(crate) struct RandomValues {
+    made: Mutex<HashMap<(String, String, String), (String, Instant)>>,
+}
+
+impl RandomValues {
+    /// The value of `key` of Secret `namespace/name`: the one made before
+    /// when it is recent enough, else a new one.
+    fn value(&self, namespace: &str, name: &str, key: &str) -> Result<String, KubeError> {
+        let now = Instant::now();
+        let mut made = self.made.lock().unwrap_or_else(PoisonError::into_inner);
+        made.retain(|_, (_, at)| now.duration_since(*at) < KEEP_RANDOM_VALUES);
+        let id = (namespace.to_string(), name.to_string(), key.to_string());
+        if let Some((value, _)) = made.get(&id) {
+            return Ok(value.clone());
+        }
+        let value = random_hex()?;
+        made.insert(id, (value.clone(), now));
+        Ok(value)
+    }
+
+    /// How many values are kept.
+    #[cfg(test)]
+    fn len(&self) -> usize {
+        self.made
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .len()
+    }
+}
+
 /// Fills the manifest's `stringData` and returns it with the keys filled.
 /// `env` reads the host environment (a parameter so tests need not set
-/// process variables); missing or empty variables are skipped.
+/// process variables); missing or empty variables are skipped. Random
+/// values come from `random` (the same for a Secret written again).
 pub(crate) fn fill(
     request: &HostSecretRequest,
     env: impl Fn(&str) -> Option<String>,
+    random: &RandomValues,
 ) -> Result<(Manifest, Vec<String>), KubeError> {
     let mut m = parse_manifest(&request.manifest)?;
     if m.api_version != "v1" || m.kind != "Secret" {
@@ -47,8 +95,10 @@ pub(crate) fn fill(
     }
     let mut values = Map::new();
     let mut filled = Vec::new();
+    let namespace = m.namespace.clone().unwrap_or_default();
     for key in &request.random_keys {
-        values.insert(key.clone(), Value::String(random_hex()?));
+        let value = random.value(&namespace, &m.name, key)?;
+        values.insert(key.clone(), Value::String(value));
         filled.push(key.clone());
     }
     for key in &request.host_keys {
@@ -100,7 +150,7 @@ pub(crate) async fn apply_host_secret(
     request: &HostSecretRequest,
     env: impl Fn(&str) -> Option<String>,
 ) -> Result<(String, Vec<String>), KubeError> {
-    let (manifest, filled) = fill(request, env)?;
+    let (manifest, filled) = fill(request, env, &ctx.random_values)?;
     let stored = apply_value(ctx, &manifest).await?;
     Ok((strip_values(&stored)?, filled))
 }
@@ -132,7 +182,8 @@ mod tests {
 
     #[test]
     fn keys_are_filled_from_random_environment_and_literals() {
-        let (m, filled) = fill(&request(), env).unwrap_or_else(|e| panic!("{e}"));
+        let (m, filled) =
+            fill(&request(), env, &RandomValues::default()).unwrap_or_else(|e| panic!("{e}"));
         assert_eq!(filled, vec!["TOKEN", "API_KEY", "MODE"]);
         let data = &m.value["stringData"];
         assert_eq!(data["API_KEY"], "sk-123");
@@ -144,21 +195,40 @@ mod tests {
 
     #[test]
     fn missing_and_empty_host_variables_are_skipped() {
-        let (m, filled) = fill(&request(), env).unwrap_or_else(|e| panic!("{e}"));
+        let (m, filled) =
+            fill(&request(), env, &RandomValues::default()).unwrap_or_else(|e| panic!("{e}"));
         assert!(!filled.contains(&"MISSING".to_string()));
         assert!(m.value["stringData"].get("EMPTY").is_none());
     }
 
     #[test]
     fn values_in_the_manifest_are_dropped() {
-        let (m, _) = fill(&request(), env).unwrap_or_else(|e| panic!("{e}"));
+        let (m, _) =
+            fill(&request(), env, &RandomValues::default()).unwrap_or_else(|e| panic!("{e}"));
         assert!(m.value.get("data").is_none());
     }
 
     #[test]
+    fn a_secret_written_again_keeps_its_random_values() {
+        let random = RandomValues::default();
+        let token = |r: &HostSecretRequest| {
+            fill(r, env, &random).map(|(m, _)| m.value["stringData"]["TOKEN"].clone())
+        };
+        let first = token(&request());
+        assert!(first.is_ok());
+        assert_eq!(token(&request()), first, "the same Secret keeps its token");
+        let mut other = request();
+        other.manifest = other.manifest.replace("l-env", "m-env");
+        assert_ne!(token(&other), first, "another Secret gets its own");
+        assert_eq!(random.len(), 2);
+    }
+
+    #[test]
     fn random_tokens_differ() {
-        let a = fill(&request(), env).map(|(m, _)| m.value["stringData"]["TOKEN"].clone());
-        let b = fill(&request(), env).map(|(m, _)| m.value["stringData"]["TOKEN"].clone());
+        let a = fill(&request(), env, &RandomValues::default())
+            .map(|(m, _)| m.value["stringData"]["TOKEN"].clone());
+        let b = fill(&request(), env, &RandomValues::default())
+            .map(|(m, _)| m.value["stringData"]["TOKEN"].clone());
         assert_ne!(a, b);
     }
 
@@ -166,7 +236,10 @@ mod tests {
     fn non_secret_manifest_is_refused() {
         let mut r = request();
         r.manifest = r#"{"apiVersion":"v1","kind":"ConfigMap","metadata":{"name":"c"}}"#.into();
-        assert!(matches!(fill(&r, env), Err(KubeError::BadArgument(_))));
+        assert!(matches!(
+            fill(&r, env, &RandomValues::default()),
+            Err(KubeError::BadArgument(_))
+        ));
     }
 
     #[test]

@@ -12,7 +12,8 @@
 //! - `watch` (and `shared_watch`: one watch per namespace and kind shared
 //!   by every wait), `exec` (+ `exec_protocol`), `logs`, `secret`.
 //! - `retry`, `error`: bounded backoff on 429/5xx/connection errors and the
-//!   mapping of HTTP statuses to [`KubeError`].
+//!   mapping of HTTP statuses to [`KubeError`]; `retry_after`: a 429 or 503
+//!   answer reaches the client only after its `Retry-After`.
 
 mod config;
 mod error;
@@ -22,6 +23,7 @@ mod logs;
 mod objects;
 mod resources;
 pub mod retry;
+mod retry_after;
 mod secret;
 mod shared_watch;
 mod watch;
@@ -168,9 +170,12 @@ impl KubeClusterIo {
     ) -> Result<KubeClusterIo, KubeError> {
         let client = {
             let _entered = handle.enter();
-            kube::Client::try_from(config).map_err(|e| {
-                KubeError::NoCluster(format!("cannot build the kubernetes client: {e}"))
-            })?
+            kube::client::ClientBuilder::try_from(config)
+                .map_err(|e| {
+                    KubeError::NoCluster(format!("cannot build the kubernetes client: {e}"))
+                })?
+                .with_layer(&retry_after::RetryAfterLayer)
+                .build()
         };
         let ctx = Ctx {
             client,

@@ -38,6 +38,8 @@ pub enum Reply {
     Lines(Vec<serde_json::Value>),
     /// 200, headers only, then silence for a while.
     Hang(Duration),
+    /// 429 with `Retry-After` in seconds and a `Status` body.
+    Throttled(u64),
 }
 
 /// A check on one request.
@@ -246,6 +248,15 @@ fn serve(conn: TcpStream, steps: &Mutex<Vec<Step>>, failures: &Mutex<Vec<String>
                 conn,
                 "{}Content-Length: {}\r\n\r\n{body}",
                 head(code),
+                body.len()
+            );
+        }
+        Reply::Throttled(seconds) => {
+            let body = status(429, "TooManyRequests", "slow down").to_string();
+            let _ = write!(
+                conn,
+                "{}Retry-After: {seconds}\r\nContent-Length: {}\r\n\r\n{body}",
+                head(429),
                 body.len()
             );
         }

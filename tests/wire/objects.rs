@@ -109,6 +109,25 @@ fn service_unavailable_is_retried_until_success() {
 }
 
 #[test]
+fn a_throttled_request_is_not_retried_before_its_retry_after() {
+    let api = FakeApi::start(vec![
+        step("GET", &format!("{PODS}/p"), Reply::Throttled(1)),
+        step("GET", &format!("{PODS}/p"), Reply::Json(200, pod("p", "3"))),
+    ]);
+    let client = api.client();
+    let started = std::time::Instant::now();
+    let result = client.get(&pod_ref(None));
+    let waited = started.elapsed();
+    api.finish();
+    assert!(result.is_ok_and(|p| p.is_some()));
+    // The client's own backoff here is 10 ms; the server asked for 1 s.
+    assert!(
+        waited >= std::time::Duration::from_secs(1),
+        "retried after {waited:?}"
+    );
+}
+
+#[test]
 fn persistent_server_errors_give_up_after_five_attempts() {
     let steps = (0..5)
         .map(|_| {

@@ -68,7 +68,13 @@ pub(crate) fn ensure(cluster: &dyn Cluster, ctx: &Context) -> Result<(), PolicyE
         apply(cluster, object)?;
     }
     delete_legacy_egress_policies(cluster, ctx)?;
-    let mut namespace = objects.first().cloned().unwrap_or(Value::Null);
+    let Some(mut namespace) = objects
+        .iter()
+        .find(|o| o.get("kind").and_then(Value::as_str) == Some("Namespace"))
+        .cloned()
+    else {
+        return Ok(());
+    };
     set_record(&mut namespace, &format!("{digest} {}", ctx.now));
     cluster.apply(&namespace).map_err(|e| {
         kube_failure(

@@ -48,8 +48,11 @@ const KEEP_RANDOM_VALUES: Duration = Duration::from_secs(600);
 /// names are unique, so a value never goes to another lease's Secret.
 #[derive(Debug, Default)]
 pub(crate) struct RandomValues {
-    made: Mutex<HashMap<(String, String, String), (String, Instant)>>,
+    made: Mutex<HashMap<RandomKey, (String, Instant)>>,
 }
+
+/// A random value's Secret namespace, Secret name and key.
+type RandomKey = (String, String, String);
 
 impl RandomValues {
     /// The value of `key` of Secret `namespace/name`: the one made before

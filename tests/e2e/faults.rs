@@ -664,3 +664,99 @@ fn exec_stream_cut_mid_output_is_a_typed_error() {
     drop(proxy);
     case.finish();
 }
+
+/// The lease id an acquire's log names (`acquire: lease lb-... for ...`).
+fn lease_in_log(stderr: &str) -> String {
+    stderr
+        .split_whitespace()
+        .find(|word| word.starts_with("lb-") && word.len() == 29)
+        .unwrap_or_else(|| panic!("no lease id in:\n{stderr}"))
+        .to_string()
+}
+
+#[test]
+fn rollback_retries_its_deletes_and_names_what_it_could_not_delete() {
+    let Some(case) = Case::start("faults-rollback") else {
+        return;
+    };
+    let (proxy, kubeconfig, config) = through_proxy(&case);
+    // A warm tenant: the failures below are the lease's.
+    let warm = case.lease_of(&acquire_through(&case, &kubeconfig, &config));
+    case.release(&warm);
+    let ns = case.namespace.clone();
+    let pods = format!("/namespaces/{ns}/pods/lb-");
+    let secrets = format!("/namespaces/{ns}/secrets/lb-");
+    // A 403 is an answer, not retried: the acquire fails after the pod
+    // and its Secret exist, and rolls them back.
+    let refuse = Rule::new(
+        "refuse the egress policy",
+        "PATCH",
+        &format!("/namespaces/{ns}/networkpolicies/lb-"),
+        Action::Status(403),
+    );
+
+    // Each delete of the rollback fails once: retried, nothing is left.
+    proxy.clear_records();
+    proxy.set_rules(vec![
+        refuse.clone(),
+        Rule::new("pod delete 500", "DELETE", &pods, Action::Status(500)),
+        Rule::new("secret delete reset", "DELETE", &secrets, Action::Reset),
+    ]);
+    let retried = acquire_through(&case, &kubeconfig, &config);
+    let unfired = proxy.unfired();
+    proxy.set_rules(Vec::new());
+    for injected in proxy.injected() {
+        eprintln!("injected: {injected}");
+    }
+    eprintln!("{}", retried.stderr);
+    assert!(unfired.is_empty(), "rules that never fired: {unfired:?}");
+    assert_eq!(retried.code, Some(1), "{}", retried.describe());
+    assert!(
+        retried.stderr.contains("rolled back") && !retried.stderr.contains("left behind"),
+        "{}",
+        retried.describe()
+    );
+    let left = strays(&case, &[], LEFTOVER_LIMIT);
+    assert!(left.is_empty(), "left after a retried rollback: {left:?}");
+
+    // The pod's delete fails on every attempt: the pod is left, and the
+    // error names it.
+    proxy.clear_records();
+    proxy.set_rules(vec![
+        refuse,
+        Rule::new("pod delete 500 x5", "DELETE", &pods, Action::Status(500)).times(5),
+    ]);
+    let failed = acquire_through(&case, &kubeconfig, &config);
+    proxy.set_rules(Vec::new());
+    for injected in proxy.injected() {
+        eprintln!("injected: {injected}");
+    }
+    eprintln!("{}", failed.stderr);
+    assert_eq!(failed.code, Some(1), "{}", failed.describe());
+    let id = lease_in_log(&failed.stderr);
+    let named = failed
+        .stderr
+        .lines()
+        .any(|l| l.contains("left behind") && l.contains(&format!("Pod {ns}/{id}")));
+    assert!(named, "the error names the pod it left:\n{}", failed.stderr);
+    let on_cluster = strays(&case, &[], Duration::ZERO);
+    assert_eq!(
+        on_cluster,
+        [format!("Pod/{id}")],
+        "only the pod the error names is left"
+    );
+
+    // What the error names, a release removes.
+    let mut releases = Releases::new();
+    release_in_background(&case, &id, &mut releases);
+    for (id, release) in releases {
+        let output = release
+            .join()
+            .unwrap_or_else(|_| panic!("the release of {id} panicked"));
+        output.assert_code(0);
+    }
+    let left = strays(&case, &[], LEFTOVER_LIMIT);
+    assert!(left.is_empty(), "left after the release: {left:?}");
+    drop(proxy);
+    case.finish();
+}

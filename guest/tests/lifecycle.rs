@@ -1039,6 +1039,79 @@ mod with_fake_cluster {
         assert_eq!(failure.reason, "Transport");
     }
 
+    #[test]
+    fn release_that_cannot_delete_the_pod_still_deletes_the_secret_and_names_the_pod_left() {
+        let fake = FakeCluster::new();
+        let lease = acquired_pod_lease(&fake);
+        fake.fail_on("delete", "Pod", KubeError::Transport("503".into()));
+
+        let failure = failure(lifecycle::release(&fake, &lease).expect_err("fails"));
+
+        assert_eq!(failure.step, "delete-pod");
+        assert_eq!(displays(&failure.left_behind), [pod_ref(LEASE)]);
+        assert!(
+            failure.message.contains(&format!("{LEASE}-egress")),
+            "the pod's egress policy stays with it: {}",
+            failure.message
+        );
+        assert!(fake.object("Pod", Some(NS), LEASE).is_some());
+        assert_eq!(
+            fake.object("Secret", Some(NS), &format!("{LEASE}-env")),
+            None,
+            "the Secret is deleted although the pod delete failed"
+        );
+    }
+
+    #[test]
+    fn release_that_cannot_delete_pod_nor_secret_names_both() {
+        let fake = FakeCluster::new();
+        let lease = acquired_pod_lease(&fake);
+        fake.fail_on("delete", "Pod", KubeError::Transport("500".into()));
+        fake.fail_on("delete", "Secret", KubeError::Transport("500".into()));
+
+        let failure = failure(lifecycle::release(&fake, &lease).expect_err("fails"));
+
+        assert_eq!(failure.step, "delete-pod");
+        assert_eq!(
+            displays(&failure.left_behind),
+            [pod_ref(LEASE), secret_ref()]
+        );
+        assert!(
+            failure
+                .message
+                .starts_with(&format!("deleting {}", pod_ref(LEASE))),
+            "the step is not repeated in the message: {}",
+            failure.message
+        );
+        assert!(
+            failure
+                .message
+                .contains("also delete-secret failed (Transport)"),
+            "{}",
+            failure.message
+        );
+    }
+
+    #[test]
+    fn release_that_cannot_delete_the_secret_names_it_left_behind() {
+        let fake = FakeCluster::new();
+        let lease = acquired_pod_lease(&fake);
+        fake.fail_on("delete", "Secret", KubeError::Transport("reset".into()));
+
+        let failure = failure(lifecycle::release(&fake, &lease).expect_err("fails"));
+
+        assert_eq!(failure.step, "delete-secret");
+        assert_eq!(displays(&failure.left_behind), [secret_ref()]);
+        assert!(
+            failure
+                .message
+                .contains(&format!("deleted {}", pod_ref(LEASE))),
+            "{}",
+            failure.message
+        );
+        assert_eq!(fake.object("Pod", Some(NS), LEASE), None);
+    }
+
     // --------------------------------------------------------------------- sweep
 
     fn leased_pod(name: &str, lease: &str, expires: Option<&str>, created: &str) -> Value {

@@ -2161,6 +2161,34 @@ mod with_fake_cluster {
     }
 
     #[test]
+    fn execute_whose_stream_is_lost_kills_the_command_tree() {
+        let fake = FakeCluster::new();
+        fake.script_exec(ExecScript::hangs());
+        fake.fail_on(
+            "exec-wait",
+            "Pod",
+            KubeError::Transport("the connection failed".into()),
+        );
+        let req = exec_request(Command::Shell("sleep 600".into()));
+
+        let err = lifecycle::execute(&fake, &req).expect_err("the stream is lost");
+
+        let failure = failure(err);
+        assert_eq!(failure.step, "exec-wait");
+        assert_eq!(failure.reason, "Transport");
+        assert!(
+            failure.message.contains("gave up on the command"),
+            "{}",
+            failure.message
+        );
+        let execs = fake.execs();
+        assert_eq!(execs.len(), 2, "the command, then the kill");
+        assert!(execs[0].killed, "the session is ended");
+        let token = &execs[0].spec.argv[6];
+        assert_eq!(execs[1].spec.argv[3..], ["leasebox-kill", token.as_str()]);
+    }
+
+    #[test]
     fn realize_workspace_cancelled_kills_the_unpacking() {
         let fake = FakeCluster::new();
         fake.script_exec(ExecScript::hangs());

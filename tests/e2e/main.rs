@@ -34,6 +34,7 @@ mod egress;
 mod exec;
 mod failures;
 mod faults;
+mod faults_exec;
 mod faults_random;
 mod lease_calls;
 mod lifecycle;

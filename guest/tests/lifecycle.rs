@@ -1227,6 +1227,50 @@ mod with_fake_cluster {
     }
 
     #[test]
+    fn sweep_that_cannot_delete_the_pod_still_deletes_the_secret_and_names_the_pod_left() {
+        let fake = FakeCluster::new();
+        acquired_pod_lease(&fake);
+        fake.fail_on("delete", "Pod", KubeError::Transport("500".into()));
+
+        let failure =
+            failure(lifecycle::sweep(&fake, "2030-01-01T00:00:00Z", Some(NS)).expect_err("fails"));
+
+        assert_eq!(failure.step, "sweep-delete");
+        assert_eq!(displays(&failure.left_behind), [pod_ref(LEASE)]);
+        assert!(
+            failure.message.contains(&format!("{LEASE}-egress")),
+            "the pod's egress policy stays with it: {}",
+            failure.message
+        );
+        assert!(fake.object("Pod", Some(NS), LEASE).is_some());
+        assert_eq!(
+            fake.object("Secret", Some(NS), &format!("{LEASE}-env")),
+            None,
+            "the Secret is deleted although the pod delete failed"
+        );
+    }
+
+    #[test]
+    fn sweep_that_cannot_delete_the_secret_names_the_secret_not_the_pod() {
+        let fake = FakeCluster::new();
+        acquired_pod_lease(&fake);
+        fake.fail_on("delete", "Secret", KubeError::Transport("500".into()));
+
+        let failure =
+            failure(lifecycle::sweep(&fake, "2030-01-01T00:00:00Z", Some(NS)).expect_err("fails"));
+
+        assert_eq!(displays(&failure.left_behind), [secret_ref()]);
+        assert!(
+            failure
+                .message
+                .contains(&format!("could not delete {}", secret_ref())),
+            "{}",
+            failure.message
+        );
+        assert_eq!(fake.object("Pod", Some(NS), LEASE), None);
+    }
+
+    #[test]
     fn sweep_without_agent_sandbox_skips_sandboxes() {
         let fake = FakeCluster::new();
         fake.unserve("agents.x-k8s.io/v1beta1", "Sandbox");

@@ -25,7 +25,7 @@ use crate::support::case::Case;
 use crate::support::cli::Output;
 use crate::support::cluster;
 use crate::support::fault_proxy::{Action, Rule};
-use crate::support::faulted::{Faulted, error_line, exec_args};
+use crate::support::faulted::{Faulted, error_line, exec_args, unnamed};
 
 /// Replays a run: the seed of the fault draws.
 const SEED_ENV: &str = "LEASEBOX_FAULT_SEED";
@@ -551,16 +551,7 @@ fn run_cycle(case: &Case, faulted: &Faulted, faults: &[Draw], tally: &mut Tally)
         }
     } else {
         // What is left must be named by the error.
-        let unnamed: Vec<&String> = left
-            .iter()
-            .filter(|o| {
-                let name = o.split_once('/').map(|(_, n)| n).unwrap_or(o);
-                !released
-                    .stderr
-                    .split(|c: char| !(c.is_ascii_alphanumeric() || c == '-'))
-                    .any(|word| word == name)
-            })
-            .collect();
+        let unnamed = unnamed(&left, &released.stderr);
         if !unnamed.is_empty() {
             found.push(format!(
                 "release failed ({}) without naming {unnamed:?}",

@@ -36,6 +36,7 @@ mod failures;
 mod faults;
 mod faults_exec;
 mod faults_random;
+mod faults_release;
 mod faults_slow;
 mod lease_calls;
 mod lifecycle;

@@ -72,3 +72,16 @@ pub fn exec_args<'a>(id: &'a str, namespace: &'a str, rest: &[&'a str]) -> Vec<&
     args.extend_from_slice(rest);
     args
 }
+
+/// The objects of `left` (`Kind/name`) whose name `text` does not
+/// mention as a whole word (letters, digits and `-`).
+pub fn unnamed<'a>(left: &'a [String], text: &str) -> Vec<&'a String> {
+    left.iter()
+        .filter(|object| {
+            let name = object.split_once('/').map(|(_, n)| n).unwrap_or(object);
+            !text
+                .split(|c: char| !(c.is_ascii_alphanumeric() || c == '-'))
+                .any(|word| word == name)
+        })
+        .collect()
+}

@@ -447,6 +447,13 @@ fn run_cycle(case: &Case, faulted: &Faulted, faults: &[Draw], tally: &mut Tally)
         faulted.acquire(case)
     });
     eprintln!("  acquire: {}", describe(&acquired));
+    if acquired.code != Some(0) {
+        // The later phases do not run: their faults are not reached.
+        for fault in faults.iter().filter(|f| f.target().phase != Phase::Acquire) {
+            eprintln!("    not reached (no lease): {}", fault.name());
+            tally.not_reached += 1;
+        }
+    }
     let lease: Value = serde_json::from_slice(&acquired.stdout).unwrap_or(Value::Null);
     let id = lease.get("id").and_then(Value::as_str).map(str::to_string);
     let id = match (acquired.code, id) {

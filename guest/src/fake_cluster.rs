@@ -544,7 +544,9 @@ impl FakeCluster {
 
     /// Every later call of `verb` (`apply`, `create`, `get`, `list`,
     /// `delete`, `watch`, `exec`, `logs`) on `kind` (`*`: any) fails with
-    /// `error`. `apply_host_secret` counts as `apply` of a `Secret`.
+    /// `error`. `apply_host_secret` counts as `apply` of a `Secret`;
+    /// `exec-wait` on `Pod` fails the waits of exec sessions (a stream
+    /// lost after the command started).
     pub fn fail_on(&self, verb: &str, kind: &str, error: KubeError) {
         self.lock().failures.push(Injected {
             verb: verb.into(),

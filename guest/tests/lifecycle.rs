@@ -1192,6 +1192,79 @@ mod with_fake_cluster {
         assert_eq!(failure.reason, "Transport");
     }
 
+    #[test]
+    fn release_that_cannot_delete_the_pod_still_deletes_the_secret_and_names_the_pod_left() {
+        let fake = FakeCluster::new();
+        let lease = acquired_pod_lease(&fake);
+        fake.fail_on("delete", "Pod", KubeError::Transport("503".into()));
+
+        let failure = failure(lifecycle::release(&fake, &lease).expect_err("fails"));
+
+        assert_eq!(failure.step, "delete-pod");
+        assert_eq!(displays(&failure.left_behind), [pod_ref(LEASE)]);
+        assert!(
+            failure.message.contains(&format!("{LEASE}-egress")),
+            "the pod's egress policy stays with it: {}",
+            failure.message
+        );
+        assert!(fake.object("Pod", Some(NS), LEASE).is_some());
+        assert_eq!(
+            fake.object("Secret", Some(NS), &format!("{LEASE}-env")),
+            None,
+            "the Secret is deleted although the pod delete failed"
+        );
+    }
+
+    #[test]
+    fn release_that_cannot_delete_pod_nor_secret_names_both() {
+        let fake = FakeCluster::new();
+        let lease = acquired_pod_lease(&fake);
+        fake.fail_on("delete", "Pod", KubeError::Transport("500".into()));
+        fake.fail_on("delete", "Secret", KubeError::Transport("500".into()));
+
+        let failure = failure(lifecycle::release(&fake, &lease).expect_err("fails"));
+
+        assert_eq!(failure.step, "delete-pod");
+        assert_eq!(
+            displays(&failure.left_behind),
+            [pod_ref(LEASE), secret_ref()]
+        );
+        assert!(
+            failure
+                .message
+                .starts_with(&format!("deleting {}", pod_ref(LEASE))),
+            "the step is not repeated in the message: {}",
+            failure.message
+        );
+        assert!(
+            failure
+                .message
+                .contains("also delete-secret failed (Transport)"),
+            "{}",
+            failure.message
+        );
+    }
+
+    #[test]
+    fn release_that_cannot_delete_the_secret_names_it_left_behind() {
+        let fake = FakeCluster::new();
+        let lease = acquired_pod_lease(&fake);
+        fake.fail_on("delete", "Secret", KubeError::Transport("reset".into()));
+
+        let failure = failure(lifecycle::release(&fake, &lease).expect_err("fails"));
+
+        assert_eq!(failure.step, "delete-secret");
+        assert_eq!(displays(&failure.left_behind), [secret_ref()]);
+        assert!(
+            failure
+                .message
+                .contains(&format!("deleted {}", pod_ref(LEASE))),
+            "{}",
+            failure.message
+        );
+        assert_eq!(fake.object("Pod", Some(NS), LEASE), None);
+    }
+
     // --------------------------------------------------------------------- sweep
 
     fn leased_pod(name: &str, lease: &str, expires: Option<&str>, created: &str) -> Value {
@@ -1304,6 +1377,50 @@ mod with_fake_cluster {
             );
             assert!(options.precondition_uid.is_some(), "{}", target.display());
         }
+    }
+
+    #[test]
+    fn sweep_that_cannot_delete_the_pod_still_deletes_the_secret_and_names_the_pod_left() {
+        let fake = FakeCluster::new();
+        acquired_pod_lease(&fake);
+        fake.fail_on("delete", "Pod", KubeError::Transport("500".into()));
+
+        let failure =
+            failure(lifecycle::sweep(&fake, "2030-01-01T00:00:00Z", Some(NS)).expect_err("fails"));
+
+        assert_eq!(failure.step, "sweep-delete");
+        assert_eq!(displays(&failure.left_behind), [pod_ref(LEASE)]);
+        assert!(
+            failure.message.contains(&format!("{LEASE}-egress")),
+            "the pod's egress policy stays with it: {}",
+            failure.message
+        );
+        assert!(fake.object("Pod", Some(NS), LEASE).is_some());
+        assert_eq!(
+            fake.object("Secret", Some(NS), &format!("{LEASE}-env")),
+            None,
+            "the Secret is deleted although the pod delete failed"
+        );
+    }
+
+    #[test]
+    fn sweep_that_cannot_delete_the_secret_names_the_secret_not_the_pod() {
+        let fake = FakeCluster::new();
+        acquired_pod_lease(&fake);
+        fake.fail_on("delete", "Secret", KubeError::Transport("500".into()));
+
+        let failure =
+            failure(lifecycle::sweep(&fake, "2030-01-01T00:00:00Z", Some(NS)).expect_err("fails"));
+
+        assert_eq!(displays(&failure.left_behind), [secret_ref()]);
+        assert!(
+            failure
+                .message
+                .contains(&format!("could not delete {}", secret_ref())),
+            "{}",
+            failure.message
+        );
+        assert_eq!(fake.object("Pod", Some(NS), LEASE), None);
     }
 
     #[test]
@@ -2237,6 +2354,34 @@ mod with_fake_cluster {
         assert!(execs[0].killed, "the session is ended");
         let token = &execs[0].spec.argv[6];
         assert!(token.starts_with(LEASE), "token {token}");
+        assert_eq!(execs[1].spec.argv[3..], ["leasebox-kill", token.as_str()]);
+    }
+
+    #[test]
+    fn execute_whose_stream_is_lost_kills_the_command_tree() {
+        let fake = FakeCluster::new();
+        fake.script_exec(ExecScript::hangs());
+        fake.fail_on(
+            "exec-wait",
+            "Pod",
+            KubeError::Transport("the connection failed".into()),
+        );
+        let req = exec_request(Command::Shell("sleep 600".into()));
+
+        let err = lifecycle::execute(&fake, &req).expect_err("the stream is lost");
+
+        let failure = failure(err);
+        assert_eq!(failure.step, "exec-wait");
+        assert_eq!(failure.reason, "Transport");
+        assert!(
+            failure.message.contains("gave up on the command"),
+            "{}",
+            failure.message
+        );
+        let execs = fake.execs();
+        assert_eq!(execs.len(), 2, "the command, then the kill");
+        assert!(execs[0].killed, "the session is ended");
+        let token = &execs[0].spec.argv[6];
         assert_eq!(execs[1].spec.argv[3..], ["leasebox-kill", token.as_str()]);
     }
 

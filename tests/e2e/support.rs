@@ -5,3 +5,4 @@ pub mod case;
 pub mod cli;
 pub mod cluster;
 pub mod fault_proxy;
+pub mod faulted;

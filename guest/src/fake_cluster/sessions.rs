@@ -202,6 +202,7 @@ impl ExecSession for FakeExec {
         let (status, forward) = {
             let mut state = lock(&self.state);
             state.check_wait(self.opened_at)?;
+            state.check("exec-wait", "Pod")?;
             let record = &state.execs[self.index];
             if record.killed {
                 return Ok(Some(ExecStatus {

@@ -96,7 +96,9 @@ fn run_exec(
         .exec(spec)
         .map_err(|e| kube_failure("exec", &format!("starting a command in {target}"), &e))?;
     // Once started, a command the host cancels is killed with its process
-    // tree before the call returns `cancelled`.
+    // tree before the call returns `cancelled`. So is one whose session
+    // failed (the stream cut, the connection lost): leasebox gives up on
+    // it, and it must not run on in the pod unobserved.
     let cancelled = |session: &mut dyn ExecSession, failure: PolicyError| match failure {
         PolicyError::Cancelled(mut failure) => {
             let problems = kill_tree(cluster, session, spec, kill_token);
@@ -105,6 +107,22 @@ fn run_exec(
                 failure.message.push_str(&format!(" ({problem})"));
             }
             PolicyError::Cancelled(failure)
+        }
+        PolicyError::Failed(mut failure) => {
+            let problems = kill_tree(cluster, session, spec, kill_token);
+            if problems.is_empty() {
+                failure
+                    .message
+                    .push_str("; leasebox gave up on the command and killed it in the pod");
+            } else {
+                failure
+                    .message
+                    .push_str("; leasebox gave up on the command and tried to kill it in the pod");
+                for problem in problems {
+                    failure.message.push_str(&format!(" ({problem})"));
+                }
+            }
+            PolicyError::Failed(failure)
         }
         other => other,
     };

@@ -1,6 +1,7 @@
 //! release: the workload (Foreground, uid precondition), its Secret and,
 //! for `pod`/`job`, its workspace PVC. Releasing a lease that is gone is
-//! success.
+//! success. Every delete is tried even after one failed; the error then
+//! names, as `left_behind`, each object that is left.
 
 use super::kube_failure;
 use crate::cluster::{Cluster, DeleteOptions, KubeError, Level, Propagation};
@@ -27,6 +28,9 @@ pub(crate) fn release(cluster: &dyn Cluster, lease: &Lease) -> Result<ReleaseRep
         precondition_uid: workload.uid.clone(),
         grace_period_seconds: None,
     };
+    // Every object is tried even after a failed delete, so that a failure
+    // names exactly what is left.
+    let mut failures: Vec<(ObjectRef, PolicyError)> = Vec::new();
     match cluster.delete(&workload, &options) {
         Ok(true) => report.deleted.push(workload.clone()),
         Ok(false) => report.already_gone = true,
@@ -44,13 +48,14 @@ pub(crate) fn release(cluster: &dyn Cluster, lease: &Lease) -> Result<ReleaseRep
             );
             report.already_gone = true;
         }
-        Err(e) => {
-            return Err(kube_failure(
+        Err(e) => failures.push((
+            workload.clone(),
+            kube_failure(
                 &format!("delete-{}", workload.kind.to_ascii_lowercase()),
                 &format!("deleting {}", workload.display()),
                 &e,
-            ));
-        }
+            ),
+        )),
     }
 
     let secret = if lease.secret.is_empty() {
@@ -69,13 +74,17 @@ pub(crate) fn release(cluster: &dyn Cluster, lease: &Lease) -> Result<ReleaseRep
             Ok(true) => report.deleted.push(dependent),
             Ok(false) | Err(KubeError::NotFound(_)) => {}
             Err(e) => {
-                return Err(kube_failure(
+                let error = kube_failure(
                     &format!("delete-{}", dependent.kind.to_ascii_lowercase()),
                     &format!("deleting {}", dependent.display()),
                     &e,
-                ));
+                );
+                failures.push((dependent, error));
             }
         }
+    }
+    if !failures.is_empty() {
+        return Err(release_failed(lease, &workload, &report, failures));
     }
     let deleted: Vec<String> = report.deleted.iter().map(ObjectRef::display).collect();
     cluster.log(
@@ -97,4 +106,62 @@ pub(crate) fn release(cluster: &dyn Cluster, lease: &Lease) -> Result<ReleaseRep
         ),
     );
     Ok(report)
+}
+
+/// The error of a release whose deletes failed: the first failure's step
+/// and reason, every failure in the message, and as `left_behind` each
+/// object whose delete failed. A workload that stays keeps what it owns
+/// (its egress policy), which the message names too.
+fn release_failed(
+    lease: &Lease,
+    workload: &ObjectRef,
+    report: &ReleaseReport,
+    failures: Vec<(ObjectRef, PolicyError)>,
+) -> PolicyError {
+    let mut parts = Vec::new();
+    let mut left_behind = Vec::new();
+    let mut first: Option<PolicyError> = None;
+    for (object, error) in failures {
+        // The first failure's step and reason head the error; the others
+        // follow in its message.
+        parts.push(match (&error, first.is_none()) {
+            (PolicyError::Failed(f) | PolicyError::Cancelled(f), true) => f.message.clone(),
+            (PolicyError::Failed(f) | PolicyError::Cancelled(f), false) => {
+                format!("also {} failed ({}): {}", f.step, f.reason, f.message)
+            }
+            (other, _) => other.describe(),
+        });
+        left_behind.push(object);
+        first.get_or_insert(error);
+    }
+    let mut message = parts.join("; ");
+    if left_behind.iter().any(|o| o == workload) {
+        message.push_str(&format!(
+            "; {} stays with what it owns (its egress policy {})",
+            workload.display(),
+            names::egress_policy_name(&lease.id)
+        ));
+    }
+    if !report.deleted.is_empty() {
+        let deleted: Vec<String> = report.deleted.iter().map(ObjectRef::display).collect();
+        message.push_str(&format!("; deleted {}", deleted.join(", ")));
+    }
+    message.push_str(&format!(
+        "; run `leasebox release --lease {}` again",
+        lease.id
+    ));
+    let wrap = |mut failure: crate::error::Failure| {
+        failure.message = message.clone();
+        failure.left_behind = left_behind.clone();
+        failure
+    };
+    match first {
+        Some(PolicyError::Cancelled(f)) => PolicyError::Cancelled(wrap(f)),
+        Some(PolicyError::Failed(f)) => PolicyError::Failed(wrap(f)),
+        _ => PolicyError::Failed(wrap(crate::error::Failure::new(
+            "release",
+            "Failed",
+            String::new(),
+        ))),
+    }
 }

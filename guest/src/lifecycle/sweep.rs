@@ -1,6 +1,8 @@
 //! sweep: deletes every leasebox workload past its deadline (annotation
 //! `leasebox.dev/expires-at`), with its Secret and workspace PVC, so a
-//! missed release never leaks a sandbox for ever.
+//! missed release never leaks a sandbox for ever. Every delete is tried
+//! even after one failed; the error names, as `left_behind`, each object
+//! that is left.
 
 use super::resume::list_workloads;
 use crate::cluster::{Cluster, DeleteOptions, KubeError, Level, Propagation};
@@ -23,6 +25,7 @@ pub(crate) fn sweep(
     );
     let mut report = SweepReport::empty();
     let mut failed: Vec<(ObjectRef, KubeError)> = Vec::new();
+    let mut owned_left: Vec<String> = Vec::new();
     for found in list_workloads(cluster, namespace, &selector, "sweep")? {
         let Some(workload) = ObjectRef::of(&found.object) else {
             continue;
@@ -38,32 +41,39 @@ pub(crate) fn sweep(
         let lease_id = label(&found.metadata, names::LABEL_LEASE)
             .unwrap_or("")
             .to_string();
-        match delete_lease(cluster, &workload, found.backend, &lease_id) {
-            Ok(()) => {
-                cluster.log(
-                    Level::Info,
-                    "sweep",
-                    &format!(
-                        "deleted lease {lease_id} ({}), expired at {}",
-                        workload.display(),
-                        time::format(deadline)
-                    ),
-                );
-                report.expired.push(workload);
-            }
-            Err(e) => {
-                cluster.log(
-                    Level::Error,
-                    "sweep",
-                    &format!(
-                        "could not delete expired lease {lease_id} ({}): {}",
-                        workload.display(),
-                        e.describe()
-                    ),
-                );
-                failed.push((workload, e));
-            }
+        let left = delete_lease(cluster, &workload, found.backend, &lease_id);
+        if left.is_empty() {
+            cluster.log(
+                Level::Info,
+                "sweep",
+                &format!(
+                    "deleted lease {lease_id} ({}), expired at {}",
+                    workload.display(),
+                    time::format(deadline)
+                ),
+            );
+            report.expired.push(workload);
+            continue;
         }
+        for (object, e) in &left {
+            cluster.log(
+                Level::Error,
+                "sweep",
+                &format!(
+                    "could not delete {} of expired lease {lease_id}: {}",
+                    object.display(),
+                    e.describe()
+                ),
+            );
+        }
+        if left.iter().any(|(object, _)| *object == workload) && !lease_id.is_empty() {
+            owned_left.push(format!(
+                "{} stays with what it owns (its egress policy {})",
+                workload.display(),
+                names::egress_policy_name(&lease_id)
+            ));
+        }
+        failed.extend(left);
     }
     if failed.is_empty() {
         return Ok(report);
@@ -81,10 +91,14 @@ pub(crate) fn sweep(
         step: "sweep-delete".into(),
         reason,
         message: format!(
-            "deleted {} expired lease(s), kept {}, could not delete {}; run sweep again",
+            "deleted {} expired lease(s), kept {}, could not delete {}{}; run sweep again",
             report.expired.len(),
             report.kept,
-            details.join(", ")
+            details.join(", "),
+            owned_left
+                .iter()
+                .map(|o| format!("; {o}"))
+                .collect::<String>()
         ),
         rolled_back: Vec::new(),
         left_behind: failed.into_iter().map(|(w, _)| w).collect(),
@@ -93,12 +107,15 @@ pub(crate) fn sweep(
 
 /// Deletes one expired lease: the workload (Foreground, uid precondition),
 /// then its Secret and, for `pod`/`job`, its PVC. Already gone is fine.
+/// Every delete is tried even after one failed; returns the objects whose
+/// delete failed (nothing: the lease is gone).
 fn delete_lease(
     cluster: &dyn Cluster,
     workload: &ObjectRef,
     backend: Backend,
     lease_id: &str,
-) -> Result<(), KubeError> {
+) -> Vec<(ObjectRef, KubeError)> {
+    let mut left = Vec::new();
     let foreground = DeleteOptions {
         propagation: Propagation::Foreground,
         precondition_uid: workload.uid.clone(),
@@ -106,10 +123,10 @@ fn delete_lease(
     };
     match cluster.delete(workload, &foreground) {
         Ok(_) | Err(KubeError::NotFound(_) | KubeError::Conflict(_)) => {}
-        Err(e) => return Err(e),
+        Err(e) => left.push((workload.clone(), e)),
     }
     if names::check_lease_id(lease_id).is_err() {
-        return Ok(());
+        return left;
     }
     let dependents = super::lease_dependents(
         workload.namespace.clone(),
@@ -120,8 +137,8 @@ fn delete_lease(
     for dependent in dependents {
         match cluster.delete(&dependent, &super::DEPENDENT_DELETE) {
             Ok(_) | Err(KubeError::NotFound(_)) => {}
-            Err(e) => return Err(e),
+            Err(e) => left.push((dependent, e)),
         }
     }
-    Ok(())
+    left
 }

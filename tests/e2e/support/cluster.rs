@@ -170,3 +170,98 @@ pub async fn remove_namespace(
     );
     Ok(())
 }
+
+/// How a command run straight on the cluster (kube-rs exec, not leasebox)
+/// ended.
+#[derive(Debug, Clone)]
+pub struct DirectExec {
+    /// Everything the command wrote to stdout.
+    pub stdout: String,
+    /// The exit code from the API server's status (0 for `Success`);
+    /// `None` when no status arrived or it named no code.
+    pub code: Option<i32>,
+}
+
+/// Runs `argv` in `pod`/`container` straight on the cluster, without stdin,
+/// and waits up to `limit` for its end.
+pub async fn exec_in_pod(
+    client: &Client,
+    namespace: &str,
+    pod: &str,
+    container: &str,
+    argv: &[&str],
+    limit: Duration,
+) -> anyhow::Result<DirectExec> {
+    use kube::api::AttachParams;
+    use tokio::io::AsyncReadExt;
+
+    let pods = Api::<Pod>::namespaced(client.clone(), namespace);
+    let params = AttachParams::default()
+        .container(container)
+        .stdin(false)
+        .stdout(true)
+        .stderr(false);
+    let run = async {
+        let mut process = pods
+            .exec(pod, argv.iter().copied(), &params)
+            .await
+            .with_context(|| format!("failed to exec {argv:?} in {namespace}/{pod}"))?;
+        let status = process.take_status();
+        let mut stdout = String::new();
+        if let Some(mut out) = process.stdout() {
+            out.read_to_string(&mut stdout)
+                .await
+                .context("failed to read the exec's stdout")?;
+        }
+        let status = match status {
+            Some(status) => status.await,
+            None => None,
+        };
+        let code = status.and_then(|s| {
+            if s.status.as_deref() == Some("Success") {
+                return Some(0);
+            }
+            s.details
+                .and_then(|d| d.causes)
+                .unwrap_or_default()
+                .iter()
+                .find(|c| c.reason.as_deref() == Some("ExitCode"))
+                .and_then(|c| c.message.as_deref()?.parse().ok())
+        });
+        anyhow::Ok(DirectExec { stdout, code })
+    };
+    tokio::time::timeout(limit, run)
+        .await
+        .with_context(|| format!("exec {argv:?} in {namespace}/{pod} did not end in {limit:?}"))?
+}
+
+/// The lease objects (as [`lease_objects`]) whose name contains `lease`.
+pub async fn objects_of_lease(
+    client: &Client,
+    namespace: &str,
+    lease: &str,
+) -> anyhow::Result<Vec<String>> {
+    Ok(lease_objects(client, namespace)
+        .await?
+        .into_iter()
+        .filter(|o| o.contains(lease))
+        .collect())
+}
+
+/// Waits until no object of `lease` is left; returns what is still there
+/// after `limit`.
+pub async fn wait_lease_gone(
+    client: &Client,
+    namespace: &str,
+    lease: &str,
+    limit: Duration,
+) -> anyhow::Result<Vec<String>> {
+    let started = Instant::now();
+    loop {
+        let left = objects_of_lease(client, namespace, lease).await?;
+        if left.is_empty() || started.elapsed() > limit {
+            return Ok(left);
+        }
+        tokio::time::sleep(POLL).await;
+    }
+}

@@ -1,0 +1,87 @@
+//! What the fault tests share: the binary pointed at a fault proxy, and
+//! the line of stderr that names a failure.
+
+use std::path::PathBuf;
+
+use serde_json::Value;
+
+use super::case::{CLI_LIMIT, Case};
+use super::cli::{self, Output};
+use super::fault_proxy::FaultProxy;
+
+/// A proxy in front of the case's cluster, the kubeconfig that names it,
+/// and a configuration (the base one with `overrides` merged in) that uses
+/// that kubeconfig.
+pub struct Faulted {
+    /// The proxy.
+    pub proxy: FaultProxy,
+    /// Kubeconfig pointing at the proxy.
+    pub kubeconfig: PathBuf,
+    /// Configuration pointing at the proxy.
+    pub config: PathBuf,
+}
+
+impl Faulted {
+    /// Starts a proxy for `case` with the configuration `overrides`.
+    pub fn start(case: &Case, overrides: Value) -> Faulted {
+        let proxy = FaultProxy::start(case.kubeconfig());
+        let kubeconfig = case.write_file(
+            &format!(
+                "fault-proxy-{}.kubeconfig",
+                proxy.url().rsplit(':').next().unwrap_or("0")
+            ),
+            &proxy.kubeconfig_yaml(),
+        );
+        let config = case.config_for(overrides, &kubeconfig);
+        Faulted {
+            proxy,
+            kubeconfig,
+            config,
+        }
+    }
+
+    /// `leasebox <args>` through the proxy, with `stdin`.
+    pub fn cli(&self, args: &[&str], stdin: Option<Vec<u8>>) -> Output {
+        let args: Vec<String> = args.iter().map(|a| a.to_string()).collect();
+        cli::run_with_env(&self.kubeconfig, &args, &[], stdin, CLI_LIMIT)
+    }
+
+    /// `acquire` of `case` through the proxy.
+    pub fn acquire(&self, case: &Case) -> Output {
+        let args = case.acquire_args(&self.config, &[]);
+        cli::run_with_env(&self.kubeconfig, &args, &[], None, CLI_LIMIT)
+    }
+}
+
+/// The last line of stderr that says what failed (`error...` or
+/// `[error]...`), else its last line.
+pub fn error_line(output: &Output) -> String {
+    output
+        .stderr
+        .lines()
+        .rev()
+        .find(|l| l.starts_with("error") || l.starts_with("[error]"))
+        .or_else(|| output.stderr.lines().last())
+        .unwrap_or("")
+        .to_string()
+}
+
+/// `exec --lease <id> --namespace <ns> <args>` arguments.
+pub fn exec_args<'a>(id: &'a str, namespace: &'a str, rest: &[&'a str]) -> Vec<&'a str> {
+    let mut args = vec!["exec", "--lease", id, "--namespace", namespace];
+    args.extend_from_slice(rest);
+    args
+}
+
+/// The objects of `left` (`Kind/name`) whose name `text` does not
+/// mention as a whole word (letters, digits and `-`).
+pub fn unnamed<'a>(left: &'a [String], text: &str) -> Vec<&'a String> {
+    left.iter()
+        .filter(|object| {
+            let name = object.split_once('/').map(|(_, n)| n).unwrap_or(object);
+            !text
+                .split(|c: char| !(c.is_ascii_alphanumeric() || c == '-'))
+                .any(|word| word == name)
+        })
+        .collect()
+}

@@ -36,6 +36,12 @@ pub(crate) const WATCH_SLICE_MS: u64 = 1_000;
 /// The step name of the readiness wait.
 pub(crate) const STEP_WAIT_READY: &str = "wait-ready";
 
+/// The step of writing the lease's Secret before the workload.
+pub(crate) const STEP_APPLY_SECRET: &str = "apply-secret";
+
+/// The step of writing it again with the workload as its owner.
+pub(crate) const STEP_OWN_SECRET: &str = "own-secret";
+
 /// See [`super::acquire`].
 pub(crate) fn acquire(
     hooks: &'static dyn Hooks,
@@ -127,12 +133,6 @@ fn run(cluster: &dyn Cluster, ctx: &Context, created: &mut Created) -> Result<Le
 
     crate::lease::from_workload(cluster, &step, ctx.config.backend.into(), &applied, pod)
 }
-
-/// The step of writing the lease's Secret before the workload.
-pub(crate) const STEP_APPLY_SECRET: &str = "apply-secret";
-
-/// The step of writing it again with the workload as its owner.
-pub(crate) const STEP_OWN_SECRET: &str = "own-secret";
 
 /// Applies the lease's host-filled Secret, tracking it for rollback first:
 /// before the workload without an owner (then warns about host keys the

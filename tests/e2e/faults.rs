@@ -9,7 +9,6 @@
 //! with a named error and no lease object of it is left.
 
 use std::collections::BTreeMap;
-use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
 use k8s_openapi::api::core::v1::Namespace;
@@ -21,7 +20,8 @@ use serde_json::{Value, json};
 use crate::support::case::{CLI_LIMIT, Case};
 use crate::support::cli::{self, Output};
 use crate::support::cluster;
-use crate::support::fault_proxy::{Action, FaultProxy, Rule};
+use crate::support::fault_proxy::{Action, Rule};
+use crate::support::faulted::{Armed, Faulted, error_line, exec_args};
 
 /// How long the objects of a failed acquire may take to disappear.
 const LEFTOVER_LIMIT: Duration = Duration::from_secs(30);
@@ -266,18 +266,6 @@ fn rule(step: &Step, fault: &Fault, ns: &str) -> Rule {
     r
 }
 
-/// The first line of stderr that says what failed.
-fn error_line(output: &Output) -> String {
-    output
-        .stderr
-        .lines()
-        .rev()
-        .find(|l| l.starts_with("error") || l.starts_with("[error]"))
-        .or_else(|| output.stderr.lines().last())
-        .unwrap_or("")
-        .to_string()
-}
-
 /// Lease objects in the namespace that belong to none of `released`
 /// (waits up to `limit` for them to go).
 fn strays(case: &Case, released: &[String], limit: Duration) -> Vec<String> {
@@ -310,25 +298,6 @@ fn forget_tenant_record(case: &Case) {
     .unwrap_or_else(|e| panic!("removing the tenant record of {}: {e}", case.namespace));
 }
 
-/// A proxy in front of the e2e cluster, its kubeconfig and a pod
-/// configuration that names it.
-pub(crate) fn through_proxy(case: &Case) -> (FaultProxy, PathBuf, PathBuf) {
-    let proxy = FaultProxy::start(case.kubeconfig());
-    let kubeconfig = case.write_file("fault-proxy.kubeconfig", &proxy.kubeconfig_yaml());
-    let config = case.config_for(json!({ "backend": "pod" }), &kubeconfig);
-    (proxy, kubeconfig, config)
-}
-
-pub(crate) fn acquire_through(case: &Case, kubeconfig: &Path, config: &Path) -> Output {
-    cli::run_with_env(
-        kubeconfig,
-        &case.acquire_args(config, &[]),
-        &[],
-        None,
-        CLI_LIMIT,
-    )
-}
-
 /// Releases run in the background while the next cell runs.
 pub(crate) type Releases = Vec<(String, std::thread::JoinHandle<Output>)>;
 
@@ -344,23 +313,27 @@ pub(crate) fn release_in_background(case: &Case, id: &str, releases: &mut Releas
     releases.push((id.to_string(), handle));
 }
 
+/// Waits for the releases started so far; each must exit 0.
+pub(crate) fn join_releases(releases: &mut Releases) {
+    for (id, release) in releases.drain(..) {
+        release
+            .join()
+            .unwrap_or_else(|_| panic!("the release of {id} panicked"))
+            .assert_code(0);
+    }
+}
+
 /// Runs one cell: the fault on the step, the acquire, the invariant.
 fn run_cell(
     case: &Case,
-    proxy: &FaultProxy,
-    (kubeconfig, config): (&Path, &Path),
+    faulted: &Faulted,
     rule: Rule,
     released: &mut Vec<String>,
     releases: &mut Releases,
 ) -> (Outcome, Duration) {
-    proxy.clear_records();
-    proxy.set_rules(vec![rule]);
-    let output = acquire_through(case, kubeconfig, config);
-    let unfired = proxy.unfired();
-    proxy.set_rules(Vec::new());
-    for injected in proxy.injected() {
-        eprintln!("    injected: {injected}");
-    }
+    let proxy = &faulted.proxy;
+    let (output, Armed { unfired, .. }) =
+        faulted.with_rules(vec![rule], "    ", || faulted.acquire(case));
     // How long leasebox waited before it tried the faulted request again.
     let seen = proxy.seen();
     if let Some(hit) = seen.iter().position(|r| r.rule.is_some()) {
@@ -445,7 +418,8 @@ fn acquire_under_api_faults_leases_or_fails_clean() {
         return;
     };
     let started = Instant::now();
-    let (proxy, kubeconfig, config) = through_proxy(&case);
+    let faulted = Faulted::start(&case, json!({ "backend": "pod" }));
+    let proxy = &faulted.proxy;
     eprintln!("fault proxy at {}", proxy.url());
     let mut releases = Releases::new();
 
@@ -468,14 +442,7 @@ fn acquire_under_api_faults_leases_or_fails_clean() {
         "/api/v1/namespaces$",
         Action::LoseAnswer,
     );
-    let result = run_cell(
-        &case,
-        &proxy,
-        (&kubeconfig, &config),
-        cold,
-        &mut released,
-        &mut releases,
-    );
+    let result = run_cell(&case, &faulted, cold, &mut released, &mut releases);
     eprintln!("    -> {} in {:.1?}", result.0.cell(), result.1);
     eprintln!("requests of the first acquire (cold tenant; the rule's request marked):");
     for seen in proxy.seen() {
@@ -495,8 +462,7 @@ fn acquire_under_api_faults_leases_or_fails_clean() {
             }
             let result = run_cell(
                 &case,
-                &proxy,
-                (&kubeconfig, &config),
+                &faulted,
                 rule(step, fault, &case.namespace),
                 &mut released,
                 &mut releases,
@@ -513,17 +479,7 @@ fn acquire_under_api_faults_leases_or_fails_clean() {
             table.insert((s, f), result);
         }
     }
-    for (id, release) in releases {
-        let output = release
-            .join()
-            .unwrap_or_else(|_| panic!("the release of {id} panicked"));
-        assert_eq!(
-            output.code,
-            Some(0),
-            "release of {id}\n{}",
-            output.describe()
-        );
-    }
+    join_releases(&mut releases);
 
     // The table, then what failed.
     let rows: Vec<&str> = std::iter::once(COLD_CREATE)
@@ -581,7 +537,7 @@ fn acquire_under_api_faults_leases_or_fails_clean() {
         "cells violating the invariant:\n{}",
         failing.join("\n")
     );
-    drop(proxy);
+    drop(faulted);
     case.finish();
 }
 
@@ -590,8 +546,9 @@ fn exec_stream_cut_mid_output_is_a_typed_error() {
     let Some(case) = Case::start("faults-exec") else {
         return;
     };
-    let (proxy, kubeconfig, config) = through_proxy(&case);
-    let lease = case.lease_of(&acquire_through(&case, &kubeconfig, &config));
+    let faulted = Faulted::start(&case, json!({ "backend": "pod" }));
+    let proxy = &faulted.proxy;
+    let lease = case.lease_of(&faulted.acquire(&case));
 
     // About 60 KiB of output, then exit 0: a cut stream must not look like
     // that exit.
@@ -606,22 +563,12 @@ fn exec_stream_cut_mid_output_is_a_typed_error() {
         )
         .query("command="),
     ]);
-    let args: Vec<String> = [
-        "exec",
-        "--lease",
+    let args = exec_args(
         &lease.id,
-        "--namespace",
         &lease.namespace,
-        "--no-stdin",
-        "--",
-        "sh",
-        "-c",
-        script,
-    ]
-    .iter()
-    .map(|a| a.to_string())
-    .collect();
-    let cut = cli::run_with_env(&kubeconfig, &args, &[], None, CLI_LIMIT);
+        &["--no-stdin", "--", "sh", "-c", script],
+    );
+    let cut = faulted.cli(&args, None);
     let injected = proxy.injected();
     proxy.set_rules(Vec::new());
     for line in &injected {
@@ -651,7 +598,7 @@ fn exec_stream_cut_mid_output_is_a_typed_error() {
     );
 
     // The same command without a fault ends with its own exit code.
-    let whole = cli::run_with_env(&kubeconfig, &args, &[], None, CLI_LIMIT);
+    let whole = faulted.cli(&args, None);
     whole.assert_code(0);
     assert_eq!(
         whole.stdout_text().lines().count(),
@@ -661,7 +608,7 @@ fn exec_stream_cut_mid_output_is_a_typed_error() {
     );
 
     case.release(&lease);
-    drop(proxy);
+    drop(faulted);
     case.finish();
 }
 
@@ -679,9 +626,9 @@ fn rollback_retries_its_deletes_and_names_what_it_could_not_delete() {
     let Some(case) = Case::start("faults-rollback") else {
         return;
     };
-    let (proxy, kubeconfig, config) = through_proxy(&case);
+    let faulted = Faulted::start(&case, json!({ "backend": "pod" }));
     // A warm tenant: the failures below are the lease's.
-    let warm = case.lease_of(&acquire_through(&case, &kubeconfig, &config));
+    let warm = case.lease_of(&faulted.acquire(&case));
     case.release(&warm);
     let ns = case.namespace.clone();
     let pods = format!("/namespaces/{ns}/pods/lb-");
@@ -696,18 +643,15 @@ fn rollback_retries_its_deletes_and_names_what_it_could_not_delete() {
     );
 
     // Each delete of the rollback fails once: retried, nothing is left.
-    proxy.clear_records();
-    proxy.set_rules(vec![
-        refuse.clone(),
-        Rule::new("pod delete 500", "DELETE", &pods, Action::Status(500)),
-        Rule::new("secret delete reset", "DELETE", &secrets, Action::Reset),
-    ]);
-    let retried = acquire_through(&case, &kubeconfig, &config);
-    let unfired = proxy.unfired();
-    proxy.set_rules(Vec::new());
-    for injected in proxy.injected() {
-        eprintln!("injected: {injected}");
-    }
+    let (retried, Armed { unfired, .. }) = faulted.with_rules(
+        vec![
+            refuse.clone(),
+            Rule::new("pod delete 500", "DELETE", &pods, Action::Status(500)),
+            Rule::new("secret delete reset", "DELETE", &secrets, Action::Reset),
+        ],
+        "",
+        || faulted.acquire(&case),
+    );
     eprintln!("{}", retried.stderr);
     assert!(unfired.is_empty(), "rules that never fired: {unfired:?}");
     assert_eq!(retried.code, Some(1), "{}", retried.describe());
@@ -721,16 +665,14 @@ fn rollback_retries_its_deletes_and_names_what_it_could_not_delete() {
 
     // The pod's delete fails on every attempt: the pod is left, and the
     // error names it.
-    proxy.clear_records();
-    proxy.set_rules(vec![
-        refuse,
-        Rule::new("pod delete 500 x5", "DELETE", &pods, Action::Status(500)).times(5),
-    ]);
-    let failed = acquire_through(&case, &kubeconfig, &config);
-    proxy.set_rules(Vec::new());
-    for injected in proxy.injected() {
-        eprintln!("injected: {injected}");
-    }
+    let (failed, _) = faulted.with_rules(
+        vec![
+            refuse,
+            Rule::new("pod delete 500 x5", "DELETE", &pods, Action::Status(500)).times(5),
+        ],
+        "",
+        || faulted.acquire(&case),
+    );
     eprintln!("{}", failed.stderr);
     assert_eq!(failed.code, Some(1), "{}", failed.describe());
     let id = lease_in_log(&failed.stderr);
@@ -749,14 +691,9 @@ fn rollback_retries_its_deletes_and_names_what_it_could_not_delete() {
     // What the error names, a release removes.
     let mut releases = Releases::new();
     release_in_background(&case, &id, &mut releases);
-    for (id, release) in releases {
-        let output = release
-            .join()
-            .unwrap_or_else(|_| panic!("the release of {id} panicked"));
-        output.assert_code(0);
-    }
+    join_releases(&mut releases);
     let left = strays(&case, &[], LEFTOVER_LIMIT);
     assert!(left.is_empty(), "left after the release: {left:?}");
-    drop(proxy);
+    drop(faulted);
     case.finish();
 }

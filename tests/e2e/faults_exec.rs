@@ -115,20 +115,8 @@ fn exec_through(
     args: &[&str],
     stdin: Option<Vec<u8>>,
 ) -> (Output, Vec<String>) {
-    faulted.proxy.clear_records();
-    faulted.proxy.set_rules(vec![rule]);
-    let output = faulted.cli(args, stdin);
-    faulted.proxy.set_rules(Vec::new());
-    let injected: Vec<String> = faulted
-        .proxy
-        .injected()
-        .iter()
-        .map(|i| i.to_string())
-        .collect();
-    for line in &injected {
-        eprintln!("injected: {line}");
-    }
-    (output, injected)
+    let (output, armed) = faulted.with_rules(vec![rule], "", || faulted.cli(args, stdin));
+    (output, armed.injected)
 }
 
 #[test]

@@ -25,7 +25,7 @@ use crate::support::case::Case;
 use crate::support::cli::Output;
 use crate::support::cluster;
 use crate::support::fault_proxy::{Action, Rule};
-use crate::support::faulted::{Faulted, error_line, exec_args, unnamed};
+use crate::support::faulted::{Armed, Faulted, error_line, exec_args, unnamed};
 
 /// Replays a run: the seed of the fault draws.
 const SEED_ENV: &str = "LEASEBOX_FAULT_SEED";
@@ -399,20 +399,7 @@ fn with_phase_rules(
         .filter(|f| f.target().phase == phase)
         .map(|f| f.rule(namespace))
         .collect();
-    faulted.proxy.clear_records();
-    faulted.proxy.set_rules(rules);
-    let output = run();
-    let unfired = faulted.proxy.unfired();
-    faulted.proxy.set_rules(Vec::new());
-    let injected: Vec<String> = faulted
-        .proxy
-        .injected()
-        .iter()
-        .map(|i| i.to_string())
-        .collect();
-    for line in &injected {
-        eprintln!("    injected: {line}");
-    }
+    let (output, Armed { injected, unfired }) = faulted.with_rules(rules, "    ", run);
     for name in &unfired {
         eprintln!("    not reached: {name}");
     }

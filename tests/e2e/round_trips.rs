@@ -19,11 +19,12 @@ use futures::StreamExt;
 use k8s_openapi::api::core::v1::Pod;
 use kube::Api;
 use kube::api::{WatchEvent, WatchParams};
-use serde_json::Value;
+use serde_json::{Value, json};
 
-use crate::faults::{Releases, acquire_through, release_in_background, through_proxy};
+use crate::faults::{Releases, join_releases, release_in_background};
 use crate::support::case::Case;
 use crate::support::fault_proxy::{Action, Rule, Seen};
+use crate::support::faulted::Faulted;
 
 /// Added to every API call.
 const DELAY: Duration = Duration::from_millis(50);
@@ -148,7 +149,8 @@ fn a_warm_acquire_costs_its_pod_start_and_at_most_three_round_trips() {
     let Some(case) = Case::start("round-trips") else {
         return;
     };
-    let (proxy, kubeconfig, config) = through_proxy(&case);
+    let faulted = Faulted::start(&case, json!({ "backend": "pod" }));
+    let proxy = &faulted.proxy;
     let clock = PodClock::start(&case);
     let mut releases = Releases::new();
 
@@ -164,7 +166,7 @@ fn a_warm_acquire_costs_its_pod_start_and_at_most_three_round_trips() {
         } else {
             vec![Rule::new("every call", "", "", Action::Delay(delay)).times(u32::MAX)]
         });
-        let output = acquire_through(&case, &kubeconfig, &config);
+        let output = faulted.acquire(&case);
         let exited = Instant::now();
         proxy.set_rules(Vec::new());
         assert_eq!(output.code, Some(0), "acquire {n}\n{}", output.describe());
@@ -180,17 +182,7 @@ fn a_warm_acquire_costs_its_pod_start_and_at_most_three_round_trips() {
         // One lease at a time: its release does not compete with the next
         // acquire for the machine.
         release_in_background(&case, &id, &mut releases);
-        for (id, release) in releases.drain(..) {
-            let output = release
-                .join()
-                .unwrap_or_else(|_| panic!("the release of {id} panicked"));
-            assert_eq!(
-                output.code,
-                Some(0),
-                "release of {id}\n{}",
-                output.describe()
-            );
-        }
+        join_releases(&mut releases);
         if n == 0 {
             continue;
         }
@@ -262,6 +254,6 @@ fn a_warm_acquire_costs_its_pod_start_and_at_most_three_round_trips() {
     );
 
     drop(clock);
-    drop(proxy);
+    drop(faulted);
     case.finish();
 }

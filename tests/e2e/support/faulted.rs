@@ -7,7 +7,7 @@ use serde_json::Value;
 
 use super::case::{CLI_LIMIT, Case};
 use super::cli::{self, Output};
-use super::fault_proxy::FaultProxy;
+use super::fault_proxy::{FaultProxy, Rule};
 
 /// A proxy in front of the case's cluster, the kubeconfig that names it,
 /// and a configuration (the base one with `overrides` merged in) that uses
@@ -46,11 +46,44 @@ impl Faulted {
         cli::run_with_env(&self.kubeconfig, &args, &[], stdin, CLI_LIMIT)
     }
 
+    /// Arms `rules` (the proxy's records cleared first), runs `run`, and
+    /// disarms them; prints each fault injected meanwhile, after `indent`.
+    pub fn with_rules<T>(
+        &self,
+        rules: Vec<Rule>,
+        indent: &str,
+        run: impl FnOnce() -> T,
+    ) -> (T, Armed) {
+        self.proxy.clear_records();
+        self.proxy.set_rules(rules);
+        let output = run();
+        let unfired = self.proxy.unfired();
+        self.proxy.set_rules(Vec::new());
+        let injected: Vec<String> = self
+            .proxy
+            .injected()
+            .iter()
+            .map(ToString::to_string)
+            .collect();
+        for line in &injected {
+            eprintln!("{indent}injected: {line}");
+        }
+        (output, Armed { injected, unfired })
+    }
+
     /// `acquire` of `case` through the proxy.
     pub fn acquire(&self, case: &Case) -> Output {
         let args = case.acquire_args(&self.config, &[]);
         cli::run_with_env(&self.kubeconfig, &args, &[], None, CLI_LIMIT)
     }
+}
+
+/// What the proxy did while rules were armed ([`Faulted::with_rules`]).
+pub struct Armed {
+    /// Each fault injected, as printed.
+    pub injected: Vec<String>,
+    /// The rules that never fired.
+    pub unfired: Vec<String>,
 }
 
 /// The last line of stderr that says what failed (`error...` or

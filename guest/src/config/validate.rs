@@ -256,7 +256,7 @@ impl Checker {
     /// Walks the top-level object; returns the normalized document.
     fn document(&mut self, doc: &Map<String, Value>) -> Map<String, Value> {
         let mut out = doc.clone();
-        self.unknown_fields("", doc, &TOP_FIELDS);
+        self.unknown_fields("", doc, TOP_FIELDS);
         self.cluster(doc);
         self.backend(doc);
         self.egress_mode(doc);

@@ -15,7 +15,7 @@ impl Checker {
         let mut normalized = Vec::new();
         for (path, item) in self.array("adapters", v) {
             let mut out = item.clone();
-            let Some(map) = self.object(&path, item, &ADAPTER_FIELDS) else {
+            let Some(map) = self.object(&path, item, ADAPTER_FIELDS) else {
                 continue;
             };
             let type_path = field_path(&path, "adapterType");

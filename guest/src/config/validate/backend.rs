@@ -9,10 +9,10 @@ impl Checker {
     /// `backend` and `sandboxApiVersion`, each one of its schema's values.
     pub(super) fn backend(&mut self, doc: &Map<String, Value>) {
         if let Some(v) = doc.get("backend") {
-            self.enumeration("backend", v, &BACKENDS);
+            self.enumeration("backend", v, BACKENDS);
         }
         if let Some(v) = doc.get("sandboxApiVersion") {
-            self.enumeration("sandboxApiVersion", v, &SANDBOX_API_VERSIONS);
+            self.enumeration("sandboxApiVersion", v, SANDBOX_API_VERSIONS);
         }
     }
 }

@@ -9,7 +9,7 @@ use crate::names;
 impl Checker {
     /// `serverCallback`: namespace, non-empty pod labels, port.
     pub(super) fn server_callback(&mut self, path: &str, v: &Value) {
-        let Some(map) = self.object(path, v, &CALLBACK_FIELDS) else {
+        let Some(map) = self.object(path, v, CALLBACK_FIELDS) else {
             return;
         };
         let namespace_path = field_path(path, "namespace");

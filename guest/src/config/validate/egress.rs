@@ -12,7 +12,7 @@ impl Checker {
     /// `egressMode`, one of its schema's values.
     pub(super) fn egress_mode(&mut self, doc: &Map<String, Value>) {
         if let Some(v) = doc.get("egressMode") {
-            self.enumeration("egressMode", v, &EGRESS_MODES);
+            self.enumeration("egressMode", v, EGRESS_MODES);
         }
     }
 
@@ -46,7 +46,7 @@ impl Checker {
                 }
                 Value::Object(_) => {
                     let mut normalized = item.clone();
-                    let Some(map) = self.object(&item_path, item, &CIDR_FIELDS) else {
+                    let Some(map) = self.object(&item_path, item, CIDR_FIELDS) else {
                         continue;
                     };
                     let cidr_path = field_path(&item_path, "cidr");
@@ -88,14 +88,14 @@ impl Checker {
     /// The ports of a CIDR: each a number and a known protocol.
     fn ports(&mut self, path: &str, v: &Value) {
         for (port_path, item) in self.array(path, v) {
-            let Some(map) = self.object(&port_path, item, &PORT_FIELDS) else {
+            let Some(map) = self.object(&port_path, item, PORT_FIELDS) else {
                 continue;
             };
             if let Some(port) = self.required(&port_path, map, "port", "a number from 1 to 65535") {
                 self.integer(&field_path(&port_path, "port"), port, 1, 65535);
             }
             if let Some(protocol) = map.get("protocol") {
-                self.enumeration(&field_path(&port_path, "protocol"), protocol, &PROTOCOLS);
+                self.enumeration(&field_path(&port_path, "protocol"), protocol, PROTOCOLS);
             }
         }
     }

@@ -53,7 +53,7 @@ impl Checker {
     fn default_resources(&mut self, v: Option<&Value>) -> [Setting; 4] {
         let base = "defaultResources";
         let defaults = serde_json::to_value(Resources::default()).unwrap_or_default();
-        let map = v.and_then(|v| self.object(base, v, &RESOURCES_FIELDS));
+        let map = v.and_then(|v| self.object(base, v, RESOURCES_FIELDS));
         let requests = self.cpu_memory(base, map, "requests", &defaults);
         let limits = self.cpu_memory(base, map, "limits", &defaults);
         let [req_cpu, req_mem] = requests;
@@ -97,7 +97,7 @@ impl Checker {
         let side_path = field_path(base, side);
         let side_map = map
             .and_then(|m| m.get(side))
-            .and_then(|v| self.object(&side_path, v, &CPU_MEMORY_FIELDS));
+            .and_then(|v| self.object(&side_path, v, CPU_MEMORY_FIELDS));
         ["cpu", "memory"].map(|resource| {
             let path = field_path(&side_path, resource);
             let default = defaults[side][resource].as_str().unwrap_or_default();
@@ -125,7 +125,7 @@ impl Checker {
     /// max per resource. Returns the settings by field name.
     fn quota(&mut self, v: Option<&Value>) -> Vec<(&'static str, Setting)> {
         let base = "quota";
-        let map = v.and_then(|v| self.object(base, v, &QUOTA_FIELDS));
+        let map = v.and_then(|v| self.object(base, v, QUOTA_FIELDS));
         if let Some(pods) = map.and_then(|m| m.get("pods")) {
             self.integer("quota.pods", pods, 1, U32_MAX);
         }

@@ -46,7 +46,7 @@ impl Checker {
 
     /// One toleration: key, operator/value pairing, effect, seconds.
     fn toleration(&mut self, path: &str, v: &Value) {
-        let Some(map) = self.object(path, v, &TOLERATION_FIELDS) else {
+        let Some(map) = self.object(path, v, TOLERATION_FIELDS) else {
             return;
         };
         let key_path = field_path(path, "key");
@@ -58,7 +58,7 @@ impl Checker {
         let operator = match map.get("operator").filter(|v| !v.is_null()) {
             None => Some("Equal"),
             Some(Value::String(s)) if s.is_empty() => Some("Equal"),
-            Some(v) => self.enumeration(&operator_path, v, &TOLERATION_OPERATORS),
+            Some(v) => self.enumeration(&operator_path, v, TOLERATION_OPERATORS),
         };
         let value_path = field_path(path, "value");
         let value = self.optional_string(&value_path, map.get("value"));
@@ -85,7 +85,7 @@ impl Checker {
             None => Ok(None),
             Some(Value::String(s)) if s.is_empty() => Ok(None),
             Some(v) => self
-                .enumeration(&effect_path, v, &TOLERATION_EFFECTS)
+                .enumeration(&effect_path, v, TOLERATION_EFFECTS)
                 .map(Some)
                 .ok_or(()),
         };

@@ -58,6 +58,6 @@ mod tests {
         #[case] unknown: &str,
         #[case] expected: Option<&str>,
     ) {
-        assert_eq!(suggestion(unknown, &TOP_FIELDS), expected);
+        assert_eq!(suggestion(unknown, TOP_FIELDS), expected);
     }
 }

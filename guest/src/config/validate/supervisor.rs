@@ -9,7 +9,7 @@ use crate::config::syntax;
 impl Checker {
     /// `supervisor`: image, absolute binary path, args, install argv.
     pub(super) fn supervisor(&mut self, path: &str, v: &Value) {
-        let Some(map) = self.object(path, v, &SUPERVISOR_FIELDS) else {
+        let Some(map) = self.object(path, v, SUPERVISOR_FIELDS) else {
             return;
         };
         if let Some(image) = self.required(path, map, "image", "the image holding the binary") {

@@ -2,7 +2,7 @@
 
 use serde_json::Value;
 
-use super::schema_lists::{WORKSPACE_TYPES, variant_fields};
+use super::schema_lists::{WORKSPACE_TYPES, workspace_variant_fields};
 use super::{Checker, field_path};
 
 impl Checker {
@@ -20,12 +20,12 @@ impl Checker {
         let type_path = field_path(path, "type");
         let Some(kind) = self
             .required(path, map, "type", "`emptyDir` or `pvc`")
-            .and_then(|t| self.enumeration(&type_path, t, &WORKSPACE_TYPES))
+            .and_then(|t| self.enumeration(&type_path, t, WORKSPACE_TYPES))
         else {
             return;
         };
         // The fields of the variant this `type` selects, in schema order.
-        self.object(path, v, &variant_fields("workspace", "type", kind));
+        self.object(path, v, workspace_variant_fields(kind));
         if kind == "emptyDir" {
             if let Some(size) = map.get("sizeLimit") {
                 self.positive_quantity(&field_path(path, "sizeLimit"), size);

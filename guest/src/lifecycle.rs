@@ -30,7 +30,7 @@ mod sweep;
 mod tenant;
 
 use k8s_openapi::Resource;
-use k8s_openapi::api::core::v1::{PersistentVolumeClaim, Secret};
+use k8s_openapi::api::core::v1::{PersistentVolumeClaim, Pod, Secret};
 
 use crate::cluster::{Cluster, DeleteOptions, Propagation};
 use crate::error::{Failure, PolicyError};
@@ -183,6 +183,30 @@ pub(crate) fn lease_dependents(
         ));
     }
     dependents
+}
+
+/// How release and sweep delete a lease's workload: with its uid as the
+/// precondition, a Pod with Background propagation, a Sandbox or Job with
+/// Foreground.
+///
+/// A Pod owns the lease's egress policy. Foreground would have the garbage
+/// collector delete that policy at once, while the kubelet still stops the
+/// container (up to its grace period), and keep the Pod object until the
+/// collector is done; Background leaves the policy in force until the Pod is
+/// gone, and the Pod's removal waits only on the kubelet. A Sandbox or Job
+/// does not run the agent itself: Foreground keeps it until its pod is gone,
+/// so that a lease's workload outlives its processes.
+pub(crate) fn workload_delete(workload: &ObjectRef) -> DeleteOptions {
+    let propagation = if workload.kind == Pod::KIND {
+        Propagation::Background
+    } else {
+        Propagation::Foreground
+    };
+    DeleteOptions {
+        propagation,
+        precondition_uid: workload.uid.clone(),
+        grace_period_seconds: None,
+    }
 }
 
 /// How release and sweep delete a lease's dependents.

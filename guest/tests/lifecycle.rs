@@ -1136,7 +1136,7 @@ mod with_fake_cluster {
     }
 
     #[test]
-    fn release_deletes_the_workload_by_uid_foreground_then_its_secret() {
+    fn release_deletes_a_pod_by_uid_in_the_background_then_its_secret() {
         let fake = FakeCluster::new();
         let lease = acquired_pod_lease(&fake);
 
@@ -1149,7 +1149,8 @@ mod with_fake_cluster {
             .iter()
             .find(|(r, _)| r.kind == "Pod")
             .expect("pod delete");
-        assert_eq!(workload.propagation, Propagation::Foreground);
+        // Background: the Pod's egress policy stays until the Pod is gone.
+        assert_eq!(workload.propagation, Propagation::Background);
         assert_eq!(workload.precondition_uid, lease.workload.uid);
         assert!(fake.calls().contains(&format!(
             "delete PersistentVolumeClaim/{NS}/{LEASE}-workspace"
@@ -1369,12 +1370,14 @@ mod with_fake_cluster {
             .iter()
             .filter(|(r, _)| r.kind != "Secret" && r.kind != "PersistentVolumeClaim")
         {
-            assert_eq!(
-                options.propagation,
-                Propagation::Foreground,
-                "{}",
-                target.display()
-            );
+            // A Pod with Background (its egress policy outlives it), a
+            // Sandbox or Job with Foreground (it outlives its pod).
+            let expected = if target.kind == "Pod" {
+                Propagation::Background
+            } else {
+                Propagation::Foreground
+            };
+            assert_eq!(options.propagation, expected, "{}", target.display());
             assert!(options.precondition_uid.is_some(), "{}", target.display());
         }
     }

@@ -10,7 +10,7 @@
 
 use std::time::Duration;
 
-use k8s_openapi::api::core::v1::Namespace;
+use k8s_openapi::api::core::v1::{Namespace, Pod};
 use k8s_openapi::api::networking::v1::NetworkPolicy;
 use k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1::CustomResourceDefinition;
 use kube::Client;
@@ -226,6 +226,50 @@ fn each_lease_of_a_company_gets_its_own_egress_policy() {
         "the other lease keeps its policy"
     );
     case.release(&second);
+    case.finish();
+}
+
+#[test]
+fn a_released_pods_egress_policy_stays_until_the_pod_is_gone() {
+    let Some(case) = Case::start("egress-release-order") else {
+        return;
+    };
+    let config = case.config(json!({}));
+    let lease = case.acquire(&config, &[]);
+    let policy = policy_name(&lease);
+    assert!(network_policy(&case, &policy).is_some(), "{policy} applied");
+    let pods = Api::<Pod>::namespaced(case.client(), &case.namespace);
+
+    // The container ignores SIGTERM (`sleep` as pid 1), so the pod is
+    // stopped for its grace period after the release: a window in which
+    // the policy must still be there.
+    case.release(&lease);
+    let pod_seen_stopping = std::cell::Cell::new(false);
+    let gone = case.block_on(eventually(GC_LIMIT, || async {
+        let pod = pods
+            .get_opt(&lease.pod)
+            .await
+            .unwrap_or_else(|e| panic!("Pod {}: {e}", lease.pod));
+        let policy_there = network_policies(&case)
+            .get_opt(&policy)
+            .await
+            .unwrap_or_else(|e| panic!("NetworkPolicy {policy}: {e}"))
+            .is_some();
+        if let Some(pod) = &pod {
+            pod_seen_stopping.set(true);
+            assert!(
+                policy_there,
+                "{policy} deleted while its pod is still there (deletionTimestamp {:?})",
+                pod.metadata.deletion_timestamp
+            );
+        }
+        pod.is_none() && !policy_there
+    }));
+    assert!(
+        pod_seen_stopping.get(),
+        "the pod was still stopping after release returned"
+    );
+    assert!(gone, "the pod and then {policy} gone within {GC_LIMIT:?}");
     case.finish();
 }
 

@@ -1,10 +1,11 @@
-//! release: the workload (Foreground, uid precondition), its Secret and,
+//! release: the workload (uid precondition; a Pod with Background
+//! propagation, a Sandbox or Job with Foreground), its Secret and,
 //! for `pod`/`job`, its workspace PVC. Releasing a lease that is gone is
 //! success. Every delete is tried even after one failed; the error then
 //! names, as `left_behind`, each object that is left.
 
 use super::kube_failure;
-use crate::cluster::{Cluster, DeleteOptions, KubeError, Level, Propagation};
+use crate::cluster::{Cluster, KubeError, Level};
 use crate::error::PolicyError;
 use crate::lease::{Lease, ObjectRef, ReleaseReport};
 use crate::names;
@@ -23,11 +24,7 @@ pub(crate) fn release(cluster: &dyn Cluster, lease: &Lease) -> Result<ReleaseRep
             .or_else(|| Some(lease.namespace.clone())),
         ..lease.workload.clone()
     };
-    let options = DeleteOptions {
-        propagation: Propagation::Foreground,
-        precondition_uid: workload.uid.clone(),
-        grace_period_seconds: None,
-    };
+    let options = super::workload_delete(&workload);
     // Every object is tried even after a failed delete, so that a failure
     // names exactly what is left.
     let mut failures: Vec<(ObjectRef, PolicyError)> = Vec::new();

@@ -5,7 +5,7 @@
 //! that is left.
 
 use super::resume::list_workloads;
-use crate::cluster::{Cluster, DeleteOptions, KubeError, Level, Propagation};
+use crate::cluster::{Cluster, KubeError, Level};
 use crate::error::{Failure, PolicyError};
 use crate::lease::{Backend, ObjectRef, SweepReport, expires_at, label};
 use crate::{names, time};
@@ -105,7 +105,7 @@ pub(crate) fn sweep(
     }))
 }
 
-/// Deletes one expired lease: the workload (Foreground, uid precondition),
+/// Deletes one expired lease: the workload (as release does),
 /// then its Secret and, for `pod`/`job`, its PVC. Already gone is fine.
 /// Every delete is tried even after one failed; returns the objects whose
 /// delete failed (nothing: the lease is gone).
@@ -116,12 +116,7 @@ fn delete_lease(
     lease_id: &str,
 ) -> Vec<(ObjectRef, KubeError)> {
     let mut left = Vec::new();
-    let foreground = DeleteOptions {
-        propagation: Propagation::Foreground,
-        precondition_uid: workload.uid.clone(),
-        grace_period_seconds: None,
-    };
-    match cluster.delete(workload, &foreground) {
+    match cluster.delete(workload, &super::workload_delete(workload)) {
         Ok(_) | Err(KubeError::NotFound(_) | KubeError::Conflict(_)) => {}
         Err(e) => left.push((workload.clone(), e)),
     }

@@ -14,6 +14,9 @@ use std::process::Command;
 const GUEST_PACKAGE: &str = "leasebox-policy";
 /// Target the guest is built for; rustc links it into a component.
 const GUEST_TARGET: &str = "wasm32-wasip2";
+/// The cargo profile of policy modules (`[profile.policy]` in the
+/// workspace: release with LTO); its output directory has its name.
+const GUEST_PROFILE: &str = "policy";
 /// File name cargo gives the guest's cdylib.
 const GUEST_ARTIFACT: &str = "leasebox_policy.wasm";
 
@@ -81,12 +84,13 @@ fn main() {
     build_guest(&workspace, &target_dir);
     let built = target_dir
         .join(GUEST_TARGET)
-        .join("release")
+        .join(GUEST_PROFILE)
         .join(GUEST_ARTIFACT);
     copy(&built, &destination);
 }
 
-/// Runs `cargo build -p leasebox-policy --target wasm32-wasip2 --release`.
+/// Runs `cargo build -p leasebox-policy --target wasm32-wasip2 --profile
+/// policy`.
 fn build_guest(workspace: &Path, target_dir: &Path) {
     let cargo = env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
     let mut command = Command::new(cargo);
@@ -95,7 +99,14 @@ fn build_guest(workspace: &Path, target_dir: &Path) {
         .arg("build")
         .arg("--manifest-path")
         .arg(workspace.join("Cargo.toml"))
-        .args(["-p", GUEST_PACKAGE, "--target", GUEST_TARGET, "--release"])
+        .args([
+            "-p",
+            GUEST_PACKAGE,
+            "--target",
+            GUEST_TARGET,
+            "--profile",
+            GUEST_PROFILE,
+        ])
         .arg("--target-dir")
         .arg(target_dir);
     for name in INHERITED_ENV {

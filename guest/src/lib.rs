@@ -30,6 +30,7 @@
 //! exported.
 
 pub mod adapters;
+pub mod call_alloc;
 pub mod cluster;
 pub mod config;
 pub mod egress;
@@ -54,3 +55,9 @@ mod export;
 
 #[cfg(feature = "default-module")]
 export_policy!(hooks::DefaultHooks);
+
+/// The default module's allocator (a custom policy crate installs it the
+/// same way, or keeps the system's).
+#[cfg(all(target_arch = "wasm32", feature = "default-module"))]
+#[global_allocator]
+static ALLOCATOR: call_alloc::CallAllocator = call_alloc::CallAllocator::new();

@@ -223,7 +223,7 @@ fn calls_from_eight_clients_survive_twenty_swaps_good_and_broken() {
     let dir = scratch("serve_swaps");
     let socket = dir.join("serve.sock");
     let module = dir.join("policy.wasm");
-    let current = workspace().join("target/guest-wasm/wasm32-wasip2/release/leasebox_policy.wasm");
+    let current = workspace().join("target/guest-wasm/wasm32-wasip2/policy/leasebox_policy.wasm");
     let previous = workspace().join("tests/fixtures/modules/leasebox-policy-0.1.0.wasm");
     let good = [
         std::fs::read(&current).expect("the default module was built"),

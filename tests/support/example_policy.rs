@@ -12,7 +12,7 @@ use crate::guest_build::build_guest;
 const PACKAGE: &str = "leasebox-policy-digest-pinned";
 
 /// The digest-pinned example module, built on first use (`cargo build -p
-/// leasebox-policy-digest-pinned --target wasm32-wasip2 --release`);
+/// leasebox-policy-digest-pinned --target wasm32-wasip2 --profile policy`);
 /// panics with the fix when it cannot be built.
 pub fn example_policy_module() -> &'static Path {
     static MODULE: OnceLock<PathBuf> = OnceLock::new();

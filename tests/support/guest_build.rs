@@ -16,6 +16,9 @@ use std::process::Command;
 
 /// Target the guests are built for.
 pub const TARGET: &str = "wasm32-wasip2";
+/// Their cargo profile (`[profile.policy]`, as `host/build.rs`), so that
+/// the guests of `target/guest-wasm` share their dependencies' builds.
+pub const PROFILE: &str = "policy";
 
 /// Variables of the test's own build that would misdirect the nested one:
 /// another target directory, host-only flags, a forced target.
@@ -37,7 +40,7 @@ fn workspace() -> PathBuf {
 }
 
 /// Builds `package` (`cargo build -p <package> --target wasm32-wasip2
-/// --release`) in `target/<target_dir>` and returns the path of its
+/// --profile policy`) in `target/<target_dir>` and returns the path of its
 /// cdylib; panics with the fix when it cannot be built.
 pub fn build_guest(package: &str, target_dir: &str) -> PathBuf {
     let workspace = workspace();
@@ -49,7 +52,7 @@ pub fn build_guest(package: &str, target_dir: &str) -> PathBuf {
         .arg("build")
         .arg("--manifest-path")
         .arg(workspace.join("Cargo.toml"))
-        .args(["-p", package, "--target", TARGET, "--release"])
+        .args(["-p", package, "--target", TARGET, "--profile", PROFILE])
         .arg("--target-dir")
         .arg(&target_dir);
     for name in INHERITED_ENV {
@@ -72,7 +75,7 @@ pub fn build_guest(package: &str, target_dir: &str) -> PathBuf {
         panic!("failed to build {package} for {TARGET}:\n{stderr}");
     }
     let artifact = format!("{}.wasm", package.replace('-', "_"));
-    let built = target_dir.join(TARGET).join("release").join(artifact);
+    let built = target_dir.join(TARGET).join(PROFILE).join(artifact);
     assert!(
         built.is_file(),
         "cargo built {package} but {} is missing",

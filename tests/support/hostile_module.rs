@@ -12,7 +12,7 @@ use crate::guest_build::build_guest;
 const PACKAGE: &str = "leasebox-hostile-guest";
 
 /// The hostile module, built on first use (`cargo build -p
-/// leasebox-hostile-guest --target wasm32-wasip2 --release`); panics with
+/// leasebox-hostile-guest --target wasm32-wasip2 --profile policy`); panics with
 /// the fix when it cannot be built.
 pub fn hostile_module() -> &'static Path {
     static MODULE: OnceLock<PathBuf> = OnceLock::new();

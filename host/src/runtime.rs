@@ -33,6 +33,7 @@ pub use cache::{CACHE_DIR_ENV, CacheDir};
 pub use cancel::{Cancel, DEFAULT_CANCEL_GRACE};
 pub use engine::Pool;
 pub use error::RuntimeError;
+pub use instance::TIME_LOG_CONTEXT;
 pub use limits::{DEFAULT_CPU_DEADLINE, EPOCH_TICK, Limits, MEMORY_CAP_BYTES, STDERR_CAP_BYTES};
 
 use crate::cluster_io::{CallerIo, ClusterIo, NoCluster};

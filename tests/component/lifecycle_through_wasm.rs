@@ -4,14 +4,14 @@
 //! release, the overall timeout, and the capability guard.
 
 use std::collections::HashMap;
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use leasebox::cluster_io::ClusterIo;
 use leasebox::grants::Grants;
 use leasebox::guard::{Audit, GuardedCluster};
 use leasebox::runtime::types as wit;
-use leasebox::runtime::{CallEnv, Cancel, Limits, RuntimeError};
+use leasebox::runtime::{CallEnv, Cancel, Limits, LogLevel, RuntimeError, TIME_LOG_CONTEXT};
 use leasebox_policy::cluster::{EventType, OutputStream, Propagation};
 use leasebox_policy::fake_cluster::{Call, ExecScript, LogScript};
 use serde_json::{Value, json};
@@ -379,7 +379,7 @@ fn release_deletes_workload_with_uid_precondition() {
     assert_eq!(pod.kind, "Pod");
     assert_eq!(pod.namespace.as_deref(), Some(NAMESPACE));
     assert_eq!(options.precondition_uid.as_deref(), Some(uid.as_str()));
-    assert_eq!(options.propagation, Propagation::Foreground);
+    assert_eq!(options.propagation, Propagation::Background);
     assert!(cluster.objects_of_kind("Pod").is_empty());
     assert!(cluster.objects_of_kind("Secret").is_empty());
 
@@ -389,6 +389,60 @@ fn release_deletes_workload_with_uid_precondition() {
         .expect("releasing a gone lease succeeds");
     assert!(again.already_gone);
     assert!(again.deleted.is_empty());
+}
+
+#[test]
+fn each_call_logs_at_debug_how_its_time_divided_between_module_and_host() {
+    let cluster = cluster();
+    script_ready_pod(&cluster);
+    let lines: Arc<Mutex<Vec<(LogLevel, String, String)>>> = Arc::default();
+    let sink = lines.clone();
+    let mut env = env(&cluster);
+    env.logger = Arc::new(move |level, context, message| {
+        sink.lock()
+            .expect("log lock")
+            .push((level, context.to_string(), message.to_string()));
+    });
+    let started = Instant::now();
+    default_policy()
+        .acquire_lease(&env, &request(&pod_config()))
+        .expect("the module does not trap")
+        .expect("acquire succeeds");
+    let elapsed = started.elapsed();
+    let host_calls = cluster.calls().len();
+
+    let lines = lines.lock().expect("log lock");
+    let timed: Vec<&(LogLevel, String, String)> = lines
+        .iter()
+        .filter(|(_, context, _)| context == TIME_LOG_CONTEXT)
+        .collect();
+    assert_eq!(timed.len(), 1, "one line per call: {lines:?}");
+    let (level, _, message) = timed[0];
+    assert_eq!(*level, LogLevel::Debug);
+    // `acquire-lease: M ms in the module (I ms instantiating, G ms in guest
+    // code and crossings), H ms in N host calls`
+    let numbers: Vec<f64> = message
+        .split(|c: char| !(c.is_ascii_digit() || c == '.'))
+        .filter_map(|n| n.parse().ok())
+        .collect();
+    assert!(message.starts_with("acquire-lease: "), "{message}");
+    let [module, instantiating, guest, host, calls] = numbers[..] else {
+        panic!("five figures in {message}");
+    };
+    assert!(
+        (module - instantiating - guest).abs() < 0.002,
+        "the module's share is instantiation plus guest: {message}"
+    );
+    assert!(instantiating > 0.0 && guest > 0.0, "{message}");
+    assert!(
+        module + host <= elapsed.as_secs_f64() * 1000.0,
+        "no more than the call took ({elapsed:?}): {message}"
+    );
+    // Every cluster call is a host call; logging and clocks are too.
+    assert!(
+        calls as usize >= host_calls,
+        "{host_calls} cluster calls: {message}"
+    );
 }
 
 #[test]

@@ -29,6 +29,8 @@ pub(crate) struct HostState {
     started: Instant,
     /// Time spent inside host imports (not counted against the deadline).
     host_time: Duration,
+    /// How many blocking host imports ran.
+    host_calls: u32,
     /// The guest CPU budget.
     cpu_deadline: Duration,
     /// Set when the epoch callback stopped the guest.
@@ -66,6 +68,7 @@ impl HostState {
         let start = Instant::now();
         let result = op(self.cluster.as_ref(), &self.caller);
         self.host_time += start.elapsed();
+        self.host_calls += 1;
         result
     }
 
@@ -75,6 +78,7 @@ impl HostState {
         let start = Instant::now();
         let result = op(self);
         self.host_time += start.elapsed();
+        self.host_calls += 1;
         result
     }
 
@@ -143,6 +147,7 @@ pub(crate) fn call<I, R>(
         logger: env.logger.clone(),
         started: Instant::now(),
         host_time: Duration::ZERO,
+        host_calls: 0,
         cpu_deadline: env.limits.cpu_deadline,
         deadline_hit: false,
         overall_timeout: env.limits.overall_timeout,
@@ -179,7 +184,9 @@ pub(crate) fn call<I, R>(
         )))
     });
 
-    let instance = match instantiate(&mut store) {
+    let instance = instantiate(&mut store);
+    let instantiated = store.data().started.elapsed();
+    let instance = match instance {
         Ok(instance) => instance,
         Err(error) => {
             return Err(
@@ -192,7 +199,9 @@ pub(crate) fn call<I, R>(
             );
         }
     };
-    match f(&instance, &mut store) {
+    let result = f(&instance, &mut store);
+    log_time(store.data(), call, instantiated);
+    match result {
         Ok(result) => Ok(result),
         Err(error) => Err(
             classify(&store, error, module, call).unwrap_or_else(|error| RuntimeError::Trap {
@@ -203,6 +212,30 @@ pub(crate) fn call<I, R>(
             }),
         ),
     }
+}
+
+/// The context of the debug line [`log_time`] writes.
+pub const TIME_LOG_CONTEXT: &str = "module-time";
+
+/// Logs (at debug) how a call's time divided: the module's share (a fresh
+/// store and instance, then the guest's code and the crossings of the
+/// boundary) and the host imports' share. One line per call, e.g.
+/// `acquire-lease: 1.234 ms in the module (0.101 ms instantiating, 1.133 ms
+/// in guest code and crossings), 950.500 ms in 12 host calls`.
+fn log_time(state: &HostState, call: &str, instantiated: Duration) {
+    let total = state.started.elapsed();
+    let module = total.saturating_sub(state.host_time);
+    let ms = |d: Duration| d.as_secs_f64() * 1000.0;
+    let message = format!(
+        "{call}: {:.3} ms in the module ({:.3} ms instantiating, {:.3} ms in guest code and \
+         crossings), {:.3} ms in {} host calls",
+        ms(module),
+        ms(instantiated),
+        ms(module.saturating_sub(instantiated)),
+        ms(state.host_time),
+        state.host_calls,
+    );
+    state.emit_log(LogLevel::Debug, TIME_LOG_CONTEXT, &message);
 }
 
 /// A deadline or memory cap behind `error`, or `error` back.

@@ -11,10 +11,17 @@
 //!   Secret; the tenant objects already exist) + `kubectl wait
 //!   --for=condition=Ready`. The kubectl pod has its own fixed lease id, in
 //!   the same tenant namespace.
+//! - P2, the policy module's share of each of those acquires: the time
+//!   the process spent instantiating the module, in guest code and in
+//!   crossings of the boundary (its `LEASEBOX_LOG=debug` lines) against
+//!   its wall clock.
 //! - P5, the latency of exec `true` in the lease's pod: through one
 //!   long-running `leasebox serve` (JSON-RPC `exec` on its stdin/stdout,
 //!   timed from the request to its answer), through `leasebox exec`, and
 //!   `kubectl exec`.
+//! - P5's streaming rows (`cluster/stream.rs`): 1 GiB of stdout and a
+//!   256 MiB stdin round trip through `leasebox exec` and `kubectl exec`,
+//!   and the peak RSS of `leasebox exec` while it streams.
 //! - P7, release until the pod is gone: `leasebox release` and then polling
 //!   (every 20 ms, with a client connected before) until the pod is gone,
 //!   against `kubectl delete pod --wait` of the kubectl pod.
@@ -32,6 +39,8 @@
 
 #[path = "common/mod.rs"]
 mod common;
+#[path = "cluster/stream.rs"]
+mod stream;
 
 use std::io::{BufRead, BufReader, Write};
 use std::path::{Path, PathBuf};
@@ -64,6 +73,9 @@ const QUICK_ROUNDS: usize = 2;
 /// Exec calls of each kind per round.
 const EXECS_PER_ROUND: usize = 5;
 const QUICK_EXECS_PER_ROUND: usize = 3;
+
+/// Rounds of the streaming rows (each moves 1.25 GiB per side).
+const STREAM_ROUNDS: usize = 3;
 
 /// How often the pod of a released lease is looked for.
 const GONE_POLL: Duration = Duration::from_millis(20);
@@ -109,6 +121,7 @@ fn main() {
     bench.peer_down();
 
     let mut acquire = Pair::default();
+    let mut wasm = Vec::new();
     let mut release = Pair::default();
     let mut exec_serve = Vec::new();
     let mut exec_cli = Vec::new();
@@ -125,17 +138,19 @@ fn main() {
             }
         );
 
-        let lease = if leasebox_first {
-            let (took, lease) = bench.acquire();
-            acquire.leasebox.push(took);
+        if !leasebox_first {
             acquire.peer.push(bench.peer_up());
-            lease
-        } else {
+        }
+        let (took, lease, (module, instantiating)) = bench.acquire();
+        acquire.leasebox.push(took);
+        wasm.push(Wasm {
+            module,
+            instantiating,
+            acquire: took,
+        });
+        if leasebox_first {
             acquire.peer.push(bench.peer_up());
-            let (took, lease) = bench.acquire();
-            acquire.leasebox.push(took);
-            lease
-        };
+        }
 
         // One exec into the new pod first, untimed, so that whatever the
         // container's first exec costs falls on none of the three; then
@@ -161,7 +176,18 @@ fn main() {
     }
     serve.stop();
 
-    let rows = [
+    // P5's streaming rows, on a lease of their own.
+    let stream_rounds = rounds.min(STREAM_ROUNDS);
+    println!("cluster: streaming, {stream_rounds} rounds");
+    let lease = bench.acquire().1;
+    bench.kubectl_exec(&lease.namespace, &lease.pod);
+    let mut streams = stream::Series::default();
+    for round in 0..stream_rounds {
+        streams.round(&bench, &lease, round % 2 == 0);
+    }
+    bench.release(&lease);
+
+    let mut rows = vec![
         Row::new(
             "P4",
             "acquire until ready (warm tenant) vs kubectl apply --server-side + wait Ready",
@@ -191,11 +217,58 @@ fn main() {
             TARGET_RELEASE,
         ),
     ];
+    rows.extend(streams.rows());
     println!();
     println!(
         "cluster: {rounds} interleaved rounds ({execs} execs of each kind per round); leasebox {BINARY}"
     );
     print_table(&rows);
+    streams.print();
+    print_wasm_share(&wasm);
+}
+
+/// P2's target: the policy module's share of one acquire.
+const TARGET_WASM_SHARE: f64 = 0.01;
+
+/// One acquire's time in the policy module, and the whole acquire's.
+struct Wasm {
+    module: Duration,
+    instantiating: Duration,
+    acquire: Duration,
+}
+
+/// P2: the module's time (instantiation, guest code, crossings of the
+/// boundary) against the acquire process's wall clock, per acquire.
+fn print_wasm_share(wasm: &[Wasm]) {
+    let mut shares: Vec<f64> = wasm
+        .iter()
+        .map(|w| w.module.as_secs_f64() / w.acquire.as_secs_f64())
+        .collect();
+    shares.sort_by(f64::total_cmp);
+    let median = shares[shares.len() / 2];
+    let module = Summary::of(&wasm.iter().map(|w| w.module).collect::<Vec<_>>());
+    let instantiating = Summary::of(&wasm.iter().map(|w| w.instantiating).collect::<Vec<_>>());
+    let acquire = Summary::of(&wasm.iter().map(|w| w.acquire).collect::<Vec<_>>());
+    println!();
+    println!(
+        "P2        | in the module {} (of it instantiating {}) of acquire {} | share {:.3}% [{:.3}%–{:.3}%] | <= {:.0}% | {}",
+        module.display(),
+        instantiating.display(),
+        acquire.display(),
+        median * 100.0,
+        shares[0] * 100.0,
+        shares[shares.len() - 1] * 100.0,
+        TARGET_WASM_SHARE * 100.0,
+        if median <= TARGET_WASM_SHARE {
+            "yes"
+        } else {
+            "no"
+        }
+    );
+    println!(
+        "P2: the policy module's time in one `leasebox acquire` (pod backend; instantiation, guest code and crossings, from its debug lines) vs the process's wall clock ({} samples)",
+        wasm.len()
+    );
 }
 
 /// The two sides of one figure.
@@ -404,9 +477,11 @@ impl Bench {
     }
 
     /// `leasebox acquire`, timed; the lease.
-    fn acquire(&self) -> (Duration, Lease) {
+    /// `leasebox acquire`, timed, with the time it spent in the policy
+    /// module (its debug lines, see [`module_time`]).
+    fn acquire(&self) -> (Duration, Lease, (Duration, Duration)) {
         let config = self.config.display().to_string();
-        let (took, stdout) = run(self.leasebox(&[
+        let mut command = self.leasebox(&[
             "acquire",
             "--config",
             &config,
@@ -414,7 +489,9 @@ impl Bench {
             COMPANY,
             "--run-id",
             "bench",
-        ]));
+        ]);
+        command.env("LEASEBOX_LOG", "debug");
+        let (took, stdout, stderr) = run_full(command);
         let lease: Value = serde_json::from_str(&stdout)
             .unwrap_or_else(|e| panic!("acquire printed no JSON ({e}): {stdout}"));
         let field = |name: &str| {
@@ -430,6 +507,7 @@ impl Bench {
                 namespace: field("namespace"),
                 pod: field("pod"),
             },
+            module_time(&stderr),
         )
     }
 
@@ -675,7 +753,13 @@ impl Serve {
 /// Runs `command` to its end, stdout and stderr captured; its wall clock
 /// from spawn to exit and its stdout. Panics when it fails or outlives
 /// [`LIMIT`] (it is killed then).
-fn run(mut command: Command) -> (Duration, String) {
+fn run(command: Command) -> (Duration, String) {
+    let (took, stdout, _) = run_full(command);
+    (took, stdout)
+}
+
+/// [`run`], with the process's stderr too.
+fn run_full(mut command: Command) -> (Duration, String, String) {
     let what = format!("{command:?}");
     let started = Instant::now();
     let child = command
@@ -691,13 +775,47 @@ fn run(mut command: Command) -> (Duration, String) {
     let took = started.elapsed();
     watchdog.disarm();
     let stdout = String::from_utf8_lossy(&output.stdout).into_owned();
+    let stderr = String::from_utf8_lossy(&output.stderr).into_owned();
     assert!(
         output.status.success(),
-        "{what}: {}\n--- stdout ---\n{stdout}\n--- stderr ---\n{}",
+        "{what}: {}\n--- stdout ---\n{stdout}\n--- stderr ---\n{stderr}",
         output.status,
-        String::from_utf8_lossy(&output.stderr)
     );
-    (took, stdout)
+    (took, stdout, stderr)
+}
+
+/// The time one process spent in the policy module, from its
+/// `LEASEBOX_LOG=debug` lines `[debug] module-time: CALL: M ms in the module
+/// (I ms instantiating, G ms in guest code and crossings), H ms in N host
+/// calls`, summed over its calls: (module, instantiating).
+fn module_time(stderr: &str) -> (Duration, Duration) {
+    let prefix = format!("[debug] {}: ", leasebox::runtime::TIME_LOG_CONTEXT);
+    let mut module = 0.0;
+    let mut instantiating = 0.0;
+    let mut lines = 0;
+    for line in stderr.lines() {
+        let Some(rest) = line.strip_prefix(&prefix) else {
+            continue;
+        };
+        let figures: Vec<f64> = rest
+            .split(|c: char| !(c.is_ascii_digit() || c == '.'))
+            .filter_map(|n| n.parse().ok())
+            .collect();
+        let [m, i, _, _, _] = figures[..] else {
+            panic!("a module-time line without its five figures: {line}");
+        };
+        module += m;
+        instantiating += i;
+        lines += 1;
+    }
+    assert!(
+        lines > 0,
+        "no module-time line in the acquire's stderr:\n{stderr}"
+    );
+    (
+        Duration::from_secs_f64(module / 1000.0),
+        Duration::from_secs_f64(instantiating / 1000.0),
+    )
 }
 
 /// Kills a process that outlives [`LIMIT`], from another thread, so the

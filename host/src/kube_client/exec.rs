@@ -35,7 +35,13 @@ use super::exec_protocol::{
 use crate::cluster_io::{CallerIo, ExecSpec, ExecStatus, ExecStream, KubeError, OutputStream};
 
 /// Bytes of the caller's stdin read at a time.
-const CHUNK: usize = 16 * 1024;
+const CHUNK: usize = 64 * 1024;
+/// Chunks read ahead of the session (bounds what a fast stdin holds).
+const READ_AHEAD: usize = 16;
+/// Chunks that wait together are sent as one message of at most about
+/// this many bytes: one frame, which the wrapper in the pod copies with one
+/// `dd` process (a process per 16 KiB chunk held a 256 MiB stdin to 24 MiB/s).
+const MAX_MESSAGE: usize = 1024 * 1024;
 /// Stdin chunks in flight to the message loop.
 const STDIN_DEPTH: usize = 8;
 /// Keep-alive ping interval for idle sessions.
@@ -132,12 +138,15 @@ struct Outcome {
     failure: Option<String>,
 }
 
-/// Runs one session: server frames to the deliveries, stdin commands to the
-/// server, pings while idle; ends at the status or when the connection ends.
+/// Runs one session: server frames to the deliveries while [`write_loop`]
+/// sends stdin and pings alongside; ends at the status or when the
+/// connection ends. Reading never waits on a send: a command that writes
+/// output while its stdin is still coming would otherwise stall both ways
+/// once the buffers between are full.
 async fn run<S>(
     ws: S,
     v5: bool,
-    mut commands: mpsc::Receiver<StdinCommand>,
+    commands: mpsc::Receiver<StdinCommand>,
     mut out: Delivery,
     mut err: Delivery,
 ) -> Outcome
@@ -146,10 +155,10 @@ where
         + futures::Sink<Message, Error = tokio_tungstenite::tungstenite::Error>
         + Unpin,
 {
-    let (mut to_server, mut from_server) = ws.split();
-    let mut ping = tokio::time::interval(PING_INTERVAL);
-    ping.reset();
-    let mut stdin_open = true;
+    let (to_server, mut from_server) = ws.split();
+    let (stop, stopped) = tokio::sync::oneshot::channel();
+    let mut writer = std::pin::pin!(write_loop(to_server, v5, commands, stopped));
+    let mut writing = true;
     let mut outcome = Outcome::default();
     loop {
         tokio::select! {
@@ -176,34 +185,71 @@ where
                     break;
                 }
             },
-            command = commands.recv(), if stdin_open => {
-                let frame = match command {
-                    Some(StdinCommand::Data(data)) => Some(stdin_frame(&data)),
-                    Some(StdinCommand::Close) | None => {
-                        stdin_open = false;
-                        // v4 has no way to end stdin but closing the session.
-                        v5.then(close_stdin_frame)
-                    }
-                };
-                if let Some(frame) = frame
-                    && let Err(e) = to_server.send(Message::binary(frame)).await
-                {
-                    outcome.failure = Some(format!("sending stdin failed: {e}"));
-                    break;
-                }
-            },
-            _ = ping.tick() => {
-                if let Err(e) = to_server.send(Message::Ping(Default::default())).await {
-                    outcome.failure = Some(format!("the connection failed: {e}"));
+            failure = &mut writer, if writing => {
+                writing = false;
+                if failure.is_some() {
+                    outcome.failure = failure;
                     break;
                 }
             },
         }
     }
-    let _ = tokio::time::timeout(CLOSE_TIMEOUT, to_server.close()).await;
+    if writing {
+        let _ = stop.send(());
+        let _ = tokio::time::timeout(CLOSE_TIMEOUT, &mut writer).await;
+    }
     outcome.stdout_truncated = out.cap.truncated();
     outcome.stderr_truncated = err.cap.truncated();
     outcome
+}
+
+/// The sending half of a session: stdin as the guest hands it over, the
+/// end of stdin (v5), pings every [`PING_INTERVAL`]; until `stop` or a
+/// failed send (its reason). Closes the sending half at the end.
+async fn write_loop<W>(
+    mut to_server: W,
+    v5: bool,
+    mut commands: mpsc::Receiver<StdinCommand>,
+    mut stop: tokio::sync::oneshot::Receiver<()>,
+) -> Option<String>
+where
+    W: futures::Sink<Message, Error = tokio_tungstenite::tungstenite::Error> + Unpin,
+{
+    let mut ping = tokio::time::interval(PING_INTERVAL);
+    ping.reset();
+    let mut stdin_open = true;
+    let failure = loop {
+        let message = tokio::select! {
+            _ = &mut stop => break None,
+            command = commands.recv(), if stdin_open => match command {
+                Some(StdinCommand::Data(data)) => Some(Message::binary(stdin_frame(&data))),
+                Some(StdinCommand::Close) | None => {
+                    stdin_open = false;
+                    // v4 has no way to end stdin but closing the session.
+                    v5.then(|| Message::binary(close_stdin_frame()))
+                }
+            },
+            _ = ping.tick() => Some(Message::Ping(Default::default())),
+        };
+        let Some(message) = message else {
+            continue;
+        };
+        let what = if matches!(message, Message::Ping(_)) {
+            "the connection failed"
+        } else {
+            "sending stdin failed"
+        };
+        tokio::select! {
+            _ = &mut stop => break None,
+            sent = to_server.send(message) => {
+                if let Err(e) = sent {
+                    break Some(format!("{what}: {e}"));
+                }
+            }
+        }
+    };
+    let _ = tokio::time::timeout(CLOSE_TIMEOUT, to_server.close()).await;
+    failure
 }
 
 /// A started exec session.
@@ -318,8 +364,12 @@ pub(crate) fn stdin_chunk(data: &[u8], framed: bool) -> Vec<u8> {
 }
 
 /// Copies the caller's stdin into the session (framed when asked), then
-/// ends it. The blocking reads run on their own thread, so a caller that
-/// never closes its stdin holds no runtime thread.
+/// ends it. The blocking reads run on a thread of their own, read ahead by
+/// up to [`READ_AHEAD`] chunks, so a caller that never closes its stdin
+/// holds no runtime thread; a second thread sends what has been read, the
+/// chunks that wait together as one message (at most about
+/// [`MAX_MESSAGE`] bytes): a slow session gets large messages, an
+/// interactive caller each line at once.
 fn forward_stdin(
     source: Option<Box<dyn Read + Send>>,
     commands: mpsc::Sender<StdinCommand>,
@@ -335,21 +385,43 @@ fn forward_stdin(
             .try_send(StdinCommand::Close)
             .map_err(|e| KubeError::Transport(format!("exec: ending stdin failed: {e}")));
     };
+    let start_failed = |e: std::io::Error| {
+        KubeError::Transport(format!("exec: cannot start the stdin forwarder: {e}"))
+    };
+    let (chunks, read) = std::sync::mpsc::sync_channel::<Vec<u8>>(READ_AHEAD);
     std::thread::Builder::new()
-        .name("leasebox-stdin".into())
+        .name("leasebox-stdin-read".into())
         .spawn(move || {
-            let mut buf = vec![0u8; CHUNK];
             loop {
-                match source.read(&mut buf) {
-                    Ok(0) | Err(_) => break,
+                let mut chunk = vec![0u8; CHUNK];
+                match source.read(&mut chunk) {
+                    Ok(0) | Err(_) => return,
                     Ok(n) => {
-                        if commands
-                            .blocking_send(StdinCommand::Data(stdin_chunk(&buf[..n], framed)))
-                            .is_err()
-                        {
+                        chunk.truncate(n);
+                        // The sender is gone: the session ended.
+                        if chunks.send(chunk).is_err() {
                             return;
                         }
                     }
+                }
+            }
+        })
+        .map_err(start_failed)?;
+    std::thread::Builder::new()
+        .name("leasebox-stdin".into())
+        .spawn(move || {
+            while let Ok(mut message) = read.recv() {
+                while message.len() < MAX_MESSAGE {
+                    match read.try_recv() {
+                        Ok(more) => message.extend_from_slice(&more),
+                        Err(_) => break,
+                    }
+                }
+                if commands
+                    .blocking_send(StdinCommand::Data(stdin_chunk(&message, framed)))
+                    .is_err()
+                {
+                    return;
                 }
             }
             if framed {
@@ -358,7 +430,7 @@ fn forward_stdin(
             let _ = commands.blocking_send(StdinCommand::Close);
         })
         .map(|_| ())
-        .map_err(|e| KubeError::Transport(format!("exec: cannot start the stdin forwarder: {e}")))
+        .map_err(start_failed)
 }
 
 impl ExecStream for KubeExec {
@@ -472,7 +544,9 @@ impl ExecStream for KubeExec {
 
 #[cfg(test)]
 mod tests {
+    use super::super::exec_protocol::{STATUS as STATUS_CHANNEL, STDOUT as STDOUT_CHANNEL};
     use super::*;
+    use futures::{SinkExt, StreamExt};
 
     #[test]
     fn cap_cuts_the_chunk_that_crosses_it() {
@@ -513,6 +587,92 @@ mod tests {
         );
         assert!(rx.try_recv().is_err());
         assert!(d.cap.truncated());
+    }
+
+    /// Bytes each way in the test below: far more than the 64 KiB pipe
+    /// between the two ends holds.
+    const BOTH_WAYS: usize = 4 << 20;
+    const FRAME: usize = 32 * 1024;
+
+    /// A command that writes all its output before it reads its stdin (as
+    /// `cat` does once its output pipe is full): the session must keep
+    /// reading output while a stdin message waits to be sent, or the two
+    /// ends wait on each other for ever.
+    #[tokio::test]
+    async fn output_is_read_while_stdin_waits_to_be_sent() {
+        use tokio_tungstenite::WebSocketStream;
+        use tokio_tungstenite::tungstenite::protocol::Role;
+
+        let (client_io, server_io) = tokio::io::duplex(64 * 1024);
+        let client = WebSocketStream::from_raw_socket(client_io, Role::Client, None).await;
+        let mut server = WebSocketStream::from_raw_socket(server_io, Role::Server, None).await;
+        let pod = tokio::spawn(async move {
+            // All the output first, reading nothing.
+            let mut frame = vec![STDOUT_CHANNEL; FRAME + 1];
+            frame[1..].fill(b'o');
+            for _ in 0..BOTH_WAYS / FRAME {
+                server.send(Message::binary(frame.clone())).await?;
+            }
+            // Then all the input.
+            let mut received = 0;
+            while received < BOTH_WAYS {
+                match server.next().await {
+                    Some(Ok(Message::Binary(data))) if data.first() == Some(&0) => {
+                        received += data.len() - 1;
+                    }
+                    Some(Ok(_)) => {}
+                    Some(Err(e)) => return Err(e),
+                    None => break,
+                }
+            }
+            let status = br#"{"metadata":{},"status":"Success"}"#;
+            let mut frame = vec![STATUS_CHANNEL];
+            frame.extend_from_slice(status);
+            server.send(Message::binary(frame)).await?;
+            Ok(received)
+        });
+
+        let (commands, command_rx) = mpsc::channel(STDIN_DEPTH);
+        let feeder = tokio::spawn(async move {
+            for _ in 0..BOTH_WAYS / MAX_MESSAGE {
+                let data = StdinCommand::Data(vec![b'i'; MAX_MESSAGE]);
+                if commands.send(data).await.is_err() {
+                    return;
+                }
+            }
+        });
+        let (out_tx, mut out_rx) = mpsc::unbounded_channel();
+        let (err_tx, _err_rx) = mpsc::unbounded_channel();
+        let delivery = |kind, sink| Delivery {
+            kind,
+            cap: Cap::new(None),
+            sink,
+            open: true,
+        };
+        let outcome = tokio::time::timeout(
+            Duration::from_secs(30),
+            run(
+                client,
+                false,
+                command_rx,
+                delivery(OutputStream::Stdout, Sink::Queue(out_tx)),
+                delivery(OutputStream::Stderr, Sink::Queue(err_tx)),
+            ),
+        )
+        .await
+        .expect("the session ends: output and stdin do not wait on each other");
+        assert!(outcome.status.is_some(), "{outcome:?}");
+        let received = pod
+            .await
+            .expect("the pod side ran")
+            .expect("no websocket error");
+        assert_eq!(received, BOTH_WAYS, "all of stdin arrived");
+        let mut output = 0;
+        while let Ok((_, data)) = out_rx.try_recv() {
+            output += data.len();
+        }
+        assert_eq!(output, BOTH_WAYS, "all of the output was read");
+        feeder.await.expect("the feeder ran");
     }
 
     #[test]

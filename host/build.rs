@@ -15,7 +15,8 @@ const GUEST_PACKAGE: &str = "leasebox-policy";
 /// Target the guest is built for; rustc links it into a component.
 const GUEST_TARGET: &str = "wasm32-wasip2";
 /// The cargo profile of policy modules (`[profile.policy]` in the
-/// workspace: release with LTO); its output directory has its name.
+/// workspace: release, one codegen unit per crate); its output directory
+/// has its name.
 const GUEST_PROFILE: &str = "policy";
 /// File name cargo gives the guest's cdylib.
 const GUEST_ARTIFACT: &str = "leasebox_policy.wasm";

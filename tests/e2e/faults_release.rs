@@ -18,8 +18,12 @@ use crate::support::faulted::{Faulted, error_line, unnamed};
 
 /// How long a lease's objects may take to go after a successful delete.
 const GONE_LIMIT: Duration = Duration::from_secs(60);
-/// How long the objects a failed command did delete may take to go.
-const SETTLE: Duration = Duration::from_secs(5);
+/// How long the objects a failed command did delete may take to go, their
+/// dependents with them: a deleted Pod stops (its 5 s grace period), and
+/// then the garbage collector removes its egress policy.
+const SETTLE: Duration = Duration::from_secs(30);
+/// How often the objects left are looked at meanwhile.
+const SETTLE_POLL: Duration = Duration::from_millis(250);
 /// The TTL of the leases `sweep` removes.
 const SHORT_TTL_SECS: u64 = 2;
 
@@ -78,21 +82,29 @@ impl Outcome {
 }
 
 /// Judges a release or sweep of `lease` that ended with `output`, except
-/// for the objects' disappearance (checked for every cell at the end, so
-/// that pods terminate in parallel). A failure's leftovers are released
+/// for the named objects' disappearance (checked for every cell at the end,
+/// so that pods terminate in parallel). A failure's leftovers are released
 /// straight to the cluster with `cleanup`.
 fn judge(case: &Case, lease: &Lease, output: &Output, cleanup: &[&str]) -> Outcome {
     if output.code == Some(0) {
         return Outcome::Gone;
     }
-    let left = case
-        .block_on(cluster::wait_lease_gone(
-            &case.client(),
-            &lease.namespace,
-            &lease.id,
-            SETTLE,
-        ))
-        .unwrap_or_else(|e| panic!("{e:#}"));
+    // What the error does not name must go: wait until only named objects
+    // are left, or SETTLE has passed.
+    let settle_until = Instant::now() + SETTLE;
+    let left = loop {
+        let left = case
+            .block_on(cluster::objects_of_lease(
+                &case.client(),
+                &lease.namespace,
+                &lease.id,
+            ))
+            .unwrap_or_else(|e| panic!("{e:#}"));
+        if unnamed(&left, &output.stderr).is_empty() || Instant::now() > settle_until {
+            break left;
+        }
+        std::thread::sleep(SETTLE_POLL);
+    };
     let outcome = if output.code != Some(1) || !output.stderr.contains("error") {
         Outcome::Violation(format!(
             "neither exit 0 nor a named failure: {}",

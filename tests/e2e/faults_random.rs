@@ -25,7 +25,9 @@ use crate::support::case::Case;
 use crate::support::cli::Output;
 use crate::support::cluster;
 use crate::support::fault_proxy::{Action, Rule};
-use crate::support::faulted::{Armed, Faulted, error_line, exec_args, unnamed};
+use crate::support::faulted::{
+    Armed, Faulted, error_line, exec_args, left_once_unnamed_gone, unnamed,
+};
 
 /// Replays a run: the seed of the fault draws.
 const SEED_ENV: &str = "LEASEBOX_FAULT_SEED";
@@ -36,8 +38,6 @@ const DEFAULT_CYCLES: usize = 6;
 
 /// How long a lease's objects may take to go after its end.
 const GONE_LIMIT: Duration = Duration::from_secs(60);
-/// How long objects a failed release did delete may take to go.
-const FAILED_RELEASE_SETTLE: Duration = Duration::from_secs(5);
 /// Limit of one exec straight to the cluster.
 const DIRECT_EXEC_LIMIT: Duration = Duration::from_secs(30);
 
@@ -528,15 +528,13 @@ fn run_cycle(case: &Case, faulted: &Faulted, faults: &[Draw], tally: &mut Tally)
         faulted.cli(&["release", "--lease", &id, "--namespace", ns], None)
     });
     eprintln!("  release: {}", describe(&released));
-    // After a failed release, what is still deleting gets a short while.
-    let limit = if released.code == Some(0) {
-        GONE_LIMIT
+    // After a failed release, what it does not name must go.
+    let left = if released.code == Some(0) {
+        case.block_on(cluster::wait_lease_gone(&client, ns, &id, GONE_LIMIT))
+            .unwrap_or_else(|e| panic!("{e:#}"))
     } else {
-        FAILED_RELEASE_SETTLE
+        left_once_unnamed_gone(case, ns, &id, &released.stderr)
     };
-    let left = case
-        .block_on(cluster::wait_lease_gone(&client, ns, &id, limit))
-        .unwrap_or_else(|e| panic!("{e:#}"));
     if released.code == Some(0) {
         if left.is_empty() {
             tally.releases_clean += 1;

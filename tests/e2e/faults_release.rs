@@ -14,16 +14,10 @@ use crate::support::case::{Case, Lease};
 use crate::support::cli::Output;
 use crate::support::cluster;
 use crate::support::fault_proxy::{Action, Rule};
-use crate::support::faulted::{Faulted, error_line, unnamed};
+use crate::support::faulted::{Faulted, error_line, left_once_unnamed_gone, unnamed};
 
 /// How long a lease's objects may take to go after a successful delete.
 const GONE_LIMIT: Duration = Duration::from_secs(60);
-/// How long the objects a failed command did delete may take to go, their
-/// dependents with them: a deleted Pod stops (its 5 s grace period), and
-/// then the garbage collector removes its egress policy.
-const SETTLE: Duration = Duration::from_secs(30);
-/// How often the objects left are looked at meanwhile.
-const SETTLE_POLL: Duration = Duration::from_millis(250);
 /// The TTL of the leases `sweep` removes.
 const SHORT_TTL_SECS: u64 = 2;
 
@@ -89,22 +83,8 @@ fn judge(case: &Case, lease: &Lease, output: &Output, cleanup: &[&str]) -> Outco
     if output.code == Some(0) {
         return Outcome::Gone;
     }
-    // What the error does not name must go: wait until only named objects
-    // are left, or SETTLE has passed.
-    let settle_until = Instant::now() + SETTLE;
-    let left = loop {
-        let left = case
-            .block_on(cluster::objects_of_lease(
-                &case.client(),
-                &lease.namespace,
-                &lease.id,
-            ))
-            .unwrap_or_else(|e| panic!("{e:#}"));
-        if unnamed(&left, &output.stderr).is_empty() || Instant::now() > settle_until {
-            break left;
-        }
-        std::thread::sleep(SETTLE_POLL);
-    };
+    // What the error does not name must go.
+    let left = left_once_unnamed_gone(case, &lease.namespace, &lease.id, &output.stderr);
     let outcome = if output.code != Some(1) || !output.stderr.contains("error") {
         Outcome::Violation(format!(
             "neither exit 0 nor a named failure: {}",

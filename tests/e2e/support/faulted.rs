@@ -2,11 +2,13 @@
 //! the line of stderr that names a failure.
 
 use std::path::PathBuf;
+use std::time::{Duration, Instant};
 
 use serde_json::Value;
 
 use super::case::{CLI_LIMIT, Case};
 use super::cli::{self, Output};
+use super::cluster;
 use super::fault_proxy::{FaultProxy, Rule};
 
 /// A proxy in front of the case's cluster, the kubeconfig that names it,
@@ -117,4 +119,31 @@ pub fn unnamed<'a>(left: &'a [String], text: &str) -> Vec<&'a String> {
                 .any(|word| word == name)
         })
         .collect()
+}
+
+/// How long what a failed release or sweep did delete may take to go, its
+/// dependents with it: a deleted Pod stops (its 5 s grace period), and then
+/// the garbage collector removes its egress policy.
+pub const SETTLE: Duration = Duration::from_secs(30);
+/// How often the objects left are looked at meanwhile.
+const SETTLE_POLL: Duration = Duration::from_millis(250);
+
+/// The objects of `lease` left once every one that `text` does not name
+/// has gone, or once [`SETTLE`] has passed.
+pub fn left_once_unnamed_gone(
+    case: &Case,
+    namespace: &str,
+    lease: &str,
+    text: &str,
+) -> Vec<String> {
+    let until = Instant::now() + SETTLE;
+    loop {
+        let left = case
+            .block_on(cluster::objects_of_lease(&case.client(), namespace, lease))
+            .unwrap_or_else(|e| panic!("{e:#}"));
+        if unnamed(&left, text).is_empty() || Instant::now() > until {
+            return left;
+        }
+        std::thread::sleep(SETTLE_POLL);
+    }
 }

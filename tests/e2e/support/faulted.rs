@@ -1,5 +1,6 @@
-//! What the fault tests share: the binary pointed at a fault proxy, and
-//! the line of stderr that names a failure.
+//! What the fault tests share: the binary pointed at a fault proxy, the
+//! line of stderr that names a failure, and the wait for what a failure
+//! does not name to go.
 
 use std::path::PathBuf;
 use std::time::{Duration, Instant};

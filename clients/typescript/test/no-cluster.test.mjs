@@ -103,13 +103,20 @@ test('acquireLease without a cluster rejects with -32003 no-cluster', async () =
 
 test('execute and releaseLease without a cluster reject with no-cluster too', async () => {
   const providerLeaseId = 'lb-01jd5z8k9m0000000000000000';
-  for (const call of [
+  // In flight together, answered in any order: each is settled before any
+  // is judged, so none is a rejection nobody handled yet.
+  const results = await Promise.allSettled([
     client.execute({ providerLeaseId, command: 'true' }),
     client.execute({ providerLeaseId, args: ['cat'], stdin: 'input' }),
     client.releaseLease({ providerLeaseId }),
     client.probe(CONFIG, { companyId: 'acme' }),
-  ]) {
-    await assert.rejects(call, (error) => error instanceof LeaseboxError && error.reason === 'no-cluster');
+  ]);
+  for (const result of results) {
+    assert.equal(result.status, 'rejected', JSON.stringify(result));
+    assert.ok(
+      result.reason instanceof LeaseboxError && result.reason.reason === 'no-cluster',
+      String(result.reason),
+    );
   }
 });
 

@@ -324,6 +324,31 @@ impl State {
         self.objects.insert(key, object.clone());
         Ok(object)
     }
+    /// The stored objects of `kind` at `api_version`, in `namespace` or in
+    /// any, in key order: a range of the store, so a watch or list costs
+    /// what it finds, not the size of the store.
+    fn of_kind<'a>(
+        &'a self,
+        api_version: &str,
+        kind: &str,
+        namespace: Option<&str>,
+    ) -> impl Iterator<Item = &'a Value> + 'a {
+        let from: Key = (
+            api_version.to_string(),
+            kind.to_string(),
+            namespace.unwrap_or("").to_string(),
+            String::new(),
+        );
+        let (api_version, kind) = (api_version.to_string(), kind.to_string());
+        let namespace = namespace.map(str::to_string);
+        self.objects
+            .range(from..)
+            .take_while(move |((a, k, n, _), _)| {
+                *a == api_version && *k == kind && namespace.as_ref().is_none_or(|ns| ns == n)
+            })
+            .map(|(_, object)| object)
+    }
+
     /// Replaces the status of the stored object at `key`, with a new
     /// resource version; returns the stored object.
     fn set_status(&mut self, key: &Key, status: Value) -> Option<Value> {
@@ -682,12 +707,29 @@ impl FakeCluster {
         state.check("watch", &request.kind)?;
         state.check_served(&request.api_version, &request.kind)?;
         let mut initial = Vec::new();
-        for ((a, k, n, _), object) in &state.objects {
-            if a == &request.api_version
-                && k == &request.kind
-                && (request.namespace.is_empty() || n == &request.namespace)
-                && sessions::watch_matches(request, object)?
-            {
+        let namespace = (!request.namespace.is_empty()).then_some(request.namespace.as_str());
+        // A watch of one name in one namespace (a pod's readiness) reads
+        // that key alone, as the API server's index would.
+        let one_name = request
+            .field_selector
+            .strip_prefix("metadata.name=")
+            .filter(|name| !name.contains([',', '=', '!']));
+        let candidates: Box<dyn Iterator<Item = &Value>> = match (namespace, one_name) {
+            (Some(ns), Some(name)) => Box::new(
+                state
+                    .objects
+                    .get(&(
+                        request.api_version.clone(),
+                        request.kind.clone(),
+                        ns.to_string(),
+                        name.to_string(),
+                    ))
+                    .into_iter(),
+            ),
+            _ => Box::new(state.of_kind(&request.api_version, &request.kind, namespace)),
+        };
+        for object in candidates {
+            if sessions::watch_matches(request, object)? {
                 initial.push(object.clone());
             }
         }
@@ -868,10 +910,7 @@ impl Cluster for FakeCluster {
         state.check("list", kind)?;
         state.check_served(api_version, kind)?;
         let mut out = Vec::new();
-        for ((a, k, n, _), object) in &state.objects {
-            if a != api_version || k != kind || namespace.is_some_and(|ns| ns != n) {
-                continue;
-            }
+        for object in state.of_kind(api_version, kind, namespace) {
             if matches_label_selector(label_selector, &labels_of(object))? {
                 out.push(object.clone());
             }

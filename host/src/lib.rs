@@ -9,6 +9,7 @@
 //! - [`grants`]: what a module may do, one table, from which the host's RBAC
 //!   is derived;
 //! - [`guard`]: the capability guard between a module and the cluster;
+//! - [`heap`]: the process's heap in use (a metric of `serve`);
 //! - [`lease_id`]: lease ids (`lb-` + ULID);
 //! - [`cli`]: the `leasebox` command line.
 
@@ -17,6 +18,7 @@ pub mod clock;
 pub mod cluster_io;
 pub mod grants;
 pub mod guard;
+pub mod heap;
 pub mod kube_client;
 pub mod leader;
 pub mod lease_id;

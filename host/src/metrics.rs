@@ -216,6 +216,13 @@ impl Metrics {
                 ConstGauge::new(open),
             );
         }
+        if let Some(bytes) = snapshot.heap_in_use_bytes {
+            registry.register(
+                "heap_in_use_bytes",
+                "Heap the process holds: allocated and not freed (not what it keeps for reuse)",
+                ConstGauge::new(bytes),
+            );
+        }
         registry.register(
             "sweep_leader",
             "1 while this replica holds the sweep leader Lease",
@@ -246,6 +253,8 @@ pub struct Snapshot {
     pub sweep_leader: bool,
     /// Shared watches open (one per namespace and kind); none: no cluster.
     pub watches_open: Option<i64>,
+    /// Bytes of heap in use; none where the allocator cannot say.
+    pub heap_in_use_bytes: Option<i64>,
 }
 
 /// Serves `GET /metrics` (the text of `scrape()`) and `GET /healthz` on
@@ -320,6 +329,7 @@ mod tests {
             calls_in_flight: 1,
             sweep_leader: true,
             watches_open: Some(2),
+            heap_in_use_bytes: Some(4096),
         });
         for line in [
             "leasebox_acquire_duration_seconds_bucket{le=\"2.0\",backend=\"pod\",outcome=\"ok\"} 1",
@@ -332,6 +342,7 @@ mod tests {
             "leasebox_leases_held 7",
             "leasebox_sweep_leader 1",
             "leasebox_watches_open 2",
+            "leasebox_heap_in_use_bytes 4096",
         ] {
             assert!(text.contains(line), "missing {line:?} in\n{text}");
         }

@@ -82,6 +82,8 @@ impl Server {
                 .kube
                 .as_ref()
                 .map(|k| i64::try_from(k.shared_watches()).unwrap_or(i64::MAX)),
+            heap_in_use_bytes: crate::heap::in_use_bytes()
+                .map(|b| i64::try_from(b).unwrap_or(i64::MAX)),
         }
     }
 

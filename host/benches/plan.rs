@@ -4,12 +4,14 @@
 //! one run, rounds interleaved so that machine noise hits both alike. Both
 //! sides end with the JSON text of each manifest, as the export returns it.
 //!
-//! A third series, for information, runs the same guest through a runtime
-//! with the pooling instance allocator, as `leasebox serve` does (1,000
-//! slots of 64 MiB); the target is the first ratio, the CLI's. A fourth,
-//! also for information, is the floor of a call: `plan` of the config `{}`,
-//! refused at once, through the guest (what a fresh instance and the
-//! crossing of the boundary cost) and natively.
+//! The guest runs twice per round: through a runtime with the pooling
+//! instance allocator, as `leasebox serve` runs it (1,000 slots of 64 MiB),
+//! and through a runtime without it, as each CLI process runs it. Issue 11
+//! defines P1 "as served", so the target is the pooled ratio; the CLI's is
+//! held to the same bar and reported next to it. A last series, for
+//! information, is the floor of a call: `plan` of the config `{}`, refused
+//! at once, through the guest (what a fresh instance and the crossing of
+//! the boundary cost) and natively.
 //!
 //! Run: `cargo bench -p leasebox --bench plan` (`-- --quick`: 3 rounds).
 
@@ -178,23 +180,25 @@ fn main() {
         host.len()
     );
     println!(
-        "  guest (component, fresh instance per call): {}",
-        guest.display()
-    );
-    println!(
-        "  native (same crate, no wasm):               {}",
-        native.display()
-    );
-    println!(
         "  guest, pooling allocator (as serve runs it): {}",
         pooled.display()
     );
     println!(
-        "  guest / native = {ratio:.2}x (per-round ratios {low:.2}x–{high:.2}x); target <= {TARGET}x: {}",
-        if ratio <= TARGET { "met" } else { "missed" }
+        "  guest, no pool (as the CLI runs it):         {}",
+        guest.display()
     );
     println!(
-        "  pooled guest / native = {pooled_ratio:.2}x (per-round ratios {pooled_low:.2}x–{pooled_high:.2}x; for information)"
+        "  native (same crate, no wasm):                {}",
+        native.display()
+    );
+    let verdict = |ratio: f64| if ratio <= TARGET { "met" } else { "missed" };
+    println!(
+        "  as served: pooled guest / native = {pooled_ratio:.2}x (per-round ratios {pooled_low:.2}x–{pooled_high:.2}x); target <= {TARGET}x: {}",
+        verdict(pooled_ratio)
+    );
+    println!(
+        "  CLI: guest / native = {ratio:.2}x (per-round ratios {low:.2}x–{high:.2}x); target <= {TARGET}x: {}",
+        verdict(ratio)
     );
     let floor_guest = Summary::of(&floor_guest_times);
     let floor_native = Summary::of(&floor_native_times);

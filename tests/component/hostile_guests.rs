@@ -3,7 +3,7 @@
 
 use std::time::{Duration, Instant};
 
-use leasebox::runtime::{Limits, RuntimeError};
+use leasebox::runtime::{Limits, Pool, Runtime, RuntimeError};
 
 use crate::support::{default_policy, guest_text, hostile_component, offline, runtime};
 
@@ -115,4 +115,27 @@ fn runtime_keeps_serving_after_a_trap() {
         .config_schema(&offline())
         .expect("the default module still runs");
     assert!(schema.contains("\"$schema\""));
+}
+
+#[test]
+fn each_call_in_a_reused_pool_slot_starts_from_the_modules_initial_memory() {
+    // One slot: every call after the first reuses the memory of the one
+    // before (the pool keeps touched pages resident and resets them).
+    let pooled = Runtime::pooled(Pool {
+        instances: 1,
+        memory_cap_bytes: 64 << 20,
+    })
+    .expect("the pool reserves its slot");
+    let policy = pooled
+        .load("memory_counter", &hostile_component("memory_counter.wat"))
+        .expect("the fixture loads");
+    for call in 1..=5 {
+        let answer = policy
+            .config_schema(&offline())
+            .expect("the counter answers");
+        assert_eq!(
+            answer, "6",
+            "call {call}: the guest saw memory a previous call left (\"7\") or zeros (\"\\u{{1}}\") instead of its data segment"
+        );
+    }
 }

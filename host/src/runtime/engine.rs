@@ -5,7 +5,8 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::thread::JoinHandle;
 
 use wasmtime::{
-    Config, Engine, InstanceAllocationStrategy, OptLevel, PoolingAllocationConfig, Strategy,
+    Config, Enabled, Engine, InstanceAllocationStrategy, OptLevel, PoolingAllocationConfig,
+    Strategy,
 };
 
 use super::error::{RuntimeError, flatten};
@@ -29,6 +30,14 @@ const CORE_INSTANCES_PER_COMPONENT: u32 = 16;
 const MEMORIES_PER_COMPONENT: u32 = 2;
 const TABLES_PER_COMPONENT: u32 = 16;
 
+/// Linear memory of a pooled slot kept mapped between calls, where the
+/// kernel can say which of its pages are resident (`PAGEMAP_SCAN`, Linux
+/// 6.7 and later): after a call, only the pages it touched, up to this
+/// much, are reset to the module's initial memory, instead of being
+/// unmapped and faulted in again by the next call. A `plan` touches a few
+/// hundred KiB; at most this much per slot stays resident.
+const KEEP_RESIDENT_BYTES: usize = 1 << 20;
+
 /// Builds the engine: component model, Cranelift at `speed`, epoch
 /// interruption (the CPU deadline of every call), and with `pool` the
 /// pooling instance allocator.
@@ -50,6 +59,14 @@ pub(crate) fn new_engine(pool: Option<Pool>) -> Result<Engine, RuntimeError> {
             .max_memories_per_component(MEMORIES_PER_COMPONENT)
             .max_tables_per_component(TABLES_PER_COMPONENT)
             .max_memory_size(pool.memory_cap_bytes);
+        // Without the scan, keeping pages resident means resetting all of
+        // them after every call, which costs more than the page faults it
+        // saves (BENCHMARKS.md, P1): only with it.
+        if PoolingAllocationConfig::is_pagemap_scan_available() {
+            pooling
+                .pagemap_scan(Enabled::Yes)
+                .linear_memory_keep_resident(KEEP_RESIDENT_BYTES.min(pool.memory_cap_bytes));
+        }
         config.allocation_strategy(InstanceAllocationStrategy::Pooling(pooling));
     }
     Engine::new(&config).map_err(|e| RuntimeError::Engine {

@@ -324,6 +324,7 @@ impl State {
         self.objects.insert(key, object.clone());
         Ok(object)
     }
+
     /// The stored objects of `kind` at `api_version`, in `namespace` or in
     /// any, in key order: a range of the store, so a watch or list costs
     /// what it finds, not the size of the store.

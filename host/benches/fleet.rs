@@ -30,6 +30,8 @@ mod in_memory;
 #[allow(dead_code)]
 #[path = "../../tests/component/in_memory_cluster.rs"]
 mod in_memory_cluster;
+#[path = "fleet/kubelet.rs"]
+mod kubelet;
 #[path = "fleet/real.rs"]
 mod real;
 

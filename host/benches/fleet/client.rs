@@ -144,6 +144,20 @@ impl Client {
     }
 }
 
+/// Panics unless the leases of `answers` (acquire results) are in exactly
+/// `tenants` namespaces, one per company.
+pub fn assert_one_namespace_per_tenant(answers: &[Answer], tenants: usize) {
+    let namespaces: std::collections::BTreeSet<&str> = answers
+        .iter()
+        .map(|a| {
+            a.result["namespace"]
+                .as_str()
+                .expect("a lease has a namespace")
+        })
+        .collect();
+    assert_eq!(namespaces.len(), tenants, "one namespace per company");
+}
+
 /// The `p`-th percentile (0–100) of `samples`, by nearest rank.
 pub fn percentile(samples: &[Duration], p: f64) -> Duration {
     assert!(!samples.is_empty(), "no samples");

@@ -12,7 +12,7 @@
 //! watches open per namespace and kind, at their peak and once every lease
 //! is held.
 
-use std::collections::{BTreeSet, HashMap};
+use std::collections::HashMap;
 use std::io::{Read, Write};
 use std::sync::Arc;
 use std::time::Duration;
@@ -26,7 +26,7 @@ use leasebox::settings::HostSettings;
 use serde_json::{Value, json};
 
 use super::attributed_alloc::{self, Party, Scope};
-use super::client::Client;
+use super::client::{self, Client};
 use super::kubelet::{self, Kubelet};
 use super::{FleetRun, IN_FLIGHT, config};
 
@@ -107,15 +107,7 @@ pub fn run(leases: usize, tenants: usize) -> FleetRun {
             (inside, a.took.saturating_sub(inside))
         })
         .collect();
-    let namespaces: BTreeSet<&str> = answers
-        .iter()
-        .map(|a| {
-            a.result["namespace"]
-                .as_str()
-                .expect("a lease has a namespace")
-        })
-        .collect();
-    assert_eq!(namespaces.len(), tenants, "one namespace per company");
+    client::assert_one_namespace_per_tenant(&answers, tenants);
 
     let run = FleetRun {
         leases,

@@ -11,7 +11,7 @@
 //! the watches it has open (`leasebox_watches_open`, scraped every 100 ms
 //! while calls are in flight, and once every lease is held).
 
-use std::collections::{BTreeSet, HashMap};
+use std::collections::HashMap;
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{TcpListener, TcpStream};
 use std::path::{Path, PathBuf};
@@ -108,15 +108,7 @@ pub fn run(cluster: &Cluster, leases: usize, tenants: usize) -> FleetRun {
     held.extend(timed.iter().map(|a| a.result.clone()));
     let (heap_after, rss_after) = (heap_in_use(port), rss_of(pid).expect("serve's VmRSS"));
     let held_watches = metric(port, "leasebox_watches_open").expect("serve's metrics answer");
-    let used: BTreeSet<&str> = timed
-        .iter()
-        .map(|a| {
-            a.result["namespace"]
-                .as_str()
-                .expect("a lease has a namespace")
-        })
-        .collect();
-    assert_eq!(used.len(), tenants, "one namespace per company");
+    super::client::assert_one_namespace_per_tenant(&timed, tenants);
     let phases = cleanup.phases(&timed);
 
     println!("fleet: cluster: releasing {} leases", held.len());

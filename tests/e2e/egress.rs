@@ -20,7 +20,7 @@ use leasebox_policy::names::ANNOTATION_TENANT_APPLIED;
 use serde_json::{Value, json};
 
 use crate::support::case::{Case, Lease};
-use crate::support::cluster::eventually;
+use crate::support::cluster::{GC_LIMIT, eventually};
 
 /// The CRD the test may install.
 const CILIUM_CRD: &str = "ciliumnetworkpolicies.cilium.io";
@@ -30,9 +30,6 @@ const LEGACY_EGRESS_POLICY: &str = "leasebox-egress";
 
 /// The 0.1 tenant-wide allow policy of cilium mode.
 const LEGACY_CILIUM_EGRESS_POLICY: &str = "leasebox-egress-fqdn";
-
-/// How long the garbage collector may take to remove an owned policy.
-const GC_LIMIT: Duration = Duration::from_secs(60);
 
 /// Removes the CRD at the end when the test installed it.
 struct InstalledCrd {
@@ -217,10 +214,21 @@ fn each_lease_of_a_company_gets_its_own_egress_policy() {
             .await
             .is_ok_and(|p| p.is_none())
     }));
-    assert!(
-        collected,
-        "the released lease's policy goes with its workload"
-    );
+    if !collected {
+        let pod_left = case
+            .block_on(Api::<Pod>::namespaced(case.client(), &case.namespace).get_opt(&first.pod));
+        panic!(
+            "the released lease's policy {} still there {GC_LIMIT:?} after the release; \
+             its pod {}: {}",
+            policy_name(&first),
+            first.pod,
+            match pod_left {
+                Ok(Some(_)) => "still there (the kubelet had not finished it)",
+                Ok(None) => "gone (the garbage collector had not caught up)",
+                Err(_) => "unreadable",
+            }
+        );
+    }
     assert!(
         network_policy(&case, &policy_name(&second)).is_some(),
         "the other lease keeps its policy"

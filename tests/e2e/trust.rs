@@ -28,7 +28,7 @@ use serde_json::{Value, json};
 use crate::hostile_module::hostile_module;
 use crate::support::case::{CLI_LIMIT, Case, Lease};
 use crate::support::cli::{self, Output};
-use crate::support::cluster::{eventually, is_not_found};
+use crate::support::cluster::{GC_LIMIT, eventually, is_not_found};
 
 /// The namespace a configuration must never reach.
 const KUBE_SYSTEM: &str = "kube-system";
@@ -63,12 +63,6 @@ const CALL_TIMEOUT_SETTINGS: &str = "guest:\n  callTimeoutSec: 20\n";
 /// How long a resource attack may hold the host before it is stopped
 /// (memory cap and cpu deadline at once, the 20 s call timeout with room).
 const RESOURCE_ATTACK_LIMIT: Duration = Duration::from_secs(60);
-
-/// How long the garbage collector may take to remove a released lease's
-/// dependents: the pod's stop (5 s grace), then the collector, which backs
-/// off on a busy single-node control plane (a 30 s limit was once missed in
-/// CI with the collector retrying another object); as in `egress.rs`.
-const GC_LIMIT: Duration = Duration::from_secs(60);
 
 /// How long the test's own plain pod may take to run.
 const PLAIN_POD_LIMIT: Duration = Duration::from_secs(120);

@@ -21,6 +21,17 @@ pub const MANAGED_BY_LEASEBOX: &str = "app.kubernetes.io/managed-by=leasebox";
 /// Label every lease object carries (its value: the lease id).
 pub const LEASE_LABEL: &str = "leasebox.dev/lease";
 
+/// How long a released lease's owned dependents (its egress policy) may
+/// take to go: the pod's stop (5 s grace), the kubelet's final status
+/// write (rate-limited to 5 requests a second by default, so it queues
+/// behind other pods' writes on a busy node), then the garbage collector,
+/// which backs off on a busy single-node control plane. 30 s was once
+/// missed in CI with the collector retrying another object; with 60 s, a
+/// test waiting on it failed once in a clean-clone CI run that shared its
+/// 2 cores with a benchmark (its message was lost, so the egress test now
+/// says which step lagged).
+pub const GC_LIMIT: Duration = Duration::from_secs(120);
+
 /// How often a condition on the cluster is checked again.
 const POLL: Duration = Duration::from_millis(250);
 

@@ -27,9 +27,9 @@ pub const LEASE_LABEL: &str = "leasebox.dev/lease";
 /// behind other pods' writes on a busy node), then the garbage collector,
 /// which backs off on a busy single-node control plane. 30 s was once
 /// missed in CI with the collector retrying another object; with 60 s, a
-/// test waiting on it failed once in a clean-clone CI run that shared its
-/// 2 cores with a benchmark (its message was lost, so the egress test now
-/// says which step lagged).
+/// test waiting on it failed once in a clean-clone CI rehearsal whose
+/// message was lost with its machine (so the egress test now says which
+/// step lagged).
 pub const GC_LIMIT: Duration = Duration::from_secs(120);
 
 /// How often a condition on the cluster is checked again.

@@ -370,7 +370,7 @@ impl Bench {
         config["kubeconfig"] = Value::String(kubeconfig.display().to_string());
         config["namespacePrefix"] = Value::String(NAMESPACE_PREFIX.into());
         let config_path = dir.join("config.json");
-        write(
+        common::write(
             &config_path,
             &serde_json::to_string_pretty(&config).expect("JSON"),
         );
@@ -378,7 +378,7 @@ impl Bench {
         // The operator's side: the fence, the cluster, and no background
         // sweep in serve (its leader election would add API calls).
         let settings = dir.join("settings.yaml");
-        write(
+        common::write(
             &settings,
             &format!(
                 "fence:\n  namespacePrefix: {NAMESPACE_PREFIX}\ncluster:\n  kubeconfig: {}\nserve:\n  sweepIntervalSec: 0\n",
@@ -473,7 +473,7 @@ impl Bench {
         );
         println!("cluster: kubectl applies {}", kinds.join(", "));
         let list = json!({"apiVersion": "v1", "kind": "List", "items": items});
-        write(&self.peer_manifests, &list.to_string());
+        common::write(&self.peer_manifests, &list.to_string());
     }
 
     /// `leasebox acquire`, timed; the lease.
@@ -845,8 +845,4 @@ async fn connect(path: &Path) -> Result<kube::Client, String> {
         .await
         .map_err(|e| format!("{}: {e}", path.display()))?;
     kube::Client::try_from(config).map_err(|e| e.to_string())
-}
-
-fn write(path: &Path, text: &str) {
-    std::fs::write(path, text).unwrap_or_else(|e| panic!("write {}: {e}", path.display()));
 }

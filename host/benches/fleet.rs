@@ -178,8 +178,8 @@ fn print_table(runs: &[(&str, FleetRun)]) {
     );
     println!("|---|---|---|---|---|---|---|---|");
     for (name, run) in runs {
-        let p50 = client::percentile(&run.latencies, 50.0);
-        let p99 = client::percentile(&run.latencies, 99.0);
+        let p50 = common::percentile(&run.latencies, 50.0);
+        let p99 = common::percentile(&run.latencies, 99.0);
         let spread = p99.as_secs_f64() / p50.as_secs_f64();
         let watches = |counts: &BTreeMap<String, usize>| {
             counts
@@ -203,7 +203,7 @@ fn print_table(runs: &[(&str, FleetRun)]) {
     }
     for (name, run) in runs {
         println!("fleet: {name}: {}", run.memory_note);
-        let at = |p: f64| common::human(client::percentile(&run.latencies, p));
+        let at = |p: f64| common::human(common::percentile(&run.latencies, p));
         println!(
             "fleet: {name}: acquire p1 {}, p10 {}, p50 {}, p90 {}, p99 {}, p99.9 {}, max {}",
             at(1.0),
@@ -221,14 +221,14 @@ fn print_table(runs: &[(&str, FleetRun)]) {
                 ("inside the in-memory cluster (its lock included)", &inside),
                 ("the rest (serve, the module, waiting for a core)", &rest),
             ] {
-                let p50 = client::percentile(series, 50.0);
-                let p99 = client::percentile(series, 99.0);
+                let p50 = common::percentile(series, 50.0);
+                let p99 = common::percentile(series, 99.0);
                 println!(
                     "fleet: {name}: of each acquire, {what}: p50 {}, p99 {} ({:.2}x), max {}",
                     common::human(p50),
                     common::human(p99),
                     p99.as_secs_f64() / p50.as_secs_f64(),
-                    common::human(client::percentile(series, 100.0)),
+                    common::human(common::percentile(series, 100.0)),
                 );
             }
         }
@@ -244,9 +244,9 @@ fn print_table(runs: &[(&str, FleetRun)]) {
             ] {
                 println!(
                     "fleet: {name}: {what}, by the pod's timestamps (+-1 s): p50 {}, p99 {}, max {}",
-                    common::human(client::percentile(series, 50.0)),
-                    common::human(client::percentile(series, 99.0)),
-                    common::human(client::percentile(series, 100.0)),
+                    common::human(common::percentile(series, 50.0)),
+                    common::human(common::percentile(series, 99.0)),
+                    common::human(common::percentile(series, 100.0)),
                 );
             }
         }

@@ -24,7 +24,7 @@ use leasebox::cluster_io::{
 use leasebox_policy::cluster::{self as guest, Cluster, ExecSession, LogStream, Watch};
 use leasebox_policy::fake_cluster::{CallerStreams, FakeCluster, FakeExec, FakeLogs, FakeWatch};
 use leasebox_policy::lease::{EnvVar as GuestEnvVar, ObjectRef as GuestObjectRef};
-use serde_json::Value;
+use serde_json::{Value, json};
 
 /// `gitVersion` the in-memory server reports.
 pub const SERVER_VERSION: &str = "v1.20.2";
@@ -49,6 +49,47 @@ impl InMemoryCluster {
         fake.set_host_values(host_values.into_iter().collect());
         InMemoryCluster { fake }
     }
+
+    /// Queues, for the next watch of Pods, pod `name` of `namespace`
+    /// running and Ready, each of its `containers` (name, image) started,
+    /// as the kubelet reports a pod it has started.
+    pub fn script_pod_ready<'a>(
+        &self,
+        name: &str,
+        namespace: &str,
+        containers: impl IntoIterator<Item = (&'a str, &'a str)>,
+    ) {
+        let statuses: Vec<Value> = containers
+            .into_iter()
+            .map(|(name, image)| {
+                json!({
+                    "name": name,
+                    "image": image,
+                    "ready": true,
+                    "started": true,
+                    "state": {"running": {"startedAt": CREATION_TIMESTAMP}},
+                })
+            })
+            .collect();
+        self.fake.script_watch_event(
+            "Pod",
+            guest::EventType::Modified,
+            json!({
+                "apiVersion": "v1",
+                "kind": "Pod",
+                "metadata": {"name": name, "namespace": namespace},
+                "status": {
+                    "phase": "Running",
+                    "conditions": [
+                        {"type": "PodScheduled", "status": "True"},
+                        {"type": "ContainersReady", "status": "True"},
+                        {"type": "Ready", "status": "True"},
+                    ],
+                    "containerStatuses": statuses,
+                },
+            }),
+        );
+    }
 }
 
 impl Deref for InMemoryCluster {
@@ -59,7 +100,9 @@ impl Deref for InMemoryCluster {
     }
 }
 
-fn lock<T: ?Sized>(m: &Mutex<T>) -> MutexGuard<'_, T> {
+/// Locks `m`, poisoned or not (a test that panicked holding it has
+/// already failed).
+pub(crate) fn lock<T: ?Sized>(m: &Mutex<T>) -> MutexGuard<'_, T> {
     m.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
 }
 

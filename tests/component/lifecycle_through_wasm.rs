@@ -82,25 +82,7 @@ fn pod_status(status: Value) -> Value {
 }
 
 pub(crate) fn script_ready_pod(cluster: &InMemoryCluster) {
-    cluster.script_watch_event(
-        "Pod",
-        EventType::Modified,
-        pod_status(json!({
-            "phase": "Running",
-            "conditions": [
-                {"type": "PodScheduled", "status": "True"},
-                {"type": "ContainersReady", "status": "True"},
-                {"type": "Ready", "status": "True"},
-            ],
-            "containerStatuses": [{
-                "name": "agent",
-                "image": "busybox:k8s-real",
-                "ready": true,
-                "started": true,
-                "state": {"running": {"startedAt": NOW}},
-            }],
-        })),
-    );
+    cluster.script_pod_ready(LEASE_ID, NAMESPACE, [("agent", "busybox:k8s-real")]);
 }
 
 /// A ready `pod` lease acquired on `cluster`.

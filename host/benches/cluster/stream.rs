@@ -278,8 +278,5 @@ fn stream(mut command: Command, stdin: Option<u64>) -> Streamed {
 
 /// The peak resident set of process `pid` so far (`VmHWM`), bytes.
 fn peak_rss_of(pid: u32) -> Option<u64> {
-    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
-    let line = status.lines().find(|l| l.starts_with("VmHWM:"))?;
-    let kib: u64 = line.split_whitespace().nth(1)?.parse().ok()?;
-    Some(kib * 1024)
+    common::proc_status_bytes(pid, "VmHWM")
 }

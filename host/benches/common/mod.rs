@@ -1,5 +1,6 @@
-//! What the benches share: the `--quick` flag and the summary of a series
-//! of timings (median with min and max) and of a pair of interleaved series.
+//! What the benches share: the `--quick` flag, the summary of a series
+//! of timings (median with min and max, a percentile) and of a pair of
+//! interleaved series, and a process's memory as `/proc` gives it.
 
 #![allow(dead_code)]
 
@@ -133,4 +134,30 @@ pub fn paired_ratios(a: &[Duration], b: &[Duration]) -> (f64, f64, f64) {
         (ratios[n / 2 - 1] + ratios[n / 2]) / 2.0
     };
     (median, ratios[0], ratios[n - 1])
+}
+
+/// The `p`-th percentile (0–100) of `samples`, by nearest rank.
+pub fn percentile(samples: &[Duration], p: f64) -> Duration {
+    assert!(!samples.is_empty(), "no samples");
+    let mut sorted = samples.to_vec();
+    sorted.sort();
+    let rank = ((p / 100.0) * sorted.len() as f64).ceil() as usize;
+    sorted[rank.clamp(1, sorted.len()) - 1]
+}
+
+/// A memory field of process `pid`'s `/proc/PID/status` (`VmRSS`, the
+/// resident set now; `VmHWM`, its peak so far), in bytes; none once the
+/// process is gone.
+pub fn proc_status_bytes(pid: u32, field: &str) -> Option<u64> {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
+    let value = status
+        .lines()
+        .find_map(|l| l.strip_prefix(field)?.strip_prefix(':'))?;
+    let kib: u64 = value.split_whitespace().next()?.parse().ok()?;
+    Some(kib * 1024)
+}
+
+/// Writes `text` to `path`, or panics naming the file.
+pub fn write(path: &std::path::Path, text: &str) {
+    std::fs::write(path, text).unwrap_or_else(|e| panic!("write {}: {e}", path.display()));
 }

@@ -157,12 +157,3 @@ pub fn assert_one_namespace_per_tenant(answers: &[Answer], tenants: usize) {
         .collect();
     assert_eq!(namespaces.len(), tenants, "one namespace per company");
 }
-
-/// The `p`-th percentile (0–100) of `samples`, by nearest rank.
-pub fn percentile(samples: &[Duration], p: f64) -> Duration {
-    assert!(!samples.is_empty(), "no samples");
-    let mut sorted = samples.to_vec();
-    sorted.sort();
-    let rank = ((p / 100.0) * sorted.len() as f64).ceil() as usize;
-    sorted[rank.clamp(1, sorted.len()) - 1]
-}

@@ -6,7 +6,7 @@
 
 use std::cell::{Cell, RefCell};
 use std::collections::{BTreeMap, HashMap};
-use std::sync::{Arc, Mutex, MutexGuard};
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use leasebox::cluster_io::{
@@ -14,10 +14,10 @@ use leasebox::cluster_io::{
     KubeError, LogFollow, LogsRequest, ObjectRef, OutputStream, WatchEvent, WatchRequest,
     WatchStream,
 };
-use serde_json::{Value, json};
+use serde_json::Value;
 
 use super::attributed_alloc::{Party, Scope};
-use super::in_memory_cluster::InMemoryCluster;
+use super::in_memory_cluster::{InMemoryCluster, lock};
 
 /// Each finished call thread's pod and time inside the in-memory cluster
 /// (serve runs each call on a thread of its own, so a thread's total is
@@ -63,12 +63,6 @@ fn in_cluster<R>(call: impl FnOnce() -> R) -> R {
 /// the cluster), one per call thread that has ended.
 pub fn take_cluster_times() -> Vec<(Option<String>, Duration)> {
     std::mem::take(&mut *lock(&CLUSTER_TIMES))
-}
-
-fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
-    mutex
-        .lock()
-        .unwrap_or_else(|poisoned| poisoned.into_inner())
 }
 
 /// Watches open per (namespace, kind), and the peak of each.
@@ -147,43 +141,22 @@ impl Kubelet {
         if pod["kind"] != "Pod" {
             return;
         }
-        if let Some(name) = pod["metadata"]["name"].as_str() {
+        let name = pod["metadata"]["name"].as_str();
+        if let Some(name) = name {
             let _ = CLUSTER_TIME.try_with(|t| *t.pod.borrow_mut() = Some(name.to_string()));
         }
-        let containers: Vec<Value> = pod["spec"]["containers"]
+        let containers = pod["spec"]["containers"]
             .as_array()
             .into_iter()
             .flatten()
             .map(|c| {
-                json!({
-                    "name": c["name"],
-                    "image": c["image"],
-                    "ready": true,
-                    "started": true,
-                    "state": {"running": {"startedAt": "2025-01-02T03:04:06Z"}},
-                })
-            })
-            .collect();
-        self.fake.script_watch_event(
-            "Pod",
-            leasebox_policy::cluster::EventType::Modified,
-            json!({
-                "apiVersion": "v1",
-                "kind": "Pod",
-                "metadata": {
-                    "name": pod["metadata"]["name"],
-                    "namespace": pod["metadata"]["namespace"],
-                },
-                "status": {
-                    "phase": "Running",
-                    "conditions": [
-                        {"type": "PodScheduled", "status": "True"},
-                        {"type": "ContainersReady", "status": "True"},
-                        {"type": "Ready", "status": "True"},
-                    ],
-                    "containerStatuses": containers,
-                },
-            }),
+                let text = |key: &str| c[key].as_str().unwrap_or_default();
+                (text("name"), text("image"))
+            });
+        self.fake.script_pod_ready(
+            name.unwrap_or_default(),
+            pod["metadata"]["namespace"].as_str().unwrap_or_default(),
+            containers,
         );
     }
 }

@@ -14,14 +14,14 @@
 use std::collections::HashMap;
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{TcpListener, TcpStream};
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant, SystemTime};
 
 use serde_json::{Value, json};
 
 use super::client::{Answer, Client};
-use super::{FleetRun, IN_FLIGHT, Phases, config};
+use super::{FleetRun, IN_FLIGHT, Phases, common, config};
 
 /// The binary cargo built with this bench, in the same profile.
 const BINARY: &str = env!("CARGO_BIN_EXE_leasebox");
@@ -53,7 +53,7 @@ pub fn run(cluster: &Cluster, leases: usize, tenants: usize) -> FleetRun {
     cleanup.wait_gone();
 
     let settings = dir.join("settings.yaml");
-    write(
+    common::write(
         &settings,
         &format!(
             "fence:\n  namespacePrefix: {}\ncluster:\n  kubeconfig: {}\nserve:\n  sweepIntervalSec: 0\n",
@@ -192,14 +192,21 @@ fn metric(port: u16, name: &str) -> Option<usize> {
 
 /// The resident set of process `pid` now (`VmRSS`), bytes.
 fn rss_of(pid: u32) -> Option<u64> {
-    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
-    let line = status.lines().find(|l| l.starts_with("VmRSS:"))?;
-    let kib: u64 = line.split_whitespace().nth(1)?.parse().ok()?;
-    Some(kib * 1024)
+    common::proc_status_bytes(pid, "VmRSS")
 }
 
-fn write(path: &Path, text: &str) {
-    std::fs::write(path, text).unwrap_or_else(|e| panic!("write {}: {e}", path.display()));
+/// The stdout of `command` (`what`), or a panic with its stderr when it
+/// could not run or failed.
+fn stdout_of(command: &mut Command, what: &str) -> Vec<u8> {
+    let output = command
+        .output()
+        .unwrap_or_else(|e| panic!("cannot run {what}: {e}"));
+    assert!(
+        output.status.success(),
+        "{what}: {}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    output.stdout
 }
 
 /// Deletes the run's tenant namespaces (with whatever a failed run left in
@@ -222,18 +229,13 @@ impl Cleanup<'_> {
     fn wait_gone(&self) {
         let started = Instant::now();
         loop {
-            let output = self
-                .kubectl()
-                .args(["get", "namespaces", "--ignore-not-found", "-o", "name"])
-                .args(&self.namespaces)
-                .output()
-                .unwrap_or_else(|e| panic!("cannot run kubectl: {e}"));
-            assert!(
-                output.status.success(),
-                "kubectl get namespaces: {}",
-                String::from_utf8_lossy(&output.stderr)
+            let listed = stdout_of(
+                self.kubectl()
+                    .args(["get", "namespaces", "--ignore-not-found", "-o", "name"])
+                    .args(&self.namespaces),
+                "kubectl get namespaces",
             );
-            if output.stdout.iter().all(u8::is_ascii_whitespace) {
+            if listed.iter().all(u8::is_ascii_whitespace) {
                 return;
             }
             if started.elapsed() < Duration::from_secs(1) {
@@ -257,17 +259,12 @@ impl Cleanup<'_> {
     /// time: the kubelet's own queue of API writes), and from there to the
     /// answer (the watch, leasebox's answer).
     fn phases(&self, answers: &[Answer]) -> Phases {
-        let output = self
-            .kubectl()
-            .args(["get", "pods", "--all-namespaces", "-o", "json"])
-            .output()
-            .unwrap_or_else(|e| panic!("cannot run kubectl: {e}"));
-        assert!(
-            output.status.success(),
-            "kubectl get pods: {}",
-            String::from_utf8_lossy(&output.stderr)
+        let listed = stdout_of(
+            self.kubectl()
+                .args(["get", "pods", "--all-namespaces", "-o", "json"]),
+            "kubectl get pods",
         );
-        let list: Value = serde_json::from_slice(&output.stdout).expect("kubectl prints JSON");
+        let list: Value = serde_json::from_slice(&listed).expect("kubectl prints JSON");
         let mut pods: HashMap<(&str, &str), &Value> = HashMap::new();
         for pod in list["items"].as_array().expect("a list has items") {
             let meta = &pod["metadata"];

@@ -20,7 +20,7 @@ use leasebox_policy::names::ANNOTATION_TENANT_APPLIED;
 use serde_json::{Value, json};
 
 use crate::support::case::{Case, Lease};
-use crate::support::cluster::{GC_LIMIT, eventually};
+use crate::support::cluster::{GONE_LIMIT, eventually};
 
 /// The CRD the test may install.
 const CILIUM_CRD: &str = "ciliumnetworkpolicies.cilium.io";
@@ -208,7 +208,7 @@ fn each_lease_of_a_company_gets_its_own_egress_policy() {
     );
 
     case.release(&first);
-    let collected = case.block_on(eventually(GC_LIMIT, || async {
+    let collected = case.block_on(eventually(GONE_LIMIT, || async {
         network_policies(&case)
             .get_opt(&policy_name(&first))
             .await
@@ -218,7 +218,7 @@ fn each_lease_of_a_company_gets_its_own_egress_policy() {
         let pod_left = case
             .block_on(Api::<Pod>::namespaced(case.client(), &case.namespace).get_opt(&first.pod));
         panic!(
-            "the released lease's policy {} still there {GC_LIMIT:?} after the release; \
+            "the released lease's policy {} still there {GONE_LIMIT:?} after the release; \
              its pod {}: {}",
             policy_name(&first),
             first.pod,
@@ -253,7 +253,7 @@ fn a_released_pods_egress_policy_stays_until_the_pod_is_gone() {
     // the policy must still be there.
     case.release(&lease);
     let pod_seen_stopping = std::cell::Cell::new(false);
-    let gone = case.block_on(eventually(GC_LIMIT, || async {
+    let gone = case.block_on(eventually(GONE_LIMIT, || async {
         let pod = pods
             .get_opt(&lease.pod)
             .await
@@ -277,7 +277,7 @@ fn a_released_pods_egress_policy_stays_until_the_pod_is_gone() {
         pod_seen_stopping.get(),
         "the pod was still stopping after release returned"
     );
-    assert!(gone, "the pod and then {policy} gone within {GC_LIMIT:?}");
+    assert!(gone, "the pod and then {policy} gone within {GONE_LIMIT:?}");
     case.finish();
 }
 

@@ -19,12 +19,9 @@ use serde_json::{Value, json};
 
 use crate::support::case::{CLI_LIMIT, Case};
 use crate::support::cli::{self, Output};
-use crate::support::cluster;
+use crate::support::cluster::{self, GONE_LIMIT, LeaseObject};
 use crate::support::fault_proxy::{Action, Rule};
 use crate::support::faulted::{Armed, Faulted, error_line, exec_args};
-
-/// How long the objects of a failed acquire may take to disappear.
-const LEFTOVER_LIMIT: Duration = Duration::from_secs(30);
 
 /// One API step of an acquire: the requests a rule selects.
 struct Step {
@@ -268,15 +265,15 @@ fn rule(step: &Step, fault: &Fault, ns: &str) -> Rule {
 
 /// Lease objects in the namespace that belong to none of `released`
 /// (waits up to `limit` for them to go).
-fn strays(case: &Case, released: &[String], limit: Duration) -> Vec<String> {
+fn strays(case: &Case, released: &[String], limit: Duration) -> Vec<LeaseObject> {
     let client = case.client();
     let started = Instant::now();
     loop {
-        let left: Vec<String> = case
+        let left: Vec<LeaseObject> = case
             .block_on(cluster::lease_objects(&client, &case.namespace))
             .unwrap_or_else(|e| panic!("{e:#}"))
             .into_iter()
-            .filter(|name| !released.iter().any(|id| name.contains(id.as_str())))
+            .filter(|o| !released.iter().any(|id| o.name.contains(id.as_str())))
             .collect();
         if left.is_empty() || started.elapsed() > limit {
             return left;
@@ -381,14 +378,14 @@ fn run_cell(
         )),
     };
     // Whatever happened, nothing but released leases may be left.
-    let left = strays(case, released, LEFTOVER_LIMIT);
+    let left = strays(case, released, GONE_LIMIT);
     let outcome = if !left.is_empty() {
         let said = match &outcome {
             Outcome::CleanError(line) | Outcome::Violation(line) => line.clone(),
             _ => format!("exit {:?}", output.code),
         };
         Outcome::Violation(format!(
-            "left after {LEFTOVER_LIMIT:?}: {left:?}; leasebox said: {said}"
+            "left after {GONE_LIMIT:?}: {left:?}; leasebox said: {said}"
         ))
     } else if !unfired.is_empty() {
         Outcome::NotHit
@@ -660,7 +657,7 @@ fn rollback_retries_its_deletes_and_names_what_it_could_not_delete() {
         "{}",
         retried.describe()
     );
-    let left = strays(&case, &[], LEFTOVER_LIMIT);
+    let left = strays(&case, &[], GONE_LIMIT);
     assert!(left.is_empty(), "left after a retried rollback: {left:?}");
 
     // The pod's delete fails on every attempt: the pod is left, and the
@@ -682,17 +679,18 @@ fn rollback_retries_its_deletes_and_names_what_it_could_not_delete() {
         .any(|l| l.contains("left behind") && l.contains(&format!("Pod {ns}/{id}")));
     assert!(named, "the error names the pod it left:\n{}", failed.stderr);
     let on_cluster = strays(&case, &[], Duration::ZERO);
+    let names: Vec<&str> = on_cluster.iter().map(|o| o.name.as_str()).collect();
     assert_eq!(
-        on_cluster,
+        names,
         [format!("Pod/{id}")],
-        "only the pod the error names is left"
+        "only the pod the error names is left: {on_cluster:?}"
     );
 
     // What the error names, a release removes.
     let mut releases = Releases::new();
     release_in_background(&case, &id, &mut releases);
     join_releases(&mut releases);
-    let left = strays(&case, &[], LEFTOVER_LIMIT);
+    let left = strays(&case, &[], GONE_LIMIT);
     assert!(left.is_empty(), "left after the release: {left:?}");
     drop(faulted);
     case.finish();

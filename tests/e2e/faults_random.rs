@@ -23,7 +23,7 @@ use serde_json::{Value, json};
 
 use crate::support::case::Case;
 use crate::support::cli::Output;
-use crate::support::cluster;
+use crate::support::cluster::{self, GONE_LIMIT};
 use crate::support::fault_proxy::{Action, Rule};
 use crate::support::faulted::{
     Armed, Faulted, error_line, exec_args, left_once_unnamed_gone, unnamed,
@@ -36,8 +36,6 @@ const CYCLES_ENV: &str = "LEASEBOX_FAULT_CYCLES";
 /// Cycles when [`CYCLES_ENV`] is unset (keeps the suite's time bounded).
 const DEFAULT_CYCLES: usize = 6;
 
-/// How long a lease's objects may take to go after its end.
-const GONE_LIMIT: Duration = Duration::from_secs(60);
 /// Limit of one exec straight to the cluster.
 const DIRECT_EXEC_LIMIT: Duration = Duration::from_secs(30);
 

@@ -12,12 +12,11 @@ use serde_json::json;
 
 use crate::support::case::{Case, Lease};
 use crate::support::cli::Output;
-use crate::support::cluster;
+use crate::support::cluster::{self, GONE_LIMIT, LeaseObject};
 use crate::support::fault_proxy::{Action, Rule};
 use crate::support::faulted::{Faulted, error_line, left_once_unnamed_gone, unnamed};
 
 /// How long a lease's objects may take to go after a successful delete.
-const GONE_LIMIT: Duration = Duration::from_secs(60);
 /// The TTL of the leases `sweep` removes.
 const SHORT_TTL_SECS: u64 = 2;
 
@@ -61,7 +60,7 @@ enum Outcome {
     /// Exit 0 and every object gone.
     Gone,
     /// Exit 1 naming every object left; a straight release removed them.
-    NamedLeft(Vec<String>),
+    NamedLeft(Vec<LeaseObject>),
     Violation(String),
 }
 

@@ -3,14 +3,12 @@
 //! it matters (the workload's annotation, the Sandbox's `shutdownTime`, and
 //! what `sweep` decides).
 
-use std::time::Duration;
-
 use k8s_openapi::api::core::v1::Pod;
 use kube::api::{Api, DynamicObject, ListParams};
 use serde_json::json;
 
 use crate::support::case::{Case, Lease};
-use crate::support::cluster::{LEASE_LABEL, eventually, sandbox_resource};
+use crate::support::cluster::{GONE_LIMIT, LEASE_LABEL, eventually, sandbox_resource};
 
 /// The annotation that carries a lease's deadline on its workload.
 const EXPIRES_AT: &str = "leasebox.dev/expires-at";
@@ -119,7 +117,7 @@ fn status_and_list_agree_with_the_cluster() {
     if terminating.code == Some(0) {
         assert_eq!(terminating.json()["phase"], "terminating");
     }
-    let gone = case.block_on(eventually(Duration::from_secs(60), || async {
+    let gone = case.block_on(eventually(GONE_LIMIT, || async {
         matches!(pods.get_opt(&first.pod).await, Ok(None))
     }));
     assert!(gone, "pod {} still there after release", first.pod);

@@ -9,10 +9,7 @@ use kube::api::{Api, DynamicObject};
 use serde_json::json;
 
 use crate::support::case::{Case, Lease};
-use crate::support::cluster::{eventually, sandbox_resource};
-
-/// How long deleted lease objects may take to disappear.
-const GONE_LIMIT: Duration = Duration::from_secs(30);
+use crate::support::cluster::{GONE_LIMIT, eventually, sandbox_resource};
 
 fn pod_gone(case: &Case, lease: &Lease) -> bool {
     let pods = Api::<Pod>::namespaced(case.client(), &case.namespace);

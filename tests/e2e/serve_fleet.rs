@@ -13,6 +13,7 @@ use serde_json::{Value, json};
 
 use crate::serve::{Client, assert_pod_deleted, output_of, pod_config, start_serve};
 use crate::support::case::Case;
+use crate::support::cluster::GONE_LIMIT;
 
 /// Reads until every id in `ids` is answered; the answers by id and every
 /// notification.
@@ -316,12 +317,12 @@ fn surviving_replica_takes_the_sweep_over_and_sweeps() {
     );
     assert!(renewed["result"]["expiresAt"].is_string(), "{renewed}");
     let start = Instant::now();
-    while !pods(&case).is_empty() && start.elapsed() < Duration::from_secs(60) {
+    while !pods(&case).is_empty() && start.elapsed() < GONE_LIMIT {
         std::thread::sleep(Duration::from_millis(500));
     }
     assert!(
         pods(&case).is_empty(),
-        "the expired lease's pod is still there"
+        "the expired lease's pod is still there after {GONE_LIMIT:?}"
     );
     let swept = health_until(&mut two, &mut n2, Duration::from_secs(10), |s| {
         s["expiredTotal"].as_u64() > Some(0)

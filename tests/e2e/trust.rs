@@ -28,7 +28,7 @@ use serde_json::{Value, json};
 use crate::hostile_module::hostile_module;
 use crate::support::case::{CLI_LIMIT, Case, Lease};
 use crate::support::cli::{self, Output};
-use crate::support::cluster::{GC_LIMIT, eventually, is_not_found};
+use crate::support::cluster::{GONE_LIMIT, eventually, is_not_found};
 
 /// The namespace a configuration must never reach.
 const KUBE_SYSTEM: &str = "kube-system";
@@ -844,12 +844,12 @@ fn leases_of_one_company_have_their_own_egress() {
     case.release(&first);
     let first_policy = format!("{}-egress", first.id);
     let api = Api::<NetworkPolicy>::namespaced(case.client(), &case.namespace);
-    let gone = case.block_on(eventually(GC_LIMIT, || async {
+    let gone = case.block_on(eventually(GONE_LIMIT, || async {
         matches!(api.get_opt(&first_policy).await, Ok(None))
     }));
     assert!(
         gone,
-        "{first_policy} still there {GC_LIMIT:?} after its lease was released"
+        "{first_policy} still there {GONE_LIMIT:?} after its lease was released"
     );
     assert!(
         lease_egress_problems(&case, &second).is_empty(),

@@ -13,7 +13,7 @@ use serde_json::Value;
 use tokio::runtime::Runtime;
 
 use super::cli::{self, Output};
-use super::cluster;
+use super::cluster::{self, GONE_LIMIT};
 use crate::reconciler::Reconciler;
 
 /// Environment variable with the kubeconfig of the test cluster.
@@ -28,9 +28,6 @@ const BASE_CONFIG: &str = include_str!("../configs/base.json");
 
 /// Default limit of one run of the binary.
 pub const CLI_LIMIT: Duration = Duration::from_secs(240);
-
-/// How long lease objects may take to disappear after a release.
-const CLEANUP_LIMIT: Duration = Duration::from_secs(60);
 
 /// How long the namespace of an earlier run may take to go away.
 const STALE_NAMESPACE_LIMIT: Duration = Duration::from_secs(180);
@@ -335,18 +332,22 @@ impl Case {
     }
 
     /// The check every test ends with: no leasebox lease object (pod, job,
-    /// sandbox, secret, PVC) is left in the namespace.
+    /// sandbox, secret, PVC) is left in the namespace. The failure says of
+    /// each object whether leasebox deleted it (it is then the kubelet's or
+    /// the collector's that it is still there).
     pub fn assert_no_lease_objects(&self) {
         let left = self
             .block_on(cluster::wait_no_lease_objects(
                 &self.client,
                 &self.namespace,
-                CLEANUP_LIMIT,
+                GONE_LIMIT,
             ))
             .unwrap_or_else(|e| panic!("{e:#}"));
+        let undeleted: Vec<_> = left.iter().filter(|o| !o.deleted()).collect();
         assert!(
             left.is_empty(),
-            "leasebox objects left in {} after {CLEANUP_LIMIT:?}: {left:?}",
+            "leasebox objects left in {} after {GONE_LIMIT:?}: {left:?}; \
+             not deleted by leasebox: {undeleted:?}",
             self.namespace
         );
     }

@@ -9,6 +9,7 @@ use anyhow::Context;
 use k8s_openapi::api::batch::v1::Job;
 use k8s_openapi::api::core::v1::{Namespace, PersistentVolumeClaim, Pod, Secret};
 use k8s_openapi::api::networking::v1::NetworkPolicy;
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
 use kube::api::{Api, ApiResource, DeleteParams, DynamicObject, ListParams};
 use kube::config::{KubeConfigOptions, Kubeconfig};
 use kube::core::GroupVersionKind;
@@ -21,16 +22,24 @@ pub const MANAGED_BY_LEASEBOX: &str = "app.kubernetes.io/managed-by=leasebox";
 /// Label every lease object carries (its value: the lease id).
 pub const LEASE_LABEL: &str = "leasebox.dev/lease";
 
-/// How long a released lease's owned dependents (its egress policy) may
-/// take to go: the pod's stop (5 s grace), the kubelet's final status
-/// write (rate-limited to 5 requests a second by default, so it queues
-/// behind other pods' writes on a busy node), then the garbage collector,
-/// which backs off on a busy single-node control plane. 30 s was once
-/// missed in CI with the collector retrying another object; with 60 s, a
-/// test waiting on it failed once in a clean-clone CI rehearsal whose
-/// message was lost with its machine (so the egress test now says which
-/// step lagged).
-pub const GC_LIMIT: Duration = Duration::from_secs(120);
+/// How long a deleted lease object may take to disappear from the cluster
+/// once leasebox has deleted it: the pod stops (5 s grace), the kubelet
+/// removes its container and sandbox and writes its final status, then the
+/// garbage collector removes the pod's egress policy.
+///
+/// The kubelet's part is slow at times. On this 1.20 node, idle, a deleted
+/// leasebox pod went 5–16 s after its release in 9 of 11 timed runs and
+/// stayed 47 s and 64 s in the other two, stopped (phase Failed) and with
+/// its volumes unmounted: the kubelet had left its stopped sandbox to the
+/// container garbage collection, which runs once a minute (containerd's
+/// log: RemovePodSandbox 53 s after StopPodSandbox; the pod object went
+/// 10 s later). Pods made by kubectl went in 5–11 s in 22 of 22 runs; what
+/// makes the slow path likelier for leasebox's pod was not found. The
+/// kubelet's status writes are also rate-limited (5 a second), and the
+/// collector backs off on a busy control plane. 60 s was missed in CI this
+/// way; the limit is about twice the worst run seen. What leasebox owes is
+/// checked apart from this wait: see [`LeaseObject::deleted`].
+pub const GONE_LIMIT: Duration = Duration::from_secs(120);
 
 /// How often a condition on the cluster is checked again.
 const POLL: Duration = Duration::from_millis(250);
@@ -58,56 +67,148 @@ pub fn is_not_found(error: &kube::Error) -> bool {
     matches!(error, kube::Error::Api(status) if status.is_not_found())
 }
 
-async fn names<K>(api: Api<K>, kind: &str) -> anyhow::Result<Vec<String>>
+/// A lease object found in the cluster, with what says whose turn it is to
+/// remove it.
+#[derive(Clone, PartialEq)]
+pub struct LeaseObject {
+    /// `Kind/name`.
+    pub name: String,
+    /// `metadata.deletionTimestamp`: when it was marked for deletion.
+    pub deleting_since: Option<String>,
+    /// The kinds of its owners: the garbage collector removes it after them.
+    pub owners: Vec<String>,
+    /// A pod's phase.
+    pub phase: Option<String>,
+}
+
+impl LeaseObject {
+    fn of(kind: &str, meta: &ObjectMeta, phase: Option<String>) -> LeaseObject {
+        LeaseObject {
+            name: format!("{kind}/{}", meta.name.clone().unwrap_or_default()),
+            deleting_since: meta.deletion_timestamp.as_ref().map(|t| t.0.to_string()),
+            owners: meta
+                .owner_references
+                .iter()
+                .flatten()
+                .map(|o| o.kind.clone())
+                .collect(),
+            phase,
+        }
+    }
+
+    /// True when what is left is the cluster's to do: the object is marked
+    /// for deletion (the kubelet stops and removes a pod), or it has an
+    /// owner (the garbage collector removes it after the owner).
+    pub fn deleted(&self) -> bool {
+        self.deleting_since.is_some() || !self.owners.is_empty()
+    }
+}
+
+impl std::fmt::Display for LeaseObject {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}", self.name)?;
+        let mut state = Vec::new();
+        match &self.deleting_since {
+            Some(at) => state.push(format!("deleting since {at}")),
+            None if self.owners.is_empty() => state.push("not deleted".to_string()),
+            None => state.push(format!("owned by {}", self.owners.join(", "))),
+        }
+        if let Some(phase) = &self.phase {
+            state.push(format!("phase {phase}"));
+        }
+        write!(f, " ({})", state.join(", "))
+    }
+}
+
+/// Shown as in messages: the name and its state.
+impl std::fmt::Debug for LeaseObject {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        std::fmt::Display::fmt(self, f)
+    }
+}
+
+async fn listed<K>(
+    api: Api<K>,
+    kind: &str,
+    labels: &str,
+    phase: impl Fn(&K) -> Option<String>,
+) -> anyhow::Result<Vec<LeaseObject>>
 where
     K: Resource + Clone + DeserializeOwned + std::fmt::Debug,
 {
     let list = api
-        .list(&ListParams::default().labels(MANAGED_BY_LEASEBOX))
+        .list(&ListParams::default().labels(labels))
         .await
         .with_context(|| format!("failed to list {kind} objects"))?;
     Ok(list
         .items
         .iter()
-        .map(|o| format!("{kind}/{}", o.meta().name.clone().unwrap_or_default()))
+        .map(|o| LeaseObject::of(kind, o.meta(), phase(o)))
         .collect())
 }
 
+/// The phase of an object that has none.
+fn no_phase<K>(_: &K) -> Option<String> {
+    None
+}
+
 /// Every leasebox lease object (pods, jobs, sandboxes, secrets, PVCs, the
-/// per-lease egress NetworkPolicies) in `namespace`, as `Kind/name`.
-pub async fn lease_objects(client: &Client, namespace: &str) -> anyhow::Result<Vec<String>> {
+/// per-lease egress NetworkPolicies) in `namespace`.
+pub async fn lease_objects(client: &Client, namespace: &str) -> anyhow::Result<Vec<LeaseObject>> {
     let mut found = Vec::new();
     // The tenant's deny-all carries no lease label; a lease's policy does.
-    let policies = Api::<NetworkPolicy>::namespaced(client.clone(), namespace)
-        .list(&ListParams::default().labels(&format!("{MANAGED_BY_LEASEBOX},{LEASE_LABEL}")))
-        .await
-        .context("failed to list NetworkPolicy objects")?;
-    found.extend(policies.items.iter().map(|p| {
-        format!(
-            "NetworkPolicy/{}",
-            p.metadata.name.clone().unwrap_or_default()
-        )
-    }));
-    found.extend(names(Api::<Pod>::namespaced(client.clone(), namespace), "Pod").await?);
-    found.extend(names(Api::<Job>::namespaced(client.clone(), namespace), "Job").await?);
+    let lease_policies = format!("{MANAGED_BY_LEASEBOX},{LEASE_LABEL}");
     found.extend(
-        names(
+        listed(
+            Api::<NetworkPolicy>::namespaced(client.clone(), namespace),
+            "NetworkPolicy",
+            &lease_policies,
+            no_phase,
+        )
+        .await?,
+    );
+    found.extend(
+        listed(
+            Api::<Pod>::namespaced(client.clone(), namespace),
+            "Pod",
+            MANAGED_BY_LEASEBOX,
+            |pod: &Pod| pod.status.as_ref().and_then(|s| s.phase.clone()),
+        )
+        .await?,
+    );
+    found.extend(
+        listed(
+            Api::<Job>::namespaced(client.clone(), namespace),
+            "Job",
+            MANAGED_BY_LEASEBOX,
+            no_phase,
+        )
+        .await?,
+    );
+    found.extend(
+        listed(
             Api::<Secret>::namespaced(client.clone(), namespace),
             "Secret",
+            MANAGED_BY_LEASEBOX,
+            no_phase,
         )
         .await?,
     );
     found.extend(
-        names(
+        listed(
             Api::<PersistentVolumeClaim>::namespaced(client.clone(), namespace),
             "PersistentVolumeClaim",
+            MANAGED_BY_LEASEBOX,
+            no_phase,
         )
         .await?,
     );
     found.extend(
-        names(
+        listed(
             Api::<DynamicObject>::namespaced_with(client.clone(), namespace, &sandbox_resource()),
             "Sandbox",
+            MANAGED_BY_LEASEBOX,
+            no_phase,
         )
         .await?,
     );
@@ -120,7 +221,7 @@ pub async fn wait_no_lease_objects(
     client: &Client,
     namespace: &str,
     limit: Duration,
-) -> anyhow::Result<Vec<String>> {
+) -> anyhow::Result<Vec<LeaseObject>> {
     let started = Instant::now();
     loop {
         let left = lease_objects(client, namespace).await?;
@@ -251,11 +352,11 @@ pub async fn objects_of_lease(
     client: &Client,
     namespace: &str,
     lease: &str,
-) -> anyhow::Result<Vec<String>> {
+) -> anyhow::Result<Vec<LeaseObject>> {
     Ok(lease_objects(client, namespace)
         .await?
         .into_iter()
-        .filter(|o| o.contains(lease))
+        .filter(|o| o.name.contains(lease))
         .collect())
 }
 
@@ -266,7 +367,7 @@ pub async fn wait_lease_gone(
     namespace: &str,
     lease: &str,
     limit: Duration,
-) -> anyhow::Result<Vec<String>> {
+) -> anyhow::Result<Vec<LeaseObject>> {
     let started = Instant::now();
     loop {
         let left = objects_of_lease(client, namespace, lease).await?;

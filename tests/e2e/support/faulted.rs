@@ -9,7 +9,7 @@ use serde_json::Value;
 
 use super::case::{CLI_LIMIT, Case};
 use super::cli::{self, Output};
-use super::cluster;
+use super::cluster::{self, GONE_LIMIT, LeaseObject};
 use super::fault_proxy::{FaultProxy, Rule};
 
 /// A proxy in front of the case's cluster, the kubeconfig that names it,
@@ -111,10 +111,14 @@ pub fn exec_args<'a>(id: &'a str, namespace: &'a str, rest: &[&'a str]) -> Vec<&
 
 /// The objects of `left` (`Kind/name`) whose name `text` does not
 /// mention as a whole word (letters, digits and `-`).
-pub fn unnamed<'a>(left: &'a [String], text: &str) -> Vec<&'a String> {
+pub fn unnamed<'a>(left: &'a [LeaseObject], text: &str) -> Vec<&'a LeaseObject> {
     left.iter()
         .filter(|object| {
-            let name = object.split_once('/').map(|(_, n)| n).unwrap_or(object);
+            let name = object
+                .name
+                .split_once('/')
+                .map(|(_, n)| n)
+                .unwrap_or(&object.name);
             !text
                 .split(|c: char| !(c.is_ascii_alphanumeric() || c == '-'))
                 .any(|word| word == name)
@@ -122,22 +126,19 @@ pub fn unnamed<'a>(left: &'a [String], text: &str) -> Vec<&'a String> {
         .collect()
 }
 
-/// How long what a failed release or sweep did delete may take to go, its
-/// dependents with it: a deleted Pod stops (its 5 s grace period), and then
-/// the garbage collector removes its egress policy.
-pub const SETTLE: Duration = Duration::from_secs(30);
 /// How often the objects left are looked at meanwhile.
 const SETTLE_POLL: Duration = Duration::from_millis(250);
 
 /// The objects of `lease` left once every one that `text` does not name
-/// has gone, or once [`SETTLE`] has passed.
+/// has gone, or once [`GONE_LIMIT`] has passed (what a failed release or
+/// sweep did delete may take that long to go, its dependents with it).
 pub fn left_once_unnamed_gone(
     case: &Case,
     namespace: &str,
     lease: &str,
     text: &str,
-) -> Vec<String> {
-    let until = Instant::now() + SETTLE;
+) -> Vec<LeaseObject> {
+    let until = Instant::now() + GONE_LIMIT;
     loop {
         let left = case
             .block_on(cluster::objects_of_lease(&case.client(), namespace, lease))

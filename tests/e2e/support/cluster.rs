@@ -12,7 +12,7 @@ use k8s_openapi::api::networking::v1::NetworkPolicy;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
 use kube::api::{Api, ApiResource, DeleteParams, DynamicObject, ListParams};
 use kube::config::{KubeConfigOptions, Kubeconfig};
-use kube::core::GroupVersionKind;
+use kube::core::{GroupVersionKind, NamespaceResourceScope};
 use kube::{Client, Resource};
 use serde::de::DeserializeOwned;
 
@@ -154,66 +154,34 @@ fn no_phase<K>(_: &K) -> Option<String> {
     None
 }
 
+/// The objects of the typed kind `K` in `namespace` that leasebox made.
+async fn made<K>(client: &Client, namespace: &str) -> anyhow::Result<Vec<LeaseObject>>
+where
+    K: Resource<Scope = NamespaceResourceScope> + Clone + DeserializeOwned + std::fmt::Debug,
+    K::DynamicType: Default,
+{
+    let kind = K::kind(&Default::default()).into_owned();
+    let api = Api::<K>::namespaced(client.clone(), namespace);
+    listed(api, &kind, MANAGED_BY_LEASEBOX, no_phase).await
+}
+
 /// Every leasebox lease object (pods, jobs, sandboxes, secrets, PVCs, the
 /// per-lease egress NetworkPolicies) in `namespace`.
 pub async fn lease_objects(client: &Client, namespace: &str) -> anyhow::Result<Vec<LeaseObject>> {
     let mut found = Vec::new();
     // The tenant's deny-all carries no lease label; a lease's policy does.
+    let policies = Api::<NetworkPolicy>::namespaced(client.clone(), namespace);
     let lease_policies = format!("{MANAGED_BY_LEASEBOX},{LEASE_LABEL}");
-    found.extend(
-        listed(
-            Api::<NetworkPolicy>::namespaced(client.clone(), namespace),
-            "NetworkPolicy",
-            &lease_policies,
-            no_phase,
-        )
-        .await?,
-    );
-    found.extend(
-        listed(
-            Api::<Pod>::namespaced(client.clone(), namespace),
-            "Pod",
-            MANAGED_BY_LEASEBOX,
-            |pod: &Pod| pod.status.as_ref().and_then(|s| s.phase.clone()),
-        )
-        .await?,
-    );
-    found.extend(
-        listed(
-            Api::<Job>::namespaced(client.clone(), namespace),
-            "Job",
-            MANAGED_BY_LEASEBOX,
-            no_phase,
-        )
-        .await?,
-    );
-    found.extend(
-        listed(
-            Api::<Secret>::namespaced(client.clone(), namespace),
-            "Secret",
-            MANAGED_BY_LEASEBOX,
-            no_phase,
-        )
-        .await?,
-    );
-    found.extend(
-        listed(
-            Api::<PersistentVolumeClaim>::namespaced(client.clone(), namespace),
-            "PersistentVolumeClaim",
-            MANAGED_BY_LEASEBOX,
-            no_phase,
-        )
-        .await?,
-    );
-    found.extend(
-        listed(
-            Api::<DynamicObject>::namespaced_with(client.clone(), namespace, &sandbox_resource()),
-            "Sandbox",
-            MANAGED_BY_LEASEBOX,
-            no_phase,
-        )
-        .await?,
-    );
+    found.extend(listed(policies, "NetworkPolicy", &lease_policies, no_phase).await?);
+    let pods = Api::<Pod>::namespaced(client.clone(), namespace);
+    let phase = |pod: &Pod| pod.status.as_ref().and_then(|s| s.phase.clone());
+    found.extend(listed(pods, "Pod", MANAGED_BY_LEASEBOX, phase).await?);
+    found.extend(made::<Job>(client, namespace).await?);
+    found.extend(made::<Secret>(client, namespace).await?);
+    found.extend(made::<PersistentVolumeClaim>(client, namespace).await?);
+    let sandboxes =
+        Api::<DynamicObject>::namespaced_with(client.clone(), namespace, &sandbox_resource());
+    found.extend(listed(sandboxes, "Sandbox", MANAGED_BY_LEASEBOX, no_phase).await?);
     Ok(found)
 }
 

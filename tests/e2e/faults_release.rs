@@ -16,7 +16,6 @@ use crate::support::cluster::{self, GONE_LIMIT, LeaseObject};
 use crate::support::fault_proxy::{Action, Rule};
 use crate::support::faulted::{Faulted, error_line, left_once_unnamed_gone, unnamed};
 
-/// How long a lease's objects may take to go after a successful delete.
 /// The TTL of the leases `sweep` removes.
 const SHORT_TTL_SECS: u64 = 2;
 

@@ -27,16 +27,16 @@ pub const LEASE_LABEL: &str = "leasebox.dev/lease";
 /// removes its container and sandbox and writes its final status, then the
 /// garbage collector removes the pod's egress policy.
 ///
-/// The kubelet's part is slow at times. On this 1.20 node, idle, a deleted
+/// The kubelet's part is slow at times. On this 1.20 node a deleted
 /// leasebox pod went 5–16 s after its release in 14 of 16 timed runs and
 /// stayed 47 s and 64 s in the other two, stopped (phase Failed) and with
 /// its volumes unmounted: the kubelet had left its stopped sandbox to the
 /// container garbage collection, which runs once a minute (containerd's
 /// log: RemovePodSandbox 53 s after StopPodSandbox; the pod object went
-/// 10 s later). Pods made by kubectl went in 5–11 s in 32 of 32 runs
-/// (shared process namespace, 5 s grace, with and without four emptyDirs
-/// and `restartPolicy: Never`); what makes the slow path likelier for
-/// leasebox's pod was not found. The kubelet's status writes are also
+/// 10 s later). It is the kubelet's, not leasebox's pod's: of 44 pods made
+/// by kubectl (shared process namespace, 5 s grace, with and without
+/// emptyDirs, `restartPolicy: Never`, an envFrom Secret), 43 went in 5–16 s
+/// and one stayed 40 s. The kubelet's status writes are also
 /// rate-limited (5 a second), and the collector backs off on a busy
 /// control plane. 60 s was missed in CI this way; the limit is about twice
 /// the worst run seen. What leasebox owes is checked apart from this wait:

@@ -71,7 +71,7 @@ pub fn is_not_found(error: &kube::Error) -> bool {
 
 /// A lease object found in the cluster, with what says whose turn it is to
 /// remove it.
-#[derive(Clone, PartialEq)]
+#[derive(Clone)]
 pub struct LeaseObject {
     /// `Kind/name`.
     pub name: String,

@@ -19,7 +19,7 @@ use crate::support::faulted::{Faulted, error_line, exec_args};
 const DIRECT_EXEC_LIMIT: Duration = Duration::from_secs(30);
 
 /// How long a command may take to disappear after leasebox gave up.
-const GONE_LIMIT: Duration = Duration::from_secs(10);
+const PROCESSES_GONE_LIMIT: Duration = Duration::from_secs(10);
 
 /// What leasebox says when the stream was cut (one of these).
 const CUT_WORDS: &[&str] = &[
@@ -61,7 +61,7 @@ fn processes(case: &Case, lease: &Lease) -> Vec<String> {
 
 /// Waits until no process of the pod has `marker` in its command line
 /// (the command, its shell, leasebox's wrapper); the processes that still
-/// have it after [`GONE_LIMIT`].
+/// have it after [`PROCESSES_GONE_LIMIT`].
 fn still_running(case: &Case, lease: &Lease, marker: &str) -> Vec<String> {
     let started = Instant::now();
     loop {
@@ -69,7 +69,7 @@ fn still_running(case: &Case, lease: &Lease, marker: &str) -> Vec<String> {
             .into_iter()
             .filter(|p| p.contains(marker))
             .collect();
-        if left.is_empty() || started.elapsed() > GONE_LIMIT {
+        if left.is_empty() || started.elapsed() > PROCESSES_GONE_LIMIT {
             return left;
         }
         std::thread::sleep(Duration::from_millis(500));

@@ -129,6 +129,8 @@ impl std::fmt::Debug for LeaseObject {
     }
 }
 
+/// The objects `api` lists with `labels`, as `kind`, each with its
+/// `phase`.
 async fn listed<K>(
     api: Api<K>,
     kind: &str,
@@ -154,34 +156,39 @@ fn no_phase<K>(_: &K) -> Option<String> {
     None
 }
 
-/// The objects of the typed kind `K` in `namespace` that leasebox made.
-async fn made<K>(client: &Client, namespace: &str) -> anyhow::Result<Vec<LeaseObject>>
+/// The objects of the typed kind `K` in `namespace` that carry `labels`,
+/// their kind named by the type.
+async fn typed<K>(
+    client: &Client,
+    namespace: &str,
+    labels: &str,
+    phase: impl Fn(&K) -> Option<String>,
+) -> anyhow::Result<Vec<LeaseObject>>
 where
     K: Resource<Scope = NamespaceResourceScope> + Clone + DeserializeOwned + std::fmt::Debug,
     K::DynamicType: Default,
 {
     let kind = K::kind(&Default::default()).into_owned();
     let api = Api::<K>::namespaced(client.clone(), namespace);
-    listed(api, &kind, MANAGED_BY_LEASEBOX, no_phase).await
+    listed(api, &kind, labels, phase).await
 }
 
 /// Every leasebox lease object (pods, jobs, sandboxes, secrets, PVCs, the
 /// per-lease egress NetworkPolicies) in `namespace`.
 pub async fn lease_objects(client: &Client, namespace: &str) -> anyhow::Result<Vec<LeaseObject>> {
+    let made = MANAGED_BY_LEASEBOX;
     let mut found = Vec::new();
     // The tenant's deny-all carries no lease label; a lease's policy does.
-    let policies = Api::<NetworkPolicy>::namespaced(client.clone(), namespace);
     let lease_policies = format!("{MANAGED_BY_LEASEBOX},{LEASE_LABEL}");
-    found.extend(listed(policies, "NetworkPolicy", &lease_policies, no_phase).await?);
-    let pods = Api::<Pod>::namespaced(client.clone(), namespace);
+    found.extend(typed::<NetworkPolicy>(client, namespace, &lease_policies, no_phase).await?);
     let phase = |pod: &Pod| pod.status.as_ref().and_then(|s| s.phase.clone());
-    found.extend(listed(pods, "Pod", MANAGED_BY_LEASEBOX, phase).await?);
-    found.extend(made::<Job>(client, namespace).await?);
-    found.extend(made::<Secret>(client, namespace).await?);
-    found.extend(made::<PersistentVolumeClaim>(client, namespace).await?);
-    let sandboxes =
-        Api::<DynamicObject>::namespaced_with(client.clone(), namespace, &sandbox_resource());
-    found.extend(listed(sandboxes, "Sandbox", MANAGED_BY_LEASEBOX, no_phase).await?);
+    found.extend(typed(client, namespace, made, phase).await?);
+    found.extend(typed::<Job>(client, namespace, made, no_phase).await?);
+    found.extend(typed::<Secret>(client, namespace, made, no_phase).await?);
+    found.extend(typed::<PersistentVolumeClaim>(client, namespace, made, no_phase).await?);
+    let sandbox = sandbox_resource();
+    let sandboxes = Api::<DynamicObject>::namespaced_with(client.clone(), namespace, &sandbox);
+    found.extend(listed(sandboxes, &sandbox.kind, made, no_phase).await?);
     Ok(found)
 }
 

@@ -12,6 +12,7 @@
 //! WASI gives a module random and clocks only; everything else it can reach
 //! is the [`ClusterIo`] of the call's [`CallEnv`].
 
+mod admission;
 mod bindings;
 mod cache;
 mod cancel;
@@ -29,6 +30,7 @@ use sha2::Digest;
 use wasmtime::component::{Component, Linker};
 use wasmtime::{Engine, Store};
 
+pub use admission::Admission;
 pub use cache::{CACHE_DIR_ENV, CacheDir};
 pub use cancel::{Cancel, DEFAULT_CANCEL_GRACE};
 pub use engine::Pool;
@@ -140,12 +142,14 @@ impl std::fmt::Debug for CallEnv {
     }
 }
 
-/// The engine, its epoch ticker, the linker and the module cache.
+/// The engine, its epoch ticker, the linker, the module cache, and the
+/// admission of guest code to the cores shared by every module it loads.
 pub struct Runtime {
     engine: Engine,
     linker: Linker<HostState>,
     cache: CacheDir,
     ticker: Arc<engine::EpochTicker>,
+    admission: Arc<Admission>,
 }
 
 impl std::fmt::Debug for Runtime {
@@ -171,6 +175,13 @@ impl Runtime {
     /// (`pool`) reserved once, shared by every call and every module.
     pub fn pooled(pool: Pool) -> Result<Runtime, RuntimeError> {
         Runtime::build(CacheDir::from_env(), Some(pool))
+    }
+
+    /// The same runtime with guest code admitted to the cores by
+    /// `admission` instead of one slot per core (see [`Admission`]); for
+    /// modules loaded from then on.
+    pub fn with_admission(self, admission: Arc<Admission>) -> Runtime {
+        Runtime { admission, ..self }
     }
 
     fn build(cache: CacheDir, pool: Option<Pool>) -> Result<Runtime, RuntimeError> {
@@ -199,6 +210,7 @@ impl Runtime {
             linker,
             cache,
             ticker,
+            admission: Admission::per_core(),
         })
     }
 
@@ -244,6 +256,7 @@ impl Runtime {
             exports,
             cache_error: loaded.cache_error.map(Arc::new),
             from_cache: loaded.from_cache,
+            admission: self.admission.clone(),
             _ticker: self.ticker.clone(),
         })
     }
@@ -331,6 +344,7 @@ pub struct Policy {
     exports: Exports,
     cache_error: Option<Arc<RuntimeError>>,
     from_cache: bool,
+    admission: Arc<Admission>,
     _ticker: Arc<engine::EpochTicker>,
 }
 
@@ -379,14 +393,26 @@ impl Policy {
         current: impl FnOnce(&bindings::PolicyModule, &mut Store<HostState>) -> wasmtime::Result<R>,
         v0_1: impl FnOnce(&v0_1::PolicyModule, &mut Store<HostState>) -> wasmtime::Result<R>,
     ) -> Result<R, RuntimeError> {
-        let (engine, module) = (&self.engine, self.name.as_str());
+        let (engine, admission, module) = (&self.engine, &self.admission, self.name.as_str());
         match &self.exports {
-            Exports::Current(pre) => {
-                instance::call(engine, |s| pre.instantiate(s), module, call, env, current)
-            }
-            Exports::V0_1(pre) => {
-                instance::call(engine, |s| pre.instantiate(s), module, call, env, v0_1)
-            }
+            Exports::Current(pre) => instance::call(
+                engine,
+                admission,
+                |s| pre.instantiate(s),
+                module,
+                call,
+                env,
+                current,
+            ),
+            Exports::V0_1(pre) => instance::call(
+                engine,
+                admission,
+                |s| pre.instantiate(s),
+                module,
+                call,
+                env,
+                v0_1,
+            ),
         }
     }
 

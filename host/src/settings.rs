@@ -19,6 +19,8 @@
 //!   cpuDeadlineMs: 5000             # guest CPU time of one call
 //!   callTimeoutSec: 900             # wall clock of one call (acquire, release, ...)
 //!   execTimeoutSec: 86400           # wall clock of one execute / upload
+//!   parallelCalls: 2                # calls running module code at once, oldest
+//!                                   # first (default: one per core; 0: no limit)
 //! cluster:
 //!   kubeconfig: /etc/leasebox/kubeconfig
 //!   context: prod
@@ -169,6 +171,7 @@ struct GuestFile {
     cpu_deadline_ms: Option<u64>,
     call_timeout_sec: Option<u64>,
     exec_timeout_sec: Option<u64>,
+    parallel_calls: Option<usize>,
 }
 
 #[derive(Debug, Default, Clone, Deserialize)]
@@ -202,6 +205,9 @@ pub struct GuestSettings {
     pub call_timeout: Duration,
     /// Wall-clock ceiling of an execute or upload.
     pub exec_timeout: Duration,
+    /// Calls that may run module code at once, oldest first (`usize::MAX`:
+    /// no limit); see [`Admission`](crate::runtime::Admission).
+    pub parallel_calls: usize,
 }
 
 impl GuestSettings {
@@ -382,6 +388,11 @@ impl HostSettings {
                 cpu_deadline: Duration::from_millis(cpu_ms),
                 call_timeout: Duration::from_secs(call_sec),
                 exec_timeout: Duration::from_secs(exec_sec),
+                parallel_calls: match file.guest.parallel_calls {
+                    None => std::thread::available_parallelism().map_or(1, |n| n.get()),
+                    Some(0) => usize::MAX,
+                    Some(n) => n,
+                },
             },
             cluster: ClusterSettings {
                 kubeconfig: overrides.kubeconfig.clone().or(file.cluster.kubeconfig),
@@ -516,6 +527,11 @@ mod tests {
         assert_eq!(settings.guest.cpu_deadline, Duration::from_secs(5));
         assert_eq!(settings.guest.call_timeout, Duration::from_secs(900));
         assert_eq!(settings.guest.exec_timeout, Duration::from_secs(86_400));
+        assert_eq!(
+            settings.guest.parallel_calls,
+            std::thread::available_parallelism().map_or(1, |n| n.get()),
+            "one call per core"
+        );
         assert_eq!(settings.serve.sweep_interval, Some(Duration::from_secs(60)));
         assert_eq!(settings.serve.leader.namespace, "leasebox-system");
         assert_eq!(settings.serve.leader.lease_name, "leasebox-sweep");
@@ -530,7 +546,8 @@ mod tests {
     fn every_field_is_read() {
         let settings = parse(
             "fence:\n  namespacePrefix: agents-\nsecrets:\n  hostKeys: [MY_KEY]\nguest:\n  \
-             memoryMiB: 32\n  cpuDeadlineMs: 250\n  callTimeoutSec: 20\n  execTimeoutSec: 60\n\
+             memoryMiB: 32\n  cpuDeadlineMs: 250\n  callTimeoutSec: 20\n  execTimeoutSec: 60\n  \
+             parallelCalls: 3\n\
              cluster:\n  kubeconfig: /k\n  context: c\nserve:\n  sweepIntervalSec: 0\n  \
              leaderElection:\n    namespace: ops\n    leaseName: sweeper\n    leaseDurationSec: 4\n",
         )
@@ -545,8 +562,15 @@ mod tests {
         assert_eq!(settings.guest.cpu_deadline, Duration::from_millis(250));
         assert_eq!(settings.guest.call_timeout, Duration::from_secs(20));
         assert_eq!(settings.guest.exec_timeout, Duration::from_secs(60));
+        assert_eq!(settings.guest.parallel_calls, 3);
         assert_eq!(settings.cluster.kubeconfig, Some(PathBuf::from("/k")));
         assert_eq!(settings.cluster.context.as_deref(), Some("c"));
+    }
+
+    #[test]
+    fn parallel_calls_of_zero_is_no_limit() {
+        let settings = parse("guest:\n  parallelCalls: 0\n").expect("valid");
+        assert_eq!(settings.guest.parallel_calls, usize::MAX);
     }
 
     #[test]

@@ -6,6 +6,7 @@
 //! that the runtime must stop and name; and the example policy of
 //! `examples/policies/`, a custom module built on the policy library.
 
+mod admission;
 mod cancellation;
 mod contract_v0_1;
 mod example_policy;

@@ -12,7 +12,7 @@ use super::module::{PolicyArgs, read_config};
 use crate::cluster_io::ClusterIo;
 use crate::grants::Grants;
 use crate::metrics::{self, Metrics};
-use crate::runtime::{LogLevel, Pool, Runtime};
+use crate::runtime::{Admission, LogLevel, Pool, Runtime};
 use crate::serve::log::{self, LogFields};
 use crate::serve::slot::{PolicySlot, SlotParts};
 use crate::serve::{Server, sweeper};
@@ -89,7 +89,7 @@ pub fn run(args: &Args) -> Result<u8, CliError> {
         memory_cap_bytes: settings.guest.memory_cap_bytes,
     };
     let runtime = match Runtime::pooled(pool) {
-        Ok(runtime) => runtime,
+        Ok(runtime) => runtime.with_admission(Admission::new(settings.guest.parallel_calls)),
         Err(error) => {
             log::emit(
                 &plain,
@@ -97,7 +97,9 @@ pub fn run(args: &Args) -> Result<u8, CliError> {
                 "serve",
                 &format!("no pooling allocator ({error}); instances are allocated per call"),
             );
-            Runtime::new().map_err(CliError::unusable)?
+            Runtime::new()
+                .map_err(CliError::unusable)?
+                .with_admission(Admission::new(settings.guest.parallel_calls))
         }
     };
     let slot = PolicySlot::new(SlotParts {

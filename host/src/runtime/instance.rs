@@ -9,6 +9,7 @@ use wasmtime::{Engine, Store, Trap, UpdateDeadline};
 use wasmtime_wasi::p2::pipe::MemoryOutputPipe;
 use wasmtime_wasi::{WasiCtx, WasiCtxBuilder, WasiCtxView, WasiView};
 
+use super::admission::{Admission, Admitted};
 use super::cancel::Cancel;
 use super::error::{RuntimeError, cause, flatten};
 use super::limits::{CallLimiter, MemoryCapExceeded, STDERR_CAP_BYTES, ticks};
@@ -31,6 +32,10 @@ pub(crate) struct HostState {
     host_time: Duration,
     /// How many blocking host imports ran.
     host_calls: u32,
+    /// The call's hold on the cores (released while imports block).
+    admitted: Admitted,
+    /// Time spent waiting for a core (not counted against the deadline).
+    queued: Duration,
     /// The guest CPU budget.
     cpu_deadline: Duration,
     /// Set when the epoch callback stopped the guest.
@@ -63,23 +68,49 @@ impl HostState {
     }
 
     /// Runs a blocking host operation against the cluster, keeping its
-    /// duration out of the guest's CPU budget.
+    /// duration out of the guest's CPU budget and its core free for
+    /// other calls meanwhile.
     pub(crate) fn with_cluster<R>(&mut self, op: impl FnOnce(&dyn ClusterIo, &CallerIo) -> R) -> R {
-        let start = Instant::now();
-        let result = op(self.cluster.as_ref(), &self.caller);
-        self.host_time += start.elapsed();
-        self.host_calls += 1;
-        result
+        self.timed(|state| op(state.cluster.as_ref(), &state.caller))
     }
 
     /// Runs a blocking operation on a handle taken out of the table, keeping
-    /// its duration out of the guest's CPU budget.
+    /// its duration out of the guest's CPU budget and its core free for
+    /// other calls meanwhile.
     pub(crate) fn timed<R>(&mut self, op: impl FnOnce(&mut Self) -> R) -> R {
+        self.admitted.pause();
         let start = Instant::now();
         let result = op(self);
         self.host_time += start.elapsed();
         self.host_calls += 1;
+        self.take_turn();
         result
+    }
+
+    /// Takes a core in the call's turn (see [`Admission`]), the wait kept
+    /// out of the guest's CPU budget.
+    fn take_turn(&mut self) {
+        let time_up = self.time_up();
+        self.queued += self.admitted.resume(&time_up);
+    }
+
+    /// Checks in with the admission: after a whole [`CHECK_INTERVAL`] on
+    /// its core, goes behind the calls waiting for one, if any.
+    fn check_in(&mut self) {
+        let time_up = self.time_up();
+        self.queued += self.admitted.check_in(CHECK_INTERVAL, &time_up);
+    }
+
+    /// Whether the call's time is up (its overall timeout, or the grace
+    /// of its cancellation): then it stops waiting for a core, to be
+    /// stopped at its next check.
+    fn time_up(&self) -> impl Fn() -> bool + use<> {
+        let (started, overall) = (self.started, self.overall_timeout);
+        let (cancel, grace) = (self.cancel.clone(), self.cancel_grace);
+        move || {
+            overall.is_some_and(|overall| started.elapsed() >= overall)
+                || cancel.grace_left(grace) == Some(Duration::ZERO)
+        }
     }
 
     /// The call's cancellation flag.
@@ -107,7 +138,9 @@ impl HostState {
 
     /// Guest time used so far.
     fn guest_time(&self) -> Duration {
-        self.started.elapsed().saturating_sub(self.host_time)
+        self.started
+            .elapsed()
+            .saturating_sub(self.host_time + self.queued)
     }
 }
 
@@ -128,9 +161,11 @@ fn wasi_ctx(stderr: MemoryOutputPipe) -> WasiCtx {
 }
 
 /// Instantiates a module in a fresh store (`instantiate`: the bindings of
-/// its contract) and runs `f` on the instance.
+/// its contract) and runs `f` on the instance, its guest code admitted to
+/// the cores by `admission`.
 pub(crate) fn call<I, R>(
     engine: &Engine,
+    admission: &Arc<Admission>,
     instantiate: impl FnOnce(&mut Store<HostState>) -> wasmtime::Result<I>,
     module: &str,
     call: &str,
@@ -138,6 +173,7 @@ pub(crate) fn call<I, R>(
     f: impl FnOnce(&I, &mut Store<HostState>) -> wasmtime::Result<R>,
 ) -> Result<R, RuntimeError> {
     let stderr = MemoryOutputPipe::new(STDERR_CAP_BYTES);
+    let started = Instant::now();
     let state = HostState {
         wasi: wasi_ctx(stderr.clone()),
         table: ResourceTable::new(),
@@ -145,9 +181,11 @@ pub(crate) fn call<I, R>(
         cluster: env.cluster.clone(),
         caller: env.caller.clone(),
         logger: env.logger.clone(),
-        started: Instant::now(),
+        started,
         host_time: Duration::ZERO,
         host_calls: 0,
+        admitted: Admitted::new(admission.clone(), started),
+        queued: Duration::ZERO,
         cpu_deadline: env.limits.cpu_deadline,
         deadline_hit: false,
         overall_timeout: env.limits.overall_timeout,
@@ -161,6 +199,7 @@ pub(crate) fn call<I, R>(
     store.set_epoch_deadline(ticks(env.limits.cpu_deadline.min(CHECK_INTERVAL)));
     store.epoch_deadline_callback(|mut ctx| {
         let state = ctx.data_mut();
+        state.check_in();
         if let Some(overall) = state.overall_timeout
             && state.started.elapsed() >= overall
         {
@@ -184,8 +223,10 @@ pub(crate) fn call<I, R>(
         )))
     });
 
+    store.data_mut().take_turn();
+    let queued = store.data().queued;
     let instance = instantiate(&mut store);
-    let instantiated = store.data().started.elapsed();
+    let instantiated = store.data().started.elapsed().saturating_sub(queued);
     let instance = match instance {
         Ok(instance) => instance,
         Err(error) => {
@@ -200,6 +241,7 @@ pub(crate) fn call<I, R>(
         }
     };
     let result = f(&instance, &mut store);
+    store.data_mut().admitted.pause();
     log_time(store.data(), call, instantiated);
     match result {
         Ok(result) => Ok(result),
@@ -219,21 +261,23 @@ pub const TIME_LOG_CONTEXT: &str = "module-time";
 
 /// Logs (at debug) how a call's time divided: the module's share (a fresh
 /// store and instance, then the guest's code and the crossings of the
-/// boundary) and the host imports' share. One line per call, e.g.
-/// `acquire-lease: 1.234 ms in the module (0.101 ms instantiating, 1.133 ms
-/// in guest code and crossings), 950.500 ms in 12 host calls`.
+/// boundary), the host imports' share and the wait for a core. One line
+/// per call, e.g. `acquire-lease: 1.234 ms in the module (0.101 ms
+/// instantiating, 1.133 ms in guest code and crossings), 950.500 ms in 12
+/// host calls, 0.020 ms waiting for a core`.
 fn log_time(state: &HostState, call: &str, instantiated: Duration) {
     let total = state.started.elapsed();
-    let module = total.saturating_sub(state.host_time);
+    let module = total.saturating_sub(state.host_time + state.queued);
     let ms = |d: Duration| d.as_secs_f64() * 1000.0;
     let message = format!(
         "{call}: {:.3} ms in the module ({:.3} ms instantiating, {:.3} ms in guest code and \
-         crossings), {:.3} ms in {} host calls",
+         crossings), {:.3} ms in {} host calls, {:.3} ms waiting for a core",
         ms(module),
         ms(instantiated),
         ms(module.saturating_sub(instantiated)),
         ms(state.host_time),
         state.host_calls,
+        ms(state.queued),
     );
     state.emit_log(LogLevel::Debug, TIME_LOG_CONTEXT, &message);
 }

@@ -4,7 +4,10 @@
 //! lease held, and watches open per namespace and kind.
 //!
 //! - against the in-memory cluster (`fleet/in_memory.rs`): N = 10,000
-//!   (`--quick`: 300), in this process, always;
+//!   (`--quick`: 300), in this process, always; in rounds (3, `--quick`:
+//!   1, or `--rounds N`), each one run with guest code admitted to the
+//!   cores as `serve` does and one with every call let in at once, the
+//!   side that goes first alternating;
 //! - on a real cluster (`fleet/real.rs`): N = 100, the pod cap of one
 //!   node (`--quick`: 10), through the `leasebox serve` binary, when
 //!   `LEASEBOX_BENCH_KUBECONFIG` is set.
@@ -41,6 +44,8 @@ use std::time::Duration;
 
 use serde_json::Value;
 
+use in_memory::Cores;
+
 #[global_allocator]
 static ALLOCATOR: attributed_alloc::Attributed = attributed_alloc::Attributed;
 
@@ -50,6 +55,8 @@ pub const IN_FLIGHT: usize = 32;
 const IN_MEMORY_LEASES: usize = 10_000;
 const QUICK_IN_MEMORY_LEASES: usize = 300;
 const IN_MEMORY_TENANTS: usize = 10;
+const IN_MEMORY_ROUNDS: usize = 3;
+const QUICK_IN_MEMORY_ROUNDS: usize = 1;
 const CLUSTER_LEASES: usize = 100;
 const QUICK_CLUSTER_LEASES: usize = 10;
 const CLUSTER_TENANTS: usize = 4;
@@ -144,10 +151,23 @@ fn main() {
         IN_MEMORY_LEASES
     });
     println!("fleet: in-memory: {in_memory_leases} acquires, {IN_FLIGHT} in flight");
-    let mut runs = vec![(
-        "in-memory cluster",
-        in_memory::run(in_memory_leases, IN_MEMORY_TENANTS),
-    )];
+    let mut runs = Vec::new();
+    for round in 0..mode.rounds(IN_MEMORY_ROUNDS, QUICK_IN_MEMORY_ROUNDS) {
+        let mut sides = [Cores::AsServed, Cores::Unadmitted];
+        if round % 2 == 1 {
+            sides.reverse();
+        }
+        for cores in sides {
+            let name = match cores {
+                Cores::AsServed => "in-memory cluster",
+                Cores::Unadmitted => "in-memory cluster, guest code unadmitted",
+            };
+            runs.push((
+                name,
+                in_memory::run(in_memory_leases, IN_MEMORY_TENANTS, cores),
+            ));
+        }
+    }
 
     match std::env::var_os(KUBECONFIG_ENV).map(PathBuf::from) {
         None => println!("fleet: cluster run skipped: {KUBECONFIG_ENV} is not set"),
@@ -169,6 +189,7 @@ fn main() {
 
     println!();
     print_table(&runs);
+    print_rounds(&runs);
 }
 
 fn print_table(runs: &[(&str, FleetRun)]) {
@@ -250,6 +271,45 @@ fn print_table(runs: &[(&str, FleetRun)]) {
                 );
             }
         }
+    }
+}
+
+/// Per kind of run that ran more than once: its p50 and p99/p50 as a
+/// median with min and max over the rounds.
+fn print_rounds(runs: &[(&str, FleetRun)]) {
+    let mut names: Vec<&str> = runs.iter().map(|(name, _)| *name).collect();
+    names.sort();
+    names.dedup();
+    for name in names {
+        let of_name: Vec<&FleetRun> = runs
+            .iter()
+            .filter(|(n, _)| *n == name)
+            .map(|(_, run)| run)
+            .collect();
+        if of_name.len() < 2 {
+            continue;
+        }
+        let p50s: Vec<Duration> = of_name
+            .iter()
+            .map(|run| common::percentile(&run.latencies, 50.0))
+            .collect();
+        let mut spreads: Vec<f64> = of_name
+            .iter()
+            .map(|run| {
+                let p50 = common::percentile(&run.latencies, 50.0).as_secs_f64();
+                common::percentile(&run.latencies, 99.0).as_secs_f64() / p50
+            })
+            .collect();
+        spreads.sort_by(f64::total_cmp);
+        let p50 = common::Summary::of(&p50s).display();
+        println!(
+            "fleet: {name}: over {} rounds, p99/p50 median {:.2}x [{:.2}x-{:.2}x], p50 {}",
+            of_name.len(),
+            spreads[spreads.len() / 2],
+            spreads[0],
+            spreads[spreads.len() - 1],
+            p50,
+        );
     }
 }
 

@@ -19,7 +19,7 @@ use std::time::Duration;
 
 use leasebox::cluster_io::ClusterIo;
 use leasebox::grants::Grants;
-use leasebox::runtime::{Pool, Runtime};
+use leasebox::runtime::{Admission, Pool, Runtime};
 use leasebox::serve::Server;
 use leasebox::serve::slot::{PolicySlot, SlotParts};
 use leasebox::settings::HostSettings;
@@ -36,10 +36,19 @@ const THREADS_END: Duration = Duration::from_millis(500);
 /// Instances in the module pool (as `serve` has).
 const POOL_INSTANCES: u32 = 1000;
 
+/// How guest code is admitted to the cores.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Cores {
+    /// As `serve` runs by default: one call per core, oldest first.
+    AsServed,
+    /// Every call at once, the cores shared by the OS (for comparison).
+    Unadmitted,
+}
+
 /// Runs `leases` acquires over `tenants` companies, [`IN_FLIGHT`] at once,
 /// after one untimed acquire per company (the tenant objects, the pool's
 /// first instances).
-pub fn run(leases: usize, tenants: usize) -> FleetRun {
+pub fn run(leases: usize, tenants: usize, cores: Cores) -> FleetRun {
     attributed_alloc::self_check();
     let cluster = Arc::new(Kubelet::new());
     let settings = HostSettings::default();
@@ -48,6 +57,10 @@ pub fn run(leases: usize, tenants: usize) -> FleetRun {
         memory_cap_bytes: settings.guest.memory_cap_bytes,
     })
     .expect("the pooling allocator is available");
+    let runtime = runtime.with_admission(Admission::new(match cores {
+        Cores::AsServed => settings.guest.parallel_calls,
+        Cores::Unadmitted => usize::MAX,
+    }));
     let slot = PolicySlot::new(SlotParts {
         runtime,
         path: None,

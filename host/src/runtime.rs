@@ -393,26 +393,15 @@ impl Policy {
         current: impl FnOnce(&bindings::PolicyModule, &mut Store<HostState>) -> wasmtime::Result<R>,
         v0_1: impl FnOnce(&v0_1::PolicyModule, &mut Store<HostState>) -> wasmtime::Result<R>,
     ) -> Result<R, RuntimeError> {
-        let (engine, admission, module) = (&self.engine, &self.admission, self.name.as_str());
+        let site = instance::Site {
+            engine: &self.engine,
+            admission: &self.admission,
+            module: &self.name,
+            call,
+        };
         match &self.exports {
-            Exports::Current(pre) => instance::call(
-                engine,
-                admission,
-                |s| pre.instantiate(s),
-                module,
-                call,
-                env,
-                current,
-            ),
-            Exports::V0_1(pre) => instance::call(
-                engine,
-                admission,
-                |s| pre.instantiate(s),
-                module,
-                call,
-                env,
-                v0_1,
-            ),
+            Exports::Current(pre) => instance::call(site, |s| pre.instantiate(s), env, current),
+            Exports::V0_1(pre) => instance::call(site, |s| pre.instantiate(s), env, v0_1),
         }
     }
 

@@ -160,18 +160,29 @@ fn wasi_ctx(stderr: MemoryOutputPipe) -> WasiCtx {
         .build()
 }
 
+/// Where one call runs: the engine, the admission of its guest code to
+/// the cores, and the module and export named in its errors.
+pub(crate) struct Site<'a> {
+    pub engine: &'a Engine,
+    pub admission: &'a Arc<Admission>,
+    pub module: &'a str,
+    pub call: &'a str,
+}
+
 /// Instantiates a module in a fresh store (`instantiate`: the bindings of
-/// its contract) and runs `f` on the instance, its guest code admitted to
-/// the cores by `admission`.
+/// its contract) and runs `f` on the instance, at `site`.
 pub(crate) fn call<I, R>(
-    engine: &Engine,
-    admission: &Arc<Admission>,
+    site: Site<'_>,
     instantiate: impl FnOnce(&mut Store<HostState>) -> wasmtime::Result<I>,
-    module: &str,
-    call: &str,
     env: &CallEnv,
     f: impl FnOnce(&I, &mut Store<HostState>) -> wasmtime::Result<R>,
 ) -> Result<R, RuntimeError> {
+    let Site {
+        engine,
+        admission,
+        module,
+        call,
+    } = site;
     let stderr = MemoryOutputPipe::new(STDERR_CAP_BYTES);
     let started = Instant::now();
     let state = HostState {

@@ -103,11 +103,6 @@ impl Admission {
         Admission::new(std::thread::available_parallelism().map_or(1, |n| n.get()))
     }
 
-    /// How many calls may run guest code at once.
-    pub fn slots(&self) -> usize {
-        self.slots
-    }
-
     /// The place in the order of a call that came at `came`.
     pub(crate) fn age(&self, came: Instant) -> Age {
         Age {

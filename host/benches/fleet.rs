@@ -295,9 +295,9 @@ fn print_rounds(runs: &[(&str, FleetRun)]) {
             .collect();
         let mut spreads: Vec<f64> = of_name
             .iter()
-            .map(|run| {
-                let p50 = common::percentile(&run.latencies, 50.0).as_secs_f64();
-                common::percentile(&run.latencies, 99.0).as_secs_f64() / p50
+            .zip(&p50s)
+            .map(|(run, p50)| {
+                common::percentile(&run.latencies, 99.0).as_secs_f64() / p50.as_secs_f64()
             })
             .collect();
         spreads.sort_by(f64::total_cmp);

@@ -389,7 +389,7 @@ impl HostSettings {
                 call_timeout: Duration::from_secs(call_sec),
                 exec_timeout: Duration::from_secs(exec_sec),
                 parallel_calls: match file.guest.parallel_calls {
-                    None => std::thread::available_parallelism().map_or(1, |n| n.get()),
+                    None => crate::runtime::Admission::cores(),
                     Some(0) => usize::MAX,
                     Some(n) => n,
                 },

@@ -89,7 +89,7 @@ pub fn run(args: &Args) -> Result<u8, CliError> {
         memory_cap_bytes: settings.guest.memory_cap_bytes,
     };
     let runtime = match Runtime::pooled(pool) {
-        Ok(runtime) => runtime.with_admission(Admission::new(settings.guest.parallel_calls)),
+        Ok(runtime) => runtime,
         Err(error) => {
             log::emit(
                 &plain,
@@ -97,11 +97,10 @@ pub fn run(args: &Args) -> Result<u8, CliError> {
                 "serve",
                 &format!("no pooling allocator ({error}); instances are allocated per call"),
             );
-            Runtime::new()
-                .map_err(CliError::unusable)?
-                .with_admission(Admission::new(settings.guest.parallel_calls))
+            Runtime::new().map_err(CliError::unusable)?
         }
-    };
+    }
+    .with_admission(Admission::new(settings.guest.parallel_calls));
     let slot = PolicySlot::new(SlotParts {
         runtime,
         path: args.policy.policy.clone(),

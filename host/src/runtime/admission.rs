@@ -100,7 +100,13 @@ impl Admission {
 
     /// One slot per core this process may run on.
     pub fn per_core() -> Arc<Admission> {
-        Admission::new(std::thread::available_parallelism().map_or(1, |n| n.get()))
+        Admission::new(Admission::cores())
+    }
+
+    /// The cores this process may run on (its CPU affinity and cgroup
+    /// quota counted; 1 when that cannot be told).
+    pub fn cores() -> usize {
+        std::thread::available_parallelism().map_or(1, |n| n.get())
     }
 
     /// The place in the order of a call that came at `came`.

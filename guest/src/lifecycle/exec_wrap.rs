@@ -18,7 +18,10 @@
 //! busybox reads ahead) into a FIFO the command reads, so the command sees a
 //! real end of input, and the wrapper waits only for the command. A
 //! forwarded stdin therefore needs `sh`, `dd` and `mkfifo` in the image; a
-//! command without forwarded stdin reads `/dev/null`.
+//! command without forwarded stdin reads `/dev/null`. A frame is copied in
+//! blocks of 64 KiB (a pipe's size) and then its rest, not as one block:
+//! the command reads the start of a large frame while the rest still
+//! comes, and `dd` holds no more than a block.
 
 use crate::error::PolicyError;
 use crate::lease::{Command, EnvVar};
@@ -66,7 +69,14 @@ exec 3<&0
 (
   while IFS= read -r __leasebox_n; do
     [ "$__leasebox_n" = 0 ] && break
-    dd bs="$__leasebox_n" count=1 iflag=fullblock 2>/dev/null || break
+    __leasebox_blocks=$((__leasebox_n / 65536))
+    __leasebox_rest=$((__leasebox_n % 65536))
+    if [ "$__leasebox_blocks" -gt 0 ]; then
+      dd bs=65536 count="$__leasebox_blocks" iflag=fullblock 2>/dev/null || break
+    fi
+    if [ "$__leasebox_rest" -gt 0 ]; then
+      dd bs="$__leasebox_rest" count=1 iflag=fullblock 2>/dev/null || break
+    fi
   done
 ) <&3 >"$__leasebox_fifo" &
 __leasebox_feeder=$!
@@ -623,7 +633,11 @@ mod tests {
     #[rstest]
     #[case::system_sh("/bin/sh", "cat")]
     #[case::busybox("/usr/bin/busybox", "cat")]
-    fn framed_megabytes_arrive_byte_identical(#[case] program: &str, #[case] reader: &str) {
+    fn framed_megabytes_arrive_byte_identical(
+        #[case] program: &str,
+        #[case] reader: &str,
+        #[values(7_777, 65_536, 200_000)] frame_size: usize,
+    ) {
         if !std::path::Path::new(program).exists() {
             eprintln!("skipping: no {program} on this machine");
             return;
@@ -656,7 +670,7 @@ mod tests {
         let payload = data.clone();
         let writer = std::thread::spawn(move || {
             stdin.write_all(&header).expect("header");
-            for chunk in payload.chunks(65_536) {
+            for chunk in payload.chunks(frame_size) {
                 stdin.write_all(&frame(chunk)).expect("frame");
             }
             stdin.write_all(&frame(&[])).expect("end frame");

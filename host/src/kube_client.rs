@@ -19,6 +19,8 @@ mod config;
 mod error;
 mod exec;
 mod exec_protocol;
+mod exec_spdy;
+mod exec_stdin;
 mod logs;
 mod objects;
 mod resources;
@@ -26,6 +28,7 @@ pub mod retry;
 mod retry_after;
 mod secret;
 mod shared_watch;
+mod spdy;
 mod watch;
 
 use std::future::Future;

@@ -16,7 +16,6 @@
 //! process is never blocked. [`KubeExec::wait`] returns once the status has
 //! arrived and the loop has ended, so no trailing output is lost.
 
-use std::io::Read;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -32,25 +31,19 @@ use super::Ctx;
 use super::exec_protocol::{
     Ending, Frame, close_stdin_frame, decode, ending_from_status, stdin_frame,
 };
+use super::exec_spdy;
+use super::exec_stdin::{StdinCommand, forward_stdin, stdin_chunk};
 use crate::cluster_io::{CallerIo, ExecSpec, ExecStatus, ExecStream, KubeError, OutputStream};
 
-/// Bytes of the caller's stdin read at a time.
-const CHUNK: usize = 64 * 1024;
-/// Chunks read ahead of the session (bounds what a fast stdin holds).
-const READ_AHEAD: usize = 16;
-/// Chunks that wait together are sent as one message of at most about
-/// this many bytes: one frame, which the wrapper in the pod copies with one
-/// `dd` process (a process per 16 KiB chunk held a 256 MiB stdin to 24 MiB/s).
-const MAX_MESSAGE: usize = 1024 * 1024;
-/// Stdin chunks in flight to the message loop.
+/// Stdin messages in flight to the message loop.
 const STDIN_DEPTH: usize = 8;
 /// Keep-alive ping interval for idle sessions.
-const PING_INTERVAL: Duration = Duration::from_secs(30);
+pub(crate) const PING_INTERVAL: Duration = Duration::from_secs(30);
 /// How long the final websocket close may take.
-const CLOSE_TIMEOUT: Duration = Duration::from_secs(2);
+pub(crate) const CLOSE_TIMEOUT: Duration = Duration::from_secs(2);
 
 /// Where one output stream goes.
-enum Sink {
+pub(crate) enum Sink {
     /// To the caller's writer.
     Forward(Arc<std::sync::Mutex<dyn std::io::Write + Send>>),
     /// Queued for `read`.
@@ -96,7 +89,7 @@ impl Cap {
 }
 
 /// One output stream: its cap and destination.
-struct Delivery {
+pub(crate) struct Delivery {
     kind: OutputStream,
     cap: Cap,
     sink: Sink,
@@ -105,7 +98,21 @@ struct Delivery {
 }
 
 impl Delivery {
-    fn deliver(&mut self, data: &[u8]) {
+    pub(crate) fn new(kind: OutputStream, cap: Cap, sink: Sink) -> Delivery {
+        Delivery {
+            kind,
+            cap,
+            sink,
+            open: true,
+        }
+    }
+
+    /// Whether the cap cut anything.
+    pub(crate) fn truncated(&self) -> bool {
+        self.cap.truncated()
+    }
+
+    pub(crate) fn deliver(&mut self, data: &[u8]) {
         let part = self.cap.admit(data);
         if part.is_empty() || !self.open {
             return;
@@ -122,20 +129,14 @@ impl Delivery {
     }
 }
 
-/// What the guest asks of stdin.
-enum StdinCommand {
-    Data(Vec<u8>),
-    Close,
-}
-
 /// How the message loop ended.
 #[derive(Debug, Default)]
-struct Outcome {
-    status: Option<Status>,
-    stdout_truncated: bool,
-    stderr_truncated: bool,
+pub(crate) struct Outcome {
+    pub(crate) status: Option<Status>,
+    pub(crate) stdout_truncated: bool,
+    pub(crate) stderr_truncated: bool,
     /// Why the loop ended without a status.
-    failure: Option<String>,
+    pub(crate) failure: Option<String>,
 }
 
 /// Runs one session: server frames to the deliveries while [`write_loop`]
@@ -284,36 +285,53 @@ pub(crate) async fn start(
         "exec in pod {}/{} container {}",
         spec.namespace, spec.pod, spec.container
     );
-    let connection = ctx
-        .call(&step, || {
-            let request = pods
-                .exec(&spec.pod, spec.argv.clone(), &params)
-                .map_err(kube::Error::BuildRequest);
-            async move { ctx.client.connect(request?).await }
-        })
-        .await?;
-    let v5 = connection.supports_stream_close();
-
+    let request = || {
+        pods.exec(&spec.pod, spec.argv.clone(), &params)
+            .map_err(kube::Error::BuildRequest)
+    };
     let (queue_tx, queue) = if spec.forward_output {
         (None, None)
     } else {
         let (tx, rx) = mpsc::unbounded_channel();
         (Some(tx), Some(rx))
     };
-    let delivery =
-        |kind, cap, writer: &Arc<std::sync::Mutex<dyn std::io::Write + Send>>| Delivery {
-            kind,
-            cap: Cap::new(cap),
-            sink: match &queue_tx {
-                Some(tx) => Sink::Queue(tx.clone()),
-                None => Sink::Forward(writer.clone()),
-            },
-            open: true,
+    let delivery = |kind, cap, writer: &Arc<std::sync::Mutex<dyn std::io::Write + Send>>| {
+        let sink = match &queue_tx {
+            Some(tx) => Sink::Queue(tx.clone()),
+            None => Sink::Forward(writer.clone()),
         };
+        Delivery::new(kind, Cap::new(cap), sink)
+    };
     let out = delivery(OutputStream::Stdout, spec.max_stdout_bytes, &caller.stdout);
     let err = delivery(OutputStream::Stderr, spec.max_stderr_bytes, &caller.stderr);
     let (commands, command_rx) = mpsc::channel(STDIN_DEPTH);
-    let task = tokio::spawn(run(connection.into_stream(), v5, command_rx, out, err));
+    // With stdin open the session runs over SPDY, as kubectl's does: it
+    // can end stdin, and the node's runtime takes it in for a third of the
+    // CPU (see `exec_spdy`). Without stdin, over a websocket (v5 or v4).
+    let task = if spec.stdin {
+        let response = ctx
+            .call(&step, || {
+                let request = request().map(|mut r| {
+                    exec_spdy::ask_for_spdy(&mut r);
+                    r
+                });
+                async move { exec_spdy::send_upgrade(&ctx.client, request?).await }
+            })
+            .await?;
+        let connection = exec_spdy::upgraded(response)
+            .await
+            .map_err(|e| KubeError::Transport(format!("{step}: {e}")))?;
+        tokio::spawn(exec_spdy::run(connection, true, command_rx, out, err))
+    } else {
+        let connection = ctx
+            .call(&step, || {
+                let request = request();
+                async move { ctx.client.connect(request?).await }
+            })
+            .await?;
+        let v5 = connection.supports_stream_close();
+        tokio::spawn(run(connection.into_stream(), v5, command_rx, out, err))
+    };
     Ok(Session {
         commands: Some(commands),
         stdin: spec.stdin,
@@ -349,88 +367,6 @@ impl Drop for KubeExec {
     fn drop(&mut self) {
         self.session.task.abort();
     }
-}
-
-/// One chunk of the caller's stdin as sent: as is, or framed as its
-/// decimal length, a newline and the bytes (an empty chunk is the end
-/// frame `0\n`).
-pub(crate) fn stdin_chunk(data: &[u8], framed: bool) -> Vec<u8> {
-    if !framed {
-        return data.to_vec();
-    }
-    let mut out = format!("{}\n", data.len()).into_bytes();
-    out.extend_from_slice(data);
-    out
-}
-
-/// Copies the caller's stdin into the session (framed when asked), then
-/// ends it. The blocking reads run on a thread of their own, read ahead by
-/// up to [`READ_AHEAD`] chunks, so a caller that never closes its stdin
-/// holds no runtime thread; a second thread sends what has been read, the
-/// chunks that wait together as one message (at most about
-/// [`MAX_MESSAGE`] bytes): a slow session gets large messages, an
-/// interactive caller each line at once.
-fn forward_stdin(
-    source: Option<Box<dyn Read + Send>>,
-    commands: mpsc::Sender<StdinCommand>,
-    framed: bool,
-) -> Result<(), KubeError> {
-    let Some(mut source) = source else {
-        if framed {
-            commands
-                .try_send(StdinCommand::Data(stdin_chunk(&[], true)))
-                .map_err(|e| KubeError::Transport(format!("exec: ending stdin failed: {e}")))?;
-        }
-        return commands
-            .try_send(StdinCommand::Close)
-            .map_err(|e| KubeError::Transport(format!("exec: ending stdin failed: {e}")));
-    };
-    let start_failed = |e: std::io::Error| {
-        KubeError::Transport(format!("exec: cannot start the stdin forwarder: {e}"))
-    };
-    let (chunks, read) = std::sync::mpsc::sync_channel::<Vec<u8>>(READ_AHEAD);
-    std::thread::Builder::new()
-        .name("leasebox-stdin-read".into())
-        .spawn(move || {
-            loop {
-                let mut chunk = vec![0u8; CHUNK];
-                match source.read(&mut chunk) {
-                    Ok(0) | Err(_) => return,
-                    Ok(n) => {
-                        chunk.truncate(n);
-                        // The sender is gone: the session ended.
-                        if chunks.send(chunk).is_err() {
-                            return;
-                        }
-                    }
-                }
-            }
-        })
-        .map_err(start_failed)?;
-    std::thread::Builder::new()
-        .name("leasebox-stdin".into())
-        .spawn(move || {
-            while let Ok(mut message) = read.recv() {
-                while message.len() < MAX_MESSAGE {
-                    match read.try_recv() {
-                        Ok(more) => message.extend_from_slice(&more),
-                        Err(_) => break,
-                    }
-                }
-                if commands
-                    .blocking_send(StdinCommand::Data(stdin_chunk(&message, framed)))
-                    .is_err()
-                {
-                    return;
-                }
-            }
-            if framed {
-                let _ = commands.blocking_send(StdinCommand::Data(stdin_chunk(&[], true)));
-            }
-            let _ = commands.blocking_send(StdinCommand::Close);
-        })
-        .map(|_| ())
-        .map_err(start_failed)
 }
 
 impl ExecStream for KubeExec {
@@ -545,6 +481,7 @@ impl ExecStream for KubeExec {
 #[cfg(test)]
 mod tests {
     use super::super::exec_protocol::{STATUS as STATUS_CHANNEL, STDOUT as STDOUT_CHANNEL};
+    use super::super::exec_stdin::MAX_MESSAGE;
     use super::*;
     use futures::{SinkExt, StreamExt};
 
@@ -673,12 +610,5 @@ mod tests {
         }
         assert_eq!(output, BOTH_WAYS, "all of the output was read");
         feeder.await.expect("the feeder ran");
-    }
-
-    #[test]
-    fn framed_stdin_chunks_carry_their_length() {
-        assert_eq!(stdin_chunk(b"abc", true), b"3\nabc");
-        assert_eq!(stdin_chunk(b"", true), b"0\n");
-        assert_eq!(stdin_chunk(b"abc", false), b"abc");
     }
 }

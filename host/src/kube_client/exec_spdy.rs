@@ -1,0 +1,559 @@
+//! An exec session over SPDY/3.1 ([`super::spdy`]), the transport of a
+//! session whose stdin is open: the upgrade, then the message loop.
+//!
+//! The client opens the streams, all in one write: error (where the exit
+//! status comes, protocol `v4.channel.k8s.io`), stdin when asked, stdout,
+//! stderr. Stdin flows once the server has accepted its stream (the
+//! server drops DATA on a stream it has not accepted yet) and ends with a
+//! FIN, which the command reads as the end of its input. The session ends
+//! once the error stream is complete: at its FIN, its reset, or the end of
+//! the connection; the server writes the status after the output.
+
+use hyper_util::rt::TokioIo;
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::Status;
+use tokio::io::{AsyncRead, AsyncWrite, AsyncWriteExt, BufReader};
+use tokio::sync::{mpsc, oneshot};
+
+use super::exec::{CLOSE_TIMEOUT, Delivery, Outcome, PING_INTERVAL};
+use super::exec_stdin::StdinCommand;
+use super::spdy::{HeaderBlocks, Incoming, MAX_PAYLOAD, data_frame, ping_frame, read_frame};
+
+/// The exec protocol spoken on the streams.
+pub(crate) const PROTOCOL: &str = "v4.channel.k8s.io";
+/// Bytes read from the connection at a time.
+const READ_BUFFER: usize = 64 * 1024;
+
+/// The upgraded connection of a session.
+pub(crate) type Connection = TokioIo<hyper::upgrade::Upgraded>;
+
+/// Adds the headers that ask for SPDY/3.1 and protocol v4 to an exec
+/// request.
+pub(crate) fn ask_for_spdy(request: &mut http::Request<Vec<u8>>) {
+    use http::header::{CONNECTION, HeaderValue, UPGRADE};
+    let headers = request.headers_mut();
+    headers.insert(CONNECTION, HeaderValue::from_static("Upgrade"));
+    headers.insert(UPGRADE, HeaderValue::from_static("SPDY/3.1"));
+    headers.insert(
+        "X-Stream-Protocol-Version",
+        HeaderValue::from_static(PROTOCOL),
+    );
+}
+
+/// Sends an exec request made by [`ask_for_spdy`]: the answer when it
+/// switched protocols; an error answer (`Status` in its body, or its text)
+/// as kube's API error, so that it is retried or reported like any other.
+pub(crate) async fn send_upgrade(
+    client: &kube::Client,
+    request: http::Request<Vec<u8>>,
+) -> Result<http::Response<kube::client::Body>, kube::Error> {
+    let response = client.send(request.map(kube::client::Body::from)).await?;
+    let code = response.status();
+    if code == http::StatusCode::SWITCHING_PROTOCOLS {
+        return Ok(response);
+    }
+    if !(code.is_client_error() || code.is_server_error()) {
+        return Err(kube::Error::UpgradeConnection(
+            kube::client::UpgradeConnectionError::ProtocolSwitch(code),
+        ));
+    }
+    let body = response.into_body().collect_bytes().await?;
+    let status = serde_json::from_slice::<kube::core::Status>(&body).unwrap_or_else(|_| {
+        kube::core::Status::failure(String::from_utf8_lossy(&body).trim(), "")
+            .with_code(code.as_u16())
+    });
+    Err(kube::Error::Api(status.boxed()))
+}
+
+/// The upgraded connection of an answer from [`send_upgrade`], once its
+/// protocol is checked.
+pub(crate) async fn upgraded(
+    response: http::Response<kube::client::Body>,
+) -> Result<Connection, String> {
+    let chosen = response
+        .headers()
+        .get("X-Stream-Protocol-Version")
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("none");
+    if chosen != PROTOCOL {
+        return Err(format!(
+            "the server chose exec protocol `{chosen}`; leasebox speaks {PROTOCOL} over SPDY"
+        ));
+    }
+    hyper::upgrade::on(response)
+        .await
+        .map(TokioIo::new)
+        .map_err(|e| format!("the upgraded connection is not available: {e}"))
+}
+
+/// The ids of a session's streams, in the order they are opened.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct Streams {
+    error: u32,
+    stdin: Option<u32>,
+    stdout: u32,
+    stderr: u32,
+}
+
+impl Streams {
+    /// Client streams take odd ids, counting up.
+    fn new(stdin: bool) -> Streams {
+        let mut ids = (1u32..).step_by(2);
+        let mut next = || ids.next().unwrap_or_default();
+        Streams {
+            error: next(),
+            stdin: stdin.then(&mut next),
+            stdout: next(),
+            stderr: next(),
+        }
+    }
+
+    /// The `SYN_STREAM` frames that open them.
+    fn open(&self) -> Vec<u8> {
+        let mut blocks = HeaderBlocks::default();
+        let mut frames = Vec::new();
+        let named = [
+            (Some(self.error), "error"),
+            (self.stdin, "stdin"),
+            (Some(self.stdout), "stdout"),
+            (Some(self.stderr), "stderr"),
+        ];
+        for (id, kind) in named {
+            if let Some(id) = id {
+                frames.extend(blocks.syn_stream(id, &[("streamtype", kind)]));
+            }
+        }
+        frames
+    }
+}
+
+/// Runs one session on `connection`: output to the deliveries, stdin from
+/// `commands` alongside (see [`write_loop`]), until the exit status is
+/// complete or the connection ends.
+pub(crate) async fn run<C>(
+    connection: C,
+    stdin: bool,
+    commands: mpsc::Receiver<StdinCommand>,
+    mut out: Delivery,
+    mut err: Delivery,
+) -> Outcome
+where
+    C: AsyncRead + AsyncWrite + Unpin,
+{
+    let streams = Streams::new(stdin);
+    let (from_server, to_server) = tokio::io::split(connection);
+    let mut from_server = BufReader::with_capacity(READ_BUFFER, from_server);
+    let (accepted, on_accepted) = oneshot::channel();
+    let mut accepted = Some(accepted);
+    let (pongs, pongs_rx) = mpsc::unbounded_channel();
+    let (stop, stopped) = oneshot::channel();
+    let mut writer = std::pin::pin!(write_loop(
+        to_server,
+        streams,
+        commands,
+        on_accepted,
+        pongs_rx,
+        stopped
+    ));
+    let mut writing = true;
+    let mut outcome = Outcome::default();
+    let mut status = Vec::new();
+    let mut payload = Vec::new();
+    // A read cut short by the other branch is never resumed: that branch
+    // ends the loop.
+    let complete = loop {
+        tokio::select! {
+            frame = read_frame(&mut from_server, &mut payload) => match frame {
+                Ok(Some(Incoming::Data { stream, fin, data })) => {
+                    if stream == streams.stdout {
+                        out.deliver(data);
+                    } else if stream == streams.stderr {
+                        err.deliver(data);
+                    } else if stream == streams.error {
+                        status.extend_from_slice(data);
+                        if fin {
+                            break true;
+                        }
+                    }
+                }
+                Ok(Some(Incoming::Reply { stream, fin })) => {
+                    if Some(stream) == streams.stdin
+                        && let Some(accepted) = accepted.take()
+                    {
+                        let _ = accepted.send(());
+                    }
+                    if stream == streams.error && fin {
+                        break true;
+                    }
+                }
+                Ok(Some(Incoming::Reset { stream, .. })) if stream == streams.error => break true,
+                // Even ids are the server's pings; odd ones answer ours.
+                Ok(Some(Incoming::Ping(id))) if id % 2 == 0 => {
+                    let _ = pongs.send(id);
+                }
+                Ok(Some(Incoming::GoAway) | None) => break true,
+                Ok(Some(_)) => {}
+                Err(e) => {
+                    outcome.failure = Some(format!("the connection failed: {e}"));
+                    break false;
+                }
+            },
+            failure = &mut writer, if writing => {
+                writing = false;
+                if failure.is_some() {
+                    outcome.failure = failure;
+                    break false;
+                }
+            },
+        }
+    };
+    if complete {
+        if status.is_empty() {
+            outcome.failure = Some("the connection closed before the exit status arrived".into());
+        } else {
+            match serde_json::from_slice::<Status>(&status) {
+                Ok(status) => outcome.status = Some(status),
+                Err(e) => outcome.failure = Some(format!("unreadable exit status: {e}")),
+            }
+        }
+    }
+    if writing {
+        let _ = stop.send(());
+        let _ = tokio::time::timeout(CLOSE_TIMEOUT, &mut writer).await;
+    }
+    outcome.stdout_truncated = out.truncated();
+    outcome.stderr_truncated = err.truncated();
+    outcome
+}
+
+/// The sending half of a session: the streams opened, then stdin as the
+/// guest hands it over once the server has accepted the stdin stream, its
+/// end as a FIN, answers to the server's pings and a ping of ours every
+/// [`PING_INTERVAL`]; until `stop` or a failed write (its reason).
+async fn write_loop<W>(
+    mut to_server: W,
+    streams: Streams,
+    mut commands: mpsc::Receiver<StdinCommand>,
+    mut accepted: oneshot::Receiver<()>,
+    mut pongs: mpsc::UnboundedReceiver<u32>,
+    mut stop: oneshot::Receiver<()>,
+) -> Option<String>
+where
+    W: AsyncWrite + Unpin,
+{
+    let mut ping = tokio::time::interval(PING_INTERVAL);
+    ping.reset();
+    let mut our_ping = 1u32;
+    let mut stdin_accepted = false;
+    let mut stdin_open = streams.stdin.is_some();
+    let stdin = streams.stdin.unwrap_or_default();
+    let mut frames = streams.open();
+    let mut what = "the connection failed";
+    let failure = loop {
+        if !frames.is_empty() {
+            tokio::select! {
+                _ = &mut stop => break None,
+                written = write_all_flushed(&mut to_server, &frames) => {
+                    if let Err(e) = written {
+                        break Some(format!("{what}: {e}"));
+                    }
+                }
+            }
+        }
+        frames.clear();
+        what = "the connection failed";
+        tokio::select! {
+            _ = &mut stop => break None,
+            _ = &mut accepted, if !stdin_accepted => stdin_accepted = true,
+            command = commands.recv(), if stdin_open && stdin_accepted => {
+                what = "sending stdin failed";
+                match command {
+                    Some(StdinCommand::Data(data)) => {
+                        for piece in data.chunks(MAX_PAYLOAD) {
+                            frames.extend(data_frame(stdin, false, piece));
+                        }
+                    }
+                    Some(StdinCommand::Close) | None => {
+                        stdin_open = false;
+                        frames = data_frame(stdin, true, &[]);
+                    }
+                }
+            },
+            Some(id) = pongs.recv() => frames = ping_frame(id),
+            _ = ping.tick() => {
+                frames = ping_frame(our_ping);
+                our_ping = our_ping.wrapping_add(2);
+            },
+        }
+    };
+    let _ = tokio::time::timeout(CLOSE_TIMEOUT, to_server.shutdown()).await;
+    failure
+}
+
+async fn write_all_flushed<W: AsyncWrite + Unpin>(w: &mut W, bytes: &[u8]) -> std::io::Result<()> {
+    w.write_all(bytes).await?;
+    w.flush().await
+}
+
+/// How long the tests give a session.
+#[cfg(test)]
+const TEST_LIMIT: std::time::Duration = std::time::Duration::from_secs(30);
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Arc;
+
+    use tokio::io::{AsyncReadExt, DuplexStream};
+
+    use super::super::exec::{Cap, Sink};
+    use super::*;
+    use crate::cluster_io::OutputStream;
+
+    /// The server side of a session in a test: reads the client's frames
+    /// raw, writes its own.
+    struct Server {
+        io: DuplexStream,
+    }
+
+    /// A frame as the test server sees it.
+    #[derive(Debug)]
+    enum Seen {
+        Open {
+            stream: u32,
+            kind: String,
+        },
+        Data {
+            stream: u32,
+            fin: bool,
+            data: Vec<u8>,
+        },
+        Ping(u32),
+    }
+
+    impl Server {
+        async fn frame(&mut self) -> Option<Seen> {
+            let mut head = [0u8; 8];
+            self.io.read_exact(&mut head).await.ok()?;
+            let length =
+                usize::from(head[5]) << 16 | usize::from(head[6]) << 8 | usize::from(head[7]);
+            let mut payload = vec![0u8; length];
+            self.io.read_exact(&mut payload).await.ok()?;
+            let word = |at: usize| {
+                u32::from_be_bytes(payload[at..at + 4].try_into().expect("4 bytes")) & 0x7fff_ffff
+            };
+            if head[0] & 0x80 == 0 {
+                let stream = u32::from_be_bytes(head[..4].try_into().expect("4 bytes"));
+                return Some(Seen::Data {
+                    stream,
+                    fin: head[4] & 1 != 0,
+                    data: payload,
+                });
+            }
+            Some(match u16::from_be_bytes([head[2], head[3]]) {
+                // The stored header block holds one pair, its value last.
+                1 => {
+                    let text = String::from_utf8_lossy(&payload[10..]);
+                    let kind = ["error", "stdin", "stdout", "stderr"]
+                        .into_iter()
+                        .find(|k| text.ends_with(k))
+                        .expect("a stream type")
+                        .to_string();
+                    Seen::Open {
+                        stream: word(0),
+                        kind,
+                    }
+                }
+                6 => Seen::Ping(word(0)),
+                other => panic!("unexpected control frame {other}"),
+            })
+        }
+
+        async fn send(&mut self, bytes: &[u8]) {
+            self.io.write_all(bytes).await.expect("the client reads");
+        }
+
+        async fn reply(&mut self, stream: u32) {
+            let mut frame = vec![0x80, 0x03, 0x00, 0x02, 0x00, 0x00, 0x00, 0x06];
+            frame.extend_from_slice(&stream.to_be_bytes());
+            frame.extend_from_slice(&[0, 0]);
+            self.send(&frame).await;
+        }
+    }
+
+    fn queue() -> (Delivery, mpsc::UnboundedReceiver<(OutputStream, Vec<u8>)>) {
+        let (tx, rx) = mpsc::unbounded_channel();
+        (
+            Delivery::new(OutputStream::Stdout, Cap::new(None), Sink::Queue(tx)),
+            rx,
+        )
+    }
+
+    fn forward() -> (Delivery, Arc<std::sync::Mutex<Vec<u8>>>) {
+        let buffer = Arc::new(std::sync::Mutex::new(Vec::new()));
+        let writer: Arc<std::sync::Mutex<dyn std::io::Write + Send>> =
+            Arc::new(std::sync::Mutex::new(SharedBuffer(buffer.clone())));
+        (
+            Delivery::new(OutputStream::Stderr, Cap::new(None), Sink::Forward(writer)),
+            buffer,
+        )
+    }
+
+    struct SharedBuffer(Arc<std::sync::Mutex<Vec<u8>>>);
+
+    impl std::io::Write for SharedBuffer {
+        fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+            self.0.lock().expect("buffer").extend_from_slice(buf);
+            Ok(buf.len())
+        }
+        fn flush(&mut self) -> std::io::Result<()> {
+            Ok(())
+        }
+    }
+
+    const STATUS_EXIT_3: &[u8] = br#"{"metadata":{},"status":"Failure","message":"command terminated with non-zero exit code","reason":"NonZeroExitCode","details":{"causes":[{"reason":"ExitCode","message":"3"}]}}"#;
+
+    /// The whole exchange with a server that behaves like the kubelet's:
+    /// streams opened in order, stdin held until its stream is accepted,
+    /// then all of it and its FIN, output on both streams, a ping answered,
+    /// the status on the error stream, the connection closed.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn stdin_flows_once_accepted_and_ends_with_a_fin() {
+        let (client_io, server_io) = tokio::io::duplex(64 * 1024);
+        let (commands, command_rx) = mpsc::channel(8);
+        let (out, mut out_rx) = queue();
+        let (err, err_buffer) = forward();
+        let session = tokio::spawn(run(client_io, true, command_rx, out, err));
+        // Stdin handed over before the server accepted the stream.
+        commands
+            .send(StdinCommand::Data(b"early ".to_vec()))
+            .await
+            .expect("queued");
+
+        let mut server = Server { io: server_io };
+        let mut opened = Vec::new();
+        for _ in 0..4 {
+            match server.frame().await.expect("a SYN_STREAM") {
+                Seen::Open { stream, kind } => opened.push((stream, kind)),
+                other => panic!("expected the streams opened first, got {other:?}"),
+            }
+        }
+        let names: Vec<(u32, &str)> = opened.iter().map(|(s, k)| (*s, k.as_str())).collect();
+        assert_eq!(
+            names,
+            [(1, "error"), (3, "stdin"), (5, "stdout"), (7, "stderr")]
+        );
+
+        // Nothing on stdin before the reply: the server's ping is the
+        // next frame the client sends.
+        server.send(&ping_frame(2)).await;
+        match tokio::time::timeout(TEST_LIMIT, server.frame()).await {
+            Ok(Some(Seen::Ping(2))) => {}
+            other => panic!("expected the ping answered before any stdin, got {other:?}"),
+        }
+        for stream in [1, 3, 5, 7] {
+            server.reply(stream).await;
+        }
+        commands
+            .send(StdinCommand::Data(b"late".to_vec()))
+            .await
+            .expect("queued");
+        commands.send(StdinCommand::Close).await.expect("queued");
+        let mut stdin = Vec::new();
+        loop {
+            match tokio::time::timeout(TEST_LIMIT, server.frame()).await {
+                Ok(Some(Seen::Data {
+                    stream: 3,
+                    fin,
+                    data,
+                })) => {
+                    stdin.extend_from_slice(&data);
+                    if fin {
+                        break;
+                    }
+                }
+                other => panic!("expected stdin, got {other:?}"),
+            }
+        }
+        assert_eq!(stdin, b"early late");
+
+        server.send(&data_frame(5, false, b"out")).await;
+        server.send(&data_frame(7, false, b"err")).await;
+        server.send(&data_frame(1, false, STATUS_EXIT_3)).await;
+        drop(server);
+
+        let outcome = tokio::time::timeout(TEST_LIMIT, session)
+            .await
+            .expect("the session ends with the connection")
+            .expect("the session ran");
+        let status = outcome.status.expect("a status");
+        assert_eq!(status.reason.as_deref(), Some("NonZeroExitCode"));
+        assert_eq!(outcome.failure, None);
+        assert_eq!(
+            out_rx.try_recv().ok(),
+            Some((OutputStream::Stdout, b"out".to_vec()))
+        );
+        assert_eq!(*err_buffer.lock().expect("buffer"), b"err");
+    }
+
+    #[tokio::test]
+    async fn a_connection_closed_before_the_status_is_a_failure() {
+        let (client_io, server_io) = tokio::io::duplex(64 * 1024);
+        let (_commands, command_rx) = mpsc::channel(8);
+        let (out, _out_rx) = queue();
+        let (err, _err_rx) = queue();
+        let session = tokio::spawn(run(client_io, false, command_rx, out, err));
+        let mut server = Server { io: server_io };
+        for _ in 0..3 {
+            server.frame().await.expect("a SYN_STREAM");
+        }
+        server.send(&data_frame(3, false, b"partial output")).await;
+        drop(server);
+        let outcome = tokio::time::timeout(TEST_LIMIT, session)
+            .await
+            .expect("the session ends")
+            .expect("the session ran");
+        assert!(outcome.status.is_none());
+        assert_eq!(
+            outcome.failure.as_deref(),
+            Some("the connection closed before the exit status arrived")
+        );
+    }
+
+    #[tokio::test]
+    async fn the_status_ends_the_session_at_the_error_streams_fin() {
+        let (client_io, server_io) = tokio::io::duplex(64 * 1024);
+        let (_commands, command_rx) = mpsc::channel(8);
+        let (out, _out_rx) = queue();
+        let (err, _err_rx) = queue();
+        let session = tokio::spawn(run(client_io, false, command_rx, out, err));
+        let mut server = Server { io: server_io };
+        for _ in 0..3 {
+            server.frame().await.expect("a SYN_STREAM");
+        }
+        // In two pieces, the second with the FIN; the connection stays open.
+        let (head, tail) = STATUS_EXIT_3.split_at(20);
+        server.send(&data_frame(1, false, head)).await;
+        server.send(&data_frame(1, true, tail)).await;
+        let outcome = tokio::time::timeout(TEST_LIMIT, session)
+            .await
+            .expect("the session ends at the FIN, with the connection still open")
+            .expect("the session ran");
+        assert_eq!(
+            outcome.status.and_then(|s| s.reason).as_deref(),
+            Some("NonZeroExitCode")
+        );
+        drop(server);
+    }
+
+    #[test]
+    fn streams_without_stdin_skip_its_id() {
+        assert_eq!(
+            Streams::new(false),
+            Streams {
+                error: 1,
+                stdin: None,
+                stdout: 3,
+                stderr: 5
+            }
+        );
+    }
+}

@@ -61,8 +61,9 @@ impl Verb {
             Verb::Apply | Verb::FillSecret => (None, &["create", "patch"]),
             Verb::Create => (None, &["create"]),
             Verb::Delete => (None, &["delete"]),
-            // Websocket exec is a GET upgrade on servers before 1.30 and a
-            // create after.
+            // leasebox upgrades a GET (a websocket, or SPDY when stdin is
+            // open); a GET upgrade is authorised as `get` on servers
+            // before 1.30 and as `create` after.
             Verb::Exec => (Some("exec"), &["create", "get"]),
             Verb::Logs => (Some("log"), &["get"]),
         }

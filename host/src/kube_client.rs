@@ -21,6 +21,7 @@ mod exec;
 mod exec_protocol;
 mod exec_spdy;
 mod exec_stdin;
+mod exec_websocket;
 mod logs;
 mod objects;
 mod resources;

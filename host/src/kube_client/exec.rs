@@ -1,17 +1,16 @@
-//! Exec sessions over the websocket exec API, with real exit codes from
-//! the status channel (see [`super::exec_protocol`]).
+//! Exec sessions, with real exit codes from the status the server sends
+//! last (see [`super::exec_protocol`]).
 //!
-//! kube-rs opens the connection (`v5.channel.k8s.io`, falling back to
-//! `v4.channel.k8s.io`); this module runs the message loop itself, because
-//! ending stdin differs by version: on v5 it sends "close stdin" and the
-//! process reads end of file; v4 (Kubernetes before 1.30, e.g. 1.20) has no
-//! such message, and closing the websocket (what kube-rs does) loses the
-//! output and the exit status that follow. So on v4, ending stdin only stops
-//! sending: a command reading stdin must know where its input ends
-//! (`head -c N`), which is how leasebox policies send it.
+//! The transport depends on stdin. A session whose stdin is open runs over
+//! SPDY/3.1 (`super::exec_spdy`), as `kubectl exec -i` does: SPDY ends stdin
+//! with a FIN, where websocket protocol v4 (all that Kubernetes before 1.30
+//! speaks, e.g. 1.20) cannot without losing the output and exit status that
+//! follow, and a 1.20 node's runtime takes stdin over SPDY for a third of
+//! the CPU. A session without stdin runs over a websocket
+//! (`super::exec_websocket`).
 //!
-//! Output is handled as it arrives, in the loop: forwarded output goes to
-//! the caller's writers (flushed per chunk), the rest is queued for
+//! Output is handled as it arrives, in the session's loop: forwarded output
+//! goes to the caller's writers (flushed per chunk), the rest is queued for
 //! [`KubeExec::read`]. Byte caps stop the delivery, not the reading, so the
 //! process is never blocked. [`KubeExec::wait`] returns once the status has
 //! arrived and the loop has ended, so no trailing output is lost.
@@ -19,20 +18,16 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use futures::{SinkExt, StreamExt};
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::Status;
 use kube::api::AttachParams;
 use tokio::runtime::Handle;
 use tokio::sync::mpsc;
 use tokio::task::JoinHandle;
-use tokio_tungstenite::tungstenite::Message;
 
 use super::Ctx;
-use super::exec_protocol::{
-    Ending, Frame, close_stdin_frame, decode, ending_from_status, stdin_frame,
-};
-use super::exec_spdy;
+use super::exec_protocol::{Ending, ending_from_status};
 use super::exec_stdin::{StdinCommand, forward_stdin, stdin_chunk};
+use super::{exec_spdy, exec_websocket};
 use crate::cluster_io::{CallerIo, ExecSpec, ExecStatus, ExecStream, KubeError, OutputStream};
 
 /// Stdin messages in flight to the message loop.
@@ -139,120 +134,6 @@ pub(crate) struct Outcome {
     pub(crate) failure: Option<String>,
 }
 
-/// Runs one session: server frames to the deliveries while [`write_loop`]
-/// sends stdin and pings alongside; ends at the status or when the
-/// connection ends. Reading never waits on a send: a command that writes
-/// output while its stdin is still coming would otherwise stall both ways
-/// once the buffers between are full.
-async fn run<S>(
-    ws: S,
-    v5: bool,
-    commands: mpsc::Receiver<StdinCommand>,
-    mut out: Delivery,
-    mut err: Delivery,
-) -> Outcome
-where
-    S: futures::Stream<Item = Result<Message, tokio_tungstenite::tungstenite::Error>>
-        + futures::Sink<Message, Error = tokio_tungstenite::tungstenite::Error>
-        + Unpin,
-{
-    let (to_server, mut from_server) = ws.split();
-    let (stop, stopped) = tokio::sync::oneshot::channel();
-    let mut writer = std::pin::pin!(write_loop(to_server, v5, commands, stopped));
-    let mut writing = true;
-    let mut outcome = Outcome::default();
-    loop {
-        tokio::select! {
-            message = from_server.next() => match message {
-                Some(Ok(Message::Binary(frame))) => match decode(&frame) {
-                    Frame::Stdout(data) => out.deliver(data),
-                    Frame::Stderr(data) => err.deliver(data),
-                    Frame::Status(json) => {
-                        match serde_json::from_slice::<Status>(json) {
-                            Ok(status) => outcome.status = Some(status),
-                            Err(e) => outcome.failure = Some(format!("unreadable exit status: {e}")),
-                        }
-                        break;
-                    }
-                    Frame::Ignored => {}
-                },
-                Some(Ok(Message::Close(_))) | None => {
-                    outcome.failure = Some("the connection closed before the exit status arrived".into());
-                    break;
-                }
-                Some(Ok(_)) => {}
-                Some(Err(e)) => {
-                    outcome.failure = Some(format!("the connection failed: {e}"));
-                    break;
-                }
-            },
-            failure = &mut writer, if writing => {
-                writing = false;
-                if failure.is_some() {
-                    outcome.failure = failure;
-                    break;
-                }
-            },
-        }
-    }
-    if writing {
-        let _ = stop.send(());
-        let _ = tokio::time::timeout(CLOSE_TIMEOUT, &mut writer).await;
-    }
-    outcome.stdout_truncated = out.cap.truncated();
-    outcome.stderr_truncated = err.cap.truncated();
-    outcome
-}
-
-/// The sending half of a session: stdin as the guest hands it over, the
-/// end of stdin (v5), pings every [`PING_INTERVAL`]; until `stop` or a
-/// failed send (its reason). Closes the sending half at the end.
-async fn write_loop<W>(
-    mut to_server: W,
-    v5: bool,
-    mut commands: mpsc::Receiver<StdinCommand>,
-    mut stop: tokio::sync::oneshot::Receiver<()>,
-) -> Option<String>
-where
-    W: futures::Sink<Message, Error = tokio_tungstenite::tungstenite::Error> + Unpin,
-{
-    let mut ping = tokio::time::interval(PING_INTERVAL);
-    ping.reset();
-    let mut stdin_open = true;
-    let failure = loop {
-        let message = tokio::select! {
-            _ = &mut stop => break None,
-            command = commands.recv(), if stdin_open => match command {
-                Some(StdinCommand::Data(data)) => Some(Message::binary(stdin_frame(&data))),
-                Some(StdinCommand::Close) | None => {
-                    stdin_open = false;
-                    // v4 has no way to end stdin but closing the session.
-                    v5.then(|| Message::binary(close_stdin_frame()))
-                }
-            },
-            _ = ping.tick() => Some(Message::Ping(Default::default())),
-        };
-        let Some(message) = message else {
-            continue;
-        };
-        let what = if matches!(message, Message::Ping(_)) {
-            "the connection failed"
-        } else {
-            "sending stdin failed"
-        };
-        tokio::select! {
-            _ = &mut stop => break None,
-            sent = to_server.send(message) => {
-                if let Err(e) = sent {
-                    break Some(format!("{what}: {e}"));
-                }
-            }
-        }
-    };
-    let _ = tokio::time::timeout(CLOSE_TIMEOUT, to_server.close()).await;
-    failure
-}
-
 /// A started exec session.
 pub(crate) struct Session {
     commands: Option<mpsc::Sender<StdinCommand>>,
@@ -307,7 +188,8 @@ pub(crate) async fn start(
     let (commands, command_rx) = mpsc::channel(STDIN_DEPTH);
     // With stdin open the session runs over SPDY, as kubectl's does: it
     // can end stdin, and the node's runtime takes it in for a third of the
-    // CPU (see `exec_spdy`). Without stdin, over a websocket (v5 or v4).
+    // CPU (see `exec_spdy`). Without stdin, over a websocket (v5 or v4);
+    // its stdin commands then go nowhere (`write_stdin` refuses first).
     let task = if spec.stdin {
         let response = ctx
             .call(&step, || {
@@ -321,7 +203,7 @@ pub(crate) async fn start(
         let connection = exec_spdy::upgraded(response)
             .await
             .map_err(|e| KubeError::Transport(format!("{step}: {e}")))?;
-        tokio::spawn(exec_spdy::run(connection, true, command_rx, out, err))
+        tokio::spawn(exec_spdy::run(connection, command_rx, out, err))
     } else {
         let connection = ctx
             .call(&step, || {
@@ -329,8 +211,7 @@ pub(crate) async fn start(
                 async move { ctx.client.connect(request?).await }
             })
             .await?;
-        let v5 = connection.supports_stream_close();
-        tokio::spawn(run(connection.into_stream(), v5, command_rx, out, err))
+        tokio::spawn(exec_websocket::run(connection.into_stream(), out, err))
     };
     Ok(Session {
         commands: Some(commands),
@@ -480,10 +361,7 @@ impl ExecStream for KubeExec {
 
 #[cfg(test)]
 mod tests {
-    use super::super::exec_protocol::{STATUS as STATUS_CHANNEL, STDOUT as STDOUT_CHANNEL};
-    use super::super::exec_stdin::MAX_MESSAGE;
     use super::*;
-    use futures::{SinkExt, StreamExt};
 
     #[test]
     fn cap_cuts_the_chunk_that_crosses_it() {
@@ -524,91 +402,5 @@ mod tests {
         );
         assert!(rx.try_recv().is_err());
         assert!(d.cap.truncated());
-    }
-
-    /// Bytes each way in the test below: far more than the 64 KiB pipe
-    /// between the two ends holds.
-    const BOTH_WAYS: usize = 4 << 20;
-    const FRAME: usize = 32 * 1024;
-
-    /// A command that writes all its output before it reads its stdin (as
-    /// `cat` does once its output pipe is full): the session must keep
-    /// reading output while a stdin message waits to be sent, or the two
-    /// ends wait on each other for ever.
-    #[tokio::test]
-    async fn output_is_read_while_stdin_waits_to_be_sent() {
-        use tokio_tungstenite::WebSocketStream;
-        use tokio_tungstenite::tungstenite::protocol::Role;
-
-        let (client_io, server_io) = tokio::io::duplex(64 * 1024);
-        let client = WebSocketStream::from_raw_socket(client_io, Role::Client, None).await;
-        let mut server = WebSocketStream::from_raw_socket(server_io, Role::Server, None).await;
-        let pod = tokio::spawn(async move {
-            // All the output first, reading nothing.
-            let mut frame = vec![STDOUT_CHANNEL; FRAME + 1];
-            frame[1..].fill(b'o');
-            for _ in 0..BOTH_WAYS / FRAME {
-                server.send(Message::binary(frame.clone())).await?;
-            }
-            // Then all the input.
-            let mut received = 0;
-            while received < BOTH_WAYS {
-                match server.next().await {
-                    Some(Ok(Message::Binary(data))) if data.first() == Some(&0) => {
-                        received += data.len() - 1;
-                    }
-                    Some(Ok(_)) => {}
-                    Some(Err(e)) => return Err(e),
-                    None => break,
-                }
-            }
-            let status = br#"{"metadata":{},"status":"Success"}"#;
-            let mut frame = vec![STATUS_CHANNEL];
-            frame.extend_from_slice(status);
-            server.send(Message::binary(frame)).await?;
-            Ok(received)
-        });
-
-        let (commands, command_rx) = mpsc::channel(STDIN_DEPTH);
-        let feeder = tokio::spawn(async move {
-            for _ in 0..BOTH_WAYS / MAX_MESSAGE {
-                let data = StdinCommand::Data(vec![b'i'; MAX_MESSAGE]);
-                if commands.send(data).await.is_err() {
-                    return;
-                }
-            }
-        });
-        let (out_tx, mut out_rx) = mpsc::unbounded_channel();
-        let (err_tx, _err_rx) = mpsc::unbounded_channel();
-        let delivery = |kind, sink| Delivery {
-            kind,
-            cap: Cap::new(None),
-            sink,
-            open: true,
-        };
-        let outcome = tokio::time::timeout(
-            Duration::from_secs(30),
-            run(
-                client,
-                false,
-                command_rx,
-                delivery(OutputStream::Stdout, Sink::Queue(out_tx)),
-                delivery(OutputStream::Stderr, Sink::Queue(err_tx)),
-            ),
-        )
-        .await
-        .expect("the session ends: output and stdin do not wait on each other");
-        assert!(outcome.status.is_some(), "{outcome:?}");
-        let received = pod
-            .await
-            .expect("the pod side ran")
-            .expect("no websocket error");
-        assert_eq!(received, BOTH_WAYS, "all of stdin arrived");
-        let mut output = 0;
-        while let Ok((_, data)) = out_rx.try_recv() {
-            output += data.len();
-        }
-        assert_eq!(output, BOTH_WAYS, "all of the output was read");
-        feeder.await.expect("the feeder ran");
     }
 }

@@ -1,7 +1,9 @@
 //! The exec channel protocol (`v4.channel.k8s.io`, `v5.channel.k8s.io`):
 //! binary websocket frames whose first byte is the channel (0 stdin, 1
 //! stdout, 2 stderr, 3 status, 4 resize; v5 adds 255 = "close channel N"),
-//! and how the `Status` object that ends a session becomes an exit code.
+//! and how the `Status` object that ends a session (on channel 3, or on the
+//! error stream over SPDY) becomes an exit code. leasebox reads these frames
+//! only: a session with stdin runs over SPDY (`super::exec_spdy`).
 //!
 //! The kubelet sends, on channel 3, `{"status":"Success"}` for exit code 0
 //! and, for any other code, a `Failure` with reason `NonZeroExitCode` and a
@@ -18,16 +20,12 @@
 
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::Status;
 
-/// Channel of the process's standard input.
-pub(crate) const STDIN: u8 = 0;
 /// Channel of standard output.
 pub(crate) const STDOUT: u8 = 1;
 /// Channel of standard error.
 pub(crate) const STDERR: u8 = 2;
 /// Channel of the final status object.
 pub(crate) const STATUS: u8 = 3;
-/// v5 only: "the channel in the next byte is closed".
-pub(crate) const CLOSE: u8 = 255;
 
 /// One frame from the server.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -52,19 +50,6 @@ pub(crate) fn decode(frame: &[u8]) -> Frame<'_> {
         Some((&STATUS, rest)) => Frame::Status(rest),
         Some(_) => Frame::Ignored,
     }
-}
-
-/// A frame carrying `data` to the process's stdin.
-pub(crate) fn stdin_frame(data: &[u8]) -> Vec<u8> {
-    let mut frame = Vec::with_capacity(data.len() + 1);
-    frame.push(STDIN);
-    frame.extend_from_slice(data);
-    frame
-}
-
-/// The v5 frame that ends stdin (the process reads end of file).
-pub(crate) fn close_stdin_frame() -> Vec<u8> {
-    vec![CLOSE, STDIN]
 }
 
 /// Highest signal number reported from a 128+N exit code.
@@ -208,16 +193,6 @@ mod tests {
     #[case::resize_channel(b"\x04{}", Frame::Ignored)]
     fn frames_are_split_by_channel(#[case] frame: &[u8], #[case] expected: Frame<'_>) {
         assert_eq!(decode(frame), expected);
-    }
-
-    #[test]
-    fn stdin_frame_starts_with_channel_zero() {
-        assert_eq!(stdin_frame(b"hi"), b"\x00hi");
-    }
-
-    #[test]
-    fn v5_close_frame_names_stdin() {
-        assert_eq!(close_stdin_frame(), vec![255, 0]);
     }
 
     #[rstest]

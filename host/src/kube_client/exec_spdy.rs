@@ -2,8 +2,7 @@
 //! session whose stdin is open: the upgrade, then the message loop.
 //!
 //! The client opens the streams, all in one write: error (where the exit
-//! status comes, protocol `v4.channel.k8s.io`), stdin when asked, stdout,
-//! stderr. Stdin flows once the server has accepted its stream (the
+//! status comes, protocol `v4.channel.k8s.io`), stdin, stdout, stderr. Stdin flows once the server has accepted its stream (the
 //! server drops DATA on a stream it has not accepted yet) and ends with a
 //! FIN, which the command reads as the end of its input. The session ends
 //! once the error stream is complete: at its FIN, its reset, or the end of
@@ -85,45 +84,26 @@ pub(crate) async fn upgraded(
         .map_err(|e| format!("the upgraded connection is not available: {e}"))
 }
 
-/// The ids of a session's streams, in the order they are opened.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-struct Streams {
-    error: u32,
-    stdin: Option<u32>,
-    stdout: u32,
-    stderr: u32,
-}
+/// The streams of a session, by id (client streams take odd ids, in the
+/// order they are opened) and `streamtype`.
+const STREAMS: [(u32, &str); 4] = [
+    (ERROR, "error"),
+    (STDIN, "stdin"),
+    (STDOUT, "stdout"),
+    (STDERR, "stderr"),
+];
+const ERROR: u32 = 1;
+const STDIN: u32 = 3;
+const STDOUT: u32 = 5;
+const STDERR: u32 = 7;
 
-impl Streams {
-    /// Client streams take odd ids, counting up.
-    fn new(stdin: bool) -> Streams {
-        let mut ids = (1u32..).step_by(2);
-        let mut next = || ids.next().unwrap_or_default();
-        Streams {
-            error: next(),
-            stdin: stdin.then(&mut next),
-            stdout: next(),
-            stderr: next(),
-        }
-    }
-
-    /// The `SYN_STREAM` frames that open them.
-    fn open(&self) -> Vec<u8> {
-        let mut blocks = HeaderBlocks::default();
-        let mut frames = Vec::new();
-        let named = [
-            (Some(self.error), "error"),
-            (self.stdin, "stdin"),
-            (Some(self.stdout), "stdout"),
-            (Some(self.stderr), "stderr"),
-        ];
-        for (id, kind) in named {
-            if let Some(id) = id {
-                frames.extend(blocks.syn_stream(id, &[("streamtype", kind)]));
-            }
-        }
-        frames
-    }
+/// The `SYN_STREAM` frames that open the [`STREAMS`].
+fn open_streams() -> Vec<u8> {
+    let mut blocks = HeaderBlocks::default();
+    STREAMS
+        .iter()
+        .flat_map(|(id, kind)| blocks.syn_stream(*id, &[("streamtype", kind)]))
+        .collect()
 }
 
 /// Runs one session on `connection`: output to the deliveries, stdin from
@@ -131,7 +111,6 @@ impl Streams {
 /// complete or the connection ends.
 pub(crate) async fn run<C>(
     connection: C,
-    stdin: bool,
     commands: mpsc::Receiver<StdinCommand>,
     mut out: Delivery,
     mut err: Delivery,
@@ -139,7 +118,6 @@ pub(crate) async fn run<C>(
 where
     C: AsyncRead + AsyncWrite + Unpin,
 {
-    let streams = Streams::new(stdin);
     let (from_server, to_server) = tokio::io::split(connection);
     let mut from_server = BufReader::with_capacity(READ_BUFFER, from_server);
     let (accepted, on_accepted) = oneshot::channel();
@@ -148,7 +126,6 @@ where
     let (stop, stopped) = oneshot::channel();
     let mut writer = std::pin::pin!(write_loop(
         to_server,
-        streams,
         commands,
         on_accepted,
         pongs_rx,
@@ -164,11 +141,11 @@ where
         tokio::select! {
             frame = read_frame(&mut from_server, &mut payload) => match frame {
                 Ok(Some(Incoming::Data { stream, fin, data })) => {
-                    if stream == streams.stdout {
+                    if stream == STDOUT {
                         out.deliver(data);
-                    } else if stream == streams.stderr {
+                    } else if stream == STDERR {
                         err.deliver(data);
-                    } else if stream == streams.error {
+                    } else if stream == ERROR {
                         status.extend_from_slice(data);
                         if fin {
                             break true;
@@ -176,16 +153,16 @@ where
                     }
                 }
                 Ok(Some(Incoming::Reply { stream, fin })) => {
-                    if Some(stream) == streams.stdin
+                    if stream == STDIN
                         && let Some(accepted) = accepted.take()
                     {
                         let _ = accepted.send(());
                     }
-                    if stream == streams.error && fin {
+                    if stream == ERROR && fin {
                         break true;
                     }
                 }
-                Ok(Some(Incoming::Reset { stream, .. })) if stream == streams.error => break true,
+                Ok(Some(Incoming::Reset { stream, .. })) if stream == ERROR => break true,
                 // Even ids are the server's pings; odd ones answer ours.
                 Ok(Some(Incoming::Ping(id))) if id % 2 == 0 => {
                     let _ = pongs.send(id);
@@ -231,7 +208,6 @@ where
 /// [`PING_INTERVAL`]; until `stop` or a failed write (its reason).
 async fn write_loop<W>(
     mut to_server: W,
-    streams: Streams,
     mut commands: mpsc::Receiver<StdinCommand>,
     mut accepted: oneshot::Receiver<()>,
     mut pongs: mpsc::UnboundedReceiver<u32>,
@@ -244,9 +220,8 @@ where
     ping.reset();
     let mut our_ping = 1u32;
     let mut stdin_accepted = false;
-    let mut stdin_open = streams.stdin.is_some();
-    let stdin = streams.stdin.unwrap_or_default();
-    let mut frames = streams.open();
+    let mut stdin_open = true;
+    let mut frames = open_streams();
     let mut what = "the connection failed";
     let failure = loop {
         if !frames.is_empty() {
@@ -269,12 +244,12 @@ where
                 match command {
                     Some(StdinCommand::Data(data)) => {
                         for piece in data.chunks(MAX_PAYLOAD) {
-                            frames.extend(data_frame(stdin, false, piece));
+                            frames.extend(data_frame(STDIN, false, piece));
                         }
                     }
                     Some(StdinCommand::Close) | None => {
                         stdin_open = false;
-                        frames = data_frame(stdin, true, &[]);
+                        frames = data_frame(STDIN, true, &[]);
                     }
                 }
             },
@@ -351,7 +326,10 @@ mod tests {
             Some(match u16::from_be_bytes([head[2], head[3]]) {
                 // The stored header block holds one pair, its value last.
                 1 => {
-                    let text = String::from_utf8_lossy(&payload[10..]);
+                    let block = payload[10..]
+                        .strip_suffix(&[0, 0, 0, 0xff, 0xff])
+                        .expect("a block ends with a sync flush");
+                    let text = String::from_utf8_lossy(block);
                     let kind = ["error", "stdin", "stdout", "stderr"]
                         .into_iter()
                         .find(|k| text.ends_with(k))
@@ -421,7 +399,7 @@ mod tests {
         let (commands, command_rx) = mpsc::channel(8);
         let (out, mut out_rx) = queue();
         let (err, err_buffer) = forward();
-        let session = tokio::spawn(run(client_io, true, command_rx, out, err));
+        let session = tokio::spawn(run(client_io, command_rx, out, err));
         // Stdin handed over before the server accepted the stream.
         commands
             .send(StdinCommand::Data(b"early ".to_vec()))
@@ -500,12 +478,14 @@ mod tests {
         let (_commands, command_rx) = mpsc::channel(8);
         let (out, _out_rx) = queue();
         let (err, _err_rx) = queue();
-        let session = tokio::spawn(run(client_io, false, command_rx, out, err));
+        let session = tokio::spawn(run(client_io, command_rx, out, err));
         let mut server = Server { io: server_io };
-        for _ in 0..3 {
+        for _ in 0..4 {
             server.frame().await.expect("a SYN_STREAM");
         }
-        server.send(&data_frame(3, false, b"partial output")).await;
+        server
+            .send(&data_frame(STDOUT, false, b"partial output"))
+            .await;
         drop(server);
         let outcome = tokio::time::timeout(TEST_LIMIT, session)
             .await
@@ -524,9 +504,9 @@ mod tests {
         let (_commands, command_rx) = mpsc::channel(8);
         let (out, _out_rx) = queue();
         let (err, _err_rx) = queue();
-        let session = tokio::spawn(run(client_io, false, command_rx, out, err));
+        let session = tokio::spawn(run(client_io, command_rx, out, err));
         let mut server = Server { io: server_io };
-        for _ in 0..3 {
+        for _ in 0..4 {
             server.frame().await.expect("a SYN_STREAM");
         }
         // In two pieces, the second with the FIN; the connection stays open.
@@ -544,16 +524,88 @@ mod tests {
         drop(server);
     }
 
-    #[test]
-    fn streams_without_stdin_skip_its_id() {
-        assert_eq!(
-            Streams::new(false),
-            Streams {
-                error: 1,
-                stdin: None,
-                stdout: 3,
-                stderr: 5
+    /// Bytes each way in the test below: far more than the 64 KiB pipe
+    /// between the two ends holds.
+    const BOTH_WAYS: usize = 4 << 20;
+    const CHUNK: usize = 32 * 1024;
+
+    /// A command that writes all its output before it reads its stdin (as
+    /// `cat` does once its output pipe is full): the session must keep
+    /// reading output while stdin waits to be written, or the two ends wait
+    /// on each other for ever.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn output_is_read_while_stdin_waits_to_be_written() {
+        let (client_io, server_io) = tokio::io::duplex(64 * 1024);
+        let (commands, command_rx) = mpsc::channel(8);
+        let (out, mut out_rx) = queue();
+        let (err, _err_rx) = queue();
+        let session = tokio::spawn(run(client_io, command_rx, out, err));
+        let feeder = tokio::spawn(async move {
+            for _ in 0..BOTH_WAYS / CHUNK {
+                if commands
+                    .send(StdinCommand::Data(vec![b'i'; CHUNK]))
+                    .await
+                    .is_err()
+                {
+                    return;
+                }
             }
+            let _ = commands.send(StdinCommand::Close).await;
+        });
+        let pod = tokio::spawn(async move {
+            let mut server = Server { io: server_io };
+            for _ in 0..4 {
+                server.frame().await.expect("a SYN_STREAM");
+            }
+            server.reply(STDIN).await;
+            // All the output first, reading nothing.
+            for _ in 0..BOTH_WAYS / CHUNK {
+                server
+                    .send(&data_frame(STDOUT, false, &[b'o'; CHUNK]))
+                    .await;
+            }
+            // Then all the input.
+            let mut received = 0;
+            loop {
+                match server.frame().await {
+                    Some(Seen::Data {
+                        stream: STDIN,
+                        fin,
+                        data,
+                    }) => {
+                        received += data.len();
+                        if fin {
+                            break;
+                        }
+                    }
+                    Some(_) => {}
+                    None => break,
+                }
+            }
+            server
+                .send(&data_frame(
+                    ERROR,
+                    true,
+                    br#"{"metadata":{},"status":"Success"}"#,
+                ))
+                .await;
+            received
+        });
+        let outcome = tokio::time::timeout(TEST_LIMIT, session)
+            .await
+            .expect("the session ends: output and stdin do not wait on each other")
+            .expect("the session ran");
+        assert!(outcome.status.is_some(), "{outcome:?}");
+        assert_eq!(
+            pod.await.expect("the pod side ran"),
+            BOTH_WAYS,
+            "all of stdin arrived"
         );
+        let mut output = 0;
+        while let Ok((_, data)) = out_rx.try_recv() {
+            output += data.len();
+        }
+        assert_eq!(output, BOTH_WAYS, "all of the output was read");
+        feeder.await.expect("the feeder ran");
     }
 }

@@ -472,17 +472,28 @@ mod tests {
         assert_eq!(*err_buffer.lock().expect("buffer"), b"err");
     }
 
-    #[tokio::test]
-    async fn a_connection_closed_before_the_status_is_a_failure() {
+    /// A session on an in-memory connection with its output queued (and
+    /// dropped), the test server past the streams it opened.
+    async fn opened_session() -> (
+        tokio::task::JoinHandle<Outcome>,
+        Server,
+        mpsc::Sender<StdinCommand>,
+    ) {
         let (client_io, server_io) = tokio::io::duplex(64 * 1024);
-        let (_commands, command_rx) = mpsc::channel(8);
-        let (out, _out_rx) = queue();
-        let (err, _err_rx) = queue();
+        let (commands, command_rx) = mpsc::channel(8);
+        let (out, _) = queue();
+        let (err, _) = queue();
         let session = tokio::spawn(run(client_io, command_rx, out, err));
         let mut server = Server { io: server_io };
-        for _ in 0..4 {
+        for _ in 0..STREAMS.len() {
             server.frame().await.expect("a SYN_STREAM");
         }
+        (session, server, commands)
+    }
+
+    #[tokio::test]
+    async fn a_connection_closed_before_the_status_is_a_failure() {
+        let (session, mut server, _commands) = opened_session().await;
         server
             .send(&data_frame(STDOUT, false, b"partial output"))
             .await;
@@ -500,15 +511,7 @@ mod tests {
 
     #[tokio::test]
     async fn the_status_ends_the_session_at_the_error_streams_fin() {
-        let (client_io, server_io) = tokio::io::duplex(64 * 1024);
-        let (_commands, command_rx) = mpsc::channel(8);
-        let (out, _out_rx) = queue();
-        let (err, _err_rx) = queue();
-        let session = tokio::spawn(run(client_io, command_rx, out, err));
-        let mut server = Server { io: server_io };
-        for _ in 0..4 {
-            server.frame().await.expect("a SYN_STREAM");
-        }
+        let (session, mut server, _commands) = opened_session().await;
         // In two pieces, the second with the FIN; the connection stays open.
         let (head, tail) = STATUS_EXIT_3.split_at(20);
         server.send(&data_frame(1, false, head)).await;

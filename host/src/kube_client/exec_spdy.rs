@@ -15,7 +15,7 @@ use tokio::sync::{mpsc, oneshot};
 
 use super::exec::{CLOSE_TIMEOUT, Delivery, Outcome, PING_INTERVAL};
 use super::exec_stdin::StdinCommand;
-use super::spdy::{HeaderBlocks, Incoming, MAX_PAYLOAD, data_frame, ping_frame, read_frame};
+use super::spdy::{HeaderBlocks, Incoming, ping_frame, push_data_frames, read_frame};
 
 /// The exec protocol spoken on the streams.
 pub(crate) const PROTOCOL: &str = "v4.channel.k8s.io";
@@ -242,14 +242,13 @@ where
             command = commands.recv(), if stdin_open && stdin_accepted => {
                 what = "sending stdin failed";
                 match command {
-                    Some(StdinCommand::Data(data)) => {
-                        for piece in data.chunks(MAX_PAYLOAD) {
-                            frames.extend(data_frame(STDIN, false, piece));
-                        }
+                    Some(StdinCommand::Data(data)) if !data.is_empty() => {
+                        push_data_frames(&mut frames, STDIN, false, &data);
                     }
+                    Some(StdinCommand::Data(_)) => {}
                     Some(StdinCommand::Close) | None => {
                         stdin_open = false;
-                        frames = data_frame(STDIN, true, &[]);
+                        push_data_frames(&mut frames, STDIN, true, &[]);
                     }
                 }
             },
@@ -280,6 +279,7 @@ mod tests {
     use tokio::io::{AsyncReadExt, DuplexStream};
 
     use super::super::exec::{Cap, Sink};
+    use super::super::spdy::data_frame;
     use super::*;
     use crate::cluster_io::OutputStream;
 

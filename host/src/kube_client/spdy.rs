@@ -22,7 +22,7 @@ const CONTROL: u8 = 0x80;
 /// The FIN flag of a DATA, `SYN_STREAM` or `SYN_REPLY` frame.
 const FLAG_FIN: u8 = 0x01;
 /// The largest payload one frame can carry (a 24-bit length).
-pub(crate) const MAX_PAYLOAD: usize = (1 << 24) - 1;
+const MAX_PAYLOAD: usize = (1 << 24) - 1;
 
 const SYN_STREAM: u16 = 1;
 const SYN_REPLY: u16 = 2;
@@ -145,15 +145,32 @@ fn control_head(kind: u16, flags: u8, length: usize) -> Vec<u8> {
     frame
 }
 
-/// A DATA frame on `stream` (`data` at most [`MAX_PAYLOAD`] bytes).
+/// A DATA frame on `stream` (`data` at most [`MAX_PAYLOAD`] bytes): the
+/// server's side, in tests.
+#[cfg(test)]
 pub(crate) fn data_frame(stream: u32, fin: bool, data: &[u8]) -> Vec<u8> {
-    debug_assert!(data.len() <= MAX_PAYLOAD);
     let mut frame = Vec::with_capacity(8 + data.len());
-    frame.extend_from_slice(&(stream & 0x7fff_ffff).to_be_bytes());
-    frame.push(if fin { FLAG_FIN } else { 0 });
-    frame.extend_from_slice(&(data.len() as u32).to_be_bytes()[1..]);
-    frame.extend_from_slice(data);
+    push_data_frames(&mut frame, stream, fin, data);
     frame
+}
+
+/// Appends `data` to `out` as DATA frames on `stream` of at most
+/// [`MAX_PAYLOAD`] bytes each (one empty frame for empty data), the last
+/// with the FIN flag when `fin`.
+pub(crate) fn push_data_frames(out: &mut Vec<u8>, stream: u32, fin: bool, data: &[u8]) {
+    let pieces = data.len().div_ceil(MAX_PAYLOAD).max(1);
+    out.reserve(data.len() + 8 * pieces);
+    for (i, piece) in data
+        .chunks(MAX_PAYLOAD)
+        .chain([&[][..]])
+        .take(pieces)
+        .enumerate()
+    {
+        out.extend_from_slice(&(stream & 0x7fff_ffff).to_be_bytes());
+        out.push(if fin && i + 1 == pieces { FLAG_FIN } else { 0 });
+        out.extend_from_slice(&(piece.len() as u32).to_be_bytes()[1..]);
+        out.extend_from_slice(piece);
+    }
 }
 
 /// A PING frame with `id`.
@@ -320,6 +337,25 @@ mod tests {
                 data: b"hello"
             })
         );
+    }
+
+    #[test]
+    fn data_longer_than_a_frame_is_split_and_only_the_last_piece_ends_the_stream() {
+        let data = vec![9u8; MAX_PAYLOAD + 10];
+        let mut wire = Vec::new();
+        push_data_frames(&mut wire, 3, true, &data);
+        let first = head(wire[..8].try_into().expect("8 bytes"));
+        assert_eq!(
+            (first.stream, first.flags, first.length),
+            (3, 0, MAX_PAYLOAD)
+        );
+        let rest = &wire[8 + MAX_PAYLOAD..];
+        let second = head(rest[..8].try_into().expect("8 bytes"));
+        assert_eq!(
+            (second.stream, second.flags, second.length),
+            (3, FLAG_FIN, 10)
+        );
+        assert_eq!(rest.len(), 8 + 10);
     }
 
     #[test]

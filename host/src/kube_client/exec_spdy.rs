@@ -2,11 +2,14 @@
 //! session whose stdin is open: the upgrade, then the message loop.
 //!
 //! The client opens the streams, all in one write: error (where the exit
-//! status comes, protocol `v4.channel.k8s.io`), stdin, stdout, stderr. Stdin flows once the server has accepted its stream (the
-//! server drops DATA on a stream it has not accepted yet) and ends with a
-//! FIN, which the command reads as the end of its input. The session ends
-//! once the error stream is complete: at its FIN, its reset, or the end of
-//! the connection; the server writes the status after the output.
+//! status comes, protocol `v4.channel.k8s.io`), stdin, stdout, stderr.
+//! Stdin flows once the server has accepted its stream (the server drops
+//! DATA on a stream it has not accepted yet) and ends with a FIN, which the
+//! command reads as the end of its input. The session ends once the error
+//! stream is complete: at its FIN, its reset, or the end of the connection;
+//! the server writes the status after the output. Like both ends of
+//! kubectl's sessions, this one keeps no flow-control windows: window
+//! updates are ignored and none are sent.
 
 use hyper_util::rt::TokioIo;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::Status;
@@ -21,6 +24,8 @@ use super::spdy::{HeaderBlocks, Incoming, ping_frame, push_data_frames, read_fra
 pub(crate) const PROTOCOL: &str = "v4.channel.k8s.io";
 /// Bytes read from the connection at a time.
 const READ_BUFFER: usize = 64 * 1024;
+/// The server's pings held for an answer at most.
+const PINGS_WAITING: usize = 8;
 
 /// The upgraded connection of a session.
 pub(crate) type Connection = TokioIo<hyper::upgrade::Upgraded>;
@@ -122,7 +127,9 @@ where
     let mut from_server = BufReader::with_capacity(READ_BUFFER, from_server);
     let (accepted, on_accepted) = oneshot::channel();
     let mut accepted = Some(accepted);
-    let (pongs, pongs_rx) = mpsc::unbounded_channel();
+    // Pings waiting to be answered: a server that pings faster than this
+    // side writes gets no more answers than this many at a time.
+    let (pongs, pongs_rx) = mpsc::channel(PINGS_WAITING);
     let (stop, stopped) = oneshot::channel();
     let mut writer = std::pin::pin!(write_loop(
         to_server,
@@ -165,7 +172,7 @@ where
                 Ok(Some(Incoming::Reset { stream, .. })) if stream == ERROR => break true,
                 // Even ids are the server's pings; odd ones answer ours.
                 Ok(Some(Incoming::Ping(id))) if id % 2 == 0 => {
-                    let _ = pongs.send(id);
+                    let _ = pongs.try_send(id);
                 }
                 Ok(Some(Incoming::GoAway) | None) => break true,
                 Ok(Some(_)) => {}
@@ -210,7 +217,7 @@ async fn write_loop<W>(
     mut to_server: W,
     mut commands: mpsc::Receiver<StdinCommand>,
     mut accepted: oneshot::Receiver<()>,
-    mut pongs: mpsc::UnboundedReceiver<u32>,
+    mut pongs: mpsc::Receiver<u32>,
     mut stop: oneshot::Receiver<()>,
 ) -> Option<String>
 where

@@ -24,6 +24,8 @@ use super::spdy::{HeaderBlocks, Incoming, ping_frame, push_data_frames, read_fra
 pub(crate) const PROTOCOL: &str = "v4.channel.k8s.io";
 /// Bytes read from the connection at a time.
 const READ_BUFFER: usize = 64 * 1024;
+/// The largest exit status read (a `Status` object is a few hundred bytes).
+const MAX_STATUS: usize = 1 << 20;
 /// The server's pings held for an answer at most.
 const PINGS_WAITING: usize = 8;
 
@@ -153,6 +155,12 @@ where
                     } else if stream == STDERR {
                         err.deliver(data);
                     } else if stream == ERROR {
+                        if status.len() + data.len() > MAX_STATUS {
+                            outcome.failure = Some(format!(
+                                "the exit status is larger than {MAX_STATUS} bytes"
+                            ));
+                            break false;
+                        }
                         status.extend_from_slice(data);
                         if fin {
                             break true;

@@ -525,6 +525,25 @@ mod tests {
     }
 
     #[tokio::test]
+    async fn an_endless_error_stream_is_a_failure_not_a_growing_buffer() {
+        let (session, mut server, _commands) = opened_session().await;
+        let junk = vec![b'x'; 64 * 1024];
+        for _ in 0..=MAX_STATUS / junk.len() {
+            server.send(&data_frame(ERROR, false, &junk)).await;
+        }
+        let outcome = tokio::time::timeout(TEST_LIMIT, session)
+            .await
+            .expect("the session ends")
+            .expect("the session ran");
+        assert!(outcome.status.is_none());
+        assert_eq!(
+            outcome.failure,
+            Some(format!("the exit status is larger than {MAX_STATUS} bytes"))
+        );
+        drop(server);
+    }
+
+    #[tokio::test]
     async fn the_status_ends_the_session_at_the_error_streams_fin() {
         let (session, mut server, _commands) = opened_session().await;
         // In two pieces, the second with the FIN; the connection stays open.

@@ -34,7 +34,7 @@ use crate::cluster_io::{CallerIo, ExecSpec, ExecStatus, ExecStream, KubeError, O
 const STDIN_DEPTH: usize = 8;
 /// Keep-alive ping interval for idle sessions.
 pub(crate) const PING_INTERVAL: Duration = Duration::from_secs(30);
-/// How long the final websocket close may take.
+/// How long closing a session's sending half may take.
 pub(crate) const CLOSE_TIMEOUT: Duration = Duration::from_secs(2);
 
 /// Where one output stream goes.

@@ -1,11 +1,11 @@
 //! The caller's stdin on its way into an exec session: read on a thread of
 //! its own, gathered into messages, framed when the policy asks for it.
 //!
-//! Under exec protocol v4 the wrapper in the pod decodes every frame with a
-//! process of its own (`dd`, see `frame-stdin` in `wit/kube.wit`), so what
-//! a stdin costs in the pod goes with the number of messages, not bytes:
-//! 256 MiB in 64 KiB frames took 2.7 s of the pod's CPU, in 1 MiB frames
-//! 1.0 s, where `cat` alone takes 0.3 s. A stdin that keeps coming is
+//! The wrapper in the pod decodes every frame with `dd` processes of its
+//! own (see `frame-stdin` in `wit/kube.wit`), so what a stdin costs in the
+//! pod goes with the number of frames, not bytes: 256 MiB in 64 KiB frames
+//! took 2.7 s of the pod's CPU, in 1 MiB frames 1.0 s (one `dd` per frame),
+//! where `cat` alone takes 0.3 s. A stdin that keeps coming is
 //! therefore gathered into messages of up to [`MAX_MESSAGE`] bytes, while a
 //! line typed by hand still goes as soon as the caller stops writing.
 
@@ -22,7 +22,7 @@ const CHUNK: usize = 64 * 1024;
 /// Chunks read ahead of the session (bounds what a fast stdin holds).
 const READ_AHEAD: usize = 16;
 /// A message is sent once it holds this many bytes: one frame, which the
-/// wrapper in the pod copies with one `dd` process.
+/// wrapper in the pod copies with at most two `dd` processes.
 pub(crate) const MAX_MESSAGE: usize = 1024 * 1024;
 /// A message is sent once no chunk has come for this long: the caller has
 /// stopped writing for now (a line typed by hand waits no longer than this).

@@ -383,12 +383,7 @@ mod tests {
     #[test]
     fn queued_delivery_stops_at_the_cap() {
         let (tx, mut rx) = mpsc::unbounded_channel();
-        let mut d = Delivery {
-            kind: OutputStream::Stderr,
-            cap: Cap::new(Some(3)),
-            sink: Sink::Queue(tx),
-            open: true,
-        };
+        let mut d = Delivery::new(OutputStream::Stderr, Cap::new(Some(3)), Sink::Queue(tx));
         d.deliver(b"ab");
         d.deliver(b"cd");
         d.deliver(b"ef");

@@ -410,20 +410,17 @@ mod tests {
     /// the status on the error stream, the connection closed.
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
     async fn stdin_flows_once_accepted_and_ends_with_a_fin() {
-        let (client_io, server_io) = tokio::io::duplex(64 * 1024);
-        let (commands, command_rx) = mpsc::channel(8);
         let (out, mut out_rx) = queue();
         let (err, err_buffer) = forward();
-        let session = tokio::spawn(run(client_io, command_rx, out, err));
+        let (session, mut server, commands) = session(out, err);
         // Stdin handed over before the server accepted the stream.
         commands
             .send(StdinCommand::Data(b"early ".to_vec()))
             .await
             .expect("queued");
 
-        let mut server = Server { io: server_io };
         let mut opened = Vec::new();
-        for _ in 0..4 {
+        for _ in 0..STREAMS.len() {
             match server.frame().await.expect("a SYN_STREAM") {
                 Seen::Open { stream, kind } => opened.push((stream, kind)),
                 other => panic!("expected the streams opened first, got {other:?}"),
@@ -487,19 +484,32 @@ mod tests {
         assert_eq!(*err_buffer.lock().expect("buffer"), b"err");
     }
 
-    /// A session on an in-memory connection with its output queued (and
-    /// dropped), the test server past the streams it opened.
-    async fn opened_session() -> (
+    /// A session running on an in-memory connection, output to `out` and
+    /// `err`: its task, the test server's end, and its stdin.
+    fn session(
+        out: Delivery,
+        err: Delivery,
+    ) -> (
         tokio::task::JoinHandle<Outcome>,
         Server,
         mpsc::Sender<StdinCommand>,
     ) {
         let (client_io, server_io) = tokio::io::duplex(64 * 1024);
         let (commands, command_rx) = mpsc::channel(8);
+        let session = tokio::spawn(run(client_io, command_rx, out, err));
+        (session, Server { io: server_io }, commands)
+    }
+
+    /// A [`session`] with its output queued (and dropped), the test server
+    /// past the streams it opened.
+    async fn opened_session() -> (
+        tokio::task::JoinHandle<Outcome>,
+        Server,
+        mpsc::Sender<StdinCommand>,
+    ) {
         let (out, _) = queue();
         let (err, _) = queue();
-        let session = tokio::spawn(run(client_io, command_rx, out, err));
-        let mut server = Server { io: server_io };
+        let (session, mut server, commands) = session(out, err);
         for _ in 0..STREAMS.len() {
             server.frame().await.expect("a SYN_STREAM");
         }
@@ -572,11 +582,9 @@ mod tests {
     /// on each other for ever.
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
     async fn output_is_read_while_stdin_waits_to_be_written() {
-        let (client_io, server_io) = tokio::io::duplex(64 * 1024);
-        let (commands, command_rx) = mpsc::channel(8);
         let (out, mut out_rx) = queue();
         let (err, _err_rx) = queue();
-        let session = tokio::spawn(run(client_io, command_rx, out, err));
+        let (session, mut server, commands) = session(out, err);
         let feeder = tokio::spawn(async move {
             for _ in 0..BOTH_WAYS / CHUNK {
                 if commands
@@ -590,8 +598,7 @@ mod tests {
             let _ = commands.send(StdinCommand::Close).await;
         });
         let pod = tokio::spawn(async move {
-            let mut server = Server { io: server_io };
-            for _ in 0..4 {
+            for _ in 0..STREAMS.len() {
                 server.frame().await.expect("a SYN_STREAM");
             }
             server.reply(STDIN).await;

@@ -470,10 +470,7 @@ mod tests {
         server.send(&data_frame(1, false, STATUS_EXIT_3)).await;
         drop(server);
 
-        let outcome = tokio::time::timeout(TEST_LIMIT, session)
-            .await
-            .expect("the session ends with the connection")
-            .expect("the session ran");
+        let outcome = ended(session, "the session ends with the connection").await;
         let status = outcome.status.expect("a status");
         assert_eq!(status.reason.as_deref(), Some("NonZeroExitCode"));
         assert_eq!(outcome.failure, None);
@@ -500,6 +497,15 @@ mod tests {
         (session, Server { io: server_io }, commands)
     }
 
+    /// The outcome of a session's task, which must end within
+    /// [`TEST_LIMIT`] (`why`: what ends it).
+    async fn ended(session: tokio::task::JoinHandle<Outcome>, why: &str) -> Outcome {
+        tokio::time::timeout(TEST_LIMIT, session)
+            .await
+            .unwrap_or_else(|_| panic!("{why}"))
+            .expect("the session ran")
+    }
+
     /// A [`session`] with its output queued (and dropped), the test server
     /// past the streams it opened.
     async fn opened_session() -> (
@@ -523,10 +529,7 @@ mod tests {
             .send(&data_frame(STDOUT, false, b"partial output"))
             .await;
         drop(server);
-        let outcome = tokio::time::timeout(TEST_LIMIT, session)
-            .await
-            .expect("the session ends")
-            .expect("the session ran");
+        let outcome = ended(session, "the session ends").await;
         assert!(outcome.status.is_none());
         assert_eq!(
             outcome.failure.as_deref(),
@@ -541,10 +544,7 @@ mod tests {
         for _ in 0..=MAX_STATUS / junk.len() {
             server.send(&data_frame(ERROR, false, &junk)).await;
         }
-        let outcome = tokio::time::timeout(TEST_LIMIT, session)
-            .await
-            .expect("the session ends")
-            .expect("the session ran");
+        let outcome = ended(session, "the session ends").await;
         assert!(outcome.status.is_none());
         assert_eq!(
             outcome.failure,
@@ -560,10 +560,11 @@ mod tests {
         let (head, tail) = STATUS_EXIT_3.split_at(20);
         server.send(&data_frame(1, false, head)).await;
         server.send(&data_frame(1, true, tail)).await;
-        let outcome = tokio::time::timeout(TEST_LIMIT, session)
-            .await
-            .expect("the session ends at the FIN, with the connection still open")
-            .expect("the session ran");
+        let outcome = ended(
+            session,
+            "the session ends at the FIN, with the connection still open",
+        )
+        .await;
         assert_eq!(
             outcome.status.and_then(|s| s.reason).as_deref(),
             Some("NonZeroExitCode")
@@ -635,10 +636,11 @@ mod tests {
                 .await;
             received
         });
-        let outcome = tokio::time::timeout(TEST_LIMIT, session)
-            .await
-            .expect("the session ends: output and stdin do not wait on each other")
-            .expect("the session ran");
+        let outcome = ended(
+            session,
+            "the session ends: output and stdin do not wait on each other",
+        )
+        .await;
         assert!(outcome.status.is_some(), "{outcome:?}");
         assert_eq!(
             pod.await.expect("the pod side ran"),

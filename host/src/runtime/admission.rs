@@ -296,6 +296,15 @@ mod tests {
         (age, age.seq)
     }
 
+    /// The name of the next call admitted; fails the test when none is
+    /// within 10 s (a holder of a test never goes stale, so a wrong order
+    /// would otherwise wait for `NO_STALL`).
+    fn next_admitted(admitted: &mpsc::Receiver<&'static str>) -> &'static str {
+        admitted
+            .recv_timeout(Duration::from_secs(10))
+            .expect("a call is admitted within 10 s")
+    }
+
     /// Waits until `n` calls wait in the queue.
     fn until_waiting(admission: &Admission, n: usize) {
         let deadline = Instant::now() + Duration::from_secs(10);
@@ -329,7 +338,7 @@ mod tests {
         admission.leave(holder_id);
         let mut order = Vec::new();
         for (leave, _) in [&threads[2], &threads[1], &threads[0]] {
-            order.push(rx.recv().expect("a call is admitted"));
+            order.push(next_admitted(&rx));
             leave.send(()).expect("the call waits to be told");
         }
         for (_, thread) in threads {
@@ -354,11 +363,7 @@ mod tests {
             "a third call ran while two held both slots"
         );
         admission.leave(first.1);
-        assert_eq!(
-            rx.recv_timeout(Duration::from_secs(10))
-                .expect("admitted once a slot is free"),
-            "third"
-        );
+        assert_eq!(next_admitted(&rx), "third");
         leave.send(()).expect("the call waits to be told");
         thread.join().expect("no waiter panics");
         admission.leave(second.1);
@@ -379,10 +384,12 @@ mod tests {
         assert_eq!(admission.queue().holders.len(), 1);
 
         let (tx, rx) = mpsc::channel();
-        // Both came after the long call, so are younger than it.
-        let (leave_first, first) = waiter(&admission, call(&admission, t0, 1), "first", &tx);
+        // Both came in the long call's instant but were seen after it, so
+        // are younger than it; and the long call's new age (now, seen
+        // later still) is younger than both however fast the test runs.
+        let (leave_first, first) = waiter(&admission, call(&admission, t0, 0), "first", &tx);
         until_waiting(&admission, 1);
-        let (leave_second, second) = waiter(&admission, call(&admission, t0, 2), "second", &tx);
+        let (leave_second, second) = waiter(&admission, call(&admission, t0, 0), "second", &tx);
         until_waiting(&admission, 2);
         assert_eq!(
             long.check_in(NO_STALL, &never),
@@ -395,10 +402,10 @@ mod tests {
             long.check_in(Duration::ZERO, &never);
             long
         });
-        assert_eq!(rx.recv().expect("admitted"), "first");
+        assert_eq!(next_admitted(&rx), "first");
         leave_first.send(()).expect("told");
         assert_eq!(
-            rx.recv().expect("admitted"),
+            next_admitted(&rx),
             "second",
             "the long call went behind both"
         );

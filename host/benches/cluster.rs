@@ -787,8 +787,8 @@ fn run_full(mut command: Command) -> (Duration, String, String) {
 /// The time one process spent in the policy module, from its
 /// `LEASEBOX_LOG=debug` lines `[debug] module-time: CALL: M ms in the module
 /// (I ms instantiating, G ms in guest code and crossings), H ms in N host
-/// calls, W ms waiting for a core`, summed over its calls: (module,
-/// instantiating).
+/// calls, W ms waiting for a core; linear memory K KiB, grown R times`,
+/// summed over its calls: (module, instantiating).
 fn module_time(stderr: &str) -> (Duration, Duration) {
     let prefix = format!("[debug] {}: ", leasebox::runtime::TIME_LOG_CONTEXT);
     let mut module = 0.0;
@@ -802,8 +802,8 @@ fn module_time(stderr: &str) -> (Duration, Duration) {
             .split(|c: char| !(c.is_ascii_digit() || c == '.'))
             .filter_map(|n| n.parse().ok())
             .collect();
-        let [m, i, _, _, _, _] = figures[..] else {
-            panic!("a module-time line without its six figures: {line}");
+        let [m, i, _, _, _, _, _, _] = figures[..] else {
+            panic!("a module-time line without its eight figures: {line}");
         };
         module += m;
         instantiating += i;

@@ -373,6 +373,60 @@ fn release_deletes_workload_with_uid_precondition() {
     assert!(again.deleted.is_empty());
 }
 
+/// The figures of a `module-time` line: `CALL: M ms in the module (I ms
+/// instantiating, G ms in guest code and crossings), H ms in N host calls,
+/// W ms waiting for a core; linear memory K KiB, grown R times`.
+fn figures(message: &str) -> Vec<f64> {
+    message
+        .split(|c: char| !(c.is_ascii_digit() || c == '.'))
+        .filter_map(|n| n.parse().ok())
+        .collect()
+}
+
+/// The debug lines of `context` a call environment's logger receives.
+fn logged(env: &mut CallEnv, context: &'static str) -> Arc<Mutex<Vec<String>>> {
+    let lines: Arc<Mutex<Vec<String>>> = Arc::default();
+    let sink = lines.clone();
+    env.logger = Arc::new(move |level, logged_context, message| {
+        if level == LogLevel::Debug && logged_context == context {
+            sink.lock().expect("log lock").push(message.to_string());
+        }
+    });
+    lines
+}
+
+/// Every call starts in a fresh instance at the module's initial memory;
+/// a call that outgrows it makes the host change page protections (twice
+/// for a pooled slot). The default module starts with room for a `plan` of
+/// a configuration that uses every part of the manifest set.
+#[test]
+fn a_plan_of_every_manifest_runs_within_the_modules_initial_memory() {
+    let config = json!({
+        "inCluster": true,
+        "backend": "sandbox-cr",
+        "egressMode": "cilium",
+        "egressAllowFqdns": ["api.github.com", "*.pypi.org"],
+        "egressAllowCidrs": ["10.1.0.0/16", {"cidr": "2001:db8::/32", "ports": [{"port": 443}]}],
+        "workspace": {"type": "pvc", "size": "20Gi"},
+        "supervisor": {"image": "busybox:1.36", "binary": "/bin/busybox", "args": ["sleep", "infinity"]}
+    });
+    let mut env = env(&cluster());
+    let lines = logged(&mut env, TIME_LOG_CONTEXT);
+    let manifests = default_policy()
+        .plan(&env, &request(&config))
+        .expect("the module does not trap")
+        .expect("plan succeeds");
+    assert!(manifests.len() >= 10, "{} manifests", manifests.len());
+
+    let lines = lines.lock().expect("log lock");
+    assert_eq!(lines.len(), 1, "one line per call: {lines:?}");
+    let [.., memory_kib, growths] = figures(&lines[0])[..] else {
+        panic!("figures in {}", lines[0]);
+    };
+    assert_eq!(growths, 0.0, "the memory never grew: {}", lines[0]);
+    assert!(memory_kib >= 1024.0, "{}", lines[0]);
+}
+
 #[test]
 fn each_call_logs_at_debug_how_its_time_divided_between_module_and_host() {
     let cluster = cluster();
@@ -401,16 +455,21 @@ fn each_call_logs_at_debug_how_its_time_divided_between_module_and_host() {
     assert_eq!(timed.len(), 1, "one line per call: {lines:?}");
     let (level, _, message) = timed[0];
     assert_eq!(*level, LogLevel::Debug);
-    // `acquire-lease: M ms in the module (I ms instantiating, G ms in guest
-    // code and crossings), H ms in N host calls, W ms waiting for a core`
-    let numbers: Vec<f64> = message
-        .split(|c: char| !(c.is_ascii_digit() || c == '.'))
-        .filter_map(|n| n.parse().ok())
-        .collect();
     assert!(message.starts_with("acquire-lease: "), "{message}");
-    let [module, instantiating, guest, host, calls, queued] = numbers[..] else {
-        panic!("six figures in {message}");
+    let [
+        module,
+        instantiating,
+        guest,
+        host,
+        calls,
+        queued,
+        memory_kib,
+        _,
+    ] = figures(message)[..]
+    else {
+        panic!("eight figures in {message}");
     };
+    assert!(memory_kib >= 64.0, "a memory of at least a page: {message}");
     assert!(
         (module - instantiating - guest).abs() < 0.002,
         "the module's share is instantiation plus guest: {message}"

@@ -272,23 +272,27 @@ pub const TIME_LOG_CONTEXT: &str = "module-time";
 
 /// Logs (at debug) how a call's time divided: the module's share (a fresh
 /// store and instance, then the guest's code and the crossings of the
-/// boundary), the host imports' share and the wait for a core. One line
-/// per call, e.g. `acquire-lease: 1.234 ms in the module (0.101 ms
-/// instantiating, 1.133 ms in guest code and crossings), 950.500 ms in 12
-/// host calls, 0.020 ms waiting for a core`.
+/// boundary), the host imports' share and the wait for a core; then the
+/// linear memory it came to. One line per call, e.g. `acquire-lease: 1.234
+/// ms in the module (0.101 ms instantiating, 1.133 ms in guest code and
+/// crossings), 950.500 ms in 12 host calls, 0.020 ms waiting for a core;
+/// linear memory 2048 KiB, grown 0 times`.
 fn log_time(state: &HostState, call: &str, instantiated: Duration) {
     let total = state.started.elapsed();
     let module = total.saturating_sub(state.host_time + state.queued);
     let ms = |d: Duration| d.as_secs_f64() * 1000.0;
     let message = format!(
         "{call}: {:.3} ms in the module ({:.3} ms instantiating, {:.3} ms in guest code and \
-         crossings), {:.3} ms in {} host calls, {:.3} ms waiting for a core",
+         crossings), {:.3} ms in {} host calls, {:.3} ms waiting for a core; linear memory \
+         {} KiB, grown {} times",
         ms(module),
         ms(instantiated),
         ms(module.saturating_sub(instantiated)),
         ms(state.host_time),
         state.host_calls,
         ms(state.queued),
+        state.limiter.memory.largest_bytes >> 10,
+        state.limiter.memory.growths,
     );
     state.emit_log(LogLevel::Debug, TIME_LOG_CONTEXT, &message);
 }

@@ -101,6 +101,20 @@ pub(crate) struct CallLimiter {
     cap: usize,
     /// Set when a growth was refused for the cap.
     pub(crate) cap_hit: bool,
+    /// What the call's linear memories came to.
+    pub(crate) memory: MemoryUse,
+}
+
+/// The linear memory one call used, as its growths were granted.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub(crate) struct MemoryUse {
+    /// The largest size any of its memories reached, bytes (its initial
+    /// size when it never grew).
+    pub(crate) largest_bytes: usize,
+    /// Growths past a memory's initial size (each one a change of page
+    /// protection in the host, and a second one to undo it when a pooled
+    /// slot is reused).
+    pub(crate) growths: u32,
 }
 
 impl CallLimiter {
@@ -115,6 +129,7 @@ impl CallLimiter {
                 .build(),
             cap: limits.memory_cap_bytes,
             cap_hit: false,
+            memory: MemoryUse::default(),
         }
     }
 }
@@ -133,7 +148,16 @@ impl ResourceLimiter for CallLimiter {
                 cap: self.cap,
             }));
         }
-        self.inner.memory_growing(current, desired, maximum)
+        let granted = self.inner.memory_growing(current, desired, maximum)?;
+        if granted {
+            // A memory being created asks to grow from nothing to its
+            // initial size; only what comes after is a growth.
+            if current > 0 {
+                self.memory.growths += 1;
+            }
+            self.memory.largest_bytes = self.memory.largest_bytes.max(desired);
+        }
+        Ok(granted)
     }
 
     fn table_growing(
@@ -184,5 +208,42 @@ mod tests {
         let refused = limiter.memory_growing(0, MEMORY_CAP_BYTES + 65536, None);
         assert!(refused.is_err());
         assert!(limiter.cap_hit);
+    }
+
+    #[test]
+    fn growths_past_the_initial_size_are_counted_with_the_largest_size() {
+        const PAGE: usize = 64 << 10;
+        let mut limiter = CallLimiter::new(&Limits::default());
+        let grant = |limiter: &mut CallLimiter, from: usize, to: usize| {
+            assert!(limiter.memory_growing(from, to, None).unwrap_or(false));
+        };
+        // Two memories created, then the first grows twice.
+        grant(&mut limiter, 0, 32 * PAGE);
+        grant(&mut limiter, 0, PAGE);
+        assert_eq!(
+            limiter.memory,
+            MemoryUse {
+                largest_bytes: 32 * PAGE,
+                growths: 0
+            },
+            "creating a memory is not a growth"
+        );
+        grant(&mut limiter, 32 * PAGE, 33 * PAGE);
+        grant(&mut limiter, 33 * PAGE, 40 * PAGE);
+        assert_eq!(
+            limiter.memory,
+            MemoryUse {
+                largest_bytes: 40 * PAGE,
+                growths: 2
+            }
+        );
+        // A refused growth is not counted.
+        assert!(
+            limiter
+                .memory_growing(40 * PAGE, MEMORY_CAP_BYTES + PAGE, None)
+                .is_err()
+        );
+        assert_eq!(limiter.memory.growths, 2);
+        assert_eq!(limiter.memory.largest_bytes, 40 * PAGE);
     }
 }

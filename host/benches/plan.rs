@@ -13,6 +13,10 @@
 //! at once, through the guest (what a fresh instance and the crossing of
 //! the boundary cost) and natively.
 //!
+//! Each series also counts the page faults its calls take (for
+//! information: a fresh linear memory faults in every page a call touches,
+//! a reused pooled slot keeps them).
+//!
 //! Run: `cargo bench -p leasebox --bench plan` (`-- --quick`: 3 rounds).
 
 #[path = "common/mod.rs"]
@@ -55,6 +59,21 @@ fn config() -> String {
 fn native_plan(request: &native::LeaseRequest) -> Option<Vec<String>> {
     let manifests = leasebox_policy::plan::plan(request).ok()?;
     Some(manifests.iter().map(|m| m.to_string()).collect())
+}
+
+/// Times `CALLS_PER_ROUND` runs of `call` into `times` (the mean per call)
+/// and adds the page faults they took to `faults`.
+fn round(times: &mut Vec<std::time::Duration>, faults: &mut Option<u64>, mut call: impl FnMut()) {
+    let faults_before = common::minor_faults();
+    let started = Instant::now();
+    for _ in 0..CALLS_PER_ROUND {
+        call();
+    }
+    times.push(started.elapsed() / CALLS_PER_ROUND);
+    *faults = match (*faults, faults_before, common::minor_faults()) {
+        (Some(sum), Some(before), Some(after)) => Some(sum + (after - before)),
+        _ => None,
+    };
 }
 
 fn main() {
@@ -127,46 +146,35 @@ fn main() {
     };
     assert!(policy.plan(&env, &floor_wit).expect("no trap").is_err());
     assert!(native_plan(&floor_native).is_none());
+    // Page faults per series (none where /proc does not count them).
+    let (mut guest_faults, mut native_faults, mut pooled_faults) = (Some(0), Some(0), Some(0));
+    let (mut floor_faults, mut floor_native_faults) = (Some(0), Some(0));
     for _ in 0..rounds {
-        let started = Instant::now();
-        for _ in 0..CALLS_PER_ROUND {
+        round(&mut guest_times, &mut guest_faults, || {
             black_box(
                 policy
                     .plan(&env, black_box(&wit_request))
                     .expect("no trap")
                     .expect("ok"),
             );
-        }
-        guest_times.push(started.elapsed() / CALLS_PER_ROUND);
-
-        let started = Instant::now();
-        for _ in 0..CALLS_PER_ROUND {
+        });
+        round(&mut native_times, &mut native_faults, || {
             black_box(native_plan(black_box(&native_request)).expect("ok"));
-        }
-        native_times.push(started.elapsed() / CALLS_PER_ROUND);
-
-        let started = Instant::now();
-        for _ in 0..CALLS_PER_ROUND {
+        });
+        round(&mut pooled_times, &mut pooled_faults, || {
             black_box(
                 pooled
                     .plan(&env, black_box(&wit_request))
                     .expect("no trap")
                     .expect("ok"),
             );
-        }
-        pooled_times.push(started.elapsed() / CALLS_PER_ROUND);
-
-        let started = Instant::now();
-        for _ in 0..CALLS_PER_ROUND {
+        });
+        round(&mut floor_guest_times, &mut floor_faults, || {
             let _ = black_box(policy.plan(&env, black_box(&floor_wit)).expect("no trap"));
-        }
-        floor_guest_times.push(started.elapsed() / CALLS_PER_ROUND);
-
-        let started = Instant::now();
-        for _ in 0..CALLS_PER_ROUND {
+        });
+        round(&mut floor_native_times, &mut floor_native_faults, || {
             let _ = black_box(native_plan(black_box(&floor_native)));
-        }
-        floor_native_times.push(started.elapsed() / CALLS_PER_ROUND);
+        });
     }
     let guest = Summary::of(&guest_times);
     let native = Summary::of(&native_times);
@@ -199,6 +207,20 @@ fn main() {
     println!(
         "  CLI: guest / native = {ratio:.2}x (per-round ratios {low:.2}x–{high:.2}x); target <= {TARGET}x: {}",
         verdict(ratio)
+    );
+    let calls = (rounds as u64) * u64::from(CALLS_PER_ROUND);
+    let per_call = |faults: Option<u64>| {
+        faults.map_or("not counted".to_string(), |f| {
+            format!("{:.1}", f as f64 / calls as f64)
+        })
+    };
+    println!(
+        "  page faults per call: pooled guest {}, guest without the pool {}, native {}; floor: guest {}, native {} (for information)",
+        per_call(pooled_faults),
+        per_call(guest_faults),
+        per_call(native_faults),
+        per_call(floor_faults),
+        per_call(floor_native_faults),
     );
     let floor_guest = Summary::of(&floor_guest_times);
     let floor_native = Summary::of(&floor_native_times);

@@ -1,6 +1,7 @@
 //! What the benches share: the `--quick` flag, the summary of a series
 //! of timings (median with min and max, a percentile) and of a pair of
-//! interleaved series, and a process's memory as `/proc` gives it.
+//! interleaved series, and a process's memory and page faults as `/proc`
+//! gives them.
 
 #![allow(dead_code)]
 
@@ -160,4 +161,14 @@ pub fn proc_status_bytes(pid: u32, field: &str) -> Option<u64> {
 /// Writes `text` to `path`, or panics naming the file.
 pub fn write(path: &std::path::Path, text: &str) {
     std::fs::write(path, text).unwrap_or_else(|e| panic!("write {}: {e}", path.display()));
+}
+
+/// Minor page faults this process has taken so far (`minflt` of
+/// `/proc/self/stat`); none where `/proc` does not give it.
+pub fn minor_faults() -> Option<u64> {
+    let stat = std::fs::read_to_string("/proc/self/stat").ok()?;
+    // The fields after the command, which is in parentheses and may hold
+    // spaces: state, ppid, pgrp, session, tty, tpgid, flags, minflt.
+    let after_command = stat.get(stat.rfind(')')? + 1..)?;
+    after_command.split_whitespace().nth(7)?.parse().ok()
 }

@@ -398,25 +398,19 @@ fn logged(env: &mut CallEnv, context: &'static str) -> Arc<Mutex<Vec<String>>> {
 /// Every call starts in a fresh instance at the module's initial memory;
 /// a call that outgrows it makes the host change page protections (twice
 /// for a pooled slot). The default module starts with room for a `plan` of
-/// a configuration that uses every part of the manifest set.
+/// the example that uses every part of the manifest set (a `Sandbox`,
+/// Cilium egress, a PVC workspace: 10 manifests).
 #[test]
 fn a_plan_of_every_manifest_runs_within_the_modules_initial_memory() {
-    let config = json!({
-        "inCluster": true,
-        "backend": "sandbox-cr",
-        "egressMode": "cilium",
-        "egressAllowFqdns": ["api.github.com", "*.pypi.org"],
-        "egressAllowCidrs": ["10.1.0.0/16", {"cidr": "2001:db8::/32", "ports": [{"port": 443}]}],
-        "workspace": {"type": "pvc", "size": "20Gi"},
-        "supervisor": {"image": "busybox:1.36", "binary": "/bin/busybox", "args": ["sleep", "infinity"]}
-    });
+    let config: Value = serde_json::from_str(include_str!("../../examples/cilium-pvc.json"))
+        .expect("the example is JSON");
     let mut env = env(&cluster());
     let lines = logged(&mut env, TIME_LOG_CONTEXT);
     let manifests = default_policy()
         .plan(&env, &request(&config))
         .expect("the module does not trap")
         .expect("plan succeeds");
-    assert!(manifests.len() >= 10, "{} manifests", manifests.len());
+    assert_eq!(manifests.len(), 10, "{manifests:?}");
 
     let lines = lines.lock().expect("log lock");
     assert_eq!(lines.len(), 1, "one line per call: {lines:?}");

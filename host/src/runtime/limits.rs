@@ -153,7 +153,7 @@ impl ResourceLimiter for CallLimiter {
             // A memory being created asks to grow from nothing to its
             // initial size; only what comes after is a growth.
             if current > 0 {
-                self.memory.growths += 1;
+                self.memory.growths = self.memory.growths.saturating_add(1);
             }
             self.memory.largest_bytes = self.memory.largest_bytes.max(desired);
         }

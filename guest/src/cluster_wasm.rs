@@ -8,6 +8,7 @@ use crate::cluster::{
     Cluster, DeleteOptions, ExecSession, ExecSpec, ExecStatus, HostSecretRequest, KubeError, Level,
     LogStream, LogsRequest, OutputStream, Watch, WatchEvent, WatchRequest,
 };
+use crate::json_text::json_text;
 use crate::lease::ObjectRef;
 
 /// The cluster the host gives this instance.
@@ -70,11 +71,11 @@ impl LogStream for WasmLogs {
 
 impl Cluster for WasmCluster {
     fn apply(&self, manifest: &Value) -> Result<Value, KubeError> {
-        parse(&kube::apply(&manifest.to_string())?)
+        parse(&kube::apply(&json_text(manifest))?)
     }
 
     fn create(&self, manifest: &Value) -> Result<Value, KubeError> {
-        parse(&kube::create(&manifest.to_string())?)
+        parse(&kube::create(&json_text(manifest))?)
     }
 
     fn server_version(&self) -> Result<String, KubeError> {
@@ -126,7 +127,7 @@ impl Cluster for WasmCluster {
         request: &HostSecretRequest,
     ) -> Result<(Value, Vec<String>), KubeError> {
         let request = kube::HostSecretRequest {
-            manifest: request.manifest.to_string(),
+            manifest: json_text(&request.manifest),
             random_keys: request.random_keys.clone(),
             host_keys: request.host_keys.clone(),
             literal: request.literal.clone(),

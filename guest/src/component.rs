@@ -53,8 +53,7 @@ impl<H: ExportedHooks> Guest for Component<H> {
     }
 
     fn plan(request: LeaseRequest) -> Result<Vec<String>, PolicyError> {
-        let manifests = crate::plan::plan_with(H::hooks(), &request)?;
-        Ok(manifests.iter().map(|m| m.to_string()).collect())
+        crate::plan::plan_text_with(H::hooks(), &request)
     }
 
     fn acquire_lease(request: LeaseRequest) -> Result<Lease, PolicyError> {

@@ -13,8 +13,9 @@
 //!   validation;
 //! - [`adapters`], [`image`], [`egress`], [`names`]: the rules that turn a
 //!   configuration into names, images and network allows;
-//! - [`manifests`]: one typed builder per Kubernetes object, and [`plan`],
-//!   which orders them;
+//! - [`manifests`]: one typed builder per Kubernetes object, [`plan`],
+//!   which orders them, and [`json_text`], the text they cross the
+//!   boundary as;
 //! - [`lease`], [`error`]: the lease records and `policy-error` of the
 //!   contract, as generated, and [`lease::from_workload`], the one place a
 //!   lease is built;
@@ -39,6 +40,7 @@ pub mod error;
 pub mod fake_cluster;
 pub mod hooks;
 pub mod image;
+pub mod json_text;
 pub mod lease;
 pub mod lifecycle;
 pub mod manifests;

@@ -8,6 +8,7 @@ use serde_json::Value;
 use crate::config::{self, Issue};
 use crate::error::PolicyError;
 use crate::hooks::{DefaultHooks, Hooks};
+use crate::json_text::json_text;
 use crate::lease::LeaseRequest;
 use crate::manifests::{self, Context};
 
@@ -57,6 +58,20 @@ pub fn plan_with(
     objects.extend(manifests::workspace_claim(&ctx, None));
     objects.push(manifests::egress_policy(&ctx, None));
     Ok(objects)
+}
+
+/// The JSON text of every manifest of [`plan_with`], as the `plan` export
+/// returns it.
+pub fn plan_text_with(
+    hooks: &'static dyn Hooks,
+    request: &LeaseRequest,
+) -> Result<Vec<String>, PolicyError> {
+    Ok(plan_with(hooks, request)?.iter().map(json_text).collect())
+}
+
+/// [`plan_text_with`] under the default policy.
+pub fn plan_text(request: &LeaseRequest) -> Result<Vec<String>, PolicyError> {
+    plan_text_with(&DefaultHooks, request)
 }
 
 #[cfg(test)]

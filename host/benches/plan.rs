@@ -52,13 +52,12 @@ fn config() -> String {
     .to_string()
 }
 
-/// The native side of the comparison: the crate's `plan` and the JSON text
-/// of each manifest, which is what the component's `plan` export returns
-/// (it serialises each manifest before handing it over), so that both sides
-/// compute the same output (`None`: the request was refused).
+/// The native side of the comparison: the function the component's `plan`
+/// export runs (`plan_text_with`, under the default hooks), which ends with
+/// the JSON text of each manifest, so that both sides compute the same
+/// output (`None`: the request was refused).
 fn native_plan(request: &native::LeaseRequest) -> Option<Vec<String>> {
-    let manifests = leasebox_policy::plan::plan(request).ok()?;
-    Some(manifests.iter().map(|m| m.to_string()).collect())
+    leasebox_policy::plan::plan_text(request).ok()
 }
 
 /// Times `CALLS_PER_ROUND` runs of `call` into `times` (the mean per call)

@@ -18,6 +18,7 @@ mod cache;
 mod cancel;
 mod engine;
 mod error;
+mod export;
 mod imports;
 mod instance;
 mod limits;
@@ -27,7 +28,7 @@ use std::path::Path;
 use std::sync::Arc;
 
 use sha2::Digest;
-use wasmtime::component::{Component, Linker};
+use wasmtime::component::{Component, ComponentExportIndex, Linker};
 use wasmtime::{Engine, Store};
 
 pub use admission::Admission;
@@ -41,7 +42,10 @@ pub use limits::{DEFAULT_CPU_DEADLINE, EPOCH_TICK, Limits, MEMORY_CAP_BYTES, STD
 use crate::cluster_io::{CallerIo, ClusterIo, NoCluster};
 use crate::lease_record;
 use bindings::PolicyModulePre;
+use bindings::exports::leasebox::provider::provider::Guest as Provider;
+use export::Export;
 use instance::HostState;
+use v0_1::exports::leasebox::provider::provider::Guest as V0_1Provider;
 
 /// The records of the contract (`wit/types.wit`, `wit/kube.wit`,
 /// `wit/provider.wit`), as the generated bindings define them: the host's
@@ -248,17 +252,50 @@ impl Runtime {
         } else {
             Exports::V0_1(v0_1::PolicyModulePre::new(instance_pre).map_err(link)?)
         };
+        // Found by the bindings above; looked up again for the calls.
+        let provider_name = format!("{CONTRACT_PACKAGE}/provider@{contract}");
+        let provider = exports
+            .instance_pre()
+            .component()
+            .get_export_index(None, &provider_name)
+            .ok_or_else(|| {
+                link(wasmtime::Error::msg(format!(
+                    "it does not export `{provider_name}`"
+                )))
+            })?;
+        self.check_every_export(name, &exports)?;
         Ok(Policy {
             name: name.to_string(),
             sha256: cache::hex(&sha2::Sha256::digest(bytes)),
             contract,
             engine: self.engine.clone(),
             exports,
+            provider,
             cache_error: loaded.cache_error.map(Arc::new),
             from_cache: loaded.from_cache,
             admission: self.admission.clone(),
             _ticker: self.ticker.clone(),
         })
+    }
+
+    /// Instantiates a loaded module once through the bindings of its
+    /// contract, which type-check every export: a module whose exports do
+    /// not match its contract is refused here, when it is loaded. Calls then
+    /// type-check only the export they run (`export.rs`).
+    fn check_every_export(&self, name: &str, exports: &Exports) -> Result<(), RuntimeError> {
+        let site = instance::Site {
+            engine: &self.engine,
+            admission: &self.admission,
+            module: name,
+            call: "load",
+        };
+        let env = CallEnv::offline(CallEnv::silent_logger());
+        match exports {
+            Exports::Current(pre) => {
+                instance::call(site, |s| pre.instantiate(s), &env, |_, _| Ok(()))
+            }
+            Exports::V0_1(pre) => instance::call(site, |s| pre.instantiate(s), &env, |_, _| Ok(())),
+        }
     }
 }
 
@@ -333,6 +370,16 @@ enum Exports {
     V0_1(v0_1::PolicyModulePre<HostState>),
 }
 
+impl Exports {
+    /// The linked component, which each call instantiates.
+    fn instance_pre(&self) -> &wasmtime::component::InstancePre<HostState> {
+        match self {
+            Exports::Current(pre) => pre.instance_pre(),
+            Exports::V0_1(pre) => pre.instance_pre(),
+        }
+    }
+}
+
 /// One compiled and linked policy module. Cheap to clone; every call runs in
 /// a fresh instance, so calls never share state.
 #[derive(Clone)]
@@ -342,6 +389,8 @@ pub struct Policy {
     contract: &'static str,
     engine: Engine,
     exports: Exports,
+    /// The module's `provider` interface, where each call finds its export.
+    provider: ComponentExportIndex,
     cache_error: Option<Arc<RuntimeError>>,
     from_cache: bool,
     admission: Arc<Admission>,
@@ -390,8 +439,8 @@ impl Policy {
         &self,
         call: &str,
         env: &CallEnv,
-        current: impl FnOnce(&bindings::PolicyModule, &mut Store<HostState>) -> wasmtime::Result<R>,
-        v0_1: impl FnOnce(&v0_1::PolicyModule, &mut Store<HostState>) -> wasmtime::Result<R>,
+        current: impl FnOnce(&Export, &mut Store<HostState>) -> wasmtime::Result<R>,
+        v0_1: impl FnOnce(&Export, &mut Store<HostState>) -> wasmtime::Result<R>,
     ) -> Result<R, RuntimeError> {
         let site = instance::Site {
             engine: &self.engine,
@@ -399,9 +448,18 @@ impl Policy {
             module: &self.name,
             call,
         };
+        let pre = self.exports.instance_pre();
+        let index = pre
+            .component()
+            .get_export_index(Some(&self.provider), call)
+            .ok_or_else(|| RuntimeError::Link {
+                module: self.name.clone(),
+                source: format!("it does not export `{call}`").into(),
+            })?;
+        let instantiate = |s: &mut Store<HostState>| Export::instantiate(pre, s, index);
         match &self.exports {
-            Exports::Current(pre) => instance::call(site, |s| pre.instantiate(s), env, current),
-            Exports::V0_1(pre) => instance::call(site, |s| pre.instantiate(s), env, v0_1),
+            Exports::Current(_) => instance::call(site, instantiate, env, current),
+            Exports::V0_1(_) => instance::call(site, instantiate, env, v0_1),
         }
     }
 
@@ -424,14 +482,9 @@ impl Policy {
         self.call(
             "validate-config",
             env,
-            |m, s| {
-                m.leasebox_provider_provider()
-                    .call_validate_config(s, config)
-            },
-            |m, s| {
-                let report = m
-                    .leasebox_provider_provider()
-                    .call_validate_config(s, config)?;
+            |e, s| e.call(s, Provider::func_validate_config, (config,)),
+            |e, s| {
+                let report = e.call(s, V0_1Provider::func_validate_config, (config,))?;
                 Ok(v0_1::validation_report_up(report))
             },
         )
@@ -442,8 +495,8 @@ impl Policy {
         self.call(
             "config-schema",
             env,
-            |m, s| m.leasebox_provider_provider().call_config_schema(s),
-            |m, s| m.leasebox_provider_provider().call_config_schema(s),
+            |e, s| e.call(s, Provider::func_config_schema, ()),
+            |e, s| e.call(s, V0_1Provider::func_config_schema, ()),
         )
     }
 
@@ -452,14 +505,9 @@ impl Policy {
         self.call(
             "probe",
             env,
-            |m, s| {
-                m.leasebox_provider_provider()
-                    .call_probe(s, config, company_id)
-            },
-            |m, s| {
-                let answer = m
-                    .leasebox_provider_provider()
-                    .call_probe(s, config, company_id)?;
+            |e, s| e.call(s, Provider::func_probe, (config, company_id)),
+            |e, s| {
+                let answer = e.call(s, V0_1Provider::func_probe, (config, company_id))?;
                 Ok(answer
                     .map(v0_1::probe_report_up)
                     .map_err(v0_1::policy_error_up))
@@ -472,10 +520,10 @@ impl Policy {
         self.call(
             "plan",
             env,
-            |m, s| m.leasebox_provider_provider().call_plan(s, request),
-            |m, s| {
+            |e, s| e.call(s, Provider::func_plan, (request,)),
+            |e, s| {
                 let request = v0_1::lease_request_down(request);
-                let answer = m.leasebox_provider_provider().call_plan(s, &request)?;
+                let answer = e.call(s, V0_1Provider::func_plan, (&request,))?;
                 Ok(answer.map_err(v0_1::policy_error_up))
             },
         )
@@ -486,15 +534,10 @@ impl Policy {
         self.call(
             "acquire-lease",
             env,
-            |m, s| {
-                m.leasebox_provider_provider()
-                    .call_acquire_lease(s, request)
-            },
-            |m, s| {
+            |e, s| e.call(s, Provider::func_acquire_lease, (request,)),
+            |e, s| {
                 let request = v0_1::lease_request_down(request);
-                let answer = m
-                    .leasebox_provider_provider()
-                    .call_acquire_lease(s, &request)?;
+                let answer = e.call(s, V0_1Provider::func_acquire_lease, (&request,))?;
                 Ok(self.lease_up(answer))
             },
         )
@@ -510,15 +553,10 @@ impl Policy {
         self.call(
             "realize-workspace",
             env,
-            |m, s| {
-                m.leasebox_provider_provider()
-                    .call_realize_workspace(s, lease, path)
-            },
-            |m, s| {
+            |e, s| e.call(s, Provider::func_realize_workspace, (lease, path)),
+            |e, s| {
                 let lease = lease_record::down_to_v0_1(lease);
-                let answer = m
-                    .leasebox_provider_provider()
-                    .call_realize_workspace(s, &lease, path)?;
+                let answer = e.call(s, V0_1Provider::func_realize_workspace, (&lease, path))?;
                 Ok(answer
                     .map(v0_1::exec_status_up)
                     .map_err(v0_1::policy_error_up))
@@ -531,10 +569,10 @@ impl Policy {
         self.call(
             "execute",
             env,
-            |m, s| m.leasebox_provider_provider().call_execute(s, request),
-            |m, s| {
+            |e, s| e.call(s, Provider::func_execute, (request,)),
+            |e, s| {
                 let request = v0_1::exec_request_down(request);
-                let answer = m.leasebox_provider_provider().call_execute(s, &request)?;
+                let answer = e.call(s, V0_1Provider::func_execute, (&request,))?;
                 Ok(answer
                     .map(v0_1::exec_status_up)
                     .map_err(v0_1::policy_error_up))
@@ -547,12 +585,10 @@ impl Policy {
         self.call(
             "release-lease",
             env,
-            |m, s| m.leasebox_provider_provider().call_release_lease(s, lease),
-            |m, s| {
+            |e, s| e.call(s, Provider::func_release_lease, (lease,)),
+            |e, s| {
                 let lease = lease_record::down_to_v0_1(lease);
-                let answer = m
-                    .leasebox_provider_provider()
-                    .call_release_lease(s, &lease)?;
+                let answer = e.call(s, V0_1Provider::func_release_lease, (&lease,))?;
                 Ok(answer
                     .map(v0_1::release_report_up)
                     .map_err(v0_1::policy_error_up))
@@ -570,14 +606,9 @@ impl Policy {
         self.call(
             "resume-lease",
             env,
-            |m, s| {
-                m.leasebox_provider_provider()
-                    .call_resume_lease(s, lease_id, namespace)
-            },
-            |m, s| {
-                let answer = m
-                    .leasebox_provider_provider()
-                    .call_resume_lease(s, lease_id, namespace)?;
+            |e, s| e.call(s, Provider::func_resume_lease, (lease_id, namespace)),
+            |e, s| {
+                let answer = e.call(s, V0_1Provider::func_resume_lease, (lease_id, namespace))?;
                 Ok(self.lease_up(answer))
             },
         )
@@ -593,11 +624,9 @@ impl Policy {
         self.call(
             "sweep",
             env,
-            |m, s| m.leasebox_provider_provider().call_sweep(s, now, namespace),
-            |m, s| {
-                let answer = m
-                    .leasebox_provider_provider()
-                    .call_sweep(s, now, namespace)?;
+            |e, s| e.call(s, Provider::func_sweep, (now, namespace)),
+            |e, s| {
+                let answer = e.call(s, V0_1Provider::func_sweep, (now, namespace))?;
                 Ok(answer
                     .map(v0_1::sweep_report_up)
                     .map_err(v0_1::policy_error_up))
@@ -619,10 +648,7 @@ impl Policy {
         self.call(
             "renew-lease",
             env,
-            |m, s| {
-                m.leasebox_provider_provider()
-                    .call_renew_lease(s, lease, now, ttl_seconds)
-            },
+            |e, s| e.call(s, Provider::func_renew_lease, (lease, now, ttl_seconds)),
             |_, _| unreachable_for_v0_1(),
         )
     }
@@ -640,10 +666,7 @@ impl Policy {
         self.call(
             "list-leases",
             env,
-            |m, s| {
-                m.leasebox_provider_provider()
-                    .call_list_leases(s, company_id, namespace)
-            },
+            |e, s| e.call(s, Provider::func_list_leases, (company_id, namespace)),
             |_, _| unreachable_for_v0_1(),
         )
     }
@@ -661,10 +684,7 @@ impl Policy {
         self.call(
             "get-lease-status",
             env,
-            |m, s| {
-                m.leasebox_provider_provider()
-                    .call_get_lease_status(s, lease_id, namespace)
-            },
+            |e, s| e.call(s, Provider::func_get_lease_status, (lease_id, namespace)),
             |_, _| unreachable_for_v0_1(),
         )
     }

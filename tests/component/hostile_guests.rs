@@ -95,6 +95,28 @@ fn component_without_the_provider_export_fails_to_link() {
 }
 
 #[test]
+fn component_whose_exports_do_not_match_the_contract_is_refused_when_loaded() {
+    let bytes = wat::parse_str(guest_text("wrong_signatures.wat")).expect("valid wat");
+    let error = runtime()
+        .load("wrong_signatures", &bytes)
+        .expect_err("no export has its contract's type");
+    assert!(
+        matches!(error, RuntimeError::Instantiate { .. }),
+        "{error:?}"
+    );
+    assert!(
+        error.to_string().contains("wrong_signatures"),
+        "the error names the module: {error}"
+    );
+    assert!(
+        format!("{error:#}").contains("type mismatch")
+            || std::error::Error::source(&error)
+                .is_some_and(|cause| cause.to_string().contains("type mismatch")),
+        "the error says what failed: {error:?}"
+    );
+}
+
+#[test]
 fn bytes_that_are_not_wasm_fail_to_compile() {
     let error = runtime()
         .load("garbage", b"not wasm")

@@ -3,8 +3,10 @@
 //!
 //! - [`Runtime`] owns the engine (component model, Cranelift, epoch
 //!   interruption), its epoch ticker and the linker;
-//! - [`Policy`] is one compiled, linked module (`InstancePre`); each of its
-//!   methods is one lifecycle call in a fresh store, under [`Limits`];
+//! - [`Policy`] is one compiled, linked module (`InstancePre`), every export
+//!   type-checked once when it is loaded; each of its methods is one
+//!   lifecycle call in a fresh store, under [`Limits`], which types only the
+//!   export it runs (`export.rs`);
 //! - calls return [`CallResult`]: the outer `Err` is a [`RuntimeError`] (a
 //!   trap, a deadline, the memory cap: a bug or a hostile module), the inner
 //!   `Err` is the policy's own [`PolicyError`].

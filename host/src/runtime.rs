@@ -30,7 +30,7 @@ use std::path::Path;
 use std::sync::Arc;
 
 use sha2::Digest;
-use wasmtime::component::{Component, ComponentExportIndex, Linker};
+use wasmtime::component::{Component, ComponentExportIndex, InstancePre, Linker};
 use wasmtime::{Engine, Store};
 
 pub use admission::Admission;
@@ -43,7 +43,6 @@ pub use limits::{DEFAULT_CPU_DEADLINE, EPOCH_TICK, Limits, MEMORY_CAP_BYTES, STD
 
 use crate::cluster_io::{CallerIo, ClusterIo, NoCluster};
 use crate::lease_record;
-use bindings::PolicyModulePre;
 use bindings::exports::leasebox::provider::provider::Guest as Provider;
 use export::Export;
 use instance::HostState;
@@ -249,15 +248,10 @@ impl Runtime {
             .linker
             .instantiate_pre(&loaded.component)
             .map_err(link)?;
-        let exports = if contract == CONTRACT_VERSION {
-            Exports::Current(PolicyModulePre::new(instance_pre).map_err(link)?)
-        } else {
-            Exports::V0_1(v0_1::PolicyModulePre::new(instance_pre).map_err(link)?)
-        };
-        // Found by the bindings above; looked up again for the calls.
+        self.check_every_export(name, contract, &instance_pre)?;
+        // Found by the bindings' check above; looked up again for the calls.
         let provider_name = format!("{CONTRACT_PACKAGE}/provider@{contract}");
-        let provider = exports
-            .instance_pre()
+        let provider = instance_pre
             .component()
             .get_export_index(None, &provider_name)
             .ok_or_else(|| {
@@ -265,13 +259,12 @@ impl Runtime {
                     "it does not export `{provider_name}`"
                 )))
             })?;
-        self.check_every_export(name, &exports)?;
         Ok(Policy {
             name: name.to_string(),
             sha256: cache::hex(&sha2::Sha256::digest(bytes)),
             contract,
             engine: self.engine.clone(),
-            exports,
+            instance_pre,
             provider,
             cache_error: loaded.cache_error.map(Arc::new),
             from_cache: loaded.from_cache,
@@ -280,11 +273,21 @@ impl Runtime {
         })
     }
 
-    /// Instantiates a loaded module once through the bindings of its
-    /// contract, which type-check every export: a module whose exports do
-    /// not match its contract is refused here, when it is loaded. Calls then
-    /// type-check only the export they run (`export.rs`).
-    fn check_every_export(&self, name: &str, exports: &Exports) -> Result<(), RuntimeError> {
+    /// Checks the exports of a linked module against the bindings of its
+    /// `contract`, once: their names, then, in one instantiation, their
+    /// types. A module whose exports do not match is refused here, when it
+    /// is loaded, with a [`RuntimeError::Link`]. Calls then type-check only
+    /// the export they run (`export.rs`).
+    fn check_every_export(
+        &self,
+        name: &str,
+        contract: &str,
+        pre: &InstancePre<HostState>,
+    ) -> Result<(), RuntimeError> {
+        let link = |e: wasmtime::Error| RuntimeError::Link {
+            module: name.to_string(),
+            source: error::cause(&e),
+        };
         let site = instance::Site {
             engine: &self.engine,
             admission: &self.admission,
@@ -292,12 +295,19 @@ impl Runtime {
             call: "load",
         };
         let env = CallEnv::offline(CallEnv::silent_logger());
-        match exports {
-            Exports::Current(pre) => {
-                instance::call(site, |s| pre.instantiate(s), &env, |_, _| Ok(()))
-            }
-            Exports::V0_1(pre) => instance::call(site, |s| pre.instantiate(s), &env, |_, _| Ok(())),
-        }
+        let instantiate = |s: &mut Store<HostState>| pre.instantiate(s);
+        let typed = if contract == CONTRACT_VERSION {
+            let indices = bindings::PolicyModuleIndices::new(pre).map_err(link)?;
+            instance::call(site, instantiate, &env, |instance, s| {
+                Ok(indices.load(s, instance).map(drop))
+            })?
+        } else {
+            let indices = v0_1::PolicyModuleIndices::new(pre).map_err(link)?;
+            instance::call(site, instantiate, &env, |instance, s| {
+                Ok(indices.load(s, instance).map(drop))
+            })?
+        };
+        typed.map_err(link)
     }
 }
 
@@ -363,25 +373,6 @@ fn same_minor(a: &str, b: &str) -> bool {
     a.0.is_some() && a.1.is_some() && a == b
 }
 
-/// The exports of a module, bound with the bindings of its contract.
-#[derive(Clone)]
-enum Exports {
-    /// [`CONTRACT_VERSION`].
-    Current(PolicyModulePre<HostState>),
-    /// 0.1.0, through `v0_1.rs`.
-    V0_1(v0_1::PolicyModulePre<HostState>),
-}
-
-impl Exports {
-    /// The linked component, which each call instantiates.
-    fn instance_pre(&self) -> &wasmtime::component::InstancePre<HostState> {
-        match self {
-            Exports::Current(pre) => pre.instance_pre(),
-            Exports::V0_1(pre) => pre.instance_pre(),
-        }
-    }
-}
-
 /// One compiled and linked policy module. Cheap to clone; every call runs in
 /// a fresh instance, so calls never share state.
 #[derive(Clone)]
@@ -390,7 +381,8 @@ pub struct Policy {
     sha256: String,
     contract: &'static str,
     engine: Engine,
-    exports: Exports,
+    /// The linked component, which each call instantiates.
+    instance_pre: InstancePre<HostState>,
     /// The module's `provider` interface, where each call finds its export.
     provider: ComponentExportIndex,
     cache_error: Option<Arc<RuntimeError>>,
@@ -450,7 +442,7 @@ impl Policy {
             module: &self.name,
             call,
         };
-        let pre = self.exports.instance_pre();
+        let pre = &self.instance_pre;
         let index = pre
             .component()
             .get_export_index(Some(&self.provider), call)
@@ -459,9 +451,10 @@ impl Policy {
                 source: format!("it does not export `{call}`").into(),
             })?;
         let instantiate = |s: &mut Store<HostState>| Export::instantiate(pre, s, index);
-        match &self.exports {
-            Exports::Current(_) => instance::call(site, instantiate, env, current),
-            Exports::V0_1(_) => instance::call(site, instantiate, env, v0_1),
+        if self.contract == CONTRACT_VERSION {
+            instance::call(site, instantiate, env, current)
+        } else {
+            instance::call(site, instantiate, env, v0_1)
         }
     }
 
@@ -644,7 +637,7 @@ impl Policy {
         now: &str,
         ttl_seconds: u32,
     ) -> CallResult<Lease> {
-        if let Exports::V0_1(_) = self.exports {
+        if self.contract != CONTRACT_VERSION {
             return self.unsupported("renew-lease");
         }
         self.call(
@@ -662,7 +655,7 @@ impl Policy {
         company_id: Option<&str>,
         namespace: Option<&str>,
     ) -> CallResult<Vec<Lease>> {
-        if let Exports::V0_1(_) = self.exports {
+        if self.contract != CONTRACT_VERSION {
             return self.unsupported("list-leases");
         }
         self.call(
@@ -680,7 +673,7 @@ impl Policy {
         lease_id: &str,
         namespace: Option<&str>,
     ) -> CallResult<LeaseStatus> {
-        if let Exports::V0_1(_) = self.exports {
+        if self.contract != CONTRACT_VERSION {
             return self.unsupported("get-lease-status");
         }
         self.call(

@@ -5,9 +5,9 @@
 //! signatures, several carrying the whole `lease` record, about a fifth of
 //! the fixed cost of a pooled call (BENCHMARKS.md, P1). A call needs one.
 //! So every export is checked once, when the module is loaded (one
-//! instantiation through the bindings, `Runtime::load`), and each call
-//! instantiates the component without them and types only the export it
-//! runs ([`Export`]).
+//! instantiation typed through the bindings, `Runtime::check_every_export`),
+//! and each call instantiates the component without them and types only the
+//! export it runs ([`Export`]).
 
 use wasmtime::Store;
 use wasmtime::component::{

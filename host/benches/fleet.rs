@@ -105,6 +105,9 @@ pub struct Phases {
     pub status_written: Vec<Duration>,
     /// From that write to the answer (the watch, leasebox's answer).
     pub after_written: Vec<Duration>,
+    /// Whether the kubelet failed the pod's start once for want of its
+    /// Secret (its event "failed to sync secret cache") and retried later.
+    pub secret_retried: Vec<bool>,
 }
 
 /// The e2e configuration with small pods and room for the fleet (a
@@ -270,8 +273,40 @@ fn print_table(runs: &[(&str, FleetRun)]) {
                     common::human(common::percentile(series, 100.0)),
                 );
             }
+            print_secret_retries(name, &run.latencies, phases);
         }
     }
+}
+
+/// The acquires whose pod the kubelet started only on a later try, for
+/// want of its Secret, against the others: the node's share of the tail.
+fn print_secret_retries(name: &str, latencies: &[Duration], phases: &Phases) {
+    let (retried, first_try): (Vec<_>, Vec<_>) = latencies
+        .iter()
+        .zip(&phases.secret_retried)
+        .partition(|(_, retried)| **retried);
+    let series = |pairs: Vec<(&Duration, &bool)>| -> Vec<Duration> {
+        pairs.into_iter().map(|(took, _)| *took).collect()
+    };
+    let (retried, first_try) = (series(retried), series(first_try));
+    let summary = |series: &[Duration]| -> String {
+        if series.is_empty() {
+            return "none".to_string();
+        }
+        format!(
+            "p50 {}, max {}",
+            common::human(common::percentile(series, 50.0)),
+            common::human(common::percentile(series, 100.0))
+        )
+    };
+    println!(
+        "fleet: {name}: pods the kubelet failed to start at first for want of their Secret \
+         (event \"failed to sync secret cache\"): {} of {}; their acquires {}; the others' {}",
+        retried.len(),
+        latencies.len(),
+        summary(&retried),
+        summary(&first_try),
+    );
 }
 
 /// Per kind of run that ran more than once: its p50 and p99/p50 as a

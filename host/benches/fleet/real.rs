@@ -9,9 +9,11 @@
 //! metric) with every lease held against before, per lease (its resident
 //! set is printed too, but it keeps what the calls in flight freed); and
 //! the watches it has open (`leasebox_watches_open`, scraped every 100 ms
-//! while calls are in flight, and once every lease is held).
+//! while calls are in flight, and once every lease is held); and which
+//! pods the kubelet started only on a later try because it could not read
+//! their Secret in time (its events).
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{TcpListener, TcpStream};
 use std::path::PathBuf;
@@ -28,6 +30,10 @@ const BINARY: &str = env!("CARGO_BIN_EXE_leasebox");
 
 /// The kinds an acquire of a pod lease waits on (its pod).
 const KINDS_WATCHED: usize = 1;
+
+/// What the kubelet's event says when it gave up waiting for a pod's
+/// Secret.
+const SECRET_SYNC_FAILED: &str = "failed to sync secret cache";
 
 /// Longest wait for the namespaces of an earlier run to go.
 const NAMESPACE_LIMIT: Duration = Duration::from_secs(300);
@@ -283,6 +289,7 @@ impl Cleanup<'_> {
         };
         let between =
             |from: SystemTime, to: SystemTime| to.duration_since(from).unwrap_or_default();
+        let retried = self.secret_sync_failures();
         let mut phases = Phases::default();
         for answer in answers {
             let text = |key: &str| answer.result[key].as_str().expect("a lease names its pod");
@@ -311,6 +318,9 @@ impl Cleanup<'_> {
                 .filter_map(|f| f["time"].as_str().map(at))
                 .max()
                 .unwrap_or(ready);
+            phases
+                .secret_retried
+                .push(retried.contains(&(key.0.to_string(), key.1.to_string())));
             phases.before_pod.push(between(answer.sent, created));
             phases.node.push(between(created, ready));
             phases.status_written.push(between(ready, written));
@@ -319,6 +329,47 @@ impl Cleanup<'_> {
                 .push(between(written, answer.sent + answer.took));
         }
         phases
+    }
+
+    /// The pods of the run whose kubelet reported that it could not read
+    /// their Secret in time: its event `Failed`, "failed to sync secret
+    /// cache". The kubelet's first read of a new pod's Secret can be
+    /// refused (the API server's node authorizer has not yet linked the
+    /// pod to its node) or wait in the kubelet's own rate limiter; after a
+    /// second it fails the pod's start and retries it 10-15 s later.
+    fn secret_sync_failures(&self) -> HashSet<(String, String)> {
+        let listed = stdout_of(
+            self.kubectl().args([
+                "get",
+                "events",
+                "--all-namespaces",
+                "--field-selector",
+                "reason=Failed,involvedObject.kind=Pod",
+                "-o",
+                "json",
+            ]),
+            "kubectl get events",
+        );
+        let list: Value = serde_json::from_slice(&listed).expect("kubectl prints JSON");
+        list["items"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .filter(|event| {
+                event["message"]
+                    .as_str()
+                    .is_some_and(|m| m.contains(SECRET_SYNC_FAILED))
+            })
+            .filter_map(|event| {
+                let object = &event["involvedObject"];
+                let namespace = object["namespace"].as_str()?;
+                let name = object["name"].as_str()?;
+                self.namespaces
+                    .iter()
+                    .any(|n| n == namespace)
+                    .then(|| (namespace.to_string(), name.to_string()))
+            })
+            .collect()
     }
 
     fn delete(&self) {

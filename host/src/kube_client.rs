@@ -11,6 +11,8 @@
 //!   get, list, delete, server version.
 //! - `watch` (and `shared_watch`: one watch per namespace and kind shared
 //!   by every wait), `exec` (+ `exec_protocol`), `logs`, `secret`.
+//! - `spare`: a connection opened to replace the one an exec upgrade took
+//!   (for `serve`).
 //! - `retry`, `error`: bounded backoff on 429/5xx/connection errors and the
 //!   mapping of HTTP statuses to [`KubeError`]; `retry_after`: a 429 or 503
 //!   answer reaches the client only after its `Retry-After`.
@@ -29,6 +31,7 @@ pub mod retry;
 mod retry_after;
 mod secret;
 mod shared_watch;
+mod spare;
 mod spdy;
 mod watch;
 
@@ -64,6 +67,9 @@ pub(crate) struct Ctx {
     pub watches: shared_watch::WatchHub,
     /// Random values of host-filled Secrets, kept for their next write.
     pub random_values: Arc<secret::RandomValues>,
+    /// Whether an exec upgrade is followed by a spare connection
+    /// ([`spare`]).
+    pub spare_connections: bool,
 }
 
 impl Ctx {
@@ -161,6 +167,15 @@ impl KubeClusterIo {
         self
     }
 
+    /// After each exec upgrade, opens a connection in the background to
+    /// replace the one the upgrade took from the pool, so that the next
+    /// call does not pay a new connection (for a long-running process;
+    /// see [`spare`]).
+    pub fn with_spare_connections(mut self) -> KubeClusterIo {
+        self.ctx.spare_connections = true;
+        self
+    }
+
     /// Replaces the retry policy (default: 5 attempts, delays up to 2 s).
     pub fn with_retry_policy(mut self, policy: RetryPolicy) -> KubeClusterIo {
         self.ctx.policy = policy;
@@ -188,6 +203,7 @@ impl KubeClusterIo {
             observer: None,
             watches: shared_watch::WatchHub::default(),
             random_values: Arc::default(),
+            spare_connections: false,
         };
         Ok(KubeClusterIo {
             ctx,

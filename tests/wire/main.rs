@@ -7,4 +7,5 @@ mod fake_api;
 mod leader;
 mod objects;
 mod real_cluster;
+mod spare_connection;
 mod watch;

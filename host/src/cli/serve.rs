@@ -58,9 +58,11 @@ pub fn run(args: &Args) -> Result<u8, CliError> {
     let cluster = match connect_kube(&settings) {
         Ok(cluster) => {
             let counted = metrics.clone();
-            Some(Arc::new(cluster.with_error_observer(Arc::new(move |e| {
-                counted.kube_error(e)
-            }))))
+            Some(Arc::new(
+                cluster
+                    .with_spare_connections()
+                    .with_error_observer(Arc::new(move |e| counted.kube_error(e))),
+            ))
         }
         Err(error) => {
             log::emit(

@@ -27,7 +27,7 @@ use tokio::task::JoinHandle;
 use super::Ctx;
 use super::exec_protocol::{Ending, ending_from_status};
 use super::exec_stdin::{StdinCommand, forward_stdin, stdin_chunk};
-use super::{exec_spdy, exec_websocket};
+use super::{exec_spdy, exec_websocket, spare};
 use crate::cluster_io::{CallerIo, ExecSpec, ExecStatus, ExecStream, KubeError, OutputStream};
 
 /// Stdin messages in flight to the message loop.
@@ -203,6 +203,7 @@ pub(crate) async fn start(
         let connection = exec_spdy::upgraded(response)
             .await
             .map_err(|e| KubeError::Transport(format!("{step}: {e}")))?;
+        spare::replace_upgraded(ctx);
         tokio::spawn(exec_spdy::run(connection, command_rx, out, err))
     } else {
         let connection = ctx
@@ -211,6 +212,7 @@ pub(crate) async fn start(
                 async move { ctx.client.connect(request?).await }
             })
             .await?;
+        spare::replace_upgraded(ctx);
         tokio::spawn(exec_websocket::run(connection.into_stream(), out, err))
     };
     Ok(Session {

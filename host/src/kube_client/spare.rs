@@ -9,8 +9,11 @@
 //! A client built [`with_spare_connections`](super::KubeClusterIo::with_spare_connections)
 //! (`serve`) sends one cheap request, `GET /version` (readable by every
 //! client), in the background right after each upgrade, so that by the
-//! time the next call comes the pool holds an open connection again. A
-//! one-shot CLI process ends after its exec and does not ask for one.
+//! time the next call comes the pool holds an open connection again. It
+//! opens no connection the next call would not have opened itself; what it
+//! adds is that one request per exec, and a connection that stays idle
+//! until the pool closes it when no call follows. A one-shot CLI process
+//! ends after its exec and does not ask for one.
 
 use std::time::Duration;
 

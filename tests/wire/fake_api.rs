@@ -92,16 +92,19 @@ pub fn error_event(code: u16, reason: &str, message: &str) -> serde_json::Value 
     serde_json::json!({"type": "ERROR", "object": status(code, reason, message)})
 }
 
+/// A listener on a free port of 127.0.0.1, and its `http://` URL.
+pub fn listen() -> (TcpListener, String) {
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap_or_else(|e| panic!("bind: {e}"));
+    let address = listener
+        .local_addr()
+        .unwrap_or_else(|e| panic!("addr: {e}"));
+    (listener, format!("http://{address}"))
+}
+
 impl FakeApi {
     /// Starts a server that plays `steps` in order.
     pub fn start(steps: Vec<Step>) -> FakeApi {
-        let listener = TcpListener::bind("127.0.0.1:0").unwrap_or_else(|e| panic!("bind: {e}"));
-        let url = format!(
-            "http://{}",
-            listener
-                .local_addr()
-                .unwrap_or_else(|e| panic!("addr: {e}"))
-        );
+        let (listener, url) = listen();
         let mut steps = steps;
         steps.reverse();
         let steps = Arc::new(Mutex::new(steps));

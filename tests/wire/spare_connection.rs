@@ -9,7 +9,7 @@
 //! new connection itself.
 
 use std::io::{BufRead, BufReader, Write};
-use std::net::{TcpListener, TcpStream};
+use std::net::TcpStream;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
@@ -46,13 +46,7 @@ struct KeepAliveApi {
 
 impl KeepAliveApi {
     fn start() -> KeepAliveApi {
-        let listener = TcpListener::bind("127.0.0.1:0").unwrap_or_else(|e| panic!("bind: {e}"));
-        let url = format!(
-            "http://{}",
-            listener
-                .local_addr()
-                .unwrap_or_else(|e| panic!("addr: {e}"))
-        );
+        let (listener, url) = super::fake_api::listen();
         let seen = Arc::new(Mutex::new(Vec::new()));
         let answered = Arc::new(Mutex::new(0));
         let (log, count) = (seen.clone(), answered.clone());

@@ -240,10 +240,7 @@ impl Runtime {
     pub fn load(&self, name: &str, bytes: &[u8]) -> Result<Policy, RuntimeError> {
         let loaded = cache::load_or_compile(&self.engine, &self.cache, name, bytes)?;
         let contract = contract_of(&self.engine, &loaded.component, name)?;
-        let link = |e: wasmtime::Error| RuntimeError::Link {
-            module: name.to_string(),
-            source: error::cause(&e),
-        };
+        let link = |e: wasmtime::Error| link_error(name, &e);
         let instance_pre = self
             .linker
             .instantiate_pre(&loaded.component)
@@ -284,10 +281,7 @@ impl Runtime {
         contract: &str,
         pre: &InstancePre<HostState>,
     ) -> Result<(), RuntimeError> {
-        let link = |e: wasmtime::Error| RuntimeError::Link {
-            module: name.to_string(),
-            source: error::cause(&e),
-        };
+        let link = |e: wasmtime::Error| link_error(name, &e);
         let site = instance::Site {
             engine: &self.engine,
             admission: &self.admission,
@@ -356,6 +350,14 @@ fn contract_of(
     match versions.iter().find(|v| !same_minor(v, contract)) {
         Some(other) => Err(incompatible(other)),
         None => Ok(contract),
+    }
+}
+
+/// Module `name` could not be linked or does not match its contract.
+fn link_error(name: &str, error: &wasmtime::Error) -> RuntimeError {
+    RuntimeError::Link {
+        module: name.to_string(),
+        source: error::cause(error),
     }
 }
 

@@ -145,7 +145,9 @@ impl FakeApi {
     }
 }
 
-fn read_request(conn: &mut BufReader<TcpStream>) -> Option<Seen> {
+/// Reads one request (line, headers, a `Content-Length` body); `None` at
+/// the end of the connection or on a malformed request.
+pub fn read_request(conn: &mut BufReader<TcpStream>) -> Option<Seen> {
     let mut line = String::new();
     conn.read_line(&mut line).ok()?;
     let mut parts = line.split_whitespace();

@@ -8,13 +8,15 @@
 //! without (the one-shot CLI) sends nothing more, and that call opens a
 //! new connection itself.
 
-use std::io::{BufRead, BufReader, Write};
+use std::io::{BufReader, Write};
 use std::net::TcpStream;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use leasebox::cluster_io::{CallerIo, ClusterIo, ExecSpec};
 use leasebox::kube_client::KubeClusterIo;
+
+use super::fake_api::{listen, read_request};
 
 /// Longest wait for the spare's request to reach the server.
 const SPARE_LIMIT: Duration = Duration::from_secs(10);
@@ -46,7 +48,7 @@ struct KeepAliveApi {
 
 impl KeepAliveApi {
     fn start() -> KeepAliveApi {
-        let (listener, url) = super::fake_api::listen();
+        let (listener, url) = listen();
         let seen = Arc::new(Mutex::new(Vec::new()));
         let answered = Arc::new(Mutex::new(0));
         let (log, count) = (seen.clone(), answered.clone());
@@ -95,31 +97,13 @@ fn answer(
 ) {
     let mut writer = stream.try_clone().unwrap_or_else(|e| panic!("clone: {e}"));
     let mut reader = BufReader::new(stream);
-    loop {
-        let mut line = String::new();
-        if reader.read_line(&mut line).unwrap_or(0) == 0 {
-            return;
-        }
-        // The headers: none of these requests has a body.
-        loop {
-            let mut header = String::new();
-            if reader.read_line(&mut header).unwrap_or(0) == 0 {
-                return;
-            }
-            if header == "\r\n" {
-                break;
-            }
-        }
-        let mut parts = line.split_whitespace();
-        let method = parts.next().unwrap_or_default().to_string();
-        let target = parts.next().unwrap_or_default();
-        let path = target.split('?').next().unwrap_or_default().to_string();
-        let upgrade = path.ends_with("/exec");
+    while let Some(request) = read_request(&mut reader) {
+        let upgrade = request.path.ends_with("/exec");
         if let Ok(mut seen) = seen.lock() {
             seen.push(Request {
                 connection,
-                method,
-                path,
+                method: request.method,
+                path: request.path,
             });
         }
         if upgrade {

@@ -9,8 +9,8 @@
 //! - `resources`: apiVersion + kind -> URL path (table, then cached discovery).
 //! - `objects`: apply (server-side, field manager `leasebox`, forced), create,
 //!   get, list, delete, server version.
-//! - `watch` (and `shared_watch`: one watch per namespace and kind shared
-//!   by every wait), `exec` (+ `exec_protocol`), `logs`, `secret`.
+//! - `watch` (one watch per request; `serve` shares them above, in
+//!   [`crate::shared_watch`]), `exec` (+ `exec_protocol`), `logs`, `secret`.
 //! - `spare`: a connection opened to replace the one an exec upgrade took
 //!   (for `serve`).
 //! - `retry`, `error`: bounded backoff on 429/5xx/connection errors and the
@@ -30,7 +30,6 @@ mod resources;
 pub mod retry;
 mod retry_after;
 mod secret;
-mod shared_watch;
 mod spare;
 mod spdy;
 mod watch;
@@ -64,7 +63,6 @@ pub(crate) struct Ctx {
     pub resolver: Arc<Resolver>,
     pub policy: RetryPolicy,
     pub observer: Option<ErrorObserver>,
-    pub watches: shared_watch::WatchHub,
     /// Random values of host-filled Secrets, kept for their next write.
     pub random_values: Arc<secret::RandomValues>,
     /// Whether an exec upgrade is followed by a spare connection
@@ -201,7 +199,6 @@ impl KubeClusterIo {
             resolver: Arc::new(Resolver::default()),
             policy: RetryPolicy::default(),
             observer: None,
-            watches: shared_watch::WatchHub::default(),
             random_values: Arc::default(),
             spare_connections: false,
         };
@@ -215,11 +212,6 @@ impl KubeClusterIo {
     /// Runs `future` on this client's runtime (from a thread outside it).
     pub(crate) fn block_on<F: Future>(&self, future: F) -> F::Output {
         self.handle.block_on(future)
-    }
-
-    /// Watches open now that waits share (one per namespace and kind).
-    pub fn shared_watches(&self) -> usize {
-        self.ctx.watches.open()
     }
 
     /// The client, resolver and retry policy (for the host's own objects,
@@ -276,14 +268,6 @@ impl ClusterIo for KubeClusterIo {
     }
 
     fn watch(&self, request: &WatchRequest) -> Result<Box<dyn WatchStream>, KubeError> {
-        if shared_watch::is_shareable(request) {
-            let shared = self.block_on(self.ctx.watches.subscribe(
-                &self.ctx,
-                self.handle.clone(),
-                request,
-            ))?;
-            return Ok(Box::new(shared));
-        }
         let stream = self.block_on(watch::start(&self.ctx, request))?;
         Ok(Box::new(watch::KubeWatch::new(self.handle.clone(), stream)))
     }

@@ -9,6 +9,8 @@
 //! - [`grants`]: what a module may do, one table, from which the host's RBAC
 //!   is derived;
 //! - [`guard`]: the capability guard between a module and the cluster;
+//! - [`shared_watch`]: one watch per namespace and kind, shared by every
+//!   wait (for `serve`);
 //! - [`heap`]: the process's heap in use (a metric of `serve`);
 //! - [`lease_id`]: lease ids (`lb-` + ULID);
 //! - [`cli`]: the `leasebox` command line.
@@ -28,3 +30,4 @@ pub mod render;
 pub mod runtime;
 pub mod serve;
 pub mod settings;
+pub mod shared_watch;

@@ -25,7 +25,6 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
-use crate::kube_client::KubeClusterIo;
 use crate::metrics::{Metrics, Snapshot};
 use crate::runtime::LogLevel;
 use crate::settings::HostSettings;
@@ -47,8 +46,6 @@ pub struct Server {
     pub metrics: Metrics,
     /// The background sweep's state (leader or not, last sweep).
     pub sweep: sweeper::SweepState,
-    /// The cluster client (none: no cluster), for what it shares.
-    pub kube: Option<Arc<KubeClusterIo>>,
 }
 
 impl std::fmt::Debug for Server {
@@ -78,10 +75,8 @@ impl Server {
             leases_held: self.sweep.leases_held(),
             calls_in_flight: i64::try_from(self.calls.running()).unwrap_or(i64::MAX),
             sweep_leader: self.sweep.leading(),
-            watches_open: self
-                .kube
-                .as_ref()
-                .map(|k| i64::try_from(k.shared_watches()).unwrap_or(i64::MAX)),
+            watches_open: (self.slot.watches_open())
+                .map(|open| i64::try_from(open).unwrap_or(i64::MAX)),
             heap_in_use_bytes: crate::heap::in_use_bytes()
                 .map(|b| i64::try_from(b).unwrap_or(i64::MAX)),
         }

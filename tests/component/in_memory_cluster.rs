@@ -29,6 +29,9 @@ use serde_json::{Value, json};
 /// `gitVersion` the in-memory server reports.
 pub const SERVER_VERSION: &str = "v1.20.2";
 
+/// The longest a watch waits on the fake before it looks again.
+const WATCH_SLICE: Duration = Duration::from_millis(5);
+
 /// `creationTimestamp` of every object the cluster creates.
 pub const CREATION_TIMESTAMP: &str = "2025-01-02T03:04:05Z";
 
@@ -324,8 +327,19 @@ impl ClusterIo for InMemoryCluster {
 struct Handle<H>(FakeCluster, H);
 
 impl WatchStream for Handle<FakeWatch> {
+    /// Waits in slices of at most [`WATCH_SLICE`], so that a change another
+    /// thread scripts meanwhile is delivered within one, as a server
+    /// delivers an event when it happens.
     fn next(&mut self, timeout: Duration) -> Result<Option<WatchEvent>, KubeError> {
-        let event = paced(&self.0, timeout, |ms| self.1.next(ms))?;
+        let mut left = timeout;
+        let event = loop {
+            let slice = left.min(WATCH_SLICE);
+            let event = paced(&self.0, slice, |ms| self.1.next(ms))?;
+            left -= slice;
+            if event.is_some() || left.is_zero() {
+                break event;
+            }
+        };
         Ok(event.map(|e| WatchEvent {
             event_type: match e.event_type {
                 guest::EventType::Added => EventType::Added,

@@ -1,9 +1,11 @@
 //! Watches on the wire: list, watch from the list's resourceVersion, and a
 //! re-list after 410 Gone that reports what disappeared meanwhile.
 
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use leasebox::cluster_io::{ClusterIo, EventType, WatchRequest};
+use leasebox::shared_watch::SharedWatches;
 use serde_json::json;
 
 use crate::fake_api::{FakeApi, Reply, error_event, step};
@@ -181,18 +183,14 @@ fn waits_on_pods_of_one_namespace_share_one_watch() {
         .check(no_selectors),
         step("GET", PODS, Reply::Hang(Duration::from_secs(60))).check(no_selectors),
     ]);
-    let client = api.client();
+    let client = SharedWatches::new(Arc::new(api.client())).lingering(Duration::from_millis(200));
     let mut a = client
         .watch(&by_name("a"))
         .unwrap_or_else(|e| panic!("watch a: {e}"));
     let mut b = client
         .watch(&by_name("b"))
         .unwrap_or_else(|e| panic!("watch b: {e}"));
-    assert_eq!(
-        client.shared_watches(),
-        1,
-        "one watch for the namespace's pods"
-    );
+    assert_eq!(client.open(), 1, "one watch for the namespace's pods");
     assert_eq!(
         events(&mut b, 2, Duration::from_secs(20)),
         vec![
@@ -219,14 +217,16 @@ fn waits_on_pods_of_one_namespace_share_one_watch() {
         events(&mut late, 1, Duration::from_secs(20)),
         vec![(EventType::Added, "b@11".to_string())]
     );
-    assert_eq!(client.shared_watches(), 1);
+    assert_eq!(client.open(), 1);
 
     drop((a, b, late));
-    assert_eq!(
-        client.shared_watches(),
-        0,
-        "the last subscriber stops the watch"
-    );
-    std::thread::sleep(Duration::from_millis(300));
+    let deadline = Instant::now() + Duration::from_secs(5);
+    while client.open() > 0 {
+        assert!(
+            Instant::now() < deadline,
+            "the last subscriber stops the watch"
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
     api.finish();
 }

@@ -76,7 +76,6 @@ pub fn run(leases: usize, tenants: usize, cores: Cores) -> FleetRun {
         calls: Default::default(),
         metrics: Default::default(),
         sweep: Default::default(),
-        kube: None,
     });
     let (requests_in, requests_out) = std::io::pipe().expect("a pipe");
     let (answers_in, answers_out) = std::io::pipe().expect("a pipe");

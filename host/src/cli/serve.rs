@@ -118,7 +118,6 @@ pub fn run(args: &Args) -> Result<u8, CliError> {
         calls: Default::default(),
         metrics,
         sweep: Default::default(),
-        kube: cluster.clone(),
     });
     if let Some(listener) = metrics_listener {
         let scraped = server.clone();

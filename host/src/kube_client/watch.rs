@@ -39,7 +39,7 @@ struct Seen {
 
 /// Turns watcher events into added / modified / deleted.
 #[derive(Debug, Default)]
-pub(crate) struct Tracker {
+struct Tracker {
     api_version: String,
     kind: String,
     known: BTreeMap<String, Seen>,
@@ -49,18 +49,12 @@ pub(crate) struct Tracker {
 
 impl Tracker {
     /// A tracker for objects of this kind (list items lack apiVersion/kind).
-    pub(crate) fn new(api_version: &str, kind: &str) -> Tracker {
+    fn new(api_version: &str, kind: &str) -> Tracker {
         Tracker {
             api_version: api_version.into(),
             kind: kind.into(),
             ..Tracker::default()
         }
-    }
-
-    /// Every object known (JSON, with apiVersion and kind), by namespace and
-    /// name.
-    pub(crate) fn objects(&self) -> impl Iterator<Item = &str> {
-        self.known.values().map(|seen| seen.json.as_str())
     }
 
     fn seen(&self, object: DynamicObject) -> Result<(String, Seen), KubeError> {
@@ -83,10 +77,7 @@ impl Tracker {
     }
 
     /// The events one watcher event stands for.
-    pub(crate) fn on_event(
-        &mut self,
-        event: Event<DynamicObject>,
-    ) -> Result<Vec<WatchEvent>, KubeError> {
+    fn on_event(&mut self, event: Event<DynamicObject>) -> Result<Vec<WatchEvent>, KubeError> {
         let ev = |event_type, json: &str| WatchEvent {
             event_type,
             object: json.to_string(),
@@ -146,7 +137,7 @@ impl Tracker {
 
 /// Whether a watcher error ends the watch at once (refused, unknown kind,
 /// bad selector) rather than being retried.
-pub(crate) fn is_fatal(err: &KubeError) -> bool {
+fn is_fatal(err: &KubeError) -> bool {
     matches!(
         err,
         KubeError::Forbidden(_)
@@ -158,7 +149,7 @@ pub(crate) fn is_fatal(err: &KubeError) -> bool {
 
 /// Maps a watcher error; `None` for 410 Gone, which the watcher handles by
 /// re-listing.
-pub(crate) fn map_watcher_error(step: &str, err: &watcher::Error) -> Option<KubeError> {
+fn map_watcher_error(step: &str, err: &watcher::Error) -> Option<KubeError> {
     match err {
         watcher::Error::WatchError(status) if status.code == 410 => None,
         watcher::Error::WatchError(status) => Some(super::error::from_status(
@@ -273,7 +264,7 @@ impl WatchStream for KubeWatch {
 
 /// The next event of `rx` within `timeout` (none without one); `ended`
 /// describes a channel that closed.
-pub(crate) fn receive(
+fn receive(
     handle: &Handle,
     rx: &mut mpsc::Receiver<Result<WatchEvent, KubeError>>,
     timeout: Duration,

@@ -11,6 +11,7 @@ use crate::cluster_io::ClusterIo;
 use crate::grants::Grants;
 use crate::guard::{Audit, DenialCounts, GuardedCluster};
 use crate::runtime::{CallEnv, Policy, Runtime, RuntimeError};
+use crate::shared_watch::SharedWatches;
 
 /// One loaded module and the guard its cluster calls go through (the guard
 /// logs refusals under the module's SHA-256).
@@ -66,7 +67,7 @@ pub struct PolicySlot {
     current: RwLock<Arc<Loaded>>,
     path: RwLock<Option<PathBuf>>,
     smoke_config: Option<String>,
-    cluster: Option<Arc<dyn ClusterIo>>,
+    cluster: Option<Arc<SharedWatches>>,
     grants: Arc<Grants>,
     denials: Arc<DenialCounts>,
     audit_sink: Arc<dyn Fn(&str) + Send + Sync>,
@@ -91,7 +92,8 @@ pub struct SlotParts {
     /// A configuration every new module must validate (the smoke call);
     /// none: the smoke call is `config-schema`.
     pub smoke_config: Option<String>,
-    /// The cluster; none: cluster calls answer "no cluster".
+    /// The cluster; none: cluster calls answer "no cluster". The slot
+    /// shares its watches ([`SharedWatches`]).
     pub cluster: Option<Arc<dyn ClusterIo>>,
     /// The operator's grants.
     pub grants: Arc<Grants>,
@@ -127,7 +129,7 @@ impl PolicySlot {
             runtime: parts.runtime,
             path: RwLock::new(parts.path),
             smoke_config: parts.smoke_config,
-            cluster: parts.cluster,
+            cluster: parts.cluster.map(|c| Arc::new(SharedWatches::new(c))),
             grants: parts.grants,
             denials,
             audit_sink: parts.audit_sink,
@@ -205,6 +207,12 @@ impl PolicySlot {
         self.cluster.is_some()
     }
 
+    /// Watches open that waits share (one per namespace and kind); none
+    /// without a cluster.
+    pub fn watches_open(&self) -> Option<usize> {
+        self.cluster.as_ref().map(|c| c.open())
+    }
+
     fn refused(&self) {
         self.refusals.fetch_add(1, Ordering::Relaxed);
     }
@@ -213,7 +221,7 @@ impl PolicySlot {
         let guard = self.cluster.as_ref().map(|cluster| {
             let sink = self.audit_sink.clone();
             GuardedCluster::new(
-                cluster.clone(),
+                cluster.clone() as Arc<dyn ClusterIo>,
                 self.grants.clone(),
                 Audit {
                     module_sha256: loaded.policy.sha256().to_string(),

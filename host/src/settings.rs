@@ -26,6 +26,8 @@
 //!   context: prod
 //! serve:
 //!   sweepIntervalSec: 60            # the elected replica sweeps this often (0: never)
+//!   watchLingerSec: 30              # a shared watch stays open this long after its
+//!                                   # last wait (0: closes with it)
 //!   leaderElection:                 # the coordination.k8s.io/v1 Lease that elects it
 //!     namespace: leasebox-system
 //!     leaseName: leasebox-sweep
@@ -79,6 +81,12 @@ pub const DEFAULT_EXEC_TIMEOUT_SEC: u64 = 86_400;
 
 /// Default interval of `serve`'s background sweep: a minute.
 pub const DEFAULT_SWEEP_INTERVAL_SEC: u64 = 60;
+
+/// Default of `serve.watchLingerSec`.
+pub const DEFAULT_WATCH_LINGER_SEC: u64 = 30;
+
+/// The longest `serve.watchLingerSec` may be.
+const MAX_WATCH_LINGER_SEC: u64 = 3600;
 
 /// Default namespace of the Lease that elects the sweeping replica.
 pub const DEFAULT_LEADER_NAMESPACE: &str = "leasebox-system";
@@ -140,6 +148,7 @@ struct File {
 #[serde(default, deny_unknown_fields, rename_all = "camelCase")]
 struct ServeFile {
     sweep_interval_sec: Option<u64>,
+    watch_linger_sec: Option<u64>,
     leader_election: LeaderFile,
 }
 
@@ -238,6 +247,9 @@ pub struct ClusterSettings {
 pub struct ServeSettings {
     /// How often the elected replica sweeps expired leases; none: never.
     pub sweep_interval: Option<Duration>,
+    /// How long a watch that waits share stays open after its last wait
+    /// ([`crate::shared_watch`]).
+    pub watch_linger: Duration,
     /// The Lease that elects the sweeping replica.
     pub leader: LeaderSettings,
 }
@@ -430,8 +442,18 @@ fn serve_settings(file: ServeFile) -> Result<ServeSettings, SettingsError> {
     let interval = file
         .sweep_interval_sec
         .unwrap_or(DEFAULT_SWEEP_INTERVAL_SEC);
+    let linger = file.watch_linger_sec.unwrap_or(DEFAULT_WATCH_LINGER_SEC);
+    if linger > MAX_WATCH_LINGER_SEC {
+        return Err(SettingsError::Invalid {
+            field: "serve.watchLingerSec",
+            message: format!(
+                "is {linger}; use 0 to {MAX_WATCH_LINGER_SEC} seconds (default {DEFAULT_WATCH_LINGER_SEC})"
+            ),
+        });
+    }
     Ok(ServeSettings {
         sweep_interval: (interval > 0).then(|| Duration::from_secs(interval)),
+        watch_linger: Duration::from_secs(linger),
         leader: LeaderSettings {
             namespace,
             lease_name,
@@ -533,6 +555,7 @@ mod tests {
             "one call per core"
         );
         assert_eq!(settings.serve.sweep_interval, Some(Duration::from_secs(60)));
+        assert_eq!(settings.serve.watch_linger, Duration::from_secs(30));
         assert_eq!(settings.serve.leader.namespace, "leasebox-system");
         assert_eq!(settings.serve.leader.lease_name, "leasebox-sweep");
         assert_eq!(
@@ -549,10 +572,11 @@ mod tests {
              memoryMiB: 32\n  cpuDeadlineMs: 250\n  callTimeoutSec: 20\n  execTimeoutSec: 60\n  \
              parallelCalls: 3\n\
              cluster:\n  kubeconfig: /k\n  context: c\nserve:\n  sweepIntervalSec: 0\n  \
-             leaderElection:\n    namespace: ops\n    leaseName: sweeper\n    leaseDurationSec: 4\n",
+             watchLingerSec: 5\n  leaderElection:\n    namespace: ops\n    leaseName: sweeper\n    leaseDurationSec: 4\n",
         )
         .expect("valid");
         assert_eq!(settings.serve.sweep_interval, None);
+        assert_eq!(settings.serve.watch_linger, Duration::from_secs(5));
         assert_eq!(settings.serve.leader.namespace, "ops");
         assert_eq!(settings.serve.leader.lease_name, "sweeper");
         assert_eq!(settings.serve.leader.lease_duration, Duration::from_secs(4));
@@ -641,6 +665,15 @@ mod tests {
     ) {
         let err = parse(text).expect_err("refused");
         assert!(err.to_string().contains(field), "{err}");
+    }
+
+    #[test]
+    fn a_watch_linger_over_an_hour_is_refused_naming_the_field() {
+        let err = parse("serve:\n  watchLingerSec: 3601\n").expect_err("refused");
+        assert!(err.to_string().contains("serve.watchLingerSec"), "{err}");
+        assert!(err.to_string().contains("0 to 3600"), "{err}");
+        let zero = parse("serve:\n  watchLingerSec: 0\n").expect("0 is allowed");
+        assert_eq!(zero.serve.watch_linger, Duration::ZERO);
     }
 
     #[test]

@@ -20,8 +20,9 @@
 //! watch). When the watch below fails, every subscriber's stream ends with
 //! its error, and the next wait starts a new watch.
 //!
-//! A feed whose last subscriber has left lingers for [`LINGER`] before its
-//! watch is closed, and a wait that comes meanwhile joins it. Starting a
+//! A feed whose last subscriber has left lingers (for [`LINGER`] unless
+//! told otherwise) before its watch is closed, and a wait that comes
+//! meanwhile joins it. Starting a
 //! feed lists every object of its kind in the namespace, so a feed that
 //! stopped each time its waits happened to run out would list the
 //! namespace again for nearly every acquire of a busy tenant.
@@ -44,12 +45,14 @@ use crate::cluster_io::{
 /// Events buffered for one subscriber before it counts as fallen behind.
 const SUBSCRIBER_DEPTH: usize = 1024;
 
-/// How long a feed stays open without a subscriber.
+/// How long a feed stays open without a subscriber, unless told
+/// otherwise ([`SharedWatches::lingering`]; `serve.watchLingerSec`).
 pub const LINGER: Duration = Duration::from_secs(30);
 
 /// How long a feed's thread waits for an event before it looks whether
-/// it has lingered long enough (at most; less when the linger is shorter).
+/// it has lingered long enough: the linger, between these two.
 const IDLE_CHECK: Duration = Duration::from_secs(1);
+const IDLE_CHECK_MIN: Duration = Duration::from_millis(100);
 
 /// What a feed is for: apiVersion, kind, namespace.
 type FeedKey = (String, String, String);
@@ -413,7 +416,7 @@ fn run_feed(
     linger: Duration,
 ) {
     loop {
-        let next = stream.next(IDLE_CHECK.min(linger));
+        let next = stream.next(linger.clamp(IDLE_CHECK_MIN, IDLE_CHECK));
         let Some(feeds) = feeds.upgrade() else {
             return;
         };

@@ -66,6 +66,7 @@ pub fn run(leases: usize, tenants: usize, cores: Cores) -> FleetRun {
         path: None,
         smoke_config: None,
         cluster: Some(cluster.clone() as Arc<dyn ClusterIo>),
+        watch_linger: settings.serve.watch_linger,
         grants: Arc::new(Grants::from_settings(&settings)),
         audit_sink: Arc::new(|line| eprintln!("fleet: guard: {line}")),
     })

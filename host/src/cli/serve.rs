@@ -108,6 +108,7 @@ pub fn run(args: &Args) -> Result<u8, CliError> {
         path: args.policy.policy.clone(),
         smoke_config,
         cluster: cluster.clone().map(|c| c as Arc<dyn ClusterIo>),
+        watch_linger: settings.serve.watch_linger,
         grants: Arc::new(Grants::from_settings(&settings)),
         audit_sink: Arc::new(move |line| log::emit(&plain, LogLevel::Warn, "guard", line)),
     })

@@ -6,6 +6,7 @@
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, RwLock};
+use std::time::Duration;
 
 use crate::cluster_io::ClusterIo;
 use crate::grants::Grants;
@@ -95,6 +96,9 @@ pub struct SlotParts {
     /// The cluster; none: cluster calls answer "no cluster". The slot
     /// shares its watches ([`SharedWatches`]).
     pub cluster: Option<Arc<dyn ClusterIo>>,
+    /// How long a shared watch stays open after its last wait
+    /// (`serve.watchLingerSec`).
+    pub watch_linger: Duration,
     /// The operator's grants.
     pub grants: Arc<Grants>,
     /// Receives one line per guard refusal.
@@ -129,7 +133,8 @@ impl PolicySlot {
             runtime: parts.runtime,
             path: RwLock::new(parts.path),
             smoke_config: parts.smoke_config,
-            cluster: parts.cluster.map(|c| Arc::new(SharedWatches::new(c))),
+            cluster: (parts.cluster)
+                .map(|c| Arc::new(SharedWatches::new(c).lingering(parts.watch_linger))),
             grants: parts.grants,
             denials,
             audit_sink: parts.audit_sink,

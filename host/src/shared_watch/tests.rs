@@ -374,3 +374,18 @@ fn the_watches_close_when_their_owner_is_dropped() {
     drop(shared);
     eventually("every watch is closed", || below.open_now() == 0);
 }
+
+#[test]
+fn a_linger_of_zero_closes_the_watch_with_its_last_wait() {
+    let below = Arc::new(Below::default());
+    let shared = SharedWatches::new(below.clone()).lingering(Duration::ZERO);
+    let left = Instant::now();
+    drop(watch(&shared, &named("a")));
+    eventually("the feed is forgotten", || shared.open() == 0);
+    assert!(
+        left.elapsed() < IDLE_CHECK,
+        "closed at the next look, {:?} after",
+        left.elapsed()
+    );
+    assert_eq!(below.open_now(), 0);
+}

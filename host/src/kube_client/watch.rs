@@ -253,27 +253,14 @@ impl Drop for KubeWatch {
 
 impl WatchStream for KubeWatch {
     fn next(&mut self, timeout: Duration) -> Result<Option<WatchEvent>, KubeError> {
-        receive(
-            &self.handle,
-            &mut self.rx,
-            timeout,
-            "the watch ended after an error; start a new one",
-        )
-    }
-}
-
-/// The next event of `rx` within `timeout` (none without one); `ended`
-/// describes a channel that closed.
-fn receive(
-    handle: &Handle,
-    rx: &mut mpsc::Receiver<Result<WatchEvent, KubeError>>,
-    timeout: Duration,
-    ended: &str,
-) -> Result<Option<WatchEvent>, KubeError> {
-    match handle.block_on(async { tokio::time::timeout(timeout, rx.recv()).await }) {
-        Err(_elapsed) => Ok(None),
-        Ok(Some(item)) => item.map(Some),
-        Ok(None) => Err(KubeError::Transport(ended.to_string())),
+        let rx = &mut self.rx;
+        match (self.handle).block_on(async { tokio::time::timeout(timeout, rx.recv()).await }) {
+            Err(_elapsed) => Ok(None),
+            Ok(Some(item)) => item.map(Some),
+            Ok(None) => Err(KubeError::Transport(
+                "the watch ended after an error; start a new one".into(),
+            )),
+        }
     }
 }
 

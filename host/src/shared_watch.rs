@@ -301,6 +301,15 @@ struct FeedState {
     idle_since: Option<Instant>,
 }
 
+impl FeedState {
+    /// Starts counting the linger when the last subscriber has gone.
+    fn note_idle(&mut self) {
+        if self.subscribers.is_empty() && self.idle_since.is_none() {
+            self.idle_since = Some(Instant::now());
+        }
+    }
+}
+
 /// One watch of one kind in one namespace, and who listens to it.
 struct Feed {
     key: FeedKey,
@@ -362,9 +371,7 @@ impl Feed {
             };
             s.tx.try_send(Ok(copy)).is_ok()
         });
-        if state.subscribers.is_empty() && state.idle_since.is_none() {
-            state.idle_since = Some(Instant::now());
-        }
+        state.note_idle();
         if event.event_type == EventType::Deleted {
             state.known.remove(&name);
         } else {
@@ -376,9 +383,7 @@ impl Feed {
     fn leave(&self, id: u64) {
         let mut state = lock(&self.state);
         state.subscribers.retain(|s| s.id != id);
-        if state.subscribers.is_empty() && state.idle_since.is_none() {
-            state.idle_since = Some(Instant::now());
-        }
+        state.note_idle();
     }
 
     /// Whether the feed has had no subscriber for `linger`.

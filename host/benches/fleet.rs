@@ -108,6 +108,10 @@ pub struct Phases {
     /// Whether the kubelet failed the pod's start once for want of its
     /// Secret (its event "failed to sync secret cache") and retried later.
     pub secret_retried: Vec<bool>,
+    /// Each node's rate of API requests for its kubelet (`kubeAPIQPS` and
+    /// `kubeAPIBurst` from its `configz`): what paces the kubelet's status
+    /// writes and its reads of the pods' Secrets.
+    pub kubelet_api_rate: String,
 }
 
 /// The e2e configuration with small pods and room for the fleet (a
@@ -274,6 +278,10 @@ fn print_table(runs: &[(&str, FleetRun)]) {
                 );
             }
             print_secret_retries(name, &run.latencies, phases);
+            println!(
+                "fleet: {name}: the kubelet's API rate: {}",
+                phases.kubelet_api_rate
+            );
         }
     }
 }

@@ -11,7 +11,9 @@
 //! the watches it has open (`leasebox_watches_open`, scraped every 100 ms
 //! while calls are in flight, and once every lease is held); and which
 //! pods the kubelet started only on a later try because it could not read
-//! their Secret in time (its events).
+//! their Secret in time (its events); and the rate at which the node's
+//! kubelet may call the API server (its `configz`), which paces both of the
+//! node's phases of an acquire.
 
 use std::collections::{HashMap, HashSet};
 use std::io::{BufRead, BufReader, Read, Write};
@@ -204,15 +206,22 @@ fn rss_of(pid: u32) -> Option<u64> {
 /// The stdout of `command` (`what`), or a panic with its stderr when it
 /// could not run or failed.
 fn stdout_of(command: &mut Command, what: &str) -> Vec<u8> {
+    try_stdout_of(command, what).unwrap_or_else(|e| panic!("{e}"))
+}
+
+/// The stdout of `command` (`what`), or its stderr when it could not run
+/// or failed.
+fn try_stdout_of(command: &mut Command, what: &str) -> Result<Vec<u8>, String> {
     let output = command
         .output()
-        .unwrap_or_else(|e| panic!("cannot run {what}: {e}"));
-    assert!(
-        output.status.success(),
-        "{what}: {}",
-        String::from_utf8_lossy(&output.stderr)
-    );
-    output.stdout
+        .map_err(|e| format!("cannot run {what}: {e}"))?;
+    if !output.status.success() {
+        return Err(format!(
+            "{what}: {}",
+            String::from_utf8_lossy(&output.stderr).trim()
+        ));
+    }
+    Ok(output.stdout)
 }
 
 /// Deletes the run's tenant namespaces (with whatever a failed run left in
@@ -290,7 +299,10 @@ impl Cleanup<'_> {
         let between =
             |from: SystemTime, to: SystemTime| to.duration_since(from).unwrap_or_default();
         let retried = self.secret_sync_failures();
-        let mut phases = Phases::default();
+        let mut phases = Phases {
+            kubelet_api_rate: self.kubelet_api_rate(),
+            ..Phases::default()
+        };
         for answer in answers {
             let text = |key: &str| answer.result[key].as_str().expect("a lease names its pod");
             let key = (text("namespace"), text("pod"));
@@ -370,6 +382,47 @@ impl Cleanup<'_> {
                     .then(|| (namespace.to_string(), name.to_string()))
             })
             .collect()
+    }
+
+    /// Each node's `kubeAPIQPS` and `kubeAPIBurst`, read from its kubelet's
+    /// `configz` through the API server; what could not be read is said in
+    /// place of the figures, since the run's figures stand without them.
+    fn kubelet_api_rate(&self) -> String {
+        let listed = try_stdout_of(
+            self.kubectl().args(["get", "nodes", "-o", "name"]),
+            "kubectl get nodes",
+        );
+        let nodes = match listed {
+            Ok(nodes) => nodes,
+            Err(e) => return format!("unknown ({e})"),
+        };
+        let mut rates = Vec::new();
+        for node in String::from_utf8_lossy(&nodes).lines() {
+            let Some(name) = node.trim().strip_prefix("node/") else {
+                continue;
+            };
+            let path = format!("/api/v1/nodes/{name}/proxy/configz");
+            let rate = try_stdout_of(
+                self.kubectl().args(["get", "--raw", &path]),
+                "kubectl get --raw",
+            )
+            .and_then(|text| {
+                serde_json::from_slice::<Value>(&text).map_err(|e| format!("not JSON: {e}"))
+            })
+            .map(|configz| {
+                let config = &configz["kubeletconfig"];
+                format!(
+                    "kubeAPIQPS {}, kubeAPIBurst {}",
+                    config["kubeAPIQPS"], config["kubeAPIBurst"]
+                )
+            })
+            .unwrap_or_else(|e| format!("unknown ({path}: {e})"));
+            rates.push(format!("node {name}: {rate}"));
+        }
+        if rates.is_empty() {
+            return "unknown (no nodes listed)".to_string();
+        }
+        rates.join("; ")
     }
 
     fn delete(&self) {

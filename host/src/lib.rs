@@ -25,6 +25,7 @@ pub mod kube_client;
 pub mod leader;
 pub mod lease_id;
 pub mod lease_record;
+mod locks;
 pub mod metrics;
 pub mod render;
 pub mod runtime;

@@ -32,7 +32,7 @@
 
 use std::collections::{BTreeMap, HashMap};
 use std::sync::mpsc::{Receiver, RecvTimeoutError, SyncSender, sync_channel};
-use std::sync::{Arc, Mutex, MutexGuard, Weak};
+use std::sync::{Arc, Mutex, Weak};
 use std::time::{Duration, Instant};
 
 use serde::Deserialize;
@@ -41,6 +41,7 @@ use crate::cluster_io::{
     CallerIo, ClusterIo, DeleteOptions, EventType, ExecSpec, ExecStream, HostSecretRequest,
     KubeError, LogFollow, LogsRequest, ObjectRef, WatchEvent, WatchRequest, WatchStream,
 };
+use crate::locks::lock;
 
 /// Events buffered for one subscriber before it counts as fallen behind.
 const SUBSCRIBER_DEPTH: usize = 1024;
@@ -472,10 +473,6 @@ impl WatchStream for SharedWatch {
             )),
         }
     }
-}
-
-fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
-    mutex.lock().unwrap_or_else(|p| p.into_inner())
 }
 
 #[cfg(test)]

@@ -9,7 +9,7 @@
 //! up ([`SweepState::resign`]) so another replica takes over at once.
 
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, Mutex, MutexGuard};
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use serde_json::{Value, json};
@@ -21,6 +21,7 @@ use crate::clock::now_rfc3339;
 use crate::cluster_io::CallerIo;
 use crate::kube_client::KubeClusterIo;
 use crate::leader::{Elector, Leadership, default_identity};
+use crate::locks::lock;
 use crate::runtime::{Cancel, LogLevel};
 use crate::settings::HostSettings;
 
@@ -45,10 +46,6 @@ pub struct SweepState {
     status: Mutex<Status>,
     elector: Mutex<Option<Elector>>,
     sweeping: AtomicBool,
-}
-
-fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
-    mutex.lock().unwrap_or_else(|p| p.into_inner())
 }
 
 impl SweepState {

@@ -38,6 +38,7 @@
 //! [`DEFAULT_SETTINGS_PATH`] when that file exists, else the defaults.
 //! Flags override the file.
 
+use std::ops::RangeInclusive;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
@@ -358,15 +359,13 @@ impl HostSettings {
             check_key(key)?;
         }
 
-        let memory_mib = file.guest.memory_mib.unwrap_or(DEFAULT_MEMORY_MIB);
-        if memory_mib == 0 || memory_mib > MAX_MEMORY_MIB {
-            return Err(SettingsError::Invalid {
-                field: "guest.memoryMiB",
-                message: format!(
-                    "is {memory_mib}; use 1 to {MAX_MEMORY_MIB} (default {DEFAULT_MEMORY_MIB})"
-                ),
-            });
-        }
+        let memory_mib = within(
+            file.guest.memory_mib,
+            DEFAULT_MEMORY_MIB,
+            1..=MAX_MEMORY_MIB,
+            "",
+            "guest.memoryMiB",
+        )?;
         let positive = |value: Option<u64>, default: u64, field: &'static str| match value {
             Some(0) => Err(SettingsError::Invalid {
                 field,
@@ -417,7 +416,7 @@ impl HostSettings {
 }
 
 /// The `serve` section: a DNS-label namespace and Lease name, a lease
-/// duration of 2 s to 10 minutes.
+/// duration of 2 s to 10 minutes, a watch linger of up to an hour.
 fn serve_settings(file: ServeFile) -> Result<ServeSettings, SettingsError> {
     let leader = file.leader_election;
     let namespace = leader
@@ -428,29 +427,23 @@ fn serve_settings(file: ServeFile) -> Result<ServeSettings, SettingsError> {
         .lease_name
         .unwrap_or_else(|| DEFAULT_LEADER_LEASE_NAME.to_string());
     check_object_name(&lease_name, "serve.leaderElection.leaseName")?;
-    let duration = leader
-        .lease_duration_sec
-        .unwrap_or(DEFAULT_LEADER_LEASE_DURATION_SEC);
-    if !(2..=600).contains(&duration) {
-        return Err(SettingsError::Invalid {
-            field: "serve.leaderElection.leaseDurationSec",
-            message: format!(
-                "is {duration}; use 2 to 600 seconds (default {DEFAULT_LEADER_LEASE_DURATION_SEC})"
-            ),
-        });
-    }
+    let duration = within(
+        leader.lease_duration_sec,
+        DEFAULT_LEADER_LEASE_DURATION_SEC,
+        2..=600,
+        " seconds",
+        "serve.leaderElection.leaseDurationSec",
+    )?;
     let interval = file
         .sweep_interval_sec
         .unwrap_or(DEFAULT_SWEEP_INTERVAL_SEC);
-    let linger = file.watch_linger_sec.unwrap_or(DEFAULT_WATCH_LINGER_SEC);
-    if linger > MAX_WATCH_LINGER_SEC {
-        return Err(SettingsError::Invalid {
-            field: "serve.watchLingerSec",
-            message: format!(
-                "is {linger}; use 0 to {MAX_WATCH_LINGER_SEC} seconds (default {DEFAULT_WATCH_LINGER_SEC})"
-            ),
-        });
-    }
+    let linger = within(
+        file.watch_linger_sec,
+        DEFAULT_WATCH_LINGER_SEC,
+        0..=MAX_WATCH_LINGER_SEC,
+        " seconds",
+        "serve.watchLingerSec",
+    )?;
     Ok(ServeSettings {
         sweep_interval: (interval > 0).then(|| Duration::from_secs(interval)),
         watch_linger: Duration::from_secs(linger),
@@ -459,6 +452,29 @@ fn serve_settings(file: ServeFile) -> Result<ServeSettings, SettingsError> {
             lease_name,
             lease_duration: Duration::from_secs(duration),
         },
+    })
+}
+
+/// `value` (`default` when unset), refused outside `range`, naming `field`;
+/// `unit` follows the bounds in the message (" seconds").
+fn within<T: Copy + PartialOrd + std::fmt::Display>(
+    value: Option<T>,
+    default: T,
+    range: RangeInclusive<T>,
+    unit: &str,
+    field: &'static str,
+) -> Result<T, SettingsError> {
+    let value = value.unwrap_or(default);
+    if range.contains(&value) {
+        return Ok(value);
+    }
+    Err(SettingsError::Invalid {
+        field,
+        message: format!(
+            "is {value}; use {} to {}{unit} (default {default})",
+            range.start(),
+            range.end()
+        ),
     })
 }
 

@@ -127,8 +127,45 @@ impl std::fmt::Debug for CallerIo {
     }
 }
 
+/// Whom one call of a policy module is for, as the host knows it from the
+/// call's own arguments (never from what the module says): the company of
+/// an acquire, a probe or a company's list, and the lease of an acquire or
+/// of any call about one lease. The capability guard narrows what the call
+/// may touch to it.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct CallScope {
+    /// The company the call is for.
+    pub company: Option<String>,
+    /// The lease the call is about.
+    pub lease: Option<String>,
+}
+
+impl CallScope {
+    /// A call for company `company`.
+    pub fn company(company: &str) -> CallScope {
+        CallScope {
+            company: Some(company.to_string()),
+            lease: None,
+        }
+    }
+
+    /// A call about lease `lease` (its company unknown to the host).
+    pub fn lease(lease: &str) -> CallScope {
+        CallScope {
+            company: None,
+            lease: Some(lease.to_string()),
+        }
+    }
+}
+
 /// Kubernetes I/O performed for a policy module.
 pub trait ClusterIo: Send + Sync {
+    /// This cluster narrowed to one call for `scope`, when it narrows calls
+    /// at all (the capability guard does); `None` uses it as it is.
+    fn scoped(&self, scope: &CallScope) -> Option<Arc<dyn ClusterIo>> {
+        let _ = scope;
+        None
+    }
     /// Server-side apply; returns the stored object.
     fn apply(&self, manifest: &str) -> Result<String, KubeError>;
     /// Plain create (review objects); returns the answer.

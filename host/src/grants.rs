@@ -12,6 +12,8 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use crate::settings::HostSettings;
 
+pub mod pod_profile;
+
 /// A verb a module may use on a kind.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub enum Verb {
@@ -207,6 +209,9 @@ pub struct Grants {
     pub namespace_prefix: String,
     /// Host keys a module may ask the host to fill.
     pub host_keys: BTreeSet<String>,
+    /// Namespaces outside the fence a lease's egress may reach (server
+    /// callbacks), besides the cluster DNS.
+    pub callback_namespaces: BTreeSet<String>,
 }
 
 impl Grants {
@@ -215,6 +220,7 @@ impl Grants {
         Grants {
             namespace_prefix: settings.namespace_prefix.clone(),
             host_keys: settings.host_keys.iter().cloned().collect(),
+            callback_namespaces: settings.callback_namespaces.iter().cloned().collect(),
         }
     }
 

@@ -24,6 +24,7 @@ mod export;
 mod imports;
 mod instance;
 mod limits;
+mod module_file;
 mod v0_1;
 
 use std::path::Path;
@@ -40,8 +41,10 @@ pub use engine::Pool;
 pub use error::RuntimeError;
 pub use instance::TIME_LOG_CONTEXT;
 pub use limits::{DEFAULT_CPU_DEADLINE, EPOCH_TICK, Limits, MEMORY_CAP_BYTES, STDERR_CAP_BYTES};
+pub use module_file::{MAX_MODULE_BYTES, ModuleFileError, read_module_file};
+pub use imports::kube::{MAX_HANDLES_PER_CALL, MAX_MANIFEST_BYTES};
 
-use crate::cluster_io::{CallerIo, ClusterIo, NoCluster};
+use crate::cluster_io::{CallScope, CallerIo, ClusterIo, NoCluster};
 use crate::lease_record;
 use bindings::exports::leasebox::provider::provider::Guest as Provider;
 use export::Export;
@@ -226,7 +229,7 @@ impl Runtime {
 
     /// A module from a `.wasm` file.
     pub fn load_file(&self, path: &Path) -> Result<Policy, RuntimeError> {
-        let bytes = std::fs::read(path).map_err(|source| RuntimeError::ReadModule {
+        let bytes = read_module_file(path).map_err(|source| RuntimeError::ReadModule {
             path: path.display().to_string(),
             source,
         })?;
@@ -431,13 +434,22 @@ impl Policy {
 
     /// Runs one export in a fresh instance: `current` on a module of the
     /// current contract, `v0_1` on a 0.1.0 module (its answer converted up).
+    /// The call is for `scope`, which the host takes from the call's own
+    /// arguments: the cluster (the capability guard) narrows what the
+    /// module may touch to it.
     fn call<R>(
         &self,
         call: &str,
         env: &CallEnv,
+        scope: CallScope,
         current: impl FnOnce(&Export, &mut Store<HostState>) -> wasmtime::Result<R>,
         v0_1: impl FnOnce(&Export, &mut Store<HostState>) -> wasmtime::Result<R>,
     ) -> Result<R, RuntimeError> {
+        let scoped = env.cluster.scoped(&scope).map(|cluster| CallEnv {
+            cluster,
+            ..env.clone()
+        });
+        let env = scoped.as_ref().unwrap_or(env);
         let site = instance::Site {
             engine: &self.engine,
             admission: &self.admission,
@@ -479,6 +491,7 @@ impl Policy {
         self.call(
             "validate-config",
             env,
+            CallScope::default(),
             |e, s| e.call(s, Provider::func_validate_config, (config,)),
             |e, s| {
                 let report = e.call(s, V0_1Provider::func_validate_config, (config,))?;
@@ -492,6 +505,7 @@ impl Policy {
         self.call(
             "config-schema",
             env,
+            CallScope::default(),
             |e, s| e.call(s, Provider::func_config_schema, ()),
             |e, s| e.call(s, V0_1Provider::func_config_schema, ()),
         )
@@ -502,6 +516,7 @@ impl Policy {
         self.call(
             "probe",
             env,
+            CallScope::company(company_id),
             |e, s| e.call(s, Provider::func_probe, (config, company_id)),
             |e, s| {
                 let answer = e.call(s, V0_1Provider::func_probe, (config, company_id))?;
@@ -517,6 +532,7 @@ impl Policy {
         self.call(
             "plan",
             env,
+            CallScope::default(),
             |e, s| e.call(s, Provider::func_plan, (request,)),
             |e, s| {
                 let request = v0_1::lease_request_down(request);
@@ -531,6 +547,7 @@ impl Policy {
         self.call(
             "acquire-lease",
             env,
+            CallScope { company: Some(request.company_id.clone()), lease: Some(request.lease_id.clone()) },
             |e, s| e.call(s, Provider::func_acquire_lease, (request,)),
             |e, s| {
                 let request = v0_1::lease_request_down(request);
@@ -550,6 +567,7 @@ impl Policy {
         self.call(
             "realize-workspace",
             env,
+            CallScope::lease(&lease.id),
             |e, s| e.call(s, Provider::func_realize_workspace, (lease, path)),
             |e, s| {
                 let lease = lease_record::down_to_v0_1(lease);
@@ -566,6 +584,7 @@ impl Policy {
         self.call(
             "execute",
             env,
+            CallScope::lease(&request.lease.id),
             |e, s| e.call(s, Provider::func_execute, (request,)),
             |e, s| {
                 let request = v0_1::exec_request_down(request);
@@ -582,6 +601,7 @@ impl Policy {
         self.call(
             "release-lease",
             env,
+            CallScope::lease(&lease.id),
             |e, s| e.call(s, Provider::func_release_lease, (lease,)),
             |e, s| {
                 let lease = lease_record::down_to_v0_1(lease);
@@ -603,6 +623,7 @@ impl Policy {
         self.call(
             "resume-lease",
             env,
+            CallScope::lease(lease_id),
             |e, s| e.call(s, Provider::func_resume_lease, (lease_id, namespace)),
             |e, s| {
                 let answer = e.call(s, V0_1Provider::func_resume_lease, (lease_id, namespace))?;
@@ -621,6 +642,7 @@ impl Policy {
         self.call(
             "sweep",
             env,
+            CallScope::default(),
             |e, s| e.call(s, Provider::func_sweep, (now, namespace)),
             |e, s| {
                 let answer = e.call(s, V0_1Provider::func_sweep, (now, namespace))?;
@@ -645,6 +667,7 @@ impl Policy {
         self.call(
             "renew-lease",
             env,
+            CallScope::lease(&lease.id),
             |e, s| e.call(s, Provider::func_renew_lease, (lease, now, ttl_seconds)),
             |_, _| unreachable_for_v0_1(),
         )
@@ -663,6 +686,7 @@ impl Policy {
         self.call(
             "list-leases",
             env,
+            CallScope { company: company_id.map(str::to_string), lease: None },
             |e, s| e.call(s, Provider::func_list_leases, (company_id, namespace)),
             |_, _| unreachable_for_v0_1(),
         )
@@ -681,6 +705,7 @@ impl Policy {
         self.call(
             "get-lease-status",
             env,
+            CallScope::lease(lease_id),
             |e, s| e.call(s, Provider::func_get_lease_status, (lease_id, namespace)),
             |_, _| unreachable_for_v0_1(),
         )

@@ -32,6 +32,9 @@
 //!     namespace: leasebox-system
 //!     leaseName: leasebox-sweep
 //!     leaseDurationSec: 15
+//!   moduleDir: /var/lib/leasebox/modules  # where a client's policy.reload may load from
+//!   reload:
+//!     fromClients: false            # true: policy.reload may name a file in moduleDir
 //! ```
 //!
 //! Where it is read from: `--settings FILE`, else `$LEASEBOX_SETTINGS`, else
@@ -43,6 +46,10 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use serde::Deserialize;
+
+mod reload;
+
+pub use reload::{ReloadRefused, ReloadSettings};
 
 /// Environment variable naming the settings file.
 pub const SETTINGS_ENV: &str = "LEASEBOX_SETTINGS";
@@ -151,6 +158,8 @@ struct ServeFile {
     sweep_interval_sec: Option<u64>,
     watch_linger_sec: Option<u64>,
     leader_election: LeaderFile,
+    module_dir: Option<PathBuf>,
+    reload: reload::ReloadFile,
 }
 
 #[derive(Debug, Default, Clone, Deserialize)]
@@ -165,6 +174,7 @@ struct LeaderFile {
 #[serde(default, deny_unknown_fields, rename_all = "camelCase")]
 struct FenceFile {
     namespace_prefix: Option<String>,
+    callback_namespaces: Option<Vec<String>>,
 }
 
 #[derive(Debug, Default, Clone, Deserialize)]
@@ -253,6 +263,8 @@ pub struct ServeSettings {
     pub watch_linger: Duration,
     /// The Lease that elects the sweeping replica.
     pub leader: LeaderSettings,
+    /// Whether a client's `policy.reload` may name a module file, and where.
+    pub reload: ReloadSettings,
 }
 
 /// The `coordination.k8s.io/v1` Lease that elects one sweeping replica.
@@ -274,6 +286,9 @@ pub struct HostSettings {
     pub namespace_prefix: String,
     /// Host keys a module may ask the host to fill into a Secret.
     pub host_keys: Vec<String>,
+    /// Namespaces outside the fence a lease's egress may reach, for server
+    /// callbacks (`fence.callbackNamespaces`; default none).
+    pub callback_namespaces: Vec<String>,
     /// Guest limits.
     pub guest: GuestSettings,
     /// Cluster connection.
@@ -349,6 +364,10 @@ impl HostSettings {
             .or(file.fence.namespace_prefix)
             .unwrap_or_else(|| DEFAULT_NAMESPACE_PREFIX.to_string());
         check_prefix(&namespace_prefix)?;
+        let callback_namespaces = file.fence.callback_namespaces.unwrap_or_default();
+        for namespace in &callback_namespaces {
+            check_callback_namespace(namespace)?;
+        }
 
         let host_keys = overrides
             .host_keys
@@ -394,6 +413,7 @@ impl HostSettings {
         Ok(HostSettings {
             namespace_prefix,
             host_keys,
+            callback_namespaces,
             guest: GuestSettings {
                 memory_cap_bytes: (memory_mib as usize) << 20,
                 cpu_deadline: Duration::from_millis(cpu_ms),
@@ -444,7 +464,9 @@ fn serve_settings(file: ServeFile) -> Result<ServeSettings, SettingsError> {
         " seconds",
         "serve.watchLingerSec",
     )?;
+    let reload = reload::reload_settings(file.reload, file.module_dir)?;
     Ok(ServeSettings {
+        reload,
         sweep_interval: (interval > 0).then(|| Duration::from_secs(interval)),
         watch_linger: Duration::from_secs(linger),
         leader: LeaderSettings {
@@ -496,6 +518,28 @@ fn check_object_name(name: &str, field: &'static str) -> Result<(), SettingsErro
             message: format!(
                 "is {name:?}; use 1-63 characters of a-z, 0-9 and '-', starting and ending \
                  with a letter or digit"
+            ),
+        })
+    }
+}
+
+/// A namespace a server callback may reach: a DNS-1123 label.
+fn check_callback_namespace(namespace: &str) -> Result<(), SettingsError> {
+    let label = !namespace.is_empty()
+        && namespace.len() <= 63
+        && namespace
+            .chars()
+            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-')
+        && !namespace.starts_with('-')
+        && !namespace.ends_with('-');
+    if label {
+        Ok(())
+    } else {
+        Err(SettingsError::Invalid {
+            field: "fence.callbackNamespaces",
+            message: format!(
+                "`{namespace}` is not a namespace name (a DNS-1123 label: 1-63 characters of \
+                 a-z, 0-9 and '-', starting and ending with a letter or digit)"
             ),
         })
     }

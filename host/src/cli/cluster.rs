@@ -96,7 +96,7 @@ impl LeaseTarget {
     /// guard lets exec and logs reach only this lease's pod), and the lease
     /// or the module's refusal (`lease-not-found`, ...).
     pub fn resume(&self) -> Result<(Session, Result<Lease, PolicyError>), CliError> {
-        let session = Session::open(&self.cluster)?.scoped_to_lease(&self.lease);
+        let session = Session::open(&self.cluster)?;
         let lease = session
             .policy
             .resume_lease(
@@ -131,11 +131,11 @@ impl Session {
         let policy = args.policy.load()?;
         let inner = connect(&settings)?;
         let sink = stderr_logger();
-        let audit = Audit {
-            module_sha256: policy.sha256().to_string(),
-            counts: Arc::default(),
-            sink: Arc::new(move |line| sink(crate::runtime::LogLevel::Warn, "guard", line)),
-        };
+        let audit = Audit::new(
+            policy.sha256(),
+            Arc::default(),
+            Arc::new(move |line| sink(crate::runtime::LogLevel::Warn, "guard", line)),
+        );
         let guard = GuardedCluster::new(inner, Arc::new(Grants::from_settings(&settings)), audit);
         Ok(Session {
             policy,
@@ -143,17 +143,6 @@ impl Session {
             guard,
             cancel: Cancel::new(),
         })
-    }
-
-    /// The same session, with exec and logs allowed only into the pod of
-    /// lease `lease_id`.
-    pub fn scoped_to_lease(&self, lease_id: &str) -> Session {
-        Session {
-            policy: self.policy.clone(),
-            settings: self.settings.clone(),
-            guard: self.guard.scoped_to_lease(lease_id),
-            cancel: self.cancel.clone(),
-        }
     }
 
     /// The same session with a cancellation flag of its own: for the

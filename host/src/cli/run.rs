@@ -94,10 +94,9 @@ pub fn run(args: &Args) -> Result<u8, CliError> {
     lock(&shared).lease = Some(lease.clone());
 
     let request = args.exec.request(lease.clone(), command);
-    let scoped = session.scoped_to_lease(&lease.id);
-    let executed = scoped
+    let executed = session
         .policy
-        .execute(&scoped.exec_env(args.exec.budget()), &request)
+        .execute(&session.exec_env(args.exec.budget()), &request)
         .map_err(runtime_failed)
         .and_then(|result| result.map_err(refused));
 

@@ -124,11 +124,10 @@ impl<'a> Call<'a> {
                  in the host settings, KUBECONFIG, or in a pod",
             )
         })?;
-        let guard = match lease {
-            Some(id) => guard.scoped_to_lease(id),
-            None => guard.clone(),
-        };
-        Ok(self.env(Arc::new(guard), budget, ceiling))
+        // The lease (and company) each export is for is taken by the runtime
+        // from the export's own arguments; `lease` only names the budget.
+        let _ = lease;
+        Ok(self.env(Arc::new(guard.clone()), budget, ceiling))
     }
 
     /// This call, its log lines naming `lease` and its company.
@@ -534,10 +533,23 @@ struct ReloadParams {
     path: Option<std::path::PathBuf>,
 }
 
+/// `policy.reload`: without a path, the operator's own module file again;
+/// with one, only as `serve.reload` in the host settings allows
+/// ([`crate::settings::ReloadSettings`]), and then the resolved path.
 fn reload(call: &Call<'_>, p: ReloadParams) -> Result<Value, RpcError> {
+    let path = match p.path.as_deref() {
+        None => None,
+        Some(path) => Some(call.settings.serve.reload.admit(path).map_err(|refused| {
+            RpcError::new(
+                MODULE_REFUSED,
+                refused.reason(),
+                format!("module refused, the current one keeps serving: {refused}"),
+            )
+        })?),
+    };
     let loaded = call
         .slot
-        .reload(p.path.as_deref())
+        .reload(path.as_deref())
         .map_err(|error| swap_error(&error))?;
     Ok(info(&loaded, call.slot))
 }

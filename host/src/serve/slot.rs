@@ -40,14 +40,15 @@ impl std::fmt::Debug for Loaded {
 /// Why a new module was refused (the old one keeps serving).
 #[derive(Debug, thiserror::Error)]
 pub enum SwapError {
-    /// The file could not be read.
+    /// The file could not be read, or is not a bounded regular WebAssembly
+    /// file (the message names what is wrong, never the file's bytes).
     #[error("cannot read {path}: {source}")]
     Read {
         /// The path.
         path: String,
         /// Why.
         #[source]
-        source: std::io::Error,
+        source: crate::runtime::ModuleFileError,
     },
     /// Not a component of a supported contract, or it does not link.
     #[error("{0}")]
@@ -57,7 +58,9 @@ pub enum SwapError {
     Smoke(String),
     /// No module file to reload (the server runs the built-in module).
     #[error(
-        "the server runs the built-in module; pass a path to policy.reload or start serve with --policy"
+        "the server runs the built-in module; start serve with --policy FILE.wasm (policy.reload \
+         may name a file only with `serve.reload.fromClients` and `serve.moduleDir` in the host \
+         settings)"
     )]
     NoPath,
 }
@@ -228,11 +231,7 @@ impl PolicySlot {
             GuardedCluster::new(
                 cluster.clone() as Arc<dyn ClusterIo>,
                 self.grants.clone(),
-                Audit {
-                    module_sha256: loaded.policy.sha256().to_string(),
-                    counts: self.denials.clone(),
-                    sink,
-                },
+                Audit::new(loaded.policy.sha256(), self.denials.clone(), sink),
             )
         });
         Loaded { guard, ..loaded }
@@ -240,7 +239,7 @@ impl PolicySlot {
 }
 
 fn read(path: &Path) -> Result<Vec<u8>, SwapError> {
-    std::fs::read(path).map_err(|source| SwapError::Read {
+    crate::runtime::read_module_file(path).map_err(|source| SwapError::Read {
         path: path.display().to_string(),
         source,
     })

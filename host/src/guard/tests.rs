@@ -1,0 +1,943 @@
+use std::collections::BTreeMap;
+use std::sync::PoisonError;
+
+use super::*;
+use crate::cluster_io::Propagation;
+use crate::grants::pod_profile::{self, Allowed, Field};
+use rstest::rstest;
+
+/// Company `acme`'s tenant namespace.
+const TENANT: &str = "leasebox-acme";
+/// The company of [`TENANT`].
+const COMPANY: &str = "acme";
+/// Another company's tenant namespace (company `globex`).
+const OTHER_TENANT: &str = "leasebox-globex";
+/// The lease of the calls under test, its pod in [`TENANT`].
+const LEASE: &str = "lb-01jd8x7k2m3n4p5q6r7s8t9v0w";
+/// Another lease: its pod in [`OTHER_TENANT`].
+const OTHER_LEASE: &str = "lb-01jd8x7k2m3n4p5q6r7s8t9zzz";
+
+/// A cluster of stored objects: reads answer from the store, writes
+/// store, exec/logs/watch answer `NoCluster("passed")` so a test sees
+/// that the guard let the call through.
+#[derive(Default)]
+struct Store {
+    objects: Mutex<BTreeMap<(String, String, String), Value>>,
+    /// How many `get` calls reached the store.
+    gets: std::sync::atomic::AtomicUsize,
+}
+
+fn key(kind: &str, namespace: Option<&str>, name: &str) -> (String, String, String) {
+    (
+        kind.to_string(),
+        namespace.unwrap_or("").to_string(),
+        name.to_string(),
+    )
+}
+
+impl Store {
+    fn put(&self, object: Value) {
+        let kind = str_at(&object, "/kind").unwrap_or("").to_string();
+        let ns = str_at(&object, "/metadata/namespace").map(str::to_string);
+        let name = str_at(&object, "/metadata/name").unwrap_or("").to_string();
+        self.objects
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .insert(key(&kind, ns.as_deref(), &name), object);
+    }
+
+    fn find(&self, kind: &str, namespace: Option<&str>, name: &str) -> Option<Value> {
+        self.objects
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .get(&key(kind, namespace, name))
+            .cloned()
+    }
+}
+
+fn passed<T>() -> Result<T, KubeError> {
+    Err(KubeError::NoCluster("passed".into()))
+}
+
+impl ClusterIo for Store {
+    fn apply(&self, manifest: &str) -> Result<String, KubeError> {
+        let value: Value =
+            serde_json::from_str(manifest).map_err(|e| KubeError::BadArgument(e.to_string()))?;
+        self.put(value);
+        Ok(manifest.to_string())
+    }
+    fn create(&self, manifest: &str) -> Result<String, KubeError> {
+        let value: Value =
+            serde_json::from_str(manifest).map_err(|e| KubeError::BadArgument(e.to_string()))?;
+        let kind = str_at(&value, "/kind").unwrap_or("");
+        let name = str_at(&value, "/metadata/name").unwrap_or("");
+        if self
+            .find(kind, str_at(&value, "/metadata/namespace"), name)
+            .is_some()
+        {
+            return Err(KubeError::Conflict("exists".into()));
+        }
+        self.apply(manifest)
+    }
+    fn server_version(&self) -> Result<String, KubeError> {
+        Ok("v1.20.2".into())
+    }
+    fn get(&self, target: &ObjectRef) -> Result<Option<String>, KubeError> {
+        self.gets.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        Ok(self
+            .find(&target.kind, target.namespace.as_deref(), &target.name)
+            .map(|v| v.to_string()))
+    }
+    fn list(
+        &self,
+        _: &str,
+        kind: &str,
+        _: Option<&str>,
+        _: &str,
+    ) -> Result<Vec<String>, KubeError> {
+        Ok(self
+            .objects
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .iter()
+            .filter(|((k, _, _), _)| k == kind)
+            .map(|(_, v)| v.to_string())
+            .collect())
+    }
+    fn delete(&self, _: &ObjectRef, _: &DeleteOptions) -> Result<bool, KubeError> {
+        Ok(true)
+    }
+    fn watch(&self, _: &WatchRequest) -> Result<Box<dyn WatchStream>, KubeError> {
+        passed()
+    }
+    fn exec(&self, _: &ExecSpec, _: &CallerIo) -> Result<Box<dyn ExecStream>, KubeError> {
+        passed()
+    }
+    fn logs(&self, _: &LogsRequest, _: &CallerIo) -> Result<Box<dyn LogFollow>, KubeError> {
+        passed()
+    }
+    fn apply_host_secret(
+        &self,
+        request: &HostSecretRequest,
+    ) -> Result<(String, Vec<String>), KubeError> {
+        let mut stored: Value = serde_json::from_str(&request.manifest)
+            .map_err(|e| KubeError::BadArgument(e.to_string()))?;
+        stored["data"] = json!({"ANTHROPIC_API_KEY": "c2VjcmV0"});
+        stored["metadata"]["uid"] = json!("u-secret");
+        stored["metadata"]["annotations"] = json!({"note": "c2VjcmV0"});
+        Ok((stored.to_string(), request.host_keys.clone()))
+    }
+}
+
+/// A store holding the owned tenant namespace, a foreign namespace
+/// inside the prefix, a lease pod and a plain pod.
+
+/// A store holding company acme's tenant namespace (a lease pod and a
+/// plain pod in it), company globex's (a pod of another lease), a
+/// namespace inside the prefix that leasebox did not make, and
+/// kube-system.
+fn store() -> Arc<Store> {
+    let store = Store::default();
+    store.put(json!({"apiVersion":"v1","kind":"Namespace","metadata":{"name":TENANT,"labels":{"app.kubernetes.io/managed-by":"leasebox"},"annotations":{COMPANY_ANNOTATION:COMPANY}}}));
+    store.put(json!({"apiVersion":"v1","kind":"Namespace","metadata":{"name":OTHER_TENANT,"labels":{"app.kubernetes.io/managed-by":"leasebox"},"annotations":{COMPANY_ANNOTATION:"globex"}}}));
+    store.put(json!({"apiVersion":"v1","kind":"Namespace","metadata":{"name":"leasebox-foreign"}}));
+    store.put(json!({"apiVersion":"v1","kind":"Namespace","metadata":{"name":"kube-system"}}));
+    store.put(json!({"apiVersion":"v1","kind":"Pod","metadata":{"name":LEASE,"namespace":TENANT,"labels":{"app.kubernetes.io/managed-by":"leasebox","leasebox.dev/lease":LEASE}}}));
+    store.put(
+        json!({"apiVersion":"v1","kind":"Pod","metadata":{"name":"plain","namespace":TENANT}}),
+    );
+    store.put(json!({"apiVersion":"v1","kind":"Pod","metadata":{"name":OTHER_LEASE,"namespace":OTHER_TENANT,"labels":{"app.kubernetes.io/managed-by":"leasebox","leasebox.dev/lease":OTHER_LEASE}}}));
+    Arc::new(store)
+}
+
+fn unscoped_over(store: Arc<Store>) -> GuardedCluster {
+    GuardedCluster::new(store, Arc::new(Grants::default()), Audit::counting("f00d"))
+}
+
+/// The guard of an acquire: for company acme and lease [`LEASE`].
+fn guard_over(store: Arc<Store>) -> GuardedCluster {
+    unscoped_over(store).for_call(&acquire_scope())
+}
+
+fn acquire_scope() -> CallScope {
+    CallScope {
+        company: Some(COMPANY.into()),
+        lease: Some(LEASE.into()),
+    }
+}
+
+fn guard() -> GuardedCluster {
+    guard_over(store())
+}
+
+fn unscoped() -> GuardedCluster {
+    unscoped_over(store())
+}
+
+/// `passed` when the guard let the call through, the rule's name when
+/// it refused, `other: ...` otherwise.
+fn verdict<T>(result: Result<T, KubeError>) -> String {
+    match result {
+        Ok(_) | Err(KubeError::NoCluster(_)) => "passed".into(),
+        Err(KubeError::Denied(denial)) => denial.rule,
+        Err(other) => format!("other: {other}"),
+    }
+}
+
+/// A container inside the profile.
+fn container() -> Value {
+    json!({"name":"agent","image":"busybox","securityContext":{"allowPrivilegeEscalation":false,"capabilities":{"drop":["ALL"]},"runAsNonRoot":true}})
+}
+
+/// A pod spec inside the profile (as the default module makes it).
+fn pod_spec() -> Value {
+    json!({
+        "automountServiceAccountToken": false,
+        "serviceAccountName": "leasebox-agent",
+        "securityContext": {"runAsNonRoot": true, "runAsUser": 1000, "seccompProfile": {"type": "RuntimeDefault"}},
+        "containers": [container()],
+        "volumes": [{"name": "w", "emptyDir": {}}],
+    })
+}
+
+/// JSON merge of `patch` into `base` (objects merged, the rest replaced).
+fn merged(mut base: Value, patch: &Value) -> Value {
+    match (base.as_object_mut(), patch.as_object()) {
+        (Some(b), Some(p)) => {
+            for (k, v) in p {
+                let old = b.remove(k).unwrap_or(Value::Null);
+                b.insert(k.clone(), merged(old, v));
+            }
+            base
+        }
+        _ => patch.clone(),
+    }
+}
+
+/// The lease's pod, its spec [`pod_spec`] with `patch` merged in.
+fn pod(patch: Value) -> Value {
+    json!({"apiVersion":"v1","kind":"Pod","metadata":{"name":LEASE,"namespace":TENANT,"labels":{"leasebox.dev/lease":LEASE}},"spec":merged(pod_spec(), &patch)})
+}
+
+/// The lease's pod with its container patched.
+fn pod_container(patch: Value) -> Value {
+    pod(json!({"containers":[merged(container(), &patch)]}))
+}
+
+fn role(rules: Value) -> Value {
+    json!({"apiVersion":"rbac.authorization.k8s.io/v1","kind":"Role","metadata":{"name":"r","namespace":TENANT},"rules":rules})
+}
+
+fn binding(role_kind: &str, subject_namespace: &str) -> Value {
+    json!({"apiVersion":"rbac.authorization.k8s.io/v1","kind":"RoleBinding","metadata":{"name":"b","namespace":TENANT},"roleRef":{"apiGroup":"rbac.authorization.k8s.io","kind":role_kind,"name":"r"},"subjects":[{"kind":"ServiceAccount","name":"a","namespace":subject_namespace}]})
+}
+
+fn egress(peer: Value, ports: Value) -> Value {
+    json!({"apiVersion":"networking.k8s.io/v1","kind":"NetworkPolicy","metadata":{"name":format!("{LEASE}-egress"),"namespace":TENANT},"spec":{"podSelector":{},"egress":[{"to":[peer],"ports":ports}]}})
+}
+
+#[rstest]
+#[case::tenant_object_allowed(json!({"apiVersion":"v1","kind":"ServiceAccount","metadata":{"name":"a","namespace":TENANT}}), "passed")]
+#[case::kube_system_denied(json!({"apiVersion":"networking.k8s.io/v1","kind":"NetworkPolicy","metadata":{"name":"x","namespace":"kube-system"}}), "fence-system")]
+#[case::kube_system_namespace_denied(json!({"apiVersion":"v1","kind":"Namespace","metadata":{"name":"kube-system"}}), "fence-system")]
+#[case::default_namespace_denied(json!({"apiVersion":"v1","kind":"Namespace","metadata":{"name":"default","labels":{"pwned":"yes"}}}), "fence-system")]
+#[case::foreign_prefix_denied(json!({"apiVersion":"v1","kind":"ServiceAccount","metadata":{"name":"a","namespace":"other-acme"}}), "fence-prefix")]
+#[case::bare_prefix_denied(json!({"apiVersion":"v1","kind":"Namespace","metadata":{"name":"leasebox-"}}), "fence-prefix")]
+#[case::unowned_namespace_denied(json!({"apiVersion":"v1","kind":"Namespace","metadata":{"name":"leasebox-foreign"}}), "fence-unowned")]
+#[case::object_in_unowned_namespace_denied(json!({"apiVersion":"v1","kind":"ServiceAccount","metadata":{"name":"a","namespace":"leasebox-foreign"}}), "fence-unowned")]
+#[case::another_companys_namespace_denied(json!({"apiVersion":"v1","kind":"Namespace","metadata":{"name":OTHER_TENANT}}), "tenant-company")]
+#[case::another_companys_quota_denied(json!({"apiVersion":"v1","kind":"ResourceQuota","metadata":{"name":"leasebox-quota","namespace":OTHER_TENANT},"spec":{"hard":{"pods":"0"}}}), "tenant-company")]
+#[case::another_companys_deny_all_denied(json!({"apiVersion":"networking.k8s.io/v1","kind":"NetworkPolicy","metadata":{"name":"leasebox-deny-all","namespace":OTHER_TENANT},"spec":{"podSelector":{}}}), "tenant-company")]
+#[case::cluster_role_denied(json!({"apiVersion":"rbac.authorization.k8s.io/v1","kind":"ClusterRole","metadata":{"name":"x"},"rules":[]}), "kind-not-granted")]
+#[case::cluster_role_binding_denied(json!({"apiVersion":"rbac.authorization.k8s.io/v1","kind":"ClusterRoleBinding","metadata":{"name":"x"}}), "kind-not-granted")]
+#[case::unknown_kind_denied(json!({"apiVersion":"apps/v1","kind":"DaemonSet","metadata":{"name":"d","namespace":TENANT}}), "kind-not-granted")]
+#[case::plain_secret_denied(json!({"apiVersion":"v1","kind":"Secret","metadata":{"name":"s","namespace":TENANT},"stringData":{"A":"b"}}), "host-secret-shape")]
+#[case::role_within_ceiling_allowed(role(json!([{"apiGroups":[""],"resources":["pods/log"],"verbs":["get"]}])), "passed")]
+#[case::role_beyond_ceiling_denied(role(json!([{"apiGroups":[""],"resources":["secrets"],"verbs":["get","list"]}])), "role-ceiling")]
+#[case::role_wildcard_denied(role(json!([{"apiGroups":["*"],"resources":["*"],"verbs":["*"]}])), "role-ceiling")]
+#[case::role_non_resource_urls_denied(role(json!([{"nonResourceURLs":["/metrics"],"verbs":["get"]}])), "role-ceiling")]
+#[case::binding_to_cluster_role_denied(binding("ClusterRole", TENANT), "role-binding")]
+#[case::binding_foreign_subject_denied(binding("Role", "kube-system"), "role-binding")]
+#[case::binding_own_service_account_allowed(binding("Role", TENANT), "passed")]
+#[case::profile_pod_allowed(pod(json!({})), "passed")]
+#[case::host_network_pod_denied(pod(json!({"hostNetwork":true})), "pod-profile")]
+#[case::host_pid_pod_denied(pod(json!({"hostPID":true})), "pod-profile")]
+#[case::host_path_volume_denied(pod(json!({"volumes":[{"name":"root","hostPath":{"path":"/"}}]})), "pod-profile")]
+#[case::git_repo_volume_denied(pod(json!({"volumes":[{"name":"g","gitRepo":{"repository":"/some/path"}}]})), "pod-profile")]
+#[case::csi_volume_with_secret_denied(pod(json!({"volumes":[{"name":"c","csi":{"driver":"x","nodePublishSecretRef":{"name":"lb-victim-env"}}}]})), "pod-profile")]
+#[case::cephfs_volume_with_secret_denied(pod(json!({"volumes":[{"name":"c","cephfs":{"monitors":["m"],"secretRef":{"name":"lb-victim-env"}}}]})), "pod-profile")]
+#[case::service_account_token_projected_denied(pod(json!({"volumes":[{"name":"t","projected":{"sources":[{"serviceAccountToken":{"path":"token"}}]}}]})), "pod-profile")]
+#[case::token_automount_denied(pod(json!({"automountServiceAccountToken":true})), "pod-profile")]
+#[case::node_name_denied(pod(json!({"nodeName":"localhost"})), "pod-profile")]
+#[case::system_priority_denied(pod(json!({"priorityClassName":"system-node-critical"})), "pod-profile")]
+#[case::ephemeral_containers_denied(pod(json!({"ephemeralContainers":[container()]})), "pod-profile")]
+#[case::root_user_denied(pod(json!({"securityContext":{"runAsUser":0}})), "pod-profile")]
+#[case::unconfined_seccomp_denied(pod(json!({"securityContext":{"seccompProfile":{"type":"Unconfined"}}})), "pod-profile")]
+#[case::host_port_denied(pod_container(json!({"ports":[{"containerPort":80,"hostPort":80}]})), "pod-profile")]
+#[case::privileged_container_denied(pod_container(json!({"securityContext":{"privileged":true}})), "pod-profile")]
+#[case::privileged_init_container_denied(pod(json!({"initContainers":[merged(container(), &json!({"securityContext":{"privileged":true}}))]})), "pod-profile")]
+#[case::added_capability_denied(pod_container(json!({"securityContext":{"capabilities":{"add":["SYS_ADMIN"]}}})), "pod-profile")]
+#[case::net_bind_service_allowed(pod_container(json!({"securityContext":{"capabilities":{"add":["NET_BIND_SERVICE"]}}})), "passed")]
+#[case::apparmor_unconfined_denied(json!({"apiVersion":"v1","kind":"Pod","metadata":{"name":LEASE,"namespace":TENANT,"annotations":{"container.apparmor.security.beta.kubernetes.io/agent":"unconfined"}},"spec":pod_spec()}), "pod-profile")]
+#[case::own_lease_secret_allowed(pod_container(json!({"envFrom":[{"secretRef":{"name":format!("{LEASE}-env")}}]})), "passed")]
+#[case::other_lease_secret_in_env_from_denied(pod_container(json!({"envFrom":[{"secretRef":{"name":format!("{OTHER_LEASE}-env")}}]})), "pod-secret-ref")]
+#[case::other_secret_in_env_denied(pod_container(json!({"env":[{"name":"K","valueFrom":{"secretKeyRef":{"name":"lb-victim-env","key":"K"}}}]})), "pod-secret-ref")]
+#[case::other_secret_volume_denied(pod(json!({"volumes":[{"name":"s","secret":{"secretName":"lb-victim-env"}}]})), "pod-secret-ref")]
+#[case::other_secret_projected_denied(pod(json!({"volumes":[{"name":"s","projected":{"sources":[{"secret":{"name":"lb-victim-env"}}]}}]})), "pod-secret-ref")]
+#[case::pod_labelled_for_another_lease_denied(json!({"apiVersion":"v1","kind":"Pod","metadata":{"name":LEASE,"namespace":TENANT,"labels":{"leasebox.dev/lease":OTHER_LEASE}},"spec":pod_spec()}), "identity-mark")]
+#[case::pod_named_for_another_lease_denied(json!({"apiVersion":"v1","kind":"Pod","metadata":{"name":OTHER_LEASE,"namespace":TENANT},"spec":pod_spec()}), "lease-scope")]
+#[case::forged_company_mark_denied(json!({"apiVersion":"v1","kind":"Pod","metadata":{"name":LEASE,"namespace":TENANT,"annotations":{COMPANY_ANNOTATION:"globex"}},"spec":pod_spec()}), "identity-mark")]
+#[case::claim_naming_a_volume_denied(json!({"apiVersion":"v1","kind":"PersistentVolumeClaim","metadata":{"name":format!("{LEASE}-workspace"),"namespace":TENANT},"spec":{"volumeName":"node-disk","accessModes":["ReadWriteOnce"]}}), "claim-binding")]
+#[case::claim_selecting_volumes_denied(json!({"apiVersion":"v1","kind":"PersistentVolumeClaim","metadata":{"name":format!("{LEASE}-workspace"),"namespace":TENANT},"spec":{"selector":{"matchLabels":{"k":"v"}}}}), "claim-binding")]
+#[case::sandbox_claim_template_naming_a_volume_denied(json!({"apiVersion":"agents.x-k8s.io/v1beta1","kind":"Sandbox","metadata":{"name":LEASE,"namespace":TENANT},"spec":{"podTemplate":{"spec":pod_spec()},"volumeClaimTemplates":[{"metadata":{"name":"w"},"spec":{"volumeName":"node-disk"}}]}}), "claim-binding")]
+#[case::privileged_sandbox_template_denied(json!({"apiVersion":"agents.x-k8s.io/v1beta1","kind":"Sandbox","metadata":{"name":LEASE,"namespace":TENANT},"spec":{"podTemplate":{"spec":merged(pod_spec(), &json!({"containers":[merged(container(), &json!({"securityContext":{"privileged":true}}))]}))}}}), "pod-profile")]
+#[case::host_network_job_template_denied(json!({"apiVersion":"batch/v1","kind":"Job","metadata":{"name":LEASE,"namespace":TENANT},"spec":{"template":{"spec":merged(pod_spec(), &json!({"hostNetwork":true}))}}}), "pod-profile")]
+#[case::egress_to_dns_allowed(egress(json!({"namespaceSelector":{"matchLabels":{"kubernetes.io/metadata.name":"kube-system"}},"podSelector":{"matchLabels":{"k8s-app":"kube-dns"}}}), json!([{"port":53,"protocol":"UDP"}])), "passed")]
+#[case::egress_into_kube_system_denied(egress(json!({"namespaceSelector":{"matchLabels":{"kubernetes.io/metadata.name":"kube-system"}}}), json!([{"port":443}])), "egress-namespace")]
+#[case::egress_into_every_namespace_denied(egress(json!({"namespaceSelector":{}}), json!([])), "egress-namespace")]
+fn apply_is_guarded(#[case] manifest: Value, #[case] expected: &str) {
+    assert_eq!(verdict(guard().apply(&manifest.to_string())), expected);
+}
+
+/// A value `allowed` refuses, when there is one.
+fn refused_value(allowed: Allowed) -> Option<Value> {
+    match allowed {
+        Allowed::Bool(b) => Some(json!(!b)),
+        Allowed::OneOf(_) => Some(json!("Unconfined")),
+        Allowed::NotPrefixed(prefix) => Some(json!(format!("{prefix}node-critical"))),
+        Allowed::NonZero => Some(json!(0)),
+        Allowed::Holds(_) => Some(json!([])),
+        Allowed::EachOf(_) => Some(json!(["SYS_ADMIN"])),
+        Allowed::OwnSecret => Some(json!("lb-victim-env")),
+        Allowed::ClaimSpec => Some(json!({"volumeName": "node-disk"})),
+        Allowed::PodAnnotations => {
+            Some(json!({"container.apparmor.security.beta.kubernetes.io/agent": "unconfined"}))
+        }
+        Allowed::Any | Allowed::Object(_) | Allowed::List(_) => None,
+    }
+}
+
+/// Every constrained field of `fields` at `path` (JSON pointer into a
+/// pod's spec), with a value it refuses.
+fn constrained(path: &str, fields: &[Field], out: &mut Vec<(String, Value)>) {
+    for f in fields {
+        let at = format!("{path}/{}", f.name);
+        match f.allowed {
+            Allowed::Object(inner) => constrained(&at, inner, out),
+            Allowed::List(inner) => constrained(&format!("{at}/0"), inner, out),
+            other => out.extend(refused_value(other).map(|v| (at, v))),
+        }
+    }
+}
+
+/// Sets `pointer` in `value`, making objects (and one-element lists) on
+/// the way.
+fn set_at(value: &mut Value, pointer: &str, new: Value) {
+    let mut at = value;
+    let parts: Vec<&str> = pointer.split('/').skip(1).collect();
+    for (i, part) in parts.iter().enumerate() {
+        let last = i + 1 == parts.len();
+        if let Ok(index) = part.parse::<usize>() {
+            if !at.is_array() {
+                *at = json!([]);
+            }
+            let list = at.as_array_mut().expect("a list");
+            while list.len() <= index {
+                list.push(json!({}));
+            }
+            at = &mut list[index];
+        } else {
+            if !at.is_object() {
+                *at = json!({});
+            }
+            let map = at.as_object_mut().expect("an object");
+            if last {
+                map.insert((*part).to_string(), new);
+                return;
+            }
+            at = map.entry((*part).to_string()).or_insert(json!({}));
+        }
+    }
+}
+
+#[test]
+fn every_constrained_field_of_the_profile_table_refuses_a_value_naming_the_field() {
+    let mut cases = Vec::new();
+    constrained("", pod_profile::POD_SPEC, &mut cases);
+    assert!(cases.len() >= 20, "{} cases", cases.len());
+    for (pointer, value) in cases {
+        // A volume or an init container starts from a valid one, so only
+        // the field under test is wrong.
+        let mut spec = pod_spec();
+        if pointer.starts_with("/initContainers/0") {
+            spec["initContainers"] = json!([container()]);
+        }
+        if pointer.starts_with("/volumes/0") {
+            spec["volumes"] = json!([{"name": "v"}]);
+        }
+        set_at(&mut spec, &pointer, value);
+        let manifest = json!({"apiVersion":"v1","kind":"Pod","metadata":{"name":LEASE,"namespace":TENANT},"spec":spec});
+        let result = guard().apply(&manifest.to_string());
+        let Err(KubeError::Denied(Denial { rule, message })) = result else {
+            panic!("{pointer}: not refused: {result:?}");
+        };
+        let last = pointer
+            .rsplit('/')
+            .find(|p| p.parse::<usize>().is_err())
+            .unwrap_or("");
+        assert!(
+            ["pod-profile", "pod-secret-ref", "claim-binding"].contains(&rule.as_str()),
+            "{pointer}: {rule}"
+        );
+        assert!(message.contains(last), "{pointer}: {message}");
+    }
+}
+
+#[test]
+fn every_required_field_of_the_profile_table_is_refused_when_missing() {
+    for (pointer, required) in [
+        (
+            "/automountServiceAccountToken",
+            "automountServiceAccountToken",
+        ),
+        ("/containers/0/securityContext", "securityContext"),
+        (
+            "/containers/0/securityContext/allowPrivilegeEscalation",
+            "allowPrivilegeEscalation",
+        ),
+        ("/containers/0/securityContext/capabilities", "capabilities"),
+        ("/securityContext/seccompProfile", "seccompProfile"),
+    ] {
+        let mut spec = pod_spec();
+        let (parent, key) = pointer.rsplit_once('/').expect("a parent");
+        if let Some(map) = spec.pointer_mut(parent).and_then(Value::as_object_mut) {
+            map.remove(key);
+        }
+        let manifest = json!({"apiVersion":"v1","kind":"Pod","metadata":{"name":LEASE,"namespace":TENANT},"spec":spec});
+        let result = guard().apply(&manifest.to_string());
+        let Err(KubeError::Denied(Denial { rule, message })) = result else {
+            panic!("{pointer}: not refused: {result:?}");
+        };
+        assert_eq!(rule, "pod-profile", "{pointer}");
+        assert!(message.contains(required), "{pointer}: {message}");
+    }
+}
+
+#[test]
+fn workloads_carry_the_marks_set_by_the_host() {
+    let store = store();
+    let guard = guard_over(store.clone());
+    assert_eq!(verdict(guard.apply(&pod(json!({})).to_string())), "passed");
+    let stored = store.find("Pod", Some(TENANT), LEASE).expect("applied");
+    assert_eq!(stored["metadata"]["annotations"][MODULE_ANNOTATION], "f00d");
+    assert_eq!(
+        stored["metadata"]["annotations"][COMPANY_ANNOTATION],
+        COMPANY
+    );
+    assert_eq!(stored["metadata"]["labels"][LEASE_LABEL], LEASE);
+    assert_eq!(stored["metadata"]["labels"][OWNER_LABEL.0], OWNER_LABEL.1);
+    let account = json!({"apiVersion":"v1","kind":"ServiceAccount","metadata":{"name":"a","namespace":TENANT}});
+    assert_eq!(verdict(guard.apply(&account.to_string())), "passed");
+    let stored = store
+        .find("ServiceAccount", Some(TENANT), "a")
+        .expect("applied");
+    assert!(stored["metadata"].get("annotations").is_none(), "{stored}");
+}
+
+#[test]
+fn a_module_cannot_set_the_module_mark() {
+    let mut manifest = pod(json!({}));
+    manifest["metadata"]["annotations"] = json!({MODULE_ANNOTATION: "forged"});
+    assert_eq!(
+        verdict(guard().apply(&manifest.to_string())),
+        "identity-mark"
+    );
+}
+
+#[test]
+fn object_in_missing_namespace_is_not_found_not_written() {
+    let manifest = json!({"apiVersion":"v1","kind":"ServiceAccount","metadata":{"name":"a","namespace":"leasebox-new"}});
+    assert!(matches!(
+        guard().apply(&manifest.to_string()),
+        Err(KubeError::NotFound(m)) if m.contains("leasebox-new")
+    ));
+}
+
+#[test]
+fn new_namespace_is_created_with_the_host_marks_then_trusted() {
+    let store = store();
+    let guard = guard_over(store.clone());
+    let manifest = json!({"apiVersion":"v1","kind":"Namespace","metadata":{"name":"leasebox-new","labels":{"team":"a"}}});
+    assert_eq!(verdict(guard.apply(&manifest.to_string())), "passed");
+    let stored = store
+        .find("Namespace", None, "leasebox-new")
+        .expect("created");
+    assert_eq!(
+        stored["metadata"]["labels"]["app.kubernetes.io/managed-by"],
+        "leasebox"
+    );
+    assert_eq!(
+        stored["metadata"]["labels"]["pod-security.kubernetes.io/enforce"],
+        "restricted"
+    );
+    assert_eq!(
+        stored["metadata"]["annotations"][COMPANY_ANNOTATION],
+        COMPANY
+    );
+    let inside = json!({"apiVersion":"v1","kind":"ServiceAccount","metadata":{"name":"a","namespace":"leasebox-new"}});
+    assert_eq!(verdict(guard.apply(&inside.to_string())), "passed");
+}
+
+#[rstest]
+#[case::ownership_label_of_someone_else(json!({"app.kubernetes.io/managed-by":"someone-else"}))]
+#[case::privileged_pod_security(json!({"pod-security.kubernetes.io/enforce":"privileged"}))]
+#[case::pod_security_exemption_version(json!({"pod-security.kubernetes.io/enforce-version":"v1.0"}))]
+fn a_namespace_with_a_mark_of_the_modules_own_is_refused(#[case] labels: Value) {
+    let manifest = json!({"apiVersion":"v1","kind":"Namespace","metadata":{"name":"leasebox-new","labels":labels}});
+    assert_eq!(
+        verdict(guard().apply(&manifest.to_string())),
+        "identity-mark"
+    );
+}
+
+#[test]
+fn a_namespace_of_the_same_slug_for_another_company_id_is_refused() {
+    let guard = unscoped().for_call(&CallScope::company("ACME"));
+    let manifest = json!({"apiVersion":"v1","kind":"Namespace","metadata":{"name":TENANT}});
+    assert_eq!(
+        verdict(guard.apply(&manifest.to_string())),
+        "tenant-company"
+    );
+}
+
+#[test]
+fn an_owned_namespace_without_a_company_mark_is_refused_with_the_fix() {
+    let store = store();
+    store.put(json!({"apiVersion":"v1","kind":"Namespace","metadata":{"name":"leasebox-old","labels":{"app.kubernetes.io/managed-by":"leasebox"}}}));
+    let manifest = json!({"apiVersion":"v1","kind":"ServiceAccount","metadata":{"name":"a","namespace":"leasebox-old"}});
+    let Err(KubeError::Denied(Denial { rule, message })) =
+        guard_over(store).apply(&manifest.to_string())
+    else {
+        panic!("refused");
+    };
+    assert_eq!(rule, "tenant-company");
+    assert!(
+        message.contains("kubectl annotate namespace leasebox-old"),
+        "{message}"
+    );
+}
+
+#[test]
+fn an_owned_namespace_the_module_read_is_not_read_again_before_a_write() {
+    let store = store();
+    let guard = guard_over(store.clone());
+    let namespace = namespace_ref(TENANT);
+    assert!(guard.get(&namespace).expect("read").is_some());
+    assert_eq!(store.gets.load(std::sync::atomic::Ordering::Relaxed), 1);
+    let inside = json!({"apiVersion":"v1","kind":"ServiceAccount","metadata":{"name":"a","namespace":TENANT}});
+    assert_eq!(verdict(guard.apply(&inside.to_string())), "passed");
+    assert_eq!(
+        store.gets.load(std::sync::atomic::Ordering::Relaxed),
+        1,
+        "the write trusted the read"
+    );
+}
+
+#[test]
+fn the_next_call_reads_a_namespace_again_so_one_made_anew_without_the_label_is_refused() {
+    let store = store();
+    let server = unscoped_over(store.clone());
+    let first = server.for_call(&acquire_scope());
+    let inside = json!({"apiVersion":"v1","kind":"ServiceAccount","metadata":{"name":"a","namespace":TENANT}});
+    assert_eq!(verdict(first.apply(&inside.to_string())), "passed");
+    store.put(json!({"apiVersion":"v1","kind":"Namespace","metadata":{"name":TENANT}}));
+    let second = server.for_call(&acquire_scope());
+    assert_eq!(verdict(second.apply(&inside.to_string())), "fence-unowned");
+}
+
+#[test]
+fn a_namespace_read_without_the_ownership_label_stays_unowned() {
+    let guard = guard();
+    assert!(
+        guard
+            .get(&namespace_ref("leasebox-foreign"))
+            .expect("read")
+            .is_some()
+    );
+    let inside = json!({"apiVersion":"v1","kind":"ServiceAccount","metadata":{"name":"a","namespace":"leasebox-foreign"}});
+    assert_eq!(verdict(guard.apply(&inside.to_string())), "fence-unowned");
+}
+
+#[test]
+fn unowned_namespace_refusal_names_the_namespace_and_the_fix() {
+    let manifest =
+        json!({"apiVersion":"v1","kind":"Namespace","metadata":{"name":"leasebox-foreign"}});
+    let Err(KubeError::Denied(Denial { message, .. })) = guard().apply(&manifest.to_string())
+    else {
+        panic!("refused");
+    };
+    assert!(message.contains("leasebox-foreign"), "{message}");
+    assert!(message.contains("never adopts"), "{message}");
+}
+
+#[test]
+fn config_prefix_outside_the_fence_is_denied_with_the_fix() {
+    let manifest = json!({"apiVersion":"v1","kind":"Namespace","metadata":{"name":"team-acme"}});
+    let Err(KubeError::Denied(Denial { rule, message })) = guard().apply(&manifest.to_string())
+    else {
+        panic!("refused");
+    };
+    assert_eq!(rule, "fence-prefix");
+    assert!(message.contains("namespacePrefix"), "{message}");
+}
+
+fn secret_ref(namespace: &str) -> ObjectRef {
+    ObjectRef {
+        api_version: "v1".into(),
+        kind: "Secret".into(),
+        namespace: Some(namespace.into()),
+        name: format!("{LEASE}-env"),
+        uid: None,
+    }
+}
+
+fn pod_ref(namespace: &str, name: &str) -> ObjectRef {
+    ObjectRef {
+        api_version: "v1".into(),
+        kind: "Pod".into(),
+        namespace: Some(namespace.into()),
+        name: name.into(),
+        uid: None,
+    }
+}
+
+#[test]
+fn secrets_are_never_read() {
+    let guard = guard();
+    assert_eq!(verdict(guard.get(&secret_ref(TENANT))), "secret-read");
+    assert_eq!(verdict(guard.list("v1", "Secret", None, "")), "secret-read");
+    assert_eq!(
+        verdict(guard.list("v1", "Secret", Some(TENANT), "")),
+        "secret-read"
+    );
+    let watch = WatchRequest {
+        api_version: "v1".into(),
+        kind: "Secret".into(),
+        namespace: TENANT.into(),
+        label_selector: String::new(),
+        field_selector: String::new(),
+    };
+    assert_eq!(verdict(guard.watch(&watch)), "secret-read");
+}
+
+fn names(items: &[String]) -> Vec<String> {
+    items
+        .iter()
+        .filter_map(|n| serde_json::from_str::<Value>(n).ok())
+        .filter_map(|n| str_at(&n, "/metadata/name").map(str::to_string))
+        .collect()
+}
+
+#[test]
+fn cluster_wide_list_is_narrowed_to_the_fence() {
+    let items = unscoped().list("v1", "Pod", None, "").expect("list");
+    assert_eq!(items.len(), 3);
+    let namespaces = unscoped().list("v1", "Namespace", None, "").expect("list");
+    assert_eq!(
+        names(&namespaces),
+        ["leasebox-acme", "leasebox-foreign", "leasebox-globex"]
+    );
+}
+
+#[test]
+fn a_company_call_lists_only_its_own_namespaces_objects() {
+    let items = guard().list("v1", "Pod", None, "").expect("list");
+    assert_eq!(names(&items), [LEASE, "plain"]);
+    let namespaces = guard().list("v1", "Namespace", None, "").expect("list");
+    assert_eq!(names(&namespaces), ["leasebox-acme", "leasebox-foreign"]);
+}
+
+#[test]
+fn a_namespace_list_with_a_fenced_namespace_argument_shows_only_that_namespace() {
+    let namespaces = unscoped()
+        .list("v1", "Namespace", Some(TENANT), "")
+        .expect("list");
+    assert_eq!(names(&namespaces), [TENANT]);
+    let namespaces = guard()
+        .list("v1", "Namespace", Some(OTHER_TENANT), "")
+        .expect("list");
+    assert!(namespaces.is_empty(), "{namespaces:?}");
+}
+
+#[test]
+fn a_company_call_reads_nothing_of_another_company() {
+    let guard = guard();
+    assert_eq!(
+        verdict(guard.get(&pod_ref(OTHER_TENANT, OTHER_LEASE))),
+        "tenant-company"
+    );
+    assert_eq!(
+        verdict(guard.get(&namespace_ref(OTHER_TENANT))),
+        "tenant-company"
+    );
+    assert_eq!(
+        verdict(guard.list("v1", "Pod", Some(OTHER_TENANT), "")),
+        "tenant-company"
+    );
+}
+
+#[test]
+fn namespace_cannot_be_deleted() {
+    let options = DeleteOptions {
+        propagation: Propagation::Foreground,
+        precondition_uid: None,
+        grace_period_seconds: None,
+    };
+    assert_eq!(
+        verdict(guard().delete(&namespace_ref(TENANT), &options)),
+        "kind-not-granted"
+    );
+}
+
+#[rstest]
+#[case::its_own_pod(CallScope::lease(LEASE), TENANT, LEASE, "passed")]
+#[case::another_leases_pod(CallScope::lease(LEASE), OTHER_TENANT, OTHER_LEASE, "lease-scope")]
+#[case::an_object_that_is_no_leases(CallScope::lease(LEASE), TENANT, "plain", "lease-scope")]
+#[case::a_sweep_of_any_lease(CallScope::default(), OTHER_TENANT, OTHER_LEASE, "passed")]
+#[case::a_company_call_in_another_company(
+    acquire_scope(),
+    OTHER_TENANT,
+    OTHER_LEASE,
+    "tenant-company"
+)]
+fn a_lease_call_deletes_only_its_lease_objects(
+    #[case] scope: CallScope,
+    #[case] namespace: &str,
+    #[case] name: &str,
+    #[case] expected: &str,
+) {
+    let options = DeleteOptions {
+        propagation: Propagation::Background,
+        precondition_uid: None,
+        grace_period_seconds: None,
+    };
+    let guard = unscoped().for_call(&scope);
+    assert_eq!(
+        verdict(guard.delete(&pod_ref(namespace, name), &options)),
+        expected
+    );
+}
+
+#[test]
+fn a_lease_call_rewrites_its_own_workload_but_makes_nothing_new() {
+    let guard = unscoped().for_call(&CallScope::lease(LEASE));
+    assert_eq!(verdict(guard.apply(&pod(json!({})).to_string())), "passed");
+    let quota = json!({"apiVersion":"v1","kind":"ResourceQuota","metadata":{"name":format!("{LEASE}-quota"),"namespace":OTHER_TENANT},"spec":{"hard":{"pods":"0"}}});
+    assert_eq!(verdict(guard.apply(&quota.to_string())), "lease-scope");
+}
+
+#[test]
+fn a_call_for_no_lease_applies_no_workload_and_no_host_secret() {
+    let guard = unscoped().for_call(&CallScope::company(COMPANY));
+    assert_eq!(
+        verdict(guard.apply(&pod(json!({})).to_string())),
+        "lease-scope"
+    );
+    let request = host_secret(&format!("{LEASE}-env"), &[]);
+    assert_eq!(verdict(guard.apply_host_secret(&request)), "lease-scope");
+    let sweep = unscoped();
+    let account = json!({"apiVersion":"v1","kind":"ServiceAccount","metadata":{"name":"a","namespace":TENANT}});
+    assert_eq!(verdict(sweep.apply(&account.to_string())), "lease-scope");
+}
+
+fn exec_spec(namespace: &str, pod: &str) -> ExecSpec {
+    ExecSpec {
+        namespace: namespace.into(),
+        pod: pod.into(),
+        container: "agent".into(),
+        argv: vec!["sh".into()],
+        stdin: false,
+        forward_output: false,
+        forward_stdin: false,
+        frame_stdin: false,
+        max_stdout_bytes: None,
+        max_stderr_bytes: None,
+    }
+}
+
+#[rstest]
+#[case::its_lease_pod_allowed(TENANT, LEASE, Some(LEASE), "passed")]
+#[case::a_call_about_no_lease_denied(TENANT, LEASE, None, "lease-scope")]
+#[case::pod_without_lease_labels_denied(TENANT, "plain", Some(LEASE), "exec-target")]
+#[case::another_leases_pod_denied(OTHER_TENANT, OTHER_LEASE, Some(LEASE), "lease-scope")]
+#[case::another_leases_pod_in_its_own_call_allowed(
+    OTHER_TENANT,
+    OTHER_LEASE,
+    Some(OTHER_LEASE),
+    "passed"
+)]
+#[case::kube_system_denied("kube-system", "etcd", Some(LEASE), "fence-system")]
+fn exec_reaches_the_calls_lease_pod_only(
+    #[case] namespace: &str,
+    #[case] pod: &str,
+    #[case] lease: Option<&str>,
+    #[case] expected: &str,
+) {
+    let scope = CallScope {
+        company: None,
+        lease: lease.map(str::to_string),
+    };
+    let guard = unscoped().for_call(&scope);
+    let spec = exec_spec(namespace, pod);
+    assert_eq!(verdict(guard.exec(&spec, &CallerIo::process())), expected);
+    let logs = LogsRequest {
+        namespace: namespace.into(),
+        pod: pod.into(),
+        container: "agent".into(),
+        follow: false,
+        forward_output: false,
+        max_bytes: None,
+    };
+    assert_eq!(verdict(guard.logs(&logs, &CallerIo::process())), expected);
+}
+
+fn host_secret(name: &str, keys: &[&str]) -> HostSecretRequest {
+    host_secret_in(TENANT, name, keys, LEASE)
+}
+
+fn host_secret_in(namespace: &str, name: &str, keys: &[&str], lease: &str) -> HostSecretRequest {
+    HostSecretRequest {
+        manifest: json!({"apiVersion":"v1","kind":"Secret","metadata":{"name":name,"namespace":namespace,"labels":{"leasebox.dev/lease":lease}}}).to_string(),
+        random_keys: vec!["BOOTSTRAP_TOKEN".into()],
+        host_keys: keys.iter().map(|k| k.to_string()).collect(),
+        literal: vec![],
+    }
+}
+
+#[test]
+fn ungranted_host_key_is_denied_naming_it() {
+    let request = host_secret(
+        &format!("{LEASE}-env"),
+        &["ANTHROPIC_API_KEY", "AWS_SECRET_ACCESS_KEY"],
+    );
+    let result = guard().apply_host_secret(&request);
+    assert_eq!(verdict(result.clone()), "host-secret-keys");
+    let Err(KubeError::Denied(Denial { message, .. })) = result else {
+        panic!("refused");
+    };
+    assert!(message.contains("AWS_SECRET_ACCESS_KEY"), "{message}");
+    assert!(!message.contains("ANTHROPIC_API_KEY,"), "{message}");
+}
+
+#[rstest]
+#[case::not_named_for_its_lease(host_secret("other-env", &[]), "host-secret-shape")]
+#[case::another_leases_secret(host_secret_in(TENANT, &format!("{OTHER_LEASE}-env"), &[], OTHER_LEASE), "host-secret-shape")]
+#[case::in_another_companys_namespace(host_secret_in(OTHER_TENANT, &format!("{LEASE}-env"), &[], LEASE), "tenant-company")]
+fn a_host_secret_is_only_the_calls_lease_own(
+    #[case] request: HostSecretRequest,
+    #[case] expected: &str,
+) {
+    assert_eq!(verdict(guard().apply_host_secret(&request)), expected);
+}
+
+#[test]
+fn a_host_secret_of_a_type_a_controller_fills_is_refused() {
+    let mut request = host_secret(&format!("{LEASE}-env"), &[]);
+    let mut manifest: Value = serde_json::from_str(&request.manifest).expect("json");
+    manifest["type"] = json!("kubernetes.io/service-account-token");
+    request.manifest = manifest.to_string();
+    assert_eq!(
+        verdict(guard().apply_host_secret(&request)),
+        "host-secret-shape"
+    );
+}
+
+#[test]
+fn host_secret_answer_carries_names_and_keys_only() {
+    let request = host_secret(&format!("{LEASE}-env"), &["ANTHROPIC_API_KEY"]);
+    let (stored, keys) = guard().apply_host_secret(&request).expect("granted");
+    assert_eq!(keys, ["ANTHROPIC_API_KEY"]);
+    assert!(!stored.contains("c2VjcmV0"), "{stored}");
+    let stored: Value = serde_json::from_str(&stored).expect("json");
+    assert_eq!(stored["metadata"]["uid"], "u-secret");
+    assert_eq!(stored["kind"], "Secret");
+}
+
+#[test]
+fn operator_grant_allows_a_declared_key() {
+    let grants = Grants {
+        namespace_prefix: "leasebox-".into(),
+        host_keys: ["AWS_SECRET_ACCESS_KEY".to_string()].into(),
+        callback_namespaces: Default::default(),
+    };
+    let guard = GuardedCluster::new(store(), Arc::new(grants), Audit::counting("f00d"))
+        .for_call(&acquire_scope());
+    let request = host_secret(&format!("{LEASE}-env"), &["AWS_SECRET_ACCESS_KEY"]);
+    assert_eq!(verdict(guard.apply_host_secret(&request)), "passed");
+}
+
+#[test]
+fn operator_allows_a_callback_namespace() {
+    let grants = Grants {
+        callback_namespaces: ["paperclip".to_string()].into(),
+        ..Grants::default()
+    };
+    let guard = GuardedCluster::new(store(), Arc::new(grants), Audit::counting("f00d"))
+        .for_call(&acquire_scope());
+    let policy = egress(
+        json!({"namespaceSelector":{"matchLabels":{"kubernetes.io/metadata.name":"paperclip"}}}),
+        json!([{"port":3100}]),
+    );
+    assert_eq!(verdict(guard.apply(&policy.to_string())), "passed");
+    assert_eq!(
+        verdict(self::guard().apply(&policy.to_string())),
+        "egress-namespace"
+    );
+}
+
+#[test]
+fn refusals_are_counted_and_logged_with_the_module_sha256() {
+    let lines: Arc<Mutex<Vec<String>>> = Arc::default();
+    let sink_lines = lines.clone();
+    let audit = Audit::new(
+        "f00d",
+        Arc::default(),
+        Arc::new(move |line| {
+            sink_lines
+                .lock()
+                .unwrap_or_else(PoisonError::into_inner)
+                .push(line.to_string())
+        }),
+    );
+    let guard = GuardedCluster::new(store(), Arc::new(Grants::default()), audit);
+    let _ = guard.get(&secret_ref(TENANT));
+    let _ = guard.get(&secret_ref(TENANT));
+    let _ = guard.apply(
+        &json!({"apiVersion":"v1","kind":"Namespace","metadata":{"name":"default"}}).to_string(),
+    );
+    assert_eq!(guard.denials().get(Rule::SecretRead), 2);
+    assert_eq!(guard.denials().get(Rule::FenceSystem), 1);
+    assert_eq!(guard.denials().total(), 3);
+    let lines = lines.lock().unwrap_or_else(PoisonError::into_inner);
+    assert_eq!(lines.len(), 3);
+    assert!(
+        lines[0].contains("sha256:f00d") && lines[0].contains("secret-read"),
+        "{}",
+        lines[0]
+    );
+}
+
+#[test]
+fn a_denial_repeating_a_huge_name_is_capped() {
+    let name = "x".repeat(1 << 20);
+    let manifest = json!({"apiVersion":"v1","kind":"ServiceAccount","metadata":{"name":name,"namespace":"kube-system"}});
+    let Err(KubeError::Denied(Denial { message, .. })) = guard().apply(&manifest.to_string())
+    else {
+        panic!("refused");
+    };
+    assert!(
+        message.len() <= MAX_DENIAL_MESSAGE + 64,
+        "{}",
+        message.len()
+    );
+}

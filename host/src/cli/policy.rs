@@ -35,7 +35,7 @@ pub struct Args {
 /// when the file cannot be read.
 pub fn run(args: &Args, out: &mut dyn Write) -> Result<u8, CliError> {
     let Command::Inspect { module } = &args.command;
-    let bytes = std::fs::read(module).map_err(|e| {
+    let bytes = crate::runtime::read_module_file(module).map_err(|e| {
         CliError::unusable(anyhow::anyhow!("cannot read {}: {e}", module.display()))
     })?;
     let sha256 = sha2::Sha256::digest(&bytes)

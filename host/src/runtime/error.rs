@@ -22,9 +22,9 @@ pub enum RuntimeError {
     ReadModule {
         /// The path given.
         path: String,
-        /// The I/O failure.
+        /// What is wrong with the file (never its bytes).
         #[source]
-        source: std::io::Error,
+        source: super::ModuleFileError,
     },
     /// The module is not a valid component for this engine.
     #[error(

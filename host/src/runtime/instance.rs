@@ -50,6 +50,8 @@ pub(crate) struct HostState {
     cancel_grace: Duration,
     /// Set when the grace period of a cancelled call ran out.
     cancel_hit: bool,
+    /// The `kube` handles open (bounded per call).
+    handles: super::imports::kube::HandleCount,
 }
 
 impl WasiView for HostState {
@@ -65,6 +67,11 @@ impl HostState {
     /// The resource table of `kube` handles.
     pub(crate) fn table(&mut self) -> &mut ResourceTable {
         &mut self.table
+    }
+
+    /// How many `kube` handles the call holds open.
+    pub(crate) fn handles(&mut self) -> &mut super::imports::kube::HandleCount {
+        &mut self.handles
     }
 
     /// Runs a blocking host operation against the cluster, keeping its
@@ -204,6 +211,7 @@ pub(crate) fn call<I, R>(
         cancel: env.cancel.clone(),
         cancel_grace: env.limits.cancel_grace,
         cancel_hit: false,
+        handles: Default::default(),
     };
     let mut store = Store::new(engine, state);
     store.limiter(|state| &mut state.limiter);

@@ -3,9 +3,13 @@
 //! Watches, exec sessions and log streams live in the store's resource
 //! table as [`WatchHandle`], [`ExecHandle`] and [`LogHandle`].
 //!
+//! Manifests and open handles are bounded per call ([`bounds`]).
+//!
 //! Time spent in the cluster does not count against the guest's CPU
 //! deadline. A handle the guest does not own traps (that is a bug in the
 //! module, not a Kubernetes error).
+
+mod bounds;
 
 use std::sync::OnceLock;
 use std::time::{Duration, Instant};
@@ -20,6 +24,8 @@ use crate::runtime::bindings::leasebox::provider::kube::{
 use crate::runtime::bindings::leasebox::provider::types;
 use crate::runtime::cancel::WAIT_SLICE;
 use crate::runtime::instance::HostState;
+
+pub use bounds::{HandleCount, MAX_HANDLES_PER_CALL, MAX_MANIFEST_BYTES};
 
 /// A stream held for the guest, and whether it was opened after the call
 /// was cancelled (such a stream keeps working through the grace period).
@@ -72,10 +78,23 @@ impl HostState {
         stream: Box<S>,
     ) -> wasmtime::Result<Resource<Handle<S>>> {
         let opened_after_cancel = self.cancel().is_cancelled();
-        Ok(self.table().push(Handle {
+        let held = self.table().push(Handle {
             stream,
             opened_after_cancel,
-        })?)
+        })?;
+        self.handles().opened();
+        Ok(held)
+    }
+
+    /// Takes the stream behind `resource` out of the table (the guest
+    /// dropped it), freeing its place under [`MAX_HANDLES_PER_CALL`].
+    fn release<S: ?Sized + Send + 'static>(
+        &mut self,
+        resource: Resource<Handle<S>>,
+    ) -> wasmtime::Result<()> {
+        self.table().delete(resource)?;
+        self.handles().closed();
+        Ok(())
     }
 
     /// Waits on the stream behind `resource` for at most `timeout_ms`
@@ -125,14 +144,20 @@ impl types::Host for HostState {}
 
 impl Host for HostState {
     fn apply(&mut self, manifest: String) -> KubeResult<String> {
-        if let Err(error) = self.refuse_if_cancelled("apply") {
+        if let Err(error) = self
+            .refuse_if_cancelled("apply")
+            .and_then(|()| bounds::check_manifest("apply", &manifest))
+        {
             return Ok(Err(error));
         }
         Ok(self.with_cluster(|c, _| c.apply(&manifest)))
     }
 
     fn create(&mut self, manifest: String) -> KubeResult<String> {
-        if let Err(error) = self.refuse_if_cancelled("create") {
+        if let Err(error) = self
+            .refuse_if_cancelled("create")
+            .and_then(|()| bounds::check_manifest("create", &manifest))
+        {
             return Ok(Err(error));
         }
         Ok(self.with_cluster(|c, _| c.create(&manifest)))
@@ -167,6 +192,9 @@ impl Host for HostState {
     }
 
     fn open_watch(&mut self, request: WatchRequest) -> KubeResult<Resource<WatchHandle>> {
+        if let Err(error) = self.handles().check_room("open-watch") {
+            return Ok(Err(error));
+        }
         match self.with_cluster(|c, _| c.watch(&request)) {
             Ok(stream) => Ok(Ok(self.hold(stream)?)),
             Err(error) => Ok(Err(error)),
@@ -174,6 +202,9 @@ impl Host for HostState {
     }
 
     fn exec(&mut self, spec: ExecSpec) -> KubeResult<Resource<ExecHandle>> {
+        if let Err(error) = self.handles().check_room("exec") {
+            return Ok(Err(error));
+        }
         match self.with_cluster(|c, caller| c.exec(&spec, caller)) {
             Ok(stream) => Ok(Ok(self.hold(stream)?)),
             Err(error) => Ok(Err(error)),
@@ -181,6 +212,9 @@ impl Host for HostState {
     }
 
     fn logs(&mut self, request: LogsRequest) -> KubeResult<Resource<LogHandle>> {
+        if let Err(error) = self.handles().check_room("logs") {
+            return Ok(Err(error));
+        }
         match self.with_cluster(|c, caller| c.logs(&request, caller)) {
             Ok(stream) => Ok(Ok(self.hold(stream)?)),
             Err(error) => Ok(Err(error)),
@@ -191,7 +225,10 @@ impl Host for HostState {
         &mut self,
         request: HostSecretRequest,
     ) -> KubeResult<(String, Vec<String>)> {
-        if let Err(error) = self.refuse_if_cancelled("apply-host-secret") {
+        if let Err(error) = self
+            .refuse_if_cancelled("apply-host-secret")
+            .and_then(|()| bounds::check_host_secret(&request))
+        {
             return Ok(Err(error));
         }
         Ok(self.with_cluster(|c, _| c.apply_host_secret(&request)))
@@ -210,8 +247,7 @@ impl HostWatch for HostState {
     }
 
     fn drop(&mut self, watch: Resource<WatchHandle>) -> wasmtime::Result<()> {
-        self.table().delete(watch)?;
-        Ok(())
+        self.release(watch)
     }
 }
 
@@ -251,8 +287,7 @@ impl HostExecSession for HostState {
     }
 
     fn drop(&mut self, session: Resource<ExecHandle>) -> wasmtime::Result<()> {
-        self.table().delete(session)?;
-        Ok(())
+        self.release(session)
     }
 }
 
@@ -275,7 +310,6 @@ impl HostLogStream for HostState {
     }
 
     fn drop(&mut self, stream: Resource<LogHandle>) -> wasmtime::Result<()> {
-        self.table().delete(stream)?;
-        Ok(())
+        self.release(stream)
     }
 }

@@ -9,6 +9,7 @@
 //! - [`connection`]: one client, its calls in flight, exec streams;
 //! - [`drain`]: every call in flight, and stopping gracefully on SIGTERM;
 //! - [`sweeper`]: the background sweep, on the one elected replica;
+//! - [`socket`]: the Unix socket, created 0600 and never over another file;
 //! - [`log`]: JSON log lines with the call's lease, company and module.
 //!
 //! The protocol is documented in `docs/serve.md`.
@@ -19,6 +20,8 @@ pub mod log;
 pub mod methods;
 pub mod rpc;
 pub mod slot;
+#[cfg(unix)]
+pub mod socket;
 pub mod sweeper;
 
 use std::path::{Path, PathBuf};
@@ -97,17 +100,12 @@ impl Server {
         );
     }
 
-    /// Serves every client of the Unix socket `path` (created with mode
-    /// 0600; an old socket file there is replaced), each on a thread.
+    /// Serves every client of the Unix socket `path`, each on a thread.
+    /// The socket has mode 0600 from the start; only a stale socket at
+    /// `path` is replaced ([`socket::bind`]).
     #[cfg(unix)]
     pub fn serve_unix(self: &Arc<Self>, path: &Path) -> std::io::Result<()> {
-        use std::os::unix::fs::PermissionsExt;
-        use std::os::unix::net::UnixListener;
-        if path.exists() {
-            std::fs::remove_file(path)?;
-        }
-        let listener = UnixListener::bind(path)?;
-        std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o600))?;
+        let listener = socket::bind(path).map_err(std::io::Error::other)?;
         for stream in listener.incoming() {
             let stream = match stream {
                 Ok(stream) => stream,

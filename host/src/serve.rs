@@ -7,6 +7,7 @@
 //! - [`slot`]: the swappable module and its guard;
 //! - [`methods`]: what each method does;
 //! - [`connection`]: one client, its calls in flight, exec streams;
+//! - [`stdin`]: a call's stdin, held at most a credit's worth at a time;
 //! - [`drain`]: every call in flight, and stopping gracefully on SIGTERM;
 //! - [`sweeper`]: the background sweep, on the one elected replica;
 //! - [`socket`]: the Unix socket, created 0600 and never over another file;
@@ -22,6 +23,7 @@ pub mod rpc;
 pub mod slot;
 #[cfg(unix)]
 pub mod socket;
+pub mod stdin;
 pub mod sweeper;
 
 use std::path::{Path, PathBuf};

@@ -6,11 +6,11 @@
 //! `exec` with `stdin: true` (and every `realizeWorkspace`)
 //! `exec/stdin {id, data}` (base64) and `exec/stdinEnd {id}`. To the client:
 //! `exec/output {id, stream, data}` (base64, `stdout` or `stderr`) while a
-//! command runs.
+//! command runs, and `exec/stdinCredit {id, bytes}` for a call's stdin
+//! ([`super::stdin`]: at most a window of it is ever held).
 
 use std::collections::HashMap;
 use std::io::{BufRead, BufReader, Read, Write};
-use std::sync::mpsc::{Receiver, Sender, channel};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
@@ -23,6 +23,7 @@ use super::Server;
 use super::log::LogFields;
 use super::methods::{self, Call};
 use super::rpc::{self, INVALID_REQUEST, Line, Outbox, RpcError};
+use super::stdin::{self, Overflow, StdinFeed, StdinReader};
 use crate::cluster_io::CallerIo;
 use crate::metrics::Metrics;
 use crate::runtime::{Cancel, LogLevel};
@@ -35,7 +36,9 @@ const DRAIN_LIMIT: Duration = Duration::from_secs(60);
 #[derive(Default)]
 struct InFlight {
     cancels: HashMap<String, Cancel>,
-    stdins: HashMap<String, Sender<Vec<u8>>>,
+    stdins: HashMap<String, StdinFeed>,
+    /// Calls stopped because their client sent stdin past the credit.
+    overflows: HashMap<String, Overflow>,
 }
 
 type Shared = Arc<Mutex<InFlight>>;
@@ -50,6 +53,7 @@ fn forget(shared: &Shared, key: &str) {
     let mut in_flight = lock(shared);
     in_flight.cancels.remove(key);
     in_flight.stdins.remove(key);
+    in_flight.overflows.remove(key);
 }
 
 /// Serves one client until it closes its side; then cancels its calls and
@@ -145,12 +149,20 @@ fn notification(shared: &Shared, method: &str, params: &Value) -> Result<(), Str
                 .and_then(Value::as_str)
                 .and_then(|d| BASE64.decode(d).ok())
             {
-                Some(data) => {
-                    if !data.is_empty() {
-                        let _ = stdin.send(data);
+                Some(data) => match stdin.feed(data) {
+                    Ok(()) => Ok(()),
+                    // Past the credit: the call is stopped and answers
+                    // `stdin-overflow`; nothing more of its stdin is held.
+                    Err(overflow) => {
+                        in_flight.stdins.remove(&key);
+                        if let Some(cancel) = in_flight.cancels.get(&key) {
+                            cancel.cancel();
+                        }
+                        let message = overflow.error(&key).message;
+                        in_flight.overflows.insert(key, overflow);
+                        Err(message)
                     }
-                    Ok(())
-                }
+                },
                 // Undecodable stdin ends the input rather than corrupt it.
                 None => {
                     in_flight.stdins.remove(&key);
@@ -213,9 +225,9 @@ fn request(
         let wants_stdin = method == "realizeWorkspace"
             || (method == "exec" && params.get("stdin").and_then(Value::as_bool) == Some(true));
         wants_stdin.then(|| {
-            let (sender, receiver) = channel();
-            in_flight.stdins.insert(key.clone(), sender);
-            receiver
+            let (feed, reader) = stdin::open(outbox, &id);
+            in_flight.stdins.insert(key.clone(), feed);
+            reader
         })
     };
     let (thread_server, in_flight, outbox) = (server.clone(), shared.clone(), outbox.clone());
@@ -244,7 +256,10 @@ fn request(
                 metrics: &server.metrics,
                 sweep: &server.sweep,
             };
-            let result = methods::call(&call, &method, params);
+            let mut result = methods::call(&call, &method, params);
+            if let Some(overflow) = lock(&in_flight).overflows.remove(&key) {
+                result = Err(overflow.error(&key));
+            }
             server.metrics.call(&method, methods::outcome(&result));
             forget(&in_flight, &key);
             outbox.respond(&id, result);
@@ -273,7 +288,7 @@ fn request(
 fn caller_io(
     outbox: &Outbox,
     id: &Value,
-    stdin: Option<Receiver<Vec<u8>>>,
+    stdin: Option<StdinReader>,
     metrics: &Metrics,
 ) -> CallerIo {
     let writer = |stream: &'static str| -> Arc<Mutex<dyn Write + Send>> {
@@ -288,7 +303,7 @@ fn caller_io(
         stdout: writer("stdout"),
         stderr: writer("stderr"),
         stdin: Arc::new(Mutex::new(
-            stdin.map(|r| Box::new(StdinChunks::new(r)) as Box<dyn Read + Send>),
+            stdin.map(|r| Box::new(r) as Box<dyn Read + Send>),
         )),
     }
 }
@@ -324,41 +339,5 @@ impl Write for OutputNotifier {
 
     fn flush(&mut self) -> std::io::Result<()> {
         Ok(())
-    }
-}
-
-/// Stdin of a command, from `exec/stdin` chunks; ends at `exec/stdinEnd`
-/// (the sender is dropped).
-struct StdinChunks {
-    chunks: Receiver<Vec<u8>>,
-    current: Vec<u8>,
-    at: usize,
-}
-
-impl StdinChunks {
-    fn new(chunks: Receiver<Vec<u8>>) -> StdinChunks {
-        StdinChunks {
-            chunks,
-            current: Vec::new(),
-            at: 0,
-        }
-    }
-}
-
-impl Read for StdinChunks {
-    fn read(&mut self, out: &mut [u8]) -> std::io::Result<usize> {
-        while self.at == self.current.len() {
-            match self.chunks.recv() {
-                Ok(chunk) => {
-                    self.current = chunk;
-                    self.at = 0;
-                }
-                Err(_) => return Ok(0),
-            }
-        }
-        let n = out.len().min(self.current.len() - self.at);
-        out[..n].copy_from_slice(&self.current[self.at..self.at + n]);
-        self.at += n;
-        Ok(n)
     }
 }

@@ -1505,6 +1505,31 @@ mod with_fake_cluster {
     }
 
     #[test]
+    fn resume_of_a_lease_two_workloads_claim_fails_naming_both() {
+        let fake = FakeCluster::new();
+        fake.script_watch("Pod", vec![modified("pod-ready.json")]);
+        let lease = lifecycle::acquire(&fake, &request(config("pod"))).expect("acquired");
+        let mut decoy = fixture("pod-ready.json");
+        decoy["metadata"]["name"] = json!("decoy");
+        decoy["metadata"]["namespace"] = json!("leasebox-elsewhere");
+        decoy["metadata"]["ownerReferences"] = json!(null);
+        fake.put(decoy);
+
+        let err = lifecycle::resume(&fake, LEASE, None).expect_err("ambiguous");
+
+        let PolicyError::Failed(failure) = err else {
+            panic!("expected a failure, got {err:?}");
+        };
+        assert_eq!(failure.reason, "Ambiguous");
+        assert!(
+            failure.message.contains("leasebox-elsewhere/decoy"),
+            "{}",
+            failure.message
+        );
+        assert!(failure.message.contains(&lease.pod), "{}", failure.message);
+    }
+
+    #[test]
     fn resume_of_an_unknown_lease_is_not_found() {
         let fake = FakeCluster::new();
         let err = lifecycle::resume(&fake, LEASE, None).expect_err("not found");

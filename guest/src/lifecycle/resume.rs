@@ -197,18 +197,25 @@ pub(crate) fn resume(
         )));
     };
     if found.len() > 1 {
+        // Two workloads claim one lease: one of them is not the lease the
+        // host made. Acting on either (an exec with the caller's env, a
+        // release) could reach the wrong one, so nothing is done.
         let all: Vec<String> = found
             .iter()
             .filter_map(|f| ObjectRef::of(&f.object).map(|r| r.display()))
             .collect();
-        cluster.log(
-            Level::Warn,
+        return Err(PolicyError::step(
             "resume",
-            &format!(
-                "lease {lease_id} labels several workloads ({}); using the first",
-                all.join(", ")
+            "Ambiguous",
+            format!(
+                "lease {lease_id} is claimed by {} workloads ({}): a lease id names exactly one \
+                 workload, so nothing was done; an operator deletes the one that is not the \
+                 lease's (its {} annotation names the module that made the real one)",
+                found.len(),
+                all.join(", "),
+                "leasebox.dev/module-sha256"
             ),
-        );
+        ));
     }
     let lease = lease_of(cluster, "resume", first)?;
     cluster.log(

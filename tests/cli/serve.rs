@@ -14,13 +14,13 @@ use serde_json::{Value, json};
 use super::scratch;
 
 /// A running `leasebox serve` on stdio, without a cluster.
-struct Serve {
-    child: Child,
-    stdin: ChildStdin,
+pub(super) struct Serve {
+    pub(super) child: Child,
+    pub(super) stdin: ChildStdin,
     stdout: BufReader<ChildStdout>,
 }
 
-fn serve_command(args: &[&str]) -> Command {
+pub(super) fn serve_command(args: &[&str]) -> Command {
     let mut command = Command::new(env!("CARGO_BIN_EXE_leasebox"));
     command
         .arg("serve")
@@ -37,7 +37,7 @@ fn serve_command(args: &[&str]) -> Command {
 }
 
 impl Serve {
-    fn start(args: &[&str]) -> Serve {
+    pub(super) fn start(args: &[&str]) -> Serve {
         let mut child = serve_command(args).spawn().expect("leasebox serve starts");
         let stdin = child.stdin.take().expect("piped");
         let stdout = BufReader::new(child.stdout.take().expect("piped"));
@@ -48,20 +48,20 @@ impl Serve {
         }
     }
 
-    fn send_raw(&mut self, line: &[u8]) {
+    pub(super) fn send_raw(&mut self, line: &[u8]) {
         self.stdin.write_all(line).expect("serve reads");
         self.stdin.write_all(b"\n").expect("serve reads");
         self.stdin.flush().expect("serve reads");
     }
 
-    fn receive(&mut self) -> Value {
+    pub(super) fn receive(&mut self) -> Value {
         let mut line = String::new();
         self.stdout.read_line(&mut line).expect("serve answers");
         serde_json::from_str(&line).unwrap_or_else(|e| panic!("not JSON ({e}): {line:?}"))
     }
 
     /// Sends `request` and returns the answer with its id.
-    fn call(&mut self, request: Value) -> Value {
+    pub(super) fn call(&mut self, request: Value) -> Value {
         self.send_raw(request.to_string().as_bytes());
         let id = request["id"].clone();
         loop {
@@ -73,7 +73,7 @@ impl Serve {
     }
 
     /// Peak resident memory of the server, in KiB (`VmHWM`).
-    fn peak_rss_kib(&self) -> u64 {
+    pub(super) fn peak_rss_kib(&self) -> u64 {
         let status = std::fs::read_to_string(format!("/proc/{}/status", self.child.id()))
             .expect("/proc is readable");
         status
@@ -84,7 +84,7 @@ impl Serve {
     }
 
     /// Closes stdin and waits for the server to exit; its exit code.
-    fn finish(mut self) -> Option<i32> {
+    pub(super) fn finish(mut self) -> Option<i32> {
         drop(self.stdin);
         let started = Instant::now();
         loop {
@@ -100,7 +100,7 @@ impl Serve {
     }
 }
 
-fn error_code(answer: &Value) -> i64 {
+pub(super) fn error_code(answer: &Value) -> i64 {
     answer["error"]["code"]
         .as_i64()
         .unwrap_or_else(|| panic!("not an error: {answer}"))
@@ -183,7 +183,7 @@ fn a_100_mb_line_is_refused_without_growing_memory() {
     assert_eq!(serve.finish(), Some(0));
 }
 
-fn workspace() -> PathBuf {
+pub(super) fn workspace() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))
         .parent()
         .expect("host/ has a parent")
@@ -191,7 +191,7 @@ fn workspace() -> PathBuf {
 }
 
 /// One client on the Unix socket.
-fn connect(socket: &Path) -> (UnixStream, BufReader<UnixStream>) {
+pub(super) fn connect(socket: &Path) -> (UnixStream, BufReader<UnixStream>) {
     let started = Instant::now();
     loop {
         match UnixStream::connect(socket) {
@@ -215,7 +215,7 @@ fn as_set(manifests: &Value) -> Option<Vec<String>> {
     Some(texts)
 }
 
-fn call_on(stream: &mut UnixStream, reader: &mut BufReader<UnixStream>, request: &Value) -> Value {
+pub(super) fn call_on(stream: &mut UnixStream, reader: &mut BufReader<UnixStream>, request: &Value) -> Value {
     writeln!(stream, "{request}").expect("serve reads");
     let mut line = String::new();
     reader.read_line(&mut line).expect("serve answers");

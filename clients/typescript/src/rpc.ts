@@ -2,7 +2,8 @@
  * JSON-RPC 2.0 over a pair of streams, one message per line
  * (docs/serve.md, "Messages"): requests with numeric ids, answers matched
  * by id in any order, `exec/output` notifications routed to the call they
- * name, `exec/stdin` / `exec/stdinEnd` for a call's input, and
+ * name, `exec/stdin` / `exec/stdinEnd` for a call's input (never more
+ * than the server's `exec/stdinCredit` has granted), and
  * `$/cancelRequest` when a call's AbortSignal fires.
  */
 
@@ -14,6 +15,56 @@ import type { OutputChunk } from './types.js';
 
 /** Raw bytes per `exec/stdin` notification (its line is 4/3 of it, far below the 16 MiB line limit). */
 export const STDIN_CHUNK_BYTES = 1024 * 1024;
+
+/**
+ * What the server has granted of a call's stdin and the client has not sent
+ * yet (docs/serve.md, "Stdin credit"): the server grants its window when the
+ * call starts and more as the command reads; a client that sends past it has
+ * the call ended with `stdin-overflow`.
+ */
+class StdinCredit {
+  private available = 0;
+  private ended = false;
+  private waiters: Array<() => void> = [];
+
+  /** Bytes that may be sent now. */
+  get bytes(): number {
+    return this.available;
+  }
+
+  /** `exec/stdinCredit`: `bytes` more may be sent. */
+  grant(bytes: number): void {
+    this.available += bytes;
+    this.wake();
+  }
+
+  /** `bytes` are being sent. */
+  spend(bytes: number): void {
+    this.available -= bytes;
+  }
+
+  /** The call is over: nobody waits for credit any more. */
+  end(): void {
+    this.ended = true;
+    this.wake();
+  }
+
+  /** Resolves at the next grant, or at once when the call is over. */
+  more(): Promise<void> {
+    if (this.ended) {
+      return Promise.resolve();
+    }
+    return new Promise((resolve) => this.waiters.push(resolve));
+  }
+
+  private wake(): void {
+    const waiters = this.waiters;
+    this.waiters = [];
+    for (const wake of waiters) {
+      wake();
+    }
+  }
+}
 
 /** What one call may carry besides its params. */
 export interface CallOptions {
@@ -30,6 +81,8 @@ interface Pending {
   resolve: (result: unknown) => void;
   reject: (error: LeaseboxError) => void;
   onOutput: ((chunk: OutputChunk) => void) | undefined;
+  /** The call's stdin credit, when it sends stdin. */
+  credit: StdinCredit | undefined;
 }
 
 export class RpcConnection {
@@ -69,13 +122,16 @@ export class RpcConnection {
       return Promise.reject(LeaseboxError.client('cancelled', 'aborted before it was sent', method));
     }
     const id = this.nextId++;
+    const credit = stdin === undefined ? undefined : new StdinCredit();
     return new Promise<T>((resolve, reject) => {
       const onAbort = () => {
         this.notify('$/cancelRequest', { id });
+        credit?.end();
       };
       const settle = () => {
         this.pending.delete(id);
         signal?.removeEventListener('abort', onAbort);
+        credit?.end();
       };
       this.pending.set(id, {
         method,
@@ -88,11 +144,12 @@ export class RpcConnection {
           reject(error);
         },
         onOutput,
+        credit,
       });
       signal?.addEventListener('abort', onAbort, { once: true });
       this.write({ jsonrpc: '2.0', id, method, params });
-      if (stdin !== undefined) {
-        void this.sendStdin(id, stdin, signal);
+      if (stdin !== undefined && credit !== undefined) {
+        void this.sendStdin(id, stdin, credit, signal);
       }
     });
   }
@@ -121,14 +178,30 @@ export class RpcConnection {
     }
   }
 
-  /** `bytes` as `exec/stdin` chunks of call `id`, then `exec/stdinEnd`; each chunk waits for the previous to be written. */
-  private async sendStdin(id: number, bytes: Uint8Array, signal: AbortSignal | undefined): Promise<void> {
+  /**
+   * `bytes` as `exec/stdin` chunks of call `id`, then `exec/stdinEnd`; each chunk waits for the previous to be
+   * written and for the server's credit, so the server never holds more than its window of this call's stdin.
+   */
+  private async sendStdin(
+    id: number,
+    bytes: Uint8Array,
+    credit: StdinCredit,
+    signal: AbortSignal | undefined,
+  ): Promise<void> {
     const stillWanted = () => this.pending.has(id) && !signal?.aborted && this.failure === undefined;
-    for (let offset = 0; offset < bytes.length; offset += STDIN_CHUNK_BYTES) {
+    let offset = 0;
+    while (offset < bytes.length) {
       if (!stillWanted()) {
         return;
       }
-      const chunk = bytes.subarray(offset, offset + STDIN_CHUNK_BYTES);
+      if (credit.bytes <= 0) {
+        await credit.more();
+        continue;
+      }
+      const size = Math.min(STDIN_CHUNK_BYTES, credit.bytes, bytes.length - offset);
+      const chunk = bytes.subarray(offset, offset + size);
+      credit.spend(size);
+      offset += size;
       const data = Buffer.from(chunk.buffer, chunk.byteOffset, chunk.byteLength).toString('base64');
       const written = await this.writeAndWait({ jsonrpc: '2.0', method: 'exec/stdin', params: { id, data } });
       if (!written) {
@@ -171,6 +244,10 @@ export class RpcConnection {
       this.output(line, params);
       return;
     }
+    if (method === 'exec/stdinCredit') {
+      this.stdinCredit(line, params);
+      return;
+    }
     const call = typeof id === 'number' ? this.pending.get(id) : undefined;
     if (call === undefined) {
       this.onStrayLine(line, 'no call in flight has its id');
@@ -181,6 +258,16 @@ export class RpcConnection {
     } else {
       call.resolve(result);
     }
+  }
+
+  private stdinCredit(line: string, params: unknown): void {
+    const { id, bytes } = (params ?? {}) as Record<string, unknown>;
+    if (typeof id !== 'number' || typeof bytes !== 'number' || !(bytes > 0)) {
+      this.onStrayLine(line, 'stdin credit without a numeric id and bytes');
+      return;
+    }
+    // Credit may come after the call's answer (the command's stdin is read on its own thread): nothing to do.
+    this.pending.get(id)?.credit?.grant(bytes);
   }
 
   private output(line: string, params: unknown): void {

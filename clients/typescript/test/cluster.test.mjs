@@ -129,7 +129,7 @@ function lifecycle() {
     assert.equal(text.exitCode, 0, text.stderr);
     assert.equal(text.stdout, 'SHOUT THIS\n');
 
-    const bytes = new Uint8Array(3 * 1024 * 1024 + 7).map((_, i) => (i * 31) % 256);
+    const bytes = new Uint8Array(9 * 1024 * 1024 + 7).map((_, i) => (i * 31) % 256);
     const counted = await client.execute({ providerLeaseId: leaseId(), command: 'wc -c', stdin: bytes });
     assert.equal(counted.stdout.trim(), String(bytes.length));
   });

@@ -2,6 +2,17 @@
 //! document. Each returns what the host answered: refused with `denied`
 //! (the attack failed, as it should), refused otherwise, or let through
 //! (with what the module got: the object, the secret data, the output).
+//! A read that the host narrowed instead of refusing is `contained` when
+//! it returned nothing outside the attacker's own namespaces.
+//!
+//! The attacks of the 0.2 red team (issue 29) are in their own files:
+//! pods outside the restricted profile ([`profile`]), other tenants' and
+//! other leases' objects and leasebox's own marks ([`tenant`]), and
+//! cluster-wide reads ([`listing`]).
+
+mod listing;
+mod profile;
+mod tenant;
 
 use serde_json::{Value, json};
 
@@ -48,6 +59,35 @@ pub const ATTACKS: &[&str] = &[
     "alloc-4gib",
     "loop-forever",
     "block-in-watch",
+    // Pods outside the restricted profile (`profile`).
+    "gitrepo-volume",
+    "automount-token",
+    "projected-token",
+    "csi-secret",
+    "cephfs-secret",
+    "host-port",
+    "node-name",
+    "system-priority",
+    "root-unconfined",
+    "pvc-volume-name",
+    // Other tenants, other leases, leasebox's marks (`tenant`).
+    "foreign-secret-pod",
+    "foreign-secret-ref",
+    "exec-foreign-lease",
+    "read-foreign-pod",
+    "delete-foreign-pod",
+    "foreign-quota",
+    "foreign-deny-all",
+    "foreign-host-secret",
+    "decoy-pod",
+    "forge-lease-label",
+    "forge-company-mark",
+    "forge-pod-security",
+    "egress-kube-system",
+    // Cluster-wide reads (`listing`).
+    "list-namespaces",
+    "watch-namespaces",
+    "list-pods",
 ];
 
 /// How the host answered one attack.
@@ -61,16 +101,22 @@ pub enum Verdict {
     },
     /// The host let it through; what the module got.
     Succeeded(String),
+    /// The host answered a read, but with nothing outside the attacker's
+    /// own namespaces; what the module got.
+    Contained(String),
     /// The configuration did not say enough to attack.
     BadConfig(String),
 }
 
 impl Verdict {
-    /// True when the host refused with `denied` (or nothing was attempted).
-    pub fn denied(&self) -> bool {
+    /// True when the attack failed: the host refused with `denied`, or
+    /// narrowed a read to the attacker's own namespaces (or nothing was
+    /// attempted).
+    pub fn held(&self) -> bool {
         matches!(
             self,
             Verdict::Nothing
+                | Verdict::Contained(_)
                 | Verdict::Refused {
                     variant: "denied",
                     ..
@@ -78,10 +124,12 @@ impl Verdict {
         )
     }
 
-    /// `<variant>: <message>`, or `ok: <what succeeded>`.
+    /// `<variant>: <message>`, `contained: <what was read>`, or
+    /// `ok: <what succeeded>`.
     pub fn detail(&self) -> String {
         match self {
             Verdict::Nothing => "ok: nothing attempted".to_string(),
+            Verdict::Contained(what) => format!("contained: {what}"),
             Verdict::Refused { variant, message } => format!("{variant}: {message}"),
             Verdict::Succeeded(what) => format!("ok: {what}"),
             Verdict::BadConfig(message) => format!("bad-config: {message}"),
@@ -115,17 +163,29 @@ fn verdict(result: Result<String, KubeError>) -> Verdict {
     }
 }
 
+/// Where the module attacks from: the company and the lease of the call
+/// that runs it, as the host gave them to the export (`probe` has a
+/// company only; `acquire-lease` has both, the strongest position).
+#[derive(Debug, Clone, Default)]
+pub struct Position {
+    /// The calling company.
+    pub company: String,
+    /// The lease the host minted for the call, if the call has one.
+    pub lease: Option<String>,
+}
+
 /// The parsed configuration document of an attack.
 pub struct Order {
     /// Which attack.
     pub attack: String,
     config: Value,
+    position: Position,
 }
 
 impl Order {
-    /// Parses `config`; a document that is not a JSON object with a string
-    /// `attack` is a bad request.
-    pub fn parse(config: &str) -> Result<Order, String> {
+    /// Parses `config` for a call at `position`; a document that is not a
+    /// JSON object with a string `attack` is a bad request.
+    pub fn parse(config: &str, position: Position) -> Result<Order, String> {
         let config: Value = serde_json::from_str(config)
             .map_err(|e| format!("hostile guest: the configuration is not JSON: {e}"))?;
         let attack = config
@@ -138,7 +198,11 @@ impl Order {
                 "hostile guest: unknown attack `{attack}`; one of {ATTACKS:?}"
             ));
         }
-        Ok(Order { attack, config })
+        Ok(Order {
+            attack,
+            config,
+            position,
+        })
     }
 
     fn field(&self, name: &str) -> Result<String, Verdict> {
@@ -151,18 +215,47 @@ impl Order {
             })
     }
 
+    /// An optional string field, `default` when absent.
+    fn field_or(&self, name: &str, default: &str) -> String {
+        self.config
+            .get(name)
+            .and_then(Value::as_str)
+            .unwrap_or(default)
+            .to_string()
+    }
+
+    /// An optional list of strings; empty when absent.
+    fn list_field(&self, name: &str) -> Vec<String> {
+        self.config
+            .get(name)
+            .and_then(Value::as_array)
+            .map(|items| {
+                items
+                    .iter()
+                    .filter_map(|v| v.as_str().map(str::to_string))
+                    .collect()
+            })
+            .unwrap_or_default()
+    }
+
     /// Carries out the attack and logs what the host answered.
     pub fn run(&self) -> Verdict {
         let verdict = self.attack().unwrap_or_else(|bad| bad);
-        let level = if verdict.denied() {
+        let level = if verdict.held() {
             Level::Info
         } else {
             Level::Warn
         };
+        let lease = self.position.lease.as_deref().unwrap_or("none");
         logging::log(
             level,
             "hostile",
-            &format!("{}: {}", self.attack, verdict.detail()),
+            &format!(
+                "{} (company {}, lease {lease}): {}",
+                self.attack,
+                self.position.company,
+                verdict.detail()
+            ),
         );
         verdict
     }
@@ -248,12 +341,20 @@ impl Order {
                 &self.field("namespace")?,
                 &self.field("pod")?,
                 &self.field("container")?,
+                &["cat", "/etc/hostname"],
             ),
             "host-key" => host_key(&self.field("namespace")?),
             "alloc-4gib" => alloc_4gib(),
             "loop-forever" => loop_forever(),
             "block-in-watch" => block_in_watch(&self.field("namespace")?),
-            other => Verdict::BadConfig(format!("unknown attack `{other}`")),
+            other => match profile::attack(self, other)? {
+                Some(verdict) => verdict,
+                None => match tenant::attack(self, other)? {
+                    Some(verdict) => verdict,
+                    None => listing::attack(self, other)?
+                        .unwrap_or_else(|| Verdict::BadConfig(format!("unknown attack `{other}`"))),
+                },
+            },
         })
     }
 }
@@ -286,9 +387,14 @@ fn container(extra: Value) -> Value {
 }
 
 fn secret_ref(namespace: &str, name: &str) -> ObjectRef {
+    core_ref("Secret", namespace, name)
+}
+
+/// A v1 object `kind` `namespace`/`name`.
+fn core_ref(kind: &str, namespace: &str, name: &str) -> ObjectRef {
     ObjectRef {
         api_version: "v1".to_string(),
-        kind: "Secret".to_string(),
+        kind: kind.to_string(),
         namespace: Some(namespace.to_string()),
         name: name.to_string(),
         uid: None,
@@ -328,12 +434,13 @@ fn watch_secrets(namespace: &str) -> Verdict {
     }
 }
 
-fn exec_pod(namespace: &str, pod: &str, container: &str) -> Verdict {
+/// Runs `argv` in `namespace`/`pod`/`container`; what it printed.
+fn exec_pod(namespace: &str, pod: &str, container: &str, argv: &[&str]) -> Verdict {
     let session = match kube::exec(&ExecSpec {
         namespace: namespace.to_string(),
         pod: pod.to_string(),
         container: container.to_string(),
-        argv: vec!["cat".to_string(), "/etc/hostname".to_string()],
+        argv: argv.iter().map(|a| a.to_string()).collect(),
         stdin: false,
         forward_output: false,
         forward_stdin: false,

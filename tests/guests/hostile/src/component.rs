@@ -1,14 +1,23 @@
-//! The `provider` export: `probe` and `plan` run the attack their
-//! configuration names; `validate-config` accepts anything, so the host
-//! gets as far as calling them.
+//! The `provider` export: `probe`, `plan` and `acquire-lease` run the
+//! attack their configuration names; `validate-config` accepts anything,
+//! so the host gets as far as calling them.
+//!
+//! `acquire-lease` attacks from the strongest position, a call for a
+//! company and a lease (where the host allows workloads to be applied),
+//! and always fails: `failed` with step [`ACQUIRE_STEP`], reason
+//! `held` or `got-through`, and the probe report as JSON for message.
 
-use crate::attack::{Order, Verdict};
+use crate::attack::{Order, Position, Verdict};
 use crate::bindings::exports::leasebox::provider::provider::{
     Guest, ProbeCheck, ProbeReport, ReleaseReport, SweepReport,
 };
 use crate::bindings::leasebox::provider::types::{
-    ExecRequest, ExecStatus, Lease, LeaseRequest, LeaseStatus, PolicyError, ValidationReport,
+    ExecRequest, ExecStatus, Failure, Lease, LeaseRequest, LeaseStatus, PolicyError,
+    ValidationReport,
 };
+
+/// The step of the `failed` error an attacking `acquire-lease` returns.
+const ACQUIRE_STEP: &str = "hostile-attack";
 
 /// The exported component.
 struct Component;
@@ -19,11 +28,12 @@ fn not_implemented<T>() -> Result<T, PolicyError> {
     ))
 }
 
-/// Runs the attack of `config` and reports it as one check.
-fn attack(config: &str) -> Result<ProbeReport, PolicyError> {
-    let order = Order::parse(config).map_err(PolicyError::BadRequest)?;
+/// Runs the attack of `config` from `position` and reports it as one
+/// check.
+fn attack(config: &str, position: Position) -> Result<ProbeReport, PolicyError> {
+    let order = Order::parse(config, position).map_err(PolicyError::BadRequest)?;
     let verdict: Verdict = order.run();
-    let ok = verdict.denied();
+    let ok = verdict.held();
     Ok(ProbeReport {
         ok,
         checks: vec![ProbeCheck {
@@ -32,6 +42,24 @@ fn attack(config: &str) -> Result<ProbeReport, PolicyError> {
             detail: verdict.detail(),
         }],
     })
+}
+
+/// The position of a call for `request`: its company and its lease.
+fn lease_position(request: &LeaseRequest) -> Position {
+    Position {
+        company: request.company_id.clone(),
+        lease: Some(request.lease_id.clone()),
+    }
+}
+
+/// The report as one JSON document, as `plan` returns it.
+fn report_json(report: &ProbeReport) -> String {
+    let checks = report
+        .checks
+        .iter()
+        .map(|c| serde_json::json!({ "name": c.name, "ok": c.ok, "detail": c.detail }))
+        .collect::<Vec<_>>();
+    serde_json::json!({ "ok": report.ok, "checks": checks }).to_string()
 }
 
 impl Guest for Component {
@@ -48,24 +76,28 @@ impl Guest for Component {
         "{}".to_string()
     }
 
-    fn probe(config: String, _company_id: String) -> Result<ProbeReport, PolicyError> {
-        attack(&config)
+    fn probe(config: String, company_id: String) -> Result<ProbeReport, PolicyError> {
+        let position = Position {
+            company: company_id,
+            lease: None,
+        };
+        attack(&config, position)
     }
 
     fn plan(request: LeaseRequest) -> Result<Vec<String>, PolicyError> {
-        let report = attack(&request.config)?;
-        let checks = report
-            .checks
-            .iter()
-            .map(|c| serde_json::json!({ "name": c.name, "ok": c.ok, "detail": c.detail }))
-            .collect::<Vec<_>>();
-        Ok(vec![
-            serde_json::json!({ "ok": report.ok, "checks": checks }).to_string(),
-        ])
+        let report = attack(&request.config, lease_position(&request))?;
+        Ok(vec![report_json(&report)])
     }
 
-    fn acquire_lease(_request: LeaseRequest) -> Result<Lease, PolicyError> {
-        not_implemented()
+    fn acquire_lease(request: LeaseRequest) -> Result<Lease, PolicyError> {
+        let report = attack(&request.config, lease_position(&request))?;
+        Err(PolicyError::Failed(Failure {
+            step: ACQUIRE_STEP.to_string(),
+            reason: if report.ok { "held" } else { "got-through" }.to_string(),
+            message: report_json(&report),
+            rolled_back: Vec::new(),
+            left_behind: Vec::new(),
+        }))
     }
 
     fn realize_workspace(_lease: Lease, _path: Option<String>) -> Result<ExecStatus, PolicyError> {

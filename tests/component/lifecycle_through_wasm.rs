@@ -773,7 +773,7 @@ fn guarded_execute_reaches_the_lease_pod_and_release_cleans_up() {
         output: vec![(OutputStream::Stdout, b"hi\n".to_vec())],
         ..ExecScript::exits(0)
     });
-    let (exec_env, stdout) = env_with(Arc::new(guard), b"", Limits::default());
+    let (exec_env, stdout) = env_with(Arc::new(guard.clone()), b"", Limits::default());
     let request = wit::ExecRequest {
         lease: lease.clone(),
         command: wit::Command::Argv(vec!["echo".into(), "hi".into()]),

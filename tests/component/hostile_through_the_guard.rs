@@ -10,7 +10,7 @@ use std::time::{Duration, Instant};
 
 use leasebox::cluster_io::ClusterIo;
 use leasebox::grants::Grants;
-use leasebox::guard::{Audit, GuardedCluster, Rule};
+use leasebox::guard::{Audit, COMPANY_ANNOTATION, GuardedCluster, Rule};
 use leasebox::runtime::{CallEnv, Limits, RuntimeError};
 use leasebox_policy::fake_cluster::Call;
 use rstest::rstest;
@@ -18,6 +18,8 @@ use serde_json::{Value, json};
 
 use crate::hostile_policy_module::hostile;
 use crate::in_memory_cluster::InMemoryCluster;
+
+mod tenants;
 
 const TENANT: &str = "leasebox-attacker";
 const VICTIM: &str = "leasebox-victim";
@@ -31,11 +33,12 @@ fn cluster() -> Arc<InMemoryCluster> {
         "ANTHROPIC_API_KEY".to_string(),
         VICTIM_KEY.to_string(),
     )])));
-    for namespace in [TENANT, VICTIM] {
+    for (namespace, company) in [(TENANT, "attacker"), (VICTIM, "victim")] {
         cluster
             .create(
                 &json!({"apiVersion":"v1","kind":"Namespace","metadata":{"name":namespace,
-                    "labels":{"app.kubernetes.io/managed-by":"leasebox"}}})
+                    "labels":{"app.kubernetes.io/managed-by":"leasebox"},
+                    "annotations":{COMPANY_ANNOTATION:company}}})
                 .to_string(),
             )
             .expect("namespace");
@@ -123,11 +126,11 @@ fn writes(calls: &[Call]) -> Vec<String> {
 #[case::cluster_role_binding(json!({"attack":"cluster-role-binding","namespace":TENANT}), Rule::KindNotGranted)]
 #[case::role_wildcard(json!({"attack":"role-wildcard","namespace":TENANT}), Rule::RoleCeiling)]
 #[case::rolebinding_to_clusterrole(json!({"attack":"rolebinding-to-clusterrole","namespace":TENANT}), Rule::RoleBinding)]
-#[case::privileged_pod(json!({"attack":"privileged-pod","namespace":TENANT}), Rule::PodHostAccess)]
-#[case::hostpath_pod(json!({"attack":"hostpath-pod","namespace":TENANT}), Rule::PodHostAccess)]
-#[case::hostnetwork_pod(json!({"attack":"hostnetwork-pod","namespace":TENANT}), Rule::PodHostAccess)]
-#[case::exec_into_a_plain_pod(json!({"attack":"exec-pod","namespace":TENANT,"pod":"plain","container":"main"}), Rule::ExecTarget)]
-#[case::exec_into_kube_system(json!({"attack":"exec-pod","namespace":"kube-system","pod":"etcd","container":"etcd"}), Rule::FenceSystem)]
+#[case::privileged_pod(json!({"attack":"privileged-pod","namespace":TENANT}), Rule::PodProfile)]
+#[case::hostpath_pod(json!({"attack":"hostpath-pod","namespace":TENANT}), Rule::PodProfile)]
+#[case::hostnetwork_pod(json!({"attack":"hostnetwork-pod","namespace":TENANT}), Rule::PodProfile)]
+#[case::exec_into_a_plain_pod_without_a_lease(json!({"attack":"exec-pod","namespace":TENANT,"pod":"plain","container":"main"}), Rule::LeaseScope)]
+#[case::exec_into_kube_system_without_a_lease(json!({"attack":"exec-pod","namespace":"kube-system","pod":"etcd","container":"etcd"}), Rule::LeaseScope)]
 #[case::host_key_not_granted(json!({"attack":"host-key","namespace":TENANT}), Rule::HostSecretKeys)]
 fn attack_is_denied_by_its_rule_and_changes_nothing(#[case] attack: Value, #[case] rule: Rule) {
     let cluster = cluster();

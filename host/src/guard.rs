@@ -31,21 +31,20 @@
 //! SHA-256 ([`Audit`]), its message capped and its log lines rate-limited.
 
 mod egress;
+mod io;
 pub mod marks;
 mod pod;
+mod rbac;
 mod rule;
+mod watch;
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
-use std::time::Duration;
 
 use serde_json::{Value, json};
 
-use crate::cluster_io::{
-    CallScope, CallerIo, ClusterIo, DeleteOptions, Denial, ExecSpec, ExecStream, HostSecretRequest,
-    KubeError, LogFollow, LogsRequest, ObjectRef, WatchEvent, WatchRequest, WatchStream,
-};
-use crate::grants::{Grants, KindGrant, LEASE_LABEL, OWNER_LABEL, ROLE_CEILING, Verb};
+use crate::cluster_io::{CallScope, ClusterIo, Denial, KubeError, ObjectRef};
+use crate::grants::{Grants, KindGrant, LEASE_LABEL, OWNER_LABEL, Verb};
 use crate::locks::lock;
 use marks::Marks;
 pub use marks::{COMPANY_ANNOTATION, MODULE_ANNOTATION};
@@ -316,7 +315,22 @@ impl GuardedCluster {
     /// for no company (renew, release) writes only objects that exist and
     /// carry its lease label (it does not know the lease's company, so it
     /// makes nothing new anywhere); a call for neither writes nothing.
-    fn check_lease_write(&self, what: &str, target: &ObjectRef) -> Result<(), KubeError> {
+    pub(super) fn check_lease_write(
+        &self,
+        what: &str,
+        target: &ObjectRef,
+    ) -> Result<(), KubeError> {
+        self.check_lease_object(what, target, false)
+    }
+
+    /// [`GuardedCluster::check_lease_write`]; `gone_ok`: an object that no
+    /// longer exists passes (a delete of it changes nothing).
+    pub(super) fn check_lease_object(
+        &self,
+        what: &str,
+        target: &ObjectRef,
+        gone_ok: bool,
+    ) -> Result<(), KubeError> {
         let lease = self.scope.lease.as_deref();
         if let Some(named) = marks::lease_in_name(&target.name)
             && Some(named) != lease
@@ -339,6 +353,9 @@ impl GuardedCluster {
             );
         };
         let existing = self.inner.get(target)?;
+        if existing.is_none() && gone_ok {
+            return Ok(());
+        }
         let carries = existing
             .as_deref()
             .and_then(|text| serde_json::from_str::<Value>(text).ok())
@@ -458,90 +475,10 @@ impl GuardedCluster {
         }
     }
 
-    fn check_role(&self, what: &str, role: &Value) -> Result<(), KubeError> {
-        let empty = Vec::new();
-        let rules = role
-            .pointer("/rules")
-            .and_then(Value::as_array)
-            .unwrap_or(&empty);
-        for r in rules {
-            if r.get("nonResourceURLs").is_some() {
-                return self.deny(
-                    Rule::RoleCeiling,
-                    format!("{what}: nonResourceURLs are beyond the host's RBAC ceiling"),
-                );
-            }
-            let list = |key: &str| -> Vec<String> {
-                r.get(key)
-                    .and_then(Value::as_array)
-                    .map(|a| {
-                        a.iter()
-                            .filter_map(|v| v.as_str().map(str::to_string))
-                            .collect()
-                    })
-                    .unwrap_or_default()
-            };
-            for group in list("apiGroups") {
-                for resource in list("resources") {
-                    for verb in list("verbs") {
-                        let within = ROLE_CEILING
-                            .iter()
-                            .any(|(g, res, v)| *g == group && *res == resource && *v == verb);
-                        if !within {
-                            return self.deny(
-                                Rule::RoleCeiling,
-                                format!(
-                                    "{what}: rule `{verb}` on `{resource}` (group `{group}`) is \
-                                     beyond the host's RBAC ceiling (get pods/log)"
-                                ),
-                            );
-                        }
-                    }
-                }
-            }
-        }
-        Ok(())
-    }
-
-    fn check_role_binding(&self, what: &str, binding: &Value) -> Result<(), KubeError> {
-        if str_at(binding, "/roleRef/kind") != Some("Role") {
-            return self.deny(
-                Rule::RoleBinding,
-                format!("{what}: may only bind a Role, not a ClusterRole"),
-            );
-        }
-        let namespace = str_at(binding, "/metadata/namespace");
-        let empty = Vec::new();
-        let subjects = binding
-            .pointer("/subjects")
-            .and_then(Value::as_array)
-            .unwrap_or(&empty);
-        for s in subjects {
-            let kind = str_at(s, "/kind");
-            let ns = str_at(s, "/namespace").or(namespace);
-            if kind != Some("ServiceAccount") || ns != namespace {
-                return self.deny(
-                    Rule::RoleBinding,
-                    format!("{what}: subjects must be service accounts of the same namespace"),
-                );
-            }
-        }
-        Ok(())
-    }
-
     /// Exec and logs only into a lease pod inside the fence (labels
     /// [`OWNER_LABEL`] and [`LEASE_LABEL`]), and only the pod of the lease
     /// this call is about.
     fn check_lease_pod(&self, what: &str, namespace: &str, pod: &str) -> Result<(), KubeError> {
-        let Some(scope) = self.scope.lease.as_deref() else {
-            return self.deny(
-                Rule::LeaseScope,
-                format!(
-                    "{what}: this call is about no lease, and exec and logs reach only the pod of \
-                     the lease a call is about"
-                ),
-            );
-        };
         self.check_write(what, Some(namespace))?;
         let target = ObjectRef {
             api_version: "v1".into(),
@@ -564,6 +501,15 @@ impl GuardedCluster {
                     "{what}: pod `{namespace}/{pod}` is not a leasebox lease pod (labels \
                      {}={} and {LEASE_LABEL})",
                     OWNER_LABEL.0, OWNER_LABEL.1
+                ),
+            );
+        };
+        let Some(scope) = self.scope.lease.as_deref() else {
+            return self.deny(
+                Rule::LeaseScope,
+                format!(
+                    "{what}: this call is about no lease, and exec and logs reach only the pod of \
+                     the lease a call is about"
                 ),
             );
         };
@@ -716,286 +662,6 @@ fn secret_names_only(stored: &str) -> Result<String, KubeError> {
         "metadata": metadata,
     })
     .to_string())
-}
-
-/// A watch of a cluster-scoped kind, showing only what the call may read.
-struct FilteredWatch {
-    inner: Box<dyn WatchStream>,
-    guard: GuardedCluster,
-}
-
-impl WatchStream for FilteredWatch {
-    fn next(&mut self, timeout: Duration) -> Result<Option<WatchEvent>, KubeError> {
-        let deadline = std::time::Instant::now() + timeout;
-        loop {
-            let left = deadline.saturating_duration_since(std::time::Instant::now());
-            let Some(event) = self.inner.next(left)? else {
-                return Ok(None);
-            };
-            let name = serde_json::from_str::<Value>(&event.object)
-                .ok()
-                .and_then(|v| str_at(&v, "/metadata/name").map(str::to_string));
-            if let Some(name) = name
-                && self.guard.namespace_shown(&name)?
-            {
-                return Ok(Some(event));
-            }
-            if left.is_zero() {
-                return Ok(None);
-            }
-        }
-    }
-}
-
-impl GuardedCluster {
-    /// True when the Namespace `name` may be shown to this call: inside the
-    /// fence and, for a call for a company, that company's (an unowned one
-    /// too, so a call can tell why it cannot use it).
-    fn namespace_shown(&self, name: &str) -> Result<bool, KubeError> {
-        if self.fence_rule(name).is_some() {
-            return Ok(false);
-        }
-        let Some(company) = self.scope.company.as_deref() else {
-            return Ok(true);
-        };
-        Ok(match self.facts(name)? {
-            Some(f) if f.owned => f.company.as_deref() == Some(company),
-            _ => true,
-        })
-    }
-}
-
-impl ClusterIo for GuardedCluster {
-    fn scoped(&self, scope: &CallScope) -> Option<Arc<dyn ClusterIo>> {
-        Some(Arc::new(self.for_call(scope)))
-    }
-
-    fn apply(&self, manifest: &str) -> Result<String, KubeError> {
-        let mut value = parse("apply", manifest)?;
-        let what = self.check_manifest(&value)?;
-        let kind = str_at(&value, "/kind").unwrap_or("").to_string();
-        if kind == "Namespace" {
-            return self.apply_namespace(&mut value);
-        }
-        let facts = self.check_write(&what, str_at(&value, "/metadata/namespace"))?;
-        let workload = WORKLOAD_KINDS.contains(&kind.as_str());
-        if workload && self.scope.lease.is_none() {
-            return self.deny(
-                Rule::LeaseScope,
-                format!("{what}: a workload is applied only by a call about its lease"),
-            );
-        }
-        if workload
-            && let Some(lease) = self.scope.lease.as_deref()
-            && marks::lease_in_name(&target_of(&value).name) != Some(lease)
-        {
-            return self.deny(
-                Rule::LeaseScope,
-                format!("{what}: a workload is named for its lease (`{lease}` or `{lease}-...`)"),
-            );
-        }
-        self.check_lease_write(&what, &target_of(&value))?;
-        let marks = self.marks_for(&kind, &facts);
-        if let Err((rule, message)) = marks::check(&value, &kind, &marks) {
-            return self.deny(rule, format!("{what}: {message}"));
-        }
-        if workload {
-            marks::stamp(&mut value, &kind, &marks);
-            return self.inner.apply(&value.to_string());
-        }
-        self.inner.apply(manifest)
-    }
-
-    fn create(&self, manifest: &str) -> Result<String, KubeError> {
-        let value = parse("create", manifest)?;
-        let api_version = str_at(&value, "/apiVersion").unwrap_or("");
-        let kind = str_at(&value, "/kind").unwrap_or("");
-        self.check_kind(api_version, kind, Verb::Create)?;
-        self.inner.create(manifest)
-    }
-
-    fn server_version(&self) -> Result<String, KubeError> {
-        self.inner.server_version()
-    }
-
-    fn get(&self, target: &ObjectRef) -> Result<Option<String>, KubeError> {
-        self.check_kind(&target.api_version, &target.kind, Verb::Get)?;
-        let what = format!("get of {} `{}`", target.kind, target.name);
-        if target.kind != "Namespace" {
-            self.check_read(&what, target.namespace.as_deref().unwrap_or(""))?;
-            return self.inner.get(target);
-        }
-        self.check_fence(&what, Some(&target.name))?;
-        let found = self.inner.get(target)?;
-        let object = found
-            .as_deref()
-            .and_then(|text| serde_json::from_str::<Value>(text).ok());
-        // The cluster's answer, read by the host itself: the writes of this
-        // call into the namespace need no second read.
-        let facts = object.as_ref().map(NamespaceFacts::of);
-        self.remember(&target.name, facts.clone());
-        if let Some(facts) = facts.filter(|f| f.owned) {
-            self.check_company(&what, &target.name, &facts)?;
-        }
-        Ok(found)
-    }
-
-    fn list(
-        &self,
-        api_version: &str,
-        kind: &str,
-        namespace: Option<&str>,
-        label_selector: &str,
-    ) -> Result<Vec<String>, KubeError> {
-        self.check_kind(api_version, kind, Verb::List)?;
-        if let Some(ns) = namespace
-            && !cluster_scoped(kind)
-        {
-            self.check_read(&format!("list of {kind}"), ns)?;
-            return self
-                .inner
-                .list(api_version, kind, namespace, label_selector);
-        }
-        // A cluster-wide list (and any list of a cluster-scoped kind,
-        // whatever namespace was asked for) is narrowed to what this call
-        // may read.
-        let items = self.inner.list(api_version, kind, None, label_selector)?;
-        let mut shown = Vec::with_capacity(items.len());
-        for item in items {
-            let Ok(v) = serde_json::from_str::<Value>(&item) else {
-                continue;
-            };
-            let keep = if cluster_scoped(kind) {
-                let name = str_at(&v, "/metadata/name").unwrap_or("");
-                namespace.is_none_or(|ns| ns == name) && self.namespace_shown(name)?
-            } else {
-                match str_at(&v, "/metadata/namespace") {
-                    Some(ns) => self.readable(ns)?,
-                    None => false,
-                }
-            };
-            if keep {
-                shown.push(item);
-            }
-        }
-        Ok(shown)
-    }
-
-    fn delete(&self, target: &ObjectRef, options: &DeleteOptions) -> Result<bool, KubeError> {
-        self.check_kind(&target.api_version, &target.kind, Verb::Delete)?;
-        let what = format!("delete of {} `{}`", target.kind, target.name);
-        self.check_write(&what, target.namespace.as_deref())?;
-        if self.scope.lease.is_some() || self.scope.company.is_some() {
-            self.check_lease_write(&what, target)?;
-        }
-        self.inner.delete(target, options)
-    }
-
-    fn watch(&self, request: &WatchRequest) -> Result<Box<dyn WatchStream>, KubeError> {
-        self.check_kind(&request.api_version, &request.kind, Verb::Watch)?;
-        if cluster_scoped(&request.kind) {
-            let inner = self.inner.watch(request)?;
-            return Ok(Box::new(FilteredWatch {
-                inner,
-                guard: self.clone(),
-            }));
-        }
-        self.check_read(&format!("watch of {}", request.kind), &request.namespace)?;
-        self.inner.watch(request)
-    }
-
-    fn exec(&self, spec: &ExecSpec, caller: &CallerIo) -> Result<Box<dyn ExecStream>, KubeError> {
-        self.check_lease_pod(
-            &format!("exec in pod `{}`", spec.pod),
-            &spec.namespace,
-            &spec.pod,
-        )?;
-        self.inner.exec(spec, caller)
-    }
-
-    fn logs(
-        &self,
-        request: &LogsRequest,
-        caller: &CallerIo,
-    ) -> Result<Box<dyn LogFollow>, KubeError> {
-        self.check_lease_pod(
-            &format!("logs of pod `{}`", request.pod),
-            &request.namespace,
-            &request.pod,
-        )?;
-        self.inner.logs(request, caller)
-    }
-
-    fn apply_host_secret(
-        &self,
-        request: &HostSecretRequest,
-    ) -> Result<(String, Vec<String>), KubeError> {
-        let manifest = parse("apply-host-secret", &request.manifest)?;
-        let api_version = str_at(&manifest, "/apiVersion").unwrap_or("");
-        let kind = str_at(&manifest, "/kind").unwrap_or("");
-        if (api_version, kind) != ("v1", "Secret") {
-            return self.deny(
-                Rule::HostSecretShape,
-                format!(
-                    "apply-host-secret of {api_version} {kind}: a host-filled secret must be a v1 \
-                     Secret"
-                ),
-            );
-        }
-        self.check_kind(api_version, kind, Verb::FillSecret)?;
-        let name = str_at(&manifest, "/metadata/name").unwrap_or("");
-        let what = format!("apply-host-secret of Secret `{name}`");
-        let ungranted: Vec<&str> = request
-            .host_keys
-            .iter()
-            .filter(|k| !self.grants.host_keys.contains(k.as_str()))
-            .map(String::as_str)
-            .collect();
-        if !ungranted.is_empty() {
-            return self.deny(
-                Rule::HostSecretKeys,
-                format!(
-                    "{what}: host key(s) {} are not granted to policy modules; an operator grants \
-                     them in the host settings (secrets.hostKeys or --host-secret-key)",
-                    ungranted.join(", ")
-                ),
-            );
-        }
-        let Some(lease) = self.scope.lease.as_deref() else {
-            return self.deny(
-                Rule::LeaseScope,
-                format!("{what}: a host-filled Secret is written only by a call about its lease"),
-            );
-        };
-        let own = format!("{lease}-env");
-        if name != own || lease_of(&manifest) != Some(lease) {
-            return self.deny(
-                Rule::HostSecretShape,
-                format!(
-                    "{what}: a host-filled Secret is named `{own}` and labelled with its lease \
-                     ({LEASE_LABEL}={lease})"
-                ),
-            );
-        }
-        if let Some(kind) = str_at(&manifest, "/type").filter(|t| *t != "Opaque") {
-            return self.deny(
-                Rule::HostSecretShape,
-                format!(
-                    "{what}: type `{kind}`: a host-filled Secret is Opaque (other types are filled \
-                     by controllers, a service-account token among them)"
-                ),
-            );
-        }
-        let facts = self.check_write(&what, str_at(&manifest, "/metadata/namespace"))?;
-        self.check_lease_write(&what, &target_of(&manifest))?;
-        if let Err((rule, message)) =
-            marks::check(&manifest, "Secret", &self.marks_for("Secret", &facts))
-        {
-            return self.deny(rule, format!("{what}: {message}"));
-        }
-        let (stored, filled) = self.inner.apply_host_secret(request)?;
-        Ok((secret_names_only(&stored)?, filled))
-    }
 }
 
 #[cfg(test)]

@@ -2,7 +2,10 @@ use std::collections::BTreeMap;
 use std::sync::PoisonError;
 
 use super::*;
-use crate::cluster_io::Propagation;
+use crate::cluster_io::{
+    CallerIo, DeleteOptions, ExecSpec, ExecStream, HostSecretRequest, LogFollow, LogsRequest,
+    Propagation, WatchRequest, WatchStream,
+};
 use crate::grants::pod_profile::{self, Allowed, Field};
 use rstest::rstest;
 

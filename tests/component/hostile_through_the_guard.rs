@@ -129,8 +129,8 @@ fn writes(calls: &[Call]) -> Vec<String> {
 #[case::privileged_pod(json!({"attack":"privileged-pod","namespace":TENANT}), Rule::PodProfile)]
 #[case::hostpath_pod(json!({"attack":"hostpath-pod","namespace":TENANT}), Rule::PodProfile)]
 #[case::hostnetwork_pod(json!({"attack":"hostnetwork-pod","namespace":TENANT}), Rule::PodProfile)]
-#[case::exec_into_a_plain_pod_without_a_lease(json!({"attack":"exec-pod","namespace":TENANT,"pod":"plain","container":"main"}), Rule::LeaseScope)]
-#[case::exec_into_kube_system_without_a_lease(json!({"attack":"exec-pod","namespace":"kube-system","pod":"etcd","container":"etcd"}), Rule::LeaseScope)]
+#[case::exec_into_a_plain_pod(json!({"attack":"exec-pod","namespace":TENANT,"pod":"plain","container":"main"}), Rule::ExecTarget)]
+#[case::exec_into_kube_system(json!({"attack":"exec-pod","namespace":"kube-system","pod":"etcd","container":"etcd"}), Rule::FenceSystem)]
 #[case::host_key_not_granted(json!({"attack":"host-key","namespace":TENANT}), Rule::HostSecretKeys)]
 fn attack_is_denied_by_its_rule_and_changes_nothing(#[case] attack: Value, #[case] rule: Rule) {
     let cluster = cluster();

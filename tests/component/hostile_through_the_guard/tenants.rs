@@ -33,6 +33,8 @@ use crate::in_memory_cluster::InMemoryCluster;
 const ATTACKER: &str = "attacker";
 const ATTACKER_NS: &str = "leasebox-attacker";
 const ATTACKER_LEASE: &str = "lb-01jd5z8k9m0000000000000att";
+/// Another, live lease of the attacker's company.
+const OTHER_LEASE: &str = "lb-01jd5z8k9m0000000000000old";
 const VICTIM: &str = "victim";
 const VICTIM_NS: &str = "leasebox-victim";
 const VICTIM_LEASE: &str = "lb-01jd5z8k9m0000000000000vic";
@@ -114,8 +116,9 @@ fn create(cluster: &InMemoryCluster, object: Value) {
 
 /// The two tenants as leasebox leaves them: namespaces marked with their
 /// company, the tenant's service account, quota and deny-all; the victim's
-/// lease pod and its host-filled Secret; a pod without lease labels in the
-/// attacker's tenant; a PersistentVolume on a host path.
+/// lease pod and its host-filled Secret; another lease pod and a pod
+/// without lease labels in the attacker's tenant; a PersistentVolume on a
+/// host path.
 fn cluster() -> Arc<InMemoryCluster> {
     let cluster = Arc::new(InMemoryCluster::new(HashMap::from([(
         "ANTHROPIC_API_KEY".to_string(),
@@ -168,6 +171,13 @@ fn cluster() -> Arc<InMemoryCluster> {
             .to_string(),
         )
         .expect("victim pod");
+    create(
+        &cluster,
+        json!({"apiVersion":"v1","kind":"Pod","metadata":{"name":OTHER_LEASE,"namespace":ATTACKER_NS,
+                "labels":{"app.kubernetes.io/managed-by":"leasebox","leasebox.dev/lease":OTHER_LEASE},
+                "annotations":{COMPANY_MARK:ATTACKER}},
+            "spec":{"containers":[{"name":"agent","image":"busybox"}]}}),
+    );
     create(
         &cluster,
         json!({"apiVersion":"v1","kind":"Pod","metadata":{"name":"plain","namespace":ATTACKER_NS},
@@ -267,12 +277,14 @@ fn run(guard: &GuardedCluster, from: Position, attack: &Value) -> (bool, String)
 #[case::system_priority(Position::Acquire, json!({"attack":"system-priority","namespace":ATTACKER_NS}), "pod-profile")]
 #[case::root_unconfined(Position::Acquire, json!({"attack":"root-unconfined","namespace":ATTACKER_NS}), "pod-profile")]
 #[case::pvc_volume_name(Position::Acquire, json!({"attack":"pvc-volume-name","namespace":ATTACKER_NS,"volume":HOSTPATH_PV}), "claim-binding")]
-#[case::foreign_secret_pod(Position::Acquire, json!({"attack":"foreign-secret-pod","namespace":VICTIM_NS,"lease":VICTIM_LEASE}), "pod-secret-ref")]
+#[case::foreign_secret_pod(Position::Acquire, json!({"attack":"foreign-secret-pod","namespace":VICTIM_NS,"lease":VICTIM_LEASE}), "tenant-company")]
 #[case::foreign_secret_ref(Position::Acquire, json!({"attack":"foreign-secret-ref","namespace":ATTACKER_NS,"secret":format!("{VICTIM_LEASE}-env")}), "pod-secret-ref")]
 #[case::exec_foreign_lease(Position::Acquire, json!({"attack":"exec-foreign-lease","namespace":VICTIM_NS,"pod":VICTIM_LEASE,"container":"agent"}), "tenant-company")]
 #[case::exec_into_a_plain_pod(Position::Acquire, json!({"attack":"exec-pod","namespace":ATTACKER_NS,"pod":"plain","container":"main"}), "exec-target")]
 #[case::exec_into_kube_system(Position::Acquire, json!({"attack":"exec-pod","namespace":"kube-system","pod":"etcd","container":"etcd"}), "fence-system")]
-#[case::exec_foreign_lease_unscoped(Position::Probe, json!({"attack":"exec-foreign-lease","namespace":VICTIM_NS,"pod":VICTIM_LEASE,"container":"agent"}), "lease-scope")]
+#[case::exec_foreign_lease_unscoped(Position::Probe, json!({"attack":"exec-foreign-lease","namespace":VICTIM_NS,"pod":VICTIM_LEASE,"container":"agent"}), "tenant-company")]
+#[case::exec_another_lease_of_the_company(Position::Acquire, json!({"attack":"exec-pod","namespace":ATTACKER_NS,"pod":OTHER_LEASE,"container":"agent"}), "lease-scope")]
+#[case::exec_a_lease_without_a_lease(Position::Probe, json!({"attack":"exec-pod","namespace":ATTACKER_NS,"pod":OTHER_LEASE,"container":"agent"}), "lease-scope")]
 #[case::read_foreign_pod(Position::Probe, json!({"attack":"read-foreign-pod","namespace":VICTIM_NS,"pod":VICTIM_LEASE}), "tenant-company")]
 #[case::delete_foreign_pod(Position::Acquire, json!({"attack":"delete-foreign-pod","namespace":VICTIM_NS,"pod":VICTIM_LEASE}), "tenant-company")]
 #[case::foreign_quota(Position::Acquire, json!({"attack":"foreign-quota","namespace":VICTIM_NS}), "tenant-company")]

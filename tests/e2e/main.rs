@@ -5,7 +5,8 @@
 //! (`status`, `list`, `renew`) and cancellation, `leasebox serve` driven over
 //! stdio, and what neither a
 //! configuration nor a hostile policy module can make the host do
-//! (`trust.rs`), and the TypeScript client's lifecycle tests
+//! (`trust.rs`; between companies and leases: `tenants.rs`), and the
+//! TypeScript client's lifecycle tests
 //! (`typescript_client.rs`, `npm ci --prefix clients/typescript` first).
 //!
 //! Needs `LEASEBOX_E2E_KUBECONFIG` (the kubeconfig of a disposable cluster,
@@ -46,5 +47,6 @@ mod serve;
 mod serve_fleet;
 mod supervisor;
 mod tenant;
+mod tenants;
 mod trust;
 mod typescript_client;

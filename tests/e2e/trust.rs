@@ -98,7 +98,7 @@ const RESOURCE_ATTACKS: &[(&str, bool, &str)] = &[
 ];
 
 /// A value nobody else has, to look for in output and Secrets.
-fn sentinel() -> String {
+pub(crate) fn sentinel() -> String {
     let random = |salt: u64| {
         let mut hasher = std::collections::hash_map::RandomState::new().build_hasher();
         hasher.write_u64(salt);

@@ -276,6 +276,10 @@ fn run(guard: &GuardedCluster, from: Position, attack: &Value) -> (bool, String)
 #[case::node_name(Position::Acquire, json!({"attack":"node-name","namespace":ATTACKER_NS,"node":"node-1"}), "pod-profile")]
 #[case::system_priority(Position::Acquire, json!({"attack":"system-priority","namespace":ATTACKER_NS}), "pod-profile")]
 #[case::root_unconfined(Position::Acquire, json!({"attack":"root-unconfined","namespace":ATTACKER_NS}), "pod-profile")]
+#[case::gitrepo_job(Position::Acquire, json!({"attack":"gitrepo-job","namespace":ATTACKER_NS}), "pod-profile")]
+#[case::init_privileged(Position::Acquire, json!({"attack":"init-privileged","namespace":ATTACKER_NS}), "pod-profile")]
+#[case::apparmor_unconfined(Position::Acquire, json!({"attack":"apparmor-unconfined","namespace":ATTACKER_NS}), "pod-profile")]
+#[case::ephemeral_volume_name(Position::Acquire, json!({"attack":"ephemeral-volume-name","namespace":ATTACKER_NS,"volume":HOSTPATH_PV}), "claim-binding")]
 #[case::pvc_volume_name(Position::Acquire, json!({"attack":"pvc-volume-name","namespace":ATTACKER_NS,"volume":HOSTPATH_PV}), "claim-binding")]
 #[case::foreign_secret_pod(Position::Acquire, json!({"attack":"foreign-secret-pod","namespace":VICTIM_NS,"lease":VICTIM_LEASE}), "tenant-company")]
 #[case::foreign_secret_ref(Position::Acquire, json!({"attack":"foreign-secret-ref","namespace":ATTACKER_NS,"secret":format!("{VICTIM_LEASE}-env")}), "pod-secret-ref")]
@@ -285,6 +289,8 @@ fn run(guard: &GuardedCluster, from: Position, attack: &Value) -> (bool, String)
 #[case::exec_foreign_lease_unscoped(Position::Probe, json!({"attack":"exec-foreign-lease","namespace":VICTIM_NS,"pod":VICTIM_LEASE,"container":"agent"}), "tenant-company")]
 #[case::exec_another_lease_of_the_company(Position::Acquire, json!({"attack":"exec-pod","namespace":ATTACKER_NS,"pod":OTHER_LEASE,"container":"agent"}), "lease-scope")]
 #[case::exec_a_lease_without_a_lease(Position::Probe, json!({"attack":"exec-pod","namespace":ATTACKER_NS,"pod":OTHER_LEASE,"container":"agent"}), "lease-scope")]
+#[case::logs_foreign_lease(Position::Probe, json!({"attack":"logs-foreign-lease","namespace":VICTIM_NS,"pod":VICTIM_LEASE,"container":"agent"}), "tenant-company")]
+#[case::list_foreign_pods(Position::Probe, json!({"attack":"list-foreign-pods","namespace":VICTIM_NS}), "tenant-company")]
 #[case::read_foreign_pod(Position::Probe, json!({"attack":"read-foreign-pod","namespace":VICTIM_NS,"pod":VICTIM_LEASE}), "tenant-company")]
 #[case::delete_foreign_pod(Position::Acquire, json!({"attack":"delete-foreign-pod","namespace":VICTIM_NS,"pod":VICTIM_LEASE}), "tenant-company")]
 #[case::foreign_quota(Position::Acquire, json!({"attack":"foreign-quota","namespace":VICTIM_NS}), "tenant-company")]
@@ -339,6 +345,7 @@ fn got(detail: &str) -> Vec<String> {
 #[case::list_namespaces_from_acquire(Position::Acquire, json!({"attack":"list-namespaces","namespace":ATTACKER_NS}))]
 #[case::list_all_namespaces(Position::Probe, json!({"attack":"list-namespaces","mine":[ATTACKER_NS]}))]
 #[case::watch_namespaces_with_a_fenced_namespace(Position::Probe, json!({"attack":"watch-namespaces","namespace":ATTACKER_NS}))]
+#[case::watch_pods_of_every_tenant(Position::Probe, json!({"attack":"watch-all-pods","mine":[ATTACKER_NS]}))]
 #[case::list_pods_of_every_tenant(Position::Probe, json!({"attack":"list-pods","mine":[ATTACKER_NS]}))]
 fn cluster_wide_read_shows_only_the_callers_namespaces(
     #[case] from: Position,

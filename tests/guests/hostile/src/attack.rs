@@ -70,10 +70,16 @@ pub const ATTACKS: &[&str] = &[
     "system-priority",
     "root-unconfined",
     "pvc-volume-name",
+    "gitrepo-job",
+    "init-privileged",
+    "apparmor-unconfined",
+    "ephemeral-volume-name",
     // Other tenants, other leases, leasebox's marks (`tenant`).
     "foreign-secret-pod",
     "foreign-secret-ref",
     "exec-foreign-lease",
+    "logs-foreign-lease",
+    "list-foreign-pods",
     "read-foreign-pod",
     "delete-foreign-pod",
     "foreign-quota",
@@ -88,6 +94,7 @@ pub const ATTACKS: &[&str] = &[
     "list-namespaces",
     "watch-namespaces",
     "list-pods",
+    "watch-all-pods",
 ];
 
 /// How the host answered one attack.

@@ -30,21 +30,9 @@ pub(super) fn attack(order: &Order, name: &str) -> Result<Option<Verdict>, Verdi
             Err(error) => refused(error),
         },
         "watch-namespaces" => watch_namespaces(&mine, &order.field("namespace")?),
+        "watch-all-pods" => watch_all_pods(&mine),
         "list-pods" => match kube::list_objects("v1", "Pod", None, "") {
-            Ok(items) => {
-                let pods = items
-                    .iter()
-                    .filter_map(|item| {
-                        let pod: Value = serde_json::from_str(item).ok()?;
-                        let ns = pod.pointer("/metadata/namespace")?.as_str()?;
-                        let name = pod.pointer("/metadata/name")?.as_str()?;
-                        Some(format!("{ns}/{name}"))
-                    })
-                    .collect();
-                judge(&mine, pods, |pod| {
-                    pod.split_once('/').map_or(pod, |(ns, _)| ns)
-                })
-            }
+            Ok(items) => judge(&mine, pod_names(&items), pod_namespace),
             Err(error) => refused(error),
         },
         _ => return Ok(None),
@@ -60,6 +48,24 @@ fn names(items: &[String], pointer: &str) -> Vec<String> {
             object.pointer(pointer)?.as_str().map(str::to_string)
         })
         .collect()
+}
+
+/// `namespace/name` of each Pod in `items`.
+fn pod_names(items: &[String]) -> Vec<String> {
+    items
+        .iter()
+        .filter_map(|item| {
+            let pod: Value = serde_json::from_str(item).ok()?;
+            let ns = pod.pointer("/metadata/namespace")?.as_str()?;
+            let name = pod.pointer("/metadata/name")?.as_str()?;
+            Some(format!("{ns}/{name}"))
+        })
+        .collect()
+}
+
+/// The namespace of a `namespace/name`.
+fn pod_namespace(pod: &str) -> &str {
+    pod.split_once('/').map_or(pod, |(ns, _)| ns)
 }
 
 /// `Succeeded` when any of `got` is in a namespace (`namespace_of`) that
@@ -78,6 +84,30 @@ fn judge(mine: &[String], got: Vec<String>, namespace_of: fn(&str) -> &str) -> V
             serde_json::to_string(mine).unwrap_or_default()
         ))
     }
+}
+
+/// A watch of Pods in every namespace (`namespace` empty).
+fn watch_all_pods(mine: &[String]) -> Verdict {
+    let watch = match kube::open_watch(&WatchRequest {
+        api_version: "v1".to_string(),
+        kind: "Pod".to_string(),
+        namespace: String::new(),
+        label_selector: String::new(),
+        field_selector: String::new(),
+    }) {
+        Ok(watch) => watch,
+        Err(error) => return refused(error),
+    };
+    let mut got = Vec::new();
+    while got.len() < WATCH_MAX_EVENTS {
+        match watch.next(WATCH_WAIT_MS) {
+            Ok(Some(event)) => got.extend(pod_names(&[event.object])),
+            Ok(None) => break,
+            Err(error) if got.is_empty() => return refused(error),
+            Err(_) => break,
+        }
+    }
+    judge(mine, got, pod_namespace)
 }
 
 fn watch_namespaces(mine: &[String], namespace: &str) -> Verdict {

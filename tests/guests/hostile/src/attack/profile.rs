@@ -98,6 +98,62 @@ pub(super) fn attack(order: &Order, name: &str) -> Result<Option<Verdict>, Verdi
             } }),
             json!({ "securityContext": { "runAsNonRoot": false, "runAsUser": 0 } }),
         )?,
+        "gitrepo-job" => {
+            let mut template = lease_pod(
+                order,
+                name,
+                &namespace()?,
+                json!({ "volumes": [{
+                    "name": "repo",
+                    "gitRepo": { "repository": order.field_or("repository", GITREPO_PATH) }
+                }] }),
+                json!({ "volumeMounts": [{ "name": "repo", "mountPath": "/repo" }] }),
+            );
+            let labels = template.pointer("/metadata/labels").cloned();
+            apply(json!({
+                "apiVersion": "batch/v1",
+                "kind": "Job",
+                "metadata": template.get("metadata").cloned(),
+                "spec": {
+                    "backoffLimit": 0,
+                    "template": {
+                        "metadata": { "labels": labels },
+                        "spec": template.get_mut("spec").map(Value::take)
+                    }
+                }
+            }))
+        }
+        "init-privileged" => pod(
+            json!({ "initContainers": [{
+                "name": "init",
+                "image": POD_IMAGE,
+                "command": ["true"],
+                "securityContext": { "privileged": true }
+            }] }),
+            json!({}),
+        )?,
+        "apparmor-unconfined" => {
+            let mut pod = lease_pod(order, name, &namespace()?, json!({}), json!({}));
+            if let Some(metadata) = pod.get_mut("metadata").and_then(Value::as_object_mut) {
+                metadata.insert(
+                    "annotations".to_string(),
+                    json!({ "container.apparmor.security.beta.kubernetes.io/main": "unconfined" }),
+                );
+            }
+            apply(pod)
+        }
+        "ephemeral-volume-name" => pod(
+            json!({ "volumes": [{
+                "name": "scratch",
+                "ephemeral": { "volumeClaimTemplate": { "spec": {
+                    "accessModes": ["ReadWriteOnce"],
+                    "storageClassName": "",
+                    "volumeName": order.field("volume")?,
+                    "resources": { "requests": { "storage": "1Gi" } }
+                } } }
+            }] }),
+            json!({ "volumeMounts": [{ "name": "scratch", "mountPath": "/scratch" }] }),
+        )?,
         "pvc-volume-name" => apply(json!({
             "apiVersion": "v1",
             "kind": "PersistentVolumeClaim",

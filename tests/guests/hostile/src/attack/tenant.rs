@@ -9,7 +9,7 @@ use serde_json::{Value, json};
 use super::profile::{LEASE_LABEL, MANAGED_BY, lease_labels, pod_name, restricted_pod};
 use super::{Order, Verdict, apply, core_ref, exec_pod, refused};
 use crate::bindings::leasebox::provider::kube::{
-    self, DeleteOptions, HostSecretRequest, Propagation,
+    self, DeleteOptions, HostSecretRequest, LogsRequest, Propagation,
 };
 use crate::bindings::leasebox::provider::types::EnvVar;
 
@@ -24,6 +24,12 @@ const DENY_ALL: &str = "leasebox-deny-all";
 
 /// The ResourceQuota of every tenant.
 const QUOTA: &str = "leasebox-quota";
+
+/// At most this much of a log is read.
+const LOG_BYTES: u64 = 64 << 10;
+
+/// How long `logs-foreign-lease` waits for each chunk, in milliseconds.
+const LOG_WAIT_MS: u64 = 5000;
 
 /// Runs `name` when it is one of this file's attacks.
 pub(super) fn attack(order: &Order, name: &str) -> Result<Option<Verdict>, Verdict> {
@@ -58,6 +64,15 @@ pub(super) fn attack(order: &Order, name: &str) -> Result<Option<Verdict>, Verdi
             &order.field("container")?,
             &["env"],
         ),
+        "logs-foreign-lease" => logs(
+            &namespace()?,
+            &order.field("pod")?,
+            &order.field("container")?,
+        ),
+        "list-foreign-pods" => match kube::list_objects("v1", "Pod", Some(&namespace()?), "") {
+            Ok(items) => Verdict::Succeeded(format!("{} pods: [{}]", items.len(), items.join(","))),
+            Err(error) => refused(error),
+        },
         "read-foreign-pod" => {
             match kube::get(&core_ref("Pod", &namespace()?, &order.field("pod")?)) {
                 Ok(Some(pod)) => Verdict::Succeeded(pod),
@@ -192,6 +207,33 @@ pub(super) fn attack(order: &Order, name: &str) -> Result<Option<Verdict>, Verdi
         })),
         _ => return Ok(None),
     }))
+}
+
+/// Reads the log of `namespace`/`pod`/`container`; what it printed.
+fn logs(namespace: &str, pod: &str, container: &str) -> Verdict {
+    let stream = match kube::logs(&LogsRequest {
+        namespace: namespace.to_string(),
+        pod: pod.to_string(),
+        container: container.to_string(),
+        follow: false,
+        forward_output: false,
+        max_bytes: Some(LOG_BYTES),
+    }) {
+        Ok(stream) => stream,
+        Err(error) => return refused(error),
+    };
+    let mut log = Vec::new();
+    loop {
+        match stream.read(LOG_WAIT_MS) {
+            Ok(Some(chunk)) => log.extend(chunk),
+            Ok(None) => break,
+            Err(error) => return refused(error),
+        }
+    }
+    Verdict::Succeeded(format!(
+        "log of {namespace}/{pod}: {:?}",
+        String::from_utf8_lossy(&log)
+    ))
 }
 
 /// A Namespace `name` with `labels` and `annotations`.

@@ -6,8 +6,9 @@
 //! leasebox's own marks, and cluster-wide reads. Each attack runs from the
 //! position the host gives a module: `acquire-lease` (a call for the
 //! attacker's company and its own fresh lease, where workloads may be
-//! applied) or `probe` (the company only); the runtime scopes the guard to
-//! the call from the export's arguments. A write is refused with
+//! applied), `probe` (the company only) or `execute` (a lease only: it
+//! writes only objects that exist and carry its lease's label); the
+//! runtime scopes the guard to the call from the export's arguments. A write is refused with
 //! `denied` naming its rule and writes nothing; a read may be answered,
 //! narrowed to the attacker's own namespaces.
 
@@ -20,7 +21,9 @@ use leasebox::cluster_io::{
 };
 use leasebox::grants::Grants;
 use leasebox::guard::{Audit, COMPANY_ANNOTATION as COMPANY_MARK, GuardedCluster};
-use leasebox::runtime::types::{LeaseRequest, PolicyError};
+use leasebox::runtime::types::{
+    Backend, Command, ExecRequest, Lease, LeaseRequest, ObjectRef as LeaseObjectRef, PolicyError,
+};
 use leasebox::runtime::{CallEnv, Limits};
 use leasebox_policy::fake_cluster::Call;
 use rstest::rstest;
@@ -221,6 +224,47 @@ enum Position {
     Acquire,
     /// `probe` for the attacker's company.
     Probe,
+    /// `execute` of the attacker's own lease: a call about that lease only
+    /// (its company unknown to the host).
+    Execute,
+}
+
+/// The attacker's lease as `execute` gets it.
+fn attacker_lease() -> Lease {
+    Lease {
+        id: ATTACKER_LEASE.to_string(),
+        namespace: ATTACKER_NS.to_string(),
+        backend: Backend::Pod,
+        workload: LeaseObjectRef {
+            api_version: "v1".to_string(),
+            kind: "Pod".to_string(),
+            namespace: Some(ATTACKER_NS.to_string()),
+            name: ATTACKER_LEASE.to_string(),
+            uid: None,
+        },
+        pod: ATTACKER_LEASE.to_string(),
+        container: "agent".to_string(),
+        secret: format!("{ATTACKER_LEASE}-env"),
+        company_id: ATTACKER.to_string(),
+        run_id: "hostile-run".to_string(),
+        adapter_type: String::new(),
+        image: "busybox".to_string(),
+        created_at: String::new(),
+        expires_at: String::new(),
+        module_sha256: String::new(),
+    }
+}
+
+/// The report in the `failed` error of an attacking `acquire-lease` or
+/// `execute`: its one check.
+fn failed_check(error: PolicyError) -> Value {
+    let PolicyError::Failed(failure) = error else {
+        panic!("not the attack's report: {error:?}");
+    };
+    assert_eq!(failure.step, ACQUIRE_STEP, "{failure:?}");
+    let report: Value = serde_json::from_str(&failure.message)
+        .unwrap_or_else(|e| panic!("the report is JSON ({e}): {failure:?}"));
+    report["checks"][0].clone()
 }
 
 /// Runs `attack` from `from` through `guard`; the module's one check:
@@ -251,13 +295,24 @@ fn run(guard: &GuardedCluster, from: Position, attack: &Value) -> (bool, String)
                 .acquire_lease(&env, &request)
                 .expect("the module does not trap")
                 .expect_err("the hostile acquire always fails");
-            let PolicyError::Failed(failure) = error else {
-                panic!("not the attack's report: {error:?}");
+            failed_check(error)
+        }
+        Position::Execute => {
+            let request = ExecRequest {
+                lease: attacker_lease(),
+                command: Command::Argv(vec![config]),
+                cwd: None,
+                env: Vec::new(),
+                forward_stdin: false,
+                timeout_ms: None,
+                max_stdout_bytes: None,
+                max_stderr_bytes: None,
             };
-            assert_eq!(failure.step, ACQUIRE_STEP, "{failure:?}");
-            let report: Value = serde_json::from_str(&failure.message)
-                .unwrap_or_else(|e| panic!("the report is JSON ({e}): {failure:?}"));
-            report["checks"][0].clone()
+            let error = hostile()
+                .execute(&env(guard.clone()), &request)
+                .expect("the module does not trap")
+                .expect_err("the hostile execute always fails");
+            failed_check(error)
         }
     };
     (
@@ -293,6 +348,14 @@ fn run(guard: &GuardedCluster, from: Position, attack: &Value) -> (bool, String)
 #[case::list_foreign_pods(Position::Probe, json!({"attack":"list-foreign-pods","namespace":VICTIM_NS}), "tenant-company")]
 #[case::read_foreign_pod(Position::Probe, json!({"attack":"read-foreign-pod","namespace":VICTIM_NS,"pod":VICTIM_LEASE}), "tenant-company")]
 #[case::delete_foreign_pod(Position::Acquire, json!({"attack":"delete-foreign-pod","namespace":VICTIM_NS,"pod":VICTIM_LEASE}), "tenant-company")]
+#[case::foreign_lease_pod(Position::Acquire, json!({"attack":"foreign-lease-pod","namespace":VICTIM_NS}), "tenant-company")]
+#[case::foreign_lease_pod_from_execute(Position::Execute, json!({"attack":"foreign-lease-pod","namespace":VICTIM_NS}), "lease-scope")]
+#[case::foreign_open_ingress(Position::Acquire, json!({"attack":"foreign-open-ingress","namespace":VICTIM_NS}), "tenant-company")]
+#[case::foreign_open_ingress_from_execute(Position::Execute, json!({"attack":"foreign-open-ingress","namespace":VICTIM_NS}), "lease-scope")]
+#[case::foreign_quota_from_execute(Position::Execute, json!({"attack":"foreign-quota","namespace":VICTIM_NS}), "lease-scope")]
+#[case::foreign_deny_all_from_execute(Position::Execute, json!({"attack":"foreign-deny-all","namespace":VICTIM_NS}), "lease-scope")]
+#[case::foreign_secret_pod_from_execute(Position::Execute, json!({"attack":"foreign-secret-pod","namespace":VICTIM_NS,"lease":VICTIM_LEASE}), "pod-secret-ref")]
+#[case::exec_foreign_lease_from_execute(Position::Execute, json!({"attack":"exec-foreign-lease","namespace":VICTIM_NS,"pod":VICTIM_LEASE,"container":"agent"}), "lease-scope")]
 #[case::foreign_quota(Position::Acquire, json!({"attack":"foreign-quota","namespace":VICTIM_NS}), "tenant-company")]
 #[case::foreign_deny_all(Position::Acquire, json!({"attack":"foreign-deny-all","namespace":VICTIM_NS}), "tenant-company")]
 #[case::foreign_host_secret(Position::Acquire, json!({"attack":"foreign-host-secret","namespace":VICTIM_NS,"lease":VICTIM_LEASE}), "host-secret-shape")]

@@ -82,6 +82,8 @@ pub const ATTACKS: &[&str] = &[
     "list-foreign-pods",
     "read-foreign-pod",
     "delete-foreign-pod",
+    "foreign-lease-pod",
+    "foreign-open-ingress",
     "foreign-quota",
     "foreign-deny-all",
     "foreign-host-secret",

@@ -6,14 +6,18 @@
 //! company and a lease (where the host allows workloads to be applied),
 //! and always fails: `failed` with step [`ACQUIRE_STEP`], reason
 //! `held` or `got-through`, and the probe report as JSON for message.
+//! `execute` does the same from a call about a lease only (the company
+//! unknown to the host), with the configuration document as the command
+//! (its first argv, or the shell line); `resume-lease` answers any lease
+//! id, so that `leasebox exec --lease` gets that far.
 
 use crate::attack::{Order, Position, Verdict};
 use crate::bindings::exports::leasebox::provider::provider::{
     Guest, ProbeCheck, ProbeReport, ReleaseReport, SweepReport,
 };
 use crate::bindings::leasebox::provider::types::{
-    ExecRequest, ExecStatus, Failure, Lease, LeaseRequest, LeaseStatus, PolicyError,
-    ValidationReport,
+    Backend, Command, ExecRequest, ExecStatus, Failure, Lease, LeaseRequest, LeaseStatus,
+    ObjectRef, PolicyError, ValidationReport,
 };
 
 /// The step of the `failed` error an attacking `acquire-lease` returns.
@@ -49,6 +53,44 @@ fn lease_position(request: &LeaseRequest) -> Position {
     Position {
         company: request.company_id.clone(),
         lease: Some(request.lease_id.clone()),
+    }
+}
+
+/// The `failed` error an attacking `acquire-lease` or `execute` returns.
+fn failed(report: ProbeReport) -> PolicyError {
+    PolicyError::Failed(Failure {
+        step: ACQUIRE_STEP.to_string(),
+        reason: if report.ok { "held" } else { "got-through" }.to_string(),
+        message: report_json(&report),
+        rolled_back: Vec::new(),
+        left_behind: Vec::new(),
+    })
+}
+
+/// Lease `id` in `namespace` as the module claims it, so that the host's
+/// lease calls (`exec --lease`) get as far as `execute`.
+fn any_lease(id: String, namespace: String) -> Lease {
+    Lease {
+        workload: ObjectRef {
+            api_version: "v1".to_string(),
+            kind: "Pod".to_string(),
+            namespace: Some(namespace.clone()),
+            name: id.clone(),
+            uid: None,
+        },
+        pod: id.clone(),
+        container: "agent".to_string(),
+        secret: format!("{id}-env"),
+        namespace,
+        backend: Backend::Pod,
+        company_id: String::new(),
+        run_id: id.clone(),
+        adapter_type: String::new(),
+        image: String::new(),
+        created_at: String::new(),
+        expires_at: String::new(),
+        module_sha256: String::new(),
+        id,
     }
 }
 
@@ -91,29 +133,31 @@ impl Guest for Component {
 
     fn acquire_lease(request: LeaseRequest) -> Result<Lease, PolicyError> {
         let report = attack(&request.config, lease_position(&request))?;
-        Err(PolicyError::Failed(Failure {
-            step: ACQUIRE_STEP.to_string(),
-            reason: if report.ok { "held" } else { "got-through" }.to_string(),
-            message: report_json(&report),
-            rolled_back: Vec::new(),
-            left_behind: Vec::new(),
-        }))
+        Err(failed(report))
     }
 
     fn realize_workspace(_lease: Lease, _path: Option<String>) -> Result<ExecStatus, PolicyError> {
         not_implemented()
     }
 
-    fn execute(_request: ExecRequest) -> Result<ExecStatus, PolicyError> {
-        not_implemented()
+    fn execute(request: ExecRequest) -> Result<ExecStatus, PolicyError> {
+        let config = match &request.command {
+            Command::Argv(argv) => argv.first().cloned().unwrap_or_default(),
+            Command::Shell(line) => line.clone(),
+        };
+        let position = Position {
+            company: request.lease.company_id.clone(),
+            lease: Some(request.lease.id.clone()),
+        };
+        Err(failed(attack(&config, position)?))
     }
 
     fn release_lease(_lease: Lease) -> Result<ReleaseReport, PolicyError> {
         not_implemented()
     }
 
-    fn resume_lease(_lease_id: String, _namespace: Option<String>) -> Result<Lease, PolicyError> {
-        not_implemented()
+    fn resume_lease(lease_id: String, namespace: Option<String>) -> Result<Lease, PolicyError> {
+        Ok(any_lease(lease_id, namespace.unwrap_or_default()))
     }
 
     fn sweep(_now: String, _namespace: Option<String>) -> Result<SweepReport, PolicyError> {

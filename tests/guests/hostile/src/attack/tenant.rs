@@ -92,6 +92,31 @@ pub(super) fn attack(order: &Order, name: &str) -> Result<Option<Verdict>, Verdi
                 Err(error) => refused(error),
             }
         }
+        // A pod of the calling lease in another company's tenant (its
+        // quota, its network).
+        "foreign-lease-pod" => apply(restricted_pod(
+            &pod_name(order, name),
+            &namespace()?,
+            own_lease,
+            json!({}),
+            json!({}),
+        )),
+        // A policy of the calling lease in another company's tenant that
+        // opens ingress to every pod there (policies add up).
+        "foreign-open-ingress" => apply(json!({
+            "apiVersion": "networking.k8s.io/v1",
+            "kind": "NetworkPolicy",
+            "metadata": {
+                "name": pod_name(order, name),
+                "namespace": namespace()?,
+                "labels": lease_labels(own_lease)
+            },
+            "spec": {
+                "podSelector": {},
+                "policyTypes": ["Ingress"],
+                "ingress": [{}]
+            }
+        })),
         "foreign-quota" => apply(json!({
             "apiVersion": "v1",
             "kind": "ResourceQuota",

@@ -315,11 +315,14 @@ impl GuardedCluster {
     /// for no company (renew, release) writes only objects that exist and
     /// carry its lease label (it does not know the lease's company, so it
     /// makes nothing new anywhere); a call for neither writes nothing.
+    ///
+    /// Returns the object as it is in the cluster when the check read it (a
+    /// call about a lease but for no company).
     pub(super) fn check_lease_write(
         &self,
         what: &str,
         target: &ObjectRef,
-    ) -> Result<(), KubeError> {
+    ) -> Result<Option<Value>, KubeError> {
         self.check_lease_object(what, target, false)
     }
 
@@ -330,7 +333,7 @@ impl GuardedCluster {
         what: &str,
         target: &ObjectRef,
         gone_ok: bool,
-    ) -> Result<(), KubeError> {
+    ) -> Result<Option<Value>, KubeError> {
         let lease = self.scope.lease.as_deref();
         if let Some(named) = marks::lease_in_name(&target.name)
             && Some(named) != lease
@@ -344,7 +347,7 @@ impl GuardedCluster {
             );
         }
         if self.scope.company.is_some() {
-            return Ok(());
+            return Ok(None);
         }
         let Some(lease) = lease else {
             return self.deny(
@@ -354,14 +357,13 @@ impl GuardedCluster {
         };
         let existing = self.inner.get(target)?;
         if existing.is_none() && gone_ok {
-            return Ok(());
+            return Ok(None);
         }
-        let carries = existing
+        let live = existing
             .as_deref()
-            .and_then(|text| serde_json::from_str::<Value>(text).ok())
-            .is_some_and(|object| lease_of(&object) == Some(lease));
-        if carries {
-            Ok(())
+            .and_then(|text| serde_json::from_str::<Value>(text).ok());
+        if live.as_ref().is_some_and(|o| lease_of(o) == Some(lease)) {
+            Ok(live)
         } else {
             self.deny(
                 Rule::LeaseScope,
@@ -415,7 +417,12 @@ impl GuardedCluster {
 
     /// Checks what a manifest a module wants applied holds, everything but
     /// where it goes.
-    fn check_manifest(&self, manifest: &Value) -> Result<String, KubeError> {
+    ///
+    /// `live`: the object as it is in the cluster, when this is a re-apply
+    /// (a renew): a field the manifest repeats unchanged from it is not the
+    /// module's choice (the API server and the scheduler fill some, such as
+    /// `nodeName`) and passes; a changed one is checked.
+    fn check_manifest(&self, manifest: &Value, live: Option<&Value>) -> Result<String, KubeError> {
         let api_version = str_at(manifest, "/apiVersion").unwrap_or("");
         let kind = str_at(manifest, "/kind").unwrap_or("");
         self.check_kind(api_version, kind, Verb::Apply)?;
@@ -425,8 +432,14 @@ impl GuardedCluster {
         let own_secret = own_secret.as_deref();
         let pod = |metadata: &str, spec: &str| {
             pod::check_pod(
-                manifest.pointer(metadata),
-                manifest.pointer(spec),
+                pod::At {
+                    metadata: manifest.pointer(metadata),
+                    spec: manifest.pointer(spec),
+                },
+                pod::At {
+                    metadata: live.and_then(|l| l.pointer(metadata)),
+                    spec: live.and_then(|l| l.pointer(spec)),
+                },
                 &spec[1..].replace('/', "."),
                 own_secret,
             )
@@ -583,8 +596,21 @@ impl GuardedCluster {
 
     /// The marks this call stamps on `object` of `kind` in a namespace
     /// known by `facts`.
-    fn marks_for<'a>(&'a self, kind: &str, facts: &'a NamespaceFacts) -> Marks<'a> {
+    ///
+    /// A workload that exists (`live`) keeps the module mark of the module
+    /// that made it: a renew by a module swapped in since does not take the
+    /// lease over.
+    fn marks_for<'a>(
+        &'a self,
+        kind: &str,
+        facts: &'a NamespaceFacts,
+        live: Option<&'a Value>,
+    ) -> Marks<'a> {
         let workload = WORKLOAD_KINDS.contains(&kind);
+        let maker = live
+            .and_then(|l| l.pointer("/metadata/annotations"))
+            .and_then(|a| a.get(MODULE_ANNOTATION))
+            .and_then(Value::as_str);
         Marks {
             lease: self.scope.lease.as_deref(),
             company: if workload {
@@ -592,7 +618,7 @@ impl GuardedCluster {
             } else {
                 None
             },
-            module: workload.then_some(self.audit.module_sha256.as_str()),
+            module: workload.then(|| maker.unwrap_or(self.audit.module_sha256.as_str())),
         }
     }
 }

@@ -28,7 +28,7 @@ impl ClusterIo for GuardedCluster {
         let api_version = str_at(&value, "/apiVersion").unwrap_or("");
         self.check_kind(api_version, &kind, Verb::Apply)?;
         if kind == "Namespace" {
-            self.check_manifest(&value)?;
+            self.check_manifest(&value, None)?;
             return self.apply_namespace(&mut value);
         }
         // Where it goes first, then what it holds.
@@ -37,7 +37,7 @@ impl ClusterIo for GuardedCluster {
             &format!("apply of {kind} `{name}`"),
             str_at(&value, "/metadata/namespace"),
         )?;
-        let what = self.check_manifest(&value)?;
+        let what = format!("apply of {kind} `{name}`");
         let workload = WORKLOAD_KINDS.contains(&kind.as_str());
         if workload && self.scope.lease.is_none() {
             return self.deny(
@@ -54,8 +54,9 @@ impl ClusterIo for GuardedCluster {
                 format!("{what}: a workload is named for its lease (`{lease}` or `{lease}-...`)"),
             );
         }
-        self.check_lease_write(&what, &target_of(&value))?;
-        let marks = self.marks_for(&kind, &facts);
+        let live = self.check_lease_write(&what, &target_of(&value))?;
+        self.check_manifest(&value, live.as_ref())?;
+        let marks = self.marks_for(&kind, &facts, live.as_ref());
         if let Err((rule, message)) = marks::check(&value, &kind, &marks) {
             return self.deny(rule, format!("{what}: {message}"));
         }
@@ -249,7 +250,7 @@ impl ClusterIo for GuardedCluster {
         let facts = self.check_write(&what, str_at(&manifest, "/metadata/namespace"))?;
         self.check_lease_write(&what, &target_of(&manifest))?;
         if let Err((rule, message)) =
-            marks::check(&manifest, "Secret", &self.marks_for("Secret", &facts))
+            marks::check(&manifest, "Secret", &self.marks_for("Secret", &facts, None))
         {
             return self.deny(rule, format!("{what}: {message}"));
         }

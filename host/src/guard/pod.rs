@@ -23,30 +23,47 @@ fn violation(rule: Rule, message: String) -> Result<(), Violation> {
     Err(Violation { rule, message })
 }
 
-/// Checks a pod's metadata and spec at `path` (`spec`,
+/// A pod's metadata and spec, where an object holds them.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct At<'a> {
+    /// The pod's (or pod template's) metadata.
+    pub metadata: Option<&'a Value>,
+    /// The pod's spec.
+    pub spec: Option<&'a Value>,
+}
+
+/// Checks a pod's metadata and spec (`pod`, its spec at `path`: `spec`,
 /// `spec.template.spec`, ...) against the profile; `own_secret` is the only
-/// Secret the pod may reference (none: no Secret at all).
+/// Secret the pod may reference (none: no Secret at all). `live` is the
+/// same pod as the cluster holds it, for a re-apply: a field repeated
+/// unchanged from it passes.
 pub fn check_pod(
-    metadata: Option<&Value>,
-    spec: Option<&Value>,
+    pod: At<'_>,
+    live: At<'_>,
     path: &str,
     own_secret: Option<&str>,
 ) -> Result<(), Violation> {
     let walker = Walker { own_secret };
-    if let Some(metadata) = metadata.and_then(Value::as_object) {
+    if let Some(metadata) = pod.metadata.and_then(Value::as_object) {
         for f in POD_METADATA {
             if let Some(value) = metadata.get(f.name) {
-                walker.allowed(&format!("{}.metadata.{}", parent(path), f.name), value, f)?;
+                let was = live.metadata.and_then(|m| m.get(f.name));
+                walker.allowed(
+                    &format!("{}.metadata.{}", parent(path), f.name),
+                    value,
+                    f,
+                    was,
+                )?;
             }
         }
     }
-    let Some(spec) = spec else {
+    let Some(spec) = pod.spec else {
         return violation(
             Rule::PodProfile,
             format!("`{path}` is missing: no pod spec"),
         );
     };
-    walker.object(path, spec, POD_SPEC)?;
+    walker.object(path, spec, POD_SPEC, live.spec)?;
     non_root_and_seccomp(path, spec)
 }
 
@@ -77,12 +94,19 @@ struct Walker<'a> {
 
 impl Walker<'_> {
     /// An object with only `fields`, the required ones present.
-    fn object(&self, path: &str, value: &Value, fields: &[Field]) -> Result<(), Violation> {
+    fn object(
+        &self,
+        path: &str,
+        value: &Value,
+        fields: &[Field],
+        live: Option<&Value>,
+    ) -> Result<(), Violation> {
         let Some(object) = value.as_object() else {
             return violation(Rule::PodProfile, format!("`{path}` is not an object"));
         };
         for (key, item) in object {
-            if item.is_null() {
+            let was = live.and_then(|l| l.get(key));
+            if item.is_null() || was == Some(item) {
                 continue;
             }
             let Some(f) = fields.iter().find(|f| f.name == key) else {
@@ -94,7 +118,7 @@ impl Walker<'_> {
                     ),
                 );
             };
-            self.allowed(&format!("{path}.{key}"), item, f)?;
+            self.allowed(&format!("{path}.{key}"), item, f, was)?;
         }
         for f in fields.iter().filter(|f| f.required) {
             if object.get(f.name).is_none_or(Value::is_null) {
@@ -116,7 +140,16 @@ impl Walker<'_> {
     }
 
     /// `value` at `path` holds what `f` allows.
-    fn allowed(&self, path: &str, value: &Value, f: &Field) -> Result<(), Violation> {
+    fn allowed(
+        &self,
+        path: &str,
+        value: &Value,
+        f: &Field,
+        live: Option<&Value>,
+    ) -> Result<(), Violation> {
+        if live == Some(value) {
+            return Ok(());
+        }
         let refuse = |shown: &str| {
             violation(
                 Rule::PodProfile,
@@ -162,13 +195,14 @@ impl Walker<'_> {
                     refuse(&value.to_string())
                 }
             }
-            Allowed::Object(fields) => self.object(path, value, fields),
+            Allowed::Object(fields) => self.object(path, value, fields, live),
             Allowed::List(fields) => {
                 let Some(items) = value.as_array() else {
                     return refuse("not a list");
                 };
                 for (i, item) in items.iter().enumerate() {
-                    self.object(&format!("{path}[{i}]"), item, fields)?;
+                    let was = live.and_then(|l| l.get(i));
+                    self.object(&format!("{path}[{i}]"), item, fields, was)?;
                 }
                 Ok(())
             }

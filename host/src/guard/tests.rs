@@ -944,3 +944,48 @@ fn a_denial_repeating_a_huge_name_is_capped() {
         message.len()
     );
 }
+
+/// The lease's pod as the cluster holds it after it started: fields the
+/// API server and the scheduler filled, made by module `maker`.
+fn live_pod(maker: &str) -> Value {
+    let mut live = pod(json!({
+        "nodeName": "localhost",
+        "serviceAccount": "leasebox-agent",
+        "schedulerName": "default-scheduler",
+        "priority": 0,
+    }));
+    live["metadata"]["labels"] =
+        json!({"app.kubernetes.io/managed-by": "leasebox", "leasebox.dev/lease": LEASE});
+    live["metadata"]["annotations"] =
+        json!({MODULE_ANNOTATION: maker, COMPANY_ANNOTATION: COMPANY});
+    live
+}
+
+#[test]
+fn a_renew_reapplying_the_live_pod_passes_and_keeps_the_module_that_made_it() {
+    let store = store();
+    store.put(live_pod("0ld"));
+    let renew = unscoped_over(store.clone()).for_call(&CallScope::lease(LEASE));
+    let mut manifest = live_pod("0ld");
+    manifest["metadata"]["annotations"]["leasebox.dev/expires-at"] = json!("2026-12-08T00:00:00Z");
+    assert_eq!(verdict(renew.apply(&manifest.to_string())), "passed");
+    let stored = store.find("Pod", Some(TENANT), LEASE).expect("applied");
+    assert_eq!(stored["metadata"]["annotations"][MODULE_ANNOTATION], "0ld");
+    assert_eq!(
+        stored["metadata"]["annotations"]["leasebox.dev/expires-at"],
+        "2026-12-08T00:00:00Z"
+    );
+}
+
+#[test]
+fn a_renew_changing_a_field_outside_the_profile_is_refused() {
+    let store = store();
+    store.put(live_pod("0ld"));
+    let renew = unscoped_over(store).for_call(&CallScope::lease(LEASE));
+    let mut manifest = live_pod("0ld");
+    manifest["spec"]["nodeName"] = json!("another-node");
+    assert_eq!(verdict(renew.apply(&manifest.to_string())), "pod-profile");
+    let mut manifest = live_pod("0ld");
+    manifest["spec"]["hostNetwork"] = json!(true);
+    assert_eq!(verdict(renew.apply(&manifest.to_string())), "pod-profile");
+}

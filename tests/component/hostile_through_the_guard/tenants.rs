@@ -322,6 +322,9 @@ fn run(guard: &GuardedCluster, from: Position, attack: &Value) -> (bool, String)
 }
 
 #[rstest]
+#[case::privileged_pod(Position::Acquire, json!({"attack":"privileged-pod","namespace":ATTACKER_NS}), "pod-profile")]
+#[case::hostpath_pod(Position::Acquire, json!({"attack":"hostpath-pod","namespace":ATTACKER_NS}), "pod-profile")]
+#[case::hostnetwork_pod(Position::Acquire, json!({"attack":"hostnetwork-pod","namespace":ATTACKER_NS}), "pod-profile")]
 #[case::gitrepo_volume(Position::Acquire, json!({"attack":"gitrepo-volume","namespace":ATTACKER_NS}), "pod-profile")]
 #[case::automount_token(Position::Acquire, json!({"attack":"automount-token","namespace":ATTACKER_NS}), "pod-profile")]
 #[case::projected_token(Position::Acquire, json!({"attack":"projected-token","namespace":ATTACKER_NS}), "pod-profile")]
@@ -354,7 +357,7 @@ fn run(guard: &GuardedCluster, from: Position, attack: &Value) -> (bool, String)
 #[case::foreign_open_ingress_from_execute(Position::Execute, json!({"attack":"foreign-open-ingress","namespace":VICTIM_NS}), "lease-scope")]
 #[case::foreign_quota_from_execute(Position::Execute, json!({"attack":"foreign-quota","namespace":VICTIM_NS}), "lease-scope")]
 #[case::foreign_deny_all_from_execute(Position::Execute, json!({"attack":"foreign-deny-all","namespace":VICTIM_NS}), "lease-scope")]
-#[case::foreign_secret_pod_from_execute(Position::Execute, json!({"attack":"foreign-secret-pod","namespace":VICTIM_NS,"lease":VICTIM_LEASE}), "pod-secret-ref")]
+#[case::foreign_secret_pod_from_execute(Position::Execute, json!({"attack":"foreign-secret-pod","namespace":VICTIM_NS,"lease":VICTIM_LEASE}), "lease-scope")]
 #[case::exec_foreign_lease_from_execute(Position::Execute, json!({"attack":"exec-foreign-lease","namespace":VICTIM_NS,"pod":VICTIM_LEASE,"container":"agent"}), "lease-scope")]
 #[case::foreign_quota(Position::Acquire, json!({"attack":"foreign-quota","namespace":VICTIM_NS}), "tenant-company")]
 #[case::foreign_deny_all(Position::Acquire, json!({"attack":"foreign-deny-all","namespace":VICTIM_NS}), "tenant-company")]
@@ -409,6 +412,7 @@ fn got(detail: &str) -> Vec<String> {
 #[case::list_all_namespaces(Position::Probe, json!({"attack":"list-namespaces","mine":[ATTACKER_NS]}))]
 #[case::watch_namespaces_with_a_fenced_namespace(Position::Probe, json!({"attack":"watch-namespaces","namespace":ATTACKER_NS}))]
 #[case::watch_pods_of_every_tenant(Position::Probe, json!({"attack":"watch-all-pods","mine":[ATTACKER_NS]}))]
+#[case::watch_pods_of_another_tenant(Position::Probe, json!({"attack":"watch-foreign-pods","namespace":VICTIM_NS,"mine":[ATTACKER_NS]}))]
 #[case::list_pods_of_every_tenant(Position::Probe, json!({"attack":"list-pods","mine":[ATTACKER_NS]}))]
 fn cluster_wide_read_shows_only_the_callers_namespaces(
     #[case] from: Position,

@@ -97,6 +97,7 @@ pub const ATTACKS: &[&str] = &[
     "watch-namespaces",
     "list-pods",
     "watch-all-pods",
+    "watch-foreign-pods",
 ];
 
 /// How the host answered one attack.
@@ -327,11 +328,13 @@ impl Order {
                 }))
             }
             "privileged-pod" => apply(pod(
+                &self.position,
                 "privileged-pod",
                 &self.field("namespace")?,
                 json!({ "containers": [container(json!({ "securityContext": { "privileged": true } }))] }),
             )),
             "hostpath-pod" => apply(pod(
+                &self.position,
                 "hostpath-pod",
                 &self.field("namespace")?,
                 json!({
@@ -342,6 +345,7 @@ impl Order {
                 }),
             )),
             "hostnetwork-pod" => apply(pod(
+                &self.position,
                 "hostnetwork-pod",
                 &self.field("namespace")?,
                 json!({ "hostNetwork": true, "containers": [container(json!({}))] }),
@@ -372,12 +376,21 @@ fn apply(manifest: Value) -> Verdict {
     verdict(kube::apply(&manifest.to_string()))
 }
 
-/// A Pod `hostile-<attack>` in `namespace` with `spec`.
-fn pod(attack: &str, namespace: &str, spec: Value) -> Value {
+/// A Pod of the call's lease (`<lease>-<attack>`, else `hostile-<attack>`)
+/// in `namespace` with `spec`.
+fn pod(position: &Position, attack: &str, namespace: &str, spec: Value) -> Value {
+    let name = match &position.lease {
+        Some(lease) => format!("{lease}-{attack}"),
+        None => format!("hostile-{attack}"),
+    };
     json!({
         "apiVersion": "v1",
         "kind": "Pod",
-        "metadata": { "name": format!("hostile-{attack}"), "namespace": namespace },
+        "metadata": {
+            "name": name,
+            "namespace": namespace,
+            "labels": profile::lease_labels(position.lease.as_deref())
+        },
         "spec": spec
     })
 }

@@ -30,7 +30,8 @@ pub(super) fn attack(order: &Order, name: &str) -> Result<Option<Verdict>, Verdi
             Err(error) => refused(error),
         },
         "watch-namespaces" => watch_namespaces(&mine, &order.field("namespace")?),
-        "watch-all-pods" => watch_all_pods(&mine),
+        "watch-all-pods" => watch_pods(&mine, ""),
+        "watch-foreign-pods" => watch_pods(&mine, &order.field("namespace")?),
         "list-pods" => match kube::list_objects("v1", "Pod", None, "") {
             Ok(items) => judge(&mine, pod_names(&items), pod_namespace),
             Err(error) => refused(error),
@@ -86,12 +87,12 @@ fn judge(mine: &[String], got: Vec<String>, namespace_of: fn(&str) -> &str) -> V
     }
 }
 
-/// A watch of Pods in every namespace (`namespace` empty).
-fn watch_all_pods(mine: &[String]) -> Verdict {
+/// A watch of Pods in `namespace` (empty: every namespace).
+fn watch_pods(mine: &[String], namespace: &str) -> Verdict {
     let watch = match kube::open_watch(&WatchRequest {
         api_version: "v1".to_string(),
         kind: "Pod".to_string(),
-        namespace: String::new(),
+        namespace: namespace.to_string(),
         label_selector: String::new(),
         field_selector: String::new(),
     }) {

@@ -161,7 +161,9 @@ const DRAIN_PATIENCE: std::time::Duration = std::time::Duration::from_secs(60);
 
 /// Runs `handler` on a thread of its own for each signal of `kind`, until
 /// it answers `false`. Without a signal handler (no runtime, or the signal
-/// cannot be watched) nothing runs.
+/// cannot be watched) nothing runs. The handler runs outside the signal's
+/// runtime, so it may itself block on another runtime (the kube client's,
+/// to give the sweep's Lease up).
 #[cfg(unix)]
 fn on_each_signal(
     kind: tokio::signal::unix::SignalKind,
@@ -174,16 +176,18 @@ fn on_each_signal(
         else {
             return;
         };
-        runtime.block_on(async move {
-            let Ok(mut signals) = tokio::signal::unix::signal(kind) else {
+        let signals = {
+            let _context = runtime.enter();
+            tokio::signal::unix::signal(kind)
+        };
+        let Ok(mut signals) = signals else {
+            return;
+        };
+        while runtime.block_on(signals.recv()).is_some() {
+            if !handler() {
                 return;
-            };
-            while signals.recv().await.is_some() {
-                if !handler() {
-                    return;
-                }
             }
-        });
+        }
     });
 }
 

@@ -28,6 +28,20 @@ use crate::settings::HostSettings;
 /// How often the loop looks whether the server is stopping.
 const TICK: Duration = Duration::from_millis(100);
 
+/// The longest wait between election rounds while they keep failing: the
+/// wait doubles from the retry period after each failed round, up to this.
+pub const MAX_ELECTION_BACKOFF: Duration = Duration::from_secs(300);
+
+/// The wait before the next round after `failures` failed rounds in a row.
+fn round_wait(period: Duration, failures: u32) -> Duration {
+    let doubled = period.saturating_mul(1u32 << failures.min(16));
+    if failures == 0 {
+        period
+    } else {
+        doubled.min(MAX_ELECTION_BACKOFF.max(period))
+    }
+}
+
 /// What health and the metrics say of the sweep.
 #[derive(Debug, Default)]
 struct Status {
@@ -118,6 +132,7 @@ pub fn start(server: &Arc<Server>, cluster: Arc<KubeClusterIo>) {
 fn run(server: &Arc<Server>, interval: Duration, period: Duration) {
     let mut last_sweep: Option<Instant> = None;
     let mut last_count: Option<Instant> = None;
+    let mut failures: u32 = 0;
     let due = |last: Option<Instant>, now: Instant| last.is_none_or(|t| now - t >= interval);
     loop {
         if server.calls.draining() {
@@ -137,8 +152,13 @@ fn run(server: &Arc<Server>, interval: Duration, period: Duration) {
                 return;
             };
             let round = elector.round(now);
+            failures = if round.is_ok() {
+                0
+            } else {
+                failures.saturating_add(1)
+            };
             let leading = elector.leading(now);
-            note_round(server, round, leading);
+            note_round(server, round, leading, round_wait(period, failures));
             leading
         };
         if leading && due(last_sweep, now) {
@@ -149,7 +169,7 @@ fn run(server: &Arc<Server>, interval: Duration, period: Duration) {
             last_count = Some(now);
             count_leases(server);
         }
-        let until = Instant::now() + period;
+        let until = Instant::now() + round_wait(period, failures);
         while Instant::now() < until && !server.calls.draining() {
             std::thread::sleep(TICK);
         }
@@ -161,6 +181,7 @@ fn note_round(
     server: &Server,
     round: Result<Leadership, crate::cluster_io::KubeError>,
     leading: bool,
+    next: Duration,
 ) {
     let mut status = lock(&server.sweep.status);
     let was_leading = status.leading;
@@ -174,7 +195,7 @@ fn note_round(
             status.holder = Some(holder);
             status.last_error = None;
         }
-        Err(error) => status.last_error = Some(error.describe()),
+        Err(error) => status.last_error = Some(election_failure(&server.settings, &error)),
     }
     status.leading = leading;
     let (holder, error) = (status.holder.clone(), status.last_error.clone());
@@ -190,16 +211,44 @@ fn note_round(
         };
         server.log(LogLevel::Info, "sweep", &message);
     }
-    // A failure is logged when it starts or changes, not every round.
+    // A failure is logged when it starts or changes, not every round; the
+    // rounds back off while it lasts.
     if let Some(error) = error
         && error_before.as_deref() != Some(error.as_str())
     {
         server.log(
             LogLevel::Warn,
             "sweep",
-            &format!("leader election round failed (retried every round): {error}"),
+            &format!(
+                "leader election round failed: {error}; this replica does not sweep until a \
+                 round succeeds (next round in {}s, the wait doubling up to {}s while rounds \
+                 fail; said once until the failure changes)",
+                next.as_secs(),
+                MAX_ELECTION_BACKOFF.as_secs()
+            ),
         );
     }
+}
+
+/// A failed round for a person: what failed and, where the cause is the
+/// operator's to fix, the fix.
+fn election_failure(settings: &HostSettings, error: &crate::cluster_io::KubeError) -> String {
+    let leader = &settings.serve.leader;
+    let fix = match error {
+        crate::cluster_io::KubeError::NotFound(_) => format!(
+            " (the namespace `{}` of the sweep's Lease does not exist: apply deploy/rbac.yaml \
+             (`leasebox rbac`), which creates it, or set serve.leaderElection.namespace to an \
+             existing namespace)",
+            leader.namespace
+        ),
+        crate::cluster_io::KubeError::Forbidden(_) => format!(
+            " (the host may not read or write the Lease `{}/{}`: apply the Role and binding of \
+             deploy/rbac.yaml (`leasebox rbac`))",
+            leader.namespace, leader.lease_name
+        ),
+        _ => String::new(),
+    };
+    format!("{}{fix}", error.describe())
 }
 
 /// Runs `method` as a background call; `None` when the server is stopping.
@@ -286,5 +335,31 @@ fn count_leases(server: &Server) {
             &format!("counting the leases failed: {}", error.message),
         ),
         None => {}
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn failed_rounds_back_off_doubling_up_to_the_cap() {
+        let period = Duration::from_secs(5);
+        assert_eq!(round_wait(period, 0), period);
+        assert_eq!(round_wait(period, 1).as_secs(), 10);
+        assert_eq!(round_wait(period, 3).as_secs(), 40);
+        assert_eq!(round_wait(period, 40), MAX_ELECTION_BACKOFF);
+    }
+
+    #[test]
+    fn a_missing_lease_namespace_is_named_with_the_fix() {
+        let settings = HostSettings::default();
+        let error = crate::cluster_io::KubeError::NotFound(
+            "create the leader Lease: namespaces \"leasebox-system\" not found".into(),
+        );
+        let text = election_failure(&settings, &error);
+        assert!(text.contains("leasebox-system"), "{text}");
+        assert!(text.contains("serve.leaderElection.namespace"), "{text}");
+        assert!(text.contains("deploy/rbac.yaml"), "{text}");
     }
 }

@@ -64,6 +64,37 @@ impl WasiView for HostState {
 }
 
 impl HostState {
+    /// The state of a fresh call in `env`, its guest code admitted to the
+    /// cores by `admission`, its stderr kept in `stderr`.
+    pub(crate) fn new(
+        env: &CallEnv,
+        admission: &Arc<Admission>,
+        stderr: MemoryOutputPipe,
+    ) -> HostState {
+        let started = Instant::now();
+        HostState {
+            wasi: wasi_ctx(stderr),
+            table: ResourceTable::new(),
+            limiter: CallLimiter::new(&env.limits),
+            cluster: env.cluster.clone(),
+            caller: env.caller.clone(),
+            logger: env.logger.clone(),
+            started,
+            host_time: Duration::ZERO,
+            host_calls: 0,
+            admitted: Admitted::new(admission.clone(), started),
+            queued: Duration::ZERO,
+            cpu_deadline: env.limits.cpu_deadline,
+            deadline_hit: false,
+            overall_timeout: env.limits.overall_timeout,
+            overall_hit: false,
+            cancel: env.cancel.clone(),
+            cancel_grace: env.limits.cancel_grace,
+            cancel_hit: false,
+            handles: Default::default(),
+        }
+    }
+
     /// The resource table of `kube` handles.
     pub(crate) fn table(&mut self) -> &mut ResourceTable {
         &mut self.table
@@ -191,28 +222,7 @@ pub(crate) fn call<I, R>(
         call,
     } = site;
     let stderr = MemoryOutputPipe::new(STDERR_CAP_BYTES);
-    let started = Instant::now();
-    let state = HostState {
-        wasi: wasi_ctx(stderr.clone()),
-        table: ResourceTable::new(),
-        limiter: CallLimiter::new(&env.limits),
-        cluster: env.cluster.clone(),
-        caller: env.caller.clone(),
-        logger: env.logger.clone(),
-        started,
-        host_time: Duration::ZERO,
-        host_calls: 0,
-        admitted: Admitted::new(admission.clone(), started),
-        queued: Duration::ZERO,
-        cpu_deadline: env.limits.cpu_deadline,
-        deadline_hit: false,
-        overall_timeout: env.limits.overall_timeout,
-        overall_hit: false,
-        cancel: env.cancel.clone(),
-        cancel_grace: env.limits.cancel_grace,
-        cancel_hit: false,
-        handles: Default::default(),
-    };
+    let state = HostState::new(env, admission, stderr.clone());
     let mut store = Store::new(engine, state);
     store.limiter(|state| &mut state.limiter);
     store.set_epoch_deadline(ticks(env.limits.cpu_deadline.min(CHECK_INTERVAL)));

@@ -10,6 +10,8 @@
 //! module, not a Kubernetes error).
 
 mod bounds;
+#[cfg(test)]
+mod tests;
 
 use std::sync::OnceLock;
 use std::time::{Duration, Instant};

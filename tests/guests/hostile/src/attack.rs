@@ -74,6 +74,9 @@ pub const ATTACKS: &[&str] = &[
     "init-privileged",
     "apparmor-unconfined",
     "ephemeral-volume-name",
+    "probe-host",
+    "lifecycle-host",
+    "foreign-lease-claim",
     // Other tenants, other leases, leasebox's marks (`tenant`).
     "foreign-secret-pod",
     "foreign-secret-ref",

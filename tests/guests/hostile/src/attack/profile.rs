@@ -22,6 +22,13 @@ const DEFAULT_NODE: &str = "hostile-node";
 /// The host port `host-port` binds.
 const HOST_PORT: u16 = 2929;
 
+/// Where `probe-host` and `lifecycle-host` send the kubelet by default:
+/// the node itself.
+const NODE_LOCAL_HOST: &str = "127.0.0.1";
+
+/// Their default port: the kubelet's API.
+const KUBELET_PORT: u64 = 10250;
+
 /// The priority class `system-priority` asks for.
 const SYSTEM_PRIORITY: &str = "system-node-critical";
 
@@ -153,6 +160,32 @@ pub(super) fn attack(order: &Order, name: &str) -> Result<Option<Verdict>, Verdi
                 } } }
             }] }),
             json!({ "volumeMounts": [{ "name": "scratch", "mountPath": "/scratch" }] }),
+        )?,
+        // The kubelet runs probes and hooks from the node's network, where
+        // no NetworkPolicy of the lease applies.
+        "probe-host" => pod(
+            json!({}),
+            json!({ "livenessProbe": { "httpGet": {
+                "host": order.field_or("host", NODE_LOCAL_HOST),
+                "port": order.config.get("port").and_then(Value::as_u64).unwrap_or(KUBELET_PORT),
+                "path": "/pods"
+            } } }),
+        )?,
+        "lifecycle-host" => pod(
+            json!({}),
+            json!({ "lifecycle": { "postStart": { "httpGet": {
+                "host": order.field_or("host", NODE_LOCAL_HOST),
+                "port": order.config.get("port").and_then(Value::as_u64).unwrap_or(KUBELET_PORT),
+                "path": "/pods"
+            } } } }),
+        )?,
+        // Another lease's claim (its workspace), mounted by this lease's pod.
+        "foreign-lease-claim" => pod(
+            json!({ "volumes": [{
+                "name": "theirs",
+                "persistentVolumeClaim": { "claimName": order.field("claim")? }
+            }] }),
+            json!({ "volumeMounts": [{ "name": "theirs", "mountPath": "/theirs" }] }),
         )?,
         "pvc-volume-name" => apply(json!({
             "apiVersion": "v1",

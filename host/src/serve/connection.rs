@@ -341,3 +341,54 @@ impl Write for OutputNotifier {
         Ok(())
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A connection with call 2 in flight taking stdin that nothing reads.
+    fn with_call_taking_stdin() -> (Shared, Cancel, StdinReader) {
+        let shared: Shared = Arc::default();
+        let cancel = Cancel::new();
+        let outbox = Outbox::new(Box::new(std::io::sink()));
+        let (feed, reader) = stdin::open(&outbox, &json!(2));
+        let key = json!(2).to_string();
+        let mut in_flight = lock(&shared);
+        in_flight.cancels.insert(key.clone(), cancel.clone());
+        in_flight.stdins.insert(key, feed);
+        drop(in_flight);
+        (shared, cancel, reader)
+    }
+
+    fn chunk(bytes: usize) -> Value {
+        json!({"id": 2, "data": BASE64.encode(vec![b'x'; bytes])})
+    }
+
+    #[test]
+    fn stdin_past_the_credit_stops_the_call_and_is_not_held() {
+        let (shared, cancel, _reader) = with_call_taking_stdin();
+        for _ in 0..4 {
+            notification(&shared, "exec/stdin", &chunk(1 << 20)).expect("within the credit");
+        }
+        assert!(!cancel.is_cancelled());
+        let refused = notification(&shared, "exec/stdin", &chunk(1)).expect_err("past it");
+        assert!(refused.contains("credit of 4194304 bytes"), "{refused}");
+        assert!(cancel.is_cancelled(), "the call is stopped");
+        let in_flight = lock(&shared);
+        assert!(in_flight.stdins.is_empty(), "its stdin is no longer taken");
+        assert!(
+            in_flight.overflows.contains_key("2"),
+            "it will answer stdin-overflow"
+        );
+    }
+
+    #[test]
+    fn a_cancel_gets_through_while_a_call_waits_on_its_stdin() {
+        let (shared, cancel, _reader) = with_call_taking_stdin();
+        for _ in 0..4 {
+            notification(&shared, "exec/stdin", &chunk(1 << 20)).expect("within the credit");
+        }
+        notification(&shared, "$/cancelRequest", &json!({"id": 2})).expect("cancel");
+        assert!(cancel.is_cancelled());
+    }
+}

@@ -212,6 +212,9 @@ pub struct Grants {
     /// Namespaces outside the fence a lease's egress may reach (server
     /// callbacks), besides the cluster DNS.
     pub callback_namespaces: BTreeSet<String>,
+    /// Company ids the operator declares to be another company id (alias
+    /// -> company id).
+    pub company_aliases: BTreeMap<String, String>,
 }
 
 impl Grants {
@@ -221,7 +224,16 @@ impl Grants {
             namespace_prefix: settings.namespace_prefix.clone(),
             host_keys: settings.host_keys.iter().cloned().collect(),
             callback_namespaces: settings.callback_namespaces.iter().cloned().collect(),
+            company_aliases: settings.company_aliases.clone(),
         }
+    }
+
+    /// The company a call for `company` is for: itself, or the company id
+    /// the operator declared it an alias of.
+    pub fn company<'a>(&'a self, company: &'a str) -> &'a str {
+        self.company_aliases
+            .get(company)
+            .map_or(company, String::as_str)
     }
 
     /// The grant of a kind, if modules may touch it at all.

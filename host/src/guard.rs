@@ -38,7 +38,7 @@ mod rbac;
 mod rule;
 mod watch;
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::sync::{Arc, Mutex};
 
 use serde_json::{Value, json};
@@ -89,6 +89,8 @@ pub struct GuardedCluster {
     /// again, so a namespace deleted and made anew by someone else is never
     /// trusted on an earlier call's word.
     namespaces: Arc<Mutex<HashMap<String, Option<NamespaceFacts>>>>,
+    /// Tenant service accounts (namespace, name) this call applied or read.
+    accounts: Arc<Mutex<HashSet<(String, String)>>>,
 }
 
 impl std::fmt::Debug for GuardedCluster {
@@ -133,15 +135,26 @@ impl GuardedCluster {
             audit,
             scope: CallScope::default(),
             namespaces: Arc::default(),
+            accounts: Arc::default(),
         }
     }
 
     /// The same guard for one call for `scope`, with nothing remembered of
     /// earlier calls.
+    /// A company id the operator declared an alias of another
+    /// (`fence.companyAliases`) is that other company.
     pub fn for_call(&self, scope: &CallScope) -> GuardedCluster {
+        let company = scope
+            .company
+            .as_deref()
+            .map(|c| self.grants.company(c).to_string());
         GuardedCluster {
-            scope: scope.clone(),
+            scope: CallScope {
+                company,
+                lease: scope.lease.clone(),
+            },
             namespaces: Arc::default(),
+            accounts: Arc::default(),
             ..self.clone()
         }
     }
@@ -591,6 +604,83 @@ impl GuardedCluster {
                 }
                 Err(other) => Err(other),
             },
+        }
+    }
+
+    /// A workload's pods run as the tenant's service account: one that
+    /// exists in the namespace and carries leasebox's ownership label (every
+    /// account a module applies is its company's; `default`, made by the
+    /// cluster, and any an administrator made are not). Unchanged from the
+    /// live object (a renew), it passes.
+    fn check_service_account(
+        &self,
+        what: &str,
+        kind: &str,
+        object: &Value,
+        live: Option<&Value>,
+    ) -> Result<(), KubeError> {
+        let pointer = match kind {
+            "Job" => "/spec/template/spec/serviceAccountName",
+            "Sandbox" => "/spec/podTemplate/spec/serviceAccountName",
+            _ => "/spec/serviceAccountName",
+        };
+        let name = str_at(object, pointer);
+        if name.is_some() && live.and_then(|l| str_at(l, pointer)) == name {
+            return Ok(());
+        }
+        let namespace = str_at(object, "/metadata/namespace").unwrap_or("");
+        let Some(name) = name.filter(|n| !n.is_empty() && *n != "default") else {
+            return self.deny(
+                Rule::PodProfile,
+                format!(
+                    "{what}: `{}` is {}: a lease pod runs as the tenant's own service account, \
+                     never the namespace's `default`",
+                    pointer[1..].replace('/', "."),
+                    name.map_or("missing".to_string(), |n| format!("`{n}`"))
+                ),
+            );
+        };
+        let key = (namespace.to_string(), name.to_string());
+        if lock(&self.accounts).contains(&key) {
+            return Ok(());
+        }
+        let account = self.inner.get(&ObjectRef {
+            api_version: "v1".into(),
+            kind: "ServiceAccount".into(),
+            namespace: Some(namespace.to_string()),
+            name: name.to_string(),
+            uid: None,
+        })?;
+        let tenants = account
+            .as_deref()
+            .and_then(|text| serde_json::from_str::<Value>(text).ok())
+            .is_some_and(|a| has_owner_label(&a));
+        if tenants {
+            lock(&self.accounts).insert(key);
+            return Ok(());
+        }
+        self.deny(
+            Rule::PodProfile,
+            format!(
+                "{what}: service account `{name}` {} in `{namespace}`: a lease pod runs as the \
+                 tenant's own service account (labelled {}={}), applied before the workload",
+                if account.is_some() {
+                    "is not the tenant's"
+                } else {
+                    "does not exist"
+                },
+                OWNER_LABEL.0,
+                OWNER_LABEL.1
+            ),
+        )
+    }
+
+    /// Remembers a tenant service account this call applied.
+    fn remember_account(&self, object: &Value) {
+        if str_at(object, "/kind") == Some("ServiceAccount") && has_owner_label(object) {
+            let namespace = str_at(object, "/metadata/namespace").unwrap_or("");
+            let name = str_at(object, "/metadata/name").unwrap_or("");
+            lock(&self.accounts).insert((namespace.to_string(), name.to_string()));
         }
     }
 

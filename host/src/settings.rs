@@ -41,6 +41,7 @@
 //! [`DEFAULT_SETTINGS_PATH`] when that file exists, else the defaults.
 //! Flags override the file.
 
+use std::collections::BTreeMap;
 use std::ops::RangeInclusive;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
@@ -175,6 +176,7 @@ struct LeaderFile {
 struct FenceFile {
     namespace_prefix: Option<String>,
     callback_namespaces: Option<Vec<String>>,
+    company_aliases: Option<BTreeMap<String, String>>,
 }
 
 #[derive(Debug, Default, Clone, Deserialize)]
@@ -289,6 +291,11 @@ pub struct HostSettings {
     /// Namespaces outside the fence a lease's egress may reach, for server
     /// callbacks (`fence.callbackNamespaces`; default none).
     pub callback_namespaces: Vec<String>,
+    /// Company ids the operator declares to be another company id
+    /// (`fence.companyAliases`, alias -> company id): a call for an alias
+    /// is a call for that company, so both reach one tenant namespace.
+    /// Default none: company ids that map to one namespace are refused.
+    pub company_aliases: BTreeMap<String, String>,
     /// Guest limits.
     pub guest: GuestSettings,
     /// Cluster connection.
@@ -368,6 +375,18 @@ impl HostSettings {
         for namespace in &callback_namespaces {
             check_callback_namespace(namespace)?;
         }
+        let company_aliases = file.fence.company_aliases.unwrap_or_default();
+        if let Some((alias, _)) = company_aliases.iter().find(|(alias, company)| {
+            alias.is_empty() || company.is_empty() || company_aliases.contains_key(company.as_str())
+        }) {
+            return Err(SettingsError::Invalid {
+                field: "fence.companyAliases",
+                message: format!(
+                    "`{alias}`: an alias and its company id are non-empty, and an alias names a \
+                     company id, not another alias"
+                ),
+            });
+        }
 
         let host_keys = overrides
             .host_keys
@@ -414,6 +433,7 @@ impl HostSettings {
             namespace_prefix,
             host_keys,
             callback_namespaces,
+            company_aliases,
             guest: GuestSettings {
                 memory_cap_bytes: (memory_mib as usize) << 20,
                 cpu_deadline: Duration::from_millis(cpu_ms),

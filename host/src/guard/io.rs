@@ -61,10 +61,13 @@ impl ClusterIo for GuardedCluster {
             return self.deny(rule, format!("{what}: {message}"));
         }
         if workload {
+            self.check_service_account(&what, &kind, &value, live.as_ref())?;
             marks::stamp(&mut value, &kind, &marks);
             return self.inner.apply(&value.to_string());
         }
-        self.inner.apply(manifest)
+        let applied = self.inner.apply(manifest)?;
+        self.remember_account(&value);
+        Ok(applied)
     }
 
     fn create(&self, manifest: &str) -> Result<String, KubeError> {

@@ -145,6 +145,8 @@ fn store() -> Arc<Store> {
     store.put(json!({"apiVersion":"v1","kind":"Namespace","metadata":{"name":OTHER_TENANT,"labels":{"app.kubernetes.io/managed-by":"leasebox"},"annotations":{COMPANY_ANNOTATION:"globex"}}}));
     store.put(json!({"apiVersion":"v1","kind":"Namespace","metadata":{"name":"leasebox-foreign"}}));
     store.put(json!({"apiVersion":"v1","kind":"Namespace","metadata":{"name":"kube-system"}}));
+    store.put(json!({"apiVersion":"v1","kind":"ServiceAccount","metadata":{"name":"leasebox-agent","namespace":TENANT,"labels":{"app.kubernetes.io/managed-by":"leasebox"}}}));
+    store.put(json!({"apiVersion":"v1","kind":"ServiceAccount","metadata":{"name":"admins-account","namespace":TENANT}}));
     store.put(json!({"apiVersion":"v1","kind":"Pod","metadata":{"name":LEASE,"namespace":TENANT,"labels":{"app.kubernetes.io/managed-by":"leasebox","leasebox.dev/lease":LEASE}}}));
     store.put(
         json!({"apiVersion":"v1","kind":"Pod","metadata":{"name":"plain","namespace":TENANT}}),
@@ -872,6 +874,7 @@ fn operator_grant_allows_a_declared_key() {
         namespace_prefix: "leasebox-".into(),
         host_keys: ["AWS_SECRET_ACCESS_KEY".to_string()].into(),
         callback_namespaces: Default::default(),
+        company_aliases: Default::default(),
     };
     let guard = GuardedCluster::new(store(), Arc::new(grants), Audit::counting("f00d"))
         .for_call(&acquire_scope());
@@ -988,4 +991,36 @@ fn a_renew_changing_a_field_outside_the_profile_is_refused() {
     let mut manifest = live_pod("0ld");
     manifest["spec"]["hostNetwork"] = json!(true);
     assert_eq!(verdict(renew.apply(&manifest.to_string())), "pod-profile");
+}
+
+#[test]
+fn a_company_id_the_operator_declared_an_alias_reaches_that_companys_tenant() {
+    let grants = Grants {
+        company_aliases: [("ACME".to_string(), COMPANY.to_string())].into(),
+        ..Grants::default()
+    };
+    let guard = GuardedCluster::new(store(), Arc::new(grants), Audit::counting("f00d"))
+        .for_call(&CallScope::company("ACME"));
+    let manifest = json!({"apiVersion":"v1","kind":"Namespace","metadata":{"name":TENANT}});
+    assert_eq!(verdict(guard.apply(&manifest.to_string())), "passed");
+}
+
+#[rstest]
+#[case::the_namespaces_default(json!({"serviceAccountName":"default"}))]
+#[case::one_an_administrator_made(json!({"serviceAccountName":"admins-account"}))]
+#[case::one_that_does_not_exist(json!({"serviceAccountName":"nobody"}))]
+fn a_pod_runs_only_as_the_tenants_service_account(#[case] patch: Value) {
+    assert_eq!(
+        verdict(guard().apply(&pod(patch).to_string())),
+        "pod-profile"
+    );
+}
+
+#[test]
+fn a_service_account_applied_in_the_call_is_the_tenants() {
+    let guard = guard();
+    let account = json!({"apiVersion":"v1","kind":"ServiceAccount","metadata":{"name":"agent-2","namespace":TENANT,"labels":{"app.kubernetes.io/managed-by":"leasebox"}}});
+    assert_eq!(verdict(guard.apply(&account.to_string())), "passed");
+    let pod = pod(json!({"serviceAccountName":"agent-2"}));
+    assert_eq!(verdict(guard.apply(&pod.to_string())), "passed");
 }

@@ -854,4 +854,33 @@ mod deploy_tests {
             Some(lease_namespace)
         );
     }
+
+    #[test]
+    fn callback_namespaces_and_company_aliases_are_read_and_checked() {
+        let settings = super::HostSettings::parse(
+            "fence:\n  callbackNamespaces: [paperclip]\n  companyAliases:\n    RT-COLL: rt-coll\n",
+            &super::Overrides::default(),
+            None,
+        )
+        .expect("valid");
+        assert_eq!(settings.callback_namespaces, ["paperclip"]);
+        assert_eq!(settings.company_aliases["RT-COLL"], "rt-coll");
+        let err = super::HostSettings::parse(
+            "fence:\n  callbackNamespaces: [Not_A_Name]\n",
+            &super::Overrides::default(),
+            None,
+        )
+        .expect_err("invalid");
+        assert!(
+            err.to_string().contains("fence.callbackNamespaces"),
+            "{err}"
+        );
+        let err = super::HostSettings::parse(
+            "fence:\n  companyAliases:\n    a: b\n    b: c\n",
+            &super::Overrides::default(),
+            None,
+        )
+        .expect_err("chained");
+        assert!(err.to_string().contains("fence.companyAliases"), "{err}");
+    }
 }

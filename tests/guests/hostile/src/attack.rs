@@ -85,6 +85,7 @@ pub const ATTACKS: &[&str] = &[
     "list-foreign-pods",
     "read-foreign-pod",
     "delete-foreign-pod",
+    "delete-foreign-deny-all",
     "foreign-lease-pod",
     "foreign-open-ingress",
     "foreign-quota",

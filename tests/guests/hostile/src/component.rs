@@ -6,6 +6,10 @@
 //! company and a lease (where the host allows workloads to be applied),
 //! and always fails: `failed` with step [`ACQUIRE_STEP`], reason
 //! `held` or `got-through`, and the probe report as JSON for message.
+//! `validate-config` runs it when the configuration says
+//! `"during": "validate"` (the host validates before an acquire, in a
+//! call for no company and no lease) and answers one issue, at path
+//! [`ACQUIRE_STEP`], whose message is the report.
 //! `execute` does the same from a call about a lease only (the company
 //! unknown to the host), with the configuration document as the command
 //! (its first argv, or the shell line); `resume-lease` answers any lease
@@ -16,12 +20,16 @@ use crate::bindings::exports::leasebox::provider::provider::{
     Guest, ProbeCheck, ProbeReport, ReleaseReport, SweepReport,
 };
 use crate::bindings::leasebox::provider::types::{
-    Backend, Command, ExecRequest, ExecStatus, Failure, Lease, LeaseRequest, LeaseStatus,
+    Backend, Command, ExecRequest, ExecStatus, Failure, Issue, Lease, LeaseRequest, LeaseStatus,
     ObjectRef, PolicyError, ValidationReport,
 };
 
-/// The step of the `failed` error an attacking `acquire-lease` returns.
+/// The step of the `failed` error an attacking `acquire-lease` returns
+/// (and the path of the issue an attacking `validate-config` reports).
 const ACQUIRE_STEP: &str = "hostile-attack";
+
+/// The `during` of a configuration whose attack `validate-config` runs.
+const VALIDATE: &str = "validate";
 
 /// The exported component.
 struct Component;
@@ -106,11 +114,34 @@ fn report_json(report: &ProbeReport) -> String {
 
 impl Guest for Component {
     fn validate_config(config: String) -> ValidationReport {
+        let during_validate = serde_json::from_str::<serde_json::Value>(&config)
+            .ok()
+            .and_then(|doc| {
+                doc.get("during")
+                    .and_then(|d| d.as_str())
+                    .map(str::to_string)
+            })
+            .is_some_and(|during| during == VALIDATE);
+        if !during_validate {
+            return ValidationReport {
+                ok: true,
+                errors: Vec::new(),
+                warnings: Vec::new(),
+                normalized_config: Some(config),
+            };
+        }
+        let message = match attack(&config, Position::default()) {
+            Ok(report) => report_json(&report),
+            Err(error) => format!("{error:?}"),
+        };
         ValidationReport {
-            ok: true,
-            errors: Vec::new(),
+            ok: false,
+            errors: vec![Issue {
+                path: ACQUIRE_STEP.to_string(),
+                message,
+            }],
             warnings: Vec::new(),
-            normalized_config: Some(config),
+            normalized_config: None,
         }
     }
 

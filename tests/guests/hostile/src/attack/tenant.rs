@@ -11,7 +11,7 @@ use super::{Order, Verdict, apply, core_ref, exec_pod, refused};
 use crate::bindings::leasebox::provider::kube::{
     self, DeleteOptions, HostSecretRequest, LogsRequest, Propagation,
 };
-use crate::bindings::leasebox::provider::types::EnvVar;
+use crate::bindings::leasebox::provider::types::{EnvVar, ObjectRef};
 
 /// The annotation naming the company of a tenant namespace (the host's).
 const COMPANY_MARK: &str = "leasebox.dev/company";
@@ -117,6 +117,27 @@ pub(super) fn attack(order: &Order, name: &str) -> Result<Option<Verdict>, Verdi
                 "ingress": [{}]
             }
         })),
+        // The victim tenant's deny-all, deleted (its pods' ingress opens).
+        "delete-foreign-deny-all" => {
+            let target = ObjectRef {
+                api_version: "networking.k8s.io/v1".to_string(),
+                kind: "NetworkPolicy".to_string(),
+                namespace: Some(namespace()?),
+                name: DENY_ALL.to_string(),
+                uid: None,
+            };
+            match kube::delete(
+                &target,
+                &DeleteOptions {
+                    propagation: Propagation::Background,
+                    precondition_uid: None,
+                    grace_period_seconds: None,
+                },
+            ) {
+                Ok(deleted) => Verdict::Succeeded(format!("deleted: {deleted}")),
+                Err(error) => refused(error),
+            }
+        }
         "foreign-quota" => apply(json!({
             "apiVersion": "v1",
             "kind": "ResourceQuota",

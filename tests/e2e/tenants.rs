@@ -17,6 +17,7 @@
 mod configs;
 mod decoy;
 mod pods;
+mod unscoped;
 
 use std::collections::BTreeMap;
 use std::sync::atomic::{AtomicU32, Ordering};

@@ -255,3 +255,61 @@ fn server_callback_cannot_open_egress_into_kube_system() {
     );
     case.finish();
 }
+
+#[test]
+fn company_ids_of_one_slug_acquiring_at_once_get_one_tenant_for_one_company() {
+    let Some(case) = Case::start("red-race") else {
+        return;
+    };
+    let acquire = |company: &'static str| {
+        let config = case.config(json!({})).display().to_string();
+        let kubeconfig = case.kubeconfig().to_path_buf();
+        std::thread::spawn(move || {
+            let args: Vec<String> = [
+                "acquire",
+                "--config",
+                &config,
+                "--company-id",
+                company,
+                "--run-id",
+                "e2e-red",
+            ]
+            .map(str::to_string)
+            .to_vec();
+            (company, cli::run(&kubeconfig, &args, None, CLI_LIMIT))
+        })
+    };
+    let racers = [acquire("red-race"), acquire("RED-RACE")];
+    let outcomes: Vec<(&str, Output)> = racers
+        .into_iter()
+        .map(|racer| racer.join().expect("the acquire thread ends"))
+        .collect();
+    let mark = company_mark(&case, &case.namespace);
+    let winners: Vec<&str> = outcomes
+        .iter()
+        .filter(|(_, output)| output.code == Some(0))
+        .map(|(company, _)| *company)
+        .collect();
+    let mut failures = Vec::new();
+    if winners.len() != 1 || mark.as_deref() != winners.first().copied() {
+        failures.push(format!(
+            "winners {winners:?}, company mark {mark:?}: expected one winner, marking the tenant"
+        ));
+    }
+    for (company, output) in &outcomes {
+        if output.code == Some(0) {
+            let lease = case.lease_of(output);
+            case.release(&lease);
+        } else if let Err(failure) =
+            refused_by("tenant-company", &format!("acquire for {company}"), output)
+        {
+            failures.push(failure);
+        }
+    }
+    assert!(
+        failures.is_empty(),
+        "two companies of one slug raced for a tenant:\n\n{}",
+        failures.join("\n\n")
+    );
+    case.finish();
+}

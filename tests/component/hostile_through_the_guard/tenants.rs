@@ -390,6 +390,8 @@ fn run(guard: &GuardedCluster, from: Position, attack: &Value) -> (bool, String)
 #[case::decoy_pod_without_a_lease(Position::Probe, json!({"attack":"decoy-pod","namespace":ATTACKER_NS,"lease":VICTIM_LEASE}), "lease-scope")]
 #[case::forge_lease_label(Position::Acquire, json!({"attack":"forge-lease-label","namespace":ATTACKER_NS,"lease":VICTIM_LEASE}), "identity-mark")]
 #[case::forge_company_mark(Position::Acquire, json!({"attack":"forge-company-mark","namespace":ATTACKER_NS,"company":VICTIM}), "identity-mark")]
+#[case::forge_pod_company(Position::Acquire, json!({"attack":"forge-pod-company","namespace":ATTACKER_NS,"company":VICTIM}), "identity-mark")]
+#[case::forge_module_mark(Position::Acquire, json!({"attack":"forge-module-mark","namespace":ATTACKER_NS}), "identity-mark")]
 #[case::forge_pod_security(Position::Acquire, json!({"attack":"forge-pod-security","namespace":ATTACKER_NS}), "identity-mark")]
 #[case::egress_kube_system(Position::Acquire, json!({"attack":"egress-kube-system","namespace":ATTACKER_NS}), "egress-namespace")]
 fn tenant_attack_is_denied_by_its_rule_and_writes_nothing(

@@ -94,6 +94,8 @@ pub const ATTACKS: &[&str] = &[
     "decoy-pod",
     "forge-lease-label",
     "forge-company-mark",
+    "forge-pod-company",
+    "forge-module-mark",
     "forge-pod-security",
     "egress-kube-system",
     // Cluster-wide reads (`listing`).

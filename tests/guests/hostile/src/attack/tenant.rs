@@ -16,6 +16,12 @@ use crate::bindings::leasebox::provider::types::{EnvVar, ObjectRef};
 /// The annotation naming the company of a tenant namespace (the host's).
 const COMPANY_MARK: &str = "leasebox.dev/company";
 
+/// The annotation naming the module that made a workload (the host's).
+const MODULE_MARK: &str = "leasebox.dev/module-sha256";
+
+/// The module `forge-module-mark` claims to be.
+const FORGED_MODULE: &str = "0000000000000000000000000000000000000000000000000000000000000000";
+
 /// What `foreign-host-secret` writes into the victim's Secret.
 const FORGED_TOKEN: &str = "hostile-forged-token";
 
@@ -224,6 +230,30 @@ pub(super) fn attack(order: &Order, name: &str) -> Result<Option<Verdict>, Verdi
             json!({ (MANAGED_BY.0): MANAGED_BY.1 }),
             json!({ COMPANY_MARK: order.field("company")? }),
         )),
+        // A pod of the calling lease claiming another company, or another
+        // module.
+        "forge-pod-company" => apply(annotated(
+            restricted_pod(
+                &pod_name(order, name),
+                &namespace()?,
+                own_lease,
+                json!({}),
+                json!({}),
+            ),
+            COMPANY_MARK,
+            &order.field("company")?,
+        )),
+        "forge-module-mark" => apply(annotated(
+            restricted_pod(
+                &pod_name(order, name),
+                &namespace()?,
+                own_lease,
+                json!({}),
+                json!({}),
+            ),
+            MODULE_MARK,
+            FORGED_MODULE,
+        )),
         // The attacker's own namespace, out of the restricted pod security
         // level.
         "forge-pod-security" => apply(namespace_with(
@@ -280,6 +310,14 @@ fn logs(namespace: &str, pod: &str, container: &str) -> Verdict {
         "log of {namespace}/{pod}: {:?}",
         String::from_utf8_lossy(&log)
     ))
+}
+
+/// `object` with annotation `key` = `value`.
+fn annotated(mut object: Value, key: &str, value: &str) -> Value {
+    if let Some(metadata) = object.get_mut("metadata").and_then(Value::as_object_mut) {
+        metadata.insert("annotations".to_string(), json!({ key: value }));
+    }
+    object
 }
 
 /// A Namespace `name` with `labels` and `annotations`.

@@ -6,11 +6,13 @@
 //! leasebox's own marks, and cluster-wide reads. Each attack runs from the
 //! position the host gives a module: `acquire-lease` (a call for the
 //! attacker's company and its own fresh lease, where workloads may be
-//! applied), `probe` (the company only) or `execute` (a lease only: it
-//! writes only objects that exist and carry its lease's label); the
-//! runtime scopes the guard to the call from the export's arguments. A write is refused with
+//! applied), `probe` (the company only), `execute` (a lease only: it
+//! writes only objects that exist and carry its lease's label) or
+//! `validate-config` (no company, no lease); the runtime scopes the guard
+//! to the call from the export's arguments. A write is refused with
 //! `denied` naming its rule and writes nothing; a read may be answered,
-//! narrowed to the attacker's own namespaces.
+//! narrowed to the attacker's own namespaces. The attacks the guard still
+//! lets through have tests that are ignored, naming the gap.
 
 use std::collections::HashMap;
 use std::sync::Arc;

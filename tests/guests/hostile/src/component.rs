@@ -10,6 +10,8 @@
 //! `"during": "validate"` (the host validates before an acquire, in a
 //! call for no company and no lease) and answers one issue, at path
 //! [`ACQUIRE_STEP`], whose message is the report.
+//! `sweep` does the same with its `namespace` argument for the
+//! configuration (a call for no company and no lease).
 //! `execute` does the same from a call about a lease only (the company
 //! unknown to the host), with the configuration document as the command
 //! (its first argv, or the shell line); `resume-lease` answers any lease
@@ -191,8 +193,10 @@ impl Guest for Component {
         Ok(any_lease(lease_id, namespace.unwrap_or_default()))
     }
 
-    fn sweep(_now: String, _namespace: Option<String>) -> Result<SweepReport, PolicyError> {
-        not_implemented()
+    fn sweep(_now: String, namespace: Option<String>) -> Result<SweepReport, PolicyError> {
+        // The host passes `--namespace` as it is: the attack rides in it.
+        let config = namespace.unwrap_or_default();
+        Err(failed(attack(&config, Position::default())?))
     }
 
     fn renew_lease(_lease: Lease, _now: String, _ttl_seconds: u32) -> Result<Lease, PolicyError> {

@@ -348,8 +348,10 @@ impl GuardedCluster {
         gone_ok: bool,
     ) -> Result<Option<Value>, KubeError> {
         let lease = self.scope.lease.as_deref();
+        let scoped = lease.is_some() || self.scope.company.is_some();
         if let Some(named) = marks::lease_in_name(&target.name)
             && Some(named) != lease
+            && scoped
         {
             return self.deny(
                 Rule::LeaseScope,
@@ -363,6 +365,23 @@ impl GuardedCluster {
             return Ok(None);
         }
         let Some(lease) = lease else {
+            // A sweep: it deletes expired leases' objects, and nothing else.
+            if gone_ok {
+                let existing = self.inner.get(target)?;
+                let live = existing
+                    .as_deref()
+                    .and_then(|text| serde_json::from_str::<Value>(text).ok());
+                if existing.is_none() || live.as_ref().and_then(lease_of).is_some() {
+                    return Ok(live);
+                }
+                return self.deny(
+                    Rule::LeaseScope,
+                    format!(
+                        "{what}: this call is for no company and no lease (a sweep), and deletes \
+                         only objects that carry a lease label ({LEASE_LABEL})"
+                    ),
+                );
+            }
             return self.deny(
                 Rule::LeaseScope,
                 format!("{what}: this call is for no company and no lease, and writes nothing"),

@@ -39,10 +39,10 @@ pub use cache::{CACHE_DIR_ENV, CacheDir};
 pub use cancel::{Cancel, DEFAULT_CANCEL_GRACE};
 pub use engine::Pool;
 pub use error::RuntimeError;
+pub use imports::kube::{MAX_HANDLES_PER_CALL, MAX_MANIFEST_BYTES};
 pub use instance::TIME_LOG_CONTEXT;
 pub use limits::{DEFAULT_CPU_DEADLINE, EPOCH_TICK, Limits, MEMORY_CAP_BYTES, STDERR_CAP_BYTES};
 pub use module_file::{MAX_MODULE_BYTES, ModuleFileError, read_module_file};
-pub use imports::kube::{MAX_HANDLES_PER_CALL, MAX_MANIFEST_BYTES};
 
 use crate::cluster_io::{CallScope, CallerIo, ClusterIo, NoCluster};
 use crate::lease_record;
@@ -436,16 +436,21 @@ impl Policy {
     /// current contract, `v0_1` on a 0.1.0 module (its answer converted up).
     /// The call is for `scope`, which the host takes from the call's own
     /// arguments: the cluster (the capability guard) narrows what the
-    /// module may touch to it.
+    /// module may touch to it. `None`: the call is pure (validate, schema,
+    /// plan) and reaches no cluster at all, whatever `env` holds.
     fn call<R>(
         &self,
         call: &str,
         env: &CallEnv,
-        scope: CallScope,
+        scope: Option<CallScope>,
         current: impl FnOnce(&Export, &mut Store<HostState>) -> wasmtime::Result<R>,
         v0_1: impl FnOnce(&Export, &mut Store<HostState>) -> wasmtime::Result<R>,
     ) -> Result<R, RuntimeError> {
-        let scoped = env.cluster.scoped(&scope).map(|cluster| CallEnv {
+        let scoped = match scope {
+            Some(scope) => env.cluster.scoped(&scope),
+            None => Some(Arc::new(NoCluster) as Arc<dyn ClusterIo>),
+        }
+        .map(|cluster| CallEnv {
             cluster,
             ..env.clone()
         });
@@ -491,7 +496,7 @@ impl Policy {
         self.call(
             "validate-config",
             env,
-            CallScope::default(),
+            None,
             |e, s| e.call(s, Provider::func_validate_config, (config,)),
             |e, s| {
                 let report = e.call(s, V0_1Provider::func_validate_config, (config,))?;
@@ -505,7 +510,7 @@ impl Policy {
         self.call(
             "config-schema",
             env,
-            CallScope::default(),
+            None,
             |e, s| e.call(s, Provider::func_config_schema, ()),
             |e, s| e.call(s, V0_1Provider::func_config_schema, ()),
         )
@@ -516,7 +521,7 @@ impl Policy {
         self.call(
             "probe",
             env,
-            CallScope::company(company_id),
+            Some(CallScope::company(company_id)),
             |e, s| e.call(s, Provider::func_probe, (config, company_id)),
             |e, s| {
                 let answer = e.call(s, V0_1Provider::func_probe, (config, company_id))?;
@@ -532,7 +537,7 @@ impl Policy {
         self.call(
             "plan",
             env,
-            CallScope::default(),
+            None,
             |e, s| e.call(s, Provider::func_plan, (request,)),
             |e, s| {
                 let request = v0_1::lease_request_down(request);
@@ -547,7 +552,10 @@ impl Policy {
         self.call(
             "acquire-lease",
             env,
-            CallScope { company: Some(request.company_id.clone()), lease: Some(request.lease_id.clone()) },
+            Some(CallScope {
+                company: Some(request.company_id.clone()),
+                lease: Some(request.lease_id.clone()),
+            }),
             |e, s| e.call(s, Provider::func_acquire_lease, (request,)),
             |e, s| {
                 let request = v0_1::lease_request_down(request);
@@ -567,7 +575,7 @@ impl Policy {
         self.call(
             "realize-workspace",
             env,
-            CallScope::lease(&lease.id),
+            Some(CallScope::lease(&lease.id)),
             |e, s| e.call(s, Provider::func_realize_workspace, (lease, path)),
             |e, s| {
                 let lease = lease_record::down_to_v0_1(lease);
@@ -584,7 +592,7 @@ impl Policy {
         self.call(
             "execute",
             env,
-            CallScope::lease(&request.lease.id),
+            Some(CallScope::lease(&request.lease.id)),
             |e, s| e.call(s, Provider::func_execute, (request,)),
             |e, s| {
                 let request = v0_1::exec_request_down(request);
@@ -601,7 +609,7 @@ impl Policy {
         self.call(
             "release-lease",
             env,
-            CallScope::lease(&lease.id),
+            Some(CallScope::lease(&lease.id)),
             |e, s| e.call(s, Provider::func_release_lease, (lease,)),
             |e, s| {
                 let lease = lease_record::down_to_v0_1(lease);
@@ -623,7 +631,7 @@ impl Policy {
         self.call(
             "resume-lease",
             env,
-            CallScope::lease(lease_id),
+            Some(CallScope::lease(lease_id)),
             |e, s| e.call(s, Provider::func_resume_lease, (lease_id, namespace)),
             |e, s| {
                 let answer = e.call(s, V0_1Provider::func_resume_lease, (lease_id, namespace))?;
@@ -642,7 +650,7 @@ impl Policy {
         self.call(
             "sweep",
             env,
-            CallScope::default(),
+            Some(CallScope::default()),
             |e, s| e.call(s, Provider::func_sweep, (now, namespace)),
             |e, s| {
                 let answer = e.call(s, V0_1Provider::func_sweep, (now, namespace))?;
@@ -667,7 +675,7 @@ impl Policy {
         self.call(
             "renew-lease",
             env,
-            CallScope::lease(&lease.id),
+            Some(CallScope::lease(&lease.id)),
             |e, s| e.call(s, Provider::func_renew_lease, (lease, now, ttl_seconds)),
             |_, _| unreachable_for_v0_1(),
         )
@@ -686,7 +694,10 @@ impl Policy {
         self.call(
             "list-leases",
             env,
-            CallScope { company: company_id.map(str::to_string), lease: None },
+            Some(CallScope {
+                company: company_id.map(str::to_string),
+                lease: None,
+            }),
             |e, s| e.call(s, Provider::func_list_leases, (company_id, namespace)),
             |_, _| unreachable_for_v0_1(),
         )
@@ -705,7 +716,7 @@ impl Policy {
         self.call(
             "get-lease-status",
             env,
-            CallScope::lease(lease_id),
+            Some(CallScope::lease(lease_id)),
             |e, s| e.call(s, Provider::func_get_lease_status, (lease_id, namespace)),
             |_, _| unreachable_for_v0_1(),
         )

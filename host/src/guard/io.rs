@@ -149,9 +149,7 @@ impl ClusterIo for GuardedCluster {
         self.check_kind(&target.api_version, &target.kind, Verb::Delete)?;
         let what = format!("delete of {} `{}`", target.kind, target.name);
         self.check_write(&what, target.namespace.as_deref())?;
-        if self.scope.lease.is_some() || self.scope.company.is_some() {
-            self.check_lease_object(&what, target, true)?;
-        }
+        self.check_lease_object(&what, target, true)?;
         self.inner.delete(target, options)
     }
 

@@ -709,6 +709,12 @@ fn namespace_cannot_be_deleted() {
 #[case::another_leases_pod(CallScope::lease(LEASE), OTHER_TENANT, OTHER_LEASE, "lease-scope")]
 #[case::an_object_that_is_no_leases(CallScope::lease(LEASE), TENANT, "plain", "lease-scope")]
 #[case::a_sweep_of_any_lease(CallScope::default(), OTHER_TENANT, OTHER_LEASE, "passed")]
+#[case::a_sweep_of_an_object_that_is_no_leases(
+    CallScope::default(),
+    TENANT,
+    "plain",
+    "lease-scope"
+)]
 #[case::a_company_call_in_another_company(
     acquire_scope(),
     OTHER_TENANT,

@@ -138,6 +138,10 @@ pub struct CallScope {
     pub company: Option<String>,
     /// The lease the call is about.
     pub lease: Option<String>,
+    /// For a sweep (a call for no company and no lease that deletes expired
+    /// leases): the host's `now`, by which a lease must have expired for
+    /// the sweep to delete it.
+    pub sweep_now: Option<jiff::Timestamp>,
 }
 
 impl CallScope {
@@ -145,15 +149,33 @@ impl CallScope {
     pub fn company(company: &str) -> CallScope {
         CallScope {
             company: Some(company.to_string()),
-            lease: None,
+            ..CallScope::default()
+        }
+    }
+
+    /// An acquire: for company `company`, about the lease `lease` the host
+    /// minted.
+    pub fn acquire(company: &str, lease: &str) -> CallScope {
+        CallScope {
+            company: Some(company.to_string()),
+            lease: Some(lease.to_string()),
+            ..CallScope::default()
+        }
+    }
+
+    /// A sweep at `now`.
+    pub fn sweep(now: jiff::Timestamp) -> CallScope {
+        CallScope {
+            sweep_now: Some(now),
+            ..CallScope::default()
         }
     }
 
     /// A call about lease `lease` (its company unknown to the host).
     pub fn lease(lease: &str) -> CallScope {
         CallScope {
-            company: None,
             lease: Some(lease.to_string()),
+            ..CallScope::default()
         }
     }
 }

@@ -31,6 +31,7 @@
 //! SHA-256 ([`Audit`]), its message capped and its log lines rate-limited.
 
 mod egress;
+mod expiry;
 mod io;
 pub mod marks;
 mod pod;
@@ -91,6 +92,8 @@ pub struct GuardedCluster {
     namespaces: Arc<Mutex<HashMap<String, Option<NamespaceFacts>>>>,
     /// Tenant service accounts (namespace, name) this call applied or read.
     accounts: Arc<Mutex<HashSet<(String, String)>>>,
+    /// For a sweep: whether each (namespace, lease) it looked at expired.
+    expired: Arc<Mutex<HashMap<(String, String), bool>>>,
 }
 
 impl std::fmt::Debug for GuardedCluster {
@@ -136,6 +139,7 @@ impl GuardedCluster {
             scope: CallScope::default(),
             namespaces: Arc::default(),
             accounts: Arc::default(),
+            expired: Arc::default(),
         }
     }
 
@@ -151,10 +155,11 @@ impl GuardedCluster {
         GuardedCluster {
             scope: CallScope {
                 company,
-                lease: scope.lease.clone(),
+                ..scope.clone()
             },
             namespaces: Arc::default(),
             accounts: Arc::default(),
+            expired: Arc::default(),
             ..self.clone()
         }
     }
@@ -366,19 +371,39 @@ impl GuardedCluster {
         }
         let Some(lease) = lease else {
             // A sweep: it deletes expired leases' objects, and nothing else.
-            if gone_ok {
+            if let Some(now) = self.scope.sweep_now.filter(|_| gone_ok) {
                 let existing = self.inner.get(target)?;
                 let live = existing
                     .as_deref()
                     .and_then(|text| serde_json::from_str::<Value>(text).ok());
-                if existing.is_none() || live.as_ref().and_then(lease_of).is_some() {
+                let Some(object) = live.as_ref() else {
+                    return Ok(None);
+                };
+                let Some(of) = lease_of(object) else {
+                    return self.deny(
+                        Rule::LeaseScope,
+                        format!(
+                            "{what}: a sweep deletes only objects that carry a lease label \
+                             ({LEASE_LABEL})"
+                        ),
+                    );
+                };
+                let namespace = target.namespace.as_deref().unwrap_or("");
+                let expired = if WORKLOAD_KINDS.contains(&target.kind.as_str()) {
+                    expiry::workload_expired(object, now)
+                } else {
+                    self.lease_expired(namespace, of, now)?
+                };
+                if expired {
                     return Ok(live);
                 }
                 return self.deny(
                     Rule::LeaseScope,
                     format!(
-                        "{what}: this call is for no company and no lease (a sweep), and deletes \
-                         only objects that carry a lease label ({LEASE_LABEL})"
+                        "{what}: lease `{of}` has not expired by the sweep's time ({now}); a \
+                         sweep deletes only expired leases (their workloads' \
+                         {} annotation)",
+                        expiry::EXPIRES_AT_ANNOTATION
                     ),
                 );
             }

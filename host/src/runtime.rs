@@ -552,10 +552,7 @@ impl Policy {
         self.call(
             "acquire-lease",
             env,
-            Some(CallScope {
-                company: Some(request.company_id.clone()),
-                lease: Some(request.lease_id.clone()),
-            }),
+            Some(CallScope::acquire(&request.company_id, &request.lease_id)),
             |e, s| e.call(s, Provider::func_acquire_lease, (request,)),
             |e, s| {
                 let request = v0_1::lease_request_down(request);
@@ -650,7 +647,12 @@ impl Policy {
         self.call(
             "sweep",
             env,
-            Some(CallScope::default()),
+            // A `now` that does not parse is the module's to refuse; the
+            // sweep then deletes nothing.
+            Some(
+                now.parse()
+                    .map_or_else(|_| CallScope::default(), CallScope::sweep),
+            ),
             |e, s| e.call(s, Provider::func_sweep, (now, namespace)),
             |e, s| {
                 let answer = e.call(s, V0_1Provider::func_sweep, (now, namespace))?;
@@ -696,7 +698,7 @@ impl Policy {
             env,
             Some(CallScope {
                 company: company_id.map(str::to_string),
-                lease: None,
+                ..CallScope::default()
             }),
             |e, s| e.call(s, Provider::func_list_leases, (company_id, namespace)),
             |_, _| unreachable_for_v0_1(),

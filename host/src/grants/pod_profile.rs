@@ -30,7 +30,9 @@
 //! `automountServiceAccountToken: false`, no projected
 //! service-account token, no `nodeName`, no `system-*` priority class, no
 //! ephemeral containers, no `volumeDevices`, no scheduler but the default,
-//! Secrets only the lease's own, claims that never name a volume.
+//! Secrets only the lease's own, claims that never name a volume and are
+//! no other lease's, probes and hooks that reach only the pod itself (the
+//! kubelet makes their requests from the node).
 
 /// What one field may hold.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -57,6 +59,9 @@ pub enum Allowed {
     OwnSecret,
     /// A claim's spec: no `volumeName`, no `selector` (rule `claim-binding`).
     ClaimSpec,
+    /// The name of a claim of the tenant: one not named for another lease
+    /// (rule `lease-scope`).
+    OwnClaim,
     /// A pod's annotations: AppArmor and seccomp profiles only confined.
     PodAnnotations,
 }
@@ -189,6 +194,37 @@ const ENV_FROM: &[Field] = &[
 /// Why no host port.
 const NO_HOST_PORT: &str = "a lease pod opens no port on the node";
 
+/// Why a probe or hook reaches only its own pod.
+const OWN_POD: &str = "the kubelet makes a probe's or a hook's request from the node, outside \
+                       the lease's egress policy, so it may reach only the pod itself";
+
+/// A probe's or hook's HTTP request: to the pod's own address (no `host`).
+const HTTP_GET: &[Field] = &[any("path"), any("port"), any("scheme"), any("httpHeaders")];
+
+/// A probe's or hook's TCP connection: to the pod's own address.
+const TCP_SOCKET: &[Field] = &[any("port")];
+
+/// What a probe or hook does: a command in the container, or a request to
+/// the pod itself.
+const HANDLER: &[Field] = &[
+    any("exec"),
+    field("httpGet", Allowed::Object(HTTP_GET), OWN_POD),
+    field("tcpSocket", Allowed::Object(TCP_SOCKET), OWN_POD),
+];
+
+/// A liveness, readiness or startup probe.
+const PROBE: &[Field] = &[
+    any("exec"),
+    field("httpGet", Allowed::Object(HTTP_GET), OWN_POD),
+    field("tcpSocket", Allowed::Object(TCP_SOCKET), OWN_POD),
+    any("initialDelaySeconds"),
+    any("timeoutSeconds"),
+    any("periodSeconds"),
+    any("successThreshold"),
+    any("failureThreshold"),
+    any("terminationGracePeriodSeconds"),
+];
+
 /// A container (and an init container).
 pub const CONTAINER: &[Field] = &[
     required("name", Allowed::Any, ""),
@@ -226,10 +262,17 @@ pub const CONTAINER: &[Field] = &[
         Allowed::Object(CONTAINER_SECURITY),
         RESTRICTED,
     ),
-    any("livenessProbe"),
-    any("readinessProbe"),
-    any("startupProbe"),
-    any("lifecycle"),
+    field("livenessProbe", Allowed::Object(PROBE), OWN_POD),
+    field("readinessProbe", Allowed::Object(PROBE), OWN_POD),
+    field("startupProbe", Allowed::Object(PROBE), OWN_POD),
+    field(
+        "lifecycle",
+        Allowed::Object(&[
+            field("postStart", Allowed::Object(HANDLER), OWN_POD),
+            field("preStop", Allowed::Object(HANDLER), OWN_POD),
+        ]),
+        OWN_POD,
+    ),
     any("terminationMessagePath"),
     any("terminationMessagePolicy"),
     any("stdin"),
@@ -240,6 +283,10 @@ pub const CONTAINER: &[Field] = &[
 /// Why only these volume types.
 const VOLUME_TYPES: &str = "the volume types of the Pod Security \"restricted\" profile, without \
                             service-account tokens or Secrets other than the lease's own";
+
+/// Why a lease mounts no other lease's claim.
+const OWN_CLAIM: &str = "a lease pod mounts its own lease's claims or the tenant's, never another \
+                         lease's";
 
 /// Why claims never name a volume.
 const CLAIM: &str = "a claim never binds an existing volume";
@@ -286,7 +333,10 @@ pub const VOLUME: &[Field] = &[
     ),
     field(
         "persistentVolumeClaim",
-        Allowed::Object(&[any("claimName"), any("readOnly")]),
+        Allowed::Object(&[
+            required("claimName", Allowed::OwnClaim, OWN_CLAIM),
+            any("readOnly"),
+        ]),
         VOLUME_TYPES,
     ),
     field(

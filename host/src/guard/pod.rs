@@ -227,6 +227,20 @@ impl Walker<'_> {
                 }
             }
             Allowed::ClaimSpec => check_claim_spec(path, value),
+            Allowed::OwnClaim => {
+                let name = value.as_str().unwrap_or("");
+                let lease = self.own_secret.and_then(|s| s.strip_suffix("-env"));
+                match crate::guard::marks::lease_in_name(name) {
+                    Some(other) if Some(other) != lease => violation(
+                        Rule::LeaseScope,
+                        format!(
+                            "`{path}` is `{name}`, a claim of lease `{other}`: a lease pod \
+                             mounts its own lease's claims or the tenant's, never another lease's"
+                        ),
+                    ),
+                    _ => Ok(()),
+                }
+            }
             Allowed::PodAnnotations => annotations(path, value),
         }
     }

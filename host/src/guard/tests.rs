@@ -151,7 +151,9 @@ fn store() -> Arc<Store> {
     store.put(
         json!({"apiVersion":"v1","kind":"Pod","metadata":{"name":"plain","namespace":TENANT}}),
     );
-    store.put(json!({"apiVersion":"v1","kind":"Pod","metadata":{"name":OTHER_LEASE,"namespace":OTHER_TENANT,"labels":{"app.kubernetes.io/managed-by":"leasebox","leasebox.dev/lease":OTHER_LEASE}}}));
+    store.put(json!({"apiVersion":"v1","kind":"Pod","metadata":{"name":OTHER_LEASE,"namespace":OTHER_TENANT,"labels":{"app.kubernetes.io/managed-by":"leasebox","leasebox.dev/lease":OTHER_LEASE},"annotations":{"leasebox.dev/expires-at":"2026-12-01T00:00:00Z"}}}));
+    store.put(json!({"apiVersion":"v1","kind":"Secret","metadata":{"name":format!("{OTHER_LEASE}-env"),"namespace":OTHER_TENANT,"labels":{"leasebox.dev/lease":OTHER_LEASE}}}));
+    store.put(json!({"apiVersion":"v1","kind":"Secret","metadata":{"name":format!("{LEASE}-env"),"namespace":TENANT,"labels":{"leasebox.dev/lease":LEASE}}}));
     Arc::new(store)
 }
 
@@ -165,10 +167,7 @@ fn guard_over(store: Arc<Store>) -> GuardedCluster {
 }
 
 fn acquire_scope() -> CallScope {
-    CallScope {
-        company: Some(COMPANY.into()),
-        lease: Some(LEASE.into()),
-    }
+    CallScope::acquire(COMPANY, LEASE)
 }
 
 fn guard() -> GuardedCluster {
@@ -278,6 +277,11 @@ fn egress(peer: Value, ports: Value) -> Value {
 #[case::ephemeral_containers_denied(pod(json!({"ephemeralContainers":[container()]})), "pod-profile")]
 #[case::root_user_denied(pod(json!({"securityContext":{"runAsUser":0}})), "pod-profile")]
 #[case::unconfined_seccomp_denied(pod(json!({"securityContext":{"seccompProfile":{"type":"Unconfined"}}})), "pod-profile")]
+#[case::probe_to_another_host_denied(pod_container(json!({"livenessProbe":{"httpGet":{"host":"10.0.0.1","port":80}}})), "pod-profile")]
+#[case::hook_to_another_host_denied(pod_container(json!({"lifecycle":{"postStart":{"tcpSocket":{"host":"169.254.169.254","port":80}}}})), "pod-profile")]
+#[case::probe_to_the_pod_allowed(pod_container(json!({"readinessProbe":{"httpGet":{"path":"/","port":8080},"periodSeconds":5}})), "passed")]
+#[case::another_leases_claim_denied(pod(json!({"volumes":[{"name":"w","persistentVolumeClaim":{"claimName":format!("{OTHER_LEASE}-workspace")}}]})), "lease-scope")]
+#[case::own_leases_claim_allowed(pod(json!({"volumes":[{"name":"w","persistentVolumeClaim":{"claimName":format!("{LEASE}-workspace")}}]})), "passed")]
 #[case::host_port_denied(pod_container(json!({"ports":[{"containerPort":80,"hostPort":80}]})), "pod-profile")]
 #[case::privileged_container_denied(pod_container(json!({"securityContext":{"privileged":true}})), "pod-profile")]
 #[case::privileged_init_container_denied(pod(json!({"initContainers":[merged(container(), &json!({"securityContext":{"privileged":true}}))]})), "pod-profile")]
@@ -315,6 +319,7 @@ fn refused_value(allowed: Allowed) -> Option<Value> {
         Allowed::EachOf(_) => Some(json!(["SYS_ADMIN"])),
         Allowed::OwnSecret => Some(json!("lb-victim-env")),
         Allowed::ClaimSpec => Some(json!({"volumeName": "node-disk"})),
+        Allowed::OwnClaim => Some(json!(format!("{OTHER_LEASE}-workspace"))),
         Allowed::PodAnnotations => {
             Some(json!({"container.apparmor.security.beta.kubernetes.io/agent": "unconfined"}))
         }
@@ -391,7 +396,13 @@ fn every_constrained_field_of_the_profile_table_refuses_a_value_naming_the_field
             .find(|p| p.parse::<usize>().is_err())
             .unwrap_or("");
         assert!(
-            ["pod-profile", "pod-secret-ref", "claim-binding"].contains(&rule.as_str()),
+            [
+                "pod-profile",
+                "pod-secret-ref",
+                "claim-binding",
+                "lease-scope"
+            ]
+            .contains(&rule.as_str()),
             "{pointer}: {rule}"
         );
         assert!(message.contains(last), "{pointer}: {message}");
@@ -704,17 +715,40 @@ fn namespace_cannot_be_deleted() {
     );
 }
 
+/// A sweep at 2026-12-07.
+fn sweep() -> CallScope {
+    CallScope::sweep("2026-12-07T10:00:00Z".parse().expect("a time"))
+}
+
+#[rstest]
+#[case::of_an_expired_lease(OTHER_TENANT, &format!("{OTHER_LEASE}-env"), "passed")]
+#[case::of_a_live_lease(TENANT, &format!("{LEASE}-env"), "lease-scope")]
+fn a_sweep_deletes_a_leases_secret_only_once_its_workload_expired(
+    #[case] namespace: &str,
+    #[case] name: &str,
+    #[case] expected: &str,
+) {
+    let options = DeleteOptions {
+        propagation: Propagation::Background,
+        precondition_uid: None,
+        grace_period_seconds: None,
+    };
+    let target = ObjectRef {
+        kind: "Secret".into(),
+        ..pod_ref(namespace, name)
+    };
+    let guard = unscoped().for_call(&sweep());
+    assert_eq!(verdict(guard.delete(&target, &options)), expected);
+}
+
 #[rstest]
 #[case::its_own_pod(CallScope::lease(LEASE), TENANT, LEASE, "passed")]
 #[case::another_leases_pod(CallScope::lease(LEASE), OTHER_TENANT, OTHER_LEASE, "lease-scope")]
 #[case::an_object_that_is_no_leases(CallScope::lease(LEASE), TENANT, "plain", "lease-scope")]
-#[case::a_sweep_of_any_lease(CallScope::default(), OTHER_TENANT, OTHER_LEASE, "passed")]
-#[case::a_sweep_of_an_object_that_is_no_leases(
-    CallScope::default(),
-    TENANT,
-    "plain",
-    "lease-scope"
-)]
+#[case::a_sweep_of_an_expired_lease(sweep(), OTHER_TENANT, OTHER_LEASE, "passed")]
+#[case::a_sweep_of_a_live_lease(sweep(), TENANT, LEASE, "lease-scope")]
+#[case::a_call_for_nothing(CallScope::default(), OTHER_TENANT, OTHER_LEASE, "lease-scope")]
+#[case::a_sweep_of_an_object_that_is_no_leases(sweep(), TENANT, "plain", "lease-scope")]
 #[case::a_company_call_in_another_company(
     acquire_scope(),
     OTHER_TENANT,
@@ -795,8 +829,8 @@ fn exec_reaches_the_calls_lease_pod_only(
     #[case] expected: &str,
 ) {
     let scope = CallScope {
-        company: None,
         lease: lease.map(str::to_string),
+        ..CallScope::default()
     };
     let guard = unscoped().for_call(&scope);
     let spec = exec_spec(namespace, pod);

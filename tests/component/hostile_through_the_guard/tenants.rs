@@ -13,7 +13,7 @@
 //! to the call from the export's arguments. A write is refused with
 //! `denied` naming its rule and writes nothing; a read may be answered,
 //! narrowed to the attacker's own namespaces. The attacks the guard still
-//! lets through have tests that are ignored, naming the gap.
+//! lets through would fail here; every gap found so far is closed.
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -504,21 +504,29 @@ fn assert_pod_profile_refuses(attack: Value) {
 #[rstest]
 #[case::probe_host(json!({"attack":"probe-host","namespace":ATTACKER_NS}))]
 #[case::lifecycle_host(json!({"attack":"lifecycle-host","namespace":ATTACKER_NS}))]
-#[ignore = "guard gap (issue 29 follow-up): probes and lifecycle hooks may name any host; \
-            the kubelet reaches it from the node's network, outside the lease's egress"]
 fn kubelet_probes_and_hooks_reach_only_the_pod(#[case] attack: Value) {
     assert_pod_profile_refuses(attack);
 }
 
 #[test]
-#[ignore = "guard gap (issue 29 follow-up): a lease pod may mount any claim of its tenant, \
-            another lease's workspace included"]
 fn lease_pod_mounts_no_claim_of_another_lease() {
-    assert_pod_profile_refuses(json!({
+    let cluster = cluster();
+    let guard = guard(&cluster);
+    let before = cluster.call_records().len();
+    let attack = json!({
         "attack": "foreign-lease-claim",
         "namespace": ATTACKER_NS,
         "claim": format!("{OTHER_LEASE}-workspace")
-    }));
+    });
+    let (ok, detail) = run(&guard, Position::Acquire, &attack);
+    assert!(
+        ok && detail.starts_with("denied: rule `lease-scope`"),
+        "{attack}: expected denied by `lease-scope`, got: {detail}"
+    );
+    assert_eq!(
+        writes(&cluster.call_records()[before..]),
+        Vec::<String>::new()
+    );
 }
 
 #[rstest]
@@ -564,8 +572,6 @@ fn sweep_deletes_no_tenant_object_but_a_leases() {
 }
 
 #[test]
-#[ignore = "guard gap (issue 29 follow-up): sweep, for no company, deletes any company's live \
-            lease (the guard does not look at the lease's expiry)"]
 fn sweep_deletes_no_live_lease() {
     let cluster = cluster();
     let guard = guard(&cluster);

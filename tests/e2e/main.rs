@@ -44,6 +44,7 @@ mod lifecycle;
 mod release;
 mod round_trips;
 mod serve;
+mod serve_drain;
 mod serve_fleet;
 mod supervisor;
 mod tenant;

@@ -133,14 +133,6 @@ impl KubeClusterIo {
         Self::build(config, runtime.handle().clone(), Some(Arc::new(runtime)))
     }
 
-    /// Connects with a kubeconfig given as YAML text (the configuration's
-    /// inline `kubeconfig`), with `context` or its current context.
-    pub fn connect_inline(yaml: &str, context: Option<String>) -> Result<KubeClusterIo, KubeError> {
-        let runtime = new_runtime()?;
-        let config = runtime.block_on(config::load_inline(yaml, context))?;
-        Self::build(config, runtime.handle().clone(), Some(Arc::new(runtime)))
-    }
-
     /// Uses an explicit kube-rs configuration (tests point it at a fake API
     /// server). kube-rs's own retry layer is switched off.
     pub fn from_config(mut config: kube::Config) -> Result<KubeClusterIo, KubeError> {

@@ -51,25 +51,3 @@ pub(crate) async fn load(
     config.default_retry = false;
     Ok(config)
 }
-
-/// Builds a kube-rs configuration from kubeconfig YAML text.
-pub(crate) async fn load_inline(
-    yaml: &str,
-    context: Option<String>,
-) -> Result<kube::Config, KubeError> {
-    let file = Kubeconfig::from_yaml(yaml).map_err(|e| {
-        KubeError::NoCluster(format!(
-            "the configuration's inline kubeconfig is not a kubeconfig: {e}; fix `kubeconfig` or pass --kubeconfig FILE"
-        ))
-    })?;
-    let options = KubeConfigOptions {
-        context,
-        cluster: None,
-        user: None,
-    };
-    let mut config = kube::Config::from_custom_kubeconfig(file, &options)
-        .await
-        .map_err(|e| KubeError::NoCluster(format!("cannot use the inline kubeconfig: {e}")))?;
-    config.default_retry = false;
-    Ok(config)
-}

@@ -324,3 +324,82 @@ fn a_client_that_leaves_has_its_calls_cancelled_and_others_go_on() {
     let _ = std::fs::remove_file(&socket);
     case.finish();
 }
+
+/// Peak resident memory of process `pid`, in KiB (`VmHWM`).
+fn peak_rss_kib(pid: u32) -> u64 {
+    std::fs::read_to_string(format!("/proc/{pid}/status"))
+        .expect("/proc is readable")
+        .lines()
+        .find_map(|l| l.strip_prefix("VmHWM:"))
+        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
+        .expect("VmHWM is reported")
+}
+
+/// A client that ignores its stdin credit and pours 64 MiB into a command
+/// that never reads it (issue 29: 1.5 GiB sent to a `sleep` grew serve to
+/// 1.5 GiB). Serve holds at most its window of that stdin: what the exec
+/// stream takes on moves on towards the pod (a container runtime may then
+/// hold the session open until its stdin is read, as `kubectl exec -i`
+/// sees too), and a chunk past the credit stops the call with
+/// `stdin-overflow`; which happens depends on how fast the node takes stdin
+/// in. Either way serve's memory stays flat, `$/cancelRequest` still gets
+/// through, and the connection goes on.
+#[test]
+fn stdin_poured_past_the_credit_leaves_serve_memory_flat() {
+    let Some(case) = Case::start("serve-stdin") else {
+        return;
+    };
+    let mut child = start_serve(&case, &[]);
+    let pid = child.id();
+    let mut client = Client::of(&mut child);
+    let lease = client.acquire(1, &case);
+    let baseline = peak_rss_kib(pid);
+
+    client.send(
+        json!({"jsonrpc": "2.0", "id": 2, "method": "exec", "params": {
+        "leaseId": lease, "command": ["sleep", "3600"], "stdin": true}}),
+    );
+    let chunk = BASE64.encode(vec![b'x'; 1 << 20]);
+    for _ in 0..64 {
+        client.send(json!({"jsonrpc": "2.0", "method": "exec/stdin",
+            "params": {"id": 2, "data": chunk}}));
+    }
+    std::thread::sleep(Duration::from_secs(5));
+    let growth = peak_rss_kib(pid).saturating_sub(baseline);
+    client.send(json!({"jsonrpc": "2.0", "method": "$/cancelRequest", "params": {"id": 2}}));
+    let (answer, notes) = client.until(2);
+    assert!(
+        notes.iter().any(|n| n["method"] == "exec/stdinCredit"
+            && n["params"]["id"] == 2
+            && n["params"]["bytes"] == 4_194_304),
+        "the call's initial credit was announced"
+    );
+    let reason = answer["error"]["data"]["reason"]
+        .as_str()
+        .unwrap_or_default();
+    assert!(
+        ["stdin-overflow", "cancelled"].contains(&reason),
+        "{answer}"
+    );
+    eprintln!(
+        "64 MiB of stdin poured past the credit: the call answered {reason}; serve's peak \
+         memory grew by {growth} KiB"
+    );
+    assert!(
+        growth < 32 * 1024,
+        "serve's peak memory grew by {growth} KiB for 64 MiB of stdin"
+    );
+
+    let echoed = client.call(
+        3,
+        "exec",
+        json!({"leaseId": lease, "command": ["echo", "still here"]}),
+    );
+    assert_eq!(echoed["result"]["exitCode"], 0, "{echoed}");
+    let released = client.call(4, "release", json!({"leaseId": lease}));
+    assert_pod_deleted(&released);
+    drop(client);
+    let status = child.wait().expect("serve exits");
+    assert_eq!(status.code(), Some(0));
+    case.finish();
+}

@@ -226,7 +226,11 @@ export class LeaseboxClient {
     return this.call('policy.info', {}, options);
   }
 
-  /** Swaps in the module at `path` (or reloads the watched file); rejects with `-32004` when it is refused. */
+  /**
+   * Swaps in the module at `path` (or reloads the watched file); rejects with `-32004` when it is refused. A `path`
+   * is refused (`reload-from-clients-off`, `outside-module-dir`) unless the operator's host settings allow it
+   * (`serve.reload.fromClients`, inside `serve.moduleDir`).
+   */
   policyReload(path?: string, options: Cancellable = {}): Promise<PolicyInfo> {
     return this.call('policy.reload', { path }, options);
   }

@@ -147,6 +147,16 @@ test('policyReload without a module file rejects with -32004 no-module-file', as
   await assert.rejects(client.policyReload(), (error) => error.code === ErrorCode.ModuleRefused && error.reason === 'no-module-file');
 });
 
+test('policyReload of a path the operator did not allow rejects with -32004 naming the setting', async () => {
+  await assert.rejects(
+    client.policyReload('/etc/passwd'),
+    (error) =>
+      error.code === ErrorCode.ModuleRefused &&
+      error.reason === 'reload-from-clients-off' &&
+      error.message.includes('serve.reload.fromClients'),
+  );
+});
+
 test('many calls in flight at once are each answered with their own result', async () => {
   const backends = ['pod', 'job', 'sandbox-cr', 'vm', 'lambda'];
   const calls = Array.from({ length: 60 }, (_, i) => backends[i % backends.length]).map((backend) =>

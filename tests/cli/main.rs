@@ -190,7 +190,11 @@ fn policy_flag_with_a_file_that_is_not_a_module_exits_2() {
     let module = write(&dir, "garbage.wasm", "not wasm");
     let output = leasebox(&["schema", "--policy", module.to_str().expect("utf-8 path")]);
     assert_eq!(output.status.code(), Some(2), "{output:?}");
-    assert!(String::from_utf8_lossy(&output.stderr).contains("failed to compile policy module"));
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(
+        stderr.contains("is not a WebAssembly file") && !stderr.contains("not wasm"),
+        "refused before compiling, naming what is wrong and quoting none of the file: {stderr}"
+    );
 }
 
 #[test]

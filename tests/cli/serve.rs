@@ -215,7 +215,11 @@ fn as_set(manifests: &Value) -> Option<Vec<String>> {
     Some(texts)
 }
 
-pub(super) fn call_on(stream: &mut UnixStream, reader: &mut BufReader<UnixStream>, request: &Value) -> Value {
+pub(super) fn call_on(
+    stream: &mut UnixStream,
+    reader: &mut BufReader<UnixStream>,
+    request: &Value,
+) -> Value {
     writeln!(stream, "{request}").expect("serve reads");
     let mut line = String::new();
     reader.read_line(&mut line).expect("serve answers");

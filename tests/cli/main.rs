@@ -185,6 +185,22 @@ fn policy_flag_runs_the_given_module() {
 }
 
 #[test]
+fn policy_inspect_of_a_file_that_is_not_wasm_exits_1_and_of_a_device_2() {
+    let dir = scratch("inspect_not_wasm");
+    let text = write(&dir, "notes.wasm", "private notes");
+    let output = leasebox(&["policy", "inspect", text.to_str().expect("utf-8 path")]);
+    assert_eq!(output.status.code(), Some(1), "{output:?}");
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(
+        stderr.contains("is not a WebAssembly file") && !stderr.contains("private"),
+        "{stderr}"
+    );
+    let output = leasebox(&["policy", "inspect", "/dev/zero"]);
+    assert_eq!(output.status.code(), Some(2), "{output:?}");
+    assert!(String::from_utf8_lossy(&output.stderr).contains("a character device"));
+}
+
+#[test]
 fn policy_flag_with_a_file_that_is_not_a_module_exits_2() {
     let dir = scratch("policy_garbage");
     let module = write(&dir, "garbage.wasm", "not wasm");

@@ -9,7 +9,7 @@ use sha2::Digest;
 
 use super::exit::{CliError, Outcome};
 use super::validate::write_json;
-use crate::runtime::Runtime;
+use crate::runtime::{ModuleFileError, Runtime};
 
 /// Subcommands of `policy`.
 #[derive(Debug, Clone, clap::Subcommand)]
@@ -31,12 +31,17 @@ pub struct Args {
     pub command: Command,
 }
 
-/// Prints the report; exit 0 when the module loads, 1 when it does not, 2
-/// when the file cannot be read.
+/// Prints the report; exit 0 when the module loads, 1 when it does not (a
+/// file that is not WebAssembly among them), 2 when the file cannot be read
+/// (missing, not a regular file, over the size cap).
 pub fn run(args: &Args, out: &mut dyn Write) -> Result<u8, CliError> {
     let Command::Inspect { module } = &args.command;
     let bytes = crate::runtime::read_module_file(module).map_err(|e| {
-        CliError::unusable(anyhow::anyhow!("cannot read {}: {e}", module.display()))
+        let error = anyhow::anyhow!("cannot read {}: {e}", module.display());
+        match e {
+            ModuleFileError::NotWasm => CliError::rejected(error),
+            _ => CliError::unusable(error),
+        }
     })?;
     let sha256 = sha2::Sha256::digest(&bytes)
         .iter()

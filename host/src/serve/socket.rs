@@ -56,7 +56,13 @@ pub fn bind(path: &Path) -> Result<UnixListener, SocketError> {
         Some(parent) if !parent.as_os_str().is_empty() => parent.to_path_buf(),
         _ => PathBuf::from("."),
     };
-    let private = parent.join(format!(".leasebox-{}.bind", std::process::id()));
+    // Unique per attempt: a directory left by a process killed mid-bind
+    // never blocks the next start.
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.subsec_nanos());
+    // Short: a socket's path must fit in 108 bytes.
+    let private = parent.join(format!(".lb{}.{nanos}", std::process::id()));
     std::fs::DirBuilder::new()
         .mode(0o700)
         .create(&private)

@@ -4,15 +4,15 @@
 //! another replica takes over at once) and exits 0 within 10 s.
 //! `serve::serve_drains_in_flight_calls_on_sigterm` has a call in flight.
 
-use std::process::{Command, Stdio};
+use std::process::Command;
 use std::time::{Duration, Instant};
 
 use k8s_openapi::api::coordination::v1::Lease as LeaderLease;
 use kube::api::{Api, DeleteParams};
 use serde_json::json;
 
-use crate::serve::Client;
-use crate::support::case::{Case, NAMESPACE_PREFIX};
+use crate::serve::{Client, start_serve};
+use crate::support::case::Case;
 
 /// How long serve may take to exit after SIGTERM.
 const EXIT_LIMIT: Duration = Duration::from_secs(10);
@@ -36,21 +36,8 @@ fn serve_leading_the_sweep_gives_its_lease_up_and_exits_within_10s_of_sigterm() 
              {lease_name}\n    leaseDurationSec: 3\n"
         ),
     );
-    let mut child = Command::new(env!("CARGO_BIN_EXE_leasebox"))
-        .args([
-            "serve",
-            "--namespace-prefix",
-            NAMESPACE_PREFIX,
-            "--kubeconfig",
-        ])
-        .arg(case.kubeconfig())
-        .arg("--settings")
-        .arg(&settings)
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .expect("leasebox serve starts");
+    let settings = settings.display().to_string();
+    let mut child = start_serve(&case, &["--settings", &settings]);
     let mut client = Client::of(&mut child);
     let started = Instant::now();
     let mut id = 100;

@@ -583,6 +583,15 @@ fn namespace_cannot_be_deleted() {
     );
 }
 
+/// A delete in the background, without preconditions.
+fn in_the_background() -> DeleteOptions {
+    DeleteOptions {
+        propagation: Propagation::Background,
+        precondition_uid: None,
+        grace_period_seconds: None,
+    }
+}
+
 /// A sweep at 2026-12-07.
 fn sweep() -> CallScope {
     CallScope::sweep("2026-12-07T10:00:00Z".parse().expect("a time"))
@@ -596,11 +605,7 @@ fn a_sweep_deletes_a_leases_secret_only_once_its_workload_expired(
     #[case] name: &str,
     #[case] expected: &str,
 ) {
-    let options = DeleteOptions {
-        propagation: Propagation::Background,
-        precondition_uid: None,
-        grace_period_seconds: None,
-    };
+    let options = in_the_background();
     let target = ObjectRef {
         kind: "Secret".into(),
         ..pod_ref(namespace, name)
@@ -629,11 +634,7 @@ fn a_lease_call_deletes_only_its_lease_objects(
     #[case] name: &str,
     #[case] expected: &str,
 ) {
-    let options = DeleteOptions {
-        propagation: Propagation::Background,
-        precondition_uid: None,
-        grace_period_seconds: None,
-    };
+    let options = in_the_background();
     let guard = unscoped().for_call(&scope);
     assert_eq!(
         verdict(guard.delete(&pod_ref(namespace, name), &options)),

@@ -45,6 +45,7 @@ mod release;
 mod round_trips;
 mod serve;
 mod serve_drain;
+mod serve_fence;
 mod serve_fleet;
 mod supervisor;
 mod tenant;

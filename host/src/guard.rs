@@ -40,14 +40,13 @@ mod rule;
 mod tenant;
 mod watch;
 
-use std::collections::{HashMap, HashSet};
+use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 
 use serde_json::{Value, json};
 
 use crate::cluster_io::{CallScope, ClusterIo, Denial, KubeError, ObjectRef};
 use crate::grants::{Grants, KindGrant, LEASE_LABEL, OWNER_LABEL, Verb};
-use crate::locks::lock;
 use marks::Marks;
 pub use marks::{COMPANY_ANNOTATION, MODULE_ANNOTATION};
 pub use rule::{
@@ -91,8 +90,6 @@ pub struct GuardedCluster {
     /// again, so a namespace deleted and made anew by someone else is never
     /// trusted on an earlier call's word.
     namespaces: Arc<Mutex<HashMap<String, Option<NamespaceFacts>>>>,
-    /// Tenant service accounts (namespace, name) this call applied or read.
-    accounts: Arc<Mutex<HashSet<(String, String)>>>,
     /// For a sweep: whether each (namespace, lease) it looked at expired.
     expired: Arc<Mutex<HashMap<(String, String), bool>>>,
 }
@@ -139,7 +136,6 @@ impl GuardedCluster {
             audit,
             scope: CallScope::default(),
             namespaces: Arc::default(),
-            accounts: Arc::default(),
             expired: Arc::default(),
         }
     }
@@ -159,7 +155,6 @@ impl GuardedCluster {
                 ..scope.clone()
             },
             namespaces: Arc::default(),
-            accounts: Arc::default(),
             expired: Arc::default(),
             ..self.clone()
         }
@@ -487,30 +482,28 @@ impl GuardedCluster {
         Ok(())
     }
 
-    /// A workload's pods run as the tenant's service account: one that
-    /// exists in the namespace and carries leasebox's ownership label (every
-    /// account a module applies is its company's; `default`, made by the
-    /// cluster, and any an administrator made are not). Unchanged from the
-    /// live object (a renew), it passes.
+    /// A workload's pods run as one of the tenant's service accounts, never
+    /// the namespace's `default` (which the cluster makes, outside any
+    /// call). Every other account in a namespace marked for a company was
+    /// applied by a call for that company (or by an administrator), its
+    /// bindings held to the Role ceiling, and no token of it reaches the pod
+    /// (`automountServiceAccountToken: false`, no projected token), so the
+    /// check needs no read of the account: a warm acquire makes no request
+    /// more for it.
     fn check_service_account(
         &self,
         what: &str,
         kind: &str,
         object: &Value,
-        live: Option<&Value>,
     ) -> Result<(), KubeError> {
         let pointer = match kind {
             "Job" => "/spec/template/spec/serviceAccountName",
             "Sandbox" => "/spec/podTemplate/spec/serviceAccountName",
             _ => "/spec/serviceAccountName",
         };
-        let name = str_at(object, pointer);
-        if name.is_some() && live.and_then(|l| str_at(l, pointer)) == name {
-            return Ok(());
-        }
-        let namespace = str_at(object, "/metadata/namespace").unwrap_or("");
-        let Some(name) = name.filter(|n| !n.is_empty() && *n != "default") else {
-            return self.deny(
+        match str_at(object, pointer) {
+            Some(name) if !name.is_empty() && name != "default" => Ok(()),
+            name => self.deny(
                 Rule::PodProfile,
                 format!(
                     "{what}: `{}` is {}: a lease pod runs as the tenant's own service account, \
@@ -518,49 +511,7 @@ impl GuardedCluster {
                     pointer[1..].replace('/', "."),
                     name.map_or("missing".to_string(), |n| format!("`{n}`"))
                 ),
-            );
-        };
-        let key = (namespace.to_string(), name.to_string());
-        if lock(&self.accounts).contains(&key) {
-            return Ok(());
-        }
-        let account = self.inner.get(&ObjectRef {
-            api_version: "v1".into(),
-            kind: "ServiceAccount".into(),
-            namespace: Some(namespace.to_string()),
-            name: name.to_string(),
-            uid: None,
-        })?;
-        let tenants = account
-            .as_deref()
-            .and_then(|text| serde_json::from_str::<Value>(text).ok())
-            .is_some_and(|a| has_owner_label(&a));
-        if tenants {
-            lock(&self.accounts).insert(key);
-            return Ok(());
-        }
-        self.deny(
-            Rule::PodProfile,
-            format!(
-                "{what}: service account `{name}` {} in `{namespace}`: a lease pod runs as the \
-                 tenant's own service account (labelled {}={}), applied before the workload",
-                if account.is_some() {
-                    "is not the tenant's"
-                } else {
-                    "does not exist"
-                },
-                OWNER_LABEL.0,
-                OWNER_LABEL.1
             ),
-        )
-    }
-
-    /// Remembers a tenant service account this call applied.
-    fn remember_account(&self, object: &Value) {
-        if str_at(object, "/kind") == Some("ServiceAccount") && has_owner_label(object) {
-            let namespace = str_at(object, "/metadata/namespace").unwrap_or("");
-            let name = str_at(object, "/metadata/name").unwrap_or("");
-            lock(&self.accounts).insert((namespace.to_string(), name.to_string()));
         }
     }
 

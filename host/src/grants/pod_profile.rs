@@ -24,9 +24,8 @@
 //! | privilege escalation | `allowPrivilegeEscalation: false` on every container |
 //! | running as non-root (user) | `runAsNonRoot: true` on the pod or every container; `runAsUser` never 0 |
 //!
-//! leasebox's own: the tenant's service account (one labelled
-//! `app.kubernetes.io/managed-by=leasebox` in the namespace, never
-//! `default`; checked by the guard, which reads it),
+//! leasebox's own: the tenant's service account, never the namespace's
+//! `default` (checked by the guard),
 //! `automountServiceAccountToken: false`, no projected
 //! service-account token, no `nodeName`, no `system-*` priority class, no
 //! ephemeral containers, no `volumeDevices`, no scheduler but the default,

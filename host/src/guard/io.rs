@@ -61,13 +61,11 @@ impl ClusterIo for GuardedCluster {
             return self.deny(rule, format!("{what}: {message}"));
         }
         if workload {
-            self.check_service_account(&what, &kind, &value, live.as_ref())?;
+            self.check_service_account(&what, &kind, &value)?;
             marks::stamp(&mut value, &kind, &marks);
             return self.inner.apply(&value.to_string());
         }
-        let applied = self.inner.apply(manifest)?;
-        self.remember_account(&value);
-        Ok(applied)
+        self.inner.apply(manifest)
     }
 
     fn create(&self, manifest: &str) -> Result<String, KubeError> {

@@ -77,12 +77,11 @@ fn serve_refuses_a_tenant_namespace_made_again_without_its_label() {
         .block_on(namespaces.get(&case.namespace))
         .expect("it is there");
     assert!(
-        namespace
+        !namespace
             .metadata
             .labels
             .unwrap_or_default()
-            .get("app.kubernetes.io/managed-by")
-            .is_none(),
+            .contains_key("app.kubernetes.io/managed-by"),
         "the foreign namespace was adopted"
     );
 

@@ -131,9 +131,6 @@ impl ClusterIo for Store {
     }
 }
 
-/// A store holding the owned tenant namespace, a foreign namespace
-/// inside the prefix, a lease pod and a plain pod.
-
 /// A store holding company acme's tenant namespace (a lease pod and a
 /// plain pod in it), company globex's (a pod of another lease), a
 /// namespace inside the prefix that leasebox did not make, and

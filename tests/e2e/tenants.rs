@@ -119,17 +119,7 @@ fn check(call: Call, output: &Output) -> Result<(bool, String), String> {
             })?
         }
     };
-    let check = report
-        .pointer("/checks/0")
-        .ok_or_else(|| format!("the report has no check\n{}", output.describe()))?;
-    Ok((
-        check.get("ok").and_then(Value::as_bool).unwrap_or(false),
-        check
-            .get("detail")
-            .and_then(Value::as_str)
-            .unwrap_or_default()
-            .to_string(),
-    ))
+    crate::trust::first_check(&report, output)
 }
 
 /// Ok when the host refused the attack with `denied`; else what it did.

@@ -154,9 +154,14 @@ fn attack_check(attack: &str, output: &Output) -> Result<(bool, String), String>
             output.describe()
         )
     })?;
+    first_check(&report, output).map_err(|e| format!("{attack}: {e}"))
+}
+
+/// The first check of a hostile module's report, `(ok, detail)`.
+pub(crate) fn first_check(report: &Value, output: &Output) -> Result<(bool, String), String> {
     let check = report
         .pointer("/checks/0")
-        .ok_or_else(|| format!("{attack}: the report has no check\n{}", output.describe()))?;
+        .ok_or_else(|| format!("the report has no check\n{}", output.describe()))?;
     Ok((
         check.get("ok").and_then(Value::as_bool).unwrap_or(false),
         check

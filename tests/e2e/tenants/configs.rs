@@ -20,18 +20,27 @@ use crate::support::cluster::lease_objects;
 /// configuration with `overrides`.
 fn acquire_as(case: &Case, company: &str, overrides: Value) -> Output {
     let config = case.config(overrides).display().to_string();
-    let args: Vec<String> = [
+    cli::run(
+        case.kubeconfig(),
+        &acquire_args(&config, company),
+        None,
+        CLI_LIMIT,
+    )
+}
+
+/// The arguments of `leasebox acquire` with `config` for `company`.
+fn acquire_args(config: &str, company: &str) -> Vec<String> {
+    [
         "acquire",
         "--config",
-        &config,
+        config,
         "--company-id",
         company,
         "--run-id",
         "e2e-red",
     ]
     .map(str::to_string)
-    .to_vec();
-    cli::run(case.kubeconfig(), &args, None, CLI_LIMIT)
+    .to_vec()
 }
 
 /// Ok when the acquire failed naming `rule`; else what it did.
@@ -265,18 +274,15 @@ fn company_ids_of_one_slug_acquiring_at_once_get_one_tenant_for_one_company() {
         let config = case.config(json!({})).display().to_string();
         let kubeconfig = case.kubeconfig().to_path_buf();
         std::thread::spawn(move || {
-            let args: Vec<String> = [
-                "acquire",
-                "--config",
-                &config,
-                "--company-id",
+            (
                 company,
-                "--run-id",
-                "e2e-red",
-            ]
-            .map(str::to_string)
-            .to_vec();
-            (company, cli::run(&kubeconfig, &args, None, CLI_LIMIT))
+                cli::run(
+                    &kubeconfig,
+                    &acquire_args(&config, company),
+                    None,
+                    CLI_LIMIT,
+                ),
+            )
         })
     };
     let racers = [acquire("red-race"), acquire("RED-RACE")];

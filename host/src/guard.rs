@@ -482,6 +482,18 @@ impl GuardedCluster {
         Ok(())
     }
 
+    /// Refuses a read by a call about one lease of what is not that lease's.
+    fn deny_lease_read<T>(&self, what: &str) -> Result<T, KubeError> {
+        let lease = self.lease_only().unwrap_or("");
+        self.deny(
+            Rule::LeaseScope,
+            format!(
+                "{what}: this call is about lease `{lease}` and reads only its objects (labelled \
+                 {LEASE_LABEL}={lease})"
+            ),
+        )
+    }
+
     /// A workload's pods run as one of the tenant's service accounts, never
     /// the namespace's `default` (which the cluster makes, outside any
     /// call). Every other account in a namespace marked for a company was

@@ -33,11 +33,8 @@ impl ClusterIo for GuardedCluster {
         }
         // Where it goes first, then what it holds.
         let name = str_at(&value, "/metadata/name").unwrap_or("");
-        let facts = self.check_write(
-            &format!("apply of {kind} `{name}`"),
-            str_at(&value, "/metadata/namespace"),
-        )?;
         let what = format!("apply of {kind} `{name}`");
+        let facts = self.check_write(&what, str_at(&value, "/metadata/namespace"))?;
         let workload = WORKLOAD_KINDS.contains(&kind.as_str());
         if workload && self.scope.lease.is_none() {
             return self.deny(
@@ -85,9 +82,20 @@ impl ClusterIo for GuardedCluster {
         let what = format!("get of {} `{}`", target.kind, target.name);
         if target.kind != "Namespace" {
             self.check_read(&what, target.namespace.as_deref().unwrap_or(""))?;
-            return self.inner.get(target);
+            let found = self.inner.get(target)?;
+            let shown = found
+                .as_deref()
+                .and_then(|text| serde_json::from_str::<Value>(text).ok())
+                .is_none_or(|object| self.object_shown(&object));
+            if !shown {
+                return self.deny_lease_read(&what);
+            }
+            return Ok(found);
         }
         self.check_fence(&what, Some(&target.name))?;
+        if self.lease_only().is_some() {
+            return self.deny_lease_read(&what);
+        }
         let found = self.inner.get(target)?;
         let object = found
             .as_deref()
@@ -114,9 +122,16 @@ impl ClusterIo for GuardedCluster {
             && !cluster_scoped(kind)
         {
             self.check_read(&format!("list of {kind}"), ns)?;
-            return self
+            let items = self
                 .inner
-                .list(api_version, kind, namespace, label_selector);
+                .list(api_version, kind, namespace, label_selector)?;
+            return Ok(items
+                .into_iter()
+                .filter(|item| {
+                    serde_json::from_str::<Value>(item)
+                        .is_ok_and(|object| self.object_shown(&object))
+                })
+                .collect());
         }
         // A cluster-wide list (and any list of a cluster-scoped kind,
         // whatever namespace was asked for) is narrowed to what this call
@@ -132,7 +147,7 @@ impl ClusterIo for GuardedCluster {
                 namespace.is_none_or(|ns| ns == name) && self.namespace_shown(name)?
             } else {
                 match str_at(&v, "/metadata/namespace") {
-                    Some(ns) => self.readable(ns)?,
+                    Some(ns) => self.readable(ns)? && self.object_shown(&v),
                     None => false,
                 }
             };
@@ -158,10 +173,19 @@ impl ClusterIo for GuardedCluster {
             return Ok(Box::new(watch::FilteredWatch {
                 inner,
                 guard: self.clone(),
+                shown: watch::Shown::Namespaces,
             }));
         }
         self.check_read(&format!("watch of {}", request.kind), &request.namespace)?;
-        self.inner.watch(request)
+        let inner = self.inner.watch(request)?;
+        if self.lease_only().is_none() {
+            return Ok(inner);
+        }
+        Ok(Box::new(watch::FilteredWatch {
+            inner,
+            guard: self.clone(),
+            shown: watch::Shown::Objects,
+        }))
     }
 
     fn exec(&self, spec: &ExecSpec, caller: &CallerIo) -> Result<Box<dyn ExecStream>, KubeError> {

@@ -151,3 +151,21 @@ fn operator_grant_allows_a_declared_key() {
     let request = host_secret(&format!("{LEASE}-env"), &["AWS_SECRET_ACCESS_KEY"]);
     assert_eq!(verdict(guard.apply_host_secret(&request)), "passed");
 }
+
+#[test]
+fn a_lease_call_reads_only_its_lease_objects() {
+    let guard = unscoped().for_call(&CallScope::lease(LEASE));
+    assert_eq!(verdict(guard.get(&pod_ref(TENANT, LEASE))), "passed");
+    assert_eq!(verdict(guard.get(&pod_ref(TENANT, "plain"))), "lease-scope");
+    assert_eq!(
+        verdict(guard.get(&pod_ref(OTHER_TENANT, OTHER_LEASE))),
+        "lease-scope"
+    );
+    assert_eq!(verdict(guard.get(&namespace_ref(TENANT))), "lease-scope");
+    let pods = guard.list("v1", "Pod", None, "").expect("list");
+    assert_eq!(names(&pods), [LEASE]);
+    let pods = guard.list("v1", "Pod", Some(TENANT), "").expect("list");
+    assert_eq!(names(&pods), [LEASE]);
+    let namespaces = guard.list("v1", "Namespace", None, "").expect("list");
+    assert!(namespaces.is_empty(), "{namespaces:?}");
+}

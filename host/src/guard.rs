@@ -366,10 +366,9 @@ impl GuardedCluster {
     /// (a renew): a field the manifest repeats unchanged from it is not the
     /// module's choice (the API server and the scheduler fill some, such as
     /// `nodeName`) and passes; a changed one is checked.
+    /// The caller checked the kind already.
     fn check_manifest(&self, manifest: &Value, live: Option<&Value>) -> Result<String, KubeError> {
-        let api_version = str_at(manifest, "/apiVersion").unwrap_or("");
         let kind = str_at(manifest, "/kind").unwrap_or("");
-        self.check_kind(api_version, kind, Verb::Apply)?;
         let name = str_at(manifest, "/metadata/name").unwrap_or("");
         let what = format!("apply of {kind} `{name}`");
         let own_secret = self.scope.lease.as_deref().map(|l| format!("{l}-env"));

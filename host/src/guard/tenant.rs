@@ -56,8 +56,9 @@ impl GuardedCluster {
                 format!(
                     "{what} in namespace `{namespace}`: the namespace is another company's \
                      tenant, and this call is for company `{company}`; company ids that map to \
-                     one namespace are refused (choose another companySlug, or use the same \
-                     company id)"
+                     one namespace are refused (choose another companySlug, use the same \
+                     company id, or an operator declares the ids one company in the host \
+                     settings' fence.companyAliases)"
                 ),
             ),
             None => self.deny(

@@ -46,6 +46,7 @@ use std::sync::{Arc, Mutex};
 use serde_json::{Value, json};
 
 use crate::cluster_io::{CallScope, ClusterIo, Denial, KubeError, ObjectRef};
+use crate::grants::pod_profile;
 use crate::grants::{Grants, KindGrant, LEASE_LABEL, OWNER_LABEL, Verb};
 use marks::Marks;
 pub use marks::{COMPANY_ANNOTATION, MODULE_ANNOTATION};
@@ -53,8 +54,11 @@ pub use rule::{
     Audit, DenialCounts, LOG_WINDOW, MAX_DENIAL_LINES, MAX_DENIAL_MESSAGE, Rule, capped,
 };
 
-/// Kinds that run a pod, and carry the lease, company and module marks.
-const WORKLOAD_KINDS: [&str; 3] = ["Pod", "Job", "Sandbox"];
+/// True for a kind that runs a pod (a lease workload), which carries the
+/// lease, company and module marks.
+fn is_workload(kind: &str) -> bool {
+    pod_profile::pod_bearing(kind).is_some()
+}
 
 /// What the guard learned of a namespace during one call.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -276,7 +280,7 @@ impl GuardedCluster {
                     );
                 };
                 let namespace = target.namespace.as_deref().unwrap_or("");
-                let expired = if WORKLOAD_KINDS.contains(&target.kind.as_str()) {
+                let expired = if is_workload(&target.kind) {
                     expiry::workload_expired(object, now)
                 } else {
                     self.lease_expired(namespace, of, now)?
@@ -365,28 +369,14 @@ impl GuardedCluster {
     /// `live`: the object as it is in the cluster, when this is a re-apply
     /// (a renew): a field the manifest repeats unchanged from it is not the
     /// module's choice (the API server and the scheduler fill some, such as
-    /// `nodeName`) and passes; a changed one is checked.
-    /// The caller checked the kind already.
+    /// `nodeName`) and passes; a changed one is checked. The caller
+    /// checked the kind already.
     fn check_manifest(&self, manifest: &Value, live: Option<&Value>) -> Result<String, KubeError> {
         let kind = str_at(manifest, "/kind").unwrap_or("");
         let name = str_at(manifest, "/metadata/name").unwrap_or("");
         let what = format!("apply of {kind} `{name}`");
         let own_secret = self.scope.lease.as_deref().map(|l| format!("{l}-env"));
         let own_secret = own_secret.as_deref();
-        let pod = |metadata: &str, spec: &str| {
-            pod::check_pod(
-                pod::At {
-                    metadata: manifest.pointer(metadata),
-                    spec: manifest.pointer(spec),
-                },
-                pod::At {
-                    metadata: live.and_then(|l| l.pointer(metadata)),
-                    spec: live.and_then(|l| l.pointer(spec)),
-                },
-                &spec[1..].replace('/', "."),
-                own_secret,
-            )
-        };
         let checked = match kind {
             "Role" => return self.check_role(&what, manifest).map(|()| what),
             "RoleBinding" => return self.check_role_binding(&what, manifest).map(|()| what),
@@ -398,32 +388,26 @@ impl GuardedCluster {
                 }
                 Ok(())
             }
-            "Pod" => pod("/metadata", "/spec"),
-            "Job" => pod("/spec/template/metadata", "/spec/template/spec"),
-            "Sandbox" => {
-                pod("/spec/podTemplate/metadata", "/spec/podTemplate/spec").and_then(|()| {
-                    let templates = manifest.pointer("/spec/volumeClaimTemplates");
-                    for (i, t) in templates
-                        .and_then(Value::as_array)
-                        .into_iter()
-                        .flatten()
-                        .enumerate()
-                    {
-                        if let Some(spec) = t.get("spec") {
-                            pod::check_claim_spec(
-                                &format!("spec.volumeClaimTemplates[{i}].spec"),
-                                spec,
-                            )?;
-                        }
-                    }
-                    Ok(())
-                })
-            }
             "PersistentVolumeClaim" => match manifest.get("spec") {
                 Some(spec) => pod::check_claim_spec("spec", spec),
                 None => Ok(()),
             },
-            _ => Ok(()),
+            _ => match pod_profile::pod_bearing(kind) {
+                Some(at) => pod::check_pod(
+                    pod::At {
+                        metadata: manifest.pointer(at.metadata),
+                        spec: manifest.pointer(at.spec),
+                    },
+                    pod::At {
+                        metadata: live.and_then(|l| l.pointer(at.metadata)),
+                        spec: live.and_then(|l| l.pointer(at.spec)),
+                    },
+                    &at.spec[1..].replace('/', "."),
+                    own_secret,
+                )
+                .and_then(|()| claim_templates(manifest)),
+                None => Ok(()),
+            },
         };
         match checked {
             Ok(()) => Ok(what),
@@ -507,12 +491,11 @@ impl GuardedCluster {
         kind: &str,
         object: &Value,
     ) -> Result<(), KubeError> {
-        let pointer = match kind {
-            "Job" => "/spec/template/spec/serviceAccountName",
-            "Sandbox" => "/spec/podTemplate/spec/serviceAccountName",
-            _ => "/spec/serviceAccountName",
+        let Some(pod) = pod_profile::pod_bearing(kind) else {
+            return Ok(());
         };
-        match str_at(object, pointer) {
+        let pointer = format!("{}/serviceAccountName", pod.spec);
+        match str_at(object, &pointer) {
             Some(name) if !name.is_empty() && name != "default" => Ok(()),
             name => self.deny(
                 Rule::PodProfile,
@@ -538,7 +521,7 @@ impl GuardedCluster {
         facts: &'a NamespaceFacts,
         live: Option<&'a Value>,
     ) -> Marks<'a> {
-        let workload = WORKLOAD_KINDS.contains(&kind);
+        let workload = is_workload(kind);
         let maker = live
             .and_then(|l| l.pointer("/metadata/annotations"))
             .and_then(|a| a.get(MODULE_ANNOTATION))
@@ -553,6 +536,22 @@ impl GuardedCluster {
             module: workload.then(|| maker.unwrap_or(self.audit.module_sha256.as_str())),
         }
     }
+}
+
+/// A Sandbox's claim templates (none for other kinds) never bind a volume.
+fn claim_templates(manifest: &Value) -> Result<(), pod::Violation> {
+    let templates = manifest.pointer("/spec/volumeClaimTemplates");
+    for (i, t) in templates
+        .and_then(Value::as_array)
+        .into_iter()
+        .flatten()
+        .enumerate()
+    {
+        if let Some(spec) = t.get("spec") {
+            pod::check_claim_spec(&format!("spec.volumeClaimTemplates[{i}].spec"), spec)?;
+        }
+    }
+    Ok(())
 }
 
 /// "for lease `L`" or "about no lease".

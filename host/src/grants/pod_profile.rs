@@ -33,6 +33,42 @@
 //! no other lease's, probes and hooks that reach only the pod itself (the
 //! kubelet makes their requests from the node).
 
+/// A kind that runs a pod, and where its manifest holds the pod's metadata
+/// and spec (JSON pointers).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct PodBearing {
+    /// The kind.
+    pub kind: &'static str,
+    /// The pod's (or pod template's) metadata.
+    pub metadata: &'static str,
+    /// The pod's spec.
+    pub spec: &'static str,
+}
+
+/// Every kind the profile applies to: the lease workloads.
+pub const POD_BEARING: [PodBearing; 3] = [
+    PodBearing {
+        kind: "Pod",
+        metadata: "/metadata",
+        spec: "/spec",
+    },
+    PodBearing {
+        kind: "Job",
+        metadata: "/spec/template/metadata",
+        spec: "/spec/template/spec",
+    },
+    PodBearing {
+        kind: "Sandbox",
+        metadata: "/spec/podTemplate/metadata",
+        spec: "/spec/podTemplate/spec",
+    },
+];
+
+/// Where `kind` holds its pod, when it runs one.
+pub fn pod_bearing(kind: &str) -> Option<&'static PodBearing> {
+    POD_BEARING.iter().find(|p| p.kind == kind)
+}
+
 /// What one field may hold.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Allowed {

@@ -8,7 +8,7 @@ use serde_json::Value;
 use super::marks;
 use super::rule::Rule;
 use super::{
-    GuardedCluster, NamespaceFacts, WORKLOAD_KINDS, cluster_scoped, lease_of, parse,
+    GuardedCluster, NamespaceFacts, cluster_scoped, is_workload, lease_of, parse,
     secret_names_only, str_at, target_of, watch,
 };
 use crate::cluster_io::{
@@ -34,7 +34,7 @@ impl ClusterIo for GuardedCluster {
         let name = str_at(&value, "/metadata/name").unwrap_or("");
         let what = format!("apply of {kind} `{name}`");
         let facts = self.check_write(&what, str_at(&value, "/metadata/namespace"))?;
-        let workload = WORKLOAD_KINDS.contains(&kind.as_str());
+        let workload = is_workload(&kind);
         if workload && self.scope.lease.is_none() {
             return self.deny(
                 Rule::LeaseScope,

@@ -6,6 +6,7 @@
 use serde_json::{Value, json};
 
 use super::rule::Rule;
+use crate::grants::pod_profile::pod_bearing;
 use crate::grants::{LEASE_LABEL, OWNER_LABEL};
 
 /// The annotation the host sets on every workload (Pod, Job, Sandbox) a
@@ -40,14 +41,16 @@ pub struct Marks<'a> {
     pub module: Option<&'a str>,
 }
 
-/// The metadata objects of `object` the marks apply to: its own and, for a
-/// workload, its pod template's.
-pub fn metadata_paths(kind: &str) -> &'static [&'static str] {
-    match kind {
-        "Job" => &["/metadata", "/spec/template/metadata"],
-        "Sandbox" => &["/metadata", "/spec/podTemplate/metadata"],
-        _ => &["/metadata"],
-    }
+/// The metadata objects of an object of `kind` the marks apply to: its
+/// own and, for a workload, its pod template's (a Pod's are one).
+pub fn metadata_paths(kind: &str) -> Vec<&'static str> {
+    let mut paths = vec!["/metadata"];
+    paths.extend(
+        pod_bearing(kind)
+            .map(|p| p.metadata)
+            .filter(|m| *m != "/metadata"),
+    );
+    paths
 }
 
 /// Refuses a module's value for a mark the host owns that differs from the
@@ -142,7 +145,7 @@ pub fn stamp(object: &mut Value, kind: &str, marks: &Marks<'_>) {
         if let Some(lease) = marks.lease {
             set(metadata, "labels", LEASE_LABEL, lease);
         }
-        if *path == "/metadata" {
+        if path == "/metadata" {
             if let Some(company) = marks.company {
                 set(metadata, "annotations", COMPANY_ANNOTATION, company);
             }

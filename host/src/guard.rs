@@ -164,6 +164,20 @@ impl GuardedCluster {
         }
     }
 
+    /// `target` as the cluster holds it, read by the host itself; `None`
+    /// when it does not exist.
+    fn read(&self, target: &ObjectRef) -> Result<Option<Value>, KubeError> {
+        let Some(text) = self.inner.get(target)? else {
+            return Ok(None);
+        };
+        serde_json::from_str(&text).map(Some).map_err(|e| {
+            KubeError::Transport(format!(
+                "{} `{}` is not readable JSON: {e}",
+                target.kind, target.name
+            ))
+        })
+    }
+
     /// The refusal counters.
     pub fn denials(&self) -> &Arc<DenialCounts> {
         &self.audit.counts
@@ -263,10 +277,7 @@ impl GuardedCluster {
         let Some(lease) = lease else {
             // A sweep: it deletes expired leases' objects, and nothing else.
             if let Some(now) = self.scope.sweep_now.filter(|_| gone_ok) {
-                let existing = self.inner.get(target)?;
-                let live = existing
-                    .as_deref()
-                    .and_then(|text| serde_json::from_str::<Value>(text).ok());
+                let live = self.read(target)?;
                 let Some(object) = live.as_ref() else {
                     return Ok(None);
                 };
@@ -303,13 +314,10 @@ impl GuardedCluster {
                 format!("{what}: this call is for no company and no lease, and writes nothing"),
             );
         };
-        let existing = self.inner.get(target)?;
-        if existing.is_none() && gone_ok {
+        let live = self.read(target)?;
+        if live.is_none() && gone_ok {
             return Ok(None);
         }
-        let live = existing
-            .as_deref()
-            .and_then(|text| serde_json::from_str::<Value>(text).ok());
         if live.as_ref().is_some_and(|o| lease_of(o) == Some(lease)) {
             Ok(live)
         } else {
@@ -427,13 +435,11 @@ impl GuardedCluster {
             name: pod.to_string(),
             uid: None,
         };
-        let Some(text) = self.inner.get(&target)? else {
+        let Some(object) = self.read(&target)? else {
             return Err(KubeError::NotFound(format!(
                 "{what}: pod `{pod}` does not exist in `{namespace}`"
             )));
         };
-        let object: Value = serde_json::from_str(&text)
-            .map_err(|e| KubeError::Transport(format!("pod `{pod}` is not readable JSON: {e}")))?;
         let Some(lease) = lease_of(&object).filter(|_| has_owner_label(&object)) else {
             return self.deny(
                 Rule::ExecTarget,

@@ -19,17 +19,9 @@ impl GuardedCluster {
         if let Some(known) = lock(&self.namespaces).get(namespace) {
             return Ok(known.clone());
         }
-        let facts = match self.inner.get(&namespace_ref(namespace))? {
-            None => None,
-            Some(text) => {
-                let object: Value = serde_json::from_str(&text).map_err(|e| {
-                    KubeError::Transport(format!(
-                        "namespace `{namespace}` is not readable JSON: {e}"
-                    ))
-                })?;
-                Some(NamespaceFacts::of(&object))
-            }
-        };
+        let facts = self
+            .read(&namespace_ref(namespace))?
+            .map(|object| NamespaceFacts::of(&object));
         self.remember(namespace, facts.clone());
         Ok(facts)
     }

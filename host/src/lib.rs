@@ -3,32 +3,21 @@
 //!
 //! - [`runtime`]: wasmtime engine, compiled-module cache, limits, one fresh
 //!   instance per lifecycle call;
-//! - [`cluster_io`]: the host side of the `kube` interface as a Rust trait;
+//! - [`cluster`]: the `kube` interface as a Rust trait, the capability
+//!   guard, the grants table, shared watches and the kube-rs client;
 //! - [`settings`]: the operator's host settings (fence, host secret keys,
 //!   guest limits, cluster connection);
-//! - [`grants`]: what a module may do, one table, from which the host's RBAC
-//!   is derived;
-//! - [`guard`]: the capability guard between a module and the cluster;
-//! - [`shared_watch`]: one watch per namespace and kind, shared by every
-//!   wait (for `serve`);
-//! - [`heap`]: the process's heap in use (a metric of `serve`);
 //! - [`lease_id`]: lease ids (`lb-` + ULID);
-//! - [`cli`]: the `leasebox` command line.
+//! - [`cli`]: the `leasebox` command line; [`serve`]: the long-running
+//!   host, with its leader election, metrics and background sweep.
 
 pub mod cli;
 pub mod clock;
-pub mod cluster_io;
-pub mod grants;
-pub mod guard;
-pub mod heap;
-pub mod kube_client;
-pub mod leader;
+pub mod cluster;
 pub mod lease_id;
 pub mod lease_record;
 mod locks;
-pub mod metrics;
 pub mod render;
 pub mod runtime;
 pub mod serve;
 pub mod settings;
-pub mod shared_watch;

@@ -44,7 +44,7 @@ pub use instance::TIME_LOG_CONTEXT;
 pub use limits::{DEFAULT_CPU_DEADLINE, EPOCH_TICK, Limits, MEMORY_CAP_BYTES, STDERR_CAP_BYTES};
 pub use module_file::{MAX_MODULE_BYTES, ModuleFileError, read_module_file};
 
-use crate::cluster_io::{CallScope, CallerIo, ClusterIo, NoCluster};
+use crate::cluster::io::{CallScope, CallerIo, ClusterIo, NoCluster};
 use crate::lease_record;
 use bindings::exports::leasebox::provider::provider::Guest as Provider;
 use export::Export;

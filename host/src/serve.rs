@@ -11,14 +11,19 @@
 //! - [`drain`]: every call in flight, and stopping gracefully on SIGTERM;
 //! - [`sweeper`]: the background sweep, on the one elected replica;
 //! - [`socket`]: the Unix socket, created 0600 and never over another file;
-//! - [`log`]: JSON log lines with the call's lease, company and module.
+//! - [`log`]: JSON log lines with the call's lease, company and module;
+//! - [`leader`]: the election of the one replica that sweeps;
+//! - [`metrics`]: the Prometheus endpoint; [`heap`]: the heap in use.
 //!
 //! The protocol is documented in `docs/serve.md`.
 
 pub mod connection;
 pub mod drain;
+pub mod heap;
+pub mod leader;
 pub mod log;
 pub mod methods;
+pub mod metrics;
 pub mod rpc;
 pub mod slot;
 #[cfg(unix)]
@@ -30,7 +35,7 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
-use crate::metrics::{Metrics, Snapshot};
+use crate::serve::metrics::{Metrics, Snapshot};
 use crate::runtime::LogLevel;
 use crate::settings::HostSettings;
 use log::LogFields;
@@ -82,7 +87,7 @@ impl Server {
             sweep_leader: self.sweep.leading(),
             watches_open: (self.slot.watches_open())
                 .map(|open| i64::try_from(open).unwrap_or(i64::MAX)),
-            heap_in_use_bytes: crate::heap::in_use_bytes()
+            heap_in_use_bytes: crate::serve::heap::in_use_bytes()
                 .map(|b| i64::try_from(b).unwrap_or(i64::MAX)),
         }
     }

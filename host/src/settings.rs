@@ -261,7 +261,7 @@ pub struct ServeSettings {
     /// How often the elected replica sweeps expired leases; none: never.
     pub sweep_interval: Option<Duration>,
     /// How long a watch that waits share stays open after its last wait
-    /// ([`crate::shared_watch`]).
+    /// ([`crate::cluster::shared_watch`]).
     pub watch_linger: Duration,
     /// The Lease that elects the sweeping replica.
     pub leader: LeaderSettings,

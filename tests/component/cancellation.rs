@@ -6,7 +6,7 @@
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use leasebox::cluster_io::ClusterIo;
+use leasebox::cluster::io::ClusterIo;
 use leasebox::runtime::types as wit;
 use leasebox::runtime::{CallEnv, Cancel, Limits, RuntimeError};
 use leasebox_policy::fake_cluster::{Call, ExecScript};

@@ -5,8 +5,8 @@
 
 use std::sync::Arc;
 
-use leasebox::grants::Grants;
-use leasebox::guard::{Audit, GuardedCluster};
+use leasebox::cluster::grants::Grants;
+use leasebox::cluster::guard::{Audit, GuardedCluster};
 use leasebox::runtime::types as wit;
 use leasebox::runtime::{CONTRACT_VERSION, Limits, Policy, RuntimeError};
 

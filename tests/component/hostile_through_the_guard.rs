@@ -8,9 +8,9 @@ use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use leasebox::cluster_io::ClusterIo;
-use leasebox::grants::Grants;
-use leasebox::guard::{Audit, COMPANY_ANNOTATION, GuardedCluster, Rule};
+use leasebox::cluster::io::ClusterIo;
+use leasebox::cluster::grants::Grants;
+use leasebox::cluster::guard::{Audit, COMPANY_ANNOTATION, GuardedCluster, Rule};
 use leasebox::runtime::{CallEnv, Limits, RuntimeError};
 use leasebox_policy::fake_cluster::Call;
 use rstest::rstest;
@@ -59,7 +59,7 @@ fn cluster() -> Arc<InMemoryCluster> {
         )
         .expect("victim pod");
     cluster
-        .apply_host_secret(&leasebox::cluster_io::HostSecretRequest {
+        .apply_host_secret(&leasebox::cluster::io::HostSecretRequest {
             manifest: json!({"apiVersion":"v1","kind":"Secret","metadata":{"name":format!("{VICTIM_LEASE}-env"),"namespace":VICTIM,"labels":labels}}).to_string(),
             random_keys: vec![],
             host_keys: vec!["ANTHROPIC_API_KEY".into()],
@@ -87,7 +87,7 @@ fn guard(cluster: &Arc<InMemoryCluster>) -> GuardedCluster {
 fn env(guard: &GuardedCluster, limits: Limits) -> CallEnv {
     CallEnv {
         cluster: Arc::new(guard.clone()),
-        caller: leasebox::cluster_io::CallerIo::process(),
+        caller: leasebox::cluster::io::CallerIo::process(),
         logger: CallEnv::silent_logger(),
         limits,
         cancel: leasebox::runtime::Cancel::new(),

@@ -16,7 +16,7 @@ use std::ops::Deref;
 use std::sync::{Mutex, MutexGuard};
 use std::time::Duration;
 
-use leasebox::cluster_io::{
+use leasebox::cluster::io::{
     CallerIo, ClusterIo, DeleteOptions, Denial, EventType, ExecSpec, ExecStatus, ExecStream,
     HostSecretRequest, KubeError, LogFollow, LogsRequest, ObjectRef, OutputStream, Propagation,
     WatchEvent, WatchRequest, WatchStream,

@@ -7,9 +7,9 @@ use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use leasebox::cluster_io::ClusterIo;
-use leasebox::grants::Grants;
-use leasebox::guard::{Audit, GuardedCluster};
+use leasebox::cluster::io::ClusterIo;
+use leasebox::cluster::grants::Grants;
+use leasebox::cluster::guard::{Audit, GuardedCluster};
 use leasebox::runtime::types as wit;
 use leasebox::runtime::{CallEnv, Cancel, Limits, LogLevel, RuntimeError, TIME_LOG_CONTEXT};
 use leasebox_policy::cluster::{EventType, OutputStream, Propagation};
@@ -713,7 +713,7 @@ fn guarded_acquire_creates_the_namespace_marked_as_leasebox_own_and_succeeds() {
     );
     let pods = cluster.objects_of_kind("Pod");
     assert_eq!(
-        pods[0]["metadata"]["annotations"][leasebox::guard::MODULE_ANNOTATION],
+        pods[0]["metadata"]["annotations"][leasebox::cluster::guard::MODULE_ANNOTATION],
         default_policy().sha256(),
         "the host records which module created the lease"
     );

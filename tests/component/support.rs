@@ -6,7 +6,7 @@ use std::io::{Read, Write};
 use std::path::PathBuf;
 use std::sync::{Arc, Mutex, MutexGuard, OnceLock};
 
-use leasebox::cluster_io::CallerIo;
+use leasebox::cluster::io::CallerIo;
 use leasebox::runtime::{CacheDir, CallEnv, Policy, Runtime};
 
 /// The runtime of the test process, caching compiled modules under the

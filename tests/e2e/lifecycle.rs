@@ -54,7 +54,7 @@ fn pod_lease_acquires_executes_and_releases() {
         .annotations
         .clone()
         .unwrap_or_default()
-        .remove(leasebox::guard::MODULE_ANNOTATION);
+        .remove(leasebox::cluster::guard::MODULE_ANNOTATION);
     assert_eq!(
         module.as_deref().map(str::len),
         Some(64),

@@ -7,7 +7,7 @@ use std::net::{TcpListener, TcpStream};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use leasebox::kube_client::{KubeClusterIo, RetryPolicy};
+use leasebox::cluster::kube_client::{KubeClusterIo, RetryPolicy};
 
 /// One request as the server saw it.
 #[derive(Debug, Clone)]

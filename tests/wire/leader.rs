@@ -4,7 +4,7 @@
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use leasebox::leader::{Elector, Leadership};
+use leasebox::serve::leader::{Elector, Leadership};
 use leasebox::settings::LeaderSettings;
 use serde_json::{Value, json};
 

@@ -1,6 +1,6 @@
 //! apply, get, list, delete and retries on the wire.
 
-use leasebox::cluster_io::{ClusterIo, DeleteOptions, KubeError, ObjectRef, Propagation};
+use leasebox::cluster::io::{ClusterIo, DeleteOptions, KubeError, ObjectRef, Propagation};
 use serde_json::json;
 
 use crate::fake_api::{FakeApi, Reply, failure, step};

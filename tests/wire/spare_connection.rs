@@ -13,8 +13,8 @@ use std::net::TcpStream;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use leasebox::cluster_io::{CallerIo, ClusterIo, ExecSpec};
-use leasebox::kube_client::KubeClusterIo;
+use leasebox::cluster::io::{CallerIo, ClusterIo, ExecSpec};
+use leasebox::cluster::kube_client::KubeClusterIo;
 
 use super::fake_api::{listen, read_request};
 

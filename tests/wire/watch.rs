@@ -4,8 +4,8 @@
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use leasebox::cluster_io::{ClusterIo, EventType, WatchRequest};
-use leasebox::shared_watch::SharedWatches;
+use leasebox::cluster::io::{ClusterIo, EventType, WatchRequest};
+use leasebox::cluster::shared_watch::SharedWatches;
 use serde_json::json;
 
 use crate::fake_api::{FakeApi, Reply, error_event, step};
@@ -113,13 +113,13 @@ fn forbidden_watch_ends_with_the_error() {
     let result = watch.next(Duration::from_secs(5));
     api.finish();
     assert!(
-        matches!(result, Err(leasebox::cluster_io::KubeError::Forbidden(m)) if m.contains("user x"))
+        matches!(result, Err(leasebox::cluster::io::KubeError::Forbidden(m)) if m.contains("user x"))
     );
 }
 
 /// Reads `watch` until `count` events (or `limit`); `(type, name@rv)` each.
 fn events(
-    watch: &mut Box<dyn leasebox::cluster_io::WatchStream>,
+    watch: &mut Box<dyn leasebox::cluster::io::WatchStream>,
     count: usize,
     limit: Duration,
 ) -> Vec<(EventType, String)> {

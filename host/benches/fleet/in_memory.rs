@@ -17,8 +17,8 @@ use std::io::{Read, Write};
 use std::sync::Arc;
 use std::time::Duration;
 
-use leasebox::cluster_io::ClusterIo;
-use leasebox::grants::Grants;
+use leasebox::cluster::io::ClusterIo;
+use leasebox::cluster::grants::Grants;
 use leasebox::runtime::{Admission, Pool, Runtime};
 use leasebox::serve::Server;
 use leasebox::serve::slot::{PolicySlot, SlotParts};

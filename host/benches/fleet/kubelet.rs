@@ -9,7 +9,7 @@ use std::collections::{BTreeMap, HashMap};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use leasebox::cluster_io::{
+use leasebox::cluster::io::{
     CallerIo, ClusterIo, DeleteOptions, ExecSpec, ExecStatus, ExecStream, HostSecretRequest,
     KubeError, LogFollow, LogsRequest, ObjectRef, OutputStream, WatchEvent, WatchRequest,
     WatchStream,

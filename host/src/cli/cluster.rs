@@ -15,10 +15,10 @@ use anyhow::anyhow;
 
 use super::exit::CliError;
 use super::module::{PolicyArgs, stderr_logger};
-use crate::cluster_io::{CallerIo, ClusterIo};
-use crate::grants::Grants;
-use crate::guard::{Audit, GuardedCluster};
-use crate::kube_client::KubeClusterIo;
+use crate::cluster::io::{CallerIo, ClusterIo};
+use crate::cluster::grants::Grants;
+use crate::cluster::guard::{Audit, GuardedCluster};
+use crate::cluster::kube_client::KubeClusterIo;
 use crate::runtime::types::{Failure, Lease, ObjectRef, PolicyError};
 use crate::runtime::{CallEnv, Cancel, Policy, RuntimeError};
 use crate::settings::{HostSettings, Overrides};

@@ -11,6 +11,6 @@ pub struct Args {}
 
 /// Prints the YAML document stream.
 pub fn run(_args: &Args, out: &mut dyn Write) -> Result<u8, CliError> {
-    out.write_all(crate::grants::rbac_yaml().as_bytes())?;
+    out.write_all(crate::cluster::grants::rbac_yaml().as_bytes())?;
     Ok(Outcome::Success.code())
 }

@@ -1,5 +1,5 @@
 //! The generated bindings of the current contract, `leasebox:provider@0.2.0`
-//! (`wit/`). Their types are the host's own: [`crate::cluster_io`] and the
+//! (`wit/`). Their types are the host's own: [`crate::cluster::io`] and the
 //! CLI use them as generated. The bindings of older contracts live in
 //! `v0_1.rs` and convert to these.
 //!

@@ -14,7 +14,7 @@ use super::cancel::Cancel;
 use super::error::{RuntimeError, cause, flatten};
 use super::limits::{CallLimiter, MemoryCapExceeded, STDERR_CAP_BYTES, ticks};
 use super::{CallEnv, LogLevel};
-use crate::cluster_io::{CallerIo, ClusterIo};
+use crate::cluster::io::{CallerIo, ClusterIo};
 
 /// The data of the store of one call: WASI (random and clocks only), the
 /// resource table of `kube` handles, the call's limiter, and what the

@@ -24,8 +24,8 @@ use super::log::LogFields;
 use super::methods::{self, Call};
 use super::rpc::{self, INVALID_REQUEST, Line, Outbox, RpcError};
 use super::stdin::{self, Overflow, StdinFeed, StdinReader};
-use crate::cluster_io::CallerIo;
-use crate::metrics::Metrics;
+use crate::cluster::io::CallerIo;
+use crate::serve::metrics::Metrics;
 use crate::runtime::{Cancel, LogLevel};
 
 /// How long a leaving client's cancelled calls may take to roll back before

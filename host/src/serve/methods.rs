@@ -18,9 +18,9 @@ use super::rpc::{
 use super::slot::{Loaded, PolicySlot, SwapError};
 use super::sweeper::SweepState;
 use crate::clock::now_rfc3339;
-use crate::cluster_io::{CallerIo, ClusterIo, NoCluster};
+use crate::cluster::io::{CallerIo, ClusterIo, NoCluster};
 use crate::lease_record;
-use crate::metrics::Metrics;
+use crate::serve::metrics::Metrics;
 use crate::render;
 use crate::runtime::types::{
     Command, EnvVar, ExecRequest, Failure, Lease, LeaseRequest, PolicyError,

@@ -8,11 +8,11 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, RwLock};
 use std::time::Duration;
 
-use crate::cluster_io::ClusterIo;
-use crate::grants::Grants;
-use crate::guard::{Audit, DenialCounts, GuardedCluster};
+use crate::cluster::io::ClusterIo;
+use crate::cluster::grants::Grants;
+use crate::cluster::guard::{Audit, DenialCounts, GuardedCluster};
 use crate::runtime::{CallEnv, Policy, Runtime, RuntimeError};
-use crate::shared_watch::SharedWatches;
+use crate::cluster::shared_watch::SharedWatches;
 
 /// One loaded module and the guard its cluster calls go through (the guard
 /// logs refusals under the module's SHA-256).

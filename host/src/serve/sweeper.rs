@@ -18,9 +18,9 @@ use super::Server;
 use super::log::LogFields;
 use super::methods::{self, Call};
 use crate::clock::now_rfc3339;
-use crate::cluster_io::CallerIo;
-use crate::kube_client::KubeClusterIo;
-use crate::leader::{Elector, Leadership, default_identity};
+use crate::cluster::io::CallerIo;
+use crate::cluster::kube_client::KubeClusterIo;
+use crate::serve::leader::{Elector, Leadership, default_identity};
 use crate::locks::lock;
 use crate::runtime::{Cancel, LogLevel};
 use crate::settings::HostSettings;
@@ -179,7 +179,7 @@ fn run(server: &Arc<Server>, interval: Duration, period: Duration) {
 /// Records a round's outcome, logging changes of leadership.
 fn note_round(
     server: &Server,
-    round: Result<Leadership, crate::cluster_io::KubeError>,
+    round: Result<Leadership, crate::cluster::io::KubeError>,
     leading: bool,
     next: Duration,
 ) {
@@ -232,16 +232,16 @@ fn note_round(
 
 /// A failed round for a person: what failed and, where the cause is the
 /// operator's to fix, the fix.
-fn election_failure(settings: &HostSettings, error: &crate::cluster_io::KubeError) -> String {
+fn election_failure(settings: &HostSettings, error: &crate::cluster::io::KubeError) -> String {
     let leader = &settings.serve.leader;
     let fix = match error {
-        crate::cluster_io::KubeError::NotFound(_) => format!(
+        crate::cluster::io::KubeError::NotFound(_) => format!(
             " (the namespace `{}` of the sweep's Lease does not exist: apply deploy/rbac.yaml \
              (`leasebox rbac`), which creates it, or set serve.leaderElection.namespace to an \
              existing namespace)",
             leader.namespace
         ),
-        crate::cluster_io::KubeError::Forbidden(_) => format!(
+        crate::cluster::io::KubeError::Forbidden(_) => format!(
             " (the host may not read or write the Lease `{}/{}`: apply the Role and binding of \
              deploy/rbac.yaml (`leasebox rbac`))",
             leader.namespace, leader.lease_name
@@ -354,7 +354,7 @@ mod tests {
     #[test]
     fn a_missing_lease_namespace_is_named_with_the_fix() {
         let settings = HostSettings::default();
-        let error = crate::cluster_io::KubeError::NotFound(
+        let error = crate::cluster::io::KubeError::NotFound(
             "create the leader Lease: namespaces \"leasebox-system\" not found".into(),
         );
         let text = election_failure(&settings, &error);

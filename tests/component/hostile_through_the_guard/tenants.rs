@@ -18,12 +18,12 @@
 use std::collections::HashMap;
 use std::sync::Arc;
 
-use leasebox::cluster_io::{
+use leasebox::cluster::io::{
     CallerIo, ClusterIo, DeleteOptions, ExecSpec, ExecStream, HostSecretRequest, KubeError,
     LogFollow, LogsRequest, ObjectRef, WatchRequest, WatchStream,
 };
-use leasebox::grants::Grants;
-use leasebox::guard::{Audit, COMPANY_ANNOTATION as COMPANY_MARK, GuardedCluster};
+use leasebox::cluster::grants::Grants;
+use leasebox::cluster::guard::{Audit, COMPANY_ANNOTATION as COMPANY_MARK, GuardedCluster};
 use leasebox::runtime::types::{
     Backend, Command, ExecRequest, Lease, LeaseRequest, ObjectRef as LeaseObjectRef, PolicyError,
 };

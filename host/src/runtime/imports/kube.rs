@@ -18,7 +18,7 @@ use std::time::{Duration, Instant};
 
 use wasmtime::component::Resource;
 
-use crate::cluster_io::{ExecStream, LogFollow, WatchStream};
+use crate::cluster::io::{ExecStream, LogFollow, WatchStream};
 use crate::runtime::bindings::leasebox::provider::kube::{
     DeleteOptions, ExecSpec, ExecStatus, Host, HostExecSession, HostLogStream, HostSecretRequest,
     HostWatch, KubeError, LogsRequest, ObjectRef, OutputChunk, WatchEvent, WatchRequest,

@@ -10,7 +10,7 @@ use std::time::Duration;
 use wasmtime_wasi::p2::pipe::MemoryOutputPipe;
 
 use super::{HostWatch, MAX_HANDLES_PER_CALL, MAX_MANIFEST_BYTES};
-use crate::cluster_io::{ClusterIo, ExecStream, LogFollow, WatchStream};
+use crate::cluster::io::{ClusterIo, ExecStream, LogFollow, WatchStream};
 use crate::runtime::bindings::leasebox::provider::kube::{
     DeleteOptions, ExecSpec, Host, HostSecretRequest, KubeError, LogsRequest, ObjectRef,
     WatchEvent, WatchRequest,
@@ -60,14 +60,14 @@ impl ClusterIo for Counting {
     fn exec(
         &self,
         _: &ExecSpec,
-        _: &crate::cluster_io::CallerIo,
+        _: &crate::cluster::io::CallerIo,
     ) -> Result<Box<dyn ExecStream>, KubeError> {
         Err(KubeError::Forbidden("no exec here".into()))
     }
     fn logs(
         &self,
         _: &LogsRequest,
-        _: &crate::cluster_io::CallerIo,
+        _: &crate::cluster::io::CallerIo,
     ) -> Result<Box<dyn LogFollow>, KubeError> {
         Err(KubeError::Forbidden("no logs here".into()))
     }

@@ -2,7 +2,7 @@ use std::collections::BTreeMap;
 use std::sync::PoisonError;
 
 use super::*;
-use crate::cluster_io::{
+use crate::cluster::io::{
     CallerIo, DeleteOptions, ExecSpec, ExecStream, HostSecretRequest, LogFollow, LogsRequest,
     Propagation, WatchRequest, WatchStream,
 };

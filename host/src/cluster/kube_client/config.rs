@@ -5,7 +5,7 @@ use std::path::PathBuf;
 
 use kube::config::{KubeConfigOptions, Kubeconfig};
 
-use crate::cluster_io::KubeError;
+use crate::cluster::io::KubeError;
 
 /// Builds a kube-rs configuration.
 ///

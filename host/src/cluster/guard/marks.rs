@@ -6,8 +6,8 @@
 use serde_json::{Value, json};
 
 use super::rule::Rule;
-use crate::grants::pod_profile::pod_bearing;
-use crate::grants::{LEASE_LABEL, OWNER_LABEL};
+use crate::cluster::grants::pod_profile::pod_bearing;
+use crate::cluster::grants::{LEASE_LABEL, OWNER_LABEL};
 
 /// The annotation the host sets on every workload (Pod, Job, Sandbox) a
 /// module applies: the SHA-256 of that module, so a later module or an

@@ -3,7 +3,7 @@
 //! tenant's service account; a renew of a live pod.
 
 use super::*;
-use crate::grants::pod_profile::{self, Allowed, Field};
+use crate::cluster::grants::pod_profile::{self, Allowed, Field};
 
 /// A value `allowed` refuses, when there is one.
 fn refused_value(allowed: Allowed) -> Option<Value> {

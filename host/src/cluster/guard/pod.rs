@@ -4,7 +4,7 @@
 use serde_json::Value;
 
 use super::rule::Rule;
-use crate::grants::pod_profile::{
+use crate::cluster::grants::pod_profile::{
     APPARMOR_ANNOTATION_PREFIX, Allowed, CLAIM_BINDING_FIELDS, Field, POD_METADATA, POD_SPEC,
     SECCOMP_ANNOTATIONS, confined_profile,
 };
@@ -230,7 +230,7 @@ impl Walker<'_> {
             Allowed::OwnClaim => {
                 let name = value.as_str().unwrap_or("");
                 let lease = self.own_secret.and_then(|s| s.strip_suffix("-env"));
-                match crate::guard::marks::lease_in_name(name) {
+                match crate::cluster::guard::marks::lease_in_name(name) {
                     Some(other) if Some(other) != lease => violation(
                         Rule::LeaseScope,
                         format!(

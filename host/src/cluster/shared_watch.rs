@@ -37,7 +37,7 @@ use std::time::{Duration, Instant};
 
 use serde::Deserialize;
 
-use crate::cluster_io::{
+use crate::cluster::io::{
     CallerIo, ClusterIo, DeleteOptions, EventType, ExecSpec, ExecStream, HostSecretRequest,
     KubeError, LogFollow, LogsRequest, ObjectRef, WatchEvent, WatchRequest, WatchStream,
 };

@@ -16,7 +16,7 @@ use serde_json::{Map, Value};
 
 use super::Ctx;
 use super::objects::{Manifest, apply_value, parse_manifest};
-use crate::cluster_io::{HostSecretRequest, KubeError};
+use crate::cluster::io::{HostSecretRequest, KubeError};
 
 /// Names a directory of files, one per key (as a mounted Kubernetes Secret
 /// or a secret store's sync leaves them): a host key is read from

@@ -4,7 +4,7 @@
 //! lets it do only what the operator's [`Grants`] allow, for whom the host
 //! says the call is ([`CallScope`]), whatever the module asks for:
 //!
-//! - **kinds and verbs** from the one table [`crate::grants::KINDS`];
+//! - **kinds and verbs** from the one table [`crate::cluster::grants::KINDS`];
 //! - **the fence**: `kube-*` and `default` are never touched, other
 //!   namespaces only when they start with the operator's prefix, and a
 //!   namespace is written only when it carries leasebox's ownership label
@@ -20,7 +20,7 @@
 //! - **no Secret reads**: a Secret is written only through the host-filled
 //!   path, whose answer carries names and filled keys, never values; a pod
 //!   may only reference its own lease's Secret; host keys must be granted;
-//! - **the pod profile** ([`crate::grants::pod_profile`]): an allow-list
+//! - **the pod profile** ([`crate::cluster::grants::pod_profile`]): an allow-list
 //!   after the Pod Security "restricted" profile, on every pod-bearing
 //!   object, whatever admission the cluster runs;
 //! - **RBAC within a ceiling** ([`ROLE_CEILING`]) and **egress** only into
@@ -45,9 +45,9 @@ use std::sync::{Arc, Mutex};
 
 use serde_json::{Value, json};
 
-use crate::cluster_io::{CallScope, ClusterIo, Denial, KubeError, ObjectRef};
-use crate::grants::pod_profile;
-use crate::grants::{Grants, KindGrant, LEASE_LABEL, OWNER_LABEL, Verb};
+use crate::cluster::io::{CallScope, ClusterIo, Denial, KubeError, ObjectRef};
+use crate::cluster::grants::pod_profile;
+use crate::cluster::grants::{Grants, KindGrant, LEASE_LABEL, OWNER_LABEL, Verb};
 use marks::Marks;
 pub use marks::{COMPANY_ANNOTATION, MODULE_ANNOTATION};
 pub use rule::{

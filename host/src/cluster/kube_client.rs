@@ -10,7 +10,7 @@
 //! - `objects`: apply (server-side, field manager `leasebox`, forced), create,
 //!   get, list, delete, server version.
 //! - `watch` (one watch per request; `serve` shares them above, in
-//!   [`crate::shared_watch`]), `exec` (+ `exec_protocol`), `logs`, `secret`.
+//!   [`crate::cluster::shared_watch`]), `exec` (+ `exec_protocol`), `logs`, `secret`.
 //! - `spare`: a connection opened to replace the one an exec upgrade took
 //!   (for `serve`).
 //! - `retry`, `error`: bounded backoff on 429/5xx/connection errors and the
@@ -40,7 +40,7 @@ use std::sync::Arc;
 
 use tokio::runtime::{Handle, Runtime};
 
-use crate::cluster_io::{
+use crate::cluster::io::{
     CallerIo, ClusterIo, DeleteOptions, ExecSpec, ExecStream, HostSecretRequest, KubeError,
     LogFollow, LogsRequest, ObjectRef, WatchRequest, WatchStream,
 };

@@ -27,7 +27,7 @@ use std::time::Instant;
 
 use common::Summary;
 
-use leasebox::runtime::types as wit;
+use leasebox::contract as wit;
 use leasebox::runtime::{CacheDir, CallEnv, MEMORY_CAP_BYTES, Pool, Runtime};
 use leasebox_policy::lease as native;
 

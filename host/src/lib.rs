@@ -1,10 +1,15 @@
 //! The leasebox host: runs policy modules (WebAssembly components built for
 //! the `leasebox:provider` contract) and carries out their Kubernetes I/O.
 //!
+//! - [`contract`]: the `leasebox:provider` contract: the bindings of every
+//!   version, the conversions between them, and the records the rest of
+//!   the host uses as generated;
 //! - [`runtime`]: wasmtime engine, compiled-module cache, limits, one fresh
 //!   instance per lifecycle call;
 //! - [`cluster`]: the `kube` interface as a Rust trait, the capability
 //!   guard, the grants table, shared watches and the kube-rs client;
+//! - [`lifecycle`]: every lifecycle call as one typed method, with one
+//!   table of time budgets, for the CLI, serve and the background sweep;
 //! - [`settings`]: the operator's host settings (fence, host secret keys,
 //!   guest limits, cluster connection);
 //! - [`lease_id`]: lease ids (`lb-` + ULID);
@@ -14,8 +19,9 @@
 pub mod cli;
 pub mod clock;
 pub mod cluster;
+pub mod contract;
 pub mod lease_id;
-pub mod lease_record;
+pub mod lifecycle;
 mod locks;
 pub mod render;
 pub mod runtime;

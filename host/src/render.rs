@@ -1,11 +1,11 @@
 //! The JSON shape of every answer the host prints (CLI) or sends (`serve`):
 //! one function per record, camelCase keys. The lease record itself is in
-//! [`crate::lease_record`].
+//! [`crate::contract::lease_json`].
 
 use serde_json::{Value, json};
 
-use crate::lease_record;
-use crate::runtime::types::{
+use crate::contract::lease_json;
+use crate::contract::{
     ExecStatus, Issue, LeasePhase, LeaseStatus, ProbeReport, ReleaseReport, SweepReport,
     ValidationReport,
 };
@@ -50,7 +50,7 @@ pub fn probe_report(report: &ProbeReport) -> Value {
 /// `{"deleted":[objects],"alreadyGone"}`.
 pub fn release_report(report: &ReleaseReport) -> Value {
     json!({
-        "deleted": report.deleted.iter().map(lease_record::object_json).collect::<Vec<_>>(),
+        "deleted": report.deleted.iter().map(lease_json::object_json).collect::<Vec<_>>(),
         "alreadyGone": report.already_gone,
     })
 }
@@ -58,7 +58,7 @@ pub fn release_report(report: &ReleaseReport) -> Value {
 /// `{"expired":[objects],"kept"}`.
 pub fn sweep_report(report: &SweepReport) -> Value {
     json!({
-        "expired": report.expired.iter().map(lease_record::object_json).collect::<Vec<_>>(),
+        "expired": report.expired.iter().map(lease_json::object_json).collect::<Vec<_>>(),
         "kept": report.kept,
     })
 }
@@ -93,6 +93,6 @@ pub fn lease_status(status: &LeaseStatus) -> Value {
         "phase": phase_name(status.phase),
         "ready": status.ready,
         "message": status.message,
-        "lease": lease_record::to_json(&status.lease),
+        "lease": lease_json::to_json(&status.lease),
     })
 }

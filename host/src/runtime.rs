@@ -15,7 +15,6 @@
 //! is the [`ClusterIo`] of the call's [`CallEnv`].
 
 mod admission;
-mod bindings;
 mod cache;
 mod cancel;
 mod engine;
@@ -25,7 +24,6 @@ mod imports;
 mod instance;
 mod limits;
 mod module_file;
-mod v0_1;
 
 use std::path::Path;
 use std::sync::Arc;
@@ -45,41 +43,15 @@ pub use limits::{DEFAULT_CPU_DEADLINE, EPOCH_TICK, Limits, MEMORY_CAP_BYTES, STD
 pub use module_file::{MAX_MODULE_BYTES, ModuleFileError, read_module_file};
 
 use crate::cluster::io::{CallScope, CallerIo, ClusterIo, NoCluster};
-use crate::lease_record;
-use bindings::exports::leasebox::provider::provider::Guest as Provider;
+use crate::contract::v0_1::answer_up;
+use crate::contract::v0_1::exports::leasebox::provider::provider::Guest as V0_1;
+use crate::contract::v0_2::exports::leasebox::provider::provider::Guest as V0_2;
+use crate::contract::{
+    Contract, ExecRequest, ExecStatus, Lease, LeaseRequest, LeaseStatus, LogLevel, PolicyError,
+    ProbeReport, ReleaseReport, SweepReport, ValidationReport, v0_1, v0_2,
+};
 use export::Export;
 use instance::HostState;
-use v0_1::exports::leasebox::provider::provider::Guest as V0_1Provider;
-
-/// The records of the contract (`wit/types.wit`, `wit/kube.wit`,
-/// `wit/provider.wit`), as the generated bindings define them: the host's
-/// own types, used as they are.
-pub mod types {
-    pub use super::bindings::exports::leasebox::provider::provider::{
-        ProbeCheck, ProbeReport, ReleaseReport, SweepReport,
-    };
-    pub use super::bindings::leasebox::provider::kube::{
-        DeleteOptions, Denial, EventType, ExecSpec, HostSecretRequest, KubeError, LogsRequest,
-        OutputStream, Propagation, WatchEvent, WatchRequest,
-    };
-    pub use super::bindings::leasebox::provider::types::{
-        Backend, Command, EnvVar, ExecRequest, ExecStatus, Failure, Issue, Lease, LeasePhase,
-        LeaseRequest, LeaseStatus, ObjectRef, PolicyError, ValidationReport,
-    };
-}
-
-pub use bindings::leasebox::provider::logging::Level as LogLevel;
-
-use types::{
-    ExecRequest, ExecStatus, Lease, LeaseRequest, LeaseStatus, PolicyError, ProbeReport,
-    ReleaseReport, SweepReport, ValidationReport,
-};
-/// The 0.1.0 records and conversions [`crate::lease_record`] needs.
-pub(crate) use v0_1::leasebox::provider::types as v0_1_types;
-pub(crate) use v0_1::{
-    backend_down as v0_1_backend_down, backend_up as v0_1_backend_up,
-    object_ref_down as v0_1_object_ref_down, object_ref_up as v0_1_object_ref_up,
-};
 
 /// The default policy module (the `guest/` crate built for `wasm32-wasip2`),
 /// embedded at build time.
@@ -88,17 +60,6 @@ pub static DEFAULT_MODULE: &[u8] =
 
 /// Name under which the embedded module appears in errors.
 pub const DEFAULT_MODULE_NAME: &str = "default";
-
-/// The current contract version (`wit/`): the one the default module and
-/// new modules are built against.
-pub const CONTRACT_VERSION: &str = "0.2.0";
-
-/// Every contract version this host loads, newest first; each older one has
-/// its binding module (`v0_1.rs`).
-pub const SUPPORTED_CONTRACTS: &[&str] = &[CONTRACT_VERSION, "0.1.0"];
-
-/// Package name of the contract.
-const CONTRACT_PACKAGE: &str = "leasebox:provider";
 
 /// Result of a lifecycle call: outer = the runtime failed (trap, deadline,
 /// memory cap, host fault), inner = the policy refused.
@@ -203,7 +164,7 @@ impl Runtime {
             ),
         };
         wasmtime_wasi::p2::add_to_linker_sync(&mut linker).map_err(link_error)?;
-        bindings::PolicyModule::add_to_linker::<HostState, wasmtime::component::HasSelf<HostState>>(
+        v0_2::PolicyModule::add_to_linker::<HostState, wasmtime::component::HasSelf<HostState>>(
             &mut linker,
             |state| state,
         )
@@ -250,7 +211,7 @@ impl Runtime {
             .map_err(link)?;
         self.check_every_export(name, contract, &instance_pre)?;
         // Found by the bindings' check above; looked up again for the calls.
-        let provider_name = format!("{CONTRACT_PACKAGE}/provider@{contract}");
+        let provider_name = format!("{}/provider@{contract}", crate::contract::PACKAGE);
         let provider = instance_pre
             .component()
             .get_export_index(None, &provider_name)
@@ -262,6 +223,7 @@ impl Runtime {
         Ok(Policy {
             name: name.to_string(),
             sha256: cache::hex(&sha2::Sha256::digest(bytes)),
+            size: bytes.len(),
             contract,
             engine: self.engine.clone(),
             instance_pre,
@@ -281,7 +243,7 @@ impl Runtime {
     fn check_every_export(
         &self,
         name: &str,
-        contract: &str,
+        contract: Contract,
         pre: &InstancePre<HostState>,
     ) -> Result<(), RuntimeError> {
         let link = |e: wasmtime::Error| link_error(name, &e);
@@ -293,37 +255,40 @@ impl Runtime {
         };
         let env = CallEnv::offline(CallEnv::silent_logger());
         let instantiate = |s: &mut Store<HostState>| pre.instantiate(s);
-        let typed = if contract == CONTRACT_VERSION {
-            let indices = bindings::PolicyModuleIndices::new(pre).map_err(link)?;
-            instance::call(site, instantiate, &env, |instance, s| {
-                Ok(indices.load(s, instance).map(drop))
-            })?
-        } else {
-            let indices = v0_1::PolicyModuleIndices::new(pre).map_err(link)?;
-            instance::call(site, instantiate, &env, |instance, s| {
-                Ok(indices.load(s, instance).map(drop))
-            })?
+        let typed = match contract {
+            Contract::V0_2 => {
+                let indices = v0_2::PolicyModuleIndices::new(pre).map_err(link)?;
+                instance::call(site, instantiate, &env, |instance, s| {
+                    Ok(indices.load(s, instance).map(drop))
+                })?
+            }
+            Contract::V0_1 => {
+                let indices = v0_1::PolicyModuleIndices::new(pre).map_err(link)?;
+                instance::call(site, instantiate, &env, |instance, s| {
+                    Ok(indices.load(s, instance).map(drop))
+                })?
+            }
         };
         typed.map_err(link)
     }
 }
 
 /// The contract version of a component: the version of the
-/// `leasebox:provider` package it exports, which must be one of
-/// [`SUPPORTED_CONTRACTS`] (same major and minor), and which every
-/// `leasebox:provider` import must share.
+/// `leasebox:provider` package it exports, which must be one the host loads
+/// ([`Contract::matching`]), and which every `leasebox:provider` import
+/// must share.
 fn contract_of(
     engine: &Engine,
     component: &Component,
     module: &str,
-) -> Result<&'static str, RuntimeError> {
+) -> Result<Contract, RuntimeError> {
     let ty = component.component_type();
     let versions = ty
         .exports(engine)
         .map(|(name, _)| name.to_string())
         .chain(ty.imports(engine).map(|(name, _)| name.to_string()))
         .filter_map(|name| {
-            let rest = name.strip_prefix(CONTRACT_PACKAGE)?.to_string();
+            let rest = name.strip_prefix(crate::contract::PACKAGE)?.to_string();
             Some(
                 rest.split_once('@')
                     .map(|(_, v)| v.to_string())
@@ -337,20 +302,23 @@ fn contract_of(
         } else {
             found.to_string()
         },
-        supported: SUPPORTED_CONTRACTS.join(", "),
+        supported: Contract::supported(),
     };
     let Some(first) = versions.first().cloned() else {
         return Err(RuntimeError::Link {
             module: module.to_string(),
-            source: format!("it neither exports nor imports any {CONTRACT_PACKAGE} interface")
-                .into(),
+            source: format!(
+                "it neither exports nor imports any {} interface",
+                crate::contract::PACKAGE
+            )
+            .into(),
         });
     };
-    let contract = SUPPORTED_CONTRACTS
+    let contract = Contract::matching(&first).ok_or_else(|| incompatible(&first))?;
+    match versions
         .iter()
-        .find(|supported| same_minor(&first, supported))
-        .ok_or_else(|| incompatible(&first))?;
-    match versions.iter().find(|v| !same_minor(v, contract)) {
+        .find(|v| Contract::matching(v) != Some(contract))
+    {
         Some(other) => Err(incompatible(other)),
         None => Ok(contract),
     }
@@ -364,27 +332,14 @@ fn link_error(name: &str, error: &wasmtime::Error) -> RuntimeError {
     }
 }
 
-/// Whether two `major.minor.patch` versions share major and minor (the 0.x
-/// rule of semver: a minor bump is a break).
-fn same_minor(a: &str, b: &str) -> bool {
-    let key = |v: &str| {
-        let mut parts = v.split('.');
-        (
-            parts.next().map(str::to_string),
-            parts.next().map(str::to_string),
-        )
-    };
-    let (a, b) = (key(a), key(b));
-    a.0.is_some() && a.1.is_some() && a == b
-}
-
 /// One compiled and linked policy module. Cheap to clone; every call runs in
 /// a fresh instance, so calls never share state.
 #[derive(Clone)]
 pub struct Policy {
     name: String,
     sha256: String,
-    contract: &'static str,
+    size: usize,
+    contract: Contract,
     engine: Engine,
     /// The linked component, which each call instantiates.
     instance_pre: InstancePre<HostState>,
@@ -416,6 +371,11 @@ impl Policy {
         &self.sha256
     }
 
+    /// The module's size in bytes.
+    pub fn size(&self) -> usize {
+        self.size
+    }
+
     /// Why the compiled module could not be cached, if it could not (the
     /// module works; the next process compiles it again).
     pub fn cache_error(&self) -> Option<&RuntimeError> {
@@ -428,23 +388,22 @@ impl Policy {
     }
 
     /// The contract version the module was built against.
-    pub fn contract(&self) -> &'static str {
+    pub fn contract(&self) -> Contract {
         self.contract
     }
 
-    /// Runs one export in a fresh instance: `current` on a module of the
-    /// current contract, `v0_1` on a 0.1.0 module (its answer converted up).
-    /// The call is for `scope`, which the host takes from the call's own
-    /// arguments: the cluster (the capability guard) narrows what the
-    /// module may touch to it. `None`: the call is pure (validate, schema,
-    /// plan) and reaches no cluster at all, whatever `env` holds.
+    /// Runs one export in a fresh instance with `run`, which calls it
+    /// through the bindings of the module's contract. The call is for
+    /// `scope`, which the host takes from the call's own arguments: the
+    /// cluster (the capability guard) narrows what the module may touch to
+    /// it. `None`: the call is pure (validate, schema, plan) and reaches no
+    /// cluster at all, whatever `env` holds.
     fn call<R>(
         &self,
         call: &str,
         env: &CallEnv,
         scope: Option<CallScope>,
-        current: impl FnOnce(&Export, &mut Store<HostState>) -> wasmtime::Result<R>,
-        v0_1: impl FnOnce(&Export, &mut Store<HostState>) -> wasmtime::Result<R>,
+        run: impl FnOnce(&Export, &mut Store<HostState>) -> wasmtime::Result<R>,
     ) -> Result<R, RuntimeError> {
         let scoped = match scope {
             Some(scope) => env.cluster.scoped(&scope),
@@ -470,11 +429,7 @@ impl Policy {
                 source: format!("it does not export `{call}`").into(),
             })?;
         let instantiate = |s: &mut Store<HostState>| Export::instantiate(pre, s, index);
-        if self.contract == CONTRACT_VERSION {
-            instance::call(site, instantiate, env, current)
-        } else {
-            instance::call(site, instantiate, env, v0_1)
-        }
+        instance::call(site, instantiate, env, run)
     }
 
     /// A call the module's contract does not have.
@@ -482,8 +437,17 @@ impl Policy {
         Err(RuntimeError::Unsupported {
             module: self.name.clone(),
             call: call.to_string(),
-            contract: self.contract.to_string(),
-            current: CONTRACT_VERSION.to_string(),
+            contract: self.contract.version().to_string(),
+            current: Contract::CURRENT.version().to_string(),
+        })
+    }
+
+    /// A lease from a 0.1.0 module, with the module's own SHA-256 as its
+    /// creator.
+    fn stamped(&self, answer: Result<Lease, PolicyError>) -> Result<Lease, PolicyError> {
+        answer.map(|lease| Lease {
+            module_sha256: self.sha256.clone(),
+            ..lease
         })
     }
 
@@ -493,73 +457,70 @@ impl Policy {
         env: &CallEnv,
         config: &str,
     ) -> Result<ValidationReport, RuntimeError> {
-        self.call(
-            "validate-config",
-            env,
-            None,
-            |e, s| e.call(s, Provider::func_validate_config, (config,)),
-            |e, s| {
-                let report = e.call(s, V0_1Provider::func_validate_config, (config,))?;
-                Ok(v0_1::validation_report_up(report))
-            },
-        )
+        let call = "validate-config";
+        match self.contract {
+            Contract::V0_2 => self.call(call, env, None, |e, s| {
+                e.call(s, V0_2::func_validate_config, (config,))
+            }),
+            Contract::V0_1 => self.call(call, env, None, |e, s| {
+                Ok(e.call(s, V0_1::func_validate_config, (config,))?.into())
+            }),
+        }
     }
 
     /// `config-schema`: the JSON Schema of the configuration.
     pub fn config_schema(&self, env: &CallEnv) -> Result<String, RuntimeError> {
-        self.call(
-            "config-schema",
-            env,
-            None,
-            |e, s| e.call(s, Provider::func_config_schema, ()),
-            |e, s| e.call(s, V0_1Provider::func_config_schema, ()),
-        )
+        let call = "config-schema";
+        match self.contract {
+            Contract::V0_2 => self.call(call, env, None, |e, s| {
+                e.call(s, V0_2::func_config_schema, ())
+            }),
+            Contract::V0_1 => self.call(call, env, None, |e, s| {
+                e.call(s, V0_1::func_config_schema, ())
+            }),
+        }
     }
 
     /// `probe`: can the cluster serve leases for this configuration.
     pub fn probe(&self, env: &CallEnv, config: &str, company_id: &str) -> CallResult<ProbeReport> {
-        self.call(
-            "probe",
-            env,
-            Some(CallScope::company(company_id)),
-            |e, s| e.call(s, Provider::func_probe, (config, company_id)),
-            |e, s| {
-                let answer = e.call(s, V0_1Provider::func_probe, (config, company_id))?;
-                Ok(answer
-                    .map(v0_1::probe_report_up)
-                    .map_err(v0_1::policy_error_up))
-            },
-        )
+        let (call, scope) = ("probe", Some(CallScope::company(company_id)));
+        let args = (config, company_id);
+        match self.contract {
+            Contract::V0_2 => self.call(call, env, scope, |e, s| e.call(s, V0_2::func_probe, args)),
+            Contract::V0_1 => self.call(call, env, scope, |e, s| {
+                Ok(answer_up(e.call(s, V0_1::func_probe, args)?))
+            }),
+        }
     }
 
     /// `plan`: every manifest acquire would apply, in order (JSON).
     pub fn plan(&self, env: &CallEnv, request: &LeaseRequest) -> CallResult<Vec<String>> {
-        self.call(
-            "plan",
-            env,
-            None,
-            |e, s| e.call(s, Provider::func_plan, (request,)),
-            |e, s| {
-                let request = v0_1::lease_request_down(request);
-                let answer = e.call(s, V0_1Provider::func_plan, (&request,))?;
-                Ok(answer.map_err(v0_1::policy_error_up))
-            },
-        )
+        let call = "plan";
+        match self.contract {
+            Contract::V0_2 => self.call(call, env, None, |e, s| {
+                e.call(s, V0_2::func_plan, (request,))
+            }),
+            Contract::V0_1 => self.call(call, env, None, |e, s| {
+                let request = request.into();
+                Ok(answer_up(e.call(s, V0_1::func_plan, (&request,))?))
+            }),
+        }
     }
 
     /// `acquire-lease`.
     pub fn acquire_lease(&self, env: &CallEnv, request: &LeaseRequest) -> CallResult<Lease> {
-        self.call(
-            "acquire-lease",
-            env,
-            Some(CallScope::acquire(&request.company_id, &request.lease_id)),
-            |e, s| e.call(s, Provider::func_acquire_lease, (request,)),
-            |e, s| {
-                let request = v0_1::lease_request_down(request);
-                let answer = e.call(s, V0_1Provider::func_acquire_lease, (&request,))?;
-                Ok(self.lease_up(answer))
-            },
-        )
+        let call = "acquire-lease";
+        let scope = Some(CallScope::acquire(&request.company_id, &request.lease_id));
+        match self.contract {
+            Contract::V0_2 => self.call(call, env, scope, |e, s| {
+                e.call(s, V0_2::func_acquire_lease, (request,))
+            }),
+            Contract::V0_1 => self.call(call, env, scope, |e, s| {
+                let request = request.into();
+                let answer = e.call(s, V0_1::func_acquire_lease, (&request,))?;
+                Ok(self.stamped(answer_up(answer)))
+            }),
+        }
     }
 
     /// `realize-workspace`: unpack the caller's stdin (tar) into `path`.
@@ -569,53 +530,48 @@ impl Policy {
         lease: &Lease,
         path: Option<&str>,
     ) -> CallResult<ExecStatus> {
-        self.call(
-            "realize-workspace",
-            env,
-            Some(CallScope::lease(&lease.id)),
-            |e, s| e.call(s, Provider::func_realize_workspace, (lease, path)),
-            |e, s| {
-                let lease = lease_record::down_to_v0_1(lease);
-                let answer = e.call(s, V0_1Provider::func_realize_workspace, (&lease, path))?;
-                Ok(answer
-                    .map(v0_1::exec_status_up)
-                    .map_err(v0_1::policy_error_up))
-            },
-        )
+        let (call, scope) = ("realize-workspace", Some(CallScope::lease(&lease.id)));
+        match self.contract {
+            Contract::V0_2 => self.call(call, env, scope, |e, s| {
+                e.call(s, V0_2::func_realize_workspace, (lease, path))
+            }),
+            Contract::V0_1 => self.call(call, env, scope, |e, s| {
+                let lease = lease.into();
+                Ok(answer_up(e.call(
+                    s,
+                    V0_1::func_realize_workspace,
+                    (&lease, path),
+                )?))
+            }),
+        }
     }
 
     /// `execute`.
     pub fn execute(&self, env: &CallEnv, request: &ExecRequest) -> CallResult<ExecStatus> {
-        self.call(
-            "execute",
-            env,
-            Some(CallScope::lease(&request.lease.id)),
-            |e, s| e.call(s, Provider::func_execute, (request,)),
-            |e, s| {
-                let request = v0_1::exec_request_down(request);
-                let answer = e.call(s, V0_1Provider::func_execute, (&request,))?;
-                Ok(answer
-                    .map(v0_1::exec_status_up)
-                    .map_err(v0_1::policy_error_up))
-            },
-        )
+        let (call, scope) = ("execute", Some(CallScope::lease(&request.lease.id)));
+        match self.contract {
+            Contract::V0_2 => self.call(call, env, scope, |e, s| {
+                e.call(s, V0_2::func_execute, (request,))
+            }),
+            Contract::V0_1 => self.call(call, env, scope, |e, s| {
+                let request = request.into();
+                Ok(answer_up(e.call(s, V0_1::func_execute, (&request,))?))
+            }),
+        }
     }
 
     /// `release-lease`.
     pub fn release_lease(&self, env: &CallEnv, lease: &Lease) -> CallResult<ReleaseReport> {
-        self.call(
-            "release-lease",
-            env,
-            Some(CallScope::lease(&lease.id)),
-            |e, s| e.call(s, Provider::func_release_lease, (lease,)),
-            |e, s| {
-                let lease = lease_record::down_to_v0_1(lease);
-                let answer = e.call(s, V0_1Provider::func_release_lease, (&lease,))?;
-                Ok(answer
-                    .map(v0_1::release_report_up)
-                    .map_err(v0_1::policy_error_up))
-            },
-        )
+        let (call, scope) = ("release-lease", Some(CallScope::lease(&lease.id)));
+        match self.contract {
+            Contract::V0_2 => self.call(call, env, scope, |e, s| {
+                e.call(s, V0_2::func_release_lease, (lease,))
+            }),
+            Contract::V0_1 => self.call(call, env, scope, |e, s| {
+                let lease = lease.into();
+                Ok(answer_up(e.call(s, V0_1::func_release_lease, (&lease,))?))
+            }),
+        }
     }
 
     /// `resume-lease`.
@@ -625,16 +581,16 @@ impl Policy {
         lease_id: &str,
         namespace: Option<&str>,
     ) -> CallResult<Lease> {
-        self.call(
-            "resume-lease",
-            env,
-            Some(CallScope::lease(lease_id)),
-            |e, s| e.call(s, Provider::func_resume_lease, (lease_id, namespace)),
-            |e, s| {
-                let answer = e.call(s, V0_1Provider::func_resume_lease, (lease_id, namespace))?;
-                Ok(self.lease_up(answer))
-            },
-        )
+        let (call, scope) = ("resume-lease", Some(CallScope::lease(lease_id)));
+        match self.contract {
+            Contract::V0_2 => self.call(call, env, scope, |e, s| {
+                e.call(s, V0_2::func_resume_lease, (lease_id, namespace))
+            }),
+            Contract::V0_1 => self.call(call, env, scope, |e, s| {
+                let answer = e.call(s, V0_1::func_resume_lease, (lease_id, namespace))?;
+                Ok(self.stamped(answer_up(answer)))
+            }),
+        }
     }
 
     /// `sweep`.
@@ -644,23 +600,21 @@ impl Policy {
         now: &str,
         namespace: Option<&str>,
     ) -> CallResult<SweepReport> {
-        self.call(
-            "sweep",
-            env,
-            // A `now` that does not parse is the module's to refuse; the
-            // sweep then deletes nothing.
-            Some(
-                now.parse()
-                    .map_or_else(|_| CallScope::default(), CallScope::sweep),
-            ),
-            |e, s| e.call(s, Provider::func_sweep, (now, namespace)),
-            |e, s| {
-                let answer = e.call(s, V0_1Provider::func_sweep, (now, namespace))?;
-                Ok(answer
-                    .map(v0_1::sweep_report_up)
-                    .map_err(v0_1::policy_error_up))
-            },
-        )
+        let call = "sweep";
+        // A `now` that does not parse is the module's to refuse; the sweep
+        // then deletes nothing.
+        let scope = Some(
+            now.parse()
+                .map_or_else(|_| CallScope::default(), CallScope::sweep),
+        );
+        match self.contract {
+            Contract::V0_2 => self.call(call, env, scope, |e, s| {
+                e.call(s, V0_2::func_sweep, (now, namespace))
+            }),
+            Contract::V0_1 => self.call(call, env, scope, |e, s| {
+                Ok(answer_up(e.call(s, V0_1::func_sweep, (now, namespace))?))
+            }),
+        }
     }
 
     /// `renew-lease`: the lease's deadline moves to `now` + `ttl_seconds`.
@@ -671,16 +625,13 @@ impl Policy {
         now: &str,
         ttl_seconds: u32,
     ) -> CallResult<Lease> {
-        if self.contract != CONTRACT_VERSION {
-            return self.unsupported("renew-lease");
+        let (call, scope) = ("renew-lease", Some(CallScope::lease(&lease.id)));
+        match self.contract {
+            Contract::V0_2 => self.call(call, env, scope, |e, s| {
+                e.call(s, V0_2::func_renew_lease, (lease, now, ttl_seconds))
+            }),
+            Contract::V0_1 => self.unsupported(call),
         }
-        self.call(
-            "renew-lease",
-            env,
-            Some(CallScope::lease(&lease.id)),
-            |e, s| e.call(s, Provider::func_renew_lease, (lease, now, ttl_seconds)),
-            |_, _| unreachable_for_v0_1(),
-        )
     }
 
     /// `list-leases`: the leases of `company_id` (none: every company's).
@@ -690,19 +641,17 @@ impl Policy {
         company_id: Option<&str>,
         namespace: Option<&str>,
     ) -> CallResult<Vec<Lease>> {
-        if self.contract != CONTRACT_VERSION {
-            return self.unsupported("list-leases");
-        }
-        self.call(
-            "list-leases",
-            env,
-            Some(CallScope {
-                company: company_id.map(str::to_string),
-                ..CallScope::default()
+        let call = "list-leases";
+        let scope = Some(CallScope {
+            company: company_id.map(str::to_string),
+            ..CallScope::default()
+        });
+        match self.contract {
+            Contract::V0_2 => self.call(call, env, scope, |e, s| {
+                e.call(s, V0_2::func_list_leases, (company_id, namespace))
             }),
-            |e, s| e.call(s, Provider::func_list_leases, (company_id, namespace)),
-            |_, _| unreachable_for_v0_1(),
-        )
+            Contract::V0_1 => self.unsupported(call),
+        }
     }
 
     /// `get-lease-status`: where one lease is in its life.
@@ -712,55 +661,12 @@ impl Policy {
         lease_id: &str,
         namespace: Option<&str>,
     ) -> CallResult<LeaseStatus> {
-        if self.contract != CONTRACT_VERSION {
-            return self.unsupported("get-lease-status");
+        let (call, scope) = ("get-lease-status", Some(CallScope::lease(lease_id)));
+        match self.contract {
+            Contract::V0_2 => self.call(call, env, scope, |e, s| {
+                e.call(s, V0_2::func_get_lease_status, (lease_id, namespace))
+            }),
+            Contract::V0_1 => self.unsupported(call),
         }
-        self.call(
-            "get-lease-status",
-            env,
-            Some(CallScope::lease(lease_id)),
-            |e, s| e.call(s, Provider::func_get_lease_status, (lease_id, namespace)),
-            |_, _| unreachable_for_v0_1(),
-        )
-    }
-
-    /// A 0.1.0 module's lease, with the module's own SHA-256 as its creator.
-    fn lease_up(
-        &self,
-        answer: Result<
-            v0_1::leasebox::provider::types::Lease,
-            v0_1::leasebox::provider::types::PolicyError,
-        >,
-    ) -> Result<Lease, PolicyError> {
-        answer
-            .map(|lease| lease_record::up_from_v0_1(lease, &self.sha256))
-            .map_err(v0_1::policy_error_up)
-    }
-}
-
-/// The 0.1.0 arm of a call that [`Policy::unsupported`] already refused.
-fn unreachable_for_v0_1<R>() -> wasmtime::Result<R> {
-    Err(wasmtime::Error::msg(
-        "a call of a newer contract reached a 0.1.0 module",
-    ))
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn patch_versions_are_compatible() {
-        assert!(same_minor("0.1.3", "0.1.0"));
-    }
-
-    #[test]
-    fn minor_bump_is_incompatible() {
-        assert!(!same_minor("0.2.0", "0.1.0"));
-    }
-
-    #[test]
-    fn missing_version_is_incompatible() {
-        assert!(!same_minor("", "0.1.0"));
     }
 }

@@ -4,7 +4,6 @@
 //! concurrently, each on the module current when it started.
 //!
 //! - [`rpc`]: framing, parsing, error codes;
-//! - [`slot`]: the swappable module and its guard;
 //! - [`methods`]: what each method does;
 //! - [`connection`]: one client, its calls in flight, exec streams;
 //! - [`stdin`]: a call's stdin, held at most a credit's worth at a time;
@@ -25,7 +24,6 @@ pub mod log;
 pub mod methods;
 pub mod metrics;
 pub mod rpc;
-pub mod slot;
 #[cfg(unix)]
 pub mod socket;
 pub mod stdin;
@@ -35,11 +33,11 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
+use crate::contract::LogLevel;
+use crate::lifecycle::slot::PolicySlot;
 use crate::serve::metrics::{Metrics, Snapshot};
-use crate::runtime::LogLevel;
 use crate::settings::HostSettings;
 use log::LogFields;
-use slot::PolicySlot;
 
 /// How often the module file is checked for a change.
 const WATCH_INTERVAL: Duration = Duration::from_secs(1);
@@ -165,7 +163,7 @@ impl Server {
                 "policy.reload",
                 &format!(
                     "{why}: now serving {} (sha256 {}, contract {})",
-                    loaded.source,
+                    loaded.policy.name(),
                     loaded.policy.sha256(),
                     loaded.policy.contract()
                 ),

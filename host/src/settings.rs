@@ -232,20 +232,6 @@ pub struct GuestSettings {
     pub parallel_calls: usize,
 }
 
-impl GuestSettings {
-    /// The limits of one call: the memory cap and CPU deadline, and `budget`
-    /// (at least the CPU deadline, at most `ceiling`) as its overall
-    /// wall-clock limit.
-    pub fn limits(&self, budget: Duration, ceiling: Duration) -> crate::runtime::Limits {
-        crate::runtime::Limits {
-            cpu_deadline: self.cpu_deadline,
-            memory_cap_bytes: self.memory_cap_bytes,
-            overall_timeout: Some(budget.max(self.cpu_deadline).min(ceiling)),
-            cancel_grace: crate::runtime::DEFAULT_CANCEL_GRACE,
-        }
-    }
-}
-
 /// How the host reaches the cluster.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct ClusterSettings {

@@ -7,7 +7,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use leasebox::cluster::io::ClusterIo;
-use leasebox::runtime::types as wit;
+use leasebox::contract as wit;
 use leasebox::runtime::{CallEnv, Cancel, Limits, RuntimeError};
 use leasebox_policy::fake_cluster::{Call, ExecScript};
 

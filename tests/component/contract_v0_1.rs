@@ -7,8 +7,9 @@ use std::sync::Arc;
 
 use leasebox::cluster::grants::Grants;
 use leasebox::cluster::guard::{Audit, GuardedCluster};
-use leasebox::runtime::types as wit;
-use leasebox::runtime::{CONTRACT_VERSION, Limits, Policy, RuntimeError};
+use leasebox::contract as wit;
+use leasebox::contract::Contract;
+use leasebox::runtime::{Limits, Policy, RuntimeError};
 
 use crate::lifecycle_through_wasm::{
     cluster, env, env_with, pod_config, request, script_ready_pod,
@@ -17,8 +18,8 @@ use crate::support::{default_policy, v0_1_policy};
 
 #[test]
 fn each_module_reports_the_contract_it_was_built_against() {
-    assert_eq!(default_policy().contract(), CONTRACT_VERSION);
-    assert_eq!(v0_1_policy().contract(), "0.1.0");
+    assert_eq!(default_policy().contract(), Contract::CURRENT);
+    assert_eq!(v0_1_policy().contract(), Contract::V0_1);
 }
 
 #[test]

@@ -5,8 +5,9 @@
 
 use std::sync::OnceLock;
 
-use leasebox::runtime::types as wit;
-use leasebox::runtime::{CONTRACT_VERSION, Policy};
+use leasebox::contract as wit;
+use leasebox::contract::Contract;
+use leasebox::runtime::Policy;
 use rstest::rstest;
 use serde_json::{Value, json};
 
@@ -63,7 +64,7 @@ fn plan(policy: &Policy, request: &wit::LeaseRequest) -> Result<Vec<String>, wit
 
 #[test]
 fn example_is_a_module_of_the_current_contract() {
-    assert_eq!(example().contract(), CONTRACT_VERSION);
+    assert_eq!(example().contract(), Contract::CURRENT);
 }
 
 #[rstest]

@@ -48,7 +48,7 @@ fn refusal_other_than_denied_is_reported_as_not_ok_with_its_variant() {
 
 #[test]
 fn plan_runs_the_attack_and_returns_the_report() {
-    let request = leasebox::runtime::types::LeaseRequest {
+    let request = leasebox::contract::LeaseRequest {
         config: r#"{"attack":"list-secrets"}"#.to_string(),
         company_id: "acme".to_string(),
         run_id: "r".to_string(),

@@ -8,9 +8,9 @@ use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use leasebox::cluster::io::ClusterIo;
 use leasebox::cluster::grants::Grants;
 use leasebox::cluster::guard::{Audit, COMPANY_ANNOTATION, GuardedCluster, Rule};
+use leasebox::cluster::io::ClusterIo;
 use leasebox::runtime::{CallEnv, Limits, RuntimeError};
 use leasebox_policy::fake_cluster::Call;
 use rstest::rstest;
@@ -59,7 +59,7 @@ fn cluster() -> Arc<InMemoryCluster> {
         )
         .expect("victim pod");
     cluster
-        .apply_host_secret(&leasebox::cluster::io::HostSecretRequest {
+        .apply_host_secret(&leasebox::contract::HostSecretRequest {
             manifest: json!({"apiVersion":"v1","kind":"Secret","metadata":{"name":format!("{VICTIM_LEASE}-env"),"namespace":VICTIM,"labels":labels}}).to_string(),
             random_keys: vec![],
             host_keys: vec!["ANTHROPIC_API_KEY".into()],

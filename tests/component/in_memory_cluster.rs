@@ -16,10 +16,11 @@ use std::ops::Deref;
 use std::sync::{Mutex, MutexGuard};
 use std::time::Duration;
 
-use leasebox::cluster::io::{
-    CallerIo, ClusterIo, DeleteOptions, Denial, EventType, ExecSpec, ExecStatus, ExecStream,
-    HostSecretRequest, KubeError, LogFollow, LogsRequest, ObjectRef, OutputStream, Propagation,
-    WatchEvent, WatchRequest, WatchStream,
+use leasebox::cluster::io::{CallerIo, ClusterIo};
+use leasebox::contract::{
+    DeleteOptions, Denial, EventType, ExecSpec, ExecStatus, ExecStream, HostSecretRequest,
+    KubeError, LogFollow, LogsRequest, ObjectRef, OutputStream, Propagation, WatchEvent,
+    WatchRequest, WatchStream,
 };
 use leasebox_policy::cluster::{self as guest, Cluster, ExecSession, LogStream, Watch};
 use leasebox_policy::fake_cluster::{CallerStreams, FakeCluster, FakeExec, FakeLogs, FakeWatch};

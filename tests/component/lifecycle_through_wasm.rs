@@ -7,11 +7,12 @@ use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use leasebox::cluster::io::ClusterIo;
 use leasebox::cluster::grants::Grants;
 use leasebox::cluster::guard::{Audit, GuardedCluster};
-use leasebox::runtime::types as wit;
-use leasebox::runtime::{CallEnv, Cancel, Limits, LogLevel, RuntimeError, TIME_LOG_CONTEXT};
+use leasebox::cluster::io::ClusterIo;
+use leasebox::contract as wit;
+use leasebox::contract::LogLevel;
+use leasebox::runtime::{CallEnv, Cancel, Limits, RuntimeError, TIME_LOG_CONTEXT};
 use leasebox_policy::cluster::{EventType, OutputStream, Propagation};
 use leasebox_policy::fake_cluster::{Call, ExecScript, LogScript};
 use serde_json::{Value, json};

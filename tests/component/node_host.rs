@@ -15,7 +15,7 @@ use std::process::Command;
 use std::sync::OnceLock;
 use std::time::Instant;
 
-use leasebox::runtime::types as wit;
+use leasebox::contract as wit;
 use serde_json::{Value, json};
 
 use crate::support::{default_policy, offline};

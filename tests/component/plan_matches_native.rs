@@ -2,7 +2,7 @@
 //! `leasebox_policy::plan::plan` of the native crate, for every backend x
 //! egress mode x workspace, and for the ways a request can be refused.
 
-use leasebox::runtime::types as wit;
+use leasebox::contract as wit;
 use leasebox_policy::error as native_error;
 use leasebox_policy::lease as native;
 use rstest::rstest;

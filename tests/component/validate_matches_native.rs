@@ -42,7 +42,7 @@ fn validate_through_the_component_equals_native_validate(#[case] document: Strin
         let report = policy
             .validate_config(&offline(), &document)
             .expect("the module does not trap");
-        let pairs = |issues: &[leasebox::runtime::types::Issue]| {
+        let pairs = |issues: &[leasebox::contract::Issue]| {
             issues
                 .iter()
                 .map(|i| (i.path.clone(), i.message.clone()))

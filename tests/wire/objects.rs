@@ -1,6 +1,7 @@
 //! apply, get, list, delete and retries on the wire.
 
-use leasebox::cluster::io::{ClusterIo, DeleteOptions, KubeError, ObjectRef, Propagation};
+use leasebox::cluster::io::ClusterIo;
+use leasebox::contract::{DeleteOptions, KubeError, ObjectRef, Propagation};
 use serde_json::json;
 
 use crate::fake_api::{FakeApi, Reply, failure, step};

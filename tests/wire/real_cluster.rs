@@ -8,11 +8,11 @@ use std::io::Write;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use leasebox::cluster::io::{
-    CallerIo, ClusterIo, DeleteOptions, EventType, ExecSpec, LogsRequest, ObjectRef, Propagation,
-    WatchRequest,
-};
+use leasebox::cluster::io::{CallerIo, ClusterIo};
 use leasebox::cluster::kube_client::KubeClusterIo;
+use leasebox::contract::{
+    DeleteOptions, EventType, ExecSpec, LogsRequest, ObjectRef, Propagation, WatchRequest,
+};
 
 const NS: &str = "leasebox-wire-e2e";
 
@@ -236,7 +236,7 @@ fn real_cluster_pod_lifecycle_with_exec_and_logs() {
     };
     let wrong = io.delete(&pod_ref(None), &options(Some("not-the-uid".into())));
     assert!(
-        matches!(wrong, Err(leasebox::cluster::io::KubeError::Conflict(_))),
+        matches!(wrong, Err(leasebox::contract::KubeError::Conflict(_))),
         "{wrong:?}"
     );
     assert_eq!(

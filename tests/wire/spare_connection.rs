@@ -13,8 +13,9 @@ use std::net::TcpStream;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use leasebox::cluster::io::{CallerIo, ClusterIo, ExecSpec};
+use leasebox::cluster::io::{CallerIo, ClusterIo};
 use leasebox::cluster::kube_client::KubeClusterIo;
+use leasebox::contract::ExecSpec;
 
 use super::fake_api::{listen, read_request};
 

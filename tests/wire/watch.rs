@@ -4,8 +4,9 @@
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use leasebox::cluster::io::{ClusterIo, EventType, WatchRequest};
+use leasebox::cluster::io::ClusterIo;
 use leasebox::cluster::shared_watch::SharedWatches;
+use leasebox::contract::{EventType, WatchRequest};
 use serde_json::json;
 
 use crate::fake_api::{FakeApi, Reply, error_event, step};
@@ -113,13 +114,13 @@ fn forbidden_watch_ends_with_the_error() {
     let result = watch.next(Duration::from_secs(5));
     api.finish();
     assert!(
-        matches!(result, Err(leasebox::cluster::io::KubeError::Forbidden(m)) if m.contains("user x"))
+        matches!(result, Err(leasebox::contract::KubeError::Forbidden(m)) if m.contains("user x"))
     );
 }
 
 /// Reads `watch` until `count` events (or `limit`); `(type, name@rv)` each.
 fn events(
-    watch: &mut Box<dyn leasebox::cluster::io::WatchStream>,
+    watch: &mut Box<dyn leasebox::contract::WatchStream>,
     count: usize,
     limit: Duration,
 ) -> Vec<(EventType, String)> {

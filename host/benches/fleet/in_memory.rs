@@ -17,11 +17,11 @@ use std::io::{Read, Write};
 use std::sync::Arc;
 use std::time::Duration;
 
-use leasebox::cluster::io::ClusterIo;
 use leasebox::cluster::grants::Grants;
+use leasebox::cluster::io::ClusterIo;
+use leasebox::lifecycle::slot::{PolicySlot, SlotParts};
 use leasebox::runtime::{Admission, Pool, Runtime};
 use leasebox::serve::Server;
-use leasebox::serve::slot::{PolicySlot, SlotParts};
 use leasebox::settings::HostSettings;
 use serde_json::{Value, json};
 

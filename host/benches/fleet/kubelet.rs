@@ -9,10 +9,10 @@ use std::collections::{BTreeMap, HashMap};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use leasebox::cluster::io::{
-    CallerIo, ClusterIo, DeleteOptions, ExecSpec, ExecStatus, ExecStream, HostSecretRequest,
-    KubeError, LogFollow, LogsRequest, ObjectRef, OutputStream, WatchEvent, WatchRequest,
-    WatchStream,
+use leasebox::cluster::io::{CallerIo, ClusterIo};
+use leasebox::contract::{
+    DeleteOptions, ExecSpec, ExecStatus, ExecStream, HostSecretRequest, KubeError, LogFollow,
+    LogsRequest, ObjectRef, OutputStream, WatchEvent, WatchRequest, WatchStream,
 };
 use serde_json::Value;
 

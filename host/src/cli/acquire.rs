@@ -3,19 +3,18 @@
 
 use std::io::Write;
 use std::path::PathBuf;
-use std::time::Duration;
 
 use serde_json::Value;
 
-use super::cluster::{ClusterArgs, Session, lease_json, refused, runtime_failed};
+use super::cluster::{ClusterArgs, Session, failed, lease_json, refused};
 use super::exit::{CliError, Outcome};
 use super::interrupt;
-use super::lease_args::{LeaseArgs, now_rfc3339};
+use super::lease_args::LeaseArgs;
 use super::module::read_config;
 use super::release::release_leftovers;
-use super::validate::{issues_json, report_json, write_json};
-use crate::lease_id;
-use crate::runtime::types::{Lease, PolicyError};
+use super::validate::{invalid_report, write_json};
+use crate::contract::{Lease, PolicyError};
+use crate::lifecycle::{LeaseSpec, LifecycleError, mint_lease_id};
 
 /// Flags of `acquire`.
 #[derive(Debug, Clone, clap::Args)]
@@ -51,14 +50,15 @@ pub(super) enum Acquired {
 pub fn run(args: &Args, out: &mut dyn Write) -> Result<u8, CliError> {
     let config = read_config(&args.config)?;
     let session = Session::open(&args.cluster)?;
-    let id = lease_id::mint().map_err(CliError::unusable)?;
+    let id = mint_lease_id().map_err(failed)?;
     let (cancel, cleanup, leftover_id) = (session.cancel.clone(), session.clone(), id.clone());
     interrupt::watch(
         "an interrupted acquire is rolled back only by `leasebox sweep`",
         move || cancel.cancel(),
         move || release_leftovers(&cleanup, &leftover_id),
     );
-    let acquired = acquire(&session, &config, &args.lease, &id, &args.command);
+    let spec = args.lease.spec(config, &args.command);
+    let acquired = acquire(&session, &spec, &id);
     if let Err(error) = &acquired
         && matches!(error.outcome, Outcome::Unusable | Outcome::Interrupted)
     {
@@ -76,38 +76,20 @@ pub fn run(args: &Args, out: &mut dyn Write) -> Result<u8, CliError> {
     }
 }
 
-/// Validates `config`, then calls `acquire-lease` for lease `id` within the
-/// operator's call timeout (the module's own readiness budget,
-/// `podReadyTimeoutSec`, may only be shorter).
-pub(super) fn acquire(
-    session: &Session,
-    config: &str,
-    lease: &LeaseArgs,
-    id: &str,
-    command: &[String],
-) -> Result<Acquired, CliError> {
-    let check_env = session.env(Duration::ZERO);
-    let report = session
-        .policy
-        .validate_config(&check_env, config)
-        .map_err(runtime_failed)?;
-    if !report.ok {
-        return Ok(Acquired::Invalid(report_json(&report)?));
-    }
-    let request = lease.request(config.to_string(), id, now_rfc3339(), command);
-    let env = session.env(session.settings.guest.call_timeout);
-    match session
-        .policy
-        .acquire_lease(&env, &request)
-        .map_err(runtime_failed)?
-    {
+/// Calls `acquire-lease` for lease `id`. A configuration the module calls
+/// invalid is answered with its validation report (errors and warnings),
+/// as `validate` prints it.
+pub(super) fn acquire(session: &Session, spec: &LeaseSpec, id: &str) -> Result<Acquired, CliError> {
+    match session.lifecycle().acquire(&session.context(), spec, id) {
         Ok(lease) => Ok(Acquired::Lease(Box::new(lease))),
-        Err(PolicyError::InvalidConfig(errors)) => Ok(Acquired::Invalid(serde_json::json!({
-            "ok": false,
-            "errors": issues_json(&errors),
-            "warnings": [],
-            "normalizedConfig": null,
-        }))),
-        Err(other) => Err(refused(other)),
+        Err(LifecycleError::Policy(refusal)) => match *refusal {
+            PolicyError::InvalidConfig(errors) => Ok(Acquired::Invalid(invalid_report(
+                session,
+                &spec.config,
+                &errors,
+            )?)),
+            other => Err(refused(other)),
+        },
+        Err(other) => Err(failed(other)),
     }
 }

@@ -9,18 +9,18 @@
 
 use std::path::PathBuf;
 use std::sync::Arc;
-use std::time::Duration;
 
 use anyhow::anyhow;
 
 use super::exit::CliError;
 use super::module::{PolicyArgs, stderr_logger};
-use crate::cluster::io::{CallerIo, ClusterIo};
 use crate::cluster::grants::Grants;
 use crate::cluster::guard::{Audit, GuardedCluster};
+use crate::cluster::io::{CallerIo, ClusterIo};
 use crate::cluster::kube_client::KubeClusterIo;
-use crate::runtime::types::{Failure, Lease, ObjectRef, PolicyError};
-use crate::runtime::{CallEnv, Cancel, Policy, RuntimeError};
+use crate::contract::{Failure, Lease, ObjectRef, PolicyError};
+use crate::lifecycle::{CallContext, Lifecycle, LifecycleError, Loaded, Target};
+use crate::runtime::{Cancel, RuntimeError};
 use crate::settings::{HostSettings, Overrides};
 
 /// The operator's settings and the flags that override them.
@@ -88,37 +88,34 @@ pub struct LeaseTarget {
     pub cluster: ClusterArgs,
 }
 
-/// Time `resume-lease` may take (a few lists), host I/O included.
-const RESUME_BUDGET: Duration = Duration::from_secs(60);
-
 impl LeaseTarget {
-    /// Connects, and asks the module for the lease: the session (whose
-    /// guard lets exec and logs reach only this lease's pod), and the lease
-    /// or the module's refusal (`lease-not-found`, ...).
-    pub fn resume(&self) -> Result<(Session, Result<Lease, PolicyError>), CliError> {
+    /// The lease this names, for the lifecycle.
+    pub fn target(&self) -> Target {
+        Target {
+            lease_id: self.lease.clone(),
+            namespace: self.namespace.clone(),
+        }
+    }
+
+    /// Connects, and asks the module for the lease: the session, and the
+    /// lease or why there is none (`lease-not-found`, ...).
+    pub fn resume(&self) -> Result<(Session, Result<Lease, LifecycleError>), CliError> {
         let session = Session::open(&self.cluster)?;
         let lease = session
-            .policy
-            .resume_lease(
-                &session.env(RESUME_BUDGET),
-                &self.lease,
-                self.namespace.as_deref(),
-            )
-            .map_err(runtime_failed)?;
+            .lifecycle()
+            .resume(&session.context(), &self.target());
         Ok((session, lease))
     }
 }
 
-/// A loaded policy module, the operator's settings, and the guarded cluster
-/// the module acts on.
+/// A loaded policy module with the guarded cluster it acts on, and the
+/// operator's settings: what the lifecycle runs on.
 #[derive(Clone)]
 pub struct Session {
-    /// The policy module.
-    pub policy: Policy,
+    /// The policy module and its guard.
+    pub loaded: Loaded,
     /// The operator's settings.
     pub settings: HostSettings,
-    /// The cluster, behind the guard.
-    guard: GuardedCluster,
     /// Cancels the call in flight (Ctrl-C); shared by every call of the
     /// session.
     pub cancel: Cancel,
@@ -134,13 +131,28 @@ impl Session {
         let audit = Audit::new(
             policy.sha256(),
             Arc::default(),
-            Arc::new(move |line| sink(crate::runtime::LogLevel::Warn, "guard", line)),
+            Arc::new(move |line| sink(crate::contract::LogLevel::Warn, "guard", line)),
         );
         let guard = GuardedCluster::new(inner, Arc::new(Grants::from_settings(&settings)), audit);
         Ok(Session {
-            policy,
+            loaded: Loaded {
+                policy,
+                guard: Some(guard),
+            },
             settings,
-            guard,
+            cancel: Cancel::new(),
+        })
+    }
+
+    /// The module alone, no cluster and no settings file: for validate,
+    /// schema and plan, which reach no cluster.
+    pub fn offline(policy: &PolicyArgs) -> Result<Session, CliError> {
+        Ok(Session {
+            loaded: Loaded {
+                policy: policy.load()?,
+                guard: None,
+            },
+            settings: HostSettings::default(),
             cancel: Cancel::new(),
         })
     }
@@ -154,27 +166,18 @@ impl Session {
         }
     }
 
-    /// The environment of a lifecycle call: the guarded cluster, the
-    /// process's streams, the module's messages on stderr, the operator's
-    /// memory cap and CPU deadline, and `budget` (at most the operator's
-    /// call timeout) as the overall wall-clock limit, host I/O included.
-    pub fn env(&self, budget: Duration) -> CallEnv {
-        self.env_within(budget, self.settings.guest.call_timeout)
+    /// The lifecycle calls of this module, cluster and settings.
+    pub fn lifecycle(&self) -> Lifecycle<'_> {
+        Lifecycle::new(&self.loaded, &self.settings)
     }
 
-    /// The environment of an execute or upload: as [`Session::env`], within
-    /// the operator's exec timeout.
-    pub fn exec_env(&self, budget: Duration) -> CallEnv {
-        self.env_within(budget, self.settings.guest.exec_timeout)
-    }
-
-    fn env_within(&self, budget: Duration, ceiling: Duration) -> CallEnv {
-        CallEnv {
-            cluster: Arc::new(self.guard.clone()),
+    /// A call from this process: its streams, the module's messages on
+    /// stderr, the session's cancellation.
+    pub fn context(&self) -> CallContext {
+        CallContext {
+            cancel: self.cancel.clone(),
             caller: CallerIo::process(),
             logger: stderr_logger(),
-            limits: self.settings.guest.limits(budget, ceiling),
-            cancel: self.cancel.clone(),
         }
     }
 }
@@ -209,11 +212,13 @@ pub(super) fn connect_kube(settings: &HostSettings) -> Result<KubeClusterIo, Cli
     Ok(client)
 }
 
-/// A runtime failure (trap, deadline, memory cap): exit 2; a cancelled
-/// call that ran out of its grace period: exit 130.
-pub fn runtime_failed(error: RuntimeError) -> CliError {
+/// A lifecycle error as the CLI's: a runtime failure (trap, deadline,
+/// memory cap) exits 2, a cancelled call that ran out of its grace period
+/// 130, a refusal as [`refused`] says.
+pub fn failed(error: LifecycleError) -> CliError {
     match error {
-        RuntimeError::Cancelled { .. } => CliError::interrupted(error),
+        LifecycleError::Policy(refusal) => refused(*refusal),
+        LifecycleError::Runtime(RuntimeError::Cancelled { .. }) => CliError::interrupted(error),
         other => CliError::unusable(other),
     }
 }
@@ -273,4 +278,4 @@ pub fn object_name(object: &ObjectRef) -> String {
     }
 }
 
-pub use crate::lease_record::to_json as lease_json;
+pub use crate::contract::lease_json::to_json as lease_json;

@@ -5,10 +5,11 @@ use std::time::Duration;
 
 use anyhow::anyhow;
 
-use super::cluster::{LeaseTarget, refused, runtime_failed};
+use super::cluster::{LeaseTarget, failed};
 use super::exit::CliError;
 use super::interrupt;
-use crate::runtime::types::{Command, EnvVar, ExecRequest, ExecStatus, Lease};
+use crate::contract::{Command, ExecStatus};
+use crate::lifecycle::CommandSpec;
 
 /// Exit code of a command that ran out of time (as `timeout(1)`).
 pub(super) const TIMED_OUT_CODE: u8 = 124;
@@ -16,12 +17,6 @@ pub(super) const TIMED_OUT_CODE: u8 = 124;
 /// Exit code when the command ended without one (lost stream, signal
 /// without a code).
 const NO_CODE: u8 = 2;
-
-/// Guest budget of an exec without `--timeout-sec`.
-const DEFAULT_EXEC_BUDGET: Duration = Duration::from_secs(24 * 3600);
-
-/// Slack on top of `--timeout-sec` for the guest's own work.
-const EXEC_SLACK: Duration = Duration::from_secs(60);
 
 /// How a command runs: directory, environment, limits, stdin, and the
 /// command itself.
@@ -67,30 +62,17 @@ impl ExecArgs {
     }
 
     /// The execute request for `lease`.
-    pub(super) fn request(&self, lease: Lease, command: Command) -> ExecRequest {
-        ExecRequest {
-            lease,
-            command,
+    /// The command and how it runs, for the lifecycle.
+    pub(super) fn spec(&self) -> Result<CommandSpec, CliError> {
+        Ok(CommandSpec {
+            command: self.command()?,
             cwd: self.cwd.clone(),
-            env: self
-                .env
-                .iter()
-                .map(|(name, value)| EnvVar {
-                    name: name.clone(),
-                    value: value.clone(),
-                })
-                .collect(),
+            env: self.env.clone(),
+            timeout: self.timeout_sec.map(Duration::from_secs),
             forward_stdin: !self.no_stdin,
-            timeout_ms: self.timeout_sec.map(|s| s.saturating_mul(1000)),
             max_stdout_bytes: self.max_stdout_bytes,
             max_stderr_bytes: self.max_stderr_bytes,
-        }
-    }
-
-    /// The guest budget of the call.
-    pub(super) fn budget(&self) -> Duration {
-        self.timeout_sec
-            .map_or(DEFAULT_EXEC_BUDGET, |s| Duration::from_secs(s) + EXEC_SLACK)
+        })
     }
 }
 
@@ -107,21 +89,19 @@ pub struct Args {
 
 /// Resumes the lease and runs the command; returns its exit code.
 pub fn run(args: &Args) -> Result<u8, CliError> {
-    let command = args.exec.command()?;
+    let spec = args.exec.spec()?;
     let (session, lease) = args.target.resume()?;
-    let lease = lease.map_err(refused)?;
+    let lease = lease.map_err(failed)?;
     let cancel = session.cancel.clone();
     interrupt::watch(
         "Ctrl-C ends this process, not the command in the sandbox",
         move || cancel.cancel(),
         || {},
     );
-    let request = args.exec.request(lease, command);
     let result = session
-        .policy
-        .execute(&session.exec_env(args.exec.budget()), &request)
-        .map_err(runtime_failed)?
-        .map_err(refused)?;
+        .lifecycle()
+        .exec(&session.context(), lease, &spec)
+        .map_err(failed)?;
     Ok(exit_code(&result))
 }
 

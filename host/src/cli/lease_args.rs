@@ -1,7 +1,7 @@
 //! What a lease is for (tenant, run, adapter, image), shared by `plan`,
-//! `acquire` and `run`, and the request the flags make.
+//! `acquire` and `run`.
 
-use crate::runtime::types::{Command, LeaseRequest};
+use crate::lifecycle::LeaseSpec;
 
 /// What a lease is for: tenant, run, adapter, image.
 #[derive(Debug, Clone, clap::Args)]
@@ -21,51 +21,17 @@ pub struct LeaseArgs {
 }
 
 impl LeaseArgs {
-    /// The lease request for `config`, lease `lease_id` at `now`, with the
-    /// `job` backend's `command` (none when empty).
-    pub fn request(
-        &self,
-        config: String,
-        lease_id: &str,
-        now: String,
-        command: &[String],
-    ) -> LeaseRequest {
-        LeaseRequest {
+    /// What the lease is for: `config`, with the `job` backend's `command`
+    /// (none when empty), starting now.
+    pub fn spec(&self, config: String, command: &[String]) -> LeaseSpec {
+        LeaseSpec {
             config,
             company_id: self.company_id.clone(),
-            run_id: self.run_id.clone().unwrap_or_else(|| lease_id.to_string()),
-            lease_id: lease_id.to_string(),
-            now,
+            run_id: self.run_id.clone(),
             adapter_type: self.adapter_type.clone(),
-            image_override: self.image.clone(),
-            command: (!command.is_empty()).then(|| Command::Argv(command.to_vec())),
+            image: self.image.clone(),
+            command: command.to_vec(),
+            now: None,
         }
-    }
-}
-
-pub use crate::clock::now_rfc3339;
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn now_is_rfc3339_utc_to_the_second() {
-        let now = now_rfc3339();
-        assert_eq!(now.len(), "2025-01-02T03:04:05Z".len(), "{now}");
-        assert!(now.ends_with('Z'));
-    }
-
-    #[test]
-    fn run_id_defaults_to_the_lease_id_and_empty_command_is_none() {
-        let args = LeaseArgs {
-            company_id: "acme".into(),
-            run_id: None,
-            adapter_type: None,
-            image: None,
-        };
-        let request = args.request("{}".into(), "lb-x", "t".into(), &[]);
-        assert_eq!(request.run_id, "lb-x");
-        assert!(request.command.is_none());
     }
 }

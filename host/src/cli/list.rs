@@ -1,16 +1,11 @@
 //! `leasebox list`: the leases found in the cluster.
 
-use std::io::Write;
-use std::time::Duration;
-
 use serde_json::Value;
+use std::io::Write;
 
-use super::cluster::{ClusterArgs, Session, lease_json, refused, runtime_failed};
+use super::cluster::{ClusterArgs, Session, failed, lease_json};
 use super::exit::{CliError, Outcome};
 use super::validate::write_json;
-
-/// Time a list may take (one list per workload kind), host I/O included.
-const LIST_BUDGET: Duration = Duration::from_secs(60);
 
 /// Flags of `list`.
 #[derive(Debug, Clone, clap::Args)]
@@ -30,14 +25,13 @@ pub struct Args {
 pub fn run(args: &Args, out: &mut dyn Write) -> Result<u8, CliError> {
     let session = Session::open(&args.cluster)?;
     let leases = session
-        .policy
-        .list_leases(
-            &session.env(LIST_BUDGET),
+        .lifecycle()
+        .list(
+            &session.context(),
             args.company_id.as_deref(),
             args.namespace.as_deref(),
         )
-        .map_err(runtime_failed)?
-        .map_err(refused)?;
+        .map_err(failed)?;
     write_json(out, &Value::Array(leases.iter().map(lease_json).collect()))?;
     Ok(Outcome::Success.code())
 }

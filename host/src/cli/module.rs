@@ -7,7 +7,8 @@ use std::sync::Arc;
 use anyhow::Context;
 
 use super::exit::CliError;
-use crate::runtime::{CallEnv, LogLevel, Logger, Policy, Runtime};
+use crate::contract::LogLevel;
+use crate::runtime::{Logger, Policy, Runtime};
 
 /// Environment variable that makes the CLI print the module's debug messages.
 const LOG_ENV: &str = "LEASEBOX_LOG";
@@ -35,12 +36,6 @@ impl PolicyArgs {
         }
         Ok(policy)
     }
-}
-
-/// The environment of an offline call (no cluster) that prints the module's
-/// messages on stderr.
-pub fn offline_env() -> CallEnv {
-    CallEnv::offline(stderr_logger())
 }
 
 /// Prints `[level] context: message` on stderr; debug messages only with

@@ -8,12 +8,13 @@ use std::path::PathBuf;
 use anyhow::{Context, anyhow};
 use serde_json::{Value, json};
 
+use super::cluster::Session;
 use super::exit::{CliError, Outcome};
-use super::lease_args::{LeaseArgs, now_rfc3339};
-use super::module::{PolicyArgs, offline_env, read_config};
-use super::validate::{issues_json, report_json, write_json};
-use crate::lease_id;
-use crate::runtime::types::{LeaseRequest, PolicyError};
+use super::lease_args::LeaseArgs;
+use super::module::{PolicyArgs, read_config};
+use super::validate::{invalid_report, write_json};
+use crate::contract::PolicyError;
+use crate::lifecycle::LifecycleError;
 
 /// Output format of `plan`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
@@ -54,46 +55,26 @@ pub struct Args {
 /// configuration is invalid.
 pub fn run(args: &Args, out: &mut dyn Write) -> Result<Outcome, CliError> {
     let config = read_config(&args.config)?;
-    let policy = args.policy.load()?;
-    let env = offline_env();
-
-    let report = policy
-        .validate_config(&env, &config)
-        .map_err(CliError::unusable)?;
-    if !report.ok {
-        write_json(out, &report_json(&report)?)?;
-        return Ok(Outcome::Rejected);
-    }
-
-    let request = request(args, config)?;
-    let manifests = match policy.plan(&env, &request).map_err(CliError::unusable)? {
-        Ok(manifests) => manifests,
-        Err(PolicyError::InvalidConfig(errors)) => {
-            let report = json!({
-                "ok": false,
-                "errors": issues_json(&errors),
-                "warnings": [],
-                "normalizedConfig": null,
-            });
-            write_json(out, &report)?;
-            return Ok(Outcome::Rejected);
-        }
-        Err(PolicyError::BadRequest(message)) => {
-            return Err(CliError::unusable(anyhow!("bad request: {message}")));
-        }
-        Err(other) => return Err(CliError::rejected(anyhow!("{}", describe(&other)))),
+    let session = Session::offline(&args.policy)?;
+    let mut spec = args.lease.spec(config, &args.command);
+    spec.now = args.now.clone();
+    let planned = session
+        .lifecycle()
+        .plan(&session.context(), &spec, args.lease_id.as_deref());
+    let items = match planned {
+        Ok(items) => items,
+        Err(LifecycleError::Policy(refusal)) => match *refusal {
+            PolicyError::InvalidConfig(errors) => {
+                write_json(out, &invalid_report(&session, &spec.config, &errors)?)?;
+                return Ok(Outcome::Rejected);
+            }
+            PolicyError::BadRequest(message) => {
+                return Err(CliError::unusable(anyhow!("bad request: {message}")));
+            }
+            other => return Err(CliError::rejected(anyhow!("{}", describe(&other)))),
+        },
+        Err(other) => return Err(CliError::unusable(other)),
     };
-
-    let items = manifests
-        .iter()
-        .enumerate()
-        .map(|(i, text)| {
-            serde_json::from_str::<Value>(text).with_context(|| {
-                format!("the policy module returned manifest #{i} that is not JSON")
-            })
-        })
-        .collect::<Result<Vec<_>, _>>()
-        .map_err(CliError::unusable)?;
     match args.format {
         Format::Json => write_json(
             out,
@@ -102,20 +83,6 @@ pub fn run(args: &Args, out: &mut dyn Write) -> Result<Outcome, CliError> {
         Format::Yaml => write_yaml(out, &items)?,
     }
     Ok(Outcome::Success)
-}
-
-/// The lease request of the flags, with a minted lease id and the current
-/// time where the flags give none.
-fn request(args: &Args, config: String) -> Result<LeaseRequest, CliError> {
-    let lease_id = match &args.lease_id {
-        Some(id) => id.clone(),
-        None => lease_id::mint().map_err(CliError::unusable)?,
-    };
-    let now = match &args.now {
-        Some(now) => now.clone(),
-        None => now_rfc3339(),
-    };
-    Ok(args.lease.request(config, &lease_id, now, &args.command))
 }
 
 /// One YAML document per manifest.

@@ -54,7 +54,7 @@ pub fn run(args: &Args, out: &mut dyn Write) -> Result<u8, CliError> {
         "sizeBytes": bytes.len(),
         "sha256": sha256,
         "loads": loaded.is_ok(),
-        "contract": loaded.as_ref().ok().map(|p| p.contract()),
+        "contract": loaded.as_ref().ok().map(|p| p.contract().version()),
         "error": loaded.as_ref().err().map(|e| e.to_string()),
     });
     write_json(out, &report)?;

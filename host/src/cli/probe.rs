@@ -1,17 +1,12 @@
 //! `leasebox probe --config FILE`: can the cluster serve leases for this
 //! configuration.
 
-use std::io::Write;
-use std::path::PathBuf;
-use std::time::Duration;
-
-use super::cluster::{ClusterArgs, Session, refused, runtime_failed};
+use super::cluster::{ClusterArgs, Session, failed};
 use super::exit::{CliError, Outcome};
 use super::module::read_config;
 use super::validate::write_json;
-
-/// Guest budget of a probe.
-const PROBE_BUDGET: Duration = Duration::from_secs(120);
+use std::io::Write;
+use std::path::PathBuf;
 
 /// Flags of `probe`.
 #[derive(Debug, Clone, clap::Args)]
@@ -33,10 +28,9 @@ pub fn run(args: &Args, out: &mut dyn Write) -> Result<u8, CliError> {
     let config = read_config(&args.config)?;
     let session = Session::open(&args.cluster)?;
     let report = session
-        .policy
-        .probe(&session.env(PROBE_BUDGET), &config, &args.company_id)
-        .map_err(runtime_failed)?
-        .map_err(refused)?;
+        .lifecycle()
+        .probe(&session.context(), &config, &args.company_id)
+        .map_err(failed)?;
     write_json(out, &crate::render::probe_report(&report))?;
     Ok(if report.ok {
         Outcome::Success

@@ -1,17 +1,14 @@
 //! `leasebox release --lease ID`: deletes a lease's objects.
 
 use std::io::Write;
-use std::time::Duration;
 
 use serde_json::json;
 
-use super::cluster::{LeaseTarget, Session, object_name, refused, runtime_failed};
+use super::cluster::{LeaseTarget, Session, failed, object_name};
 use super::exit::{CliError, Outcome};
 use super::validate::write_json;
-use crate::runtime::types::{Lease, PolicyError, ReleaseReport};
-
-/// Guest budget of a release (it waits for deletions).
-pub(super) const RELEASE_BUDGET: Duration = Duration::from_secs(300);
+use crate::contract::{Lease, ReleaseReport};
+use crate::lifecycle::{LifecycleError, Target};
 
 /// Flags of `release`.
 #[derive(Debug, Clone, clap::Args)]
@@ -27,11 +24,11 @@ pub fn run(args: &Args, out: &mut dyn Write) -> Result<u8, CliError> {
     let (session, lease) = args.target.resume()?;
     let lease = match lease {
         Ok(lease) => lease,
-        Err(PolicyError::LeaseNotFound(_)) => {
+        Err(error) if error.is_lease_not_found() => {
             write_json(out, &json!({"released": false, "alreadyGone": true}))?;
             return Ok(Outcome::Success.code());
         }
-        Err(other) => return Err(refused(other)),
+        Err(other) => return Err(failed(other)),
     };
     let report = release(&session, &lease)?;
     write_json(out, &report_json(&report))?;
@@ -43,10 +40,9 @@ pub fn run(args: &Args, out: &mut dyn Write) -> Result<u8, CliError> {
 pub(super) fn release(session: &Session, lease: &Lease) -> Result<ReleaseReport, CliError> {
     let session = session.uncancelled();
     session
-        .policy
-        .release_lease(&session.env(RELEASE_BUDGET), lease)
-        .map_err(runtime_failed)?
-        .map_err(refused)
+        .lifecycle()
+        .release(&session.context(), lease)
+        .map_err(failed)
 }
 
 pub(super) use crate::render::release_report as report_json;
@@ -56,17 +52,18 @@ pub(super) use crate::render::release_report as report_json;
 /// call's timeout, Ctrl-C). One line on stderr either way.
 pub(super) fn release_leftovers(session: &Session, id: &str) {
     let session = &session.uncancelled();
-    let lease = match session
-        .policy
-        .resume_lease(&session.env(RELEASE_BUDGET), id, None)
-    {
-        Ok(Ok(lease)) => lease,
-        Ok(Err(PolicyError::LeaseNotFound(_))) => return,
-        Ok(Err(error)) => {
+    let target = Target {
+        lease_id: id.to_string(),
+        namespace: None,
+    };
+    let lease = match session.lifecycle().resume(&session.context(), &target) {
+        Ok(lease) => lease,
+        Err(error) if error.is_lease_not_found() => return,
+        Err(LifecycleError::Policy(error)) => {
             eprintln!(
                 "error: cannot find lease {id} to release it: {:#}; run `leasebox sweep` or \
                  `leasebox release --lease {id}`",
-                refused(error).error
+                super::cluster::refused(*error).error
             );
             return;
         }

@@ -1,15 +1,13 @@
 //! `leasebox renew --lease ID --ttl SECONDS`: moves a lease's deadline.
 
 use std::io::Write;
-use std::time::Duration;
+use std::num::NonZeroU32;
 
-use super::cluster::{LeaseTarget, lease_json, refused, runtime_failed};
+use anyhow::anyhow;
+
+use super::cluster::{LeaseTarget, failed, lease_json};
 use super::exit::{CliError, Outcome};
-use super::lease_args::now_rfc3339;
 use super::validate::write_json;
-
-/// Time a renew may take (a read and an apply), host I/O included.
-const RENEW_BUDGET: Duration = Duration::from_secs(60);
 
 /// Flags of `renew`.
 #[derive(Debug, Clone, clap::Args)]
@@ -27,14 +25,14 @@ pub struct Args {
 
 /// Prints the lease with its new `expiresAt` (JSON).
 pub fn run(args: &Args, out: &mut dyn Write) -> Result<u8, CliError> {
+    let ttl = NonZeroU32::new(args.ttl)
+        .ok_or_else(|| CliError::unusable(anyhow!("--ttl must be at least 1 second")))?;
     let (session, lease) = args.target.resume()?;
-    let lease = lease.map_err(refused)?;
-    let now = args.now.clone().unwrap_or_else(now_rfc3339);
+    let lease = lease.map_err(failed)?;
     let renewed = session
-        .policy
-        .renew_lease(&session.env(RENEW_BUDGET), &lease, &now, args.ttl)
-        .map_err(runtime_failed)?
-        .map_err(refused)?;
+        .lifecycle()
+        .renew(&session.context(), &lease, ttl, args.now.as_deref())
+        .map_err(failed)?;
     write_json(out, &lease_json(&renewed))?;
     Ok(Outcome::Success.code())
 }

@@ -7,7 +7,7 @@ use std::path::PathBuf;
 use std::sync::{Arc, Mutex, PoisonError};
 
 use super::acquire::{Acquired, acquire};
-use super::cluster::{ClusterArgs, Session, refused, runtime_failed};
+use super::cluster::{ClusterArgs, Session, failed};
 use super::exec::{ExecArgs, exit_code};
 use super::exit::{CliError, Outcome};
 use super::interrupt;
@@ -15,8 +15,8 @@ use super::lease_args::LeaseArgs;
 use super::module::read_config;
 use super::release::{release, release_leftovers, report_release};
 use super::validate::write_json;
-use crate::lease_id;
-use crate::runtime::types::Lease;
+use crate::contract::Lease;
+use crate::lifecycle::mint_lease_id;
 
 /// Flags of `run`.
 #[derive(Debug, Clone, clap::Args)]
@@ -48,10 +48,10 @@ type Shared = Arc<Mutex<Cleanup>>;
 
 /// Runs the command in a fresh lease; returns its exit code.
 pub fn run(args: &Args) -> Result<u8, CliError> {
-    let command = args.exec.command()?;
+    let command = args.exec.spec()?;
     let config = read_config(&args.config)?;
     let session = Session::open(&args.cluster)?;
-    let id = lease_id::mint().map_err(CliError::unusable)?;
+    let id = mint_lease_id().map_err(failed)?;
     let shared: Shared = Arc::default();
     let (cancel, cleanup, leftover_id, leftover) = (
         session.cancel.clone(),
@@ -65,13 +65,14 @@ pub fn run(args: &Args) -> Result<u8, CliError> {
         move || release_by_id(&cleanup, &leftover_id, &leftover),
     );
 
-    let argv = match &command {
-        crate::runtime::types::Command::Argv(argv) => argv.clone(),
-        crate::runtime::types::Command::Shell(script) => {
+    let argv = match &command.command {
+        crate::contract::Command::Argv(argv) => argv.clone(),
+        crate::contract::Command::Shell(script) => {
             vec!["sh".into(), "-lc".into(), script.clone()]
         }
     };
-    let lease = match acquire(&session, &config, &args.lease, &id, &argv) {
+    let spec = args.lease.spec(config, &argv);
+    let lease = match acquire(&session, &spec, &id) {
         Ok(Acquired::Lease(lease)) => *lease,
         Ok(Acquired::Invalid(report)) => {
             write_json(&mut std::io::stdout().lock(), &report)?;
@@ -93,12 +94,10 @@ pub fn run(args: &Args) -> Result<u8, CliError> {
     );
     lock(&shared).lease = Some(lease.clone());
 
-    let request = args.exec.request(lease.clone(), command);
     let executed = session
-        .policy
-        .execute(&session.exec_env(args.exec.budget()), &request)
-        .map_err(runtime_failed)
-        .and_then(|result| result.map_err(refused));
+        .lifecycle()
+        .exec(&session.context(), lease.clone(), &command)
+        .map_err(failed);
 
     release_once(&session, &lease, &shared);
     executed.map(|result| exit_code(&result))

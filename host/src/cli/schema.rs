@@ -3,8 +3,9 @@
 
 use std::io::Write;
 
+use super::cluster::Session;
 use super::exit::{CliError, Outcome};
-use super::module::{PolicyArgs, offline_env};
+use super::module::PolicyArgs;
 use super::validate::write_json;
 
 /// Flags of `schema`.
@@ -17,16 +18,11 @@ pub struct Args {
 
 /// Prints the schema (pretty JSON).
 pub fn run(args: &Args, out: &mut dyn Write) -> Result<Outcome, CliError> {
-    let policy = args.policy.load()?;
-    let schema = policy
-        .config_schema(&offline_env())
+    let session = Session::offline(&args.policy)?;
+    let schema = session
+        .lifecycle()
+        .schema(&session.context())
         .map_err(CliError::unusable)?;
-    let value: serde_json::Value = serde_json::from_str(&schema).map_err(|e| {
-        CliError::unusable(anyhow::anyhow!(
-            "the policy module {} returned a schema that is not JSON: {e}",
-            policy.name()
-        ))
-    })?;
-    write_json(out, &value)?;
+    write_json(out, &schema)?;
     Ok(Outcome::Success)
 }

@@ -9,12 +9,13 @@ use anyhow::anyhow;
 use super::cluster::{SettingsArgs, connect_kube};
 use super::exit::{CliError, Outcome};
 use super::module::{PolicyArgs, read_config};
-use crate::cluster::io::ClusterIo;
 use crate::cluster::grants::Grants;
-use crate::serve::metrics::{self, Metrics};
-use crate::runtime::{Admission, LogLevel, Pool, Runtime};
+use crate::cluster::io::ClusterIo;
+use crate::contract::LogLevel;
+use crate::lifecycle::slot::{PolicySlot, SlotParts};
+use crate::runtime::{Admission, Pool, Runtime};
 use crate::serve::log::{self, LogFields};
-use crate::serve::slot::{PolicySlot, SlotParts};
+use crate::serve::metrics::{self, Metrics};
 use crate::serve::{Server, sweeper};
 
 /// Flags of `serve`.

@@ -1,14 +1,9 @@
 //! `leasebox status --lease ID`: where one lease is in its life.
 
-use std::io::Write;
-use std::time::Duration;
-
-use super::cluster::{LeaseTarget, Session, refused, runtime_failed};
+use super::cluster::{LeaseTarget, Session, failed};
 use super::exit::{CliError, Outcome};
 use super::validate::write_json;
-
-/// Time a status read may take, host I/O included.
-const STATUS_BUDGET: Duration = Duration::from_secs(60);
+use std::io::Write;
 
 /// Flags of `status`.
 #[derive(Debug, Clone, clap::Args)]
@@ -23,14 +18,9 @@ pub struct Args {
 pub fn run(args: &Args, out: &mut dyn Write) -> Result<u8, CliError> {
     let session = Session::open(&args.target.cluster)?;
     let status = session
-        .policy
-        .lease_status(
-            &session.env(STATUS_BUDGET),
-            &args.target.lease,
-            args.target.namespace.as_deref(),
-        )
-        .map_err(runtime_failed)?
-        .map_err(refused)?;
+        .lifecycle()
+        .status(&session.context(), &args.target.target())
+        .map_err(failed)?;
     write_json(out, &crate::render::lease_status(&status))?;
     Ok(Outcome::Success.code())
 }

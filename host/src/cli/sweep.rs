@@ -1,15 +1,9 @@
 //! `leasebox sweep`: releases every lease past its expiry.
 
-use std::io::Write;
-use std::time::Duration;
-
-use super::cluster::{ClusterArgs, Session, refused, runtime_failed};
+use super::cluster::{ClusterArgs, Session, failed};
 use super::exit::{CliError, Outcome};
-use super::lease_args::now_rfc3339;
 use super::validate::write_json;
-
-/// Guest budget of a sweep (it deletes many objects).
-const SWEEP_BUDGET: Duration = Duration::from_secs(600);
+use std::io::Write;
 
 /// Flags of `sweep`.
 #[derive(Debug, Clone, clap::Args)]
@@ -28,12 +22,14 @@ pub struct Args {
 /// Prints `{"expired":[objects],"kept":N}`.
 pub fn run(args: &Args, out: &mut dyn Write) -> Result<u8, CliError> {
     let session = Session::open(&args.cluster)?;
-    let now = args.now.clone().unwrap_or_else(now_rfc3339);
     let report = session
-        .policy
-        .sweep(&session.env(SWEEP_BUDGET), &now, args.namespace.as_deref())
-        .map_err(runtime_failed)?
-        .map_err(refused)?;
+        .lifecycle()
+        .sweep(
+            &session.context(),
+            args.now.as_deref(),
+            args.namespace.as_deref(),
+        )
+        .map_err(failed)?;
     write_json(out, &crate::render::sweep_report(&report))?;
     Ok(Outcome::Success.code())
 }

@@ -2,14 +2,9 @@
 //! (`realize-workspace`), streamed over exec stdin: no base64, no argv, no
 //! size limit but the caller's. The way back is `exec -- tar -c -C DIR .`.
 
-use std::time::Duration;
-
-use super::cluster::{LeaseTarget, refused, runtime_failed};
+use super::cluster::{LeaseTarget, failed};
 use super::exec::exit_code;
 use super::exit::CliError;
-
-/// Time an upload may take, host I/O included.
-const UPLOAD_BUDGET: Duration = Duration::from_secs(24 * 3600);
 
 /// Flags of `upload`.
 #[derive(Debug, Clone, clap::Args)]
@@ -25,11 +20,10 @@ pub struct Args {
 /// Resumes the lease and unpacks stdin; returns `tar`'s exit code.
 pub fn run(args: &Args) -> Result<u8, CliError> {
     let (session, lease) = args.target.resume()?;
-    let lease = lease.map_err(refused)?;
+    let lease = lease.map_err(failed)?;
     let result = session
-        .policy
-        .realize_workspace(&session.exec_env(UPLOAD_BUDGET), &lease, Some(&args.path))
-        .map_err(runtime_failed)?
-        .map_err(refused)?;
+        .lifecycle()
+        .upload(&session.context(), &lease, Some(&args.path))
+        .map_err(failed)?;
     Ok(exit_code(&result))
 }

@@ -7,10 +7,11 @@ use std::path::PathBuf;
 use anyhow::Context;
 use serde_json::Value;
 
+use super::cluster::{Session, failed};
 use super::exit::{CliError, Outcome};
-use super::module::{PolicyArgs, offline_env, read_config};
+use super::module::{PolicyArgs, read_config};
+use crate::contract::{Issue, ValidationReport};
 use crate::render;
-use crate::runtime::types::ValidationReport;
 
 /// Flags of `validate`.
 #[derive(Debug, Clone, clap::Args)]
@@ -27,9 +28,10 @@ pub struct Args {
 /// valid, 1 when not.
 pub fn run(args: &Args, out: &mut dyn Write) -> Result<Outcome, CliError> {
     let config = read_config(&args.config)?;
-    let policy = args.policy.load()?;
-    let report = policy
-        .validate_config(&offline_env(), &config)
+    let session = Session::offline(&args.policy)?;
+    let report = session
+        .lifecycle()
+        .validate(&session.context(), &config)
         .map_err(CliError::unusable)?;
     let rendered = report_json(&report)?;
     write_json(out, &rendered)?;
@@ -46,6 +48,29 @@ pub(super) fn report_json(report: &ValidationReport) -> Result<Value, CliError> 
 }
 
 pub(super) use render::issues as issues_json;
+
+/// The report of a configuration the module called invalid (`errors`):
+/// its validation report (errors and warnings), as `validate` prints it,
+/// or, when validation passes, the errors alone.
+pub(super) fn invalid_report(
+    session: &Session,
+    config: &str,
+    errors: &[Issue],
+) -> Result<Value, CliError> {
+    let report = session
+        .lifecycle()
+        .validate(&session.context(), config)
+        .map_err(failed)?;
+    if !report.ok {
+        return report_json(&report);
+    }
+    Ok(serde_json::json!({
+        "ok": false,
+        "errors": issues_json(errors),
+        "warnings": [],
+        "normalizedConfig": null,
+    }))
+}
 
 /// Pretty JSON and a newline.
 pub(super) fn write_json(out: &mut dyn Write, value: &Value) -> Result<(), CliError> {

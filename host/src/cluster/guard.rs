@@ -45,9 +45,10 @@ use std::sync::{Arc, Mutex};
 
 use serde_json::{Value, json};
 
-use crate::cluster::io::{CallScope, ClusterIo, Denial, KubeError, ObjectRef};
 use crate::cluster::grants::pod_profile;
 use crate::cluster::grants::{Grants, KindGrant, LEASE_LABEL, OWNER_LABEL, Verb};
+use crate::cluster::io::{CallScope, ClusterIo};
+use crate::contract::{Denial, KubeError, ObjectRef};
 use marks::Marks;
 pub use marks::{COMPANY_ANNOTATION, MODULE_ANNOTATION};
 pub use rule::{

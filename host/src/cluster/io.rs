@@ -9,85 +9,11 @@
 
 use std::io::{Read, Write};
 use std::sync::{Arc, Mutex};
-use std::time::Duration;
 
-pub use crate::runtime::types::{
-    DeleteOptions, Denial, EventType, ExecSpec, ExecStatus, HostSecretRequest, KubeError,
-    LogsRequest, ObjectRef, OutputStream, Propagation, WatchEvent, WatchRequest,
+use crate::contract::{
+    DeleteOptions, ExecSpec, ExecStream, HostSecretRequest, KubeError, LogFollow, LogsRequest,
+    ObjectRef, WatchRequest, WatchStream,
 };
-
-impl Denial {
-    /// `rule `<rule>`: <message>`, the form a refusal is logged and shown in.
-    pub fn describe(&self) -> String {
-        format!("rule `{}`: {}", self.rule, self.message)
-    }
-}
-
-impl KubeError {
-    /// The kind of error as its WIT case name (`not-found`, `conflict`,
-    /// ...): a label for metrics and logs.
-    pub fn reason(&self) -> &'static str {
-        match self {
-            KubeError::NoCluster(_) => "no-cluster",
-            KubeError::Denied(_) => "denied",
-            KubeError::NotFound(_) => "not-found",
-            KubeError::Conflict(_) => "conflict",
-            KubeError::Forbidden(_) => "forbidden",
-            KubeError::Invalid(_) => "invalid",
-            KubeError::Gone(_) => "gone",
-            KubeError::TimedOut(_) => "timed-out",
-            KubeError::Transport(_) => "transport",
-            KubeError::BadArgument(_) => "bad-argument",
-            KubeError::Cancelled(_) => "cancelled",
-        }
-    }
-
-    /// The error for a person: `<kind>: <message>` (the generated
-    /// `Display` prints the `Debug` form).
-    pub fn describe(&self) -> String {
-        match self {
-            KubeError::NoCluster(m) => format!("no cluster: {m}"),
-            KubeError::Denied(d) => format!("denied: {}", d.describe()),
-            KubeError::NotFound(m) => format!("not found: {m}"),
-            KubeError::Conflict(m) => format!("conflict: {m}"),
-            KubeError::Forbidden(m) => format!("forbidden: {m}"),
-            KubeError::Invalid(m) => format!("invalid: {m}"),
-            KubeError::Gone(m) => format!("gone: {m}"),
-            KubeError::TimedOut(m) => format!("timed out: {m}"),
-            KubeError::Transport(m) => format!("transport: {m}"),
-            KubeError::BadArgument(m) => format!("bad argument: {m}"),
-            KubeError::Cancelled(m) => format!("cancelled: {m}"),
-        }
-    }
-}
-
-/// A running watch.
-pub trait WatchStream: Send {
-    /// Next event; none after `timeout` without one.
-    fn next(&mut self, timeout: Duration) -> Result<Option<WatchEvent>, KubeError>;
-}
-
-/// A running command.
-pub trait ExecStream: Send {
-    /// Writes to stdin.
-    fn write_stdin(&mut self, data: &[u8]) -> Result<(), KubeError>;
-    /// Ends stdin, or starts forwarding the caller's stdin.
-    fn close_stdin(&mut self) -> Result<(), KubeError>;
-    /// Next output chunk (when not forwarded).
-    fn read(&mut self, timeout: Duration) -> Result<Option<(OutputStream, Vec<u8>)>, KubeError>;
-    /// Waits for the end; none while running.
-    fn wait(&mut self, timeout: Duration) -> Result<Option<ExecStatus>, KubeError>;
-    /// Kills the command.
-    fn kill(&mut self) -> Result<(), KubeError>;
-}
-
-/// A log being read.
-pub trait LogFollow: Send {
-    /// Next chunk (when not forwarded).
-    fn read(&mut self, timeout: Duration) -> Result<Option<Vec<u8>>, KubeError>;
-    /// Waits for the end; true when ended.
-    fn wait_end(&mut self, timeout: Duration) -> Result<bool, KubeError>;
-}
 
 /// The caller's streams, where forwarded output goes and forwarded stdin
 /// comes from.

@@ -40,9 +40,10 @@ use std::sync::Arc;
 
 use tokio::runtime::{Handle, Runtime};
 
-use crate::cluster::io::{
-    CallerIo, ClusterIo, DeleteOptions, ExecSpec, ExecStream, HostSecretRequest, KubeError,
-    LogFollow, LogsRequest, ObjectRef, WatchRequest, WatchStream,
+use crate::cluster::io::{CallerIo, ClusterIo};
+use crate::contract::{
+    DeleteOptions, ExecSpec, ExecStream, HostSecretRequest, KubeError, LogFollow, LogsRequest,
+    ObjectRef, WatchRequest, WatchStream,
 };
 use resources::Resolver;
 pub use retry::RetryPolicy;

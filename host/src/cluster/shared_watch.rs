@@ -37,9 +37,10 @@ use std::time::{Duration, Instant};
 
 use serde::Deserialize;
 
-use crate::cluster::io::{
-    CallerIo, ClusterIo, DeleteOptions, EventType, ExecSpec, ExecStream, HostSecretRequest,
-    KubeError, LogFollow, LogsRequest, ObjectRef, WatchEvent, WatchRequest, WatchStream,
+use crate::cluster::io::{CallerIo, ClusterIo};
+use crate::contract::{
+    DeleteOptions, EventType, ExecSpec, ExecStream, HostSecretRequest, KubeError, LogFollow,
+    LogsRequest, ObjectRef, WatchEvent, WatchRequest, WatchStream,
 };
 use crate::locks::lock;
 

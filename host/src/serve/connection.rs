@@ -25,8 +25,9 @@ use super::methods::{self, Call};
 use super::rpc::{self, INVALID_REQUEST, Line, Outbox, RpcError};
 use super::stdin::{self, Overflow, StdinFeed, StdinReader};
 use crate::cluster::io::CallerIo;
+use crate::contract::LogLevel;
+use crate::runtime::Cancel;
 use crate::serve::metrics::Metrics;
-use crate::runtime::{Cancel, LogLevel};
 
 /// How long a leaving client's cancelled calls may take to roll back before
 /// the connection stops waiting for them.

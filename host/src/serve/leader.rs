@@ -23,8 +23,8 @@ use k8s_openapi::api::coordination::v1::{Lease, LeaseSpec};
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::{MicroTime, ObjectMeta};
 use kube::api::{Api, PostParams};
 
-use crate::cluster::io::KubeError;
 use crate::cluster::kube_client::KubeClusterIo;
+use crate::contract::KubeError;
 use crate::settings::LeaderSettings;
 
 /// The outcome of a round.

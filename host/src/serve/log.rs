@@ -8,7 +8,8 @@
 
 use std::sync::Arc;
 
-use crate::runtime::{LogLevel, Logger};
+use crate::contract::LogLevel;
+use crate::runtime::Logger;
 
 /// What a log line says of its call.
 #[derive(Debug, Clone, Default)]

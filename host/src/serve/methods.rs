@@ -3,6 +3,7 @@
 //! started, through that module's guard, within the operator's limits.
 
 use std::collections::BTreeMap;
+use std::num::NonZeroU32;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -12,20 +13,21 @@ use serde_json::{Value, json};
 
 use super::log::{self, LogFields};
 use super::rpc::{
-    INVALID_PARAMS, METHOD_NOT_FOUND, MODULE_FAILED, MODULE_REFUSED, NO_CLUSTER, POLICY_REFUSED,
-    REQUEST_CANCELLED, RpcError,
+    INTERNAL_ERROR, INVALID_PARAMS, METHOD_NOT_FOUND, MODULE_FAILED, MODULE_REFUSED, NO_CLUSTER,
+    POLICY_REFUSED, REQUEST_CANCELLED, RpcError,
 };
-use super::slot::{Loaded, PolicySlot, SwapError};
 use super::sweeper::SweepState;
-use crate::clock::now_rfc3339;
-use crate::cluster::io::{CallerIo, ClusterIo, NoCluster};
-use crate::lease_record;
-use crate::serve::metrics::Metrics;
-use crate::render;
-use crate::runtime::types::{
-    Command, EnvVar, ExecRequest, Failure, Lease, LeaseRequest, PolicyError,
+use crate::cluster::io::CallerIo;
+use crate::contract::lease_json;
+use crate::contract::{Command, Failure, Lease, PolicyError};
+use crate::lifecycle::slot::{Loaded, PolicySlot, SwapError};
+use crate::lifecycle::{
+    CallContext, CommandSpec, DEFAULT_COMPANY, LeaseSpec, Lifecycle, LifecycleError, Target,
+    mint_lease_id,
 };
-use crate::runtime::{CallEnv, Cancel, RuntimeError};
+use crate::render;
+use crate::runtime::Cancel;
+use crate::serve::metrics::Metrics;
 use crate::settings::HostSettings;
 
 /// Every method `serve` answers (`$/cancelRequest` and the `exec/stdin`
@@ -47,15 +49,6 @@ pub const METHODS: &[&str] = &[
     "policy.info",
     "policy.reload",
 ];
-
-/// Time a call that waits on deletions or lists may take.
-const LONG_CALL: Duration = Duration::from_secs(600);
-
-/// Time a resume (a few lists) may take.
-const RESUME_BUDGET: Duration = Duration::from_secs(60);
-
-/// Slack on top of an exec's own timeout for the module's work.
-const EXEC_SLACK: Duration = Duration::from_secs(60);
 
 /// What one call has: the module, the operator's settings, its
 /// cancellation, the caller's streams (for exec), what its log lines say
@@ -80,54 +73,19 @@ pub struct Call<'a> {
 }
 
 impl<'a> Call<'a> {
-    fn env(&self, cluster: Arc<dyn ClusterIo>, budget: Duration, ceiling: Duration) -> CallEnv {
-        CallEnv {
-            cluster,
+    /// The lifecycle of the module this call runs on.
+    fn lifecycle(&self) -> Lifecycle<'_> {
+        Lifecycle::new(&self.loaded, self.settings)
+    }
+
+    /// What the call brings to the lifecycle: its cancellation, the
+    /// caller's streams, and its log lines.
+    fn context(&self) -> CallContext {
+        CallContext {
+            cancel: self.cancel.clone(),
             caller: self.caller.clone(),
             logger: log::logger(self.log.clone()),
-            limits: self.settings.guest.limits(budget, ceiling),
-            cancel: self.cancel.clone(),
         }
-    }
-
-    /// No cluster: for validate, schema, plan.
-    fn offline(&self) -> CallEnv {
-        self.env(
-            Arc::new(NoCluster),
-            Duration::ZERO,
-            self.settings.guest.call_timeout,
-        )
-    }
-
-    /// Through the module's guard, within the operator's call timeout.
-    fn cluster(&self, budget: Duration) -> Result<CallEnv, RpcError> {
-        self.guarded(budget, None, self.settings.guest.call_timeout)
-    }
-
-    /// Through the module's guard narrowed to lease `lease`'s pod, within
-    /// the operator's exec timeout: for execute and upload.
-    fn exec_env(&self, budget: Duration, lease: &str) -> Result<CallEnv, RpcError> {
-        self.guarded(budget, Some(lease), self.settings.guest.exec_timeout)
-    }
-
-    fn guarded(
-        &self,
-        budget: Duration,
-        lease: Option<&str>,
-        ceiling: Duration,
-    ) -> Result<CallEnv, RpcError> {
-        let guard = self.loaded.guard.as_ref().ok_or_else(|| {
-            RpcError::new(
-                NO_CLUSTER,
-                "no-cluster",
-                "this server has no cluster: start serve with --kubeconfig, cluster.kubeconfig \
-                 in the host settings, KUBECONFIG, or in a pod",
-            )
-        })?;
-        // The lease (and company) each export is for is taken by the runtime
-        // from the export's own arguments; `lease` only names the budget.
-        let _ = lease;
-        Ok(self.env(Arc::new(guard.clone()), budget, ceiling))
     }
 
     /// This call, its log lines naming `lease` and its company.
@@ -146,9 +104,12 @@ impl<'a> Call<'a> {
     }
 
     /// Lease `lease_id` found again by its labels.
-    fn resume(&self, lease_id: &str, namespace: Option<&str>) -> Result<Lease, RpcError> {
-        let env = self.cluster(RESUME_BUDGET)?;
-        answer(self.loaded.policy.resume_lease(&env, lease_id, namespace))
+    fn resume(&self, lease_id: &str, namespace: Option<&str>) -> Result<Lease, LifecycleError> {
+        let target = Target {
+            lease_id: lease_id.to_string(),
+            namespace: namespace.map(str::to_string),
+        };
+        self.lifecycle().resume(&self.context(), &target)
     }
 }
 
@@ -211,26 +172,14 @@ struct ConfigParams {
 
 fn validate(call: &Call<'_>, p: ConfigParams) -> Result<Value, RpcError> {
     let report = call
-        .loaded
-        .policy
-        .validate_config(&call.offline(), &config_text(&p.config))
-        .map_err(runtime_error)?;
+        .lifecycle()
+        .validate(&call.context(), &config_text(&p.config))
+        .map_err(rpc_error)?;
     render::validation_report(&report).map_err(|e| RpcError::new(MODULE_FAILED, "bad-answer", e))
 }
 
 fn schema(call: &Call<'_>, _: Empty) -> Result<Value, RpcError> {
-    let text = call
-        .loaded
-        .policy
-        .config_schema(&call.offline())
-        .map_err(runtime_error)?;
-    serde_json::from_str(&text).map_err(|e| {
-        RpcError::new(
-            MODULE_FAILED,
-            "bad-answer",
-            format!("the module's schema is not JSON: {e}"),
-        )
-    })
+    call.lifecycle().schema(&call.context()).map_err(rpc_error)
 }
 
 /// What a lease is for.
@@ -250,46 +199,28 @@ struct LeaseParams {
 }
 
 fn default_company() -> String {
-    "default".into()
+    DEFAULT_COMPANY.into()
 }
 
 impl LeaseParams {
-    fn request(&self, lease_id: String) -> LeaseRequest {
-        LeaseRequest {
+    fn spec(&self) -> LeaseSpec {
+        LeaseSpec {
             config: config_text(&self.config),
             company_id: self.company_id.clone(),
-            run_id: self.run_id.clone().unwrap_or_else(|| lease_id.clone()),
-            lease_id,
-            now: self.now.clone().unwrap_or_else(now_rfc3339),
+            run_id: self.run_id.clone(),
             adapter_type: self.adapter_type.clone(),
-            image_override: self.image.clone(),
-            command: (!self.command.is_empty()).then(|| Command::Argv(self.command.clone())),
+            image: self.image.clone(),
+            command: self.command.clone(),
+            now: self.now.clone(),
         }
     }
 }
 
-fn new_lease_id() -> Result<String, RpcError> {
-    crate::lease_id::mint()
-        .map_err(|e| RpcError::new(super::rpc::INTERNAL_ERROR, "lease-id", e.to_string()))
-}
-
 fn plan(call: &Call<'_>, p: LeaseParams) -> Result<Value, RpcError> {
-    let id = match &p.lease_id {
-        Some(id) => id.clone(),
-        None => new_lease_id()?,
-    };
-    let manifests = answer(call.loaded.policy.plan(&call.offline(), &p.request(id)))?;
-    let manifests = manifests
-        .iter()
-        .map(|m| serde_json::from_str::<Value>(m))
-        .collect::<Result<Vec<_>, _>>()
-        .map_err(|e| {
-            RpcError::new(
-                MODULE_FAILED,
-                "bad-answer",
-                format!("a planned manifest is not JSON: {e}"),
-            )
-        })?;
+    let manifests = call
+        .lifecycle()
+        .plan(&call.context(), &p.spec(), p.lease_id.as_deref())
+        .map_err(rpc_error)?;
     Ok(json!({ "manifests": manifests }))
 }
 
@@ -302,12 +233,10 @@ struct ProbeParams {
 }
 
 fn probe(call: &Call<'_>, p: ProbeParams) -> Result<Value, RpcError> {
-    let env = call.cluster(RESUME_BUDGET)?;
-    let report = answer(
-        call.loaded
-            .policy
-            .probe(&env, &config_text(&p.config), &p.company_id),
-    )?;
+    let report = call
+        .lifecycle()
+        .probe(&call.context(), &config_text(&p.config), &p.company_id)
+        .map_err(rpc_error)?;
     Ok(render::probe_report(&report))
 }
 
@@ -317,7 +246,7 @@ fn acquire(call: &Call<'_>, p: LeaseParams) -> Result<Value, RpcError> {
             "params: `leaseId` is minted by the host for acquire; leave it out",
         ));
     }
-    let id = new_lease_id()?;
+    let id = mint_lease_id().map_err(rpc_error)?;
     let call = Call {
         log: call.log.with_lease(&id),
         caller: call.caller.clone(),
@@ -326,14 +255,13 @@ fn acquire(call: &Call<'_>, p: LeaseParams) -> Result<Value, RpcError> {
         ..*call
     };
     let started = Instant::now();
-    let env = call.cluster(call.settings.guest.call_timeout)?;
-    let outcome = answer(call.loaded.policy.acquire_lease(&env, &p.request(id)));
+    let outcome = call.lifecycle().acquire(&call.context(), &p.spec(), &id);
     let (backend, label) = match &outcome {
-        Ok(lease) => (lease_record::backend_name(lease.backend), "ok"),
+        Ok(lease) => (lease_json::backend_name(lease.backend), "ok"),
         Err(error) => ("unknown", error.reason()),
     };
     call.metrics.acquired(backend, label, started.elapsed());
-    Ok(lease_record::to_json(&outcome?))
+    Ok(lease_json::to_json(&outcome.map_err(rpc_error)?))
 }
 
 #[derive(Debug, Deserialize)]
@@ -352,14 +280,14 @@ struct RealizeParams {
 }
 
 fn realize_workspace(call: &Call<'_>, p: RealizeParams) -> Result<Value, RpcError> {
-    let lease = call.resume(&p.lease_id, p.namespace.as_deref())?;
+    let lease = call
+        .resume(&p.lease_id, p.namespace.as_deref())
+        .map_err(rpc_error)?;
     let call = &call.about(&lease);
-    let env = call.exec_env(LONG_CALL, &lease.id)?;
-    let status = answer(
-        call.loaded
-            .policy
-            .realize_workspace(&env, &lease, p.path.as_deref()),
-    )?;
+    let status = call
+        .lifecycle()
+        .upload(&call.context(), &lease, p.path.as_deref())
+        .map_err(rpc_error)?;
     Ok(render::exec_status(&status))
 }
 
@@ -383,56 +311,58 @@ pub(super) struct ExecParams {
     max_stderr_bytes: Option<u64>,
 }
 
+impl ExecParams {
+    fn spec(&self) -> Result<CommandSpec, RpcError> {
+        let command = match (&self.command, &self.shell) {
+            (Some(argv), None) if !argv.is_empty() => Command::Argv(argv.clone()),
+            (None, Some(script)) => Command::Shell(script.clone()),
+            _ => {
+                return Err(RpcError::new(
+                    INVALID_PARAMS,
+                    "invalid-params",
+                    "params: give exactly one of `command` (a non-empty argv) and `shell` (a \
+                     string)",
+                ));
+            }
+        };
+        Ok(CommandSpec {
+            command,
+            cwd: self.cwd.clone(),
+            env: self.env.clone().into_iter().collect(),
+            timeout: self.timeout_ms.map(Duration::from_millis),
+            forward_stdin: self.stdin,
+            max_stdout_bytes: self.max_stdout_bytes,
+            max_stderr_bytes: self.max_stderr_bytes,
+        })
+    }
+}
+
 fn exec(call: &Call<'_>, p: ExecParams) -> Result<Value, RpcError> {
-    let command = match (&p.command, &p.shell) {
-        (Some(argv), None) if !argv.is_empty() => Command::Argv(argv.clone()),
-        (None, Some(script)) => Command::Shell(script.clone()),
-        _ => {
-            return Err(RpcError::new(
-                INVALID_PARAMS,
-                "invalid-params",
-                "params: give exactly one of `command` (a non-empty argv) and `shell` (a string)",
-            ));
-        }
-    };
-    let lease = call.resume(&p.lease_id, p.namespace.as_deref())?;
+    let spec = p.spec()?;
+    let lease = call
+        .resume(&p.lease_id, p.namespace.as_deref())
+        .map_err(rpc_error)?;
     let call = &call.about(&lease);
-    let budget = p.timeout_ms.map_or(call.settings.guest.exec_timeout, |ms| {
-        Duration::from_millis(ms) + EXEC_SLACK
-    });
-    let env = call.exec_env(budget, &lease.id)?;
-    let request = ExecRequest {
-        lease,
-        command,
-        cwd: p.cwd.clone(),
-        env: p
-            .env
-            .iter()
-            .map(|(name, value)| EnvVar {
-                name: name.clone(),
-                value: value.clone(),
-            })
-            .collect(),
-        forward_stdin: p.stdin,
-        timeout_ms: p.timeout_ms,
-        max_stdout_bytes: p.max_stdout_bytes,
-        max_stderr_bytes: p.max_stderr_bytes,
-    };
-    let status = answer(call.loaded.policy.execute(&env, &request))?;
+    let status = call
+        .lifecycle()
+        .exec(&call.context(), lease, &spec)
+        .map_err(rpc_error)?;
     Ok(render::exec_status(&status))
 }
 
 fn release(call: &Call<'_>, p: TargetParams) -> Result<Value, RpcError> {
     let lease = match call.resume(&p.lease_id, p.namespace.as_deref()) {
         Ok(lease) => lease,
-        Err(error) if error.data["reason"] == "lease-not-found" => {
+        Err(error) if error.is_lease_not_found() => {
             return Ok(json!({"deleted": [], "alreadyGone": true}));
         }
-        Err(error) => return Err(error),
+        Err(error) => return Err(rpc_error(error)),
     };
     let call = &call.about(&lease);
-    let env = call.cluster(LONG_CALL)?;
-    let report = answer(call.loaded.policy.release_lease(&env, &lease))?;
+    let report = call
+        .lifecycle()
+        .release(&call.context(), &lease)
+        .map_err(rpc_error)?;
     Ok(render::release_report(&report))
 }
 
@@ -446,21 +376,17 @@ struct RenewParams {
 }
 
 fn renew(call: &Call<'_>, p: RenewParams) -> Result<Value, RpcError> {
-    if p.ttl_seconds == 0 {
-        return Err(RpcError::invalid_params(
-            "params: `ttlSeconds` must be at least 1",
-        ));
-    }
-    let lease = call.resume(&p.lease_id, p.namespace.as_deref())?;
+    let ttl = NonZeroU32::new(p.ttl_seconds)
+        .ok_or_else(|| RpcError::invalid_params("params: `ttlSeconds` must be at least 1"))?;
+    let lease = call
+        .resume(&p.lease_id, p.namespace.as_deref())
+        .map_err(rpc_error)?;
     let call = &call.about(&lease);
-    let env = call.cluster(RESUME_BUDGET)?;
-    let now = p.now.clone().unwrap_or_else(now_rfc3339);
-    let renewed = answer(
-        call.loaded
-            .policy
-            .renew_lease(&env, &lease, &now, p.ttl_seconds),
-    )?;
-    Ok(lease_record::to_json(&renewed))
+    let renewed = call
+        .lifecycle()
+        .renew(&call.context(), &lease, ttl, p.now.as_deref())
+        .map_err(rpc_error)?;
+    Ok(lease_json::to_json(&renewed))
 }
 
 #[derive(Debug, Deserialize)]
@@ -471,22 +397,26 @@ struct ListParams {
 }
 
 fn list(call: &Call<'_>, p: ListParams) -> Result<Value, RpcError> {
-    let env = call.cluster(RESUME_BUDGET)?;
-    let leases = answer(call.loaded.policy.list_leases(
-        &env,
-        p.company_id.as_deref(),
-        p.namespace.as_deref(),
-    ))?;
-    Ok(json!({ "leases": leases.iter().map(lease_record::to_json).collect::<Vec<_>>() }))
+    let leases = call
+        .lifecycle()
+        .list(
+            &call.context(),
+            p.company_id.as_deref(),
+            p.namespace.as_deref(),
+        )
+        .map_err(rpc_error)?;
+    Ok(json!({ "leases": leases.iter().map(lease_json::to_json).collect::<Vec<_>>() }))
 }
 
 fn status(call: &Call<'_>, p: TargetParams) -> Result<Value, RpcError> {
-    let env = call.cluster(RESUME_BUDGET)?;
-    let status = answer(call.loaded.policy.lease_status(
-        &env,
-        &p.lease_id,
-        p.namespace.as_deref(),
-    ))?;
+    let target = Target {
+        lease_id: p.lease_id,
+        namespace: p.namespace,
+    };
+    let status = call
+        .lifecycle()
+        .status(&call.context(), &target)
+        .map_err(rpc_error)?;
     Ok(render::lease_status(&status))
 }
 
@@ -498,9 +428,10 @@ struct SweepParams {
 }
 
 fn sweep(call: &Call<'_>, p: SweepParams) -> Result<Value, RpcError> {
-    let env = call.cluster(LONG_CALL)?;
-    let now = p.now.clone().unwrap_or_else(now_rfc3339);
-    let report = answer(call.loaded.policy.sweep(&env, &now, p.namespace.as_deref()))?;
+    let report = call
+        .lifecycle()
+        .sweep(&call.context(), p.now.as_deref(), p.namespace.as_deref())
+        .map_err(rpc_error)?;
     Ok(render::sweep_report(&report))
 }
 
@@ -519,10 +450,10 @@ fn health(call: &Call<'_>, _: Empty) -> Result<Value, RpcError> {
 /// `{"source","sha256","contract","sizeBytes"}` of a module.
 pub fn info(loaded: &Loaded, slot: &PolicySlot) -> Value {
     json!({
-        "source": loaded.source,
+        "source": loaded.policy.name(),
         "sha256": loaded.policy.sha256(),
-        "contract": loaded.policy.contract(),
-        "sizeBytes": loaded.size,
+        "contract": loaded.policy.contract().version(),
+        "sizeBytes": loaded.policy.size(),
         "watched": slot.path().map(|p| p.display().to_string()),
     })
 }
@@ -578,69 +509,58 @@ pub fn outcome(result: &Result<Value, RpcError>) -> &str {
     }
 }
 
-/// The outcome of a module call as a result or a typed error.
-fn answer<T>(outcome: Result<Result<T, PolicyError>, RuntimeError>) -> Result<T, RpcError> {
-    outcome.map_err(runtime_error)?.map_err(policy_error)
-}
-
-fn runtime_error(error: RuntimeError) -> RpcError {
-    let reason = match &error {
-        RuntimeError::Cancelled { .. } => {
-            return RpcError::new(REQUEST_CANCELLED, "cancelled", error.to_string());
+/// A lifecycle error as a JSON-RPC error: its code by kind, its
+/// `data.reason` the lifecycle's label.
+pub fn rpc_error(error: LifecycleError) -> RpcError {
+    let message = error.to_string();
+    match error {
+        LifecycleError::NoCluster => RpcError::new(NO_CLUSTER, error.reason(), message),
+        LifecycleError::BadRequest(_) => RpcError::invalid_params(message),
+        LifecycleError::LeaseId(_) => RpcError::new(INTERNAL_ERROR, error.reason(), message),
+        LifecycleError::Runtime(_) if error.reason() == "cancelled" => {
+            RpcError::new(REQUEST_CANCELLED, error.reason(), message)
         }
-        RuntimeError::Trap { .. } => "trap",
-        RuntimeError::DeadlineExceeded { .. } => "cpu-deadline",
-        RuntimeError::Timeout { .. } => "timeout",
-        RuntimeError::MemoryLimit { .. } => "memory-cap",
-        RuntimeError::Unsupported { .. } => "unsupported",
-        _ => "runtime",
-    };
-    RpcError::new(MODULE_FAILED, reason, error.to_string())
+        LifecycleError::Runtime(_) | LifecycleError::BadAnswer(_) => {
+            RpcError::new(MODULE_FAILED, error.reason(), message)
+        }
+        LifecycleError::Policy(policy) => policy_error(*policy, message),
+    }
 }
 
 fn failure_json(failure: &Failure) -> Value {
     json!({
         "step": failure.step,
         "failureReason": failure.reason,
-        "rolledBack": failure.rolled_back.iter().map(lease_record::object_json).collect::<Vec<_>>(),
-        "leftBehind": failure.left_behind.iter().map(lease_record::object_json).collect::<Vec<_>>(),
+        "rolledBack": failure.rolled_back.iter().map(lease_json::object_json).collect::<Vec<_>>(),
+        "leftBehind": failure.left_behind.iter().map(lease_json::object_json).collect::<Vec<_>>(),
     })
 }
 
-fn policy_error(error: PolicyError) -> RpcError {
-    let with = |reason: &str, message: String, extra: Value| {
-        let mut data = json!({ "reason": reason });
-        if let (Some(data), Some(extra)) = (data.as_object_mut(), extra.as_object()) {
-            data.extend(extra.clone());
-        }
-        RpcError {
-            code: POLICY_REFUSED,
-            message,
-            data,
-        }
-    };
-    match error {
-        PolicyError::InvalidConfig(issues) => with(
+/// A refusal as `-32001` (a cancellation as `-32800`), with what the
+/// module said in `data`.
+fn policy_error(error: PolicyError, message: String) -> RpcError {
+    let (reason, extra) = match &error {
+        PolicyError::InvalidConfig(issues) => (
             "invalid-config",
-            "the configuration is invalid".into(),
-            json!({ "errors": render::issues(&issues) }),
+            json!({ "errors": render::issues(issues) }),
         ),
-        PolicyError::NotAllowed(m) => with("not-allowed", m, Value::Null),
-        PolicyError::LeaseNotFound(m) => with("lease-not-found", m, Value::Null),
-        PolicyError::BadRequest(m) => with("bad-request", m, Value::Null),
-        PolicyError::Failed(f) => with(
-            "failed",
-            format!("{} failed ({}): {}", f.step, f.reason, f.message),
-            failure_json(&f),
-        ),
-        PolicyError::Cancelled(f) => {
-            let mut error = with(
-                "cancelled",
-                format!("cancelled during {}: {}", f.step, f.message),
-                failure_json(&f),
-            );
-            error.code = REQUEST_CANCELLED;
-            error
-        }
+        PolicyError::NotAllowed(_) => ("not-allowed", Value::Null),
+        PolicyError::LeaseNotFound(_) => ("lease-not-found", Value::Null),
+        PolicyError::BadRequest(_) => ("bad-request", Value::Null),
+        PolicyError::Failed(f) => ("failed", failure_json(f)),
+        PolicyError::Cancelled(f) => ("cancelled", failure_json(f)),
+    };
+    let mut data = json!({ "reason": reason });
+    if let (Some(data), Some(extra)) = (data.as_object_mut(), extra.as_object()) {
+        data.extend(extra.clone());
+    }
+    let code = match error {
+        PolicyError::Cancelled(_) => REQUEST_CANCELLED,
+        _ => POLICY_REFUSED,
+    };
+    RpcError {
+        code,
+        message,
+        data,
     }
 }

@@ -22,7 +22,7 @@ use prometheus_client::metrics::gauge::ConstGauge;
 use prometheus_client::metrics::histogram::Histogram;
 use prometheus_client::registry::Registry;
 
-use crate::cluster::io::KubeError;
+use crate::contract::KubeError;
 
 /// Upper bounds of the acquire latency buckets, seconds: a Pod on a warm
 /// node is ready in one to a few seconds, a Sandbox or a cold image in tens.

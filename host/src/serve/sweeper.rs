@@ -16,13 +16,14 @@ use serde_json::{Value, json};
 
 use super::Server;
 use super::log::LogFields;
-use super::methods::{self, Call};
 use crate::clock::now_rfc3339;
 use crate::cluster::io::CallerIo;
 use crate::cluster::kube_client::KubeClusterIo;
-use crate::serve::leader::{Elector, Leadership, default_identity};
+use crate::contract::LogLevel;
+use crate::lifecycle::{CallContext, Lifecycle, LifecycleError};
 use crate::locks::lock;
-use crate::runtime::{Cancel, LogLevel};
+use crate::runtime::Cancel;
+use crate::serve::leader::{Elector, Leadership, default_identity};
 use crate::settings::HostSettings;
 
 /// How often the loop looks whether the server is stopping.
@@ -179,7 +180,7 @@ fn run(server: &Arc<Server>, interval: Duration, period: Duration) {
 /// Records a round's outcome, logging changes of leadership.
 fn note_round(
     server: &Server,
-    round: Result<Leadership, crate::cluster::io::KubeError>,
+    round: Result<Leadership, crate::contract::KubeError>,
     leading: bool,
     next: Duration,
 ) {
@@ -232,16 +233,16 @@ fn note_round(
 
 /// A failed round for a person: what failed and, where the cause is the
 /// operator's to fix, the fix.
-fn election_failure(settings: &HostSettings, error: &crate::cluster::io::KubeError) -> String {
+fn election_failure(settings: &HostSettings, error: &crate::contract::KubeError) -> String {
     let leader = &settings.serve.leader;
     let fix = match error {
-        crate::cluster::io::KubeError::NotFound(_) => format!(
+        crate::contract::KubeError::NotFound(_) => format!(
             " (the namespace `{}` of the sweep's Lease does not exist: apply deploy/rbac.yaml \
              (`leasebox rbac`), which creates it, or set serve.leaderElection.namespace to an \
              existing namespace)",
             leader.namespace
         ),
-        crate::cluster::io::KubeError::Forbidden(_) => format!(
+        crate::contract::KubeError::Forbidden(_) => format!(
             " (the host may not read or write the Lease `{}/{}`: apply the Role and binding of \
              deploy/rbac.yaml (`leasebox rbac`))",
             leader.namespace, leader.lease_name
@@ -251,8 +252,14 @@ fn election_failure(settings: &HostSettings, error: &crate::cluster::io::KubeErr
     format!("{}{fix}", error.describe())
 }
 
-/// Runs `method` as a background call; `None` when the server is stopping.
-fn background_call(server: &Server, method: &str) -> Option<Result<Value, super::rpc::RpcError>> {
+/// Runs `call` (named `method` in the log) on the current module as a
+/// background call, counted among the calls in flight; `None` when the
+/// server is stopping.
+fn background<T>(
+    server: &Server,
+    method: &str,
+    call: impl FnOnce(Lifecycle<'_>, &CallContext) -> Result<T, LifecycleError>,
+) -> Option<Result<T, LifecycleError>> {
     let cancel = Cancel::new();
     let ticket = server.calls.begin(&cancel)?;
     let loaded = server.slot.current();
@@ -262,21 +269,12 @@ fn background_call(server: &Server, method: &str) -> Option<Result<Value, super:
         module_sha256: Some(loaded.policy.sha256().to_string()),
         ..LogFields::default()
     };
-    let call = Call {
-        slot: &server.slot,
-        loaded,
-        settings: &server.settings,
+    let ctx = CallContext {
         cancel,
         caller: CallerIo::none(),
-        log,
-        metrics: &server.metrics,
-        sweep: &server.sweep,
+        logger: super::log::logger(log),
     };
-    let params = match method {
-        "sweep" => json!({ "now": now_rfc3339() }),
-        _ => json!({}),
-    };
-    let result = methods::call(&call, method, params);
+    let result = call(Lifecycle::new(&loaded, &server.settings), &ctx);
     server.calls.end(ticket);
     Some(result)
 }
@@ -290,13 +288,17 @@ fn spawn_sweep(server: &Arc<Server>) {
     let server = server.clone();
     std::thread::spawn(move || {
         let started = now_rfc3339();
-        if let Some(result) = background_call(&server, "sweep") {
-            let outcome = methods::outcome(&result).to_string();
-            server.metrics.swept(&outcome);
+        let sweep = |lifecycle: Lifecycle<'_>, ctx: &CallContext| lifecycle.sweep(ctx, None, None);
+        if let Some(result) = background(&server, "sweep", sweep) {
+            let outcome = match &result {
+                Ok(_) => "ok",
+                Err(error) => error.reason(),
+            };
+            server.metrics.swept(outcome);
             let mut expired_now = 0;
             let summary = match &result {
                 Ok(report) => {
-                    let expired = report["expired"].as_array().map_or(0, Vec::len);
+                    let expired = report.expired.len();
                     expired_now = expired as u64;
                     server.log(
                         LogLevel::Info,
@@ -306,12 +308,8 @@ fn spawn_sweep(server: &Arc<Server>) {
                     json!({"at": started, "outcome": outcome, "expired": expired})
                 }
                 Err(error) => {
-                    server.log(
-                        LogLevel::Warn,
-                        "sweep",
-                        &format!("sweep failed: {}", error.message),
-                    );
-                    json!({"at": started, "outcome": outcome, "error": error.message})
+                    server.log(LogLevel::Warn, "sweep", &format!("sweep failed: {error}"));
+                    json!({"at": started, "outcome": outcome, "error": error.to_string()})
                 }
             };
             let mut status = lock(&server.sweep.status);
@@ -324,15 +322,16 @@ fn spawn_sweep(server: &Arc<Server>) {
 
 /// Counts the leases in the cluster (`list`).
 fn count_leases(server: &Server) {
-    match background_call(server, "list") {
-        Some(Ok(answer)) => {
-            let held = answer["leases"].as_array().map_or(0, Vec::len);
+    let list = |lifecycle: Lifecycle<'_>, ctx: &CallContext| lifecycle.list(ctx, None, None);
+    match background(server, "list", list) {
+        Some(Ok(leases)) => {
+            let held = leases.len();
             lock(&server.sweep.status).leases_held = Some(i64::try_from(held).unwrap_or(i64::MAX));
         }
         Some(Err(error)) => server.log(
             LogLevel::Warn,
             "sweep",
-            &format!("counting the leases failed: {}", error.message),
+            &format!("counting the leases failed: {error}"),
         ),
         None => {}
     }
@@ -354,7 +353,7 @@ mod tests {
     #[test]
     fn a_missing_lease_namespace_is_named_with_the_fix() {
         let settings = HostSettings::default();
-        let error = crate::cluster::io::KubeError::NotFound(
+        let error = crate::contract::KubeError::NotFound(
             "create the leader Lease: namespaces \"leasebox-system\" not found".into(),
         );
         let text = election_failure(&settings, &error);

@@ -18,14 +18,15 @@
 use std::collections::HashMap;
 use std::sync::Arc;
 
-use leasebox::cluster::io::{
-    CallerIo, ClusterIo, DeleteOptions, ExecSpec, ExecStream, HostSecretRequest, KubeError,
-    LogFollow, LogsRequest, ObjectRef, WatchRequest, WatchStream,
-};
 use leasebox::cluster::grants::Grants;
 use leasebox::cluster::guard::{Audit, COMPANY_ANNOTATION as COMPANY_MARK, GuardedCluster};
-use leasebox::runtime::types::{
+use leasebox::cluster::io::{CallerIo, ClusterIo};
+use leasebox::contract::{
     Backend, Command, ExecRequest, Lease, LeaseRequest, ObjectRef as LeaseObjectRef, PolicyError,
+};
+use leasebox::contract::{
+    DeleteOptions, ExecSpec, ExecStream, HostSecretRequest, KubeError, LogFollow, LogsRequest,
+    ObjectRef, WatchRequest, WatchStream,
 };
 use leasebox::runtime::{CallEnv, Limits};
 use leasebox_policy::fake_cluster::Call;

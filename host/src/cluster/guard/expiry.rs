@@ -6,8 +6,8 @@ use jiff::Timestamp;
 use serde_json::Value;
 
 use super::{GuardedCluster, lease_of, str_at};
-use crate::cluster::io::KubeError;
 use crate::cluster::grants::LEASE_LABEL;
+use crate::contract::KubeError;
 use crate::locks::lock;
 
 /// The annotation holding a lease's deadline (RFC 3339) on its workload.

@@ -11,11 +11,12 @@ use super::{
     GuardedCluster, NamespaceFacts, cluster_scoped, is_workload, lease_of, parse,
     secret_names_only, str_at, target_of, watch,
 };
-use crate::cluster::io::{
-    CallScope, CallerIo, ClusterIo, DeleteOptions, ExecSpec, ExecStream, HostSecretRequest,
-    KubeError, LogFollow, LogsRequest, ObjectRef, WatchRequest, WatchStream,
-};
 use crate::cluster::grants::{LEASE_LABEL, Verb};
+use crate::cluster::io::{CallScope, CallerIo, ClusterIo};
+use crate::contract::{
+    DeleteOptions, ExecSpec, ExecStream, HostSecretRequest, KubeError, LogFollow, LogsRequest,
+    ObjectRef, WatchRequest, WatchStream,
+};
 
 impl ClusterIo for GuardedCluster {
     fn scoped(&self, scope: &CallScope) -> Option<Arc<dyn ClusterIo>> {

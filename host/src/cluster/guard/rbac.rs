@@ -6,8 +6,8 @@ use serde_json::Value;
 
 use super::rule::Rule;
 use super::{GuardedCluster, str_at};
-use crate::cluster::io::KubeError;
 use crate::cluster::grants::ROLE_CEILING;
+use crate::contract::KubeError;
 
 impl GuardedCluster {
     pub(super) fn check_role(&self, what: &str, role: &Value) -> Result<(), KubeError> {

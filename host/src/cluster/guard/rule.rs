@@ -6,7 +6,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use crate::cluster::io::Denial;
+use crate::contract::Denial;
 use crate::locks::lock;
 
 /// The rule behind a refusal.

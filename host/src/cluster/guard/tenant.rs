@@ -9,7 +9,7 @@ use super::rule::Rule;
 use super::{
     COMPANY_ANNOTATION, GuardedCluster, NamespaceFacts, namespace_ref, str_at, unowned_message,
 };
-use crate::cluster::io::KubeError;
+use crate::contract::KubeError;
 use crate::locks::lock;
 
 impl GuardedCluster {

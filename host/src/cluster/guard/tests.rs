@@ -2,9 +2,10 @@ use std::collections::BTreeMap;
 use std::sync::PoisonError;
 
 use super::*;
-use crate::cluster::io::{
-    CallerIo, DeleteOptions, ExecSpec, ExecStream, HostSecretRequest, LogFollow, LogsRequest,
-    Propagation, WatchRequest, WatchStream,
+use crate::cluster::io::CallerIo;
+use crate::contract::{
+    DeleteOptions, ExecSpec, ExecStream, HostSecretRequest, LogFollow, LogsRequest, Propagation,
+    WatchRequest, WatchStream,
 };
 use rstest::rstest;
 

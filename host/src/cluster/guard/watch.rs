@@ -9,7 +9,7 @@ use std::time::{Duration, Instant};
 use serde_json::Value;
 
 use super::{GuardedCluster, lease_of, str_at};
-use crate::cluster::io::{KubeError, WatchEvent, WatchStream};
+use crate::contract::{KubeError, WatchEvent, WatchStream};
 
 /// What a [`FilteredWatch`] lets through.
 pub(super) enum Shown {

@@ -5,7 +5,7 @@ use std::path::PathBuf;
 
 use kube::config::{KubeConfigOptions, Kubeconfig};
 
-use crate::cluster::io::KubeError;
+use crate::contract::KubeError;
 
 /// Builds a kube-rs configuration.
 ///

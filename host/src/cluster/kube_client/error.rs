@@ -1,7 +1,7 @@
 //! Turning kube-rs errors into [`KubeError`], by HTTP status, with the
 //! server's own message.
 
-use crate::cluster::io::KubeError;
+use crate::contract::KubeError;
 
 /// Maps an HTTP status code and the server's message to an [`KubeError`].
 ///

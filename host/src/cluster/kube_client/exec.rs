@@ -28,7 +28,8 @@ use super::Ctx;
 use super::exec_protocol::{Ending, ending_from_status};
 use super::exec_stdin::{StdinCommand, forward_stdin, stdin_chunk};
 use super::{exec_spdy, exec_websocket, spare};
-use crate::cluster::io::{CallerIo, ExecSpec, ExecStatus, ExecStream, KubeError, OutputStream};
+use crate::cluster::io::CallerIo;
+use crate::contract::{ExecSpec, ExecStatus, ExecStream, KubeError, OutputStream};
 
 /// Stdin messages in flight to the message loop.
 const STDIN_DEPTH: usize = 8;

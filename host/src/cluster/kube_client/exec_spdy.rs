@@ -296,7 +296,7 @@ mod tests {
     use super::super::exec::{Cap, Sink};
     use super::super::spdy::data_frame;
     use super::*;
-    use crate::cluster::io::OutputStream;
+    use crate::contract::OutputStream;
 
     /// The server side of a session in a test: reads the client's frames
     /// raw, writes its own.

@@ -15,7 +15,7 @@ use std::time::{Duration, Instant};
 
 use tokio::sync::mpsc;
 
-use crate::cluster::io::KubeError;
+use crate::contract::KubeError;
 
 /// Bytes of the caller's stdin read at a time.
 const CHUNK: usize = 64 * 1024;

@@ -74,7 +74,7 @@ mod tests {
     use super::super::exec::{Cap, Sink};
     use super::super::exec_protocol::{STATUS, STDERR, STDOUT};
     use super::*;
-    use crate::cluster::io::OutputStream;
+    use crate::contract::OutputStream;
 
     fn channel(number: u8, data: &[u8]) -> Message {
         let mut frame = vec![number];

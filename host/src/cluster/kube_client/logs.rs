@@ -21,7 +21,8 @@ use tokio::sync::mpsc;
 use tokio::task::JoinHandle;
 
 use super::Ctx;
-use crate::cluster::io::{CallerIo, KubeError, LogFollow, LogsRequest};
+use crate::cluster::io::CallerIo;
+use crate::contract::{KubeError, LogFollow, LogsRequest};
 
 /// Reconnects in a row that delivered nothing before the follow gives up.
 const MAX_IDLE_RECONNECTS: u32 = 30;

@@ -9,7 +9,7 @@ use serde_json::Value;
 
 use super::resources::Resolved;
 use super::{Ctx, FIELD_MANAGER};
-use crate::cluster::io::{DeleteOptions, KubeError, ObjectRef, Propagation};
+use crate::contract::{DeleteOptions, KubeError, ObjectRef, Propagation};
 
 /// The identifying fields of a manifest.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -8,7 +8,7 @@ use std::sync::Mutex;
 use kube::core::{ApiResource, GroupVersionKind};
 use kube::discovery::Scope;
 
-use crate::cluster::io::KubeError;
+use crate::contract::KubeError;
 
 /// A resolved kind: its resource (plural, group, version) and scope.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -16,7 +16,7 @@ use serde_json::{Map, Value};
 
 use super::Ctx;
 use super::objects::{Manifest, apply_value, parse_manifest};
-use crate::cluster::io::{HostSecretRequest, KubeError};
+use crate::contract::{HostSecretRequest, KubeError};
 
 /// Names a directory of files, one per key (as a mounted Kubernetes Secret
 /// or a secret store's sync leaves them): a host key is read from
@@ -161,7 +161,7 @@ pub(crate) async fn apply_host_secret(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::runtime::types::EnvVar;
+    use crate::contract::EnvVar;
 
     fn request() -> HostSecretRequest {
         HostSecretRequest {

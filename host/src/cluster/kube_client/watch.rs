@@ -21,7 +21,7 @@ use tokio::task::JoinHandle;
 
 use super::Ctx;
 use super::objects::{api, to_json};
-use crate::cluster::io::{EventType, KubeError, WatchEvent, WatchRequest, WatchStream};
+use crate::contract::{EventType, KubeError, WatchEvent, WatchRequest, WatchStream};
 
 /// Events buffered between the watcher task and the reader.
 const CHANNEL_DEPTH: usize = 256;

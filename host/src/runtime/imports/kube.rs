@@ -18,32 +18,18 @@ use std::time::{Duration, Instant};
 
 use wasmtime::component::Resource;
 
-use crate::cluster::io::{ExecStream, LogFollow, WatchStream};
-use crate::runtime::bindings::leasebox::provider::kube::{
-    DeleteOptions, ExecSpec, ExecStatus, Host, HostExecSession, HostLogStream, HostSecretRequest,
-    HostWatch, KubeError, LogsRequest, ObjectRef, OutputChunk, WatchEvent, WatchRequest,
+use crate::contract::v0_2::leasebox::provider::kube::{
+    Host, HostExecSession, HostLogStream, HostWatch,
 };
-use crate::runtime::bindings::leasebox::provider::types;
+use crate::contract::v0_2::leasebox::provider::types;
+use crate::contract::{
+    DeleteOptions, ExecHandle, ExecSpec, ExecStatus, Handle, HostSecretRequest, KubeError,
+    LogHandle, LogsRequest, ObjectRef, OutputChunk, WatchEvent, WatchHandle, WatchRequest,
+};
 use crate::runtime::cancel::WAIT_SLICE;
 use crate::runtime::instance::HostState;
 
 pub use bounds::{HandleCount, MAX_HANDLES_PER_CALL, MAX_MANIFEST_BYTES};
-
-/// A stream held for the guest, and whether it was opened after the call
-/// was cancelled (such a stream keeps working through the grace period).
-pub struct Handle<S: ?Sized> {
-    stream: Box<S>,
-    opened_after_cancel: bool,
-}
-
-/// A watch held for the guest.
-pub type WatchHandle = Handle<dyn WatchStream>;
-
-/// An exec session held for the guest.
-pub type ExecHandle = Handle<dyn ExecStream>;
-
-/// A log stream held for the guest.
-pub type LogHandle = Handle<dyn LogFollow>;
 
 /// Longest wait a guest may ask of one `next`/`read`/`wait` call: 10
 /// minutes. Longer waits are loops of calls, so a module cannot park a host

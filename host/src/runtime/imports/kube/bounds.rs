@@ -5,7 +5,7 @@
 //! the API server and a thread's worth of buffers). Over a bound the module
 //! gets a `bad-argument` naming it; nothing traps and the host goes on.
 
-use crate::runtime::bindings::leasebox::provider::kube::{HostSecretRequest, KubeError};
+use crate::contract::{HostSecretRequest, KubeError};
 
 /// Largest manifest a module may hand to `apply`, `create` or
 /// `apply-host-secret`: 3 MiB, the API server's own default limit on a
@@ -88,7 +88,7 @@ impl HandleCount {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::runtime::bindings::leasebox::provider::types::EnvVar;
+    use crate::contract::EnvVar;
 
     fn bad_argument(result: Result<(), KubeError>) -> String {
         match result {

@@ -9,11 +9,11 @@ use std::time::Duration;
 
 use wasmtime_wasi::p2::pipe::MemoryOutputPipe;
 
-use super::{HostWatch, MAX_HANDLES_PER_CALL, MAX_MANIFEST_BYTES};
-use crate::cluster::io::{ClusterIo, ExecStream, LogFollow, WatchStream};
-use crate::runtime::bindings::leasebox::provider::kube::{
-    DeleteOptions, ExecSpec, Host, HostSecretRequest, KubeError, LogsRequest, ObjectRef,
-    WatchEvent, WatchRequest,
+use super::{Host, HostWatch, MAX_HANDLES_PER_CALL, MAX_MANIFEST_BYTES};
+use crate::cluster::io::ClusterIo;
+use crate::contract::{
+    DeleteOptions, ExecSpec, ExecStream, HostSecretRequest, KubeError, LogFollow, LogsRequest,
+    ObjectRef, WatchEvent, WatchRequest, WatchStream,
 };
 use crate::runtime::instance::HostState;
 use crate::runtime::{Admission, CallEnv};

@@ -8,22 +8,18 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, RwLock};
 use std::time::Duration;
 
-use crate::cluster::io::ClusterIo;
 use crate::cluster::grants::Grants;
 use crate::cluster::guard::{Audit, DenialCounts, GuardedCluster};
-use crate::runtime::{CallEnv, Policy, Runtime, RuntimeError};
+use crate::cluster::io::ClusterIo;
 use crate::cluster::shared_watch::SharedWatches;
+use crate::runtime::{CallEnv, Policy, Runtime, RuntimeError};
 
 /// One loaded module and the guard its cluster calls go through (the guard
 /// logs refusals under the module's SHA-256).
 #[derive(Clone)]
 pub struct Loaded {
-    /// The module.
+    /// The module (its name is where it came from: `default` or a path).
     pub policy: Policy,
-    /// Its size in bytes.
-    pub size: usize,
-    /// Where it came from (`default` or a path).
-    pub source: String,
     /// The cluster behind the guard; none without a cluster.
     pub guard: Option<GuardedCluster>,
 }
@@ -31,7 +27,7 @@ pub struct Loaded {
 impl std::fmt::Debug for Loaded {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Loaded")
-            .field("source", &self.source)
+            .field("source", &self.policy.name())
             .field("sha256", &self.policy.sha256())
             .finish_non_exhaustive()
     }
@@ -129,8 +125,6 @@ impl PolicySlot {
         let slot = PolicySlot {
             current: RwLock::new(Arc::new(Loaded {
                 guard: None,
-                size: bytes.len(),
-                source,
                 policy: first,
             })),
             runtime: parts.runtime,
@@ -181,8 +175,6 @@ impl PolicySlot {
             .inspect_err(|_| self.refused())?;
         let loaded = Arc::new(self.guarded(Loaded {
             policy,
-            size: bytes.len(),
-            source: source.to_string(),
             guard: None,
         }));
         *self.current.write().unwrap_or_else(|p| p.into_inner()) = loaded.clone();

@@ -1,0 +1,33 @@
+//! The contract `leasebox:provider` (`wit/`) as the host sees it: the
+//! generated bindings of every version it loads, one module per version
+//! ([`v0_2`], the current one, and [`v0_1`]), the conversions between them
+//! (`From` impls in `v0_1.rs`), the enum over the versions
+//! ([`Contract`]), and the kube interface's resources as Rust traits.
+//!
+//! The records are the current version's, as generated: the runtime, the
+//! cluster, the CLI and serve all take their types from here. Nothing here
+//! depends on another layer of the host.
+
+mod describe;
+pub mod lease_json;
+mod resources;
+pub mod v0_1;
+pub mod v0_2;
+mod version;
+
+pub use resources::{
+    ExecHandle, ExecStream, Handle, LogFollow, LogHandle, WatchHandle, WatchStream,
+};
+pub use v0_2::exports::leasebox::provider::provider::{
+    ProbeCheck, ProbeReport, ReleaseReport, SweepReport,
+};
+pub use v0_2::leasebox::provider::kube::{
+    DeleteOptions, Denial, EventType, ExecSpec, HostSecretRequest, KubeError, LogsRequest,
+    OutputChunk, OutputStream, Propagation, WatchEvent, WatchRequest,
+};
+pub use v0_2::leasebox::provider::logging::Level as LogLevel;
+pub use v0_2::leasebox::provider::types::{
+    Backend, Command, EnvVar, ExecRequest, ExecStatus, Failure, Issue, Lease, LeasePhase,
+    LeaseRequest, LeaseStatus, ObjectRef, PolicyError, ValidationReport,
+};
+pub use version::{Contract, PACKAGE};

@@ -4,6 +4,7 @@
 //! - [`io`]: the host side of the `kube` interface as a Rust trait
 //!   ([`io::ClusterIo`]), whom a call is for ([`io::CallScope`]), and the
 //!   "no cluster" stand-in;
+//! - [`manifest`]: a manifest, parsed once where it enters the host;
 //! - [`guard`]: the capability guard between a module and the cluster;
 //! - [`grants`]: what a module may do, one table, from which the host's RBAC
 //!   is derived;
@@ -15,4 +16,5 @@ pub mod grants;
 pub mod guard;
 pub mod io;
 pub mod kube_client;
+pub mod manifest;
 pub mod shared_watch;

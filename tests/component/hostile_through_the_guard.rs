@@ -11,6 +11,7 @@ use std::time::{Duration, Instant};
 use leasebox::cluster::grants::Grants;
 use leasebox::cluster::guard::{Audit, COMPANY_ANNOTATION, GuardedCluster, Rule};
 use leasebox::cluster::io::ClusterIo;
+use leasebox::cluster::manifest::Manifest;
 use leasebox::runtime::{CallEnv, Limits, RuntimeError};
 use leasebox_policy::fake_cluster::Call;
 use rstest::rstest;
@@ -35,28 +36,23 @@ fn cluster() -> Arc<InMemoryCluster> {
     )])));
     for (namespace, company) in [(TENANT, "attacker"), (VICTIM, "victim")] {
         cluster
-            .create(
-                &json!({"apiVersion":"v1","kind":"Namespace","metadata":{"name":namespace,
+            .create(Manifest::from_value(
+                json!({"apiVersion":"v1","kind":"Namespace","metadata":{"name":namespace,
                     "labels":{"app.kubernetes.io/managed-by":"leasebox"},
-                    "annotations":{COMPANY_ANNOTATION:company}}})
-                .to_string(),
-            )
+                    "annotations":{COMPANY_ANNOTATION:company}}}),
+            ))
             .expect("namespace");
     }
     cluster
-        .create(
-            &json!({"apiVersion":"v1","kind":"Namespace","metadata":{"name":"kube-system"}})
-                .to_string(),
-        )
+        .create(Manifest::from_value(
+            json!({"apiVersion":"v1","kind":"Namespace","metadata":{"name":"kube-system"}}),
+        ))
         .expect("kube-system");
     let labels =
         json!({"app.kubernetes.io/managed-by":"leasebox","leasebox.dev/lease":VICTIM_LEASE});
     cluster
-        .apply(
-            &json!({"apiVersion":"v1","kind":"Pod","metadata":{"name":VICTIM_LEASE,"namespace":VICTIM,"labels":labels},
-                "spec":{"containers":[{"name":"agent","image":"busybox"}]}})
-            .to_string(),
-        )
+        .apply(Manifest::from_value(json!({"apiVersion":"v1","kind":"Pod","metadata":{"name":VICTIM_LEASE,"namespace":VICTIM,"labels":labels},
+                "spec":{"containers":[{"name":"agent","image":"busybox"}]}})))
         .expect("victim pod");
     cluster
         .apply_host_secret(&leasebox::contract::HostSecretRequest {
@@ -67,11 +63,10 @@ fn cluster() -> Arc<InMemoryCluster> {
         })
         .expect("victim secret");
     cluster
-        .apply(
-            &json!({"apiVersion":"v1","kind":"Pod","metadata":{"name":"plain","namespace":TENANT},
-                "spec":{"containers":[{"name":"main","image":"busybox"}]}})
-            .to_string(),
-        )
+        .apply(Manifest::from_value(
+            json!({"apiVersion":"v1","kind":"Pod","metadata":{"name":"plain","namespace":TENANT},
+                "spec":{"containers":[{"name":"main","image":"busybox"}]}}),
+        ))
         .expect("plain pod");
     cluster
 }

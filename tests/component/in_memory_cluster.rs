@@ -17,6 +17,7 @@ use std::sync::{Mutex, MutexGuard};
 use std::time::Duration;
 
 use leasebox::cluster::io::{CallerIo, ClusterIo};
+use leasebox::cluster::manifest::Manifest;
 use leasebox::contract::{
     DeleteOptions, Denial, EventType, ExecSpec, ExecStatus, ExecStream, HostSecretRequest,
     KubeError, LogFollow, LogsRequest, ObjectRef, OutputStream, Propagation, WatchEvent,
@@ -209,13 +210,13 @@ impl CallerStreams for Caller {
 }
 
 impl ClusterIo for InMemoryCluster {
-    fn apply(&self, manifest: &str) -> Result<String, KubeError> {
-        let stored = self.fake.apply(&parse(manifest)?).map_err(error_up)?;
+    fn apply(&self, manifest: Manifest) -> Result<String, KubeError> {
+        let stored = self.fake.apply(&manifest.value).map_err(error_up)?;
         Ok(stored.to_string())
     }
 
-    fn create(&self, manifest: &str) -> Result<String, KubeError> {
-        let answer = self.fake.create(&parse(manifest)?).map_err(error_up)?;
+    fn create(&self, manifest: Manifest) -> Result<String, KubeError> {
+        let answer = self.fake.create(&manifest.value).map_err(error_up)?;
         Ok(answer.to_string())
     }
 

@@ -10,6 +10,7 @@ use std::time::{Duration, Instant};
 use leasebox::cluster::grants::Grants;
 use leasebox::cluster::guard::{Audit, GuardedCluster};
 use leasebox::cluster::io::ClusterIo;
+use leasebox::cluster::manifest::Manifest;
 use leasebox::contract as wit;
 use leasebox::contract::LogLevel;
 use leasebox::runtime::{CallEnv, Cancel, Limits, RuntimeError, TIME_LOG_CONTEXT};
@@ -731,10 +732,9 @@ fn guarded_acquire_refuses_to_adopt_an_unowned_namespace() {
     let cluster = cluster();
     script_ready_pod(&cluster);
     cluster
-        .create(
-            &json!({"apiVersion":"v1","kind":"Namespace","metadata":{"name":NAMESPACE}})
-                .to_string(),
-        )
+        .create(Manifest::from_value(
+            json!({"apiVersion":"v1","kind":"Namespace","metadata":{"name":NAMESPACE}}),
+        ))
         .expect("a namespace someone else made");
     let guard = default_guard(&cluster);
     let (env, _) = env_with(Arc::new(guard.clone()), b"", Limits::default());

@@ -1,6 +1,7 @@
 //! apply, get, list, delete and retries on the wire.
 
 use leasebox::cluster::io::ClusterIo;
+use leasebox::cluster::manifest::Manifest;
 use leasebox::contract::{DeleteOptions, KubeError, ObjectRef, Propagation};
 use serde_json::json;
 
@@ -48,7 +49,7 @@ fn apply_is_a_forced_server_side_apply_by_leasebox() {
             Ok(())
         }),
     ]);
-    let stored = api.client().apply(r#"{"apiVersion":"v1","kind":"Pod","metadata":{"name":"p","namespace":"t"},"spec":{"x":1}}"#);
+    let stored = api.client().apply(manifest(r#"{"apiVersion":"v1","kind":"Pod","metadata":{"name":"p","namespace":"t"},"spec":{"x":1}}"#));
     api.finish();
     assert!(stored.is_ok_and(|s| s.contains(r#""resourceVersion":"7""#)));
 }
@@ -56,9 +57,9 @@ fn apply_is_a_forced_server_side_apply_by_leasebox() {
 #[test]
 fn apply_of_a_namespaced_kind_without_namespace_is_refused_locally() {
     let api = FakeApi::start(vec![]);
-    let result = api
-        .client()
-        .apply(r#"{"apiVersion":"v1","kind":"Pod","metadata":{"name":"p"}}"#);
+    let result = api.client().apply(manifest(
+        r#"{"apiVersion":"v1","kind":"Pod","metadata":{"name":"p"}}"#,
+    ));
     api.finish();
     assert!(matches!(result, Err(KubeError::BadArgument(m)) if m.contains("metadata.namespace")));
 }
@@ -70,9 +71,9 @@ fn invalid_object_is_reported_with_the_server_message() {
         "/api/v1/namespaces/n",
         failure(422, "Invalid", "metadata.labels: bad label"),
     )]);
-    let result = api
-        .client()
-        .apply(r#"{"apiVersion":"v1","kind":"Namespace","metadata":{"name":"n"}}"#);
+    let result = api.client().apply(manifest(
+        r#"{"apiVersion":"v1","kind":"Namespace","metadata":{"name":"n"}}"#,
+    ));
     api.finish();
     assert!(matches!(result, Err(KubeError::Invalid(m)) if m.contains("bad label")));
 }
@@ -263,4 +264,9 @@ fn server_version_is_the_git_version() {
     let result = api.client().server_version();
     api.finish();
     assert_eq!(result, Ok("v1.20.2".to_string()));
+}
+
+/// A manifest as the `kube` import hands it down.
+fn manifest(text: &str) -> Manifest {
+    Manifest::parse("apply", text).expect("the test's manifest is JSON")
 }

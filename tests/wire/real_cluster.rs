@@ -10,6 +10,7 @@ use std::time::{Duration, Instant};
 
 use leasebox::cluster::io::{CallerIo, ClusterIo};
 use leasebox::cluster::kube_client::KubeClusterIo;
+use leasebox::cluster::manifest::Manifest;
 use leasebox::contract::{
     DeleteOptions, EventType, ExecSpec, LogsRequest, ObjectRef, Propagation, WatchRequest,
 };
@@ -88,9 +89,9 @@ fn real_cluster_pod_lifecycle_with_exec_and_logs() {
         .unwrap_or_else(|e| panic!("version: {e}"));
     assert!(version.starts_with("v1."), "{version}");
 
-    io.apply(&format!(
+    io.apply(manifest(&format!(
         r#"{{"apiVersion":"v1","kind":"Namespace","metadata":{{"name":"{NS}"}}}}"#
-    ))
+    )))
     .unwrap_or_else(|e| panic!("apply namespace: {e}"));
     let pod = format!(
         r#"{{"apiVersion":"v1","kind":"Pod","metadata":{{"name":"box","namespace":"{NS}","labels":{{"app":"wire"}}}},
@@ -100,7 +101,7 @@ fn real_cluster_pod_lifecycle_with_exec_and_logs() {
     // A brand-new namespace may not have its service account yet.
     let deadline = Instant::now() + Duration::from_secs(30);
     let stored = loop {
-        match io.apply(&pod) {
+        match io.apply(manifest(&pod)) {
             Ok(s) => break s,
             Err(e) if Instant::now() < deadline && e.to_string().contains("serviceaccount") => {
                 std::thread::sleep(Duration::from_millis(500));
@@ -257,4 +258,9 @@ fn real_cluster_pod_lifecycle_with_exec_and_logs() {
         uid: None,
     };
     assert_eq!(io.delete(&ns, &options(None)), Ok(true));
+}
+
+/// A manifest as the `kube` import hands it down.
+fn manifest(text: &str) -> Manifest {
+    Manifest::parse("apply", text).expect("the test's manifest is JSON")
 }

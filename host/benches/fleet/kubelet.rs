@@ -10,6 +10,7 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use leasebox::cluster::io::{CallerIo, ClusterIo};
+use leasebox::cluster::manifest::Manifest;
 use leasebox::contract::{
     DeleteOptions, ExecSpec, ExecStatus, ExecStream, HostSecretRequest, KubeError, LogFollow,
     LogsRequest, ObjectRef, OutputStream, WatchEvent, WatchRequest, WatchStream,
@@ -134,10 +135,7 @@ impl Kubelet {
     }
 
     /// Queues the ready status of `manifest` when it is a Pod.
-    fn ready_if_pod(&self, manifest: &str) {
-        let Ok(pod) = serde_json::from_str::<Value>(manifest) else {
-            return;
-        };
+    fn ready_if_pod(&self, pod: &Value) {
         if pod["kind"] != "Pod" {
             return;
         }
@@ -162,18 +160,20 @@ impl Kubelet {
 }
 
 impl ClusterIo for Kubelet {
-    fn apply(&self, manifest: &str) -> Result<String, KubeError> {
+    fn apply(&self, manifest: Manifest) -> Result<String, KubeError> {
         in_cluster(|| {
+            let object = manifest.value.clone();
             let applied = self.fake.apply(manifest)?;
-            self.ready_if_pod(manifest);
+            self.ready_if_pod(&object);
             Ok(applied)
         })
     }
 
-    fn create(&self, manifest: &str) -> Result<String, KubeError> {
+    fn create(&self, manifest: Manifest) -> Result<String, KubeError> {
         in_cluster(|| {
+            let object = manifest.value.clone();
             let created = self.fake.create(manifest)?;
-            self.ready_if_pod(manifest);
+            self.ready_if_pod(&object);
             Ok(created)
         })
     }

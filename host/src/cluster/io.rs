@@ -10,6 +10,7 @@
 use std::io::{Read, Write};
 use std::sync::{Arc, Mutex};
 
+use crate::cluster::manifest::Manifest;
 use crate::contract::{
     DeleteOptions, ExecSpec, ExecStream, HostSecretRequest, KubeError, LogFollow, LogsRequest,
     ObjectRef, WatchRequest, WatchStream,
@@ -115,9 +116,9 @@ pub trait ClusterIo: Send + Sync {
         None
     }
     /// Server-side apply; returns the stored object.
-    fn apply(&self, manifest: &str) -> Result<String, KubeError>;
+    fn apply(&self, manifest: Manifest) -> Result<String, KubeError>;
     /// Plain create (review objects); returns the answer.
-    fn create(&self, manifest: &str) -> Result<String, KubeError>;
+    fn create(&self, manifest: Manifest) -> Result<String, KubeError>;
     /// Server `gitVersion`.
     fn server_version(&self) -> Result<String, KubeError>;
     /// Reads one object.
@@ -164,10 +165,10 @@ impl NoCluster {
 }
 
 impl ClusterIo for NoCluster {
-    fn apply(&self, _: &str) -> Result<String, KubeError> {
+    fn apply(&self, _: Manifest) -> Result<String, KubeError> {
         Self::err("apply")
     }
-    fn create(&self, _: &str) -> Result<String, KubeError> {
+    fn create(&self, _: Manifest) -> Result<String, KubeError> {
         Self::err("create")
     }
     fn server_version(&self) -> Result<String, KubeError> {

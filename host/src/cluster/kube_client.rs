@@ -41,6 +41,7 @@ use std::sync::Arc;
 use tokio::runtime::{Handle, Runtime};
 
 use crate::cluster::io::{CallerIo, ClusterIo};
+use crate::cluster::manifest::Manifest;
 use crate::contract::{
     DeleteOptions, ExecSpec, ExecStream, HostSecretRequest, KubeError, LogFollow, LogsRequest,
     ObjectRef, WatchRequest, WatchStream,
@@ -224,12 +225,12 @@ fn new_runtime() -> Result<Runtime, KubeError> {
 }
 
 impl ClusterIo for KubeClusterIo {
-    fn apply(&self, manifest: &str) -> Result<String, KubeError> {
-        self.block_on(objects::apply(&self.ctx, manifest))
+    fn apply(&self, manifest: Manifest) -> Result<String, KubeError> {
+        self.block_on(objects::apply(&self.ctx, &manifest))
     }
 
-    fn create(&self, manifest: &str) -> Result<String, KubeError> {
-        self.block_on(objects::create(&self.ctx, manifest))
+    fn create(&self, manifest: Manifest) -> Result<String, KubeError> {
+        self.block_on(objects::create(&self.ctx, &manifest))
     }
 
     fn server_version(&self) -> Result<String, KubeError> {

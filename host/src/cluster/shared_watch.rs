@@ -38,6 +38,7 @@ use std::time::{Duration, Instant};
 use serde::Deserialize;
 
 use crate::cluster::io::{CallerIo, ClusterIo};
+use crate::cluster::manifest::Manifest;
 use crate::contract::{
     DeleteOptions, EventType, ExecSpec, ExecStream, HostSecretRequest, KubeError, LogFollow,
     LogsRequest, ObjectRef, WatchEvent, WatchRequest, WatchStream,
@@ -164,11 +165,11 @@ impl Drop for SharedWatches {
 }
 
 impl ClusterIo for SharedWatches {
-    fn apply(&self, manifest: &str) -> Result<String, KubeError> {
+    fn apply(&self, manifest: Manifest) -> Result<String, KubeError> {
         self.inner.apply(manifest)
     }
 
-    fn create(&self, manifest: &str) -> Result<String, KubeError> {
+    fn create(&self, manifest: Manifest) -> Result<String, KubeError> {
         self.inner.create(manifest)
     }
 

@@ -51,7 +51,7 @@ pub(crate) struct HostState {
     /// Set when the grace period of a cancelled call ran out.
     cancel_hit: bool,
     /// The `kube` handles open (bounded per call).
-    handles: super::imports::kube::HandleCount,
+    handles: super::imports::kube::bounds::HandleCount,
 }
 
 impl WasiView for HostState {
@@ -101,7 +101,7 @@ impl HostState {
     }
 
     /// How many `kube` handles the call holds open.
-    pub(crate) fn handles(&mut self) -> &mut super::imports::kube::HandleCount {
+    pub(crate) fn handles(&mut self) -> &mut super::imports::kube::bounds::HandleCount {
         &mut self.handles
     }
 

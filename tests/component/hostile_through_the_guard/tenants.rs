@@ -21,6 +21,7 @@ use std::sync::Arc;
 use leasebox::cluster::grants::Grants;
 use leasebox::cluster::guard::{Audit, COMPANY_ANNOTATION as COMPANY_MARK, GuardedCluster};
 use leasebox::cluster::io::{CallerIo, ClusterIo};
+use leasebox::cluster::manifest::Manifest;
 use leasebox::contract::{
     Backend, Command, ExecRequest, Lease, LeaseRequest, ObjectRef as LeaseObjectRef, PolicyError,
 };
@@ -67,10 +68,10 @@ fn cluster_scoped(kind: &str) -> bool {
 }
 
 impl ClusterIo for ApiServer {
-    fn apply(&self, manifest: &str) -> Result<String, KubeError> {
+    fn apply(&self, manifest: Manifest) -> Result<String, KubeError> {
         self.0.apply(manifest)
     }
-    fn create(&self, manifest: &str) -> Result<String, KubeError> {
+    fn create(&self, manifest: Manifest) -> Result<String, KubeError> {
         self.0.create(manifest)
     }
     fn server_version(&self) -> Result<String, KubeError> {
@@ -119,7 +120,7 @@ impl ClusterIo for ApiServer {
 
 fn create(cluster: &InMemoryCluster, object: Value) {
     cluster
-        .create(&object.to_string())
+        .create(Manifest::from_value(object.clone()))
         .unwrap_or_else(|e| panic!("{object}: {e:?}"));
 }
 
@@ -171,14 +172,11 @@ fn cluster() -> Arc<InMemoryCluster> {
     let labels =
         json!({"app.kubernetes.io/managed-by":"leasebox","leasebox.dev/lease":VICTIM_LEASE});
     cluster
-        .apply(
-            &json!({"apiVersion":"v1","kind":"Pod",
+        .apply(Manifest::from_value(json!({"apiVersion":"v1","kind":"Pod",
                 "metadata":{"name":VICTIM_LEASE,"namespace":VICTIM_NS,"labels":labels,
                     "annotations":{COMPANY_MARK:VICTIM,"leasebox.dev/expires-at":VICTIM_EXPIRES}},
                 "spec":{"containers":[{"name":"agent","image":"busybox",
-                    "envFrom":[{"secretRef":{"name":format!("{VICTIM_LEASE}-env")}}]}]}})
-            .to_string(),
-        )
+                    "envFrom":[{"secretRef":{"name":format!("{VICTIM_LEASE}-env")}}]}]}})))
         .expect("victim pod");
     create(
         &cluster,

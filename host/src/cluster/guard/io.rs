@@ -13,6 +13,7 @@ use super::{
 };
 use crate::cluster::grants::{LEASE_LABEL, Verb};
 use crate::cluster::io::{CallScope, CallerIo, ClusterIo};
+use crate::cluster::manifest::Manifest;
 use crate::contract::{
     DeleteOptions, ExecSpec, ExecStream, HostSecretRequest, KubeError, LogFollow, LogsRequest,
     ObjectRef, WatchRequest, WatchStream,
@@ -23,18 +24,17 @@ impl ClusterIo for GuardedCluster {
         Some(Arc::new(self.for_call(scope)))
     }
 
-    fn apply(&self, manifest: &str) -> Result<String, KubeError> {
-        let mut value = parse("apply", manifest)?;
-        let kind = str_at(&value, "/kind").unwrap_or("").to_string();
-        let api_version = str_at(&value, "/apiVersion").unwrap_or("");
-        self.check_kind(api_version, &kind, Verb::Apply)?;
+    fn apply(&self, mut manifest: Manifest) -> Result<String, KubeError> {
+        let kind = manifest.kind.clone();
+        self.check_kind(&manifest.api_version, &kind, Verb::Apply)?;
         if kind == "Namespace" {
-            return self.apply_namespace(&mut value);
+            return self.apply_namespace(manifest);
         }
+        let value = &manifest.value;
         // Where it goes first, then what it holds.
-        let name = str_at(&value, "/metadata/name").unwrap_or("");
+        let name = str_at(value, "/metadata/name").unwrap_or("");
         let what = format!("apply of {kind} `{name}`");
-        let facts = self.check_write(&what, str_at(&value, "/metadata/namespace"))?;
+        let facts = self.check_write(&what, str_at(value, "/metadata/namespace"))?;
         let workload = is_workload(&kind);
         if workload && self.scope.lease.is_none() {
             return self.deny(
@@ -44,32 +44,28 @@ impl ClusterIo for GuardedCluster {
         }
         if workload
             && let Some(lease) = self.scope.lease.as_deref()
-            && marks::lease_in_name(&target_of(&value).name) != Some(lease)
+            && marks::lease_in_name(&target_of(value).name) != Some(lease)
         {
             return self.deny(
                 Rule::LeaseScope,
                 format!("{what}: a workload is named for its lease (`{lease}` or `{lease}-...`)"),
             );
         }
-        let live = self.check_lease_write(&what, &target_of(&value))?;
-        self.check_manifest(&value, live.as_ref())?;
+        let live = self.check_lease_write(&what, &target_of(value))?;
+        self.check_manifest(value, live.as_ref())?;
         let marks = self.marks_for(&kind, &facts, live.as_ref());
-        if let Err((rule, message)) = marks::check(&value, &kind, &marks) {
+        if let Err((rule, message)) = marks::check(value, &kind, &marks) {
             return self.deny(rule, format!("{what}: {message}"));
         }
         if workload {
-            self.check_service_account(&what, &kind, &value)?;
-            marks::stamp(&mut value, &kind, &marks);
-            return self.inner.apply(&value.to_string());
+            self.check_service_account(&what, &kind, value)?;
+            marks::stamp(&mut manifest.value, &kind, &marks);
         }
         self.inner.apply(manifest)
     }
 
-    fn create(&self, manifest: &str) -> Result<String, KubeError> {
-        let value = parse("create", manifest)?;
-        let api_version = str_at(&value, "/apiVersion").unwrap_or("");
-        let kind = str_at(&value, "/kind").unwrap_or("");
-        self.check_kind(api_version, kind, Verb::Create)?;
+    fn create(&self, manifest: Manifest) -> Result<String, KubeError> {
+        self.check_kind(&manifest.api_version, &manifest.kind, Verb::Create)?;
         self.inner.create(manifest)
     }
 

@@ -2,13 +2,10 @@
 //! mark; read once per call), which it may read and write, and how a
 //! Namespace is made (the host stamps its marks, never adopts one).
 
-use serde_json::Value;
-
 use super::marks::{self, Marks};
 use super::rule::Rule;
-use super::{
-    COMPANY_ANNOTATION, GuardedCluster, NamespaceFacts, namespace_ref, str_at, unowned_message,
-};
+use super::{COMPANY_ANNOTATION, GuardedCluster, NamespaceFacts, namespace_ref, unowned_message};
+use crate::cluster::manifest::Manifest;
 use crate::contract::KubeError;
 use crate::locks::lock;
 
@@ -118,8 +115,8 @@ impl GuardedCluster {
     /// Applies a Namespace, for a call for a company: inside the fence;
     /// created by the host with the ownership label and the company's mark
     /// when missing, converged when it carries both, refused otherwise.
-    pub(super) fn apply_namespace(&self, manifest: &mut Value) -> Result<String, KubeError> {
-        let name = str_at(manifest, "/metadata/name").unwrap_or("").to_string();
+    pub(super) fn apply_namespace(&self, mut manifest: Manifest) -> Result<String, KubeError> {
+        let name = manifest.name.clone();
         let what = format!("apply of Namespace `{name}`");
         self.check_fence(&what, Some(&name))?;
         let Some(company) = self.scope.company.clone() else {
@@ -132,16 +129,15 @@ impl GuardedCluster {
             company: Some(&company),
             ..Marks::default()
         };
-        if let Err((rule, message)) = marks::check(manifest, "Namespace", &marks) {
+        if let Err((rule, message)) = marks::check(&manifest.value, "Namespace", &marks) {
             return self.deny(rule, format!("{what}: {message}"));
         }
-        marks::stamp(manifest, "Namespace", &marks);
-        let text = manifest.to_string();
+        marks::stamp(&mut manifest.value, "Namespace", &marks);
         let converge = |facts: Option<NamespaceFacts>| match facts {
             Some(f) if !f.owned => self.deny(Rule::FenceUnowned, unowned_message(&what, &name)),
             Some(f) => {
                 self.check_company(&what, &name, &f)?;
-                self.inner.apply(&text)
+                self.inner.apply(manifest.clone())
             }
             None => Err(KubeError::Conflict(format!(
                 "{what}: the namespace was deleted while it was being created"
@@ -149,7 +145,7 @@ impl GuardedCluster {
         };
         match self.facts(&name)? {
             Some(facts) => converge(Some(facts)),
-            None => match self.inner.create(&text) {
+            None => match self.inner.create(manifest.clone()) {
                 Ok(created) => {
                     self.remember(
                         &name,

@@ -3,6 +3,7 @@ use std::sync::PoisonError;
 
 use super::*;
 use crate::cluster::io::CallerIo;
+use crate::cluster::manifest::Manifest;
 use crate::contract::{
     DeleteOptions, ExecSpec, ExecStream, HostSecretRequest, LogFollow, LogsRequest, Propagation,
     WatchRequest, WatchStream,
@@ -63,19 +64,18 @@ fn passed<T>() -> Result<T, KubeError> {
 }
 
 impl ClusterIo for Store {
-    fn apply(&self, manifest: &str) -> Result<String, KubeError> {
-        let value: Value =
-            serde_json::from_str(manifest).map_err(|e| KubeError::BadArgument(e.to_string()))?;
-        self.put(value);
-        Ok(manifest.to_string())
+    fn apply(&self, manifest: Manifest) -> Result<String, KubeError> {
+        let text = manifest.value.to_string();
+        self.put(manifest.value);
+        Ok(text)
     }
-    fn create(&self, manifest: &str) -> Result<String, KubeError> {
-        let value: Value =
-            serde_json::from_str(manifest).map_err(|e| KubeError::BadArgument(e.to_string()))?;
-        let kind = str_at(&value, "/kind").unwrap_or("");
-        let name = str_at(&value, "/metadata/name").unwrap_or("");
+    fn create(&self, manifest: Manifest) -> Result<String, KubeError> {
         if self
-            .find(kind, str_at(&value, "/metadata/namespace"), name)
+            .find(
+                &manifest.kind,
+                manifest.namespace.as_deref(),
+                &manifest.name,
+            )
             .is_some()
         {
             return Err(KubeError::Conflict("exists".into()));
@@ -302,14 +302,20 @@ fn egress(peer: Value, ports: Value) -> Value {
 #[case::egress_into_kube_system_denied(egress(json!({"namespaceSelector":{"matchLabels":{"kubernetes.io/metadata.name":"kube-system"}}}), json!([{"port":443}])), "egress-namespace")]
 #[case::egress_into_every_namespace_denied(egress(json!({"namespaceSelector":{}}), json!([])), "egress-namespace")]
 fn apply_is_guarded(#[case] manifest: Value, #[case] expected: &str) {
-    assert_eq!(verdict(guard().apply(&manifest.to_string())), expected);
+    assert_eq!(
+        verdict(guard().apply(Manifest::from_value(manifest))),
+        expected
+    );
 }
 
 #[test]
 fn workloads_carry_the_marks_set_by_the_host() {
     let store = store();
     let guard = guard_over(store.clone());
-    assert_eq!(verdict(guard.apply(&pod(json!({})).to_string())), "passed");
+    assert_eq!(
+        verdict(guard.apply(Manifest::from_value(pod(json!({}))))),
+        "passed"
+    );
     let stored = store.find("Pod", Some(TENANT), LEASE).expect("applied");
     assert_eq!(stored["metadata"]["annotations"][MODULE_ANNOTATION], "f00d");
     assert_eq!(
@@ -319,7 +325,10 @@ fn workloads_carry_the_marks_set_by_the_host() {
     assert_eq!(stored["metadata"]["labels"][LEASE_LABEL], LEASE);
     assert_eq!(stored["metadata"]["labels"][OWNER_LABEL.0], OWNER_LABEL.1);
     let account = json!({"apiVersion":"v1","kind":"ServiceAccount","metadata":{"name":"a","namespace":TENANT}});
-    assert_eq!(verdict(guard.apply(&account.to_string())), "passed");
+    assert_eq!(
+        verdict(guard.apply(Manifest::from_value(account))),
+        "passed"
+    );
     let stored = store
         .find("ServiceAccount", Some(TENANT), "a")
         .expect("applied");
@@ -331,7 +340,7 @@ fn a_module_cannot_set_the_module_mark() {
     let mut manifest = pod(json!({}));
     manifest["metadata"]["annotations"] = json!({MODULE_ANNOTATION: "forged"});
     assert_eq!(
-        verdict(guard().apply(&manifest.to_string())),
+        verdict(guard().apply(Manifest::from_value(manifest))),
         "identity-mark"
     );
 }
@@ -340,7 +349,7 @@ fn a_module_cannot_set_the_module_mark() {
 fn object_in_missing_namespace_is_not_found_not_written() {
     let manifest = json!({"apiVersion":"v1","kind":"ServiceAccount","metadata":{"name":"a","namespace":"leasebox-new"}});
     assert!(matches!(
-        guard().apply(&manifest.to_string()),
+        guard().apply(Manifest::from_value(manifest)),
         Err(KubeError::NotFound(m)) if m.contains("leasebox-new")
     ));
 }
@@ -350,7 +359,10 @@ fn new_namespace_is_created_with_the_host_marks_then_trusted() {
     let store = store();
     let guard = guard_over(store.clone());
     let manifest = json!({"apiVersion":"v1","kind":"Namespace","metadata":{"name":"leasebox-new","labels":{"team":"a"}}});
-    assert_eq!(verdict(guard.apply(&manifest.to_string())), "passed");
+    assert_eq!(
+        verdict(guard.apply(Manifest::from_value(manifest))),
+        "passed"
+    );
     let stored = store
         .find("Namespace", None, "leasebox-new")
         .expect("created");
@@ -367,7 +379,7 @@ fn new_namespace_is_created_with_the_host_marks_then_trusted() {
         COMPANY
     );
     let inside = json!({"apiVersion":"v1","kind":"ServiceAccount","metadata":{"name":"a","namespace":"leasebox-new"}});
-    assert_eq!(verdict(guard.apply(&inside.to_string())), "passed");
+    assert_eq!(verdict(guard.apply(Manifest::from_value(inside))), "passed");
 }
 
 #[rstest]
@@ -377,7 +389,7 @@ fn new_namespace_is_created_with_the_host_marks_then_trusted() {
 fn a_namespace_with_a_mark_of_the_modules_own_is_refused(#[case] labels: Value) {
     let manifest = json!({"apiVersion":"v1","kind":"Namespace","metadata":{"name":"leasebox-new","labels":labels}});
     assert_eq!(
-        verdict(guard().apply(&manifest.to_string())),
+        verdict(guard().apply(Manifest::from_value(manifest))),
         "identity-mark"
     );
 }
@@ -387,7 +399,7 @@ fn a_namespace_of_the_same_slug_for_another_company_id_is_refused() {
     let guard = unscoped().for_call(&CallScope::company("ACME"));
     let manifest = json!({"apiVersion":"v1","kind":"Namespace","metadata":{"name":TENANT}});
     assert_eq!(
-        verdict(guard.apply(&manifest.to_string())),
+        verdict(guard.apply(Manifest::from_value(manifest))),
         "tenant-company"
     );
 }
@@ -398,7 +410,7 @@ fn an_owned_namespace_without_a_company_mark_is_refused_with_the_fix() {
     store.put(json!({"apiVersion":"v1","kind":"Namespace","metadata":{"name":"leasebox-old","labels":{"app.kubernetes.io/managed-by":"leasebox"}}}));
     let manifest = json!({"apiVersion":"v1","kind":"ServiceAccount","metadata":{"name":"a","namespace":"leasebox-old"}});
     let Err(KubeError::Denied(Denial { rule, message })) =
-        guard_over(store).apply(&manifest.to_string())
+        guard_over(store).apply(Manifest::from_value(manifest))
     else {
         panic!("refused");
     };
@@ -417,7 +429,7 @@ fn an_owned_namespace_the_module_read_is_not_read_again_before_a_write() {
     assert!(guard.get(&namespace).expect("read").is_some());
     assert_eq!(store.gets.load(std::sync::atomic::Ordering::Relaxed), 1);
     let inside = json!({"apiVersion":"v1","kind":"ServiceAccount","metadata":{"name":"a","namespace":TENANT}});
-    assert_eq!(verdict(guard.apply(&inside.to_string())), "passed");
+    assert_eq!(verdict(guard.apply(Manifest::from_value(inside))), "passed");
     assert_eq!(
         store.gets.load(std::sync::atomic::Ordering::Relaxed),
         1,
@@ -431,10 +443,16 @@ fn the_next_call_reads_a_namespace_again_so_one_made_anew_without_the_label_is_r
     let server = unscoped_over(store.clone());
     let first = server.for_call(&acquire_scope());
     let inside = json!({"apiVersion":"v1","kind":"ServiceAccount","metadata":{"name":"a","namespace":TENANT}});
-    assert_eq!(verdict(first.apply(&inside.to_string())), "passed");
+    assert_eq!(
+        verdict(first.apply(Manifest::from_value(inside.clone()))),
+        "passed"
+    );
     store.put(json!({"apiVersion":"v1","kind":"Namespace","metadata":{"name":TENANT}}));
     let second = server.for_call(&acquire_scope());
-    assert_eq!(verdict(second.apply(&inside.to_string())), "fence-unowned");
+    assert_eq!(
+        verdict(second.apply(Manifest::from_value(inside))),
+        "fence-unowned"
+    );
 }
 
 #[test]
@@ -447,14 +465,18 @@ fn a_namespace_read_without_the_ownership_label_stays_unowned() {
             .is_some()
     );
     let inside = json!({"apiVersion":"v1","kind":"ServiceAccount","metadata":{"name":"a","namespace":"leasebox-foreign"}});
-    assert_eq!(verdict(guard.apply(&inside.to_string())), "fence-unowned");
+    assert_eq!(
+        verdict(guard.apply(Manifest::from_value(inside))),
+        "fence-unowned"
+    );
 }
 
 #[test]
 fn unowned_namespace_refusal_names_the_namespace_and_the_fix() {
     let manifest =
         json!({"apiVersion":"v1","kind":"Namespace","metadata":{"name":"leasebox-foreign"}});
-    let Err(KubeError::Denied(Denial { message, .. })) = guard().apply(&manifest.to_string())
+    let Err(KubeError::Denied(Denial { message, .. })) =
+        guard().apply(Manifest::from_value(manifest))
     else {
         panic!("refused");
     };
@@ -465,7 +487,8 @@ fn unowned_namespace_refusal_names_the_namespace_and_the_fix() {
 #[test]
 fn config_prefix_outside_the_fence_is_denied_with_the_fix() {
     let manifest = json!({"apiVersion":"v1","kind":"Namespace","metadata":{"name":"team-acme"}});
-    let Err(KubeError::Denied(Denial { rule, message })) = guard().apply(&manifest.to_string())
+    let Err(KubeError::Denied(Denial { rule, message })) =
+        guard().apply(Manifest::from_value(manifest))
     else {
         panic!("refused");
     };
@@ -652,9 +675,12 @@ fn operator_allows_a_callback_namespace() {
         json!({"namespaceSelector":{"matchLabels":{"kubernetes.io/metadata.name":"paperclip"}}}),
         json!([{"port":3100}]),
     );
-    assert_eq!(verdict(guard.apply(&policy.to_string())), "passed");
     assert_eq!(
-        verdict(self::guard().apply(&policy.to_string())),
+        verdict(guard.apply(Manifest::from_value(policy.clone()))),
+        "passed"
+    );
+    assert_eq!(
+        verdict(self::guard().apply(Manifest::from_value(policy))),
         "egress-namespace"
     );
 }
@@ -676,9 +702,9 @@ fn refusals_are_counted_and_logged_with_the_module_sha256() {
     let guard = GuardedCluster::new(store(), Arc::new(Grants::default()), audit);
     let _ = guard.get(&secret_ref(TENANT));
     let _ = guard.get(&secret_ref(TENANT));
-    let _ = guard.apply(
-        &json!({"apiVersion":"v1","kind":"Namespace","metadata":{"name":"default"}}).to_string(),
-    );
+    let _ = guard.apply(Manifest::from_value(
+        json!({"apiVersion":"v1","kind":"Namespace","metadata":{"name":"default"}}),
+    ));
     assert_eq!(guard.denials().get(Rule::SecretRead), 2);
     assert_eq!(guard.denials().get(Rule::FenceSystem), 1);
     assert_eq!(guard.denials().total(), 3);
@@ -695,7 +721,8 @@ fn refusals_are_counted_and_logged_with_the_module_sha256() {
 fn a_denial_repeating_a_huge_name_is_capped() {
     let name = "x".repeat(1 << 20);
     let manifest = json!({"apiVersion":"v1","kind":"ServiceAccount","metadata":{"name":name,"namespace":"kube-system"}});
-    let Err(KubeError::Denied(Denial { message, .. })) = guard().apply(&manifest.to_string())
+    let Err(KubeError::Denied(Denial { message, .. })) =
+        guard().apply(Manifest::from_value(manifest))
     else {
         panic!("refused");
     };
@@ -715,7 +742,10 @@ fn a_company_id_the_operator_declared_an_alias_reaches_that_companys_tenant() {
     let guard = GuardedCluster::new(store(), Arc::new(grants), Audit::counting("f00d"))
         .for_call(&CallScope::company("ACME"));
     let manifest = json!({"apiVersion":"v1","kind":"Namespace","metadata":{"name":TENANT}});
-    assert_eq!(verdict(guard.apply(&manifest.to_string())), "passed");
+    assert_eq!(
+        verdict(guard.apply(Manifest::from_value(manifest))),
+        "passed"
+    );
 }
 
 mod lease;

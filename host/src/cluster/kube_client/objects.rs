@@ -9,55 +9,33 @@ use serde_json::Value;
 
 use super::resources::Resolved;
 use super::{Ctx, FIELD_MANAGER};
+use crate::cluster::manifest::Manifest;
 use crate::contract::{DeleteOptions, KubeError, ObjectRef, Propagation};
 
-/// The identifying fields of a manifest.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub(crate) struct Manifest {
-    /// The whole object.
-    pub value: Value,
-    /// apiVersion.
-    pub api_version: String,
-    /// kind.
-    pub kind: String,
-    /// metadata.name (empty for review objects).
-    pub name: String,
-    /// metadata.namespace.
-    pub namespace: Option<String>,
-}
-
-/// Parses a manifest and reads its apiVersion, kind, name and namespace.
+/// The text of a manifest (a host-filled Secret's), parsed and checked as a
+/// write needs it.
 pub(crate) fn parse_manifest(manifest: &str) -> Result<Manifest, KubeError> {
     let value: Value = serde_json::from_str(manifest)
         .map_err(|e| KubeError::BadArgument(format!("the manifest is not JSON: {e}")))?;
-    if !value.is_object() {
+    let m = Manifest::from_value(value);
+    writable(&m)?;
+    Ok(m)
+}
+
+/// What every write needs of a manifest: an object with apiVersion and
+/// kind.
+fn writable(m: &Manifest) -> Result<(), KubeError> {
+    if !m.value.is_object() {
         return Err(KubeError::BadArgument(
             "the manifest is not a JSON object".into(),
         ));
     }
-    let text = |pointer: &str| {
-        value
-            .pointer(pointer)
-            .and_then(Value::as_str)
-            .unwrap_or_default()
-            .to_string()
-    };
-    let api_version = text("/apiVersion");
-    let kind = text("/kind");
-    if api_version.is_empty() || kind.is_empty() {
+    if m.api_version.is_empty() || m.kind.is_empty() {
         return Err(KubeError::BadArgument(
             "the manifest needs apiVersion and kind".into(),
         ));
     }
-    let name = text("/metadata/name");
-    let namespace = Some(text("/metadata/namespace")).filter(|ns| !ns.is_empty());
-    Ok(Manifest {
-        api_version,
-        kind,
-        name,
-        namespace,
-        value,
-    })
+    Ok(())
 }
 
 /// The API for one kind in one namespace (`None`: all namespaces, or
@@ -104,13 +82,8 @@ pub(crate) fn to_json(
 }
 
 /// Server-side apply with field manager `leasebox`, forced.
-pub(crate) async fn apply(ctx: &Ctx, manifest: &str) -> Result<String, KubeError> {
-    let m = parse_manifest(manifest)?;
-    apply_value(ctx, &m).await
-}
-
-/// Server-side apply of a parsed manifest.
-pub(crate) async fn apply_value(ctx: &Ctx, m: &Manifest) -> Result<String, KubeError> {
+pub(crate) async fn apply(ctx: &Ctx, m: &Manifest) -> Result<String, KubeError> {
+    writable(m)?;
     if m.name.is_empty() {
         return Err(KubeError::BadArgument(format!(
             "apply {}: metadata.name is missing",
@@ -128,9 +101,9 @@ pub(crate) async fn apply_value(ctx: &Ctx, m: &Manifest) -> Result<String, KubeE
 }
 
 /// Plain create (POST); returns the server's answer.
-pub(crate) async fn create(ctx: &Ctx, manifest: &str) -> Result<String, KubeError> {
-    let m = parse_manifest(manifest)?;
-    let api = write_api(ctx, &m, "create").await?;
+pub(crate) async fn create(ctx: &Ctx, m: &Manifest) -> Result<String, KubeError> {
+    writable(m)?;
+    let api = write_api(ctx, m, "create").await?;
     let object: DynamicObject = serde_json::from_value(m.value.clone()).map_err(|e| {
         KubeError::BadArgument(format!(
             "create {}: the manifest is not an object: {e}",

@@ -15,7 +15,8 @@ use std::time::{Duration, Instant};
 use serde_json::{Map, Value};
 
 use super::Ctx;
-use super::objects::{Manifest, apply_value, parse_manifest};
+use super::objects::{apply, parse_manifest};
+use crate::cluster::manifest::Manifest;
 use crate::contract::{HostSecretRequest, KubeError};
 
 /// Names a directory of files, one per key (as a mounted Kubernetes Secret
@@ -154,7 +155,7 @@ pub(crate) async fn apply_host_secret(
     env: impl Fn(&str) -> Option<String>,
 ) -> Result<(String, Vec<String>), KubeError> {
     let (manifest, filled) = fill(request, env, &ctx.random_values)?;
-    let stored = apply_value(ctx, &manifest).await?;
+    let stored = apply(ctx, &manifest).await?;
     Ok((strip_values(&stored)?, filled))
 }
 

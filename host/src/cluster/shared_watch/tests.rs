@@ -69,10 +69,10 @@ fn unused<T>() -> Result<T, KubeError> {
 }
 
 impl ClusterIo for Below {
-    fn apply(&self, _: &str) -> Result<String, KubeError> {
+    fn apply(&self, _: Manifest) -> Result<String, KubeError> {
         unused()
     }
-    fn create(&self, _: &str) -> Result<String, KubeError> {
+    fn create(&self, _: Manifest) -> Result<String, KubeError> {
         unused()
     }
     fn server_version(&self) -> Result<String, KubeError> {

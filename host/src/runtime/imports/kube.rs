@@ -9,7 +9,7 @@
 //! deadline. A handle the guest does not own traps (that is a bug in the
 //! module, not a Kubernetes error).
 
-mod bounds;
+pub(crate) mod bounds;
 #[cfg(test)]
 mod tests;
 
@@ -18,6 +18,7 @@ use std::time::{Duration, Instant};
 
 use wasmtime::component::Resource;
 
+use crate::cluster::manifest::Manifest;
 use crate::contract::v0_2::leasebox::provider::kube::{
     Host, HostExecSession, HostLogStream, HostWatch,
 };
@@ -29,7 +30,7 @@ use crate::contract::{
 use crate::runtime::cancel::WAIT_SLICE;
 use crate::runtime::instance::HostState;
 
-pub use bounds::{HandleCount, MAX_HANDLES_PER_CALL, MAX_MANIFEST_BYTES};
+pub use bounds::{MAX_HANDLES_PER_CALL, MAX_MANIFEST_BYTES};
 
 /// Longest wait a guest may ask of one `next`/`read`/`wait` call: 10
 /// minutes. Longer waits are loops of calls, so a module cannot park a host
@@ -138,7 +139,7 @@ impl Host for HostState {
         {
             return Ok(Err(error));
         }
-        Ok(self.with_cluster(|c, _| c.apply(&manifest)))
+        Ok(self.with_cluster(|c, _| c.apply(Manifest::parse("apply", &manifest)?)))
     }
 
     fn create(&mut self, manifest: String) -> KubeResult<String> {
@@ -148,7 +149,7 @@ impl Host for HostState {
         {
             return Ok(Err(error));
         }
-        Ok(self.with_cluster(|c, _| c.create(&manifest)))
+        Ok(self.with_cluster(|c, _| c.create(Manifest::parse("create", &manifest)?)))
     }
 
     fn server_version(&mut self) -> KubeResult<String> {

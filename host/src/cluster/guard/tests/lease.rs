@@ -6,23 +6,32 @@ use super::*;
 #[test]
 fn a_lease_call_rewrites_its_own_workload_but_makes_nothing_new() {
     let guard = unscoped().for_call(&CallScope::lease(LEASE));
-    assert_eq!(verdict(guard.apply(&pod(json!({})).to_string())), "passed");
+    assert_eq!(
+        verdict(guard.apply(Manifest::from_value(pod(json!({}))))),
+        "passed"
+    );
     let quota = json!({"apiVersion":"v1","kind":"ResourceQuota","metadata":{"name":format!("{LEASE}-quota"),"namespace":OTHER_TENANT},"spec":{"hard":{"pods":"0"}}});
-    assert_eq!(verdict(guard.apply(&quota.to_string())), "lease-scope");
+    assert_eq!(
+        verdict(guard.apply(Manifest::from_value(quota))),
+        "lease-scope"
+    );
 }
 
 #[test]
 fn a_call_for_no_lease_applies_no_workload_and_no_host_secret() {
     let guard = unscoped().for_call(&CallScope::company(COMPANY));
     assert_eq!(
-        verdict(guard.apply(&pod(json!({})).to_string())),
+        verdict(guard.apply(Manifest::from_value(pod(json!({}))))),
         "lease-scope"
     );
     let request = host_secret(&format!("{LEASE}-env"), &[]);
     assert_eq!(verdict(guard.apply_host_secret(&request)), "lease-scope");
     let sweep = unscoped();
     let account = json!({"apiVersion":"v1","kind":"ServiceAccount","metadata":{"name":"a","namespace":TENANT}});
-    assert_eq!(verdict(sweep.apply(&account.to_string())), "lease-scope");
+    assert_eq!(
+        verdict(sweep.apply(Manifest::from_value(account))),
+        "lease-scope"
+    );
 }
 
 fn exec_spec(namespace: &str, pod: &str) -> ExecSpec {

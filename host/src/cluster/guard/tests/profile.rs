@@ -84,7 +84,7 @@ fn every_constrained_field_of_the_profile_table_refuses_a_value_naming_the_field
         }
         set_at(&mut spec, &pointer, value);
         let manifest = json!({"apiVersion":"v1","kind":"Pod","metadata":{"name":LEASE,"namespace":TENANT},"spec":spec});
-        let result = guard().apply(&manifest.to_string());
+        let result = guard().apply(Manifest::from_value(manifest));
         let Err(KubeError::Denied(Denial { rule, message })) = result else {
             panic!("{pointer}: not refused: {result:?}");
         };
@@ -127,7 +127,7 @@ fn every_required_field_of_the_profile_table_is_refused_when_missing() {
             map.remove(key);
         }
         let manifest = json!({"apiVersion":"v1","kind":"Pod","metadata":{"name":LEASE,"namespace":TENANT},"spec":spec});
-        let result = guard().apply(&manifest.to_string());
+        let result = guard().apply(Manifest::from_value(manifest));
         let Err(KubeError::Denied(Denial { rule, message })) = result else {
             panic!("{pointer}: not refused: {result:?}");
         };
@@ -159,7 +159,10 @@ fn a_renew_reapplying_the_live_pod_passes_and_keeps_the_module_that_made_it() {
     let renew = unscoped_over(store.clone()).for_call(&CallScope::lease(LEASE));
     let mut manifest = live_pod("0ld");
     manifest["metadata"]["annotations"]["leasebox.dev/expires-at"] = json!("2026-12-08T00:00:00Z");
-    assert_eq!(verdict(renew.apply(&manifest.to_string())), "passed");
+    assert_eq!(
+        verdict(renew.apply(Manifest::from_value(manifest))),
+        "passed"
+    );
     let stored = store.find("Pod", Some(TENANT), LEASE).expect("applied");
     assert_eq!(stored["metadata"]["annotations"][MODULE_ANNOTATION], "0ld");
     assert_eq!(
@@ -175,10 +178,16 @@ fn a_renew_changing_a_field_outside_the_profile_is_refused() {
     let renew = unscoped_over(store).for_call(&CallScope::lease(LEASE));
     let mut manifest = live_pod("0ld");
     manifest["spec"]["nodeName"] = json!("another-node");
-    assert_eq!(verdict(renew.apply(&manifest.to_string())), "pod-profile");
+    assert_eq!(
+        verdict(renew.apply(Manifest::from_value(manifest))),
+        "pod-profile"
+    );
     let mut manifest = live_pod("0ld");
     manifest["spec"]["hostNetwork"] = json!(true);
-    assert_eq!(verdict(renew.apply(&manifest.to_string())), "pod-profile");
+    assert_eq!(
+        verdict(renew.apply(Manifest::from_value(manifest))),
+        "pod-profile"
+    );
 }
 
 #[rstest]
@@ -187,5 +196,8 @@ fn a_renew_changing_a_field_outside_the_profile_is_refused() {
 fn a_pod_never_runs_as_the_namespaces_default_service_account(#[case] patch: Value) {
     let mut manifest = pod(json!({}));
     manifest["spec"]["serviceAccountName"] = patch["serviceAccountName"].clone();
-    assert_eq!(verdict(guard().apply(&manifest.to_string())), "pod-profile");
+    assert_eq!(
+        verdict(guard().apply(Manifest::from_value(manifest))),
+        "pod-profile"
+    );
 }

@@ -11,6 +11,7 @@ use wasmtime_wasi::p2::pipe::MemoryOutputPipe;
 
 use super::{Host, HostWatch, MAX_HANDLES_PER_CALL, MAX_MANIFEST_BYTES};
 use crate::cluster::io::ClusterIo;
+use crate::cluster::manifest::Manifest;
 use crate::contract::{
     DeleteOptions, ExecSpec, ExecStream, HostSecretRequest, KubeError, LogFollow, LogsRequest,
     ObjectRef, WatchEvent, WatchRequest, WatchStream,
@@ -34,11 +35,11 @@ impl WatchStream for Quiet {
 }
 
 impl ClusterIo for Counting {
-    fn apply(&self, manifest: &str) -> Result<String, KubeError> {
+    fn apply(&self, manifest: Manifest) -> Result<String, KubeError> {
         self.applied.fetch_add(1, Ordering::SeqCst);
-        Ok(manifest.to_string())
+        Ok(manifest.value.to_string())
     }
-    fn create(&self, manifest: &str) -> Result<String, KubeError> {
+    fn create(&self, manifest: Manifest) -> Result<String, KubeError> {
         self.apply(manifest)
     }
     fn server_version(&self) -> Result<String, KubeError> {
@@ -75,7 +76,8 @@ impl ClusterIo for Counting {
         &self,
         request: &HostSecretRequest,
     ) -> Result<(String, Vec<String>), KubeError> {
-        self.apply(&request.manifest).map(|m| (m, Vec::new()))
+        let manifest = Manifest::parse("apply-host-secret", &request.manifest)?;
+        self.apply(manifest).map(|m| (m, Vec::new()))
     }
 }
 

@@ -4,7 +4,7 @@
 //! 130; a second one releases at once).
 
 use std::path::PathBuf;
-use std::sync::{Arc, Mutex, PoisonError};
+use std::sync::{Arc, Mutex};
 
 use super::acquire::{Acquired, acquire};
 use super::cluster::{ClusterArgs, Session, refused, runtime_failed};
@@ -16,6 +16,7 @@ use super::module::read_config;
 use super::release::{release, release_leftovers, report_release};
 use super::validate::write_json;
 use crate::lease_id;
+use crate::locks::lock;
 use crate::runtime::types::Lease;
 
 /// Flags of `run`.
@@ -102,10 +103,6 @@ pub fn run(args: &Args) -> Result<u8, CliError> {
 
     release_once(&session, &lease, &shared);
     executed.map(|result| exit_code(&result))
-}
-
-fn lock(shared: &Shared) -> std::sync::MutexGuard<'_, Cleanup> {
-    shared.lock().unwrap_or_else(PoisonError::into_inner)
 }
 
 /// Releases `lease` unless the signal handler already did (or is doing:

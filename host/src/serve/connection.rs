@@ -11,7 +11,7 @@
 
 use std::collections::HashMap;
 use std::io::{BufRead, BufReader, Read, Write};
-use std::sync::{Arc, Mutex, MutexGuard};
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use base64::Engine as _;
@@ -25,8 +25,9 @@ use super::methods::{self, Call};
 use super::rpc::{self, INVALID_REQUEST, Line, Outbox, RpcError};
 use super::stdin::{self, Overflow, StdinFeed, StdinReader};
 use crate::cluster::io::CallerIo;
-use crate::serve::metrics::Metrics;
+use crate::locks::lock;
 use crate::runtime::{Cancel, LogLevel};
+use crate::serve::metrics::Metrics;
 
 /// How long a leaving client's cancelled calls may take to roll back before
 /// the connection stops waiting for them.
@@ -42,10 +43,6 @@ struct InFlight {
 }
 
 type Shared = Arc<Mutex<InFlight>>;
-
-fn lock(shared: &Shared) -> MutexGuard<'_, InFlight> {
-    shared.lock().unwrap_or_else(|p| p.into_inner())
-}
 
 /// Call `key` has ended (or never started): it can no longer be cancelled
 /// nor take stdin.

@@ -27,36 +27,19 @@ mod tests {
 
     use super::*;
 
-    /// Poisons `shared` by panicking on another thread while holding it.
-    fn poison_with<S: Send + Sync + 'static>(shared: &Arc<S>, hold: fn(&S)) {
-        let held = shared.clone();
+    #[test]
+    fn a_lock_whose_holder_panicked_still_gives_its_value() {
+        let mutex = Arc::new(Mutex::new(7));
+        let rwlock = Arc::new(RwLock::new(7));
+        let (held_mutex, held_rwlock) = (mutex.clone(), rwlock.clone());
         let _ = thread::spawn(move || {
-            hold(&held);
+            let _held = (held_mutex.lock(), held_rwlock.write());
+            panic!("the holder panics");
         })
         .join();
-    }
-
-    #[test]
-    fn a_poisoned_mutex_still_locks_with_its_value() {
-        let shared = Arc::new(Mutex::new(7));
-        poison_with(&shared, |m| {
-            let _guard = m.lock();
-            panic!("holder panics");
-        });
-        assert!(shared.is_poisoned());
-        *lock(&shared) += 1;
-        assert_eq!(*lock(&shared), 8);
-    }
-
-    #[test]
-    fn a_poisoned_rwlock_still_reads_and_writes() {
-        let shared = Arc::new(RwLock::new(7));
-        poison_with(&shared, |l| {
-            let _guard = l.write();
-            panic!("holder panics");
-        });
-        assert!(shared.is_poisoned());
-        *write(&shared) += 1;
-        assert_eq!(*read(&shared), 8);
+        assert!(mutex.is_poisoned() && rwlock.is_poisoned());
+        *lock(&mutex) += 1;
+        *write(&rwlock) += 1;
+        assert_eq!((*lock(&mutex), *read(&rwlock)), (8, 8));
     }
 }

@@ -4,7 +4,7 @@
 //! 130; a second one releases at once).
 
 use std::path::PathBuf;
-use std::sync::{Arc, Mutex, PoisonError};
+use std::sync::{Arc, Mutex};
 
 use super::acquire::{Acquired, acquire};
 use super::cluster::{ClusterArgs, Session, failed};
@@ -17,6 +17,7 @@ use super::release::{release, release_leftovers, report_release};
 use super::validate::write_json;
 use crate::contract::Lease;
 use crate::lifecycle::mint_lease_id;
+use crate::locks::lock;
 
 /// Flags of `run`.
 #[derive(Debug, Clone, clap::Args)]
@@ -101,10 +102,6 @@ pub fn run(args: &Args) -> Result<u8, CliError> {
 
     release_once(&session, &lease, &shared);
     executed.map(|result| exit_code(&result))
-}
-
-fn lock(shared: &Shared) -> std::sync::MutexGuard<'_, Cleanup> {
-    shared.lock().unwrap_or_else(PoisonError::into_inner)
 }
 
 /// Releases `lease` unless the signal handler already did (or is doing:

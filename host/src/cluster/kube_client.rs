@@ -10,7 +10,9 @@
 //! - `objects`: apply (server-side, field manager `leasebox`, forced), create,
 //!   get, list, delete, server version.
 //! - `watch` (one watch per request; `serve` shares them above, in
-//!   [`crate::cluster::shared_watch`]), `exec` (+ `exec_protocol`), `logs`, `secret`.
+//!   [`crate::cluster::shared_watch`]), `exec` (+ `exec_protocol`; its
+//!   transports `exec_spdy` and `exec_websocket` share `exec_loop`), `logs`,
+//!   `secret`.
 //! - `spare`: a connection opened to replace the one an exec upgrade took
 //!   (for `serve`).
 //! - `retry`, `error`: bounded backoff on 429/5xx/connection errors and the
@@ -20,6 +22,7 @@
 mod config;
 mod error;
 mod exec;
+mod exec_loop;
 mod exec_protocol;
 mod exec_spdy;
 mod exec_stdin;

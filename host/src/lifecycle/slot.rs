@@ -12,6 +12,7 @@ use crate::cluster::grants::Grants;
 use crate::cluster::guard::{Audit, DenialCounts, GuardedCluster};
 use crate::cluster::io::ClusterIo;
 use crate::cluster::shared_watch::SharedWatches;
+use crate::locks;
 use crate::runtime::{CallEnv, Policy, Runtime, RuntimeError};
 
 /// One loaded module and the guard its cluster calls go through (the guard
@@ -139,16 +140,13 @@ impl PolicySlot {
             refusals: AtomicU64::new(0),
         };
         let with_guard = slot.guarded(slot.current().as_ref().clone());
-        *slot.current.write().unwrap_or_else(|p| p.into_inner()) = Arc::new(with_guard);
+        *locks::write(&slot.current) = Arc::new(with_guard);
         Ok(slot)
     }
 
     /// The module serving new calls now.
     pub fn current(&self) -> Arc<Loaded> {
-        self.current
-            .read()
-            .unwrap_or_else(|p| p.into_inner())
-            .clone()
+        locks::read(&self.current).clone()
     }
 
     /// Loads the module file again (or `path`, which then becomes the file
@@ -156,16 +154,11 @@ impl PolicySlot {
     pub fn reload(&self, path: Option<&Path>) -> Result<Arc<Loaded>, SwapError> {
         let path = match path {
             Some(path) => path.to_path_buf(),
-            None => self
-                .path
-                .read()
-                .unwrap_or_else(|p| p.into_inner())
-                .clone()
-                .ok_or(SwapError::NoPath)?,
+            None => locks::read(&self.path).clone().ok_or(SwapError::NoPath)?,
         };
         let bytes = read(&path).inspect_err(|_| self.refused())?;
         let swapped = self.swap(&path.display().to_string(), &bytes)?;
-        *self.path.write().unwrap_or_else(|p| p.into_inner()) = Some(path);
+        *locks::write(&self.path) = Some(path);
         Ok(swapped)
     }
 
@@ -177,7 +170,7 @@ impl PolicySlot {
             policy,
             guard: None,
         }));
-        *self.current.write().unwrap_or_else(|p| p.into_inner()) = loaded.clone();
+        *locks::write(&self.current) = loaded.clone();
         self.swaps.fetch_add(1, Ordering::Relaxed);
         Ok(loaded)
     }
@@ -199,7 +192,7 @@ impl PolicySlot {
 
     /// The module file watched, if any.
     pub fn path(&self) -> Option<PathBuf> {
-        self.path.read().unwrap_or_else(|p| p.into_inner()).clone()
+        locks::read(&self.path).clone()
     }
 
     /// True when the server has a cluster.

@@ -29,6 +29,8 @@ use std::sync::{Arc, Mutex, MutexGuard};
 use std::thread::Thread;
 use std::time::{Duration, Instant};
 
+use crate::locks::lock;
+
 /// How often a waiting call looks again: for holders gone stale and for
 /// whether it should give up waiting.
 const RECHECK: Duration = Duration::from_millis(100);
@@ -190,7 +192,7 @@ impl Admission {
     }
 
     fn queue(&self) -> MutexGuard<'_, Queue> {
-        self.state.lock().unwrap_or_else(|e| e.into_inner())
+        lock(&self.state)
     }
 }
 

@@ -11,6 +11,8 @@
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
+use crate::locks::lock;
+
 /// How long a cancelled call may go on rolling back: 30 s.
 pub const DEFAULT_CANCEL_GRACE: Duration = Duration::from_secs(30);
 
@@ -32,7 +34,7 @@ impl Cancel {
 
     /// Cancels the call (again is a no-op: the first time counts).
     pub fn cancel(&self) {
-        let mut at = self.lock();
+        let mut at = lock(&self.at);
         if at.is_none() {
             *at = Some(Instant::now());
         }
@@ -40,25 +42,18 @@ impl Cancel {
 
     /// True once [`Cancel::cancel`] was called.
     pub fn is_cancelled(&self) -> bool {
-        self.lock().is_some()
+        lock(&self.at).is_some()
     }
 
     /// When the call was cancelled.
     pub fn cancelled_at(&self) -> Option<Instant> {
-        *self.lock()
+        *lock(&self.at)
     }
 
     /// Time left of the grace period `grace`; none while not cancelled.
     pub fn grace_left(&self, grace: Duration) -> Option<Duration> {
         self.cancelled_at()
             .map(|at| grace.saturating_sub(at.elapsed()))
-    }
-
-    fn lock(&self) -> std::sync::MutexGuard<'_, Option<Instant>> {
-        // A poisoned flag is still a flag: the data is one `Option<Instant>`.
-        self.at
-            .lock()
-            .unwrap_or_else(|poisoned| poisoned.into_inner())
     }
 }
 

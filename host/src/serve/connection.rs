@@ -11,7 +11,7 @@
 
 use std::collections::HashMap;
 use std::io::{BufRead, BufReader, Read, Write};
-use std::sync::{Arc, Mutex, MutexGuard};
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use base64::Engine as _;
@@ -26,6 +26,7 @@ use super::rpc::{self, INVALID_REQUEST, Line, Outbox, RpcError};
 use super::stdin::{self, Overflow, StdinFeed, StdinReader};
 use crate::cluster::io::CallerIo;
 use crate::contract::LogLevel;
+use crate::locks::lock;
 use crate::runtime::Cancel;
 use crate::serve::metrics::Metrics;
 
@@ -43,10 +44,6 @@ struct InFlight {
 }
 
 type Shared = Arc<Mutex<InFlight>>;
-
-fn lock(shared: &Shared) -> MutexGuard<'_, InFlight> {
-    shared.lock().unwrap_or_else(|p| p.into_inner())
-}
 
 /// Call `key` has ended (or never started): it can no longer be cancelled
 /// nor take stdin.

@@ -4,9 +4,10 @@
 //! cancellation grace, and exits 0.
 
 use std::collections::HashMap;
-use std::sync::{Mutex, MutexGuard};
+use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
+use crate::locks::lock;
 use crate::runtime::Cancel;
 
 /// Every call in flight, and whether the server is draining.
@@ -23,13 +24,9 @@ struct Inner {
 }
 
 impl Calls {
-    fn lock(&self) -> MutexGuard<'_, Inner> {
-        self.inner.lock().unwrap_or_else(|p| p.into_inner())
-    }
-
     /// Registers a call; its ticket, or none when the server is draining.
     pub fn begin(&self, cancel: &Cancel) -> Option<u64> {
-        let mut inner = self.lock();
+        let mut inner = lock(&self.inner);
         if inner.draining {
             return None;
         }
@@ -41,29 +38,29 @@ impl Calls {
 
     /// The call of `ticket` has ended.
     pub fn end(&self, ticket: u64) {
-        self.lock().running.remove(&ticket);
+        lock(&self.inner).running.remove(&ticket);
     }
 
     /// Calls in flight.
     pub fn running(&self) -> usize {
-        self.lock().running.len()
+        lock(&self.inner).running.len()
     }
 
     /// True once [`Calls::drain`] started.
     pub fn draining(&self) -> bool {
-        self.lock().draining
+        lock(&self.inner).draining
     }
 
     /// Takes no new call, waits up to `patience` for the running ones, then
     /// cancels the rest and waits up to `grace` for them. Returns how many
     /// calls were cancelled.
     pub fn drain(&self, patience: Duration, grace: Duration) -> usize {
-        self.lock().draining = true;
+        lock(&self.inner).draining = true;
         if self.wait_idle(patience) {
             return 0;
         }
         let cancelled = {
-            let inner = self.lock();
+            let inner = lock(&self.inner);
             for cancel in inner.running.values() {
                 cancel.cancel();
             }

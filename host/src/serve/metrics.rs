@@ -7,12 +7,9 @@
 //! and refusals, guard denials, leases held, sweep leadership). Each scrape
 //! builds a fresh registry from both, so nothing is counted twice.
 //!
-//! Served over plain HTTP/1.1 by [`serve_http`]: `GET /metrics` (OpenMetrics
-//! text) and `GET /healthz`.
+//! Served over plain HTTP/1.1 by [`serve_http`]: `GET /metrics`
+//! (OpenMetrics text) and `GET /healthz`.
 
-use std::io::{BufRead, BufReader, Write};
-use std::net::{TcpListener, TcpStream};
-use std::sync::Arc;
 use std::time::Duration;
 
 use prometheus_client::encoding::EncodeLabelSet;
@@ -24,14 +21,15 @@ use prometheus_client::registry::Registry;
 
 use crate::contract::KubeError;
 
+mod endpoint;
+
+pub use endpoint::{Scrape, serve_http};
+
 /// Upper bounds of the acquire latency buckets, seconds: a Pod on a warm
 /// node is ready in one to a few seconds, a Sandbox or a cold image in tens.
 const ACQUIRE_BUCKETS: [f64; 12] = [
     0.25, 0.5, 1.0, 2.0, 3.0, 5.0, 8.0, 13.0, 21.0, 34.0, 60.0, 120.0,
 ];
-
-/// Content type of a scrape answer.
-const OPENMETRICS: &str = "application/openmetrics-text; version=1.0.0; charset=utf-8";
 
 /// Labels of an acquire.
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
@@ -257,59 +255,6 @@ pub struct Snapshot {
     pub heap_in_use_bytes: Option<i64>,
 }
 
-/// Serves `GET /metrics` (the text of `scrape()`) and `GET /healthz` on
-/// `listener`, one connection at a time, each on a short-lived thread.
-pub fn serve_http(listener: TcpListener, scrape: Arc<dyn Fn() -> String + Send + Sync>) {
-    std::thread::spawn(move || {
-        for stream in listener.incoming().flatten() {
-            let scrape = scrape.clone();
-            std::thread::spawn(move || {
-                // A broken client connection is the client's problem.
-                let _ = answer(stream, scrape.as_ref());
-            });
-        }
-    });
-}
-
-/// Reads one request line and its headers and answers it.
-fn answer(stream: TcpStream, scrape: &(dyn Fn() -> String + Send + Sync)) -> std::io::Result<()> {
-    stream.set_read_timeout(Some(Duration::from_secs(10)))?;
-    let mut reader = BufReader::new(stream.try_clone()?);
-    let mut request_line = String::new();
-    reader.read_line(&mut request_line)?;
-    // Headers: read up to the blank line (bounded), ignored.
-    for _ in 0..100 {
-        let mut header = String::new();
-        if reader.read_line(&mut header)? == 0 || header.trim().is_empty() {
-            break;
-        }
-    }
-    let mut parts = request_line.split_whitespace();
-    let (method, path) = (parts.next().unwrap_or(""), parts.next().unwrap_or(""));
-    let path = path.split('?').next().unwrap_or("");
-    let (status, content_type, body) = match (method, path) {
-        ("GET", "/metrics") => ("200 OK", OPENMETRICS, scrape()),
-        ("GET", "/healthz") => ("200 OK", "text/plain; charset=utf-8", "ok\n".to_string()),
-        ("GET", _) => (
-            "404 Not Found",
-            "text/plain; charset=utf-8",
-            "not found: the paths are /metrics and /healthz\n".to_string(),
-        ),
-        _ => (
-            "405 Method Not Allowed",
-            "text/plain; charset=utf-8",
-            "only GET is answered\n".to_string(),
-        ),
-    };
-    let mut stream = stream;
-    write!(
-        stream,
-        "HTTP/1.1 {status}\r\nContent-Type: {content_type}\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
-        body.len()
-    )?;
-    stream.flush()
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -347,25 +292,5 @@ mod tests {
             assert!(text.contains(line), "missing {line:?} in\n{text}");
         }
         assert!(text.ends_with("# EOF\n"), "{text}");
-    }
-
-    #[test]
-    fn http_answers_metrics_healthz_and_404() {
-        let listener = TcpListener::bind("127.0.0.1:0").expect("bind");
-        let addr = listener.local_addr().expect("addr");
-        serve_http(listener, Arc::new(|| "m 1\n# EOF\n".to_string()));
-        let get = |path: &str| {
-            let mut stream = TcpStream::connect(addr).expect("connect");
-            write!(stream, "GET {path} HTTP/1.1\r\nHost: x\r\n\r\n").expect("write");
-            let mut answer = String::new();
-            std::io::Read::read_to_string(&mut stream, &mut answer).expect("read");
-            answer
-        };
-        let metrics = get("/metrics");
-        assert!(metrics.starts_with("HTTP/1.1 200 OK"), "{metrics}");
-        assert!(metrics.contains("openmetrics-text"), "{metrics}");
-        assert!(metrics.ends_with("m 1\n# EOF\n"), "{metrics}");
-        assert!(get("/healthz").ends_with("ok\n"));
-        assert!(get("/nope").starts_with("HTTP/1.1 404"));
     }
 }

@@ -9,6 +9,8 @@ use std::sync::{Arc, Mutex};
 
 use serde_json::{Value, json};
 
+use crate::locks::lock;
+
 /// Longest message accepted: 16 MiB (a 64 MiB upload travels as many
 /// `exec/stdin` chunks).
 pub const MAX_LINE_BYTES: usize = 16 << 20;
@@ -216,7 +218,7 @@ impl Outbox {
     pub fn send(&self, message: &Value) -> bool {
         let mut line = message.to_string();
         line.push('\n');
-        let mut sink = self.sink.lock().unwrap_or_else(|p| p.into_inner());
+        let mut sink = lock(&self.sink);
         sink.write_all(line.as_bytes())
             .and_then(|_| sink.flush())
             .is_ok()

@@ -8,6 +8,10 @@
 //! upstream connection is the end of the answer and a fault never touches
 //! a neighbouring request.
 //!
+//! Request and answer heads are read with `httparse` (the parser under
+//! hyper) and written again with the connection fields fixed; bodies are
+//! copied as bytes.
+//!
 //! Upgraded connections (exec's `Upgrade: websocket`) are passed through:
 //! after the `101` the bytes are copied both ways. Streaming answers
 //! (watches) are copied as they arrive.
@@ -37,6 +41,9 @@ use tokio_rustls::rustls::pki_types::{
 
 /// The largest request or response head accepted.
 const MAX_HEAD: usize = 64 * 1024;
+
+/// The most header fields a head may carry.
+const MAX_FIELDS: usize = 128;
 
 /// Bytes read at a time.
 const CHUNK: usize = 16 * 1024;
@@ -519,16 +526,18 @@ fn pem_blocks(pem: &[u8]) -> Result<Vec<(String, Vec<u8>)>, String> {
     Ok(blocks)
 }
 
-/// Reads from `stream` into `buf` until a head (ended by an empty line) is
-/// complete; the index just after it, or `None` at an end before it.
+/// Reads from `stream` into `buf` until `parse` finds a whole head at its
+/// start; that head and the index just after it, or `None` at an end before
+/// it.
 async fn read_head<S: AsyncRead + Unpin>(
     stream: &mut S,
     buf: &mut Vec<u8>,
-) -> std::io::Result<Option<usize>> {
+    parse: fn(&[u8]) -> Parsed,
+) -> Parsed {
     let mut chunk = [0u8; 4096];
     loop {
-        if let Some(at) = buf.windows(4).position(|w| w == b"\r\n\r\n") {
-            return Ok(Some(at + 4));
+        if let Some(parsed) = parse(buf)? {
+            return Ok(Some(parsed));
         }
         if buf.len() > MAX_HEAD {
             return Err(std::io::Error::other("head too large"));
@@ -541,26 +550,59 @@ async fn read_head<S: AsyncRead + Unpin>(
     }
 }
 
-/// A parsed head: the first line's parts and the header fields.
+/// A whole head at the start of a buffer and the index just after it;
+/// `None` while the head is incomplete.
+type Parsed = std::io::Result<Option<(Head, usize)>>;
+
+/// A parsed head: the first line's parts (a request's method, target and
+/// version; an answer's version, code and reason) and the header fields.
 struct Head {
-    first: Vec<String>,
+    first: [String; 3],
     fields: Vec<(String, String)>,
 }
 
 impl Head {
-    fn parse(bytes: &[u8]) -> Option<Head> {
-        let text = std::str::from_utf8(bytes).ok()?;
-        let mut lines = text.split("\r\n").filter(|l| !l.is_empty());
-        let first = lines
-            .next()?
-            .splitn(3, ' ')
-            .map(str::to_string)
-            .collect::<Vec<_>>();
-        let fields = lines
-            .filter_map(|l| l.split_once(':'))
-            .map(|(k, v)| (k.trim().to_string(), v.trim().to_string()))
-            .collect();
-        Some(Head { first, fields })
+    /// The request head at the start of `bytes` and its length; `None` while
+    /// it is incomplete.
+    fn request(bytes: &[u8]) -> Parsed {
+        let mut fields = [httparse::EMPTY_HEADER; MAX_FIELDS];
+        let mut request = httparse::Request::new(&mut fields);
+        let httparse::Status::Complete(len) = request.parse(bytes).map_err(unreadable)? else {
+            return Ok(None);
+        };
+        let first = [
+            request.method.unwrap_or_default().to_string(),
+            request.path.unwrap_or_default().to_string(),
+            http_version(request.version),
+        ];
+        Ok(Some((Head::new(first, request.headers)?, len)))
+    }
+
+    /// The answer head at the start of `bytes` and its length; `None` while
+    /// it is incomplete.
+    fn response(bytes: &[u8]) -> Parsed {
+        let mut fields = [httparse::EMPTY_HEADER; MAX_FIELDS];
+        let mut response = httparse::Response::new(&mut fields);
+        let httparse::Status::Complete(len) = response.parse(bytes).map_err(unreadable)? else {
+            return Ok(None);
+        };
+        let first = [
+            http_version(response.version),
+            response.code.unwrap_or_default().to_string(),
+            response.reason.unwrap_or_default().to_string(),
+        ];
+        Ok(Some((Head::new(first, response.headers)?, len)))
+    }
+
+    fn new(first: [String; 3], fields: &[httparse::Header<'_>]) -> std::io::Result<Head> {
+        let fields = fields
+            .iter()
+            .map(|field| {
+                let value = std::str::from_utf8(field.value).map_err(unreadable)?;
+                Ok((field.name.to_string(), value.trim().to_string()))
+            })
+            .collect::<std::io::Result<_>>()?;
+        Ok(Head { first, fields })
     }
 
     fn field(&self, name: &str) -> Option<&str> {
@@ -600,6 +642,16 @@ impl Head {
         out.push_str("\r\n");
         out.into_bytes()
     }
+}
+
+/// `HTTP/1.<minor>`.
+fn http_version(minor: Option<u8>) -> String {
+    format!("HTTP/1.{}", minor.unwrap_or(1))
+}
+
+/// A head that is not HTTP/1.x.
+fn unreadable(error: impl fmt::Display) -> std::io::Error {
+    std::io::Error::other(format!("unreadable head: {error}"))
 }
 
 /// Reason phrases of the statuses the proxy answers itself.
@@ -668,14 +720,10 @@ fn gone_answer() -> Vec<u8> {
 /// One client connection: one request, forwarded or faulted.
 async fn serve(mut client: TcpStream, shared: Arc<Shared>) {
     let mut buf = Vec::new();
-    let Ok(Some(end)) = read_head(&mut client, &mut buf).await else {
+    let Ok(Some((head, end))) = read_head(&mut client, &mut buf, Head::request).await else {
         return;
     };
-    let Some(head) = Head::parse(&buf[..end]) else {
-        return;
-    };
-    let method = head.first.first().cloned().unwrap_or_default();
-    let target = head.first.get(1).cloned().unwrap_or_default();
+    let [method, target, _] = head.first.clone();
     let (path, query) = match target.split_once('?') {
         Some((p, q)) => (p.to_string(), q.to_string()),
         None => (target.clone(), String::new()),
@@ -792,12 +840,10 @@ where
     W: AsyncWrite + Unpin,
 {
     let mut buf = Vec::new();
-    let Some(end) = read_head(up_read, &mut buf).await? else {
+    let Some((head, end)) = read_head(up_read, &mut buf, Head::response).await? else {
         return Ok(());
     };
-    let head =
-        Head::parse(&buf[..end]).ok_or_else(|| std::io::Error::other("unreadable answer head"))?;
-    let code: u16 = head.first.get(1).and_then(|c| c.parse().ok()).unwrap_or(0);
+    let code: u16 = head.first[1].parse().unwrap_or(0);
     if let Some(rule) = lose {
         shared.injected(
             &rule,
@@ -900,4 +946,66 @@ where
     client_write.flush().await?;
     client_write.shutdown().await?;
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn request(text: &str) -> (Head, usize) {
+        Head::request(text.as_bytes())
+            .expect("a request head")
+            .expect("a whole head")
+    }
+
+    #[test]
+    fn a_request_goes_upstream_with_the_servers_host_and_connection_close() {
+        let text = "GET /api/v1/pods?watch=1 HTTP/1.1\r\nHost: 127.0.0.1:4000\r\n\
+                    Connection: keep-alive\r\nAccept: application/json\r\n\r\nbody";
+        let (head, end) = request(text);
+        assert_eq!(&text[end..], "body");
+        assert_eq!(
+            String::from_utf8(head.render(Some("10.0.0.1:6443"), false)).expect("text"),
+            "GET /api/v1/pods?watch=1 HTTP/1.1\r\nAccept: application/json\r\n\
+             Host: 10.0.0.1:6443\r\nConnection: close\r\n\r\n"
+        );
+    }
+
+    #[test]
+    fn an_upgrade_keeps_its_connection_fields() {
+        let text = "GET /exec HTTP/1.1\r\nHost: x\r\nConnection: Upgrade\r\n\
+                    Upgrade: websocket\r\n\r\n";
+        let (head, _) = request(text);
+        assert_eq!(head.field("upgrade"), Some("websocket"));
+        assert_eq!(
+            String::from_utf8(head.render(Some("k"), true)).expect("text"),
+            "GET /exec HTTP/1.1\r\nConnection: Upgrade\r\nUpgrade: websocket\r\nHost: k\r\n\r\n"
+        );
+    }
+
+    #[test]
+    fn an_answer_head_gives_its_code_and_is_passed_on_as_it_came() {
+        let text = "HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\n\
+                    Connection: Upgrade\r\n\r\n";
+        let (head, end) = Head::response(text.as_bytes())
+            .expect("an answer head")
+            .expect("a whole head");
+        assert_eq!(end, text.len());
+        assert_eq!(head.first[1], "101");
+        assert_eq!(
+            String::from_utf8(head.render(None, true)).expect("text"),
+            text
+        );
+    }
+
+    #[test]
+    fn a_head_cut_short_is_incomplete_and_a_garbled_one_an_error() {
+        assert!(
+            Head::request(b"GET /api HTTP/1.1\r\nHost: x\r\n")
+                .expect("no error yet")
+                .is_none()
+        );
+        assert!(Head::request(b"GET /api HTTP/9\r\n\r\n").is_err());
+        assert!(Head::response(b"HTTP/1.1 abc OK\r\n\r\n").is_err());
+    }
 }

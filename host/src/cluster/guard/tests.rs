@@ -1,5 +1,4 @@
 use std::collections::BTreeMap;
-use std::sync::PoisonError;
 
 use super::*;
 use crate::cluster::io::CallerIo;
@@ -8,6 +7,7 @@ use crate::contract::{
     DeleteOptions, ExecSpec, ExecStream, HostSecretRequest, LogFollow, LogsRequest, Propagation,
     WatchRequest, WatchStream,
 };
+use crate::locks::lock;
 use rstest::rstest;
 
 /// Company `acme`'s tenant namespace.
@@ -44,16 +44,11 @@ impl Store {
         let kind = str_at(&object, "/kind").unwrap_or("").to_string();
         let ns = str_at(&object, "/metadata/namespace").map(str::to_string);
         let name = str_at(&object, "/metadata/name").unwrap_or("").to_string();
-        self.objects
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner)
-            .insert(key(&kind, ns.as_deref(), &name), object);
+        lock(&self.objects).insert(key(&kind, ns.as_deref(), &name), object);
     }
 
     fn find(&self, kind: &str, namespace: Option<&str>, name: &str) -> Option<Value> {
-        self.objects
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner)
+        lock(&self.objects)
             .get(&key(kind, namespace, name))
             .cloned()
     }
@@ -98,10 +93,7 @@ impl ClusterIo for Store {
         _: Option<&str>,
         _: &str,
     ) -> Result<Vec<String>, KubeError> {
-        Ok(self
-            .objects
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner)
+        Ok(lock(&self.objects)
             .iter()
             .filter(|((k, _, _), _)| k == kind)
             .map(|(_, v)| v.to_string())
@@ -692,12 +684,7 @@ fn refusals_are_counted_and_logged_with_the_module_sha256() {
     let audit = Audit::new(
         "f00d",
         Arc::default(),
-        Arc::new(move |line| {
-            sink_lines
-                .lock()
-                .unwrap_or_else(PoisonError::into_inner)
-                .push(line.to_string())
-        }),
+        Arc::new(move |line| lock(&sink_lines).push(line.to_string())),
     );
     let guard = GuardedCluster::new(store(), Arc::new(Grants::default()), audit);
     let _ = guard.get(&secret_ref(TENANT));
@@ -708,7 +695,7 @@ fn refusals_are_counted_and_logged_with_the_module_sha256() {
     assert_eq!(guard.denials().get(Rule::SecretRead), 2);
     assert_eq!(guard.denials().get(Rule::FenceSystem), 1);
     assert_eq!(guard.denials().total(), 3);
-    let lines = lines.lock().unwrap_or_else(PoisonError::into_inner);
+    let lines = lock(&lines);
     assert_eq!(lines.len(), 3);
     assert!(
         lines[0].contains("sha256:f00d") && lines[0].contains("secret-read"),

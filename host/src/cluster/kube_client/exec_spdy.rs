@@ -16,7 +16,7 @@ use k8s_openapi::apimachinery::pkg::apis::meta::v1::Status;
 use tokio::io::{AsyncRead, AsyncWrite, AsyncWriteExt, BufReader};
 use tokio::sync::{mpsc, oneshot};
 
-use super::exec::{CLOSE_TIMEOUT, Delivery, Outcome, PING_INTERVAL};
+use super::exec_loop::{CLOSE_TIMEOUT, Delivery, Outcome, PING_INTERVAL};
 use super::exec_stdin::StdinCommand;
 use super::spdy::{HeaderBlocks, Incoming, ping_frame, push_data_frames, read_frame};
 
@@ -293,7 +293,7 @@ mod tests {
 
     use tokio::io::{AsyncReadExt, DuplexStream};
 
-    use super::super::exec::{Cap, Sink};
+    use super::super::exec_loop::{Cap, Sink};
     use super::super::spdy::data_frame;
     use super::*;
     use crate::contract::OutputStream;

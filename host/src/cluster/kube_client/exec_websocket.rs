@@ -9,7 +9,7 @@ use futures::{SinkExt, StreamExt};
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::Status;
 use tokio_tungstenite::tungstenite::Message;
 
-use super::exec::{CLOSE_TIMEOUT, Delivery, Outcome, PING_INTERVAL};
+use super::exec_loop::{CLOSE_TIMEOUT, Delivery, Outcome, PING_INTERVAL};
 use super::exec_protocol::{Frame, decode};
 
 /// Runs one session: output to the deliveries, a ping every
@@ -71,7 +71,7 @@ mod tests {
     use tokio_tungstenite::WebSocketStream;
     use tokio_tungstenite::tungstenite::protocol::Role;
 
-    use super::super::exec::{Cap, Sink};
+    use super::super::exec_loop::{Cap, Sink};
     use super::super::exec_protocol::{STATUS, STDERR, STDOUT};
     use super::*;
     use crate::contract::OutputStream;

@@ -9,7 +9,7 @@
 //! owner, and the token the container read must stay the token stored.
 
 use std::collections::HashMap;
-use std::sync::{Mutex, PoisonError};
+use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
 use serde_json::{Map, Value};
@@ -18,6 +18,7 @@ use super::Ctx;
 use super::objects::{apply, parse_manifest};
 use crate::cluster::manifest::Manifest;
 use crate::contract::{HostSecretRequest, KubeError};
+use crate::locks::lock;
 
 /// Names a directory of files, one per key (as a mounted Kubernetes Secret
 /// or a secret store's sync leaves them): a host key is read from
@@ -60,7 +61,7 @@ impl RandomValues {
     /// when it is recent enough, else a new one.
     fn value(&self, namespace: &str, name: &str, key: &str) -> Result<String, KubeError> {
         let now = Instant::now();
-        let mut made = self.made.lock().unwrap_or_else(PoisonError::into_inner);
+        let mut made = lock(&self.made);
         made.retain(|_, (_, at)| now.duration_since(*at) < KEEP_RANDOM_VALUES);
         let id = (namespace.to_string(), name.to_string(), key.to_string());
         if let Some((value, _)) = made.get(&id) {
@@ -74,10 +75,7 @@ impl RandomValues {
     /// How many values are kept.
     #[cfg(test)]
     fn len(&self) -> usize {
-        self.made
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner)
-            .len()
+        lock(&self.made).len()
     }
 }
 

@@ -4,6 +4,7 @@
 //!   the objects a watch delivers;
 //! - [`exec_wrap`]: how a command, its working directory and its
 //!   environment become an argv plus a stdin header (values never in argv);
+//! - `recorded`: the lease recorded on a workload ([`from_workload`]);
 //! - `tenant`: the tenant's shared objects, converged by acquire when they
 //!   changed;
 //! - `acquire`, `execute`, `release`, `resume`, `sweep`, `probe`, `renew`,
@@ -21,6 +22,7 @@ mod acquire;
 mod execute;
 mod list;
 mod probe;
+mod recorded;
 mod release;
 mod renew;
 mod resume;
@@ -39,6 +41,8 @@ use crate::lease::{
     Backend, ExecRequest, ExecStatus, Lease, LeaseRequest, LeaseStatus, ObjectRef, ProbeCheck,
     ReleaseReport, SweepReport,
 };
+
+pub use recorded::{FALLBACK_MAX_AGE_SEC, from_workload};
 
 /// Default directory `realize_workspace` unpacks into.
 pub const DEFAULT_WORKSPACE_PATH: &str = "/workspace";

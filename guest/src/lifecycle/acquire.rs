@@ -131,7 +131,7 @@ fn run(cluster: &dyn Cluster, ctx: &Context, created: &mut Created) -> Result<Le
 
     let pod = wait_ready(cluster, ctx, &workload)?;
 
-    crate::lease::from_workload(cluster, &step, ctx.config.backend.into(), &applied, pod)
+    super::recorded::from_workload(cluster, &step, ctx.config.backend.into(), &applied, pod)
 }
 
 /// Applies the lease's host-filled Secret, tracking it for rollback first:

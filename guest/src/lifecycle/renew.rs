@@ -124,7 +124,7 @@ pub(crate) fn renew(
         }
         return Err(not_found(lease, &workload, "was deleted while renew ran"));
     }
-    let renewed = crate::lease::from_workload(
+    let renewed = super::recorded::from_workload(
         cluster,
         STEP_RENEW,
         lease.backend,

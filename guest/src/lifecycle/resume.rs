@@ -177,7 +177,7 @@ pub(crate) fn lease_of(
         }
         Backend::Job => job_pod(cluster, step, &namespace, &workload.name)?,
     };
-    crate::lease::from_workload(cluster, step, found.backend, object, pod)
+    super::recorded::from_workload(cluster, step, found.backend, object, pod)
 }
 
 /// See [`super::resume`].

@@ -4,10 +4,11 @@
 //! even after one failed; the error names, as `left_behind`, each object
 //! that is left.
 
+use super::recorded::expires_at;
 use super::resume::list_workloads;
 use crate::cluster::{Cluster, KubeError, Level};
 use crate::error::{Failure, PolicyError};
-use crate::lease::{Backend, ObjectRef, SweepReport, expires_at, label};
+use crate::lease::{Backend, ObjectRef, SweepReport, label};
 use crate::{names, time};
 
 /// See [`super::sweep`].

@@ -9,7 +9,6 @@ use crate::adapters::Adapter;
 use crate::config::Config;
 use crate::config::Issue;
 use crate::error::PolicyError;
-use crate::hooks::{DefaultHooks, Hooks};
 
 pub use candidate::{ImageCandidate, ImageSource};
 pub use glob::glob_match;
@@ -103,46 +102,8 @@ pub fn pull_policy(image: &str) -> &'static str {
     }
 }
 
-/// The image a lease runs under the default policy ([`resolve_with`]
-/// with [`DefaultHooks`]).
-pub fn resolve(
-    config: &Config,
-    adapter: &Adapter,
-    image_override: Option<&str>,
-) -> Result<String, PolicyError> {
-    resolve_with(&DefaultHooks, config, adapter, image_override)
-}
-
-/// The image a lease runs: the override or the adapter's default,
-/// rewritten to `imageRegistry`, once the image policy of `hooks` admits
-/// it.
-///
-/// The override is used as given (not rewritten): the allow-list is what
-/// the operator approved.
-pub fn resolve_with(
-    hooks: &dyn Hooks,
-    config: &Config,
-    adapter: &Adapter,
-    image_override: Option<&str>,
-) -> Result<String, PolicyError> {
-    let (image, source) = match image_override {
-        Some(image) => {
-            parse(image).map_err(|e| PolicyError::BadRequest(format!("image override: {e}")))?;
-            (image.to_string(), ImageSource::Override)
-        }
-        None => (adapter_image(config, adapter)?, ImageSource::Adapter),
-    };
-    hooks.image_policy(&ImageCandidate {
-        image: &image,
-        source,
-        config,
-        adapter,
-    })?;
-    Ok(image)
-}
-
 /// The adapter's image, rewritten to `imageRegistry` when one is set.
-fn adapter_image(config: &Config, adapter: &Adapter) -> Result<String, PolicyError> {
+pub fn adapter_image(config: &Config, adapter: &Adapter) -> Result<String, PolicyError> {
     match &config.image_registry {
         Some(registry) => rewrite_registry(&adapter.image, registry).map_err(|e| {
             PolicyError::InvalidConfig(vec![Issue::new(

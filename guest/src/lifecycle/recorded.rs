@@ -140,4 +140,3 @@ pub fn from_workload(
         id,
     })
 }
-

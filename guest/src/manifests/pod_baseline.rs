@@ -10,7 +10,8 @@ use k8s_openapi::api::core::v1::{
 };
 use k8s_openapi::apimachinery::pkg::api::resource::Quantity;
 
-use super::{Context, quantities};
+use super::context::Context;
+use super::object::quantities;
 use crate::config::{Backend, Supervisor, Workspace};
 use crate::lease::Command;
 use crate::{image, names};
@@ -82,16 +83,10 @@ pub fn workload_annotations(ctx: &Context) -> BTreeMap<String, String> {
 /// `sandbox-cr` and `pod` share the process namespace so that the pause
 /// container reaps orphaned exec children, and run `sleep infinity` (or the
 /// side-loaded supervisor); `job` runs the request's command. The restart
-/// policy is `Always` for a Sandbox and `Never` otherwise. The policy's
-/// [`Hooks::shape_pod`](crate::hooks::Hooks::shape_pod) has the last word.
+/// policy is `Always` for a Sandbox and `Never` otherwise. These are the
+/// default rules: the policy's `shape_pod` hook has the last word, given
+/// the workload's spec by `manifests::workload`.
 pub fn pod_spec(ctx: &Context) -> PodSpec {
-    let mut spec = baseline_spec(ctx);
-    ctx.hooks.shape_pod(ctx, &mut spec);
-    spec
-}
-
-/// The pod spec of the default rules, before the policy's last edit.
-fn baseline_spec(ctx: &Context) -> PodSpec {
     let backend = ctx.config.backend;
     let supervisor = match backend {
         Backend::SandboxCr | Backend::Pod => ctx.config.supervisor.as_ref(),
@@ -167,7 +162,7 @@ fn agent_command(
     supervisor: Option<&Supervisor>,
 ) -> (Option<Vec<String>>, Option<Vec<String>>) {
     if ctx.config.backend == Backend::Job {
-        // Context::new guarantees a command for a Job; without one the
+        // plan::resolve::context guarantees a command for a Job; without one the
         // image's own entrypoint runs.
         return match &ctx.command {
             Some(Command::Argv(argv)) => (Some(argv.clone()), None),

@@ -19,7 +19,7 @@ use serde_json::Value;
 
 use super::conditions::{self, Readiness};
 use super::rollback::Created;
-use super::{apply_step, invalid_object, kube_failure};
+use super::step::{apply_step, invalid_object, kube_failure};
 use crate::cluster::{Cluster, EventType, Level, Watch, WatchRequest};
 use crate::config::Backend;
 use crate::error::PolicyError;

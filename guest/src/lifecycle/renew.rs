@@ -6,7 +6,7 @@
 
 use serde_json::Value;
 
-use super::kube_failure;
+use super::step::kube_failure;
 use crate::cluster::{Cluster, DeleteOptions, Level, Propagation};
 use crate::error::PolicyError;
 use crate::lease::{Backend, Lease, ObjectRef};

@@ -12,20 +12,7 @@ use crate::error::PolicyError;
 
 pub use candidate::{ImageCandidate, ImageSource};
 pub use glob::glob_match;
-pub use reference::{MAX_NAME_LEN, MAX_TAG_LEN, parse};
-
-/// A parsed image reference.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct ImageRef {
-    /// Registry host[:port], when the reference names one.
-    pub registry: Option<String>,
-    /// Repository path (`library/busybox`).
-    pub repository: String,
-    /// Tag.
-    pub tag: Option<String>,
-    /// Digest (`sha256:...`).
-    pub digest: Option<String>,
-}
+pub use reference::{ImageRef, MAX_NAME_LEN, MAX_TAG_LEN, parse};
 
 /// Splits and checks a registry `host[:port][/path]` (no scheme).
 ///

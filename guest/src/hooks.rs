@@ -115,7 +115,7 @@ pub struct DefaultHooks;
 
 impl Hooks for DefaultHooks {}
 
-/// Hooks show as `dyn Hooks` in a [`Context`]'s debug output: an
+/// Hooks show as `dyn Hooks` in the debug output of what holds them: an
 /// implementation need not be `Debug`.
 impl fmt::Debug for dyn Hooks {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {

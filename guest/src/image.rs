@@ -6,8 +6,8 @@ mod glob;
 mod reference;
 
 use crate::adapters::Adapter;
-use crate::config::Config;
-use crate::config::Issue;
+use crate::config::document::Config;
+use crate::config::document::Issue;
 use crate::error::PolicyError;
 
 pub use candidate::{ImageCandidate, ImageSource};

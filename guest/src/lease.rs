@@ -7,6 +7,7 @@ use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
 use serde::Deserialize;
 use serde_json::Value;
 
+use crate::config::document;
 #[cfg(any(test, feature = "fake-cluster"))]
 use crate::names;
 
@@ -43,12 +44,12 @@ impl ObjectRef {
     }
 }
 
-impl From<crate::config::Backend> for Backend {
-    fn from(b: crate::config::Backend) -> Backend {
+impl From<document::Backend> for Backend {
+    fn from(b: document::Backend) -> Backend {
         match b {
-            crate::config::Backend::SandboxCr => Backend::SandboxCr,
-            crate::config::Backend::Job => Backend::Job,
-            crate::config::Backend::Pod => Backend::Pod,
+            document::Backend::SandboxCr => Backend::SandboxCr,
+            document::Backend::Job => Backend::Job,
+            document::Backend::Pod => Backend::Pod,
         }
     }
 }

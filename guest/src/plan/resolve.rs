@@ -2,8 +2,7 @@
 //! request's ids and times checked, the adapter found, and the image, the
 //! tenant namespace and the egress plan decided by the policy's [`Hooks`].
 
-use crate::adapters;
-use crate::adapters::Adapter;
+use crate::adapters::{self, Adapter};
 use crate::config::{Backend, Config};
 use crate::error::PolicyError;
 use crate::hooks::Hooks;

@@ -2,7 +2,7 @@
 
 use std::collections::BTreeMap;
 
-use crate::config::{AdapterDecl, Config};
+use crate::config::document::{AdapterDecl, Config};
 
 /// One adapter: the image that runs it, the secrets it needs, where it
 /// talks to.
@@ -147,7 +147,7 @@ pub fn find(config: &Config, adapter_type: &str) -> Option<Adapter> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::config::{AdapterDecl, Config};
+    use crate::config::document::{AdapterDecl, Config};
     use rstest::rstest;
 
     fn config_with(adapters: Vec<AdapterDecl>) -> Config {

@@ -4,9 +4,9 @@ mod cidr;
 mod fqdn;
 
 use crate::adapters::Adapter;
-use crate::config::{Config, EgressMode, Issue, PortSpec, ServerCallback};
+use crate::config::document::{Config, EgressMode, Issue, PortSpec, ServerCallback};
 
-pub use cidr::parse_cidr;
+pub use cidr::{Cidr, parse_cidr};
 pub use fqdn::{MAX_FQDN_LABEL_LEN, MAX_FQDN_LEN, normalize_fqdn};
 
 /// Public IPv4 is opened as 0.0.0.0/0 except these.
@@ -22,15 +22,6 @@ pub const PUBLIC_V4_EXCEPT: [&str; 8] = [
 ];
 /// Public IPv6 is opened as ::/0 except these.
 pub const PUBLIC_V6_EXCEPT: [&str; 4] = ["::1/128", "fc00::/7", "fe80::/10", "ff00::/8"];
-
-/// A parsed, normalized CIDR.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Cidr {
-    /// Canonical text (`10.0.0.0/8`, `2001:db8::/32`).
-    pub text: String,
-    /// True for IPv6.
-    pub v6: bool,
-}
 
 /// One allowed CIDR.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -1,7 +1,7 @@
 //! The one error type of the policy's side of the boundary, `policy-error`
 //! of `wit/types.wit`, as generated, with the helpers the lifecycle uses.
 
-use crate::config::Issue;
+use crate::config::document::Issue;
 
 pub use crate::bindings::leasebox::provider::types::{Failure, PolicyError};
 

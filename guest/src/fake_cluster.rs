@@ -14,138 +14,40 @@
 //! Every call is recorded as a [`Call`], readable as a line (`apply
 //! Namespace/leasebox-acme`, `delete Pod/leasebox-acme/lb-...`) for order
 //! assertions. Clones share the state and are `Send + Sync`.
+//!
+//! Here is what a test sees of it: [`FakeCluster`], what it recorded and
+//! what it may script. Underneath, one file per concept: `state` (the
+//! store), `api_server` (each [`Cluster`](crate::cluster::Cluster) call
+//! answered from it), `sessions` (watches, execs, logs), `scripts` (what a
+//! test scripts for them), `faults` (injected failures, cancellation),
+//! `selector` and `calls`.
 
+mod api_server;
 mod calls;
+mod faults;
+mod scripts;
 mod selector;
 mod sessions;
+mod state;
 
-use std::collections::{BTreeMap, BTreeSet, VecDeque};
+use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex, MutexGuard};
 
-use serde_json::{Value, json};
-use sha2::{Digest, Sha256};
+use serde_json::Value;
 
 use crate::cluster::{
-    Cluster, DeleteOptions, EventType, ExecSession, ExecSpec, ExecStatus, HostSecretRequest,
-    KubeError, Level, LogStream, LogsRequest, OutputStream, Watch, WatchEvent, WatchRequest,
+    DeleteOptions, EventType, ExecSpec, HostSecretRequest, KubeError, Level, LogsRequest,
+    OutputStream, WatchEvent, WatchRequest,
 };
 use crate::lease::ObjectRef;
 
 pub use calls::Call;
 use calls::target_of;
+pub use scripts::{CallerStreams, ExecRecord, ExecScript, LogScript};
 pub use selector::{matches_field_selector, matches_label_selector};
 pub use sessions::{FakeExec, FakeLogs, FakeWatch};
-
-/// The `creationTimestamp` of objects the fake creates, unless changed
-/// with [`FakeCluster::set_now`].
-pub const DEFAULT_NOW: &str = "2026-11-23T10:00:00Z";
-/// The server version the fake reports by default.
-pub const DEFAULT_VERSION: &str = "v1.20.15";
-
-type Key = (String, String, String, String);
-
-/// What an exec does, scripted by a test.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct ExecScript {
-    /// How it ends.
-    pub status: ExecStatus,
-    /// Fake milliseconds it runs; `None` runs until killed.
-    pub runs_ms: Option<u64>,
-    /// Its output: returned by `read`, or sent to the caller when the
-    /// session forwards output.
-    pub output: Vec<(OutputStream, Vec<u8>)>,
-}
-
-impl ExecScript {
-    /// Ends at once with `code`.
-    pub fn exits(code: i32) -> ExecScript {
-        ExecScript {
-            status: ExecStatus {
-                exit_code: Some(code),
-                ..ExecStatus::empty()
-            },
-            runs_ms: Some(0),
-            output: Vec::new(),
-        }
-    }
-
-    /// Never ends on its own: `wait` answers "still running" until the
-    /// session is killed.
-    pub fn hangs() -> ExecScript {
-        ExecScript {
-            status: ExecStatus::empty(),
-            runs_ms: None,
-            output: Vec::new(),
-        }
-    }
-}
-
-/// One exec the fake ran, with what was written to its stdin.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct ExecRecord {
-    /// The request.
-    pub spec: ExecSpec,
-    /// Bytes written with `write_stdin`, then the caller's forwarded stdin
-    /// (framed when the spec asks).
-    pub stdin: Vec<u8>,
-    /// `close_stdin` was called.
-    pub stdin_closed: bool,
-    /// `kill` was called.
-    pub killed: bool,
-}
-
-/// A log stream, scripted by a test.
-#[derive(Debug, Clone, PartialEq, Eq, Default)]
-pub struct LogScript {
-    /// Chunks returned by `read`, or sent to the caller when the stream
-    /// forwards output.
-    pub chunks: Vec<Vec<u8>>,
-    /// The log ends (the container stopped); false: `wait_end` never ends.
-    pub ends: bool,
-}
-
-/// The host caller's streams, as a session that forwards them sees them
-/// (a host adapter wires its caller's stdout, stderr and stdin here).
-pub trait CallerStreams: Send {
-    /// Passes forwarded output on.
-    fn output(&mut self, stream: OutputStream, data: &[u8]) -> Result<(), KubeError>;
-    /// The caller's whole stdin; none when another session took it.
-    fn take_stdin(&mut self) -> Result<Option<Vec<u8>>, KubeError>;
-}
-
-struct Injected {
-    verb: String,
-    kind: String,
-    error: KubeError,
-}
-
-#[derive(Default)]
-struct State {
-    objects: BTreeMap<Key, Value>,
-    secret_values: BTreeMap<Key, BTreeMap<String, String>>,
-    next_uid: u64,
-    next_resource_version: u64,
-    clock_ms: u64,
-    now: String,
-    version: Option<Result<String, KubeError>>,
-    calls: Vec<Call>,
-    failures: Vec<Injected>,
-    unserved: BTreeSet<(String, String)>,
-    timelines: BTreeMap<String, Vec<WatchEvent>>,
-    changes: BTreeMap<String, VecDeque<WatchEvent>>,
-    exec_scripts: VecDeque<ExecScript>,
-    execs: Vec<ExecRecord>,
-    forwarded: Vec<(OutputStream, Vec<u8>)>,
-    log_scripts: VecDeque<LogScript>,
-    denied_access: BTreeSet<(String, String)>,
-    reviews: Vec<Value>,
-    host_values: Option<BTreeMap<String, String>>,
-    missing_host_keys: BTreeSet<String>,
-    messages: Vec<(Level, String, String)>,
-    cancel_after: Option<usize>,
-    cancel_on_wait: bool,
-    cancelled_at: Option<usize>,
-}
+pub use state::{DEFAULT_NOW, DEFAULT_VERSION};
+use state::{State, key, lock};
 
 /// An in-memory cluster. Clones share the same state, so a test keeps one
 /// handle for assertions while the lifecycle uses another.
@@ -159,244 +61,6 @@ impl std::fmt::Debug for FakeCluster {
         f.debug_struct("FakeCluster")
             .field("calls", &self.calls())
             .finish()
-    }
-}
-
-/// The state, also after a test thread panicked holding it.
-fn lock(state: &Mutex<State>) -> MutexGuard<'_, State> {
-    state
-        .lock()
-        .unwrap_or_else(|poisoned| poisoned.into_inner())
-}
-
-fn key_of(object: &Value) -> Result<Key, KubeError> {
-    let r = ObjectRef::of(object).ok_or_else(|| {
-        KubeError::BadArgument(
-            "object needs apiVersion, kind and metadata.name; add the missing field".into(),
-        )
-    })?;
-    Ok(key_of_ref(&r))
-}
-
-fn key_of_ref(r: &ObjectRef) -> Key {
-    (
-        r.api_version.clone(),
-        r.kind.clone(),
-        r.namespace.clone().unwrap_or_default(),
-        r.name.clone(),
-    )
-}
-
-fn key(api_version: &str, kind: &str, namespace: Option<&str>, name: &str) -> Key {
-    (
-        api_version.into(),
-        kind.into(),
-        namespace.unwrap_or_default().into(),
-        name.into(),
-    )
-}
-
-fn labels_of(object: &Value) -> BTreeMap<String, String> {
-    object
-        .get("metadata")
-        .and_then(|m| m.get("labels"))
-        .and_then(Value::as_object)
-        .map(|m| {
-            m.iter()
-                .filter_map(|(k, v)| Some((k.clone(), v.as_str()?.to_string())))
-                .collect()
-        })
-        .unwrap_or_default()
-}
-
-/// The value the fake host generates for a random key: 64 hex digits,
-/// fixed per Secret and key.
-fn random_value(key: &Key, name: &str) -> String {
-    let digest = Sha256::digest(format!("{}/{}/{name}", key.2, key.3).as_bytes());
-    digest.iter().map(|b| format!("{b:02x}")).collect()
-}
-
-impl State {
-    /// `apply`, `create` and `apply_host_secret` answer `cancelled` once
-    /// the host has cancelled the call.
-    fn check_writable(&self) -> Result<(), KubeError> {
-        match self.cancelled_at {
-            Some(_) => Err(KubeError::Cancelled(
-                "the caller cancelled the lease call".into(),
-            )),
-            None => Ok(()),
-        }
-    }
-
-    /// A wait on a handle opened by call number `opened_at`: `cancelled`
-    /// when the handle predates the cancellation. The first wait cancels
-    /// the call when the test asked for that.
-    fn check_wait(&mut self, opened_at: usize) -> Result<(), KubeError> {
-        if self.cancel_on_wait && self.cancelled_at.is_none() {
-            self.cancelled_at = Some(self.calls.len());
-        }
-        match self.cancelled_at {
-            Some(at) if opened_at <= at => Err(KubeError::Cancelled(
-                "the caller cancelled the lease call".into(),
-            )),
-            _ => Ok(()),
-        }
-    }
-
-    fn check(&self, verb: &str, kind: &str) -> Result<(), KubeError> {
-        match self
-            .failures
-            .iter()
-            .find(|f| f.verb == verb && (f.kind == kind || f.kind == "*"))
-        {
-            Some(f) => Err(f.error.clone()),
-            None => Ok(()),
-        }
-    }
-
-    fn check_served(&self, api_version: &str, kind: &str) -> Result<(), KubeError> {
-        if self
-            .unserved
-            .contains(&(api_version.to_string(), kind.to_string()))
-        {
-            Err(KubeError::NotFound(format!(
-                "the server could not find the requested resource ({kind} {api_version})"
-            )))
-        } else {
-            Ok(())
-        }
-    }
-
-    fn now(&self) -> String {
-        if self.now.is_empty() {
-            DEFAULT_NOW.to_string()
-        } else {
-            self.now.clone()
-        }
-    }
-
-    fn next_resource_version(&mut self) -> String {
-        self.next_resource_version += 1;
-        (1000 + self.next_resource_version).to_string()
-    }
-
-    /// Stores `object`, keeping uid, creationTimestamp and status of an
-    /// existing one (server-side apply never drops them).
-    fn store(&mut self, mut object: Value) -> Result<Value, KubeError> {
-        let key = key_of(&object)?;
-        let existing = self.objects.get(&key).cloned();
-        let rv = self.next_resource_version();
-        let (uid, created) = match &existing {
-            Some(old) => (
-                old["metadata"]["uid"]
-                    .as_str()
-                    .unwrap_or_default()
-                    .to_string(),
-                old["metadata"]["creationTimestamp"]
-                    .as_str()
-                    .unwrap_or_default()
-                    .to_string(),
-            ),
-            None => {
-                self.next_uid += 1;
-                let uid = object["metadata"]["uid"]
-                    .as_str()
-                    .map(str::to_string)
-                    .unwrap_or_else(|| format!("00000000-0000-4000-8000-{:012x}", self.next_uid));
-                let created = object["metadata"]["creationTimestamp"]
-                    .as_str()
-                    .map(str::to_string)
-                    .unwrap_or_else(|| self.now());
-                (uid, created)
-            }
-        };
-        if let Some(meta) = object.get_mut("metadata").and_then(Value::as_object_mut) {
-            meta.insert("uid".into(), json!(uid));
-            meta.insert("creationTimestamp".into(), json!(created));
-            meta.insert("resourceVersion".into(), json!(rv));
-        }
-        if let (Some(old), Some(obj)) = (&existing, object.as_object_mut())
-            && !obj.contains_key("status")
-            && let Some(status) = old.get("status")
-        {
-            obj.insert("status".into(), status.clone());
-        }
-        self.objects.insert(key, object.clone());
-        Ok(object)
-    }
-
-    /// The stored objects of `kind` at `api_version`, in `namespace` or in
-    /// any, in key order: a range of the store, so a watch or list costs
-    /// what it finds, not the size of the store.
-    fn of_kind<'a>(
-        &'a self,
-        api_version: &str,
-        kind: &str,
-        namespace: Option<&str>,
-    ) -> impl Iterator<Item = &'a Value> + 'a {
-        let from: Key = (
-            api_version.to_string(),
-            kind.to_string(),
-            namespace.unwrap_or("").to_string(),
-            String::new(),
-        );
-        let (api_version, kind) = (api_version.to_string(), kind.to_string());
-        let namespace = namespace.map(str::to_string);
-        self.objects
-            .range(from..)
-            .take_while(move |((a, k, n, _), _)| {
-                *a == api_version && *k == kind && namespace.as_ref().is_none_or(|ns| ns == n)
-            })
-            .map(|(_, object)| object)
-    }
-
-    /// Replaces the status of the stored object at `key`, with a new
-    /// resource version; returns the stored object.
-    fn set_status(&mut self, key: &Key, status: Value) -> Option<Value> {
-        let rv = self.next_resource_version();
-        let stored = self.objects.get_mut(key)?;
-        stored.as_object_mut()?.insert("status".into(), status);
-        if let Some(meta) = stored.get_mut("metadata").and_then(Value::as_object_mut) {
-            meta.insert("resourceVersion".into(), json!(rv));
-        }
-        Some(stored.clone())
-    }
-
-    /// Takes the first scripted change of the watched kind that `request`
-    /// matches and carries it out on the store: `Deleted` removes the
-    /// object; otherwise the event's status replaces the stored one, or
-    /// the object is stored when it is new (a pod a controller created).
-    /// The event carries the stored object, with its uid.
-    fn take_change(&mut self, request: &WatchRequest) -> Result<Option<WatchEvent>, KubeError> {
-        let Some(queue) = self.changes.get_mut(&request.kind) else {
-            return Ok(None);
-        };
-        let mut found = None;
-        for (i, event) in queue.iter().enumerate() {
-            if sessions::watch_matches(request, &event.object)? {
-                found = Some(i);
-                break;
-            }
-        }
-        let Some(WatchEvent { event_type, object }) = found.and_then(|i| queue.remove(i)) else {
-            return Ok(None);
-        };
-        let Ok(key) = key_of(&object) else {
-            return Ok(Some(WatchEvent { event_type, object }));
-        };
-        let object = if event_type == EventType::Deleted {
-            self.secret_values.remove(&key);
-            self.objects.remove(&key).unwrap_or(object)
-        } else if self.objects.contains_key(&key) {
-            match object.get("status") {
-                Some(status) => self.set_status(&key, status.clone()),
-                None => self.objects.get(&key).cloned(),
-            }
-            .unwrap_or(object)
-        } else {
-            self.store(object.clone()).unwrap_or(object)
-        };
-        Ok(Some(WatchEvent { event_type, object }))
     }
 }
 
@@ -490,7 +154,7 @@ impl FakeCluster {
         self.lock().reviews.clone()
     }
 
-    /// Every message logged through [`Cluster::log`].
+    /// Every message logged through [`Cluster::log`](crate::cluster::Cluster::log).
     pub fn messages(&self) -> Vec<(Level, String, String)> {
         self.lock().messages.clone()
     }
@@ -574,24 +238,18 @@ impl FakeCluster {
     /// `exec-wait` on `Pod` fails the waits of exec sessions (a stream
     /// lost after the command started).
     pub fn fail_on(&self, verb: &str, kind: &str, error: KubeError) {
-        self.lock().failures.push(Injected {
-            verb: verb.into(),
-            kind: kind.into(),
-            error,
-        });
+        self.lock().faults.fail_on(verb, kind, error);
     }
 
     /// Removes every injected failure.
     pub fn clear_failures(&self) {
-        self.lock().failures.clear();
+        self.lock().faults.clear_failures();
     }
 
     /// The server does not serve `kind` at `api_version` (a CRD that is
     /// not installed): list, watch and apply answer 404.
     pub fn unserve(&self, api_version: &str, kind: &str) {
-        self.lock()
-            .unserved
-            .insert((api_version.into(), kind.into()));
+        self.lock().faults.unserve(api_version, kind);
     }
 
     /// Appends events to the timeline of `kind`. Every watch of that kind
@@ -674,18 +332,18 @@ impl FakeCluster {
     /// `get`, `list`, `delete`, `exec`, `kill` and handles opened afterwards
     /// keep working (see "Cancellation" in `wit/kube.wit`).
     pub fn cancel_after_calls(&self, calls: usize) {
-        self.lock().cancel_after = Some(calls);
+        self.lock().faults.cancel_after_calls(calls);
     }
 
     /// The host cancels the lease call at its first wait on a watch, exec
     /// session or log stream (see [`FakeCluster::cancel_after_calls`]).
     pub fn cancel_at_first_wait(&self) {
-        self.lock().cancel_on_wait = true;
+        self.lock().faults.cancel_at_first_wait();
     }
 
     /// True once the host has cancelled the call.
     pub fn cancelled(&self) -> bool {
-        self.lock().cancelled_at.is_some()
+        self.lock().faults.cancelled()
     }
 
     /// Records `call`, and cancels when the test asked for it after this
@@ -693,20 +351,18 @@ impl FakeCluster {
     fn record(&self, call: Call) -> MutexGuard<'_, State> {
         let mut state = self.lock();
         state.calls.push(call);
-        if state.cancelled_at.is_none()
-            && let Some(after) = state.cancel_after
-            && state.calls.len() > after
-        {
-            state.cancelled_at = Some(after);
-        }
+        let calls = state.calls.len();
+        state.faults.after_call(calls);
         state
     }
 
-    /// Opens a watch (as [`Cluster::watch`], without the box).
+    /// Opens a watch (as [`Cluster::watch`](crate::cluster::Cluster::watch), without the box).
     pub fn open_watch(&self, request: &WatchRequest) -> Result<FakeWatch, KubeError> {
         let state = self.record(Call::Watch(request.clone()));
-        state.check("watch", &request.kind)?;
-        state.check_served(&request.api_version, &request.kind)?;
+        state.faults.check("watch", &request.kind)?;
+        state
+            .faults
+            .check_served(&request.api_version, &request.kind)?;
         let mut initial = Vec::new();
         let namespace = (!request.namespace.is_empty()).then_some(request.namespace.as_str());
         // A watch of one name in one namespace (a pod's readiness) reads
@@ -730,7 +386,7 @@ impl FakeCluster {
             _ => Box::new(state.of_kind(&request.api_version, &request.kind, namespace)),
         };
         for object in candidates {
-            if sessions::watch_matches(request, object)? {
+            if selector::watch_matches(request, object)? {
                 initial.push(object.clone());
             }
         }
@@ -744,7 +400,7 @@ impl FakeCluster {
         ))
     }
 
-    /// Starts a command (as [`Cluster::exec`], without the box);
+    /// Starts a command (as [`Cluster::exec`](crate::cluster::Cluster::exec), without the box);
     /// forwarded output and stdin use `caller` when given.
     pub fn open_exec(
         &self,
@@ -752,7 +408,7 @@ impl FakeCluster {
         caller: Option<Box<dyn CallerStreams>>,
     ) -> Result<FakeExec, KubeError> {
         let mut state = self.record(Call::Exec(spec.clone()));
-        state.check("exec", "Pod")?;
+        state.faults.check("exec", "Pod")?;
         let script = state
             .exec_scripts
             .pop_front()
@@ -775,7 +431,7 @@ impl FakeCluster {
         ))
     }
 
-    /// Opens a log (as [`Cluster::logs`], without the box), cut at the
+    /// Opens a log (as [`Cluster::logs`](crate::cluster::Cluster::logs), without the box), cut at the
     /// request's `max_bytes`; a forwarded log goes to `caller` (when
     /// given) and the record at once.
     pub fn open_logs(
@@ -784,7 +440,7 @@ impl FakeCluster {
         caller: Option<Box<dyn CallerStreams>>,
     ) -> Result<FakeLogs, KubeError> {
         let mut state = self.record(Call::Logs(request.clone()));
-        state.check("logs", "Pod")?;
+        state.faults.check("logs", "Pod")?;
         let script = state.log_scripts.pop_front().unwrap_or(LogScript {
             chunks: Vec::new(),
             ends: true,
@@ -821,184 +477,6 @@ impl FakeCluster {
             script.ends,
             opened_at,
         ))
-    }
-}
-
-impl Cluster for FakeCluster {
-    fn apply(&self, manifest: &Value) -> Result<Value, KubeError> {
-        let mut state = self.record(Call::Apply(target_of(manifest)));
-        let kind = manifest["kind"].as_str().unwrap_or_default();
-        let api_version = manifest["apiVersion"].as_str().unwrap_or_default();
-        state.check_writable()?;
-        state.check("apply", kind)?;
-        state.check_served(api_version, kind)?;
-        state.store(manifest.clone())
-    }
-
-    fn create(&self, manifest: &Value) -> Result<Value, KubeError> {
-        let kind = manifest["kind"].as_str().unwrap_or_default().to_string();
-        if kind == "SelfSubjectAccessReview" {
-            let attrs = &manifest["spec"]["resourceAttributes"];
-            let verb = attrs["verb"].as_str().unwrap_or_default().to_string();
-            let mut resource = attrs["resource"].as_str().unwrap_or_default().to_string();
-            if let Some(sub) = attrs["subresource"].as_str().filter(|s| !s.is_empty()) {
-                resource = format!("{resource}/{sub}");
-            }
-            let mut state = self.record(Call::Create {
-                target: target_of(manifest),
-                review: Some(format!("{verb} {resource}")),
-            });
-            state.check_writable()?;
-            state.check("create", &kind)?;
-            let allowed = !state.denied_access.contains(&(verb, resource));
-            let mut answer = manifest.clone();
-            answer["status"] = if allowed {
-                json!({"allowed": true, "reason": "RBAC: allowed by ClusterRoleBinding \"leasebox-host\""})
-            } else {
-                json!({"allowed": false})
-            };
-            state.reviews.push(answer.clone());
-            return Ok(answer);
-        }
-        let target = target_of(manifest);
-        let mut state = self.record(Call::Create {
-            target: target.clone(),
-            review: None,
-        });
-        state.check_writable()?;
-        state.check("create", &kind)?;
-        let key = key_of(manifest)?;
-        if state.objects.contains_key(&key) {
-            return Err(KubeError::Conflict(format!(
-                "{} already exists",
-                target.display()
-            )));
-        }
-        state.store(manifest.clone())
-    }
-
-    fn server_version(&self) -> Result<String, KubeError> {
-        let state = self.record(Call::ServerVersion);
-        match &state.version {
-            Some(v) => v.clone(),
-            None => Ok(DEFAULT_VERSION.into()),
-        }
-    }
-
-    fn monotonic_ms(&self) -> u64 {
-        self.clock_ms()
-    }
-
-    fn get(&self, target: &ObjectRef) -> Result<Option<Value>, KubeError> {
-        let state = self.record(Call::Get(target.clone()));
-        state.check("get", &target.kind)?;
-        Ok(state.objects.get(&key_of_ref(target)).cloned())
-    }
-
-    fn list(
-        &self,
-        api_version: &str,
-        kind: &str,
-        namespace: Option<&str>,
-        label_selector: &str,
-    ) -> Result<Vec<Value>, KubeError> {
-        let state = self.record(Call::List {
-            api_version: api_version.into(),
-            kind: kind.into(),
-            namespace: namespace.map(str::to_string),
-            label_selector: label_selector.into(),
-        });
-        state.check("list", kind)?;
-        state.check_served(api_version, kind)?;
-        let mut out = Vec::new();
-        for object in state.of_kind(api_version, kind, namespace) {
-            if matches_label_selector(label_selector, &labels_of(object))? {
-                out.push(object.clone());
-            }
-        }
-        Ok(out)
-    }
-
-    fn delete(&self, target: &ObjectRef, options: &DeleteOptions) -> Result<bool, KubeError> {
-        let mut state = self.record(Call::Delete {
-            target: target.clone(),
-            options: options.clone(),
-        });
-        state.check("delete", &target.kind)?;
-        let key = key_of_ref(target);
-        let Some(existing) = state.objects.get(&key) else {
-            return Ok(false);
-        };
-        if let Some(want) = &options.precondition_uid {
-            let have = existing["metadata"]["uid"].as_str().unwrap_or_default();
-            if have != want {
-                return Err(KubeError::Conflict(format!(
-                    "Precondition failed: UID in precondition: {want}, UID in object meta: {have}"
-                )));
-            }
-        }
-        state.objects.remove(&key);
-        state.secret_values.remove(&key);
-        Ok(true)
-    }
-
-    fn watch(&self, request: &WatchRequest) -> Result<Box<dyn Watch>, KubeError> {
-        Ok(Box::new(self.open_watch(request)?))
-    }
-
-    fn exec(&self, spec: &ExecSpec) -> Result<Box<dyn ExecSession>, KubeError> {
-        Ok(Box::new(self.open_exec(spec, None)?))
-    }
-
-    fn logs(&self, request: &LogsRequest) -> Result<Box<dyn LogStream>, KubeError> {
-        Ok(Box::new(self.open_logs(request, None)?))
-    }
-
-    fn apply_host_secret(
-        &self,
-        request: &HostSecretRequest,
-    ) -> Result<(Value, Vec<String>), KubeError> {
-        let mut state = self.record(Call::ApplyHostSecret(request.clone()));
-        state.check_writable()?;
-        state.check("apply", "Secret")?;
-        let mut manifest = request.manifest.clone();
-        if let Some(map) = manifest.as_object_mut() {
-            map.remove("data");
-            map.remove("stringData");
-        }
-        let stored = state.store(manifest)?;
-        let key = key_of(&stored)?;
-        let mut values = BTreeMap::new();
-        let mut filled = Vec::new();
-        for name in &request.random_keys {
-            values.insert(name.clone(), random_value(&key, name));
-            filled.push(name.clone());
-        }
-        for name in &request.host_keys {
-            if state.missing_host_keys.contains(name) {
-                continue;
-            }
-            let value = match &state.host_values {
-                Some(host) => host.get(name).cloned(),
-                None => Some(format!("host:{name}")),
-            };
-            if let Some(value) = value {
-                values.insert(name.clone(), value);
-                filled.push(name.clone());
-            }
-        }
-        for literal in &request.literal {
-            values.insert(literal.name.clone(), literal.value.clone());
-            filled.push(literal.name.clone());
-        }
-        state.secret_values.insert(key, values);
-        Ok((stored, filled))
-    }
-
-    fn log(&self, level: Level, context: &str, message: &str) {
-        self.lock()
-            .messages
-            .push((level, context.into(), message.into()));
     }
 }
 

@@ -5,10 +5,11 @@
 //! A policy crate implements `Hooks` on a type of its own, overrides the
 //! methods it cares about and exports the component with
 //! [`export_policy!`](crate::export_policy). The hooks reach the policy
-//! explicitly: [`plan::context_with`](crate::plan::context_with) stores them
-//! in the lease's [`Context`], where the builders and acquire read them, and
-//! the lifecycle calls without a context ([`crate::lifecycle::probe_with`],
-//! [`crate::lifecycle::lease_status_with`]) take them as a parameter.
+//! explicitly: every call that consults them takes them as a parameter
+//! (`plan::plan_with`, `plan::context_with`, `manifests::workload`,
+//! `lifecycle::acquire_with`, `lifecycle::probe_with`,
+//! `lifecycle::lease_status_with`). The default of each hook is a plain rule
+//! of a module below this one, which imports no hook back.
 //!
 //! Which call consults which hook:
 //!
@@ -35,7 +36,7 @@ use crate::error::PolicyError;
 use crate::image::{self, ImageCandidate};
 use crate::lease::Backend;
 use crate::lifecycle::conditions::{self, Readiness};
-use crate::manifests::Context;
+use crate::manifests::context::Context;
 use crate::manifests::sandbox_cr::Sandbox;
 use crate::names;
 
@@ -114,7 +115,7 @@ pub struct DefaultHooks;
 
 impl Hooks for DefaultHooks {}
 
-/// Hooks show as `dyn Hooks` in a [`Context`]'s debug output: an
+/// Hooks show as `dyn Hooks` in the debug output of what holds them: an
 /// implementation need not be `Debug`.
 impl fmt::Debug for dyn Hooks {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
@@ -166,11 +167,13 @@ mod tests {
     #[case::pod("pod", "/spec")]
     fn shape_pod_edits_the_pod_spec_of_every_backend(#[case] backend: &str, #[case] at: &str) {
         let ctx = crate::plan::context_with(&Tolerating, &request(backend)).expect("context");
-        let workload = crate::manifests::workload(&ctx);
+        let workload = crate::manifests::workload(&Tolerating, &ctx);
         let spec = workload.pointer(at).expect("pod spec");
         assert_eq!(spec["priorityClassName"], "leasebox-agents", "{backend}");
-        let default =
-            crate::manifests::workload(&crate::plan::context(&request(backend)).expect("context"));
+        let default = crate::manifests::workload(
+            &DefaultHooks,
+            &crate::plan::context(&request(backend)).expect("context"),
+        );
         assert!(
             default
                 .pointer(at)

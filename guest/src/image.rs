@@ -6,27 +6,13 @@ mod glob;
 mod reference;
 
 use crate::adapters::Adapter;
-use crate::config::Config;
-use crate::config::Issue;
+use crate::config::document::Config;
+use crate::config::document::Issue;
 use crate::error::PolicyError;
-use crate::hooks::{DefaultHooks, Hooks};
 
 pub use candidate::{ImageCandidate, ImageSource};
 pub use glob::glob_match;
-pub use reference::{MAX_NAME_LEN, MAX_TAG_LEN, parse};
-
-/// A parsed image reference.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct ImageRef {
-    /// Registry host[:port], when the reference names one.
-    pub registry: Option<String>,
-    /// Repository path (`library/busybox`).
-    pub repository: String,
-    /// Tag.
-    pub tag: Option<String>,
-    /// Digest (`sha256:...`).
-    pub digest: Option<String>,
-}
+pub use reference::{ImageRef, MAX_NAME_LEN, MAX_TAG_LEN, parse};
 
 /// Splits and checks a registry `host[:port][/path]` (no scheme).
 ///
@@ -103,46 +89,8 @@ pub fn pull_policy(image: &str) -> &'static str {
     }
 }
 
-/// The image a lease runs under the default policy ([`resolve_with`]
-/// with [`DefaultHooks`]).
-pub fn resolve(
-    config: &Config,
-    adapter: &Adapter,
-    image_override: Option<&str>,
-) -> Result<String, PolicyError> {
-    resolve_with(&DefaultHooks, config, adapter, image_override)
-}
-
-/// The image a lease runs: the override or the adapter's default,
-/// rewritten to `imageRegistry`, once the image policy of `hooks` admits
-/// it.
-///
-/// The override is used as given (not rewritten): the allow-list is what
-/// the operator approved.
-pub fn resolve_with(
-    hooks: &dyn Hooks,
-    config: &Config,
-    adapter: &Adapter,
-    image_override: Option<&str>,
-) -> Result<String, PolicyError> {
-    let (image, source) = match image_override {
-        Some(image) => {
-            parse(image).map_err(|e| PolicyError::BadRequest(format!("image override: {e}")))?;
-            (image.to_string(), ImageSource::Override)
-        }
-        None => (adapter_image(config, adapter)?, ImageSource::Adapter),
-    };
-    hooks.image_policy(&ImageCandidate {
-        image: &image,
-        source,
-        config,
-        adapter,
-    })?;
-    Ok(image)
-}
-
 /// The adapter's image, rewritten to `imageRegistry` when one is set.
-fn adapter_image(config: &Config, adapter: &Adapter) -> Result<String, PolicyError> {
+pub fn adapter_image(config: &Config, adapter: &Adapter) -> Result<String, PolicyError> {
     match &config.image_registry {
         Some(registry) => rewrite_registry(&adapter.image, registry).map_err(|e| {
             PolicyError::InvalidConfig(vec![Issue::new(

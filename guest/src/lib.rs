@@ -17,10 +17,10 @@
 //!   which orders them, and [`json_text`], the text they cross the
 //!   boundary as;
 //! - [`lease`], [`error`]: the lease records and `policy-error` of the
-//!   contract, as generated, and [`lease::from_workload`], the one place a
-//!   lease is built;
+//!   contract, as generated;
 //! - [`lifecycle`]: acquire, execute, release, resume, sweep, probe, renew,
-//!   list and status, written against the [`cluster::Cluster`] trait.
+//!   list and status, written against the [`cluster::Cluster`] trait, and
+//!   [`lifecycle::from_workload`], the one place a lease is built.
 //!
 //! Built for `wasm32-wasip2` with the feature `default-module` (a default)
 //! the crate is the default component, `export_policy!(DefaultHooks)`,

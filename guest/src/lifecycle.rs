@@ -4,6 +4,9 @@
 //!   the objects a watch delivers;
 //! - [`exec_wrap`]: how a command, its working directory and its
 //!   environment become an argv plus a stdin header (values never in argv);
+//! - `recorded`: the lease recorded on a workload ([`from_workload`]);
+//! - `delete`: deleting a lease's objects, for release and sweep;
+//! - `step`: how a step names itself and its failures;
 //! - `tenant`: the tenant's shared objects, converged by acquire when they
 //!   changed;
 //! - `acquire`, `execute`, `release`, `resume`, `sweep`, `probe`, `renew`,
@@ -18,30 +21,30 @@ pub mod conditions;
 pub mod exec_wrap;
 
 mod acquire;
+mod delete;
 mod execute;
 mod list;
 mod probe;
+mod recorded;
 mod release;
 mod renew;
 mod resume;
 mod rollback;
 mod status;
+mod step;
 mod sweep;
 mod tenant;
 
-use k8s_openapi::Resource;
-use k8s_openapi::api::core::v1::{PersistentVolumeClaim, Pod, Secret};
-
-use crate::cluster::{Cluster, DeleteOptions, Propagation};
-use crate::error::{Failure, PolicyError};
+use crate::cluster::Cluster;
+use crate::error::PolicyError;
 use crate::hooks::{DefaultHooks, Hooks};
 use crate::lease::{
-    Backend, ExecRequest, ExecStatus, Lease, LeaseRequest, LeaseStatus, ObjectRef, ProbeCheck,
-    ReleaseReport, SweepReport,
+    ExecRequest, ExecStatus, Lease, LeaseRequest, LeaseStatus, ProbeCheck, ReleaseReport,
+    SweepReport,
 };
 
-/// Default directory `realize_workspace` unpacks into.
-pub const DEFAULT_WORKSPACE_PATH: &str = "/workspace";
+pub use execute::DEFAULT_WORKSPACE_PATH;
+pub use recorded::{FALLBACK_MAX_AGE_SEC, from_workload};
 
 /// Acquires a lease under the default policy ([`acquire_with`] and
 /// [`DefaultHooks`]).
@@ -156,96 +159,4 @@ pub fn probe_with(
     company_id: &str,
 ) -> Result<Vec<ProbeCheck>, PolicyError> {
     probe::probe(hooks, cluster, config, company_id)
-}
-
-/// The objects a lease owns besides its workload, which release and sweep
-/// delete after it: the Secret `secret` and, for `pod`/`job`, the PVC
-/// `<lease>-workspace` (sandbox-cr claims belong to the Sandbox).
-pub(crate) fn lease_dependents(
-    namespace: Option<String>,
-    lease_id: &str,
-    secret: String,
-    backend: Backend,
-) -> Vec<ObjectRef> {
-    let object = |api_version: &str, kind: &str, name: String| ObjectRef {
-        api_version: api_version.into(),
-        kind: kind.into(),
-        namespace: namespace.clone(),
-        name,
-        uid: None,
-    };
-    let mut dependents = vec![object(Secret::API_VERSION, Secret::KIND, secret)];
-    if matches!(backend, Backend::Pod | Backend::Job) {
-        dependents.push(object(
-            PersistentVolumeClaim::API_VERSION,
-            PersistentVolumeClaim::KIND,
-            crate::names::workspace_claim_name(lease_id),
-        ));
-    }
-    dependents
-}
-
-/// How release and sweep delete a lease's workload: with its uid as the
-/// precondition, a Pod with Background propagation, a Sandbox or Job with
-/// Foreground.
-///
-/// A Pod owns the lease's egress policy. Foreground would have the garbage
-/// collector delete that policy at once, while the kubelet still stops the
-/// container (up to its grace period), and keep the Pod object until the
-/// collector is done; Background leaves the policy in force until the Pod is
-/// gone, and the Pod's removal waits only on the kubelet. A Sandbox or Job
-/// does not run the agent itself: Foreground keeps it until its pod is gone,
-/// so that a lease's workload outlives its processes.
-pub(crate) fn workload_delete(workload: &ObjectRef) -> DeleteOptions {
-    let propagation = if workload.kind == Pod::KIND {
-        Propagation::Background
-    } else {
-        Propagation::Foreground
-    };
-    DeleteOptions {
-        propagation,
-        precondition_uid: workload.uid.clone(),
-        grace_period_seconds: None,
-    }
-}
-
-/// How release and sweep delete a lease's dependents.
-pub(crate) const DEPENDENT_DELETE: DeleteOptions = DeleteOptions {
-    propagation: Propagation::Background,
-    precondition_uid: None,
-    grace_period_seconds: None,
-};
-
-/// A failed Kubernetes call as a failed lifecycle step; a call the host
-/// cancelled makes the step [`PolicyError::Cancelled`].
-pub(crate) fn kube_failure(
-    step: &str,
-    what: &str,
-    error: &crate::cluster::KubeError,
-) -> PolicyError {
-    let failure = Failure::new(
-        step,
-        error.reason(),
-        format!("{what}: {}", error.describe()),
-    );
-    if error.is_cancelled() {
-        PolicyError::Cancelled(failure)
-    } else {
-        PolicyError::Failed(failure)
-    }
-}
-
-/// A watched or listed object that does not read as its kind (the message
-/// of [`conditions::read`]), as a failed step.
-pub(crate) fn invalid_object(step: &str, message: String) -> PolicyError {
-    PolicyError::step(step, "Invalid", message)
-}
-
-/// `apply-<kind-lowercase>`, the step name of applying an object.
-pub(crate) fn apply_step(object: &serde_json::Value) -> String {
-    let kind = object
-        .get("kind")
-        .and_then(|k| k.as_str())
-        .unwrap_or("object");
-    format!("apply-{}", kind.to_ascii_lowercase())
 }

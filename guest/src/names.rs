@@ -8,7 +8,7 @@ use sha2::{Digest, Sha256};
 
 pub use lease_id::{check_lease_id, lease_id};
 
-use crate::config::Config;
+use crate::config::document::Config;
 
 /// ServiceAccount of the agent pods.
 pub const SERVICE_ACCOUNT: &str = "leasebox-agent";

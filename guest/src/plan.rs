@@ -2,6 +2,10 @@
 //!
 //! The lease id and `now` are inputs, and nothing here reads a clock or a
 //! random source, so the same request gives byte-identical JSON.
+//! [`resolve`] turns the request into the lease's [`Context`], with the
+//! policy's hooks deciding image, namespace and egress.
+
+pub mod resolve;
 
 use serde_json::Value;
 
@@ -19,14 +23,14 @@ pub fn context(request: &LeaseRequest) -> Result<Context, PolicyError> {
 }
 
 /// Validates the request's configuration and resolves the lease context
-/// with the policy's `hooks`, which the context carries on.
+/// with the policy's `hooks` ([`resolve::context`]).
 pub fn context_with(
     hooks: &'static dyn Hooks,
     request: &LeaseRequest,
 ) -> Result<Context, PolicyError> {
     let validated = config::validate(&request.config);
     match validated.config {
-        Some(config) if validated.errors.is_empty() => Context::with_hooks(hooks, config, request),
+        Some(config) if validated.errors.is_empty() => resolve::context(hooks, config, request),
         _ if !validated.errors.is_empty() => Err(PolicyError::InvalidConfig(validated.errors)),
         _ => Err(PolicyError::InvalidConfig(vec![Issue::new(
             "",
@@ -54,7 +58,7 @@ pub fn plan_with(
     let ctx = context_with(hooks, request)?;
     let mut objects = manifests::tenant_objects(&ctx);
     objects.push(manifests::secret(&ctx, None).manifest);
-    objects.push(manifests::workload(&ctx));
+    objects.push(manifests::workload(hooks, &ctx));
     objects.extend(manifests::workspace_claim(&ctx, None));
     objects.push(manifests::egress_policy(&ctx, None));
     Ok(objects)

@@ -4,9 +4,11 @@
 use leasebox_policy::adapters::Adapter;
 use leasebox_policy::config::Config;
 use leasebox_policy::error::PolicyError;
+use leasebox_policy::hooks::DefaultHooks;
 use leasebox_policy::image::{
-    ImageRef, glob_match, parse, parse_registry, pull_policy, resolve, rewrite_registry,
+    ImageRef, glob_match, parse, parse_registry, pull_policy, rewrite_registry,
 };
+use leasebox_policy::plan::resolve;
 use rstest::rstest;
 
 const SHA: &str = "sha256:0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef";
@@ -197,14 +199,17 @@ fn adapter() -> Adapter {
 #[test]
 fn resolve_uses_adapter_image_without_registry() {
     let c = config(serde_json::json!({}));
-    assert_eq!(resolve(&c, &adapter(), None), Ok(adapter().image));
+    assert_eq!(
+        resolve::image(&DefaultHooks, &c, &adapter(), None),
+        Ok(adapter().image)
+    );
 }
 
 #[test]
 fn resolve_rewrites_adapter_image_to_registry() {
     let c = config(serde_json::json!({"imageRegistry": "mirror.local:5000/ai"}));
     assert_eq!(
-        resolve(&c, &adapter(), None).as_deref(),
+        resolve::image(&DefaultHooks, &c, &adapter(), None).as_deref(),
         Ok("mirror.local:5000/ai/agent-runtime-claude:v1")
     );
 }
@@ -212,7 +217,7 @@ fn resolve_rewrites_adapter_image_to_registry() {
 #[test]
 fn resolve_reports_bad_registry_at_its_path() {
     let c = config(serde_json::json!({"imageRegistry": "https://mirror.local"}));
-    match resolve(&c, &adapter(), None) {
+    match resolve::image(&DefaultHooks, &c, &adapter(), None) {
         Err(PolicyError::InvalidConfig(issues)) => assert_eq!(issues[0].path, "imageRegistry"),
         other => panic!("expected InvalidConfig, got {other:?}"),
     }
@@ -225,7 +230,7 @@ fn override_matching_allow_list_is_used_as_given() {
         "imageAllowList": ["docker.io/other/*", "ghcr.io/acme/*"]
     }));
     assert_eq!(
-        resolve(&c, &adapter(), Some("ghcr.io/acme/agent:v2")).as_deref(),
+        resolve::image(&DefaultHooks, &c, &adapter(), Some("ghcr.io/acme/agent:v2")).as_deref(),
         Ok("ghcr.io/acme/agent:v2")
     );
 }
@@ -233,7 +238,7 @@ fn override_matching_allow_list_is_used_as_given() {
 #[test]
 fn override_with_empty_allow_list_is_not_allowed() {
     let c = config(serde_json::json!({}));
-    match resolve(&c, &adapter(), Some("ghcr.io/acme/agent:v2")) {
+    match resolve::image(&DefaultHooks, &c, &adapter(), Some("ghcr.io/acme/agent:v2")) {
         Err(PolicyError::NotAllowed(msg)) => {
             assert!(msg.contains("ghcr.io/acme/agent:v2"), "{msg}");
             assert!(msg.contains("imageAllowList is empty"), "{msg}");
@@ -246,7 +251,12 @@ fn override_with_empty_allow_list_is_not_allowed() {
 #[test]
 fn override_not_matching_names_image_and_list() {
     let c = config(serde_json::json!({"imageAllowList": ["ghcr.io/acme/*"]}));
-    match resolve(&c, &adapter(), Some("ghcr.io/acme/sub/agent:v2")) {
+    match resolve::image(
+        &DefaultHooks,
+        &c,
+        &adapter(),
+        Some("ghcr.io/acme/sub/agent:v2"),
+    ) {
         Err(PolicyError::NotAllowed(msg)) => {
             assert!(msg.contains("ghcr.io/acme/sub/agent:v2"), "{msg}");
             assert!(msg.contains("[ghcr.io/acme/*]"), "{msg}");
@@ -260,7 +270,7 @@ fn override_not_matching_names_image_and_list() {
 fn invalid_override_is_a_bad_request() {
     let c = config(serde_json::json!({"imageAllowList": ["*"]}));
     assert!(matches!(
-        resolve(&c, &adapter(), Some("Bad Image")),
+        resolve::image(&DefaultHooks, &c, &adapter(), Some("Bad Image")),
         Err(PolicyError::BadRequest(_))
     ));
 }

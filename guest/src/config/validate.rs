@@ -30,22 +30,11 @@ mod workspace;
 
 use serde_json::{Map, Value};
 
-use super::Config;
+use super::document::{Config, Issue};
+
+pub use crate::bindings::leasebox::provider::types::ValidationReport;
 use schema_lists::TOP_FIELDS;
 use suggest::suggestion;
-
-/// One problem (or warning) at a JSON path: `issue` of `wit/types.wit`.
-pub use crate::bindings::leasebox::provider::types::{Issue, ValidationReport};
-
-impl Issue {
-    /// An issue at `path`.
-    pub fn new(path: impl Into<String>, message: impl Into<String>) -> Issue {
-        Issue {
-            path: path.into(),
-            message: message.into(),
-        }
-    }
-}
 
 /// Result of [`validate`].
 #[derive(Debug, Clone, PartialEq)]

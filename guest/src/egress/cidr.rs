@@ -2,7 +2,14 @@
 
 use std::net::{Ipv4Addr, Ipv6Addr};
 
-use super::Cidr;
+/// A parsed, normalized CIDR.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Cidr {
+    /// Canonical text (`10.0.0.0/8`, `2001:db8::/32`).
+    pub text: String,
+    /// True for IPv6.
+    pub v6: bool,
+}
 
 /// Parses an IPv4 or IPv6 CIDR, range-checking octets, groups and prefix.
 ///

@@ -2,7 +2,7 @@
 
 use std::net::IpAddr;
 
-use crate::config::EgressMode;
+use crate::config::document::EgressMode;
 
 /// Longest DNS name (without the trailing dot).
 pub const MAX_FQDN_LEN: usize = 253;

@@ -1,10 +1,11 @@
-//! The subset of Kubernetes label and field selectors the fake understands.
+//! The subset of Kubernetes label and field selectors the fake understands,
+//! and what a watch selects with them.
 
 use std::collections::BTreeMap;
 
 use serde_json::Value;
 
-use crate::cluster::KubeError;
+use crate::cluster::{KubeError, WatchRequest};
 
 /// True when `labels` match `selector`: comma-separated terms `k=v`,
 /// `k==v`, `k!=v`, `k` (exists) and `!k` (absent); empty matches all.
@@ -61,6 +62,38 @@ pub fn matches_field_selector(selector: &str, object: &Value) -> Result<bool, Ku
         }
     }
     Ok(true)
+}
+
+/// The labels of a stored object.
+pub(super) fn labels_of(object: &Value) -> BTreeMap<String, String> {
+    object
+        .get("metadata")
+        .and_then(|m| m.get("labels"))
+        .and_then(Value::as_object)
+        .map(|m| {
+            m.iter()
+                .filter_map(|(k, v)| Some((k.clone(), v.as_str()?.to_string())))
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+/// True when `object` is in scope of the watch `request`.
+pub(super) fn watch_matches(request: &WatchRequest, object: &Value) -> Result<bool, KubeError> {
+    if object["kind"].as_str().is_some_and(|k| k != request.kind) {
+        return Ok(false);
+    }
+    if !request.namespace.is_empty()
+        && object["metadata"]["namespace"]
+            .as_str()
+            .is_some_and(|ns| ns != request.namespace)
+    {
+        return Ok(false);
+    }
+    Ok(
+        matches_label_selector(&request.label_selector, &labels_of(object))?
+            && matches_field_selector(&request.field_selector, object)?,
+    )
 }
 
 #[cfg(test)]

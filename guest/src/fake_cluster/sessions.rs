@@ -9,30 +9,13 @@ use std::sync::{Arc, Mutex};
 
 use serde_json::Value;
 
-use super::selector::{matches_field_selector, matches_label_selector};
-use super::{CallerStreams, ExecScript, State, labels_of, lock};
+use super::scripts::{CallerStreams, ExecRecord, ExecScript};
+use super::selector::watch_matches;
+use super::state::{State, lock};
 use crate::cluster::{
     EventType, ExecSession, ExecStatus, KubeError, LogStream, OutputStream, Watch, WatchEvent,
     WatchRequest,
 };
-
-/// True when `object` is in scope of the watch `request`.
-pub(super) fn watch_matches(request: &WatchRequest, object: &Value) -> Result<bool, KubeError> {
-    if object["kind"].as_str().is_some_and(|k| k != request.kind) {
-        return Ok(false);
-    }
-    if !request.namespace.is_empty()
-        && object["metadata"]["namespace"]
-            .as_str()
-            .is_some_and(|ns| ns != request.namespace)
-    {
-        return Ok(false);
-    }
-    Ok(
-        matches_label_selector(&request.label_selector, &labels_of(object))?
-            && matches_field_selector(&request.field_selector, object)?,
-    )
-}
 
 /// A watch: the stored objects as `Added`, then the kind's timeline, then
 /// the kind's scripted changes (see [`super::FakeCluster::script_watch`]
@@ -125,7 +108,7 @@ impl FakeExec {
         }
     }
 
-    fn with_record<T>(&self, f: impl FnOnce(&mut super::ExecRecord) -> T) -> T {
+    fn with_record<T>(&self, f: impl FnOnce(&mut ExecRecord) -> T) -> T {
         let mut state = lock(&self.state);
         f(&mut state.execs[self.index])
     }
@@ -202,7 +185,7 @@ impl ExecSession for FakeExec {
         let (status, forward) = {
             let mut state = lock(&self.state);
             state.check_wait(self.opened_at)?;
-            state.check("exec-wait", "Pod")?;
+            state.faults.check("exec-wait", "Pod")?;
             let record = &state.execs[self.index];
             if record.killed {
                 return Ok(Some(ExecStatus {

@@ -8,7 +8,10 @@ use std::sync::{Arc, Mutex};
 use serde_json::{Value, json};
 
 use super::*;
-use crate::cluster::Propagation;
+use crate::cluster::{
+    Cluster, DeleteOptions, EventType, ExecSession, ExecSpec, HostSecretRequest, KubeError,
+    LogStream, LogsRequest, OutputStream, Propagation, Watch, WatchRequest,
+};
 
 fn pod(name: &str) -> Value {
     json!({"apiVersion": "v1", "kind": "Pod", "metadata": {"name": name, "namespace": "ns"}})

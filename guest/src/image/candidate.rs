@@ -2,7 +2,7 @@
 //! ([`crate::hooks::Hooks::image_policy`]) sees it before it decides.
 
 use crate::adapters::Adapter;
-use crate::config::Config;
+use crate::config::document::Config;
 
 /// Where a lease's image comes from.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -1,15 +1,27 @@
-//! Parsing image references: `[registry/]path[:tag][@digest]`.
+//! Image references, `[registry/]path[:tag][@digest]`: [`ImageRef`], and
+//! parsing one.
 
 use std::fmt;
 use std::net::Ipv6Addr;
-
-use super::ImageRef;
 
 /// Longest repository name (registry + path), as in the distribution
 /// reference grammar.
 pub const MAX_NAME_LEN: usize = 255;
 /// Longest tag.
 pub const MAX_TAG_LEN: usize = 128;
+
+/// A parsed image reference.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ImageRef {
+    /// Registry host[:port], when the reference names one.
+    pub registry: Option<String>,
+    /// Repository path (`library/busybox`).
+    pub repository: String,
+    /// Tag.
+    pub tag: Option<String>,
+    /// Digest (`sha256:...`).
+    pub digest: Option<String>,
+}
 
 impl fmt::Display for ImageRef {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {

@@ -19,7 +19,7 @@ use serde_json::Value;
 
 use super::conditions::{self, Readiness};
 use super::rollback::Created;
-use super::{apply_step, invalid_object, kube_failure};
+use super::step::{apply_step, invalid_object, kube_failure};
 use crate::cluster::{Cluster, EventType, Level, Watch, WatchRequest};
 use crate::config::Backend;
 use crate::error::PolicyError;
@@ -62,7 +62,7 @@ pub(crate) fn acquire(
         ),
     );
     let mut created = Created::default();
-    match run(cluster, &ctx, &mut created) {
+    match run(hooks, cluster, &ctx, &mut created) {
         Ok(lease) => {
             cluster.log(
                 Level::Info,
@@ -82,11 +82,16 @@ pub(crate) fn acquire(
     }
 }
 
-fn run(cluster: &dyn Cluster, ctx: &Context, created: &mut Created) -> Result<Lease, PolicyError> {
+fn run(
+    hooks: &dyn Hooks,
+    cluster: &dyn Cluster,
+    ctx: &Context,
+    created: &mut Created,
+) -> Result<Lease, PolicyError> {
     super::tenant::ensure(cluster, ctx)?;
     apply_secret(cluster, ctx, created, None)?;
 
-    let manifest = manifests::workload(ctx);
+    let manifest = manifests::workload(hooks, ctx);
     let step = apply_step(&manifest);
     created.workload(ctx.workload_ref());
     let applied = cluster.apply(&manifest).map_err(|e| {
@@ -129,9 +134,9 @@ fn run(cluster: &dyn Cluster, ctx: &Context, created: &mut Created) -> Result<Le
         &manifests::egress_policy(ctx, Some(&workload)),
     )?;
 
-    let pod = wait_ready(cluster, ctx, &workload)?;
+    let pod = wait_ready(hooks, cluster, ctx, &workload)?;
 
-    crate::lease::from_workload(cluster, &step, ctx.config.backend.into(), &applied, pod)
+    super::recorded::from_workload(cluster, &step, ctx.config.backend.into(), &applied, pod)
 }
 
 /// Applies the lease's host-filled Secret, tracking it for rollback first:
@@ -255,6 +260,7 @@ impl Budget {
 /// Waits until the workload is ready by the policy's readiness hooks;
 /// returns the name of the pod running the agent container.
 fn wait_ready(
+    hooks: &dyn Hooks,
     cluster: &dyn Cluster,
     ctx: &Context,
     workload: &ObjectRef,
@@ -262,7 +268,7 @@ fn wait_ready(
     let budget = Budget::start(cluster, ctx.config.pod_ready_timeout_sec);
     let namespace = ctx.namespace.as_str();
     let backend = lease::Backend::from(ctx.config.backend);
-    let readiness = |pod: &Pod| ctx.hooks.pod_readiness(backend, pod);
+    let readiness = |pod: &Pod| hooks.pod_readiness(backend, pod);
     match ctx.config.backend {
         Backend::Pod => {
             let request = pod_by_name(namespace, &workload.name);
@@ -281,7 +287,7 @@ fn wait_ready(
             Ok(conditions::name_of(&pod.metadata).to_string())
         }
         Backend::SandboxCr => {
-            let pod_name = wait_sandbox(cluster, &budget, ctx, workload)?;
+            let pod_name = wait_sandbox(hooks, cluster, &budget, ctx, workload)?;
             let request = pod_by_name(namespace, &pod_name);
             wait_pod(cluster, &budget, &request, &readiness)?;
             Ok(pod_name)
@@ -397,6 +403,7 @@ fn wait_pod(
 /// and its pods (by lease label) for a failure ([`Hooks::pod_readiness`])
 /// meanwhile; returns the pod name.
 fn wait_sandbox(
+    hooks: &dyn Hooks,
     cluster: &dyn Cluster,
     budget: &Budget,
     ctx: &Context,
@@ -434,7 +441,7 @@ fn wait_sandbox(
             if event.event_type == EventType::Deleted {
                 return Err(deleted("Sandbox", &sandbox.metadata));
             }
-            if ctx.hooks.sandbox_readiness(&sandbox) == Readiness::Ready {
+            if hooks.sandbox_readiness(&sandbox) == Readiness::Ready {
                 return Ok(conditions::sandbox_pod_name(&sandbox.metadata));
             }
             let summary = sandbox_summary(&sandbox);
@@ -449,7 +456,7 @@ fn wait_sandbox(
             }
             let pod = read_pod(event.object)?;
             if let Readiness::Failed { reason, message } =
-                ctx.hooks.pod_readiness(lease::Backend::SandboxCr, &pod)
+                hooks.pod_readiness(lease::Backend::SandboxCr, &pod)
             {
                 return Err(fail(reason, message));
             }

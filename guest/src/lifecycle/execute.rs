@@ -10,12 +10,15 @@ use serde_json::Value;
 
 use super::conditions::{self, JobOutcome};
 use super::exec_wrap;
-use super::{invalid_object, kube_failure};
+use super::step::{invalid_object, kube_failure};
 use crate::cluster::{
     Cluster, EventType, ExecSession, ExecSpec, Level, LogStream, LogsRequest, WatchRequest,
 };
 use crate::error::PolicyError;
 use crate::lease::{Backend, Command, ExecRequest, ExecStatus, Lease, ObjectRef};
+
+/// Default directory `realize_workspace` unpacks into.
+pub const DEFAULT_WORKSPACE_PATH: &str = "/workspace";
 
 /// Longest single `wait`/`next` call: bounds how long a call sits in the
 /// host, so deadlines are checked on the guest's side too.
@@ -318,7 +321,7 @@ pub(crate) fn realize_workspace(
             lease.id
         )));
     }
-    let path = path.unwrap_or(super::DEFAULT_WORKSPACE_PATH);
+    let path = path.unwrap_or(DEFAULT_WORKSPACE_PATH);
     if !path.starts_with('/') || path.contains('\0') {
         return Err(PolicyError::BadRequest(format!(
             "path `{path}`: must be an absolute directory inside the sandbox, like /workspace"

@@ -4,8 +4,9 @@
 //! success. Every delete is tried even after one failed; the error then
 //! names, as `left_behind`, each object that is left.
 
-use super::kube_failure;
-use crate::cluster::{Cluster, KubeError, Level};
+use super::delete::{WorkloadDelete, delete_lease_objects, lease_dependents};
+use super::step::kube_failure;
+use crate::cluster::{Cluster, Level};
 use crate::error::PolicyError;
 use crate::lease::{Lease, ObjectRef, ReleaseReport};
 use crate::names;
@@ -24,16 +25,24 @@ pub(crate) fn release(cluster: &dyn Cluster, lease: &Lease) -> Result<ReleaseRep
             .or_else(|| Some(lease.namespace.clone())),
         ..lease.workload.clone()
     };
-    let options = super::workload_delete(&workload);
-    // Every object is tried even after a failed delete, so that a failure
-    // names exactly what is left.
-    let mut failures: Vec<(ObjectRef, PolicyError)> = Vec::new();
-    match cluster.delete(&workload, &options) {
-        Ok(true) => report.deleted.push(workload.clone()),
-        Ok(false) => report.already_gone = true,
-        // The uid precondition failed: the object by that name is not this
-        // lease's workload, which is therefore gone.
-        Err(KubeError::Conflict(message)) => {
+    let secret = if lease.secret.is_empty() {
+        names::secret_name(&lease.id)
+    } else {
+        lease.secret.clone()
+    };
+    let dependents = lease_dependents(
+        Some(lease.namespace.clone()),
+        &lease.id,
+        secret,
+        lease.backend,
+    );
+    let deletion = delete_lease_objects(cluster, &workload, dependents);
+    report.deleted = deletion.deleted;
+    let mut failed = deletion.failed;
+    match deletion.workload {
+        WorkloadDelete::Deleted | WorkloadDelete::Failed => {}
+        WorkloadDelete::AlreadyGone => report.already_gone = true,
+        WorkloadDelete::OtherUid(message) => {
             cluster.log(
                 Level::Warn,
                 "release",
@@ -45,41 +54,18 @@ pub(crate) fn release(cluster: &dyn Cluster, lease: &Lease) -> Result<ReleaseRep
             );
             report.already_gone = true;
         }
-        Err(e) => failures.push((
-            workload.clone(),
-            kube_failure(
-                &format!("delete-{}", workload.kind.to_ascii_lowercase()),
-                &format!("deleting {}", workload.display()),
-                &e,
-            ),
-        )),
+        // The lease names its workload: a "not found" error is no proof
+        // that it is gone.
+        WorkloadDelete::NotFound(not_found) => failed.insert(0, not_found),
     }
-
-    let secret = if lease.secret.is_empty() {
-        names::secret_name(&lease.id)
-    } else {
-        lease.secret.clone()
-    };
-    let dependents = super::lease_dependents(
-        Some(lease.namespace.clone()),
-        &lease.id,
-        secret,
-        lease.backend,
-    );
-    for dependent in dependents {
-        match cluster.delete(&dependent, &super::DEPENDENT_DELETE) {
-            Ok(true) => report.deleted.push(dependent),
-            Ok(false) | Err(KubeError::NotFound(_)) => {}
-            Err(e) => {
-                let error = kube_failure(
-                    &format!("delete-{}", dependent.kind.to_ascii_lowercase()),
-                    &format!("deleting {}", dependent.display()),
-                    &e,
-                );
-                failures.push((dependent, error));
-            }
-        }
-    }
+    let failures: Vec<(ObjectRef, PolicyError)> = failed
+        .into_iter()
+        .map(|f| {
+            let what = format!("deleting {}", f.object.display());
+            let error = kube_failure(&f.step, &what, &f.error);
+            (f.object, error)
+        })
+        .collect();
     if !failures.is_empty() {
         return Err(release_failed(lease, &workload, &report, failures));
     }

@@ -6,7 +6,7 @@
 
 use serde_json::Value;
 
-use super::kube_failure;
+use super::step::kube_failure;
 use crate::cluster::{Cluster, DeleteOptions, Level, Propagation};
 use crate::error::PolicyError;
 use crate::lease::{Backend, Lease, ObjectRef};
@@ -124,7 +124,7 @@ pub(crate) fn renew(
         }
         return Err(not_found(lease, &workload, "was deleted while renew ran"));
     }
-    let renewed = crate::lease::from_workload(
+    let renewed = super::recorded::from_workload(
         cluster,
         STEP_RENEW,
         lease.backend,

@@ -9,7 +9,7 @@ use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
 use serde_json::Value;
 
 use super::conditions;
-use super::{invalid_object, kube_failure};
+use super::step::{invalid_object, kube_failure};
 use crate::cluster::{Cluster, KubeError, Level};
 use crate::config::SandboxApiVersion;
 use crate::error::PolicyError;
@@ -177,7 +177,7 @@ pub(crate) fn lease_of(
         }
         Backend::Job => job_pod(cluster, step, &namespace, &workload.name)?,
     };
-    crate::lease::from_workload(cluster, step, found.backend, object, pod)
+    super::recorded::from_workload(cluster, step, found.backend, object, pod)
 }
 
 /// See [`super::resume`].

@@ -11,7 +11,7 @@ use k8s_openapi::api::core::v1::Pod;
 
 use super::conditions::{self, JobOutcome, Readiness};
 use super::resume::{Found, being_deleted, lease_of, list_all_workloads};
-use super::{invalid_object, kube_failure};
+use super::step::{invalid_object, kube_failure};
 use crate::cluster::{Cluster, Level};
 use crate::error::PolicyError;
 use crate::hooks::Hooks;

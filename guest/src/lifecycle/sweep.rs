@@ -4,10 +4,12 @@
 //! even after one failed; the error names, as `left_behind`, each object
 //! that is left.
 
+use super::delete::{delete_lease_objects, lease_dependents};
+use super::recorded::expires_at;
 use super::resume::list_workloads;
 use crate::cluster::{Cluster, KubeError, Level};
 use crate::error::{Failure, PolicyError};
-use crate::lease::{Backend, ObjectRef, SweepReport, expires_at, label};
+use crate::lease::{ObjectRef, SweepReport, label};
 use crate::{names, time};
 
 /// See [`super::sweep`].
@@ -41,7 +43,25 @@ pub(crate) fn sweep(
         let lease_id = label(&found.metadata, names::LABEL_LEASE)
             .unwrap_or("")
             .to_string();
-        let left = delete_lease(cluster, &workload, found.backend, &lease_id);
+        // A lease id that is not one names no dependents: only the
+        // workload is deleted.
+        let dependents = match names::check_lease_id(&lease_id) {
+            Ok(()) => lease_dependents(
+                workload.namespace.clone(),
+                &lease_id,
+                names::secret_name(&lease_id),
+                found.backend,
+            ),
+            Err(_) => Vec::new(),
+        };
+        // A workload listed a moment ago that is not found now is gone, as
+        // is one that another object of its name has replaced.
+        let left: Vec<(ObjectRef, KubeError)> =
+            delete_lease_objects(cluster, &workload, dependents)
+                .failed
+                .into_iter()
+                .map(|f| (f.object, f.error))
+                .collect();
         if left.is_empty() {
             cluster.log(
                 Level::Info,
@@ -103,37 +123,4 @@ pub(crate) fn sweep(
         rolled_back: Vec::new(),
         left_behind: failed.into_iter().map(|(w, _)| w).collect(),
     }))
-}
-
-/// Deletes one expired lease: the workload (as release does),
-/// then its Secret and, for `pod`/`job`, its PVC. Already gone is fine.
-/// Every delete is tried even after one failed; returns the objects whose
-/// delete failed (nothing: the lease is gone).
-fn delete_lease(
-    cluster: &dyn Cluster,
-    workload: &ObjectRef,
-    backend: Backend,
-    lease_id: &str,
-) -> Vec<(ObjectRef, KubeError)> {
-    let mut left = Vec::new();
-    match cluster.delete(workload, &super::workload_delete(workload)) {
-        Ok(_) | Err(KubeError::NotFound(_) | KubeError::Conflict(_)) => {}
-        Err(e) => left.push((workload.clone(), e)),
-    }
-    if names::check_lease_id(lease_id).is_err() {
-        return left;
-    }
-    let dependents = super::lease_dependents(
-        workload.namespace.clone(),
-        lease_id,
-        names::secret_name(lease_id),
-        backend,
-    );
-    for dependent in dependents {
-        match cluster.delete(&dependent, &super::DEPENDENT_DELETE) {
-            Ok(_) | Err(KubeError::NotFound(_)) => {}
-            Err(e) => left.push((dependent, e)),
-        }
-    }
-    left
 }

@@ -19,7 +19,7 @@
 use serde_json::{Value, json};
 use sha2::{Digest, Sha256};
 
-use super::{apply_step, kube_failure};
+use super::step::{apply_step, kube_failure};
 use crate::cluster::{Cluster, DeleteOptions, KubeError, Level, Propagation};
 use crate::error::PolicyError;
 use crate::lease::ObjectRef;

@@ -8,7 +8,10 @@
 //! The policy is owned by the workload: the garbage collector removes it
 //! with the lease.
 
-use super::{Context, cilium_policy, controller_reference, meta, network_policy, to_value};
+use super::cilium_policy;
+use super::context::Context;
+use super::network_policy;
+use super::object::{controller_reference, meta, to_value};
 use crate::config::EgressMode;
 use crate::lease::ObjectRef;
 use crate::names;

@@ -4,7 +4,9 @@ use k8s_openapi::api::batch::v1::{Job, JobSpec};
 use k8s_openapi::api::core::v1::PodTemplateSpec;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
 
-use super::{Context, meta, pod_baseline};
+use super::context::Context;
+use super::object::meta;
+use super::pod_baseline;
 
 /// The lease's Job: named after the lease, no retries (`backoffLimit` 0),
 /// killed after `podActivityDeadlineSec`, garbage-collected

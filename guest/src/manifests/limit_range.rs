@@ -2,7 +2,8 @@
 
 use k8s_openapi::api::core::v1::{LimitRange, LimitRangeItem, LimitRangeSpec};
 
-use super::{Context, meta, quantities};
+use super::context::Context;
+use super::object::{meta, quantities};
 use crate::names;
 
 /// The tenant LimitRange (`type: Container`): max, min, default limit and

@@ -3,7 +3,7 @@
 use k8s_openapi::api::core::v1::Namespace;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
 
-use super::Context;
+use super::context::Context;
 use crate::names;
 
 /// The Pod Security admission modes, each set to [`POD_SECURITY_LEVEL`].

@@ -3,7 +3,9 @@
 
 use k8s_openapi::api::core::v1::Pod;
 
-use super::{Context, meta, pod_baseline};
+use super::context::Context;
+use super::object::meta;
+use super::pod_baseline;
 
 /// The lease's Pod: named after the lease, the baseline pod spec
 /// (restartPolicy Never, shared process namespace), pod labels and the

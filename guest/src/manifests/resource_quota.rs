@@ -2,7 +2,8 @@
 
 use k8s_openapi::api::core::v1::{ResourceQuota, ResourceQuotaSpec};
 
-use super::{Context, meta, quantities};
+use super::context::Context;
+use super::object::{meta, quantities};
 use crate::names;
 
 /// The tenant ResourceQuota: pod count and the sums of CPU and memory

@@ -2,7 +2,8 @@
 
 use k8s_openapi::api::rbac::v1::{PolicyRule, Role};
 
-use super::{Context, meta};
+use super::context::Context;
+use super::object::meta;
 use crate::names;
 
 /// The Role bound to the agent ServiceAccount: `get` on `pods/log` in the

@@ -2,7 +2,8 @@
 
 use k8s_openapi::api::rbac::v1::{RoleBinding, RoleRef, Subject};
 
-use super::{Context, meta};
+use super::context::Context;
+use super::object::meta;
 use crate::names;
 
 /// The RoleBinding of [`names::ROLE`] to [`names::SERVICE_ACCOUNT`] in the

@@ -8,8 +8,9 @@ use k8s_openapi::api::core::v1::{PersistentVolumeClaimSpec, PodSpec, VolumeResou
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::{Condition, ObjectMeta};
 use serde::{Deserialize, Serialize};
 
+use super::context::Context;
+use super::object::{meta, quantities};
 use super::pod_baseline::{self, WORKSPACE_VOLUME};
-use super::{Context, meta, quantities};
 use crate::config::{SandboxApiVersion, Workspace};
 
 /// Kind of the resource.

@@ -5,7 +5,8 @@ use std::collections::BTreeMap;
 
 use k8s_openapi::api::core::v1::Secret;
 
-use super::{Context, controller_reference, meta, to_value};
+use super::context::Context;
+use super::object::{controller_reference, meta, to_value};
 use crate::cluster::HostSecretRequest;
 use crate::lease::{EnvVar, ObjectRef};
 use crate::names;

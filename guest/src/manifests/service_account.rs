@@ -2,7 +2,8 @@
 
 use k8s_openapi::api::core::v1::ServiceAccount;
 
-use super::{Context, meta};
+use super::context::Context;
+use super::object::meta;
 use crate::names;
 
 /// The tenant ServiceAccount, with the configured annotations (workload

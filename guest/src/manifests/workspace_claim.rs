@@ -2,8 +2,9 @@
 
 use k8s_openapi::api::core::v1::PersistentVolumeClaim;
 
+use super::context::Context;
+use super::object::{controller_reference, meta};
 use super::sandbox_cr::claim_spec;
-use super::{Context, controller_reference, meta};
 use crate::config::{Backend, Workspace};
 use crate::lease::ObjectRef;
 use crate::names;

@@ -6,7 +6,7 @@ use std::collections::BTreeMap;
 
 use sha2::{Digest, Sha256};
 
-pub use lease_id::{check_lease_id, lease_id};
+pub use lease_id::check_lease_id;
 
 use crate::config::document::Config;
 

@@ -3,7 +3,7 @@
 use leasebox_policy::config::Config;
 use leasebox_policy::names::{
     self, check_lease_id, company_slug, is_dns1123_label, is_dns1123_subdomain, is_label_value,
-    label_value, lease_id, lease_labels, namespace, short_hash, tenant_labels, tenant_namespace,
+    label_value, lease_labels, namespace, short_hash, tenant_labels, tenant_namespace,
 };
 use rstest::rstest;
 
@@ -186,40 +186,6 @@ fn namespace_repairs_invalid_parts(
     #[case] expected: &str,
 ) {
     assert_eq!(namespace(prefix, slug), expected);
-}
-
-#[test]
-fn lease_id_round_trips_through_check() {
-    let id = lease_id(1_700_000_000_000, [0xAB; 10]);
-    assert_eq!(id.len(), 29);
-    assert_eq!(check_lease_id(&id), Ok(()));
-}
-
-#[test]
-fn lease_id_encodes_ulid_big_endian() {
-    assert_eq!(lease_id(0, [0; 10]), format!("lb-{}", "0".repeat(26)));
-    assert_eq!(
-        lease_id(u64::MAX, [0xFF; 10]),
-        format!("lb-7{}", "z".repeat(25)),
-        "48-bit time, all ones: the ULID maximum"
-    );
-    // Char i covers bits [125-5i, 130-5i): time 1 ms sets bit 80, the lowest
-    // bit of char 9.
-    assert_eq!(
-        lease_id(1, [0; 10]),
-        format!("lb-{}1{}", "0".repeat(9), "0".repeat(16))
-    );
-    assert_eq!(
-        lease_id(0, [0, 0, 0, 0, 0, 0, 0, 0, 0, 31]),
-        format!("lb-{}z", "0".repeat(25))
-    );
-}
-
-#[test]
-fn lease_ids_sort_by_time() {
-    let earlier = lease_id(1_700_000_000_000, [0xFF; 10]);
-    let later = lease_id(1_700_000_000_001, [0; 10]);
-    assert!(earlier < later);
 }
 
 #[rstest]

@@ -1,4 +1,5 @@
-//! Lease ids: `lb-` + a 26-char lowercase Crockford base32 ULID.
+//! Lease ids: `lb-` + a 26-char lowercase Crockford base32 ULID. The host
+//! mints them (`host/src/lease_id.rs`); a module only checks one.
 
 /// Prefix of every lease id.
 pub const LEASE_ID_PREFIX: &str = "lb-";
@@ -6,26 +7,6 @@ pub const LEASE_ID_PREFIX: &str = "lb-";
 pub const ULID_LEN: usize = 26;
 /// Lowercase Crockford base32 (no `i`, `l`, `o`, `u`).
 pub const CROCKFORD: &[u8; 32] = b"0123456789abcdefghjkmnpqrstvwxyz";
-
-/// Builds a lease id from a millisecond timestamp (low 48 bits used) and 80
-/// random bits: a ULID, big-endian, lowercase Crockford base32, so ids sort
-/// by creation time.
-pub fn lease_id(millis: u64, random: [u8; 10]) -> String {
-    let mut value = u128::from(millis & 0xFFFF_FFFF_FFFF) << 80;
-    for (i, byte) in random.iter().enumerate() {
-        value |= u128::from(*byte) << (72 - 8 * i);
-    }
-    let mut out = String::with_capacity(LEASE_ID_PREFIX.len() + ULID_LEN);
-    out.push_str(LEASE_ID_PREFIX);
-    // 26 chars carry 130 bits: the first char holds the top 3 bits of the
-    // 128-bit value (hence at most `7`), the others 5 bits each.
-    for i in 0..ULID_LEN {
-        let shift = 5 * (ULID_LEN - 1 - i);
-        let index = ((value >> shift) & 0x1F) as usize;
-        out.push(char::from(CROCKFORD[index]));
-    }
-    out
-}
 
 /// Checks a lease id: `lb-` + 26 lowercase Crockford base32 characters.
 pub fn check_lease_id(lease_id: &str) -> Result<(), String> {

@@ -20,6 +20,7 @@ mod hostile_module;
 mod hostile_policy_module;
 mod hostile_through_the_guard;
 mod in_memory_cluster;
+mod lifecycle_service;
 mod lifecycle_through_wasm;
 mod node_host;
 mod plan_matches_native;

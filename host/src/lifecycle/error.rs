@@ -10,9 +10,6 @@ use crate::runtime::RuntimeError;
 pub enum LifecycleError {
     /// The host has no cluster, and the call needs one.
     NoCluster,
-    /// The request itself is wrong (the message names the field and the
-    /// fix); nothing was called.
-    BadRequest(String),
     /// No lease id could be minted (the system's randomness failed).
     LeaseId(String),
     /// The module could not run: a trap, a deadline, the memory cap, a
@@ -26,7 +23,7 @@ pub enum LifecycleError {
 }
 
 impl LifecycleError {
-    /// The outcome's label: `no-cluster`, `invalid-params`, `lease-id`,
+    /// The outcome's label: `no-cluster`, `lease-id`,
     /// the runtime failure (`trap`, `cpu-deadline`, `timeout`,
     /// `memory-cap`, `unsupported`, `cancelled`, `runtime`), the refusal
     /// (`invalid-config`, `not-allowed`, `lease-not-found`, `bad-request`,
@@ -34,7 +31,6 @@ impl LifecycleError {
     pub fn reason(&self) -> &'static str {
         match self {
             LifecycleError::NoCluster => "no-cluster",
-            LifecycleError::BadRequest(_) => "invalid-params",
             LifecycleError::LeaseId(_) => "lease-id",
             LifecycleError::Runtime(error) => match error {
                 RuntimeError::Cancelled { .. } => "cancelled",
@@ -70,9 +66,9 @@ impl std::fmt::Display for LifecycleError {
                 "this server has no cluster: start serve with --kubeconfig, cluster.kubeconfig \
                  in the host settings, KUBECONFIG, or in a pod",
             ),
-            LifecycleError::BadRequest(message)
-            | LifecycleError::LeaseId(message)
-            | LifecycleError::BadAnswer(message) => f.write_str(message),
+            LifecycleError::LeaseId(message) | LifecycleError::BadAnswer(message) => {
+                f.write_str(message)
+            }
             LifecycleError::Runtime(error) => write!(f, "{error}"),
             LifecycleError::Policy(error) => match error.as_ref() {
                 PolicyError::InvalidConfig(_) => f.write_str("the configuration is invalid"),

@@ -515,7 +515,6 @@ pub fn rpc_error(error: LifecycleError) -> RpcError {
     let message = error.to_string();
     match error {
         LifecycleError::NoCluster => RpcError::new(NO_CLUSTER, error.reason(), message),
-        LifecycleError::BadRequest(_) => RpcError::invalid_params(message),
         LifecycleError::LeaseId(_) => RpcError::new(INTERNAL_ERROR, error.reason(), message),
         LifecycleError::Runtime(_) if error.reason() == "cancelled" => {
             RpcError::new(REQUEST_CANCELLED, error.reason(), message)

@@ -80,7 +80,8 @@ impl<'a> Lifecycle<'a> {
         Lifecycle { loaded, settings }
     }
 
-    /// The environment of a call of kind `budget` that reaches no cluster.
+    /// The environment of validate, schema and plan, which reach no
+    /// cluster.
     fn offline(&self, ctx: &CallContext) -> CallEnv {
         self.env(ctx, Arc::new(NoCluster), Budget::Offline)
     }
@@ -96,6 +97,8 @@ impl<'a> Lifecycle<'a> {
         Ok(self.env(ctx, Arc::new(guard.clone()), budget))
     }
 
+    /// `ctx`'s streams, logger and cancellation over `cluster`, with the
+    /// limits of `budget` under the operator's settings.
     fn env(&self, ctx: &CallContext, cluster: Arc<dyn ClusterIo>, budget: Budget) -> CallEnv {
         CallEnv {
             cluster,

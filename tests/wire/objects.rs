@@ -267,6 +267,6 @@ fn server_version_is_the_git_version() {
 }
 
 /// A manifest as the `kube` import hands it down.
-fn manifest(text: &str) -> Manifest {
+pub(crate) fn manifest(text: &str) -> Manifest {
     Manifest::parse("apply", text).expect("the test's manifest is JSON")
 }

@@ -10,10 +10,11 @@ use std::time::{Duration, Instant};
 
 use leasebox::cluster::io::{CallerIo, ClusterIo};
 use leasebox::cluster::kube_client::KubeClusterIo;
-use leasebox::cluster::manifest::Manifest;
 use leasebox::contract::{
     DeleteOptions, EventType, ExecSpec, LogsRequest, ObjectRef, Propagation, WatchRequest,
 };
+
+use crate::objects::manifest;
 
 const NS: &str = "leasebox-wire-e2e";
 
@@ -258,9 +259,4 @@ fn real_cluster_pod_lifecycle_with_exec_and_logs() {
         uid: None,
     };
     assert_eq!(io.delete(&ns, &options(None)), Ok(true));
-}
-
-/// A manifest as the `kube` import hands it down.
-fn manifest(text: &str) -> Manifest {
-    Manifest::parse("apply", text).expect("the test's manifest is JSON")
 }

@@ -509,21 +509,25 @@ pub fn outcome(result: &Result<Value, RpcError>) -> &str {
     }
 }
 
-/// A lifecycle error as a JSON-RPC error: its code by kind, its
-/// `data.reason` the lifecycle's label.
+/// A lifecycle error as a JSON-RPC error: its code by kind (a
+/// cancellation, at any depth, `-32800`), its `data.reason` the lifecycle's
+/// label, and for a refusal what the module said.
 pub fn rpc_error(error: LifecycleError) -> RpcError {
-    let message = error.to_string();
-    match error {
-        LifecycleError::NoCluster => RpcError::new(NO_CLUSTER, error.reason(), message),
-        LifecycleError::LeaseId(_) => RpcError::new(INTERNAL_ERROR, error.reason(), message),
-        LifecycleError::Runtime(_) if error.reason() == "cancelled" => {
-            RpcError::new(REQUEST_CANCELLED, error.reason(), message)
-        }
-        LifecycleError::Runtime(_) | LifecycleError::BadAnswer(_) => {
-            RpcError::new(MODULE_FAILED, error.reason(), message)
-        }
-        LifecycleError::Policy(policy) => policy_error(*policy, message),
+    let reason = error.reason();
+    let code = match &error {
+        _ if reason == "cancelled" => REQUEST_CANCELLED,
+        LifecycleError::NoCluster => NO_CLUSTER,
+        LifecycleError::LeaseId(_) => INTERNAL_ERROR,
+        LifecycleError::Runtime(_) | LifecycleError::BadAnswer(_) => MODULE_FAILED,
+        LifecycleError::Policy(_) => POLICY_REFUSED,
+    };
+    let mut answer = RpcError::new(code, reason, error.to_string());
+    if let (LifecycleError::Policy(refusal), Some(data)) = (&error, answer.data.as_object_mut())
+        && let Value::Object(said) = refusal_data(refusal)
+    {
+        data.extend(said);
     }
+    answer
 }
 
 fn failure_json(failure: &Failure) -> Value {
@@ -535,31 +539,14 @@ fn failure_json(failure: &Failure) -> Value {
     })
 }
 
-/// A refusal as `-32001` (a cancellation as `-32800`), with what the
-/// module said in `data`.
-fn policy_error(error: PolicyError, message: String) -> RpcError {
-    let (reason, extra) = match &error {
-        PolicyError::InvalidConfig(issues) => (
-            "invalid-config",
-            json!({ "errors": render::issues(issues) }),
-        ),
-        PolicyError::NotAllowed(_) => ("not-allowed", Value::Null),
-        PolicyError::LeaseNotFound(_) => ("lease-not-found", Value::Null),
-        PolicyError::BadRequest(_) => ("bad-request", Value::Null),
-        PolicyError::Failed(f) => ("failed", failure_json(f)),
-        PolicyError::Cancelled(f) => ("cancelled", failure_json(f)),
-    };
-    let mut data = json!({ "reason": reason });
-    if let (Some(data), Some(extra)) = (data.as_object_mut(), extra.as_object()) {
-        data.extend(extra.clone());
-    }
-    let code = match error {
-        PolicyError::Cancelled(_) => REQUEST_CANCELLED,
-        _ => POLICY_REFUSED,
-    };
-    RpcError {
-        code,
-        message,
-        data,
+/// What a refusal carries besides its reason: the configuration's errors,
+/// or the failed step and what it rolled back and left behind.
+fn refusal_data(refusal: &PolicyError) -> Value {
+    match refusal {
+        PolicyError::InvalidConfig(issues) => json!({ "errors": render::issues(issues) }),
+        PolicyError::Failed(f) | PolicyError::Cancelled(f) => failure_json(f),
+        PolicyError::NotAllowed(_) | PolicyError::LeaseNotFound(_) | PolicyError::BadRequest(_) => {
+            Value::Null
+        }
     }
 }

@@ -14,7 +14,8 @@ use crate::cluster_wasm::WasmCluster;
 use crate::error::PolicyError;
 use crate::hooks::Hooks;
 use crate::lease::{
-    ExecRequest, ExecStatus, Lease, LeaseRequest, LeaseStatus, ReleaseReport, SweepReport,
+    AttachRequest, ExecRequest, ExecStatus, FileEntry, FilesInRequest, FilesOutRequest, Lease,
+    LeaseRequest, LeaseStatus, ProcessInfo, ReleaseReport, SweepReport, TerminalRequest,
 };
 
 /// The hooks a component is exported with: [`export_policy!`]
@@ -105,5 +106,59 @@ impl<H: ExportedHooks> Guest for Component<H> {
             &lease_id,
             namespace.as_deref(),
         )
+    }
+
+    fn open_terminal(request: TerminalRequest) -> Result<ExecStatus, PolicyError> {
+        checked(&request.lease)?;
+        crate::lifecycle::open_terminal(&WasmCluster, &request)
+    }
+
+    fn start_process(request: ExecRequest) -> Result<ProcessInfo, PolicyError> {
+        checked(&request.lease)?;
+        crate::lifecycle::start_process(&WasmCluster, &request)
+    }
+
+    fn list_processes(lease: Lease) -> Result<Vec<ProcessInfo>, PolicyError> {
+        checked(&lease)?;
+        crate::lifecycle::list_processes(&WasmCluster, &lease)
+    }
+
+    fn attach_process(request: AttachRequest) -> Result<ExecStatus, PolicyError> {
+        checked(&request.lease)?;
+        crate::lifecycle::attach_process(&WasmCluster, &request)
+    }
+
+    fn kill_process(
+        lease: Lease,
+        process: String,
+        signal: u32,
+    ) -> Result<ProcessInfo, PolicyError> {
+        checked(&lease)?;
+        crate::lifecycle::kill_process(&WasmCluster, &lease, &process, signal)
+    }
+
+    fn write_files(request: FilesInRequest) -> Result<(), PolicyError> {
+        checked(&request.lease)?;
+        crate::lifecycle::write_files(&WasmCluster, &request)
+    }
+
+    fn read_files(request: FilesOutRequest) -> Result<(), PolicyError> {
+        checked(&request.lease)?;
+        crate::lifecycle::read_files(&WasmCluster, &request)
+    }
+
+    fn stat_path(lease: Lease, path: String) -> Result<Option<FileEntry>, PolicyError> {
+        checked(&lease)?;
+        crate::lifecycle::stat_path(&WasmCluster, &lease, &path)
+    }
+
+    fn list_directory(lease: Lease, path: String) -> Result<Vec<FileEntry>, PolicyError> {
+        checked(&lease)?;
+        crate::lifecycle::list_directory(&WasmCluster, &lease, &path)
+    }
+
+    fn remove_path(lease: Lease, path: String, recursive: bool) -> Result<bool, PolicyError> {
+        checked(&lease)?;
+        crate::lifecycle::remove_path(&WasmCluster, &lease, &path, recursive)
     }
 }

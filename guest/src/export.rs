@@ -1,7 +1,7 @@
 //! [`export_policy!`](crate::export_policy): the one line that turns a
 //! policy crate into a component.
 
-/// Exports the `provider` interface of contract `leasebox:provider@0.2.0`
+/// Exports the `provider` interface of contract `leasebox:provider@0.3.0`
 /// for a policy: every call runs the library with the given hooks.
 ///
 /// The argument is a value whose type implements

@@ -15,8 +15,9 @@ pub use crate::bindings::exports::leasebox::provider::provider::{
     ProbeCheck, ProbeReport, ReleaseReport, SweepReport,
 };
 pub use crate::bindings::leasebox::provider::types::{
-    Backend, Command, EnvVar, ExecRequest, ExecStatus, Lease, LeasePhase, LeaseRequest,
-    LeaseStatus, ObjectRef,
+    AttachRequest, Backend, Command, EnvVar, ExecRequest, ExecStatus, FileEntry, FileType,
+    FilesInRequest, FilesOutRequest, Lease, LeasePhase, LeaseRequest, LeaseStatus, ObjectRef,
+    ProcessInfo, TerminalRequest, WindowSize,
 };
 
 impl ObjectRef {

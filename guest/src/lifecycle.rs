@@ -23,8 +23,10 @@ pub mod exec_wrap;
 mod acquire;
 mod delete;
 mod execute;
+mod files;
 mod list;
 mod probe;
+mod processes;
 mod recorded;
 mod release;
 mod renew;
@@ -34,13 +36,15 @@ mod status;
 mod step;
 mod sweep;
 mod tenant;
+mod terminal;
 
 use crate::cluster::Cluster;
 use crate::error::PolicyError;
 use crate::hooks::{DefaultHooks, Hooks};
 use crate::lease::{
-    ExecRequest, ExecStatus, Lease, LeaseRequest, LeaseStatus, ProbeCheck, ReleaseReport,
-    SweepReport,
+    AttachRequest, ExecRequest, ExecStatus, FileEntry, FilesInRequest, FilesOutRequest, Lease,
+    LeaseRequest, LeaseStatus, ProbeCheck, ProcessInfo, ReleaseReport, SweepReport,
+    TerminalRequest,
 };
 
 pub use execute::DEFAULT_WORKSPACE_PATH;
@@ -159,4 +163,85 @@ pub fn probe_with(
     company_id: &str,
 ) -> Result<Vec<ProbeCheck>, PolicyError> {
     probe::probe(hooks, cluster, config, company_id)
+}
+
+/// Runs a command on a terminal in a lease until it ends.
+pub fn open_terminal(
+    cluster: &dyn Cluster,
+    request: &TerminalRequest,
+) -> Result<ExecStatus, PolicyError> {
+    terminal::open_terminal(cluster, request)
+}
+
+/// Starts a detached process in a lease and returns at once.
+pub fn start_process(
+    cluster: &dyn Cluster,
+    request: &ExecRequest,
+) -> Result<ProcessInfo, PolicyError> {
+    processes::start(cluster, request)
+}
+
+/// The detached processes of a lease, oldest first.
+pub fn list_processes(
+    cluster: &dyn Cluster,
+    lease: &Lease,
+) -> Result<Vec<ProcessInfo>, PolicyError> {
+    processes::list(cluster, lease)
+}
+
+/// Sends a detached process's kept output to the caller, following it to
+/// its end when asked.
+pub fn attach_process(
+    cluster: &dyn Cluster,
+    request: &AttachRequest,
+) -> Result<ExecStatus, PolicyError> {
+    processes::attach(cluster, request)
+}
+
+/// Signals a detached process and its tree, then kills what is left.
+pub fn kill_process(
+    cluster: &dyn Cluster,
+    lease: &Lease,
+    process: &str,
+    signal: u32,
+) -> Result<ProcessInfo, PolicyError> {
+    processes::kill(cluster, lease, process, signal)
+}
+
+/// Unpacks the caller's tar stream under a target path.
+pub fn write_files(cluster: &dyn Cluster, request: &FilesInRequest) -> Result<(), PolicyError> {
+    files::write_files(cluster, request)
+}
+
+/// Sends a tar stream of a path to the caller.
+pub fn read_files(cluster: &dyn Cluster, request: &FilesOutRequest) -> Result<(), PolicyError> {
+    files::read_files(cluster, request)
+}
+
+/// One path in a lease; none when it does not exist.
+pub fn stat_path(
+    cluster: &dyn Cluster,
+    lease: &Lease,
+    path: &str,
+) -> Result<Option<FileEntry>, PolicyError> {
+    files::stat_path(cluster, lease, path)
+}
+
+/// The entries of a directory in a lease, by name.
+pub fn list_directory(
+    cluster: &dyn Cluster,
+    lease: &Lease,
+    path: &str,
+) -> Result<Vec<FileEntry>, PolicyError> {
+    files::list_directory(cluster, lease, path)
+}
+
+/// Removes a path in a lease; false when it did not exist.
+pub fn remove_path(
+    cluster: &dyn Cluster,
+    lease: &Lease,
+    path: &str,
+    recursive: bool,
+) -> Result<bool, PolicyError> {
+    files::remove_path(cluster, lease, path, recursive)
 }

@@ -37,6 +37,7 @@ fn spec(stdin: bool, forward: bool) -> ExecSpec {
         forward_output: forward,
         forward_stdin: forward,
         frame_stdin: forward,
+        tty: None,
         max_stdout_bytes: None,
         max_stderr_bytes: None,
     }

@@ -39,7 +39,7 @@ pub(crate) fn execute(
     }
 }
 
-fn check_lease(lease: &Lease) -> Result<(), PolicyError> {
+pub(crate) fn check_lease(lease: &Lease) -> Result<(), PolicyError> {
     if lease.pod.is_empty() || lease.container.is_empty() || lease.namespace.is_empty() {
         return Err(PolicyError::BadRequest(format!(
             "lease {}: namespace, pod and container must be set; pass the lease acquire or \
@@ -72,6 +72,7 @@ fn exec_command(cluster: &dyn Cluster, request: &ExecRequest) -> Result<ExecStat
         forward_output: true,
         forward_stdin: request.forward_stdin,
         frame_stdin: wrapped.frame_stdin,
+        tty: None,
         max_stdout_bytes: request.max_stdout_bytes,
         max_stderr_bytes: request.max_stderr_bytes,
     };
@@ -86,7 +87,7 @@ fn exec_command(cluster: &dyn Cluster, request: &ExecRequest) -> Result<ExecStat
 
 /// Starts `spec`, writes `header` to stdin, hands stdin over (or closes
 /// it), and waits for the end within `timeout_ms`.
-fn run_exec(
+pub(crate) fn run_exec(
     cluster: &dyn Cluster,
     spec: &ExecSpec,
     header: Option<&[u8]>,
@@ -244,6 +245,7 @@ fn kill_in_pod(cluster: &dyn Cluster, spec: &ExecSpec, token: &str) -> Result<()
         forward_output: false,
         forward_stdin: false,
         frame_stdin: false,
+        tty: None,
         max_stdout_bytes: Some(4096),
         max_stderr_bytes: Some(4096),
     };
@@ -268,7 +270,7 @@ fn kill_in_pod(cluster: &dyn Cluster, spec: &ExecSpec, token: &str) -> Result<()
 /// uses the lease (a reused token would point the kill at another exec's
 /// pid), so it comes from the random source WASI gives the module (std's
 /// `RandomState` is seeded from it) and never from a clock or a counter.
-fn kill_token(lease_id: &str) -> String {
+pub(crate) fn kill_token(lease_id: &str) -> String {
     use std::hash::BuildHasher;
     let random = std::collections::hash_map::RandomState::new().hash_one(lease_id);
     format!("{lease_id}-{random:016x}")
@@ -348,6 +350,7 @@ pub(crate) fn realize_workspace(
         forward_output: true,
         forward_stdin: true,
         frame_stdin: wrapped.frame_stdin,
+        tty: None,
         max_stdout_bytes: None,
         max_stderr_bytes: None,
     };

@@ -8,6 +8,7 @@
 
 mod acquire;
 mod cluster;
+mod cp;
 mod exec;
 mod exit;
 mod interrupt;
@@ -17,14 +18,18 @@ mod module;
 mod plan;
 mod policy;
 mod probe;
+mod process;
 mod rbac;
 mod release;
 mod renew;
 mod run;
 mod schema;
 mod serve;
+mod shell;
 mod status;
 mod sweep;
+#[cfg(unix)]
+mod terminal;
 mod upload;
 mod validate;
 
@@ -60,6 +65,19 @@ pub enum Command {
     Exec(exec::Args),
     /// Unpack a tar stream from stdin into a lease's sandbox.
     Upload(upload::Args),
+    /// Copy files and trees between this machine and a lease (LEASE:PATH on
+    /// one side); print what was copied (JSON).
+    Cp(cp::Args),
+    /// List a lease's detached processes (JSON).
+    Ps(process::PsArgs),
+    /// Stream a detached process's output to its end; exit with its exit
+    /// code.
+    Attach(process::AttachArgs),
+    /// End a detached process and its process tree; print it (JSON).
+    Kill(process::KillArgs),
+    /// Open a terminal in a lease's sandbox (default: the login shell);
+    /// exit with its exit code.
+    Shell(shell::Args),
     /// Delete a lease's objects and print what was deleted (JSON).
     Release(release::Args),
     /// Acquire a lease, run a command in it, release it (always).
@@ -121,6 +139,11 @@ pub fn run(cli: Cli) -> Result<u8, CliError> {
         // The command's output goes to stdout while it runs: no lock held.
         Command::Exec(args) => exec::run(&args),
         Command::Upload(args) => upload::run(&args),
+        Command::Shell(args) => shell::run(&args),
+        Command::Cp(args) => cp::run(&args, &mut std::io::stdout()),
+        Command::Ps(args) => process::ps(&args, &mut std::io::stdout()),
+        Command::Attach(args) => process::attach(&args),
+        Command::Kill(args) => process::kill(&args, &mut std::io::stdout()),
         Command::Release(args) => release::run(&args, &mut std::io::stdout()),
         Command::Run(args) => run::run(&args),
         Command::Renew(args) => renew::run(&args, &mut std::io::stdout()),

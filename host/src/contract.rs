@@ -1,7 +1,8 @@
 //! The contract `leasebox:provider` (`wit/`) as the host sees it: the
 //! generated bindings of every version it loads, one module per version
-//! ([`v0_2`], the current one, and [`v0_1`]), the conversions between them
-//! (`From` impls in `v0_1.rs`), the enum over the versions
+//! ([`v0_3`], the current one, [`v0_2`] and [`v0_1`]), the conversions
+//! between them (`From` impls in `v0_2.rs` and `v0_1.rs`), the enum over the
+//! versions
 //! ([`Contract`]), and the kube interface's resources as Rust traits.
 //!
 //! The records are the current version's, as generated: the runtime, the
@@ -13,21 +14,23 @@ pub mod lease_json;
 mod resources;
 pub mod v0_1;
 pub mod v0_2;
+pub mod v0_3;
 mod version;
 
 pub use resources::{
     ExecHandle, ExecStream, Handle, LogFollow, LogHandle, WatchHandle, WatchStream,
 };
-pub use v0_2::exports::leasebox::provider::provider::{
+pub use v0_3::exports::leasebox::provider::provider::{
     ProbeCheck, ProbeReport, ReleaseReport, SweepReport,
 };
-pub use v0_2::leasebox::provider::kube::{
+pub use v0_3::leasebox::provider::kube::{
     DeleteOptions, Denial, EventType, ExecSpec, HostSecretRequest, KubeError, LogsRequest,
     OutputChunk, OutputStream, Propagation, WatchEvent, WatchRequest,
 };
-pub use v0_2::leasebox::provider::logging::Level as LogLevel;
-pub use v0_2::leasebox::provider::types::{
-    Backend, Command, EnvVar, ExecRequest, ExecStatus, Failure, Issue, Lease, LeasePhase,
-    LeaseRequest, LeaseStatus, ObjectRef, PolicyError, ValidationReport,
+pub use v0_3::leasebox::provider::logging::Level as LogLevel;
+pub use v0_3::leasebox::provider::types::{
+    AttachRequest, Backend, Command, EnvVar, ExecRequest, ExecStatus, Failure, FileEntry, FileType,
+    FilesInRequest, FilesOutRequest, Issue, Lease, LeasePhase, LeaseRequest, LeaseStatus,
+    ObjectRef, PolicyError, ProcessInfo, TerminalRequest, ValidationReport, WindowSize,
 };
 pub use version::{Contract, PACKAGE};

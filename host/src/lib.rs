@@ -12,6 +12,8 @@
 //!   table of time budgets, for the CLI, serve and the background sweep;
 //! - [`settings`]: the operator's host settings (fence, host secret keys,
 //!   guest limits, cluster connection);
+//! - [`files`]: the local end of a file copy (tar streams packed from and
+//!   unpacked into this machine's files);
 //! - [`lease_id`]: lease ids (`lb-` + ULID);
 //! - [`cli`]: the `leasebox` command line; [`serve`]: the long-running
 //!   host, with its leader election, metrics and background sweep.
@@ -20,6 +22,7 @@ pub mod cli;
 pub mod clock;
 pub mod cluster;
 pub mod contract;
+pub mod files;
 pub mod lease_id;
 pub mod lifecycle;
 mod locks;

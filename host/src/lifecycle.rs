@@ -10,11 +10,15 @@
 //! - [`budget`]: the one table of time budgets;
 //! - [`request`]: what a front end asks for ([`LeaseSpec`],
 //!   [`CommandSpec`], [`Target`]);
-//! - [`error`]: how a call fails.
+//! - [`error`]: how a call fails;
+//! - [`sessions`]: terminals, detached processes and single paths, and
+//!   [`files`]: trees copied in and out (contract 0.3.0).
 
 pub mod budget;
 pub mod error;
+pub mod files;
 pub mod request;
+pub mod sessions;
 pub mod slot;
 
 use std::num::NonZeroU32;
@@ -31,7 +35,9 @@ use crate::settings::HostSettings;
 
 pub use budget::Budget;
 pub use error::LifecycleError;
+pub use files::{Download, Landing, Upload};
 pub use request::{CommandSpec, DEFAULT_COMPANY, LeaseSpec, Target};
+pub use sessions::{AttachFrom, TerminalSpec};
 pub use slot::Loaded;
 
 /// What one call brings from its front end: its cancellation, the caller's

@@ -6,8 +6,8 @@ use serde_json::{Value, json};
 
 use crate::contract::lease_json;
 use crate::contract::{
-    ExecStatus, Issue, LeasePhase, LeaseStatus, ProbeReport, ReleaseReport, SweepReport,
-    ValidationReport,
+    ExecStatus, FileEntry, FileType, Issue, LeasePhase, LeaseStatus, ProbeReport, ProcessInfo,
+    ReleaseReport, SweepReport, ValidationReport,
 };
 
 /// Issues as `[{"path","message"}]`.
@@ -94,5 +94,63 @@ pub fn lease_status(status: &LeaseStatus) -> Value {
         "ready": status.ready,
         "message": status.message,
         "lease": lease_json::to_json(&status.lease),
+    })
+}
+
+/// `{"id","argv","startedAt","running","exitCode","stdoutBytes",
+/// "stderrBytes","stdoutDropped","stderrDropped"}`.
+pub fn process_info(process: &ProcessInfo) -> Value {
+    let ProcessInfo {
+        id,
+        argv,
+        started_at,
+        running,
+        exit_code,
+        stdout_bytes,
+        stderr_bytes,
+        stdout_dropped,
+        stderr_dropped,
+    } = process;
+    json!({
+        "id": id,
+        "argv": argv,
+        "startedAt": started_at,
+        "running": running,
+        "exitCode": exit_code,
+        "stdoutBytes": stdout_bytes,
+        "stderrBytes": stderr_bytes,
+        "stdoutDropped": stdout_dropped,
+        "stderrDropped": stderr_dropped,
+    })
+}
+
+/// `file`, `directory`, `symlink` or `other`.
+pub fn file_type_name(file_type: FileType) -> &'static str {
+    match file_type {
+        FileType::File => "file",
+        FileType::Directory => "directory",
+        FileType::Symlink => "symlink",
+        FileType::Other => "other",
+    }
+}
+
+/// `{"path","type","size","mode","modified","linkTarget"}`; `mode` as the
+/// octal text (`"0644"`).
+pub fn file_entry(entry: &FileEntry) -> Value {
+    let FileEntry {
+        path,
+        file_type,
+        size,
+        mode,
+        modified,
+        link_target,
+    } = entry;
+    json!({
+        "path": path,
+        "type": file_type_name(*file_type),
+        "size": size,
+        "mode": format!("{mode:04o}"),
+        "modified": modified,
+        "linkTarget": link_target,
     })
 }

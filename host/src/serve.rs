@@ -24,10 +24,12 @@ pub mod log;
 pub mod methods;
 pub mod metrics;
 pub mod rpc;
+pub mod sessions;
 #[cfg(unix)]
 pub mod socket;
 pub mod stdin;
 pub mod sweeper;
+pub mod transfers;
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;

@@ -74,14 +74,14 @@ fn component_for_an_unknown_contract_is_refused_by_version() {
     let bytes = wat::parse_str(guest_text("wrong_contract.wat")).expect("valid wat");
     let error = runtime()
         .load("wrong_contract", &bytes)
-        .expect_err("0.3.0 is refused");
+        .expect_err("0.9.0 is refused");
     assert!(
         matches!(error, RuntimeError::IncompatibleContract { .. }),
         "{error:?}"
     );
     assert_eq!(
         error.to_string(),
-        "module targets leasebox:provider@0.3.0, host supports @0.2.0, 0.1.0"
+        "module targets leasebox:provider@0.9.0, host supports @0.3.0, 0.2.0, 0.1.0"
     );
 }
 

@@ -276,6 +276,10 @@ impl ClusterIo for InMemoryCluster {
             forward_output: spec.forward_output,
             forward_stdin: spec.forward_stdin,
             frame_stdin: spec.frame_stdin,
+            tty: spec.tty.map(|size| leasebox_policy::lease::WindowSize {
+                rows: size.rows,
+                cols: size.cols,
+            }),
             max_stdout_bytes: spec.max_stdout_bytes,
             max_stderr_bytes: spec.max_stderr_bytes,
         };

@@ -9,6 +9,7 @@
 mod admission;
 mod cancellation;
 mod contract_v0_1;
+mod contract_v0_2;
 mod example_policy;
 #[path = "../support/example_policy.rs"]
 mod example_policy_module;

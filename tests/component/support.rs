@@ -36,9 +36,24 @@ pub fn v0_1_policy() -> &'static Policy {
     })
 }
 
-/// Both contract versions' default modules, named.
-pub fn every_contract() -> [(&'static str, &'static Policy); 2] {
-    [("0.2.0", default_policy()), ("0.1.0", v0_1_policy())]
+/// The default module of contract 0.2.0, kept as a fixture
+/// (`tests/fixtures/modules/`).
+pub fn v0_2_policy() -> &'static Policy {
+    static POLICY: OnceLock<Policy> = OnceLock::new();
+    POLICY.get_or_init(|| {
+        runtime()
+            .load_file(&workspace().join("tests/fixtures/modules/leasebox-policy-0.2.0.wasm"))
+            .expect("the 0.2.0 module loads")
+    })
+}
+
+/// Every contract version's default module, named, newest first.
+pub fn every_contract() -> [(&'static str, &'static Policy); 3] {
+    [
+        ("0.3.0", default_policy()),
+        ("0.2.0", v0_2_policy()),
+        ("0.1.0", v0_1_policy()),
+    ]
 }
 
 /// No cluster, no log output, default limits.
@@ -123,6 +138,7 @@ pub fn caller_io(stdin: &[u8]) -> (CallerIo, SharedBuffer, SharedBuffer) {
         stdin: Arc::new(Mutex::new(Some(
             Box::new(std::io::Cursor::new(stdin.to_vec())) as Box<dyn Read + Send>,
         ))),
+        window_sizes: Arc::new(Mutex::new(None)),
     };
     (caller, stdout, stderr)
 }

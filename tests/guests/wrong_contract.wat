@@ -1,6 +1,6 @@
 ;; A component built for a newer contract: it imports
-;; leasebox:provider/logging@0.3.0. The host must refuse it by name before
+;; leasebox:provider/logging@0.9.0. The host must refuse it by name before
 ;; linking, not with a generic link error.
 (component
-  (import "leasebox:provider/logging@0.3.0" (instance))
+  (import "leasebox:provider/logging@0.9.0" (instance))
 )

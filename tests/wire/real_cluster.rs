@@ -47,6 +47,7 @@ fn caller(stdin: &'static [u8]) -> (CallerIo, Captured, Captured) {
         stdout: Arc::new(Mutex::new(out.clone())),
         stderr: Arc::new(Mutex::new(err.clone())),
         stdin: Arc::new(Mutex::new(Some(Box::new(stdin)))),
+        window_sizes: Arc::new(Mutex::new(None)),
     };
     (io, out, err)
 }
@@ -61,6 +62,7 @@ fn exec_spec(argv: &[&str]) -> ExecSpec {
         forward_output: true,
         forward_stdin: false,
         frame_stdin: false,
+        tty: None,
         max_stdout_bytes: None,
         max_stderr_bytes: None,
     }

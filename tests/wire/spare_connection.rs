@@ -141,6 +141,7 @@ fn exec_spec() -> ExecSpec {
         forward_output: false,
         forward_stdin: false,
         frame_stdin: false,
+        tty: None,
         max_stdout_bytes: None,
         max_stderr_bytes: None,
     }

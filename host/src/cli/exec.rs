@@ -1,5 +1,6 @@
 //! `leasebox exec --lease ID -- CMD...`: runs a command in a lease's
-//! sandbox and exits with its exit code.
+//! sandbox and exits with its exit code; with `--detach`, starts it as a
+//! detached process (`process.rs`) and prints its id at once.
 
 use std::time::Duration;
 
@@ -85,13 +86,27 @@ pub struct Args {
     /// The command and how it runs.
     #[command(flatten)]
     pub exec: ExecArgs,
+    /// Start the command as a detached process that keeps running when
+    /// this process, its caller or serve goes away; print its id and exit.
+    /// It reads no stdin; `ps`, `attach` and `kill` use the id.
+    #[arg(long)]
+    pub detach: bool,
 }
 
 /// Resumes the lease and runs the command; returns its exit code.
 pub fn run(args: &Args) -> Result<u8, CliError> {
-    let spec = args.exec.spec()?;
+    let mut spec = args.exec.spec()?;
     let (session, lease) = args.target.resume()?;
     let lease = lease.map_err(failed)?;
+    if args.detach {
+        spec.forward_stdin = false;
+        let process = session
+            .lifecycle()
+            .start_process(&session.context(), lease, &spec)
+            .map_err(failed)?;
+        println!("{}", process.id);
+        return Ok(0);
+    }
     let cancel = session.cancel.clone();
     interrupt::watch(
         "Ctrl-C ends this process, not the command in the sandbox",
@@ -130,7 +145,7 @@ pub(super) fn exit_code(result: &ExecStatus) -> u8 {
 }
 
 /// `K=V` of `--env`.
-fn parse_env(text: &str) -> Result<(String, String), String> {
+pub(super) fn parse_env(text: &str) -> Result<(String, String), String> {
     match text.split_once('=') {
         Some((name, value)) if !name.is_empty() => Ok((name.to_string(), value.to_string())),
         _ => Err(format!("expected NAME=VALUE, got {text:?}")),

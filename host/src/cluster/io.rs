@@ -13,7 +13,7 @@ use std::sync::{Arc, Mutex};
 use crate::cluster::manifest::Manifest;
 use crate::contract::{
     DeleteOptions, ExecSpec, ExecStream, HostSecretRequest, KubeError, LogFollow, LogsRequest,
-    ObjectRef, WatchRequest, WatchStream,
+    ObjectRef, WatchRequest, WatchStream, WindowSize,
 };
 
 /// The caller's streams, where forwarded output goes and forwarded stdin
@@ -26,6 +26,10 @@ pub struct CallerIo {
     pub stderr: Arc<Mutex<dyn Write + Send>>,
     /// Caller's stdin (taken by the first exec that forwards it).
     pub stdin: Arc<Mutex<Option<Box<dyn Read + Send>>>>,
+    /// The caller's terminal window sizes as they change (taken by the
+    /// first exec with a terminal, which sends each to the terminal);
+    /// none when the caller has no terminal or its size never changes.
+    pub window_sizes: Arc<Mutex<Option<std::sync::mpsc::Receiver<WindowSize>>>>,
 }
 
 impl CallerIo {
@@ -35,6 +39,7 @@ impl CallerIo {
             stdout: Arc::new(Mutex::new(std::io::stdout())),
             stderr: Arc::new(Mutex::new(std::io::stderr())),
             stdin: Arc::new(Mutex::new(Some(Box::new(std::io::stdin())))),
+            window_sizes: Arc::new(Mutex::new(None)),
         }
     }
 
@@ -44,6 +49,7 @@ impl CallerIo {
             stdout: Arc::new(Mutex::new(std::io::sink())),
             stderr: Arc::new(Mutex::new(std::io::sink())),
             stdin: Arc::new(Mutex::new(None)),
+            window_sizes: Arc::new(Mutex::new(None)),
         }
     }
 }

@@ -365,6 +365,7 @@ impl From<old_kube::ExecSpec> for now::ExecSpec {
             forward_output: spec.forward_output,
             forward_stdin: spec.forward_stdin,
             frame_stdin: spec.frame_stdin,
+            tty: None,
             max_stdout_bytes: spec.max_stdout_bytes,
             max_stderr_bytes: spec.max_stderr_bytes,
         }

@@ -20,6 +20,9 @@ pub enum LifecycleError {
     Policy(Box<PolicyError>),
     /// The module answered something the host cannot read.
     BadAnswer(String),
+    /// The local end of a file copy failed: a local file could not be read
+    /// or written, or the sandbox's stream broke a rule of the unpack.
+    Files(crate::files::Error),
 }
 
 impl LifecycleError {
@@ -27,7 +30,7 @@ impl LifecycleError {
     /// the runtime failure (`trap`, `cpu-deadline`, `timeout`,
     /// `memory-cap`, `unsupported`, `cancelled`, `runtime`), the refusal
     /// (`invalid-config`, `not-allowed`, `lease-not-found`, `bad-request`,
-    /// `failed`, `cancelled`) or `bad-answer`.
+    /// `failed`, `cancelled`), `bad-answer` or `local-files`.
     pub fn reason(&self) -> &'static str {
         match self {
             LifecycleError::NoCluster => "no-cluster",
@@ -50,6 +53,7 @@ impl LifecycleError {
                 PolicyError::Cancelled(_) => "cancelled",
             },
             LifecycleError::BadAnswer(_) => "bad-answer",
+            LifecycleError::Files(_) => "local-files",
         }
     }
 
@@ -70,6 +74,7 @@ impl std::fmt::Display for LifecycleError {
                 f.write_str(message)
             }
             LifecycleError::Runtime(error) => write!(f, "{error}"),
+            LifecycleError::Files(error) => write!(f, "{error}"),
             LifecycleError::Policy(error) => match error.as_ref() {
                 PolicyError::InvalidConfig(_) => f.write_str("the configuration is invalid"),
                 PolicyError::NotAllowed(message)

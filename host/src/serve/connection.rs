@@ -2,9 +2,10 @@
 //! a thread of its own (many in flight at once), answers in any order, and
 //! cancels whatever is still running when the client leaves.
 //!
-//! Notifications from the client: `$/cancelRequest {id}`, and for an
-//! `exec` with `stdin: true` (and every `realizeWorkspace`)
-//! `exec/stdin {id, data}` (base64) and `exec/stdinEnd {id}`. To the client:
+//! Notifications from the client: `$/cancelRequest {id}`, for an `exec`
+//! with `stdin: true` (and every `realizeWorkspace` and `terminal.open`)
+//! `exec/stdin {id, data}` (base64) and `exec/stdinEnd {id}`, and for a
+//! `terminal.open` `terminal/resize {id, rows, cols}`. To the client:
 //! `exec/output {id, stream, data}` (base64, `stdout` or `stderr`) while a
 //! command runs, and `exec/stdinCredit {id, bytes}` for a call's stdin
 //! ([`super::stdin`]: at most a window of it is ever held).
@@ -25,7 +26,7 @@ use super::methods::{self, Call};
 use super::rpc::{self, INVALID_REQUEST, Line, Outbox, RpcError};
 use super::stdin::{self, Overflow, StdinFeed, StdinReader};
 use crate::cluster::io::CallerIo;
-use crate::contract::LogLevel;
+use crate::contract::{LogLevel, WindowSize};
 use crate::locks::lock;
 use crate::runtime::Cancel;
 use crate::serve::metrics::Metrics;
@@ -39,6 +40,8 @@ const DRAIN_LIMIT: Duration = Duration::from_secs(60);
 struct InFlight {
     cancels: HashMap<String, Cancel>,
     stdins: HashMap<String, StdinFeed>,
+    /// The window sizes of the terminals in flight.
+    windows: HashMap<String, std::sync::mpsc::Sender<WindowSize>>,
     /// Calls stopped because their client sent stdin past the credit.
     overflows: HashMap<String, Overflow>,
 }
@@ -51,6 +54,7 @@ fn forget(shared: &Shared, key: &str) {
     let mut in_flight = lock(shared);
     in_flight.cancels.remove(key);
     in_flight.stdins.remove(key);
+    in_flight.windows.remove(key);
     in_flight.overflows.remove(key);
 }
 
@@ -175,9 +179,33 @@ fn notification(shared: &Shared, method: &str, params: &Value) -> Result<(), Str
             in_flight.stdins.remove(&key);
             Ok(())
         }
+        "terminal/resize" => {
+            let Some(window) = in_flight.windows.get(&key) else {
+                return Err(format!(
+                    "terminal/resize for call {key}, which is not a terminal in flight: ignored"
+                ));
+            };
+            let size = |name: &str| {
+                params
+                    .get(name)
+                    .and_then(Value::as_u64)
+                    .and_then(|n| u16::try_from(n).ok())
+                    .filter(|n| *n > 0)
+            };
+            match (size("rows"), size("cols")) {
+                (Some(rows), Some(cols)) => {
+                    // A terminal that just ended takes no more sizes.
+                    let _ = window.send(WindowSize { rows, cols });
+                    Ok(())
+                }
+                _ => Err(format!(
+                    "terminal/resize for call {key}: `rows` and `cols` must be 1-65535: ignored"
+                )),
+            }
+        }
         other => Err(format!(
             "unknown notification `{other}` (the client may send $/cancelRequest, exec/stdin, \
-             exec/stdinEnd): ignored"
+             exec/stdinEnd, terminal/resize): ignored"
         )),
     }
 }
@@ -220,21 +248,31 @@ fn request(
             return None;
         }
         in_flight.cancels.insert(key.clone(), cancel.clone());
+        let terminal = method == "terminal.open";
         let wants_stdin = method == "realizeWorkspace"
+            || terminal
             || (method == "exec" && params.get("stdin").and_then(Value::as_bool) == Some(true));
-        wants_stdin.then(|| {
+        let stdin = wants_stdin.then(|| {
             let (feed, reader) = stdin::open(outbox, &id);
             in_flight.stdins.insert(key.clone(), feed);
             reader
-        })
+        });
+        let windows = terminal.then(|| {
+            let (sizes, changes) = std::sync::mpsc::channel();
+            in_flight.windows.insert(key.clone(), sizes);
+            changes
+        });
+        (stdin, windows)
     };
+    let (stdin, windows) = stdin;
     let (thread_server, in_flight, outbox) = (server.clone(), shared.clone(), outbox.clone());
     let (thread_key, thread_id, thread_outbox) = (key.clone(), id.clone(), outbox.clone());
     let spawned = std::thread::Builder::new()
         .name(format!("serve-{method}"))
         .spawn(move || {
             let (key, id, outbox, server) = (thread_key, thread_id, thread_outbox, thread_server);
-            let caller = caller_io(&outbox, &id, stdin, &server.metrics);
+            let mut caller = caller_io(&outbox, &id, stdin, &server.metrics);
+            caller.window_sizes = Arc::new(Mutex::new(windows));
             let loaded = server.slot.current();
             let text = |key: &str| params.get(key).and_then(Value::as_str).map(String::from);
             let log = LogFields {
@@ -303,6 +341,7 @@ fn caller_io(
         stdin: Arc::new(Mutex::new(
             stdin.map(|r| Box::new(r) as Box<dyn Read + Send>),
         )),
+        window_sizes: Arc::new(Mutex::new(None)),
     }
 }
 

@@ -13,8 +13,8 @@ use serde_json::{Value, json};
 
 use super::log::{self, LogFields};
 use super::rpc::{
-    INTERNAL_ERROR, INVALID_PARAMS, METHOD_NOT_FOUND, MODULE_FAILED, MODULE_REFUSED, NO_CLUSTER,
-    POLICY_REFUSED, REQUEST_CANCELLED, RpcError,
+    INTERNAL_ERROR, INVALID_PARAMS, LOCAL_FILES, METHOD_NOT_FOUND, MODULE_FAILED, MODULE_REFUSED,
+    NO_CLUSTER, POLICY_REFUSED, REQUEST_CANCELLED, RpcError,
 };
 use super::sweeper::SweepState;
 use crate::cluster::io::CallerIo;
@@ -74,13 +74,13 @@ pub struct Call<'a> {
 
 impl<'a> Call<'a> {
     /// The lifecycle of the module this call runs on.
-    fn lifecycle(&self) -> Lifecycle<'_> {
+    pub(super) fn lifecycle(&self) -> Lifecycle<'_> {
         Lifecycle::new(&self.loaded, self.settings)
     }
 
     /// What the call brings to the lifecycle: its cancellation, the
     /// caller's streams, and its log lines.
-    fn context(&self) -> CallContext {
+    pub(super) fn context(&self) -> CallContext {
         CallContext {
             cancel: self.cancel.clone(),
             caller: self.caller.clone(),
@@ -89,7 +89,7 @@ impl<'a> Call<'a> {
     }
 
     /// This call, its log lines naming `lease` and its company.
-    fn about(&self, lease: &Lease) -> Call<'a> {
+    pub(super) fn about(&self, lease: &Lease) -> Call<'a> {
         Call {
             log: LogFields {
                 lease_id: Some(lease.id.clone()),
@@ -104,7 +104,11 @@ impl<'a> Call<'a> {
     }
 
     /// Lease `lease_id` found again by its labels.
-    fn resume(&self, lease_id: &str, namespace: Option<&str>) -> Result<Lease, LifecycleError> {
+    pub(super) fn resume(
+        &self,
+        lease_id: &str,
+        namespace: Option<&str>,
+    ) -> Result<Lease, LifecycleError> {
         let target = Target {
             lease_id: lease_id.to_string(),
             namespace: namespace.map(str::to_string),
@@ -134,19 +138,27 @@ pub fn call(call: &Call<'_>, method: &str, params: Value) -> Result<Value, RpcEr
             Ok(info(&call.loaded, call.slot))
         }
         "policy.reload" => reload(call, parse(params)?),
+        other if super::sessions::METHODS.contains(&other) => {
+            super::sessions::call(call, other, params)
+        }
+        other if super::transfers::METHODS.contains(&other) => {
+            super::transfers::call(call, other, params)
+        }
         other => Err(RpcError::new(
             METHOD_NOT_FOUND,
             "method-not-found",
             format!(
-                "no method `{other}`; the methods are {}",
-                METHODS.join(", ")
+                "no method `{other}`; the methods are {}, {}, {}",
+                METHODS.join(", "),
+                super::sessions::METHODS.join(", "),
+                super::transfers::METHODS.join(", ")
             ),
         )),
     }
 }
 
 /// The params as `T`; `-32602` naming the field otherwise.
-fn parse<T: DeserializeOwned>(params: Value) -> Result<T, RpcError> {
+pub(super) fn parse<T: DeserializeOwned>(params: Value) -> Result<T, RpcError> {
     let params = if params.is_null() { json!({}) } else { params };
     serde_json::from_value(params).map_err(|e| RpcError::invalid_params(format!("params: {e}")))
 }
@@ -295,8 +307,8 @@ fn realize_workspace(call: &Call<'_>, p: RealizeParams) -> Result<Value, RpcErro
 #[derive(Debug, Deserialize)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub(super) struct ExecParams {
-    lease_id: String,
-    namespace: Option<String>,
+    pub(super) lease_id: String,
+    pub(super) namespace: Option<String>,
     command: Option<Vec<String>>,
     shell: Option<String>,
     cwd: Option<String>,
@@ -312,7 +324,7 @@ pub(super) struct ExecParams {
 }
 
 impl ExecParams {
-    fn spec(&self) -> Result<CommandSpec, RpcError> {
+    pub(super) fn spec(&self) -> Result<CommandSpec, RpcError> {
         let command = match (&self.command, &self.shell) {
             (Some(argv), None) if !argv.is_empty() => Command::Argv(argv.clone()),
             (None, Some(script)) => Command::Shell(script.clone()),
@@ -520,6 +532,7 @@ pub fn rpc_error(error: LifecycleError) -> RpcError {
         LifecycleError::LeaseId(_) => INTERNAL_ERROR,
         LifecycleError::Runtime(_) | LifecycleError::BadAnswer(_) => MODULE_FAILED,
         LifecycleError::Policy(_) => POLICY_REFUSED,
+        LifecycleError::Files(_) => LOCAL_FILES,
     };
     let mut answer = RpcError::new(code, reason, error.to_string());
     if let (LifecycleError::Policy(refusal), Some(data)) = (&error, answer.data.as_object_mut())

@@ -37,6 +37,10 @@ pub const NO_CLUSTER: i64 = -32003;
 pub const MODULE_REFUSED: i64 = -32004;
 /// The server is stopping (SIGTERM) and takes no new call.
 pub const SHUTTING_DOWN: i64 = -32005;
+/// The local end of a file copy failed: a file of the server's machine
+/// could not be read or written, or the sandbox's stream broke a rule of
+/// the unpack (`data.reason`: `local-files`).
+pub const LOCAL_FILES: i64 = -32006;
 /// The request was cancelled (`$/cancelRequest`, or its client left).
 pub const REQUEST_CANCELLED: i64 = -32800;
 

@@ -7,7 +7,10 @@
 //! speaks, e.g. 1.20) cannot without losing the output and exit status that
 //! follow, and a 1.20 node's runtime takes stdin over SPDY for a third of
 //! the CPU. A session without stdin runs over a websocket
-//! (`super::exec_websocket`).
+//! (`super::exec_websocket`). A session on a terminal (`spec.tty`) needs
+//! stdin and runs over SPDY too: its output comes merged on stdout, and its
+//! window sizes (the first from the spec, later ones from the caller's
+//! `window_sizes`) go on the resize stream.
 //!
 //! Output is handled as it arrives, in the session's loop: forwarded output
 //! goes to the caller's writers (flushed per chunk), the rest is queued for
@@ -26,7 +29,7 @@ use tokio::task::JoinHandle;
 use super::Ctx;
 use super::exec_loop::{Cap, Delivery, Outcome, Sink};
 use super::exec_protocol::{Ending, ending_from_status};
-use super::exec_stdin::{StdinCommand, forward_stdin, stdin_chunk};
+use super::exec_stdin::{StdinCommand, forward_stdin, forward_window_sizes, stdin_chunk};
 use super::{exec_spdy, exec_websocket, spare};
 use crate::cluster::io::CallerIo;
 use crate::contract::{ExecSpec, ExecStatus, ExecStream, KubeError, OutputStream};
@@ -56,11 +59,21 @@ pub(crate) async fn start(
             "exec: argv is empty; give the command to run".into(),
         ));
     }
+    if spec.tty.is_some() && !spec.stdin {
+        return Err(KubeError::BadArgument(
+            "exec: a terminal (tty) needs stdin; set stdin in the exec request".into(),
+        ));
+    }
+    let terminal = match spec.tty {
+        Some(_) => exec_spdy::Terminal::Yes,
+        None => exec_spdy::Terminal::No,
+    };
     let params = AttachParams::default()
         .container(spec.container.clone())
         .stdin(spec.stdin)
         .stdout(true)
-        .stderr(true);
+        .stderr(spec.tty.is_none())
+        .tty(spec.tty.is_some());
     let pods = kube::core::Request::new(format!("/api/v1/namespaces/{}/pods", spec.namespace));
     let step = format!(
         "exec in pod {}/{} container {}",
@@ -86,6 +99,14 @@ pub(crate) async fn start(
     let out = delivery(OutputStream::Stdout, spec.max_stdout_bytes, &caller.stdout);
     let err = delivery(OutputStream::Stderr, spec.max_stderr_bytes, &caller.stderr);
     let (commands, command_rx) = mpsc::channel(STDIN_DEPTH);
+    if let Some(size) = spec.tty {
+        // The first message of the session: the terminal's size at start.
+        let _ = commands.try_send(StdinCommand::Resize(size));
+        let sizes = caller.window_sizes.lock().ok().and_then(|mut s| s.take());
+        if let Some(sizes) = sizes {
+            forward_window_sizes(sizes, commands.clone())?;
+        }
+    }
     // With stdin open the session runs over SPDY, as kubectl's does: it
     // can end stdin, and the node's runtime takes it in for a third of the
     // CPU (see `exec_spdy`). Without stdin, over a websocket (v5 or v4);
@@ -104,7 +125,7 @@ pub(crate) async fn start(
             .await
             .map_err(|e| KubeError::Transport(format!("{step}: {e}")))?;
         spare::replace_upgraded(ctx);
-        tokio::spawn(exec_spdy::run(connection, command_rx, out, err))
+        tokio::spawn(exec_spdy::run(connection, terminal, command_rx, out, err))
     } else {
         let connection = ctx
             .call(&step, || {

@@ -2,7 +2,10 @@
 //! session whose stdin is open: the upgrade, then the message loop.
 //!
 //! The client opens the streams, all in one write: error (where the exit
-//! status comes, protocol `v4.channel.k8s.io`), stdin, stdout, stderr.
+//! status comes, protocol `v4.channel.k8s.io`), stdin, stdout, stderr; on a
+//! terminal, error, stdin, stdout (stderr comes merged into it) and resize,
+//! which takes the window sizes as JSON objects (`{"Width":80,"Height":24}`,
+//! one per line, as kubectl sends them).
 //! Stdin flows once the server has accepted its stream (the server drops
 //! DATA on a stream it has not accepted yet) and ends with a FIN, which the
 //! command reads as the end of its input. The session ends once the error
@@ -99,18 +102,52 @@ const STREAMS: [(u32, &str); 4] = [
     (STDOUT, "stdout"),
     (STDERR, "stderr"),
 ];
+/// The streams of a session on a terminal.
+const TTY_STREAMS: [(u32, &str); 4] = [
+    (ERROR, "error"),
+    (STDIN, "stdin"),
+    (STDOUT, "stdout"),
+    (RESIZE, "resize"),
+];
 const ERROR: u32 = 1;
 const STDIN: u32 = 3;
 const STDOUT: u32 = 5;
 const STDERR: u32 = 7;
+/// The resize stream takes the id stderr has without a terminal.
+const RESIZE: u32 = 7;
 
-/// The `SYN_STREAM` frames that open the [`STREAMS`].
-fn open_streams() -> Vec<u8> {
+/// Whether the session runs on a terminal.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Terminal {
+    /// No terminal: stdout and stderr apart.
+    No,
+    /// A terminal: output merged on stdout, window sizes on the resize
+    /// stream.
+    Yes,
+}
+
+impl Terminal {
+    fn streams(self) -> &'static [(u32, &'static str); 4] {
+        match self {
+            Terminal::No => &STREAMS,
+            Terminal::Yes => &TTY_STREAMS,
+        }
+    }
+}
+
+/// The `SYN_STREAM` frames that open the streams of a session.
+fn open_streams(terminal: Terminal) -> Vec<u8> {
     let mut blocks = HeaderBlocks::default();
-    STREAMS
+    terminal
+        .streams()
         .iter()
         .flat_map(|(id, kind)| blocks.syn_stream(*id, &[("streamtype", kind)]))
         .collect()
+}
+
+/// A window size as the kubelet reads it from the resize stream.
+fn resize_message(size: crate::contract::WindowSize) -> Vec<u8> {
+    format!("{{\"Width\":{},\"Height\":{}}}\n", size.cols, size.rows).into_bytes()
 }
 
 /// Runs one session on `connection`: output to the deliveries, stdin from
@@ -118,6 +155,7 @@ fn open_streams() -> Vec<u8> {
 /// complete or the connection ends.
 pub(crate) async fn run<C>(
     connection: C,
+    terminal: Terminal,
     commands: mpsc::Receiver<StdinCommand>,
     mut out: Delivery,
     mut err: Delivery,
@@ -129,12 +167,18 @@ where
     let mut from_server = BufReader::with_capacity(READ_BUFFER, from_server);
     let (accepted, on_accepted) = oneshot::channel();
     let mut accepted = Some(accepted);
+    // The streams the client writes on, until the server has accepted them.
+    let mut unaccepted: Vec<u32> = match terminal {
+        Terminal::No => vec![STDIN],
+        Terminal::Yes => vec![STDIN, RESIZE],
+    };
     // Pings waiting to be answered: a server that pings faster than this
     // side writes gets no more answers than this many at a time.
     let (pongs, pongs_rx) = mpsc::channel(PINGS_WAITING);
     let (stop, stopped) = oneshot::channel();
     let mut writer = std::pin::pin!(write_loop(
         to_server,
+        terminal,
         commands,
         on_accepted,
         pongs_rx,
@@ -152,7 +196,7 @@ where
                 Ok(Some(Incoming::Data { stream, fin, data })) => {
                     if stream == STDOUT {
                         out.deliver(data);
-                    } else if stream == STDERR {
+                    } else if stream == STDERR && terminal == Terminal::No {
                         err.deliver(data);
                     } else if stream == ERROR {
                         if status.len() + data.len() > MAX_STATUS {
@@ -168,7 +212,8 @@ where
                     }
                 }
                 Ok(Some(Incoming::Reply { stream, fin })) => {
-                    if stream == STDIN
+                    unaccepted.retain(|s| *s != stream);
+                    if unaccepted.is_empty()
                         && let Some(accepted) = accepted.take()
                     {
                         let _ = accepted.send(());
@@ -218,11 +263,13 @@ where
 }
 
 /// The sending half of a session: the streams opened, then stdin as the
-/// guest hands it over once the server has accepted the stdin stream, its
-/// end as a FIN, answers to the server's pings and a ping of ours every
-/// [`PING_INTERVAL`]; until `stop` or a failed write (its reason).
+/// guest hands it over (and a terminal's window sizes) once the server has
+/// accepted the streams written on, stdin's end as a FIN, answers to the
+/// server's pings and a ping of ours every [`PING_INTERVAL`]; until `stop`
+/// or a failed write (its reason).
 async fn write_loop<W>(
     mut to_server: W,
+    terminal: Terminal,
     mut commands: mpsc::Receiver<StdinCommand>,
     mut accepted: oneshot::Receiver<()>,
     mut pongs: mpsc::Receiver<u32>,
@@ -236,7 +283,7 @@ where
     let mut our_ping = 1u32;
     let mut stdin_accepted = false;
     let mut stdin_open = true;
-    let mut frames = open_streams();
+    let mut frames = open_streams(terminal);
     let mut what = "the connection failed";
     let failure = loop {
         if !frames.is_empty() {
@@ -257,6 +304,12 @@ where
             command = commands.recv(), if stdin_open && stdin_accepted => {
                 what = "sending stdin failed";
                 match command {
+                    Some(StdinCommand::Resize(size)) => {
+                        what = "sending the window size failed";
+                        if terminal == Terminal::Yes {
+                            push_data_frames(&mut frames, RESIZE, false, &resize_message(size));
+                        }
+                    }
                     Some(StdinCommand::Data(data)) if !data.is_empty() => {
                         push_data_frames(&mut frames, STDIN, false, &data);
                     }
@@ -345,7 +398,7 @@ mod tests {
                         .strip_suffix(&[0, 0, 0, 0xff, 0xff])
                         .expect("a block ends with a sync flush");
                     let text = String::from_utf8_lossy(block);
-                    let kind = ["error", "stdin", "stdout", "stderr"]
+                    let kind = ["error", "stdin", "stdout", "stderr", "resize"]
                         .into_iter()
                         .find(|k| text.ends_with(k))
                         .expect("a stream type")
@@ -491,10 +544,105 @@ mod tests {
         Server,
         mpsc::Sender<StdinCommand>,
     ) {
+        session_on(Terminal::No, out, err)
+    }
+
+    fn session_on(
+        terminal: Terminal,
+        out: Delivery,
+        err: Delivery,
+    ) -> (
+        tokio::task::JoinHandle<Outcome>,
+        Server,
+        mpsc::Sender<StdinCommand>,
+    ) {
         let (client_io, server_io) = tokio::io::duplex(64 * 1024);
         let (commands, command_rx) = mpsc::channel(8);
-        let session = tokio::spawn(run(client_io, command_rx, out, err));
+        let session = tokio::spawn(run(client_io, terminal, command_rx, out, err));
         (session, Server { io: server_io }, commands)
+    }
+
+    /// A terminal session opens resize instead of stderr, sends each window
+    /// size as the JSON line kubectl sends, only once the server has
+    /// accepted both streams it writes on, and passes on nothing the server
+    /// writes on the resize stream's id.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_terminal_sends_window_sizes_on_the_resize_stream_once_accepted() {
+        use crate::contract::WindowSize;
+        let (out, mut out_rx) = queue();
+        let (err, err_buffer) = forward();
+        let (session, mut server, commands) = session_on(Terminal::Yes, out, err);
+        commands
+            .send(StdinCommand::Resize(WindowSize { rows: 24, cols: 80 }))
+            .await
+            .expect("queued");
+        let mut opened = Vec::new();
+        for _ in 0..TTY_STREAMS.len() {
+            match server.frame().await.expect("a SYN_STREAM") {
+                Seen::Open { stream, kind } => opened.push((stream, kind)),
+                other => panic!("expected the streams opened first, got {other:?}"),
+            }
+        }
+        let names: Vec<(u32, &str)> = opened.iter().map(|(s, k)| (*s, k.as_str())).collect();
+        assert_eq!(
+            names,
+            [(1, "error"), (3, "stdin"), (5, "stdout"), (7, "resize")]
+        );
+        // Stdin accepted but resize not yet: still nothing written.
+        server.reply(1).await;
+        server.reply(3).await;
+        server.reply(5).await;
+        server.send(&ping_frame(2)).await;
+        match tokio::time::timeout(TEST_LIMIT, server.frame()).await {
+            Ok(Some(Seen::Ping(2))) => {}
+            other => panic!("expected nothing before the resize stream is accepted, got {other:?}"),
+        }
+        server.reply(7).await;
+        match tokio::time::timeout(TEST_LIMIT, server.frame()).await {
+            Ok(Some(Seen::Data {
+                stream: 7,
+                fin: false,
+                data,
+            })) => assert_eq!(data, b"{\"Width\":80,\"Height\":24}\n"),
+            other => panic!("expected the first window size, got {other:?}"),
+        }
+        commands
+            .send(StdinCommand::Data(b"ls\r".to_vec()))
+            .await
+            .expect("queued");
+        commands
+            .send(StdinCommand::Resize(WindowSize {
+                rows: 50,
+                cols: 132,
+            }))
+            .await
+            .expect("queued");
+        let mut seen = Vec::new();
+        for _ in 0..2 {
+            match tokio::time::timeout(TEST_LIMIT, server.frame()).await {
+                Ok(Some(Seen::Data { stream, data, .. })) => seen.push((stream, data)),
+                other => panic!("expected stdin and a resize, got {other:?}"),
+            }
+        }
+        assert_eq!(
+            seen,
+            [
+                (3, b"ls\r".to_vec()),
+                (7, b"{\"Width\":132,\"Height\":50}\n".to_vec())
+            ]
+        );
+        server.send(&data_frame(5, false, b"merged")).await;
+        server.send(&data_frame(7, false, b"not stderr")).await;
+        server
+            .send(&data_frame(1, true, br#"{"status":"Success"}"#))
+            .await;
+        let outcome = ended(session, "the status ends the session").await;
+        assert_eq!(outcome.failure, None);
+        assert_eq!(
+            out_rx.try_recv().ok(),
+            Some((OutputStream::Stdout, b"merged".to_vec()))
+        );
+        assert!(err_buffer.lock().expect("buffer").is_empty());
     }
 
     /// The outcome of a session's task, which must end within

@@ -15,7 +15,7 @@ use std::time::{Duration, Instant};
 
 use tokio::sync::mpsc;
 
-use crate::contract::KubeError;
+use crate::contract::{KubeError, WindowSize};
 
 /// Bytes of the caller's stdin read at a time.
 const CHUNK: usize = 64 * 1024;
@@ -31,10 +31,13 @@ const QUIET: Duration = Duration::from_millis(2);
 /// the chunks keep trickling in.
 const LINGER: Duration = Duration::from_millis(20);
 
-/// What the guest asks of stdin.
+/// What the guest (and, for a terminal, the caller's window) asks of the
+/// session's input side.
 pub(crate) enum StdinCommand {
     Data(Vec<u8>),
     Close,
+    /// A terminal's new size (sent on the resize stream).
+    Resize(WindowSize),
 }
 
 /// One chunk of the caller's stdin as sent: as is, or framed as its
@@ -132,6 +135,27 @@ pub(crate) fn forward_stdin(
         .spawn(move || send_gathered(&read, &commands, framed))
         .map(|_| ())
         .map_err(start_failed)
+}
+
+/// Passes the caller's window sizes (`sizes`) to a terminal session's
+/// `commands` on a thread of its own, until either side is gone.
+pub(crate) fn forward_window_sizes(
+    sizes: std::sync::mpsc::Receiver<WindowSize>,
+    commands: mpsc::Sender<StdinCommand>,
+) -> Result<(), KubeError> {
+    std::thread::Builder::new()
+        .name("leasebox-winsize".into())
+        .spawn(move || {
+            while let Ok(size) = sizes.recv() {
+                if commands.blocking_send(StdinCommand::Resize(size)).is_err() {
+                    return;
+                }
+            }
+        })
+        .map(|_| ())
+        .map_err(|e| {
+            KubeError::Transport(format!("exec: cannot start the window size forwarder: {e}"))
+        })
 }
 
 /// Sends the chunks from `read` as gathered messages, then the end of
@@ -275,6 +299,7 @@ mod tests {
                     received.extend_from_slice(&data);
                 }
                 StdinCommand::Close => closed = true,
+                StdinCommand::Resize(_) => panic!("no terminal, no window size"),
             }
         }
         assert!(closed, "stdin is closed at the end");

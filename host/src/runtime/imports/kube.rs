@@ -19,10 +19,10 @@ use std::time::{Duration, Instant};
 use wasmtime::component::Resource;
 
 use crate::cluster::manifest::Manifest;
-use crate::contract::v0_2::leasebox::provider::kube::{
+use crate::contract::v0_3::leasebox::provider::kube::{
     Host, HostExecSession, HostLogStream, HostWatch,
 };
-use crate::contract::v0_2::leasebox::provider::types;
+use crate::contract::v0_3::leasebox::provider::types;
 use crate::contract::{
     DeleteOptions, ExecHandle, ExecSpec, ExecStatus, Handle, HostSecretRequest, KubeError,
     LogHandle, LogsRequest, ObjectRef, OutputChunk, WatchEvent, WatchHandle, WatchRequest,

@@ -473,6 +473,7 @@ fn exec_pod(namespace: &str, pod: &str, container: &str, argv: &[&str]) -> Verdi
         forward_output: false,
         forward_stdin: false,
         frame_stdin: false,
+        tty: None,
         max_stdout_bytes: None,
         max_stderr_bytes: None,
     }) {

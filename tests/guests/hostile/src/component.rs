@@ -15,15 +15,18 @@
 //! `execute` does the same from a call about a lease only (the company
 //! unknown to the host), with the configuration document as the command
 //! (its first argv, or the shell line); `resume-lease` answers any lease
-//! id, so that `leasebox exec --lease` gets that far.
+//! id, so that `leasebox exec --lease` gets that far. `open-terminal` and
+//! `start-process` (contract 0.3.0) attack like `execute`, from their
+//! command; the other calls of 0.3.0 answer `bad-request`.
 
 use crate::attack::{Order, Position, Verdict};
 use crate::bindings::exports::leasebox::provider::provider::{
     Guest, ProbeCheck, ProbeReport, ReleaseReport, SweepReport,
 };
 use crate::bindings::leasebox::provider::types::{
-    Backend, Command, ExecRequest, ExecStatus, Failure, Issue, Lease, LeaseRequest, LeaseStatus,
-    ObjectRef, PolicyError, ValidationReport,
+    AttachRequest, Backend, Command, ExecRequest, ExecStatus, Failure, FileEntry, FilesInRequest,
+    FilesOutRequest, Issue, Lease, LeaseRequest, LeaseStatus, ObjectRef, PolicyError, ProcessInfo,
+    TerminalRequest, ValidationReport,
 };
 
 /// The step of the `failed` error an attacking `acquire-lease` returns
@@ -174,15 +177,7 @@ impl Guest for Component {
     }
 
     fn execute(request: ExecRequest) -> Result<ExecStatus, PolicyError> {
-        let config = match &request.command {
-            Command::Argv(argv) => argv.first().cloned().unwrap_or_default(),
-            Command::Shell(line) => line.clone(),
-        };
-        let position = Position {
-            company: request.lease.company_id.clone(),
-            lease: Some(request.lease.id.clone()),
-        };
-        Err(failed(attack(&config, position)?))
+        Err(attack_from_command(&request.lease, &request.command))
     }
 
     fn release_lease(_lease: Lease) -> Result<ReleaseReport, PolicyError> {
@@ -215,6 +210,69 @@ impl Guest for Component {
         _namespace: Option<String>,
     ) -> Result<LeaseStatus, PolicyError> {
         not_implemented()
+    }
+
+    fn open_terminal(request: TerminalRequest) -> Result<ExecStatus, PolicyError> {
+        let command = request.command.unwrap_or_else(|| Command::Argv(Vec::new()));
+        Err(attack_from_command(&request.lease, &command))
+    }
+
+    fn start_process(request: ExecRequest) -> Result<ProcessInfo, PolicyError> {
+        Err(attack_from_command(&request.lease, &request.command))
+    }
+
+    fn list_processes(_lease: Lease) -> Result<Vec<ProcessInfo>, PolicyError> {
+        not_implemented()
+    }
+
+    fn attach_process(_request: AttachRequest) -> Result<ExecStatus, PolicyError> {
+        not_implemented()
+    }
+
+    fn kill_process(
+        _lease: Lease,
+        _process: String,
+        _signal: u32,
+    ) -> Result<ProcessInfo, PolicyError> {
+        not_implemented()
+    }
+
+    fn write_files(_request: FilesInRequest) -> Result<(), PolicyError> {
+        not_implemented()
+    }
+
+    fn read_files(_request: FilesOutRequest) -> Result<(), PolicyError> {
+        not_implemented()
+    }
+
+    fn stat_path(_lease: Lease, _path: String) -> Result<Option<FileEntry>, PolicyError> {
+        not_implemented()
+    }
+
+    fn list_directory(_lease: Lease, _path: String) -> Result<Vec<FileEntry>, PolicyError> {
+        not_implemented()
+    }
+
+    fn remove_path(_lease: Lease, _path: String, _recursive: bool) -> Result<bool, PolicyError> {
+        not_implemented()
+    }
+}
+
+/// Runs the attack named by a command (its first argv, or the shell line)
+/// from a call about `lease`; the answer is always an error: `failed` with
+/// the report, or the attack's own error.
+fn attack_from_command(lease: &Lease, command: &Command) -> PolicyError {
+    let config = match command {
+        Command::Argv(argv) => argv.first().cloned().unwrap_or_default(),
+        Command::Shell(line) => line.clone(),
+    };
+    let position = Position {
+        company: lease.company_id.clone(),
+        lease: Some(lease.id.clone()),
+    };
+    match attack(&config, position) {
+        Ok(report) => failed(report),
+        Err(error) => error,
     }
 }
 

@@ -44,6 +44,7 @@ fn exec_spec(namespace: &str, pod: &str) -> ExecSpec {
         forward_output: false,
         forward_stdin: false,
         frame_stdin: false,
+        tty: None,
         max_stdout_bytes: None,
         max_stderr_bytes: None,
     }

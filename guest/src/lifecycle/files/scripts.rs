@@ -59,16 +59,22 @@ record() {
 }
 "#;
 
-/// `write-files`: `$1` the target. Makes it (parents with the usual 022
-/// umask), checks it again, then unpacks stdin there under umask 077 with
-/// modes kept (`-p`) and no owner change: a file exists with no more than
-/// its own mode before tar sets it.
+/// `write-files`: `$1` the target. Makes it (with its parents), checks it
+/// again, then unpacks stdin there with modes kept (`-p`) and no owner
+/// change, under umask 022. Every tar creates a file with its own mode
+/// minus the umask, so no file is ever more open than its own mode (a
+/// 0600 file is never readable by others, not even while it is written);
+/// GNU tar then sets the exact mode. Busybox tar, run by a non-root user,
+/// never sets it afterwards: with umask 022 its files keep their mode but
+/// group and other write bits (with 077, which the first design had, every
+/// file ended up 0700 or 0600). Directories tar makes for entries whose
+/// parents the archive lacks get 0755.
 pub(crate) const WRITE_SCRIPT: &str = r#"confine "$1" 1
 command -v tar >/dev/null 2>&1 || exit 86
-( umask 022; mkdir -p "$1" ) || exit 1
+umask 022
+mkdir -p "$1" || exit 1
 confine "$1" 1
 cd "$1" || exit 1
-umask 077
 exec tar -x -p --no-same-owner -f -
 "#;
 

@@ -77,7 +77,7 @@ fn write_files_unpacks_the_callers_framed_stdin_under_the_target() {
     assert_eq!(exec.spec.argv[4..6], ["", "framed"]);
     let argv = script_argv(&fake, 0);
     assert_eq!(argv[..2], ["sh", "-c"]);
-    assert!(argv[2].contains("umask 077") && argv[2].contains("tar -x -p --no-same-owner"));
+    assert!(argv[2].contains("umask 022") && argv[2].contains("tar -x -p --no-same-owner"));
     assert_eq!(
         argv[3..],
         [

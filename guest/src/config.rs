@@ -15,8 +15,9 @@ mod validate;
 
 pub use document::{
     AdapterDecl, Backend, CidrEntry, CidrWithPorts, Config, CpuMemory, DEFAULT_ADAPTER_TYPE,
-    DEFAULT_NAMESPACE_PREFIX, EgressMode, Issue, PortSpec, Protocol, Quota, Resources,
-    SandboxApiVersion, ServerCallback, Supervisor, Toleration, Workspace,
+    DEFAULT_FILE_ROOTS, DEFAULT_NAMESPACE_PREFIX, EgressMode, Files, Issue, PortSpec, Protocol,
+    Quota, Resources, SandboxApiVersion, ServerCallback, Supervisor, Terminals, Toleration,
+    Workspace,
 };
 pub use quantity::Quantity;
 pub use validate::{Validated, ValidationReport, validate};

@@ -16,6 +16,8 @@
 //! - [`manifests`]: one typed builder per Kubernetes object, [`plan`],
 //!   which orders them, and [`json_text`], the text they cross the
 //!   boundary as;
+//! - [`sandbox_path`]: absolute paths in the sandbox, read lexically (the
+//!   file roots and the file calls);
 //! - [`lease`], [`error`]: the lease records and `policy-error` of the
 //!   contract, as generated;
 //! - [`lifecycle`]: acquire, execute, release, resume, sweep, probe, renew,
@@ -46,6 +48,7 @@ pub mod lifecycle;
 pub mod manifests;
 pub mod names;
 pub mod plan;
+pub mod sandbox_path;
 pub mod time;
 
 pub mod bindings;

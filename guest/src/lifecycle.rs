@@ -22,9 +22,12 @@ pub mod exec_wrap;
 
 mod acquire;
 mod delete;
+mod exec_target;
 mod execute;
 mod files;
+mod lease_access;
 mod list;
+mod pod_script;
 mod probe;
 mod processes;
 mod recorded;

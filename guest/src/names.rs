@@ -71,6 +71,17 @@ pub const ANNOTATION_MODULE_SHA256: &str = "leasebox.dev/module-sha256";
 /// converged: the SHA-256 (hex) of those objects as rendered, a space and
 /// the RFC 3339 time of that convergence.
 pub const ANNOTATION_TENANT_APPLIED: &str = "leasebox.dev/tenant-applied";
+/// Annotation on a workload whose configuration disables terminals
+/// (`terminals.enabled: false`): [`TERMINALS_DISABLED`]. Absent: allowed.
+/// The contract's calls carry no configuration, so what a lease allows is
+/// recorded on its workload at acquire time and read back by each call.
+pub const ANNOTATION_TERMINALS: &str = "leasebox.dev/terminals";
+/// Value of [`ANNOTATION_TERMINALS`].
+pub const TERMINALS_DISABLED: &str = "disabled";
+/// Annotation on a workload whose configuration narrows the file roots
+/// (`files.roots`): the roots as a JSON array of strings. Absent: the
+/// default roots.
+pub const ANNOTATION_FILE_ROOTS: &str = "leasebox.dev/file-roots";
 /// Annotation on the planned Secret: keys the host fills.
 pub const ANNOTATION_HOST_FILLED_KEYS: &str = "leasebox.dev/host-filled-keys";
 

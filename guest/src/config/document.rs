@@ -131,6 +131,13 @@ pub struct Config {
     /// Where the agent may call back to (a server inside the cluster).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub server_callback: Option<ServerCallback>,
+    /// Interactive terminals in a lease (`open-terminal`).
+    #[serde(default)]
+    pub terminals: Terminals,
+    /// Where the file calls (`write-files`, `read-files`, `stat-path`,
+    /// `list-directory`, `remove-path`) may reach in a lease.
+    #[serde(default)]
+    pub files: Files,
 }
 
 /// Workload kind of a lease.
@@ -535,6 +542,58 @@ pub struct ServerCallback {
     /// TCP port, 1-65535.
     #[schemars(range(min = 1))]
     pub port: u16,
+}
+
+/// Interactive terminals in a lease.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct Terminals {
+    /// Whether `open-terminal` may open one; false refuses it with
+    /// `not-allowed` (detached processes and `execute` stay allowed).
+    /// Default true.
+    #[serde(default = "default_true")]
+    pub enabled: bool,
+}
+
+impl Default for Terminals {
+    fn default() -> Self {
+        Terminals { enabled: true }
+    }
+}
+
+/// The mounts the file calls may reach by default: the workspace, `$HOME`,
+/// its cache and `/tmp` (the writable volumes of every pod; see
+/// `manifests::pod_baseline`).
+pub const DEFAULT_FILE_ROOTS: [&str; 4] =
+    ["/workspace", "/home/agent", "/home/agent/.cache", "/tmp"];
+
+/// Where the file calls may reach in a lease.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct Files {
+    /// Absolute directories a file call's path must be in (the directory
+    /// itself or below), each inside one of the default roots
+    /// (`/workspace`, `/home/agent`, `/home/agent/.cache`, `/tmp`), written
+    /// without `.`, `..` or a trailing `/`. Default: those four; an empty
+    /// list refuses every file call.
+    #[serde(default = "default_file_roots")]
+    pub roots: Vec<String>,
+}
+
+impl Default for Files {
+    fn default() -> Self {
+        Files {
+            roots: default_file_roots(),
+        }
+    }
+}
+
+fn default_file_roots() -> Vec<String> {
+    DEFAULT_FILE_ROOTS.iter().map(|r| r.to_string()).collect()
+}
+
+fn default_true() -> bool {
+    true
 }
 
 fn default_namespace_prefix() -> String {

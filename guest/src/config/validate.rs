@@ -13,6 +13,7 @@
 //! lists the errors name are derived from the JSON Schema
 //! ([`schema_lists`]), so they cannot drift from the types.
 
+mod access;
 mod adapters;
 mod backend;
 mod callback;
@@ -281,6 +282,12 @@ impl Checker {
         if let Some(v) = doc.get("serverCallback").filter(|v| !v.is_null()) {
             self.server_callback("serverCallback", v);
         }
+        if let Some(v) = doc.get("terminals") {
+            self.terminals("terminals", v);
+        }
+        if let Some(v) = doc.get("files") {
+            self.files("files", v);
+        }
         out
     }
 }
@@ -311,7 +318,7 @@ mod tests {
             .as_object()
             .cloned()
             .unwrap_or_default();
-        assert_eq!(properties.len(), 28);
+        assert_eq!(properties.len(), 30);
         // Each property set to `null`: a type error perhaps, never an unknown field.
         let doc: Map<String, Value> = properties
             .keys()
@@ -344,7 +351,7 @@ mod tests {
         assert!(
             errors[0]
                 .message
-                .ends_with("`quota`, `supervisor`, `serverCallback`")
+                .ends_with("`supervisor`, `serverCallback`, `terminals`, `files`")
         );
     }
 

@@ -178,7 +178,7 @@ pub(crate) fn run_exec(
 
 /// Ends the exec session and kills the command's process tree in the pod
 /// (by its kill token); returns what went wrong, for the message.
-fn kill_tree(
+pub(crate) fn kill_tree(
     cluster: &dyn Cluster,
     session: &mut dyn ExecSession,
     spec: &ExecSpec,
@@ -278,7 +278,7 @@ pub(crate) fn kill_token(lease_id: &str) -> String {
 
 /// Maps the status channel's answer; a status without code or signal
 /// means the exit was never reported, which is an error, not a success.
-fn exit_result(status: ExecStatus, target: &str) -> Result<ExecStatus, PolicyError> {
+pub(crate) fn exit_result(status: ExecStatus, target: &str) -> Result<ExecStatus, PolicyError> {
     if status.exit_code.is_none() && status.signal.is_none() {
         return Err(PolicyError::step(
             "exec-wait",

@@ -37,9 +37,12 @@ pub fn pod_labels(ctx: &Context) -> BTreeMap<String, String> {
 }
 
 /// Annotations of the workload: raw ids, times and image, read back by
-/// resume and sweep.
+/// resume and sweep; and what the lease allows beyond `execute` when the
+/// configuration narrows it (terminals off, narrowed file roots), read back
+/// by those calls, which get no configuration. The defaults are written as
+/// no annotation, so a default lease carries none.
 pub fn workload_annotations(ctx: &Context) -> BTreeMap<String, String> {
-    [
+    let mut annotations: BTreeMap<String, String> = [
         (names::ANNOTATION_COMPANY_ID, &ctx.company_id),
         (names::ANNOTATION_RUN_ID, &ctx.run_id),
         (names::ANNOTATION_CREATED_AT, &ctx.now),
@@ -48,7 +51,20 @@ pub fn workload_annotations(ctx: &Context) -> BTreeMap<String, String> {
     ]
     .into_iter()
     .map(|(k, v)| (k.to_string(), v.clone()))
-    .collect()
+    .collect();
+    if !ctx.config.terminals.enabled {
+        annotations.insert(
+            names::ANNOTATION_TERMINALS.to_string(),
+            names::TERMINALS_DISABLED.to_string(),
+        );
+    }
+    if ctx.config.files != crate::config::Files::default() {
+        annotations.insert(
+            names::ANNOTATION_FILE_ROOTS.to_string(),
+            serde_json::Value::from(ctx.config.files.roots.clone()).to_string(),
+        );
+    }
+    annotations
 }
 
 /// The pod spec of the lease's backend.

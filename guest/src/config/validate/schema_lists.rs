@@ -78,6 +78,8 @@ mod tests {
     #[case::quota(QUOTA_FIELDS, "Quota")]
     #[case::supervisor(SUPERVISOR_FIELDS, "Supervisor")]
     #[case::callback(CALLBACK_FIELDS, "ServerCallback")]
+    #[case::terminals(TERMINALS_FIELDS, "Terminals")]
+    #[case::files(FILES_FIELDS, "Files")]
     fn field_list_at_a_config_path_is_its_schema_definitions_properties(
         #[case] derived: &[&str],
         #[case] def: &str,
@@ -92,10 +94,10 @@ mod tests {
             .as_object()
             .map(|p| p.keys().map(String::as_str).collect())
             .unwrap_or_default();
-        assert_eq!(TOP_FIELDS.len(), 28);
+        assert_eq!(TOP_FIELDS.len(), 30);
         assert_eq!(TOP_FIELDS, properties);
         assert_eq!(TOP_FIELDS.first(), Some(&"inCluster"));
-        assert_eq!(TOP_FIELDS.last(), Some(&"serverCallback"));
+        assert_eq!(TOP_FIELDS.last(), Some(&"files"));
     }
 
     #[rstest]

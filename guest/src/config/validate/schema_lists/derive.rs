@@ -199,6 +199,12 @@ fn lists() -> Vec<List> {
             fields("serverCallback"),
         ),
         list(
+            "TERMINALS_FIELDS",
+            "Fields of `terminals`.",
+            fields("terminals"),
+        ),
+        list("FILES_FIELDS", "Fields of `files`.", fields("files")),
+        list(
             "TOLERATION_OPERATORS",
             "Toleration operators (the empty one, which means `Equal`, left out).",
             non_empty(values("tolerations[].operator")),

@@ -2,7 +2,8 @@
 //! backend's lifecycle (`pod`, `job`, and `sandbox-cr` with a stand-in
 //! controller), exec semantics, fail-fast acquire, tenant convergence, the
 //! supervisor side-load, release time and sweep, contract 0.2's lease calls
-//! (`status`, `list`, `renew`) and cancellation, `leasebox serve` driven over
+//! (`status`, `list`, `renew`) and cancellation, contract 0.3's terminals
+//! (`terminals.rs`, in tmux), detached processes and files, `leasebox serve` driven over
 //! stdio, and what neither a
 //! configuration nor a hostile policy module can make the host do
 //! (`trust.rs`; between companies and leases: `tenants.rs`), and the
@@ -39,8 +40,10 @@ mod faults_exec;
 mod faults_random;
 mod faults_release;
 mod faults_slow;
+mod files;
 mod lease_calls;
 mod lifecycle;
+mod processes;
 mod release;
 mod round_trips;
 mod serve;
@@ -48,6 +51,7 @@ mod serve_drain;
 mod serve_fence;
 mod serve_fleet;
 mod supervisor;
+mod terminals;
 mod tenant;
 mod tenants;
 mod trust;

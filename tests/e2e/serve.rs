@@ -32,6 +32,14 @@ impl Client {
         self.stdin.flush().expect("serve reads");
     }
 
+    /// The next message from serve.
+    pub(crate) fn next_message(&mut self) -> Value {
+        let mut line = String::new();
+        let read = self.stdout.read_line(&mut line).expect("serve writes");
+        assert!(read > 0, "serve closed its stdout");
+        serde_json::from_str(&line).expect("one JSON message per line")
+    }
+
     /// Reads until the answer to `id`; returns it and the notifications
     /// received before it.
     pub(crate) fn until(&mut self, id: u64) -> (Value, Vec<Value>) {

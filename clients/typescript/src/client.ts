@@ -1,7 +1,8 @@
 /**
  * `LeaseboxClient`: a `leasebox serve` child process and typed calls to it,
  * in the terms of a platform's environment provider (acquire a lease,
- * realize a workspace, execute, release).
+ * realize a workspace, execute, release), and the calls of contract 0.3.0
+ * (terminals, detached processes, files).
  */
 
 import { spawn, type ChildProcessWithoutNullStreams } from 'node:child_process';
@@ -11,9 +12,12 @@ import { LeaseboxError } from './errors.js';
 import { ExecStream } from './exec-stream.js';
 import { RpcConnection, type CallOptions } from './rpc.js';
 import { probeSummary } from './summary.js';
+import { Terminal } from './terminal.js';
 import type {
   Config,
   ExecStatus,
+  FileContent,
+  FileEntry,
   Health,
   Json,
   Lease,
@@ -23,9 +27,16 @@ import type {
   Plan,
   PolicyInfo,
   ProbeReport,
+  ProcessInfo,
   ReleaseReport,
+  RemoveReport,
   SweepReport,
+  SyncInOperation,
+  SyncInReport,
+  SyncOutOperation,
+  SyncOutReport,
   ValidationReport,
+  WriteReport,
 } from './types.js';
 
 /** Where `realizeWorkspace` unpacks when no path is given (the default policy module's). */
@@ -118,6 +129,62 @@ export interface ExecuteOptions extends LeaseTarget {
   maxStdoutBytes?: number;
   /** Cut stderr after this many bytes (`stderrTruncated`). */
   maxStderrBytes?: number;
+}
+
+/** A detached process to start: as {@link ExecuteOptions}, without stdin (it reads none). */
+export type StartProcessOptions = Omit<ExecuteOptions, 'stdin'>;
+
+export interface TerminalOptions extends LeaseTarget {
+  /** An argv to run; without it the module's default (the login shell). */
+  args?: string[];
+  cwd?: string;
+  env?: Record<string, string>;
+  /** The window size at the start (later ones with `resize`). */
+  rows: number;
+  cols: number;
+  /** `TERM` (e.g. `xterm-256color`); default the module's. */
+  term?: string;
+}
+
+/** Which detached process a call is about. */
+export interface ProcessTarget extends LeaseTarget {
+  /** The id `startProcess` answered. */
+  processId: string;
+}
+
+export interface AttachOptions extends ProcessTarget {
+  /** Send stdout from this byte of what the pod kept (default 0: all of it). */
+  stdoutOffset?: number;
+  stderrOffset?: number;
+  /** Follow until the process ends (default true); false sends what is kept and answers at once. */
+  follow?: boolean;
+}
+
+export interface KillOptions extends ProcessTarget {
+  /** The signal sent first, 1-64 (default SIGTERM); what is left after the module's grace period gets SIGKILL. */
+  signalNumber?: number;
+}
+
+/** A path in a lease: absolute, inside the roots the policy module allows. */
+export interface PathTarget extends LeaseTarget {
+  path: string;
+}
+
+export interface WriteFileOptions extends PathTarget {
+  /** The file's bytes; a string is written as UTF-8. */
+  data: string | Uint8Array;
+  /** A number (`0o600`) or octal text (`"0600"`); default `0644`. */
+  mode?: number | string;
+}
+
+export interface SyncInOptions extends LeaseTarget {
+  operations: SyncInOperation[];
+  /** Receives the output of the post-upload commands. */
+  onOutput?: (chunk: OutputChunk) => void;
+}
+
+export interface SyncOutOptions extends LeaseTarget {
+  operations: SyncOutOperation[];
 }
 
 /** How a command ended, with its output decoded as UTF-8. */
@@ -339,19 +406,118 @@ export class LeaseboxClient {
     return this.call('sweep', params, { signal });
   }
 
-  private exec(options: ExecuteOptions, onOutput: (chunk: OutputChunk) => void): Promise<ExecStatus> {
-    const stdin = typeof options.stdin === 'string' ? Buffer.from(options.stdin, 'utf8') : options.stdin;
+  /**
+   * A terminal running `args` (or the login shell): write its input, resize it, iterate its output, await its exit
+   * status (see {@link Terminal}). Rejects (through `result` and the iteration) like `execute`.
+   */
+  openTerminal(options: TerminalOptions): Terminal {
     const params = {
       ...target(options),
       command: options.args,
-      shell: options.command,
       cwd: options.cwd,
       env: options.env,
-      timeoutMs: options.timeoutMs,
-      stdin: stdin !== undefined,
-      maxStdoutBytes: options.maxStdoutBytes,
-      maxStderrBytes: options.maxStderrBytes,
+      rows: options.rows,
+      cols: options.cols,
+      term: options.term,
     };
+    return new Terminal((onOutput) =>
+      this.rpc.start<ExecStatus>('terminal.open', params, { signal: options.signal, onOutput, stdin: true }),
+    );
+  }
+
+  /** Starts a detached process, which outlives the call; resolves at once with its record (`id` names it later). */
+  startProcess(options: StartProcessOptions): Promise<ProcessInfo> {
+    return this.call('process.start', commandParams(options), options);
+  }
+
+  /** The lease's detached processes, oldest first. */
+  listProcesses(options: LeaseTarget): Promise<ProcessInfo[]> {
+    return this.call('process.list', target(options), options);
+  }
+
+  /**
+   * A detached process's kept output from the offsets, as it comes (following it to its end unless `follow` is
+   * false), then its status (see {@link ExecStream}); with `follow: false` the status has `exitCode: null` while it
+   * runs.
+   */
+  attachProcess(options: AttachOptions): ExecStream {
+    const params = {
+      ...target(options),
+      processId: options.processId,
+      stdoutOffset: options.stdoutOffset,
+      stderrOffset: options.stderrOffset,
+      follow: options.follow,
+    };
+    return new ExecStream((onOutput) =>
+      this.rpc.call<ExecStatus>('process.attach', params, { signal: options.signal, onOutput }),
+    );
+  }
+
+  /** Ends a detached process (and its process tree); resolves with its record as it ended. */
+  killProcess(options: KillOptions): Promise<ProcessInfo> {
+    const params = { ...target(options), processId: options.processId, signal: options.signalNumber };
+    return this.call('process.kill', params, options);
+  }
+
+  /** What is at `path` (a symbolic link is not followed), or `null` when nothing is. */
+  statPath(options: PathTarget): Promise<FileEntry | null> {
+    return this.call('files.stat', { ...target(options), path: options.path }, options);
+  }
+
+  /** The entries of the directory `path`, by name. */
+  listDirectory(options: PathTarget): Promise<FileEntry[]> {
+    return this.call('files.list', { ...target(options), path: options.path }, options);
+  }
+
+  /** Removes `path` (a directory only with `recursive`); `removed: false` when nothing was there. */
+  removePath(options: PathTarget & { recursive?: boolean }): Promise<RemoveReport> {
+    const params = { ...target(options), path: options.path, recursive: options.recursive };
+    return this.call('files.remove', params, options);
+  }
+
+  /** Writes `data` to the file `path` (made, or replaced) with `mode`. */
+  writeFile(options: WriteFileOptions): Promise<WriteReport> {
+    const bytes = typeof options.data === 'string' ? Buffer.from(options.data, 'utf8') : options.data;
+    const params = {
+      ...target(options),
+      path: options.path,
+      data: Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength).toString('base64'),
+      mode: options.mode,
+    };
+    return this.call('files.write', params, options);
+  }
+
+  /** The bytes of the regular file `path` (at most 8 MiB; copy bigger ones with `syncOut`). */
+  async readFile(options: PathTarget): Promise<FileContent> {
+    const answer = await this.call<Omit<FileContent, 'data'> & { data: string }>(
+      'files.read',
+      { ...target(options), path: options.path },
+      options,
+    );
+    return { ...answer, data: new Uint8Array(Buffer.from(answer.data, 'base64')) };
+  }
+
+  /**
+   * Copies the server's files into the sandbox, operation by operation, running each operation's post-upload
+   * commands after its files; the first command that does not exit 0 stops it (`failedCommand`). A file of the
+   * server's that cannot be read rejects with `-32006` (`local-files`).
+   */
+  syncIn(options: SyncInOptions): Promise<SyncInReport> {
+    const params = { ...target(options), operations: options.operations };
+    return this.rpc.call('files.syncIn', params, { signal: options.signal, onOutput: options.onOutput });
+  }
+
+  /**
+   * Copies the sandbox's files to the server's machine; an entry of the sandbox's stream that would leave its
+   * target or go through a symbolic link rejects with `-32006` (`local-files`).
+   */
+  syncOut(options: SyncOutOptions): Promise<SyncOutReport> {
+    return this.call('files.syncOut', { ...target(options), operations: options.operations }, options);
+  }
+
+  private exec(options: ExecuteOptions, onOutput: (chunk: OutputChunk) => void): Promise<ExecStatus> {
+    const stdin = typeof options.stdin === 'string' ? Buffer.from(options.stdin, 'utf8') : options.stdin;
+    const params = { ...commandParams(options), stdin: stdin !== undefined };
     const callOptions: CallOptions = { signal: options.signal, onOutput, stdin };
     return this.rpc.call<ExecStatus>('exec', params, callOptions);
   }
@@ -375,6 +541,20 @@ export class LeaseboxClient {
 /** `{leaseId, namespace}` of a call about one lease. */
 function target(options: LeaseTarget): { leaseId: string; namespace: string | undefined } {
   return { leaseId: options.providerLeaseId, namespace: options.namespace };
+}
+
+/** The params of `exec` and `process.start` but `stdin`. */
+function commandParams(options: StartProcessOptions): object {
+  return {
+    ...target(options),
+    command: options.args,
+    shell: options.command,
+    cwd: options.cwd,
+    env: options.env,
+    timeoutMs: options.timeoutMs,
+    maxStdoutBytes: options.maxStdoutBytes,
+    maxStderrBytes: options.maxStderrBytes,
+  };
 }
 
 function decode(chunks: Uint8Array[]): string {

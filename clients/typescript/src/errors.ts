@@ -5,7 +5,9 @@
  * (docs/serve.md, "Errors"). A failure the client itself detects (the
  * server could not start or exited, the client was closed, a workspace did
  * not unpack, a call was aborted before it was sent) has `code: null` and
- * one of the {@link ClientReason} reasons.
+ * one of the {@link ClientReason} reasons: `stdin-closed` is a write to a
+ * terminal after its `end()`, `invalid-argument` a call the client refuses
+ * before sending it (a window size that is not 1-65535).
  *
  * A command that exits non-zero is never an error: it is a result.
  */
@@ -22,6 +24,7 @@ export const ErrorCode = {
   NoCluster: -32003,
   ModuleRefused: -32004,
   ShuttingDown: -32005,
+  LocalFiles: -32006,
   RequestCancelled: -32800,
 } as const;
 
@@ -32,7 +35,9 @@ export type ClientReason =
   | 'client-closed'
   | 'bad-message'
   | 'unpack-failed'
-  | 'cancelled';
+  | 'cancelled'
+  | 'stdin-closed'
+  | 'invalid-argument';
 
 /** The `data` of an error: at least its `reason`, plus what the reason carries. */
 export interface ErrorData {

@@ -3,8 +3,9 @@
  * (docs/serve.md, "Messages"): requests with numeric ids, answers matched
  * by id in any order, `exec/output` notifications routed to the call they
  * name, `exec/stdin` / `exec/stdinEnd` for a call's input (never more
- * than the server's `exec/stdinCredit` has granted), and
- * `$/cancelRequest` when a call's AbortSignal fires.
+ * than the server's `exec/stdinCredit` has granted), `terminal/resize`
+ * for a terminal in flight, and `$/cancelRequest` when a call's
+ * AbortSignal fires.
  */
 
 import { createInterface } from 'node:readline';
@@ -17,49 +18,122 @@ import type { OutputChunk } from './types.js';
 export const STDIN_CHUNK_BYTES = 1024 * 1024;
 
 /**
- * What the server has granted of a call's stdin and the client has not sent
- * yet (docs/serve.md, "Stdin credit"): the server grants its window when the
- * call starts and more as the command reads; a client that sends past it has
- * the call ended with `stdin-overflow`.
+ * A call's stdin: bytes queued by {@link StdinWriter.write} go out as
+ * `exec/stdin` chunks no faster than the server's credit allows
+ * (docs/serve.md, "Stdin credit": it grants its window when the call starts
+ * and more as the command reads; a client that sends past it has the call
+ * ended with `stdin-overflow`), then `exec/stdinEnd` after
+ * {@link StdinWriter.end}. One writer per call, for a fixed input (`exec`,
+ * `realizeWorkspace`) and an open one (`terminal.open`) alike.
  */
-class StdinCredit {
-  private available = 0;
-  private ended = false;
-  private waiters: Array<() => void> = [];
+export class StdinWriter {
+  /** Credit granted and not spent yet. */
+  private credit = 0;
+  private readonly queue: Array<{ bytes: Uint8Array; offset: number; done: () => void }> = [];
+  private ending = false;
+  /** The call is over (answered, cancelled, or its connection failed): nothing more is sent. */
+  private closed = false;
+  private pumping = false;
+  private creditWaiters: Array<() => void> = [];
 
-  /** Bytes that may be sent now. */
-  get bytes(): number {
-    return this.available;
+  /**
+   * @param send writes one `exec/stdin` chunk; resolves false when it could not be written
+   * @param sendEnd writes `exec/stdinEnd`
+   */
+  constructor(
+    private readonly send: (chunk: Uint8Array) => Promise<boolean>,
+    private readonly sendEnd: () => void,
+  ) {}
+
+  /** True once {@link end} was called or the call is over. */
+  get isClosed(): boolean {
+    return this.ending || this.closed;
+  }
+
+  /**
+   * Queues `bytes`; resolves once they are handed to the server, or once the call is over (what was not sent by
+   * then is dropped: nothing would read it). Rejects with `stdin-closed` after {@link end}.
+   */
+  write(bytes: Uint8Array, method?: string): Promise<void> {
+    if (this.ending) {
+      return Promise.reject(LeaseboxError.client('stdin-closed', 'write after end(): the stdin was already ended', method));
+    }
+    if (this.closed) {
+      return Promise.resolve();
+    }
+    return new Promise((done) => {
+      this.queue.push({ bytes, offset: 0, done });
+      void this.pump();
+    });
+  }
+
+  /** Sends `exec/stdinEnd` once everything queued is sent; later writes are refused. */
+  end(): void {
+    if (!this.ending) {
+      this.ending = true;
+      void this.pump();
+    }
   }
 
   /** `exec/stdinCredit`: `bytes` more may be sent. */
   grant(bytes: number): void {
-    this.available += bytes;
-    this.wake();
+    this.credit += bytes;
+    this.wakeSender();
   }
 
-  /** `bytes` are being sent. */
-  spend(bytes: number): void {
-    this.available -= bytes;
-  }
-
-  /** The call is over: nobody waits for credit any more. */
-  end(): void {
-    this.ended = true;
-    this.wake();
-  }
-
-  /** Resolves at the next grant, or at once when the call is over. */
-  more(): Promise<void> {
-    if (this.ended) {
-      return Promise.resolve();
+  /** The call is over: what is queued is dropped and its writers resolved. */
+  close(): void {
+    if (this.closed) {
+      return;
     }
-    return new Promise((resolve) => this.waiters.push(resolve));
+    this.closed = true;
+    for (const piece of this.queue.splice(0)) {
+      piece.done();
+    }
+    this.wakeSender();
   }
 
-  private wake(): void {
-    const waiters = this.waiters;
-    this.waiters = [];
+  /** Sends the queue in order, one chunk at a time, each within the credit; one pump runs at a time. */
+  private async pump(): Promise<void> {
+    if (this.pumping) {
+      return;
+    }
+    this.pumping = true;
+    try {
+      while (!this.closed) {
+        const piece = this.queue[0];
+        if (piece === undefined) {
+          if (this.ending) {
+            this.closed = true;
+            this.sendEnd();
+          }
+          return;
+        }
+        if (piece.offset >= piece.bytes.length) {
+          this.queue.shift();
+          piece.done();
+          continue;
+        }
+        if (this.credit <= 0) {
+          await new Promise<void>((resolve) => this.creditWaiters.push(resolve));
+          continue;
+        }
+        const size = Math.min(STDIN_CHUNK_BYTES, this.credit, piece.bytes.length - piece.offset);
+        const chunk = piece.bytes.subarray(piece.offset, piece.offset + size);
+        this.credit -= size;
+        piece.offset += size;
+        if (!(await this.send(chunk))) {
+          this.close();
+        }
+      }
+    } finally {
+      this.pumping = false;
+    }
+  }
+
+  private wakeSender(): void {
+    const waiters = this.creditWaiters;
+    this.creditWaiters = [];
     for (const wake of waiters) {
       wake();
     }
@@ -76,13 +150,33 @@ export interface CallOptions {
   stdin?: Uint8Array | undefined;
 }
 
+/** What a call started with {@link RpcConnection.start} may carry. */
+export interface StartOptions {
+  signal?: AbortSignal | undefined;
+  onOutput?: ((chunk: OutputChunk) => void) | undefined;
+  /** The call takes stdin: its {@link CallHandle.stdin} is open until ended. */
+  stdin?: boolean | undefined;
+}
+
+/** A call in flight. */
+export interface CallHandle<T> {
+  /** The answer: the result, or a {@link LeaseboxError}. */
+  readonly result: Promise<T>;
+  /** The call's stdin, when it was started with `stdin: true`. */
+  readonly stdin: StdinWriter | undefined;
+  /** Sends `$/cancelRequest` while the call is in flight; `result` then rejects with `cancelled`. */
+  cancel(): void;
+  /** Sends notification `method` with `params` and the call's `id` while it is in flight; false once it is over. */
+  notify(method: string, params: object): boolean;
+}
+
 interface Pending {
   method: string;
   resolve: (result: unknown) => void;
   reject: (error: LeaseboxError) => void;
   onOutput: ((chunk: OutputChunk) => void) | undefined;
-  /** The call's stdin credit, when it sends stdin. */
-  credit: StdinCredit | undefined;
+  /** The call's stdin, when it takes some. */
+  stdin: StdinWriter | undefined;
 }
 
 export class RpcConnection {
@@ -114,44 +208,72 @@ export class RpcConnection {
 
   /** Calls `method` with `params`; resolves with the result, rejects with a {@link LeaseboxError}. */
   call<T>(method: string, params: object, options: CallOptions = {}): Promise<T> {
-    if (this.failure !== undefined) {
-      return Promise.reject(forCall(this.failure, method));
-    }
     const { signal, onOutput, stdin } = options;
+    const handle = this.start<T>(method, params, { signal, onOutput, stdin: stdin !== undefined });
+    if (stdin !== undefined && handle.stdin !== undefined) {
+      void handle.stdin.write(stdin, method);
+      handle.stdin.end();
+    }
+    return handle.result;
+  }
+
+  /** Starts a call of `method` and hands it back while it runs (its stdin, its cancellation, its notifications). */
+  start<T>(method: string, params: object, options: StartOptions = {}): CallHandle<T> {
+    const { signal, onOutput } = options;
+    const refused = (error: LeaseboxError): CallHandle<T> => {
+      const stdin = options.stdin ? new StdinWriter(() => Promise.resolve(false), () => {}) : undefined;
+      stdin?.close();
+      return { result: Promise.reject(error), stdin, cancel: () => {}, notify: () => false };
+    };
+    if (this.failure !== undefined) {
+      return refused(forCall(this.failure, method));
+    }
     if (signal?.aborted) {
-      return Promise.reject(LeaseboxError.client('cancelled', 'aborted before it was sent', method));
+      return refused(LeaseboxError.client('cancelled', 'aborted before it was sent', method));
     }
     const id = this.nextId++;
-    const credit = stdin === undefined ? undefined : new StdinCredit();
-    return new Promise<T>((resolve, reject) => {
-      const onAbort = () => {
+    const stdin = options.stdin
+      ? new StdinWriter(
+          (chunk) => this.sendStdin(id, chunk),
+          () => this.notify('exec/stdinEnd', { id }),
+        )
+      : undefined;
+    const cancel = () => {
+      if (this.pending.has(id)) {
         this.notify('$/cancelRequest', { id });
-        credit?.end();
-      };
+        stdin?.close();
+      }
+    };
+    const result = new Promise<T>((resolve, reject) => {
       const settle = () => {
         this.pending.delete(id);
-        signal?.removeEventListener('abort', onAbort);
-        credit?.end();
+        signal?.removeEventListener('abort', cancel);
+        stdin?.close();
       };
       this.pending.set(id, {
         method,
-        resolve: (result) => {
+        resolve: (answer) => {
           settle();
-          resolve(result as T);
+          resolve(answer as T);
         },
         reject: (error) => {
           settle();
           reject(error);
         },
         onOutput,
-        credit,
+        stdin,
       });
-      signal?.addEventListener('abort', onAbort, { once: true });
+      signal?.addEventListener('abort', cancel, { once: true });
       this.write({ jsonrpc: '2.0', id, method, params });
-      if (stdin !== undefined && credit !== undefined) {
-        void this.sendStdin(id, stdin, credit, signal);
-      }
     });
+    const notify = (notification: string, notificationParams: object) => {
+      if (!this.pending.has(id) || this.failure !== undefined) {
+        return false;
+      }
+      this.notify(notification, { ...notificationParams, id });
+      return true;
+    };
+    return { result, stdin, cancel, notify };
   }
 
   /** Sends notification `method` (no answer comes). */
@@ -179,38 +301,15 @@ export class RpcConnection {
   }
 
   /**
-   * `bytes` as `exec/stdin` chunks of call `id`, then `exec/stdinEnd`; each chunk waits for the previous to be
-   * written and for the server's credit, so the server never holds more than its window of this call's stdin.
+   * One `exec/stdin` chunk of call `id`; resolves once it is handed to the server (false when the call is over or
+   * it could not be written), so that a writer never queues more than a chunk in the pipe.
    */
-  private async sendStdin(
-    id: number,
-    bytes: Uint8Array,
-    credit: StdinCredit,
-    signal: AbortSignal | undefined,
-  ): Promise<void> {
-    const stillWanted = () => this.pending.has(id) && !signal?.aborted && this.failure === undefined;
-    let offset = 0;
-    while (offset < bytes.length) {
-      if (!stillWanted()) {
-        return;
-      }
-      if (credit.bytes <= 0) {
-        await credit.more();
-        continue;
-      }
-      const size = Math.min(STDIN_CHUNK_BYTES, credit.bytes, bytes.length - offset);
-      const chunk = bytes.subarray(offset, offset + size);
-      credit.spend(size);
-      offset += size;
-      const data = Buffer.from(chunk.buffer, chunk.byteOffset, chunk.byteLength).toString('base64');
-      const written = await this.writeAndWait({ jsonrpc: '2.0', method: 'exec/stdin', params: { id, data } });
-      if (!written) {
-        return;
-      }
+  private sendStdin(id: number, chunk: Uint8Array): Promise<boolean> {
+    if (!this.pending.has(id) || this.failure !== undefined) {
+      return Promise.resolve(false);
     }
-    if (stillWanted()) {
-      this.write({ jsonrpc: '2.0', method: 'exec/stdinEnd', params: { id } });
-    }
+    const data = Buffer.from(chunk.buffer, chunk.byteOffset, chunk.byteLength).toString('base64');
+    return this.writeAndWait({ jsonrpc: '2.0', method: 'exec/stdin', params: { id, data } });
   }
 
   private write(message: object): void {
@@ -267,7 +366,7 @@ export class RpcConnection {
       return;
     }
     // Credit may come after the call's answer (the command's stdin is read on its own thread): nothing to do.
-    this.pending.get(id)?.credit?.grant(bytes);
+    this.pending.get(id)?.stdin?.grant(bytes);
   }
 
   private output(line: string, params: unknown): void {

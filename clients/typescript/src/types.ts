@@ -64,7 +64,7 @@ export interface Lease {
   moduleSha256: string;
 }
 
-/** How a command ended (`exec`, `realizeWorkspace`). */
+/** How a command ended (`exec`, `realizeWorkspace`, `terminal.open`, `process.attach`, post-upload commands). */
 export interface ExecStatus {
   /** The process's exit code, or 128+N after signal N; `null` when it timed out or no status arrived. */
   exitCode: number | null;
@@ -136,4 +136,140 @@ export interface LogEntry {
   level: string;
   context: string;
   message: string;
+}
+
+/** A detached process in a lease (`process.start`, `process.list`, `process.kill`). */
+export interface ProcessInfo {
+  /** The id `process.start` gave it: what `attachProcess` and `killProcess` name. */
+  id: string;
+  /** What it runs, as started (a shell command line as `sh -lc SCRIPT`). */
+  argv: string[];
+  /** RFC 3339 start time, by the pod's clock. */
+  startedAt: string;
+  running: boolean;
+  /** Its exit code once it has ended (128+N after signal N); `null` while it runs or when its end was not recorded. */
+  exitCode: number | null;
+  /** Bytes of stdout kept in the pod (the offset at which new output starts). */
+  stdoutBytes: number;
+  stderrBytes: number;
+  /** True when stdout passed the module's cap and the rest was dropped. */
+  stdoutDropped: boolean;
+  stderrDropped: boolean;
+}
+
+/** A path in a sandbox (`files.stat`, `files.list`); a symbolic link is not followed. */
+export interface FileEntry {
+  /** The path, absolute. */
+  path: string;
+  type: 'file' | 'directory' | 'symlink' | 'other';
+  size: number;
+  /** Permission bits as octal text: `0644`. */
+  mode: string;
+  /** Last modification, seconds since the Unix epoch. */
+  modified: number;
+  /** Where a symbolic link points; `null` for anything else. */
+  linkTarget: string | null;
+}
+
+/** The answer of `files.remove`. */
+export interface RemoveReport {
+  /** False when nothing was at the path. */
+  removed: boolean;
+}
+
+/** The answer of `files.write`. */
+export interface WriteReport {
+  path: string;
+  bytes: number;
+  /** The mode written, as octal text: `0600`. */
+  mode: string;
+}
+
+/** The answer of `files.read`, its data decoded. */
+export interface FileContent {
+  path: string;
+  /** The file's bytes. */
+  data: Uint8Array;
+  size: number;
+  /** Its mode, as octal text: `0644`. */
+  mode: string;
+}
+
+/**
+ * One path copied by `files.syncIn` / `files.syncOut`: `sourcePath` on the
+ * sending side, `targetPath` on the receiving side (the server's own files
+ * on its side, absolute). A `targetPath` is the copy itself: a tree lands
+ * at that path, merged into a directory already there; a file replaces
+ * what is there.
+ */
+export interface SyncMapping {
+  sourcePath: string;
+  targetPath: string;
+  kind: 'file' | 'directory';
+  /** Globs of paths left out, relative to `sourcePath` (`*.log` at any depth; an excluded directory with all below). */
+  exclude?: string[];
+  /** Copy what symbolic links point to instead of the links. */
+  followSymlinks?: boolean;
+}
+
+/** A mapping of `files.syncIn`, with the mode of the regular files it copies. */
+export interface SyncInMapping extends SyncMapping {
+  /** A number (`0o600`) or octal text (`"0600"`); default the files' own. */
+  mode?: number | string;
+}
+
+/** A command `files.syncIn` runs (`sh -lc`) after an operation's files have landed. */
+export interface PostUploadCommand {
+  command: string;
+  /** Default the operation's first target directory. */
+  cwd?: string;
+  timeoutMs?: number;
+}
+
+/** A group of mappings `files.syncIn` copies together, then its commands in order. */
+export interface SyncInOperation {
+  operationId: string;
+  files: SyncInMapping[];
+  postUploadCommands?: PostUploadCommand[];
+}
+
+/** A group of mappings `files.syncOut` copies together (no mode, no commands). */
+export interface SyncOutOperation {
+  operationId: string;
+  files: SyncMapping[];
+}
+
+/** The counts of one operation copied. */
+export interface SyncedOperation {
+  operationId: string;
+  /** Regular files and symbolic links copied. */
+  filesTransferred: number;
+  bytesTransferred: number;
+  /** Entries that cannot be copied (sockets, FIFOs, devices, hard links to a file outside the copy); excluded ones are not counted. */
+  skipped: number;
+}
+
+/** One operation of `files.syncIn`, with the status of each command it ran. */
+export interface SyncedInOperation extends SyncedOperation {
+  postUploadCommands: ExecStatus[];
+}
+
+/** The command that stopped a `files.syncIn` (it did not exit 0). */
+export interface FailedCommand {
+  operationId: string;
+  command: string;
+  /** `null` when it timed out. */
+  exitCode: number | null;
+  timedOut: boolean;
+}
+
+/** The answer of `files.syncIn`: the operations done, and the command that stopped it, if one did. */
+export interface SyncInReport {
+  operations: SyncedInOperation[];
+  failedCommand?: FailedCommand;
+}
+
+/** The answer of `files.syncOut`. */
+export interface SyncOutReport {
+  operations: SyncedOperation[];
 }

@@ -1,6 +1,7 @@
 // A lease's whole life through the client on a real cluster: acquire,
 // realize a workspace from a tar, execute (output, stdin, exit codes,
-// streaming, timeout, cancellation), release, and the pod gone.
+// streaming, timeout, cancellation), a terminal, detached processes, files
+// and tree copies both ways, release, and the pod gone.
 //
 // Runs when LEASEBOX_E2E_KUBECONFIG is set (the kubeconfig of a disposable
 // cluster with the `busybox:k8s-real` image); says it is skipped otherwise.
@@ -10,7 +11,9 @@
 
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { after, before, test } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
@@ -212,6 +215,201 @@ function lifecycle() {
     });
   });
 
+  test('openTerminal: a program on a terminal of the size asked, resized, reading a line typed, its exit code', async () => {
+    const terminal = client.openTerminal({
+      providerLeaseId: leaseId(),
+      args: ['sh', '-c', 'stty size; read x; echo got:$x; exit 7'],
+      rows: 33,
+      cols: 101,
+      term: 'xterm',
+    });
+    let output = '';
+    const reading = (async () => {
+      for await (const chunk of terminal) {
+        assert.equal(chunk.stream, 'stdout', 'a terminal merges stderr into stdout');
+        output += Buffer.from(chunk.data).toString();
+      }
+    })();
+    reading.catch(() => {});
+    // A failed open rejects the race at once with its error.
+    await Promise.race([until(() => output.includes('33 101'), 60_000, () => `no "33 101" in ${JSON.stringify(output)}`), terminal.result]);
+    assert.equal(terminal.resize(40, 120), true);
+    await terminal.write('hello\r');
+    const status = await terminal.result;
+    await reading;
+    assert.equal(status.exitCode, 7, JSON.stringify({ status, output }));
+    assert.equal(status.timedOut, false);
+    assert.match(output, /^33 101\r?$/m);
+    assert.match(output, /got:hello/);
+    assert.equal(terminal.resize(10, 10), false, 'the terminal has ended');
+  });
+
+  test('startProcess, listProcesses, attachProcess and killProcess: detached processes through their lives', async () => {
+    const started = await client.startProcess({
+      providerLeaseId: leaseId(),
+      command: 'echo out-1; echo err-1 >&2; sleep 1; echo out-2; exit 3',
+    });
+    assert.match(started.id, /\S/);
+    assert.ok(started.argv.length > 0, JSON.stringify(started));
+    assert.equal(started.exitCode, null);
+    const listed = await client.listProcesses({ providerLeaseId: leaseId() });
+    assert.ok(listed.some((process) => process.id === started.id), JSON.stringify(listed));
+
+    const attached = client.attachProcess({ providerLeaseId: leaseId(), processId: started.id });
+    const received = { stdout: [], stderr: [] };
+    for await (const chunk of attached) received[chunk.stream].push(chunk.data);
+    const status = await attached.result;
+    assert.equal(status.exitCode, 3, JSON.stringify(status));
+    assert.equal(Buffer.concat(received.stdout).toString(), 'out-1\nout-2\n');
+    assert.equal(Buffer.concat(received.stderr).toString(), 'err-1\n');
+
+    // From an offset, without following: what is kept from there, at once.
+    const tail = client.attachProcess({ providerLeaseId: leaseId(), processId: started.id, stdoutOffset: 6, stderrOffset: 6, follow: false });
+    const rest = [];
+    for await (const chunk of tail) rest.push(`${chunk.stream}:${Buffer.from(chunk.data).toString()}`);
+    assert.deepEqual(rest, ['stdout:out-2\n']);
+    assert.equal((await tail.result).exitCode, 3);
+    const ended = (await client.listProcesses({ providerLeaseId: leaseId() })).find((process) => process.id === started.id);
+    assert.equal(ended.running, false);
+    assert.equal(ended.exitCode, 3);
+    assert.equal(ended.stdoutBytes, 12);
+    assert.equal(ended.stderrBytes, 6);
+
+    const sleeper = await client.startProcess({ providerLeaseId: leaseId(), args: ['sleep', '600'] });
+    assert.equal(sleeper.running, true);
+    const killed = await client.killProcess({ providerLeaseId: leaseId(), processId: sleeper.id });
+    assert.equal(killed.id, sleeper.id);
+    assert.equal(killed.running, false);
+    assert.equal(killed.exitCode, 128 + 15, JSON.stringify(killed));
+    const processes = await client.execute({ providerLeaseId: leaseId(), args: ['ps', '-o', 'pid,args'] });
+    assert.doesNotMatch(processes.stdout, /sleep 600/);
+  });
+
+  test('writeFile, statPath, readFile, listDirectory, removePath: a file of mode 0600, byte for byte', async () => {
+    const path = '/workspace/ts-client-data.bin';
+    const bytes = new Uint8Array(70_000).map((_, i) => (i * 7 + (i >> 8)) % 256);
+    const written = await client.writeFile({ providerLeaseId: leaseId(), path, data: bytes, mode: 0o600 });
+    assert.deepEqual(written, { path, bytes: bytes.length, mode: '0600' });
+
+    const stat = await client.statPath({ providerLeaseId: leaseId(), path });
+    assert.equal(stat.path, path);
+    assert.equal(stat.type, 'file');
+    assert.equal(stat.size, bytes.length);
+    assert.equal(stat.mode, '0600');
+    assert.equal(stat.linkTarget, null);
+    assert.ok(Math.abs(stat.modified - Date.now() / 1000) < 600, `modified ${stat.modified}`);
+
+    const read = await client.readFile({ providerLeaseId: leaseId(), path });
+    assert.ok(read.data instanceof Uint8Array);
+    assert.equal(Buffer.compare(Buffer.from(read.data), Buffer.from(bytes)), 0, 'the bytes read back differ');
+    assert.equal(read.size, bytes.length);
+    assert.equal(read.mode, '0600');
+
+    const text = await client.writeFile({ providerLeaseId: leaseId(), path: '/workspace/ts-client-note.txt', data: 'note ✓\n' });
+    assert.equal(text.mode, '0644');
+    assert.equal(Buffer.from((await client.readFile({ providerLeaseId: leaseId(), path: text.path })).data).toString(), 'note ✓\n');
+
+    const listed = await client.listDirectory({ providerLeaseId: leaseId(), path: '/workspace' });
+    const entry = listed.find((e) => e.path === path);
+    assert.ok(entry, JSON.stringify(listed.map((e) => e.path)));
+    assert.equal(entry.type, 'file');
+    assert.equal(entry.mode, '0600');
+
+    assert.deepEqual(await client.removePath({ providerLeaseId: leaseId(), path }), { removed: true });
+    assert.deepEqual(await client.removePath({ providerLeaseId: leaseId(), path }), { removed: false });
+    assert.equal(await client.statPath({ providerLeaseId: leaseId(), path }), null);
+    await client.removePath({ providerLeaseId: leaseId(), path: text.path });
+
+    await assert.rejects(client.statPath({ providerLeaseId: leaseId(), path: '/etc/passwd' }), (error) => {
+      assert.ok(error instanceof LeaseboxError, String(error));
+      assert.equal(error.code, ErrorCode.PolicyRefused);
+      assert.equal(error.reason, 'not-allowed');
+      assert.match(error.message, /file-roots/);
+      return true;
+    });
+  });
+
+  test('syncIn of a local tree with a glob excluded, then syncOut to another local directory, byte for byte', async () => {
+    const local = mkdtempSync(join(tmpdir(), 'leasebox-ts-sync-'));
+    try {
+      const source = join(local, 'source');
+      mkdirSync(join(source, 'sub'), { recursive: true });
+      const binary = new Uint8Array(200_000).map((_, i) => (i * 13) % 251);
+      writeFileSync(join(source, 'a.txt'), 'alpha\n');
+      writeFileSync(join(source, 'sub', 'b.bin'), binary);
+      writeFileSync(join(source, 'skip.log'), 'left out\n');
+      writeFileSync(join(source, 'sub', 'deep.log'), 'left out too\n');
+
+      const output = [];
+      const sent = await client.syncIn({
+        providerLeaseId: leaseId(),
+        operations: [
+          {
+            operationId: 'tree',
+            files: [{ sourcePath: source, targetPath: '/workspace/ts-synced', kind: 'directory', exclude: ['*.log'] }],
+            postUploadCommands: [{ command: 'ls sub' }],
+          },
+        ],
+        onOutput: (chunk) => output.push(Buffer.from(chunk.data).toString()),
+      });
+      assert.equal(sent.failedCommand, undefined, JSON.stringify(sent));
+      assert.equal(sent.operations.length, 1);
+      const [tree] = sent.operations;
+      assert.equal(tree.operationId, 'tree');
+      assert.equal(tree.filesTransferred, 2, JSON.stringify(tree));
+      assert.equal(tree.bytesTransferred, 6 + binary.length);
+      assert.equal(tree.skipped, 0);
+      assert.equal(tree.postUploadCommands.length, 1);
+      assert.equal(tree.postUploadCommands[0].exitCode, 0);
+      assert.equal(output.join(''), 'b.bin\n', 'the command runs in the operation\'s target directory');
+
+      const target = join(local, 'back');
+      const received = await client.syncOut({
+        providerLeaseId: leaseId(),
+        operations: [{ operationId: 'back', files: [{ sourcePath: '/workspace/ts-synced', targetPath: target, kind: 'directory' }] }],
+      });
+      assert.deepEqual(received.operations, [
+        { operationId: 'back', filesTransferred: 2, bytesTransferred: 6 + binary.length, skipped: 0 },
+      ]);
+      assert.equal(readFileSync(join(target, 'a.txt'), 'utf8'), 'alpha\n');
+      assert.equal(Buffer.compare(readFileSync(join(target, 'sub', 'b.bin')), Buffer.from(binary)), 0, 'b.bin differs');
+      assert.equal(existsSync(join(target, 'skip.log')), false);
+      assert.equal(existsSync(join(target, 'sub', 'deep.log')), false);
+
+      // The first command that does not exit 0 stops the sync and is named.
+      const stopped = await client.syncIn({
+        providerLeaseId: leaseId(),
+        operations: [
+          {
+            operationId: 'one',
+            files: [{ sourcePath: join(source, 'a.txt'), targetPath: '/workspace/ts-one/a.txt', kind: 'file', mode: '0600' }],
+            postUploadCommands: [{ command: 'test "$(stat -c %a a.txt)" = 600' }, { command: 'exit 4' }, { command: 'echo never' }],
+          },
+          { operationId: 'never', files: [{ sourcePath: join(source, 'a.txt'), targetPath: '/workspace/ts-never.txt', kind: 'file' }] },
+        ],
+      });
+      assert.deepEqual(stopped.failedCommand, { operationId: 'one', command: 'exit 4', exitCode: 4, timedOut: false });
+      assert.deepEqual(
+        stopped.operations.map((operation) => [operation.operationId, operation.postUploadCommands.map((status) => status.exitCode)]),
+        [['one', [0, 4]]],
+      );
+      assert.equal(await client.statPath({ providerLeaseId: leaseId(), path: '/workspace/ts-never.txt' }), null);
+
+      // Files come out with the modes they have in the sandbox: syncOut takes none.
+      await assert.rejects(
+        client.syncOut({
+          providerLeaseId: leaseId(),
+          operations: [{ operationId: 'mode', files: [{ sourcePath: '/workspace/ts-synced', targetPath: join(local, 'mode'), kind: 'directory', mode: '0600' }] }],
+        }),
+        (error) => error.code === ErrorCode.InvalidParams && /mode/.test(error.message),
+      );
+      await client.removePath({ providerLeaseId: leaseId(), path: '/workspace/ts-synced', recursive: true });
+      await client.removePath({ providerLeaseId: leaseId(), path: '/workspace/ts-one', recursive: true });
+    } finally {
+      rmSync(local, { recursive: true, force: true });
+    }
+  });
+
   test('the lease is listed and ready', async () => {
     const status = await client.leaseStatus({ providerLeaseId: leaseId() });
     assert.equal(status.phase, 'ready');
@@ -266,6 +464,14 @@ function tarOfOneFile(name, content) {
   field(148, 8, checksum.toString(8).padStart(6, '0') + '\0 ');
   const padding = Buffer.alloc((512 - (body.length % 512)) % 512);
   return Buffer.concat([header, body, padding, Buffer.alloc(1024)]);
+}
+
+/** Resolves once `predicate()` holds; rejects after `ms` with `why()`. */
+async function until(predicate, ms, why) {
+  for (let waited = 0; !predicate(); waited += 50) {
+    if (waited >= ms) throw new Error(`waited ${ms} ms: ${why()}`);
+    await new Promise((resolve) => setTimeout(resolve, 50));
+  }
 }
 
 function findKubectl() {

@@ -4,9 +4,12 @@
 // Needs LEASEBOX_BIN (the leasebox binary).
 
 import assert from 'node:assert/strict';
+import { createInterface } from 'node:readline';
+import { PassThrough } from 'node:stream';
 import { after, before, test } from 'node:test';
 
-import { ErrorCode, LeaseboxClient, LeaseboxError } from '../dist/index.js';
+import { ErrorCode, LeaseboxClient, LeaseboxError, Terminal } from '../dist/index.js';
+import { RpcConnection } from '../dist/rpc.js';
 
 const binary = process.env.LEASEBOX_BIN;
 if (!binary) {
@@ -118,6 +121,277 @@ test('execute and releaseLease without a cluster reject with no-cluster too', as
       String(result.reason),
     );
   }
+});
+
+const LEASE = 'lb-01jd5z8k9m0000000000000000';
+
+/** The error a promise rejects with (it fails the test when it resolves). */
+async function rejection(promise, what) {
+  return promise.then(
+    (value) => assert.fail(`${what} resolved with ${JSON.stringify(value)}`),
+    (error) => {
+      assert.ok(error instanceof LeaseboxError, `${what}: ${error}`);
+      return error;
+    },
+  );
+}
+
+test('each method of contract 0.3.0 rejects without a cluster with -32003 no-cluster, naming its method', async () => {
+  const providerLeaseId = LEASE;
+  const terminal = client.openTerminal({ providerLeaseId, args: ['sh'], rows: 24, cols: 80, term: 'xterm' });
+  const attached = client.attachProcess({ providerLeaseId, processId: 'p-1', stdoutOffset: 10, follow: false });
+  const local = '/tmp';
+  const calls = {
+    'terminal.open': terminal.result,
+    'process.start': client.startProcess({ providerLeaseId, command: 'sleep 60' }),
+    'process.list': client.listProcesses({ providerLeaseId }),
+    'process.attach': attached.result,
+    'process.kill': client.killProcess({ providerLeaseId, processId: 'p-1', signalNumber: 9 }),
+    'files.stat': client.statPath({ providerLeaseId, path: '/workspace/a' }),
+    'files.list': client.listDirectory({ providerLeaseId, path: '/workspace' }),
+    'files.remove': client.removePath({ providerLeaseId, path: '/workspace/a', recursive: true }),
+    'files.write': client.writeFile({ providerLeaseId, path: '/workspace/a', data: 'text', mode: '0600' }),
+    'files.read': client.readFile({ providerLeaseId, path: '/workspace/a' }),
+    'files.syncIn': client.syncIn({
+      providerLeaseId,
+      operations: [
+        {
+          operationId: 'op',
+          files: [{ sourcePath: local, targetPath: '/workspace/t', kind: 'directory', mode: 0o600, exclude: ['*.log'] }],
+          postUploadCommands: [{ command: 'true', timeoutMs: 1000 }],
+        },
+      ],
+    }),
+    'files.syncOut': client.syncOut({
+      providerLeaseId,
+      operations: [{ operationId: 'op', files: [{ sourcePath: '/workspace/t', targetPath: local, kind: 'directory' }] }],
+    }),
+  };
+  const settled = await Promise.allSettled(Object.values(calls));
+  Object.keys(calls).forEach((method, i) => {
+    const result = settled[i];
+    assert.equal(result.status, 'rejected', `${method}: ${JSON.stringify(result)}`);
+    const error = result.reason;
+    assert.ok(error instanceof LeaseboxError, `${method}: ${error}`);
+    assert.equal(error.code, ErrorCode.NoCluster, `${method}: ${error.message}`);
+    assert.equal(error.reason, 'no-cluster');
+    assert.equal(error.method, method);
+  });
+  // The streams end with the call's error after their (no) output.
+  const chunks = [];
+  await assert.rejects(
+    (async () => {
+      for await (const chunk of terminal) chunks.push(chunk);
+    })(),
+    (error) => error.reason === 'no-cluster',
+  );
+  await assert.rejects(
+    (async () => {
+      for await (const chunk of attached) chunks.push(chunk);
+    })(),
+    (error) => error.reason === 'no-cluster',
+  );
+  assert.deepEqual(chunks, []);
+});
+
+test('terminal.open refuses a zero, empty or too large window and an empty argv with -32602 before looking for the lease', async () => {
+  const cases = [
+    [{ rows: 0, cols: 80 }, /`rows` and `cols` must be at least 1/],
+    [{ rows: 24, cols: 0 }, /`rows` and `cols` must be at least 1/],
+    [{ rows: 70000, cols: 80 }, /70000/],
+    [{ rows: 24, cols: 80, args: [] }, /`command` must be a non-empty argv/],
+  ];
+  for (const [options, message] of cases) {
+    const terminal = client.openTerminal({ providerLeaseId: LEASE, ...options });
+    const error = await rejection(terminal.result, `terminal.open ${JSON.stringify(options)}`);
+    assert.equal(error.code, ErrorCode.InvalidParams, error.message);
+    assert.equal(error.reason, 'invalid-params');
+    assert.match(error.message, message);
+  }
+});
+
+test('a terminal refuses a window size that is not 1-65535 in the client, and says false once it has ended', async () => {
+  const terminal = client.openTerminal({ providerLeaseId: LEASE, rows: 24, cols: 80 });
+  for (const [rows, cols] of [
+    [0, 80],
+    [24, 0],
+    [24, 65536],
+    [2.5, 80],
+    [Number.NaN, 80],
+  ]) {
+    assert.throws(
+      () => terminal.resize(rows, cols),
+      (error) => error instanceof LeaseboxError && error.code === null && error.reason === 'invalid-argument',
+      `${rows}x${cols}`,
+    );
+  }
+  await rejection(terminal.result, 'terminal.open');
+  assert.equal(terminal.resize(30, 100), false);
+});
+
+test('a terminal write after end() rejects with stdin-closed; one after the terminal ended resolves', async () => {
+  const terminal = client.openTerminal({ providerLeaseId: LEASE, rows: 24, cols: 80 });
+  await rejection(terminal.result, 'terminal.open');
+  await terminal.write('after the end of the call\n');
+  terminal.end();
+  await assert.rejects(terminal.write('after end()'), (error) => {
+    assert.ok(error instanceof LeaseboxError, String(error));
+    assert.equal(error.code, null);
+    assert.equal(error.reason, 'stdin-closed');
+    return true;
+  });
+});
+
+test('a terminal sends no more input than the stdin credit: a write past the window answers no-cluster, not stdin-overflow', async () => {
+  const terminal = client.openTerminal({ providerLeaseId: LEASE, rows: 24, cols: 80 });
+  const written = terminal.write(new Uint8Array(6 * 1024 * 1024 + 3).fill(0x61));
+  const error = await rejection(terminal.result, 'terminal.open');
+  assert.equal(error.reason, 'no-cluster', error.message);
+  await written;
+  terminal.cancel();
+});
+
+test('process.start refuses stdin, and both or neither of command and args, with -32602 before looking for the lease', async () => {
+  const stdin = await rejection(client.call('process.start', { leaseId: LEASE, shell: 'cat', stdin: true }), 'stdin: true');
+  assert.equal(stdin.code, ErrorCode.InvalidParams);
+  assert.match(stdin.message, /detached process reads no input/);
+  const both = await rejection(client.startProcess({ providerLeaseId: LEASE, command: 'true', args: ['true'] }), 'both');
+  assert.equal(both.code, ErrorCode.InvalidParams);
+  assert.match(both.message, /exactly one of/);
+  const neither = await rejection(client.startProcess({ providerLeaseId: LEASE }), 'neither');
+  assert.equal(neither.code, ErrorCode.InvalidParams);
+});
+
+test('process.kill refuses a signal outside 1-64 with -32602 before looking for the lease', async () => {
+  for (const signalNumber of [0, 65]) {
+    const error = await rejection(client.killProcess({ providerLeaseId: LEASE, processId: 'p-1', signalNumber }), `signal ${signalNumber}`);
+    assert.equal(error.code, ErrorCode.InvalidParams);
+    assert.match(error.message, /`signal` must be 1-64/);
+  }
+});
+
+test('files.write refuses data that is not base64 and a mode that is not one with -32602 before looking for the lease', async () => {
+  const data = await rejection(client.call('files.write', { leaseId: LEASE, path: '/workspace/a', data: '%%%' }), 'data');
+  assert.equal(data.code, ErrorCode.InvalidParams);
+  assert.match(data.message, /not base64/);
+  for (const mode of ['rwx', 0o10000, '0999', true]) {
+    const error = await rejection(client.writeFile({ providerLeaseId: LEASE, path: '/workspace/a', data: 'x', mode }), `mode ${mode}`);
+    assert.equal(error.code, ErrorCode.InvalidParams, `${mode}: ${error.message}`);
+    assert.match(error.message, /mode must be a permission mode/);
+  }
+});
+
+test('files.syncIn and files.syncOut refuse an unknown kind or key with -32602 naming it', async () => {
+  const kind = await rejection(
+    client.syncIn({
+      providerLeaseId: LEASE,
+      operations: [{ operationId: 'op', files: [{ sourcePath: '/tmp', targetPath: '/workspace', kind: 'link' }] }],
+    }),
+    'kind link',
+  );
+  assert.equal(kind.code, ErrorCode.InvalidParams);
+  assert.match(kind.message, /link/);
+  const key = await rejection(
+    client.syncOut({
+      providerLeaseId: LEASE,
+      operations: [{ operationId: 'op', files: [{ sourcePath: '/workspace', targetPath: '/tmp/x', kind: 'directory', chmod: 1 }] }],
+    }),
+    'key chmod',
+  );
+  assert.equal(key.code, ErrorCode.InvalidParams);
+  assert.match(key.message, /chmod/);
+});
+
+test('ErrorCode names -32006, the local end of a file copy', () => {
+  assert.equal(ErrorCode.LocalFiles, -32006);
+});
+
+/**
+ * A server played by the test on a pair of streams: `received()` resolves with the client's next message,
+ * `send(message)` writes one to the client.
+ */
+function fakeServer() {
+  const toServer = new PassThrough();
+  const fromServer = new PassThrough();
+  const messages = [];
+  const waiting = [];
+  createInterface({ input: toServer }).on('line', (line) => {
+    const message = JSON.parse(line);
+    const wake = waiting.shift();
+    if (wake) wake(message);
+    else messages.push(message);
+  });
+  const rpc = new RpcConnection(toServer, fromServer, (line, why) => assert.fail(`stray line (${why}): ${line}`));
+  return {
+    rpc,
+    received: () => (messages.length > 0 ? Promise.resolve(messages.shift()) : new Promise((resolve) => waiting.push(resolve))),
+    send: (message) => fromServer.write(JSON.stringify({ jsonrpc: '2.0', ...message }) + '\n'),
+    pendingMessages: () => messages.length,
+  };
+}
+
+test('a terminal sends its input within the credit granted, resizes with its id, and ends its stdin after the input', async () => {
+  const server = fakeServer();
+  const output = [];
+  const terminal = new Terminal((onOutput) =>
+    server.rpc.start('terminal.open', { leaseId: LEASE, rows: 24, cols: 80 }, { onOutput, stdin: true }),
+  );
+  const open = await server.received();
+  assert.equal(open.method, 'terminal.open');
+  const { id } = open;
+
+  assert.equal(terminal.resize(40, 132), true);
+  assert.deepEqual(await server.received(), { jsonrpc: '2.0', method: 'terminal/resize', params: { rows: 40, cols: 132, id } });
+
+  // Nothing is sent before the server grants credit; then at most what it granted.
+  const written = terminal.write(new Uint8Array(2500).fill(0x62));
+  const typed = terminal.write('tail');
+  terminal.end();
+  await new Promise((resolve) => setTimeout(resolve, 50));
+  assert.equal(server.pendingMessages(), 0, 'stdin was sent before any credit');
+  let sent = 0;
+  let granted = 0;
+  for (const grant of [1000, 1000, 1000]) {
+    server.send({ method: 'exec/stdinCredit', params: { id, bytes: grant } });
+    granted += grant;
+    // Each grant is spent at once: on the first piece, then on the rest of it and the second.
+    while (sent < Math.min(granted, 2504)) {
+      const chunk = await server.received();
+      assert.equal(chunk.method, 'exec/stdin');
+      assert.equal(chunk.params.id, id);
+      sent += Buffer.from(chunk.params.data, 'base64').length;
+      assert.ok(sent <= granted, `${sent} bytes sent on ${granted} granted`);
+    }
+  }
+  await written;
+  await typed;
+  assert.equal(sent, 2504);
+  assert.deepEqual(await server.received(), { jsonrpc: '2.0', method: 'exec/stdinEnd', params: { id } });
+
+  server.send({ method: 'exec/output', params: { id, stream: 'stdout', data: Buffer.from('24 80\r\n').toString('base64') } });
+  const status = { exitCode: 7, signal: null, timedOut: false, stdoutTruncated: false, stderrTruncated: false, message: 'exit code 7' };
+  server.send({ id, result: status });
+  for await (const chunk of terminal) output.push(Buffer.from(chunk.data).toString());
+  assert.deepEqual(await terminal.result, status);
+  assert.deepEqual(output, ['24 80\r\n']);
+  assert.equal(terminal.resize(10, 10), false, 'a resize after the end is not sent');
+});
+
+test('cancel() sends $/cancelRequest for the terminal and drops the input not sent yet', async () => {
+  const server = fakeServer();
+  const terminal = new Terminal((onOutput) =>
+    server.rpc.start('terminal.open', { leaseId: LEASE, rows: 24, cols: 80 }, { onOutput, stdin: true }),
+  );
+  const { id } = await server.received();
+  const written = terminal.write('never granted');
+  terminal.cancel();
+  assert.deepEqual(await server.received(), { jsonrpc: '2.0', method: '$/cancelRequest', params: { id } });
+  await written;
+  server.send({ id, error: { code: ErrorCode.RequestCancelled, message: 'cancelled', data: { reason: 'cancelled' } } });
+  await assert.rejects(terminal.result, (error) => error.code === ErrorCode.RequestCancelled && error.method === 'terminal.open');
+  server.send({ method: 'exec/stdinCredit', params: { id, bytes: 100 } });
+  await new Promise((resolve) => setTimeout(resolve, 50));
+  assert.equal(server.pendingMessages(), 0, 'input was sent after the cancellation');
 });
 
 test('an unknown method rejects with -32601 method-not-found', async () => {

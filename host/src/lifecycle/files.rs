@@ -227,31 +227,41 @@ fn exact_placement(local: &Path) -> Result<files::Placement, LifecycleError> {
     })
 }
 
-/// The outcome of a transfer from the call's and the local end's: the local
-/// end's failure when it is the cause (not only a cut pipe), else the
-/// call's, else the local end's.
+/// The outcome of a transfer from the call's and the local end's: when both
+/// failed, the local end's failure if it is a cause of its own (a file it
+/// could not read or write, an entry it refused), the call's if the local
+/// end only saw the stream stop (a refusal or a failed `tar` in the pod
+/// ends the stream early).
 fn settle(
     remote: Result<(), LifecycleError>,
     local: Result<Report, files::Error>,
 ) -> Result<Report, LifecycleError> {
     match (remote, local) {
         (Ok(()), Ok(report)) => Ok(report),
-        (Err(remote), Err(local)) if is_cut_pipe(&local) => Err(remote),
+        (Err(remote), Err(local)) if stream_stopped(&local) => Err(remote),
         (_, Err(local)) => Err(LifecycleError::Files(local)),
         (Err(remote), Ok(_)) => Err(remote),
     }
 }
 
-/// Whether a local end failed only because the call closed its end.
-fn is_cut_pipe(error: &files::Error) -> bool {
-    std::error::Error::source(error)
+/// Whether a local end failed only because the stream stopped: a cut
+/// pipe, a stream that ended early or in the middle of a header.
+fn stream_stopped(error: &files::Error) -> bool {
+    let cut_pipe = std::error::Error::source(error)
         .and_then(|s| s.downcast_ref::<std::io::Error>())
         .is_some_and(|io| {
             matches!(
                 io.kind(),
                 std::io::ErrorKind::BrokenPipe | std::io::ErrorKind::UnexpectedEof
             )
-        })
+        });
+    cut_pipe
+        || matches!(
+            error,
+            files::Error::MissingEndOfArchive
+                | files::Error::TruncatedEntry { .. }
+                | files::Error::ReadArchive { .. }
+        )
 }
 
 fn pipe_failed(error: &std::io::Error) -> LifecycleError {

@@ -145,6 +145,11 @@ impl Case {
         })
     }
 
+    /// The test's own directory (removed with the case).
+    pub fn dir(&self) -> &std::path::Path {
+        &self.dir
+    }
+
     /// The kubeconfig the CLI is run with.
     pub fn kubeconfig(&self) -> &std::path::Path {
         &self.kubeconfig

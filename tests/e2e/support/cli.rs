@@ -15,7 +15,7 @@ const BINARY: &str = env!("CARGO_BIN_EXE_leasebox");
 const BINARY_ENV: &str = "LEASEBOX_E2E_BINARY";
 
 /// The binary under test.
-fn binary() -> String {
+pub fn binary() -> String {
     std::env::var(BINARY_ENV).unwrap_or_else(|_| BINARY.to_string())
 }
 

@@ -37,7 +37,7 @@ fn pod_lease(case: &Case) -> Lease {
     case.acquire(&config, &[])
 }
 
-fn target<'a>(lease: &'a Lease) -> [&'a str; 4] {
+fn target(lease: &Lease) -> [&str; 4] {
     ["--lease", lease.id.as_str(), "--namespace", lease.namespace.as_str()]
 }
 

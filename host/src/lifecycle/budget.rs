@@ -4,7 +4,7 @@
 //!
 //! A call's wall-clock limit (host I/O included) is its budget, at least
 //! the operator's CPU deadline (`guest.cpuDeadlineMs`) and at most its
-//! ceiling: the operator's `guest.execTimeoutSec` for a command or an
+//! ceiling: the operator's `guest.execTimeoutSec` for a command or a
 //! copy of files, `guest.callTimeoutSec` for everything else.
 
 use std::time::Duration;

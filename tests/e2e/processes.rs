@@ -163,14 +163,14 @@ fn a_detached_process_outlives_a_serve_restart() {
     case.finish();
 }
 
-/// The processes in the pod whose command line contains `marker`, as
-/// `pid:state:cmdline` lines (zombies are not processes any more: their
-/// state `Z` is listed so the assertion can tell).
+/// The live processes in the pod whose command line contains `marker`
+/// (its NULs and newlines read as spaces), as `pid:cmdline` lines; a zombie
+/// (state `Z`) has ended and is left out, as is this scan itself.
 fn processes_with(case: &Case, lease: &Lease, marker: &str) -> Vec<String> {
     let script = format!(
-        "for d in /proc/[0-9]*; do c=$(tr '\\0' ' ' < $d/cmdline 2>/dev/null); \
-         case \"$c\" in *{marker}*) s=$(sed -n 's/^State:[[:space:]]*\\([A-Z]\\).*/\\1/p' $d/status); \
-         echo \"${{d#/proc/}}:$s:$c\";; esac; done"
+        "for d in /proc/[0-9]*; do c=$(tr '\\0\\n' '  ' < $d/cmdline 2>/dev/null); \
+         case \"$c\" in *\"{marker}\"*) s=$(sed -n 's/^State:[[:space:]]*\\([A-Z]\\).*/\\1/p' $d/status); \
+         [ \"$s\" = Z ] || echo \"${{d#/proc/}}:$c\";; esac; done"
     );
     let found = case
         .block_on(exec_in_pod(
@@ -185,7 +185,7 @@ fn processes_with(case: &Case, lease: &Lease, marker: &str) -> Vec<String> {
     found
         .stdout
         .lines()
-        .filter(|l| !l.contains("/proc/[0-9]") && !l.contains("for d in"))
+        .filter(|l| !l.contains("for d in /proc"))
         .map(str::to_string)
         .collect()
 }
@@ -196,32 +196,34 @@ fn kill_leaves_no_process_of_the_tree_in_the_pod() {
         return;
     };
     let lease = pod_lease(&case);
-    // A tree: a shell, two sleeps in the background, one of them in a
-    // subshell of its own.
-    let tree = "sleep 4242 & (sleep 4243 & wait) & wait";
+    // A tree that ignores SIGTERM (so only the SIGKILL after the grace
+    // period ends it): a shell, two sleeps in the background, one of them
+    // in a subshell of its own.
+    let tree = "trap '' TERM; sleep 4242 & (sleep 4243 & wait) & wait";
     let started = case.cli(&[&["exec", "--detach"][..], &target(&lease), &["--shell", tree]].concat());
     started.assert_code(0);
     let id = started.stdout_text().trim().to_string();
+    let sleeps = |found: &[String]| {
+        found
+            .iter()
+            .filter(|p| p.ends_with(":sleep 4242 ") || p.ends_with(":sleep 4243 "))
+            .count()
+    };
     let deadline = Instant::now() + Duration::from_secs(30);
     loop {
-        let running: Vec<String> = processes_with(&case, &lease, "sleep 424")
-            .into_iter()
-            .filter(|p| !p.contains(":Z:"))
-            .collect();
-        if running.len() >= 2 {
+        let found = processes_with(&case, &lease, "sleep 424");
+        if sleeps(&found) == 2 {
             break;
         }
-        assert!(Instant::now() < deadline, "the tree never started: {running:?}");
+        assert!(Instant::now() < deadline, "the tree never started: {found:?}");
         std::thread::sleep(Duration::from_millis(200));
     }
     let killed = case.cli(&[&["kill"][..], &target(&lease), &[id.as_str()]].concat());
     killed.assert_code(0);
     let process = killed.json();
     assert_eq!(process["running"], false, "{process}");
-    let left: Vec<String> = processes_with(&case, &lease, "sleep 424")
-        .into_iter()
-        .filter(|p| !p.contains(":Z:"))
-        .collect();
+    // Not the sleeps, nor the shells around them, nor their supervisor.
+    let left = processes_with(&case, &lease, "sleep 424");
     assert!(left.is_empty(), "processes of the tree left in the pod: {left:?}");
     case.release(&lease);
     case.finish();

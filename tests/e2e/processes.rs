@@ -38,7 +38,12 @@ fn pod_lease(case: &Case) -> Lease {
 }
 
 fn target(lease: &Lease) -> [&str; 4] {
-    ["--lease", lease.id.as_str(), "--namespace", lease.namespace.as_str()]
+    [
+        "--lease",
+        lease.id.as_str(),
+        "--namespace",
+        lease.namespace.as_str(),
+    ]
 }
 
 #[test]
@@ -95,16 +100,32 @@ fn a_detached_counter_outlives_its_cli_and_two_attaches_get_every_line_once() {
     for handle in attaches {
         let output = handle.join().expect("the attach thread");
         assert_eq!(output.code, Some(5), "{}", output.describe());
-        assert_eq!(output.stdout_text(), expected_lines(), "{}", output.describe());
-        assert_eq!(output.stderr.matches("done").count(), 1, "{}", output.describe());
+        assert_eq!(
+            output.stdout_text(),
+            expected_lines(),
+            "{}",
+            output.describe()
+        );
+        assert_eq!(
+            output.stderr.matches("done").count(),
+            1,
+            "{}",
+            output.describe()
+        );
     }
     // And once more after the end, from offsets.
-    let tail = case.cli(&[
-        &["attach"][..],
-        &target(&lease),
-        &[id.as_str(), "--stdout-offset", &"line-0\n".len().to_string()],
-    ]
-    .concat());
+    let tail = case.cli(
+        &[
+            &["attach"][..],
+            &target(&lease),
+            &[
+                id.as_str(),
+                "--stdout-offset",
+                &"line-0\n".len().to_string(),
+            ],
+        ]
+        .concat(),
+    );
     assert_eq!(tail.code, Some(5), "{}", tail.describe());
     assert_eq!(
         tail.stdout_text(),
@@ -139,8 +160,10 @@ fn a_detached_process_outlives_a_serve_restart() {
 
     let mut second = start_serve(&case, &[]);
     let mut client = Client::of(&mut second);
-    client.send(json!({"jsonrpc": "2.0", "id": 3, "method": "process.attach",
-        "params": {"leaseId": lease_id, "processId": id}}));
+    client.send(
+        json!({"jsonrpc": "2.0", "id": 3, "method": "process.attach",
+        "params": {"leaseId": lease_id, "processId": id}}),
+    );
     let (answer, notes) = client.until(3);
     assert_eq!(answer["result"]["exitCode"], 5, "{answer}");
     assert_eq!(
@@ -200,7 +223,14 @@ fn kill_leaves_no_process_of_the_tree_in_the_pod() {
     // period ends it): a shell, two sleeps in the background, one of them
     // in a subshell of its own.
     let tree = "trap '' TERM; sleep 4242 & (sleep 4243 & wait) & wait";
-    let started = case.cli(&[&["exec", "--detach"][..], &target(&lease), &["--shell", tree]].concat());
+    let started = case.cli(
+        &[
+            &["exec", "--detach"][..],
+            &target(&lease),
+            &["--shell", tree],
+        ]
+        .concat(),
+    );
     started.assert_code(0);
     let id = started.stdout_text().trim().to_string();
     let sleeps = |found: &[String]| {
@@ -215,7 +245,10 @@ fn kill_leaves_no_process_of_the_tree_in_the_pod() {
         if sleeps(&found) == 2 {
             break;
         }
-        assert!(Instant::now() < deadline, "the tree never started: {found:?}");
+        assert!(
+            Instant::now() < deadline,
+            "the tree never started: {found:?}"
+        );
         std::thread::sleep(Duration::from_millis(200));
     }
     let killed = case.cli(&[&["kill"][..], &target(&lease), &[id.as_str()]].concat());
@@ -224,7 +257,10 @@ fn kill_leaves_no_process_of_the_tree_in_the_pod() {
     assert_eq!(process["running"], false, "{process}");
     // Not the sleeps, nor the shells around them, nor their supervisor.
     let left = processes_with(&case, &lease, "sleep 424");
-    assert!(left.is_empty(), "processes of the tree left in the pod: {left:?}");
+    assert!(
+        left.is_empty(),
+        "processes of the tree left in the pod: {left:?}"
+    );
     case.release(&lease);
     case.finish();
 }

@@ -330,7 +330,10 @@ mod tests {
     #[test]
     fn a_refusal_in_the_pod_is_reported_over_the_stream_it_cut() {
         let answer = settle(Err(refused()), Err(files::Error::MissingEndOfArchive));
-        assert!(matches!(answer, Err(LifecycleError::Policy(_))), "{answer:?}");
+        assert!(
+            matches!(answer, Err(LifecycleError::Policy(_))),
+            "{answer:?}"
+        );
     }
 
     #[test]
@@ -339,13 +342,19 @@ mod tests {
             entry: PathBuf::from("../etc/passwd"),
         };
         let answer = settle(Err(refused()), Err(local));
-        assert!(matches!(answer, Err(LifecycleError::Files(_))), "{answer:?}");
+        assert!(
+            matches!(answer, Err(LifecycleError::Files(_))),
+            "{answer:?}"
+        );
     }
 
     #[test]
     fn a_cut_stream_after_a_call_that_succeeded_is_still_a_failure() {
         let answer = settle(Ok(()), Err(files::Error::MissingEndOfArchive));
-        assert!(matches!(answer, Err(LifecycleError::Files(_))), "{answer:?}");
+        assert!(
+            matches!(answer, Err(LifecycleError::Files(_))),
+            "{answer:?}"
+        );
     }
 
     #[test]

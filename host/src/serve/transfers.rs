@@ -465,7 +465,11 @@ mod tests {
     #[case::not_a_mode(json!(true))]
     fn a_bad_mode_names_the_field(#[case] value: Value) {
         let error = mode_of(Some(&value), "operations[0].files[1]").expect_err("refused");
-        assert!(error.message.contains("operations[0].files[1].mode"), "{}", error.message);
+        assert!(
+            error.message.contains("operations[0].files[1].mode"),
+            "{}",
+            error.message
+        );
     }
 
     #[test]

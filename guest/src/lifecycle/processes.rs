@@ -86,7 +86,7 @@ fn start_as(
     let output = match started {
         Ok(output) => output,
         Err(error @ PolicyError::Cancelled(_)) => {
-            return Err(roll_back(cluster, lease, &id, error));
+            return Err(roll_back(cluster, lease, id, error));
         }
         Err(error) => return Err(error),
     };

@@ -38,10 +38,10 @@ pub(crate) const EXIT_NO_STAT: i32 = 88;
 /// supervisor runs), `info DIR` (the record the guest parses: `key value`
 /// lines ended by `end`), `killtree SIG PID` (the signal to the process
 /// group of PID and to every descendant found through `/proc/*/stat`
-/// parent links, since a child may have left the group; the tree is
-/// gathered before anything is killed, or an orphan would be lost to PID
-/// 1) and `nap` (a tenth
-/// of a second where `sleep` takes fractions, else a second).
+/// parent links, since a child may have left the group; the whole tree is
+/// gathered before anything is killed, else an orphan would be handed to
+/// the pod's first process and lost) and `nap` (a tenth of a second where
+/// `sleep` takes fractions, else a second).
 pub(crate) const FUNCTIONS: &str = r#"alive() {
   __s=$(cat "$1/supervisor" 2>/dev/null) || return 1
   [ -n "$__s" ] && [ -r "/proc/$__s/cmdline" ] || return 1

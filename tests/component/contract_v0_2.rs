@@ -16,6 +16,20 @@ use crate::lifecycle_through_wasm::{
 };
 use crate::support::v0_2_policy;
 
+/// `argv` to run in `lease`, without stdin or limits.
+fn command(lease: &wit::Lease, argv: &[&str]) -> wit::ExecRequest {
+    wit::ExecRequest {
+        lease: lease.clone(),
+        command: wit::Command::Argv(argv.iter().map(|a| a.to_string()).collect()),
+        cwd: None,
+        env: Vec::new(),
+        forward_stdin: false,
+        timeout_ms: None,
+        max_stdout_bytes: None,
+        max_stderr_bytes: None,
+    }
+}
+
 #[test]
 fn the_v0_2_module_reports_its_contract() {
     assert_eq!(v0_2_policy().contract(), Contract::V0_2);
@@ -38,16 +52,7 @@ fn a_v0_2_module_acquires_executes_through_its_own_kube_binding_and_releases() {
     let status = v0_2_policy()
         .execute(
             &exec_env,
-            &wit::ExecRequest {
-                lease: lease.clone(),
-                command: wit::Command::Argv(vec!["true".into()]),
-                cwd: None,
-                env: Vec::new(),
-                forward_stdin: false,
-                timeout_ms: None,
-                max_stdout_bytes: None,
-                max_stderr_bytes: None,
-            },
+            &command(&lease, &["true"]),
         )
         .expect("no trap")
         .expect("the 0.2.0 module executes");
@@ -74,16 +79,7 @@ fn every_call_of_contract_0_3_answers_unsupported_for_a_v0_2_module() {
         .expect("acquires");
     let env = env(&cluster);
     let policy = v0_2_policy();
-    let exec = wit::ExecRequest {
-        lease: lease.clone(),
-        command: wit::Command::Argv(vec!["sleep".into(), "1".into()]),
-        cwd: None,
-        env: Vec::new(),
-        forward_stdin: false,
-        timeout_ms: None,
-        max_stdout_bytes: None,
-        max_stderr_bytes: None,
-    };
+    let exec = command(&lease, &["sleep", "1"]);
     let answers: Vec<(&str, RuntimeError)> = vec![
         (
             "open-terminal",

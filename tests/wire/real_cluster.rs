@@ -262,3 +262,53 @@ fn real_cluster_pod_lifecycle_with_exec_and_logs() {
     };
     assert_eq!(io.delete(&ns, &options(None)), Ok(true));
 }
+
+/// An exec whose output the module reads (not forwarded), with stdin
+/// written and closed: every chunk, then the end of the output as soon as
+/// the command has ended, not a read's whole timeout later.
+#[test]
+#[ignore = "needs cluster: set LEASEBOX_E2E_KUBECONFIG"]
+fn real_cluster_read_output_ends_when_the_command_does() {
+    let Ok(path) = std::env::var("LEASEBOX_E2E_KUBECONFIG") else {
+        eprintln!("skipped: LEASEBOX_E2E_KUBECONFIG is not set");
+        return;
+    };
+    let namespace = std::env::var("LEASEBOX_WIRE_NAMESPACE").unwrap_or_else(|_| NS.into());
+    let pod = std::env::var("LEASEBOX_WIRE_POD").unwrap_or_else(|_| "box".into());
+    let container = std::env::var("LEASEBOX_WIRE_CONTAINER").unwrap_or_else(|_| "main".into());
+    let io =
+        KubeClusterIo::connect(Some(path.into()), None).unwrap_or_else(|e| panic!("connect: {e}"));
+    let spec = ExecSpec {
+        namespace,
+        pod,
+        container,
+        argv: vec!["sh".into(), "-c".into(), "cat >/dev/null; echo out".into()],
+        stdin: true,
+        forward_output: false,
+        forward_stdin: false,
+        frame_stdin: false,
+        tty: None,
+        max_stdout_bytes: Some(1 << 20),
+        max_stderr_bytes: Some(1 << 20),
+    };
+    let (caller, _, _) = caller(b"");
+    let started = Instant::now();
+    let mut session = io.exec(&spec, &caller).unwrap_or_else(|e| panic!("exec: {e}"));
+    session.write_stdin(b"in\n").expect("stdin");
+    session.close_stdin().expect("close");
+    let mut out = Vec::new();
+    while let Some((_, data)) = session
+        .read(Duration::from_secs(10))
+        .unwrap_or_else(|e| panic!("read: {e}"))
+    {
+        out.extend_from_slice(&data);
+    }
+    let ended = started.elapsed();
+    let status = session.wait(Duration::from_secs(10)).expect("wait");
+    assert_eq!(out, b"out\n");
+    assert_eq!(status.and_then(|s| s.exit_code), Some(0));
+    assert!(
+        ended < Duration::from_secs(5),
+        "the end of the output came {ended:?} after the start"
+    );
+}

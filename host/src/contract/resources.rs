@@ -19,8 +19,17 @@ pub trait ExecStream: Send {
     fn write_stdin(&mut self, data: &[u8]) -> Result<(), KubeError>;
     /// Ends stdin, or starts forwarding the caller's stdin.
     fn close_stdin(&mut self) -> Result<(), KubeError>;
-    /// Next output chunk (when not forwarded).
+    /// Next output chunk (when not forwarded); none when nothing came
+    /// within `timeout` or the output is over ([`ExecStream::output_ended`]
+    /// tells which).
     fn read(&mut self, timeout: Duration) -> Result<Option<(OutputStream, Vec<u8>)>, KubeError>;
+    /// True once `read` has nothing more to give: both output streams have
+    /// ended and everything was read (or the output is forwarded). A stream
+    /// that cannot tell answers false, and a read then waits out its
+    /// timeout at the end.
+    fn output_ended(&self) -> bool {
+        false
+    }
     /// Waits for the end; none while running.
     fn wait(&mut self, timeout: Duration) -> Result<Option<ExecStatus>, KubeError>;
     /// Kills the command.

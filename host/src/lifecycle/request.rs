@@ -71,14 +71,7 @@ impl CommandSpec {
             lease,
             command: self.command.clone(),
             cwd: self.cwd.clone(),
-            env: self
-                .env
-                .iter()
-                .map(|(name, value)| EnvVar {
-                    name: name.clone(),
-                    value: value.clone(),
-                })
-                .collect(),
+            env: env_vars(&self.env),
             forward_stdin: self.forward_stdin,
             timeout_ms: self
                 .timeout
@@ -87,6 +80,16 @@ impl CommandSpec {
             max_stderr_bytes: self.max_stderr_bytes,
         }
     }
+}
+
+/// Environment variables as the contract's records, in order.
+pub fn env_vars(env: &[(String, String)]) -> Vec<EnvVar> {
+    env.iter()
+        .map(|(name, value)| EnvVar {
+            name: name.clone(),
+            value: value.clone(),
+        })
+        .collect()
 }
 
 /// Which lease a call is about: found again by its id (and namespace,

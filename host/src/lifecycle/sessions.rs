@@ -2,9 +2,10 @@
 //! files: terminals, detached processes, and single paths. Files in and out
 //! (tar streams packed and unpacked here) are in `files.rs`.
 
+use super::request::env_vars;
 use super::{Budget, CallContext, CommandSpec, Lifecycle, LifecycleError, answer};
 use crate::contract::{
-    AttachRequest, Command, EnvVar, ExecStatus, FileEntry, Lease, ProcessInfo, TerminalRequest,
+    AttachRequest, Command, ExecStatus, FileEntry, Lease, ProcessInfo, TerminalRequest,
     WindowSize,
 };
 
@@ -30,14 +31,7 @@ impl TerminalSpec {
             lease,
             command: self.command.clone(),
             cwd: self.cwd.clone(),
-            env: self
-                .env
-                .iter()
-                .map(|(name, value)| EnvVar {
-                    name: name.clone(),
-                    value: value.clone(),
-                })
-                .collect(),
+            env: env_vars(&self.env),
             size: self.size,
             term: self.term.clone(),
         }

@@ -103,6 +103,17 @@ impl<'a> Call<'a> {
         }
     }
 
+    /// Lease `lease_id` found again, and this call with its log lines
+    /// naming it.
+    pub(super) fn leased(
+        &self,
+        lease_id: &str,
+        namespace: Option<&str>,
+    ) -> Result<(Call<'a>, Lease), RpcError> {
+        let lease = self.resume(lease_id, namespace).map_err(rpc_error)?;
+        Ok((self.about(&lease), lease))
+    }
+
     /// Lease `lease_id` found again by its labels.
     pub(super) fn resume(
         &self,
@@ -144,17 +155,22 @@ pub fn call(call: &Call<'_>, method: &str, params: Value) -> Result<Value, RpcEr
         other if super::transfers::METHODS.contains(&other) => {
             super::transfers::call(call, other, params)
         }
-        other => Err(RpcError::new(
-            METHOD_NOT_FOUND,
-            "method-not-found",
-            format!(
-                "no method `{other}`; the methods are {}, {}, {}",
-                METHODS.join(", "),
-                super::sessions::METHODS.join(", "),
-                super::transfers::METHODS.join(", ")
-            ),
-        )),
+        other => Err(method_not_found(other)),
     }
+}
+
+/// `-32601` for `method`, listing every method.
+pub(super) fn method_not_found(method: &str) -> RpcError {
+    RpcError::new(
+        METHOD_NOT_FOUND,
+        "method-not-found",
+        format!(
+            "no method `{method}`; the methods are {}, {}, {}",
+            METHODS.join(", "),
+            super::sessions::METHODS.join(", "),
+            super::transfers::METHODS.join(", ")
+        ),
+    )
 }
 
 /// The params as `T`; `-32602` naming the field otherwise.

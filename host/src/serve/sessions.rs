@@ -12,9 +12,9 @@ use std::collections::BTreeMap;
 use serde::Deserialize;
 use serde_json::{Value, json};
 
-use super::methods::{Call, ExecParams, parse, rpc_error};
-use super::rpc::{METHOD_NOT_FOUND, RpcError};
-use crate::contract::{Command, Lease, WindowSize};
+use super::methods::{Call, ExecParams, method_not_found, parse, rpc_error};
+use super::rpc::RpcError;
+use crate::contract::{Command, WindowSize};
 use crate::lifecycle::{AttachFrom, TerminalSpec};
 use crate::render;
 
@@ -41,22 +41,8 @@ pub fn call(call: &Call<'_>, method: &str, params: Value) -> Result<Value, RpcEr
         "files.stat" => stat(call, parse(params)?),
         "files.list" => list_directory(call, parse(params)?),
         "files.remove" => remove(call, parse(params)?),
-        other => Err(RpcError::new(
-            METHOD_NOT_FOUND,
-            "method-not-found",
-            format!("no method `{other}` among {}", METHODS.join(", ")),
-        )),
+        other => Err(method_not_found(other)),
     }
-}
-
-/// The lease a call names, found again; the call's log lines name it.
-fn leased<'a>(
-    call: &Call<'a>,
-    lease_id: &str,
-    namespace: Option<&str>,
-) -> Result<(Call<'a>, Lease), RpcError> {
-    let lease = call.resume(lease_id, namespace).map_err(rpc_error)?;
-    Ok((call.about(&lease), lease))
 }
 
 /// A terminal to open.
@@ -99,7 +85,7 @@ fn terminal(call: &Call<'_>, p: TerminalParams) -> Result<Value, RpcError> {
         },
         term: p.term,
     };
-    let (call, lease) = leased(call, &p.lease_id, p.namespace.as_deref())?;
+    let (call, lease) = call.leased(&p.lease_id, p.namespace.as_deref())?;
     let status = call
         .lifecycle()
         .terminal(&call.context(), lease, &spec)
@@ -114,7 +100,7 @@ fn start(call: &Call<'_>, p: ExecParams) -> Result<Value, RpcError> {
         ));
     }
     let spec = p.spec()?;
-    let (call, lease) = leased(call, &p.lease_id, p.namespace.as_deref())?;
+    let (call, lease) = call.leased(&p.lease_id, p.namespace.as_deref())?;
     let process = call
         .lifecycle()
         .start_process(&call.context(), lease, &spec)
@@ -131,7 +117,7 @@ struct LeaseParams {
 }
 
 fn processes(call: &Call<'_>, p: LeaseParams) -> Result<Value, RpcError> {
-    let (call, lease) = leased(call, &p.lease_id, p.namespace.as_deref())?;
+    let (call, lease) = call.leased(&p.lease_id, p.namespace.as_deref())?;
     let list = call
         .lifecycle()
         .processes(&call.context(), &lease)
@@ -161,7 +147,7 @@ fn follow_by_default() -> bool {
 }
 
 fn attach(call: &Call<'_>, p: AttachParams) -> Result<Value, RpcError> {
-    let (call, lease) = leased(call, &p.lease_id, p.namespace.as_deref())?;
+    let (call, lease) = call.leased(&p.lease_id, p.namespace.as_deref())?;
     let from = AttachFrom {
         stdout_offset: p.stdout_offset,
         stderr_offset: p.stderr_offset,
@@ -188,7 +174,7 @@ fn kill(call: &Call<'_>, p: KillParams) -> Result<Value, RpcError> {
     if p.signal.is_some_and(|s| !(1..=64).contains(&s)) {
         return Err(RpcError::invalid_params("params: `signal` must be 1-64"));
     }
-    let (call, lease) = leased(call, &p.lease_id, p.namespace.as_deref())?;
+    let (call, lease) = call.leased(&p.lease_id, p.namespace.as_deref())?;
     let process = call
         .lifecycle()
         .kill(&call.context(), &lease, &p.process_id, p.signal)
@@ -203,12 +189,21 @@ struct PathParams {
     lease_id: String,
     namespace: Option<String>,
     path: String,
+}
+
+/// A path in a lease to remove.
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+struct RemoveParams {
+    lease_id: String,
+    namespace: Option<String>,
+    path: String,
     #[serde(default)]
     recursive: bool,
 }
 
 fn stat(call: &Call<'_>, p: PathParams) -> Result<Value, RpcError> {
-    let (call, lease) = leased(call, &p.lease_id, p.namespace.as_deref())?;
+    let (call, lease) = call.leased(&p.lease_id, p.namespace.as_deref())?;
     let entry = call
         .lifecycle()
         .stat(&call.context(), &lease, &p.path)
@@ -217,7 +212,7 @@ fn stat(call: &Call<'_>, p: PathParams) -> Result<Value, RpcError> {
 }
 
 fn list_directory(call: &Call<'_>, p: PathParams) -> Result<Value, RpcError> {
-    let (call, lease) = leased(call, &p.lease_id, p.namespace.as_deref())?;
+    let (call, lease) = call.leased(&p.lease_id, p.namespace.as_deref())?;
     let entries = call
         .lifecycle()
         .list_directory(&call.context(), &lease, &p.path)
@@ -227,8 +222,8 @@ fn list_directory(call: &Call<'_>, p: PathParams) -> Result<Value, RpcError> {
     ))
 }
 
-fn remove(call: &Call<'_>, p: PathParams) -> Result<Value, RpcError> {
-    let (call, lease) = leased(call, &p.lease_id, p.namespace.as_deref())?;
+fn remove(call: &Call<'_>, p: RemoveParams) -> Result<Value, RpcError> {
+    let (call, lease) = call.leased(&p.lease_id, p.namespace.as_deref())?;
     let removed = call
         .lifecycle()
         .remove(&call.context(), &lease, &p.path, p.recursive)

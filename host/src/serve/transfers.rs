@@ -12,9 +12,9 @@ use base64::engine::general_purpose::STANDARD as BASE64;
 use serde::Deserialize;
 use serde_json::{Value, json};
 
-use super::methods::{Call, parse, rpc_error};
-use super::rpc::{INVALID_PARAMS, METHOD_NOT_FOUND, RpcError};
-use crate::contract::{Command, FileType, Lease};
+use super::methods::{Call, method_not_found, parse, rpc_error};
+use super::rpc::{INVALID_PARAMS, RpcError};
+use crate::contract::{Command, FileType};
 use crate::files::Report;
 use crate::lifecycle::{CommandSpec, Download, Landing, LifecycleError, Upload};
 use crate::render;
@@ -33,11 +33,7 @@ pub fn call(call: &Call<'_>, method: &str, params: Value) -> Result<Value, RpcEr
         "files.syncOut" => sync_out(call, parse(params)?),
         "files.write" => write(call, parse(params)?),
         "files.read" => read(call, parse(params)?),
-        other => Err(RpcError::new(
-            METHOD_NOT_FOUND,
-            "method-not-found",
-            format!("no method `{other}` among {}", METHODS.join(", ")),
-        )),
+        other => Err(method_not_found(other)),
     }
 }
 
@@ -94,11 +90,12 @@ struct SyncParams {
     operations: Vec<Operation>,
 }
 
-/// A mode of a mapping: `384`, `"0600"` or `"600"`; at most `0o7777`.
-fn mode_of(value: Option<&Value>, at: &str) -> Result<Option<u32>, RpcError> {
+/// The mode in param `field`: `384`, `"0600"` or `"600"`; at most
+/// `0o7777`.
+fn mode_of(value: Option<&Value>, field: &str) -> Result<Option<u32>, RpcError> {
     let bad = || {
         RpcError::invalid_params(format!(
-            "params: {at}.mode must be a permission mode, a number (384) or octal text \
+            "params: {field} must be a permission mode, a number (384) or octal text \
              (\"0600\")"
         ))
     };
@@ -112,16 +109,6 @@ fn mode_of(value: Option<&Value>, at: &str) -> Result<Option<u32>, RpcError> {
         Some(mode) if mode <= 0o7777 => Ok(Some(mode)),
         _ => Err(bad()),
     }
-}
-
-/// The lease of a call, found again; the call's log lines name it.
-fn leased<'a>(
-    call: &Call<'a>,
-    lease_id: &str,
-    namespace: Option<&str>,
-) -> Result<(Call<'a>, Lease), RpcError> {
-    let lease = call.resume(lease_id, namespace).map_err(rpc_error)?;
-    Ok((call.about(&lease), lease))
 }
 
 /// A local path of a mapping must be absolute: serve's working directory
@@ -153,27 +140,87 @@ fn operation_json(id: &str, reports: &[Report]) -> Value {
     })
 }
 
+/// The uploads of every operation of a `files.syncIn`, each mapping
+/// checked (absolute local path, its kind, its mode) before anything is
+/// copied.
+fn uploads(p: &SyncParams) -> Result<Vec<Vec<Upload>>, RpcError> {
+    p.operations
+        .iter()
+        .enumerate()
+        .map(|(o, operation)| {
+            operation
+                .files
+                .iter()
+                .enumerate()
+                .map(|(m, mapping)| {
+                    let at = format!("operations[{o}].files[{m}]");
+                    let local = local_path(&mapping.source_path, &format!("{at}.sourcePath"))?;
+                    check_local_kind(&local, mapping.kind, &at)?;
+                    Ok(Upload {
+                        local,
+                        remote: mapping.target_path.clone(),
+                        mode: mode_of(mapping.mode.as_ref(), &format!("{at}.mode"))?,
+                        exclude: mapping.exclude.clone(),
+                        follow_symlinks: mapping.follow_symlinks,
+                        landing: Landing::Exact,
+                    })
+                })
+                .collect()
+        })
+        .collect()
+}
+
+/// The downloads of every operation of a `files.syncOut`, each mapping
+/// checked (absolute local path, no mode, no commands) before anything is
+/// copied.
+fn downloads(p: &SyncParams) -> Result<Vec<Vec<Download>>, RpcError> {
+    p.operations
+        .iter()
+        .enumerate()
+        .map(|(o, operation)| {
+            if !operation.post_upload_commands.is_empty() {
+                return Err(RpcError::invalid_params(format!(
+                    "params: operations[{o}].postUploadCommands: commands run after files land \
+                     in the sandbox, so only files.syncIn takes them"
+                )));
+            }
+            operation
+                .files
+                .iter()
+                .enumerate()
+                .map(|(m, mapping)| {
+                    let at = format!("operations[{o}].files[{m}]");
+                    let local = local_path(&mapping.target_path, &format!("{at}.targetPath"))?;
+                    if mode_of(mapping.mode.as_ref(), &format!("{at}.mode"))?.is_some() {
+                        return Err(RpcError::invalid_params(format!(
+                            "params: {at}.mode: files come out with the modes they have in the \
+                             sandbox; leave `mode` out (or chmod them in the sandbox first)"
+                        )));
+                    }
+                    Ok(Download {
+                        remote: mapping.source_path.clone(),
+                        local,
+                        exclude: mapping.exclude.clone(),
+                        follow_symlinks: mapping.follow_symlinks,
+                        landing: Landing::Exact,
+                    })
+                })
+                .collect()
+        })
+        .collect()
+}
+
 fn sync_in(call: &Call<'_>, p: SyncParams) -> Result<Value, RpcError> {
-    let (call, lease) = leased(call, &p.lease_id, p.namespace.as_deref())?;
+    let uploads = uploads(&p)?;
+    let (call, lease) = call.leased(&p.lease_id, p.namespace.as_deref())?;
     let ctx = call.context();
     let mut done = Vec::new();
-    for (o, operation) in p.operations.iter().enumerate() {
+    for (operation, uploads) in p.operations.iter().zip(uploads) {
         let mut reports = Vec::new();
-        for (m, mapping) in operation.files.iter().enumerate() {
-            let at = format!("operations[{o}].files[{m}]");
-            let local = local_path(&mapping.source_path, &format!("{at}.sourcePath"))?;
-            check_local_kind(&local, mapping.kind, &at)?;
-            let upload = Upload {
-                local,
-                remote: mapping.target_path.clone(),
-                mode: mode_of(mapping.mode.as_ref(), &at)?,
-                exclude: mapping.exclude.clone(),
-                follow_symlinks: mapping.follow_symlinks,
-                landing: Landing::Exact,
-            };
+        for upload in &uploads {
             let report = call
                 .lifecycle()
-                .put(&ctx, &lease, &upload, |_| {})
+                .put(&ctx, &lease, upload, |_| {})
                 .map_err(|e| in_operation(e, &operation.operation_id))?;
             reports.push(report);
         }
@@ -221,41 +268,22 @@ fn sync_in(call: &Call<'_>, p: SyncParams) -> Result<Value, RpcError> {
 }
 
 fn sync_out(call: &Call<'_>, p: SyncParams) -> Result<Value, RpcError> {
-    let (call, lease) = leased(call, &p.lease_id, p.namespace.as_deref())?;
+    let downloads = downloads(&p)?;
+    let (call, lease) = call.leased(&p.lease_id, p.namespace.as_deref())?;
     let ctx = call.context();
     let mut done = Vec::new();
-    for (o, operation) in p.operations.iter().enumerate() {
-        if !operation.post_upload_commands.is_empty() {
-            return Err(RpcError::invalid_params(format!(
-                "params: operations[{o}].postUploadCommands: commands run after files land in \
-                 the sandbox, so only files.syncIn takes them"
-            )));
-        }
+    for (o, (operation, downloads)) in p.operations.iter().zip(downloads).enumerate() {
         let mut reports = Vec::new();
-        for (m, mapping) in operation.files.iter().enumerate() {
-            let at = format!("operations[{o}].files[{m}]");
-            let local = local_path(&mapping.target_path, &format!("{at}.targetPath"))?;
-            if mode_of(mapping.mode.as_ref(), &at)?.is_some() {
-                return Err(RpcError::invalid_params(format!(
-                    "params: {at}.mode: files come out with the modes they have in the \
-                     sandbox; leave `mode` out (or chmod them in the sandbox first)"
-                )));
-            }
+        for (m, (mapping, download)) in operation.files.iter().zip(&downloads).enumerate() {
             let remote = call
                 .lifecycle()
-                .stat(&ctx, &lease, &mapping.source_path)
+                .stat(&ctx, &lease, &download.remote)
                 .map_err(|e| in_operation(e, &operation.operation_id))?;
+            let at = format!("operations[{o}].files[{m}]");
             check_remote_kind(remote.as_ref().map(|e| e.file_type), mapping, &at)?;
-            let download = Download {
-                remote: mapping.source_path.clone(),
-                local,
-                exclude: mapping.exclude.clone(),
-                follow_symlinks: mapping.follow_symlinks,
-                landing: Landing::Exact,
-            };
             let report = call
                 .lifecycle()
-                .get(&ctx, &lease, &download, |_| {})
+                .get(&ctx, &lease, download, |_| {})
                 .map_err(|e| in_operation(e, &operation.operation_id))?;
             reports.push(report);
         }
@@ -334,8 +362,8 @@ fn write(call: &Call<'_>, p: WriteParams) -> Result<Value, RpcError> {
     let data = BASE64
         .decode(p.data.as_bytes())
         .map_err(|e| RpcError::invalid_params(format!("params: data is not base64: {e}")))?;
-    let mode = mode_of(p.mode.as_ref(), "params")?.unwrap_or(0o644);
-    let (call, lease) = leased(call, &p.lease_id, p.namespace.as_deref())?;
+    let mode = mode_of(p.mode.as_ref(), "mode")?.unwrap_or(0o644);
+    let (call, lease) = call.leased(&p.lease_id, p.namespace.as_deref())?;
     let scratch = Scratch::new().map_err(|e| local_error(&e))?;
     let local = scratch.path.join("file");
     std::fs::write(&local, &data).map_err(|e| local_error(&e))?;
@@ -363,7 +391,7 @@ struct ReadParams {
 }
 
 fn read(call: &Call<'_>, p: ReadParams) -> Result<Value, RpcError> {
-    let (call, lease) = leased(call, &p.lease_id, p.namespace.as_deref())?;
+    let (call, lease) = call.leased(&p.lease_id, p.namespace.as_deref())?;
     let ctx = call.context();
     let entry = call
         .lifecycle()
@@ -456,7 +484,7 @@ mod tests {
     #[case::prefixed(Some(json!("0o755")), Some(0o755))]
     #[case::absent(None, None)]
     fn a_mode_is_a_number_or_octal_text(#[case] value: Option<Value>, #[case] mode: Option<u32>) {
-        assert_eq!(mode_of(value.as_ref(), "files[0]").ok(), Some(mode));
+        assert_eq!(mode_of(value.as_ref(), "files[0].mode").ok(), Some(mode));
     }
 
     #[rstest]
@@ -464,7 +492,7 @@ mod tests {
     #[case::too_big(json!(0o17777))]
     #[case::not_a_mode(json!(true))]
     fn a_bad_mode_names_the_field(#[case] value: Value) {
-        let error = mode_of(Some(&value), "operations[0].files[1]").expect_err("refused");
+        let error = mode_of(Some(&value), "operations[0].files[1].mode").expect_err("refused");
         assert!(
             error.message.contains("operations[0].files[1].mode"),
             "{}",

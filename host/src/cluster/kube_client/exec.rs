@@ -153,6 +153,8 @@ pub(crate) struct KubeExec {
     session: Session,
     killed: bool,
     ended: Option<ExecStatus>,
+    /// Every chunk of output was read and the session's loop has ended.
+    drained: bool,
 }
 
 impl KubeExec {
@@ -163,6 +165,7 @@ impl KubeExec {
             session,
             killed: false,
             ended: None,
+            drained: false,
         }
     }
 }
@@ -217,13 +220,25 @@ impl ExecStream for KubeExec {
 
     fn read(&mut self, timeout: Duration) -> Result<Option<(OutputStream, Vec<u8>)>, KubeError> {
         let Some(queue) = self.session.queue.as_mut() else {
+            self.drained = true;
             return Ok(None);
         };
-        Ok(self
+        match self
             .handle
             .block_on(async { tokio::time::timeout(timeout, queue.recv()).await })
-            .ok()
-            .flatten())
+        {
+            Ok(Some(chunk)) => Ok(Some(chunk)),
+            // The loop ended, dropping its senders: the output is over.
+            Ok(None) => {
+                self.drained = true;
+                Ok(None)
+            }
+            Err(_elapsed) => Ok(None),
+        }
+    }
+
+    fn output_ended(&self) -> bool {
+        self.drained
     }
 
     fn wait(&mut self, timeout: Duration) -> Result<Option<ExecStatus>, KubeError> {

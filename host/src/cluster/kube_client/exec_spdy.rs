@@ -362,7 +362,7 @@ mod tests {
     enum Seen {
         Open {
             stream: u32,
-            kind: String,
+            kind: &'static str,
         },
         Data {
             stream: u32,
@@ -401,8 +401,7 @@ mod tests {
                     let kind = ["error", "stdin", "stdout", "stderr", "resize"]
                         .into_iter()
                         .find(|k| text.ends_with(k))
-                        .expect("a stream type")
-                        .to_string();
+                        .expect("a stream type");
                     Seen::Open {
                         stream: word(0),
                         kind,
@@ -411,6 +410,18 @@ mod tests {
                 6 => Seen::Ping(word(0)),
                 other => panic!("unexpected control frame {other}"),
             })
+        }
+
+        /// The first `count` frames, each a stream opened: `(id, type)`.
+        async fn opened(&mut self, count: usize) -> Vec<(u32, &'static str)> {
+            let mut opened = Vec::new();
+            for _ in 0..count {
+                match self.frame().await.expect("a SYN_STREAM") {
+                    Seen::Open { stream, kind } => opened.push((stream, kind)),
+                    other => panic!("expected the streams opened first, got {other:?}"),
+                }
+            }
+            opened
         }
 
         async fn send(&mut self, bytes: &[u8]) {
@@ -472,16 +483,8 @@ mod tests {
             .await
             .expect("queued");
 
-        let mut opened = Vec::new();
-        for _ in 0..STREAMS.len() {
-            match server.frame().await.expect("a SYN_STREAM") {
-                Seen::Open { stream, kind } => opened.push((stream, kind)),
-                other => panic!("expected the streams opened first, got {other:?}"),
-            }
-        }
-        let names: Vec<(u32, &str)> = opened.iter().map(|(s, k)| (*s, k.as_str())).collect();
         assert_eq!(
-            names,
+            server.opened(STREAMS.len()).await,
             [(1, "error"), (3, "stdin"), (5, "stdout"), (7, "stderr")]
         );
 
@@ -576,16 +579,8 @@ mod tests {
             .send(StdinCommand::Resize(WindowSize { rows: 24, cols: 80 }))
             .await
             .expect("queued");
-        let mut opened = Vec::new();
-        for _ in 0..TTY_STREAMS.len() {
-            match server.frame().await.expect("a SYN_STREAM") {
-                Seen::Open { stream, kind } => opened.push((stream, kind)),
-                other => panic!("expected the streams opened first, got {other:?}"),
-            }
-        }
-        let names: Vec<(u32, &str)> = opened.iter().map(|(s, k)| (*s, k.as_str())).collect();
         assert_eq!(
-            names,
+            server.opened(TTY_STREAMS.len()).await,
             [(1, "error"), (3, "stdin"), (5, "stdout"), (7, "resize")]
         );
         // Stdin accepted but resize not yet: still nothing written.
@@ -664,9 +659,7 @@ mod tests {
         let (out, _) = queue();
         let (err, _) = queue();
         let (session, mut server, commands) = session(out, err);
-        for _ in 0..STREAMS.len() {
-            server.frame().await.expect("a SYN_STREAM");
-        }
+        server.opened(STREAMS.len()).await;
         (session, server, commands)
     }
 

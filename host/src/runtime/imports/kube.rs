@@ -254,11 +254,16 @@ impl HostExecSession for HostState {
         session: Resource<ExecHandle>,
         timeout_ms: u64,
     ) -> KubeResult<Option<OutputChunk>> {
-        self.wait_on(&session, timeout_ms, "exec read", |stream, slice| {
-            Ok(stream
-                .read(slice)?
-                .map(|(source, data)| OutputChunk { source, data }))
-        })
+        // `Some(None)`: the output is over, an answer at once; `None`: a
+        // quiet slice, waited past until the timeout.
+        let read = self.wait_on(&session, timeout_ms, "exec read", |stream, slice| {
+            Ok(match stream.read(slice)? {
+                Some((source, data)) => Some(Some(OutputChunk { source, data })),
+                None if stream.output_ended() => Some(None),
+                None => None,
+            })
+        })?;
+        Ok(read.map(Option::flatten))
     }
 
     fn wait(

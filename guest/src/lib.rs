@@ -21,7 +21,8 @@
 //! - [`lease`], [`error`]: the lease records and `policy-error` of the
 //!   contract, as generated;
 //! - [`lifecycle`]: acquire, execute, release, resume, sweep, probe, renew,
-//!   list and status, written against the [`cluster::Cluster`] trait, and
+//!   list and status, terminals, detached processes and files, written
+//!   against the [`cluster::Cluster`] trait, and
 //!   [`lifecycle::from_workload`], the one place a lease is built.
 //!
 //! Built for `wasm32-wasip2` with the feature `default-module` (a default)

@@ -11,11 +11,19 @@
 //!   changed;
 //! - `acquire`, `execute`, `release`, `resume`, `sweep`, `probe`, `renew`,
 //!   `list`, `status`: one file per call; `rollback` undoes what a failed
-//!   (or cancelled) acquire created.
+//!   (or cancelled) acquire created;
+//! - contract 0.3: `terminal` (open-terminal), `processes` (detached
+//!   processes: start, list, attach, kill), `files` (write, read, stat,
+//!   list, remove), sharing `exec_target` (the lease's pod, and a `job`
+//!   lease's only while it runs), `lease_access` (what the workload records
+//!   the configuration allows: terminals, file roots) and `pod_script`
+//!   (the module's shell scripts run through the exec wrapper, read or
+//!   forwarded).
 //!
 //! A call the host cancels (a `cancelled` kube error, see `wit/kube.wit`)
 //! ends in [`PolicyError::Cancelled`]: acquire rolls back as on a failure,
-//! execute and realize-workspace kill the command's process tree first.
+//! execute, realize-workspace and the 0.3 calls kill the command's process
+//! tree first, and a cancelled start-process removes the process it began.
 
 pub mod conditions;
 pub mod exec_wrap;

@@ -133,10 +133,11 @@ pub(crate) fn read_files(
             "exclude: a glob contains a NUL byte; remove it".into(),
         ));
     }
-    let follow = request.follow_symlinks || roots::is_root(&source, &roots);
+    let whole = request.follow_symlinks || roots::is_root(&source, &roots);
     let mut args = roots::script_args(&roots);
     args.push(source.clone());
-    args.push(if follow { "1" } else { "0" }.into());
+    args.push(if whole { "1" } else { "0" }.into());
+    args.push(if request.follow_symlinks { "1" } else { "0" }.into());
     args.extend(request.exclude.iter().cloned());
     let body = scripts::with_prelude(scripts::READ_SCRIPT);
     let status = forward_script(

@@ -20,6 +20,9 @@ use crate::lease::{Command, EnvVar, ExecStatus, Lease};
 /// a silently cut answer.
 pub(crate) const MAX_SCRIPT_OUTPUT: u64 = 8 << 20;
 
+/// Longest wait for a read script's status between two reads.
+const STATUS_WAIT_MS: u64 = 1_000;
+
 /// What a read script printed and how it ended.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) struct ScriptOutput {
@@ -132,7 +135,9 @@ pub(crate) fn read_command(
                 return Err(give_up(session.as_mut(), error));
             }
         }
-        let status = match session.wait(0) {
+        // Both streams ended (or a slice passed without output): a short
+        // wait for the status, so an ended stream is not polled in a spin.
+        let status = match session.wait(remaining.min(STATUS_WAIT_MS)) {
             Ok(status) => status,
             Err(e) => {
                 let error = kube_failure(step, &format!("waiting for {target}"), &e);

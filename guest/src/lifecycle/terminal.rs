@@ -31,9 +31,12 @@ pub const DEFAULT_TERM: &str = "xterm-256color";
 /// How long the env exec may take.
 const ENV_WAIT_MS: u64 = 30_000;
 
-/// Writes the env header from stdin (up to its empty line) to `$1/$2.env`.
+/// Writes the env header from stdin (up to its empty line) to `$1/$2.env`,
+/// after removing env files older than ten minutes: those of terminals
+/// whose second exec never ran (a host gone between the two).
 const ENV_SCRIPT: &str = r#"umask 077
 mkdir -p "$1" || exit 1
+find "$1" -name '*.env' -mmin +10 -exec rm -f {} + 2>/dev/null
 __f=$1/$2.env
 : >"$__f" || exit 1
 while IFS= read -r __l; do

@@ -1,9 +1,11 @@
 //! The in-pod scripts of the file calls. Each starts with [`PRELUDE`],
 //! which takes the allowed roots off the front of the arguments (`$1` =
 //! their count, then the roots) and defines `confine`, the in-pod half of
-//! the rule `file-roots`: the real path (`readlink -f`) of a path, or of
-//! its deepest existing ancestor, must be inside the real path of a root,
-//! else the script exits [`EXIT_OUTSIDE_ROOTS`] before touching anything.
+//! the rule `file-roots`: the real path a path has or would have (`wouldbe`:
+//! its deepest existing ancestor through `readlink -f`, then the parts that
+//! do not exist yet, which hold no link) must be inside the real path a
+//! root has or would have, else the script exits [`EXIT_OUTSIDE_ROOTS`]
+//! before touching anything.
 //! `confine PATH 0` checks the parent of PATH instead (the last part is
 //! not followed: a symbolic link itself is stat'ed, archived or removed,
 //! not what it points to).
@@ -32,11 +34,21 @@ pub(crate) const EXIT_NO_STAT: i32 = 88;
 /// Roots off the arguments, `inside REAL`, `confine PATH FOLLOW`.
 pub(crate) const PRELUDE: &str = r#"__n=$1; shift; __i=0
 while [ "$__i" -lt "$__n" ]; do eval "__root_$__i=\$1"; shift; __i=$((__i + 1)); done
+wouldbe() {
+  __w=$1; __rest=
+  while [ ! -e "$__w" ] && [ ! -L "$__w" ]; do
+    __rest=/${__w##*/}$__rest; __w=${__w%/*}; [ -n "$__w" ] || __w=/
+  done
+  __wr=$(readlink -f "$__w" 2>/dev/null)
+  [ -n "$__wr" ] || return 1
+  [ "$__wr" = / ] && __wr=
+  printf '%s\n' "$__wr$__rest"
+}
 inside() {
   __i=0
   while [ "$__i" -lt "$__n" ]; do
     eval "__r=\$__root_$__i"
-    __rr=$(readlink -f "$__r" 2>/dev/null)
+    __rr=$(wouldbe "$__r")
     if [ -n "$__rr" ]; then
       case "$1/" in "$__rr"/*) return 0 ;; esac
     fi
@@ -47,8 +59,7 @@ inside() {
 confine() {
   __p=$1
   if [ "$2" = 0 ]; then __p=${__p%/*}; [ -n "$__p" ] || __p=/; fi
-  while [ ! -e "$__p" ] && [ ! -L "$__p" ]; do __p=${__p%/*}; [ -n "$__p" ] || __p=/; done
-  __real=$(readlink -f "$__p" 2>/dev/null)
+  __real=$(wouldbe "$__p")
   [ -n "$__real" ] && inside "$__real" || exit 80
 }
 record() {
@@ -78,12 +89,14 @@ cd "$1" || exit 1
 exec tar -x -p --no-same-owner -f -
 "#;
 
-/// `read-files`: `$1` the source, `$2` 1 to follow symbolic links (then
-/// every link below the source must point inside a root too), then the
-/// exclude globs. A tar whose `--exclude` is unknown (busybox) archives
-/// everything: the host filters what it unpacks.
-pub(crate) const READ_SCRIPT: &str = r#"__src=$1; __follow=$2; shift 2
-confine "$__src" "$__follow"
+/// `read-files`: `$1` the source, `$2` how it is confined (1: the source
+/// itself, for a root or when links are followed; 0: its parent, so a
+/// link is archived as a link), `$3` 1 to follow symbolic links (`tar -h`;
+/// then every link below the source must point inside a root too), then
+/// the exclude globs. A tar whose `--exclude` is unknown (busybox)
+/// archives everything: the host filters what it unpacks.
+pub(crate) const READ_SCRIPT: &str = r#"__src=$1; __mode=$2; __follow=$3; shift 3
+confine "$__src" "$__mode"
 [ -e "$__src" ] || [ -L "$__src" ] || exit 81
 command -v tar >/dev/null 2>&1 || exit 86
 if [ "$__follow" = 1 ] && [ -d "$__src" ]; then

@@ -164,17 +164,20 @@ fn read_files_forwards_a_tar_of_the_source_without_stdin() {
     assert!(exec.spec.forward_output && !exec.spec.forward_stdin && !exec.spec.frame_stdin);
     let argv = script_argv(&fake, 0);
     assert!(argv[2].contains("exec tar -c -f - -C"));
-    assert_eq!(argv[argv.len() - 3..], ["/workspace/out", "0", "*.log"]);
+    assert_eq!(
+        argv[argv.len() - 4..],
+        ["/workspace/out", "0", "0", "*.log"]
+    );
 }
 
 #[rstest]
-#[case::follow_asked("/workspace/out", true, "1")]
-#[case::a_root_is_always_followed("/workspace", false, "1")]
-#[case::a_link_itself_is_archived("/workspace/link", false, "0")]
-fn read_files_follows_links_when_asked_or_for_a_root(
+#[case::follow_asked("/workspace/out", true, ["1", "1"])]
+#[case::a_root_is_confined_itself_but_its_links_not_followed("/workspace", false, ["1", "0"])]
+#[case::a_link_itself_is_archived("/workspace/link", false, ["0", "0"])]
+fn read_files_confines_and_follows_links_as_asked(
     #[case] source: &str,
     #[case] follow: bool,
-    #[case] flag: &str,
+    #[case] flags: [&str; 2],
 ) {
     let fake = cluster();
     let mut request = request_out(source);
@@ -182,7 +185,7 @@ fn read_files_follows_links_when_asked_or_for_a_root(
     request.exclude.clear();
     read_files(&fake, &request).expect("read");
     let argv = script_argv(&fake, 0);
-    assert_eq!(argv[argv.len() - 2..], [source, flag]);
+    assert_eq!(argv[argv.len() - 3..], [source, flags[0], flags[1]]);
 }
 
 #[test]

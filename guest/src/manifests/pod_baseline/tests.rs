@@ -403,6 +403,30 @@ fn workload_annotations_keep_raw_ids_and_times() {
     assert_eq!(annotations[names::ANNOTATION_IMAGE], ctx.image);
 }
 
+#[test]
+fn default_access_writes_no_access_annotations() {
+    let annotations = workload_annotations(&fixture::context(json!({})));
+    assert!(!annotations.contains_key(names::ANNOTATION_TERMINALS));
+    assert!(!annotations.contains_key(names::ANNOTATION_FILE_ROOTS));
+}
+
+#[test]
+fn narrowed_access_is_recorded_on_the_workload_for_the_calls_without_configuration() {
+    let ctx = fixture::context(json!({
+        "terminals": {"enabled": false},
+        "files": {"roots": ["/workspace/out"]}
+    }));
+    let annotations = workload_annotations(&ctx);
+    assert_eq!(
+        annotations[names::ANNOTATION_TERMINALS],
+        names::TERMINALS_DISABLED
+    );
+    assert_eq!(
+        annotations[names::ANNOTATION_FILE_ROOTS],
+        r#"["/workspace/out"]"#
+    );
+}
+
 fn keys(value: &Value, out: &mut Vec<String>) {
     match value {
         Value::Object(map) => {

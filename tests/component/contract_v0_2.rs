@@ -50,10 +50,7 @@ fn a_v0_2_module_acquires_executes_through_its_own_kube_binding_and_releases() {
     });
     let (exec_env, stdout) = env_with(cluster.clone(), b"", Limits::default());
     let status = v0_2_policy()
-        .execute(
-            &exec_env,
-            &command(&lease, &["true"]),
-        )
+        .execute(&exec_env, &command(&lease, &["true"]))
         .expect("no trap")
         .expect("the 0.2.0 module executes");
     assert_eq!(status.exit_code, Some(3));

@@ -293,7 +293,9 @@ fn real_cluster_read_output_ends_when_the_command_does() {
     };
     let (caller, _, _) = caller(b"");
     let started = Instant::now();
-    let mut session = io.exec(&spec, &caller).unwrap_or_else(|e| panic!("exec: {e}"));
+    let mut session = io
+        .exec(&spec, &caller)
+        .unwrap_or_else(|e| panic!("exec: {e}"));
     session.write_stdin(b"in\n").expect("stdin");
     session.close_stdin().expect("close");
     let mut out = Vec::new();

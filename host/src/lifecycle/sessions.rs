@@ -5,8 +5,7 @@
 use super::request::env_vars;
 use super::{Budget, CallContext, CommandSpec, Lifecycle, LifecycleError, answer};
 use crate::contract::{
-    AttachRequest, Command, ExecStatus, FileEntry, Lease, ProcessInfo, TerminalRequest,
-    WindowSize,
+    AttachRequest, Command, ExecStatus, FileEntry, Lease, ProcessInfo, TerminalRequest, WindowSize,
 };
 
 /// A terminal a front end asks for in a lease.

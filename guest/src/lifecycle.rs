@@ -35,6 +35,8 @@ mod execute;
 mod files;
 mod lease_access;
 mod list;
+#[cfg(test)]
+mod pod_lease_fixture;
 mod pod_script;
 mod probe;
 mod processes;

@@ -406,7 +406,15 @@ fn timeout_kill_takes_the_whole_process_tree() {
         );
         std::thread::sleep(std::time::Duration::from_millis(20));
     }
-    std::thread::sleep(std::time::Duration::from_millis(200));
+    // The tree is whole once the command says so: its `sleep` is forked
+    // (a fixed pause here lost the race on a loaded machine).
+    let mut said = String::new();
+    std::io::BufRead::read_line(
+        &mut std::io::BufReader::new(child.stdout.as_mut().expect("stdout")),
+        &mut said,
+    )
+    .expect("the command's first line");
+    assert_eq!(said, "started\n");
     let killer = std::process::Command::new(&shell_path)
         .args(&kill_argv(&token)[1..])
         .status()

@@ -5,51 +5,16 @@ use rstest::rstest;
 use serde_json::json;
 
 use super::*;
-use crate::cluster::{KubeError, OutputStream};
+use crate::cluster::KubeError;
 use crate::fake_cluster::{ExecScript, FakeCluster};
-use crate::lease::{Backend, ExecStatus, FileType, ObjectRef, for_tests};
+use crate::lease::{ExecStatus, FileType};
+use crate::lifecycle::pod_lease_fixture::{
+    cluster_with, ended_job_lease, lease, script, script_argv,
+};
 use crate::names;
-
-const LEASE: &str = "lb-01jd5z8k9m0000000000000000";
-const NS: &str = "leasebox-acme";
-
-fn lease() -> Lease {
-    let workload = ObjectRef {
-        api_version: "v1".into(),
-        kind: "Pod".into(),
-        namespace: Some(NS.into()),
-        name: LEASE.into(),
-        uid: None,
-    };
-    for_tests(LEASE, Backend::Pod, workload, LEASE)
-}
-
-/// A cluster holding the lease's pod with `annotations`.
-fn cluster_with(annotations: serde_json::Value) -> FakeCluster {
-    let fake = FakeCluster::new();
-    fake.put(json!({
-        "apiVersion": "v1", "kind": "Pod",
-        "metadata": {"name": LEASE, "namespace": NS, "annotations": annotations},
-        "status": {"phase": "Running"}
-    }));
-    fake
-}
 
 fn cluster() -> FakeCluster {
     cluster_with(json!({}))
-}
-
-/// The next exec prints `stdout` and exits `code`.
-fn script(fake: &FakeCluster, code: i32, stdout: &[u8]) {
-    fake.script_exec(ExecScript {
-        output: vec![(OutputStream::Stdout, stdout.to_vec())],
-        ..ExecScript::exits(code)
-    });
-}
-
-/// The script's own argv: after the wrapper's `sh -c SCRIPT name cwd mode token`.
-fn script_argv(fake: &FakeCluster, index: usize) -> Vec<String> {
-    fake.execs()[index].spec.argv[7..].to_vec()
 }
 
 fn request_in(target: &str) -> FilesInRequest {
@@ -297,14 +262,7 @@ fn a_released_lease_is_not_found() {
 #[test]
 fn a_job_lease_whose_pod_ended_is_not_running() {
     let fake = FakeCluster::new();
-    fake.put(json!({
-        "apiVersion": "v1", "kind": "Pod",
-        "metadata": {"name": "lb-job-pod", "namespace": NS},
-        "status": {"phase": "Succeeded"}
-    }));
-    let mut lease = lease();
-    lease.backend = Backend::Job;
-    lease.pod = "lb-job-pod".into();
+    let lease = ended_job_lease(&fake, "Succeeded");
     let Err(PolicyError::Failed(failure)) = list_directory(&fake, &lease, "/workspace") else {
         panic!("not failed");
     };

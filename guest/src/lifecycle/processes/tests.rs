@@ -3,27 +3,14 @@
 //! read back, unknown ids, and rollback of a cancelled start.
 
 use rstest::rstest;
-use serde_json::json;
 
 use super::*;
 use crate::cluster::OutputStream;
 use crate::fake_cluster::{ExecScript, FakeCluster};
-use crate::lease::{Backend, Command, EnvVar, ObjectRef, for_tests};
+use crate::lease::{Command, EnvVar};
+use crate::lifecycle::pod_lease_fixture::{ended_job_lease, lease, script, script_argv};
 
-const LEASE: &str = "lb-01jd5z8k9m0000000000000000";
-const NS: &str = "leasebox-acme";
 const ID: &str = "p-abcdefghijklmnop";
-
-fn lease() -> Lease {
-    let workload = ObjectRef {
-        api_version: "v1".into(),
-        kind: "Pod".into(),
-        namespace: Some(NS.into()),
-        name: LEASE.into(),
-        uid: None,
-    };
-    for_tests(LEASE, Backend::Pod, workload, LEASE)
-}
 
 fn request(command: Command) -> ExecRequest {
     ExecRequest {
@@ -45,18 +32,6 @@ fn record(id: &str, extra: &str) -> String {
     format!(
         "id {id}\nargv [\"make\",\"-j\"]\nstarted 2026-12-07T14:00:00Z\n{extra}out 3\nerr 0\nend\n"
     )
-}
-
-fn script(fake: &FakeCluster, code: i32, stdout: &str) {
-    fake.script_exec(ExecScript {
-        output: vec![(OutputStream::Stdout, stdout.as_bytes().to_vec())],
-        ..ExecScript::exits(code)
-    });
-}
-
-/// The argv after the wrapper's `sh -c SCRIPT name cwd mode token`.
-fn script_argv(fake: &FakeCluster, index: usize) -> Vec<String> {
-    fake.execs()[index].spec.argv[7..].to_vec()
 }
 
 #[test]
@@ -305,14 +280,7 @@ fn a_signal_number_past_64_is_refused() {
 #[test]
 fn a_job_lease_whose_pod_ended_has_no_processes_to_reach() {
     let fake = FakeCluster::new();
-    fake.put(json!({
-        "apiVersion": "v1", "kind": "Pod",
-        "metadata": {"name": "lb-job-pod", "namespace": NS},
-        "status": {"phase": "Failed"}
-    }));
-    let mut lease = lease();
-    lease.backend = Backend::Job;
-    lease.pod = "lb-job-pod".into();
+    let lease = ended_job_lease(&fake, "Failed");
     let Err(PolicyError::Failed(failure)) = list(&fake, &lease) else {
         panic!("not failed");
     };

@@ -6,33 +6,10 @@ use serde_json::json;
 
 use super::*;
 use crate::fake_cluster::{ExecScript, FakeCluster};
-use crate::lease::{Backend, Command, Lease, ObjectRef, WindowSize, for_tests};
+use crate::lease::{Backend, Command, WindowSize};
 use crate::lifecycle::exec_wrap;
+use crate::lifecycle::pod_lease_fixture::{NS, cluster_with, lease};
 use crate::names;
-
-const LEASE: &str = "lb-01jd5z8k9m0000000000000000";
-const NS: &str = "leasebox-acme";
-
-fn lease() -> Lease {
-    let workload = ObjectRef {
-        api_version: "v1".into(),
-        kind: "Pod".into(),
-        namespace: Some(NS.into()),
-        name: LEASE.into(),
-        uid: None,
-    };
-    for_tests(LEASE, Backend::Pod, workload, LEASE)
-}
-
-fn cluster_with(annotations: serde_json::Value) -> FakeCluster {
-    let fake = FakeCluster::new();
-    fake.put(json!({
-        "apiVersion": "v1", "kind": "Pod",
-        "metadata": {"name": LEASE, "namespace": NS, "annotations": annotations},
-        "status": {"phase": "Running"}
-    }));
-    fake
-}
 
 fn request(command: Option<Command>) -> TerminalRequest {
     TerminalRequest {

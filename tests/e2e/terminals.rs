@@ -3,7 +3,8 @@
 //! What is checked is what the terminal in the pod says of itself: its
 //! size (`stty size`) at the start and after a resize, that it is a pts
 //! (`tty`), that Ctrl-C reaches the pod's foreground process and not
-//! leasebox, and that the remote exit status is leasebox's.
+//! leasebox, that the remote exit status is leasebox's, and that a
+//! cancelled terminal leaves no process of its tree in the pod.
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -16,6 +17,7 @@ use serde_json::json;
 use crate::serve::{Client, start_serve};
 use crate::support::case::{Case, Lease};
 use crate::support::cli::binary;
+use crate::support::cluster::exec_in_pod;
 
 /// How long the pod's shell may take to answer a line.
 const ANSWER_LIMIT: Duration = Duration::from_secs(30);
@@ -283,6 +285,55 @@ fn a_terminal_through_serve_follows_resizes_and_exits_with_its_status() {
     type_into(&mut client, 2, "exit 7\n");
     let (answer, _) = client.until(2);
     assert_eq!(answer["result"]["exitCode"], 7, "{answer}");
+
+    // `$/cancelRequest` ends a terminal with its process tree.
+    client.send(json!({"jsonrpc": "2.0", "id": 4, "method": "terminal.open",
+        "params": {"leaseId": lease_id, "rows": 24, "cols": 80,
+                   "command": ["sh", "-c", "sleep 4343 & sleep 4344; wait"]}}));
+    let status = client.call(5, "status", json!({"leaseId": lease_id}));
+    let (pod, container) = (
+        status["result"]["lease"]["pod"]
+            .as_str()
+            .unwrap_or_default()
+            .to_string(),
+        status["result"]["lease"]["container"]
+            .as_str()
+            .unwrap_or_default()
+            .to_string(),
+    );
+    let sleeps = |case: &Case| {
+        let found = case
+            .block_on(exec_in_pod(
+                &case.client(),
+                &case.namespace,
+                &pod,
+                &container,
+                &[
+                    "sh",
+                    "-c",
+                    "ps -o args 2>/dev/null || cat /proc/[0-9]*/cmdline",
+                ],
+                Duration::from_secs(60),
+            ))
+            .expect("exec in the pod");
+        found.stdout.matches("sleep 434").count()
+    };
+    let started = Instant::now();
+    while sleeps(&case) < 2 {
+        assert!(
+            started.elapsed() < ANSWER_LIMIT,
+            "the terminal's command never started"
+        );
+        std::thread::sleep(Duration::from_millis(200));
+    }
+    client.send(json!({"jsonrpc": "2.0", "method": "$/cancelRequest", "params": {"id": 4}}));
+    let (cancelled, _) = client.until(4);
+    assert_eq!(cancelled["error"]["code"], -32800, "{cancelled}");
+    assert_eq!(
+        sleeps(&case),
+        0,
+        "the terminal's process tree is gone from the pod"
+    );
 
     let released = client.call(3, "release", json!({"leaseId": lease_id}));
     crate::serve::assert_pod_deleted(&released);

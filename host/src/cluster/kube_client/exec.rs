@@ -29,7 +29,7 @@ use tokio::task::JoinHandle;
 use super::Ctx;
 use super::exec_loop::{Cap, Delivery, Outcome, Sink};
 use super::exec_protocol::{Ending, ending_from_status};
-use super::exec_stdin::{StdinCommand, forward_stdin, forward_window_sizes, stdin_chunk};
+use super::exec_stdin::{Input, StdinCommand, forward_stdin, forward_window_sizes, stdin_chunk};
 use super::{exec_spdy, exec_websocket, spare};
 use crate::cluster::io::CallerIo;
 use crate::contract::{ExecSpec, ExecStatus, ExecStream, KubeError, OutputStream};
@@ -43,6 +43,8 @@ pub(crate) struct Session {
     stdin: bool,
     forward_stdin: bool,
     frame_stdin: bool,
+    /// The session runs on a terminal (its stdin is typed).
+    tty: bool,
     caller: CallerIo,
     queue: Option<mpsc::UnboundedReceiver<(OutputStream, Vec<u8>)>>,
     task: JoinHandle<Outcome>,
@@ -141,6 +143,7 @@ pub(crate) async fn start(
         stdin: spec.stdin,
         forward_stdin: spec.forward_stdin,
         frame_stdin: spec.frame_stdin,
+        tty: spec.tty.is_some(),
         caller: caller.clone(),
         queue,
         task,
@@ -206,7 +209,14 @@ impl ExecStream for KubeExec {
                 .lock()
                 .ok()
                 .and_then(|mut s| s.take());
-            forward_stdin(source, commands, self.session.frame_stdin)
+            let input = if self.session.tty {
+                Input::Typed
+            } else {
+                Input::Piped {
+                    framed: self.session.frame_stdin,
+                }
+            };
+            forward_stdin(source, commands, input)
         } else {
             // A session that already ended needs no end of input.
             if self.session.frame_stdin {

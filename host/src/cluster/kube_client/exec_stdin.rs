@@ -66,6 +66,23 @@ const GATHERING: Gathering = Gathering {
     linger: LINGER,
 };
 
+/// A terminal's input: every read goes at once, never waiting for more (a
+/// keystroke is one read; its echo is what the person waits for).
+const TYPED: Gathering = Gathering {
+    max: MAX_MESSAGE,
+    quiet: Duration::ZERO,
+    linger: Duration::ZERO,
+};
+
+/// How the caller's stdin is sent on.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Input {
+    /// Bulk input: gathered into large messages (framed when asked).
+    Piped { framed: bool },
+    /// A terminal's keystrokes: each read sent at once, never framed.
+    Typed,
+}
+
 /// Adds to `message` the chunks that follow it closely: until it holds
 /// `max` bytes, no chunk came for `quiet`, `linger` has passed since it
 /// began, or the reader ended. `next` waits up to the given time for a
@@ -96,8 +113,12 @@ fn gather(
 pub(crate) fn forward_stdin(
     source: Option<Box<dyn Read + Send>>,
     commands: mpsc::Sender<StdinCommand>,
-    framed: bool,
+    input: Input,
 ) -> Result<(), KubeError> {
+    let (framed, gathering) = match input {
+        Input::Piped { framed } => (framed, GATHERING),
+        Input::Typed => (false, TYPED),
+    };
     let Some(mut source) = source else {
         if framed {
             commands
@@ -132,7 +153,7 @@ pub(crate) fn forward_stdin(
         .map_err(start_failed)?;
     std::thread::Builder::new()
         .name("leasebox-stdin".into())
-        .spawn(move || send_gathered(&read, &commands, framed))
+        .spawn(move || send_gathered(&read, &commands, framed, gathering))
         .map(|_| ())
         .map_err(start_failed)
 }
@@ -160,9 +181,14 @@ pub(crate) fn forward_window_sizes(
 
 /// Sends the chunks from `read` as gathered messages, then the end of
 /// stdin; stops early when the session is gone.
-fn send_gathered(read: &Receiver<Vec<u8>>, commands: &mpsc::Sender<StdinCommand>, framed: bool) {
+fn send_gathered(
+    read: &Receiver<Vec<u8>>,
+    commands: &mpsc::Sender<StdinCommand>,
+    framed: bool,
+    gathering: Gathering,
+) {
     while let Ok(first) = read.recv() {
-        let message = gather(first, |wait| read.recv_timeout(wait), GATHERING);
+        let message = gather(first, |wait| read.recv_timeout(wait), gathering);
         if commands
             .blocking_send(StdinCommand::Data(stdin_chunk(&message, framed)))
             .is_err()
@@ -229,6 +255,24 @@ mod tests {
         drop(tx);
     }
 
+    /// A keystroke goes as it is read: no quiet wait and no linger, only
+    /// what had already arrived with it.
+    #[test]
+    fn typed_input_goes_at_once_with_what_already_came() {
+        let mut queued = vec![b"b".to_vec()];
+        let mut waits = Vec::new();
+        let message = gather(
+            b"a".to_vec(),
+            |wait| {
+                waits.push(wait);
+                queued.pop().ok_or(RecvTimeoutError::Timeout)
+            },
+            TYPED,
+        );
+        assert_eq!(message, b"ab");
+        assert!(waits.iter().all(Duration::is_zero), "waited {waits:?}");
+    }
+
     /// A caller that never pauses long enough to look quiet (a chunk every
     /// 5 ms, the quiet wait an hour): its first bytes still go once the
     /// linger (50 ms) is over, not when a whole message is full.
@@ -288,7 +332,8 @@ mod tests {
             }
         }
         let (tx, mut rx) = mpsc::channel(8);
-        forward_stdin(Some(Box::new(Small(0))), tx, true).expect("started");
+        forward_stdin(Some(Box::new(Small(0))), tx, Input::Piped { framed: true })
+            .expect("started");
         let mut received = Vec::new();
         let mut messages = 0;
         let mut closed = false;

@@ -553,7 +553,7 @@ fn schema_lists_every_config_field() {
         .unwrap_or_default();
     fields.sort();
     properties.sort();
-    assert_eq!(fields.len(), 28);
+    assert_eq!(fields.len(), 30);
     assert_eq!(properties, fields);
 }
 

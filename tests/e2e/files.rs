@@ -147,9 +147,21 @@ fn cp_out_of_the_roots_is_refused_and_nothing_is_written() {
     // A symbolic link in the pod that leads out of the roots.
     in_pod(&case, &lease, "ln -s /etc /workspace/out");
     let cases = [
-        ("dot-dot", format!("{}:/workspace/../etc/leasebox-dotdot", lease.id), "/etc/leasebox-dotdot"),
-        ("absolute", format!("{}:/etc/leasebox-absolute", lease.id), "/etc/leasebox-absolute"),
-        ("symlink", format!("{}:/workspace/out/leasebox-link", lease.id), "/etc/leasebox-link"),
+        (
+            "dot-dot",
+            format!("{}:/workspace/../etc/leasebox-dotdot", lease.id),
+            "/etc/leasebox-dotdot",
+        ),
+        (
+            "absolute",
+            format!("{}:/etc/leasebox-absolute", lease.id),
+            "/etc/leasebox-absolute",
+        ),
+        (
+            "symlink",
+            format!("{}:/workspace/out/leasebox-link", lease.id),
+            "/etc/leasebox-link",
+        ),
     ];
     for (name, remote, landing) in cases {
         let refused = case.cli(&[
@@ -165,8 +177,16 @@ fn cp_out_of_the_roots_is_refused_and_nothing_is_written() {
             "case {name}: the refusal names the rule: {}",
             refused.describe()
         );
-        let present = in_pod(&case, &lease, &format!("test -e {landing} && echo present || echo absent"));
-        assert_eq!(present.trim(), "absent", "case {name}: {landing} was written");
+        let present = in_pod(
+            &case,
+            &lease,
+            &format!("test -e {landing} && echo present || echo absent"),
+        );
+        assert_eq!(
+            present.trim(),
+            "absent",
+            "case {name}: {landing} was written"
+        );
     }
     // Reading out through the link is refused too.
     let out = case.dir().join("passwd");

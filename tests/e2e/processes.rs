@@ -37,8 +37,13 @@ fn pod_lease(case: &Case) -> Lease {
     case.acquire(&config, &[])
 }
 
-fn target<'a>(lease: &'a Lease) -> [&'a str; 4] {
-    ["--lease", lease.id.as_str(), "--namespace", lease.namespace.as_str()]
+fn target(lease: &Lease) -> [&str; 4] {
+    [
+        "--lease",
+        lease.id.as_str(),
+        "--namespace",
+        lease.namespace.as_str(),
+    ]
 }
 
 #[test]
@@ -95,16 +100,32 @@ fn a_detached_counter_outlives_its_cli_and_two_attaches_get_every_line_once() {
     for handle in attaches {
         let output = handle.join().expect("the attach thread");
         assert_eq!(output.code, Some(5), "{}", output.describe());
-        assert_eq!(output.stdout_text(), expected_lines(), "{}", output.describe());
-        assert_eq!(output.stderr.matches("done").count(), 1, "{}", output.describe());
+        assert_eq!(
+            output.stdout_text(),
+            expected_lines(),
+            "{}",
+            output.describe()
+        );
+        assert_eq!(
+            output.stderr.matches("done").count(),
+            1,
+            "{}",
+            output.describe()
+        );
     }
     // And once more after the end, from offsets.
-    let tail = case.cli(&[
-        &["attach"][..],
-        &target(&lease),
-        &[id.as_str(), "--stdout-offset", &"line-0\n".len().to_string()],
-    ]
-    .concat());
+    let tail = case.cli(
+        &[
+            &["attach"][..],
+            &target(&lease),
+            &[
+                id.as_str(),
+                "--stdout-offset",
+                &"line-0\n".len().to_string(),
+            ],
+        ]
+        .concat(),
+    );
     assert_eq!(tail.code, Some(5), "{}", tail.describe());
     assert_eq!(
         tail.stdout_text(),
@@ -139,8 +160,10 @@ fn a_detached_process_outlives_a_serve_restart() {
 
     let mut second = start_serve(&case, &[]);
     let mut client = Client::of(&mut second);
-    client.send(json!({"jsonrpc": "2.0", "id": 3, "method": "process.attach",
-        "params": {"leaseId": lease_id, "processId": id}}));
+    client.send(
+        json!({"jsonrpc": "2.0", "id": 3, "method": "process.attach",
+        "params": {"leaseId": lease_id, "processId": id}}),
+    );
     let (answer, notes) = client.until(3);
     assert_eq!(answer["result"]["exitCode"], 5, "{answer}");
     assert_eq!(
@@ -163,14 +186,14 @@ fn a_detached_process_outlives_a_serve_restart() {
     case.finish();
 }
 
-/// The processes in the pod whose command line contains `marker`, as
-/// `pid:state:cmdline` lines (zombies are not processes any more: their
-/// state `Z` is listed so the assertion can tell).
+/// The live processes in the pod whose command line contains `marker`
+/// (its NULs and newlines read as spaces), as `pid:cmdline` lines; a zombie
+/// (state `Z`) has ended and is left out, as is this scan itself.
 fn processes_with(case: &Case, lease: &Lease, marker: &str) -> Vec<String> {
     let script = format!(
-        "for d in /proc/[0-9]*; do c=$(tr '\\0' ' ' < $d/cmdline 2>/dev/null); \
-         case \"$c\" in *{marker}*) s=$(sed -n 's/^State:[[:space:]]*\\([A-Z]\\).*/\\1/p' $d/status); \
-         echo \"${{d#/proc/}}:$s:$c\";; esac; done"
+        "for d in /proc/[0-9]*; do c=$(tr '\\0\\n' '  ' < $d/cmdline 2>/dev/null); \
+         case \"$c\" in *\"{marker}\"*) s=$(sed -n 's/^State:[[:space:]]*\\([A-Z]\\).*/\\1/p' $d/status); \
+         [ \"$s\" = Z ] || echo \"${{d#/proc/}}:$c\";; esac; done"
     );
     let found = case
         .block_on(exec_in_pod(
@@ -185,7 +208,7 @@ fn processes_with(case: &Case, lease: &Lease, marker: &str) -> Vec<String> {
     found
         .stdout
         .lines()
-        .filter(|l| !l.contains("/proc/[0-9]") && !l.contains("for d in"))
+        .filter(|l| !l.contains("for d in /proc"))
         .map(str::to_string)
         .collect()
 }
@@ -196,33 +219,48 @@ fn kill_leaves_no_process_of_the_tree_in_the_pod() {
         return;
     };
     let lease = pod_lease(&case);
-    // A tree: a shell, two sleeps in the background, one of them in a
-    // subshell of its own.
-    let tree = "sleep 4242 & (sleep 4243 & wait) & wait";
-    let started = case.cli(&[&["exec", "--detach"][..], &target(&lease), &["--shell", tree]].concat());
+    // A tree that ignores SIGTERM (so only the SIGKILL after the grace
+    // period ends it): a shell, two sleeps in the background, one of them
+    // in a subshell of its own.
+    let tree = "trap '' TERM; sleep 4242 & (sleep 4243 & wait) & wait";
+    let started = case.cli(
+        &[
+            &["exec", "--detach"][..],
+            &target(&lease),
+            &["--shell", tree],
+        ]
+        .concat(),
+    );
     started.assert_code(0);
     let id = started.stdout_text().trim().to_string();
+    let sleeps = |found: &[String]| {
+        found
+            .iter()
+            .filter(|p| p.ends_with(":sleep 4242 ") || p.ends_with(":sleep 4243 "))
+            .count()
+    };
     let deadline = Instant::now() + Duration::from_secs(30);
     loop {
-        let running: Vec<String> = processes_with(&case, &lease, "sleep 424")
-            .into_iter()
-            .filter(|p| !p.contains(":Z:"))
-            .collect();
-        if running.len() >= 2 {
+        let found = processes_with(&case, &lease, "sleep 424");
+        if sleeps(&found) == 2 {
             break;
         }
-        assert!(Instant::now() < deadline, "the tree never started: {running:?}");
+        assert!(
+            Instant::now() < deadline,
+            "the tree never started: {found:?}"
+        );
         std::thread::sleep(Duration::from_millis(200));
     }
     let killed = case.cli(&[&["kill"][..], &target(&lease), &[id.as_str()]].concat());
     killed.assert_code(0);
     let process = killed.json();
     assert_eq!(process["running"], false, "{process}");
-    let left: Vec<String> = processes_with(&case, &lease, "sleep 424")
-        .into_iter()
-        .filter(|p| !p.contains(":Z:"))
-        .collect();
-    assert!(left.is_empty(), "processes of the tree left in the pod: {left:?}");
+    // Not the sleeps, nor the shells around them, nor their supervisor.
+    let left = processes_with(&case, &lease, "sleep 424");
+    assert!(
+        left.is_empty(),
+        "processes of the tree left in the pod: {left:?}"
+    );
     case.release(&lease);
     case.finish();
 }

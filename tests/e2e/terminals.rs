@@ -64,9 +64,15 @@ impl Tmux {
 
     /// `rows cols` of the pane.
     fn pane_size(&self) -> String {
-        self.run(&["display-message", "-p", "-t", "lb", "#{pane_height} #{pane_width}"])
-            .trim()
-            .to_string()
+        self.run(&[
+            "display-message",
+            "-p",
+            "-t",
+            "lb",
+            "#{pane_height} #{pane_width}",
+        ])
+        .trim()
+        .to_string()
     }
 
     /// Waits until the pane shows `text` `times` times.
@@ -121,7 +127,18 @@ fn shell_in_a_real_terminal_follows_the_pane_and_passes_ctrl_c() {
         lease.namespace,
         status_file.display()
     );
-    tmux.run(&["-f", "/dev/null", "new-session", "-d", "-s", "lb", "-x", "100", "-y", "30"]);
+    tmux.run(&[
+        "-f",
+        "/dev/null",
+        "new-session",
+        "-d",
+        "-s",
+        "lb",
+        "-x",
+        "100",
+        "-y",
+        "30",
+    ]);
     tmux.run(&["set-option", "-t", "lb", "status", "off"]);
     tmux.run(&["respawn-pane", "-k", "-t", "lb", &command]);
 

@@ -45,11 +45,6 @@ export class StdinWriter {
     private readonly sendEnd: () => void,
   ) {}
 
-  /** True once {@link end} was called or the call is over. */
-  get isClosed(): boolean {
-    return this.ending || this.closed;
-  }
-
   /**
    * Queues `bytes`; resolves once they are handed to the server, or once the call is over (what was not sent by
    * then is dropped: nothing would read it). Rejects with `stdin-closed` after {@link end}.

@@ -4,8 +4,8 @@
 //!
 //! A call's wall-clock limit (host I/O included) is its budget, at least
 //! the operator's CPU deadline (`guest.cpuDeadlineMs`) and at most its
-//! ceiling: the operator's `guest.execTimeoutSec` for a command or an
-//! upload, `guest.callTimeoutSec` for everything else.
+//! ceiling: the operator's `guest.execTimeoutSec` for a command or a
+//! copy of files, `guest.callTimeoutSec` for everything else.
 
 use std::time::Duration;
 
@@ -32,8 +32,8 @@ pub enum Budget {
     /// A command with its own timeout (none: as long as the operator lets
     /// a command run).
     Exec(Option<Duration>),
-    /// An upload into the lease: as long as the operator lets a command
-    /// run.
+    /// Files into or out of the lease (an upload, `cp`, the syncs): as
+    /// long as the operator lets a command run.
     Upload,
     /// release and sweep: deletes, and waiting for them.
     Delete,

@@ -317,3 +317,51 @@ impl Write for Closable<PipeWriter> {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::contract::PolicyError;
+
+    fn refused() -> LifecycleError {
+        LifecycleError::from(PolicyError::NotAllowed("rule `file-roots`".into()))
+    }
+
+    #[test]
+    fn a_refusal_in_the_pod_is_reported_over_the_stream_it_cut() {
+        let answer = settle(Err(refused()), Err(files::Error::MissingEndOfArchive));
+        assert!(
+            matches!(answer, Err(LifecycleError::Policy(_))),
+            "{answer:?}"
+        );
+    }
+
+    #[test]
+    fn a_local_failure_of_its_own_is_reported_over_the_calls() {
+        let local = files::Error::UnsafePath {
+            entry: PathBuf::from("../etc/passwd"),
+        };
+        let answer = settle(Err(refused()), Err(local));
+        assert!(
+            matches!(answer, Err(LifecycleError::Files(_))),
+            "{answer:?}"
+        );
+    }
+
+    #[test]
+    fn a_cut_stream_after_a_call_that_succeeded_is_still_a_failure() {
+        let answer = settle(Ok(()), Err(files::Error::MissingEndOfArchive));
+        assert!(
+            matches!(answer, Err(LifecycleError::Files(_))),
+            "{answer:?}"
+        );
+    }
+
+    #[test]
+    fn a_download_to_a_path_lands_as_that_path() {
+        let placement = exact_placement(Path::new("/tmp/out/here")).expect("a name");
+        assert_eq!(placement.destination, PathBuf::from("/tmp/out"));
+        assert_eq!(placement.rename_top, Some("here".into()));
+        assert!(exact_placement(Path::new("/")).is_err());
+    }
+}

@@ -444,3 +444,45 @@ impl Drop for Scratch {
         let _ = std::fs::remove_dir_all(&self.path);
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use rstest::rstest;
+
+    #[rstest]
+    #[case::number(Some(json!(384)), Some(0o600))]
+    #[case::octal_text(Some(json!("0600")), Some(0o600))]
+    #[case::prefixed(Some(json!("0o755")), Some(0o755))]
+    #[case::absent(None, None)]
+    fn a_mode_is_a_number_or_octal_text(#[case] value: Option<Value>, #[case] mode: Option<u32>) {
+        assert_eq!(mode_of(value.as_ref(), "files[0]").ok(), Some(mode));
+    }
+
+    #[rstest]
+    #[case::not_octal(json!("0999"))]
+    #[case::too_big(json!(0o17777))]
+    #[case::not_a_mode(json!(true))]
+    fn a_bad_mode_names_the_field(#[case] value: Value) {
+        let error = mode_of(Some(&value), "operations[0].files[1]").expect_err("refused");
+        assert!(
+            error.message.contains("operations[0].files[1].mode"),
+            "{}",
+            error.message
+        );
+    }
+
+    #[test]
+    fn a_relative_local_path_is_refused() {
+        assert!(local_path("rel/x", "sourcePath").is_err());
+        assert!(local_path("/abs/x", "sourcePath").is_ok());
+    }
+
+    #[rstest]
+    #[case("/workspace/a/b", "/workspace/a")]
+    #[case("/workspace", "/")]
+    #[case("/workspace/", "/")]
+    fn the_parent_of_a_sandbox_path(#[case] path: &str, #[case] parent: &str) {
+        assert_eq!(parent_of(path), parent);
+    }
+}

@@ -21,7 +21,7 @@ pub(crate) fn parse(
     if fields.last().is_some_and(|last| last.is_empty()) {
         fields.pop();
     }
-    if fields.len() % 3 != 0 {
+    if !fields.len().is_multiple_of(3) {
         return Err(format!(
             "{} NUL-separated fields, not records of three",
             fields.len()

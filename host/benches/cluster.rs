@@ -43,23 +43,17 @@ mod common;
 mod stream;
 
 use std::io::{BufRead, BufReader, Write};
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::process::{Child, ChildStdin, Command, Stdio};
 use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
 use common::Summary;
+use common::process::{LIMIT, Watchdog, run, run_full};
+use common::tenant::{BINARY, KUBECONFIG_ENV, Lease, Tools, connect};
 use k8s_openapi::api::core::v1::{Namespace, Pod};
 use kube::api::Api;
-use kube::config::{KubeConfigOptions, Kubeconfig};
 use serde_json::{Value, json};
-
-/// The kubeconfig of the cluster; the bench is skipped without it.
-const KUBECONFIG_ENV: &str = "LEASEBOX_BENCH_KUBECONFIG";
-/// The kubectl to compare with (default: `kubectl` on PATH).
-const KUBECTL_ENV: &str = "LEASEBOX_BENCH_KUBECTL";
-/// The binary cargo built with this bench, in the same profile.
-const BINARY: &str = env!("CARGO_BIN_EXE_leasebox");
 /// The configuration of the e2e suite (pod backend, `busybox:k8s-real`).
 const BASE_CONFIG: &str = include_str!("../../tests/e2e/configs/base.json");
 const NAMESPACE_PREFIX: &str = "leasebox-bench-";
@@ -77,10 +71,9 @@ const QUICK_EXECS_PER_ROUND: usize = 3;
 /// Rounds of the streaming rows (each moves 1.25 GiB per side).
 const STREAM_ROUNDS: usize = 3;
 
-/// How often the pod of a released lease is looked for.
+/// How often the pod of a released lease is looked for (for at most
+/// [`LIMIT`]).
 const GONE_POLL: Duration = Duration::from_millis(20);
-/// Longest run of one process, and longest wait for a pod to go.
-const LIMIT: Duration = Duration::from_secs(240);
 
 /// The targets of issue 11: leasebox / kubectl at most this. The CLI's
 /// exec has none there (a process start each time); it is held to the same
@@ -335,22 +328,12 @@ fn print_table(rows: &[Row]) {
     }
 }
 
-/// A lease as `acquire` printed it.
-struct Lease {
-    id: String,
-    namespace: String,
-    pod: String,
-}
-
 /// The run's files, the two programs, and a client of its own to see pods
 /// go.
 struct Bench {
-    kubeconfig: PathBuf,
-    kubectl: PathBuf,
+    tools: Tools,
     dir: PathBuf,
     config: PathBuf,
-    settings: PathBuf,
-    cache: PathBuf,
     namespace: String,
     peer_manifests: PathBuf,
     runtime: tokio::runtime::Runtime,
@@ -359,9 +342,6 @@ struct Bench {
 
 impl Bench {
     fn new(kubeconfig: PathBuf) -> Bench {
-        let kubectl = std::env::var_os(KUBECTL_ENV)
-            .map(PathBuf::from)
-            .unwrap_or_else(|| PathBuf::from("kubectl"));
         let dir =
             std::env::temp_dir().join(format!("leasebox-bench-cluster-{}", std::process::id()));
         std::fs::create_dir_all(&dir).unwrap_or_else(|e| panic!("create {}: {e}", dir.display()));
@@ -375,17 +355,6 @@ impl Bench {
             &serde_json::to_string_pretty(&config).expect("JSON"),
         );
 
-        // The operator's side: the fence, the cluster, and no background
-        // sweep in serve (its leader election would add API calls).
-        let settings = dir.join("settings.yaml");
-        common::write(
-            &settings,
-            &format!(
-                "fence:\n  namespacePrefix: {NAMESPACE_PREFIX}\ncluster:\n  kubeconfig: {}\nserve:\n  sweepIntervalSec: 0\n",
-                kubeconfig.display()
-            ),
-        );
-
         let runtime = tokio::runtime::Builder::new_multi_thread()
             .worker_threads(1)
             .enable_all()
@@ -395,12 +364,12 @@ impl Bench {
             .block_on(connect(&kubeconfig))
             .unwrap_or_else(|e| panic!("{KUBECONFIG_ENV}: {e}"));
 
+        // The operator's side: the fence, the cluster, and no background
+        // sweep in serve.
+        let tools = Tools::new(kubeconfig, &dir, NAMESPACE_PREFIX);
         let bench = Bench {
-            kubeconfig,
-            kubectl,
+            tools,
             config: config_path,
-            settings,
-            cache: std::env::temp_dir().join("leasebox-bench-cache"),
             namespace: format!("{NAMESPACE_PREFIX}{COMPANY}"),
             peer_manifests: dir.join("peer.json"),
             dir,
@@ -413,22 +382,12 @@ impl Bench {
 
     /// `leasebox <args>` with the bench's settings, cache and cluster.
     fn leasebox(&self, args: &[&str]) -> Command {
-        let mut command = Command::new(BINARY);
-        command
-            .args(args)
-            .env("LEASEBOX_SETTINGS", &self.settings)
-            .env("LEASEBOX_CACHE_DIR", &self.cache)
-            .env("KUBECONFIG", &self.kubeconfig)
-            .env_remove("LEASEBOX_LOG")
-            .env_remove("LEASEBOX_LOG_LEVEL");
-        command
+        self.tools.leasebox(args)
     }
 
     /// `kubectl --kubeconfig K <args>`.
     fn kubectl(&self, args: &[&str]) -> Command {
-        let mut command = Command::new(&self.kubectl);
-        command.arg("--kubeconfig").arg(&self.kubeconfig).args(args);
-        command
+        self.tools.kubectl(args)
     }
 
     /// The objects of the kubectl pod's lease: `leasebox plan` of the same
@@ -492,23 +451,7 @@ impl Bench {
         ]);
         command.env("LEASEBOX_LOG", "debug");
         let (took, stdout, stderr) = run_full(command);
-        let lease: Value = serde_json::from_str(&stdout)
-            .unwrap_or_else(|e| panic!("acquire printed no JSON ({e}): {stdout}"));
-        let field = |name: &str| {
-            lease[name]
-                .as_str()
-                .unwrap_or_else(|| panic!("the lease has no `{name}`: {lease}"))
-                .to_string()
-        };
-        (
-            took,
-            Lease {
-                id: field("id"),
-                namespace: field("namespace"),
-                pod: field("pod"),
-            },
-            module_time(&stderr),
-        )
+        (took, Lease::from_acquire(&stdout), module_time(&stderr))
     }
 
     /// `leasebox exec -- true`, timed.
@@ -636,22 +579,7 @@ impl Drop for Bench {
     /// Deletes the tenant namespace (with whatever a failed run left in
     /// it) and the run's files.
     fn drop(&mut self) {
-        let deleted = self
-            .kubectl(&[
-                "delete",
-                "namespace",
-                &self.namespace,
-                "--ignore-not-found",
-                "--wait=false",
-            ])
-            .stdout(Stdio::null())
-            .status();
-        if !deleted.is_ok_and(|s| s.success()) {
-            eprintln!(
-                "cluster: could not delete the namespace {}; delete it by hand",
-                self.namespace
-            );
-        }
+        self.tools.delete_namespace(&self.namespace, "cluster");
         let _ = std::fs::remove_dir_all(&self.dir);
     }
 }
@@ -750,40 +678,6 @@ impl Serve {
     }
 }
 
-/// Runs `command` to its end, stdout and stderr captured; its wall clock
-/// from spawn to exit and its stdout. Panics when it fails or outlives
-/// [`LIMIT`] (it is killed then).
-fn run(command: Command) -> (Duration, String) {
-    let (took, stdout, _) = run_full(command);
-    (took, stdout)
-}
-
-/// [`run`], with the process's stderr too.
-fn run_full(mut command: Command) -> (Duration, String, String) {
-    let what = format!("{command:?}");
-    let started = Instant::now();
-    let child = command
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap_or_else(|e| panic!("cannot start {what}: {e}"));
-    let watchdog = Watchdog::arm(child.id());
-    let output = child
-        .wait_with_output()
-        .unwrap_or_else(|e| panic!("waiting for {what}: {e}"));
-    let took = started.elapsed();
-    watchdog.disarm();
-    let stdout = String::from_utf8_lossy(&output.stdout).into_owned();
-    let stderr = String::from_utf8_lossy(&output.stderr).into_owned();
-    assert!(
-        output.status.success(),
-        "{what}: {}\n--- stdout ---\n{stdout}\n--- stderr ---\n{stderr}",
-        output.status,
-    );
-    (took, stdout, stderr)
-}
-
 /// The time one process spent in the policy module, from its
 /// `LEASEBOX_LOG=debug` lines `[debug] module-time: CALL: M ms in the module
 /// (I ms instantiating, G ms in guest code and crossings), H ms in N host
@@ -817,33 +711,4 @@ fn module_time(stderr: &str) -> (Duration, Duration) {
         Duration::from_secs_f64(module / 1000.0),
         Duration::from_secs_f64(instantiating / 1000.0),
     )
-}
-
-/// Kills a process that outlives [`LIMIT`], from another thread, so the
-/// waiting thread measures the exit without polling.
-struct Watchdog(mpsc::Sender<()>);
-
-impl Watchdog {
-    fn arm(pid: u32) -> Watchdog {
-        let (sender, receiver) = mpsc::channel::<()>();
-        std::thread::spawn(move || {
-            if receiver.recv_timeout(LIMIT) == Err(mpsc::RecvTimeoutError::Timeout) {
-                eprintln!("cluster: process {pid} outlived {LIMIT:?}; killing it");
-                let _ = Command::new("kill").args(["-9", &pid.to_string()]).status();
-            }
-        });
-        Watchdog(sender)
-    }
-
-    fn disarm(self) {
-        let _ = self.0.send(());
-    }
-}
-
-async fn connect(path: &Path) -> Result<kube::Client, String> {
-    let kubeconfig = Kubeconfig::read_from(path).map_err(|e| format!("{}: {e}", path.display()))?;
-    let config = kube::Config::from_custom_kubeconfig(kubeconfig, &KubeConfigOptions::default())
-        .await
-        .map_err(|e| format!("{}: {e}", path.display()))?;
-    kube::Client::try_from(config).map_err(|e| e.to_string())
 }

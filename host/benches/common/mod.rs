@@ -1,9 +1,13 @@
 //! What the benches share: the `--quick` flag, the summary of a series
 //! of timings (median with min and max, a percentile) and of a pair of
 //! interleaved series, and a process's memory and page faults as `/proc`
-//! gives them.
+//! gives them; for the cluster benches, running a process to its end
+//! (`process`) and the two programs on the bench's tenant (`tenant`).
 
 #![allow(dead_code)]
+
+pub mod process;
+pub mod tenant;
 
 use std::time::Duration;
 

@@ -249,7 +249,10 @@ impl Series {
 
     /// Throughput, CPU and peak RSS per row.
     pub(super) fn print_costs(&self) {
-        let rows: [(&str, &Sides, fn(Duration) -> f64, &str); 4] = [
+        /// A row's id, its two sides, its rate (from a side's time) and
+        /// the rate's unit.
+        type CostRow<'a> = (&'a str, &'a Sides, fn(Duration) -> f64, &'a str);
+        let rows: [CostRow<'_>; 4] = [
             ("S1 up", &self.big_up, mib_s, "MiB/s"),
             ("S1 down", &self.big_down, mib_s, "MiB/s"),
             ("S2 up", &self.tree_up, files_s, "files/s"),

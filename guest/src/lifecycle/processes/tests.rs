@@ -75,7 +75,7 @@ fn start_runs_the_command_detached_with_env_over_stdin_and_returns_its_record() 
 #[test]
 fn a_shell_string_starts_under_sh_lc_and_is_recorded_as_such() {
     let fake = FakeCluster::new();
-    script(&fake, 0, &record("p-aaaaaaaaaaaaaaaa", ""));
+    script(&fake, 0, record("p-aaaaaaaaaaaaaaaa", ""));
     start_as(
         &fake,
         &request(Command::Shell("npm run dev".into())),
@@ -141,7 +141,7 @@ fn list_reads_every_record_oldest_first() {
     let fake = FakeCluster::new();
     let later = record("p-bbbbbbbbbbbbbbbb", "status 0\n").replace("14:00:00", "14:05:00");
     let older = record("p-cccccccccccccccc", "alive 1\n");
-    script(&fake, 0, &format!("{later}{older}"));
+    script(&fake, 0, format!("{later}{older}"));
     let infos = list(&fake, &lease()).expect("listed");
     let ids: Vec<&str> = infos.iter().map(|i| i.id.as_str()).collect();
     assert_eq!(ids, ["p-cccccccccccccccc", "p-bbbbbbbbbbbbbbbb"]);
@@ -159,7 +159,7 @@ fn attach_streams_from_the_offsets_then_reads_how_it_ended() {
         ],
         ..ExecScript::exits(0)
     });
-    script(&fake, 0, &record(ID, "status 143\ntimedout 1\noutdrop 1\n"));
+    script(&fake, 0, record(ID, "status 143\ntimedout 1\noutdrop 1\n"));
     let status = attach(
         &fake,
         &AttachRequest {
@@ -197,7 +197,7 @@ fn attach_streams_from_the_offsets_then_reads_how_it_ended() {
 fn attach_without_follow_to_a_running_process_has_no_exit_code() {
     let fake = FakeCluster::new();
     fake.script_exec(ExecScript::exits(0));
-    script(&fake, 0, &record(ID, "alive 1\n"));
+    script(&fake, 0, record(ID, "alive 1\n"));
     let status = attach(
         &fake,
         &AttachRequest {
@@ -259,7 +259,7 @@ fn kill_signals_the_tree_with_the_grace_period_and_answers_the_end(
     #[case] sent: &str,
 ) {
     let fake = FakeCluster::new();
-    script(&fake, 0, &record(ID, "status 143\n"));
+    script(&fake, 0, record(ID, "status 143\n"));
     let info = kill(&fake, &lease(), ID, signal).expect("killed");
     assert_eq!((info.running, info.exit_code), (false, Some(143)));
     assert_eq!(

@@ -62,14 +62,6 @@ pub fn run(args: &Args) -> Result<u8, CliError> {
     };
     let (session, lease) = args.target.resume()?;
     let lease = lease.map_err(failed)?;
-    let cancel = session.cancel.clone();
-    // In raw mode Ctrl-C is a byte for the remote terminal; a SIGTERM (or
-    // SIGINT from elsewhere) still ends the session.
-    interrupt::watch(
-        "a signal ends this process, not the session in the sandbox",
-        move || cancel.cancel(),
-        || {},
-    );
     let changes = window_changes(stdout.as_raw_fd(), size)
         .map_err(|e| CliError::unusable(anyhow!("cannot watch the terminal's size: {e}")))?;
     let mut ctx = session.context();
@@ -79,6 +71,15 @@ pub fn run(args: &Args) -> Result<u8, CliError> {
     };
     let raw = RawMode::enable(&stdin)
         .map_err(|e| CliError::unusable(anyhow!("cannot put the terminal in raw mode: {e}")))?;
+    let cancel = session.cancel.clone();
+    // In raw mode Ctrl-C is a byte for the remote terminal; a SIGTERM (or
+    // SIGINT from elsewhere) still ends the session, and a second one ends
+    // this process with the terminal's mode restored.
+    interrupt::watch(
+        "a signal ends this process, not the session in the sandbox",
+        move || cancel.cancel(),
+        raw.restorer(),
+    );
     let result = session.lifecycle().terminal(&ctx, lease, &spec);
     drop(raw);
     Ok(exit_code(&result.map_err(failed)?))

@@ -37,6 +37,18 @@ impl RawMode {
     }
 }
 
+impl RawMode {
+    /// Restores the mode found, for a path that leaves the process without
+    /// dropping this (a second signal's `exit`).
+    pub fn restorer(&self) -> impl Fn() + Send + 'static {
+        let (fd, saved) = (self.fd, self.saved);
+        move || {
+            // SAFETY: restores the settings read from the same descriptor.
+            unsafe { libc::tcsetattr(fd, libc::TCSANOW, &saved) };
+        }
+    }
+}
+
 impl Drop for RawMode {
     fn drop(&mut self) {
         // SAFETY: restores the settings read from the same descriptor.

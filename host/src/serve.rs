@@ -4,7 +4,11 @@
 //! concurrently, each on the module current when it started.
 //!
 //! - [`rpc`]: framing, parsing, error codes;
-//! - [`methods`]: what each method does;
+//! - [`call`]: what one call has, its params read, its errors shaped;
+//! - [`methods`]: what each method does, and the dispatch to every one;
+//!   [`sessions`]: terminals, detached processes, paths (contract 0.3.0);
+//!   [`transfers`]: file syncs, one file's bytes; [`exec_params`]: a
+//!   command's params;
 //! - [`connection`]: one client, its calls in flight, exec streams;
 //! - [`stdin`]: a call's stdin, held at most a credit's worth at a time;
 //! - [`drain`]: every call in flight, and stopping gracefully on SIGTERM;
@@ -16,8 +20,10 @@
 //!
 //! The protocol is documented in `docs/serve.md`.
 
+pub mod call;
 pub mod connection;
 pub mod drain;
+pub mod exec_params;
 pub mod heap;
 pub mod leader;
 pub mod log;

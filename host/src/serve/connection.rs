@@ -21,8 +21,9 @@ use prometheus_client::metrics::counter::Counter;
 use serde_json::{Value, json};
 
 use super::Server;
+use super::call::Call;
 use super::log::LogFields;
-use super::methods::{self, Call};
+use super::methods;
 use super::rpc::{self, INVALID_REQUEST, Line, Outbox, RpcError};
 use super::stdin::{self, Overflow, StdinFeed, StdinReader};
 use crate::cluster::io::CallerIo;

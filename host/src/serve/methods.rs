@@ -2,33 +2,19 @@
 //! error out. Each call runs on the module that was current when it
 //! started, through that module's guard, within the operator's limits.
 
-use std::collections::BTreeMap;
 use std::num::NonZeroU32;
-use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
 use serde::Deserialize;
-use serde::de::DeserializeOwned;
 use serde_json::{Value, json};
 
-use super::log::{self, LogFields};
-use super::rpc::{
-    INTERNAL_ERROR, INVALID_PARAMS, LOCAL_FILES, METHOD_NOT_FOUND, MODULE_FAILED, MODULE_REFUSED,
-    NO_CLUSTER, POLICY_REFUSED, REQUEST_CANCELLED, RpcError,
-};
-use super::sweeper::SweepState;
-use crate::cluster::io::CallerIo;
+use super::call::{Call, parse, rpc_error};
+use super::exec_params::ExecParams;
+use super::rpc::{METHOD_NOT_FOUND, MODULE_FAILED, MODULE_REFUSED, RpcError};
 use crate::contract::lease_json;
-use crate::contract::{Command, Failure, Lease, PolicyError};
 use crate::lifecycle::slot::{Loaded, PolicySlot, SwapError};
-use crate::lifecycle::{
-    CallContext, CommandSpec, DEFAULT_COMPANY, LeaseSpec, Lifecycle, LifecycleError, Target,
-    mint_lease_id,
-};
+use crate::lifecycle::{DEFAULT_COMPANY, LeaseSpec, Target, mint_lease_id};
 use crate::render;
-use crate::runtime::Cancel;
-use crate::serve::metrics::Metrics;
-use crate::settings::HostSettings;
 
 /// Every method `serve` answers (`$/cancelRequest` and the `exec/stdin`
 /// notifications are handled by the connection).
@@ -49,84 +35,6 @@ pub const METHODS: &[&str] = &[
     "policy.info",
     "policy.reload",
 ];
-
-/// What one call has: the module, the operator's settings, its
-/// cancellation, the caller's streams (for exec), what its log lines say
-/// and the server's instruments.
-pub struct Call<'a> {
-    /// The server's module slot.
-    pub slot: &'a PolicySlot,
-    /// The module current when the call started.
-    pub loaded: Arc<Loaded>,
-    /// The operator's settings.
-    pub settings: &'a HostSettings,
-    /// Cancels this call.
-    pub cancel: Cancel,
-    /// Output and stdin of an exec.
-    pub caller: CallerIo,
-    /// What the call's log lines (and its module's) say of it.
-    pub log: LogFields,
-    /// The server's instruments.
-    pub metrics: &'a Metrics,
-    /// The background sweep (for `health`).
-    pub sweep: &'a SweepState,
-}
-
-impl<'a> Call<'a> {
-    /// The lifecycle of the module this call runs on.
-    pub(super) fn lifecycle(&self) -> Lifecycle<'_> {
-        Lifecycle::new(&self.loaded, self.settings)
-    }
-
-    /// What the call brings to the lifecycle: its cancellation, the
-    /// caller's streams, and its log lines.
-    pub(super) fn context(&self) -> CallContext {
-        CallContext {
-            cancel: self.cancel.clone(),
-            caller: self.caller.clone(),
-            logger: log::logger(self.log.clone()),
-        }
-    }
-
-    /// This call, its log lines naming `lease` and its company.
-    pub(super) fn about(&self, lease: &Lease) -> Call<'a> {
-        Call {
-            log: LogFields {
-                lease_id: Some(lease.id.clone()),
-                company: Some(lease.company_id.clone()),
-                ..self.log.clone()
-            },
-            loaded: self.loaded.clone(),
-            cancel: self.cancel.clone(),
-            caller: self.caller.clone(),
-            ..*self
-        }
-    }
-
-    /// Lease `lease_id` found again, and this call with its log lines
-    /// naming it.
-    pub(super) fn leased(
-        &self,
-        lease_id: &str,
-        namespace: Option<&str>,
-    ) -> Result<(Call<'a>, Lease), RpcError> {
-        let lease = self.resume(lease_id, namespace).map_err(rpc_error)?;
-        Ok((self.about(&lease), lease))
-    }
-
-    /// Lease `lease_id` found again by its labels.
-    pub(super) fn resume(
-        &self,
-        lease_id: &str,
-        namespace: Option<&str>,
-    ) -> Result<Lease, LifecycleError> {
-        let target = Target {
-            lease_id: lease_id.to_string(),
-            namespace: namespace.map(str::to_string),
-        };
-        self.lifecycle().resume(&self.context(), &target)
-    }
-}
 
 /// Runs method `method` with `params`.
 pub fn call(call: &Call<'_>, method: &str, params: Value) -> Result<Value, RpcError> {
@@ -171,12 +79,6 @@ pub(super) fn method_not_found(method: &str) -> RpcError {
             super::transfers::METHODS.join(", ")
         ),
     )
-}
-
-/// The params as `T`; `-32602` naming the field otherwise.
-pub(super) fn parse<T: DeserializeOwned>(params: Value) -> Result<T, RpcError> {
-    let params = if params.is_null() { json!({}) } else { params };
-    serde_json::from_value(params).map_err(|e| RpcError::invalid_params(format!("params: {e}")))
 }
 
 /// No parameters.
@@ -317,52 +219,6 @@ fn realize_workspace(call: &Call<'_>, p: RealizeParams) -> Result<Value, RpcErro
         .upload(&call.context(), &lease, p.path.as_deref())
         .map_err(rpc_error)?;
     Ok(render::exec_status(&status))
-}
-
-/// A command and how it runs.
-#[derive(Debug, Deserialize)]
-#[serde(rename_all = "camelCase", deny_unknown_fields)]
-pub(super) struct ExecParams {
-    pub(super) lease_id: String,
-    pub(super) namespace: Option<String>,
-    command: Option<Vec<String>>,
-    shell: Option<String>,
-    cwd: Option<String>,
-    #[serde(default)]
-    env: BTreeMap<String, String>,
-    timeout_ms: Option<u64>,
-    /// The caller sends stdin with `exec/stdin` notifications, ended by
-    /// `exec/stdinEnd`.
-    #[serde(default)]
-    pub(super) stdin: bool,
-    max_stdout_bytes: Option<u64>,
-    max_stderr_bytes: Option<u64>,
-}
-
-impl ExecParams {
-    pub(super) fn spec(&self) -> Result<CommandSpec, RpcError> {
-        let command = match (&self.command, &self.shell) {
-            (Some(argv), None) if !argv.is_empty() => Command::Argv(argv.clone()),
-            (None, Some(script)) => Command::Shell(script.clone()),
-            _ => {
-                return Err(RpcError::new(
-                    INVALID_PARAMS,
-                    "invalid-params",
-                    "params: give exactly one of `command` (a non-empty argv) and `shell` (a \
-                     string)",
-                ));
-            }
-        };
-        Ok(CommandSpec {
-            command,
-            cwd: self.cwd.clone(),
-            env: self.env.clone().into_iter().collect(),
-            timeout: self.timeout_ms.map(Duration::from_millis),
-            forward_stdin: self.stdin,
-            max_stdout_bytes: self.max_stdout_bytes,
-            max_stderr_bytes: self.max_stderr_bytes,
-        })
-    }
 }
 
 fn exec(call: &Call<'_>, p: ExecParams) -> Result<Value, RpcError> {
@@ -534,48 +390,5 @@ pub fn outcome(result: &Result<Value, RpcError>) -> &str {
     match result {
         Ok(_) => "ok",
         Err(error) => error.reason(),
-    }
-}
-
-/// A lifecycle error as a JSON-RPC error: its code by kind (a
-/// cancellation, at any depth, `-32800`), its `data.reason` the lifecycle's
-/// label, and for a refusal what the module said.
-pub fn rpc_error(error: LifecycleError) -> RpcError {
-    let reason = error.reason();
-    let code = match &error {
-        _ if reason == "cancelled" => REQUEST_CANCELLED,
-        LifecycleError::NoCluster => NO_CLUSTER,
-        LifecycleError::LeaseId(_) => INTERNAL_ERROR,
-        LifecycleError::Runtime(_) | LifecycleError::BadAnswer(_) => MODULE_FAILED,
-        LifecycleError::Policy(_) => POLICY_REFUSED,
-        LifecycleError::Files(_) => LOCAL_FILES,
-    };
-    let mut answer = RpcError::new(code, reason, error.to_string());
-    if let (LifecycleError::Policy(refusal), Some(data)) = (&error, answer.data.as_object_mut())
-        && let Value::Object(said) = refusal_data(refusal)
-    {
-        data.extend(said);
-    }
-    answer
-}
-
-fn failure_json(failure: &Failure) -> Value {
-    json!({
-        "step": failure.step,
-        "failureReason": failure.reason,
-        "rolledBack": failure.rolled_back.iter().map(lease_json::object_json).collect::<Vec<_>>(),
-        "leftBehind": failure.left_behind.iter().map(lease_json::object_json).collect::<Vec<_>>(),
-    })
-}
-
-/// What a refusal carries besides its reason: the configuration's errors,
-/// or the failed step and what it rolled back and left behind.
-fn refusal_data(refusal: &PolicyError) -> Value {
-    match refusal {
-        PolicyError::InvalidConfig(issues) => json!({ "errors": render::issues(issues) }),
-        PolicyError::Failed(f) | PolicyError::Cancelled(f) => failure_json(f),
-        PolicyError::NotAllowed(_) | PolicyError::LeaseNotFound(_) | PolicyError::BadRequest(_) => {
-            Value::Null
-        }
     }
 }

@@ -12,8 +12,9 @@ use std::collections::BTreeMap;
 use serde::Deserialize;
 use serde_json::{Value, json};
 
-use super::methods::{Call, ExecParams, method_not_found, parse, rpc_error};
-use super::rpc::RpcError;
+use super::call::{Call, parse, rpc_error};
+use super::exec_params::ExecParams;
+use super::rpc::{METHOD_NOT_FOUND, RpcError};
 use crate::contract::{Command, WindowSize};
 use crate::lifecycle::{AttachFrom, TerminalSpec};
 use crate::render;
@@ -41,7 +42,11 @@ pub fn call(call: &Call<'_>, method: &str, params: Value) -> Result<Value, RpcEr
         "files.stat" => stat(call, parse(params)?),
         "files.list" => list_directory(call, parse(params)?),
         "files.remove" => remove(call, parse(params)?),
-        other => Err(method_not_found(other)),
+        other => Err(RpcError::new(
+            METHOD_NOT_FOUND,
+            "method-not-found",
+            format!("no method `{other}` here"),
+        )),
     }
 }
 

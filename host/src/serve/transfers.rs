@@ -12,8 +12,8 @@ use base64::engine::general_purpose::STANDARD as BASE64;
 use serde::Deserialize;
 use serde_json::{Value, json};
 
-use super::methods::{Call, method_not_found, parse, rpc_error};
-use super::rpc::{INVALID_PARAMS, RpcError};
+use super::call::{Call, parse, rpc_error};
+use super::rpc::{INVALID_PARAMS, METHOD_NOT_FOUND, RpcError};
 use crate::contract::{Command, FileType};
 use crate::files::Report;
 use crate::lifecycle::{CommandSpec, Download, Landing, LifecycleError, Upload};
@@ -33,7 +33,11 @@ pub fn call(call: &Call<'_>, method: &str, params: Value) -> Result<Value, RpcEr
         "files.syncOut" => sync_out(call, parse(params)?),
         "files.write" => write(call, parse(params)?),
         "files.read" => read(call, parse(params)?),
-        other => Err(method_not_found(other)),
+        other => Err(RpcError::new(
+            METHOD_NOT_FOUND,
+            "method-not-found",
+            format!("no method `{other}` here"),
+        )),
     }
 }
 

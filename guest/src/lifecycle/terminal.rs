@@ -83,6 +83,19 @@ if [ $# -eq 0 ]; then
   set -- "$__sh" -l
   unset __sh
 fi
+# The window size comes on its own stream and the runtime may start this
+# script before it has set it: wait (up to a second) until the terminal
+# has one, so the command never sees 0x0.
+if command -v stty >/dev/null 2>&1; then
+  __i=0
+  while [ "$__i" -lt 20 ]; do
+    case "$(stty size 2>/dev/null)" in
+      ''|'0 0'|0\ *|*\ 0) sleep 0.05 2>/dev/null || sleep 1; __i=$((__i + 1)) ;;
+      *) break ;;
+    esac
+  done
+  unset __i
+fi
 exec "$@"
 "#;
 

@@ -90,7 +90,7 @@ if command -v stty >/dev/null 2>&1; then
   __i=0
   while [ "$__i" -lt 20 ]; do
     case "$(stty size 2>/dev/null)" in
-      ''|'0 0'|0\ *|*\ 0) sleep 0.05 2>/dev/null || sleep 1; __i=$((__i + 1)) ;;
+      ''|'0 0'|0\ *|*\ 0) sleep 0.05 2>/dev/null || break; __i=$((__i + 1)) ;;
       *) break ;;
     esac
   done

@@ -50,6 +50,7 @@ use std::time::{Duration, Instant};
 
 use common::Summary;
 use common::process::{LIMIT, Watchdog, run, run_full};
+use common::table::{Row, print_table};
 use common::tenant::{BINARY, KUBECONFIG_ENV, Lease, Tools, connect};
 use k8s_openapi::api::core::v1::{Namespace, Pod};
 use kube::api::Api;
@@ -269,63 +270,6 @@ fn print_wasm_share(wasm: &[Wasm]) {
 struct Pair {
     leasebox: Vec<Duration>,
     peer: Vec<Duration>,
-}
-
-/// One line of the table.
-struct Row {
-    id: &'static str,
-    what: &'static str,
-    leasebox: Summary,
-    peer: Summary,
-    ratio: f64,
-    target: f64,
-}
-
-impl Row {
-    fn new(
-        id: &'static str,
-        what: &'static str,
-        leasebox: &[Duration],
-        peer: &[Duration],
-        target: f64,
-    ) -> Row {
-        let leasebox = Summary::of(leasebox);
-        let peer = Summary::of(peer);
-        Row {
-            id,
-            what,
-            ratio: common::ratio(&leasebox, &peer),
-            leasebox,
-            peer,
-            target,
-        }
-    }
-}
-
-fn print_table(rows: &[Row]) {
-    println!(
-        "{:<9} | {:<28} | {:<28} | {:>6} | {:>7} | met?",
-        "id", "leasebox median [min–max]", "kubectl median [min–max]", "ratio", "target"
-    );
-    println!("{}", "-".repeat(98));
-    for row in rows {
-        println!(
-            "{:<9} | {:<28} | {:<28} | {:>5.2}x | <= {:>3.1}x | {}",
-            row.id,
-            row.leasebox.display(),
-            row.peer.display(),
-            row.ratio,
-            row.target,
-            if row.ratio <= row.target { "yes" } else { "no" }
-        );
-    }
-    println!();
-    for row in rows {
-        println!(
-            "{}: {} ({} samples each)",
-            row.id, row.what, row.leasebox.samples
-        );
-    }
 }
 
 /// The run's files, the two programs, and a client of its own to see pods

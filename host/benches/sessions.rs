@@ -36,8 +36,8 @@ mod pty;
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
-use common::Summary;
 use common::process::{LIMIT, run};
+use common::table::{Row, print_table};
 use common::tenant::{BINARY, KUBECONFIG_ENV, Lease, Tools};
 use serde_json::Value;
 
@@ -121,63 +121,6 @@ fn only_flag() -> Option<String> {
     match args.get(at + 1).map(String::as_str) {
         Some(which @ ("copy" | "keys")) => Some(which.to_string()),
         _ => panic!("--only takes `copy` or `keys`"),
-    }
-}
-
-/// One line of the table: leasebox's series against kubectl's.
-struct Row {
-    id: &'static str,
-    what: &'static str,
-    leasebox: Summary,
-    peer: Summary,
-    ratio: f64,
-    target: f64,
-}
-
-impl Row {
-    fn timed(
-        id: &'static str,
-        what: &'static str,
-        leasebox: &[Duration],
-        peer: &[Duration],
-        target: f64,
-    ) -> Row {
-        let leasebox = Summary::of(leasebox);
-        let peer = Summary::of(peer);
-        Row {
-            id,
-            what,
-            ratio: common::ratio(&leasebox, &peer),
-            leasebox,
-            peer,
-            target,
-        }
-    }
-}
-
-fn print_table(rows: &[Row]) {
-    println!(
-        "{:<9} | {:<28} | {:<28} | {:>6} | {:>7} | met?",
-        "id", "leasebox median [min–max]", "kubectl median [min–max]", "ratio", "target"
-    );
-    println!("{}", "-".repeat(98));
-    for row in rows {
-        println!(
-            "{:<9} | {:<28} | {:<28} | {:>5.2}x | <= {:>3.1}x | {}",
-            row.id,
-            row.leasebox.display(),
-            row.peer.display(),
-            row.ratio,
-            row.target,
-            if row.ratio <= row.target { "yes" } else { "no" }
-        );
-    }
-    println!();
-    for row in rows {
-        println!(
-            "{}: {} ({} samples each)",
-            row.id, row.what, row.leasebox.samples
-        );
     }
 }
 

@@ -2,11 +2,13 @@
 //! of timings (median with min and max, a percentile) and of a pair of
 //! interleaved series, and a process's memory and page faults as `/proc`
 //! gives them; for the cluster benches, running a process to its end
-//! (`process`) and the two programs on the bench's tenant (`tenant`).
+//! (`process`), the two programs on the bench's tenant (`tenant`) and
+//! the table of rows (`table`).
 
 #![allow(dead_code)]
 
 pub mod process;
+pub mod table;
 pub mod tenant;
 
 use std::time::Duration;

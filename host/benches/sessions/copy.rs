@@ -215,7 +215,7 @@ impl Series {
     /// The table's rows, wall time.
     pub(super) fn rows(&self) -> [super::Row; 4] {
         let row = |id, what, sides: &Sides| {
-            super::Row::timed(
+            super::Row::new(
                 id,
                 what,
                 &took(&sides.leasebox),

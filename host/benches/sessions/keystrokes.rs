@@ -111,14 +111,14 @@ impl Series {
     /// The two rows: (a)/(b) and (c)/(b).
     pub(super) fn rows(&self) -> [super::Row; 2] {
         [
-            super::Row::timed(
+            super::Row::new(
                 "S3 shell",
                 "keystroke echo: leasebox shell vs kubectl exec -it -- sh, each on a pty",
                 &self.shell,
                 &self.kubectl,
                 TARGET,
             ),
-            super::Row::timed(
+            super::Row::new(
                 "S3 serve",
                 "keystroke echo: serve terminal.open (exec/stdin to exec/output) vs kubectl exec -it -- sh",
                 &self.serve,

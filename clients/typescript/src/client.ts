@@ -1,15 +1,16 @@
 /**
- * `LeaseboxClient`: a `leasebox serve` child process and typed calls to it,
+ * `LeaseboxClient`: a `leasebox serve` (a child process, or a server on a Unix
+ * socket) and typed calls to it,
  * in the terms of a platform's environment provider (acquire a lease,
  * realize a workspace, execute, release), and the calls of contract 0.3.0
  * (terminals, detached processes, files).
  */
 
-import { spawn, type ChildProcessWithoutNullStreams } from 'node:child_process';
 import { createInterface } from 'node:readline';
 
 import { LeaseboxError } from './errors.js';
 import { ExecStream } from './exec-stream.js';
+import { connectServer, spawnServer, type Link, type LinkEnd } from './link.js';
 import { RpcConnection, type CallOptions } from './rpc.js';
 import { probeSummary } from './summary.js';
 import { Terminal } from './terminal.js';
@@ -195,86 +196,85 @@ export interface ExecResult extends ExecStatus {
 
 export class LeaseboxClient {
   private readonly recentLogs: LogEntry[] = [];
-  private readonly exited: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
+  private readonly exited: Promise<LinkEnd>;
 
   private constructor(
-    private readonly child: ChildProcessWithoutNullStreams,
+    private readonly link: Link,
     private readonly rpc: RpcConnection,
-    private readonly binary: string,
     onLog: ((entry: LogEntry) => void) | undefined,
   ) {
-    createInterface({ input: child.stderr, crlfDelay: Infinity }).on('line', (line) => {
-      const entry = parseLogLine(line);
-      this.recentLogs.push(entry);
-      if (this.recentLogs.length > LOG_TAIL) {
-        this.recentLogs.shift();
-      }
-      onLog?.(entry);
-    });
-    this.exited = new Promise((resolve) => {
-      child.on('close', (code, signal) => {
-        this.rpc.fail(
-          LeaseboxError.client('server-exited', `${this.describeExit(code, signal)}; ${this.lastWords()}`, undefined, {
-            exitCode: code,
-            signal,
-          }),
-        );
-        resolve({ code, signal });
+    if (link.logs !== undefined) {
+      createInterface({ input: link.logs, crlfDelay: Infinity }).on('line', (line) => {
+        const entry = parseLogLine(line);
+        this.recentLogs.push(entry);
+        if (this.recentLogs.length > LOG_TAIL) {
+          this.recentLogs.shift();
+        }
+        onLog?.(entry);
       });
+    }
+    this.exited = link.ended.then((end) => {
+      this.rpc.fail(
+        LeaseboxError.client('server-exited', `${link.describe(end)}; ${this.lastWords()}`, undefined, {
+          exitCode: end.code,
+          signal: end.signal,
+        }),
+      );
+      return end;
     });
-    // After a successful spawn, errors (a failed kill) are reported by 'close'.
-    child.on('error', () => {});
   }
 
   /** Starts `leasebox serve` (stdio) and resolves once the process runs. */
-  static spawn(options: SpawnOptions = {}): Promise<LeaseboxClient> {
+  static async spawn(options: SpawnOptions = {}): Promise<LeaseboxClient> {
     const binary = options.binary ?? process.env['LEASEBOX_BIN'] ?? 'leasebox';
-    const child = spawn(binary, ['serve', ...(options.args ?? [])], {
-      env: options.env ?? process.env,
-      stdio: ['pipe', 'pipe', 'pipe'],
-    });
-    return new Promise((resolve, reject) => {
-      child.once('error', (error) => {
-        reject(
-          LeaseboxError.client(
-            'spawn-failed',
-            `cannot start \`${binary} serve\`: ${error.message}; set LEASEBOX_BIN to the leasebox binary or pass \`binary\``,
-          ),
-        );
-      });
-      child.once('spawn', () => {
-        let client: LeaseboxClient;
-        const rpc = new RpcConnection(child.stdin, child.stdout, (line, why) => {
-          client.strayLine(line, why);
-        });
-        client = new LeaseboxClient(child, rpc, binary, options.onLog);
-        resolve(client);
-      });
-    });
+    const link = await spawnServer(binary, options.args ?? [], options.env ?? process.env);
+    return LeaseboxClient.over(link, options.onLog);
   }
 
-  /** The server's last log lines (at most 100), oldest first. */
+  /**
+   * Connects to a `leasebox serve --listen unix:PATH` already running (a sidecar, say) and resolves once
+   * connected. {@link close} ends this connection, not the server.
+   */
+  static async connect(socketPath: string): Promise<LeaseboxClient> {
+    return LeaseboxClient.over(await connectServer(socketPath), undefined);
+  }
+
+  private static over(link: Link, onLog: ((entry: LogEntry) => void) | undefined): LeaseboxClient {
+    let client: LeaseboxClient | undefined;
+    const rpc = new RpcConnection(link.toServer, link.fromServer, (line, why) => {
+      client?.strayLine(line, why);
+    });
+    client = new LeaseboxClient(link, rpc, onLog);
+    return client;
+  }
+
+  /** The server's last log lines (at most 100), oldest first; none over a socket. */
   get logs(): readonly LogEntry[] {
     return this.recentLogs;
   }
 
-  /** The server's process id. */
+  /** The server's process id; undefined over a socket. */
   get pid(): number | undefined {
-    return this.child.pid;
+    return this.link.pid;
+  }
+
+  /** Settles once the server (or the socket) is gone, for whatever reason. */
+  get ended(): Promise<LinkEnd> {
+    return this.exited;
   }
 
   /**
-   * Ends the server's stdin and waits for it to exit; the calls still in
-   * flight are cancelled by the server. Rejects when it exits other than 0.
+   * Ends the server's stdin (or this socket connection) and waits for it to end; the calls still in flight are
+   * cancelled by the server. Rejects when it ends other than cleanly.
    */
   async close(): Promise<void> {
     this.rpc.refuseNewCalls(LeaseboxError.client('client-closed', 'the client was closed; spawn a new one'));
-    this.child.stdin.end();
-    const { code, signal } = await this.exited;
-    if (code !== 0) {
-      throw LeaseboxError.client('server-exited', `${this.describeExit(code, signal)}; ${this.lastWords()}`, 'close', {
-        exitCode: code,
-        signal,
+    this.link.end();
+    const end = await this.exited;
+    if (end.code !== 0) {
+      throw LeaseboxError.client('server-exited', `${this.link.describe(end)}; ${this.lastWords()}`, 'close', {
+        exitCode: end.code,
+        signal: end.signal,
       });
     }
   }
@@ -525,11 +525,6 @@ export class LeaseboxClient {
   private strayLine(line: string, why: string): void {
     const entry = { level: 'warn', context: 'client', message: `a line from the server was ignored, ${why}: ${line.slice(0, 500)}` };
     this.recentLogs.push(entry);
-  }
-
-  private describeExit(code: number | null, signal: NodeJS.Signals | null): string {
-    const how = signal !== null ? `was killed by ${signal}` : `exited with code ${code}`;
-    return `\`${this.binary} serve\` (pid ${this.child.pid}) ${how}`;
   }
 
   private lastWords(): string {

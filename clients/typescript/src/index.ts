@@ -22,6 +22,7 @@ export {
   type WriteFileOptions,
 } from './client.js';
 export { ExecStream } from './exec-stream.js';
+export type { LinkEnd } from './link.js';
 export { Terminal } from './terminal.js';
 export { LeaseboxError, ErrorCode, type ClientReason, type ErrorData } from './errors.js';
 export { probeSummary } from './summary.js';

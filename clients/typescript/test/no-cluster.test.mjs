@@ -4,6 +4,10 @@
 // Needs LEASEBOX_BIN (the leasebox binary).
 
 import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
+import { existsSync, mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { PassThrough } from 'node:stream';
 import { after, before, test } from 'node:test';
@@ -486,4 +490,35 @@ test('a server that dies fails the calls in flight with server-exited', async ()
     return true;
   });
   await assert.rejects(own.close(), (error) => error.reason === 'server-exited');
+});
+
+test('connect: a client of a server on a Unix socket calls it, and close() ends only its own connection', async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'leasebox-client-socket-'));
+  const socket = join(dir, 'serve.sock');
+  const server = spawn(binary, ['serve', '--listen', `unix:${socket}`], { env: offline(), stdio: ['pipe', 'ignore', 'ignore'] });
+  try {
+    for (let waited = 0; !existsSync(socket) && waited < 20_000; waited += 50) {
+      await new Promise((resolve) => setTimeout(resolve, 50));
+    }
+    const first = await LeaseboxClient.connect(socket);
+    const second = await LeaseboxClient.connect(socket);
+    assert.equal(first.pid, undefined);
+    assert.equal((await first.validateConfig(CONFIG)).ok, true);
+    await first.close();
+    await assert.rejects(first.health(), (error) => error.reason === 'client-closed');
+    assert.equal((await second.health()).cluster, 'none', 'the server still serves the other connection');
+    await second.close();
+    assert.equal(server.exitCode, null, 'closing a connection does not end the server');
+  } finally {
+    server.kill('SIGKILL');
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+test('connect to a socket nobody listens on rejects with spawn-failed naming the path', async () => {
+  await assert.rejects(LeaseboxClient.connect('/nonexistent/leasebox.sock'), (error) => {
+    assert.equal(error.reason, 'spawn-failed');
+    assert.match(error.message, /unix:\/nonexistent\/leasebox\.sock/);
+    return true;
+  });
 });

@@ -382,9 +382,10 @@ export class LeaseboxClient {
     return this.call('release', target(options), options);
   }
 
-  /** Moves the lease's expiry to `ttlSeconds` from now. */
-  async renewLease(options: LeaseTarget & { ttlSeconds: number }): Promise<AcquiredLease> {
-    const lease = await this.call<Lease>('renew', { ...target(options), ttlSeconds: options.ttlSeconds }, options);
+  /** Moves the lease's expiry to `ttlSeconds` from now (`now`, RFC 3339, default the server's clock). */
+  async renewLease(options: LeaseTarget & { ttlSeconds: number; now?: string }): Promise<AcquiredLease> {
+    const params = { ...target(options), ttlSeconds: options.ttlSeconds, now: options.now };
+    const lease = await this.call<Lease>('renew', params, options);
     return { providerLeaseId: lease.id, metadata: lease };
   }
 

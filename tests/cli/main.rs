@@ -223,6 +223,7 @@ fn policy_flag_with_a_missing_file_exits_2() {
 mod no_cluster;
 mod serve;
 mod serve_bounds;
+mod paperclip_plugin;
 mod typescript_client;
 
 #[test]

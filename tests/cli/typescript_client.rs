@@ -3,10 +3,10 @@
 //! many calls at once and a clean exit. Its cluster tests say they are
 //! skipped here; the e2e suite runs them.
 
-#[path = "../support/typescript_client.rs"]
+#[path = "../support/npm_package.rs"]
 mod support;
 
 #[test]
 fn the_typescript_client_passes_its_tests_without_a_cluster() {
-    support::npm_test(None);
+    support::npm_test("typescript", None, &[]);
 }

@@ -6,9 +6,11 @@
 //! (`terminals.rs`, in tmux), detached processes and files, `leasebox serve` driven over
 //! stdio, and what neither a
 //! configuration nor a hostile policy module can make the host do
-//! (`trust.rs`; between companies and leases: `tenants.rs`), and the
+//! (`trust.rs`; between companies and leases: `tenants.rs`), the
 //! TypeScript client's lifecycle tests
-//! (`typescript_client.rs`, `npm ci --prefix clients/typescript` first).
+//! (`typescript_client.rs`, `npm ci --prefix clients/typescript` first), and
+//! the Paperclip plugin's, its worker forked as Paperclip forks it
+//! (`paperclip_plugin.rs`, `npm ci --prefix clients/paperclip` too).
 //!
 //! Needs `LEASEBOX_E2E_KUBECONFIG` (the kubeconfig of a disposable cluster,
 //! e.g. k8s-real with `--with-crds`); without it every test says it is
@@ -55,4 +57,5 @@ mod tenant;
 mod tenants;
 mod terminals;
 mod trust;
+mod paperclip_plugin;
 mod typescript_client;

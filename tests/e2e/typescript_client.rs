@@ -5,7 +5,7 @@
 
 use crate::support::case::Case;
 
-#[path = "../support/typescript_client.rs"]
+#[path = "../support/npm_package.rs"]
 mod npm;
 
 #[test]
@@ -15,6 +15,6 @@ fn the_typescript_client_runs_a_lease_life() {
     let Some(case) = Case::start("ts-client") else {
         return;
     };
-    npm::npm_test(Some(case.kubeconfig()));
+    npm::npm_test("typescript", Some(case.kubeconfig()), &[]);
     case.finish();
 }

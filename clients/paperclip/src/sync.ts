@@ -8,7 +8,8 @@
  * checked here before anything is copied, and defaults to the workspace.
  */
 
-import { posix } from 'node:path';
+import { mkdirSync } from 'node:fs';
+import { dirname, posix } from 'node:path';
 
 import type { LeaseboxClient, SyncInOperation, SyncOutOperation } from '@leasebox/client';
 import type {
@@ -66,6 +67,15 @@ export async function syncOut(call: SyncCall): Promise<PluginEnvironmentSyncResu
       );
     }
   });
+  // leasebox lands a copy at its target but makes no parent: the parents of
+  // each host target are made here first (0700, the copies' own modes apply
+  // below them). The paths are this machine's, which is the server's when the
+  // plugin spawned it.
+  for (const operation of call.operations) {
+    for (const mapping of operation.files) {
+      if (mapping.targetPath.startsWith('/')) mkdirSync(dirname(mapping.targetPath), { recursive: true, mode: 0o700 });
+    }
+  }
   const operations: SyncOutOperation[] = call.operations.map((operation) => ({
     operationId: operation.operationId,
     files: operation.files.map((mapping) => ({ ...mappingOf(mapping), mode: mapping.mode })),

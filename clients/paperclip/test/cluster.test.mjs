@@ -371,6 +371,41 @@ function lifecycle({ company, config: makeConfig }) {
     assert.equal(statSync(join(out, 'secret-copy.env')).mode & 0o777, 0o600);
   });
 
+  test('the login terminal runs the fixed command in a terminal in the sandbox, streams it, and says how it ended', async () => {
+    const sessionHome = '/tmp/paperclip-adapter-login/6f1c2a9e-3b7d-4e8a-9c1f-2d3e4f5a6b7c';
+    const opened = await host.request('loginPtyOpen', {
+      hostRouteId: 'route-login',
+      driverKey: host.driverKey,
+      companyId: company,
+      environmentId,
+      providerLeaseId: leaseId(),
+      loginCommandKey: 'claude',
+      sessionHome,
+    });
+    assert.match(opened.workerSessionId, /^pty-/);
+    const ofRoute = (method) => host.notifications.filter((n) => n.method === method && n.params.hostRouteId === 'route-login');
+    await new Promise((resolve, reject) => {
+      const started = Date.now();
+      const poll = setInterval(() => {
+        if (ofRoute('loginPty.exit').length > 0) {
+          clearInterval(poll);
+          resolve();
+        } else if (Date.now() - started > 60_000) {
+          clearInterval(poll);
+          reject(new Error(`no loginPty.exit within 60 s; output: ${JSON.stringify(ofRoute('loginPty.output'))}`));
+        }
+      }, 50);
+    });
+    // The image has no `claude`: the shell says so on the terminal and exits 127.
+    const output = ofRoute('loginPty.output').map((n) => n.params.chunk).join('');
+    assert.match(output, /claude/);
+    const [exit] = ofRoute('loginPty.exit');
+    assert.equal(exit.params.workerSessionId, opened.workerSessionId);
+    assert.equal(exit.params.exitCode, 127);
+    assert.equal((await podExec('sh', '-c', `test -d ${sessionHome} && echo made`)).trim(), 'made');
+    assert.deepEqual(await host.request('loginPtyClose', { hostRouteId: 'route-login' }), { hostRouteId: 'route-login' });
+  });
+
   test('release with cancelActiveWork ends a command in flight, then the receipt; the pod is gone', async () => {
     const running = startHook('environmentExecute', { lease, command: 'echo started; sleep 600' });
     const outcome = running.result.then((result) => ({ result }), (error) => ({ error }));

@@ -233,10 +233,21 @@ export interface SyncInOperation {
   postUploadCommands?: PostUploadCommand[];
 }
 
-/** A group of mappings `files.syncOut` copies together (no mode, no commands). */
+/** A mapping of `files.syncOut`, with the mode of the regular files it writes on the server's machine. */
+export interface SyncOutMapping extends SyncMapping {
+  /**
+   * A number (`0o600`) or octal text (`"0600"`): the one file of a `file`
+   * mapping, every file of a tree (not its directories or links), each
+   * created with it before a byte lands; default the files' modes in the
+   * sandbox.
+   */
+  mode?: number | string;
+}
+
+/** A group of mappings `files.syncOut` copies together (no commands). */
 export interface SyncOutOperation {
   operationId: string;
-  files: SyncMapping[];
+  files: SyncOutMapping[];
 }
 
 /** The counts of one operation copied. */

@@ -11,7 +11,7 @@
 
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
-import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, test } from 'node:test';
@@ -395,14 +395,27 @@ function lifecycle() {
       );
       assert.equal(await client.statPath({ providerLeaseId: leaseId(), path: '/workspace/ts-never.txt' }), null);
 
-      // Files come out with the modes they have in the sandbox: syncOut takes none.
-      await assert.rejects(
-        client.syncOut({
-          providerLeaseId: leaseId(),
-          operations: [{ operationId: 'mode', files: [{ sourcePath: '/workspace/ts-synced', targetPath: join(local, 'mode'), kind: 'directory', mode: '0600' }] }],
-        }),
-        (error) => error.code === ErrorCode.InvalidParams && /mode/.test(error.message),
-      );
+      // A mapping's mode is that of the files it writes here: a file mapping's one file, every file of a tree (its directories keep theirs).
+      const modeOf = (path) => statSync(path).mode & 0o7777;
+      const secret = join(local, 'secret.txt');
+      const moded = await client.syncOut({
+        providerLeaseId: leaseId(),
+        operations: [
+          {
+            operationId: 'mode',
+            files: [
+              { sourcePath: '/workspace/ts-synced/a.txt', targetPath: secret, kind: 'file', mode: 0o600 },
+              { sourcePath: '/workspace/ts-synced', targetPath: join(local, 'moded'), kind: 'directory', mode: '0640' },
+            ],
+          },
+        ],
+      });
+      assert.equal(moded.operations[0].filesTransferred, 3, JSON.stringify(moded));
+      assert.equal(readFileSync(secret, 'utf8'), 'alpha\n');
+      assert.equal(modeOf(secret).toString(8), '600');
+      assert.equal(modeOf(join(local, 'moded', 'a.txt')).toString(8), '640');
+      assert.equal(modeOf(join(local, 'moded', 'sub', 'b.bin')).toString(8), '640');
+      assert.equal(modeOf(join(local, 'moded', 'sub')), modeOf(join(target, 'sub')));
       await client.removePath({ providerLeaseId: leaseId(), path: '/workspace/ts-synced', recursive: true });
       await client.removePath({ providerLeaseId: leaseId(), path: '/workspace/ts-one', recursive: true });
     } finally {

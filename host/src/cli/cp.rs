@@ -81,6 +81,7 @@ pub fn run(args: &Args, out: &mut dyn Write) -> Result<u8, CliError> {
             let download = Download {
                 remote: path,
                 local,
+                mode: None,
                 exclude: args.exclude.clone(),
                 follow_symlinks: args.follow_symlinks,
                 landing: Landing::IntoDirectory,

@@ -2,6 +2,7 @@
 //! directories. Unit tables live next to their code.
 
 mod compat;
+mod file_mode;
 mod fixture;
 mod hostile;
 mod round_trip;

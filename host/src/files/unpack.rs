@@ -38,6 +38,11 @@ pub struct UnpackOptions {
     /// `here`. [`download_placement`](super::download_placement) says when
     /// to use it.
     pub rename_top: Option<OsString>,
+    /// A mode for every regular file written, replacing its entry's: a
+    /// platform's sync asks for `0600` on secret material. Only the
+    /// permission bits are used (setuid, setgid and sticky are dropped like
+    /// from any mode); directories and symlinks keep theirs.
+    pub file_mode: Option<u32>,
 }
 
 /// Unpacks the tar stream `input` into the directory `destination` and
@@ -56,10 +61,13 @@ pub struct UnpackOptions {
 ///   symlink at an entry's path is removed and replaced, never followed;
 ///   an existing directory is never replaced
 ///   ([`Error::WouldReplaceDirectory`]).
-/// - Files are created new with their mode (`mode & 0o777`, narrowed by
-///   the umask) so they are never more open than that while being written,
-///   then set to exactly `mode & 0o777` like `tar -p`, and given their
-///   mtime. Setuid, setgid and sticky are never kept.
+/// - Files are created new with their mode (`mode & 0o777`) and set to
+///   exactly it, whatever the umask, before a byte of content is written,
+///   like `tar -p`: they are at no moment more open than that. They get
+///   their mtime at the end. Setuid, setgid and sticky are never kept.
+/// - With [`UnpackOptions::file_mode`], every file (a hard link
+///   materialised as a copy too) is created and set that way with that
+///   mode (`& 0o777`) instead of its entry's.
 /// - Directories are created `0700` and given their mode (`& 0o777`) and
 ///   mtime at the end, deepest first. If the unpack fails they stay `0700`.
 /// - A hard link to a file this unpack wrote earlier is materialised as a
@@ -231,6 +239,7 @@ impl Unpacker<'_, '_> {
         let local = self.destination.parents(relative)?;
         self.destination.clear(relative, &local)?;
         self.written.remove(relative);
+        let mode = self.options.file_mode.map_or(mode, |m| m & KEPT_MODE_BITS);
         let mut file = create_file(&local, mode)?;
         (self.created)(&local, &file);
         let read_archive = |source| Error::ReadArchive { source };
@@ -240,7 +249,7 @@ impl Unpacker<'_, '_> {
             let _ = fs::remove_file(&local);
             return Err(err);
         }
-        finish_file(&file, &local, mode, mtime)?;
+        set_mtime(&file, &local, mtime)?;
         self.written.insert(relative.to_path_buf());
         self.report.counts.files += 1;
         self.report.counts.bytes += size;
@@ -335,7 +344,11 @@ impl Unpacker<'_, '_> {
             .open(&source_local)
             .map_err(read_source)?;
         let source_meta = source.metadata().map_err(read_source)?;
-        let mode = source_meta.permissions().mode() & KEPT_MODE_BITS;
+        let mode = self
+            .options
+            .file_mode
+            .unwrap_or(source_meta.permissions().mode())
+            & KEPT_MODE_BITS;
         let size = source_meta.len();
         let local = self.destination.parents(relative)?;
         self.destination.clear(relative, &local)?;
@@ -346,7 +359,7 @@ impl Unpacker<'_, '_> {
             let _ = fs::remove_file(&local);
             return Err(err);
         }
-        finish_file(&file, &local, mode, mtime)?;
+        set_mtime(&file, &local, mtime)?;
         self.written.insert(relative.to_path_buf());
         self.report.counts.files += 1;
         self.report.counts.bytes += size;
@@ -378,10 +391,12 @@ impl Unpacker<'_, '_> {
     }
 }
 
-/// Creates a new file (never through an existing path) that is at no
-/// moment more open than `mode`.
+/// Creates a new file (never through an existing path) with exactly
+/// `mode`, empty: it is opened with `mode`, which the umask may narrow but
+/// never widen, then the open file is set to `mode`, so it is at no moment
+/// more open than that and has its mode before a byte lands.
 fn create_file(local: &Path, mode: u32) -> Result<File> {
-    OpenOptions::new()
+    let file = OpenOptions::new()
         .write(true)
         .create_new(true)
         .mode(mode)
@@ -390,18 +405,24 @@ fn create_file(local: &Path, mode: u32) -> Result<File> {
         .map_err(|source| Error::CreateLocal {
             path: local.to_path_buf(),
             source,
-        })
+        })?;
+    if let Err(source) = file.set_permissions(Permissions::from_mode(mode)) {
+        let _ = fs::remove_file(local);
+        return Err(Error::SetMetadata {
+            path: local.to_path_buf(),
+            source,
+        });
+    }
+    Ok(file)
 }
 
-/// Sets exactly `mode` (the umask may have narrowed it) and the mtime.
-fn finish_file(file: &File, local: &Path, mode: u32, mtime: SystemTime) -> Result<()> {
-    let set_metadata = |source: io::Error| Error::SetMetadata {
-        path: local.to_path_buf(),
-        source,
-    };
-    file.set_permissions(Permissions::from_mode(mode))
-        .map_err(set_metadata)?;
-    file.set_modified(mtime).map_err(set_metadata)
+/// Gives a written file its mtime.
+fn set_mtime(file: &File, local: &Path, mtime: SystemTime) -> Result<()> {
+    file.set_modified(mtime)
+        .map_err(|source| Error::SetMetadata {
+            path: local.to_path_buf(),
+            source,
+        })
 }
 
 fn link_target<R: Read>(entry: &Entry<'_, R>) -> Result<PathBuf> {

@@ -54,6 +54,9 @@ pub struct Download {
     pub remote: String,
     /// The local path.
     pub local: PathBuf,
+    /// A mode for the regular files written, each created with it before a
+    /// byte lands (none: the modes they have in the sandbox).
+    pub mode: Option<u32>,
     /// Globs of paths (relative to the copy's top) left out.
     pub exclude: Vec<String>,
     /// Copy what symbolic links point to instead of the links.
@@ -129,6 +132,7 @@ impl Lifecycle<'_> {
         let options = UnpackOptions {
             exclude: excludes,
             rename_top: placement.rename_top,
+            file_mode: download.mode,
         };
         let destination = placement.destination;
         let (reader, writer) = std::io::pipe().map_err(|e| pipe_failed(&e))?;

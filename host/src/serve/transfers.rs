@@ -175,7 +175,7 @@ fn uploads(p: &SyncParams) -> Result<Vec<Vec<Upload>>, RpcError> {
 }
 
 /// The downloads of every operation of a `files.syncOut`, each mapping
-/// checked (absolute local path, no mode, no commands) before anything is
+/// checked (absolute local path, its mode, no commands) before anything is
 /// copied.
 fn downloads(p: &SyncParams) -> Result<Vec<Vec<Download>>, RpcError> {
     p.operations
@@ -195,15 +195,10 @@ fn downloads(p: &SyncParams) -> Result<Vec<Vec<Download>>, RpcError> {
                 .map(|(m, mapping)| {
                     let at = format!("operations[{o}].files[{m}]");
                     let local = local_path(&mapping.target_path, &format!("{at}.targetPath"))?;
-                    if mode_of(mapping.mode.as_ref(), &format!("{at}.mode"))?.is_some() {
-                        return Err(RpcError::invalid_params(format!(
-                            "params: {at}.mode: files come out with the modes they have in the \
-                             sandbox; leave `mode` out (or chmod them in the sandbox first)"
-                        )));
-                    }
                     Ok(Download {
                         remote: mapping.source_path.clone(),
                         local,
+                        mode: mode_of(mapping.mode.as_ref(), &format!("{at}.mode"))?,
                         exclude: mapping.exclude.clone(),
                         follow_symlinks: mapping.follow_symlinks,
                         landing: Landing::Exact,
@@ -428,6 +423,7 @@ fn read(call: &Call<'_>, p: ReadParams) -> Result<Value, RpcError> {
     let download = Download {
         remote: p.path.clone(),
         local: local.clone(),
+        mode: None,
         exclude: Vec::new(),
         follow_symlinks: false,
         landing: Landing::Exact,
@@ -497,6 +493,45 @@ mod tests {
     #[case::not_a_mode(json!(true))]
     fn a_bad_mode_names_the_field(#[case] value: Value) {
         let error = mode_of(Some(&value), "operations[0].files[1].mode").expect_err("refused");
+        assert!(
+            error.message.contains("operations[0].files[1].mode"),
+            "{}",
+            error.message
+        );
+    }
+
+    /// The params of a `files.syncOut` with one operation of `files`.
+    fn sync_params(files: Value) -> SyncParams {
+        serde_json::from_value(json!({
+            "leaseId": "lb-1",
+            "operations": [{ "operationId": "out", "files": files }],
+        }))
+        .expect("sync params")
+    }
+
+    #[test]
+    fn a_sync_out_mapping_takes_a_mode_for_the_files_it_writes() {
+        let params = sync_params(json!([
+            { "sourcePath": "/workspace/key", "targetPath": "/srv/key", "kind": "file",
+              "mode": "0600" },
+            { "sourcePath": "/workspace/out", "targetPath": "/srv/out", "kind": "directory",
+              "mode": 416 },
+            { "sourcePath": "/workspace/log", "targetPath": "/srv/log", "kind": "file" },
+        ]));
+        let downloads = downloads(&params).expect("accepted");
+        let modes: Vec<_> = downloads[0].iter().map(|d| d.mode).collect();
+        assert_eq!(modes, vec![Some(0o600), Some(0o640), None]);
+    }
+
+    #[test]
+    fn a_bad_sync_out_mode_names_its_mapping() {
+        let params = sync_params(json!([
+            { "sourcePath": "/workspace/a", "targetPath": "/srv/a", "kind": "file" },
+            { "sourcePath": "/workspace/b", "targetPath": "/srv/b", "kind": "file",
+              "mode": "rw-------" },
+        ]));
+        let error = downloads(&params).expect_err("refused");
+        assert_eq!(error.code, INVALID_PARAMS);
         assert!(
             error.message.contains("operations[0].files[1].mode"),
             "{}",

@@ -221,9 +221,11 @@ fn policy_flag_with_a_missing_file_exits_2() {
 }
 
 mod no_cluster;
+#[path = "../support/npm_package.rs"]
+mod npm_package;
+mod paperclip_plugin;
 mod serve;
 mod serve_bounds;
-mod paperclip_plugin;
 mod typescript_client;
 
 #[test]

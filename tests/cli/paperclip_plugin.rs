@@ -4,10 +4,9 @@
 //! instead, shutdown), and the driver in the SDK's own harness. Its cluster
 //! tests say they are skipped here; the e2e suite runs them.
 
-#[path = "../support/npm_package.rs"]
-mod support;
+use crate::npm_package;
 
 #[test]
 fn the_paperclip_plugin_passes_its_tests_without_a_cluster() {
-    support::npm_test("paperclip", None, &[]);
+    npm_package::npm_test("paperclip", None);
 }

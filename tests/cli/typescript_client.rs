@@ -3,10 +3,9 @@
 //! many calls at once and a clean exit. Its cluster tests say they are
 //! skipped here; the e2e suite runs them.
 
-#[path = "../support/npm_package.rs"]
-mod support;
+use crate::npm_package;
 
 #[test]
 fn the_typescript_client_passes_its_tests_without_a_cluster() {
-    support::npm_test("typescript", None, &[]);
+    npm_package::npm_test("typescript", None);
 }

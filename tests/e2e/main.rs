@@ -30,6 +30,8 @@
 mod guest_build;
 #[path = "../support/hostile_module.rs"]
 mod hostile_module;
+#[path = "../support/npm_package.rs"]
+mod npm_package;
 mod reconciler;
 mod support;
 
@@ -45,6 +47,7 @@ mod faults_slow;
 mod files;
 mod lease_calls;
 mod lifecycle;
+mod paperclip_plugin;
 mod processes;
 mod release;
 mod round_trips;
@@ -57,5 +60,4 @@ mod tenant;
 mod tenants;
 mod terminals;
 mod trust;
-mod paperclip_plugin;
 mod typescript_client;

@@ -4,10 +4,8 @@
 //! written for Paperclip's Kubernetes provider, and the SDK harness's
 //! lifecycle assertions; then no lease object left.
 
+use crate::npm_package;
 use crate::support::case::Case;
-
-#[path = "../support/npm_package.rs"]
-mod npm;
 
 #[test]
 fn the_paperclip_plugin_runs_a_lease_life_forked_as_paperclip_runs_it() {
@@ -18,6 +16,6 @@ fn the_paperclip_plugin_runs_a_lease_life_forked_as_paperclip_runs_it() {
     let Some(case) = Case::start("paperclip") else {
         return;
     };
-    npm::npm_test("paperclip", Some(case.kubeconfig()), &[]);
+    npm_package::npm_test("paperclip", Some(case.kubeconfig()));
     case.finish();
 }

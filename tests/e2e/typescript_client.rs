@@ -3,10 +3,8 @@
 //! exit codes, streaming, timeout, cancellation, release) through its
 //! public API, then no lease object left.
 
+use crate::npm_package;
 use crate::support::case::Case;
-
-#[path = "../support/npm_package.rs"]
-mod npm;
 
 #[test]
 fn the_typescript_client_runs_a_lease_life() {
@@ -15,6 +13,6 @@ fn the_typescript_client_runs_a_lease_life() {
     let Some(case) = Case::start("ts-client") else {
         return;
     };
-    npm::npm_test("typescript", Some(case.kubeconfig()), &[]);
+    npm_package::npm_test("typescript", Some(case.kubeconfig()));
     case.finish();
 }

@@ -8,10 +8,10 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 
 /// `npm test` in `clients/<package>` with `LEASEBOX_BIN` set to this
-/// build's binary and `extra_env` added; the cluster tests run against
+/// build's binary; the cluster tests run against
 /// `kubeconfig` when given and say they are skipped otherwise. Panics with
 /// npm's output when it fails.
-pub fn npm_test(package: &str, kubeconfig: Option<&Path>, extra_env: &[(&str, &str)]) {
+pub fn npm_test(package: &str, kubeconfig: Option<&Path>) {
     let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
         .join("../clients")
         .join(package);
@@ -29,8 +29,7 @@ pub fn npm_test(package: &str, kubeconfig: Option<&Path>, extra_env: &[(&str, &s
             "LEASEBOX_CACHE_DIR",
             PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("leasebox-cache"),
         )
-        .env_remove("LEASEBOX_E2E_KUBECONFIG")
-        .envs(extra_env.iter().copied());
+        .env_remove("LEASEBOX_E2E_KUBECONFIG");
     if let Some(kubeconfig) = kubeconfig {
         command.env("LEASEBOX_E2E_KUBECONFIG", kubeconfig);
     }

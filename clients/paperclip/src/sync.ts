@@ -122,7 +122,8 @@ export function confinedCwd(
   if (cwd === undefined) {
     return workspace;
   }
-  if (!cwd.startsWith('/') || posix.normalize(cwd) !== cwd.replace(/(.)\/+$/, '$1')) {
+  const plain = cwd.length > 1 ? cwd.replace(/\/+$/, '') : cwd;
+  if (!plain.startsWith('/') || posix.normalize(plain) !== plain) {
     throw new SyncRefused(`syncIn: ${field}: \`${cwd}\` must be an absolute path without \`.\`, \`..\` or \`//\``);
   }
   const roots = [
@@ -131,11 +132,11 @@ export function confinedCwd(
       mapping.kind === 'directory' ? mapping.targetPath : posix.dirname(mapping.targetPath),
     ),
   ].map((root) => posix.normalize(root));
-  const inside = roots.some((root) => cwd === root || cwd.startsWith(root === '/' ? '/' : `${root}/`));
+  const inside = roots.some((root) => plain === root || plain.startsWith(root === '/' ? '/' : `${root}/`));
   if (!inside) {
     throw new SyncRefused(
       `syncIn: ${field}: \`${cwd}\` is outside the operation's sandbox roots (${roots.join(', ')}); run the command inside one of them`,
     );
   }
-  return cwd;
+  return plain;
 }

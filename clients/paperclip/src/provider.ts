@@ -54,10 +54,15 @@ export const DRIVER_KEY = 'leasebox';
 /** leasebox's own bound of a lease's life when the configuration sets none: the schema's default, not restated. */
 const DEFAULT_LEASE_MAX_AGE_SEC: number = schema.properties.leaseMaxAgeSec.default;
 
-/** How long a released lease may take to be gone before the release says it is not confirmed (the host retries). */
-const GONE_WAIT_MS = 90_000;
-/** How long a resumed lease that is still starting is waited for. */
-const RESUME_READY_WAIT_MS = 30_000;
+/**
+ * How long a released lease may take to be gone before the release says it
+ * is not confirmed (the host keeps the lease and calls again). Below the
+ * Paperclip server's default 30 s per call, so the host gets this answer
+ * rather than a timeout.
+ */
+const GONE_WAIT_MS = 25_000;
+/** How long a resumed lease that is still starting is waited for (also below the host's 30 s). */
+const RESUME_READY_WAIT_MS = 20_000;
 const POLL_MS = 500;
 
 export class LeaseboxProvider {

@@ -75,9 +75,13 @@ export class LoginPtySessions {
     private readonly events: LoginPtyEvents,
   ) {}
 
-  async open(client: LeaseboxClient, params: PluginLoginPtyOpenParams, driverKey: string): Promise<PluginLoginPtyOpenResult> {
-    if (params.driverKey !== driverKey) {
-      throw new Error(`loginPtyOpen: driverKey \`${params.driverKey}\` is not this plugin's (\`${driverKey}\`)`);
+  async open(
+    client: LeaseboxClient,
+    params: PluginLoginPtyOpenParams,
+    driverKeys: readonly string[],
+  ): Promise<PluginLoginPtyOpenResult> {
+    if (!driverKeys.includes(params.driverKey)) {
+      throw new Error(`loginPtyOpen: driverKey \`${params.driverKey}\` is not one of this plugin's (${driverKeys.join(', ')})`);
     }
     if (!SESSION_HOME.test(params.sessionHome)) {
       throw new Error('loginPtyOpen: sessionHome must be /tmp/paperclip-adapter-login/<uuid>');

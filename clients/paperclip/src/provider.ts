@@ -48,8 +48,13 @@ import { operatorSettings } from './settings.js';
 import { syncIn, syncOut } from './sync.js';
 import schema from './leasebox-config.schema.json' with { type: 'json' };
 
-/** The driver key: an environment's `provider`. */
-export const DRIVER_KEY = 'leasebox';
+/**
+ * The driver keys (an environment's `provider`): leasebox's own, and
+ * `kubernetes`, the key of Paperclip's own Kubernetes provider, so that an
+ * environment written for that provider works unchanged once this plugin
+ * replaces it. The hooks are the same under both.
+ */
+export const DRIVER_KEYS = ['leasebox', 'kubernetes'] as const;
 
 /** leasebox's own bound of a lease's life when the configuration sets none: the schema's default, not restated. */
 const DEFAULT_LEASE_MAX_AGE_SEC: number = schema.properties.leaseMaxAgeSec.default;
@@ -264,7 +269,7 @@ export class LeaseboxProvider {
   }
 
   async loginPtyOpen(params: PluginLoginPtyOpenParams): Promise<PluginLoginPtyOpenResult> {
-    return this.loginPty.open(await this.server.client(), params, DRIVER_KEY);
+    return this.loginPty.open(await this.server.client(), params, DRIVER_KEYS);
   }
 
   loginPtyInput(params: PluginLoginPtyInputParams): Promise<void> {

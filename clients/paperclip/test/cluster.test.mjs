@@ -77,9 +77,10 @@ function kubernetesProviderConfig() {
   };
 }
 
+/** Each scenario under its driver key: an environment of Paperclip's provider keeps its `provider: "kubernetes"`. */
 const SCENARIOS = [
-  { name: 'leasebox', company: 'paperclip', config: leaseboxConfig },
-  { name: 'kubernetes-provider', company: 'paperclip-k8s', config: kubernetesProviderConfig },
+  { name: 'leasebox', company: 'paperclip', config: leaseboxConfig, driverKey: 'leasebox' },
+  { name: 'kubernetes-provider', company: 'paperclip-k8s', config: kubernetesProviderConfig, driverKey: 'kubernetes' },
 ];
 
 const chosen = process.env.PAPERCLIP_E2E_SCENARIO;
@@ -93,7 +94,7 @@ if (!kubeconfig) {
   }
 }
 
-function lifecycle({ company, config: makeConfig }) {
+function lifecycle({ company, config: makeConfig, driverKey }) {
   const kubectlBinary = findKubectl();
   const kubectl = async (...args) => {
     try {
@@ -112,8 +113,8 @@ function lifecycle({ company, config: makeConfig }) {
     assert.ok(lease?.providerLeaseId, 'no lease: acquire failed, see the first failure');
     return lease.providerLeaseId;
   };
-  const hook = (method, params) => host.environment(method, company, { environmentId, config, ...params });
-  const startHook = (method, params) => host.startEnvironment(method, company, { environmentId, config, ...params });
+  const hook = (method, params) => host.environment(method, company, { driverKey, environmentId, config, ...params });
+  const startHook = (method, params) => host.startEnvironment(method, company, { driverKey, environmentId, config, ...params });
   const leaseObjects = async (id) => {
     const out = await kubectl(
       'get', 'pods,secrets,networkpolicies,jobs', '-n', namespace, '-l', `leasebox.dev/lease=${id}`, '-o', 'name', '--ignore-not-found',
@@ -162,7 +163,7 @@ function lifecycle({ company, config: makeConfig }) {
   });
 
   test('validate: the configuration is valid; the worker asked the host for its instance settings', async () => {
-    const result = await host.request('environmentValidateConfig', { driverKey: host.driverKey, config });
+    const result = await host.request('environmentValidateConfig', { driverKey, config });
     assert.equal(result.ok, true, JSON.stringify(result.errors));
     assert.equal(typeof result.normalizedConfig, 'object');
     assert.ok(host.workerRequests.some((request) => request.method === 'config.get'), 'no config.get from the worker');
@@ -223,7 +224,7 @@ function lifecycle({ company, config: makeConfig }) {
   test('a lease is not reachable from another company', async () => {
     await assert.rejects(
       host.environment('environmentExecute', 'someone-else', {
-        environmentId, config, lease, command: 'echo should not run',
+        driverKey, environmentId, config, lease, command: 'echo should not run',
       }),
       /is not a lease of company someone-else/,
     );
@@ -375,7 +376,7 @@ function lifecycle({ company, config: makeConfig }) {
     const sessionHome = '/tmp/paperclip-adapter-login/6f1c2a9e-3b7d-4e8a-9c1f-2d3e4f5a6b7c';
     const opened = await host.request('loginPtyOpen', {
       hostRouteId: 'route-login',
-      driverKey: host.driverKey,
+      driverKey,
       companyId: company,
       environmentId,
       providerLeaseId: leaseId(),

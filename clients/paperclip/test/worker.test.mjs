@@ -46,18 +46,20 @@ function alive(pid) {
   }
 }
 
-test('package.json names the manifest and the worker; the manifest declares one sandbox-provider driver', async () => {
+test('package.json names the manifest and the worker; the manifest declares the sandbox-provider driver under leasebox and kubernetes', async () => {
   const pkg = JSON.parse(readFileSync(join(PACKAGE_DIR, 'package.json'), 'utf8'));
   const manifest = (await import(join(PACKAGE_DIR, pkg.paperclipPlugin.manifest))).default;
   assert.equal(manifest.version, pkg.version);
   assert.equal(manifest.apiVersion, 1);
   assert.deepEqual(manifest.capabilities, ['environment.drivers.register']);
   assert.equal(manifest.entrypoints.worker, pkg.paperclipPlugin.worker);
-  assert.equal(manifest.environmentDrivers.length, 1);
-  const driver = manifest.environmentDrivers[0];
-  assert.equal(driver.kind, 'sandbox_provider');
-  assert.equal(driver.supportsLoginPty, true);
-  assert.equal(driver.configSchema.properties.kubeconfig.format, 'secret-ref');
+  assert.deepEqual(manifest.environmentDrivers.map((driver) => driver.driverKey), ['leasebox', 'kubernetes']);
+  for (const driver of manifest.environmentDrivers) {
+    assert.equal(driver.kind, 'sandbox_provider');
+    assert.equal(driver.supportsLoginPty, true);
+    assert.equal(driver.supportsReusableLeases, false);
+    assert.equal(driver.configSchema.properties.kubeconfig.format, 'secret-ref');
+  }
   assert.deepEqual(Object.keys(manifest.instanceConfigSchema.properties).sort(), ['context', 'kubeconfig', 'leaseboxBin', 'serveSocket', 'settingsFile']);
 });
 
@@ -182,7 +184,7 @@ test('loginPtyOpen refuses a session home of another shape, an unknown command k
   try {
     await assert.rejects(open({ sessionHome: '/tmp/paperclip-adapter-login/../../etc' }), /sessionHome must be/);
     await assert.rejects(open({ loginCommandKey: 'bash' }), /loginCommandKey `bash` is not one of claude, codex, grok/);
-    await assert.rejects(open({ driverKey: 'kubernetes' }), /driverKey `kubernetes` is not this plugin's/);
+    await assert.rejects(open({ driverKey: 'daytona' }), /driverKey `daytona` is not one of this plugin's \(leasebox, kubernetes\)/);
     await assert.rejects(open({}), /was not acquired or resumed by this worker/);
     assert.deepEqual(await host.request('loginPtyClose', { hostRouteId: 'route-1' }), { hostRouteId: 'route-1' });
   } finally {

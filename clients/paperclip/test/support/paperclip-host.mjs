@@ -120,11 +120,12 @@ export class PaperclipHost {
     return this.startEnvironment(method, companyId, params).result;
   }
 
-  /** As {@link environment}, with the invocation id. */
+  /** As {@link environment}, with the invocation id; `params.driverKey` picks another of the manifest's drivers. */
   startEnvironment(method, companyId, params) {
     return this.start(method, { driverKey: this.driverKey, companyId, ...params }, { companyId });
   }
 
+  /** The manifest's first driver key. */
   get driverKey() {
     return this.manifest.environmentDrivers[0].driverKey;
   }

@@ -58,6 +58,8 @@ export const DRIVER_KEYS = ['leasebox', 'kubernetes'] as const;
 
 /** leasebox's own bound of a lease's life when the configuration sets none: the schema's default, not restated. */
 const DEFAULT_LEASE_MAX_AGE_SEC: number = schema.properties.leaseMaxAgeSec.default;
+/** The adapter of a run that names none in a configuration that names none: the schema's default. */
+const DEFAULT_ADAPTER_TYPE: string = schema.properties.adapterType.default;
 
 /**
  * How long a released lease may take to be gone before the release says it
@@ -116,7 +118,8 @@ export class LeaseboxProvider {
     } catch (error) {
       if (error instanceof LeaseboxError) {
         diagnostics.push({ severity: 'error', message: error.message, code: error.reason });
-        return { ok: false, summary: `leasebox cannot reach the cluster: ${error.message}`, diagnostics };
+        const what = error.reason === 'no-cluster' ? 'leasebox cannot reach the cluster' : 'leasebox could not probe';
+        return { ok: false, summary: `${what}: ${error.message}`, diagnostics };
       }
       throw error;
     }
@@ -124,8 +127,8 @@ export class LeaseboxProvider {
 
   async acquireLease(params: PluginEnvironmentAcquireLeaseParams): Promise<PluginEnvironmentLease> {
     const mapped = usable(mapEnvironmentConfig(params.config), 'acquireLease');
-    const adapterType = params.adapterType ?? stringField(mapped.config, 'adapterType');
-    if (mapped.allowedAdapters !== null && adapterType !== undefined && !mapped.allowedAdapters.includes(adapterType)) {
+    const adapterType = params.adapterType ?? stringField(mapped.config, 'adapterType') ?? DEFAULT_ADAPTER_TYPE;
+    if (mapped.allowedAdapters !== null && !mapped.allowedAdapters.includes(adapterType)) {
       throw new Error(
         `acquireLease: adapter \`${adapterType}\` is not enabled in this environment's adapters[] (enabled: ${mapped.allowedAdapters.join(', ') || 'none'}); enable it there`,
       );
@@ -140,7 +143,7 @@ export class LeaseboxProvider {
       config: forLeasebox(config),
       companyId: params.companyId,
       runId: params.runId,
-      ...(adapterType !== undefined ? { adapterType } : {}),
+      adapterType,
     });
     let lease = acquired.metadata;
     if (deadline.kind === 'at' && !endsBy(lease.expiresAt, deadline.at)) {

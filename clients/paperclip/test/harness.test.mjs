@@ -141,6 +141,11 @@ describe('without a cluster', () => {
       harness.acquireLease({ ...base, config, runId: 'run-2', adapterType: 'codex_local' }),
       /adapter `codex_local` is not enabled in this environment's adapters\[\]/,
     );
+    // A run that names no adapter in a configuration that names none gets leasebox's default, checked the same way.
+    await assert.rejects(
+      harness.acquireLease({ ...base, config: { adapters: [{ adapterType: 'codex_local', runtimeImage: 'codex:v2' }] }, runId: 'run-2' }),
+      /adapter `claude_local` is not enabled/,
+    );
   });
 
   test('acquire without a cluster rejects with leasebox\'s no-cluster error', async () => {

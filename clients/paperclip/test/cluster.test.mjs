@@ -121,6 +121,20 @@ function lifecycle({ company, config: makeConfig, driverKey }) {
     );
     return out.split('\n').filter(Boolean);
   };
+  /**
+   * A release (or destroy) called again while it answers "not confirmed
+   * gone", as the Paperclip server does with a lease in pending cleanup (a
+   * busy node can take longer than one call to remove a pod).
+   */
+  const releaseUntilReceipt = async (method, params) => {
+    for (let attempt = 1; ; attempt += 1) {
+      try {
+        return await hook(method, params);
+      } catch (error) {
+        if (attempt >= 5 || !/not confirmed gone/.test(String(error))) throw error;
+      }
+    }
+  };
   /** Waits (60 s at most) until the lease's objects are gone: what the pod owns goes with the garbage collector. */
   const assertNothingLeft = async (id) => {
     let left = await leaseObjects(id);
@@ -141,7 +155,7 @@ function lifecycle({ company, config: makeConfig, driverKey }) {
 
   after(async () => {
     if (lease?.providerLeaseId && host) {
-      await hook('environmentDestroyLease', { providerLeaseId: lease.providerLeaseId }).catch(() => {});
+      await releaseUntilReceipt('environmentDestroyLease', { providerLeaseId: lease.providerLeaseId }).catch(() => {});
     }
     if (host) {
       const exit = await host.shutdown().catch(() => null);
@@ -197,7 +211,7 @@ function lifecycle({ company, config: makeConfig, driverKey }) {
       ).trim();
       assert.ok(Date.parse(onCluster) <= requested.getTime(), `the workload's deadline ${onCluster} is after ${requested.toISOString()}`);
     } finally {
-      const receipt = await hook('environmentReleaseLease', { providerLeaseId: bounded.providerLeaseId });
+      const receipt = await releaseUntilReceipt('environmentReleaseLease', { providerLeaseId: bounded.providerLeaseId });
       assert.deepEqual(receipt, { providerLeaseId: bounded.providerLeaseId, state: 'destroyed' });
     }
     await assertNothingLeft(bounded.providerLeaseId);
@@ -414,7 +428,11 @@ function lifecycle({ company, config: makeConfig, driverKey }) {
       assert.ok(waited < 60_000, 'the command did not start');
       await new Promise((resolve) => setTimeout(resolve, 50));
     }
-    const receipt = await hook('environmentReleaseLease', { providerLeaseId: leaseId(), leaseMetadata: lease.metadata, cancelActiveWork: true });
+    const receipt = await releaseUntilReceipt('environmentReleaseLease', {
+      providerLeaseId: leaseId(),
+      leaseMetadata: lease.metadata,
+      cancelActiveWork: true,
+    });
     assert.deepEqual(receipt, { providerLeaseId: leaseId(), state: 'destroyed' });
     const { result, error } = await outcome;
     if (error === undefined) {

@@ -15,6 +15,8 @@
  * `leasebox schema`) with the same names, for the plugin manifest.
  */
 
+import leaseboxSchema from './leasebox-config.schema.json' with { type: 'json' };
+
 /** The result of mapping one environment configuration. */
 export interface MappedConfig {
   /** The leasebox configuration: only leasebox's fields (pass it to leasebox `validate`/`acquire`). */
@@ -129,8 +131,8 @@ export const LEASEBOX_BUILTIN_ADAPTERS: Readonly<
   pi_local: { envKeys: ["ANTHROPIC_API_KEY"], allowFqdns: ["api.anthropic.com"], probeCommand: "pi --version" },
 };
 
-/** The adapter a run uses when the configuration names none (both sides agree). */
-const DEFAULT_ADAPTER_TYPE = "claude_local";
+/** The adapter a run uses when the configuration names none: the schema's default (the provider's is the same). */
+export const DEFAULT_ADAPTER_TYPE: string = leaseboxSchema.properties.adapterType.default;
 
 /** Maps an environment configuration written for either provider to leasebox's. */
 export function mapEnvironmentConfig(input: Record<string, unknown>): MappedConfig {

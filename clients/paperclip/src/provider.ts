@@ -38,7 +38,7 @@ import type {
   PluginLoginPtyStopParams,
 } from '@paperclipai/plugin-sdk/protocol';
 
-import { mapEnvironmentConfig, type MappedConfig } from './config-mapping.js';
+import { DEFAULT_ADAPTER_TYPE, mapEnvironmentConfig, type MappedConfig } from './config-mapping.js';
 import { deadlineOf, endsBy, secondsUntil } from './expiry.js';
 import { execute } from './execute.js';
 import { LeaseRegistry, UnknownLease, type Caller, type KnownLease } from './leases.js';
@@ -58,8 +58,6 @@ export const DRIVER_KEYS = ['leasebox', 'kubernetes'] as const;
 
 /** leasebox's own bound of a lease's life when the configuration sets none: the schema's default, not restated. */
 const DEFAULT_LEASE_MAX_AGE_SEC: number = schema.properties.leaseMaxAgeSec.default;
-/** The adapter of a run that names none in a configuration that names none: the schema's default. */
-const DEFAULT_ADAPTER_TYPE: string = schema.properties.adapterType.default;
 
 /**
  * How long a released lease may take to be gone before the release says it

@@ -75,6 +75,9 @@ pub struct CallScope {
     /// leases): the host's `now`, by which a lease must have expired for
     /// the sweep to delete it.
     pub sweep_now: Option<jiff::Timestamp>,
+    /// For `ensure-pool` (a call for a company and no lease): the most
+    /// unclaimed pool pods the tenant may hold (host settings `pools`).
+    pub pool_max: Option<u32>,
 }
 
 impl CallScope {
@@ -100,6 +103,16 @@ impl CallScope {
     pub fn sweep(now: jiff::Timestamp) -> CallScope {
         CallScope {
             sweep_now: Some(now),
+            ..CallScope::default()
+        }
+    }
+
+    /// `ensure-pool` for company `company`, allowed `max_pods` unclaimed
+    /// pool pods.
+    pub fn pool(company: &str, max_pods: u32) -> CallScope {
+        CallScope {
+            company: Some(company.to_string()),
+            pool_max: Some(max_pods),
             ..CallScope::default()
         }
     }

@@ -51,11 +51,21 @@ pub enum Rule {
     /// A Secret written other than through the host-filled path, or not
     /// named for its lease.
     HostSecretShape,
+    /// A pool pod beyond the operator's cap (host settings `pools`), or a
+    /// pod made by a call for no lease that is not a pool pod.
+    PoolCap,
+    /// A claim of a pool pod that is not an unclaimed, ready-to-claim pool
+    /// pod of this company made by the calling module, or a claim write
+    /// that is more than a conditional relabel.
+    PoolClaim,
+    /// A Secret handed over to a pod that is not its lease's, or into a
+    /// path that is not a memory-backed `emptyDir` of the container.
+    HandOverTarget,
 }
 
 impl Rule {
     /// Every rule, for counters and documentation.
-    pub const ALL: [Rule; 17] = [
+    pub const ALL: [Rule; 20] = [
         Rule::FenceSystem,
         Rule::FencePrefix,
         Rule::FenceUnowned,
@@ -73,6 +83,9 @@ impl Rule {
         Rule::ExecTarget,
         Rule::HostSecretKeys,
         Rule::HostSecretShape,
+        Rule::PoolCap,
+        Rule::PoolClaim,
+        Rule::HandOverTarget,
     ];
 
     /// The rule's name, as it appears in errors, logs and metrics.
@@ -95,6 +108,9 @@ impl Rule {
             Rule::ExecTarget => "exec-target",
             Rule::HostSecretKeys => "host-secret-keys",
             Rule::HostSecretShape => "host-secret-shape",
+            Rule::PoolCap => "pool-cap",
+            Rule::PoolClaim => "pool-claim",
+            Rule::HandOverTarget => "hand-over-target",
         }
     }
 }

@@ -10,8 +10,8 @@ use serde_json::Value;
 use crate::lease::{EnvVar, ObjectRef};
 
 pub use crate::bindings::leasebox::provider::kube::{
-    DeleteOptions, Denial, EventType, ExecSpec, KubeError, LogsRequest, OutputStream, Propagation,
-    WatchRequest,
+    DeleteOptions, Denial, EventType, ExecSpec, HandOverRequest, KubeError, LogsRequest,
+    OutputStream, Propagation, WatchRequest,
 };
 pub use crate::bindings::leasebox::provider::logging::Level;
 pub use crate::lease::ExecStatus;
@@ -142,6 +142,9 @@ pub trait Cluster {
         &self,
         request: &HostSecretRequest,
     ) -> Result<(Value, Vec<String>), KubeError>;
+    /// Writes a lease's Secret into a file of its running pod (the host
+    /// reads the values; they never reach the module).
+    fn hand_over_secret(&self, request: &HandOverRequest) -> Result<(), KubeError>;
     /// Progress and diagnostics.
     fn log(&self, level: Level, context: &str, message: &str);
 }

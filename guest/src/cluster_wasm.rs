@@ -5,8 +5,8 @@ use serde_json::Value;
 
 use crate::bindings::leasebox::provider::{kube, logging};
 use crate::cluster::{
-    Cluster, DeleteOptions, ExecSession, ExecSpec, ExecStatus, HostSecretRequest, KubeError, Level,
-    LogStream, LogsRequest, OutputStream, Watch, WatchEvent, WatchRequest,
+    Cluster, DeleteOptions, ExecSession, ExecSpec, ExecStatus, HandOverRequest, HostSecretRequest,
+    KubeError, Level, LogStream, LogsRequest, OutputStream, Watch, WatchEvent, WatchRequest,
 };
 use crate::json_text::json_text;
 use crate::lease::ObjectRef;
@@ -134,6 +134,10 @@ impl Cluster for WasmCluster {
         };
         let (text, keys) = kube::apply_host_secret(&request)?;
         Ok((parse(&text)?, keys))
+    }
+
+    fn hand_over_secret(&self, request: &HandOverRequest) -> Result<(), KubeError> {
+        kube::hand_over_secret(request)
     }
 
     fn log(&self, level: Level, context: &str, message: &str) {

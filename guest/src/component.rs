@@ -15,7 +15,8 @@ use crate::error::PolicyError;
 use crate::hooks::Hooks;
 use crate::lease::{
     AttachRequest, ExecRequest, ExecStatus, FileEntry, FilesInRequest, FilesOutRequest, Lease,
-    LeaseRequest, LeaseStatus, ProcessInfo, ReleaseReport, SweepReport, TerminalRequest,
+    LeaseRequest, LeaseStatus, PoolReport, PoolRequest, ProcessInfo, ReleaseReport, SweepReport,
+    TerminalRequest,
 };
 
 /// The hooks a component is exported with: [`export_policy!`]
@@ -59,6 +60,17 @@ impl<H: ExportedHooks> Guest for Component<H> {
 
     fn acquire_lease(request: LeaseRequest) -> Result<Lease, PolicyError> {
         crate::lifecycle::acquire_with(H::hooks(), &WasmCluster, &request)
+    }
+
+    fn ensure_pool(request: PoolRequest) -> Result<PoolReport, PolicyError> {
+        crate::lifecycle::ensure_pool_with(H::hooks(), &WasmCluster, &request)
+    }
+
+    fn claim_lease(
+        request: LeaseRequest,
+        module_sha256: String,
+    ) -> Result<Option<Lease>, PolicyError> {
+        crate::lifecycle::claim_lease_with(H::hooks(), &WasmCluster, &request, &module_sha256)
     }
 
     fn realize_workspace(lease: Lease, path: Option<String>) -> Result<ExecStatus, PolicyError> {

@@ -17,7 +17,7 @@ pub use document::{
     AdapterDecl, Backend, CidrEntry, CidrWithPorts, Config, CpuMemory, DEFAULT_ADAPTER_TYPE,
     DEFAULT_FILE_ROOTS, DEFAULT_NAMESPACE_PREFIX, EgressMode, Files, Issue, PortSpec, Protocol,
     Quota, Resources, SandboxApiVersion, ServerCallback, Supervisor, Terminals, Toleration,
-    Workspace,
+    WarmPool, Workspace,
 };
 pub use quantity::Quantity;
 pub use validate::{Validated, ValidationReport, validate};

@@ -17,7 +17,7 @@ pub use crate::bindings::exports::leasebox::provider::provider::{
 pub use crate::bindings::leasebox::provider::types::{
     AttachRequest, Backend, Command, EnvVar, ExecRequest, ExecStatus, FileEntry, FileType,
     FilesInRequest, FilesOutRequest, Lease, LeasePhase, LeaseRequest, LeaseStatus, ObjectRef,
-    ProcessInfo, TerminalRequest, WindowSize,
+    PoolReport, PoolRequest, ProcessInfo, TerminalRequest, WindowSize,
 };
 
 impl ObjectRef {

@@ -29,6 +29,7 @@ pub mod conditions;
 pub mod exec_wrap;
 
 mod acquire;
+mod claim;
 mod delete;
 mod exec_target;
 mod execute;
@@ -38,6 +39,7 @@ mod list;
 #[cfg(test)]
 mod pod_lease_fixture;
 mod pod_script;
+mod pool;
 mod probe;
 mod processes;
 mod recorded;
@@ -56,11 +58,17 @@ use crate::error::PolicyError;
 use crate::hooks::{DefaultHooks, Hooks};
 use crate::lease::{
     AttachRequest, ExecRequest, ExecStatus, FileEntry, FilesInRequest, FilesOutRequest, Lease,
-    LeaseRequest, LeaseStatus, ProbeCheck, ProcessInfo, ReleaseReport, SweepReport,
-    TerminalRequest,
+    LeaseRequest, LeaseStatus, PoolReport, PoolRequest, ProbeCheck, ProcessInfo, ReleaseReport,
+    SweepReport, TerminalRequest,
 };
 
 pub use execute::DEFAULT_WORKSPACE_PATH;
+
+/// The terminal's wrapper script, for tests outside the lifecycle.
+#[cfg(test)]
+pub(crate) fn terminal_script() -> &'static str {
+    terminal::TTY_SCRIPT
+}
 pub use recorded::{FALLBACK_MAX_AGE_SEC, from_workload};
 
 /// Acquires a lease under the default policy ([`acquire_with`] and
@@ -78,6 +86,27 @@ pub fn acquire_with(
     request: &LeaseRequest,
 ) -> Result<Lease, PolicyError> {
     acquire::acquire(hooks, cluster, request)
+}
+
+/// `ensure-pool`: the tenant's warm pool brought to its size
+/// (`pool.rs`).
+pub fn ensure_pool_with(
+    hooks: &'static dyn Hooks,
+    cluster: &dyn Cluster,
+    request: &PoolRequest,
+) -> Result<PoolReport, PolicyError> {
+    pool::ensure(hooks, cluster, request)
+}
+
+/// `claim-lease`: the lease from a ready pool pod made by module
+/// `module_sha256`, or none (`claim.rs`).
+pub fn claim_lease_with(
+    hooks: &'static dyn Hooks,
+    cluster: &dyn Cluster,
+    request: &LeaseRequest,
+    module_sha256: &str,
+) -> Result<Option<Lease>, PolicyError> {
+    claim::claim(hooks, cluster, request, module_sha256)
 }
 
 /// Runs a command in a lease (or follows a `job` to its end).

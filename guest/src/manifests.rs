@@ -17,6 +17,7 @@ pub mod network_policy;
 mod object;
 pub mod pod;
 pub mod pod_baseline;
+pub mod pool_pod;
 pub mod resource_quota;
 pub mod role;
 pub mod role_binding;

@@ -205,6 +205,41 @@ pub fn tenant_namespace(config: &Config, company_id: &str) -> String {
 }
 
 /// Per-run Secret name: `<lease>-env`.
+/// Label of a warm-pool pod naming its pool (kept after a claim).
+pub const LABEL_POOL: &str = "leasebox.dev/pool";
+
+/// Role label value of an unclaimed pool pod: no egress policy selects it.
+pub const ROLE_POOL: &str = "pool";
+
+/// Annotation of a pool pod: the hash of the pod it was built as, so a pod
+/// of another configuration is never handed out.
+pub const ANNOTATION_POOL_SPEC: &str = "leasebox.dev/pool-spec";
+
+/// The pool of an adapter and image: `pool-` + 8 hex of both.
+pub fn pool_name(adapter_type: &str, image: &str) -> String {
+    format!("pool-{}", short_hash(&format!("{adapter_type}\n{image}")))
+}
+
+/// Name of pool pod `index` of `pool`.
+pub fn pool_pod_name(pool: &str, index: u32) -> String {
+    format!("{pool}-{index}")
+}
+
+/// True for the name of a pool pod (`pool-<8 hex>-<index>`): a lease whose
+/// pod has such a name came from the pool.
+pub fn is_pool_pod_name(name: &str) -> bool {
+    let mut parts = name.splitn(3, '-');
+    let (Some("pool"), Some(hash), Some(index)) = (parts.next(), parts.next(), parts.next()) else {
+        return false;
+    };
+    hash.len() == 8
+        && hash
+            .bytes()
+            .all(|b| b.is_ascii_hexdigit() && !b.is_ascii_uppercase())
+        && !index.is_empty()
+        && index.bytes().all(|b| b.is_ascii_digit())
+}
+
 pub fn secret_name(lease_id: &str) -> String {
     format!("{lease_id}-env")
 }

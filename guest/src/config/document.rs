@@ -138,6 +138,10 @@ pub struct Config {
     /// `list-directory`, `remove-path`) may reach in a lease.
     #[serde(default)]
     pub files: Files,
+    /// Pods kept started ahead of acquires (`pod` backend, `emptyDir`
+    /// workspace), capped by the operator's host settings `pools`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub warm_pool: Option<WarmPool>,
 }
 
 /// Workload kind of a lease.
@@ -559,6 +563,22 @@ impl Default for Terminals {
     fn default() -> Self {
         Terminals { enabled: true }
     }
+}
+
+/// The largest `warmPool.size`.
+pub const MAX_WARM_POOL_SIZE: u32 = 64;
+
+/// A tenant's warm pool: pods of this configuration's adapter and image,
+/// started before any acquire, each holding nothing of any lease until one
+/// claims it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct WarmPool {
+    /// Unclaimed pods to keep, 0-64 (0: none). The operator's host settings
+    /// `pools.maxPerTenant` and `pools.maxTotal` cap it (default 0: pools
+    /// off).
+    #[schemars(range(max = 64))]
+    pub size: u32,
 }
 
 /// The mounts the file calls may reach by default: the workspace, `$HOME`,

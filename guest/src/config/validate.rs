@@ -27,6 +27,7 @@ mod suggest;
 mod supervisor;
 mod timeouts;
 mod values;
+mod warm_pool;
 mod workspace;
 
 use serde_json::{Map, Value};
@@ -288,6 +289,9 @@ impl Checker {
         if let Some(v) = doc.get("files") {
             self.files("files", v);
         }
+        if let Some(v) = doc.get("warmPool").filter(|v| !v.is_null()) {
+            self.warm_pool("warmPool", v, doc);
+        }
         out
     }
 }
@@ -318,7 +322,7 @@ mod tests {
             .as_object()
             .cloned()
             .unwrap_or_default();
-        assert_eq!(properties.len(), 30);
+        assert_eq!(properties.len(), 31);
         // Each property set to `null`: a type error perhaps, never an unknown field.
         let doc: Map<String, Value> = properties
             .keys()
@@ -351,7 +355,7 @@ mod tests {
         assert!(
             errors[0]
                 .message
-                .ends_with("`supervisor`, `serverCallback`, `terminals`, `files`")
+                .ends_with("`supervisor`, `serverCallback`, `terminals`, `files`, `warmPool`")
         );
     }
 

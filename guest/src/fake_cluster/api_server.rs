@@ -11,8 +11,8 @@ use super::calls::{Call, target_of};
 use super::selector::{labels_of, matches_label_selector};
 use super::state::{DEFAULT_VERSION, Key, key_of, key_of_ref};
 use crate::cluster::{
-    Cluster, DeleteOptions, ExecSession, ExecSpec, HostSecretRequest, KubeError, Level, LogStream,
-    LogsRequest, Watch, WatchRequest,
+    Cluster, DeleteOptions, ExecSession, ExecSpec, HandOverRequest, HostSecretRequest, KubeError,
+    Level, LogStream, LogsRequest, Watch, WatchRequest,
 };
 use crate::lease::ObjectRef;
 
@@ -185,6 +185,19 @@ impl Cluster for FakeCluster {
         }
         state.secret_values.insert(key, values);
         Ok((stored, filled))
+    }
+
+    fn hand_over_secret(&self, request: &HandOverRequest) -> Result<(), KubeError> {
+        let state = self.record(Call::HandOverSecret(request.clone()));
+        state.faults.check_writable()?;
+        state.faults.check("hand-over", "Secret")?;
+        for (kind, name) in [("Secret", &request.secret), ("Pod", &request.pod)] {
+            let key = super::state::key("v1", kind, Some(&request.namespace), name);
+            if !state.objects.contains_key(&key) {
+                return Err(KubeError::NotFound(format!("{kind} {name} does not exist")));
+            }
+        }
+        Ok(())
     }
 
     fn log(&self, level: Level, context: &str, message: &str) {

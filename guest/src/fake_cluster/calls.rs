@@ -6,7 +6,9 @@ use std::fmt;
 
 use serde_json::Value;
 
-use crate::cluster::{DeleteOptions, ExecSpec, HostSecretRequest, LogsRequest, WatchRequest};
+use crate::cluster::{
+    DeleteOptions, ExecSpec, HandOverRequest, HostSecretRequest, LogsRequest, WatchRequest,
+};
 use crate::lease::ObjectRef;
 
 /// One call made to the fake, with what it was given.
@@ -52,6 +54,8 @@ pub enum Call {
     Logs(LogsRequest),
     /// A host-filled Secret (the request names keys, never values).
     ApplyHostSecret(HostSecretRequest),
+    /// A Secret handed over to a pod.
+    HandOverSecret(HandOverRequest),
 }
 
 /// The reference of `object`, with empty fields where it lacks them.
@@ -127,6 +131,14 @@ impl fmt::Display for Call {
             Call::ApplyHostSecret(request) => {
                 write!(f, "apply {}", display(&target_of(&request.manifest)))
             }
+            Call::HandOverSecret(request) => write!(
+                f,
+                "hand over Secret/{ns}/{} to Pod/{ns}/{} at {}",
+                request.secret,
+                request.pod,
+                request.path,
+                ns = request.namespace
+            ),
         }
     }
 }

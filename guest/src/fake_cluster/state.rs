@@ -108,6 +108,27 @@ impl State {
     pub(super) fn store(&mut self, mut object: Value) -> Result<Value, KubeError> {
         let key = key_of(&object)?;
         let existing = self.objects.get(&key).cloned();
+        if let Some(old) = &existing {
+            let asked = object["metadata"]["resourceVersion"].as_str();
+            if asked.is_some_and(|rv| Some(rv) != old["metadata"]["resourceVersion"].as_str()) {
+                return Err(KubeError::Conflict(format!(
+                    "Operation cannot be fulfilled on {}: the object has been modified",
+                    key.3
+                )));
+            }
+            // Server-side apply of metadata alone keeps the rest.
+            if object.get("spec").is_none() && old.get("spec").is_some() {
+                let mut merged = old.clone();
+                for map in ["labels", "annotations"] {
+                    if let Some(entries) = object["metadata"][map].as_object() {
+                        for (k, v) in entries {
+                            merged["metadata"][map][k] = v.clone();
+                        }
+                    }
+                }
+                object = merged;
+            }
+        }
         let rv = self.next_resource_version();
         let (uid, created) = match &existing {
             Some(old) => (

@@ -144,7 +144,7 @@ fn run(
 /// host had no value for), and again once the workload exists with it as
 /// the owner (the host keeps the random values of a Secret it writes
 /// again, `wit/kube.wit`).
-fn apply_secret(
+pub(super) fn apply_secret(
     cluster: &dyn Cluster,
     ctx: &Context,
     created: &mut Created,
@@ -202,7 +202,7 @@ fn apply_secret(
 
 /// Applies a lease object other than the workload (the egress policy, the
 /// PVC), tracking it for rollback first.
-fn apply_lease_object(
+pub(super) fn apply_lease_object(
     cluster: &dyn Cluster,
     created: &mut Created,
     object: &Value,

@@ -53,7 +53,8 @@ const ENV_CLEANUP_SCRIPT: &str = r#"rm -f "$1""#;
 /// `$3` the kill token, then the command (none: the login shell of the
 /// current uid from `/etc/passwd`, `/bin/sh` when it has none or a
 /// `nologin`/`false` one, run as a login shell).
-const TTY_SCRIPT: &str = r#"__f=$1; __cwd=$2; __tok=$3; shift 3
+pub(crate) const TTY_SCRIPT: &str = r#"__f=$1; __cwd=$2; __tok=$3; shift 3
+[ -r /run/leasebox/lease.env ] && . /run/leasebox/lease.env
 if [ -r "$__f" ]; then
   while IFS= read -r __l; do
     __v=$(printf '%bx' "${__l#*=}")

@@ -94,10 +94,10 @@ mod tests {
             .as_object()
             .map(|p| p.keys().map(String::as_str).collect())
             .unwrap_or_default();
-        assert_eq!(TOP_FIELDS.len(), 30);
+        assert_eq!(TOP_FIELDS.len(), 31);
         assert_eq!(TOP_FIELDS, properties);
         assert_eq!(TOP_FIELDS.first(), Some(&"inCluster"));
-        assert_eq!(TOP_FIELDS.last(), Some(&"files"));
+        assert_eq!(TOP_FIELDS.last(), Some(&"warmPool"));
     }
 
     #[rstest]

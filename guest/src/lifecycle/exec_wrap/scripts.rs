@@ -9,11 +9,14 @@ pub const WRAPPER_NAME: &str = "leasebox-exec";
 /// Prefix of the wrapper's own shell variables; env names may not use it.
 pub const RESERVED_PREFIX: &str = "__leasebox_";
 
-/// The wrapper: read the header, export, `cd`, record its pid under the
+/// The wrapper: read a warm lease's handed-over Secret (the `export` lines
+/// of `manifests::pool_pod::LEASE_ENV_FILE`, present only in a pod claimed
+/// from a pool), then the header, export, `cd`, record its pid under the
 /// kill token (`$3`, empty: none), then run the command with its stdin
 /// decoded from frames (`$2` = `framed`) or from `/dev/null`. `$1` is the
 /// working directory (empty: stay), the rest the argv.
-pub const SCRIPT: &str = r#"while IFS= read -r __leasebox_line; do
+pub const SCRIPT: &str = r#"[ -r /run/leasebox/lease.env ] && . /run/leasebox/lease.env
+while IFS= read -r __leasebox_line; do
   [ -z "$__leasebox_line" ] && break
   __leasebox_value=$(printf '%bx' "${__leasebox_line#*=}")
   export "${__leasebox_line%%=*}=${__leasebox_value%x}"

@@ -205,6 +205,11 @@ fn lists() -> Vec<List> {
         ),
         list("FILES_FIELDS", "Fields of `files`.", fields("files")),
         list(
+            "WARM_POOL_FIELDS",
+            "Fields of `warmPool`.",
+            fields("warmPool"),
+        ),
+        list(
             "TOLERATION_OPERATORS",
             "Toleration operators (the empty one, which means `Equal`, left out).",
             non_empty(values("tolerations[].operator")),

@@ -3,7 +3,7 @@
 // LEASEBOX_BLESS=1 cargo test -p leasebox-policy --lib schema_lists
 
 /// Fields of the top-level object.
-pub(crate) const TOP_FIELDS: &[&str] = &["inCluster", "kubeconfig", "namespacePrefix", "companySlug", "backend", "sandboxApiVersion", "adapterType", "adapters", "imageRegistry", "imageAllowList", "imagePullSecrets", "egressMode", "egressAllowFqdns", "egressAllowCidrs", "defaultResources", "runtimeClassName", "nodeSelector", "tolerations", "serviceAccountAnnotations", "gpu", "workspace", "jobTtlSecondsAfterFinished", "podActivityDeadlineSec", "podReadyTimeoutSec", "leaseMaxAgeSec", "quota", "supervisor", "serverCallback", "terminals", "files"];
+pub(crate) const TOP_FIELDS: &[&str] = &["inCluster", "kubeconfig", "namespacePrefix", "companySlug", "backend", "sandboxApiVersion", "adapterType", "adapters", "imageRegistry", "imageAllowList", "imagePullSecrets", "egressMode", "egressAllowFqdns", "egressAllowCidrs", "defaultResources", "runtimeClassName", "nodeSelector", "tolerations", "serviceAccountAnnotations", "gpu", "workspace", "jobTtlSecondsAfterFinished", "podActivityDeadlineSec", "podReadyTimeoutSec", "leaseMaxAgeSec", "quota", "supervisor", "serverCallback", "terminals", "files", "warmPool"];
 
 /// Fields of a declared adapter.
 pub(crate) const ADAPTER_FIELDS: &[&str] = &["adapterType", "image", "envKeys", "allowFqdns", "probeCommand", "defaultEnv"];
@@ -37,6 +37,9 @@ pub(crate) const TERMINALS_FIELDS: &[&str] = &["enabled"];
 
 /// Fields of `files`.
 pub(crate) const FILES_FIELDS: &[&str] = &["roots"];
+
+/// Fields of `warmPool`.
+pub(crate) const WARM_POOL_FIELDS: &[&str] = &["size"];
 
 /// Toleration operators (the empty one, which means `Equal`, left out).
 pub(crate) const TOLERATION_OPERATORS: &[&str] = &["Equal", "Exists"];

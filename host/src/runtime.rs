@@ -7,10 +7,11 @@
 //!   type-checked once when it is loaded; each of its methods is one
 //!   lifecycle call in a fresh store, under [`Limits`], which types only the
 //!   export it runs (`export.rs`);
-//! - a 0.2.0 module's exports are called with the current records (its
-//!   `types` are the current ones, `contract/v0_2.rs`), a 0.1.0 module's
-//!   with records converted down; calls a module's contract lacks answer
-//!   [`RuntimeError::Unsupported`] (the 0.3.0 calls are in `sessions.rs`);
+//! - a 0.3.0 or 0.2.0 module's exports are called with the current records
+//!   (its `types` are the current ones, `contract/v0_3.rs`, `v0_2.rs`), a
+//!   0.1.0 module's with records converted down; calls a module's contract
+//!   lacks answer [`RuntimeError::Unsupported`] (the 0.3.0 calls are in
+//!   `sessions.rs`, the 0.4.0 ones in `pools.rs`);
 //! - calls return [`CallResult`]: the outer `Err` is a [`RuntimeError`] (a
 //!   trap, a deadline, the memory cap: a bug or a hostile module), the inner
 //!   `Err` is the policy's own [`PolicyError`].
@@ -28,6 +29,7 @@ mod imports;
 mod instance;
 mod limits;
 mod module_file;
+mod pools;
 mod sessions;
 
 use std::path::Path;
@@ -50,10 +52,10 @@ pub use module_file::{MAX_MODULE_BYTES, ModuleFileError, read_module_file};
 use crate::cluster::io::{CallScope, CallerIo, ClusterIo, NoCluster};
 use crate::contract::v0_1::answer_up;
 use crate::contract::v0_1::exports::leasebox::provider::provider::Guest as V0_1;
-use crate::contract::v0_3::exports::leasebox::provider::provider::Guest as V0_3;
+use crate::contract::v0_4::exports::leasebox::provider::provider::Guest as V0_4;
 use crate::contract::{
     Contract, ExecRequest, ExecStatus, Lease, LeaseRequest, LeaseStatus, LogLevel, PolicyError,
-    ProbeReport, ReleaseReport, SweepReport, ValidationReport, v0_1, v0_2, v0_3,
+    ProbeReport, ReleaseReport, SweepReport, ValidationReport, v0_1, v0_2, v0_3, v0_4,
 };
 use export::Export;
 use instance::HostState;
@@ -169,6 +171,11 @@ impl Runtime {
             ),
         };
         wasmtime_wasi::p2::add_to_linker_sync(&mut linker).map_err(link_error)?;
+        v0_4::PolicyModule::add_to_linker::<HostState, wasmtime::component::HasSelf<HostState>>(
+            &mut linker,
+            |state| state,
+        )
+        .map_err(link_error)?;
         v0_3::PolicyModule::add_to_linker::<HostState, wasmtime::component::HasSelf<HostState>>(
             &mut linker,
             |state| state,
@@ -266,6 +273,12 @@ impl Runtime {
         let env = CallEnv::offline(CallEnv::silent_logger());
         let instantiate = |s: &mut Store<HostState>| pre.instantiate(s);
         let typed = match contract {
+            Contract::V0_4 => {
+                let indices = v0_4::PolicyModuleIndices::new(pre).map_err(link)?;
+                instance::call(site, instantiate, &env, |instance, s| {
+                    Ok(indices.load(s, instance).map(drop))
+                })?
+            }
             Contract::V0_3 => {
                 let indices = v0_3::PolicyModuleIndices::new(pre).map_err(link)?;
                 instance::call(site, instantiate, &env, |instance, s| {
@@ -475,8 +488,8 @@ impl Policy {
     ) -> Result<ValidationReport, RuntimeError> {
         let call = "validate-config";
         match self.contract {
-            Contract::V0_3 | Contract::V0_2 => self.call(call, env, None, |e, s| {
-                e.call(s, V0_3::func_validate_config, (config,))
+            Contract::V0_4 | Contract::V0_3 | Contract::V0_2 => self.call(call, env, None, |e, s| {
+                e.call(s, V0_4::func_validate_config, (config,))
             }),
             Contract::V0_1 => self.call(call, env, None, |e, s| {
                 Ok(e.call(s, V0_1::func_validate_config, (config,))?.into())
@@ -488,8 +501,8 @@ impl Policy {
     pub fn config_schema(&self, env: &CallEnv) -> Result<String, RuntimeError> {
         let call = "config-schema";
         match self.contract {
-            Contract::V0_3 | Contract::V0_2 => self.call(call, env, None, |e, s| {
-                e.call(s, V0_3::func_config_schema, ())
+            Contract::V0_4 | Contract::V0_3 | Contract::V0_2 => self.call(call, env, None, |e, s| {
+                e.call(s, V0_4::func_config_schema, ())
             }),
             Contract::V0_1 => self.call(call, env, None, |e, s| {
                 e.call(s, V0_1::func_config_schema, ())
@@ -502,8 +515,8 @@ impl Policy {
         let (call, scope) = ("probe", Some(CallScope::company(company_id)));
         let args = (config, company_id);
         match self.contract {
-            Contract::V0_3 | Contract::V0_2 => {
-                self.call(call, env, scope, |e, s| e.call(s, V0_3::func_probe, args))
+            Contract::V0_4 | Contract::V0_3 | Contract::V0_2 => {
+                self.call(call, env, scope, |e, s| e.call(s, V0_4::func_probe, args))
             }
             Contract::V0_1 => self.call(call, env, scope, |e, s| {
                 Ok(answer_up(e.call(s, V0_1::func_probe, args)?))
@@ -515,8 +528,8 @@ impl Policy {
     pub fn plan(&self, env: &CallEnv, request: &LeaseRequest) -> CallResult<Vec<String>> {
         let call = "plan";
         match self.contract {
-            Contract::V0_3 | Contract::V0_2 => self.call(call, env, None, |e, s| {
-                e.call(s, V0_3::func_plan, (request,))
+            Contract::V0_4 | Contract::V0_3 | Contract::V0_2 => self.call(call, env, None, |e, s| {
+                e.call(s, V0_4::func_plan, (request,))
             }),
             Contract::V0_1 => self.call(call, env, None, |e, s| {
                 let request = request.into();
@@ -530,8 +543,8 @@ impl Policy {
         let call = "acquire-lease";
         let scope = Some(CallScope::acquire(&request.company_id, &request.lease_id));
         match self.contract {
-            Contract::V0_3 | Contract::V0_2 => self.call(call, env, scope, |e, s| {
-                e.call(s, V0_3::func_acquire_lease, (request,))
+            Contract::V0_4 | Contract::V0_3 | Contract::V0_2 => self.call(call, env, scope, |e, s| {
+                e.call(s, V0_4::func_acquire_lease, (request,))
             }),
             Contract::V0_1 => self.call(call, env, scope, |e, s| {
                 let request = request.into();
@@ -550,8 +563,8 @@ impl Policy {
     ) -> CallResult<ExecStatus> {
         let (call, scope) = ("realize-workspace", Some(CallScope::lease(&lease.id)));
         match self.contract {
-            Contract::V0_3 | Contract::V0_2 => self.call(call, env, scope, |e, s| {
-                e.call(s, V0_3::func_realize_workspace, (lease, path))
+            Contract::V0_4 | Contract::V0_3 | Contract::V0_2 => self.call(call, env, scope, |e, s| {
+                e.call(s, V0_4::func_realize_workspace, (lease, path))
             }),
             Contract::V0_1 => self.call(call, env, scope, |e, s| {
                 let lease = lease.into();
@@ -568,8 +581,8 @@ impl Policy {
     pub fn execute(&self, env: &CallEnv, request: &ExecRequest) -> CallResult<ExecStatus> {
         let (call, scope) = ("execute", Some(CallScope::lease(&request.lease.id)));
         match self.contract {
-            Contract::V0_3 | Contract::V0_2 => self.call(call, env, scope, |e, s| {
-                e.call(s, V0_3::func_execute, (request,))
+            Contract::V0_4 | Contract::V0_3 | Contract::V0_2 => self.call(call, env, scope, |e, s| {
+                e.call(s, V0_4::func_execute, (request,))
             }),
             Contract::V0_1 => self.call(call, env, scope, |e, s| {
                 let request = request.into();
@@ -582,8 +595,8 @@ impl Policy {
     pub fn release_lease(&self, env: &CallEnv, lease: &Lease) -> CallResult<ReleaseReport> {
         let (call, scope) = ("release-lease", Some(CallScope::lease(&lease.id)));
         match self.contract {
-            Contract::V0_3 | Contract::V0_2 => self.call(call, env, scope, |e, s| {
-                e.call(s, V0_3::func_release_lease, (lease,))
+            Contract::V0_4 | Contract::V0_3 | Contract::V0_2 => self.call(call, env, scope, |e, s| {
+                e.call(s, V0_4::func_release_lease, (lease,))
             }),
             Contract::V0_1 => self.call(call, env, scope, |e, s| {
                 let lease = lease.into();
@@ -601,8 +614,8 @@ impl Policy {
     ) -> CallResult<Lease> {
         let (call, scope) = ("resume-lease", Some(CallScope::lease(lease_id)));
         match self.contract {
-            Contract::V0_3 | Contract::V0_2 => self.call(call, env, scope, |e, s| {
-                e.call(s, V0_3::func_resume_lease, (lease_id, namespace))
+            Contract::V0_4 | Contract::V0_3 | Contract::V0_2 => self.call(call, env, scope, |e, s| {
+                e.call(s, V0_4::func_resume_lease, (lease_id, namespace))
             }),
             Contract::V0_1 => self.call(call, env, scope, |e, s| {
                 let answer = e.call(s, V0_1::func_resume_lease, (lease_id, namespace))?;
@@ -626,8 +639,8 @@ impl Policy {
                 .map_or_else(|_| CallScope::default(), CallScope::sweep),
         );
         match self.contract {
-            Contract::V0_3 | Contract::V0_2 => self.call(call, env, scope, |e, s| {
-                e.call(s, V0_3::func_sweep, (now, namespace))
+            Contract::V0_4 | Contract::V0_3 | Contract::V0_2 => self.call(call, env, scope, |e, s| {
+                e.call(s, V0_4::func_sweep, (now, namespace))
             }),
             Contract::V0_1 => self.call(call, env, scope, |e, s| {
                 Ok(answer_up(e.call(s, V0_1::func_sweep, (now, namespace))?))
@@ -645,8 +658,8 @@ impl Policy {
     ) -> CallResult<Lease> {
         let (call, scope) = ("renew-lease", Some(CallScope::lease(&lease.id)));
         match self.contract {
-            Contract::V0_3 | Contract::V0_2 => self.call(call, env, scope, |e, s| {
-                e.call(s, V0_3::func_renew_lease, (lease, now, ttl_seconds))
+            Contract::V0_4 | Contract::V0_3 | Contract::V0_2 => self.call(call, env, scope, |e, s| {
+                e.call(s, V0_4::func_renew_lease, (lease, now, ttl_seconds))
             }),
             Contract::V0_1 => self.unsupported(call),
         }
@@ -665,8 +678,8 @@ impl Policy {
             ..CallScope::default()
         });
         match self.contract {
-            Contract::V0_3 | Contract::V0_2 => self.call(call, env, scope, |e, s| {
-                e.call(s, V0_3::func_list_leases, (company_id, namespace))
+            Contract::V0_4 | Contract::V0_3 | Contract::V0_2 => self.call(call, env, scope, |e, s| {
+                e.call(s, V0_4::func_list_leases, (company_id, namespace))
             }),
             Contract::V0_1 => self.unsupported(call),
         }
@@ -681,8 +694,8 @@ impl Policy {
     ) -> CallResult<LeaseStatus> {
         let (call, scope) = ("get-lease-status", Some(CallScope::lease(lease_id)));
         match self.contract {
-            Contract::V0_3 | Contract::V0_2 => self.call(call, env, scope, |e, s| {
-                e.call(s, V0_3::func_get_lease_status, (lease_id, namespace))
+            Contract::V0_4 | Contract::V0_3 | Contract::V0_2 => self.call(call, env, scope, |e, s| {
+                e.call(s, V0_4::func_get_lease_status, (lease_id, namespace))
             }),
             Contract::V0_1 => self.unsupported(call),
         }

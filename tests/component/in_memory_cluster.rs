@@ -8,7 +8,11 @@
 //! wires the caller's streams into sessions that forward them, and turns
 //! the fake clock's waits into real ones (a watch with nothing to deliver
 //! waits its timeout, as a quiet server does). Store, selectors, scripts
-//! and call records are the fake's; reach them through `Deref`.
+//! and call records are the fake's; reach them through `Deref`. A
+//! `hand-over-secret` is recorded here too, with the file the host would
+//! write ([`InMemoryCluster::hand_overs`]).
+
+use std::collections::BTreeMap;
 
 use std::collections::HashMap;
 use std::io::Read;
@@ -19,10 +23,12 @@ use std::time::Duration;
 use leasebox::cluster::io::{CallerIo, ClusterIo};
 use leasebox::cluster::manifest::Manifest;
 use leasebox::contract::{
-    DeleteOptions, Denial, EventType, ExecSpec, ExecStatus, ExecStream, HostSecretRequest,
-    KubeError, LogFollow, LogsRequest, ObjectRef, OutputStream, Propagation, WatchEvent,
-    WatchRequest, WatchStream,
+    DeleteOptions, Denial, EventType, ExecSpec, ExecStatus, ExecStream, HandOverRequest,
+    HostSecretRequest, KubeError, LogFollow, LogsRequest, ObjectRef, OutputStream, Propagation,
+    WatchEvent, WatchRequest, WatchStream,
 };
+use k8s_openapi::api::core::v1::Secret;
+use leasebox::cluster::kube_client::hand_over_file;
 use leasebox_policy::cluster::{self as guest, Cluster, ExecSession, LogStream, Watch};
 use leasebox_policy::fake_cluster::{CallerStreams, FakeCluster, FakeExec, FakeLogs, FakeWatch};
 use leasebox_policy::lease::{EnvVar as GuestEnvVar, ObjectRef as GuestObjectRef};
@@ -42,6 +48,24 @@ pub const CREATION_TIMESTAMP: &str = "2025-01-02T03:04:05Z";
 /// [`leasebox::runtime::CallEnv`]) to script and inspect it.
 pub struct InMemoryCluster {
     fake: FakeCluster,
+    hand_overs: Mutex<Vec<HandOver>>,
+}
+
+/// One `hand-over-secret` the cluster carried out.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct HandOver {
+    /// Namespace of the Secret and the pod.
+    pub namespace: String,
+    /// The Secret handed over.
+    pub secret: String,
+    /// The pod it went to.
+    pub pod: String,
+    /// The container the file was written from.
+    pub container: String,
+    /// The file's path in the pod.
+    pub path: String,
+    /// The file, as the host renders the stored Secret's values.
+    pub file: Vec<u8>,
 }
 
 impl InMemoryCluster {
@@ -52,7 +76,15 @@ impl InMemoryCluster {
         fake.set_now(CREATION_TIMESTAMP);
         fake.set_server_version(Ok(SERVER_VERSION.into()));
         fake.set_host_values(host_values.into_iter().collect());
-        InMemoryCluster { fake }
+        InMemoryCluster {
+            fake,
+            hand_overs: Mutex::new(Vec::new()),
+        }
+    }
+
+    /// Every hand-over carried out, in order.
+    pub fn hand_overs(&self) -> Vec<HandOver> {
+        lock(&self.hand_overs).clone()
     }
 
     /// Queues, for the next watch of Pods, pod `name` of `namespace`
@@ -326,6 +358,41 @@ impl ClusterIo for InMemoryCluster {
         };
         let (stored, filled) = self.fake.apply_host_secret(&request).map_err(error_up)?;
         Ok((stored.to_string(), filled))
+    }
+
+    fn hand_over_secret(&self, request: &HandOverRequest) -> Result<(), KubeError> {
+        let HandOverRequest {
+            namespace,
+            secret,
+            pod,
+            container,
+            path,
+        } = request.clone();
+        Cluster::hand_over_secret(
+            &self.fake,
+            &guest::HandOverRequest {
+                namespace: namespace.clone(),
+                secret: secret.clone(),
+                pod: pod.clone(),
+                container: container.clone(),
+                path: path.clone(),
+            },
+        )
+        .map_err(error_up)?;
+        let values: BTreeMap<String, String> = self.fake.secret_values(&namespace, &secret);
+        let stored = Secret {
+            string_data: Some(values),
+            ..Secret::default()
+        };
+        lock(&self.hand_overs).push(HandOver {
+            file: hand_over_file(&stored),
+            namespace,
+            secret,
+            pod,
+            container,
+            path,
+        });
+        Ok(())
     }
 }
 

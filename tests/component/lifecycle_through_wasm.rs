@@ -111,6 +111,7 @@ pub(crate) fn call_summary(calls: &[Call]) -> Vec<String> {
             Call::Exec(_) => "exec".into(),
             Call::Logs(_) => "logs".into(),
             Call::ApplyHostSecret(_) => "apply-host-secret Secret".into(),
+            Call::HandOverSecret(_) => "hand-over-secret Secret".into(),
         })
         .collect()
 }

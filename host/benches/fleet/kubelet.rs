@@ -12,7 +12,7 @@ use std::time::Duration;
 use leasebox::cluster::io::{CallerIo, ClusterIo};
 use leasebox::cluster::manifest::Manifest;
 use leasebox::contract::{
-    DeleteOptions, ExecSpec, ExecStatus, ExecStream, HostSecretRequest, KubeError, LogFollow,
+    DeleteOptions, ExecSpec, ExecStatus, ExecStream, HandOverRequest, HostSecretRequest, KubeError, LogFollow,
     LogsRequest, ObjectRef, OutputStream, WatchEvent, WatchRequest, WatchStream,
 };
 use serde_json::Value;
@@ -230,6 +230,10 @@ impl ClusterIo for Kubelet {
         request: &HostSecretRequest,
     ) -> Result<(String, Vec<String>), KubeError> {
         in_cluster(|| self.fake.apply_host_secret(request))
+    }
+
+    fn hand_over_secret(&self, request: &HandOverRequest) -> Result<(), KubeError> {
+        in_cluster(|| self.fake.hand_over_secret(request))
     }
 }
 

@@ -12,8 +12,8 @@ use std::sync::{Arc, Mutex};
 
 use crate::cluster::manifest::Manifest;
 use crate::contract::{
-    DeleteOptions, ExecSpec, ExecStream, HostSecretRequest, KubeError, LogFollow, LogsRequest,
-    ObjectRef, WatchRequest, WatchStream, WindowSize,
+    DeleteOptions, ExecSpec, ExecStream, HandOverRequest, HostSecretRequest, KubeError, LogFollow,
+    LogsRequest, ObjectRef, WatchRequest, WatchStream, WindowSize,
 };
 
 /// The caller's streams, where forwarded output goes and forwarded stdin
@@ -168,6 +168,10 @@ pub trait ClusterIo: Send + Sync {
         &self,
         request: &HostSecretRequest,
     ) -> Result<(String, Vec<String>), KubeError>;
+    /// Writes the values of a lease's Secret into a file of its running
+    /// pod (`wit/kube.wit`, `hand-over-secret`): read by the host, sent
+    /// over exec stdin, never returned.
+    fn hand_over_secret(&self, request: &HandOverRequest) -> Result<(), KubeError>;
 }
 
 /// The stand-in used when no cluster is configured: every call fails with
@@ -213,5 +217,8 @@ impl ClusterIo for NoCluster {
     }
     fn apply_host_secret(&self, _: &HostSecretRequest) -> Result<(String, Vec<String>), KubeError> {
         Self::err("secret")
+    }
+    fn hand_over_secret(&self, _: &HandOverRequest) -> Result<(), KubeError> {
+        Self::err("hand-over-secret")
     }
 }

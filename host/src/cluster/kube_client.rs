@@ -12,7 +12,8 @@
 //! - `watch` (one watch per request; `serve` shares them above, in
 //!   [`crate::cluster::shared_watch`]), `exec` (+ `exec_protocol`; its
 //!   transports `exec_spdy` and `exec_websocket` share `exec_loop`), `logs`,
-//!   `secret`.
+//!   `secret`, `hand_over` (a lease's Secret written into its running pod
+//!   over one exec's stdin).
 //! - `spare`: a connection opened to replace the one an exec upgrade took
 //!   (for `serve`).
 //! - `retry`, `error`: bounded backoff on 429/5xx/connection errors and the
@@ -27,6 +28,7 @@ mod exec_protocol;
 mod exec_spdy;
 mod exec_stdin;
 mod exec_websocket;
+mod hand_over;
 mod logs;
 mod objects;
 mod resources;
@@ -46,10 +48,11 @@ use tokio::runtime::{Handle, Runtime};
 use crate::cluster::io::{CallerIo, ClusterIo};
 use crate::cluster::manifest::Manifest;
 use crate::contract::{
-    DeleteOptions, ExecSpec, ExecStream, HostSecretRequest, KubeError, LogFollow, LogsRequest,
-    ObjectRef, WatchRequest, WatchStream,
+    DeleteOptions, ExecSpec, ExecStream, HandOverRequest, HostSecretRequest, KubeError, LogFollow,
+    LogsRequest, ObjectRef, WatchRequest, WatchStream,
 };
 use resources::Resolver;
+pub use hand_over::hand_over_file;
 pub use retry::RetryPolicy;
 
 /// The field manager of every server-side apply.
@@ -291,5 +294,9 @@ impl ClusterIo for KubeClusterIo {
         self.block_on(secret::apply_host_secret(&self.ctx, request, |key| {
             secret::host_value(dir.as_deref(), key, |k| std::env::var(k).ok())
         }))
+    }
+
+    fn hand_over_secret(&self, request: &HandOverRequest) -> Result<(), KubeError> {
+        hand_over::hand_over(self, request)
     }
 }

@@ -40,7 +40,7 @@ use serde::Deserialize;
 use crate::cluster::io::{CallerIo, ClusterIo};
 use crate::cluster::manifest::Manifest;
 use crate::contract::{
-    DeleteOptions, EventType, ExecSpec, ExecStream, HostSecretRequest, KubeError, LogFollow,
+    DeleteOptions, EventType, ExecSpec, ExecStream, HandOverRequest, HostSecretRequest, KubeError, LogFollow,
     LogsRequest, ObjectRef, WatchEvent, WatchRequest, WatchStream,
 };
 use crate::locks::lock;
@@ -220,6 +220,10 @@ impl ClusterIo for SharedWatches {
         request: &HostSecretRequest,
     ) -> Result<(String, Vec<String>), KubeError> {
         self.inner.apply_host_secret(request)
+    }
+
+    fn hand_over_secret(&self, request: &HandOverRequest) -> Result<(), KubeError> {
+        self.inner.hand_over_secret(request)
     }
 }
 

@@ -5,11 +5,13 @@
 pub const PACKAGE: &str = "leasebox:provider";
 
 /// One version of the contract the host loads. Each has its bindings
-/// module (`v0_3.rs`, `v0_2.rs`, `v0_1.rs`); a call on a policy module is one
+/// module (`v0_4.rs`, `v0_3.rs`, `v0_2.rs`, `v0_1.rs`); a call on a policy module is one
 /// `match` over this enum.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum Contract {
-    /// `leasebox:provider@0.3.0`, the current contract.
+    /// `leasebox:provider@0.4.0`, the current contract.
+    V0_4,
+    /// `leasebox:provider@0.3.0`, frozen (`wit/v0.3.0/`).
     V0_3,
     /// `leasebox:provider@0.2.0`, frozen (`wit/v0.2.0/`).
     V0_2,
@@ -19,14 +21,20 @@ pub enum Contract {
 
 impl Contract {
     /// The version the default module and new modules are built against.
-    pub const CURRENT: Contract = Contract::V0_3;
+    pub const CURRENT: Contract = Contract::V0_4;
 
     /// Every version the host loads, newest first.
-    pub const ALL: [Contract; 3] = [Contract::V0_3, Contract::V0_2, Contract::V0_1];
+    pub const ALL: [Contract; 4] = [
+        Contract::V0_4,
+        Contract::V0_3,
+        Contract::V0_2,
+        Contract::V0_1,
+    ];
 
     /// `major.minor.patch`.
     pub fn version(self) -> &'static str {
         match self {
+            Contract::V0_4 => "0.4.0",
             Contract::V0_3 => "0.3.0",
             Contract::V0_2 => "0.2.0",
             Contract::V0_1 => "0.1.0",
@@ -41,7 +49,7 @@ impl Contract {
             .find(|contract| same_minor(found, contract.version()))
     }
 
-    /// Every version the host loads, for an error: `0.3.0, 0.2.0, 0.1.0`.
+    /// Every version the host loads, for an error: `0.4.0, 0.3.0, 0.2.0, 0.1.0`.
     pub fn supported() -> String {
         Contract::ALL.map(Contract::version).join(", ")
     }
@@ -78,7 +86,8 @@ mod tests {
     #[test]
     fn minor_bump_is_incompatible() {
         assert!(!same_minor("0.2.0", "0.1.0"));
-        assert_eq!(Contract::matching("0.4.0"), None);
+        assert_eq!(Contract::matching("0.5.0"), None);
+        assert_eq!(Contract::matching("0.3.2"), Some(Contract::V0_3));
         assert_eq!(Contract::matching("0.2.1"), Some(Contract::V0_2));
     }
 

@@ -1,9 +1,10 @@
 //! The calls contract 0.3.0 added: terminals, detached processes, files.
-//! Each is one export of a 0.3.0 module, in a fresh instance like every
-//! other call, for the lease it names; modules of older contracts answer
+//! Each is one export of a 0.3.0 (or newer) module, in a fresh instance
+//! like every other call, for the lease it names; modules of older
+//! contracts answer
 //! [`RuntimeError::Unsupported`](super::RuntimeError::Unsupported).
 
-use super::{CallEnv, CallResult, Policy, V0_3};
+use super::{CallEnv, CallResult, Policy, V0_4};
 use crate::cluster::io::CallScope;
 use crate::contract::{
     AttachRequest, Contract, ExecRequest, ExecStatus, FileEntry, FilesInRequest, FilesOutRequest,
@@ -19,8 +20,8 @@ impl Policy {
     ) -> CallResult<ExecStatus> {
         let (call, scope) = ("open-terminal", Some(CallScope::lease(&request.lease.id)));
         match self.contract {
-            Contract::V0_3 => self.call(call, env, scope, |e, s| {
-                e.call(s, V0_3::func_open_terminal, (request,))
+            Contract::V0_4 | Contract::V0_3 => self.call(call, env, scope, |e, s| {
+                e.call(s, V0_4::func_open_terminal, (request,))
             }),
             Contract::V0_2 | Contract::V0_1 => self.unsupported(call),
         }
@@ -30,8 +31,8 @@ impl Policy {
     pub fn start_process(&self, env: &CallEnv, request: &ExecRequest) -> CallResult<ProcessInfo> {
         let (call, scope) = ("start-process", Some(CallScope::lease(&request.lease.id)));
         match self.contract {
-            Contract::V0_3 => self.call(call, env, scope, |e, s| {
-                e.call(s, V0_3::func_start_process, (request,))
+            Contract::V0_4 | Contract::V0_3 => self.call(call, env, scope, |e, s| {
+                e.call(s, V0_4::func_start_process, (request,))
             }),
             Contract::V0_2 | Contract::V0_1 => self.unsupported(call),
         }
@@ -41,8 +42,8 @@ impl Policy {
     pub fn list_processes(&self, env: &CallEnv, lease: &Lease) -> CallResult<Vec<ProcessInfo>> {
         let (call, scope) = ("list-processes", Some(CallScope::lease(&lease.id)));
         match self.contract {
-            Contract::V0_3 => self.call(call, env, scope, |e, s| {
-                e.call(s, V0_3::func_list_processes, (lease,))
+            Contract::V0_4 | Contract::V0_3 => self.call(call, env, scope, |e, s| {
+                e.call(s, V0_4::func_list_processes, (lease,))
             }),
             Contract::V0_2 | Contract::V0_1 => self.unsupported(call),
         }
@@ -52,8 +53,8 @@ impl Policy {
     pub fn attach_process(&self, env: &CallEnv, request: &AttachRequest) -> CallResult<ExecStatus> {
         let (call, scope) = ("attach-process", Some(CallScope::lease(&request.lease.id)));
         match self.contract {
-            Contract::V0_3 => self.call(call, env, scope, |e, s| {
-                e.call(s, V0_3::func_attach_process, (request,))
+            Contract::V0_4 | Contract::V0_3 => self.call(call, env, scope, |e, s| {
+                e.call(s, V0_4::func_attach_process, (request,))
             }),
             Contract::V0_2 | Contract::V0_1 => self.unsupported(call),
         }
@@ -69,8 +70,8 @@ impl Policy {
     ) -> CallResult<ProcessInfo> {
         let (call, scope) = ("kill-process", Some(CallScope::lease(&lease.id)));
         match self.contract {
-            Contract::V0_3 => self.call(call, env, scope, |e, s| {
-                e.call(s, V0_3::func_kill_process, (lease, process, signal))
+            Contract::V0_4 | Contract::V0_3 => self.call(call, env, scope, |e, s| {
+                e.call(s, V0_4::func_kill_process, (lease, process, signal))
             }),
             Contract::V0_2 | Contract::V0_1 => self.unsupported(call),
         }
@@ -80,8 +81,8 @@ impl Policy {
     pub fn write_files(&self, env: &CallEnv, request: &FilesInRequest) -> CallResult<()> {
         let (call, scope) = ("write-files", Some(CallScope::lease(&request.lease.id)));
         match self.contract {
-            Contract::V0_3 => self.call(call, env, scope, |e, s| {
-                e.call(s, V0_3::func_write_files, (request,))
+            Contract::V0_4 | Contract::V0_3 => self.call(call, env, scope, |e, s| {
+                e.call(s, V0_4::func_write_files, (request,))
             }),
             Contract::V0_2 | Contract::V0_1 => self.unsupported(call),
         }
@@ -91,8 +92,8 @@ impl Policy {
     pub fn read_files(&self, env: &CallEnv, request: &FilesOutRequest) -> CallResult<()> {
         let (call, scope) = ("read-files", Some(CallScope::lease(&request.lease.id)));
         match self.contract {
-            Contract::V0_3 => self.call(call, env, scope, |e, s| {
-                e.call(s, V0_3::func_read_files, (request,))
+            Contract::V0_4 | Contract::V0_3 => self.call(call, env, scope, |e, s| {
+                e.call(s, V0_4::func_read_files, (request,))
             }),
             Contract::V0_2 | Contract::V0_1 => self.unsupported(call),
         }
@@ -107,8 +108,8 @@ impl Policy {
     ) -> CallResult<Option<FileEntry>> {
         let (call, scope) = ("stat-path", Some(CallScope::lease(&lease.id)));
         match self.contract {
-            Contract::V0_3 => self.call(call, env, scope, |e, s| {
-                e.call(s, V0_3::func_stat_path, (lease, path))
+            Contract::V0_4 | Contract::V0_3 => self.call(call, env, scope, |e, s| {
+                e.call(s, V0_4::func_stat_path, (lease, path))
             }),
             Contract::V0_2 | Contract::V0_1 => self.unsupported(call),
         }
@@ -123,8 +124,8 @@ impl Policy {
     ) -> CallResult<Vec<FileEntry>> {
         let (call, scope) = ("list-directory", Some(CallScope::lease(&lease.id)));
         match self.contract {
-            Contract::V0_3 => self.call(call, env, scope, |e, s| {
-                e.call(s, V0_3::func_list_directory, (lease, path))
+            Contract::V0_4 | Contract::V0_3 => self.call(call, env, scope, |e, s| {
+                e.call(s, V0_4::func_list_directory, (lease, path))
             }),
             Contract::V0_2 | Contract::V0_1 => self.unsupported(call),
         }
@@ -140,8 +141,8 @@ impl Policy {
     ) -> CallResult<bool> {
         let (call, scope) = ("remove-path", Some(CallScope::lease(&lease.id)));
         match self.contract {
-            Contract::V0_3 => self.call(call, env, scope, |e, s| {
-                e.call(s, V0_3::func_remove_path, (lease, path, recursive))
+            Contract::V0_4 | Contract::V0_3 => self.call(call, env, scope, |e, s| {
+                e.call(s, V0_4::func_remove_path, (lease, path, recursive))
             }),
             Contract::V0_2 | Contract::V0_1 => self.unsupported(call),
         }

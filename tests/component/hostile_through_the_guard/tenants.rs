@@ -26,7 +26,7 @@ use leasebox::contract::{
     Backend, Command, ExecRequest, Lease, LeaseRequest, ObjectRef as LeaseObjectRef, PolicyError,
 };
 use leasebox::contract::{
-    DeleteOptions, ExecSpec, ExecStream, HostSecretRequest, KubeError, LogFollow, LogsRequest,
+    DeleteOptions, ExecSpec, ExecStream, HandOverRequest, HostSecretRequest, KubeError, LogFollow, LogsRequest,
     ObjectRef, WatchRequest, WatchStream,
 };
 use leasebox::runtime::{CallEnv, Limits};
@@ -115,6 +115,10 @@ impl ClusterIo for ApiServer {
         request: &HostSecretRequest,
     ) -> Result<(String, Vec<String>), KubeError> {
         self.0.apply_host_secret(request)
+    }
+
+    fn hand_over_secret(&self, request: &HandOverRequest) -> Result<(), KubeError> {
+        self.0.hand_over_secret(request)
     }
 }
 

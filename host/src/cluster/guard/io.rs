@@ -1,12 +1,17 @@
 //! The guarded calls: each [`ClusterIo`] call checked against the grants
 //! and the call's scope before it reaches the cluster.
 
+// The checks of `hand-over-secret` are a concept of their own, in
+// `guard/hand_over.rs`; declared here until `guard.rs` declares it.
+#[path = "hand_over.rs"]
+mod hand_over;
+
 use std::sync::Arc;
 
 use serde_json::Value;
 
-use super::marks;
 use super::rule::Rule;
+use super::{marks, pool};
 use super::{
     GuardedCluster, NamespaceFacts, cluster_scoped, is_workload, lease_of, parse,
     secret_names_only, str_at, target_of, watch,
@@ -15,8 +20,8 @@ use crate::cluster::grants::{LEASE_LABEL, Verb};
 use crate::cluster::io::{CallScope, CallerIo, ClusterIo};
 use crate::cluster::manifest::Manifest;
 use crate::contract::{
-    DeleteOptions, ExecSpec, ExecStream, HostSecretRequest, KubeError, LogFollow, LogsRequest,
-    ObjectRef, WatchRequest, WatchStream,
+    DeleteOptions, ExecSpec, ExecStream, HandOverRequest, HostSecretRequest, KubeError, LogFollow,
+    LogsRequest, ObjectRef, WatchRequest, WatchStream,
 };
 
 impl ClusterIo for GuardedCluster {
@@ -46,6 +51,9 @@ impl ClusterIo for GuardedCluster {
             && let Some(lease) = self.scope.lease.as_deref()
             && marks::lease_in_name(&target_of(value).name) != Some(lease)
         {
+            if pool::is_claim(&kind, value) {
+                return self.apply_claim(manifest);
+            }
             return self.deny(
                 Rule::LeaseScope,
                 format!("{what}: a workload is named for its lease (`{lease}` or `{lease}-...`)"),
@@ -66,6 +74,9 @@ impl ClusterIo for GuardedCluster {
 
     fn create(&self, manifest: Manifest) -> Result<String, KubeError> {
         self.check_kind(&manifest.api_version, &manifest.kind, Verb::Create)?;
+        if is_workload(&manifest.kind) {
+            return self.create_pool_pod(manifest);
+        }
         self.inner.create(manifest)
     }
 
@@ -158,6 +169,9 @@ impl ClusterIo for GuardedCluster {
         self.check_kind(&target.api_version, &target.kind, Verb::Delete)?;
         let what = format!("delete of {} `{}`", target.kind, target.name);
         self.check_write(&what, target.namespace.as_deref())?;
+        if self.scope.pool_max.is_some() {
+            self.check_pool_delete(&what, target)?;
+        }
         self.check_lease_object(&what, target, true)?;
         self.inner.delete(target, options)
     }
@@ -275,5 +289,11 @@ impl ClusterIo for GuardedCluster {
         }
         let (stored, filled) = self.inner.apply_host_secret(request)?;
         Ok((secret_names_only(&stored)?, filled))
+    }
+
+    fn hand_over_secret(&self, request: &HandOverRequest) -> Result<(), KubeError> {
+        self.check_kind("v1", "Secret", Verb::FillSecret)?;
+        self.check_hand_over(request)?;
+        self.inner.hand_over_secret(request)
     }
 }

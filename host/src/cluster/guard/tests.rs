@@ -4,8 +4,8 @@ use super::*;
 use crate::cluster::io::CallerIo;
 use crate::cluster::manifest::Manifest;
 use crate::contract::{
-    DeleteOptions, ExecSpec, ExecStream, HostSecretRequest, LogFollow, LogsRequest, Propagation,
-    WatchRequest, WatchStream,
+    DeleteOptions, ExecSpec, ExecStream, HandOverRequest, HostSecretRequest, LogFollow,
+    LogsRequest, Propagation, WatchRequest, WatchStream,
 };
 use crate::locks::lock;
 use rstest::rstest;
@@ -29,6 +29,8 @@ struct Store {
     objects: Mutex<BTreeMap<(String, String, String), Value>>,
     /// How many `get` calls reached the store.
     gets: std::sync::atomic::AtomicUsize,
+    /// The hand-overs that reached the store.
+    hand_overs: Mutex<Vec<HandOverRequest>>,
 }
 
 fn key(kind: &str, namespace: Option<&str>, name: &str) -> (String, String, String) {
@@ -121,6 +123,10 @@ impl ClusterIo for Store {
         stored["metadata"]["uid"] = json!("u-secret");
         stored["metadata"]["annotations"] = json!({"note": "c2VjcmV0"});
         Ok((stored.to_string(), request.host_keys.clone()))
+    }
+    fn hand_over_secret(&self, request: &HandOverRequest) -> Result<(), KubeError> {
+        lock(&self.hand_overs).push(request.clone());
+        Ok(())
     }
 }
 
@@ -584,6 +590,7 @@ fn a_company_id_the_operator_declared_an_alias_reaches_that_companys_tenant() {
     );
 }
 
+mod hand_over;
 mod lease;
 mod namespace;
 mod profile;

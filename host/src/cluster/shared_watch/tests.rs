@@ -109,6 +109,9 @@ impl ClusterIo for Below {
     fn apply_host_secret(&self, _: &HostSecretRequest) -> Result<(String, Vec<String>), KubeError> {
         unused()
     }
+    fn hand_over_secret(&self, _: &HandOverRequest) -> Result<(), KubeError> {
+        unused()
+    }
 }
 
 /// How long the tests' feeds linger.

@@ -19,13 +19,14 @@ use std::time::{Duration, Instant};
 use wasmtime::component::Resource;
 
 use crate::cluster::manifest::Manifest;
-use crate::contract::v0_3::leasebox::provider::kube::{
+use crate::contract::v0_4::leasebox::provider::kube::{
     Host, HostExecSession, HostLogStream, HostWatch,
 };
-use crate::contract::v0_3::leasebox::provider::types;
+use crate::contract::v0_4::leasebox::provider::types;
 use crate::contract::{
-    DeleteOptions, ExecHandle, ExecSpec, ExecStatus, Handle, HostSecretRequest, KubeError,
-    LogHandle, LogsRequest, ObjectRef, OutputChunk, WatchEvent, WatchHandle, WatchRequest,
+    DeleteOptions, ExecHandle, ExecSpec, ExecStatus, Handle, HandOverRequest, HostSecretRequest,
+    KubeError, LogHandle, LogsRequest, ObjectRef, OutputChunk, WatchEvent, WatchHandle,
+    WatchRequest,
 };
 use crate::runtime::cancel::WAIT_SLICE;
 use crate::runtime::instance::HostState;
@@ -221,6 +222,13 @@ impl Host for HostState {
             return Ok(Err(error));
         }
         Ok(self.with_cluster(|c, _| c.apply_host_secret(&request)))
+    }
+
+    fn hand_over_secret(&mut self, request: HandOverRequest) -> KubeResult<()> {
+        if let Err(error) = self.refuse_if_cancelled("hand-over-secret") {
+            return Ok(Err(error));
+        }
+        Ok(self.with_cluster(|c, _| c.hand_over_secret(&request)))
     }
 }
 

@@ -1,7 +1,7 @@
 //! `leasebox:provider/logging`: hands the module's messages to the call's
 //! logger.
 
-use crate::contract::v0_3::leasebox::provider::logging::{Host, Level};
+use crate::contract::v0_4::leasebox::provider::logging::{Host, Level};
 use crate::runtime::instance::HostState;
 
 /// Longest message passed on; a module that logs megabytes is cut here.

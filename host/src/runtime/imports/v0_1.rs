@@ -7,7 +7,7 @@ use wasmtime::component::Resource;
 use crate::contract::v0_1::leasebox::provider::kube as old_kube;
 use crate::contract::v0_1::leasebox::provider::logging as old_logging;
 use crate::contract::v0_1::leasebox::provider::types as old;
-use crate::contract::v0_3::leasebox::provider::{kube as now_kube, logging as now_logging};
+use crate::contract::v0_4::leasebox::provider::{kube as now_kube, logging as now_logging};
 use crate::contract::{ExecHandle, KubeError, LogHandle, WatchHandle};
 use crate::runtime::instance::HostState;
 

@@ -7,7 +7,7 @@ use wasmtime::component::Resource;
 
 use crate::contract::v0_2::leasebox::provider::kube as old;
 use crate::contract::v0_2::leasebox::provider::logging as old_logging;
-use crate::contract::v0_3::leasebox::provider::{kube as now_kube, logging as now_logging};
+use crate::contract::v0_4::leasebox::provider::{kube as now_kube, logging as now_logging};
 use crate::contract::{ExecHandle, ExecStatus, KubeError, LogHandle, ObjectRef, WatchHandle};
 use crate::runtime::instance::HostState;
 

@@ -13,8 +13,8 @@ use super::{Host, HostWatch, MAX_HANDLES_PER_CALL, MAX_MANIFEST_BYTES};
 use crate::cluster::io::ClusterIo;
 use crate::cluster::manifest::Manifest;
 use crate::contract::{
-    DeleteOptions, ExecSpec, ExecStream, HostSecretRequest, KubeError, LogFollow, LogsRequest,
-    ObjectRef, WatchEvent, WatchRequest, WatchStream,
+    DeleteOptions, ExecSpec, ExecStream, HandOverRequest, HostSecretRequest, KubeError, LogFollow,
+    LogsRequest, ObjectRef, WatchEvent, WatchRequest, WatchStream,
 };
 use crate::runtime::instance::HostState;
 use crate::runtime::{Admission, CallEnv};
@@ -78,6 +78,9 @@ impl ClusterIo for Counting {
     ) -> Result<(String, Vec<String>), KubeError> {
         let manifest = Manifest::parse("apply-host-secret", &request.manifest)?;
         self.apply(manifest).map(|m| (m, Vec::new()))
+    }
+    fn hand_over_secret(&self, _: &HandOverRequest) -> Result<(), KubeError> {
+        Err(KubeError::Forbidden("no hand-over here".into()))
     }
 }
 

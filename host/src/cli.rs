@@ -17,6 +17,7 @@ mod list;
 mod module;
 mod plan;
 mod policy;
+mod pool;
 mod probe;
 mod process;
 mod rbac;
@@ -94,6 +95,10 @@ pub enum Command {
     Sweep(sweep::Args),
     /// Check that the cluster can serve leases for a configuration (JSON).
     Probe(probe::Args),
+    /// Keep a tenant's warm pool of ready pods (`warmPool` in the
+    /// configuration, `pools` in the host settings).
+    #[command(subcommand)]
+    Pool(pool::PoolCommand),
     /// Serve the lifecycle to a platform: JSON-RPC 2.0 on stdio or a Unix
     /// socket, with the policy module swapped live (docs/serve.md).
     Serve(serve::Args),
@@ -151,6 +156,7 @@ pub fn run(cli: Cli) -> Result<u8, CliError> {
         Command::Status(args) => status::run(&args, &mut std::io::stdout()),
         Command::Sweep(args) => sweep::run(&args, &mut std::io::stdout()),
         Command::Probe(args) => probe::run(&args, &mut std::io::stdout()),
+        Command::Pool(command) => pool::run(&command, &mut std::io::stdout()),
         Command::Serve(args) => serve::run(&args),
         Command::Policy(args) => policy::run(&args, &mut stdout()),
         Command::Rbac(args) => rbac::run(&args, &mut stdout()),

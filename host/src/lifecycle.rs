@@ -11,12 +11,15 @@
 //! - [`request`]: what a front end asks for ([`LeaseSpec`],
 //!   [`CommandSpec`], [`Target`]);
 //! - [`error`]: how a call fails;
+//! - [`pool`]: the acquire (from the warm pool when it can) and the
+//!   pool's refill;
 //! - [`sessions`]: terminals, detached processes and single paths, and
 //!   [`files`]: trees copied in and out (contract 0.3.0).
 
 pub mod budget;
 pub mod error;
 pub mod files;
+pub mod pool;
 pub mod request;
 pub mod sessions;
 pub mod slot;
@@ -36,6 +39,7 @@ use crate::settings::HostSettings;
 pub use budget::Budget;
 pub use error::LifecycleError;
 pub use files::{Download, Landing, Upload};
+pub use pool::Acquisition;
 pub use request::{CommandSpec, DEFAULT_COMPANY, LeaseSpec, Target};
 pub use sessions::{AttachFrom, TerminalSpec};
 pub use slot::Loaded;
@@ -177,23 +181,6 @@ impl<'a> Lifecycle<'a> {
     ) -> Result<ProbeReport, LifecycleError> {
         let env = self.guarded(ctx, Budget::Probe)?;
         answer(self.loaded.policy.probe(&env, config, company_id))
-    }
-
-    /// `acquire-lease` of `spec` as lease `lease_id` (from
-    /// [`mint_lease_id`]; the caller holds it to release what a failed
-    /// acquire left).
-    pub fn acquire(
-        &self,
-        ctx: &CallContext,
-        spec: &LeaseSpec,
-        lease_id: &str,
-    ) -> Result<Lease, LifecycleError> {
-        let env = self.guarded(ctx, Budget::Acquire)?;
-        answer(
-            self.loaded
-                .policy
-                .acquire_lease(&env, &spec.request(lease_id)),
-        )
     }
 
     /// `resume-lease`: the lease `target` names, found again by its labels.

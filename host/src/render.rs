@@ -6,7 +6,7 @@ use serde_json::{Value, json};
 
 use crate::contract::lease_json;
 use crate::contract::{
-    ExecStatus, FileEntry, FileType, Issue, LeasePhase, LeaseStatus, ProbeReport, ProcessInfo,
+    ExecStatus, FileEntry, FileType, Issue, LeasePhase, LeaseStatus, PoolReport, ProbeReport, ProcessInfo,
     ReleaseReport, SweepReport, ValidationReport,
 };
 
@@ -45,6 +45,23 @@ pub fn probe_report(report: &ProbeReport) -> Value {
         .map(|c| json!({"name": c.name, "ok": c.ok, "detail": c.detail}))
         .collect::<Vec<_>>();
     json!({"ok": report.ok, "checks": checks})
+}
+
+/// `{"namespace","pool","size","ready","starting","created":[objects],
+/// "replaced":[objects]}`.
+pub fn pool_report(report: &PoolReport) -> Value {
+    let objects = |list: &[crate::contract::ObjectRef]| {
+        list.iter().map(lease_json::object_json).collect::<Vec<_>>()
+    };
+    json!({
+        "namespace": report.namespace,
+        "pool": report.pool,
+        "size": report.size,
+        "ready": report.ready,
+        "starting": report.starting,
+        "created": objects(&report.created),
+        "replaced": objects(&report.replaced),
+    })
 }
 
 /// `{"deleted":[objects],"alreadyGone"}`.

@@ -29,6 +29,7 @@ pub mod leader;
 pub mod log;
 pub mod methods;
 pub mod metrics;
+mod refill;
 pub mod rpc;
 pub mod sessions;
 #[cfg(unix)]

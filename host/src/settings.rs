@@ -49,7 +49,7 @@ use std::time::Duration;
 mod file;
 mod reload;
 
-use file::{File, ServeFile};
+use file::{File, PoolsFile, ServeFile};
 pub use reload::{ReloadRefused, ReloadSettings};
 
 /// Environment variable naming the settings file.
@@ -205,6 +205,27 @@ pub struct LeaderSettings {
     pub lease_duration: Duration,
 }
 
+/// The largest `pools.maxPerTenant` and `pools.maxTotal`.
+pub const MAX_POOL_PODS: u32 = 1000;
+
+/// Warm pools (`pools`): how many unclaimed pool pods a tenant, and all
+/// tenants together, may hold. Both 0 (the default): pools are off, and
+/// every acquire starts its pod.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct PoolSettings {
+    /// Unclaimed pool pods one tenant may hold.
+    pub max_per_tenant: u32,
+    /// Unclaimed pool pods every tenant together may hold.
+    pub max_total: u32,
+}
+
+impl PoolSettings {
+    /// True when pools are on.
+    pub fn enabled(&self) -> bool {
+        self.max_per_tenant > 0 && self.max_total > 0
+    }
+}
+
 /// The operator's settings, validated.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct HostSettings {
@@ -227,6 +248,8 @@ pub struct HostSettings {
     pub cluster: ClusterSettings,
     /// `serve`'s background work.
     pub serve: ServeSettings,
+    /// Warm pools.
+    pub pools: PoolSettings,
     /// The file the settings came from, if any.
     pub source: Option<PathBuf>,
 }
@@ -353,6 +376,7 @@ impl HostSettings {
         )?;
 
         let serve = serve_settings(file.serve)?;
+        let pools = pool_settings(&file.pools)?;
 
         Ok(HostSettings {
             namespace_prefix,
@@ -375,9 +399,49 @@ impl HostSettings {
                 context: overrides.context.clone().or(file.cluster.context),
             },
             serve,
+            pools,
             source,
         })
     }
+}
+
+/// The `pools` section: both caps 0 (off) or both positive, each at most
+/// [`MAX_POOL_PODS`], the tenant's no more than the total.
+fn pool_settings(file: &PoolsFile) -> Result<PoolSettings, SettingsError> {
+    let per_tenant = within(
+        file.max_per_tenant,
+        0,
+        0..=MAX_POOL_PODS,
+        " pods",
+        "pools.maxPerTenant",
+    )?;
+    let total = within(
+        file.max_total,
+        0,
+        0..=MAX_POOL_PODS,
+        " pods",
+        "pools.maxTotal",
+    )?;
+    if per_tenant > 0 && total == 0 {
+        return Err(SettingsError::Invalid {
+            field: "pools.maxTotal",
+            message: format!(
+                "is 0 while pools.maxPerTenant is {per_tenant}: no pool pod could exist; set                  pools.maxTotal to at least {per_tenant}, or pools.maxPerTenant to 0 to keep                  pools off"
+            ),
+        });
+    }
+    if per_tenant > total {
+        return Err(SettingsError::Invalid {
+            field: "pools.maxPerTenant",
+            message: format!(
+                "is {per_tenant}, more than pools.maxTotal ({total}); lower it or raise                  pools.maxTotal"
+            ),
+        });
+    }
+    Ok(PoolSettings {
+        max_per_tenant: per_tenant,
+        max_total: total,
+    })
 }
 
 /// The `serve` section: a DNS-label namespace and Lease name, a lease

@@ -6,15 +6,15 @@ use std::path::PathBuf;
 
 use serde_json::Value;
 
-use super::cluster::{ClusterArgs, Session, failed, lease_json, refused};
+use super::cluster::{ClusterArgs, Session, failed, refused};
 use super::exit::{CliError, Outcome};
 use super::interrupt;
 use super::lease_args::LeaseArgs;
 use super::module::read_config;
 use super::release::release_leftovers;
 use super::validate::{invalid_report, write_json};
-use crate::contract::{Lease, PolicyError};
-use crate::lifecycle::{LeaseSpec, LifecycleError, mint_lease_id};
+use crate::contract::PolicyError;
+use crate::lifecycle::{Acquisition, LeaseSpec, LifecycleError, mint_lease_id};
 
 /// Flags of `acquire`.
 #[derive(Debug, Clone, clap::Args)]
@@ -35,8 +35,8 @@ pub struct Args {
 
 /// How an acquire ended without a runtime failure.
 pub(super) enum Acquired {
-    /// The lease.
-    Lease(Box<Lease>),
+    /// The lease, and whether it came from the warm pool.
+    Lease(Box<Acquisition>),
     /// The configuration is invalid: the validate-style report.
     Invalid(Value),
 }
@@ -65,8 +65,10 @@ pub fn run(args: &Args, out: &mut dyn Write) -> Result<u8, CliError> {
         release_leftovers(&session, &id);
     }
     match acquired? {
-        Acquired::Lease(lease) => {
-            write_json(out, &lease_json(&lease))?;
+        Acquired::Lease(acquired) => {
+            write_json(out, &acquired.to_json())?;
+            out.flush().ok();
+            refill(&session, &spec);
             Ok(Outcome::Success.code())
         }
         Acquired::Invalid(report) => {
@@ -81,7 +83,7 @@ pub fn run(args: &Args, out: &mut dyn Write) -> Result<u8, CliError> {
 /// as `validate` prints it.
 pub(super) fn acquire(session: &Session, spec: &LeaseSpec, id: &str) -> Result<Acquired, CliError> {
     match session.lifecycle().acquire(&session.context(), spec, id) {
-        Ok(lease) => Ok(Acquired::Lease(Box::new(lease))),
+        Ok(acquired) => Ok(Acquired::Lease(Box::new(acquired))),
         Err(LifecycleError::Policy(refusal)) => match *refusal {
             PolicyError::InvalidConfig(errors) => Ok(Acquired::Invalid(invalid_report(
                 session,
@@ -91,5 +93,18 @@ pub(super) fn acquire(session: &Session, spec: &LeaseSpec, id: &str) -> Result<A
             other => Err(refused(other)),
         },
         Err(other) => Err(failed(other)),
+    }
+}
+
+/// With pools on, brings the pool of `spec` back to its size after the
+/// lease is printed (an acquire from the pool took a pod of it; a cold one
+/// found it short). A failure is reported, never the acquire's.
+fn refill(session: &Session, spec: &LeaseSpec) {
+    let lifecycle = session.lifecycle();
+    if !lifecycle.pools_on() {
+        return;
+    }
+    if let Err(error) = lifecycle.ensure_pool(&session.context(), spec) {
+        eprintln!("leasebox: the warm pool was not refilled: {error}");
     }
 }

@@ -74,7 +74,7 @@ pub fn run(args: &Args) -> Result<u8, CliError> {
     };
     let spec = args.lease.spec(config, &argv);
     let lease = match acquire(&session, &spec, &id) {
-        Ok(Acquired::Lease(lease)) => *lease,
+        Ok(Acquired::Lease(acquired)) => acquired.lease,
         Ok(Acquired::Invalid(report)) => {
             write_json(&mut std::io::stdout().lock(), &report)?;
             return Ok(Outcome::Rejected.code());

@@ -137,6 +137,9 @@ pub const KINDS: &[KindGrant] = &[
             Verb::List,
             Verb::Watch,
             Verb::Apply,
+            // Warm-pool pods only (`guard/pool.rs`): a create fails when
+            // the name is taken, so two hosts never make one pool pod twice.
+            Verb::Create,
             Verb::Delete,
             Verb::Exec,
             Verb::Logs,
@@ -200,6 +203,11 @@ pub const OWNER_LABEL: (&str, &str) = ("app.kubernetes.io/managed-by", "leasebox
 
 /// The label that names a pod's lease.
 pub const LEASE_LABEL: &str = "leasebox.dev/lease";
+
+/// The label of a warm-pool pod naming its pool. A pod carrying it and no
+/// [`LEASE_LABEL`] is unclaimed: it belongs to no lease, and the guard
+/// lets no exec or log reach it.
+pub const POOL_LABEL: &str = "leasebox.dev/pool";
 
 /// The operator's grants: the kinds table, the namespace fence and the host
 /// secret keys, from the host settings (never from a policy configuration).

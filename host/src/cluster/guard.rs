@@ -35,6 +35,7 @@ mod expiry;
 mod io;
 pub mod marks;
 mod pod;
+mod pool;
 mod rbac;
 mod rule;
 mod tenant;
@@ -442,6 +443,14 @@ impl GuardedCluster {
             )));
         };
         let Some(lease) = lease_of(&object).filter(|_| has_owner_label(&object)) else {
+            if let Some(pool) = pool::pool_of(&object).filter(|_| has_owner_label(&object)) {
+                return self.deny(
+                    Rule::ExecTarget,
+                    format!(
+                        "{what}: pod `{namespace}/{pod}` is an unclaimed pod of warm pool                          `{pool}`: it belongs to no lease until an acquire claims it"
+                    ),
+                );
+            }
             return self.deny(
                 Rule::ExecTarget,
                 format!(

@@ -34,6 +34,7 @@ pub const METHODS: &[&str] = &[
     "health",
     "policy.info",
     "policy.reload",
+    "pool.ensure",
 ];
 
 /// Runs method `method` with `params`.
@@ -57,6 +58,7 @@ pub fn call(call: &Call<'_>, method: &str, params: Value) -> Result<Value, RpcEr
             Ok(info(&call.loaded, call.slot))
         }
         "policy.reload" => reload(call, parse(params)?),
+        "pool.ensure" => ensure_pool(call, parse(params)?),
         other if super::sessions::METHODS.contains(&other) => {
             super::sessions::call(call, other, params)
         }
@@ -146,6 +148,23 @@ impl LeaseParams {
     }
 }
 
+/// `pool.ensure`: the warm pool of a configuration (and adapter and
+/// image) for a company brought to its size now, within the operator's
+/// caps; answers what the pool holds.
+fn ensure_pool(call: &Call<'_>, p: LeaseParams) -> Result<Value, RpcError> {
+    if p.lease_id.is_some() || p.run_id.is_some() || !p.command.is_empty() {
+        return Err(RpcError::invalid_params(
+            "params: a pool belongs to no lease or run; leave out `leaseId`, `runId` and \
+             `command`",
+        ));
+    }
+    let report = call
+        .lifecycle()
+        .ensure_pool(&call.context(), &p.spec())
+        .map_err(rpc_error)?;
+    Ok(render::pool_report(&report))
+}
+
 fn plan(call: &Call<'_>, p: LeaseParams) -> Result<Value, RpcError> {
     let manifests = call
         .lifecycle()
@@ -185,13 +204,23 @@ fn acquire(call: &Call<'_>, p: LeaseParams) -> Result<Value, RpcError> {
         ..*call
     };
     let started = Instant::now();
-    let outcome = call.lifecycle().acquire(&call.context(), &p.spec(), &id);
+    let spec = p.spec();
+    let outcome = call.lifecycle().acquire(&call.context(), &spec, &id);
     let (backend, label) = match &outcome {
-        Ok(lease) => (lease_json::backend_name(lease.backend), "ok"),
+        Ok(acquired) => (lease_json::backend_name(acquired.lease.backend), "ok"),
         Err(error) => ("unknown", error.reason()),
     };
     call.metrics.acquired(backend, label, started.elapsed());
-    Ok(lease_json::to_json(&outcome.map_err(rpc_error)?))
+    if let Ok(acquired) = &outcome {
+        call.metrics.pool_acquire(acquired.warm);
+    }
+    super::refill::refill(
+        call.loaded.clone(),
+        call.settings,
+        &spec,
+        call.context().logger,
+    );
+    Ok(outcome.map_err(rpc_error)?.to_json())
 }
 
 #[derive(Debug, Deserialize)]

@@ -25,10 +25,11 @@ mod endpoint;
 
 pub use endpoint::{Scrape, serve_http};
 
-/// Upper bounds of the acquire latency buckets, seconds: a Pod on a warm
-/// node is ready in one to a few seconds, a Sandbox or a cold image in tens.
-const ACQUIRE_BUCKETS: [f64; 12] = [
-    0.25, 0.5, 1.0, 2.0, 3.0, 5.0, 8.0, 13.0, 21.0, 34.0, 60.0, 120.0,
+/// Upper bounds of the acquire latency buckets, seconds: a lease from a
+/// warm pool is ready in tens of milliseconds, a Pod on a warm node in one
+/// to a few seconds, a Sandbox or a cold image in tens.
+const ACQUIRE_BUCKETS: [f64; 14] = [
+    0.05, 0.1, 0.25, 0.5, 1.0, 2.0, 3.0, 5.0, 8.0, 13.0, 21.0, 34.0, 60.0, 120.0,
 ];
 
 /// Labels of an acquire.
@@ -38,6 +39,13 @@ pub struct AcquireLabels {
     pub backend: String,
     /// `ok`, or the error's `data.reason` (`invalid-config`, `failed`, ...).
     pub outcome: String,
+}
+
+/// Labels of an acquire by where its lease came from.
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct SourceLabels {
+    /// `warm` (a pool pod was claimed) or `cold` (a pod was started).
+    pub source: String,
 }
 
 /// Labels of exec output.
@@ -78,6 +86,7 @@ pub struct Metrics {
     kube_errors: Family<ReasonLabels, Counter>,
     calls: Family<CallLabels, Counter>,
     sweeps: Family<CallLabels, Counter>,
+    pool_acquires: Family<SourceLabels, Counter>,
 }
 
 impl Default for Metrics {
@@ -90,6 +99,7 @@ impl Default for Metrics {
             kube_errors: Family::default(),
             calls: Family::default(),
             sweeps: Family::default(),
+            pool_acquires: Family::default(),
         }
     }
 }
@@ -134,6 +144,16 @@ impl Metrics {
             .inc();
     }
 
+    /// A lease acquired from the warm pool (`warm`) or started (a cold
+    /// fallback when pools are on, or pools off).
+    pub fn pool_acquire(&self, warm: bool) {
+        self.pool_acquires
+            .get_or_create(&SourceLabels {
+                source: if warm { "warm" } else { "cold" }.to_string(),
+            })
+            .inc();
+    }
+
     /// A background sweep that ended with `outcome`.
     pub fn swept(&self, outcome: &str) {
         self.sweeps
@@ -151,6 +171,11 @@ impl Metrics {
             "acquire_duration_seconds",
             "Wall-clock time of acquire calls, by backend and outcome",
             self.acquire_seconds.clone(),
+        );
+        registry.register(
+            "pool_acquires",
+            "Leases acquired, by source: warm (a pool pod claimed) or cold (a pod started)",
+            self.pool_acquires.clone(),
         );
         registry.register(
             "exec_output_bytes",

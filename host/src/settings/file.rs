@@ -18,6 +18,14 @@ pub(super) struct File {
     pub(super) guest: GuestFile,
     pub(super) cluster: ClusterFile,
     pub(super) serve: ServeFile,
+    pub(super) pools: PoolsFile,
+}
+
+#[derive(Debug, Default, Clone, Deserialize)]
+#[serde(default, deny_unknown_fields, rename_all = "camelCase")]
+pub(super) struct PoolsFile {
+    pub(super) max_per_tenant: Option<u32>,
+    pub(super) max_total: Option<u32>,
 }
 
 #[derive(Debug, Default, Clone, Deserialize)]

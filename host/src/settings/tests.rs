@@ -267,3 +267,31 @@ mod deploy {
         assert!(err.to_string().contains("fence.companyAliases"), "{err}");
     }
 }
+
+#[test]
+fn pools_are_off_by_default_and_on_with_both_caps() {
+    assert_eq!(parse("").expect("defaults").pools, PoolSettings::default());
+    assert!(!PoolSettings::default().enabled());
+    let on = parse("pools:\n  maxPerTenant: 8\n  maxTotal: 40\n").expect("valid");
+    assert_eq!(
+        on.pools,
+        PoolSettings {
+            max_per_tenant: 8,
+            max_total: 40
+        }
+    );
+    assert!(on.pools.enabled());
+}
+
+#[rstest]
+#[case("pools:\n  maxPerTenant: 8\n", "pools.maxTotal")]
+#[case("pools:\n  maxPerTenant: 9\n  maxTotal: 8\n", "pools.maxPerTenant")]
+#[case(
+    "pools:\n  maxPerTenant: 1001\n  maxTotal: 2000\n",
+    "pools.maxPerTenant"
+)]
+#[case("pools:\n  maxTotall: 3\n", "maxTotall")]
+fn a_pool_cap_that_cannot_hold_is_named(#[case] text: &str, #[case] field: &str) {
+    let err = parse(text).expect_err("invalid");
+    assert!(err.to_string().contains(field), "{err}");
+}

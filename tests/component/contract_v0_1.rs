@@ -57,7 +57,9 @@ fn a_call_of_a_newer_contract_names_the_module_version_and_the_fix() {
         "{error}"
     );
     assert!(
-        error.to_string().contains("rebuild it against @0.3.0"),
+        error
+            .to_string()
+            .contains(&format!("rebuild it against @{}", Contract::CURRENT)),
         "{error}"
     );
 }

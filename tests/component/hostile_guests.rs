@@ -81,7 +81,7 @@ fn component_for_an_unknown_contract_is_refused_by_version() {
     );
     assert_eq!(
         error.to_string(),
-        "module targets leasebox:provider@0.9.0, host supports @0.3.0, 0.2.0, 0.1.0"
+        "module targets leasebox:provider@0.9.0, host supports @0.4.0, 0.3.0, 0.2.0, 0.1.0"
     );
 }
 

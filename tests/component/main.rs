@@ -10,11 +10,13 @@ mod admission;
 mod cancellation;
 mod contract_v0_1;
 mod contract_v0_2;
+mod contract_v0_3;
 mod example_policy;
 #[path = "../support/example_policy.rs"]
 mod example_policy_module;
 #[path = "../support/guest_build.rs"]
 mod guest_build;
+mod hand_over;
 mod hostile_guests;
 #[path = "../support/hostile_module.rs"]
 mod hostile_module;

@@ -47,10 +47,22 @@ pub fn v0_2_policy() -> &'static Policy {
     })
 }
 
+/// The default module of contract 0.3.0, kept as a fixture
+/// (`tests/fixtures/modules/`).
+pub fn v0_3_policy() -> &'static Policy {
+    static POLICY: OnceLock<Policy> = OnceLock::new();
+    POLICY.get_or_init(|| {
+        runtime()
+            .load_file(&workspace().join("tests/fixtures/modules/leasebox-policy-0.3.0.wasm"))
+            .expect("the 0.3.0 module loads")
+    })
+}
+
 /// Every contract version's default module, named, newest first.
-pub fn every_contract() -> [(&'static str, &'static Policy); 3] {
+pub fn every_contract() -> [(&'static str, &'static Policy); 4] {
     [
-        ("0.3.0", default_policy()),
+        ("0.4.0", default_policy()),
+        ("0.3.0", v0_3_policy()),
         ("0.2.0", v0_2_policy()),
         ("0.1.0", v0_1_policy()),
     ]

@@ -4,6 +4,7 @@
 //! cluster (`real_cluster.rs`).
 
 mod fake_api;
+mod hand_over;
 mod leader;
 mod objects;
 mod real_cluster;

@@ -60,7 +60,10 @@ fn a_v0_3_module_acquires_executes_through_its_own_kube_binding_and_releases() {
         .acquire_lease(&env(&cluster), &request(&pod_config()))
         .expect("the 0.3.0 module does not trap")
         .expect("the 0.3.0 module acquires");
-    assert!(cluster.hand_overs().is_empty(), "a cold acquire hands nothing over");
+    assert!(
+        cluster.hand_overs().is_empty(),
+        "a cold acquire hands nothing over"
+    );
 
     cluster.script_exec(ExecScript {
         output: vec![(OutputStream::Stdout, b"through kube@0.3.0\n".to_vec())],

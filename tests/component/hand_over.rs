@@ -28,9 +28,11 @@ fn cluster() -> Arc<InMemoryCluster> {
     )])));
     let labels = json!({"app.kubernetes.io/managed-by": "leasebox", "leasebox.dev/lease": LEASE});
     cluster
-        .create(Manifest::from_value(json!({"apiVersion":"v1","kind":"Namespace",
+        .create(Manifest::from_value(
+            json!({"apiVersion":"v1","kind":"Namespace",
             "metadata":{"name":NAMESPACE,"labels":{"app.kubernetes.io/managed-by":"leasebox"},
-                "annotations":{COMPANY_ANNOTATION:COMPANY}}})))
+                "annotations":{COMPANY_ANNOTATION:COMPANY}}}),
+        ))
         .expect("namespace");
     cluster
         .create(Manifest::from_value(json!({"apiVersion":"v1","kind":"Pod",

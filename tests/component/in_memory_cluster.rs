@@ -20,15 +20,15 @@ use std::ops::Deref;
 use std::sync::{Mutex, MutexGuard};
 use std::time::Duration;
 
+use k8s_openapi::api::core::v1::Secret;
 use leasebox::cluster::io::{CallerIo, ClusterIo};
+use leasebox::cluster::kube_client::hand_over_file;
 use leasebox::cluster::manifest::Manifest;
 use leasebox::contract::{
     DeleteOptions, Denial, EventType, ExecSpec, ExecStatus, ExecStream, HandOverRequest,
     HostSecretRequest, KubeError, LogFollow, LogsRequest, ObjectRef, OutputStream, Propagation,
     WatchEvent, WatchRequest, WatchStream,
 };
-use k8s_openapi::api::core::v1::Secret;
-use leasebox::cluster::kube_client::hand_over_file;
 use leasebox_policy::cluster::{self as guest, Cluster, ExecSession, LogStream, Watch};
 use leasebox_policy::fake_cluster::{CallerStreams, FakeCluster, FakeExec, FakeLogs, FakeWatch};
 use leasebox_policy::lease::{EnvVar as GuestEnvVar, ObjectRef as GuestObjectRef};

@@ -90,9 +90,11 @@ fn a_lease_is_acquired_found_again_and_released_through_the_guard() {
     let (loaded, settings) = (loaded(Some(&cluster)), HostSettings::default());
     let lifecycle = Lifecycle::new(&loaded, &settings);
 
-    let lease = lifecycle
+    let acquired = lifecycle
         .acquire(&ctx(), &spec(&pod_config()), LEASE_ID)
         .expect("acquire succeeds on a pod that becomes ready");
+    assert!(!acquired.warm, "no pool was asked for: a cold acquire");
+    let lease = acquired.lease;
     assert_eq!(
         (lease.id.as_str(), lease.namespace.as_str()),
         (LEASE_ID, NAMESPACE)

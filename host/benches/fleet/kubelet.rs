@@ -12,8 +12,8 @@ use std::time::Duration;
 use leasebox::cluster::io::{CallerIo, ClusterIo};
 use leasebox::cluster::manifest::Manifest;
 use leasebox::contract::{
-    DeleteOptions, ExecSpec, ExecStatus, ExecStream, HandOverRequest, HostSecretRequest, KubeError, LogFollow,
-    LogsRequest, ObjectRef, OutputStream, WatchEvent, WatchRequest, WatchStream,
+    DeleteOptions, ExecSpec, ExecStatus, ExecStream, HandOverRequest, HostSecretRequest, KubeError,
+    LogFollow, LogsRequest, ObjectRef, OutputStream, WatchEvent, WatchRequest, WatchStream,
 };
 use serde_json::Value;
 

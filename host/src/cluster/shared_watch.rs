@@ -40,8 +40,8 @@ use serde::Deserialize;
 use crate::cluster::io::{CallerIo, ClusterIo};
 use crate::cluster::manifest::Manifest;
 use crate::contract::{
-    DeleteOptions, EventType, ExecSpec, ExecStream, HandOverRequest, HostSecretRequest, KubeError, LogFollow,
-    LogsRequest, ObjectRef, WatchEvent, WatchRequest, WatchStream,
+    DeleteOptions, EventType, ExecSpec, ExecStream, HandOverRequest, HostSecretRequest, KubeError,
+    LogFollow, LogsRequest, ObjectRef, WatchEvent, WatchRequest, WatchStream,
 };
 use crate::locks::lock;
 

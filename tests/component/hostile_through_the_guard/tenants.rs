@@ -26,8 +26,8 @@ use leasebox::contract::{
     Backend, Command, ExecRequest, Lease, LeaseRequest, ObjectRef as LeaseObjectRef, PolicyError,
 };
 use leasebox::contract::{
-    DeleteOptions, ExecSpec, ExecStream, HandOverRequest, HostSecretRequest, KubeError, LogFollow, LogsRequest,
-    ObjectRef, WatchRequest, WatchStream,
+    DeleteOptions, ExecSpec, ExecStream, HandOverRequest, HostSecretRequest, KubeError, LogFollow,
+    LogsRequest, ObjectRef, WatchRequest, WatchStream,
 };
 use leasebox::runtime::{CallEnv, Limits};
 use leasebox_policy::fake_cluster::Call;

@@ -155,7 +155,10 @@ fn check_target(pod: &Pod, container: &str, path: &str) -> Result<(), String> {
         ));
     };
     let name = &mount.name;
-    let at = format!("`path` `{path}` lies in mount `{name}` at `{}`", mount.mount_path);
+    let at = format!(
+        "`path` `{path}` lies in mount `{name}` at `{}`",
+        mount.mount_path
+    );
     if mount.read_only == Some(true) {
         return Err(format!("{at}, which is readOnly; {PATH_FIX}"));
     }

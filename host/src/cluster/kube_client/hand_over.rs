@@ -166,7 +166,9 @@ fn handed_over<'a>(key: &str, value: &'a [u8]) -> Option<&'a str> {
     if !identifier || key.starts_with(RESERVED_KEY_PREFIX) {
         return None;
     }
-    std::str::from_utf8(value).ok().filter(|v| !v.contains('\0'))
+    std::str::from_utf8(value)
+        .ok()
+        .filter(|v| !v.contains('\0'))
 }
 
 /// Sends the file on stdin, then ends stdin (the script stops at the byte
@@ -309,10 +311,7 @@ mod tests {
     #[test]
     fn string_data_is_handed_over_and_wins_over_data() {
         let s = secret(&[("A", b"old"), ("B", b"b")], &[("A", "new"), ("C", "c")]);
-        assert_eq!(
-            rendered(&s),
-            "export A='new'\nexport B='b'\nexport C='c'\n"
-        );
+        assert_eq!(rendered(&s), "export A='new'\nexport B='b'\nexport C='c'\n");
     }
 
     #[test]
@@ -365,7 +364,10 @@ mod tests {
         let output = run_script(&path, file.len(), file, true);
         assert!(output.status.success(), "{output:?}");
         assert_eq!(std::fs::read(&path).expect("written"), file);
-        let mode = std::fs::metadata(&path).expect("exists").permissions().mode();
+        let mode = std::fs::metadata(&path)
+            .expect("exists")
+            .permissions()
+            .mode();
         assert_eq!(mode & 0o777, 0o400);
         assert!(!dir.path().join("lease.env.tmp").exists());
     }
@@ -386,14 +388,20 @@ mod tests {
         let output = run_script(&path, 10, b"abc", false);
         assert_eq!(output.status.code(), Some(1));
         let stderr = String::from_utf8_lossy(&output.stderr);
-        assert!(stderr.contains("leasebox-hand-over: read 3 of 10 bytes"), "{stderr}");
+        assert!(
+            stderr.contains("leasebox-hand-over: read 3 of 10 bytes"),
+            "{stderr}"
+        );
         assert!(!path.exists());
         assert!(!dir.path().join("lease.env.tmp").exists());
     }
 
     #[test]
     fn the_step_is_named_in_front_of_an_exec_error() {
-        let error = in_step("hand over secret ns/s to pod p", KubeError::Forbidden("no".into()));
+        let error = in_step(
+            "hand over secret ns/s to pod p",
+            KubeError::Forbidden("no".into()),
+        );
         assert_eq!(
             error,
             KubeError::Forbidden("hand over secret ns/s to pod p: no".into())

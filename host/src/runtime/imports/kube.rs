@@ -24,7 +24,7 @@ use crate::contract::v0_4::leasebox::provider::kube::{
 };
 use crate::contract::v0_4::leasebox::provider::types;
 use crate::contract::{
-    DeleteOptions, ExecHandle, ExecSpec, ExecStatus, Handle, HandOverRequest, HostSecretRequest,
+    DeleteOptions, ExecHandle, ExecSpec, ExecStatus, HandOverRequest, Handle, HostSecretRequest,
     KubeError, LogHandle, LogsRequest, ObjectRef, OutputChunk, WatchEvent, WatchHandle,
     WatchRequest,
 };

@@ -48,6 +48,7 @@ mod files;
 mod lease_calls;
 mod lifecycle;
 mod paperclip_plugin;
+mod pools;
 mod processes;
 mod release;
 mod round_trips;

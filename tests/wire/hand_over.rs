@@ -1,11 +1,11 @@
-//! `hand-over-secret` on the wire: the host reads the Secret itself, then
-//! asks for one exec whose command line carries the path and the byte
-//! count, never a value. (The fake API server answers and closes; it
+//! `hand-over-secret` on the wire: the host hands over the values it filled
+//! into the Secret itself (it never reads a Secret back), in one exec whose
+//! command line carries the path and the byte count, never a value. (The fake API server answers and closes; it
 //! cannot serve an exec stream, so the write itself is tested against the
 //! local `sh` in `kube_client/hand_over.rs` and on a real cluster.)
 
 use leasebox::cluster::io::ClusterIo;
-use leasebox::contract::{HandOverRequest, KubeError};
+use leasebox::contract::{EnvVar, HandOverRequest, HostSecretRequest, KubeError};
 use serde_json::json;
 
 use crate::fake_api::{FakeApi, Reply, failure, step};
@@ -24,17 +24,14 @@ fn request() -> HandOverRequest {
 }
 
 #[test]
-fn a_missing_secret_is_not_found_named_by_the_step_and_nothing_is_executed() {
-    let api = FakeApi::start(vec![step(
-        "GET",
-        SECRET,
-        failure(404, "NotFound", "secrets \"lb-1-env\" not found"),
-    )]);
+fn a_secret_this_host_did_not_write_is_not_found_and_nothing_is_read_or_executed() {
+    let api = FakeApi::start(vec![]);
     let answer = api.client().hand_over_secret(&request());
     api.finish();
     assert!(
         matches!(&answer, Err(KubeError::NotFound(m))
-            if m.starts_with("hand over secret t/lb-1-env to pod lb-1")),
+            if m.starts_with("hand over secret t/lb-1-env to pod lb-1")
+                && m.contains("apply-host-secret")),
         "{answer:?}"
     );
 }
@@ -46,7 +43,7 @@ fn the_exec_carries_the_path_and_byte_count_but_no_value() {
         "metadata": {"name": "lb-1-env", "namespace": "t"},
         "data": {"TOKEN": "czNjcjN0"}});
     let api = FakeApi::start(vec![
-        step("GET", SECRET, Reply::Json(200, secret)),
+        step("PATCH", SECRET, Reply::Json(200, secret)),
         step(
             "GET",
             EXEC,
@@ -70,7 +67,21 @@ fn the_exec_carries_the_path_and_byte_count_but_no_value() {
             Ok(())
         }),
     ]);
-    let answer = api.client().hand_over_secret(&request());
+    let client = api.client();
+    let manifest = json!({"apiVersion": "v1", "kind": "Secret",
+        "metadata": {"name": "lb-1-env", "namespace": "t"}});
+    client
+        .apply_host_secret(&HostSecretRequest {
+            manifest: manifest.to_string(),
+            random_keys: vec![],
+            host_keys: vec![],
+            literal: vec![EnvVar {
+                name: "TOKEN".into(),
+                value: "s3cr3t".into(),
+            }],
+        })
+        .expect("the Secret is written");
+    let answer = client.hand_over_secret(&request());
     api.finish();
     assert!(
         matches!(&answer, Err(KubeError::Forbidden(m))

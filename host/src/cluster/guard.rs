@@ -32,6 +32,7 @@
 
 mod egress;
 mod expiry;
+mod hand_over;
 mod io;
 pub mod marks;
 mod pod;

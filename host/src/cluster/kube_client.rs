@@ -73,6 +73,9 @@ pub(crate) struct Ctx {
     pub observer: Option<ErrorObserver>,
     /// Random values of host-filled Secrets, kept for their next write.
     pub random_values: Arc<secret::RandomValues>,
+    /// The values this host filled into the Secrets it wrote, for
+    /// `hand-over-secret`.
+    pub filled_values: Arc<secret::FilledValues>,
     /// Whether an exec upgrade is followed by a spare connection
     /// ([`spare`]).
     pub spare_connections: bool,
@@ -200,6 +203,7 @@ impl KubeClusterIo {
             policy: RetryPolicy::default(),
             observer: None,
             random_values: Arc::default(),
+            filled_values: Arc::default(),
             spare_connections: false,
         };
         Ok(KubeClusterIo {

@@ -2,9 +2,12 @@
 //! its own lease's pod, and only into a file of a memory-backed `emptyDir`
 //! that container mounts writable (rule `hand-over-target`).
 //!
-//! The host reads both objects itself, whatever the module says of them:
-//! the Secret and the pod must carry leasebox's ownership label and the
-//! lease label of the call's lease. The path is held to the volume that
+//! The Secret must be the call's lease's own (`<lease>-env`: the only
+//! name the host-filled path writes for it, labelled for it), and the
+//! host hands over only values it filled itself, never reading a Secret
+//! back (it holds no `get` on Secrets). The host reads the pod itself,
+//! whatever the module says of it: it must carry leasebox's ownership label
+//! and the lease label of the call's lease. The path is held to the volume that
 //! would really hold the file: the deepest mount of the container above
 //! it, which must be an `emptyDir` with `medium: Memory`, not read-only,
 //! and the whole volume (no `subPath`), so the values never reach a disk,
@@ -56,22 +59,16 @@ impl GuardedCluster {
             "labels {}={} and {LEASE_LABEL}={lease}",
             OWNER_LABEL.0, OWNER_LABEL.1
         );
-        match self.read(&object_ref("Secret", namespace, secret))? {
-            Some(object) if of_lease(&object) => {}
-            found => {
-                let state = if found.is_some() {
-                    "is not this lease's"
-                } else {
-                    "does not exist"
-                };
-                return self.deny(
-                    Rule::HandOverTarget,
-                    format!(
-                        "{what}: `secret` `{secret}` {state}: only the Secret of the call's lease \
-                         (its {marks}) is handed over; name the lease's own Secret"
-                    ),
-                );
-            }
+        let own = format!("{lease}-env");
+        if *secret != own {
+            return self.deny(
+                Rule::HandOverTarget,
+                format!(
+                    "{what}: `secret` `{secret}` is not this lease's: only the Secret of the \
+                     call's lease (`{own}`, written through apply-host-secret) is handed over; \
+                     name the lease's own Secret"
+                ),
+            );
         }
         let object = match self.read(&object_ref("Pod", namespace, pod))? {
             Some(object) if of_lease(&object) => object,

@@ -1,11 +1,6 @@
 //! The guarded calls: each [`ClusterIo`] call checked against the grants
 //! and the call's scope before it reaches the cluster.
 
-// The checks of `hand-over-secret` are a concept of their own, in
-// `guard/hand_over.rs`; declared here until `guard.rs` declares it.
-#[path = "hand_over.rs"]
-mod hand_over;
-
 use std::sync::Arc;
 
 use serde_json::Value;

@@ -156,6 +156,18 @@ impl GuardedCluster {
                 "{what}: pod `{name}` does not exist"
             )));
         };
+        // Written since the claimer read it (claimed by another caller,
+        // most likely): the API server's own answer to a stale version, so
+        // the claimer moves on to the next pod. No refusal: nothing was
+        // attempted beyond the claimer's rights.
+        let read_at = str_at(value, "/metadata/resourceVersion");
+        if str_at(&live, "/metadata/resourceVersion") != read_at {
+            return Err(KubeError::Conflict(format!(
+                "{what}: the pod was written since it was read (resourceVersion {}), so another \
+                 claimer may hold it",
+                read_at.unwrap_or("")
+            )));
+        }
         let module = self.audit.module_sha256.as_str();
         let refusal = if !has_owner_label(&live) || pool_of(&live).is_none() {
             Some(format!("pod `{name}` is not a leasebox warm-pool pod"))

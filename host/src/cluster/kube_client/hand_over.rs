@@ -1,8 +1,10 @@
 //! `hand-over-secret`: a lease's Secret written into a file of its running
 //! pod, without a restart.
 //!
-//! The host reads the Secret itself (a module never reads one), renders its
-//! values as POSIX `sh` lines (`export KEY='value'`, sorted by key) and
+//! The host hands over the values it filled into the Secret itself when it
+//! wrote it (`secret.rs`, [`super::secret::FilledValues`]): it never reads
+//! a Secret back, and holds no `get` on Secrets. It renders them as POSIX
+//! `sh` lines (`export KEY='value'`, sorted by key) and
 //! sends them over the stdin of one exec into the pod ([`exec::start`], the
 //! same session every other exec runs in). The command line carries the
 //! path and the byte count, never a value. Kubernetes 1.20's exec protocol
@@ -16,7 +18,6 @@ use std::collections::BTreeMap;
 use std::time::{Duration, Instant};
 
 use k8s_openapi::api::core::v1::Secret;
-use kube::Api;
 
 use super::KubeClusterIo;
 use super::exec::{self, KubeExec};
@@ -61,7 +62,7 @@ pub(crate) fn hand_over(io: &KubeClusterIo, request: &HandOverRequest) -> Result
         "hand over secret {}/{} to pod {}",
         request.namespace, request.secret, request.pod
     );
-    let secret = io.block_on(read_secret(io, request, &step))?;
+    let secret = filled_secret(io, request, &step)?;
     let file = hand_over_file(&secret);
     let spec = ExecSpec {
         namespace: request.namespace.clone(),
@@ -98,22 +99,32 @@ pub(crate) fn hand_over(io: &KubeClusterIo, request: &HandOverRequest) -> Result
     written
 }
 
-/// The Secret as the API server holds it.
-async fn read_secret(
+/// The Secret as this host filled it (its `stringData`).
+fn filled_secret(
     io: &KubeClusterIo,
     request: &HandOverRequest,
     step: &str,
 ) -> Result<Secret, KubeError> {
-    let secrets: Api<Secret> = Api::namespaced(io.ctx.client.clone(), &request.namespace);
-    io.ctx
-        .call(step, || secrets.get_opt(&request.secret))
-        .await?
+    let values = io
+        .ctx
+        .filled_values
+        .get(&request.namespace, &request.secret)
         .ok_or_else(|| {
             KubeError::NotFound(format!(
-                "{step}: secret `{}` does not exist in `{}`",
+                "{step}: this host has not written secret `{}` in `{}` in the last ten minutes; \
+                 it hands over only values it filled itself (write the Secret through \
+                 apply-host-secret in the same call first)",
                 request.secret, request.namespace
             ))
-        })
+        })?;
+    let string_data = values
+        .into_iter()
+        .filter_map(|(key, value)| value.as_str().map(|v| (key, v.to_string())))
+        .collect();
+    Ok(Secret {
+        string_data: Some(string_data),
+        ..Secret::default()
+    })
 }
 
 /// The command run in the pod: the script, then its `$0`, the path and the

@@ -126,6 +126,36 @@ pub(crate) fn fill(
     Ok((m, unique))
 }
 
+/// The values this host filled into each Secret it wrote, kept for
+/// [`KEEP_RANDOM_VALUES`]: what `hand-over-secret` writes into a claimed
+/// pool pod, so the host never reads a Secret back (it holds no `get` on
+/// Secrets, and a value someone else wrote into the Secret is never handed
+/// over).
+#[derive(Debug, Default)]
+pub(crate) struct FilledValues {
+    kept: Mutex<HashMap<(String, String), (Map<String, Value>, Instant)>>,
+}
+
+impl FilledValues {
+    /// Keeps the values written into Secret `namespace/name`.
+    fn keep(&self, namespace: &str, name: &str, values: Map<String, Value>) {
+        let now = Instant::now();
+        let mut kept = lock(&self.kept);
+        kept.retain(|_, (_, at)| now.duration_since(*at) < KEEP_RANDOM_VALUES);
+        kept.insert((namespace.to_string(), name.to_string()), (values, now));
+    }
+
+    /// The values last written into Secret `namespace/name` by this host,
+    /// when recent enough.
+    pub(crate) fn get(&self, namespace: &str, name: &str) -> Option<Map<String, Value>> {
+        let now = Instant::now();
+        lock(&self.kept)
+            .get(&(namespace.to_string(), name.to_string()))
+            .filter(|(_, at)| now.duration_since(*at) < KEEP_RANDOM_VALUES)
+            .map(|(values, _)| values.clone())
+    }
+}
+
 /// 32 random bytes, lowercase hex.
 fn random_hex() -> Result<String, KubeError> {
     let mut bytes = [0u8; RANDOM_KEY_BYTES];
@@ -154,6 +184,10 @@ pub(crate) async fn apply_host_secret(
 ) -> Result<(String, Vec<String>), KubeError> {
     let (manifest, filled) = fill(request, env, &ctx.random_values)?;
     let stored = apply(ctx, &manifest).await?;
+    if let Some(values) = manifest.value.get("stringData").and_then(Value::as_object) {
+        let namespace = manifest.namespace.as_deref().unwrap_or("");
+        ctx.filled_values.keep(namespace, &manifest.name, values.clone());
+    }
     Ok((strip_values(&stored)?, filled))
 }
 

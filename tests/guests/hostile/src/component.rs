@@ -18,6 +18,9 @@
 //! id, so that `leasebox exec --lease` gets that far. `open-terminal` and
 //! `start-process` (contract 0.3.0) attack like `execute`, from their
 //! command; the other calls of 0.3.0 answer `bad-request`.
+//! `ensure-pool` (contract 0.4.0) attacks from a call for a company and no
+//! lease, with the host's pool cap; `claim-lease` from a call for a
+//! company and a lease, as `acquire-lease` does; both fail like it.
 
 use crate::attack::{Order, Position, Verdict};
 use crate::bindings::exports::leasebox::provider::provider::{
@@ -25,8 +28,8 @@ use crate::bindings::exports::leasebox::provider::provider::{
 };
 use crate::bindings::leasebox::provider::types::{
     AttachRequest, Backend, Command, ExecRequest, ExecStatus, Failure, FileEntry, FilesInRequest,
-    FilesOutRequest, Issue, Lease, LeaseRequest, LeaseStatus, ObjectRef, PolicyError, ProcessInfo,
-    TerminalRequest, ValidationReport,
+    FilesOutRequest, Issue, Lease, LeaseRequest, LeaseStatus, ObjectRef, PolicyError, PoolReport,
+    PoolRequest, ProcessInfo, TerminalRequest, ValidationReport,
 };
 
 /// The step of the `failed` error an attacking `acquire-lease` returns
@@ -168,6 +171,22 @@ impl Guest for Component {
     }
 
     fn acquire_lease(request: LeaseRequest) -> Result<Lease, PolicyError> {
+        let report = attack(&request.config, lease_position(&request))?;
+        Err(failed(report))
+    }
+
+    fn ensure_pool(request: PoolRequest) -> Result<PoolReport, PolicyError> {
+        let position = Position {
+            company: request.company_id,
+            lease: None,
+        };
+        Err(failed(attack(&request.config, position)?))
+    }
+
+    fn claim_lease(
+        request: LeaseRequest,
+        _module_sha256: String,
+    ) -> Result<Option<Lease>, PolicyError> {
         let report = attack(&request.config, lease_position(&request))?;
         Err(failed(report))
     }

@@ -6,8 +6,8 @@ use serde_json::{Value, json};
 
 use crate::contract::lease_json;
 use crate::contract::{
-    ExecStatus, FileEntry, FileType, Issue, LeasePhase, LeaseStatus, PoolReport, ProbeReport, ProcessInfo,
-    ReleaseReport, SweepReport, ValidationReport,
+    ExecStatus, FileEntry, FileType, Issue, LeasePhase, LeaseStatus, PoolReport, ProbeReport,
+    ProcessInfo, ReleaseReport, SweepReport, ValidationReport,
 };
 
 /// Issues as `[{"path","message"}]`.

@@ -488,9 +488,11 @@ impl Policy {
     ) -> Result<ValidationReport, RuntimeError> {
         let call = "validate-config";
         match self.contract {
-            Contract::V0_4 | Contract::V0_3 | Contract::V0_2 => self.call(call, env, None, |e, s| {
-                e.call(s, V0_4::func_validate_config, (config,))
-            }),
+            Contract::V0_4 | Contract::V0_3 | Contract::V0_2 => {
+                self.call(call, env, None, |e, s| {
+                    e.call(s, V0_4::func_validate_config, (config,))
+                })
+            }
             Contract::V0_1 => self.call(call, env, None, |e, s| {
                 Ok(e.call(s, V0_1::func_validate_config, (config,))?.into())
             }),
@@ -501,9 +503,11 @@ impl Policy {
     pub fn config_schema(&self, env: &CallEnv) -> Result<String, RuntimeError> {
         let call = "config-schema";
         match self.contract {
-            Contract::V0_4 | Contract::V0_3 | Contract::V0_2 => self.call(call, env, None, |e, s| {
-                e.call(s, V0_4::func_config_schema, ())
-            }),
+            Contract::V0_4 | Contract::V0_3 | Contract::V0_2 => {
+                self.call(call, env, None, |e, s| {
+                    e.call(s, V0_4::func_config_schema, ())
+                })
+            }
             Contract::V0_1 => self.call(call, env, None, |e, s| {
                 e.call(s, V0_1::func_config_schema, ())
             }),
@@ -528,9 +532,11 @@ impl Policy {
     pub fn plan(&self, env: &CallEnv, request: &LeaseRequest) -> CallResult<Vec<String>> {
         let call = "plan";
         match self.contract {
-            Contract::V0_4 | Contract::V0_3 | Contract::V0_2 => self.call(call, env, None, |e, s| {
-                e.call(s, V0_4::func_plan, (request,))
-            }),
+            Contract::V0_4 | Contract::V0_3 | Contract::V0_2 => {
+                self.call(call, env, None, |e, s| {
+                    e.call(s, V0_4::func_plan, (request,))
+                })
+            }
             Contract::V0_1 => self.call(call, env, None, |e, s| {
                 let request = request.into();
                 Ok(answer_up(e.call(s, V0_1::func_plan, (&request,))?))
@@ -543,9 +549,11 @@ impl Policy {
         let call = "acquire-lease";
         let scope = Some(CallScope::acquire(&request.company_id, &request.lease_id));
         match self.contract {
-            Contract::V0_4 | Contract::V0_3 | Contract::V0_2 => self.call(call, env, scope, |e, s| {
-                e.call(s, V0_4::func_acquire_lease, (request,))
-            }),
+            Contract::V0_4 | Contract::V0_3 | Contract::V0_2 => {
+                self.call(call, env, scope, |e, s| {
+                    e.call(s, V0_4::func_acquire_lease, (request,))
+                })
+            }
             Contract::V0_1 => self.call(call, env, scope, |e, s| {
                 let request = request.into();
                 let answer = e.call(s, V0_1::func_acquire_lease, (&request,))?;
@@ -563,9 +571,11 @@ impl Policy {
     ) -> CallResult<ExecStatus> {
         let (call, scope) = ("realize-workspace", Some(CallScope::lease(&lease.id)));
         match self.contract {
-            Contract::V0_4 | Contract::V0_3 | Contract::V0_2 => self.call(call, env, scope, |e, s| {
-                e.call(s, V0_4::func_realize_workspace, (lease, path))
-            }),
+            Contract::V0_4 | Contract::V0_3 | Contract::V0_2 => {
+                self.call(call, env, scope, |e, s| {
+                    e.call(s, V0_4::func_realize_workspace, (lease, path))
+                })
+            }
             Contract::V0_1 => self.call(call, env, scope, |e, s| {
                 let lease = lease.into();
                 Ok(answer_up(e.call(
@@ -581,9 +591,11 @@ impl Policy {
     pub fn execute(&self, env: &CallEnv, request: &ExecRequest) -> CallResult<ExecStatus> {
         let (call, scope) = ("execute", Some(CallScope::lease(&request.lease.id)));
         match self.contract {
-            Contract::V0_4 | Contract::V0_3 | Contract::V0_2 => self.call(call, env, scope, |e, s| {
-                e.call(s, V0_4::func_execute, (request,))
-            }),
+            Contract::V0_4 | Contract::V0_3 | Contract::V0_2 => {
+                self.call(call, env, scope, |e, s| {
+                    e.call(s, V0_4::func_execute, (request,))
+                })
+            }
             Contract::V0_1 => self.call(call, env, scope, |e, s| {
                 let request = request.into();
                 Ok(answer_up(e.call(s, V0_1::func_execute, (&request,))?))
@@ -595,9 +607,11 @@ impl Policy {
     pub fn release_lease(&self, env: &CallEnv, lease: &Lease) -> CallResult<ReleaseReport> {
         let (call, scope) = ("release-lease", Some(CallScope::lease(&lease.id)));
         match self.contract {
-            Contract::V0_4 | Contract::V0_3 | Contract::V0_2 => self.call(call, env, scope, |e, s| {
-                e.call(s, V0_4::func_release_lease, (lease,))
-            }),
+            Contract::V0_4 | Contract::V0_3 | Contract::V0_2 => {
+                self.call(call, env, scope, |e, s| {
+                    e.call(s, V0_4::func_release_lease, (lease,))
+                })
+            }
             Contract::V0_1 => self.call(call, env, scope, |e, s| {
                 let lease = lease.into();
                 Ok(answer_up(e.call(s, V0_1::func_release_lease, (&lease,))?))
@@ -614,9 +628,11 @@ impl Policy {
     ) -> CallResult<Lease> {
         let (call, scope) = ("resume-lease", Some(CallScope::lease(lease_id)));
         match self.contract {
-            Contract::V0_4 | Contract::V0_3 | Contract::V0_2 => self.call(call, env, scope, |e, s| {
-                e.call(s, V0_4::func_resume_lease, (lease_id, namespace))
-            }),
+            Contract::V0_4 | Contract::V0_3 | Contract::V0_2 => {
+                self.call(call, env, scope, |e, s| {
+                    e.call(s, V0_4::func_resume_lease, (lease_id, namespace))
+                })
+            }
             Contract::V0_1 => self.call(call, env, scope, |e, s| {
                 let answer = e.call(s, V0_1::func_resume_lease, (lease_id, namespace))?;
                 Ok(self.stamped(answer_up(answer)))
@@ -639,9 +655,11 @@ impl Policy {
                 .map_or_else(|_| CallScope::default(), CallScope::sweep),
         );
         match self.contract {
-            Contract::V0_4 | Contract::V0_3 | Contract::V0_2 => self.call(call, env, scope, |e, s| {
-                e.call(s, V0_4::func_sweep, (now, namespace))
-            }),
+            Contract::V0_4 | Contract::V0_3 | Contract::V0_2 => {
+                self.call(call, env, scope, |e, s| {
+                    e.call(s, V0_4::func_sweep, (now, namespace))
+                })
+            }
             Contract::V0_1 => self.call(call, env, scope, |e, s| {
                 Ok(answer_up(e.call(s, V0_1::func_sweep, (now, namespace))?))
             }),
@@ -658,9 +676,11 @@ impl Policy {
     ) -> CallResult<Lease> {
         let (call, scope) = ("renew-lease", Some(CallScope::lease(&lease.id)));
         match self.contract {
-            Contract::V0_4 | Contract::V0_3 | Contract::V0_2 => self.call(call, env, scope, |e, s| {
-                e.call(s, V0_4::func_renew_lease, (lease, now, ttl_seconds))
-            }),
+            Contract::V0_4 | Contract::V0_3 | Contract::V0_2 => {
+                self.call(call, env, scope, |e, s| {
+                    e.call(s, V0_4::func_renew_lease, (lease, now, ttl_seconds))
+                })
+            }
             Contract::V0_1 => self.unsupported(call),
         }
     }
@@ -678,9 +698,11 @@ impl Policy {
             ..CallScope::default()
         });
         match self.contract {
-            Contract::V0_4 | Contract::V0_3 | Contract::V0_2 => self.call(call, env, scope, |e, s| {
-                e.call(s, V0_4::func_list_leases, (company_id, namespace))
-            }),
+            Contract::V0_4 | Contract::V0_3 | Contract::V0_2 => {
+                self.call(call, env, scope, |e, s| {
+                    e.call(s, V0_4::func_list_leases, (company_id, namespace))
+                })
+            }
             Contract::V0_1 => self.unsupported(call),
         }
     }
@@ -694,9 +716,11 @@ impl Policy {
     ) -> CallResult<LeaseStatus> {
         let (call, scope) = ("get-lease-status", Some(CallScope::lease(lease_id)));
         match self.contract {
-            Contract::V0_4 | Contract::V0_3 | Contract::V0_2 => self.call(call, env, scope, |e, s| {
-                e.call(s, V0_4::func_get_lease_status, (lease_id, namespace))
-            }),
+            Contract::V0_4 | Contract::V0_3 | Contract::V0_2 => {
+                self.call(call, env, scope, |e, s| {
+                    e.call(s, V0_4::func_get_lease_status, (lease_id, namespace))
+                })
+            }
             Contract::V0_1 => self.unsupported(call),
         }
     }

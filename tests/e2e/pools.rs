@@ -132,7 +132,10 @@ fn selected_by_egress(case: &Case, lease: &str) -> Vec<String> {
         .and_then(|s| s.pod_selector)
         .and_then(|s| s.match_labels)
         .unwrap_or_default();
-    assert!(!labels.is_empty(), "the egress policy of {lease} selects every pod");
+    assert!(
+        !labels.is_empty(),
+        "the egress policy of {lease} selects every pod"
+    );
     let selector = labels
         .iter()
         .map(|(k, v)| format!("{k}={v}"))
@@ -214,7 +217,10 @@ fn a_pool_of_eight_serves_eight_warm_acquires_each_with_its_own_secret_and_egres
             json!({"config": config, "companyId": case.company}),
         );
         let lease = answer["result"].clone();
-        assert_eq!(lease["warm"], true, "acquire #{i} was not from the pool: {answer}");
+        assert_eq!(
+            lease["warm"], true,
+            "acquire #{i} was not from the pool: {answer}"
+        );
         leases.push(lease);
     }
     let pods_of: BTreeSet<&str> = leases.iter().filter_map(|l| l["pod"].as_str()).collect();
@@ -224,13 +230,18 @@ fn a_pool_of_eight_serves_eight_warm_acquires_each_with_its_own_secret_and_egres
     for (i, lease) in leases.iter().enumerate() {
         let id = lease["id"].as_str().expect("id");
         let request = 100 + i as u64;
-        client.send(json!({"jsonrpc": "2.0", "id": request, "method": "exec", "params": {
-            "leaseId": id, "command": ["sh", "-c", "printf %s \"$BOOTSTRAP_TOKEN\""]}}));
+        client.send(
+            json!({"jsonrpc": "2.0", "id": request, "method": "exec", "params": {
+            "leaseId": id, "command": ["sh", "-c", "printf %s \"$BOOTSTRAP_TOKEN\""]}}),
+        );
         let (status, notes) = client.until(request);
         assert_eq!(status["result"]["exitCode"], 0, "{status}");
         let seen = String::from_utf8(output_of(&notes, request, "stdout")).expect("UTF-8");
         let stored = secret_value(&case, &format!("{id}-env"), "BOOTSTRAP_TOKEN");
-        assert_eq!(seen, stored, "lease {id}: the command sees its own Secret's value");
+        assert_eq!(
+            seen, stored,
+            "lease {id}: the command sees its own Secret's value"
+        );
         assert_eq!(seen.len(), 64, "a random key: {seen}");
         tokens.insert(seen);
         let pod = lease["pod"].as_str().expect("pod");
@@ -261,7 +272,11 @@ fn a_burst_beyond_the_pool_goes_cold_and_none_fails() {
     let settings = pool_settings(&case, 8, 16, "");
     let (mut child, mut client) = serve_with(&case, &settings);
     let config = pool_config(&case, 8);
-    let ensured = client.call(1, "pool.ensure", json!({"config": config, "companyId": case.company}));
+    let ensured = client.call(
+        1,
+        "pool.ensure",
+        json!({"config": config, "companyId": case.company}),
+    );
     assert_eq!(ensured["result"]["size"], 8, "{ensured}");
     wait_pool_ready(&case, 8);
 
@@ -288,13 +303,22 @@ fn a_burst_beyond_the_pool_goes_cold_and_none_fails() {
             next += 1;
         }
     }
-    let failed: Vec<&Value> = answers.values().filter(|a| a.get("result").is_none()).collect();
+    let failed: Vec<&Value> = answers
+        .values()
+        .filter(|a| a.get("result").is_none())
+        .collect();
     assert!(failed.is_empty(), "acquires failed: {failed:?}");
-    let warm = answers.values().filter(|a| a["result"]["warm"] == true).count();
+    let warm = answers
+        .values()
+        .filter(|a| a["result"]["warm"] == true)
+        .count();
     let cold = answers.len() - warm;
     eprintln!("pool burst: {warm} warm, {cold} cold of {total}");
     assert!(warm >= 1, "no acquire came from the pool");
-    assert!(cold >= 1, "32 acquires against a pool of 8: the surplus goes cold");
+    assert!(
+        cold >= 1,
+        "32 acquires against a pool of 8: the surplus goes cold"
+    );
     let uids: BTreeSet<&str> = answers
         .values()
         .filter_map(|a| a["result"]["workload"]["uid"].as_str())
@@ -321,13 +345,23 @@ fn two_replicas_claiming_from_one_pool_never_bind_a_pod_twice() {
     let (mut first, mut a) = serve_with(&case, &settings);
     let (mut second, mut b) = serve_with(&case, &settings);
     let config = pool_config(&case, 10);
-    let ensured = a.call(1, "pool.ensure", json!({"config": config, "companyId": case.company}));
+    let ensured = a.call(
+        1,
+        "pool.ensure",
+        json!({"config": config, "companyId": case.company}),
+    );
     assert_eq!(ensured["result"]["size"], 10, "{ensured}");
     wait_pool_ready(&case, 10);
 
     // 40 acquires at once, 20 to each replica.
     let requests: Vec<(u64, &str, Value)> = (0..20u64)
-        .map(|i| (10 + i, "acquire", json!({"config": config, "companyId": case.company})))
+        .map(|i| {
+            (
+                10 + i,
+                "acquire",
+                json!({"config": config, "companyId": case.company}),
+            )
+        })
         .collect();
     for (id, method, params) in &requests {
         a.send(json!({"jsonrpc": "2.0", "id": id, "method": method, "params": params}));
@@ -344,9 +378,15 @@ fn two_replicas_claiming_from_one_pool_never_bind_a_pod_twice() {
         }
         answers.extend(got.into_values());
     }
-    let failed: Vec<&Value> = answers.iter().filter(|a| a.get("result").is_none()).collect();
+    let failed: Vec<&Value> = answers
+        .iter()
+        .filter(|a| a.get("result").is_none())
+        .collect();
     assert!(failed.is_empty(), "acquires failed: {failed:?}");
-    let warm = answers.iter().filter(|a| a["result"]["warm"] == true).count();
+    let warm = answers
+        .iter()
+        .filter(|a| a["result"]["warm"] == true)
+        .count();
     eprintln!("two replicas: {warm} warm, {} cold of 40", 40 - warm);
     assert!(warm >= 1, "no acquire came from the pool");
 
@@ -355,7 +395,10 @@ fn two_replicas_claiming_from_one_pool_never_bind_a_pod_twice() {
     let mut bound: BTreeMap<String, String> = BTreeMap::new();
     for answer in &answers {
         let lease = answer["result"]["id"].as_str().expect("id").to_string();
-        let uid = answer["result"]["workload"]["uid"].as_str().expect("uid").to_string();
+        let uid = answer["result"]["workload"]["uid"]
+            .as_str()
+            .expect("uid")
+            .to_string();
         if let Some(other) = bound.insert(uid.clone(), lease.clone()) {
             panic!("pod {uid} is bound to {other} and {lease}");
         }
@@ -400,7 +443,13 @@ fn an_unclaimed_pool_pod_holds_no_secret_and_refuses_exec_through_leasebox() {
     let settings_arg = settings.display().to_string();
     let config_arg = config_path.display().to_string();
     let ensured = case.cli(&[
-        "pool", "ensure", "--config", &config_arg, "--company-id", &case.company, "--settings",
+        "pool",
+        "ensure",
+        "--config",
+        &config_arg,
+        "--company-id",
+        &case.company,
+        "--settings",
         &settings_arg,
     ]);
     ensured.assert_code(0);
@@ -411,10 +460,23 @@ fn an_unclaimed_pool_pod_holds_no_secret_and_refuses_exec_through_leasebox() {
 
     // No Secret referenced: no env from one, no volume of one, no token.
     let text = serde_json::to_string(&pod.spec).expect("JSON");
-    for reference in ["secretRef", "secretKeyRef", "\"secret\"", "serviceAccountToken"] {
-        assert!(!text.contains(reference), "pool pod spec references {reference}: {text}");
+    for reference in [
+        "secretRef",
+        "secretKeyRef",
+        "\"secret\"",
+        "serviceAccountToken",
+    ] {
+        assert!(
+            !text.contains(reference),
+            "pool pod spec references {reference}: {text}"
+        );
     }
-    assert_eq!(pod.spec.as_ref().and_then(|s| s.automount_service_account_token), Some(false));
+    assert_eq!(
+        pod.spec
+            .as_ref()
+            .and_then(|s| s.automount_service_account_token),
+        Some(false)
+    );
     let secrets: Api<Secret> = Api::namespaced(case.client(), &case.namespace);
     let lease_secrets: Vec<String> = case
         .block_on(secrets.list(&ListParams::default().labels(LEASE_LABEL)))
@@ -423,7 +485,10 @@ fn an_unclaimed_pool_pod_holds_no_secret_and_refuses_exec_through_leasebox() {
         .into_iter()
         .filter_map(|s| s.metadata.name)
         .collect();
-    assert!(lease_secrets.is_empty(), "a lease Secret exists before any claim: {lease_secrets:?}");
+    assert!(
+        lease_secrets.is_empty(),
+        "a lease Secret exists before any claim: {lease_secrets:?}"
+    );
     // Inside the pod, read as the cluster's administrator: no lease env,
     // no token, nothing mounted from a Secret.
     let inside = case
@@ -432,7 +497,11 @@ fn an_unclaimed_pool_pod_holds_no_secret_and_refuses_exec_through_leasebox() {
             &case.namespace,
             &name,
             "agent",
-            &["sh", "-c", "ls -A /run/leasebox; env | grep -c BOOTSTRAP_TOKEN; ls /var/run/secrets 2>&1"],
+            &[
+                "sh",
+                "-c",
+                "ls -A /run/leasebox; env | grep -c BOOTSTRAP_TOKEN; ls /var/run/secrets 2>&1",
+            ],
             Duration::from_secs(30),
         ))
         .expect("exec as administrator");
@@ -450,14 +519,26 @@ fn an_unclaimed_pool_pod_holds_no_secret_and_refuses_exec_through_leasebox() {
     attack["pod"] = json!(name);
     attack["container"] = json!("agent");
     let attack_path = case.write_file("attack.json", &attack.to_string());
-    let module = crate::hostile_module::hostile_module().display().to_string();
+    let module = crate::hostile_module::hostile_module()
+        .display()
+        .to_string();
     let attack_arg = attack_path.display().to_string();
     let probed = case.cli(&[
-        "probe", "--policy", &module, "--config", &attack_arg, "--company-id", &case.company,
-        "--settings", &settings_arg,
+        "probe",
+        "--policy",
+        &module,
+        "--config",
+        &attack_arg,
+        "--company-id",
+        &case.company,
+        "--settings",
+        &settings_arg,
     ]);
     let report = probed.json();
-    let detail = report["checks"][0]["detail"].as_str().unwrap_or_default().to_string();
+    let detail = report["checks"][0]["detail"]
+        .as_str()
+        .unwrap_or_default()
+        .to_string();
     assert_eq!(report["checks"][0]["ok"], true, "{}", probed.describe());
     assert!(
         detail.contains("exec-target") && detail.contains("unclaimed"),
@@ -467,7 +548,13 @@ fn an_unclaimed_pool_pod_holds_no_secret_and_refuses_exec_through_leasebox() {
     let empty = case.write_file("empty.json", &config.to_string());
     let empty_arg = empty.display().to_string();
     case.cli(&[
-        "pool", "ensure", "--config", &empty_arg, "--company-id", &case.company, "--settings",
+        "pool",
+        "ensure",
+        "--config",
+        &empty_arg,
+        "--company-id",
+        &case.company,
+        "--settings",
         &settings_arg,
     ])
     .assert_code(0);
@@ -512,14 +599,24 @@ fn a_module_swap_replaces_the_pool_and_no_claim_gets_an_old_pod() {
     client.call(1, "pool.ensure", params.clone());
     let old = wait_pool_ready(&case, 2);
 
-    let info = client.call(2, "policy.reload", json!({"path": swapped.display().to_string()}));
-    let sha = info["result"]["sha256"].as_str().unwrap_or_else(|| panic!("{info}")).to_string();
+    let info = client.call(
+        2,
+        "policy.reload",
+        json!({"path": swapped.display().to_string()}),
+    );
+    let sha = info["result"]["sha256"]
+        .as_str()
+        .unwrap_or_else(|| panic!("{info}"))
+        .to_string();
 
     // Right after the swap the pool holds only the old module's pods: the
     // acquire goes cold.
     let first = client.call(3, "acquire", params.clone());
     let lease = &first["result"];
-    assert_eq!(lease["warm"], false, "a claim after the swap took an old pod: {first}");
+    assert_eq!(
+        lease["warm"], false,
+        "a claim after the swap took an old pod: {first}"
+    );
     assert!(!old.contains(lease["workload"]["uid"].as_str().unwrap_or("")));
     assert_eq!(lease["moduleSha256"], sha.as_str());
 
@@ -532,12 +629,17 @@ fn a_module_swap_replaces_the_pool_and_no_claim_gets_an_old_pod() {
         .filter_map(|o| o["uid"].as_str())
         .collect();
     let new = wait_pool_ready(&case, 2);
-    assert!(new.is_disjoint(&old), "old pool pods still ready: {new:?} {old:?}");
+    assert!(
+        new.is_disjoint(&old),
+        "old pool pods still ready: {new:?} {old:?}"
+    );
     assert!(
         old.iter().all(|uid| replaced.contains(uid.as_str()))
-            || old.iter().all(|uid| !pods(&case, POOL_LABEL)
+            || old
                 .iter()
-                .any(|p| p.metadata.uid.as_deref() == Some(uid))),
+                .all(|uid| !pods(&case, POOL_LABEL)
+                    .iter()
+                    .any(|p| p.metadata.uid.as_deref() == Some(uid))),
         "the old pool pods were neither replaced nor gone: {ensured}"
     );
     let second = client.call(5, "acquire", params);

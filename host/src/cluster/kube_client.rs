@@ -51,8 +51,8 @@ use crate::contract::{
     DeleteOptions, ExecSpec, ExecStream, HandOverRequest, HostSecretRequest, KubeError, LogFollow,
     LogsRequest, ObjectRef, WatchRequest, WatchStream,
 };
-use resources::Resolver;
 pub use hand_over::hand_over_file;
+use resources::Resolver;
 pub use retry::RetryPolicy;
 
 /// The field manager of every server-side apply.

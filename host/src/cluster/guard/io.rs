@@ -6,11 +6,11 @@ use std::sync::Arc;
 use serde_json::Value;
 
 use super::rule::Rule;
-use super::{marks, pool};
 use super::{
     GuardedCluster, NamespaceFacts, cluster_scoped, is_workload, lease_of, parse,
     secret_names_only, str_at, target_of, watch,
 };
+use super::{marks, pool};
 use crate::cluster::grants::{LEASE_LABEL, Verb};
 use crate::cluster::io::{CallScope, CallerIo, ClusterIo};
 use crate::cluster::manifest::Manifest;

@@ -186,7 +186,8 @@ pub(crate) async fn apply_host_secret(
     let stored = apply(ctx, &manifest).await?;
     if let Some(values) = manifest.value.get("stringData").and_then(Value::as_object) {
         let namespace = manifest.namespace.as_deref().unwrap_or("");
-        ctx.filled_values.keep(namespace, &manifest.name, values.clone());
+        ctx.filled_values
+            .keep(namespace, &manifest.name, values.clone());
     }
     Ok((strip_values(&stored)?, filled))
 }

@@ -133,8 +133,14 @@ pub(crate) fn fill(
 /// over).
 #[derive(Debug, Default)]
 pub(crate) struct FilledValues {
-    kept: Mutex<HashMap<(String, String), (Map<String, Value>, Instant)>>,
+    kept: Mutex<HashMap<SecretName, Filled>>,
 }
+
+/// A Secret's namespace and name.
+type SecretName = (String, String);
+
+/// The values filled into a Secret, and when.
+type Filled = (Map<String, Value>, Instant);
 
 impl FilledValues {
     /// Keeps the values written into Secret `namespace/name`.

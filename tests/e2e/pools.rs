@@ -544,20 +544,45 @@ fn an_unclaimed_pool_pod_holds_no_secret_and_refuses_exec_through_leasebox() {
         detail.contains("exec-target") && detail.contains("unclaimed"),
         "not refused by the guard's exec-target rule: {detail}"
     );
-    config["warmPool"] = json!({ "size": 0 });
-    let empty = case.write_file("empty.json", &config.to_string());
-    let empty_arg = empty.display().to_string();
-    case.cli(&[
-        "pool",
-        "ensure",
-        "--config",
-        &empty_arg,
-        "--company-id",
-        &case.company,
-        "--settings",
-        &settings_arg,
-    ])
-    .assert_code(0);
+    // An idle pool whose configuration nobody asks for any more: a sweep
+    // past the pods' idle deadline deletes them (and nothing before it).
+    let sweep = |now: &str| {
+        case.cli(&[
+            "sweep",
+            "--now",
+            now,
+            "--namespace",
+            &case.namespace,
+            "--settings",
+            &settings_arg,
+        ])
+        .assert_code(0)
+        .json()
+    };
+    sweep("2000-01-01T00:00:00Z");
+    assert_eq!(
+        pods(&case, POOL_LABEL).len(),
+        1,
+        "a sweep before the deadline kept the pod"
+    );
+    let swept = sweep("2099-01-01T00:00:00Z");
+    assert!(
+        swept["expired"]
+            .as_array()
+            .is_some_and(|e| e.iter().any(|o| o["name"] == name.as_str())),
+        "{swept}"
+    );
+    let started = Instant::now();
+    while pods(&case, POOL_LABEL)
+        .iter()
+        .any(|p| p.metadata.deletion_timestamp.is_none())
+    {
+        assert!(
+            started.elapsed() < READY_LIMIT,
+            "the idle pool pod is still there"
+        );
+        std::thread::sleep(Duration::from_millis(250));
+    }
     case.finish();
 }
 

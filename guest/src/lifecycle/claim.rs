@@ -36,7 +36,7 @@ use crate::lease::{Lease, LeaseRequest, ObjectRef};
 use crate::manifests::pod_baseline::{pod_labels, workload_annotations};
 use crate::manifests::pool_pod::{LEASE_ENV_FILE, PoolShape};
 use crate::manifests::{self, Context};
-use crate::{names, plan};
+use crate::{names, plan, time};
 
 /// The step name of the bind write.
 pub(crate) const STEP_BIND: &str = "bind-pool-pod";
@@ -67,13 +67,15 @@ pub(crate) fn claim(
         return Ok(None);
     }
     let shape = PoolShape::of(hooks, &pool_ctx);
+    let now =
+        time::parse(&request.now).map_err(|e| PolicyError::BadRequest(format!("now: {e}")))?;
     let pods = pool::list_pool(cluster, STEP_BIND, &ctx.namespace, &shape)?;
     let ready: Vec<&PoolPod> = pods
         .iter()
         .filter(|p| {
             !p.claimed()
                 && !p.terminating()
-                && p.fresh(&shape, module_sha256)
+                && p.fresh(&shape, module_sha256, now)
                 && conditions::pod_ready(&p.pod)
         })
         .collect();

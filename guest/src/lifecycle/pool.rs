@@ -19,7 +19,8 @@ use crate::hooks::Hooks;
 use crate::lease::{LeaseRequest, ObjectRef, PoolReport, PoolRequest};
 use crate::manifests::Context;
 use crate::manifests::pool_pod::PoolShape;
-use crate::{names, plan};
+use crate::{names, plan, time};
+use jiff::Timestamp;
 
 /// The step name of every failure of `ensure-pool`.
 const STEP: &str = "ensure-pool";
@@ -102,9 +103,19 @@ impl PoolPod {
         self.pod.metadata.deletion_timestamp.is_some()
     }
 
-    /// Built from `shape` by module `module_sha256`, and not failed.
-    pub(crate) fn fresh(&self, shape: &PoolShape, module_sha256: &str) -> bool {
-        self.annotation(names::ANNOTATION_POOL_SPEC) == Some(shape.spec_hash.as_str())
+    /// Past its idle deadline (annotation `leasebox.dev/expires-at`) at
+    /// `now`; a pod without a readable one is.
+    pub(crate) fn expired(&self, now: Timestamp) -> bool {
+        self.annotation(names::ANNOTATION_EXPIRES_AT)
+            .and_then(|t| time::parse(t).ok())
+            .is_none_or(|deadline| deadline <= now)
+    }
+
+    /// Built from `shape` by module `module_sha256`, not failed and not
+    /// idle past its deadline at `now`.
+    pub(crate) fn fresh(&self, shape: &PoolShape, module_sha256: &str, now: Timestamp) -> bool {
+        !self.expired(now)
+            && self.annotation(names::ANNOTATION_POOL_SPEC) == Some(shape.spec_hash.as_str())
             && self.annotation(names::ANNOTATION_MODULE_SHA256) == Some(module_sha256)
             && conditions::pod_failure(&self.pod).is_none()
             && !matches!(conditions::pod_phase(&self.pod), "Failed" | "Succeeded")
@@ -180,6 +191,8 @@ pub(crate) fn ensure(
         return Ok(report);
     }
     let shape = PoolShape::of(hooks, &ctx);
+    let now =
+        time::parse(&request.now).map_err(|e| PolicyError::BadRequest(format!("now: {e}")))?;
     let size = configured_size(&ctx).min(request.max_pods);
     report.pool = shape.pool.clone();
     report.size = size;
@@ -190,7 +203,7 @@ pub(crate) fn ensure(
     let taken: Vec<String> = pods.iter().map(|p| p.name().to_string()).collect();
     let mut kept = Vec::new();
     for pod in pods.iter().filter(|p| !p.claimed() && !p.terminating()) {
-        if pod.fresh(&shape, &request.module_sha256) {
+        if pod.fresh(&shape, &request.module_sha256, now) {
             kept.push(pod);
         } else {
             delete_pool_pod(cluster, pod, "stale")?;
@@ -218,7 +231,7 @@ pub(crate) fn ensure(
         if taken.contains(&name) {
             continue;
         }
-        match cluster.create(&shape.pod(&ctx.namespace, index - 1)) {
+        match cluster.create(&shape.pod(&ctx.namespace, index - 1, &ctx.expires_at)) {
             Ok(stored) => {
                 if let Some(made) = ObjectRef::of(&stored) {
                     report.created.push(made);
@@ -262,6 +275,43 @@ pub(crate) fn ensure(
         ),
     );
     Ok(report)
+}
+
+/// Deletes every unclaimed pool pod past its idle deadline at `now`, in
+/// `namespace` (none: every namespace): the pools whose configuration no
+/// acquire or `ensure-pool` has asked for within its `leaseMaxAgeSec`.
+/// Returns what was deleted; a pod that could not be is logged and left
+/// for the next sweep.
+pub(crate) fn sweep_idle(
+    cluster: &dyn Cluster,
+    now: Timestamp,
+    namespace: Option<&str>,
+) -> Result<Vec<ObjectRef>, PolicyError> {
+    let selector = format!(
+        "{}={},{},!{}",
+        names::LABEL_MANAGED_BY,
+        names::MANAGED_BY,
+        names::LABEL_POOL,
+        names::LABEL_LEASE
+    );
+    let listed = cluster
+        .list(Pod::API_VERSION, Pod::KIND, namespace, &selector)
+        .map_err(|e| kube_failure("sweep", "listing unclaimed pool pods", &e))?;
+    let mut deleted = Vec::new();
+    for object in listed {
+        let Ok(pod) = conditions::read::<Pod>(object.clone()) else {
+            continue;
+        };
+        let pod = PoolPod { object, pod };
+        if pod.claimed() || pod.terminating() || !pod.expired(now) {
+            continue;
+        }
+        match delete_pool_pod(cluster, &pod, "idle past its deadline") {
+            Ok(()) => deleted.push(pod.reference()),
+            Err(error) => cluster.log(Level::Warn, "sweep", &error.describe()),
+        }
+    }
+    Ok(deleted)
 }
 
 /// Deletes an unclaimed pool pod (its uid as precondition, no grace: it

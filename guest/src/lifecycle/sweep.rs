@@ -95,6 +95,9 @@ pub(crate) fn sweep(
         }
         failed.extend(left);
     }
+    report
+        .expired
+        .extend(super::pool::sweep_idle(cluster, now, namespace)?);
     if failed.is_empty() {
         return Ok(report);
     }

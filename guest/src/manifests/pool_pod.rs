@@ -119,11 +119,18 @@ impl PoolShape {
         }
     }
 
-    /// Pool pod `index` in `namespace`, as a manifest.
-    pub fn pod(&self, namespace: &str, index: u32) -> Value {
+    /// Pool pod `index` in `namespace`, as a manifest, idle until
+    /// `expires_at` (RFC 3339): an unclaimed pool pod past it is stale, and
+    /// `sweep` deletes it, so a pool nobody asks for any more goes away.
+    pub fn pod(&self, namespace: &str, index: u32, expires_at: &str) -> Value {
         let name = names::pool_pod_name(&self.pool, index);
         let mut metadata = meta(&name, namespace, self.labels.clone());
-        metadata.annotations = Some(self.annotations.clone());
+        let mut annotations = self.annotations.clone();
+        annotations.insert(
+            names::ANNOTATION_EXPIRES_AT.to_string(),
+            expires_at.to_string(),
+        );
+        metadata.annotations = Some(annotations);
         to_value(&Pod {
             metadata,
             spec: Some(self.spec.clone()),
@@ -151,7 +158,8 @@ mod tests {
 
     #[test]
     fn a_pool_pod_references_no_secret_and_carries_no_lease_label() {
-        let pod = shape(json!({ "backend": "pod" })).pod("leasebox-acme", 3);
+        let pod =
+            shape(json!({ "backend": "pod" })).pod("leasebox-acme", 3, "2026-12-08T10:00:00Z");
         let text = pod.to_string();
         assert!(
             !text.contains("secretRef") && !text.contains("secretKeyRef"),
@@ -173,7 +181,8 @@ mod tests {
 
     #[test]
     fn the_lease_env_directory_is_a_memory_backed_volume_of_the_agent() {
-        let pod = shape(json!({ "backend": "pod" })).pod("leasebox-acme", 0);
+        let pod =
+            shape(json!({ "backend": "pod" })).pod("leasebox-acme", 0, "2026-12-08T10:00:00Z");
         let volume = pod["spec"]["volumes"]
             .as_array()
             .and_then(|v| v.iter().find(|v| v["name"] == LEASE_ENV_VOLUME))

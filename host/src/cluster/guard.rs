@@ -285,11 +285,21 @@ impl GuardedCluster {
                     return Ok(None);
                 };
                 let Some(of) = lease_of(object) else {
+                    // An unclaimed warm-pool pod belongs to no lease; a
+                    // sweep deletes it once idle past its own deadline.
+                    if is_workload(&target.kind)
+                        && has_owner_label(object)
+                        && pool::pool_of(object).is_some()
+                        && expiry::workload_expired(object, now)
+                    {
+                        return Ok(live);
+                    }
                     return self.deny(
                         Rule::LeaseScope,
                         format!(
                             "{what}: a sweep deletes only objects that carry a lease label \
-                             ({LEASE_LABEL})"
+                             ({LEASE_LABEL}), and unclaimed warm-pool pods idle past their \
+                             deadline"
                         ),
                     );
                 };

@@ -54,7 +54,7 @@ fn shape(size: u32) -> (PoolShape, String) {
 /// A pool pod as the host leaves it (module mark stamped), ready or not.
 fn put_pool_pod(fake: &FakeCluster, index: u32, module: &str, ready: bool) -> Value {
     let (shape, ns) = shape(4);
-    let mut pod = shape.pod(&ns, index);
+    let mut pod = shape.pod(&ns, index, "2026-12-08T10:00:00Z");
     pod["metadata"]["annotations"][names::ANNOTATION_MODULE_SHA256] = json!(module);
     pod["status"] = json!({
         "phase": "Running",
@@ -131,6 +131,41 @@ fn a_configuration_without_a_pool_ensures_nothing() {
 #[test]
 fn the_pool_context_lease_id_is_well_formed() {
     assert!(names::check_lease_id(POOL_CONTEXT_LEASE).is_ok());
+}
+
+#[test]
+fn sweep_deletes_unclaimed_pool_pods_idle_past_their_deadline_only() {
+    let fake = FakeCluster::new();
+    put_pool_pod(&fake, 0, MODULE, true);
+    let mut claimed = put_pool_pod(&fake, 1, MODULE, true);
+    claimed["metadata"]["labels"][names::LABEL_LEASE] = json!(LEASE);
+    fake.put(claimed);
+    let before = crate::time::parse("2026-12-08T09:59:59Z").expect("time");
+    assert!(
+        super::sweep_idle(&fake, before, None)
+            .expect("sweep")
+            .is_empty()
+    );
+    let after = crate::time::parse("2026-12-08T10:00:00Z").expect("time");
+    let deleted = super::sweep_idle(&fake, after, None).expect("sweep");
+    let (shape, _) = shape(2);
+    let names: Vec<&str> = deleted.iter().map(|r| r.name.as_str()).collect();
+    assert_eq!(
+        names,
+        [names::pool_pod_name(&shape.pool, 0)],
+        "the claimed pod is its lease's"
+    );
+}
+
+#[test]
+fn an_idle_pod_past_its_deadline_is_stale_and_never_claimed() {
+    let fake = FakeCluster::new();
+    put_pool_pod(&fake, 0, MODULE, true);
+    let mut late = lease_request(2);
+    late.now = "2026-12-08T10:00:01Z".into();
+    let claimed =
+        crate::lifecycle::claim::claim(&DefaultHooks, &fake, &late, MODULE).expect("claim");
+    assert!(claimed.is_none());
 }
 
 mod claim {

@@ -56,6 +56,24 @@ impl Store {
     }
 }
 
+/// True when every term of `selector` (`key`, `!key`, `key=value`)
+/// holds for `object`'s labels.
+fn selects(selector: &str, object: &Value) -> bool {
+    let label = |key: &str| {
+        object
+            .pointer("/metadata/labels")
+            .and_then(|l| l.get(key))
+            .and_then(Value::as_str)
+    };
+    selector.split(',').filter(|t| !t.is_empty()).all(|term| {
+        match (term.strip_prefix('!'), term.split_once('=')) {
+            (Some(key), _) => label(key).is_none(),
+            (None, Some((key, value))) => label(key) == Some(value),
+            (None, None) => label(term).is_some(),
+        }
+    })
+}
+
 fn passed<T>() -> Result<T, KubeError> {
     Err(KubeError::NoCluster("passed".into()))
 }
@@ -92,12 +110,13 @@ impl ClusterIo for Store {
         &self,
         _: &str,
         kind: &str,
-        _: Option<&str>,
-        _: &str,
+        namespace: Option<&str>,
+        selector: &str,
     ) -> Result<Vec<String>, KubeError> {
         Ok(lock(&self.objects)
             .iter()
-            .filter(|((k, _, _), _)| k == kind)
+            .filter(|((k, ns, _), _)| k == kind && namespace.is_none_or(|n| n == ns))
+            .filter(|(_, v)| selects(selector, v))
             .map(|(_, v)| v.to_string())
             .collect())
     }
@@ -593,4 +612,5 @@ fn a_company_id_the_operator_declared_an_alias_reaches_that_companys_tenant() {
 mod hand_over;
 mod lease;
 mod namespace;
+mod pool;
 mod profile;

@@ -59,12 +59,41 @@ fn pool_settings(case: &Case, per_tenant: u32, total: u32, extra: &str) -> PathB
     )
 }
 
-/// `leasebox serve` of `case` with `settings`.
+/// `leasebox serve` of `case` with `settings` (and `extra` flags).
 fn serve_with(case: &Case, settings: &std::path::Path) -> (std::process::Child, Client) {
+    serve_with_flags(case, settings, &[])
+}
+
+fn serve_with_flags(
+    case: &Case,
+    settings: &std::path::Path,
+    extra: &[&str],
+) -> (std::process::Child, Client) {
     let settings = settings.display().to_string();
-    let mut child = start_serve(case, &["--settings", &settings]);
+    let mut flags = vec!["--settings", settings.as_str()];
+    flags.extend_from_slice(extra);
+    let mut child = start_serve(case, &flags);
     let client = Client::of(&mut child);
     (child, client)
+}
+
+/// The value of the metric line that starts with `series` in serve's
+/// `/metrics` at `addr` (0 when absent).
+fn metric(addr: &str, series: &str) -> f64 {
+    use std::io::{Read, Write};
+    let mut stream = std::net::TcpStream::connect(addr).expect("the metrics endpoint answers");
+    write!(
+        stream,
+        "GET /metrics HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n\r\n"
+    )
+    .expect("write");
+    let mut answer = String::new();
+    stream.read_to_string(&mut answer).expect("read");
+    answer
+        .lines()
+        .find_map(|line| line.strip_prefix(series))
+        .and_then(|rest| rest.trim().parse().ok())
+        .unwrap_or(0.0)
 }
 
 /// The pods of the tenant matching `selector`.
@@ -270,7 +299,11 @@ fn a_burst_beyond_the_pool_goes_cold_and_none_fails() {
         return;
     };
     let settings = pool_settings(&case, 8, 16, "");
-    let (mut child, mut client) = serve_with(&case, &settings);
+    let addr = {
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+        listener.local_addr().expect("addr").to_string()
+    };
+    let (mut child, mut client) = serve_with_flags(&case, &settings, &["--metrics-addr", &addr]);
     let config = pool_config(&case, 8);
     let ensured = client.call(
         1,
@@ -319,6 +352,31 @@ fn a_burst_beyond_the_pool_goes_cold_and_none_fails() {
         cold >= 1,
         "32 acquires against a pool of 8: the surplus goes cold"
     );
+    let counted = |source: &str| {
+        metric(
+            &addr,
+            &format!("leasebox_pool_acquires_total{{source=\"{source}\"}}"),
+        )
+    };
+    assert_eq!(
+        counted("warm"),
+        warm as f64,
+        "the metrics count the warm acquires"
+    );
+    assert_eq!(
+        counted("cold"),
+        cold as f64,
+        "the metrics count the cold fallbacks"
+    );
+    let size = metric(
+        &addr,
+        &format!(
+            "leasebox_pool_pods{{namespace=\"{}\",pool=\"{}\",state=\"size\"}}",
+            case.namespace,
+            ensured["result"]["pool"].as_str().unwrap_or_default()
+        ),
+    );
+    assert_eq!(size, 8.0, "the pool's size is shown");
     let uids: BTreeSet<&str> = answers
         .values()
         .filter_map(|a| a["result"]["workload"]["uid"].as_str())

@@ -162,6 +162,7 @@ fn ensure_pool(call: &Call<'_>, p: LeaseParams) -> Result<Value, RpcError> {
         .lifecycle()
         .ensure_pool(&call.context(), &p.spec())
         .map_err(rpc_error)?;
+    call.metrics.pool_ensured(&report);
     Ok(render::pool_report(&report))
 }
 
@@ -219,6 +220,7 @@ fn acquire(call: &Call<'_>, p: LeaseParams) -> Result<Value, RpcError> {
         call.settings,
         &spec,
         call.context().logger,
+        call.metrics.clone(),
     );
     Ok(outcome.map_err(rpc_error)?.to_json())
 }

@@ -15,7 +15,7 @@ use std::time::Duration;
 use prometheus_client::encoding::EncodeLabelSet;
 use prometheus_client::metrics::counter::{ConstCounter, Counter};
 use prometheus_client::metrics::family::Family;
-use prometheus_client::metrics::gauge::ConstGauge;
+use prometheus_client::metrics::gauge::{ConstGauge, Gauge};
 use prometheus_client::metrics::histogram::Histogram;
 use prometheus_client::registry::Registry;
 
@@ -46,6 +46,18 @@ pub struct AcquireLabels {
 pub struct SourceLabels {
     /// `warm` (a pool pod was claimed) or `cold` (a pod was started).
     pub source: String,
+}
+
+/// Labels of a warm pool's pods.
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct PoolLabels {
+    /// The tenant namespace.
+    pub namespace: String,
+    /// The pool (`leasebox.dev/pool`).
+    pub pool: String,
+    /// `ready` or `starting` (unclaimed pods), or `size` (what the pool is
+    /// kept at).
+    pub state: String,
 }
 
 /// Labels of exec output.
@@ -87,6 +99,7 @@ pub struct Metrics {
     calls: Family<CallLabels, Counter>,
     sweeps: Family<CallLabels, Counter>,
     pool_acquires: Family<SourceLabels, Counter>,
+    pool_pods: Family<PoolLabels, Gauge>,
 }
 
 impl Default for Metrics {
@@ -100,6 +113,7 @@ impl Default for Metrics {
             calls: Family::default(),
             sweeps: Family::default(),
             pool_acquires: Family::default(),
+            pool_pods: Family::default(),
         }
     }
 }
@@ -154,6 +168,26 @@ impl Metrics {
             .inc();
     }
 
+    /// What a pool held at its last `ensure-pool` on this replica.
+    pub fn pool_ensured(&self, report: &crate::contract::PoolReport) {
+        if report.pool.is_empty() {
+            return;
+        }
+        for (state, count) in [
+            ("size", report.size),
+            ("ready", report.ready),
+            ("starting", report.starting),
+        ] {
+            self.pool_pods
+                .get_or_create(&PoolLabels {
+                    namespace: report.namespace.clone(),
+                    pool: report.pool.clone(),
+                    state: state.to_string(),
+                })
+                .set(i64::from(count));
+        }
+    }
+
     /// A background sweep that ended with `outcome`.
     pub fn swept(&self, outcome: &str) {
         self.sweeps
@@ -176,6 +210,12 @@ impl Metrics {
             "pool_acquires",
             "Leases acquired, by source: warm (a pool pod claimed) or cold (a pod started)",
             self.pool_acquires.clone(),
+        );
+        registry.register(
+            "pool_pods",
+            "Unclaimed pods of each warm pool (ready, starting) and its size, at its last refill \
+             on this replica",
+            self.pool_pods.clone(),
         );
         registry.register(
             "exec_output_bytes",

@@ -18,6 +18,8 @@ use crate::locks::lock;
 use crate::runtime::{Cancel, Logger};
 use crate::settings::HostSettings;
 
+use super::metrics::Metrics;
+
 /// Per pool (module, company, configuration, adapter, image): true while
 /// a refill runs and another was asked for since it started.
 type Running = Mutex<HashMap<String, bool>>;
@@ -43,13 +45,15 @@ fn key(loaded: &Loaded, spec: &LeaseSpec) -> String {
     hash.finalize().iter().map(|b| format!("{b:02x}")).collect()
 }
 
-/// Refills `spec`'s pool in the background, its log lines to `logger`;
+/// Refills `spec`'s pool in the background, its log lines to `logger`,
+/// what the pool holds then to `metrics`;
 /// nothing with pools off or a module without them.
 pub(super) fn refill(
     loaded: Arc<Loaded>,
     settings: &HostSettings,
     spec: &LeaseSpec,
     logger: Logger,
+    metrics: Metrics,
 ) {
     if !Lifecycle::new(&loaded, settings).pools_on() {
         return;
@@ -76,12 +80,13 @@ pub(super) fn refill(
                     caller: CallerIo::none(),
                     logger: logger.clone(),
                 };
-                if let Err(error) = Lifecycle::new(&loaded, &settings).ensure_pool(&ctx, &spec) {
-                    logger(
+                match Lifecycle::new(&loaded, &settings).ensure_pool(&ctx, &spec) {
+                    Ok(report) => metrics.pool_ensured(&report),
+                    Err(error) => logger(
                         LogLevel::Warn,
                         "pool-refill",
                         &format!("the warm pool was not refilled: {error}"),
-                    );
+                    ),
                 }
                 let mut running = lock(running());
                 match running.get_mut(&thread_key) {

@@ -4,6 +4,7 @@
 
 pub(crate) mod kube;
 mod logging;
+mod older;
 mod v0_1;
 mod v0_2;
 mod v0_3;

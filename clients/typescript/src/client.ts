@@ -27,6 +27,7 @@ import type {
   OutputChunk,
   Plan,
   PolicyInfo,
+  PoolReport,
   ProbeReport,
   ProcessInfo,
   ReleaseReport,
@@ -84,6 +85,16 @@ export interface AcquireOptions extends Cancellable {
   image?: string;
   /** The container's command instead of the adapter's. */
   command?: string[];
+}
+
+/** The warm pool to fill: a configuration with `warmPool`, for a company. */
+export interface EnsurePoolOptions extends Cancellable {
+  config: Config;
+  companyId: string;
+  /** The pool's adapter; default the configuration's `adapterType`. */
+  adapterType?: string;
+  /** The pool's image instead of the adapter's. */
+  image?: string;
 }
 
 export interface PlanOptions extends Omit<AcquireOptions, 'companyId'> {
@@ -329,6 +340,16 @@ export class LeaseboxClient {
     const { signal, ...params } = options;
     const lease = await this.call<Lease>('acquire', params, { signal });
     return { providerLeaseId: lease.id, metadata: lease };
+  }
+
+  /**
+   * Brings the company's warm pool to `warmPool.size` now (within the
+   * operator's `pools` caps), without waiting for its pods to be ready.
+   * `acquireLease` claims from it (`metadata.warm`) and refills it.
+   */
+  async ensurePool(options: EnsurePoolOptions): Promise<PoolReport> {
+    const { signal, ...params } = options;
+    return this.call<PoolReport>('pool.ensure', params, { signal });
   }
 
   /**

@@ -5,6 +5,7 @@ export {
   type AcquiredLease,
   type AttachOptions,
   type Cancellable,
+  type EnsurePoolOptions,
   type ExecResult,
   type ExecuteOptions,
   type KillOptions,

@@ -62,6 +62,28 @@ export interface Lease {
   createdAt: string;
   expiresAt: string;
   moduleSha256: string;
+  /**
+   * In the answer of `acquire` only: true when a ready pod of the tenant's
+   * warm pool was claimed, false when the pod was started.
+   */
+  warm?: boolean;
+}
+
+/** The answer of `pool.ensure`: what the tenant's warm pool holds. */
+export interface PoolReport {
+  namespace: string;
+  /** The pool's name (label `leasebox.dev/pool`); empty when the configuration asks for none. */
+  pool: string;
+  /** The pods it is kept at: `warmPool.size`, at most the operator's caps. */
+  size: number;
+  /** Unclaimed pods ready to claim. */
+  ready: number;
+  /** Unclaimed pods still starting. */
+  starting: number;
+  /** Pool pods this call started. */
+  created: ObjectRef[];
+  /** Stale pool pods this call deleted (another module or pod spec, failed, idle, beyond the size). */
+  replaced: ObjectRef[];
 }
 
 /** How a command ended (`exec`, `realizeWorkspace`, `terminal.open`, `process.attach`, post-upload commands). */

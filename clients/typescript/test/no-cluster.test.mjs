@@ -108,6 +108,17 @@ test('acquireLease without a cluster rejects with -32003 no-cluster', async () =
   });
 });
 
+test('ensurePool without a cluster rejects with -32003 no-cluster, naming pool.ensure', async () => {
+  const config = { ...CONFIG, backend: 'pod', warmPool: { size: 2 } };
+  await assert.rejects(client.ensurePool({ config, companyId: 'acme' }), (error) => {
+    assert.ok(error instanceof LeaseboxError, String(error));
+    assert.equal(error.code, -32003);
+    assert.equal(error.reason, 'no-cluster');
+    assert.equal(error.method, 'pool.ensure');
+    return true;
+  });
+});
+
 test('execute and releaseLease without a cluster reject with no-cluster too', async () => {
   const providerLeaseId = 'lb-01jd5z8k9m0000000000000000';
   // In flight together, answered in any order: each is settled before any

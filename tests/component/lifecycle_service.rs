@@ -119,3 +119,78 @@ fn a_lease_is_acquired_found_again_and_released_through_the_guard() {
         .expect_err("a released lease is not found");
     assert!(gone.is_lease_not_found(), "{gone:?}");
 }
+
+/// Host settings with warm pools on, two pods per tenant.
+fn pools_on() -> HostSettings {
+    HostSettings::parse(
+        "pools:\n  maxPerTenant: 2\n  maxTotal: 2\n",
+        &leasebox::settings::Overrides::default(),
+        None,
+    )
+    .expect("valid settings")
+}
+
+/// The kubelet's word on pod `name`: running and ready.
+fn running_and_ready(cluster: &InMemoryCluster, name: &str) {
+    let status = json!({"phase": "Running", "conditions": [{"type": "Ready", "status": "True"}]});
+    assert!(cluster.set_status("v1", "Pod", Some(NAMESPACE), name, status));
+}
+
+#[test]
+fn with_pools_on_an_acquire_claims_a_ready_pool_pod_and_hands_its_secret_over() {
+    let cluster = Arc::new(InMemoryCluster::new(HashMap::new()));
+    let (loaded, settings) = (loaded(Some(&cluster)), pools_on());
+    let lifecycle = Lifecycle::new(&loaded, &settings);
+    let mut config = pod_config();
+    config["warmPool"] = json!({ "size": 4 });
+
+    let report = lifecycle
+        .ensure_pool(&ctx(), &spec(&config))
+        .expect("ensure-pool");
+    assert_eq!(report.size, 2, "the operator's cap narrows warmPool.size");
+    assert_eq!(report.created.len(), 2);
+    for made in &report.created {
+        running_and_ready(&cluster, &made.name);
+    }
+
+    let acquired = lifecycle
+        .acquire(&ctx(), &spec(&config), LEASE_ID)
+        .expect("acquire");
+    assert!(acquired.warm, "a ready pool pod was there to claim");
+    assert!(report.created.iter().any(|m| m.name == acquired.lease.pod));
+    let hand_overs = cluster.hand_overs();
+    assert_eq!(hand_overs.len(), 1);
+    let file = String::from_utf8(hand_overs[0].file.clone()).expect("UTF-8");
+    assert!(file.contains("export BOOTSTRAP_TOKEN='"), "{file}");
+    assert_eq!(hand_overs[0].pod, acquired.lease.pod);
+}
+
+#[test]
+fn a_claim_that_fails_is_undone_and_the_acquire_goes_cold() {
+    let cluster = Arc::new(InMemoryCluster::new(HashMap::new()));
+    let (loaded, settings) = (loaded(Some(&cluster)), pools_on());
+    let lifecycle = Lifecycle::new(&loaded, &settings);
+    let mut config = pod_config();
+    config["warmPool"] = json!({ "size": 1 });
+    let report = lifecycle
+        .ensure_pool(&ctx(), &spec(&config))
+        .expect("ensure-pool");
+    let pool_pod = report.created[0].name.clone();
+    running_and_ready(&cluster, &pool_pod);
+    cluster.fail_on(
+        "hand-over",
+        "Secret",
+        leasebox_policy::cluster::KubeError::TimedOut("the exec did not start".into()),
+    );
+    cluster.script_pod_ready(LEASE_ID, NAMESPACE, [("agent", "busybox:k8s-real")]);
+
+    let acquired = lifecycle
+        .acquire(&ctx(), &spec(&config), LEASE_ID)
+        .expect("a failed claim is no failed acquire");
+    assert!(!acquired.warm);
+    assert_eq!(acquired.lease.pod, LEASE_ID, "the pod was started cold");
+    assert!(
+        cluster.object("Pod", Some(NAMESPACE), &pool_pod).is_none(),
+        "the pool pod the claim bound was deleted, not left bound"
+    );
+}

@@ -7,7 +7,7 @@
 use serde_json::Value;
 
 use super::{Budget, CallContext, LeaseSpec, Lifecycle, LifecycleError, answer};
-use crate::contract::{Failure, Lease, PolicyError, PoolReport, PoolRequest};
+use crate::contract::{Failure, Lease, LogLevel, PolicyError, PoolReport, PoolRequest};
 
 /// A lease and where it came from.
 #[derive(Debug, Clone)]
@@ -37,7 +37,11 @@ impl Lifecycle<'_> {
     }
 
     /// An acquire of `spec` as lease `lease_id`: from the pool when a
-    /// ready pool pod can be claimed, else cold.
+    /// ready pool pod can be claimed, else cold. A claim that failed a step
+    /// (the module rolled it back and deleted the pod) goes cold too, its
+    /// failure logged: a pool is never why an acquire fails. A cancelled
+    /// claim, an invalid configuration or a module that could not run ends
+    /// the acquire.
     pub fn acquire(
         &self,
         ctx: &CallContext,
@@ -48,8 +52,22 @@ impl Lifecycle<'_> {
         if self.pools_on() {
             let env = self.guarded(ctx, Budget::Acquire)?;
             let sha = self.loaded.policy.sha256();
-            if let Some(lease) = answer(self.loaded.policy.claim_lease(&env, &request, sha))? {
-                return Ok(Acquisition { lease, warm: true });
+            match answer(self.loaded.policy.claim_lease(&env, &request, sha)) {
+                Ok(Some(lease)) => return Ok(Acquisition { lease, warm: true }),
+                Ok(None) => {}
+                Err(LifecycleError::Policy(refusal))
+                    if matches!(*refusal, PolicyError::Failed(_)) =>
+                {
+                    (ctx.logger)(
+                        LogLevel::Warn,
+                        "acquire",
+                        &format!(
+                            "the claim from the warm pool failed ({}); starting a pod instead",
+                            LifecycleError::Policy(refusal)
+                        ),
+                    );
+                }
+                Err(other) => return Err(other),
             }
         }
         let env = self.guarded(ctx, Budget::Acquire)?;

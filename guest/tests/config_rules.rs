@@ -540,6 +540,7 @@ fn schema_lists_every_config_field() {
         "runtimeClassName": "gvisor",
         "supervisor": {"image": "a/b:1", "binary": "/b"},
         "serverCallback": {"namespace": "a", "podLabels": {"a": "b"}, "port": 1},
+        "warmPool": {"size": 0},
     })));
     let serialized = serde_json::to_value(&config).unwrap_or(Value::Null);
     let mut fields: Vec<&String> = serialized
@@ -553,7 +554,7 @@ fn schema_lists_every_config_field() {
         .unwrap_or_default();
     fields.sort();
     properties.sort();
-    assert_eq!(fields.len(), 30);
+    assert_eq!(fields.len(), 31);
     assert_eq!(properties, fields);
 }
 

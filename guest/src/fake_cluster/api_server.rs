@@ -24,7 +24,7 @@ impl Cluster for FakeCluster {
         state.faults.check_writable()?;
         state.faults.check("apply", kind)?;
         state.faults.check_served(api_version, kind)?;
-        state.store(manifest.clone())
+        state.store_applied(manifest.clone())
     }
 
     fn create(&self, manifest: &Value) -> Result<Value, KubeError> {

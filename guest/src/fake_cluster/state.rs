@@ -105,7 +105,12 @@ impl State {
 
     /// Stores `object`, keeping uid, creationTimestamp and status of an
     /// existing one (server-side apply never drops them).
-    pub(super) fn store(&mut self, mut object: Value) -> Result<Value, KubeError> {
+    /// [`State::store`] as a server-side apply does it: a `resourceVersion`
+    /// in the manifest is a precondition (`conflict` when the stored
+    /// object has another), and a manifest of metadata alone (no `spec`)
+    /// over an object with one merges its labels and annotations in and
+    /// keeps the rest.
+    pub(super) fn store_applied(&mut self, mut object: Value) -> Result<Value, KubeError> {
         let key = key_of(&object)?;
         let existing = self.objects.get(&key).cloned();
         if let Some(old) = &existing {
@@ -129,6 +134,12 @@ impl State {
                 object = merged;
             }
         }
+        self.store(object)
+    }
+
+    pub(super) fn store(&mut self, mut object: Value) -> Result<Value, KubeError> {
+        let key = key_of(&object)?;
+        let existing = self.objects.get(&key).cloned();
         let rv = self.next_resource_version();
         let (uid, created) = match &existing {
             Some(old) => (

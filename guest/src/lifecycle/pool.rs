@@ -187,7 +187,10 @@ pub(crate) fn ensure(
         created: Vec::new(),
         replaced: Vec::new(),
     };
-    if ctx.config.backend != Backend::Pod {
+    // No `warmPool` at all: this configuration has no pool, and leaves
+    // alone the pool another configuration of the same adapter and image
+    // keeps (`warmPool.size` 0 empties it).
+    if ctx.config.backend != Backend::Pod || ctx.config.warm_pool.is_none() {
         return Ok(report);
     }
     let shape = PoolShape::of(hooks, &ctx);

@@ -129,6 +129,20 @@ fn a_configuration_without_a_pool_ensures_nothing() {
 }
 
 #[test]
+fn a_configuration_without_warm_pool_leaves_a_pool_of_its_adapter_and_image_alone() {
+    let fake = FakeCluster::new();
+    put_pool_pod(&fake, 0, MODULE, true);
+    let mut request = pool_request(0, 10);
+    request.config = json!({"inCluster": true, "backend": "pod"}).to_string();
+    let report = ensure(&DefaultHooks, &fake, &request).expect("ensure");
+    assert_eq!((report.pool.as_str(), report.size), ("", 0));
+    assert!(fake.calls_of("delete").is_empty(), "{:?}", fake.calls());
+    // warmPool.size 0 is asked for: it empties the pool.
+    let report = ensure(&DefaultHooks, &fake, &pool_request(0, 10)).expect("ensure");
+    assert_eq!(report.replaced.len(), 1);
+}
+
+#[test]
 fn the_pool_context_lease_id_is_well_formed() {
     assert!(names::check_lease_id(POOL_CONTEXT_LEASE).is_ok());
 }

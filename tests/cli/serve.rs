@@ -153,7 +153,7 @@ fn protocol_errors_are_typed_and_the_server_keeps_serving() {
 
     let health = serve.call(json!({"jsonrpc": "2.0", "id": 6, "method": "health"}));
     assert_eq!(health["result"]["ok"], true, "{health}");
-    assert_eq!(health["result"]["module"]["contract"], "0.3.0");
+    assert_eq!(health["result"]["module"]["contract"], "0.4.0");
     assert_eq!(serve.finish(), Some(0));
 }
 

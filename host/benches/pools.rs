@@ -8,11 +8,12 @@
 //! [`POOL_SIZE`], the cold one has none, so its acquire never claims. The
 //! host settings turn pools on (`maxPerTenant` 4, `maxTotal` 8). The cold
 //! acquires are made for a company of their own ([`COLD_COMPANY`], so in
-//! a tenant namespace of their own): serve's refill after an acquire
-//! brings the tenant's pool to the configuration's `warmPool.size`, and a
-//! configuration without one drains the pool of the same adapter and image
-//! in that tenant (size 0), so cold acquires in the warm tenant would empty
-//! the pool the warm ones claim from. Untimed at the start: `pool.ensure`
+//! a tenant namespace of their own): serve refills the tenant's pool after
+//! every acquire, and until `26b5c06` a configuration without `warmPool`
+//! drained the pool of the same adapter and image in that tenant, so cold
+//! acquires in the warm tenant emptied the pool the warm ones claim from;
+//! kept apart, the cold side never touches the warm pool whatever the
+//! refill does. Untimed at the start: `pool.ensure`
 //! with the warm configuration and a wait until the pool's pods are Ready;
 //! one cold acquire and release, so that the cold tenant's objects exist
 //! as the warm tenant's do. Each round:

@@ -42,14 +42,13 @@ mod common;
 #[path = "cluster/stream.rs"]
 mod stream;
 
-use std::io::{BufRead, BufReader, Write};
 use std::path::PathBuf;
-use std::process::{Child, ChildStdin, Command, Stdio};
-use std::sync::mpsc;
+use std::process::Command;
 use std::time::{Duration, Instant};
 
 use common::Summary;
 use common::process::{LIMIT, Watchdog, run, run_full};
+use common::serve::Serve;
 use common::table::{Row, print_table};
 use common::tenant::{BINARY, KUBECONFIG_ENV, Lease, Tools, connect};
 use k8s_openapi::api::core::v1::{Namespace, Pod};
@@ -105,7 +104,7 @@ fn main() {
     println!("cluster: warm-up (an acquire, exec and release on each side, untimed)");
     // serve starts here and keeps running to the end.
     let lease = bench.acquire().1;
-    let mut serve = Serve::start(&bench);
+    let mut serve = Serve::start(bench.leasebox(&["serve"]), bench.dir.join("serve.stderr"));
     serve.call("health", json!({}));
     serve.exec(&lease);
     bench.cli_exec(&lease);
@@ -528,82 +527,7 @@ impl Drop for Bench {
     }
 }
 
-/// One long-running `leasebox serve` on stdin/stdout.
-struct Serve {
-    child: Child,
-    stdin: Option<ChildStdin>,
-    messages: mpsc::Receiver<Value>,
-    next_id: u64,
-    stderr_log: PathBuf,
-}
-
 impl Serve {
-    fn start(bench: &Bench) -> Serve {
-        let stderr_log = bench.dir.join("serve.stderr");
-        let stderr = std::fs::File::create(&stderr_log).expect("create the serve log");
-        let mut child = bench
-            .leasebox(&["serve"])
-            .stdin(Stdio::piped())
-            .stdout(Stdio::piped())
-            .stderr(stderr)
-            .spawn()
-            .unwrap_or_else(|e| panic!("cannot start {BINARY} serve: {e}"));
-        let stdout = child.stdout.take().expect("stdout is piped");
-        let (sender, messages) = mpsc::channel();
-        std::thread::spawn(move || {
-            for line in BufReader::new(stdout).lines() {
-                let Ok(line) = line else { return };
-                let message: Value = serde_json::from_str(&line).unwrap_or_else(|e| {
-                    panic!("serve wrote a line that is not JSON ({e}): {line}")
-                });
-                if sender.send(message).is_err() {
-                    return;
-                }
-            }
-        });
-        Serve {
-            stdin: child.stdin.take(),
-            child,
-            messages,
-            next_id: 1,
-            stderr_log,
-        }
-    }
-
-    /// One call, timed from the request to its answer (notifications in
-    /// between are skipped); the result.
-    fn timed_call(&mut self, method: &str, params: Value) -> (Duration, Value) {
-        let id = self.next_id;
-        self.next_id += 1;
-        let mut line =
-            json!({"jsonrpc": "2.0", "id": id, "method": method, "params": params}).to_string();
-        line.push('\n');
-        let stdin = self.stdin.as_mut().expect("serve's stdin is open");
-        let started = Instant::now();
-        stdin.write_all(line.as_bytes()).expect("write to serve");
-        stdin.flush().expect("flush serve's stdin");
-        loop {
-            let message = self.messages.recv_timeout(LIMIT).unwrap_or_else(|e| {
-                panic!(
-                    "serve: no answer to {method} ({e}); its log: {}",
-                    self.stderr_log.display()
-                )
-            });
-            if message["id"] != id {
-                continue;
-            }
-            let took = started.elapsed();
-            if let Some(error) = message.get("error") {
-                panic!("serve: {method} failed: {error}");
-            }
-            return (took, message["result"].clone());
-        }
-    }
-
-    fn call(&mut self, method: &str, params: Value) -> Value {
-        self.timed_call(method, params).1
-    }
-
     /// `exec` of `true` in the lease, timed.
     fn exec(&mut self, lease: &Lease) -> Duration {
         let (took, result) = self.timed_call(
@@ -612,13 +536,6 @@ impl Serve {
         );
         assert_eq!(result["exitCode"], 0, "serve exec of `true`: {result}");
         took
-    }
-
-    /// Closes stdin (serve then exits 0) and waits for the end.
-    fn stop(mut self) {
-        drop(self.stdin.take());
-        let status = self.child.wait().expect("wait for serve");
-        assert!(status.success(), "serve ended with {status}");
     }
 }
 

@@ -40,13 +40,12 @@
 #[path = "common/mod.rs"]
 mod common;
 
-use std::io::{BufRead, BufReader, Write};
 use std::path::PathBuf;
-use std::process::{Child, ChildStdin, Command, Stdio};
-use std::sync::mpsc;
+use std::process::Command;
 use std::time::{Duration, Instant};
 
-use common::process::{LIMIT, Watchdog};
+use common::process::LIMIT;
+use common::serve::Serve;
 use common::tenant::{BINARY, KUBECONFIG_ENV, Tools, connect};
 use common::{human, paired_ratios, percentile};
 use k8s_openapi::api::core::v1::{Namespace, Pod};
@@ -93,7 +92,7 @@ fn main() {
     let bench = Bench::new(kubeconfig);
     bench.wait_namespaces_not_terminating();
 
-    let mut serve = Serve::start(&bench);
+    let mut serve = Serve::start(bench.serve_command(), bench.dir.join("serve.stderr"));
     let ensured = serve.call(
         "pool.ensure",
         json!({"config": bench.warm_config, "companyId": COMPANY}),
@@ -328,7 +327,7 @@ impl Bench {
 
     /// `leasebox serve --settings S --kubeconfig K` on stdio, with the
     /// benches' module cache.
-    fn serve_command(&self, stderr: std::fs::File) -> Command {
+    fn serve_command(&self) -> Command {
         let mut command = Command::new(BINARY);
         command
             .arg("serve")
@@ -339,10 +338,7 @@ impl Bench {
             .env("LEASEBOX_CACHE_DIR", &self.tools.cache)
             .env_remove("LEASEBOX_SETTINGS")
             .env_remove("LEASEBOX_LOG")
-            .env_remove("LEASEBOX_LOG_LEVEL")
-            .stdin(Stdio::piped())
-            .stdout(Stdio::piped())
-            .stderr(stderr);
+            .env_remove("LEASEBOX_LOG_LEVEL");
         command
     }
 
@@ -437,83 +433,7 @@ fn is_ready(pod: &Pod) -> bool {
             .is_some_and(|c| c.iter().any(|c| c.type_ == "Ready" && c.status == "True"))
 }
 
-/// One `leasebox serve` on stdio, its answers read by a thread of their
-/// own.
-struct Serve {
-    child: Child,
-    stdin: Option<ChildStdin>,
-    messages: mpsc::Receiver<Value>,
-    next_id: u64,
-    stderr_log: PathBuf,
-}
-
 impl Serve {
-    fn start(bench: &Bench) -> Serve {
-        let stderr_log = bench.dir.join("serve.stderr");
-        let stderr = std::fs::File::create(&stderr_log).expect("create the serve log");
-        let mut child = bench
-            .serve_command(stderr)
-            .spawn()
-            .unwrap_or_else(|e| panic!("cannot start {BINARY} serve: {e}"));
-        let stdout = child.stdout.take().expect("stdout is piped");
-        let (sender, messages) = mpsc::channel();
-        std::thread::spawn(move || {
-            for line in BufReader::new(stdout).lines() {
-                let Ok(line) = line else { return };
-                let message: Value = serde_json::from_str(&line).unwrap_or_else(|e| {
-                    panic!("serve wrote a line that is not JSON ({e}): {line}")
-                });
-                if sender.send(message).is_err() {
-                    return;
-                }
-            }
-        });
-        Serve {
-            stdin: child.stdin.take(),
-            child,
-            messages,
-            next_id: 1,
-            stderr_log,
-        }
-    }
-
-    /// One call, timed from writing the request to reading its answer
-    /// (notifications in between are skipped); the result.
-    fn timed_call(&mut self, method: &str, params: Value) -> (Duration, Value) {
-        let id = self.next_id;
-        self.next_id += 1;
-        let mut line =
-            json!({"jsonrpc": "2.0", "id": id, "method": method, "params": params}).to_string();
-        line.push('\n');
-        let stdin = self.stdin.as_mut().expect("serve's stdin is open");
-        let started = Instant::now();
-        stdin.write_all(line.as_bytes()).expect("write to serve");
-        stdin.flush().expect("flush serve's stdin");
-        loop {
-            let message = self.messages.recv_timeout(LIMIT).unwrap_or_else(|e| {
-                panic!(
-                    "serve: no answer to {method} ({e}); its log: {}",
-                    self.stderr_log.display()
-                )
-            });
-            if message["id"] != id {
-                continue;
-            }
-            let took = started.elapsed();
-            if let Some(error) = message.get("error") {
-                panic!(
-                    "serve: {method} failed: {error}; its log: {}",
-                    self.stderr_log.display()
-                );
-            }
-            return (took, message["result"].clone());
-        }
-    }
-
-    fn call(&mut self, method: &str, params: Value) -> Value {
-        self.timed_call(method, params).1
-    }
-
     /// `acquire` of `config`, timed; then `release` of its lease, untimed.
     fn acquire_and_release(&mut self, config: &Value, company: &str) -> Sample {
         let (took, lease) =
@@ -526,15 +446,5 @@ impl Serve {
             .unwrap_or_else(|| panic!("the lease has no `id`: {lease}"));
         self.call("release", json!({"leaseId": id}));
         Sample { took, warm }
-    }
-
-    /// Closes stdin (serve then exits 0 once its calls have ended) and
-    /// waits for the end, killing it after [`LIMIT`].
-    fn stop(mut self) {
-        drop(self.stdin.take());
-        let watchdog = Watchdog::arm(self.child.id());
-        let status = self.child.wait().expect("wait for serve");
-        watchdog.disarm();
-        assert!(status.success(), "serve ended with {status}");
     }
 }

@@ -8,6 +8,7 @@
 #![allow(dead_code)]
 
 pub mod process;
+pub mod serve;
 pub mod table;
 pub mod tenant;
 

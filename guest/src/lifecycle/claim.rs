@@ -55,14 +55,7 @@ pub(crate) fn claim(
     module_sha256: &str,
 ) -> Result<Option<Lease>, PolicyError> {
     let ctx = plan::context_with(hooks, request)?;
-    let pool_ctx = pool::pool_context(
-        hooks,
-        &request.config,
-        &request.company_id,
-        &request.now,
-        request.adapter_type.as_deref(),
-        request.image_override.as_deref(),
-    )?;
+    let pool_ctx = pool::pool_context_of(&ctx);
     if ctx.config.backend != Backend::Pod || pool::configured_size(&pool_ctx) == 0 {
         return Ok(None);
     }

@@ -36,28 +36,36 @@ const POOL_CONTEXT_RUN: &str = "pool";
 const NAME_ATTEMPTS: u32 = 16;
 
 /// The context a pool's pods are built from: the configuration for the
-/// company, adapter and image, and no lease.
+/// company, adapter and image of `request`, and no lease.
 pub(crate) fn pool_context(
     hooks: &'static dyn Hooks,
-    config: &str,
-    company_id: &str,
-    now: &str,
-    adapter_type: Option<&str>,
-    image_override: Option<&str>,
+    request: &PoolRequest,
 ) -> Result<Context, PolicyError> {
     plan::context_with(
         hooks,
         &LeaseRequest {
-            config: config.to_string(),
-            company_id: company_id.to_string(),
+            config: request.config.clone(),
+            company_id: request.company_id.clone(),
             run_id: POOL_CONTEXT_RUN.to_string(),
             lease_id: POOL_CONTEXT_LEASE.to_string(),
-            now: now.to_string(),
-            adapter_type: adapter_type.map(str::to_string),
-            image_override: image_override.map(str::to_string),
+            now: request.now.clone(),
+            adapter_type: request.adapter_type.clone(),
+            image_override: request.image_override.clone(),
             command: None,
         },
     )
+}
+
+/// The pool context of a lease's context (the same configuration, company,
+/// adapter, image and time, no lease): what [`pool_context`] resolves for
+/// the lease's pool, without validating the configuration again.
+pub(crate) fn pool_context_of(lease: &Context) -> Context {
+    Context {
+        lease_id: POOL_CONTEXT_LEASE.to_string(),
+        run_id: POOL_CONTEXT_RUN.to_string(),
+        command: None,
+        ..lease.clone()
+    }
 }
 
 /// The size a configuration asks for: 0 without `warmPool` or for a
@@ -170,14 +178,7 @@ pub(crate) fn ensure(
     cluster: &dyn Cluster,
     request: &PoolRequest,
 ) -> Result<PoolReport, PolicyError> {
-    let ctx = pool_context(
-        hooks,
-        &request.config,
-        &request.company_id,
-        &request.now,
-        request.adapter_type.as_deref(),
-        request.image_override.as_deref(),
-    )?;
+    let ctx = pool_context(hooks, request)?;
     let mut report = PoolReport {
         namespace: ctx.namespace.clone(),
         pool: String::new(),

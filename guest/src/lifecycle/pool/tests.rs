@@ -46,8 +46,7 @@ fn lease_request(size: u32) -> LeaseRequest {
 }
 
 fn shape(size: u32) -> (PoolShape, String) {
-    let ctx =
-        pool_context(&DefaultHooks, &config(size), COMPANY, NOW, None, None).expect("pool context");
+    let ctx = pool_context(&DefaultHooks, &pool_request(size, 10)).expect("pool context");
     (PoolShape::of(&DefaultHooks, &ctx), ctx.namespace)
 }
 
@@ -140,6 +139,18 @@ fn a_configuration_without_warm_pool_leaves_a_pool_of_its_adapter_and_image_alon
     // warmPool.size 0 is asked for: it empties the pool.
     let report = ensure(&DefaultHooks, &fake, &pool_request(0, 10)).expect("ensure");
     assert_eq!(report.replaced.len(), 1);
+}
+
+#[test]
+fn a_leases_pool_context_builds_the_pool_ensure_pool_builds() {
+    let lease = crate::plan::context_with(&DefaultHooks, &lease_request(2)).expect("context");
+    let derived = PoolShape::of(&DefaultHooks, &super::pool_context_of(&lease));
+    let (resolved, _) = shape(2);
+    assert_eq!(derived, resolved);
+    assert_eq!(
+        derived.pod("ns", 0, "2026-12-08T10:00:00Z"),
+        resolved.pod("ns", 0, "2026-12-08T10:00:00Z")
+    );
 }
 
 #[test]
